@@ -1,0 +1,122 @@
+"""`graphc.function`: compile inputs -> outputs (+ Theano-style updates) into a callable."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.api import SharedVariable, as_node
+from graphc.backends import get_backend
+from graphc.ir import DtypeError, Graph, Node, ShapeError, user_site
+from passes.manager import run_pipeline
+
+
+class Function:
+    """A compiled graph. Call it with one value per input; it returns the outputs and applies
+    the updates (all computed from the values before the call, then all stored).
+
+    `f.graph(stage)` gives the graph at a pipeline stage ('raw', 'grad', 'optimized', and
+    the backend's own such as 'fused'); `f.stages` lists them; `f.kernels` describes
+    compiled kernels (llvm backend).
+    """
+
+    def __init__(self, inputs, outputs, updates=None, backend="llvm", name=None):
+        self.name = name
+        self.site = user_site()
+        self.inputs = check_inputs(inputs)
+        self.single = isinstance(outputs, Node)
+        outs = [outputs] if self.single else list(outputs or [])
+        if not all(isinstance(o, Node) for o in outs):
+            raise TypeError(f"function outputs must be graph nodes, got {outs!r} (at {self.site})")
+        raw = Graph(self.inputs, tuple(outs), check_updates(updates))
+        self.backend = backend
+        module = get_backend(backend)
+        self.pipeline = run_pipeline(raw)
+        self.executable = module.compile(self.pipeline)
+
+    @property
+    def stages(self) -> list[str]:
+        return list(self.pipeline.stages)
+
+    def graph(self, stage: str = "optimized") -> Graph:
+        if stage not in self.pipeline.stages:
+            raise KeyError(f"no stage {stage!r}; stages are {', '.join(self.stages)}")
+        return self.pipeline.stages[stage]
+
+    @property
+    def kernels(self) -> list:
+        return list(getattr(self.executable, "kernels", []))
+
+    def __call__(self, *args):
+        if len(args) != len(self.inputs):
+            names = ", ".join(p.name or f"input {i}" for i, p in enumerate(self.inputs))
+            raise TypeError(f"function expects {len(self.inputs)} arguments ({names}), "
+                            f"got {len(args)}")
+        arrays = [coerce_input(p, a, i) for i, (p, a) in enumerate(zip(self.inputs, args))]
+        outputs = self.executable(*arrays)
+        return outputs[0] if self.single else outputs
+
+
+def check_inputs(inputs) -> tuple:
+    inputs = tuple([inputs] if isinstance(inputs, Node) else inputs)
+    for i, p in enumerate(inputs):
+        if not isinstance(p, Node) or p.op != "placeholder":
+            raise TypeError(f"function input {i} must be a placeholder, got {p!r} "
+                            f"(at {user_site()})")
+    if len({id(p) for p in inputs}) != len(inputs):
+        raise ValueError(f"a placeholder appears twice among the inputs (at {user_site()})")
+    return inputs
+
+
+def check_updates(updates) -> tuple:
+    pairs = list(updates.items()) if isinstance(updates, dict) else list(updates or [])
+    out, seen = [], set()
+    for var, expr in pairs:
+        if not isinstance(var, SharedVariable):
+            raise TypeError(f"updates must target shared variables, got {var!r} (at {user_site()})")
+        if id(var) in seen:
+            raise ValueError(f"shared {var.name!r} is updated twice (at {user_site()})")
+        seen.add(id(var))
+        expr = as_node(expr, like=var)
+        if expr.dtype != var.dtype or len(expr.shape) != len(var.shape) or any(
+                e is not None and e != v for e, v in zip(expr.shape, var.shape)):
+            raise ShapeError(f"update of {var.name or 'shared'!r}: new value is {expr.shape} "
+                             f"{expr.dtype}, the variable is {var.shape} {var.dtype} "
+                             f"(at {expr.site})")
+        out.append((var, expr))
+    return tuple(out)
+
+
+def coerce_input(p: Node, value, position: int) -> np.ndarray:
+    """`value` as a C-contiguous array of the placeholder's dtype, or a clear error."""
+    label = f"input {position}" + (f" ({p.name!r})" if p.name else "")
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise DtypeError(f"{label}: cannot use {array.dtype} data for a {p.dtype} input")
+    if array.dtype != p.dtype:
+        if not np.can_cast(array.dtype, p.dtype, "same_kind"):
+            raise DtypeError(f"{label}: cannot cast {array.dtype} to {p.dtype} safely")
+        array = array.astype(p.dtype)
+    if array.ndim != p.ndim or any(d is not None and d != s for d, s in zip(p.shape, array.shape)):
+        raise ShapeError(f"{label}: expected shape {shape_text(p.shape)}, got {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def shape_text(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+def function(inputs, outputs, updates=None, backend="llvm", name=None) -> Function:
+    """Compile a function of `inputs` computing `outputs` and applying `updates`.
+
+    Args:
+        inputs: placeholders, in call order.
+        outputs: a node (the call returns one array) or a list of nodes (returns a list).
+        updates: (shared variable, new value expression) pairs, or a dict.
+        backend: 'llvm' (native code) or 'numpy' (the reference interpreter).
+    Example:
+        train = gc.function([x, y], loss, updates=[(W, W - 0.1 * gc.grad(loss, W))])
+    """
+    if backend not in ("llvm", "numpy"):
+        raise ValueError(f"backend must be 'llvm' or 'numpy', got {backend!r}")
+    return Function(inputs, outputs, updates, backend, name)

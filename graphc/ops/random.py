@@ -1,0 +1,56 @@
+"""Counter-based random numbers: a pure function of (key, element index).
+
+Every element is `hash(key, flat index)`, so any backend, any thread split and any order of
+evaluation gives bit-identical numbers. The hash is two rounds of Chris Wellons' 32-bit
+'lowbias32' integer mix; its top 24 bits become a float in [0, 1), exact in float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.ir import DtypeError
+from graphc.ops import defop, require_float
+
+GOLDEN = 0x9E3779B9
+
+
+def lowbias32(x: np.ndarray) -> np.ndarray:
+    """The integer mix, on uint32 arrays (wrapping multiplication)."""
+    x = x ^ (x >> np.uint32(16))
+    x = x * np.uint32(0x7FEB352D)
+    x = x ^ (x >> np.uint32(15))
+    x = x * np.uint32(0x846CA68B)
+    return x ^ (x >> np.uint32(16))
+
+
+def stream_key(key: int) -> np.uint32:
+    """Fold a 64-bit key into the 32-bit stream constant."""
+    key = int(key) & 0xFFFFFFFFFFFFFFFF
+    lo, hi = np.uint32(key & 0xFFFFFFFF), np.uint32(key >> 32)
+    return lowbias32(lo ^ lowbias32(hi + np.uint32(GOLDEN)))
+
+
+def uniform_bits(key: int, size: int) -> np.ndarray:
+    """The 32-bit hash of every index 0..size-1 under `key`."""
+    s = stream_key(key)
+    index = np.arange(size, dtype=np.uint32)
+    return lowbias32(lowbias32(index + s) ^ s)
+
+
+def infer_random_uniform(inputs):
+    key, like = inputs
+    if key.dtype not in ("int32", "int64") or key.shape != ():
+        raise DtypeError(f"random_uniform needs a scalar integer key, got {key.shape} {key.dtype}")
+    return like.shape, require_float(like.dtype)
+
+
+def impl_random_uniform(key, like):
+    with np.errstate(over="ignore"):
+        bits = uniform_bits(int(key), like.size)
+    scale = np.asarray(2.0**-24, dtype=like.dtype)
+    return ((bits >> np.uint32(8)).astype(like.dtype) * scale).reshape(like.shape)
+
+
+defop("random_uniform", infer=infer_random_uniform, impl=impl_random_uniform, kind="random",
+      doc="Uniform [0, 1) numbers shaped like the second input, from an integer key.")
