@@ -98,7 +98,7 @@ def coerce_input(p: Node, value, position: int) -> np.ndarray:
         array = array.astype(p.dtype)
     if array.ndim != p.ndim or any(d is not None and d != s for d, s in zip(p.shape, array.shape)):
         raise ShapeError(f"{label}: expected shape {shape_text(p.shape)}, got {array.shape}")
-    return np.ascontiguousarray(array)
+    return array if array.flags.c_contiguous else array.copy(order="C")  # keeps 0-d arrays 0-d
 
 
 def shape_text(shape) -> str:
