@@ -1,0 +1,130 @@
+"""Where datasets live, how they are downloaded and checked, and how IDX files are read.
+
+Downloads go to `$GRAPHC_HOME/datasets` (default `~/.graphc/datasets`). Every file is checked
+against its published SHA-256; a download that fails or does not match is deleted, so a later
+call never reads a half-written or tampered file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+PACKAGED_DATA = Path(__file__).with_name("data")
+
+# IDX element types (the third byte of the magic number) -> NumPy dtype, big-endian.
+IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+class DatasetError(Exception):
+    """A dataset file that is missing, malformed, or does not match its checksum."""
+
+
+class DownloadError(DatasetError):
+    """A download that could not be completed (no network, HTTP error, ...)."""
+
+
+def graphc_home() -> Path:
+    return Path(os.environ.get("GRAPHC_HOME") or Path.home() / ".graphc")
+
+
+def datasets_dir(subdir: str = "") -> Path:
+    """`$GRAPHC_HOME/datasets[/subdir]`, created if needed."""
+    folder = graphc_home() / "datasets" / subdir
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_url(url: str, dest: Path, timeout: float = 60.0) -> None:
+    """Copy `url` to `dest`. Tests replace this function: they never touch the network."""
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
+        shutil.copyfileobj(response, out)
+
+
+def download(url: str, dest: Path, sha256: str) -> Path:
+    """`dest`, downloaded from `url` unless a copy with the right checksum is already there.
+
+    Raises DownloadError when the transfer fails and DatasetError when the file's SHA-256
+    differs from `sha256`; in both cases nothing is left at `dest`.
+    """
+    dest = Path(dest)
+    if dest.exists():
+        if sha256_of(dest) == sha256:
+            return dest
+        print(f"graphc: cached {dest} does not match its checksum; downloading it again")
+        dest.unlink()
+    partial = dest.with_name(dest.name + ".part")
+    try:
+        fetch_url(url, partial)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        partial.unlink(missing_ok=True)
+        reason = getattr(err, "reason", err)
+        raise DownloadError(f"could not download {url}: {reason}") from None
+    actual = sha256_of(partial)
+    if actual != sha256:
+        partial.unlink()
+        raise DatasetError(f"download of {url} is corrupt: SHA-256 {actual}, expected {sha256}; "
+                           f"the file was removed")
+    partial.replace(dest)
+    return dest
+
+
+def open_maybe_gzip(path: Path):
+    """Open `path` for reading bytes, decompressing it if it starts with the gzip magic."""
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (gzipped or not) as a native-endian array of its stored shape."""
+    with open_maybe_gzip(path) as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_DTYPES:
+        raise DatasetError(f"{path} is not an IDX file (magic bytes {data[:4].hex()})")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(IDX_DTYPES[data[2]])
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(data) != expected:
+        raise DatasetError(f"{path}: header says shape {shape} ({expected} bytes with the "
+                           f"header), the file has {len(data)} bytes")
+    array = np.frombuffer(data, dtype, offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))
+
+
+def find_idx(folder: Path, stem: str) -> Path:
+    """`folder/stem` or `folder/stem.gz`, whichever exists."""
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DatasetError(f"{folder} has no {stem} or {stem}.gz")
+
+
+def load_idx_split(folder: Path, prefix: str = "") -> tuple:
+    """((x_train, y_train), (x_test, y_test)) from the four standard IDX files in `folder`."""
+    folder = Path(folder)
+    arrays = [read_idx(find_idx(folder, prefix + stem)) for stem in
+              ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
+    for images, labels, split in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DatasetError(f"{folder}: {split} images {images.shape} and labels "
+                               f"{labels.shape} do not pair up")
+    return (arrays[0], arrays[1]), (arrays[2], arrays[3])
