@@ -3,6 +3,7 @@ and operators, and `grad`. Every function checks shapes and dtypes when it build
 
 from __future__ import annotations
 
+import builtins
 import numbers
 
 import numpy as np
@@ -81,7 +82,7 @@ def aligned_copy(value: np.ndarray, alignment: int = 64) -> np.ndarray:
 def shared(value, name=None, dtype=None) -> SharedVariable:
     """Mutable state. Example: `W = gc.shared(np.zeros((784, 10), "float32"), name="W")`."""
     array = np.asarray(value, dtype=dtype)
-    if array.dtype == np.float64 and dtype is None and not isinstance(value, np.ndarray):
+    if array.dtype == np.float64 and dtype is None and not isinstance(value, (np.ndarray, np.generic)):
         array = array.astype("float32")  # Python floats default to float32, like Theano's floatX
     normalize_dtype(array.dtype)
     storage = SharedStorage(aligned_copy(array), name)
@@ -332,10 +333,13 @@ def grad(cost, wrt, disconnected="raise"):
 # ---- operators and methods on nodes ------------------------------------------------------------
 
 
+builtins_sum = builtins.sum  # this module defines its own `sum`
+
+
 def _index(x: Node, key) -> tuple:
     """A Python index (basic indexing only) as the hashable form the getitem op stores."""
     key = key if isinstance(key, tuple) else (key,)
-    if sum(k is Ellipsis for k in key) > 1:
+    if builtins_sum(k is Ellipsis for k in key) > 1:
         raise IndexError("an index can only have a single ellipsis")
     taken = builtins_sum(1 for k in key if k is not None and k is not Ellipsis)
     out = []
@@ -354,7 +358,6 @@ def _index(x: Node, key) -> tuple:
     return tuple(out)
 
 
-builtins_sum = __builtins__["sum"] if isinstance(__builtins__, dict) else __builtins__.sum
 
 
 def _getitem(x, key):

@@ -6,7 +6,7 @@ import numpy as np
 
 from graphc.api import SharedVariable, as_node
 from graphc.backends import get_backend
-from graphc.ir import DtypeError, Graph, Node, ShapeError, user_site
+from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError, user_site
 from passes.manager import run_pipeline
 
 
@@ -28,6 +28,7 @@ class Function:
         if not all(isinstance(o, Node) for o in outs):
             raise TypeError(f"function outputs must be graph nodes, got {outs!r} (at {self.site})")
         raw = Graph(self.inputs, tuple(outs), check_updates(updates))
+        check_no_missing_inputs(raw)
         self.backend = backend
         module = get_backend(backend)
         self.pipeline = run_pipeline(raw)
@@ -65,6 +66,15 @@ def check_inputs(inputs) -> tuple:
     if len({id(p) for p in inputs}) != len(inputs):
         raise ValueError(f"a placeholder appears twice among the inputs (at {user_site()})")
     return inputs
+
+
+def check_no_missing_inputs(graph: Graph) -> None:
+    given = {id(p) for p in graph.inputs}
+    for node in graph.nodes():
+        if node.op == "placeholder" and id(node) not in given:
+            raise GraphError(f"placeholder {node.name or node!r} (built at {node.site}) is needed "
+                             f"by the outputs but is not among the function's inputs "
+                             f"(function built at {user_site()})")
 
 
 def check_updates(updates) -> tuple:

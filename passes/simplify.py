@@ -74,7 +74,7 @@ def algebra_rule(node: Node) -> Node | None:
     if node.op in ("sub", "div", "pow") and values[1] == (0 if node.op == "sub" else 1):
         return _keeps(node, ins[0])
     if node.op == "pow" and values[1] == 2:
-        return call("square", ins[0]) if _keeps(node, ins[0]) else None
+        return call("square", ins[0]) if _keeps(node, ins[0]) is not None else None
     if node.op == "neg" and ins[0].op == "neg":
         return ins[0].inputs[0]
     if node.op == "cast" and ins[0].dtype == node.dtype:
