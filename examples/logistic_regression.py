@@ -44,8 +44,12 @@ def build(learning_rate: float, backend: str):
     xent = -y * gc.log(p) - (1 - y) * gc.log(1 - p)
     cost = gc.mean(xent) + 0.01 * gc.sum(w**2)
     gw, gb = gc.grad(cost, [w, b])
-    train = gc.function([x, y], cost, backend=backend,
-                        updates=[(w, w - learning_rate * gw), (b, b - learning_rate * gb)])
+    train = gc.function(
+        [x, y],
+        cost,
+        backend=backend,
+        updates=[(w, w - learning_rate * gw), (b, b - learning_rate * gb)],
+    )
     predict = gc.function([x], p > 0.5, backend=backend)
     return train, predict
 
@@ -68,8 +72,10 @@ def main(argv=None):
     x_train, y_train = train_set
     for epoch in range(args.epochs):
         order = rng.permutation(len(x_train))
-        costs = [train(x_train[batch], y_train[batch])
-                 for batch in np.array_split(order, max(1, len(order) // args.batch_size))]
+        costs = [
+            train(x_train[batch], y_train[batch])
+            for batch in np.array_split(order, max(1, len(order) // args.batch_size))
+        ]
         print(f"epoch {epoch + 1}: cost {np.mean(costs):.4f}")
     accuracy = float(np.mean(predict(test_set[0]) == test_set[1]))
     print(f"test accuracy: {accuracy:.4f}")

@@ -63,10 +63,13 @@ class SharedVariable(Node):
         value = np.asarray(value)
         current = self.storage.value
         if value.shape != current.shape:
-            raise ValueError(f"shared {self.name!r}: new value has shape {value.shape}, "
-                             f"expected {current.shape}")
+            raise ValueError(
+                f"shared {self.name!r}: new value has shape {value.shape}, expected {current.shape}"
+            )
         if not np.can_cast(value.dtype, current.dtype, "same_kind"):
-            raise TypeError(f"shared {self.name!r}: cannot store {value.dtype} into {current.dtype}")
+            raise TypeError(
+                f"shared {self.name!r}: cannot store {value.dtype} into {current.dtype}"
+            )
         np.copyto(current, value, casting="same_kind")
 
 
@@ -74,7 +77,7 @@ def aligned_copy(value: np.ndarray, alignment: int = 64) -> np.ndarray:
     """A C-contiguous copy of `value` whose data pointer is a multiple of `alignment`."""
     raw = np.empty(value.nbytes + alignment, dtype=np.uint8)
     start = -raw.ctypes.data % alignment
-    out = raw[start:start + value.nbytes].view(value.dtype).reshape(value.shape)
+    out = raw[start : start + value.nbytes].view(value.dtype).reshape(value.shape)
     np.copyto(out, value)
     return out
 
@@ -82,13 +85,18 @@ def aligned_copy(value: np.ndarray, alignment: int = 64) -> np.ndarray:
 def shared(value, name=None, dtype=None) -> SharedVariable:
     """Mutable state. Example: `W = gc.shared(np.zeros((784, 10), "float32"), name="W")`."""
     array = np.asarray(value, dtype=dtype)
-    if array.dtype == np.float64 and dtype is None and not isinstance(value, (np.ndarray, np.generic)):
+    if (
+        array.dtype == np.float64
+        and dtype is None
+        and not isinstance(value, (np.ndarray, np.generic))
+    ):
         array = array.astype("float32")  # Python floats default to float32, like Theano's floatX
     normalize_dtype(array.dtype)
     storage = SharedStorage(aligned_copy(array), name)
     node = make_node("shared", (), {"storage": storage}, name=name)
-    return SharedVariable(node.op, node.inputs, node.attr_dict, node.shape, node.dtype,
-                          name=name, site=node.site)
+    return SharedVariable(
+        node.op, node.inputs, node.attr_dict, node.shape, node.dtype, name=name, site=node.site
+    )
 
 
 def constant(value, dtype=None, name=None) -> Node:
@@ -107,8 +115,10 @@ def as_node(value, like: Node | None = None) -> Node:
     if isinstance(value, numbers.Number) and like is not None and like.dtype != "bool":
         if isinstance(value, numbers.Integral) or like.dtype.startswith("float"):
             return constant_node(value, like.dtype)
-        raise DtypeError(f"cannot combine the float {value} with a {like.dtype} tensor "
-                         f"without a cast (at {user_site()})")
+        raise DtypeError(
+            f"cannot combine the float {value} with a {like.dtype} tensor "
+            f"without a cast (at {user_site()})"
+        )
     if isinstance(value, (list, tuple, np.ndarray)) and like is not None:
         array = np.asarray(value)
         if array.dtype.kind == like.dtype[0] or (array.dtype.kind == "f" and like.dtype[0] == "f"):
@@ -124,10 +134,41 @@ def apply(op: str, *inputs, **attrs) -> Node:
 
 # ---- functions, one per op (plus a few compositions) ----------------------------------------
 
-_UNARY = ("neg exp log sqrt abs sign tanh sigmoid relu softplus softsign hard_sigmoid selu square "
-          "erf logical_not").split()
-_BINARY = ("add sub mul div pow maximum minimum less less_equal greater greater_equal equal "
-           "not_equal logical_and logical_or").split()
+_UNARY = [
+    "neg",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "sign",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "selu",
+    "square",
+    "erf",
+    "logical_not",
+]
+_BINARY = [
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "maximum",
+    "minimum",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "equal",
+    "not_equal",
+    "logical_and",
+    "logical_or",
+]
 
 
 def _unary(op):
@@ -222,8 +263,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     if b.ndim == 1:
         out = matmul(a, reshape(b, (-1, 1)), transpose_a, False)
         return reshape(out, tuple(-1 if d is None else d for d in out.shape[:-1]))
-    return make_node("matmul", [a, b], {"transpose_a": bool(transpose_a),
-                                        "transpose_b": bool(transpose_b)})
+    return make_node(
+        "matmul", [a, b], {"transpose_a": bool(transpose_a), "transpose_b": bool(transpose_b)}
+    )
 
 
 dot = matmul
@@ -236,7 +278,9 @@ def transpose(x, axes=None):
 
 
 def reshape(x, shape):
-    shape = (shape,) if isinstance(shape, int) else tuple(-1 if d is None else int(d) for d in shape)
+    shape = (
+        (shape,) if isinstance(shape, int) else tuple(-1 if d is None else int(d) for d in shape)
+    )
     x = as_node(x)
     return x if x.shape == shape else apply("reshape", x, shape=shape)
 
@@ -299,8 +343,13 @@ def _no_impl(*_, **__):
 
 from graphc.ops import defop  # noqa: E402
 
-defop("grad", infer=_infer_grad, impl=_no_impl, kind="special",
-      doc="d(cost)/d(wrt), expanded into gradient ops by passes.autodiff.differentiate.")
+defop(
+    "grad",
+    infer=_infer_grad,
+    impl=_no_impl,
+    kind="special",
+    doc="d(cost)/d(wrt), expanded into gradient ops by passes.autodiff.differentiate.",
+)
 
 
 def grad(cost, wrt, disconnected="raise"):
@@ -319,14 +368,17 @@ def grad(cost, wrt, disconnected="raise"):
         shape = getattr(cost, "shape", None)
         raise ShapeError(f"grad: cost must be a scalar node, got shape {shape} (at {user_site()})")
     if cost.dtype not in ("float32", "float64") or wrt.dtype not in ("float32", "float64"):
-        raise DtypeError(f"grad: needs float cost and wrt, got {cost.dtype} and {wrt.dtype} "
-                         f"(at {user_site()})")
+        raise DtypeError(
+            f"grad: needs float cost and wrt, got {cost.dtype} and {wrt.dtype} (at {user_site()})"
+        )
     if disconnected not in ("raise", "zeros"):
         raise ValueError(f"grad: disconnected must be 'raise' or 'zeros', got {disconnected!r}")
     if disconnected == "raise" and not any(n is wrt for n in toposort([cost])):
         label = wrt.name or repr(wrt)
-        raise GraphError(f"grad: the cost does not depend on {label}; pass disconnected='zeros' "
-                         f"to get zeros (at {user_site()})")
+        raise GraphError(
+            f"grad: the cost does not depend on {label}; pass disconnected='zeros' "
+            f"to get zeros (at {user_site()})"
+        )
     return make_node("grad", [cost, wrt], {"disconnected": disconnected})
 
 
@@ -353,11 +405,11 @@ def _index(x: Node, key) -> tuple:
         elif isinstance(k, (int, np.integer)):
             out.append(("int", int(k)))
         else:
-            raise IndexError(f"graphc supports basic indexing (ints, slices, None, ...); got "
-                             f"{type(k).__name__}: use gc.take for gathers (at {user_site()})")
+            raise IndexError(
+                f"graphc supports basic indexing (ints, slices, None, ...); got "
+                f"{type(k).__name__}: use gc.take for gathers (at {user_site()})"
+            )
     return tuple(out)
-
-
 
 
 def _getitem(x, key):
@@ -373,25 +425,38 @@ def _eval(x, feed=None):
 
 
 _METHODS = {
-    "__add__": lambda a, b: apply("add", a, b), "__radd__": lambda a, b: apply("add", b, a),
-    "__sub__": lambda a, b: apply("sub", a, b), "__rsub__": lambda a, b: apply("sub", b, a),
-    "__mul__": lambda a, b: apply("mul", a, b), "__rmul__": lambda a, b: apply("mul", b, a),
+    "__add__": lambda a, b: apply("add", a, b),
+    "__radd__": lambda a, b: apply("add", b, a),
+    "__sub__": lambda a, b: apply("sub", a, b),
+    "__rsub__": lambda a, b: apply("sub", b, a),
+    "__mul__": lambda a, b: apply("mul", a, b),
+    "__rmul__": lambda a, b: apply("mul", b, a),
     "__truediv__": lambda a, b: apply("div", a, b),
     "__rtruediv__": lambda a, b: apply("div", b, a),
-    "__pow__": lambda a, b: apply("pow", a, b), "__rpow__": lambda a, b: apply("pow", b, a),
-    "__matmul__": lambda a, b: matmul(a, b), "__rmatmul__": lambda a, b: matmul(b, a),
-    "__neg__": lambda a: apply("neg", a), "__abs__": lambda a: apply("abs", a),
-    "__lt__": lambda a, b: apply("less", a, b), "__le__": lambda a, b: apply("less_equal", a, b),
+    "__pow__": lambda a, b: apply("pow", a, b),
+    "__rpow__": lambda a, b: apply("pow", b, a),
+    "__matmul__": lambda a, b: matmul(a, b),
+    "__rmatmul__": lambda a, b: matmul(b, a),
+    "__neg__": lambda a: apply("neg", a),
+    "__abs__": lambda a: apply("abs", a),
+    "__lt__": lambda a, b: apply("less", a, b),
+    "__le__": lambda a, b: apply("less_equal", a, b),
     "__gt__": lambda a, b: apply("greater", a, b),
     "__ge__": lambda a, b: apply("greater_equal", a, b),
     "__invert__": lambda a: apply("logical_not", a),
     "__and__": lambda a, b: apply("logical_and", a, b),
     "__or__": lambda a, b: apply("logical_or", a, b),
     "__getitem__": _getitem,
-    "sum": sum, "mean": mean, "max": max, "min": min, "argmax": argmax, "argmin": argmin,
+    "sum": sum,
+    "mean": mean,
+    "max": max,
+    "min": min,
+    "argmax": argmax,
+    "argmin": argmin,
     "reshape": lambda x, *shape: reshape(x, shape[0] if len(shape) == 1 else shape),
     "transpose": lambda x, *axes: transpose(x, axes or None),
-    "astype": cast, "eval": _eval,
+    "astype": cast,
+    "eval": _eval,
     "T": property(lambda x: transpose(x)),
 }
 for _name, _method in _METHODS.items():

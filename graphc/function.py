@@ -50,8 +50,9 @@ class Function:
     def __call__(self, *args):
         if len(args) != len(self.inputs):
             names = ", ".join(p.name or f"input {i}" for i, p in enumerate(self.inputs))
-            raise TypeError(f"function expects {len(self.inputs)} arguments ({names}), "
-                            f"got {len(args)}")
+            raise TypeError(
+                f"function expects {len(self.inputs)} arguments ({names}), got {len(args)}"
+            )
         arrays = [coerce_input(p, a, i) for i, (p, a) in enumerate(zip(self.inputs, args))]
         outputs = self.executable(*arrays)
         return outputs[0] if self.single else outputs
@@ -61,8 +62,9 @@ def check_inputs(inputs) -> tuple:
     inputs = tuple([inputs] if isinstance(inputs, Node) else inputs)
     for i, p in enumerate(inputs):
         if not isinstance(p, Node) or p.op != "placeholder":
-            raise TypeError(f"function input {i} must be a placeholder, got {p!r} "
-                            f"(at {user_site()})")
+            raise TypeError(
+                f"function input {i} must be a placeholder, got {p!r} (at {user_site()})"
+            )
     if len({id(p) for p in inputs}) != len(inputs):
         raise ValueError(f"a placeholder appears twice among the inputs (at {user_site()})")
     return inputs
@@ -72,9 +74,11 @@ def check_no_missing_inputs(graph: Graph) -> None:
     given = {id(p) for p in graph.inputs}
     for node in graph.nodes():
         if node.op == "placeholder" and id(node) not in given:
-            raise GraphError(f"placeholder {node.name or node!r} (built at {node.site}) is needed "
-                             f"by the outputs but is not among the function's inputs "
-                             f"(function built at {user_site()})")
+            raise GraphError(
+                f"placeholder {node.name or node!r} (built at {node.site}) is needed "
+                f"by the outputs but is not among the function's inputs "
+                f"(function built at {user_site()})"
+            )
 
 
 def check_updates(updates) -> tuple:
@@ -87,11 +91,16 @@ def check_updates(updates) -> tuple:
             raise ValueError(f"shared {var.name!r} is updated twice (at {user_site()})")
         seen.add(id(var))
         expr = as_node(expr, like=var)
-        if expr.dtype != var.dtype or len(expr.shape) != len(var.shape) or any(
-                e is not None and e != v for e, v in zip(expr.shape, var.shape)):
-            raise ShapeError(f"update of {var.name or 'shared'!r}: new value is {expr.shape} "
-                             f"{expr.dtype}, the variable is {var.shape} {var.dtype} "
-                             f"(at {expr.site})")
+        if (
+            expr.dtype != var.dtype
+            or len(expr.shape) != len(var.shape)
+            or any(e is not None and e != v for e, v in zip(expr.shape, var.shape))
+        ):
+            raise ShapeError(
+                f"update of {var.name or 'shared'!r}: new value is {expr.shape} "
+                f"{expr.dtype}, the variable is {var.shape} {var.dtype} "
+                f"(at {expr.site})"
+            )
         out.append((var, expr))
     return tuple(out)
 
@@ -112,8 +121,12 @@ def coerce_input(p: Node, value, position: int) -> np.ndarray:
 
 
 def shape_text(shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
-        ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def function(inputs, outputs, updates=None, backend="llvm", name=None) -> Function:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -127,7 +128,7 @@ class Node:
 
 
 def toposort(outputs: Iterable[Node]) -> list[Node]:
-    """All nodes reachable from `outputs`, inputs before users (iterative DFS, no recursion limit)."""
+    """All nodes reachable from `outputs`, inputs before users (iterative, no recursion limit)."""
     order, seen = [], set()
     for root in outputs:
         stack = [(root, False)]
@@ -173,7 +174,7 @@ class Graph:
     def nodes(self) -> list[Node]:
         return toposort(self.roots + tuple(self.inputs))
 
-    def with_roots(self, roots) -> "Graph":
+    def with_roots(self, roots) -> Graph:
         """The same graph with its outputs and update expressions replaced, in `roots` order."""
         roots = tuple(roots)
         n = len(self.outputs)

@@ -52,8 +52,11 @@ def debugprint(obj, stage: str | None = None, show_site: bool = False, file=None
     """
     if hasattr(obj, "pipeline"):
         names = [stage] if stage else list(obj.pipeline.stages)
-        text = "".join(f"=== stage {name}: {len(obj.graph(name).nodes())} nodes ===\n"
-                       + format_graph(obj.graph(name), show_site) for name in names)
+        text = "".join(
+            f"=== stage {name}: {len(obj.graph(name).nodes())} nodes ===\n"
+            + format_graph(obj.graph(name), show_site)
+            for name in names
+        )
     elif isinstance(obj, Graph):
         text = format_graph(obj, show_site)
     else:

@@ -46,8 +46,9 @@ class In:
         if self.kind == "positive":
             return rng.uniform(0.5, 2.0, self.shape).astype(dtype)
         if self.kind == "away":
-            return (rng.uniform(0.1, 2.0, self.shape)
-                    * rng.choice([-1, 1], self.shape)).astype(dtype)
+            return (rng.uniform(0.1, 2.0, self.shape) * rng.choice([-1, 1], self.shape)).astype(
+                dtype
+            )
         return rng.standard_normal(self.shape).astype(dtype)
 
 
@@ -88,9 +89,12 @@ OP_CASES: dict[str, list[Case]] = {
     "elu": [case(A34, alpha=1.0), case(A34, alpha=0.5)],
     "selu": [case(A34)],
     "gelu": [case(F((3, 4)), approximate=False), case(F((3, 4)), approximate=True)],
-    "cast": [case(F((3, 4)), dtype="float64"), case(In((3, 4), "int", "int32"), dtype="float64", grad=False),
-             case(F((3, 4)), dtype="float32", grad=False),
-             case(F((3, 4)), dtype="int32", grad=False)],
+    "cast": [
+        case(F((3, 4)), dtype="float64"),
+        case(In((3, 4), "int", "int32"), dtype="float64", grad=False),
+        case(F((3, 4)), dtype="float32", grad=False),
+        case(F((3, 4)), dtype="int32", grad=False),
+    ],
     "clip": [case(A34, lo=-0.5, hi=0.5)],
     # binary elementwise, with broadcasting
     "add": [case(F((3, 4)), F((4,))), case(F((3, 1)), F((1, 4)))],
@@ -102,22 +106,32 @@ OP_CASES: dict[str, list[Case]] = {
     "minimum": [case(F((3, 4)), F((3, 1)))],
     "where": [case(In((3, 4), "bool", "bool"), F((3, 4)), F((4,)))],
     # comparisons and logic: no gradients
-    **{name: [case(F((3, 4)), F((4,)), grad=False)]
-       for name in ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")},
+    **{
+        name: [case(F((3, 4)), F((4,)), grad=False)]
+        for name in ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")
+    },
     "logical_and": [case(In((3, 4), "bool", "bool"), In((4,), "bool", "bool"), grad=False)],
     "logical_or": [case(In((3, 4), "bool", "bool"), In((3, 1), "bool", "bool"), grad=False)],
     "logical_not": [case(In((3, 4), "bool", "bool"), grad=False)],
     # reductions
-    "sum": [case(F((3, 4)), axis=ALL_AXES, keepdims=False), case(F((2, 3, 4)), axis=(0, 2),
-                                                                keepdims=True),
-            case(F((3, 4)), axis=(1,), keepdims=False)],
-    "mean": [case(F((3, 4)), axis=ALL_AXES, keepdims=False),
-             case(F((2, 3, 4)), axis=(1,), keepdims=True)],
-    "max": [case(F((3, 4)), axis=(1,), keepdims=False), case(F((2, 3, 4)), axis=ALL_AXES,
-                                                             keepdims=True)],
+    "sum": [
+        case(F((3, 4)), axis=ALL_AXES, keepdims=False),
+        case(F((2, 3, 4)), axis=(0, 2), keepdims=True),
+        case(F((3, 4)), axis=(1,), keepdims=False),
+    ],
+    "mean": [
+        case(F((3, 4)), axis=ALL_AXES, keepdims=False),
+        case(F((2, 3, 4)), axis=(1,), keepdims=True),
+    ],
+    "max": [
+        case(F((3, 4)), axis=(1,), keepdims=False),
+        case(F((2, 3, 4)), axis=ALL_AXES, keepdims=True),
+    ],
     "min": [case(F((3, 4)), axis=(0,), keepdims=True)],
-    "argmax": [case(F((3, 4)), axis=1, keepdims=False, grad=False),
-               case(F((3, 4)), axis=None, keepdims=False, grad=False)],
+    "argmax": [
+        case(F((3, 4)), axis=1, keepdims=False, grad=False),
+        case(F((3, 4)), axis=None, keepdims=False, grad=False),
+    ],
     "argmin": [case(F((3, 4)), axis=0, keepdims=True, grad=False)],
     "size": [case(F((3, 4)), axis=(0,), dtype="float64", grad=False)],
     # movement
@@ -126,23 +140,36 @@ OP_CASES: dict[str, list[Case]] = {
     "expand_dims": [case(F((3, 4)), axis=(0, 2))],
     "broadcast_to": [case(F((3, 1)), shape=(2, 3, 4))],
     "broadcast_like": [case(F((3, 1)), In((2, 3, 4), "like"))],
-    "concatenate": [case(F((2, 3)), F((2, 4)), axis=1), case(F((1, 3)), F((2, 3)), F((1, 3)),
-                                                             axis=0)],
+    "concatenate": [
+        case(F((2, 3)), F((2, 4)), axis=1),
+        case(F((1, 3)), F((2, 3)), F((1, 3)), axis=0),
+    ],
     "stack": [case(F((2, 3)), F((2, 3)), axis=1)],
-    "getitem": [case(F((4, 5)), index=(("slice", 1, None, 2), ("int", -1))),
-                case(F((3, 4)), index=(("newaxis",), ("slice", None, None, -1))),
-                case(F((2, 3, 4)), index=(("int", 1), ("slice", 0, 2, None)))],
-    "getitem_grad": [case(F((2, 4)), In((4, 4), "like"),
-                          index=(("slice", 1, None, 2), ("slice", None, None, None)))],
-    "take": [case(F((5, 3)), In((4,), "int", "int64", high=5), axis=0),
-             case(F((2, 6)), In((2, 2), "int", "int32", high=6), axis=1)],
+    "getitem": [
+        case(F((4, 5)), index=(("slice", 1, None, 2), ("int", -1))),
+        case(F((3, 4)), index=(("newaxis",), ("slice", None, None, -1))),
+        case(F((2, 3, 4)), index=(("int", 1), ("slice", 0, 2, None))),
+    ],
+    "getitem_grad": [
+        case(
+            F((2, 4)),
+            In((4, 4), "like"),
+            index=(("slice", 1, None, 2), ("slice", None, None, None)),
+        )
+    ],
+    "take": [
+        case(F((5, 3)), In((4,), "int", "int64", high=5), axis=0),
+        case(F((2, 6)), In((2, 2), "int", "int32", high=6), axis=1),
+    ],
     "take_grad": [case(F((4, 3)), In((4,), "int", "int64", high=5), In((5, 3), "like"), axis=0)],
     # neural-network ops
-    "matmul": [case(F((3, 4)), F((4, 5)), transpose_a=False, transpose_b=False),
-               case(F((4, 3)), F((4, 5)), transpose_a=True, transpose_b=False),
-               case(F((3, 4)), F((5, 4)), transpose_a=False, transpose_b=True),
-               case(F((4, 3)), F((5, 4)), transpose_a=True, transpose_b=True),
-               case(F((2, 3, 4)), F((4, 5)), transpose_a=False, transpose_b=False)],
+    "matmul": [
+        case(F((3, 4)), F((4, 5)), transpose_a=False, transpose_b=False),
+        case(F((4, 3)), F((4, 5)), transpose_a=True, transpose_b=False),
+        case(F((3, 4)), F((5, 4)), transpose_a=False, transpose_b=True),
+        case(F((4, 3)), F((5, 4)), transpose_a=True, transpose_b=True),
+        case(F((2, 3, 4)), F((4, 5)), transpose_a=False, transpose_b=False),
+    ],
     "softmax": [case(F((3, 4)), axis=-1), case(F((3, 4)), axis=0)],
     "log_softmax": [case(F((3, 4)), axis=-1), case(F((2, 3, 4)), axis=1)],
     "one_hot": [case(In((4,), "int", "int64", high=6), depth=5, dtype="float32", grad=False)],
@@ -195,13 +222,15 @@ def check_gradient(op: str, spec: Case, seed: int = 0) -> list[float]:
     weights = rng.standard_normal(node.shape)
     cost = gc.sum(node * gc.constant(weights, dtype=node.dtype))
     wrt = [p for p, s in zip(placeholders, spec.inputs) if s.differentiable]
-    analytic = gc.function(placeholders, gc.grad(cost, wrt, disconnected="zeros"),
-                           backend="numpy")(*values)
+    analytic = gc.function(placeholders, gc.grad(cost, wrt, disconnected="zeros"), backend="numpy")(
+        *values
+    )
     impl = OPS[op].impl
 
     def projected(vals):
         return float(np.sum(np.asarray(impl(*vals, **spec.attrs), np.float64) * weights))
 
     indices = [i for i, s in enumerate(spec.inputs) if s.differentiable]
-    return [relative_error(a, numeric_gradient(projected, values, i))
-            for a, i in zip(analytic, indices)]
+    return [
+        relative_error(a, numeric_gradient(projected, values, i)) for a, i in zip(analytic, indices)
+    ]

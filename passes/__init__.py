@@ -2,9 +2,22 @@
 
 from passes.autodiff import differentiate
 from passes.manager import CORE_PIPELINE, PipelineRun, run_pipeline
-from passes.simplify import (eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
-                             simplify, simplify_algebra)
+from passes.simplify import (
+    eliminate_common_subexpressions,
+    eliminate_dead_code,
+    fold_constants,
+    simplify,
+    simplify_algebra,
+)
 
-__all__ = ["differentiate", "simplify", "fold_constants", "simplify_algebra",
-           "eliminate_common_subexpressions", "eliminate_dead_code", "run_pipeline",
-           "PipelineRun", "CORE_PIPELINE"]
+__all__ = [
+    "differentiate",
+    "simplify",
+    "fold_constants",
+    "simplify_algebra",
+    "eliminate_common_subexpressions",
+    "eliminate_dead_code",
+    "run_pipeline",
+    "PipelineRun",
+    "CORE_PIPELINE",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from graphc.ir import GraphError, Graph, Node, rebuild, toposort
+from graphc.ir import Graph, GraphError, Node, rebuild, toposort
 from graphc.ops import OPS, call
 from graphc.ops.leaves import constant_node
 
@@ -42,8 +42,9 @@ def differentiate(graph: Graph) -> Graph:
 
 def zeros_for(grad_node: Node, wrt: Node) -> Node:
     if grad_node.attr("disconnected") == "raise":
-        raise GraphError(f"grad: no gradient flows from the cost to {wrt.name or wrt!r} "
-                         f"(at {grad_node.site})")
+        raise GraphError(
+            f"grad: no gradient flows from the cost to {wrt.name or wrt!r} (at {grad_node.site})"
+        )
     return call("broadcast_like", constant_node(0, wrt.dtype), wrt)
 
 
@@ -54,8 +55,9 @@ def on_gradient_path(cost: Node, targets) -> set:
     for node in toposort([cost]):
         if node.dtype not in FLOATS:
             continue
-        if id(node) in wanted or (OPS[node.op].differentiable
-                                  and any(id(i) in path for i in node.inputs)):
+        if id(node) in wanted or (
+            OPS[node.op].differentiable and any(id(i) in path for i in node.inputs)
+        ):
             path.add(id(node))
     return path
 
@@ -79,7 +81,10 @@ def backprop(cost: Node, targets) -> dict:
 def check_gradient(node: Node, inp: Node, g: Node) -> None:
     """A gradient rule must return the input's shape and dtype; anything else is a bug in it."""
     same = len(g.shape) == len(inp.shape) and all(
-        a is None or b is None or a == b for a, b in zip(g.shape, inp.shape))
+        a is None or b is None or a == b for a, b in zip(g.shape, inp.shape)
+    )
     if not same or g.dtype != inp.dtype:
-        raise GraphError(f"gradient rule of {node.op} returned {g.shape} {g.dtype} for an input "
-                         f"of {inp.shape} {inp.dtype}")
+        raise GraphError(
+            f"gradient rule of {node.op} returned {g.shape} {g.dtype} for an input "
+            f"of {inp.shape} {inp.dtype}"
+        )

@@ -32,9 +32,14 @@ def fold_constants(graph: Graph) -> Graph:
     """Evaluate ops whose inputs are all constants (small results only)."""
 
     def fold(node):
-        if (node.op == "constant" or not node.inputs or OPS[node.op].kind in ("leaf", "special")
-                or any(i.op != "constant" for i in node.inputs)
-                or None in node.shape or math.prod(node.shape) > FOLD_LIMIT):
+        if (
+            node.op == "constant"
+            or not node.inputs
+            or OPS[node.op].kind in ("leaf", "special")
+            or any(i.op != "constant" for i in node.inputs)
+            or None in node.shape
+            or math.prod(node.shape) > FOLD_LIMIT
+        ):
             return None
         values = [i.attr("value").value for i in node.inputs]
         result = np.asarray(OPS[node.op].impl(*values, **node.attr_dict), dtype=node.dtype)
@@ -79,8 +84,11 @@ def algebra_rule(node: Node) -> Node | None:
         return ins[0].inputs[0]
     if node.op == "cast" and ins[0].dtype == node.dtype:
         return ins[0]
-    if node.op in ("reshape", "broadcast_like", "broadcast_to") and ins[0].shape == node.shape \
-            and None not in node.shape:
+    if (
+        node.op in ("reshape", "broadcast_like", "broadcast_to")
+        and ins[0].shape == node.shape
+        and None not in node.shape
+    ):
         return ins[0]
     if node.op == "transpose" and node.attr("axes") == tuple(range(node.ndim)):
         return ins[0]
@@ -96,8 +104,12 @@ def eliminate_dead_code(graph: Graph) -> Graph:
     return Graph(graph.inputs, graph.outputs, live)
 
 
-SIMPLIFY_PASSES = (fold_constants, simplify_algebra, eliminate_common_subexpressions,
-                   eliminate_dead_code)
+SIMPLIFY_PASSES = (
+    fold_constants,
+    simplify_algebra,
+    eliminate_common_subexpressions,
+    eliminate_dead_code,
+)
 
 
 def simplify(graph: Graph, max_rounds: int = 8) -> Graph:

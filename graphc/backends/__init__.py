@@ -20,5 +20,6 @@ def get_backend(name: str):
     except ModuleNotFoundError as err:
         if err.name != BACKENDS[name]:
             raise
-        raise NotImplementedError(f"the {name!r} backend is not built yet; "
-                                  f"use backend='numpy'") from None
+        raise NotImplementedError(
+            f"the {name!r} backend is not built yet; use backend='numpy'"
+        ) from None

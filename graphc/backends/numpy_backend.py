@@ -24,8 +24,10 @@ class Interpreter:
             if id(node) in env:
                 continue
             if node.op == "placeholder":
-                raise GraphError(f"placeholder {node.name or node!r} (built at {node.site}) is "
-                                 f"needed but is not one of the function's inputs")
+                raise GraphError(
+                    f"placeholder {node.name or node!r} (built at {node.site}) is "
+                    f"needed but is not one of the function's inputs"
+                )
             if node.op == "shared":
                 env[id(node)] = node.attr("storage").value
                 continue
@@ -46,10 +48,13 @@ class Interpreter:
 
 def check(node, value: np.ndarray) -> np.ndarray:
     """The reference result must match the static shape: a mismatch is a bug in a shape rule."""
-    if value.ndim != node.ndim or any(d is not None and d != v
-                                      for d, v in zip(node.shape, value.shape)):
-        raise GraphError(f"{node.op} produced shape {value.shape}, its rule said {node.shape} "
-                         f"(node built at {node.site})")
+    if value.ndim != node.ndim or any(
+        d is not None and d != v for d, v in zip(node.shape, value.shape)
+    ):
+        raise GraphError(
+            f"{node.op} produced shape {value.shape}, its rule said {node.shape} "
+            f"(node built at {node.site})"
+        )
     return value
 
 

@@ -7,8 +7,8 @@ Backends keep their own emitter tables keyed by the same names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -89,8 +89,9 @@ def broadcast_shapes(*shapes) -> tuple:
         sizes = {d for d in dims if d != 1}
         known = {d for d in sizes if d is not None}
         if len(known) > 1:
-            raise ShapeError("shapes " + " and ".join(str(tuple(s)) for s in shapes)
-                             + " cannot broadcast")
+            raise ShapeError(
+                "shapes " + " and ".join(str(tuple(s)) for s in shapes) + " cannot broadcast"
+            )
         out.append(known.pop() if known else (None if None in sizes else 1))
     return tuple(out)
 
@@ -128,4 +129,5 @@ def dims_equal(a, b) -> bool:
 
 
 # Importing the op modules fills the table.
-from graphc.ops import leaves, elementwise, reduce, movement, nn, random  # noqa: E402,F401
+from graphc.ops import elementwise, leaves, movement, nn, random, reduce  # noqa: E402,F401
+from graphc.ops import conv, pooling, recurrent  # noqa: E402,F401

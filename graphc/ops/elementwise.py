@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from graphc.ir import DtypeError
-from graphc.ops import broadcast_shapes, call, defop, normalize_axes, require_float, same_dtype
+from graphc.ops import broadcast_shapes, call, defop, require_float, same_dtype
 from graphc.ops.leaves import constant_node
 
 SELU_ALPHA = 1.6732632423543772
@@ -80,8 +80,13 @@ def vjp_gelu(g, node):
         inner = const(GELU_C, x) * (x + const(0.044715, x) * x * x * x)
         t = call("tanh", inner)
         d_inner = const(GELU_C, x) * (const(1, x) + const(3 * 0.044715, x) * x * x)
-        return (g * (const(0.5, x) * (const(1, x) + t)
-                     + const(0.5, x) * x * (const(1, x) - t * t) * d_inner),)
+        return (
+            g
+            * (
+                const(0.5, x) * (const(1, x) + t)
+                + const(0.5, x) * x * (const(1, x) - t * t) * d_inner
+            ),
+        )
     cdf = const(0.5, x) * (const(1, x) + call("erf", x * const(1 / math.sqrt(2), x)))
     pdf = call("exp", const(-0.5, x) * x * x) * const(1 / math.sqrt(2 * math.pi), x)
     return (g * (cdf + x * pdf),)
@@ -96,8 +101,14 @@ def vjp_elu(g, node):
 def vjp_selu(g, node):
     (x,) = node.inputs
     positive = call("greater", x, const(0, x))
-    return (call("where", positive, g * const(SELU_SCALE, x),
-                 g * (node + const(SELU_SCALE * SELU_ALPHA, x))),)
+    return (
+        call(
+            "where",
+            positive,
+            g * const(SELU_SCALE, x),
+            g * (node + const(SELU_SCALE * SELU_ALPHA, x)),
+        ),
+    )
 
 
 def vjp_hard_sigmoid(g, node):
@@ -108,27 +119,53 @@ def vjp_hard_sigmoid(g, node):
 
 unary("neg", np.negative, lambda g, n: (-g,), numeric=True)
 unary("abs", np.abs, lambda g, n: (g * call("sign", n.inputs[0]),), numeric=True)
-unary("sign", np.sign, lambda g, n: (None,), numeric=True, doc="Gradient is zero almost everywhere.")
+unary(
+    "sign", np.sign, lambda g, n: (None,), numeric=True, doc="Gradient is zero almost everywhere."
+)
 unary("exp", np.exp, lambda g, n: (g * n,))
 unary("log", np.log, lambda g, n: (g / n.inputs[0],))
 unary("sqrt", np.sqrt, lambda g, n: (g * const(0.5, n) / n,))
 unary("tanh", np.tanh, lambda g, n: (g * (const(1, n) - n * n),))
 unary("sigmoid", _sigmoid, lambda g, n: (g * n * (const(1, n) - n),))
-unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype),
-      lambda g, n: (mask(call("greater", n.inputs[0], const(0, n)), g),))
-unary("softplus", lambda x: np.logaddexp(np.zeros_like(x), x),
-      lambda g, n: (g * call("sigmoid", n.inputs[0]),))
-unary("softsign", lambda x: x / (1 + np.abs(x)),
-      lambda g, n: (g / call("square", const(1, n) + call("abs", n.inputs[0])),))
-unary("hard_sigmoid", lambda x: np.clip(x / 6 + 0.5, 0, 1).astype(x.dtype), vjp_hard_sigmoid,
-      doc="Keras 3: relu6(x + 3) / 6.")
+unary(
+    "relu",
+    lambda x: np.maximum(x, 0).astype(x.dtype),
+    lambda g, n: (mask(call("greater", n.inputs[0], const(0, n)), g),),
+)
+unary(
+    "softplus",
+    lambda x: np.logaddexp(np.zeros_like(x), x),
+    lambda g, n: (g * call("sigmoid", n.inputs[0]),),
+)
+unary(
+    "softsign",
+    lambda x: x / (1 + np.abs(x)),
+    lambda g, n: (g / call("square", const(1, n) + call("abs", n.inputs[0])),),
+)
+unary(
+    "hard_sigmoid",
+    lambda x: np.clip(x / 6 + 0.5, 0, 1).astype(x.dtype),
+    vjp_hard_sigmoid,
+    doc="Keras 3: relu6(x + 3) / 6.",
+)
 unary("square", np.square, lambda g, n: (g * const(2, n) * n.inputs[0],), numeric=True)
-unary("erf", _erf, lambda g, n: (g * const(2 / math.sqrt(math.pi), n)
-                                 * call("exp", -(n.inputs[0] * n.inputs[0])),))
+unary(
+    "erf",
+    _erf,
+    lambda g, n: (
+        g * const(2 / math.sqrt(math.pi), n) * call("exp", -(n.inputs[0] * n.inputs[0])),
+    ),
+)
 defop("elu", infer=infer_unary_float, impl=_elu, vjp=vjp_elu, kind="elementwise")
 unary("selu", lambda x: (SELU_SCALE * _elu(x, SELU_ALPHA)).astype(x.dtype), vjp_selu)
-defop("gelu", infer=infer_unary_float, impl=_gelu, vjp=vjp_gelu, kind="elementwise",
-      doc="approximate=False is the exact erf form (Keras's default).")
+defop(
+    "gelu",
+    infer=infer_unary_float,
+    impl=_gelu,
+    vjp=vjp_gelu,
+    kind="elementwise",
+    doc="approximate=False is the exact erf form (Keras's default).",
+)
 
 
 def infer_cast(inputs, *, dtype):
@@ -142,8 +179,13 @@ def vjp_cast(g, node):
     return (call("cast", g, dtype=x.dtype),)
 
 
-defop("cast", infer=infer_cast, impl=lambda x, *, dtype: x.astype(dtype), vjp=vjp_cast,
-      kind="elementwise")
+defop(
+    "cast",
+    infer=infer_cast,
+    impl=lambda x, *, dtype: x.astype(dtype),
+    vjp=vjp_cast,
+    kind="elementwise",
+)
 
 
 def infer_clip(inputs, *, lo, hi):
@@ -153,13 +195,20 @@ def infer_clip(inputs, *, lo, hi):
 def vjp_clip(g, node):
     x = node.inputs[0]
     lo, hi = node.attr("lo"), node.attr("hi")
-    inside = call("logical_and", call("greater_equal", x, const(lo, x)),
-                  call("less_equal", x, const(hi, x)))
+    inside = call(
+        "logical_and", call("greater_equal", x, const(lo, x)), call("less_equal", x, const(hi, x))
+    )
     return (mask(inside, g),)
 
 
-defop("clip", infer=infer_clip, impl=lambda x, *, lo, hi: np.clip(x, lo, hi).astype(x.dtype),
-      vjp=vjp_clip, kind="elementwise", doc="Bounds are static attributes.")
+defop(
+    "clip",
+    infer=infer_clip,
+    impl=lambda x, *, lo, hi: np.clip(x, lo, hi).astype(x.dtype),
+    vjp=vjp_clip,
+    kind="elementwise",
+    doc="Bounds are static attributes.",
+)
 
 
 # ---- binary ------------------------------------------------------------------------------------
@@ -179,8 +228,10 @@ def infer_binary_float(inputs, **_):
 
 def both(g, node, ga, gb):
     a, b = node.inputs
-    return (None if ga is None else unbroadcast(ga, a.shape),
-            None if gb is None else unbroadcast(gb, b.shape))
+    return (
+        None if ga is None else unbroadcast(ga, a.shape),
+        None if gb is None else unbroadcast(gb, b.shape),
+    )
 
 
 def vjp_pow(g, node):
@@ -209,8 +260,12 @@ def binary(name, impl, vjp, infer=infer_binary):
 binary("add", np.add, lambda g, n: both(g, n, g, g))
 binary("sub", np.subtract, lambda g, n: both(g, n, g, -g))
 binary("mul", np.multiply, lambda g, n: both(g, n, g * n.inputs[1], g * n.inputs[0]))
-binary("div", np.divide, lambda g, n: both(g, n, g / n.inputs[1], -(g * n) / n.inputs[1]),
-       infer=infer_binary_float)
+binary(
+    "div",
+    np.divide,
+    lambda g, n: both(g, n, g / n.inputs[1], -(g * n) / n.inputs[1]),
+    infer=infer_binary_float,
+)
 binary("pow", np.power, vjp_pow, infer=infer_binary_float)
 binary("maximum", np.maximum, vjp_maximum)
 binary("minimum", np.minimum, vjp_minimum)
@@ -230,12 +285,20 @@ def infer_logic(inputs, **_):
     return broadcast_shapes(*(i.shape for i in inputs)), "bool"
 
 
-for _name, _impl in (("less", np.less), ("less_equal", np.less_equal), ("greater", np.greater),
-                     ("greater_equal", np.greater_equal), ("equal", np.equal),
-                     ("not_equal", np.not_equal)):
+for _name, _impl in (
+    ("less", np.less),
+    ("less_equal", np.less_equal),
+    ("greater", np.greater),
+    ("greater_equal", np.greater_equal),
+    ("equal", np.equal),
+    ("not_equal", np.not_equal),
+):
     defop(_name, infer=infer_compare, impl=_impl, kind="elementwise")
-for _name, _impl in (("logical_and", np.logical_and), ("logical_or", np.logical_or),
-                     ("logical_not", np.logical_not)):
+for _name, _impl in (
+    ("logical_and", np.logical_and),
+    ("logical_or", np.logical_or),
+    ("logical_not", np.logical_not),
+):
     defop(_name, infer=infer_logic, impl=_impl, kind="elementwise")
 
 
@@ -249,10 +312,11 @@ def infer_where(inputs, **_):
 def vjp_where(g, node):
     cond, a, b = node.inputs
     zero = const(0, g)
-    return (None, unbroadcast(call("where", cond, g, zero), a.shape),
-            unbroadcast(call("where", cond, zero, g), b.shape))
+    return (
+        None,
+        unbroadcast(call("where", cond, g, zero), a.shape),
+        unbroadcast(call("where", cond, zero, g), b.shape),
+    )
 
 
 defop("where", infer=infer_where, impl=np.where, vjp=vjp_where, kind="elementwise")
-
-__all__ = ["unbroadcast", "const", "mask", "normalize_axes"]

@@ -57,12 +57,27 @@ def infer_constant(inputs, *, value):
     return value.value.shape, value.value.dtype.name
 
 
-defop("placeholder", infer=infer_placeholder, impl=_no_impl, kind="leaf",
-      doc="A function input, bound at call time.")
-defop("shared", infer=infer_shared, impl=_no_impl, kind="leaf",
-      doc="Mutable state kept between calls (weights, optimizer slots).")
-defop("constant", infer=infer_constant, impl=lambda *, value: value.value, kind="leaf",
-      doc="A value fixed when the graph is built.")
+defop(
+    "placeholder",
+    infer=infer_placeholder,
+    impl=_no_impl,
+    kind="leaf",
+    doc="A function input, bound at call time.",
+)
+defop(
+    "shared",
+    infer=infer_shared,
+    impl=_no_impl,
+    kind="leaf",
+    doc="Mutable state kept between calls (weights, optimizer slots).",
+)
+defop(
+    "constant",
+    infer=infer_constant,
+    impl=lambda *, value: value.value,
+    kind="leaf",
+    doc="A value fixed when the graph is built.",
+)
 
 
 def constant_node(value, dtype=None, site=None):

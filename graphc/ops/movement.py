@@ -27,10 +27,15 @@ def infer_reshape(inputs, *, shape):
     return tuple(total // known if d == -1 else d for d in shape), x.dtype
 
 
-defop("reshape", infer=infer_reshape, kind="movement",
-      impl=lambda x, *, shape: np.reshape(x, shape),
-      vjp=lambda g, n: (call("reshape", g, shape=tuple(-1 if d is None else d
-                                                         for d in n.inputs[0].shape)),))
+defop(
+    "reshape",
+    infer=infer_reshape,
+    kind="movement",
+    impl=lambda x, *, shape: np.reshape(x, shape),
+    vjp=lambda g, n: (
+        call("reshape", g, shape=tuple(-1 if d is None else d for d in n.inputs[0].shape)),
+    ),
+)
 
 
 def infer_transpose(inputs, *, axes):
@@ -40,9 +45,13 @@ def infer_transpose(inputs, *, axes):
     return tuple(x.shape[a] for a in axes), x.dtype
 
 
-defop("transpose", infer=infer_transpose, kind="movement",
-      impl=lambda x, *, axes: np.transpose(x, axes),
-      vjp=lambda g, n: (call("transpose", g, axes=tuple(np.argsort(n.attr("axes")).tolist())),))
+defop(
+    "transpose",
+    infer=infer_transpose,
+    kind="movement",
+    impl=lambda x, *, axes: np.transpose(x, axes),
+    vjp=lambda g, n: (call("transpose", g, axes=tuple(np.argsort(n.attr("axes")).tolist())),),
+)
 
 
 def infer_expand_dims(inputs, *, axis):
@@ -52,9 +61,13 @@ def infer_expand_dims(inputs, *, axis):
     return tuple(shape), inputs[0].dtype
 
 
-defop("expand_dims", infer=infer_expand_dims, kind="movement",
-      impl=lambda x, *, axis: np.expand_dims(x, tuple(axis)),
-      vjp=lambda g, n: (call("sum", g, axis=tuple(n.attr("axis")), keepdims=False),))
+defop(
+    "expand_dims",
+    infer=infer_expand_dims,
+    kind="movement",
+    impl=lambda x, *, axis: np.expand_dims(x, tuple(axis)),
+    vjp=lambda g, n: (call("sum", g, axis=tuple(n.attr("axis")), keepdims=False),),
+)
 
 # ---- broadcasting --------------------------------------------------------------------------------
 
@@ -67,9 +80,13 @@ def infer_broadcast_to(inputs, *, shape):
     return tuple(shape), inputs[0].dtype
 
 
-defop("broadcast_to", infer=infer_broadcast_to, kind="movement",
-      impl=lambda x, *, shape: np.broadcast_to(x, shape),
-      vjp=lambda g, n: (unbroadcast(g, n.inputs[0].shape),))
+defop(
+    "broadcast_to",
+    infer=infer_broadcast_to,
+    kind="movement",
+    impl=lambda x, *, shape: np.broadcast_to(x, shape),
+    vjp=lambda g, n: (unbroadcast(g, n.inputs[0].shape),),
+)
 
 
 def infer_broadcast_like(inputs):
@@ -79,10 +96,14 @@ def infer_broadcast_like(inputs):
     return like.shape, x.dtype
 
 
-defop("broadcast_like", infer=infer_broadcast_like, kind="movement",
-      impl=lambda x, like: np.broadcast_to(x, like.shape),
-      vjp=lambda g, n: (unbroadcast(g, n.inputs[0].shape), None),
-      doc="Broadcast x to the (run-time) shape of `like`; used by gradient rules.")
+defop(
+    "broadcast_like",
+    infer=infer_broadcast_like,
+    kind="movement",
+    impl=lambda x, like: np.broadcast_to(x, like.shape),
+    vjp=lambda g, n: (unbroadcast(g, n.inputs[0].shape), None),
+    doc="Broadcast x to the (run-time) shape of `like`; used by gradient rules.",
+)
 
 # ---- concatenate, stack --------------------------------------------------------------------------
 
@@ -112,7 +133,9 @@ def vjp_concatenate(g, node):
     for x in node.inputs:
         size = x.shape[axis]
         if size is None:
-            raise ShapeError(f"concatenate gradient needs static sizes on axis {axis} (at {node.site})")
+            raise ShapeError(
+                f"concatenate gradient needs static sizes on axis {axis} (at {node.site})"
+            )
         grads.append(call("getitem", g, index=axis_slice(axis, start, start + size)))
         start += size
     return tuple(grads)
@@ -122,8 +145,13 @@ def axis_slice(axis, start, stop):
     return tuple(("slice", None, None, None) for _ in range(axis)) + (("slice", start, stop, 1),)
 
 
-defop("concatenate", infer=infer_concatenate, kind="movement", vjp=vjp_concatenate,
-      impl=lambda *xs, axis: np.concatenate(xs, axis=axis))
+defop(
+    "concatenate",
+    infer=infer_concatenate,
+    kind="movement",
+    vjp=vjp_concatenate,
+    impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
+)
 
 
 def infer_stack(inputs, *, axis):
@@ -140,8 +168,13 @@ def vjp_stack(g, node):
     return tuple(call("getitem", g, index=lead + (("int", i),)) for i in range(len(node.inputs)))
 
 
-defop("stack", infer=infer_stack, kind="movement", vjp=vjp_stack,
-      impl=lambda *xs, axis: np.stack(xs, axis=axis))
+defop(
+    "stack",
+    infer=infer_stack,
+    kind="movement",
+    vjp=vjp_stack,
+    impl=lambda *xs, axis: np.stack(xs, axis=axis),
+)
 
 # ---- basic indexing ------------------------------------------------------------------------------
 # An index is a tuple of ('slice', start, stop, step), ('int', i) or ('newaxis',) items,
@@ -175,15 +208,22 @@ def infer_getitem(inputs, *, index):
                 raise ShapeError(f"index {item[1]} is out of bounds for axis {axis} of size {dim}")
         else:
             whole = item[1:] in ((None, None, None), (None, None, 1))
-            shape.append(dim if whole else (None if dim is None else
-                                            len(range(*slice(*item[1:]).indices(dim)))))
+            shape.append(
+                dim
+                if whole
+                else (None if dim is None else len(range(*slice(*item[1:]).indices(dim))))
+            )
         axis += 1
     return tuple(shape) + tuple(x.shape[axis:]), x.dtype
 
 
-defop("getitem", infer=infer_getitem, kind="movement",
-      impl=lambda x, *, index: np.asarray(x[to_numpy_index(index)]),
-      vjp=lambda g, n: (call("getitem_grad", g, n.inputs[0], index=n.attr("index")),))
+defop(
+    "getitem",
+    infer=infer_getitem,
+    kind="movement",
+    impl=lambda x, *, index: np.asarray(x[to_numpy_index(index)]),
+    vjp=lambda g, n: (call("getitem_grad", g, n.inputs[0], index=n.attr("index")),),
+)
 
 
 def infer_getitem_grad(inputs, *, index):
@@ -196,9 +236,14 @@ def impl_getitem_grad(g, like, *, index):
     return out
 
 
-defop("getitem_grad", infer=infer_getitem_grad, impl=impl_getitem_grad, kind="movement",
-      vjp=lambda g, n: (call("getitem", g, index=n.attr("index")), None),
-      doc="Zeros shaped like the second input, with the first placed at `index`.")
+defop(
+    "getitem_grad",
+    infer=infer_getitem_grad,
+    impl=impl_getitem_grad,
+    kind="movement",
+    vjp=lambda g, n: (call("getitem", g, index=n.attr("index")), None),
+    doc="Zeros shaped like the second input, with the first placed at `index`.",
+)
 
 # ---- take / gather -------------------------------------------------------------------------------
 
@@ -208,12 +253,16 @@ def infer_take(inputs, *, axis):
     if indices.dtype not in ("int32", "int64"):
         raise DtypeError(f"take needs integer indices, got {indices.dtype}")
     axis = normalize_axes(axis, x.ndim)[0]
-    return x.shape[:axis] + indices.shape + x.shape[axis + 1:], x.dtype
+    return x.shape[:axis] + indices.shape + x.shape[axis + 1 :], x.dtype
 
 
-defop("take", infer=infer_take, kind="movement",
-      impl=lambda x, indices, *, axis: np.take(x, indices, axis=axis),
-      vjp=lambda g, n: (call("take_grad", g, n.inputs[1], n.inputs[0], axis=n.attr("axis")), None))
+defop(
+    "take",
+    infer=infer_take,
+    kind="movement",
+    impl=lambda x, indices, *, axis: np.take(x, indices, axis=axis),
+    vjp=lambda g, n: (call("take_grad", g, n.inputs[1], n.inputs[0], axis=n.attr("axis")), None),
+)
 
 
 def infer_take_grad(inputs, *, axis):
@@ -224,12 +273,18 @@ def impl_take_grad(g, indices, like, *, axis):
     axis = axis % like.ndim
     out = np.zeros(like.shape, dtype=g.dtype)
     moved = np.moveaxis(out, axis, 0)
-    g_moved = np.moveaxis(g.reshape(like.shape[:axis] + (indices.size,) + like.shape[axis + 1:]),
-                          axis, 0)
+    g_moved = np.moveaxis(
+        g.reshape(like.shape[:axis] + (indices.size,) + like.shape[axis + 1 :]), axis, 0
+    )
     np.add.at(moved, indices.reshape(-1), g_moved)
     return out
 
 
-defop("take_grad", infer=infer_take_grad, impl=impl_take_grad, kind="movement",
-      vjp=lambda g, n: (call("take", g, n.inputs[1], axis=n.attr("axis")), None, None),
-      doc="Scatter-add of the first input into zeros shaped like the third, at `indices`.")
+defop(
+    "take_grad",
+    infer=infer_take_grad,
+    impl=impl_take_grad,
+    kind="movement",
+    vjp=lambda g, n: (call("take", g, n.inputs[1], axis=n.attr("axis")), None, None),
+    doc="Scatter-add of the first input into zeros shaped like the third, at `indices`.",
+)

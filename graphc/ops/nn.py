@@ -6,8 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import DtypeError, ShapeError
-from graphc.ops import broadcast_shapes, call, defop, dims_equal, normalize_axes, require_float
-from graphc.ops import same_dtype
+from graphc.ops import (
+    broadcast_shapes,
+    call,
+    defop,
+    dims_equal,
+    normalize_axes,
+    require_float,
+    same_dtype,
+)
 from graphc.ops.elementwise import unbroadcast
 
 # ---- matmul ------------------------------------------------------------------------------------
@@ -48,8 +55,14 @@ def vjp_matmul(g, node):
     return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
 
 
-defop("matmul", infer=infer_matmul, impl=impl_matmul, vjp=vjp_matmul, kind="matmul",
-      doc="op(a) @ op(b) over the last two axes, op = transpose when the flag is set.")
+defop(
+    "matmul",
+    infer=infer_matmul,
+    impl=impl_matmul,
+    vjp=vjp_matmul,
+    kind="matmul",
+    doc="op(a) @ op(b) over the last two axes, op = transpose when the flag is set.",
+)
 
 # ---- softmax and log_softmax ------------------------------------------------------------------
 
@@ -95,5 +108,10 @@ def impl_one_hot(x, *, depth, dtype):
     return (x[..., None] == np.arange(depth)).astype(dtype)
 
 
-defop("one_hot", infer=infer_one_hot, impl=impl_one_hot, kind="elementwise",
-      doc="Indices outside [0, depth) give an all-zero row, as in Keras.")
+defop(
+    "one_hot",
+    infer=infer_one_hot,
+    impl=impl_one_hot,
+    kind="elementwise",
+    doc="Indices outside [0, depth) give an all-zero row, as in Keras.",
+)

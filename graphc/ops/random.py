@@ -52,5 +52,10 @@ def impl_random_uniform(key, like):
     return ((bits >> np.uint32(8)).astype(like.dtype) * scale).reshape(like.shape)
 
 
-defop("random_uniform", infer=infer_random_uniform, impl=impl_random_uniform, kind="random",
-      doc="Uniform [0, 1) numbers shaped like the second input, from an integer key.")
+defop(
+    "random_uniform",
+    infer=infer_random_uniform,
+    impl=impl_random_uniform,
+    kind="random",
+    doc="Uniform [0, 1) numbers shaped like the second input, from an integer key.",
+)

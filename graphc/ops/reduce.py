@@ -68,12 +68,22 @@ def infer_arg(inputs, *, axis, keepdims):
     return reduced_shape(x.shape, axes, keepdims), "int64"
 
 
-defop("argmax", infer=infer_arg, kind="reduce",
-      impl=lambda x, *, axis, keepdims: np.asarray(np.argmax(x, axis=axis, keepdims=keepdims),
-                                                   dtype="int64"))
-defop("argmin", infer=infer_arg, kind="reduce",
-      impl=lambda x, *, axis, keepdims: np.asarray(np.argmin(x, axis=axis, keepdims=keepdims),
-                                                   dtype="int64"))
+defop(
+    "argmax",
+    infer=infer_arg,
+    kind="reduce",
+    impl=lambda x, *, axis, keepdims: np.asarray(
+        np.argmax(x, axis=axis, keepdims=keepdims), dtype="int64"
+    ),
+)
+defop(
+    "argmin",
+    infer=infer_arg,
+    kind="reduce",
+    impl=lambda x, *, axis, keepdims: np.asarray(
+        np.argmin(x, axis=axis, keepdims=keepdims), dtype="int64"
+    ),
+)
 
 
 def infer_size(inputs, *, axis, dtype):
@@ -86,5 +96,10 @@ def impl_size(x, *, axis, dtype):
     return np.asarray(np.prod([x.shape[a] for a in axes]), dtype=dtype)
 
 
-defop("size", infer=infer_size, impl=impl_size, kind="shape",
-      doc="Number of elements over `axis`, known at run time (for means over the batch).")
+defop(
+    "size",
+    infer=infer_size,
+    impl=impl_size,
+    kind="shape",
+    doc="Number of elements over `axis`, known at run time (for means over the batch).",
+)

@@ -70,7 +70,7 @@ def test_one_backward_sweep_serves_every_wrt():
 
 def test_gradient_of_a_gradient():
     x = gc.placeholder((3,), "float64")
-    g = gc.grad(gc.sum(x ** 3), x)
+    g = gc.grad(gc.sum(x**3), x)
     h = gc.grad(gc.sum(g), x)  # d/dx sum(3x^2) = 6x
     xv = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(gc.function([x], h, backend="numpy")(xv), 6 * xv)

@@ -7,8 +7,13 @@ from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.backends.numpy_backend import Interpreter
-from passes import (eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
-                    simplify, simplify_algebra)
+from passes import (
+    eliminate_common_subexpressions,
+    eliminate_dead_code,
+    fold_constants,
+    simplify,
+    simplify_algebra,
+)
 
 
 def graph_of(*outputs, inputs=()):
@@ -72,7 +77,7 @@ def expressions(draw, depth=4):
         elif kind == "binary":
             pool.append(gc.apply(draw(st.sampled_from(BINARY)), a, draw(st.sampled_from(pool))))
         elif kind == "identity":
-            pool.append(draw(st.sampled_from([a * 1, a + 0, -(-a), a / 1, a ** 1, a ** 2])))
+            pool.append(draw(st.sampled_from([a * 1, a + 0, -(-a), a / 1, a**1, a**2])))
         else:
             pool.append(gc.sum(a, axis=-1, keepdims=True) if a.ndim else a)
     return x, y, pool[-1], pool[-2]
