@@ -1,0 +1,318 @@
+"""A pool of native worker threads that runs SPMD step functions, plus a barrier for them.
+
+Generated code is SPMD: a step function
+
+    void step(i8** args, i32 tid, i32 nthreads)
+
+is run by every thread of the pool at once (the calling thread is tid 0, workers are 1..n-1) and
+calls `graphc_barrier(tid, nthreads)` between kernels that depend on each other's results.
+
+Native symbols, registered with `llvmlite.binding.add_symbol` so any later JIT module can
+declare and call them:
+  void graphc_barrier(i32 tid, i32 nthreads)                  all threads of the current run meet
+  void graphc_parallel_run(void(i8**,i32,i32)* step, i8** args)
+      runs `step` on every thread (tid 0 on the caller) and returns when all have finished.
+      A call made while the pool is busy (from inside a step, or from a second Python thread)
+      runs the step on the calling thread alone with nthreads = 1 instead of deadlocking.
+
+Python API:
+  parallel_run(step_address: int, args_address: int) -> None    one ctypes call
+  parallel_run_address() -> int                                  address of graphc_parallel_run
+  barrier_address() -> int
+  num_threads() -> int                                           pool size (GRAPHC_NUM_THREADS)
+  ensure_runtime() -> None                                       compile + register + start
+
+How it works: the runtime is a small hand-written LLVM module (compiled through jit.py, so it is
+cached on disk). Workers are Python daemon threads, each making one ctypes call into the JIT'd
+worker loop, which never returns until shutdown (ctypes releases the GIL). A worker waits for the
+run counter `gen` to change: it spins with `pause` for GRAPHC_SPIN_US microseconds (default
+300) after each run, so back-to-back runs fork/join in about a microsecond, then parks in a
+futex wait so an idle process uses no CPU. The barrier is a centralized counter barrier with a
+generation number. GRAPHC_NUM_THREADS=1 starts no workers: steps run on the calling thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import threading
+import time
+
+import llvmlite.binding as llvm
+
+from graphc.backends.llvm import jit
+
+_RUNTIME_IR = r"""
+@pool_gen = internal global i32 0, align 64
+@pool_parked = internal global i32 0, align 64
+@pool_done = internal global i32 0, align 64
+@pool_busy = internal global i32 0, align 64
+@pool_quit = internal global i32 0, align 64
+@pool_step = internal global ptr null, align 64
+@pool_args = internal global ptr null, align 8
+@pool_nthreads = internal global i32 1, align 8
+@pool_spin_cycles = internal global i64 0, align 8
+@barrier_count = internal global i32 0, align 64
+@barrier_gen = internal global i32 0, align 64
+
+declare i64 @syscall(i64, ...)
+declare i32 @sched_yield()
+declare i64 @llvm.readcyclecounter()
+declare void @llvm.x86.sse2.pause()
+
+; One iteration of a wait loop: `pause`, and give the core away once a wait gets long
+; (another process may be running the thread we are waiting for).
+define internal void @relax(i64 %iteration) {
+entry:
+  call void @llvm.x86.sse2.pause()
+  %long = icmp ugt i64 %iteration, 20000
+  br i1 %long, label %yield, label %done
+yield:
+  %r = call i32 @sched_yield()
+  br label %done
+done:
+  ret void
+}
+
+define internal void @futex_wait(ptr %addr, i32 %expected) {
+  %e = zext i32 %expected to i64
+  %r = call i64 (i64, ...) @syscall(i64 202, ptr %addr, i64 128, i64 %e, ptr null, ptr null, i64 0)
+  ret void
+}
+
+define internal void @futex_wake_all(ptr %addr) {
+  %r = call i64 (i64, ...) @syscall(i64 202, ptr %addr, i64 129, i64 2147483647, ptr null, ptr null, i64 0)
+  ret void
+}
+
+define void @graphc_pool_configure(i32 %n, i64 %spin_cycles) {
+  store i32 %n, ptr @pool_nthreads
+  store i64 %spin_cycles, ptr @pool_spin_cycles
+  ret void
+}
+
+define i64 @graphc_pool_cycles() {
+  %c = call i64 @llvm.readcyclecounter()
+  ret i64 %c
+}
+
+define void @graphc_pool_worker(i32 %tid) {
+entry:
+  %seen0 = load atomic i32, ptr @pool_gen acquire, align 4
+  br label %wait
+wait:
+  %seen = phi i32 [ %seen0, %entry ], [ %seen, %park ], [ %g, %finished ]
+  %start = call i64 @llvm.readcyclecounter()
+  %limit = load i64, ptr @pool_spin_cycles
+  br label %spin
+spin:
+  %g = load atomic i32, ptr @pool_gen acquire, align 4
+  %changed = icmp ne i32 %g, %seen
+  br i1 %changed, label %run, label %pause
+pause:
+  call void @llvm.x86.sse2.pause()
+  %now = call i64 @llvm.readcyclecounter()
+  %elapsed = sub i64 %now, %start
+  %keep_spinning = icmp ult i64 %elapsed, %limit
+  br i1 %keep_spinning, label %spin, label %park
+park:
+  %p0 = atomicrmw add ptr @pool_parked, i32 1 seq_cst
+  call void @futex_wait(ptr @pool_gen, i32 %seen)
+  %p1 = atomicrmw sub ptr @pool_parked, i32 1 seq_cst
+  br label %wait
+run:
+  %quit = load atomic i32, ptr @pool_quit acquire, align 4
+  %stop = icmp ne i32 %quit, 0
+  br i1 %stop, label %exit, label %work
+work:
+  %step = load ptr, ptr @pool_step
+  %args = load ptr, ptr @pool_args
+  %n = load i32, ptr @pool_nthreads
+  call void %step(ptr %args, i32 %tid, i32 %n)
+  %d = atomicrmw add ptr @pool_done, i32 1 release
+  br label %finished
+finished:
+  br label %wait
+exit:
+  ret void
+}
+
+define void @graphc_parallel_run(ptr %step, ptr %args) {
+entry:
+  %n = load i32, ptr @pool_nthreads
+  %alone = icmp sle i32 %n, 1
+  br i1 %alone, label %serial, label %lock
+lock:
+  %claim = cmpxchg ptr @pool_busy, i32 0, i32 1 acquire monotonic
+  %claimed = extractvalue { i32, i1 } %claim, 1
+  br i1 %claimed, label %fork, label %serial
+serial:
+  call void %step(ptr %args, i32 0, i32 1)
+  ret void
+fork:
+  store ptr %step, ptr @pool_step
+  store ptr %args, ptr @pool_args
+  store atomic i32 0, ptr @pool_done monotonic, align 4
+  %old = atomicrmw add ptr @pool_gen, i32 1 seq_cst
+  %parked = load atomic i32, ptr @pool_parked seq_cst, align 4
+  %any_parked = icmp ne i32 %parked, 0
+  br i1 %any_parked, label %wake, label %own_share
+wake:
+  call void @futex_wake_all(ptr @pool_gen)
+  br label %own_share
+own_share:
+  call void %step(ptr %args, i32 0, i32 %n)
+  %workers = sub i32 %n, 1
+  br label %join
+join:
+  %i = phi i64 [ 0, %own_share ], [ %i1, %not_yet ]
+  %done = load atomic i32, ptr @pool_done acquire, align 4
+  %all = icmp eq i32 %done, %workers
+  br i1 %all, label %release, label %not_yet
+not_yet:
+  call void @relax(i64 %i)
+  %i1 = add i64 %i, 1
+  br label %join
+release:
+  store atomic i32 0, ptr @pool_busy release, align 4
+  ret void
+}
+
+define void @graphc_barrier(i32 %tid, i32 %n) {
+entry:
+  %alone = icmp sle i32 %n, 1
+  br i1 %alone, label %exit, label %arrive
+arrive:
+  %gen = load atomic i32, ptr @barrier_gen acquire, align 4
+  %before = atomicrmw add ptr @barrier_count, i32 1 acq_rel
+  %last = sub i32 %n, 1
+  %is_last = icmp eq i32 %before, %last
+  br i1 %is_last, label %open, label %wait
+open:
+  store atomic i32 0, ptr @barrier_count monotonic, align 4
+  %g1 = atomicrmw add ptr @barrier_gen, i32 1 release
+  br label %exit
+wait:
+  %i = phi i64 [ 0, %arrive ], [ %i1, %again ]
+  %now = load atomic i32, ptr @barrier_gen acquire, align 4
+  %same = icmp eq i32 %now, %gen
+  br i1 %same, label %again, label %exit
+again:
+  call void @relax(i64 %i)
+  %i1 = add i64 %i, 1
+  br label %wait
+exit:
+  ret void
+}
+
+define void @graphc_pool_shutdown() {
+  store atomic i32 1, ptr @pool_quit seq_cst, align 4
+  %old = atomicrmw add ptr @pool_gen, i32 1 seq_cst
+  call void @futex_wake_all(ptr @pool_gen)
+  ret void
+}
+"""
+
+_VOID_PP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_LOCK = threading.Lock()
+_runtime = None  # the started _Runtime
+_run = None  # ctypes function of graphc_parallel_run, the fast path of parallel_run
+
+
+def _threads_from_env() -> int:
+    raw = os.environ.get("GRAPHC_NUM_THREADS", "").strip()
+    if not raw:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:
+            return max(1, os.cpu_count() or 1)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"GRAPHC_NUM_THREADS must be a positive integer; received {raw!r}")
+    return int(raw)
+
+
+def _spin_microseconds() -> float:
+    raw = os.environ.get("GRAPHC_SPIN_US", "300").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"GRAPHC_SPIN_US must be a number of microseconds; received {raw!r}")
+    return max(0.0, value)
+
+
+class _Runtime:
+    """The compiled runtime module, its registered symbols and the started worker threads."""
+
+    def __init__(self, nthreads: int):
+        self.nthreads = nthreads
+        self.module = jit.compile_ir(_RUNTIME_IR, "graphc_runtime")
+        for symbol in ("graphc_barrier", "graphc_parallel_run"):
+            llvm.add_symbol(symbol, self.module.address(symbol))
+        self.run = _VOID_PP(self.module.address("graphc_parallel_run"))
+        configure = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int64)
+        configure(self.module.address("graphc_pool_configure"))(
+            nthreads, int(_spin_microseconds() * 1e-6 * self._cycles_per_second()))
+        self.workers = [self._start_worker(tid) for tid in range(1, nthreads)]
+
+    def _cycles_per_second(self) -> float:
+        cycles = ctypes.CFUNCTYPE(ctypes.c_int64)(self.module.address("graphc_pool_cycles"))
+        t0, c0 = time.perf_counter(), cycles()
+        time.sleep(0.002)
+        t1, c1 = time.perf_counter(), cycles()
+        return (c1 - c0) / (t1 - t0)
+
+    def _start_worker(self, tid: int) -> threading.Thread:
+        loop = ctypes.CFUNCTYPE(None, ctypes.c_int32)(self.module.address("graphc_pool_worker"))
+        worker = threading.Thread(target=loop, args=(tid,), name=f"graphc-worker-{tid}",
+                                  daemon=True)
+        worker.start()
+        return worker
+
+    def shutdown(self) -> None:
+        ctypes.CFUNCTYPE(None)(self.module.address("graphc_pool_shutdown"))()
+        for worker in self.workers:
+            worker.join(timeout=2.0)
+
+
+def ensure_runtime() -> None:
+    """Compile the runtime, register its symbols and start the workers (once per process)."""
+    global _runtime, _run
+    if _runtime is not None:
+        return
+    with _LOCK:
+        if _runtime is None:
+            runtime = _Runtime(_threads_from_env())
+            atexit.register(runtime.shutdown)
+            _run = runtime.run
+            _runtime = runtime
+
+
+def parallel_run(step_address: int, args_address: int) -> None:
+    """Run the step function at `step_address` on every pool thread with `args_address`
+    (an i8** array); returns when all threads have finished. One ctypes call when warm."""
+    run = _run
+    if run is None:
+        ensure_runtime()
+        run = _run
+    run(step_address, args_address)
+
+
+def parallel_run_address() -> int:
+    """Address of the native `graphc_parallel_run` (for callers that call it from JIT code)."""
+    ensure_runtime()
+    return _runtime.module.address("graphc_parallel_run")
+
+
+def barrier_address() -> int:
+    """Address of the native `graphc_barrier`."""
+    ensure_runtime()
+    return _runtime.module.address("graphc_barrier")
+
+
+def num_threads() -> int:
+    """Number of threads that run each step: the pool size once started, else what
+    GRAPHC_NUM_THREADS (default: the CPUs this process may use) asks for."""
+    if _runtime is not None:
+        return _runtime.nthreads
+    return _threads_from_env()

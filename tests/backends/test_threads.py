@@ -1,0 +1,134 @@
+"""threads.py: SPMD runs, barrier correctness, nested runs, single-thread mode."""
+
+import ctypes
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from graphc.backends.llvm import jit, threads
+
+# Each round: every thread writes round*1000+tid into its slot, barrier, then sums all slots
+# into out[round, tid]; a second barrier keeps the next round's writes after everyone's reads.
+STEP_IR = r"""
+declare void @graphc_barrier(i32, i32)
+declare void @graphc_parallel_run(ptr, ptr)
+
+define void @rounds(ptr %args, i32 %tid, i32 %n) {
+entry:
+  %slots = load ptr, ptr %args
+  %outp = getelementptr ptr, ptr %args, i64 1
+  %out = load ptr, ptr %outp
+  %t = sext i32 %tid to i64
+  %n64 = sext i32 %n to i64
+  br label %round
+round:
+  %r = phi i64 [ 0, %entry ], [ %r1, %summed ]
+  %mine = getelementptr i64, ptr %slots, i64 %t
+  %v0 = mul i64 %r, 1000
+  %v = add i64 %v0, %t
+  store i64 %v, ptr %mine
+  call void @graphc_barrier(i32 %tid, i32 %n)
+  br label %sum
+sum:
+  %i = phi i64 [ 0, %round ], [ %i1, %sum ]
+  %acc = phi i64 [ 0, %round ], [ %acc1, %sum ]
+  %p = getelementptr i64, ptr %slots, i64 %i
+  %x = load i64, ptr %p
+  %acc1 = add i64 %acc, %x
+  %i1 = add i64 %i, 1
+  %more = icmp slt i64 %i1, %n64
+  br i1 %more, label %sum, label %summed
+summed:
+  %row = mul i64 %r, 64
+  %k = add i64 %row, %t
+  %o = getelementptr i64, ptr %out, i64 %k
+  store i64 %acc1, ptr %o
+  call void @graphc_barrier(i32 %tid, i32 %n)
+  %r1 = add i64 %r, 1
+  %again = icmp slt i64 %r1, 200
+  br i1 %again, label %round, label %done
+done:
+  ret void
+}
+
+; A step that starts a nested run: it must run serially (nthreads = 1), not deadlock.
+define void @nested(ptr %args, i32 %tid, i32 %n) {
+  call void @graphc_parallel_run(ptr @count_threads, ptr %args)
+  ret void
+}
+
+define void @count_threads(ptr %args, i32 %tid, i32 %n) {
+  %inner = getelementptr ptr, ptr %args, i64 2
+  %count = load ptr, ptr %inner
+  %n64 = sext i32 %n to i64
+  %old = atomicrmw add ptr %count, i64 %n64 seq_cst
+  ret void
+}
+"""
+
+
+def compiled_steps():
+    return jit.compile_ir(STEP_IR, "threads_test")
+
+
+def run_rounds(module):
+    slots = np.zeros(64, np.int64)
+    out = np.zeros((200, 64), np.int64)
+    count = np.zeros(1, np.int64)
+    args = (ctypes.c_void_p * 3)(slots.ctypes.data, out.ctypes.data, count.ctypes.data)
+    threads.parallel_run(module.address("rounds"), ctypes.addressof(args))
+    return out, count, args
+
+
+def test_barrier_orders_writes_before_reads():
+    module = compiled_steps()
+    n = threads.num_threads()
+    for _ in range(5):
+        out, _, _ = run_rounds(module)
+        expected = np.array([r * 1000 * n + n * (n - 1) // 2 for r in range(200)])
+        np.testing.assert_array_equal(out[:, :n], np.repeat(expected[:, None], n, axis=1))
+        assert not out[:, n:].any()
+
+
+def test_nested_run_falls_back_to_the_calling_thread():
+    module = compiled_steps()
+    _, count, args = run_rounds(module)
+    threads.parallel_run(module.address("nested"), ctypes.addressof(args))
+    # the outer run holds the pool, so each outer thread ran its inner step alone (n = 1)
+    assert count[0] == threads.num_threads()
+
+
+def test_parallel_run_address_is_the_native_symbol():
+    assert threads.parallel_run_address() != 0 and threads.barrier_address() != 0
+
+
+def test_single_thread_mode_and_bad_env():
+    code = ("import numpy as np, ctypes\n"
+            "from graphc.backends.llvm import threads\n"
+            "import tests.backends.test_threads as t\n"
+            "out, _, _ = t.run_rounds(t.compiled_steps())\n"
+            "assert threads.num_threads() == 1\n"
+            "assert out[5, 0] == 5000 and not out[:, 1:].any()\n"
+            "import threading; assert threading.active_count() == 1\n")
+    env = dict(os.environ, GRAPHC_NUM_THREADS="1")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root())
+    env["GRAPHC_NUM_THREADS"] = "zero"
+    bad = subprocess.run([sys.executable, "-c", "from graphc.backends.llvm import threads;"
+                          "threads.num_threads()"], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "GRAPHC_NUM_THREADS" in bad.stderr
+
+
+def test_three_threads_on_two_cores_still_agree():
+    code = ("import numpy as np\n"
+            "import tests.backends.test_threads as t\n"
+            "out, _, _ = t.run_rounds(t.compiled_steps())\n"
+            "assert (out[:, :3] == (np.arange(200) * 3000 + 3)[:, None]).all(), out[:3, :4]\n")
+    env = dict(os.environ, GRAPHC_NUM_THREADS="3")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
+                   timeout=60)
+
+
+def _repo_root():
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
