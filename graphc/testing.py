@@ -68,6 +68,8 @@ def case(*inputs, grad=True, **attrs) -> Case:
 
 F = In  # shorthand inside the table
 A34, A4 = In((3, 4), "away"), In((4,), "away")
+SAME33 = {"padding": ((1, 1), (1, 1))}  # conv/pool cases: "same" for a 3x3 window
+PAD_LR = {"padding": ((1, 0), (0, 1))}
 ALL_AXES = None
 
 OP_CASES: dict[str, list[Case]] = {
@@ -174,6 +176,98 @@ OP_CASES: dict[str, list[Case]] = {
     "log_softmax": [case(F((3, 4)), axis=-1), case(F((2, 3, 4)), axis=1)],
     "one_hot": [case(In((4,), "int", "int64", high=6), depth=5, dtype="float32", grad=False)],
     "random_uniform": [case(In((), "key", "int64"), In((3, 4), "like"), grad=False)],
+    # convolution, padding, pooling (graphc/ops/conv.py, pooling.py): explicit (before, after) pads
+    "conv1d": [
+        case(F((2, 6, 3)), F((3, 3, 4)), strides=(1,), dilation=(1,), padding=((0, 0),)),
+        case(F((2, 7, 2)), F((2, 2, 3)), strides=(2,), dilation=(2,), padding=((2, 0),)),
+    ],
+    "conv2d": [
+        case(F((2, 5, 4, 2)), F((3, 3, 2, 3)), strides=(1, 1), dilation=(1, 1), **SAME33),
+        case(F((2, 6, 5, 2)), F((2, 2, 2, 2)), strides=(2, 1), dilation=(1, 2), **PAD_LR),
+    ],
+    "conv1d_input_grad": [
+        case(
+            F((2, 4, 3)), F((2, 2, 3)), in_size=(7,), strides=(2,), dilation=(2,), padding=((2, 0),)
+        ),
+    ],
+    "conv1d_weight_grad": [
+        case(
+            F((2, 7, 2)),
+            F((2, 4, 3)),
+            kernel_size=(2,),
+            strides=(2,),
+            dilation=(2,),
+            padding=((2, 0),),
+        ),
+    ],
+    "conv2d_input_grad": [
+        case(
+            F((2, 3, 4, 2)),
+            F((2, 2, 2, 2)),
+            in_size=(6, 5),
+            strides=(2, 1),
+            dilation=(1, 2),
+            **PAD_LR,
+        ),
+    ],
+    "conv2d_weight_grad": [
+        case(
+            F((2, 5, 4, 2)),
+            F((2, 5, 4, 3)),
+            kernel_size=(3, 3),
+            strides=(1, 1),
+            dilation=(1, 1),
+            **SAME33,
+        ),
+    ],
+    "pad": [case(F((2, 3, 2)), padding=((1, 2),)), case(F((1, 2, 3, 2)), padding=((0, 1), (2, 1)))],
+    "max_pool1d": [case(F((2, 7, 3)), pool_size=(3,), strides=(2,), padding=((1, 1),))],
+    "max_pool2d": [
+        case(F((2, 4, 5, 2)), pool_size=(2, 2), strides=(2, 2), padding=((0, 0), (0, 1)))
+    ],
+    "avg_pool1d": [case(F((2, 7, 3)), pool_size=(3,), strides=(2,), padding=((1, 1),))],
+    "avg_pool2d": [
+        case(F((2, 5, 5, 2)), pool_size=(3, 2), strides=(2, 2), padding=((1, 1), (0, 1)))
+    ],
+    "max_pool1d_grad": [
+        case(
+            F((2, 7, 3)), F((2, 4, 3)), pool_size=(3,), strides=(2,), padding=((1, 1),), grad=False
+        ),
+    ],
+    "max_pool2d_grad": [
+        case(
+            F((2, 4, 5, 2)),
+            F((2, 2, 3, 2)),
+            pool_size=(2, 2),
+            strides=(2, 2),
+            padding=((0, 0), (0, 1)),
+            grad=False,
+        ),
+    ],
+    "avg_pool1d_grad": [
+        case(F((2, 4, 3)), in_size=(7,), pool_size=(3,), strides=(2,), padding=((1, 1),)),
+    ],
+    "avg_pool2d_grad": [
+        case(
+            F((2, 3, 3, 2)),
+            in_size=(5, 5),
+            pool_size=(3, 2),
+            strides=(2, 2),
+            padding=((1, 1), (0, 1)),
+        ),
+    ],
+    # recurrences (graphc/ops/recurrent.py): P (batch, time, gates*units), states, U, (bias)
+    "simple_rnn_seq": [
+        case(F((2, 4, 3)), F((2, 3)), F((3, 3)), activation="tanh"),
+        case(F((2, 3, 2)), F((2, 2)), F((2, 2)), activation="sigmoid"),
+    ],
+    "simple_rnn_seq_grad": [
+        case(F((3, 3)), F((2, 4, 3)), F((2, 4, 3)), activation="tanh", grad=False)
+    ],
+    "lstm_seq": [case(F((2, 4, 12)), F((2, 3)), F((2, 3)), F((3, 12)))],
+    "lstm_seq_grad": [case(F((2, 3)), F((3, 12)), F((2, 4, 18)), F((2, 4, 18)), grad=False)],
+    "gru_seq": [case(F((2, 4, 9)), F((2, 3)), F((3, 9)), F((9,)))],
+    "gru_seq_grad": [case(F((2, 3)), F((3, 9)), F((2, 4, 15)), F((2, 4, 15)), grad=False)],
 }
 
 

@@ -1,0 +1,186 @@
+"""Max and average pooling over channels_last tensors (1-D and 2-D), with gradient ops.
+
+Padding is explicit (before, after) pairs as in graphc.ops.conv. As in Keras (TensorFlow),
+max pooling never picks a padded position and average pooling divides each window by the
+number of real (unpadded) elements it covers. The max-pool gradient sends each window's
+gradient to the first position holding the window's maximum (row-major order within the
+window), as TensorFlow and PyTorch do, so ties never double-count.
+
+Global pooling needs no op of its own: it is `mean`/`max` over the spatial axes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.ir import ShapeError
+from graphc.ops import call, defop, require_float
+from graphc.ops.conv import (
+    RANKS,
+    check_geometry,
+    check_input,
+    crop,
+    offset_slice,
+    pad_spatial,
+    padded_zeros,
+    spatial_output,
+    windows,
+)
+
+
+def check_pool(rank, x_shape, pool_size, strides, padding):
+    check_geometry(rank, pool_size, strides, (1,) * rank, padding)
+    if any(lo >= k or hi >= k for (lo, hi), k in zip(padding, pool_size)):
+        raise ShapeError(f"padding {padding} leaves a window with no input (pool {pool_size})")
+    return spatial_output(x_shape, pool_size, strides, (1,) * rank, padding)
+
+
+def infer_pool(rank):
+    def infer(inputs, *, pool_size, strides, padding):
+        x = inputs[0]
+        check_input(x, rank)
+        out = check_pool(rank, x.shape, pool_size, strides, padding)
+        return (x.shape[0],) + out + (x.shape[-1],), require_float(x.dtype)
+
+    return infer
+
+
+def pool_windows(x, pool_size, strides, padding, fill):
+    return windows(pad_spatial(x, padding, fill), pool_size, strides, (1,) * len(pool_size))
+
+
+def window_axes(rank):
+    return tuple(range(rank + 2, 2 * rank + 2))
+
+
+def impl_max_pool(x, *, pool_size, strides, padding):
+    cols = pool_windows(x, pool_size, strides, padding, -np.inf)
+    return cols.max(axis=window_axes(len(pool_size)))
+
+
+def window_counts(in_size, pool_size, strides, padding, dtype):
+    """(1, *out, 1): how many real input elements each window covers."""
+    ones = np.ones((1,) + tuple(in_size) + (1,), dtype=dtype)
+    cols = pool_windows(ones, pool_size, strides, padding, 0)
+    return cols.sum(axis=window_axes(len(pool_size)))
+
+
+def impl_avg_pool(x, *, pool_size, strides, padding):
+    cols = pool_windows(x, pool_size, strides, padding, 0)
+    total = cols.sum(axis=window_axes(len(pool_size)))
+    return (total / window_counts(x.shape[1:-1], pool_size, strides, padding, x.dtype)).astype(
+        x.dtype, copy=False
+    )
+
+
+# ---- gradients -------------------------------------------------------------------------------
+
+
+def infer_max_pool_grad(rank):
+    def infer(inputs, *, pool_size, strides, padding):
+        x, g = inputs
+        shape, dtype = infer_pool(rank)((x,), pool_size=pool_size, strides=strides, padding=padding)
+        check_grad_shape(g, shape)
+        return x.shape, dtype
+
+    return infer
+
+
+def infer_avg_pool_grad(rank):
+    def infer(inputs, *, in_size, pool_size, strides, padding):
+        g = inputs[0]
+        check_input(g, rank, "output gradient")
+        x_shape = (g.shape[0],) + tuple(in_size) + (g.shape[-1],)
+        check_grad_shape(
+            g,
+            (g.shape[0],) + check_pool(rank, x_shape, pool_size, strides, padding) + (g.shape[-1],),
+        )
+        return x_shape, require_float(g.dtype)
+
+    return infer
+
+
+def check_grad_shape(g, expected):
+    if g.ndim != len(expected) or any(
+        a is not None and b is not None and a != b for a, b in zip(g.shape, expected)
+    ):
+        raise ShapeError(f"output gradient has shape {g.shape}, the pooling produces {expected}")
+
+
+def impl_max_pool_grad(x, g, *, pool_size, strides, padding):
+    rank = len(pool_size)
+    cols = pool_windows(x, pool_size, strides, padding, -np.inf)
+    flat = cols.reshape(cols.shape[: rank + 2] + (-1,))
+    first_max = flat.argmax(axis=-1)  # (batch, *out, channels), index within the window
+    gx = padded_zeros(x.shape[0], x.shape[1:-1], x.shape[-1], padding, g.dtype)
+    for position, offset in enumerate(np.ndindex(*pool_size)):
+        gx[offset_slice(offset, g.shape[1:-1], strides, (1,) * rank)] += np.where(
+            first_max == position, g, 0
+        )
+    return crop(gx, padding, x.shape[1:-1])
+
+
+def impl_avg_pool_grad(g, *, in_size, pool_size, strides, padding):
+    rank = len(pool_size)
+    share = g / window_counts(in_size, pool_size, strides, padding, g.dtype)
+    gx = padded_zeros(g.shape[0], in_size, g.shape[-1], padding, g.dtype)
+    for offset in np.ndindex(*pool_size):
+        gx[offset_slice(offset, g.shape[1:-1], strides, (1,) * rank)] += share
+    return crop(gx, padding, in_size)
+
+
+def pool_attrs(node):
+    return {k: node.attr(k) for k in ("pool_size", "strides", "padding")}
+
+
+def vjp_max_pool(rank):
+    return lambda g, node: (call(f"max_pool{rank}d_grad", node.inputs[0], g, **pool_attrs(node)),)
+
+
+def vjp_avg_pool(rank):
+    def vjp(g, node):
+        in_size = node.inputs[0].shape[1:-1]
+        return (call(f"avg_pool{rank}d_grad", g, in_size=in_size, **pool_attrs(node)),)
+
+    return vjp
+
+
+def vjp_avg_pool_grad(rank):
+    # The gradient op is the adjoint of a linear map; its own adjoint is the pooling.
+    return lambda gz, node: (call(f"avg_pool{rank}d", gz, **pool_attrs(node)),)
+
+
+for _r in RANKS:
+    defop(
+        f"max_pool{_r}d",
+        infer=infer_pool(_r),
+        impl=impl_max_pool,
+        vjp=vjp_max_pool(_r),
+        kind="nn",
+        doc=f"{_r}-D max pooling (Keras MaxPooling{_r}D), explicit padding.",
+    )
+    defop(
+        f"avg_pool{_r}d",
+        infer=infer_pool(_r),
+        impl=impl_avg_pool,
+        vjp=vjp_avg_pool(_r),
+        kind="nn",
+        doc=f"{_r}-D average pooling (Keras AveragePooling{_r}D); padding is "
+        "excluded from each window's count.",
+    )
+    defop(
+        f"max_pool{_r}d_grad",
+        infer=infer_max_pool_grad(_r),
+        impl=impl_max_pool_grad,
+        kind="nn",
+        doc="Routes each window's gradient to its first maximum. Not "
+        "differentiable itself (piecewise constant routing).",
+    )
+    defop(
+        f"avg_pool{_r}d_grad",
+        infer=infer_avg_pool_grad(_r),
+        impl=impl_avg_pool_grad,
+        vjp=vjp_avg_pool_grad(_r),
+        kind="nn",
+        doc="Spreads each window's gradient evenly over its real input elements.",
+    )

@@ -1,0 +1,329 @@
+"""Recurrences over time: SimpleRNN, LSTM and GRU sequence ops with back-propagation-through-
+time ops.
+
+Why dedicated sequence ops and not a Theano-style `scan` or unrolling:
+- Unrolling a 100-step LSTM builds ~100 copies of the cell (and as many again for the
+  gradient): graphs, passes and LLVM modules grow with the sequence length, and compile
+  time with them. A sequence op keeps the time loop *inside* one kernel, so the graph and
+  the compile time are the same for 5 steps or 500.
+- `scan` needs nested graphs, an executor for them in every backend and a gradient that is
+  itself a scan over saved intermediates; the IR here has single-output nodes and the LLVM
+  backend lowers flat graphs. Three fixed cells cover what Keras offers (SimpleRNN, LSTM,
+  GRU), and each cell's equations stay readable in one place.
+- It is also the fast formulation (cuDNN's): the input projection x @ W + b of *all* time
+  steps is one large matmul outside the loop, and the weight gradients are large matmuls
+  over the pre-activation gradients that the BPTT op returns; only h @ U stays per step.
+
+Each forward op takes P = x @ W + b (batch, time, gates * units), the initial state(s) and
+the recurrent kernel U, and returns one tensor (batch, time, k * units) that packs the
+states and the gate activations the backward pass needs (cuDNN's "reserve space"); the
+layers slice h (and c) out of it. Each `*_grad` op takes the upstream gradient of that
+packed tensor (any slot may carry gradient) and returns, per step, the gradient of the
+pre-activations followed by the gradient reaching the previous state(s). The VJP then
+finishes with ordinary graph ops (dU = H_prev^T dZ, dh0, dc0).
+
+Gate orders are Keras 3's: LSTM i, f, c, o; GRU z, r, h with reset_after=True (the reset
+gate multiplies the recurrent projection, which carries its own bias).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.ir import ShapeError
+from graphc.ops import call, defop, dims_equal, require_float, same_dtype
+from graphc.ops.elementwise import _sigmoid as sigmoid
+
+# Packed layouts, in units of `units` along the last axis.
+LSTM_SLOTS = ("h", "c", "i", "f", "g", "o")
+GRU_SLOTS = ("h", "z", "r", "hh", "rec_h")
+RNN_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+
+
+def check_sequence(P, states, U, gates):
+    """P (batch, time, gates*u), states (batch, u), U (u, gates*u); returns u."""
+    if P.ndim != 3:
+        raise ShapeError(f"projected inputs must be (batch, time, features), got {P.ndim}-d")
+    if U.ndim != 2 or U.shape[1] is None or U.shape[1] % gates:
+        raise ShapeError(f"recurrent kernel must be (units, {gates} * units), got {U.shape}")
+    units = U.shape[1] // gates
+    if not dims_equal(U.shape[0], units) or not dims_equal(P.shape[2], gates * units):
+        raise ShapeError(
+            f"recurrent kernel {U.shape} and projected inputs {P.shape} do not "
+            f"fit {units} units with {gates} gate(s)"
+        )
+    for s in states:
+        if (
+            s.ndim != 2
+            or not dims_equal(s.shape[1], units)
+            or not dims_equal(s.shape[0], P.shape[0])
+        ):
+            raise ShapeError(f"a state must be (batch, {units}), got {s.shape}")
+    return units
+
+
+def packed_shape(P, units, slots):
+    return (P.shape[0], P.shape[1], slots * units)
+
+
+def infer_sequence(gates, slots, extra_inputs=0):
+    def infer(inputs, **_):
+        P, *states, U = inputs[: len(inputs) - extra_inputs]
+        dtype = require_float(same_dtype(inputs))
+        units = check_sequence(P, states, U, gates)
+        for b in inputs[len(inputs) - extra_inputs :]:
+            if b.shape != (gates * units,):
+                raise ShapeError(f"recurrent bias must be ({gates * units},), got {b.shape}")
+        return packed_shape(P, units, slots), dtype
+
+    return infer
+
+
+def infer_sequence_grad(gates, slots, grad_slots):
+    def infer(inputs, **_):
+        *states, U, Y, gY = inputs
+        dtype = require_float(same_dtype(inputs))
+        if Y.ndim != 3:
+            raise ShapeError(f"packed output must be (batch, time, {slots} * units), got {Y.shape}")
+        units = check_sequence(ShapeOnly(Y.shape[:2] + (None,)), states, U, gates)
+        if (
+            Y.ndim != 3
+            or gY.ndim != 3
+            or not all(map(dims_equal, gY.shape, Y.shape))
+            or not dims_equal(Y.shape[2], slots * units)
+        ):
+            raise ShapeError(
+                f"packed output {Y.shape} and its gradient {gY.shape} do not fit {units} units"
+            )
+        return (Y.shape[0], Y.shape[1], grad_slots * units), dtype
+
+    return infer
+
+
+class ShapeOnly:
+    """A stand-in carrying just a shape, to check a derived shape with the same rule."""
+
+    def __init__(self, shape):
+        self.shape, self.ndim = tuple(shape), len(shape)
+
+
+def split(a, parts):
+    return np.split(a, parts, axis=-1)
+
+
+# ---- SimpleRNN: h_t = act(P_t + h_{t-1} U) ---------------------------------------------------
+
+ACT = {
+    "tanh": np.tanh,
+    "relu": lambda a: np.maximum(a, 0),
+    "sigmoid": sigmoid,
+    "linear": lambda a: a,
+}
+DACT = {
+    "tanh": lambda h: 1 - h * h,
+    "relu": lambda h: (h > 0).astype(h.dtype),
+    "sigmoid": lambda h: h * (1 - h),
+    "linear": np.ones_like,
+}  # in terms of the output
+
+
+def impl_rnn(P, h0, U, *, activation):
+    Y, h = np.empty_like(P), h0
+    for t in range(P.shape[1]):
+        h = Y[:, t] = ACT[activation](P[:, t] + h @ U)
+    return Y
+
+
+def impl_rnn_grad(U, Y, gY, *, activation):
+    units = U.shape[0]
+    out = np.empty(Y.shape[:2] + (2 * units,), dtype=Y.dtype)
+    dh_next = np.zeros_like(Y[:, 0])
+    for t in reversed(range(Y.shape[1])):
+        da = (gY[:, t] + dh_next) * DACT[activation](Y[:, t])
+        dh_next = da @ U.T
+        out[:, t] = np.concatenate([da, dh_next], axis=-1)
+    return out
+
+
+def infer_rnn(inputs, *, activation):
+    if activation not in RNN_ACTIVATIONS:
+        raise ShapeError(f"activation must be one of {RNN_ACTIVATIONS}, got {activation!r}")
+    return infer_sequence(1, 1)(inputs)
+
+
+def vjp_rnn(g, node):
+    P, h0, U = node.inputs
+    G = call("simple_rnn_seq_grad", U, node, g, activation=node.attr("activation"))
+    dA = last_axis(G, 0, U.shape[0])
+    dh0 = step_slice(G, 0, U.shape[0], 2 * U.shape[0])
+    return dA, dh0, recurrent_kernel_grad(h0, node, U.shape[0], dA)
+
+
+# ---- LSTM (Keras 3): i, f, c, o ---------------------------------------------------------------
+
+
+def impl_lstm(P, h0, c0, U):
+    units = U.shape[0]
+    Y = np.empty(P.shape[:2] + (6 * units,), dtype=P.dtype)
+    h, c = h0, c0
+    for t in range(P.shape[1]):
+        zi, zf, zg, zo = split(P[:, t] + h @ U, 4)
+        i, f, g, o = sigmoid(zi), sigmoid(zf), np.tanh(zg), sigmoid(zo)
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        Y[:, t] = np.concatenate([h, c, i, f, g, o], axis=-1)
+    return Y
+
+
+def impl_lstm_grad(c0, U, Y, gY):
+    units = U.shape[0]
+    out = np.empty(Y.shape[:2] + (6 * units,), dtype=Y.dtype)
+    dh_next = np.zeros_like(c0)
+    dc_next = np.zeros_like(c0)
+    for t in reversed(range(Y.shape[1])):
+        h, c, i, f, g, o = split(Y[:, t], 6)
+        gh, gc, gi, gf, gg, go = split(gY[:, t], 6)
+        c_prev = Y[:, t - 1, units : 2 * units] if t else c0
+        tc = np.tanh(c)
+        dh = gh + dh_next
+        dc = gc + dc_next + dh * o * (1 - tc * tc)
+        dz = np.concatenate(
+            [
+                (dc * g + gi) * i * (1 - i),
+                (dc * c_prev + gf) * f * (1 - f),
+                (dc * i + gg) * (1 - g * g),
+                (dh * tc + go) * o * (1 - o),
+            ],
+            axis=-1,
+        )
+        dh_next, dc_next = dz @ U.T, dc * f
+        out[:, t] = np.concatenate([dz, dh_next, dc_next], axis=-1)
+    return out
+
+
+def vjp_lstm(g, node):
+    P, h0, c0, U = node.inputs
+    u = U.shape[0]
+    G = call("lstm_seq_grad", c0, U, node, g)
+    dZ = last_axis(G, 0, 4 * u)
+    dh0, dc0 = step_slice(G, 0, 4 * u, 5 * u), step_slice(G, 0, 5 * u, 6 * u)
+    return dZ, dh0, dc0, recurrent_kernel_grad(h0, node, u, dZ)
+
+
+# ---- GRU (Keras 3, reset_after=True): z, r, h ---------------------------------------------------
+
+
+def impl_gru(P, h0, U, b):
+    units = U.shape[0]
+    Y = np.empty(P.shape[:2] + (5 * units,), dtype=P.dtype)
+    h = h0
+    for t in range(P.shape[1]):
+        xz, xr, xh = split(P[:, t], 3)
+        rz, rr, rh = split(h @ U + b, 3)
+        z, r = sigmoid(xz + rz), sigmoid(xr + rr)
+        hh = np.tanh(xh + r * rh)
+        h = z * h + (1 - z) * hh
+        Y[:, t] = np.concatenate([h, z, r, hh, rh], axis=-1)
+    return Y
+
+
+def impl_gru_grad(h0, U, Y, gY):
+    units = U.shape[0]
+    out = np.empty(Y.shape[:2] + (5 * units,), dtype=Y.dtype)
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(Y.shape[1])):
+        h, z, r, hh, rh = split(Y[:, t], 5)
+        gh, gz, gr, ghh, grh = split(gY[:, t], 5)
+        h_prev = Y[:, t - 1, :units] if t else h0
+        dh = gh + dh_next
+        dzp = (dh * (h_prev - hh) + gz) * z * (1 - z)
+        dah = (dh * (1 - z) + ghh) * (1 - hh * hh)
+        drp = (dah * rh + gr) * r * (1 - r)
+        drh = dah * r + grh
+        dh_next = dh * z + np.concatenate([dzp, drp, drh], axis=-1) @ U.T
+        out[:, t] = np.concatenate([dzp, drp, dah, drh, dh_next], axis=-1)
+    return out
+
+
+def vjp_gru(g, node):
+    P, h0, U, b = node.inputs
+    u = U.shape[0]
+    G = call("gru_seq_grad", h0, U, node, g)
+    dP = last_axis(G, 0, 3 * u)
+    d_rec = call("concatenate", last_axis(G, 0, 2 * u), last_axis(G, 3 * u, 4 * u), axis=2)
+    dh0 = step_slice(G, 0, 4 * u, 5 * u)
+    db = call("sum", d_rec, axis=(0, 1), keepdims=False)
+    return dP, dh0, recurrent_kernel_grad(h0, node, u, d_rec), db
+
+
+# ---- graph-level pieces of the VJPs ----------------------------------------------------------
+
+ALL = ("slice", None, None, None)
+
+
+def last_axis(x, start, stop):
+    return call("getitem", x, index=(ALL, ALL, ("slice", start, stop, None)))
+
+
+def step_slice(x, t, start, stop):
+    return call("getitem", x, index=(ALL, ("int", t), ("slice", start, stop, None)))
+
+
+def recurrent_kernel_grad(h0, Y, units, dZ):
+    """dU = sum_t h_{t-1}^T dZ_t, as one matmul over (batch * time) rows."""
+    h_prev = call("expand_dims", h0, axis=(1,))
+    if Y.shape[1] != 1:
+        earlier = call(
+            "getitem", Y, index=(ALL, ("slice", None, -1, None), ("slice", 0, units, None))
+        )
+        h_prev = call("concatenate", h_prev, earlier, axis=1)
+    rows = lambda a: call("reshape", a, shape=(-1, a.shape[-1]))  # noqa: E731
+    return call("matmul", rows(h_prev), rows(dZ), transpose_a=True, transpose_b=False)
+
+
+defop(
+    "simple_rnn_seq",
+    infer=infer_rnn,
+    impl=impl_rnn,
+    vjp=vjp_rnn,
+    kind="nn",
+    doc="h_t = activation(P_t + h_{t-1} @ U) over time; returns every h (batch, time, units).",
+)
+defop(
+    "simple_rnn_seq_grad",
+    kind="nn",
+    impl=impl_rnn_grad,
+    infer=infer_sequence_grad(1, 1, 2),
+    doc="BPTT of simple_rnn_seq: per step [d pre-activation, d h_prev].",
+)
+defop(
+    "lstm_seq",
+    infer=infer_sequence(4, 6),
+    impl=impl_lstm,
+    vjp=vjp_lstm,
+    kind="nn",
+    doc="LSTM over time (Keras gate order i, f, c, o); packs [h, c, i, f, g, o] per step.",
+)
+defop(
+    "lstm_seq_grad",
+    infer=infer_sequence_grad(4, 6, 6),
+    impl=impl_lstm_grad,
+    kind="nn",
+    doc="BPTT of lstm_seq: per step [dz_i, dz_f, dz_c, dz_o, d h_prev, d c_prev].",
+)
+defop(
+    "gru_seq",
+    infer=infer_sequence(3, 5, extra_inputs=1),
+    impl=impl_gru,
+    vjp=vjp_gru,
+    kind="nn",
+    doc="GRU over time (Keras z, r, h; reset_after); packs [h, z, r, hh, "
+    "h_prev @ U_h + b_h] per step.",
+)
+defop(
+    "gru_seq_grad",
+    infer=infer_sequence_grad(3, 5, 5),
+    impl=impl_gru_grad,
+    kind="nn",
+    doc="BPTT of gru_seq: per step [dP_z, dP_r, dP_h, d(recurrent h part), d h_prev].",
+)
