@@ -13,18 +13,24 @@ from __future__ import annotations
 from frontend.datasets.files import datasets_dir, download, load_idx_split
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-FILE_SHA256 = {
-    "train-labels-idx1-ubyte.gz":
-        "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-    "train-images-idx3-ubyte.gz":
-        "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-    "t10k-labels-idx1-ubyte.gz":
-        "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-    "t10k-images-idx3-ubyte.gz":
-        "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+FILE_SHA256 = {  # as Keras publishes them
+    "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",  # noqa: E501
+    "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",  # noqa: E501
+    "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
 }
-CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-               "Sneaker", "Bag", "Ankle boot")
+CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 def load_data() -> tuple:

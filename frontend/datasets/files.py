@@ -78,8 +78,10 @@ def download(url: str, dest: Path, sha256: str) -> Path:
     actual = sha256_of(partial)
     if actual != sha256:
         partial.unlink()
-        raise DatasetError(f"download of {url} is corrupt: SHA-256 {actual}, expected {sha256}; "
-                           f"the file was removed")
+        raise DatasetError(
+            f"download of {url} is corrupt: SHA-256 {actual}, expected {sha256}; "
+            f"the file was removed"
+        )
     partial.replace(dest)
     return dest
 
@@ -99,12 +101,14 @@ def read_idx(path: Path) -> np.ndarray:
         raise DatasetError(f"{path} is not an IDX file (magic bytes {data[:4].hex()})")
     ndim = data[3]
     header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(IDX_DTYPES[data[2]])
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:
-        raise DatasetError(f"{path}: header says shape {shape} ({expected} bytes with the "
-                           f"header), the file has {len(data)} bytes")
+        raise DatasetError(
+            f"{path}: header says shape {shape} ({expected} bytes with the "
+            f"header), the file has {len(data)} bytes"
+        )
     array = np.frombuffer(data, dtype, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
 
@@ -120,11 +124,18 @@ def find_idx(folder: Path, stem: str) -> Path:
 def load_idx_split(folder: Path, prefix: str = "") -> tuple:
     """((x_train, y_train), (x_test, y_test)) from the four standard IDX files in `folder`."""
     folder = Path(folder)
-    arrays = [read_idx(find_idx(folder, prefix + stem)) for stem in
-              ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
+    arrays = [
+        read_idx(find_idx(folder, prefix + stem))
+        for stem in (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )
+    ]
     for images, labels, split in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DatasetError(f"{folder}: {split} images {images.shape} and labels "
-                               f"{labels.shape} do not pair up")
+            raise DatasetError(
+                f"{folder}: {split} images {images.shape} and labels {labels.shape} do not pair up"
+            )
     return (arrays[0], arrays[1]), (arrays[2], arrays[3])

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from frontend.datasets.files import (PACKAGED_DATA, DatasetError, DownloadError, datasets_dir,
-                                     download, load_idx_split)
+from frontend.datasets.files import (
+    PACKAGED_DATA,
+    DatasetError,
+    DownloadError,
+    datasets_dir,
+    download,
+    load_idx_split,
+)
 
 URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -41,8 +47,11 @@ def load_data(path: str = "mnist.npz") -> tuple:
     try:
         return load_npz(download(URL, datasets_dir() / given, SHA256))
     except DownloadError as err:
-        print(f"graphc: {err}; using the 5,000-digit MNIST sample shipped with graphc "
-              f"(4,000 train / 1,000 test)", file=sys.stderr)
+        print(
+            f"graphc: {err}; using the 5,000-digit MNIST sample shipped with graphc "
+            f"(4,000 train / 1,000 test)",
+            file=sys.stderr,
+        )
         return load_sample()
 
 

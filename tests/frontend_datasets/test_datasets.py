@@ -39,20 +39,24 @@ def home(tmp_path, monkeypatch):
 
 def serve(monkeypatch, payloads: dict, calls: list):
     """Replace the network: `payloads` maps URL -> bytes (missing URL -> no network)."""
+
     def fake_fetch(url, dest, timeout=60.0):
         calls.append(url)
         if url not in payloads:
             raise urllib.error.URLError("no network in tests")
         dest.write_bytes(payloads[url])
+
     monkeypatch.setattr(files, "fetch_url", fake_fetch)
 
 
 def npz_bytes(tmp_path):
     rng = np.random.default_rng(1)
-    arrays = dict(x_train=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
-                  y_train=np.arange(5, dtype=np.uint8),
-                  x_test=rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
-                  y_test=np.arange(2, dtype=np.uint8))
+    arrays = dict(
+        x_train=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        y_train=np.arange(5, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
+        y_test=np.arange(2, dtype=np.uint8),
+    )
     np.savez(tmp_path / "m.npz", **arrays)
     return (tmp_path / "m.npz").read_bytes(), arrays
 
@@ -161,5 +165,11 @@ def test_fashion_mnist_without_network_raises(home, monkeypatch):
 
 def test_packaged_sample_is_installed_with_the_package():
     names = sorted(p.name for p in mnist.SAMPLE_DIR.glob("*.gz"))
-    assert names == sorted(["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
-                            "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"])
+    assert names == sorted(
+        [
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+        ]
+    )

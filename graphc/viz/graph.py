@@ -1,0 +1,211 @@
+"""`to_dot`: the computation graph of a Function (at any pipeline stage), a Graph or nodes.
+
+What a diagram shows:
+- ops as boxes labelled with the op, its attributes, shape and dtype; forward ops white,
+  backward ops (gradients and optimizer arithmetic, see graphc/viz/parts.py) red;
+- placeholders as blue ellipses, shared variables as yellow cylinders, constants as small
+  grey text; outputs as double boxes pointing at an "output i" tag;
+- each update as an orange dashed edge from its new-value expression into the shared
+  variable, labelled "W :=";
+- each fused kernel (op 'kernel') as a cluster around the ops it contains, optionally
+  coloured by the error and time that `graphc.compare` measured for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import graphviz
+import numpy as np
+
+from graphc.ir import Graph, Node
+from graphc.viz import kernels
+from graphc.viz.parts import BACKWARD, parts_of_graph, parts_of_stage
+from graphc.viz.render import Diagram, DiagramError
+
+RANKDIRS = ("TB", "LR", "BT", "RL")
+HIDDEN_ATTRS = ("shape", "dtype", "storage", "value", "ops")
+STYLE = {
+    "placeholder": dict(shape="ellipse", style="filled", fillcolor="#dbeafe", color="#1d4ed8"),
+    "shared": dict(shape="cylinder", style="filled", fillcolor="#fef3c7", color="#b45309"),
+    "constant": dict(shape="plaintext", fontcolor="#6b7280", fontsize="9"),
+    "forward": dict(shape="box", style="rounded,filled", fillcolor="#ffffff", color="#334155"),
+    "backward": dict(shape="box", style="rounded,filled", fillcolor="#fee2e2", color="#b91c1c"),
+    "grad": dict(shape="box", style="rounded,dashed,filled", fillcolor="#fee2e2", color="#b91c1c"),
+}
+UPDATE_EDGE = dict(
+    color="#d97706", fontcolor="#b45309", style="dashed", penwidth="1.6", constraint="false"
+)
+
+
+@dataclass
+class Drawing:
+    """What to_dot draws: a graph, each node's part, and a title."""
+
+    graph: Graph
+    parts: dict
+    title: str
+    kernel_stats: dict = field(default_factory=dict)
+
+
+def dims(shape) -> str:
+    text = ", ".join("?" if d is None else str(d) for d in shape)
+    return f"({text}{',' if len(shape) == 1 else ''})"
+
+
+def short(value, limit: int = 28) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def node_label(node: Node) -> str:
+    """'name: op {attrs}' over '(shape) dtype'."""
+    if node.op in ("placeholder", "shared"):
+        return f"{node.name or node.op}\n{dims(node.shape)} {node.dtype}"
+    if node.op == "constant":
+        value = node.attr("value").value
+        if value.size > 4:
+            return f"constant\n{dims(node.shape)} {node.dtype}"
+        return short(np.array2string(value, precision=4, separator=", "))
+    attrs = [
+        f"{k}={short(v)}" for k, v in node.attrs if k not in HIDDEN_ATTRS and v is not False
+    ]  # False flags are the defaults
+    head = (f"{node.name}: " if node.name else "") + node.op
+    body = ("\n" + ", ".join(attrs)) if attrs else ""
+    return f"{head}{body}\n{dims(node.shape)} {node.dtype}"
+
+
+def node_style(node: Node, part: str) -> dict:
+    if node.op in ("placeholder", "shared", "constant", "grad"):
+        return STYLE[node.op]
+    return STYLE[BACKWARD if part == BACKWARD else "forward"]
+
+
+def resolve(obj, stage: str) -> Drawing:
+    """The graph, parts and title for a Function (at `stage`), a Graph, a node or nodes."""
+    if hasattr(obj, "pipeline") and hasattr(obj, "graph"):
+        stages = obj.pipeline.stages
+        if stage not in stages:
+            raise DiagramError(
+                f"the function has no stage {stage!r}; its stages are {', '.join(stages)}"
+            )
+        graph = stages[stage]
+        name = getattr(obj, "name", None) or "function"
+        parts = parts_of_stage(stages, stage, kernels.inner_ops)
+        return Drawing(graph, parts, f"{name}: stage '{stage}'")
+    if isinstance(obj, Graph):
+        return Drawing(obj, parts_of_graph(obj), "graph")
+    nodes = [obj] if isinstance(obj, Node) else obj if isinstance(obj, (list, tuple)) else None
+    if not nodes or not all(isinstance(n, Node) for n in nodes):
+        raise DiagramError(
+            f"to_dot draws a graphc Function, Graph, node or list of nodes; "
+            f"got {type(obj).__name__}: {short(repr(obj), 60)}"
+        )
+    graph = Graph((), tuple(nodes))
+    return Drawing(graph, parts_of_graph(graph), "nodes")
+
+
+class Writer:
+    """Emits one diagram: gives each node a stable DOT id and draws nodes, edges, clusters."""
+
+    def __init__(self, drawing: Drawing, show_constants: bool, rankdir: str):
+        self.drawing = drawing
+        self.show_constants = show_constants
+        self.ids: dict[int, str] = {}
+        count = len(drawing.graph.nodes())
+        self.dot = graphviz.Digraph(
+            "graphc",
+            graph_attr={
+                "rankdir": rankdir,
+                "label": f"{drawing.title} ({count} nodes)",
+                "labelloc": "t",
+                "fontname": "Helvetica",
+                "fontsize": "14",
+                "nodesep": "0.25",
+                "ranksep": "0.3",
+            },
+            node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.08,0.04"},
+            edge_attr={
+                "arrowsize": "0.6",
+                "color": "#475569",
+                "fontname": "Helvetica",
+                "fontsize": "10",
+            },
+        )
+
+    def id_of(self, node: Node) -> str:
+        return self.ids.setdefault(id(node), f"n{len(self.ids)}")
+
+    def visible(self, node: Node) -> bool:
+        return self.show_constants or node.op != "constant"
+
+    def draw_node(self, node: Node, target=None) -> None:
+        part = self.drawing.parts.get(id(node))
+        (target or self.dot).node(self.id_of(node), node_label(node), **node_style(node, part))
+
+    def draw_edges_into(self, node: Node, target=None) -> None:
+        for i in node.inputs:
+            if self.visible(i):
+                (target or self.dot).edge(self.id_of(i), self.id_of(node))
+
+    def draw(self) -> graphviz.Digraph:
+        graph = self.drawing.graph
+        for node in graph.nodes():
+            if node.op == "kernel":
+                kernels.draw_kernel(self, node)
+            elif self.visible(node):
+                self.draw_node(node)
+                self.draw_edges_into(node)
+        self.draw_outputs(graph)
+        self.draw_updates(graph)
+        return self.dot
+
+    def draw_outputs(self, graph: Graph) -> None:
+        for i, out in enumerate(graph.outputs):
+            tag = f"out{i}"
+            self.dot.node(tag, f"output {i}", shape="plaintext", fontcolor="#1d4ed8")
+            self.dot.edge(kernels.exit_id(self, out), tag, style="bold", color="#1d4ed8")
+
+    def draw_updates(self, graph: Graph) -> None:
+        for var, expr in graph.updates:
+            if id(var) not in self.ids:
+                self.draw_node(var)
+            label = f"{var.name or 'shared'} :="
+            self.dot.edge(kernels.exit_id(self, expr), self.id_of(var), label=label, **UPDATE_EDGE)
+
+
+def to_dot(
+    obj,
+    stage: str = "optimized",
+    to_file=None,
+    *,
+    show_constants: bool = True,
+    rankdir: str = "TB",
+    report=None,
+    dpi: int = 96,
+) -> Diagram:
+    """Draw a graphc Function at a pipeline stage, a Graph, a node or a list of nodes.
+
+    Args:
+        obj: a Function (`gc.function(...)`), a Graph, a Node or a list of Nodes.
+        stage: for a Function, 'raw', 'grad', 'optimized' or a backend stage such as 'fused'.
+        to_file: if given, also write the picture there (.svg, .png, .pdf or .dot).
+        show_constants: draw constant leaves (small grey values).
+        rankdir: 'TB' (top to bottom), 'LR', 'BT' or 'RL'.
+        report: a `graphc.compare` report; fused kernels are then coloured by their error
+            and labelled with their time.
+    Returns:
+        a Diagram: `.source` is the DOT text, `.save(path)` writes a picture.
+    Example:
+        gc.to_dot(train, stage="fused", to_file="train_fused.svg")
+    """
+    if rankdir not in RANKDIRS:
+        raise DiagramError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    drawing = resolve(obj, stage)
+    if not drawing.graph.nodes():
+        raise DiagramError(f"nothing to draw: the {drawing.title} has no outputs or updates")
+    drawing.kernel_stats = kernels.stats_from_report(report)
+    diagram = Diagram(Writer(drawing, show_constants, rankdir).draw(), dpi)
+    if to_file is not None:
+        diagram.save(to_file)
+    return diagram
