@@ -23,5 +23,6 @@ from graphc.function import Function, function
 from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError
 from graphc.ops import OPS
 from graphc.printing import debugprint
+from graphc.viz import to_dot
 
 __version__ = "0.1.0"
