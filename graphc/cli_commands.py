@@ -1,0 +1,249 @@
+"""What each `graphc` subcommand does (the argument parsing is in graphc/cli.py)."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class UsageError(Exception):
+    """The command line or an input file is wrong (exit code 2)."""
+
+
+class CommandError(Exception):
+    """The command could not do its work; the message says why (exit code 1)."""
+
+
+def version() -> str:
+    from graphc import __version__
+
+    return __version__
+
+
+# ---- finding what the user means -----------------------------------------------------------
+
+
+def is_graph_object(obj) -> bool:
+    from graphc.ir import Graph, Node
+
+    is_function = hasattr(obj, "pipeline") and hasattr(obj, "graph")
+    nodes = isinstance(obj, (list, tuple)) and obj and all(isinstance(n, Node) for n in obj)
+    return is_function or isinstance(obj, (Graph, Node)) or bool(nodes)
+
+
+def is_model(obj) -> bool:
+    return hasattr(obj, "layers") and hasattr(obj, "summary") and not isinstance(obj, type)
+
+
+def split_target(spec: str) -> tuple[Path, str | None]:
+    """'file.py:name' -> (Path('file.py'), 'name'); 'file.py' -> (Path('file.py'), None)."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and head.endswith(".py") and tail.isidentifier():
+        return Path(head), tail
+    return Path(spec), None
+
+
+def run_user_file(path: Path) -> dict:
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
+    try:
+        return runpy.run_path(str(path), run_name="__graphc_target__")
+    except Exception as err:
+        raise CommandError(
+            f"running {path} failed at {failing_line(err, path)}: {type(err).__name__}: {err}"
+        ) from err
+    finally:
+        sys.path.pop(0)
+
+
+def failing_line(err: Exception, path: Path) -> str:
+    """'file:line' of the deepest frame of `err` inside the user's file."""
+    import traceback
+
+    frames = [
+        f
+        for f in traceback.extract_tb(err.__traceback__)
+        if Path(f.filename).resolve() == path.resolve()
+    ]
+    return f"{path}:{frames[-1].lineno}" if frames else str(path)
+
+
+def pick_default(namespace: dict, path: Path):
+    found = {
+        k: v
+        for k, v in namespace.items()
+        if not k.startswith("_") and (is_model(v) or hasattr(v, "pipeline"))
+    }
+    if len(found) == 1:
+        return next(iter(found.items()))
+    own = sorted(
+        k
+        for k, v in namespace.items()
+        if callable(v)
+        and not k.startswith("_")
+        and getattr(v, "__module__", None) == "__graphc_target__"
+    )
+    choice = f"; name one, e.g. {path}:{own[0]} ({', '.join(own)})" if own else ""
+    what = "several" if found else "no"
+    raise UsageError(f"{path} defines {what} graphc Functions or models at module level{choice}")
+
+
+def load_target(spec: str):
+    """(name, object) for FILE.py[:NAME], calling NAME if it is a zero-argument function."""
+    path, name = split_target(spec)
+    if path.suffix != ".py":
+        return path.stem, load_saved_model(path)
+    namespace = run_user_file(path)
+    if name is None:
+        name, obj = pick_default(namespace, path)
+    elif name not in namespace:
+        raise UsageError(f"{path} has no {name!r}")
+    else:
+        obj = namespace[name]
+    if callable(obj) and not (is_graph_object(obj) or is_model(obj) or isinstance(obj, type)):
+        obj = call_builder(obj, f"{path}:{name}")
+    if not (is_graph_object(obj) or is_model(obj)):
+        raise UsageError(
+            f"{path}:{name} is not a graphc Function, Graph, node or model "
+            f"(it is of type {type(obj).__name__})"
+        )
+    return name, obj
+
+
+def call_builder(builder, label: str):
+    import inspect
+
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    try:
+        parameters = inspect.signature(builder).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: just try the call
+        parameters = []
+    needed = [p for p in parameters if p.default is p.empty and p.kind in positional]
+    if needed:
+        raise UsageError(
+            f"{label} needs arguments ({', '.join(p.name for p in needed)}); "
+            f"name a function that takes none"
+        )
+    return builder()
+
+
+def load_saved_model(path: Path):
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    try:
+        from frontend.models import load_model
+    except ImportError as err:
+        raise CommandError(f"cannot load models: the frontend is not available ({err})") from None
+    return load_model(str(path))
+
+
+# ---- dot -------------------------------------------------------------------------------------
+
+
+def model_function(model, backend=None):
+    """The compiled training step of a frontend model (compiled if needed)."""
+    for attribute in ("train_function", "train_step_function"):
+        fn = getattr(model, attribute, None)
+        if fn is not None and hasattr(fn, "pipeline"):
+            return fn
+    maker = getattr(model, "make_train_function", None)
+    if maker is None:
+        raise UsageError(
+            "this model does not expose its training step; draw its layers "
+            "(leave out --stage) or draw a graphc Function instead"
+        )
+    return maker() if backend is None else maker(backend=backend)
+
+
+def output_path(output, name: str, all_stages: bool, stage_name: str):
+    if output is None:
+        return Path(f"{name}-{stage_name}.svg")
+    path = Path(output)
+    return path.with_name(f"{path.stem}-{stage_name}{path.suffix}") if all_stages else path
+
+
+def dot(args) -> int:
+    from graphc.viz import to_dot
+
+    name, obj = load_target(args.target)
+    if is_model(obj) and args.stage is None and not args.all_stages:
+        from frontend.utils import plot_model
+
+        out = Path(args.output or f"{name}.svg")
+        plot_model(obj, to_file=str(out), show_shapes=True, rankdir=args.rankdir)
+        print(out if out.exists() else out.with_suffix(".dot"))
+        return 0
+    fn = model_function(obj, args.backend) if is_model(obj) else obj
+    stages = list(fn.pipeline.stages) if hasattr(fn, "pipeline") else [None]
+    wanted = stages if args.all_stages else [args.stage or "optimized"]
+    if not hasattr(fn, "pipeline"):
+        wanted = [None]
+    for stage in wanted:
+        out = output_path(args.output, name, args.all_stages, stage or "graph")
+        diagram = to_dot(
+            fn,
+            stage=stage or "optimized",
+            show_constants=not args.no_constants,
+            rankdir=args.rankdir,
+        )
+        print(diagram.save(out))
+    return 0
+
+
+# ---- compare ---------------------------------------------------------------------------------
+
+
+def demo_mlp():
+    """A 784-64-10 MLP training step (softmax cross-entropy, SGD) for `graphc compare`."""
+    import graphc as gc
+
+    rng = np.random.default_rng(0)
+    x, y = gc.placeholder((None, 784), name="x"), gc.placeholder((None, 10), name="y")
+    w1 = gc.shared(rng.normal(0, 0.05, (784, 64)).astype("float32"), name="W1")
+    b1 = gc.shared(np.zeros(64, "float32"), name="b1")
+    w2 = gc.shared(rng.normal(0, 0.05, (64, 10)).astype("float32"), name="W2")
+    b2 = gc.shared(np.zeros(10, "float32"), name="b2")
+    logits = gc.relu(x @ w1 + b1) @ w2 + b2
+    loss = -gc.mean(gc.sum(y * gc.log_softmax(logits), axis=1))
+    params = [w1, b1, w2, b2]
+    updates = [(p, p - 0.1 * g) for p, g in zip(params, gc.grad(loss, params))]
+    return [x, y], [loss], updates
+
+
+DEMOS = {"mlp": demo_mlp}
+
+
+def compare(args) -> int:
+    if (args.target is None) == (args.demo is None):
+        raise UsageError("give either FILE.py[:NAME] or --demo NAME")
+    try:
+        from graphc.compare import compare as run_compare
+    except ImportError as err:
+        raise CommandError(f"graphc.compare is not available yet ({err})") from None
+    if args.demo:
+        inputs, outputs, updates = DEMOS[args.demo]()
+        report = run_compare(inputs, outputs, updates=updates, batch=args.batch, seed=args.seed)
+    else:
+        _, obj = load_target(args.target)
+        report = run_compare(obj, batch=args.batch, seed=args.seed)
+    print(report)
+    if args.dot:
+        from graphc.viz import to_dot
+
+        print(to_dot(report.function, stage="fused", report=report).save(args.dot))
+    return 0 if getattr(report, "ok", True) else 1
+
+
+# ---- summary ---------------------------------------------------------------------------------
+
+
+def summary(args) -> int:
+    model = load_saved_model(Path(args.model))
+    model.summary()
+    return 0

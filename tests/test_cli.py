@@ -1,0 +1,187 @@
+"""The `graphc` command line, run in-process through graphc.cli.main."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from graphc.cli import main
+
+STEP_FILE = textwrap.dedent("""
+    import numpy as np
+    import graphc as gc
+
+    def build():
+        x = gc.matrix("x")
+        w = gc.shared(np.ones((3, 2), "float32"), name="w")
+        loss = gc.mean(gc.tanh(x @ w))
+        return gc.function([x], loss, updates=[(w, w - 0.1 * gc.grad(loss, w))],
+                           backend="numpy")
+
+    def needs(a):
+        return a
+
+    value = 3
+    if __name__ == "__main__":
+        raise SystemExit("the file's main part must not run")
+""")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "step.py").write_text(STEP_FILE)
+    (tmp_path / "bad.py").write_text("x = 1\nraise ValueError('boom')\n")
+    return tmp_path
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    assert err.count("\n") == 1 and err.startswith("graphc: error: "), err
+    return err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["dot", "--help"],
+        ["compare", "--help"],
+        ["summary", "--help"],
+        ["bench", "--help"],
+        ["info", "--help"],
+        ["cache", "--help"],
+        ["cache", "clear", "--help"],
+    ],
+)
+def test_help_everywhere(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 0 and "usage: graphc" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "required: COMMAND"),
+        (["cache"], "required: ACTION"),
+        (["dot", "missing.py:build"], "no such file: missing.py"),
+        (["summary", "missing.zip"], "no such file: missing.zip"),
+        (["dot", "step.py:nope"], "step.py has no 'nope'"),
+        (["dot", "step.py"], "name one, e.g. step.py:build"),
+        (["dot", "step.py:needs"], "needs arguments (a)"),
+        (["dot", "step.py:value"], "not a graphc Function"),
+        (["bench", "--scripts", "no_such_bench"], "no bench script no_such_bench"),
+        (["compare"], "either FILE.py[:NAME] or --demo"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_code_2(workdir, capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and message in one_line_error(err)
+
+
+def test_dot_writes_the_optimized_stage_by_default(workdir, capsys):
+    code, out, _ = run(capsys, "dot", "step.py:build")
+    assert code == 0 and out.strip() == "build-optimized.svg"
+    assert (workdir / "build-optimized.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_dot_all_stages(workdir, capsys):
+    code, out, _ = run(
+        capsys,
+        "dot",
+        "step.py:build",
+        "--all-stages",
+        "-o",
+        "pics/s.png",
+        "--rankdir",
+        "LR",
+        "--no-constants",
+    )
+    assert code == 0
+    assert out.split() == ["pics/s-raw.png", "pics/s-grad.png", "pics/s-optimized.png"]
+
+
+def test_dot_without_graphviz_writes_text(workdir, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(workdir))
+    code, out, err = run(capsys, "dot", "step.py:build", "--stage", "raw")
+    assert code == 0 and out.strip() == "build-raw.dot"
+    assert "install graphviz" in err and "digraph" in (workdir / "build-raw.dot").read_text()
+
+
+def test_unknown_stage_fails_with_the_stages_listed(workdir, capsys):
+    code, _, err = run(capsys, "dot", "step.py:build", "--stage", "nonesuch")
+    assert code == 1 and "raw, grad, optimized" in one_line_error(err)
+
+
+def test_error_in_the_users_file_names_file_and_line(workdir, capsys):
+    code, _, err = run(capsys, "dot", "bad.py:x")
+    assert code == 1 and "bad.py:2" in one_line_error(err) and "boom" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_traceback_on_request(workdir, capsys, monkeypatch, how):
+    argv = ["dot", "bad.py:x"]
+    if how == "flag":
+        argv.insert(0, "--traceback")
+    else:
+        monkeypatch.setenv("GRAPHC_TRACEBACK", "1")
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and "Traceback" in err and "ValueError: boom" in err
+
+
+def test_info(capsys):
+    code, out, _ = run(capsys, "info")
+    assert code == 0
+    for label in (
+        "graphc",
+        "numpy",
+        "cpu",
+        "threads",
+        "llvmlite",
+        "compile cache",
+        "datasets",
+        "graphviz",
+    ):
+        assert f"\n{label} " in "\n" + out
+
+
+def test_info_without_llvm_backend_fails_soft(capsys, monkeypatch):
+    import graphc.cli_machine as commands
+
+    monkeypatch.setattr(commands, "llvm_modules", lambda: (None, "ImportError: not built"))
+    code, out, _ = run(capsys, "info")
+    assert code == 0 and "unavailable (ImportError: not built)" in out
+
+
+def test_cache_info_and_clear(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    for name in ("a.o", "b.o"):
+        (tmp_path / name).write_bytes(b"x" * 10)
+    code, out, _ = run(capsys, "cache", "info")
+    assert code == 0 and "2 entries, 20 B" in out
+    code, out, _ = run(capsys, "cache", "clear")
+    assert code == 0 and out.startswith("removed 2 entries")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_numpy(capsys):
+    code, out, _ = run(capsys, "bench", "--backend", "numpy", "--steps", "1")
+    assert code == 0 and "ms/step" in out and "\nnumpy " in out
+
+
+def test_console_script_is_installed():
+    done = subprocess.run(
+        [sys.executable, "-m", "graphc.cli", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.startswith("graphc ")
+    done = subprocess.run(["graphc", "frob"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
