@@ -1,0 +1,77 @@
+"""Weight constraints: a graph function applied to a weight's new value after each update."""
+
+from __future__ import annotations
+
+import graphc as gc
+from frontend.compat import lookup
+
+
+class Constraint:
+    def __call__(self, w):
+        return w
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class NonNeg(Constraint):
+    """Weights below zero become zero."""
+
+    def __call__(self, w):
+        return gc.relu(w)
+
+
+class MaxNorm(Constraint):
+    """Rescales slices along `axis` whose L2 norm exceeds `max_value`."""
+
+    def __init__(self, max_value=2, axis=0):
+        self.max_value, self.axis = max_value, axis
+
+    def __call__(self, w):
+        norms = gc.sqrt(gc.sum(gc.square(w), axis=self.axis, keepdims=True))
+        desired = gc.clip(norms, 0.0, float(self.max_value))
+        return w * (desired / (norms + 1e-7))
+
+    def get_config(self):
+        return {"max_value": self.max_value, "axis": self.axis}
+
+
+class UnitNorm(Constraint):
+    """Slices along `axis` get unit L2 norm."""
+
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def __call__(self, w):
+        return w / (gc.sqrt(gc.sum(gc.square(w), axis=self.axis, keepdims=True)) + 1e-7)
+
+    def get_config(self):
+        return {"axis": self.axis}
+
+
+CLASSES = {"NonNeg": NonNeg, "MaxNorm": MaxNorm, "UnitNorm": UnitNorm}
+NAMES = {"non_neg": NonNeg, "max_norm": MaxNorm, "unit_norm": UnitNorm}
+
+
+def get(identifier):
+    if identifier is None or isinstance(identifier, Constraint) or (
+            callable(identifier) and not isinstance(identifier, (str, type, dict))):
+        return identifier
+    if isinstance(identifier, str):
+        return lookup(identifier, NAMES, "constraint")()
+    if isinstance(identifier, dict):
+        cls = lookup(identifier["class_name"], CLASSES, "constraint")
+        return cls.from_config(identifier.get("config", {}))
+    raise TypeError(f"Could not interpret constraint identifier: {identifier!r}")
+
+
+def serialize(constraint):
+    if constraint is None:
+        return None
+    if isinstance(constraint, Constraint):
+        return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    raise ValueError(f"Cannot serialize the constraint {constraint!r}: use a Constraint subclass")

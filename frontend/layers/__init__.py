@@ -1,0 +1,55 @@
+"""Keras-style layers: `from frontend.layers import Input, Dense, Dropout, ...`.
+
+Layer modules written elsewhere (convolutional, pooling, recurrent) are picked up here when
+present; each exports its public names in `__all__`.
+"""
+
+import importlib
+import inspect
+
+from frontend.layers.base import LAYERS, Layer, get_layer_class, register_layer
+from frontend.layers.core import (Activation, Dense, Dropout, Embedding, Flatten, Input,
+                                  InputLayer, Reshape)
+from frontend.layers.lambda_layer import Lambda
+from frontend.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
+                                     Subtract, add, average, concatenate, maximum, minimum,
+                                     multiply, subtract)
+from frontend.layers.normalization import BatchNormalization
+from frontend.layers.tensor import KerasTensor
+
+__all__ = ["LAYERS", "Layer", "get_layer_class", "register_layer", "Activation", "Dense",
+           "Dropout", "Embedding", "Flatten", "Input", "InputLayer", "Reshape", "Lambda", "Add",
+           "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract", "add",
+           "average", "concatenate", "maximum", "minimum", "multiply", "subtract",
+           "BatchNormalization", "KerasTensor", "serialize", "deserialize"]
+
+OPTIONAL_MODULES = ("convolutional", "pooling", "recurrent")
+
+
+def _import_optional(module_name: str) -> None:
+    try:
+        module = importlib.import_module(f"frontend.layers.{module_name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"frontend.layers.{module_name}":
+            raise
+        return
+    for name in getattr(module, "__all__", ()):
+        globals()[name] = getattr(module, name)
+        __all__.append(name)
+
+
+for _name in OPTIONAL_MODULES:
+    _import_optional(_name)
+
+
+def serialize(layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config: dict, custom_objects=None):
+    """A layer from `{"class_name": ..., "config": ...}` (classes that take custom_objects in
+    from_config, such as Lambda and models, receive them)."""
+    cls = get_layer_class(config["class_name"], custom_objects)
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
+        return cls.from_config(config["config"], custom_objects=custom_objects)
+    return cls.from_config(config["config"])

@@ -1,0 +1,380 @@
+"""The Layer base class (Keras 3 pattern: `__init__` stores and validates config, `build`
+creates weights with `add_weight`, `call` is plain graphc math, `get_config` round-trips
+through `from_config`) and the registry that deserialization looks classes up in.
+
+Every subclass registers itself by class name, so layers defined in other modules
+(convolutional, recurrent, user code) load from saved configs once their module is imported.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+import graphc as gc
+from frontend import backend, constraints, initializers, regularizers
+from frontend.compat import reject_unknown, signature_names, suggest, warn_deprecated
+from frontend.layers.tensor import (CallRecord, KerasTensor, call_context, current_context,
+                                    flatten, has_nodes, is_symbolic, map_structure)
+from graphc.ir import GraphError
+
+LAYERS: dict[str, type] = {}
+
+# Keywords every layer accepts besides its own (Keras 2/3 base-layer arguments).
+BASE_KWARGS = {"input_shape", "input_dim", "batch_input_shape", "batch_size", "weights",
+               "activity_regularizer"}
+
+
+def register_layer(cls=None, *, name=None):
+    """Register a layer class for `from_config`/`load_model` (done automatically for every
+    Layer subclass; use it to register under another name)."""
+    def add(c):
+        LAYERS[name or c.__name__] = c
+        return c
+
+    return add if cls is None else add(cls)
+
+
+def get_layer_class(class_name: str, custom_objects=None) -> type:
+    if custom_objects and class_name in custom_objects:
+        return custom_objects[class_name]
+    if class_name not in LAYERS:
+        raise ValueError(f"Unknown layer class {class_name!r}.{suggest(class_name, LAYERS)} If "
+                         f"it is a custom layer, pass it in custom_objects={{'{class_name}': ...}}")
+    return LAYERS[class_name]
+
+
+def shape_of(structure):
+    """Static shapes (tuples) of a structure of nodes or KerasTensors."""
+    return map_structure(lambda t: tuple(t.shape), structure)
+
+
+class Layer:
+    """Base class of all layers.
+
+    Subclasses implement `__init__` (store config; errors say `Received: units=...`),
+    `build(input_shape)` (create weights with `add_weight`), `call(inputs)` (graphc math) and
+    `get_config()`. Calling a layer on KerasTensors builds a functional model; on graphc nodes it
+    returns graphc nodes; on arrays it computes eagerly with the NumPy interpreter.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            LAYERS[cls.__name__] = cls
+        cls._call_takes_training = "training" in inspect.signature(cls.call).parameters
+
+    def __init__(self, name=None, dtype=None, trainable=True, **kwargs):
+        object.__setattr__(self, "_tracked_layers", [])
+        owner = type(self).__name__
+        check_keywords(type(self), kwargs)
+        self.name = name or backend.unique_name(backend.to_snake_case(owner))
+        self.dtype = gc.ir.normalize_dtype(dtype or backend.floatx())
+        self._trainable = bool(trainable)
+        self.built = False
+        self._trainable_weights, self._non_trainable_weights = [], []
+        self._weight_info: dict[int, dict] = {}
+        self._inbound_calls: list[CallRecord] = []
+        self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
+        self._initial_weights = kwargs.get("weights")
+        self._batch_input_shape = self._input_shape_from(kwargs, owner)
+
+    @staticmethod
+    def _input_shape_from(kwargs, owner):
+        if kwargs.get("input_dim") is not None:
+            warn_deprecated(owner, "input_dim", "input_shape=(input_dim,)")
+            kwargs.setdefault("input_shape", (kwargs["input_dim"],))
+        if kwargs.get("batch_input_shape") is not None:
+            return tuple(kwargs["batch_input_shape"])
+        if kwargs.get("input_shape") is not None:
+            shape = kwargs["input_shape"]
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            return (kwargs.get("batch_size"),) + shape
+        return None
+
+    def __setattr__(self, name, value):
+        # Track layers held as attributes (custom layers and subclassed models), as Keras does.
+        if not name.startswith("_") and "_tracked_layers" in self.__dict__:
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                if isinstance(item, Layer) and item is not self and all(
+                        item is not t for t in self._tracked_layers):
+                    self._tracked_layers.append(item)
+        object.__setattr__(self, name, value)
+
+    # ---- weights ----------------------------------------------------------------------------
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, trainable=True,
+                   regularizer=None, constraint=None, name=None):
+        """Create a weight (a graphc shared variable named '<layer>/<name>').
+
+        Args:
+            shape: static shape; initializer: name, Initializer or callable(shape, dtype);
+            trainable: updated by the optimizer or not; regularizer: penalty added to the loss;
+            constraint: applied after each optimizer update.
+        """
+        dtype = gc.ir.normalize_dtype(dtype or self.dtype)
+        shape = tuple(int(d) for d in shape)
+        init = initializers.get(initializer or ("glorot_uniform" if dtype.startswith("float")
+                                                else "zeros"))
+        value = np.asarray(init(shape, dtype), dtype=dtype).reshape(shape)
+        name = name or f"variable_{len(self._weight_info)}"
+        var = gc.shared(value, name=f"{self.name}/{name}")
+        (self._trainable_weights if trainable else self._non_trainable_weights).append(var)
+        self._weight_info[id(var)] = {"name": name, "regularizer": regularizers.get(regularizer),
+                                      "constraint": constraints.get(constraint)}
+        return var
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool):
+        self._trainable = bool(value)
+        for layer in self._tracked_layers:
+            layer.trainable = value
+
+    def _sublayers(self) -> list:
+        return list(self._tracked_layers)
+
+    def _collect(self, own) -> list:
+        out, seen = [], set()
+        for w in own + [w for layer in self._sublayers() for w in layer.weights]:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        return out
+
+    @property
+    def weights(self) -> list:
+        """All weights, Keras 3 order: this layer's trainable, its non-trainable, then sublayers'."""
+        return self._collect(self._trainable_weights + self._non_trainable_weights)
+
+    @property
+    def trainable_weights(self) -> list:
+        if not self.trainable:
+            return []
+        subs = [w for layer in self._sublayers() for w in layer.trainable_weights]
+        return _unique(self._trainable_weights + subs)
+
+    @property
+    def non_trainable_weights(self) -> list:
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def weight_info(self, var) -> dict:
+        """{'name', 'regularizer', 'constraint'} of a weight created by this layer or a sublayer."""
+        if id(var) in self._weight_info:
+            return self._weight_info[id(var)]
+        for layer in self._sublayers():
+            info = layer.weight_info(var)
+            if info is not None:
+                return info
+        return None
+
+    def get_weights(self) -> list:
+        return [w.get_value() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(f"Layer '{self.name}' expects {len(own)} weight arrays "
+                             f"({', '.join(w.name for w in own)}), received {len(weights)}")
+        for var, value in zip(own, weights):
+            value = np.asarray(value)
+            if value.shape != var.shape:
+                raise ValueError(f"Layer '{self.name}': weight {var.name!r} has shape {var.shape}, "
+                                 f"received an array of shape {value.shape}")
+            var.set_value(value.astype(var.dtype))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' is not built yet, so its weights do not exist: "
+                             f"call it on an input (or build the model) first")
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    @property
+    def losses(self) -> list:
+        """Regularization penalties of this layer's weights (graph nodes)."""
+        out = []
+        for w in self.trainable_weights + self.non_trainable_weights:
+            info = self.weight_info(w)
+            if info and info["regularizer"] is not None:
+                out.append(info["regularizer"](w))
+        return out
+
+    # ---- calling ------------------------------------------------------------------------------
+
+    def build(self, input_shape) -> None:
+        """Create weights; `input_shape` has None for the batch dimension."""
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
+
+    def __call__(self, *args, **kwargs):
+        if not args:
+            if "inputs" not in kwargs:
+                raise TypeError(f"Layer '{self.name}' was called without inputs")
+            args = (kwargs.pop("inputs"),)
+        inputs, rest = args[0], args[1:]
+        if is_symbolic(inputs):
+            return self._call_symbolic(inputs, rest, kwargs)
+        if has_nodes(inputs):
+            return self._call_graph(inputs, rest, kwargs)
+        return self._call_eager(inputs, rest, kwargs)
+
+    def _maybe_build(self, inputs) -> None:
+        if self.built:
+            return
+        shapes = shape_of(inputs)
+        self.build(shapes)
+        self.built = True
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def _call_graph(self, inputs, rest=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        training = kwargs.pop("training", None)
+        if training is None:
+            ctx = current_context()
+            training = bool(ctx and ctx.training)
+        if self._call_takes_training:
+            kwargs["training"] = bool(training)
+        try:
+            self._maybe_build(inputs)
+            outputs = self.call(inputs, *rest, **kwargs)
+        except GraphError as err:
+            raise type(err)(f"Layer '{self.name}' ({type(self).__name__}) could not process its "
+                            f"input of shape {shape_of(inputs)}: {err}") from None
+        self._add_activity_loss(outputs)
+        return outputs
+
+    def _add_activity_loss(self, outputs) -> None:
+        ctx = current_context()
+        if self.activity_regularizer is not None and ctx is not None and ctx.training:
+            ctx.losses.extend(self.activity_regularizer(o) for o in flatten(outputs))
+
+    def _call_symbolic(self, inputs, rest, kwargs):
+        nodes = map_structure(lambda t: t.node, inputs)
+        with call_context(training=False):
+            outputs = self._call_graph(nodes, rest, kwargs)
+        index = len(self._inbound_calls)
+        flat = flatten(outputs)
+        tensors = [KerasTensor(node, (self, index, i), name=self.name if len(flat) == 1
+                               else f"{self.name}_{i}") for i, node in enumerate(flat)]
+        self._inbound_calls.append(CallRecord(self, inputs, tensors, dict(kwargs)))
+        return _restructure(outputs, tensors)
+
+    def _call_eager(self, inputs, rest, kwargs):
+        """Compute on arrays right away with the NumPy interpreter (like Keras's eager mode)."""
+        def const(value):
+            array = np.asarray(value)
+            if array.dtype.kind == "f":
+                array = array.astype(self.dtype)
+            return gc.constant(array)
+
+        nodes = map_structure(const, inputs)
+        with call_context(training=bool(kwargs.get("training"))) as ctx:
+            outputs = self._call_graph(nodes, rest, kwargs)
+        flat = flatten(outputs)
+        results = gc.function([], flat, updates=ctx.updates, backend="numpy")()
+        return _restructure(outputs, results)
+
+    def add_update(self, variable, value) -> None:
+        """Record a state update (e.g. a moving average) made while training."""
+        ctx = current_context()
+        if ctx is not None and ctx.training:
+            ctx.updates.append((variable, value))
+
+    def add_loss(self, loss) -> None:
+        """Add a scalar graph node to the training loss (only while a training graph is built)."""
+        ctx = current_context()
+        if ctx is not None and ctx.training:
+            ctx.losses.append(loss)
+
+    # ---- introspection --------------------------------------------------------------------
+
+    def _single_call(self, what):
+        if not self._inbound_calls:
+            raise AttributeError(f"Layer '{self.name}' has never been called, so it has no {what}")
+        if len(self._inbound_calls) > 1:
+            raise AttributeError(f"Layer '{self.name}' has been called {len(self._inbound_calls)} "
+                                 f"times; its {what} is ambiguous")
+        return self._inbound_calls[0]
+
+    @property
+    def input(self):
+        return self._single_call("input").inputs
+
+    @property
+    def output(self):
+        outs = self._single_call("output").outputs
+        return outs[0] if len(outs) == 1 else outs
+
+    @property
+    def input_shape(self):
+        return shape_of(self.input)
+
+    @property
+    def output_shape(self):
+        return shape_of(self.output)
+
+    # ---- config ------------------------------------------------------------------------------
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _unique(items) -> list:
+    seen, out = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return out
+
+
+def _restructure(outputs, flat_values):
+    """`flat_values` arranged like `outputs` (a node or a list/tuple of nodes)."""
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(flat_values)
+    return flat_values[0]
+
+
+def legacy_argument(kwargs: dict, old: str, new: str, current, owner: str):
+    """The value of `new`, taken from the Keras 1 keyword `old` (with a warning) if given."""
+    if old not in kwargs:
+        return current
+    warn_deprecated(owner, old, new)
+    value = kwargs.pop(old)
+    if current is not None:
+        raise TypeError(f"{owner}: got both `{old}` (Keras 1) and `{new}`; pass only `{new}`")
+    return value
+
+
+def check_keywords(layer_cls, kwargs: dict) -> None:
+    """TypeError for a keyword that neither the layer nor the base class takes, suggesting the
+    closest valid one (`unit` -> `units`)."""
+    unknown = {k: v for k, v in kwargs.items() if k not in BASE_KWARGS}
+    if unknown:
+        valid = BASE_KWARGS | signature_names(layer_cls.__init__, Layer.__init__)
+        reject_unknown(unknown, valid, layer_cls.__name__)

@@ -1,0 +1,245 @@
+"""Core layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Embedding."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import graphc as gc
+from frontend import activations, backend, constraints, initializers, regularizers, seeding
+from frontend.layers.base import Layer, legacy_argument
+from frontend.layers.tensor import CallRecord, KerasTensor
+
+
+class InputLayer(Layer):
+    """The entry of a functional model: a graphc placeholder with a None batch dimension."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
+                 name=None, **kwargs):
+        if "input_shape" in kwargs and shape is None:
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs and batch_shape is None:
+            batch_shape = kwargs.pop("batch_input_shape")
+        if sparse:
+            raise ValueError(f"InputLayer: sparse inputs are not supported. Received: sparse={sparse}")
+        name = name or backend.unique_name("input_layer")
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("Input needs a shape, e.g. Input(shape=(784,)). Received: shape=None")
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            batch_shape = (batch_size,) + shape
+        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        placeholder = gc.placeholder(self.batch_shape, self.dtype, name=self.name)
+        tensor = KerasTensor(placeholder, (self, 0, 0), name=self.name)
+        self._inbound_calls.append(CallRecord(self, [], [tensor]))
+        self.built = True
+
+    def call(self, inputs):
+        return inputs
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,
+                "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+          tensor=None):
+    """A symbolic input of a functional model. Example: `x = Input(shape=(784,))`."""
+    if tensor is not None:
+        raise ValueError("Input(tensor=...) is not supported; use Input(shape=...)")
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                       batch_shape=batch_shape, name=name)
+    return layer.output
+
+
+class Dense(Layer):
+    """`activation(inputs @ kernel + bias)` over the last axis."""
+
+    def __init__(self, units=None, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        units = legacy_argument(kwargs, "output_dim", "units", units, "Dense")
+        if "init" in kwargs:
+            kernel_initializer = legacy_argument(kwargs, "init", "kernel_initializer", None, "Dense")
+        if "W_regularizer" in kwargs:
+            kernel_regularizer = legacy_argument(kwargs, "W_regularizer", "kernel_regularizer",
+                                                 None, "Dense")
+        if "b_regularizer" in kwargs:
+            bias_regularizer = legacy_argument(kwargs, "b_regularizer", "bias_regularizer", None,
+                                               "Dense")
+        if "bias" in kwargs:
+            use_bias = legacy_argument(kwargs, "bias", "use_bias", None, "Dense")
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"Dense: `units` must be a positive integer. Received: units={units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        if features is None:
+            raise ValueError(f"Dense '{self.name}': the last dimension of its input must be known. "
+                             f"Received: input_shape={input_shape}")
+        self.kernel = self.add_weight((features, self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint, name="kernel")
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight((self.units,), self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint, name="bias")
+
+    def call(self, inputs):
+        x = gc.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            x = x + self.bias
+        return self.activation(x)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
+
+
+class Activation(Layer):
+    """Applies an activation function (by name or callable)."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Inverted dropout: while training, zeroes each unit with probability `rate` and scales the
+    rest by 1 / (1 - rate); the identity at inference. The mask comes from graphc's
+    counter-based random op, keyed by the seed, this layer and the training step."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        rate = legacy_argument(kwargs, "p", "rate", None, "Dropout") if "p" in kwargs else rate
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"Dropout: `rate` must be a float in [0, 1). Received: rate={rate!r}")
+        if noise_shape is not None:
+            raise ValueError("Dropout: noise_shape is not supported. Received: "
+                             f"noise_shape={noise_shape}")
+        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+        self.layer_id = seeding.new_layer_id() if seed is None else int(seed) % (1 << 12)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        keep = gc.random_uniform(seeding.dropout_key(self.layer_id), inputs) >= self.rate
+        return gc.where(keep, inputs / (1.0 - self.rate), 0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": None, "seed": self.seed}
+
+
+class Flatten(Layer):
+    """Reshapes (batch, d1, d2, ...) to (batch, d1 * d2 * ...)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format
+
+    def call(self, inputs):
+        rest = inputs.shape[1:]
+        if None in rest:
+            raise ValueError(f"Flatten '{self.name}': all non-batch dimensions must be known. "
+                             f"Received: input_shape={inputs.shape}")
+        if inputs.ndim > 2 and self.data_format == "channels_first":
+            inputs = gc.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
+        return gc.reshape(inputs, (-1, math.prod(rest)))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Reshape(Layer):
+    """Reshapes the non-batch dimensions to `target_shape` (one entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if list(self.target_shape).count(-1) > 1:
+            raise ValueError(f"Reshape: at most one -1 in target_shape. "
+                             f"Received: target_shape={self.target_shape}")
+
+    def call(self, inputs):
+        target = self.target_shape
+        if -1 in target:
+            total = math.prod(inputs.shape[1:])
+            known = math.prod(d for d in target if d != -1)
+            if total % known:
+                raise ValueError(f"Reshape '{self.name}': cannot reshape {inputs.shape} to "
+                                 f"(None, {target})")
+            target = tuple(total // known if d == -1 else d for d in target)
+        if math.prod(target) != math.prod(inputs.shape[1:]):
+            raise ValueError(f"Reshape '{self.name}': total size of the new shape {target} must "
+                             f"equal that of the input {inputs.shape[1:]}")
+        return gc.reshape(inputs, (-1,) + target)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Embedding(Layer):
+    """Maps integer indices (batch, ...) to dense vectors (batch, ..., output_dim)."""
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
+                 input_length=None, **kwargs):
+        if "init" in kwargs:
+            embeddings_initializer = legacy_argument(kwargs, "init", "embeddings_initializer",
+                                                     None, "Embedding")
+        if input_length is not None and "input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_length,)
+        super().__init__(**kwargs)
+        if mask_zero:
+            raise ValueError("Embedding: mask_zero=True is not supported (graphc has no masks)")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self.input_length = input_length
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight((self.input_dim, self.output_dim),
+                                          self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint,
+                                          name="embeddings")
+
+    def call(self, inputs):
+        if inputs.dtype not in ("int32", "int64"):
+            inputs = gc.cast(inputs, "int32")
+        return gc.take(self.embeddings, inputs, axis=0)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim,
+                "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
+                "mask_zero": False}

@@ -1,0 +1,92 @@
+"""Layers that merge a list of tensors: Concatenate, Add, Subtract, Multiply, Average,
+Maximum, Minimum, and their functional forms (`concatenate([a, b])`, `add([a, b])`, ...)."""
+
+from __future__ import annotations
+
+import functools
+
+import graphc as gc
+from frontend.layers.base import Layer
+
+
+class _Merge(Layer):
+    min_inputs = 2
+
+    def _check(self, inputs):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < self.min_inputs:
+            got = len(inputs) if isinstance(inputs, (list, tuple)) else type(inputs).__name__
+            raise ValueError(f"A `{type(self).__name__}` layer should be called on a list of at "
+                             f"least {self.min_inputs} inputs. Received: {got}")
+
+    def call(self, inputs):
+        self._check(inputs)
+        return self.merge(list(inputs))
+
+    def merge(self, xs):
+        raise NotImplementedError
+
+
+class Add(_Merge):
+    def merge(self, xs):
+        return functools.reduce(lambda a, b: a + b, xs)
+
+
+class Subtract(_Merge):
+    def call(self, inputs):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError("A `Subtract` layer should be called on exactly 2 inputs")
+        return inputs[0] - inputs[1]
+
+
+class Multiply(_Merge):
+    def merge(self, xs):
+        return functools.reduce(lambda a, b: a * b, xs)
+
+
+class Average(_Merge):
+    def merge(self, xs):
+        return functools.reduce(lambda a, b: a + b, xs) / float(len(xs))
+
+
+class Maximum(_Merge):
+    def merge(self, xs):
+        return functools.reduce(gc.maximum, xs)
+
+
+class Minimum(_Merge):
+    def merge(self, xs):
+        return functools.reduce(gc.minimum, xs)
+
+
+class Concatenate(_Merge):
+    """Joins inputs along `axis` (default: the last)."""
+
+    min_inputs = 1
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def merge(self, xs):
+        return gc.concatenate(xs, axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+def _functional(cls):
+    def merge(inputs, **kwargs):
+        return cls(**kwargs)(inputs)
+
+    merge.__name__ = cls.__name__.lower()
+    merge.__doc__ = f"Functional form of `{cls.__name__}`: `{merge.__name__}([a, b])`."
+    return merge
+
+
+add, subtract, multiply = _functional(Add), _functional(Subtract), _functional(Multiply)
+average, maximum, minimum = _functional(Average), _functional(Maximum), _functional(Minimum)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """Functional form of `Concatenate`: `concatenate([a, b], axis=-1)`."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
