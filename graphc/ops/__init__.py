@@ -129,5 +129,14 @@ def dims_equal(a, b) -> bool:
 
 
 # Importing the op modules fills the table.
-from graphc.ops import elementwise, leaves, movement, nn, random, reduce  # noqa: E402,F401
-from graphc.ops import conv, pooling, recurrent  # noqa: E402,F401
+from graphc.ops import (  # noqa: E402,F401
+    conv,
+    elementwise,
+    leaves,
+    movement,
+    nn,
+    pooling,
+    random,
+    recurrent,
+    reduce,
+)

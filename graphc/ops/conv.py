@@ -149,10 +149,11 @@ def infer_conv(rank):
 
 
 def impl_conv(x, w, *, strides, dilation, padding):
+    """im2col: every window as one row, ordered (*kernel, cin) like w's rows; one GEMM."""
     rank = w.ndim - 2
     cols = windows(pad_spatial(x, padding), w.shape[:rank], strides, dilation)
-    axes = (list(range(rank + 1, 2 * rank + 2)), [rank] + list(range(rank)))
-    return np.tensordot(cols, w, axes=axes).astype(x.dtype, copy=False)
+    rows = np.moveaxis(cols, rank + 1, -1).reshape(-1, w[..., 0].size)  # copies: the im2col
+    return (rows @ w.reshape(-1, w.shape[-1])).reshape(cols.shape[: rank + 1] + (w.shape[-1],))
 
 
 def infer_conv_input_grad(rank):
@@ -194,11 +195,14 @@ def infer_conv_weight_grad(rank):
 
 
 def impl_conv_weight_grad(x, g, *, kernel_size, strides, dilation, padding):
-    rank = len(kernel_size)
-    cols = windows(pad_spatial(x, padding), kernel_size, strides, dilation)
-    batch_and_out = list(range(rank + 1))
-    gw = np.tensordot(cols, g, axes=(batch_and_out, batch_and_out))  # (cin, *kernel, cout)
-    return np.moveaxis(gw, 0, rank).astype(x.dtype, copy=False)
+    """One (cin x cout) GEMM per kernel offset over the input positions that offset touches."""
+    xp = pad_spatial(x, padding)
+    g_rows = g.reshape(-1, g.shape[-1])
+    gw = np.empty(tuple(kernel_size) + (x.shape[-1], g.shape[-1]), dtype=x.dtype)
+    for offset in np.ndindex(*kernel_size):
+        touched = xp[offset_slice(offset, g.shape[1:-1], strides, dilation)]
+        gw[offset] = touched.reshape(-1, x.shape[-1]).T @ g_rows
+    return gw
 
 
 def expect_output(g, x_shape, kernel, strides, dilation, padding):

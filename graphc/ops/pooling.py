@@ -110,13 +110,13 @@ def check_grad_shape(g, expected):
 def impl_max_pool_grad(x, g, *, pool_size, strides, padding):
     rank = len(pool_size)
     cols = pool_windows(x, pool_size, strides, padding, -np.inf)
-    flat = cols.reshape(cols.shape[: rank + 2] + (-1,))
-    first_max = flat.argmax(axis=-1)  # (batch, *out, channels), index within the window
+    peak = cols.max(axis=window_axes(rank))
+    taken = np.zeros(peak.shape, dtype=bool)  # windows whose first maximum is already found
     gx = padded_zeros(x.shape[0], x.shape[1:-1], x.shape[-1], padding, g.dtype)
-    for position, offset in enumerate(np.ndindex(*pool_size)):
-        gx[offset_slice(offset, g.shape[1:-1], strides, (1,) * rank)] += np.where(
-            first_max == position, g, 0
-        )
+    for offset in np.ndindex(*pool_size):  # row-major order within the window
+        first = (cols[(Ellipsis, *offset)] == peak) & ~taken
+        taken |= first
+        gx[offset_slice(offset, g.shape[1:-1], strides, (1,) * rank)] += np.where(first, g, 0)
     return crop(gx, padding, x.shape[1:-1])
 
 

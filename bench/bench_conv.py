@@ -1,0 +1,222 @@
+"""Training-step time of three small networks: graphc's llvm backend, the NumPy interpreter, and
+PyTorch (eager, when installed), with the ratios, in one run.
+
+  conv1d  Conv1D classifier on length-40 sequences (16 features): Conv1D(32, 5, relu) ->
+          MaxPooling1D(2) -> Conv1D(64, 3, relu) -> GlobalAveragePooling1D -> Dense(4)
+  conv2d  Keras's MNIST convnet on 28x28x1: Conv2D(32, 3, relu) -> MaxPooling2D(2) ->
+          Conv2D(64, 3, relu) -> MaxPooling2D(2) -> Flatten -> Dense(10)
+  lstm    LSTM(64) over 40 steps of 16 features -> Dense(4)
+
+A step is forward, softmax cross-entropy, backward and an SGD update of every weight. All three
+implementations start from the same weights; their first losses are checked to agree.
+
+    python bench/bench_conv.py [--batch 128] [--steps 20] [--models conv1d,conv2d,lstm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import graphc as gc
+
+LR = 0.01
+
+
+# ---- the networks in graphc -------------------------------------------------------------------
+
+
+def glorot(rng, shape, fan_in, fan_out):
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, shape).astype("float32")
+
+
+def conv_kernel(rng, *shape):
+    receptive = int(np.prod(shape[:-2]))
+    return glorot(rng, shape, receptive * shape[-2], receptive * shape[-1])
+
+
+def init_weights(name, rng) -> dict:
+    zeros = lambda n: np.zeros(n, "float32")  # noqa: E731
+    if name == "conv1d":
+        return {
+            "k1": conv_kernel(rng, 5, 16, 32),
+            "b1": zeros(32),
+            "k2": conv_kernel(rng, 3, 32, 64),
+            "b2": zeros(64),
+            "w": glorot(rng, (64, 4), 64, 4),
+            "b": zeros(4),
+        }
+    if name == "conv2d":
+        return {
+            "k1": conv_kernel(rng, 3, 3, 1, 32),
+            "b1": zeros(32),
+            "k2": conv_kernel(rng, 3, 3, 32, 64),
+            "b2": zeros(64),
+            "w": glorot(rng, (1600, 10), 1600, 10),
+            "b": zeros(10),
+        }
+    q = np.linalg.qr(rng.standard_normal((256, 64)))[0].T.astype("float32")
+    return {
+        "W": glorot(rng, (16, 256), 16, 256),
+        "U": q,
+        "bl": zeros(256),
+        "w": glorot(rng, (64, 4), 64, 4),
+        "b": zeros(4),
+    }
+
+
+INPUT_SHAPES = {"conv1d": (40, 16), "conv2d": (28, 28, 1), "lstm": (40, 16)}
+CLASSES = {"conv1d": 4, "conv2d": 10, "lstm": 4}
+
+
+def graphc_logits(name, x, p):
+    if name == "conv1d":
+        h = gc.relu(gc.conv1d(x, p["k1"]) + p["b1"])
+        h = gc.relu(gc.conv1d(gc.max_pool1d(h, 2), p["k2"]) + p["b2"])
+        return gc.global_avg_pool(h) @ p["w"] + p["b"]
+    if name == "conv2d":
+        h = gc.max_pool2d(gc.relu(gc.conv2d(x, p["k1"]) + p["b1"]), 2)
+        h = gc.max_pool2d(gc.relu(gc.conv2d(h, p["k2"]) + p["b2"]), 2)
+        return gc.reshape(h, (-1, 1600)) @ p["w"] + p["b"]
+    _, last_h, _ = gc.lstm(x, p["W"], p["U"], p["bl"])
+    return last_h @ p["w"] + p["b"]
+
+
+def graphc_step(name, weights, backend):
+    params = {k: gc.shared(v.copy(), name=k) for k, v in weights.items()}
+    x = gc.placeholder((None, *INPUT_SHAPES[name]), name="x")
+    y = gc.placeholder((None,), "int64", name="y")
+    logits = graphc_logits(name, x, params)
+    loss = -gc.mean(gc.sum(gc.one_hot(y, CLASSES[name]) * gc.log_softmax(logits), axis=1))
+    grads = gc.grad(loss, list(params.values()))
+    updates = [(p, p - LR * g) for p, g in zip(params.values(), grads)]
+    start = time.perf_counter()
+    fn = gc.function([x, y], loss, updates=updates, backend=backend)
+    return fn, time.perf_counter() - start
+
+
+# ---- the same networks in PyTorch ---------------------------------------------------------------
+
+
+def torch_step(name, weights):
+    import torch
+
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in keras_to_torch(name, weights).items()}
+    F = torch.nn.functional
+
+    def logits(x):
+        if name == "conv1d":
+            h = F.relu(F.conv1d(x.transpose(1, 2), t["k1"], t["b1"]))
+            h = F.relu(F.conv1d(F.max_pool1d(h, 2), t["k2"], t["b2"]))
+            return h.mean(dim=2) @ t["w"] + t["b"]
+        if name == "conv2d":
+            h = F.max_pool2d(F.relu(F.conv2d(x.permute(0, 3, 1, 2), t["k1"], t["b1"])), 2)
+            h = F.max_pool2d(F.relu(F.conv2d(h, t["k2"], t["b2"])), 2)
+            return h.permute(0, 2, 3, 1).reshape(-1, 1600) @ t["w"] + t["b"]
+        _, (h, _) = lstm(x)
+        return h[0] @ t["w"] + t["b"]
+
+    lstm = torch.nn.LSTM(16, 64, batch_first=True) if name == "lstm" else None
+    if lstm is not None:  # Keras's single bias goes to bias_ih; bias_hh stays zero
+        with torch.no_grad():
+            for param, key in (("weight_ih_l0", "W"), ("weight_hh_l0", "U"), ("bias_ih_l0", "bl")):
+                getattr(lstm, param).copy_(t.pop(key))
+            lstm.bias_hh_l0.zero_()
+    extra = list(lstm.parameters()) if lstm is not None else []
+    optimizer = torch.optim.SGD(list(t.values()) + extra, lr=LR)
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits(torch.from_numpy(x)), torch.from_numpy(y))
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    return step
+
+
+def keras_to_torch(name, w) -> dict:
+    """Keras layouts (kernel-spatial..., cin, cout; x @ W) to PyTorch's (cout, cin, ...; W x)."""
+    out = dict(w)
+    for k in ("k1", "k2"):
+        if k in w:
+            out[k] = np.ascontiguousarray(np.moveaxis(w[k], (-1, -2), (0, 1)))
+    if name == "lstm":
+        out["W"], out["U"] = np.ascontiguousarray(w["W"].T), np.ascontiguousarray(w["U"].T)
+    return out
+
+
+# ---- timing -----------------------------------------------------------------------------------
+
+
+def time_steps(step, x, y, steps) -> tuple[float, float]:
+    """(first loss, median ms per step) after two warm-up steps."""
+    first = float(step(x, y))
+    step(x, y)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step(x, y)
+        times.append((time.perf_counter() - start) * 1e3)
+    return first, statistics.median(times)
+
+
+def bench_model(name, batch, steps) -> dict:
+    rng = np.random.default_rng(0)
+    weights = init_weights(name, rng)
+    x = rng.standard_normal((batch, *INPUT_SHAPES[name])).astype("float32")
+    y = rng.integers(0, CLASSES[name], batch).astype("int64")
+    row = {}
+    for backend in ("llvm", "numpy"):
+        try:
+            fn, compile_s = graphc_step(name, weights, backend)
+        except Exception as err:  # the table says why a column is missing, never hides it
+            row[backend] = (None, None, f"{type(err).__name__}: {err}"[:90])
+            continue
+        loss, ms = time_steps(fn, x, y, steps if backend == "llvm" else max(3, steps // 4))
+        row[backend] = (loss, ms, f"compile {compile_s:.2f} s")
+    try:
+        loss, ms = time_steps(torch_step(name, weights), x, y, steps)
+        row["torch"] = (loss, ms, "")
+    except ImportError:
+        row["torch"] = (None, None, "not installed")
+    return row
+
+
+def report(name, batch, row) -> None:
+    print(f"\n{name} (batch {batch}): training step")
+    for column, (loss, ms, note) in row.items():
+        timing = f"{ms:8.2f} ms" if ms is not None else "       n/a"
+        first = f"first loss {loss:.5f}" if loss is not None else ""
+        print(f"  {column:6s} {timing}   {first:22s} {note}")
+    llvm_ms = row["llvm"][1]
+    for other in ("numpy", "torch"):
+        if llvm_ms and row[other][1]:
+            print(f"  {other}/llvm = {row[other][1] / llvm_ms:.2f}x")
+    losses = [v[0] for v in row.values() if v[0] is not None]
+    if losses and max(losses) - min(losses) > 1e-3 * max(1.0, abs(losses[0])):
+        print(f"  WARNING: first losses disagree: {losses}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--models", default="conv1d,conv2d,lstm")
+    args = parser.parse_args()
+    try:
+        import torch
+
+        torch.set_num_threads(2)
+    except ImportError:
+        pass
+    for name in args.models.split(","):
+        report(name, args.batch, bench_model(name, args.batch, args.steps))
+
+
+if __name__ == "__main__":
+    main()
