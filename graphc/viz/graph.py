@@ -146,13 +146,15 @@ class Writer:
     def draw_edges_into(self, node: Node, target=None) -> None:
         for i in node.inputs:
             if self.visible(i):
-                (target or self.dot).edge(self.id_of(i), self.id_of(node))
+                (target or self.dot).edge(kernels.exit_id(self, i), self.id_of(node))
 
     def draw(self) -> graphviz.Digraph:
         graph = self.drawing.graph
         for node in graph.nodes():
             if node.op == "kernel":
                 kernels.draw_kernel(self, node)
+            elif node.op == "kernel_output":
+                continue  # edges start at the inner op that produces the value
             elif self.visible(node):
                 self.draw_node(node)
                 self.draw_edges_into(node)

@@ -1,26 +1,131 @@
-"""Fused kernels in diagrams: a cluster around the ops each kernel contains."""
+"""Fused kernels in diagrams: a cluster around the ops each kernel contains.
+
+The fused stage (passes/fuse.py) holds 'kernel' nodes whose attr 'body' lists the inner
+nodes (nodes of the stage before, 'expanded'), the nodes the kernel reads (`inputs`, one per
+input of the kernel node) and the nodes it produces (`outputs`; output i >= 1 is read
+through a 'kernel_output' node). A diagram draws each inner op inside the kernel's cluster
+and wires the edges between kernels from the producing inner op to the consuming one.
+"""
 
 from __future__ import annotations
 
+import math
+
 from graphc.ir import Node
+
+LEAF_OPS = ("placeholder", "shared", "constant")
+
+
+def body_of(node: Node):
+    return node.attr("body") if node.op in ("kernel", "kernel_output") else None
 
 
 def inner_ops(node: Node) -> tuple:
     """The op nodes a fused kernel contains (empty for any other node)."""
-    if node.op != "kernel":
-        return ()
-    return tuple(op for op in node.attr("ops", ()) if isinstance(op, Node))
+    body = body_of(node) if node.op == "kernel" else None
+    return tuple(body.nodes) if body is not None else ()
 
 
 def exit_id(writer, node: Node) -> str:
-    """DOT id that edges leaving `node` start from."""
+    """DOT id of the drawn node that carries `node`'s value (inside a cluster for kernels)."""
+    if node.op == "kernel_output":
+        kernel = node.inputs[0]
+        return produced_by(writer, kernel, kernel.attr("body").outputs[node.attr("index")])
+    if node.op == "kernel":
+        return produced_by(writer, node, node.attr("body").outputs[0])
     return writer.id_of(node)
 
 
-def draw_kernel(writer, node: Node) -> None:
-    writer.draw_node(node)
-    writer.draw_edges_into(node)
+def produced_by(writer, kernel: Node, inner: Node) -> str:
+    """The drawn node for `inner`, one of the kernel's outputs (which may be a plain input
+    passed through, in a kernel that only copies)."""
+    body = kernel.attr("body")
+    if any(n is inner for n in body.nodes):
+        return writer.id_of(inner)
+    for outer, read in zip(kernel.inputs, body.inputs):
+        if read is inner:
+            return exit_id(writer, outer)
+    return writer.id_of(kernel)  # the kernel's own box (a kernel without inner ops)
+
+
+def source_of(writer, kernel: Node, inner_input: Node) -> str | None:
+    """DOT id that feeds `inner_input` into the kernel, or None if it is not drawn."""
+    body = kernel.attr("body")
+    for outer, read in zip(kernel.inputs, body.inputs):
+        if read is inner_input:
+            return exit_id(writer, outer) if writer.visible(outer) else None
+    if inner_input.op in LEAF_OPS:  # a leaf the kernel reads directly
+        if not writer.visible(inner_input):
+            return None
+        if id(inner_input) not in writer.ids:
+            writer.draw_node(inner_input)
+        return writer.id_of(inner_input)
+    return writer.id_of(inner_input)  # inside the same kernel
+
+
+def draw_kernel(writer, kernel: Node) -> None:
+    body = kernel.attr("body")
+    stats = writer.drawing.kernel_stats.get(body.name)
+    with writer.dot.subgraph(name=f"cluster_{writer.id_of(kernel)}") as cluster:
+        cluster.attr(label=cluster_label(body, stats), **cluster_style(stats))
+        if not body.nodes:
+            cluster.node(writer.id_of(kernel), "copy", shape="box", style="rounded")
+        for inner in body.nodes:
+            writer.draw_node(inner, cluster)
+    if not body.nodes:
+        for outer in kernel.inputs:
+            if writer.visible(outer):
+                writer.dot.edge(exit_id(writer, outer), writer.id_of(kernel))
+    for inner in body.nodes:
+        for i in inner.inputs:
+            source = source_of(writer, kernel, i)
+            if source is not None:
+                writer.dot.edge(source, writer.id_of(inner))
+
+
+def cluster_label(body, stats) -> str:
+    label = f"{body.name} ({body.kind})"
+    if stats:
+        label += f"\nerror {stats['error']:.1e}"
+        if stats.get("seconds") is not None:
+            label += f", {stats['seconds'] * 1e3:.3g} ms"
+    return label
+
+
+def cluster_style(stats) -> dict:
+    base = dict(
+        style="rounded,filled",
+        fillcolor="#f1f5f9",
+        color="#64748b",
+        fontname="Helvetica",
+        fontsize="10",
+        labeljust="l",
+    )
+    if stats:
+        base.update(color=error_colour(stats["error"]), penwidth="2.5")
+    return base
+
+
+def error_colour(error: float) -> str:
+    """Green for agreement to float32 rounding, amber for 1e-4-ish, red beyond or NaN."""
+    if error is None or not math.isfinite(error) or error > 1e-3:
+        return "#dc2626"
+    return "#16a34a" if error <= 1e-5 else "#d97706"
 
 
 def stats_from_report(report) -> dict:
-    return {}
+    """{kernel name: {'error': float, 'seconds': float | None}} from a graphc.compare report."""
+    if report is None:
+        return {}
+    rows = getattr(report, "kernels", None)
+    if rows is None:
+        raise TypeError(
+            f"report must be a graphc.compare report with per-kernel rows; "
+            f"got {type(report).__name__}"
+        )
+    stats = {}
+    for row in rows:
+        get = row.get if isinstance(row, dict) else lambda k, r=row: getattr(r, k, None)
+        seconds = get("seconds") if get("seconds") is not None else get("time")
+        stats[get("name")] = {"error": get("error"), "seconds": seconds}
+    return stats

@@ -123,7 +123,8 @@ def parts_of_graph(graph: Graph) -> dict:
 
 
 def parts_of_stage(stages: dict, stage: str, inner=lambda node: ()) -> dict:
-    """Parts of `stages[stage]`, following the pipeline from its first ('raw') stage."""
+    """Parts of the nodes of `stages[stage]` and of the stages before it, following the
+    pipeline from its first ('raw') stage."""
     names = list(stages)
     parts = parts_of_raw(stages[names[0]])
     for before, name in zip(names, names[1 : names.index(stage) + 1]):
