@@ -1,0 +1,409 @@
+"""A register-blocked, multi-threaded GEMM emitted as LLVM IR, with a fused epilogue.
+
+Public API:
+  define_gemm(module, dtype, transpose_a, transpose_b, bias, activation, accumulate) -> ir.Function
+      defines (once per variant per module; later calls return the same function)
+        void @name(i32 tid, i32 nthreads, i64 M, i64 N, i64 K, T* A, i64 lda, T* B, i64 ldb,
+                   T* C, i64 ldc, T* bias, T* workspace)
+      computing  C[M,N] = act(op(A) @ op(B) + bias[None, :])  (+ the old C when accumulate),
+      row-major with leading dimensions; op(A) = A^T when transpose_a (A is then stored K x M),
+      op(B) = B^T when transpose_b (B stored N x K). `bias` is ignored (may be null) without the
+      bias flag. activation: 'linear', 'relu', 'sigmoid', 'tanh'. dtype 'float32' | 'float64'.
+  gemm_workspace_elems(M, N, K, nthreads) -> int     elements of T for `workspace`
+      (64-byte aligned; independent of M and nthreads: K * ceil(N / VL) * VL).
+  gemm_name(...) -> str                              the symbol define_gemm uses
+
+SPMD contract: EVERY thread of a parallel run calls the function with its tid and the same
+arguments; each thread computes a disjoint part of C. When it splits rows it first packs B
+cooperatively and meets the others at `graphc_barrier`. The workspace is in use until every
+thread has returned: a caller that reuses it for another kernel puts a barrier in between.
+
+Algorithm (BLIS-style, no A packing): op(B) is packed into panels NR = 4 vectors wide
+(<16 x float> or <8 x double>), zero-padded; a micro-kernel keeps an MR x NR = 6 x 4-vector block
+of accumulators in registers over the whole k loop (unrolled x4), broadcasting one A element per
+row per k step into llvm.fma; the N tail uses masked loads/stores; M-tail rows re-read the last
+valid row and skip their stores. Threads split the columns (each packs its own panels, no
+barrier) or, when that balances worse (few columns, e.g. N=10), the rows.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from graphc.backends.llvm import vecmath
+
+MR = 6  # rows of the register block
+NV = 4  # vectors per panel row (NR = NV * VL)
+UNROLL = 4  # k-loop unroll factor
+_VL = {"float32": 16, "float64": 8}
+_TY = {"float32": ir.FloatType, "float64": ir.DoubleType}
+I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
+
+
+def gemm_name(dtype, transpose_a, transpose_b, bias, activation, accumulate) -> str:
+    ops = ("t" if transpose_a else "n") + ("t" if transpose_b else "n")
+    tail = ("_bias" if bias else "") + f"_{activation}" + ("_acc" if accumulate else "")
+    return f"graphc_gemm_{'f32' if dtype == 'float32' else 'f64'}_{ops}{tail}"
+
+
+def gemm_workspace_elems(M: int, N: int, K: int, nthreads: int, dtype: str = "float32") -> int:
+    """Elements of T the caller allocates (64-byte aligned) for `workspace`: all of op(B), packed
+    into vectors. M and nthreads do not change it (kept in the signature for callers)."""
+    vl = _VL[dtype]
+    return max(1, K * ((N + vl - 1) // vl) * vl)
+
+
+def define_gemm(module: ir.Module, dtype: str, transpose_a: bool, transpose_b: bool,
+                bias: bool, activation: str, accumulate: bool) -> ir.Function:
+    """Define the GEMM variant in `module` (or return it if already defined). See module doc."""
+    if dtype not in _VL:
+        raise ValueError(f"define_gemm: dtype must be 'float32' or 'float64'; received {dtype!r}")
+    if activation not in vecmath.ACTIVATIONS:
+        raise ValueError(f"define_gemm: unknown activation {activation!r}; choose one of "
+                         f"{', '.join(sorted(vecmath.ACTIVATIONS))}")
+    name = gemm_name(dtype, transpose_a, transpose_b, bias, activation, accumulate)
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    return _GemmEmitter(module, name, dtype, transpose_a, transpose_b, bias, activation,
+                        accumulate).define()
+
+
+def _c64(v):
+    return ir.Constant(I64, v)
+
+
+def _declare(module, name, fnty):
+    existing = module.globals.get(name)
+    return existing if existing is not None else ir.Function(module, fnty, name=name)
+
+
+def _counted_loop(b, start, stop, step, body, name):
+    """for i in range(start, stop, step): body(b, i) -- emitted at the builder's position."""
+    head = b.append_basic_block(f"{name}.head")
+    loop = b.append_basic_block(f"{name}.body")
+    done = b.append_basic_block(f"{name}.done")
+    pre = b.block
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64, name=name)
+    i.add_incoming(start, pre)
+    b.cbranch(b.icmp_signed("<", i, stop), loop, done)
+    b.position_at_end(loop)
+    body(b, i)
+    i.add_incoming(b.add(i, step), b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+class _GemmEmitter:
+    def __init__(self, module, name, dtype, ta, tb, bias, activation, accumulate):
+        self.module, self.name, self.dtype = module, name, dtype
+        self.ta, self.tb, self.bias, self.act, self.acc = ta, tb, bias, activation, accumulate
+        self.T = _TY[dtype]()
+        self.vl = _VL[dtype]
+        self.V = ir.VectorType(self.T, self.vl)
+        self.MV = ir.VectorType(ir.IntType(1), self.vl)
+        self.align = 4 if dtype == "float32" else 8
+
+    # ---------------------------------------------------------------- small helpers
+    def gep(self, b, ptr, idx):
+        return b.gep(ptr, [idx], source_etype=self.T)
+
+    def splat(self, b, x):
+        undef = ir.Constant(self.V, ir.Undefined)
+        one = b.insert_element(undef, x, ir.Constant(I32, 0))
+        return b.shuffle_vector(one, undef, ir.Constant(ir.VectorType(I32, self.vl), [0] * self.vl))
+
+    def lane_mask(self, b, first_col, ncols):
+        """Lanes first_col + 0..VL-1 that are < ncols."""
+        iota = ir.Constant(ir.VectorType(I64, self.vl), list(range(self.vl)))
+        lanes = b.add(iota, b.shuffle_vector(
+            b.insert_element(ir.Constant(ir.VectorType(I64, self.vl), ir.Undefined), first_col,
+                             ir.Constant(I32, 0)),
+            ir.Constant(ir.VectorType(I64, self.vl), ir.Undefined),
+            ir.Constant(ir.VectorType(I32, self.vl), [0] * self.vl)))
+        limit = b.shuffle_vector(
+            b.insert_element(ir.Constant(ir.VectorType(I64, self.vl), ir.Undefined), ncols,
+                             ir.Constant(I32, 0)),
+            ir.Constant(ir.VectorType(I64, self.vl), ir.Undefined),
+            ir.Constant(ir.VectorType(I32, self.vl), [0] * self.vl))
+        return b.icmp_signed("<", lanes, limit)
+
+    def masked_load(self, b, ptr, mask):
+        fn = _declare(self.module, f"llvm.masked.load.v{self.vl}{self._tname()}.p0",
+                      ir.FunctionType(self.V, [PTR, I32, self.MV, self.V]))
+        return b.call(fn, [ptr, ir.Constant(I32, self.align), mask, ir.Constant(self.V, None)])
+
+    def masked_store(self, b, value, ptr, mask):
+        fn = _declare(self.module, f"llvm.masked.store.v{self.vl}{self._tname()}.p0",
+                      ir.FunctionType(ir.VoidType(), [self.V, PTR, I32, self.MV]))
+        b.call(fn, [value, ptr, ir.Constant(I32, self.align), mask])
+
+    def _tname(self):
+        return "f32" if self.dtype == "float32" else "f64"
+
+    def function(self, name, args, arg_names):
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), args), name=name)
+        for arg, arg_name in zip(fn.args, arg_names, strict=True):
+            arg.name = arg_name
+        return fn, ir.IRBuilder(fn.append_basic_block("entry"))
+
+    # ---------------------------------------------------------------- packing op(B)
+    def define_pack(self):
+        """pack(B, ldb, K, j0, ncols, nvp, dst): columns j0..j0+ncols of op(B) into dst, row
+        stride nvp*VL, zero-padded (shared by all variants with this dtype and transpose_b)."""
+        name = f"graphc_gemm_pack_{self._tname()}_{'t' if self.tb else 'n'}"
+        if name in self.module.globals:
+            return self.module.globals[name]
+        fn, b = self.function(name, [PTR, I64, I64, I64, I64, I64, PTR],
+                              ["B", "ldb", "K", "j0", "ncols", "nvp", "dst"])
+        fn.linkage = "internal"
+        B, ldb, K, j0, ncols, nvp, dst = fn.args
+        stride = b.mul(nvp, _c64(self.vl))
+        if self.tb:
+            self._pack_transposed(b, B, ldb, K, j0, ncols, stride, dst)
+        else:
+            self._pack_rows(b, B, ldb, K, j0, ncols, nvp, stride, dst)
+        b.ret_void()
+        return fn
+
+    def _pack_rows(self, b, B, ldb, K, j0, ncols, nvp, stride, dst):
+        def row(b, k):
+            src = self.gep(b, B, b.add(b.mul(k, ldb), j0))
+            out = self.gep(b, dst, b.mul(k, stride))
+
+            def vec(b, v):
+                col = b.mul(v, _c64(self.vl))
+                x = self.masked_load(b, self.gep(b, src, col), self.lane_mask(b, col, ncols))
+                b.store(x, self.gep(b, out, col), align=64)
+            _counted_loop(b, _c64(0), nvp, _c64(1), vec, "pv")
+        _counted_loop(b, _c64(0), K, _c64(1), row, "pk")
+
+    def _pack_transposed(self, b, B, ldb, K, j0, ncols, stride, dst):
+        zero = ir.Constant(self.T, 0.0)
+
+        def column(b, j):
+            valid = b.icmp_signed("<", j, ncols)
+            # padding columns (j >= ncols) must not read past B: they re-read column j0
+            src_row = self.gep(b, B, b.mul(b.select(valid, b.add(j0, j), j0), ldb))
+
+            def elem(b, k):
+                x = b.load(self.gep(b, src_row, k), typ=self.T)
+                b.store(b.select(valid, x, zero), self.gep(b, dst, b.add(b.mul(k, stride), j)))
+            _counted_loop(b, _c64(0), K, _c64(1), elem, "tk")
+        _counted_loop(b, _c64(0), stride, _c64(1), column, "tj")
+
+    # ---------------------------------------------------------------- micro-kernel
+    def define_panel(self, nv):
+        """panel(K, A, lda, i_start, i_end, Bp, C, ldc, j0, ncols, bias): rows i_start..i_end of
+        C's columns j0..j0+ncols (<= nv*VL) from one packed panel Bp, MR rows at a time."""
+        fn, b = self.function(f"{self.name}_panel{nv}",
+                              [I64, PTR, I64, I64, I64, PTR, PTR, I64, I64, I64, PTR],
+                              ["K", "A", "lda", "i_start", "i_end", "Bp", "C", "ldc", "j0",
+                               "ncols", "bias"])
+        fn.linkage = "internal"
+        args = dict(zip(["K", "A", "lda", "i_start", "i_end", "Bp", "C", "ldc", "j0", "ncols",
+                         "bias"], fn.args, strict=True))
+        _counted_loop(b, args["i_start"], args["i_end"], _c64(MR),
+                      lambda b, i0: self.emit_tile(b, nv, i0, args), "mi")
+        b.ret_void()
+        return fn
+
+    def emit_tile(self, b, nv, i0, a):
+        last_row = b.sub(a["i_end"], _c64(1))
+        row_scale, k_stride = (_c64(1), a["lda"]) if self.ta else (a["lda"], _c64(1))
+        row_base = []
+        for r in range(MR):
+            row = b.add(i0, _c64(r))
+            row = b.select(b.icmp_signed("<", row, last_row), row, last_row)
+            row_base.append(b.mul(row, row_scale))
+        zero = ir.Constant(self.V, None)
+
+        def step(b, k, accs):
+            bp = self.gep(b, a["Bp"], b.mul(k, _c64(nv * self.vl)))
+            bvec = [b.load(self.gep(b, bp, _c64(v * self.vl)), typ=self.V, align=64)
+                    for v in range(nv)]
+            koff = b.mul(k, k_stride)
+            out = []
+            for r in range(MR):
+                x = b.load(self.gep(b, a["A"], b.add(row_base[r], koff)), typ=self.T)
+                xs = self.splat(b, x)
+                out += [vecmath.fma(b, xs, bvec[v], accs[r * nv + v]) for v in range(nv)]
+            return out
+        accs = self.k_loops(b, a["K"], [zero] * (MR * nv), step)
+        self.emit_epilogue(b, nv, i0, accs, a)
+
+    def k_loops(self, b, K, init, step):
+        """Run `step` for k in 0..K (x UNROLL main loop + remainder loop); accumulators in phis."""
+        k_main = b.and_(K, _c64(-UNROLL))
+        pre = b.block
+        main, mid = b.append_basic_block("km"), b.append_basic_block("kt.head")
+        tail, end = b.append_basic_block("kt"), b.append_basic_block("k.end")
+        b.cbranch(b.icmp_signed(">", k_main, _c64(0)), main, mid)
+        b.position_at_end(main)
+        k = b.phi(I64)
+        accs = [b.phi(self.V) for _ in init]
+        cur = list(accs)
+        for u in range(UNROLL):
+            cur = step(b, b.add(k, _c64(u)), cur)
+        k_next = b.add(k, _c64(UNROLL))
+        b.cbranch(b.icmp_signed("<", k_next, k_main), main, mid)
+        self._incoming([k, *accs], [_c64(0), *init], pre, [k_next, *cur], main)
+        b.position_at_end(mid)
+        km = b.phi(I64)
+        am = [b.phi(self.V) for _ in init]
+        self._incoming([km, *am], [_c64(0), *init], pre, [k_next, *cur], main)
+        b.cbranch(b.icmp_signed("<", km, K), tail, end)
+        b.position_at_end(tail)
+        kt = b.phi(I64)
+        at = [b.phi(self.V) for _ in init]
+        out = step(b, kt, at)
+        kt_next = b.add(kt, _c64(1))
+        b.cbranch(b.icmp_signed("<", kt_next, K), tail, end)
+        self._incoming([kt, *at], [km, *am], mid, [kt_next, *out], tail)
+        b.position_at_end(end)
+        final = [b.phi(self.V) for _ in init]
+        self._incoming(final, am, mid, out, tail)
+        return final
+
+    @staticmethod
+    def _incoming(phis, first, first_block, second, second_block):
+        for phi, x, y in zip(phis, first, second, strict=True):
+            phi.add_incoming(x, first_block)
+            phi.add_incoming(y, second_block)
+
+    def emit_epilogue(self, b, nv, i0, accs, a):
+        masks = [self.lane_mask(b, _c64(v * self.vl), a["ncols"]) for v in range(nv)]
+        bias = []
+        if self.bias:
+            base = self.gep(b, a["bias"], a["j0"])
+            bias = [self.masked_load(b, self.gep(b, base, _c64(v * self.vl)), masks[v])
+                    for v in range(nv)]
+        rows = b.sub(a["i_end"], i0)
+        for r in range(MR):
+            row_ptr = self.gep(b, a["C"], b.add(b.mul(b.add(i0, _c64(r)), a["ldc"]), a["j0"]))
+            if r == 0:
+                self.store_row(b, nv, accs[:nv], bias, masks, row_ptr)
+                continue
+            with b.if_then(b.icmp_signed(">", rows, _c64(r))):
+                self.store_row(b, nv, accs[r * nv:(r + 1) * nv], bias, masks, row_ptr)
+
+    def store_row(self, b, nv, accs, bias, masks, row_ptr):
+        for v in range(nv):
+            x = b.fadd(accs[v], bias[v]) if bias else accs[v]
+            x = vecmath.emit_activation(b, self.act, x)
+            ptr = self.gep(b, row_ptr, _c64(v * self.vl))
+            if self.acc:
+                x = b.fadd(x, self.masked_load(b, ptr, masks[v]))
+            self.masked_store(b, x, ptr, masks[v])
+
+    # ---------------------------------------------------------------- the entry point
+    def define(self):
+        self.pack = self.define_pack()
+        self.panels = {nv: self.define_panel(nv) for nv in range(1, NV + 1)}
+        self.barrier = _declare(self.module, "graphc_barrier",
+                                ir.FunctionType(ir.VoidType(), [I32, I32]))
+        names = ["tid", "nthreads", "M", "N", "K", "A", "lda", "B", "ldb", "C", "ldc", "bias",
+                 "workspace"]
+        fn, b = self.function(self.name, [I32, I32, I64, I64, I64, PTR, I64, PTR, I64, PTR,
+                                          I64, PTR, PTR], names)
+        for arg in (fn.args[9], fn.args[12]):
+            arg.add_attribute("noalias")
+        self.a = dict(zip(names, fn.args, strict=True))
+        self.emit_dispatch(b)
+        return fn
+
+    def emit_dispatch(self, b):
+        a = self.a
+        M, N = a["M"], a["N"]
+        with b.if_then(b.or_(b.icmp_signed("<=", M, _c64(0)), b.icmp_signed("<=", N, _c64(0)))):
+            b.ret_void()
+        nt = b.sext(a["nthreads"], I64)
+        nt = b.select(b.icmp_signed("<", nt, _c64(1)), _c64(1), nt)
+        t = b.sext(a["tid"], I64)
+        nvec = b.sdiv(b.add(N, _c64(self.vl - 1)), _c64(self.vl))
+        rows_per = _round_up(b, b.sdiv(b.add(M, b.sub(nt, _c64(1))), nt), MR)
+        cost_cols = b.mul(b.sdiv(b.add(nvec, b.sub(nt, _c64(1))), nt), _round_up(b, M, MR))
+        cost_rows = b.mul(nvec, rows_per)
+        split_cols = b.icmp_signed("<=", cost_cols, cost_rows)
+        with b.if_else(split_cols) as (by_cols, by_rows):
+            with by_cols:
+                self.emit_split_columns(b, t, nt, nvec)
+            with by_rows:
+                self.emit_split_rows(b, t, nt, nvec, rows_per)
+        b.ret_void()
+
+    def emit_split_columns(self, b, t, nt, nvec):
+        c0 = b.sdiv(b.mul(t, nvec), nt)
+        c1 = b.sdiv(b.mul(b.add(t, _c64(1)), nvec), nt)
+
+        def panel(b, p):
+            self.emit_panel(b, p, b.sub(c1, p), pack=True, i_start=_c64(0), i_end=self.a["M"])
+        _counted_loop(b, c0, c1, _c64(NV), panel, "pc")
+
+    def emit_split_rows(self, b, t, nt, nvec, rows_per):
+        npanels = b.sdiv(b.add(nvec, _c64(NV - 1)), _c64(NV))
+
+        def pack(b, q):
+            p = b.mul(q, _c64(NV))
+            self.emit_panel(b, p, b.sub(nvec, p), pack=True, i_start=None, i_end=None)
+        _counted_loop(b, t, npanels, nt, pack, "pq")
+        b.call(self.barrier, [self.a["tid"], self.a["nthreads"]])
+        M = self.a["M"]
+        r0 = b.mul(t, rows_per)
+        r0 = b.select(b.icmp_signed("<", r0, M), r0, M)
+        r1 = b.add(r0, rows_per)
+        r1 = b.select(b.icmp_signed("<", r1, M), r1, M)
+
+        def compute(b, q):
+            p = b.mul(q, _c64(NV))
+            self.emit_panel(b, p, b.sub(nvec, p), pack=False, i_start=r0, i_end=r1)
+        _counted_loop(b, _c64(0), npanels, _c64(1), compute, "rq")
+
+    def emit_panel(self, b, p, vectors_left, pack, i_start, i_end):
+        """Pack and/or compute the panel starting at column vector p (at most NV vectors)."""
+        a = self.a
+        pc = b.select(b.icmp_signed("<", vectors_left, _c64(NV)), vectors_left, _c64(NV))
+        j0 = b.mul(p, _c64(self.vl))
+        ncols = b.sub(a["N"], j0)
+        width = b.mul(pc, _c64(self.vl))
+        ncols = b.select(b.icmp_signed("<", ncols, width), ncols, width)
+        bp = self.gep(b, a["workspace"], b.mul(a["K"], j0))
+        if pack:
+            b.call(self.pack, [a["B"], a["ldb"], a["K"], j0, ncols, pc, bp])
+        if i_start is None:
+            return
+        args = [a["K"], a["A"], a["lda"], i_start, i_end, bp, a["C"], a["ldc"], j0, ncols,
+                a["bias"]]
+        done = b.append_basic_block("panel.done")
+        cases = [b.append_basic_block(f"panel.nv{nv}") for nv in range(1, NV + 1)]
+        switch = b.switch(pc, cases[-1])
+        for nv, block in enumerate(cases, start=1):
+            if nv < NV:
+                switch.add_case(_c64(nv), block)
+            b.position_at_end(block)
+            b.call(self.panels[nv], args)
+            b.branch(done)
+        b.position_at_end(done)
+
+
+def _round_up(b, x, multiple):
+    return b.mul(b.sdiv(b.add(x, _c64(multiple - 1)), _c64(multiple)), _c64(multiple))
+
+
+def define_gemm_step(module: ir.Module, gemm: ir.Function, name: str) -> ir.Function:
+    """A step function `void name(i8** args, i32 tid, i32 nthreads)` that calls `gemm` with the
+    11 values in args[0..10]: M, N, K, A, lda, B, ldb, C, ldc, bias, workspace (integers stored
+    as 64-bit slots). Lets tests and benchmarks run one GEMM through threads.parallel_run."""
+    fnty = ir.FunctionType(ir.VoidType(), [PTR, I32, I32])
+    fn = ir.Function(module, fnty, name=name)
+    args, tid, nthreads = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    slots = []
+    for i, ty in enumerate(gemm.function_type.args[2:]):
+        slot = b.gep(args, [_c64(i)], source_etype=I64)
+        slots.append(b.load(slot, typ=ty))
+    b.call(gemm, [tid, nthreads, *slots])
+    b.ret_void()
+    return fn
