@@ -1,0 +1,200 @@
+"""Fusion: after autodiff and simplification, group the graph's ops into kernels.
+
+Two passes, each `Graph -> Graph`, run by the LLVM backend as the stages 'expanded' and 'fused':
+
+- `expand_composites`: softmax and log_softmax become max/sum reductions and elementwise ops
+  (so the reductions can absorb their neighbours), and the ReLU-backward mask `x > 0` reads
+  relu(x) instead of x (equal everywhere, NaN included), so a dense layer's pre-activation
+  is no longer needed after its GEMM.
+- `fuse_kernels`: every computed node of the expanded graph lands in exactly one kernel:
+    * 'dense': matmul -> bias add -> relu/sigmoid/tanh; the bias and activation run in the
+      GEMM's epilogue;
+    * 'loop': elementwise chains (broadcast operands read in place), reductions with the
+      elementwise ops that produce their input (mean of squares, softmax + cross-entropy)
+      and consume their result, and optimizer updates (Adam's moments and parameter update
+      in one pass per parameter). Movement ops (reshape, transpose, expand_dims, getitem,
+      broadcasts) are read as strided views and cost nothing;
+    * 'op': any other op (argmax, take, one_hot, convolutions, ...) as a kernel of its own.
+
+Kernel nodes (what graphc.viz draws as clusters):
+    node.op == 'kernel'; node.attr('kind') in {'loop', 'dense', 'op'}; node.attr('name');
+    node.attr('ops') is the tuple of op names it contains; node.attr('body') is a
+    `KernelBody` with `.nodes` (the inner nodes, which are nodes of the 'expanded' stage, in
+    topological order), `.inputs` (expanded-stage nodes it reads) and `.outputs` (the
+    expanded-stage nodes whose values it produces). `inner_nodes(kernel)` returns `.nodes`.
+A kernel node's value is its first output; output i >= 1 is read through a
+'kernel_output' node (attr 'index'). Leaves stay leaves. `evaluate_fused` runs a fused graph
+with the NumPy reference implementations (tests use it to check fusion alone).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.ir import Graph, Node, toposort, transform
+from graphc.ops import OPS, call, defop, make_node
+from passes.simplify import constant_value
+from passes.views import concrete_shapes
+
+
+class KernelBody:
+    """A kernel's sub-graph: inner nodes, the nodes it reads, the nodes it produces."""
+
+    def __init__(self, kind, nodes, inputs, outputs, name):
+        self.kind, self.name = kind, name
+        self.nodes, self.inputs, self.outputs = tuple(nodes), tuple(inputs), tuple(outputs)
+
+    @property
+    def ops(self) -> tuple:
+        return tuple(n.op for n in self.nodes)
+
+    def __repr__(self):
+        return f"<{self.name}: {' '.join(self.ops) or 'copy'}>"
+
+
+def _not_interpreted(*_, **__):
+    raise RuntimeError("kernel nodes run through passes.fuse.evaluate_fused or a compiled backend")
+
+
+defop("kernel", infer=lambda inputs, *, body, **_: (body.outputs[0].shape, body.outputs[0].dtype),
+      impl=_not_interpreted, kind="special",
+      doc="A fused kernel (see passes.fuse); its value is the first of its outputs.")
+defop("kernel_output",
+      infer=lambda inputs, *, body, index: (body.outputs[index].shape, body.outputs[index].dtype),
+      impl=_not_interpreted, kind="special", doc="Output `index` (>= 1) of a fused kernel.")
+
+
+def inner_nodes(kernel: Node) -> tuple:
+    """The expanded-stage nodes a kernel node computes (in topological order)."""
+    return kernel.attr("body").nodes
+
+
+def kernel_nodes(graph: Graph) -> list:
+    return [n for n in graph.nodes() if n.op == "kernel"]
+
+
+# ---- stage 'expanded' ---------------------------------------------------------------------------
+
+
+def expand_composites(graph: Graph) -> Graph:
+    """softmax/log_softmax as reductions + elementwise ops; relu masks read relu's output."""
+    relu_of = {id(n.inputs[0]): n for n in graph.nodes() if n.op == "relu"}
+
+    def expand(node):
+        if node.op in ("softmax", "log_softmax"):
+            return expand_softmax(node)
+        if (node.op == "greater" and constant_value(node.inputs[1]) == 0
+                and id(node.inputs[0]) in relu_of and node.inputs[1].ndim == 0):
+            return make_node("greater", (relu_of[id(node.inputs[0])], node.inputs[1]),
+                             site=node.site)
+        return None
+
+    return transform(graph, expand)
+
+
+def expand_softmax(node: Node) -> Node:
+    x, axis = node.inputs[0], node.attr("axis")
+    shifted = call("sub", x, call("max", x, axis=(axis,), keepdims=True))
+    if node.op == "softmax":
+        e = call("exp", shifted)
+        return call("div", e, call("sum", e, axis=(axis,), keepdims=True))
+    total = call("sum", call("exp", shifted), axis=(axis,), keepdims=True)
+    return call("sub", shifted, call("log", total))
+
+
+# ---- stage 'fused' -------------------------------------------------------------------------------
+
+
+def fuse_kernels(graph: Graph) -> Graph:
+    """Group every computed node into 'dense', 'loop' and 'op' kernels (see the module doc)."""
+    from passes.fuse_groups import form_groups
+
+    bodies, root_body = form_groups(graph)
+    return build_fused_graph(graph, bodies, root_body)
+
+
+def build_fused_graph(graph: Graph, bodies, root_body) -> Graph:
+    value_of: dict = {}  # id(expanded node) -> fused node carrying its value
+    for body in bodies:
+        ins = [leaf_or_value(i, value_of) for i in body.inputs]
+        kernel = make_node("kernel", ins, {"body": body, "name": body.name, "kind": body.kind,
+                                           "ops": body.ops}, name=body.name, site=body.name)
+        for index, out in enumerate(body.outputs):
+            if body is root_body.get(id(out)):
+                continue
+            value_of[id(out)] = kernel if index == 0 else make_node(
+                "kernel_output", [kernel], {"body": body, "index": index}, site=body.name)
+        for index, out in enumerate(body.outputs):
+            if body is root_body.get(id(out)):
+                value_of[("root", id(out))] = kernel if index == 0 else make_node(
+                    "kernel_output", [kernel], {"body": body, "index": index}, site=body.name)
+
+    def root(node):
+        found = value_of.get(("root", id(node)))
+        return leaf_or_value(node, value_of) if found is None else found
+
+    outputs = tuple(root(o) for o in graph.outputs)
+    updates = tuple((var, root(expr)) for var, expr in graph.updates)
+    return Graph(graph.inputs, outputs, updates)
+
+
+def leaf_or_value(node, value_of):
+    if node.op in ("placeholder", "shared", "constant"):
+        return node
+    return value_of[id(node)]
+
+
+# ---- a reference run of a fused graph -------------------------------------------------------------
+
+
+def evaluate_fused(graph: Graph, args) -> dict:
+    """Values of the fused graph's outputs and update expressions, by running each kernel's
+    body with the op table's NumPy implementations: {'outputs': [...], 'updates': [...]}."""
+    kernels = [n for n in toposort(graph.roots) if n.op == "kernel"]
+    inner = toposort([o for k in kernels for o in k.attr("body").outputs])
+    shapes = concrete_shapes(inner, graph.inputs, [np.asarray(a) for a in args])
+    env = {id(p): np.asarray(a) for p, a in zip(graph.inputs, args)}
+    for node in toposort(graph.roots):
+        if node.op == "kernel":
+            env[id(node)] = run_body(node.attr("body"), [value(i, env) for i in node.inputs],
+                                     shapes)
+    return {"outputs": [value(o, env) for o in graph.outputs],
+            "updates": [value(e, env) for _, e in graph.updates]}
+
+
+def value(node, env):
+    if node.op == "kernel_output":
+        return env[id(node.inputs[0])][node.attr("index")]
+    if node.op == "kernel":
+        return env[id(node)][0]
+    return env[id(node)] if id(node) in env else leaf_value(node)
+
+
+def run_body(body: KernelBody, values, shapes) -> list:
+    env = {id(i): v for i, v in zip(body.inputs, values)}
+    for node in body.nodes:
+        if id(node) in env:
+            continue
+        ins = [env[id(i)] if id(i) in env else stand_in(i, shapes) for i in node.inputs]
+        with np.errstate(all="ignore"):
+            env[id(node)] = np.asarray(OPS[node.op].impl(*ins, **node.attr_dict), node.dtype)
+    return [env[id(o)] if id(o) in env else leaf_value(o) for o in body.outputs]
+
+
+def stand_in(node, shapes):
+    """A leaf's value, or for an input read only for its shape, zeros of that shape."""
+    if node.op in ("constant", "shared", "placeholder") and node.op != "placeholder":
+        return leaf_value(node)
+    return np.broadcast_to(np.zeros((), node.dtype), shapes[id(node)])
+
+
+def leaf_value(node):
+    if node.op == "constant":
+        return node.attr("value").value
+    if node.op == "shared":
+        return node.attr("storage").value
+    raise KeyError(f"{node!r} is not available inside the kernel")
+
+
+__all__ = ["KernelBody", "expand_composites", "fuse_kernels", "inner_nodes", "kernel_nodes",
+           "evaluate_fused"]

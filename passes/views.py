@@ -1,0 +1,409 @@
+"""Symbolic sizes and strided views, shared by the fusion pass and the LLVM lowering.
+
+A dimension known only at run time (None in a node's shape, e.g. the batch) becomes a
+*symbol*: a slot filled once per new set of input shapes, from the concrete shapes that the
+op table's own shape rules give (`concrete_shapes`). Sizes, strides and offsets are `Poly`s:
+polynomials in symbols with integer coefficients, in a canonical form, so two strides are
+equal exactly when their polynomials are. Anything that is not a polynomial (a slice start
+on a run-time axis, a stride that is 0 only when a run-time size is 1) becomes a symbol of
+its own, computed in Python from the other symbols.
+
+A `View` says where element (i0, i1, ...) of a value lives in a buffer:
+offset + sum(i_k * strides[k]). Movement ops (reshape, transpose, expand_dims, getitem,
+broadcasts) are views of their input, so kernels read through them without copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphc.ir import Node
+from graphc.ops import OPS, normalize_axes
+
+
+class Poly:
+    """An integer polynomial in symbols (ints); canonical, hashable, immutable."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms=()):
+        merged: dict = {}
+        for mono, coeff in terms:
+            merged[mono] = merged.get(mono, 0) + coeff
+        object.__setattr__(self, "terms", tuple(sorted((m, c) for m, c in merged.items() if c)))
+
+    @staticmethod
+    def of(value) -> Poly:
+        if isinstance(value, Poly):
+            return value
+        return Poly((((), int(value)),))
+
+    @staticmethod
+    def sym(index: int) -> Poly:
+        return Poly((((index,), 1),))
+
+    def __add__(self, other):
+        return Poly(self.terms + Poly.of(other).terms)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Poly((m, -c) for m, c in self.terms)
+
+    def __sub__(self, other):
+        return self + (-Poly.of(other))
+
+    def __mul__(self, other):
+        other = Poly.of(other)
+        return Poly((tuple(sorted(m1 + m2)), c1 * c2)
+                    for m1, c1 in self.terms for m2, c2 in other.terms)
+
+    __rmul__ = __mul__
+
+    def __eq__(self, other):
+        if isinstance(other, int):
+            other = Poly.of(other)
+        return isinstance(other, Poly) and self.terms == other.terms
+
+    def __hash__(self):
+        return hash(self.terms)
+
+    @property
+    def is_const(self) -> bool:
+        return all(not m for m, _ in self.terms)
+
+    @property
+    def const(self) -> int:
+        """The value of a constant polynomial."""
+        assert self.is_const, self
+        return self.terms[0][1] if self.terms else 0
+
+    def symbols(self) -> set:
+        return {s for m, _ in self.terms for s in m}
+
+    def evaluate(self, values) -> int:
+        total = 0
+        for mono, coeff in self.terms:
+            for s in mono:
+                coeff *= values[s]
+            total += coeff
+        return total
+
+    def __repr__(self):
+        if self.is_const:
+            return str(self.const)
+        return " + ".join(f"{c}*" + "*".join(f"s{s}" for s in m) if m else str(c)
+                          for m, c in self.terms)
+
+
+def prod(values) -> Poly:
+    out = Poly.of(1)
+    for v in values:
+        out = out * v
+    return out
+
+
+class Shaped:
+    """A stand-in node with a concrete shape, for running the op table's shape rules."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
+
+
+def concrete_shapes(nodes, inputs, arrays) -> dict:
+    """{id(node): concrete shape} for `nodes` (topologically ordered), given the arrays bound
+    to the input placeholders; shape errors name the op and the user's file:line."""
+    out = {id(p): a.shape for p, a in zip(inputs, arrays)}
+    for node in nodes:
+        if id(node) in out:
+            continue
+        if None not in node.shape:
+            out[id(node)] = node.shape
+            continue
+        ins = [Shaped(out[id(i)], i.dtype) for i in node.inputs]
+        try:
+            shape, _ = OPS[node.op].infer(ins, **node.attr_dict)
+        except ValueError as err:
+            got = ", ".join(str(i.shape) for i in ins)
+            raise type(err)(f"{node.op}: {err}. Received shapes {got} (node built at "
+                            f"{node.site})") from None
+        out[id(node)] = tuple(shape)
+    return out
+
+
+class Symbols:
+    """The run-time symbols of one graph and the symbolic shape of each of its nodes.
+
+    Symbol k is computed by `self.rules[k](shapes, values)` from the concrete shapes and the
+    values of earlier symbols. Two run-time sizes that meet in an elementwise op are assumed
+    equal (so kernels see one size, and loops over them fuse and vectorize); `check` verifies
+    each such assumption when the shapes change and names the op where it fails.
+    """
+
+    def __init__(self):
+        self.rules: list = []
+        self.labels: list = []
+        self.memo: dict = {}
+        self.shapes: dict = {}
+        self.parent: dict = {}
+        self.assumed: list = []  # (sym a, sym b, node)
+
+    def new(self, rule, label: str, key=None) -> Poly:
+        if key is not None and key in self.memo:
+            return self.memo[key]
+        self.rules.append(rule)
+        self.labels.append(label)
+        sym = Poly.sym(len(self.rules) - 1)
+        if key is not None:
+            self.memo[key] = sym
+        return sym
+
+    def dim_of(self, node: Node, axis: int) -> Poly:
+        return self.new(lambda shapes, _: shapes[id(node)][axis], f"{node.op}.shape[{axis}]",
+                        ("dim", id(node), axis))
+
+    def computed(self, fn, label, key) -> Poly:
+        """A symbol computed from the values of others: fn(values) -> int."""
+        return self.new(lambda _, values: int(fn(values)), label, key)
+
+    def find(self, s: int) -> int:
+        while self.parent.get(s, s) != s:
+            s = self.parent[s]
+        return s
+
+    def norm(self, p: Poly) -> Poly:
+        if not self.parent or p.is_const:
+            return p
+        return Poly((tuple(sorted(self.find(s) for s in m)), c) for m, c in p.terms)
+
+    def unify(self, a: Poly, b: Poly, node) -> Poly:
+        """Assume two run-time sizes are equal (checked at run time); returns the size."""
+        a, b = self.norm(a), self.norm(b)
+        if a == b:
+            return a
+        if len(a.terms) == 1 and len(b.terms) == 1 and len(a.terms[0][0]) == 1 == \
+                len(b.terms[0][0]) and a.terms[0][1] == 1 == b.terms[0][1]:
+            sa, sb = a.terms[0][0][0], b.terms[0][0][0]
+            self.parent[max(sa, sb)] = min(sa, sb)
+            self.assumed.append((sa, sb, node))
+            self.shapes = {k: tuple(self.norm(d) for d in v) for k, v in self.shapes.items()}
+            return self.norm(a)
+        return None
+
+    def shape(self, node: Node) -> tuple:
+        """Symbolic shape of `node` (computed for its inputs first)."""
+        found = self.shapes.get(id(node))
+        if found is None:
+            for n in _toposort_missing(node, self.shapes):
+                self.shapes[id(n)] = self._derive(n)
+            found = self.shapes[id(node)]
+        return found
+
+    def values(self, shapes: dict) -> list:
+        values: list = []
+        for rule in self.rules:
+            values.append(rule(shapes, values))
+        return values
+
+    def check(self, values) -> None:
+        from graphc.ir import ShapeError
+
+        for a, b, node in self.assumed:
+            if values[a] != values[b]:
+                raise ShapeError(
+                    f"{node.op}: run-time sizes {values[a]} and {values[b]} meet on one axis; "
+                    f"the llvm backend needs run-time (None) sizes that meet in an op to be "
+                    f"equal (broadcast a size-1 run-time axis explicitly, or use "
+                    f"backend='numpy') (node built at {node.site})")
+
+    def _derive(self, node: Node) -> tuple:
+        guess = derive_dims(node, [self.shapes[id(i)] for i in node.inputs], self)
+        out = []
+        for axis, d in enumerate(node.shape):
+            if d is not None:
+                out.append(Poly.of(d))
+            elif guess is not None and guess[axis] is not None:
+                out.append(self.norm(guess[axis]))
+            else:
+                out.append(self.dim_of(node, axis))
+        return tuple(out)
+
+
+def _toposort_missing(node, known):
+    from graphc.ir import toposort
+
+    return [n for n in toposort([node]) if id(n) not in known]
+
+
+def broadcast_dims(shapes, syms=None, node=None) -> list:
+    """Per output axis, the common symbolic size (run-time sizes that meet are unified)."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(ndim):
+        sizes = {s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 0}
+        sizes.discard(Poly.of(1))
+        consts = {d for d in sizes if d.is_const}
+        if consts:
+            out.append(consts.pop())
+            continue
+        size = sizes.pop() if sizes else Poly.of(1)
+        for other in sizes:
+            size = syms.unify(size, other, node) if syms and size is not None else None
+        out.append(size)
+    return out
+
+
+def derive_dims(node: Node, ins: list, syms=None):
+    """Symbolic sizes that equal an input's (so kernels see equal sizes as equal), or None."""
+    op, kind = node.op, OPS[node.op].kind
+    if kind in ("elementwise", "random") and op != "one_hot":
+        ins = ins[1:] if op == "random_uniform" else ins
+        return broadcast_dims(ins, syms, node)
+    if op in ("softmax", "log_softmax"):
+        return list(ins[0])
+    if op == "one_hot":
+        return list(ins[0]) + [None]
+    if kind == "reduce" and op != "size":
+        axes = normalize_axes(node.attr("axis"), len(ins[0]))
+        if node.attr("keepdims"):
+            return [Poly.of(1) if i in axes else d for i, d in enumerate(ins[0])]
+        return [d for i, d in enumerate(ins[0]) if i not in axes]
+    if op == "matmul":
+        a, b = ins
+        ta, tb = node.attr("transpose_a"), node.attr("transpose_b")
+        if syms is not None:
+            syms.unify(a[-2] if ta else a[-1], b[-1] if tb else b[-2], node)
+            a, b = [syms.norm(d) for d in a], [syms.norm(d) for d in b]
+        m = a[-1] if ta else a[-2]
+        n = b[-2] if tb else b[-1]
+        return broadcast_dims([a[:-2], b[:-2]], syms, node) + [m, n]
+    if op == "transpose":
+        return [ins[0][a] for a in node.attr("axes")]
+    if op == "expand_dims":
+        dims = list(ins[0])
+        for a in sorted(node.attr("axis")):
+            dims.insert(a, Poly.of(1))
+        return dims
+    if op == "broadcast_like":
+        return list(ins[1])
+    if op in ("getitem_grad", "take_grad"):
+        return list(ins[-1])
+    if op == "reshape" and len(ins[0]) == len(node.shape):
+        return [d if s == -1 and node.shape.count(None) == 1 and _same_rest(ins[0], node.shape)
+                else None for d, s in zip(ins[0], node.attr("shape"))]
+    if len(ins) >= 1 and len(ins[0]) == len(node.shape) and op in BATCH_PRESERVING:
+        return [ins[0][0]] + [None] * (len(node.shape) - 1)
+    return None
+
+
+BATCH_PRESERVING = {"pad", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d",
+                    "avg_pool2d", "max_pool1d_grad", "max_pool2d_grad", "simple_rnn_seq",
+                    "lstm_seq", "gru_seq"}
+
+
+def _same_rest(in_dims, out_shape) -> bool:
+    """Reshape keeps its one run-time axis when every static axis is unchanged."""
+    return all(s is None or (d.is_const and d.const == s) for d, s in zip(in_dims, out_shape))
+
+
+# ---- views ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class View:
+    """Element (i0, i1, ...) lives at offset + sum(i_k * strides[k]) of a buffer."""
+
+    shape: tuple
+    strides: tuple
+    offset: Poly = Poly.of(0)
+
+    @staticmethod
+    def contiguous(shape) -> View:
+        strides, step = [], Poly.of(1)
+        for d in reversed(shape):
+            strides.append(step)
+            step = step * d
+        return View(tuple(shape), tuple(canonical_strides(shape, reversed(strides))))
+
+    @property
+    def is_contiguous(self) -> bool:
+        return self.strides == View.contiguous(self.shape).strides
+
+    def with_(self, shape, strides, offset=None) -> View:
+        return View(tuple(shape), tuple(canonical_strides(shape, strides)),
+                    self.offset if offset is None else offset)
+
+
+def canonical_strides(shape, strides):
+    """Axes of static size 1 get stride 0, so equal layouts compare equal."""
+    return [Poly.of(0) if d == 1 else s for d, s in zip(shape, strides)]
+
+
+def broadcast_view(view: View, shape, syms: Symbols) -> View:
+    """`view` read at the coordinates of `shape` with NumPy broadcasting (right-aligned)."""
+    lead = len(shape) - len(view.shape)
+    assert lead >= 0, (view.shape, shape)
+    strides = [Poly.of(0)] * lead
+    for d_in, s, d_out in zip(view.shape, view.strides, shape[lead:]):
+        if d_in == d_out:
+            strides.append(s)
+        elif d_in == 1:
+            strides.append(Poly.of(0))
+        else:  # a run-time size that may be 1: the stride is 0 exactly then
+            strides.append(syms.computed(
+                lambda v, d=d_in, s=s: 0 if d.evaluate(v) == 1 else s.evaluate(v),
+                f"broadcast stride of {d_in}", ("bstride", d_in, s)))
+    return view.with_(shape, strides)
+
+
+def movement_view(node: Node, view: View, syms: Symbols) -> View | None:
+    """The view of `node`'s value given its input's view; None if it needs a copy."""
+    op, shape = node.op, syms.shape(node)
+    if op == "expand_dims":
+        strides = list(view.strides)
+        for a in sorted(node.attr("axis")):
+            strides.insert(a, Poly.of(0))
+        return view.with_(shape, strides)
+    if op == "transpose":
+        return view.with_(shape, [view.strides[a] for a in node.attr("axes")])
+    if op == "reshape":
+        if not view.is_contiguous:
+            return None
+        return View(tuple(shape), View.contiguous(shape).strides, view.offset)
+    if op in ("broadcast_to", "broadcast_like"):
+        return broadcast_view(view, shape, syms)
+    if op == "getitem":
+        return getitem_view(node, view, syms)
+    return None
+
+
+def getitem_view(node: Node, view: View, syms: Symbols) -> View:
+    out_shape, strides, offset, axis = syms.shape(node), [], view.offset, 0
+    for item in node.attr("index"):
+        if item[0] == "newaxis":
+            strides.append(Poly.of(0))
+            continue
+        dim, stride = view.shape[axis], view.strides[axis]
+        if item[0] == "int":
+            i = item[1]
+            offset = offset + (Poly.of(i) if i >= 0 else dim + i) * stride
+        else:
+            start = _slice_start(item, dim, syms)
+            offset = offset + start * stride
+            strides.append(stride * (item[3] or 1))
+        axis += 1
+    strides.extend(view.strides[axis:])
+    return view.with_(out_shape, strides, offset)
+
+
+def _slice_start(item, dim: Poly, syms: Symbols) -> Poly:
+    sl = slice(*item[1:])
+    if dim.is_const:
+        return Poly.of(sl.indices(dim.const)[0])
+    if sl.start is None and (sl.step or 1) > 0:
+        return Poly.of(0)
+    return syms.computed(lambda v: sl.indices(dim.evaluate(v))[0], f"slice start {item}",
+                         ("start", item, dim))
+
+
+VIEW_OPS = ("reshape", "expand_dims", "transpose", "broadcast_to", "broadcast_like", "getitem")
