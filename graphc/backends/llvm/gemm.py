@@ -34,7 +34,7 @@ from graphc.backends.llvm import vecmath
 
 MR = 6  # rows of the register block
 NV = 4  # vectors per panel row (NR = NV * VL)
-UNROLL = 4  # k-loop unroll factor
+UNROLL = 1  # k-loop unroll factor
 _VL = {"float32": 16, "float64": 8}
 _TY = {"float32": ir.FloatType, "float64": ir.DoubleType}
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
@@ -145,6 +145,7 @@ class _GemmEmitter:
 
     def function(self, name, args, arg_names):
         fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), args), name=name)
+        fn.attributes.add("noinline")  # each is called from several places: keep one copy
         for arg, arg_name in zip(fn.args, arg_names, strict=True):
             arg.name = arg_name
         return fn, ir.IRBuilder(fn.append_basic_block("entry"))
@@ -181,6 +182,38 @@ class _GemmEmitter:
         _counted_loop(b, _c64(0), K, _c64(1), row, "pk")
 
     def _pack_transposed(self, b, B, ldb, K, j0, ncols, stride, dst):
+        """op(B)[k, j] = B[j, k]: VL x VL blocks are transposed in registers; the k tail and
+        the partial/padding columns are copied one element at a time."""
+        vl = self.vl
+        k_full = b.and_(K, _c64(-vl))
+        j_full = b.and_(ncols, _c64(-vl))
+
+        def column_block(b, jb):
+            def k_block(b, kb):
+                rows = [b.load(self.gep(b, B, b.add(b.mul(b.add(j0, b.add(jb, _c64(i))), ldb),
+                                                    kb)), typ=self.V, align=self.align)
+                        for i in range(vl)]
+                for i, vec in enumerate(self.transpose(b, rows)):
+                    out = b.add(b.mul(b.add(kb, _c64(i)), stride), jb)
+                    b.store(vec, self.gep(b, dst, out), align=64)
+            _counted_loop(b, _c64(0), k_full, _c64(vl), k_block, "tkb")
+        _counted_loop(b, _c64(0), j_full, _c64(vl), column_block, "tjb")
+        self._pack_elements(b, B, ldb, j0, ncols, stride, dst, _c64(0), stride, k_full, K)
+        self._pack_elements(b, B, ldb, j0, ncols, stride, dst, j_full, stride, _c64(0), k_full)
+
+    def transpose(self, b, rows):
+        """Transpose VL vectors of VL lanes: log2(VL) rounds of full-width interleaves."""
+        n = len(rows)
+        lo = ir.Constant(ir.VectorType(I32, n), [x for i in range(n // 2) for x in (i, i + n)])
+        hi = ir.Constant(ir.VectorType(I32, n),
+                         [x for i in range(n // 2, n) for x in (i, i + n)])
+        for _ in range(n.bit_length() - 1):
+            rows = [vec for i in range(n // 2)
+                    for vec in (b.shuffle_vector(rows[i], rows[i + n // 2], lo),
+                                b.shuffle_vector(rows[i], rows[i + n // 2], hi))]
+        return rows
+
+    def _pack_elements(self, b, B, ldb, j0, ncols, stride, dst, j_lo, j_hi, k_lo, k_hi):
         zero = ir.Constant(self.T, 0.0)
 
         def column(b, j):
@@ -191,8 +224,8 @@ class _GemmEmitter:
             def elem(b, k):
                 x = b.load(self.gep(b, src_row, k), typ=self.T)
                 b.store(b.select(valid, x, zero), self.gep(b, dst, b.add(b.mul(k, stride), j)))
-            _counted_loop(b, _c64(0), K, _c64(1), elem, "tk")
-        _counted_loop(b, _c64(0), stride, _c64(1), column, "tj")
+            _counted_loop(b, k_lo, k_hi, _c64(1), elem, "tk")
+        _counted_loop(b, j_lo, j_hi, _c64(1), column, "tj")
 
     # ---------------------------------------------------------------- micro-kernel
     def define_panel(self, nv):
@@ -292,7 +325,10 @@ class _GemmEmitter:
     def store_row(self, b, nv, accs, bias, masks, row_ptr):
         for v in range(nv):
             x = b.fadd(accs[v], bias[v]) if bias else accs[v]
-            x = vecmath.emit_activation(b, self.act, x)
+            if self.act in ("linear", "relu"):
+                x = vecmath.emit_activation(b, self.act, x)
+            else:  # long expansions: one shared copy instead of MR * NV inlined ones
+                x = b.call(vecmath.activation_function(self.module, self.act, self.V), [x])
             ptr = self.gep(b, row_ptr, _c64(v * self.vl))
             if self.acc:
                 x = b.fadd(x, self.masked_load(b, ptr, masks[v]))
@@ -301,7 +337,7 @@ class _GemmEmitter:
     # ---------------------------------------------------------------- the entry point
     def define(self):
         self.pack = self.define_pack()
-        self.panels = {nv: self.define_panel(nv) for nv in range(1, NV + 1)}
+        self.panels = {nv: self.define_panel(nv) for nv in (1, NV)}
         self.barrier = _declare(self.module, "graphc_barrier",
                                 ir.FunctionType(ir.VoidType(), [I32, I32]))
         names = ["tid", "nthreads", "M", "N", "K", "A", "lda", "B", "ldb", "C", "ldc", "bias",
@@ -334,21 +370,33 @@ class _GemmEmitter:
                 self.emit_split_rows(b, t, nt, nvec, rows_per)
         b.ret_void()
 
+    def panel_at(self, b, first, u, full):
+        """Panel u of a column range starting at vector `first` that holds `full` NV-vector
+        panels followed by one-vector panels: (first column vector, is it NV wide)."""
+        is_full = b.icmp_signed("<", u, full)
+        offset = b.select(is_full, b.mul(u, _c64(NV)), b.add(b.mul(full, _c64(NV)),
+                                                              b.sub(u, full)))
+        return b.add(first, offset), is_full
+
     def emit_split_columns(self, b, t, nt, nvec):
         c0 = b.sdiv(b.mul(t, nvec), nt)
-        c1 = b.sdiv(b.mul(b.add(t, _c64(1)), nvec), nt)
+        span = b.sub(b.sdiv(b.mul(b.add(t, _c64(1)), nvec), nt), c0)
+        full = b.sdiv(span, _c64(NV))
+        count = b.add(full, b.srem(span, _c64(NV)))
 
-        def panel(b, p):
-            self.emit_panel(b, p, b.sub(c1, p), pack=True, i_start=_c64(0), i_end=self.a["M"])
-        _counted_loop(b, c0, c1, _c64(NV), panel, "pc")
+        def panel(b, u):
+            p, is_full = self.panel_at(b, c0, u, full)
+            self.emit_panel(b, p, is_full, pack=True, i_start=_c64(0), i_end=self.a["M"])
+        _counted_loop(b, _c64(0), count, _c64(1), panel, "pc")
 
     def emit_split_rows(self, b, t, nt, nvec, rows_per):
-        npanels = b.sdiv(b.add(nvec, _c64(NV - 1)), _c64(NV))
+        full = b.sdiv(nvec, _c64(NV))
+        count = b.add(full, b.srem(nvec, _c64(NV)))
 
-        def pack(b, q):
-            p = b.mul(q, _c64(NV))
-            self.emit_panel(b, p, b.sub(nvec, p), pack=True, i_start=None, i_end=None)
-        _counted_loop(b, t, npanels, nt, pack, "pq")
+        def pack(b, u):
+            p, is_full = self.panel_at(b, _c64(0), u, full)
+            self.emit_panel(b, p, is_full, pack=True, i_start=None, i_end=None)
+        _counted_loop(b, t, count, nt, pack, "pq")
         b.call(self.barrier, [self.a["tid"], self.a["nthreads"]])
         M = self.a["M"]
         r0 = b.mul(t, rows_per)
@@ -356,15 +404,15 @@ class _GemmEmitter:
         r1 = b.add(r0, rows_per)
         r1 = b.select(b.icmp_signed("<", r1, M), r1, M)
 
-        def compute(b, q):
-            p = b.mul(q, _c64(NV))
-            self.emit_panel(b, p, b.sub(nvec, p), pack=False, i_start=r0, i_end=r1)
-        _counted_loop(b, _c64(0), npanels, _c64(1), compute, "rq")
+        def compute(b, u):
+            p, is_full = self.panel_at(b, _c64(0), u, full)
+            self.emit_panel(b, p, is_full, pack=False, i_start=r0, i_end=r1)
+        _counted_loop(b, _c64(0), count, _c64(1), compute, "rq")
 
-    def emit_panel(self, b, p, vectors_left, pack, i_start, i_end):
-        """Pack and/or compute the panel starting at column vector p (at most NV vectors)."""
+    def emit_panel(self, b, p, is_full, pack, i_start, i_end):
+        """Pack and/or compute the panel at column vector p (NV vectors wide, or one)."""
         a = self.a
-        pc = b.select(b.icmp_signed("<", vectors_left, _c64(NV)), vectors_left, _c64(NV))
+        pc = b.select(is_full, _c64(NV), _c64(1))
         j0 = b.mul(p, _c64(self.vl))
         ncols = b.sub(a["N"], j0)
         width = b.mul(pc, _c64(self.vl))
@@ -376,16 +424,11 @@ class _GemmEmitter:
             return
         args = [a["K"], a["A"], a["lda"], i_start, i_end, bp, a["C"], a["ldc"], j0, ncols,
                 a["bias"]]
-        done = b.append_basic_block("panel.done")
-        cases = [b.append_basic_block(f"panel.nv{nv}") for nv in range(1, NV + 1)]
-        switch = b.switch(pc, cases[-1])
-        for nv, block in enumerate(cases, start=1):
-            if nv < NV:
-                switch.add_case(_c64(nv), block)
-            b.position_at_end(block)
-            b.call(self.panels[nv], args)
-            b.branch(done)
-        b.position_at_end(done)
+        with b.if_else(is_full) as (wide, narrow):
+            with wide:
+                b.call(self.panels[NV], args)
+            with narrow:
+                b.call(self.panels[1], args)
 
 
 def _round_up(b, x, multiple):

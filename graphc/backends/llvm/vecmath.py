@@ -6,6 +6,9 @@ of either, and returns a value of the same type):
   emit_sigmoid(builder, x)  emit_erf(builder, x)
   ACTIVATIONS: dict name -> emitter(builder, x) for 'linear', 'relu', 'sigmoid', 'tanh'
   emit_activation(builder, name, x)
+  activation_function(module, name, ty) -> ir.Function   an internal, not-inlined function
+      `ty f(ty)` applying the activation: one copy of a long expansion (sigmoid, tanh) that
+      many call sites share (the GEMM epilogue uses it to keep compile time down)
 
 Method: range reduction + polynomial (Horner with llvm.fma), with the exponent handled by
 integer bit manipulation; special values (NaN, +-inf, 0, negatives for log, subnormals) are
@@ -311,3 +314,17 @@ def emit_activation(builder: ir.IRBuilder, name: str, x: ir.Value) -> ir.Value:
         raise ValueError(f"unknown activation {name!r}; choose one of "
                          f"{', '.join(sorted(ACTIVATIONS))}") from None
     return emitter(builder, x)
+
+
+def activation_function(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
+    """Define (once per module and type) `internal ty graphc_act_<name>_<type>(ty)`."""
+    symbol = f"graphc_act_{name}_{_mangle(ty)}"
+    existing = module.globals.get(symbol)
+    if existing is not None:
+        return existing
+    fn = ir.Function(module, ir.FunctionType(ty, [ty]), name=symbol)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    builder.ret(emit_activation(builder, name, fn.args[0]))
+    return fn
