@@ -1,0 +1,164 @@
+"""Pooling layers (Keras names and defaults): MaxPooling1D/2D, AveragePooling1D/2D and the
+global max/average poolings, with Keras's short aliases (MaxPool2D, GlobalAvgPool1D, ...).
+
+Keras 1 spellings (`MaxPooling1D(pool_length=2, stride=2, border_mode="same")`) are accepted
+with a DeprecationWarning.
+"""
+
+from __future__ import annotations
+
+import graphc as gc
+from frontend.layers.base import Layer
+from frontend.layers.convolutional import (
+    as_data_format,
+    check_data_format,
+    int_tuple,
+    keras1_arguments,
+)
+
+KERAS1_POOL = {
+    "pool_length": "pool_size",
+    "stride": "strides",
+    "border_mode": "padding",
+    "dim_ordering": "data_format",
+}
+
+
+class _Pooling(Layer):
+    """Shared by the windowed poolings: `kind` is 'max' or 'avg'."""
+
+    rank, kind = 2, "max"
+
+    def __init__(self, pool_size=None, strides=None, padding="valid", data_format=None, **kwargs):
+        owner = type(self).__name__
+        old = keras1_arguments(kwargs, owner, KERAS1_POOL)
+        super().__init__(**kwargs)
+        pool_size = old.get("pool_size", pool_size)
+        self.pool_size = int_tuple(
+            2 if pool_size is None else pool_size, self.rank, "pool_size", owner
+        )
+        strides = old.get("strides", strides)
+        self.strides = (
+            self.pool_size if strides is None else int_tuple(strides, self.rank, "strides", owner)
+        )
+        self.padding = str(old.get("padding", padding)).lower()
+        if self.padding not in ("valid", "same"):
+            raise ValueError(
+                f"{owner}: `padding` must be 'valid' or 'same'. Received: padding={padding!r}"
+            )
+        self.data_format = as_data_format(old.get("data_format", data_format))
+        check_data_format(self.data_format, owner)
+
+    def call(self, inputs):
+        pool = getattr(gc, f"{self.kind}_pool{self.rank}d")
+        return pool(inputs, self.pool_size, self.strides, self.padding)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
+
+
+class MaxPooling1D(_Pooling):
+    """Max over windows of `pool_size` steps (strides default to pool_size)."""
+
+    rank, kind = 1, "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class MaxPooling2D(_Pooling):
+    """Max over `pool_size` windows of rows and cols (strides default to pool_size)."""
+
+    rank, kind = 2, "max"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(_Pooling):
+    """Mean over windows of `pool_size` steps; 'same' padding is left out of each mean."""
+
+    rank, kind = 1, "avg"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling2D(_Pooling):
+    """Mean over `pool_size` windows; 'same' padding is left out of each mean."""
+
+    rank, kind = 2, "avg"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class _GlobalPooling(Layer):
+    """Mean or max over every spatial axis: (batch, *spatial, channels) -> (batch, channels)."""
+
+    rank, kind = 1, "avg"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        check_data_format(data_format, type(self).__name__)
+        self.data_format, self.keepdims = data_format, bool(keepdims)
+
+    def call(self, inputs):
+        if inputs.ndim != self.rank + 2:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects {self.rank + 2}-d "
+                f"inputs (batch, *spatial, channels). Received: {inputs.shape}"
+            )
+        pool = gc.global_avg_pool if self.kind == "avg" else gc.global_max_pool
+        return pool(inputs, keepdims=self.keepdims)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    rank, kind = 1, "avg"
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    rank, kind = 2, "avg"
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    rank, kind = 1, "max"
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    rank, kind = 2, "max"
+
+
+# Keras's aliases (the same classes; configs are saved under the long names).
+MaxPool1D, MaxPool2D = MaxPooling1D, MaxPooling2D
+AvgPool1D, AvgPool2D = AveragePooling1D, AveragePooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+
+__all__ = [
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+]
