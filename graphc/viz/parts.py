@@ -64,8 +64,8 @@ def users_of(order: list) -> dict:
 def parts_after(graph: Graph, before: Graph, previous: dict, inner=lambda node: ()) -> dict:
     """Parts of a stage's nodes, given the stage `before` it and that stage's parts.
 
-    `inner(node)` lists the ops a fused kernel contains: a kernel is backward if any of them
-    is, so its part follows its content rather than its (new) identity.
+    `inner(node)` lists the ops a fused kernel contains (nodes of the stage before): a kernel
+    is backward if any of them is, else forward.
     """
     order = graph.nodes()
     if BACKWARD not in previous.values():  # no backward pass anywhere: nothing to tell apart
@@ -78,10 +78,10 @@ def parts_after(graph: Graph, before: Graph, previous: dict, inner=lambda node: 
             parts[id(node)] = LEAF
         elif known is not None:
             parts[id(node)] = known
-        elif BACKWARD in contents or any(parts.get(id(i)) == BACKWARD for i in node.inputs):
+        elif contents and None not in contents:  # a fused kernel: its part follows its ops
+            parts[id(node)] = BACKWARD if BACKWARD in contents else FORWARD
+        elif any(parts.get(id(i)) == BACKWARD for i in node.inputs):
             parts[id(node)] = BACKWARD
-        elif FORWARD in contents:
-            parts[id(node)] = FORWARD
         else:
             undecided.add(id(node))
     # Outputs and update expressions keep their positions from stage to stage.
@@ -127,6 +127,8 @@ def parts_of_stage(stages: dict, stage: str, inner=lambda node: ()) -> dict:
     pipeline from its first ('raw') stage."""
     names = list(stages)
     parts = parts_of_raw(stages[names[0]])
+    merged = dict(parts)  # a fused kernel's inner ops are nodes of the stage before
     for before, name in zip(names, names[1 : names.index(stage) + 1]):
         parts = parts_after(stages[name], stages[before], parts, inner)
-    return parts
+        merged.update(parts)
+    return merged
