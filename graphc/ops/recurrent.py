@@ -241,7 +241,7 @@ def impl_gru_grad(h0, U, Y, gY):
         drp = (dah * rh + gr) * r * (1 - r)
         drh = dah * r + grh
         dh_next = dh * z + np.concatenate([dzp, drp, drh], axis=-1) @ U.T
-        out[:, t] = np.concatenate([dzp, drp, dah, drh, dh_next], axis=-1)
+        out[:, t] = np.concatenate([dzp, drp, drh, dah, dh_next], axis=-1)
     return out
 
 
@@ -249,8 +249,8 @@ def vjp_gru(g, node):
     P, h0, U, b = node.inputs
     u = U.shape[0]
     G = call("gru_seq_grad", h0, U, node, g)
-    dP = last_axis(G, 0, 3 * u)
-    d_rec = call("concatenate", last_axis(G, 0, 2 * u), last_axis(G, 3 * u, 4 * u), axis=2)
+    d_rec = last_axis(G, 0, 3 * u)  # contiguous, so BPTT's dh_prev is one GEMM
+    dP = call("concatenate", last_axis(G, 0, 2 * u), last_axis(G, 3 * u, 4 * u), axis=2)
     dh0 = step_slice(G, 0, 4 * u, 5 * u)
     db = call("sum", d_rec, axis=(0, 1), keepdims=False)
     return dP, dh0, recurrent_kernel_grad(h0, node, u, d_rec), db
@@ -325,5 +325,6 @@ defop(
     infer=infer_sequence_grad(3, 5, 5),
     impl=impl_gru_grad,
     kind="nn",
-    doc="BPTT of gru_seq: per step [dP_z, dP_r, dP_h, d(recurrent h part), d h_prev].",
+    doc="BPTT of gru_seq: per step [dz, dr, d(h_prev @ U_h + b_h), d pre-activation of hh, "
+    "d h_prev].",
 )
