@@ -17,8 +17,9 @@ LAYER_BITS = 32  # layer ids sit above the 32-bit step counter in the key
 
 
 def _base_key(seed: int) -> int:
-    # 20 bits of the seed above 12 bits of layer id and 32 bits of step: distinct streams.
-    return (int(seed) * 0x9E3779B1 & 0xFFFFF) << 44
+    # 19 bits of the seed above 12 bits of layer id and 32 bits of step: distinct streams
+    # that stay below 2**63 (a positive int64).
+    return (int(seed) * 0x9E3779B1 & 0x7FFFF) << 44
 
 
 def _init(seed: int | None) -> None:

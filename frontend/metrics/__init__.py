@@ -1,0 +1,83 @@
+"""Keras-style metrics: stateful objects whose accumulators are graphc shared variables,
+updated inside the compiled training/test step. `get` resolves names like Keras."""
+
+from __future__ import annotations
+
+from frontend import losses
+from frontend.compat import lookup
+from frontend.metrics.accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy,
+                                       MeanAbsoluteError, MeanSquaredError,
+                                       SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
+                                       TopKCategoricalAccuracy, accuracy, binary_accuracy,
+                                       categorical_accuracy, sparse_categorical_accuracy,
+                                       sparse_top_k_categorical_accuracy,
+                                       top_k_categorical_accuracy)
+from frontend.metrics.base import Mean, MeanMetricWrapper, Metric
+from frontend.metrics.confusion import AUC, Precision, Recall
+
+FUNCTIONS = {
+    "binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+    "top_k_categorical_accuracy": top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
+    **{name: fn for name, fn in losses.FUNCTIONS.items()},
+}
+CLASSES = {c.__name__: c for c in (
+    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
+    Mean, AUC, Precision, Recall)}
+OBJECTS = {"auc": AUC, "precision": Precision, "recall": Recall}
+
+
+def get(identifier, y_true_shape=None, y_pred_shape=None, loss_fn=None) -> Metric:
+    """A Metric from a name, function, class, instance or config dict.
+
+    'accuracy'/'acc' is chosen like Keras: binary when the model outputs one unit, sparse
+    categorical when the labels have no class axis, categorical otherwise.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, dict):
+        cls = lookup(identifier["class_name"], CLASSES, "metric")
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            fn = pick_accuracy(y_true_shape, y_pred_shape, loss_fn)
+            return MeanMetricWrapper(fn, name=identifier)
+        if identifier.lower() in OBJECTS:
+            return OBJECTS[identifier.lower()](name=identifier)
+        return MeanMetricWrapper(lookup(identifier, FUNCTIONS | OBJECTS, "metric"), name=identifier)
+    if callable(identifier):
+        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", "metric"))
+    raise TypeError(f"Could not interpret metric identifier: {identifier!r}")
+
+
+def pick_accuracy(y_true_shape, y_pred_shape, loss_fn=None):
+    if loss_fn is losses.binary_crossentropy:
+        return binary_accuracy
+    if loss_fn is losses.sparse_categorical_crossentropy:
+        return sparse_categorical_accuracy
+    if loss_fn is losses.categorical_crossentropy:
+        return categorical_accuracy
+    if y_pred_shape is None:
+        return accuracy
+    if y_pred_shape[-1] == 1:
+        return binary_accuracy
+    if y_true_shape is not None and (len(y_true_shape) < len(y_pred_shape)
+                                     or (y_true_shape[-1] == 1 and y_pred_shape[-1] != 1)):
+        return sparse_categorical_accuracy
+    return categorical_accuracy
+
+
+def serialize(metric: Metric) -> dict:
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+__all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
+           "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+           "SparseTopKCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "AUC",
+           "Precision", "Recall", "accuracy", "binary_accuracy", "categorical_accuracy",
+           "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+           "sparse_top_k_categorical_accuracy", "get", "serialize"]

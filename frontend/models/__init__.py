@@ -1,0 +1,14 @@
+"""Models: `from frontend.models import Sequential, Model, load_model`."""
+
+from frontend.models.model import Model
+from frontend.models.saving import load_model
+from frontend.models.sequential import Sequential
+from frontend.models.serialization import model_from_json
+
+
+def save_model(model, filepath, overwrite=True):
+    """Same as `model.save(filepath)`."""
+    model.save(filepath, overwrite=overwrite)
+
+
+__all__ = ["Model", "Sequential", "load_model", "save_model", "model_from_json"]

@@ -1,0 +1,245 @@
+"""`Model`: a functional model `Model(inputs, outputs)` (several inputs and outputs allowed),
+or a base class to subclass with your own `call`. A Model is a Layer, so models nest."""
+
+from __future__ import annotations
+
+import json
+
+import graphc as gc
+from frontend import backend
+from frontend.compat import reject_unknown, rename_deprecated
+from frontend.layers.base import Layer
+from frontend.layers.core import InputLayer
+from frontend.layers.tensor import flatten
+from frontend.models.functional import FunctionalGraph, record_of
+from frontend.models.training import Trainer
+
+
+class Model(Trainer, Layer):
+    """A trainable graph of layers.
+
+    Example:
+        inputs = Input(shape=(784,))
+        outputs = Dense(10, activation="softmax")(Dense(64, activation="relu")(inputs))
+        model = Model(inputs=inputs, outputs=outputs)
+    """
+
+    def __init__(self, *args, **kwargs):
+        rename_deprecated(kwargs, {"input": "inputs", "output": "outputs"}, "Model")
+        names = ["inputs", "outputs"]
+        for name, value in zip(names, args):
+            if name in kwargs:
+                raise TypeError(f"Model got `{name}` twice")
+            kwargs[name] = value
+        reject_unknown(kwargs, {"inputs", "outputs", "name", "trainable", "dtype"}, "Model")
+        inputs, outputs = kwargs.pop("inputs", None), kwargs.pop("outputs", None)
+        if (inputs is None) != (outputs is None):
+            raise ValueError("Model needs both `inputs` and `outputs` (or neither, when "
+                             "subclassing Model with a `call` method)")
+        default = "functional" if inputs is not None else backend.to_snake_case(type(self).__name__)
+        kwargs["name"] = kwargs.get("name") or backend.unique_name(default)
+        Layer.__init__(self, **kwargs)
+        self._graph, self._predict_functions, self.history = None, {}, None
+        self._data_inputs = None
+        if inputs is not None:
+            self._set_graph(inputs, outputs)
+
+    def _set_graph(self, inputs, outputs) -> None:
+        self._graph = FunctionalGraph(inputs, outputs, self.name)
+        self._predict_functions, self._steps = {}, None
+        self.built = True
+
+    # ---- structure ------------------------------------------------------------------------------
+
+    @property
+    def built_graph(self) -> bool:
+        return self._graph is not None or self._data_inputs is not None
+
+    def _require_graph(self):
+        if self._graph is None:
+            raise ValueError(f"Model '{self.name}' has not been built yet: give its first layer "
+                             f"an input shape (e.g. Input(shape=(784,))) or call fit/predict on "
+                             f"data first")
+        return self._graph
+
+    @property
+    def layers(self) -> list:
+        if self._graph is not None:
+            return list(self._graph.layers)
+        return list(self._tracked_layers)
+
+    def _sublayers(self) -> list:
+        layers = self.layers if self._graph is not None else []
+        return layers + [t for t in self._tracked_layers if all(t is not s for s in layers)]
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in `model.layers`."""
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"Model '{self.name}' has {len(self.layers)} layers; index "
+                                 f"{index} is out of range")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        names = [layer.name for layer in self.layers]
+        raise ValueError(f"No such layer: {name!r}. Existing layers are: {names}")
+
+    @property
+    def inputs(self):
+        return list(self._require_graph().flat_inputs)
+
+    @property
+    def outputs(self):
+        return list(self._require_graph().flat_outputs)
+
+    @property
+    def input(self):
+        flat = self.inputs
+        return flat[0] if len(flat) == 1 else flat
+
+    @property
+    def output(self):
+        flat = self.outputs
+        return flat[0] if len(flat) == 1 else flat
+
+    @property
+    def input_names(self) -> list[str]:
+        if self._graph is None:
+            return [self._subclass_spec()[0]]
+        if isinstance(self._graph.inputs, dict):
+            return list(self._graph.inputs)
+        return [t.history[0].name for t in self._graph.flat_inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        if self._graph is None:
+            outs = self._subclass_outputs()
+            return ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
+        if isinstance(self._graph.outputs, dict):
+            return list(self._graph.outputs)
+        return [t.history[0].name for t in self._graph.flat_outputs]
+
+    @property
+    def input_shapes(self) -> list[tuple]:
+        if self._graph is None:
+            return [self._subclass_spec()[1]]
+        return [tuple(t.shape) for t in self._graph.flat_inputs]
+
+    @property
+    def input_dtypes(self) -> list[str]:
+        if self._graph is None:
+            return [self._subclass_spec()[2]]
+        return [t.dtype for t in self._graph.flat_inputs]
+
+    @property
+    def output_shapes(self) -> list[tuple]:
+        if self._graph is None:
+            return [tuple(o.shape) for o in self._subclass_outputs()]
+        return [tuple(t.shape) for t in self._graph.flat_outputs]
+
+    # ---- running --------------------------------------------------------------------------------
+
+    def call(self, inputs, training=False):
+        if self._graph is None:
+            raise NotImplementedError(f"Model '{self.name}' has no graph: build it with "
+                                      f"Model(inputs, outputs) or subclass Model and define call()")
+        outs = self._graph.run(flatten(inputs), training)
+        graph_outputs = self._graph.outputs
+        if isinstance(graph_outputs, dict):
+            return dict(zip(graph_outputs, outs))
+        return outs if isinstance(graph_outputs, (list, tuple)) else outs[0]
+
+    def forward(self, input_nodes: list, training: bool) -> list:
+        """The flat list of output nodes for graphc input nodes (in input order)."""
+        if self._graph is not None:
+            return self._graph.run(input_nodes, training)
+        arg = input_nodes[0] if len(input_nodes) == 1 else input_nodes
+        return flatten(self._call_graph(arg, (), {"training": training}))
+
+    def make_predict_function(self, backend_name: str):
+        """A compiled function from the inputs to the outputs (inference mode), cached."""
+        if backend_name not in self._predict_functions:
+            xs = [gc.placeholder(shape, dtype, name=name) for name, shape, dtype in
+                  zip(self.input_names, self.input_shapes, self.input_dtypes)]
+            outputs = self.forward(xs, training=False)
+            self._predict_functions[backend_name] = gc.function(
+                xs, list(outputs), backend=backend_name, name=f"{self.name}_predict")
+        return self._predict_functions[backend_name]
+
+    def build_from_data(self, x) -> None:
+        """Build a model whose input shape was not given, from the first data it sees."""
+        dtype = "int32" if x.dtype.kind in "iu" else backend.floatx()
+        self.build((None,) + tuple(x.shape[1:]), dtype)
+
+    def build(self, input_shape, dtype=None):
+        """Create the weights for inputs of `input_shape` (batch dimension None)."""
+        if self._graph is not None:
+            return
+        dtype = dtype or backend.floatx()
+        placeholder = gc.placeholder(tuple(input_shape), dtype, name="input")
+        self._data_inputs = ("input", tuple(input_shape), dtype)
+        self._subclass_out = flatten(self._call_graph(placeholder, (), {"training": False}))
+        self.built = True
+
+    def _subclass_spec(self):
+        if self._data_inputs is None:
+            self._require_graph()
+        return self._data_inputs
+
+    def _subclass_outputs(self):
+        self._subclass_spec()
+        return self._subclass_out
+
+    # ---- description -------------------------------------------------------------------------
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print Keras's table of layers, output shapes and parameter counts."""
+        from frontend.models.summary import print_summary
+
+        print_summary(self, line_length, positions, print_fn)
+
+    def layer_records(self) -> list[dict]:
+        """One dict per layer (name, type, shapes, dtype, params, trainable, activation,
+        inbound layer names): what `frontend.utils.plot_model` draws."""
+        from frontend.models.summary import layer_records
+
+        return layer_records(self)
+
+    def get_config(self) -> dict:
+        from frontend.models.serialization import functional_config
+
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from frontend.models.serialization import functional_from_config
+
+        return functional_from_config(config, custom_objects, cls)
+
+    def to_json(self, **kwargs) -> str:
+        from frontend.models.serialization import model_to_dict
+
+        return json.dumps(model_to_dict(self), **kwargs)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Save architecture, weights, compile settings and optimizer state to one zip file."""
+        from frontend.models.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights (in `model.weights` order) to an .npz archive."""
+        from frontend.models.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        from frontend.models.saving import load_weights
+
+        load_weights(self, filepath)
+
+
+def input_layer_of(tensor) -> InputLayer:
+    return record_of(tensor).layer

@@ -1,0 +1,200 @@
+"""Saving and loading models and weights, safely.
+
+`model.save(path)` writes one zip archive holding
+    metadata.json      format name and version, graphc/numpy/Python versions, date, backend
+    config.json        the model's class and config, and its compile settings
+    model.weights.npz  the weights in `model.weights` order (plus their names)
+    optimizer.npz      the optimizer's state (iterations, learning rate, slots), once it exists
+It is written to a temporary file in the same folder and renamed over `path`, so a crash
+never leaves a half-written model. Loading never unpickles (`allow_pickle=False`) and refuses
+Lambda layers (whose functions are bytecode) unless `safe_mode=False`.
+
+`save_weights(path)` writes only the .npz part (any file name; '.weights.npz' is suggested).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json
+import os
+import platform
+import tempfile
+import warnings
+import zipfile
+import zlib
+
+import numpy as np
+
+FORMAT = "graphc.frontend.model"
+FORMAT_VERSION = 1
+MEMBERS = ("metadata.json", "config.json", "model.weights.npz")
+
+
+def atomic_write(path: str, write) -> None:
+    """Call `write(file)` on a temporary file beside `path`, then rename it to `path`."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
+                                    suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temp)
+        raise
+
+
+def arrays_to_npz(arrays, names) -> bytes:
+    buffer = io.BytesIO()
+    entries = {f"w{i:04d}": np.asarray(a) for i, a in enumerate(arrays)}
+    np.savez(buffer, names=np.array(list(names), dtype=np.str_), **entries)
+    return buffer.getvalue()
+
+
+def npz_to_arrays(data: bytes, what: str):
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            names = [str(n) for n in npz["names"]] if "names" in npz.files else None
+            keys = sorted(k for k in npz.files if k.startswith("w"))
+            return [npz[k] for k in keys], names
+    except (ValueError, OSError, zipfile.BadZipFile, zlib.error, KeyError) as err:
+        raise ValueError(f"{what} is corrupt or not a graphc weights file ({err})") from None
+
+
+def metadata(model) -> dict:
+    import graphc
+
+    return {"format": FORMAT, "format_version": FORMAT_VERSION,
+            "graphc_version": graphc.__version__, "numpy_version": np.__version__,
+            "python_version": platform.python_version(),
+            "date_saved": datetime.datetime.now().isoformat(timespec="seconds"),
+            "backend": getattr(model, "backend_name", None), "class_name": type(model).__name__}
+
+
+def check_target(path: str, overwrite: bool) -> str:
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    if path.endswith((".h5", ".hdf5")):
+        warnings.warn(f"{path}: graphc writes its own zip format (JSON config + NumPy weights), "
+                      f"not HDF5, whatever the extension; '.keras' is the usual name",
+                      UserWarning, stacklevel=4)
+    return path
+
+
+def save_model(model, filepath, overwrite=True) -> None:
+    from frontend.models.compile_config import compile_config
+    from frontend.models.serialization import model_to_dict
+
+    path = check_target(filepath, overwrite)
+    config = {**model_to_dict(model), "compile_config": compile_config(model)}
+    members = {"metadata.json": json.dumps(metadata(model), indent=1).encode(),
+               "config.json": json.dumps(config, indent=1).encode(),
+               "model.weights.npz": arrays_to_npz(model.get_weights(),
+                                                  [w.name for w in model.weights])}
+    optimizer = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
+    if optimizer is not None and optimizer.built:
+        members["optimizer.npz"] = arrays_to_npz([v.get_value() for v in optimizer.variables],
+                                                 [v.name for v in optimizer.variables])
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+
+    atomic_write(path, write)
+
+
+def read_archive(path: str) -> dict:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such model file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a graphc model file: expected a zip archive holding "
+                         f"{', '.join(MEMBERS)} (the file may be truncated or of another format)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            missing = [m for m in MEMBERS if m not in names]
+            if missing:
+                raise ValueError(f"{path} is not a graphc model file: it lacks {missing}")
+            return {n: archive.read(n) for n in names if n in MEMBERS + ("optimizer.npz",)}
+    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+        raise ValueError(f"{path} is corrupt or truncated ({err})") from None
+
+
+def parse_json(data: bytes, what: str) -> dict:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{what} is corrupt ({err})") from None
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002
+    """Load a model written by `model.save` (architecture, weights, compile settings and
+    optimizer state). Lambda layers load only with safe_mode=False."""
+    from frontend.layers.lambda_layer import SAFE_MODE
+    from frontend.models.compile_config import compile_from_config
+    from frontend.models.serialization import model_from_dict
+
+    path = os.fspath(filepath)
+    members = read_archive(path)
+    meta = parse_json(members["metadata.json"], f"{path}: metadata.json")
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a graphc model file (format {meta.get('format')!r})")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer graphc (format version "
+                         f"{meta['format_version']}); upgrade graphc to load it")
+    config = parse_json(members["config.json"], f"{path}: config.json")
+    previous, SAFE_MODE["enabled"] = SAFE_MODE["enabled"], bool(safe_mode)
+    try:
+        model = model_from_dict(config, custom_objects)
+    finally:
+        SAFE_MODE["enabled"] = previous
+    weights, names = npz_to_arrays(members["model.weights.npz"], f"{path}: model.weights.npz")
+    assign_weights(model, weights, names, path)
+    if compile and config.get("compile_config"):
+        compile_from_config(model, config["compile_config"], custom_objects)
+        if "optimizer.npz" in members and getattr(model, "compiled", False):
+            state, _ = npz_to_arrays(members["optimizer.npz"], f"{path}: optimizer.npz")
+            model.optimizer.set_state(state)
+    return model
+
+
+def assign_weights(model, arrays, names, source: str) -> None:
+    weights = model.weights
+    if len(arrays) != len(weights):
+        raise ValueError(f"{source} holds {len(arrays)} weight arrays but model '{model.name}' "
+                         f"has {len(weights)} weights ({', '.join(w.name for w in weights)})")
+    for i, (var, value) in enumerate(zip(weights, arrays)):
+        if tuple(value.shape) != tuple(var.shape):
+            saved = names[i] if names else f"array {i}"
+            raise ValueError(f"{source}: weight {var.name!r} of model '{model.name}' has shape "
+                             f"{var.shape}, but the file's {saved!r} has shape {value.shape}")
+    for var, value in zip(weights, arrays):
+        var.set_value(value.astype(var.dtype))
+
+
+def save_weights(model, filepath, overwrite=True) -> None:
+    path = check_target(filepath, overwrite)
+    data = arrays_to_npz(model.get_weights(), [w.name for w in model.weights])
+    atomic_write(path, lambda f: f.write(data))
+
+
+def load_weights(model, filepath) -> None:
+    """Weights from `save_weights` output or from a whole saved model."""
+    path = os.fspath(filepath)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such weights file: {path}")
+    with open(path, "rb") as f:
+        data = f.read()
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if "model.weights.npz" in archive.namelist():
+                data = archive.read("model.weights.npz")
+    arrays, names = npz_to_arrays(data, path)
+    assign_weights(model, arrays, names, path)

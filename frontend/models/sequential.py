@@ -1,0 +1,119 @@
+"""`Sequential`: a stack of layers, each taking the previous one's output.
+
+The input shape comes from an `Input`/`InputLayer` added first, from the first layer's
+`input_shape` (or Keras 1's `input_dim`), or from the first data given to fit/predict.
+"""
+
+from __future__ import annotations
+
+from frontend import backend
+from frontend.layers.base import Layer
+from frontend.layers.core import InputLayer
+from frontend.layers.tensor import KerasTensor
+from frontend.models.model import Model
+
+
+class Sequential(Model):
+    """Example:
+        model = Sequential([Input(shape=(784,)), Dense(500, activation="relu"),
+                            Dense(10, activation="softmax")])
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True, **kwargs):
+        self._graph_value, self._seq_layers, self._input_layer = None, [], None
+        Model.__init__(self, name=name or backend.unique_name("sequential"),
+                       trainable=trainable, **kwargs)
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def _graph(self):
+        if self._graph_value is None and self._input_layer is not None and self._seq_layers:
+            x = self._input_layer.output
+            for layer in self._seq_layers:
+                x = layer(x)
+            self._set_graph(self._input_layer.output, x)
+        return self._graph_value
+
+    @_graph.setter
+    def _graph(self, value):
+        self._graph_value = value
+
+    def _set_graph(self, inputs, outputs):
+        from frontend.models.functional import FunctionalGraph
+
+        self._graph_value = FunctionalGraph(inputs, outputs, self.name)
+        self._predict_functions, self._steps = {}, None
+        self.built = True
+
+    def add(self, layer) -> None:
+        """Append a layer (or an Input, as the first element)."""
+        if isinstance(layer, KerasTensor):
+            layer = layer.history[0]
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Only layers can be added to a Sequential model. Received: "
+                            f"layer={layer!r} (of type {type(layer).__name__})")
+        if isinstance(layer, InputLayer):
+            if self._seq_layers or self._input_layer is not None:
+                raise ValueError(f"Sequential '{self.name}': an Input can only be the first layer")
+            self._input_layer = layer
+        else:
+            if any(existing.name == layer.name for existing in self._seq_layers):
+                raise ValueError(f"Sequential '{self.name}': all layers need unique names; "
+                                 f"'{layer.name}' is already in the model")
+            if self._input_layer is None and not self._seq_layers and \
+                    layer._batch_input_shape is not None:
+                self._input_layer = InputLayer(batch_shape=layer._batch_input_shape)
+            self._seq_layers.append(layer)
+        self._invalidate()
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._seq_layers:
+            raise IndexError(f"Sequential '{self.name}' has no layers to pop")
+        layer = self._seq_layers.pop()
+        self._invalidate()
+        return layer
+
+    def _invalidate(self):
+        self._graph_value, self._predict_functions, self._steps = None, {}, None
+
+    @property
+    def layers(self) -> list:
+        return list(self._seq_layers)
+
+    def _sublayers(self) -> list:
+        self._graph  # noqa: B018 - builds the layers' weights when the input shape is known
+        return list(self._seq_layers)
+
+    def build(self, input_shape=None, dtype=None):
+        if self._input_layer is None:
+            if input_shape is None:
+                raise ValueError(f"Sequential '{self.name}': build() needs an input_shape")
+            self._input_layer = InputLayer(batch_shape=tuple(input_shape), dtype=dtype)
+        if self._graph is None:
+            raise ValueError(f"Sequential '{self.name}' has no layers to build")
+
+    def build_from_data(self, x) -> None:
+        dtype = "int32" if x.dtype.kind in "iu" else backend.floatx()
+        self.build((None,) + tuple(x.shape[1:]), dtype)
+
+    @property
+    def built_graph(self) -> bool:
+        return self._graph is not None
+
+    def get_config(self) -> dict:
+        from frontend.layers import serialize
+
+        layers = ([serialize(self._input_layer)] if self._input_layer is not None else []) + \
+            [serialize(layer) for layer in self._seq_layers]
+        return {"name": self.name, "trainable": self.trainable, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from frontend.layers import deserialize
+
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for layer_config in config["layers"]:
+            model.add(deserialize(layer_config, custom_objects))
+        return model

@@ -1,0 +1,148 @@
+"""Model configs (JSON-able dicts) and rebuilding models from them.
+
+A functional config lists each layer's class and config with its inbound calls (which
+layer, call index and output each input came from), as Keras does, plus the model's input
+and output tensors. Deserialization never runs code, except a Lambda layer's function, which
+loads only outside safe mode.
+"""
+
+from __future__ import annotations
+
+from frontend.layers import deserialize, serialize
+from frontend.layers.core import InputLayer
+from frontend.layers.tensor import KerasTensor, flatten, map_structure
+from frontend.models.functional import record_of
+
+
+def tensor_ref(t: KerasTensor) -> list:
+    layer, call_index, tensor_index = t.history
+    return [layer.name, call_index, tensor_index]
+
+
+def functional_config(model) -> dict:
+    graph = model._require_graph()
+    layers = []
+    for layer in graph.layers:
+        entry = serialize(layer)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [
+            {"args": map_structure(tensor_ref, rec.inputs), "kwargs": rec.kwargs}
+            for rec in graph.records if rec.layer is layer and not isinstance(layer, InputLayer)]
+        layers.append(entry)
+    refs = lambda s: map_structure(tensor_ref, s)  # noqa: E731
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": refs(graph.inputs), "output_layers": refs(graph.outputs)}
+
+
+def functional_from_config(config: dict, custom_objects=None, cls=None):
+    from frontend.models.model import Model
+
+    created = {}
+    for entry in config["layers"]:
+        layer = deserialize(entry, custom_objects)
+        created[entry.get("name", layer.name)] = (layer, entry.get("inbound_nodes", []))
+    outputs_of = {}  # layer name -> list of output structures, one per replayed call
+
+    def lookup(ref):
+        name, call_index, tensor_index = ref
+        layer = created[name][0]
+        if isinstance(layer, InputLayer):
+            return layer.output
+        return flatten(outputs_of[name][call_index])[tensor_index]
+
+    pending = [(name, i, call) for name, (_, calls) in created.items()
+               for i, call in enumerate(calls)]
+    while pending:
+        progressed = []
+        for name, i, call in pending:
+            if len(outputs_of.get(name, [])) != i or not _ready(call["args"], created, outputs_of):
+                continue
+            args = _map_refs(lookup, _as_refs(call["args"]))
+            outputs_of.setdefault(name, []).append(created[name][0](args, **call.get("kwargs", {})))
+            progressed.append((name, i))
+        if not progressed:
+            raise ValueError(f"Cannot rebuild model '{config.get('name')}': its layer graph "
+                             f"references layers that are missing from the config")
+        done = set(progressed)
+        pending = [p for p in pending if (p[0], p[1]) not in done]
+    inputs = _map_refs(lookup, _as_refs(config["input_layers"]))
+    outputs = _map_refs(lookup, _as_refs(config["output_layers"]))
+    model_cls = cls if cls is not None and cls.__name__ != "Sequential" else Model
+    return model_cls(inputs=inputs, outputs=outputs, name=config.get("name"),
+                     trainable=config.get("trainable", True))
+
+
+class _Ref(tuple):
+    """A [layer name, call index, tensor index] reference (kept apart from lists of refs)."""
+
+
+def _is_ref(value) -> bool:
+    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and \
+        isinstance(value[1], int) and isinstance(value[2], int)
+
+
+def _as_refs(structure):
+    if _is_ref(structure):
+        return _Ref(structure)
+    if isinstance(structure, list):
+        return [_as_refs(s) for s in structure]
+    if isinstance(structure, dict):
+        return {k: _as_refs(v) for k, v in structure.items()}
+    return structure
+
+
+def _ready(args, created, outputs_of) -> bool:
+    refs = [r for r in _flat_refs(_as_refs(args))]
+    for name, call_index, _ in refs:
+        if name not in created:
+            raise ValueError(f"The model config refers to an unknown layer {name!r}")
+        if not isinstance(created[name][0], InputLayer) and \
+                len(outputs_of.get(name, [])) <= call_index:
+            return False
+    return True
+
+
+def _map_refs(fn, structure):
+    if isinstance(structure, _Ref):
+        return fn(structure)
+    if isinstance(structure, list):
+        return [_map_refs(fn, s) for s in structure]
+    if isinstance(structure, dict):
+        return {k: _map_refs(fn, v) for k, v in structure.items()}
+    return structure
+
+
+def _flat_refs(structure):
+    if isinstance(structure, _Ref):
+        return [structure]
+    if isinstance(structure, list):
+        return [r for s in structure for r in _flat_refs(s)]
+    if isinstance(structure, dict):
+        return [r for s in structure.values() for r in _flat_refs(s)]
+    return []
+
+
+def model_to_dict(model) -> dict:
+    class_name = type(model).__name__
+    if class_name == "Model":
+        class_name = "Functional"
+    return {"class_name": class_name, "config": model.get_config(), "module": "frontend"}
+
+
+def model_from_dict(spec: dict, custom_objects=None):
+    from frontend.models.model import Model
+    from frontend.models.sequential import Sequential
+
+    classes = {"Functional": Model, "Model": Model, "Sequential": Sequential,
+               **(custom_objects or {})}
+    if spec.get("class_name") not in classes:
+        raise ValueError(f"Unknown model class {spec.get('class_name')!r}; pass it in "
+                         f"custom_objects")
+    return classes[spec["class_name"]].from_config(spec["config"], custom_objects=custom_objects)
+
+
+def model_from_json(json_string: str, custom_objects=None):
+    """A model (with fresh weights) from `model.to_json()`."""
+    import json
+
+    return model_from_dict(json.loads(json_string), custom_objects)

@@ -1,0 +1,320 @@
+"""compile / fit / evaluate / predict and the *_on_batch methods (Keras semantics).
+
+Every step is one call of a compiled graphc function (see steps.py); the Python loop here only
+slices mini-batches, calls callbacks and prints progress.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frontend import losses, optimizers, seeding
+from frontend.callbacks import CallbackList, History, ProgbarLogger
+from frontend.compat import reject_unknown, signature_names, warn_deprecated
+from frontend.models import data as D
+from frontend.models.steps import (StepFunctions, check_targets, resolve_metric_specs,
+                                   resolve_per_output, target_dtype)
+from graphc.backends import BACKENDS, get_backend
+from graphc.ir import user_site
+
+
+def _verbosity(verbose) -> int:
+    return 1 if verbose == "auto" else int(verbose)
+
+
+def _check_kwargs(method, kwargs, renames=None):
+    for old, new in (renames or {}).items():
+        if old in kwargs:
+            warn_deprecated(method.__name__, old, new)
+            kwargs[new] = kwargs.pop(old)
+    known = signature_names(method)
+    reject_unknown({k: v for k, v in kwargs.items() if k not in known}, known, method.__name__)
+    return kwargs
+
+
+class Trainer:
+    """Mixin giving a Model compile/fit/evaluate/predict."""
+
+    compiled = False
+    _steps = None
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", backend="llvm", **kwargs):
+        """Configure training.
+
+        Args:
+            optimizer: name ('adam') or Optimizer. loss: name, function or Loss (or one per
+            output, as a list or dict). metrics: names/functions/Metrics ('accuracy' is picked
+            like Keras from the loss and shapes). loss_weights: one float per output.
+            backend: 'llvm' (native code, the default) or 'numpy' (the reference interpreter).
+        Example: `model.compile(optimizer="adam", loss="categorical_crossentropy",
+        metrics=["accuracy"])`
+        """
+        _check_kwargs(Trainer.compile, kwargs)
+        if backend not in BACKENDS:
+            raise ValueError(f"compile: unknown backend {backend!r}; choose one of "
+                             f"{', '.join(BACKENDS)} (at {user_site()})")
+        get_backend(backend)  # a clear NotImplementedError now rather than at the first step
+        try:
+            self.optimizer = optimizers.get(optimizer)
+        except ValueError as err:
+            raise ValueError(f"compile(optimizer=...): {err} (at {user_site()})") from None
+        self._compile_args = dict(loss=loss, loss_weights=loss_weights, metrics=metrics,
+                                  weighted_metrics=weighted_metrics)
+        self.backend_name = backend
+        self._resolve_losses(loss)  # unknown names fail here, at the user's compile line
+        for spec in (metrics, weighted_metrics):
+            self._validate_metric_names(spec)
+        self._steps, self.compiled, self.stop_training = None, True, False
+
+    def _resolve_losses(self, loss):
+        try:
+            if self.built_graph:
+                specs = resolve_per_output(loss, self.output_names, "loss")
+                return [None if s is None else losses.get(s) for s in specs]
+            return None if loss is None else losses.get(loss)
+        except ValueError as err:
+            raise ValueError(f"compile(loss=...): {err} (at {user_site()})") from None
+
+    @staticmethod
+    def _validate_metric_names(spec):
+        from frontend import metrics as M
+
+        flat = spec.values() if isinstance(spec, dict) else (
+            spec if isinstance(spec, (list, tuple)) else [spec])
+        for item in flat:
+            for name in (item if isinstance(item, (list, tuple)) else [item]):
+                if isinstance(name, str) and name.lower() not in ("accuracy", "acc"):
+                    try:
+                        M.get(name)
+                    except ValueError as err:
+                        raise ValueError(f"compile(metrics=...): {err} (at {user_site()})") \
+                            from None
+
+    def _step_functions(self) -> StepFunctions:
+        if not self.compiled:
+            raise RuntimeError(f"Model '{self.name}' must be compiled before training or "
+                               f"evaluating: call model.compile(optimizer, loss) first "
+                               f"(at {user_site()})")
+        if self._steps is None:
+            names, args = self.output_names, self._compile_args
+            output_losses = self._resolve_losses(args["loss"])
+            weights = resolve_per_output(args["loss_weights"], names, "loss_weights") \
+                if args["loss_weights"] is not None else [1.0] * len(names)
+            weights = [1.0 if w is None else float(w) for w in weights]
+            self._steps = StepFunctions(self, self.optimizer, output_losses, weights,
+                                        resolve_metric_specs(args["metrics"], names),
+                                        resolve_metric_specs(args["weighted_metrics"], names),
+                                        self.backend_name)
+        return self._steps
+
+    @property
+    def metrics_names(self) -> list[str]:
+        steps = self._steps
+        return [m.name for m in steps.trackers()] if steps else ["loss"]
+
+    # ---- data ---------------------------------------------------------------------------------
+
+    def _inputs(self, x, method):
+        if x is None:
+            raise D.DataError(f"{method}: `x` is required (at {user_site()})")
+        if not self.built_graph:
+            first = D.as_array(D.by_position(x, ["input"], "x", method)[0], "x")
+            self.build_from_data(first)
+        arrays = []
+        for name, raw, shape, dtype in zip(self.input_names,
+                                           D.by_position(x, self.input_names, "x", method),
+                                           self.input_shapes, self.input_dtypes):
+            array = D.as_array(raw, f"{method}: x (input '{name}')")
+            D.check_feature_shape(array, shape, f"input '{name}' of model '{self.name}'", method)
+            arrays.append(D.cast_to(array, dtype))
+        return arrays
+
+    def _targets(self, y, method):
+        steps = self._step_functions()
+        if y is None:
+            raise D.DataError(f"{method}: `y` is required for a compiled loss (at {user_site()})")
+        arrays = []
+        raw = D.by_position(y, self.output_names, "y", method)
+        for i, (name, item) in enumerate(zip(self.output_names, raw)):
+            array = D.as_array(item, f"{method}: y (output '{name}')")
+            loss = steps.output_losses[i]
+            if loss is not None:
+                check_targets(array, self.output_shapes[i], loss, name, method)
+                array = D.cast_to(array, target_dtype(loss))
+            arrays.append(array)
+        return arrays
+
+    def _sample_weights(self, ys, sample_weight, class_weight, n, method):
+        names = self.output_names
+        if sample_weight is None:
+            weights = [np.ones(n, np.float32) for _ in names]
+        elif isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1:
+            weights = [np.ones(n, np.float32) if w is None else np.asarray(w, np.float32)
+                       for w in D.by_position(sample_weight, names, "sample_weight", method)]
+        else:
+            weights = [np.asarray(sample_weight, np.float32).reshape(-1) for _ in names]
+        if class_weight is not None:
+            if len(names) > 1:
+                raise D.DataError(f"{method}: class_weight needs a single-output model; use "
+                                  f"sample_weight for {names} (at {user_site()})")
+            weights[0] = weights[0] * D.class_weights_for(ys[0], class_weight)
+        return weights
+
+    def _prepare(self, x, y, sample_weight, class_weight, method):
+        xs = self._inputs(x, method)
+        ys = self._targets(y, method)
+        n = D.check_same_length([("x", self.input_names, xs), ("y", self.output_names, ys)],
+                                method)
+        sws = self._sample_weights(ys, sample_weight, class_weight, n, method)
+        D.check_same_length([("x", self.input_names, xs),
+                             ("sample_weight", self.output_names, sws)], method)
+        return xs, ys, sws
+
+    # ---- training -------------------------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, **kwargs):
+        """Train for `epochs` epochs (counted from `initial_epoch`) on mini-batches of
+        `batch_size` (default 32); returns a History. `validation_split` holds out the last
+        samples (before shuffling)."""
+        kwargs = _check_kwargs(Trainer.fit, kwargs, {"nb_epoch": "epochs"})
+        epochs = kwargs.get("epochs", epochs)
+        batch_size = batch_size or 32
+        xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "fit")
+        val = None
+        if validation_data is not None:
+            val = self._validation_arrays(validation_data)
+        elif validation_split:
+            k = len(xs)
+            train, held = D.split_validation(xs + ys + sws, validation_split)
+            xs, ys, sws = train[:k], train[k:k + len(ys)], train[k + len(ys):]
+            val = (held[:k], held[k:k + len(ys)], held[k + len(ys):])
+        steps = self._step_functions()
+        train_fn = steps.function("train", ys)
+        n = len(xs[0])
+        history = History()
+        verbose = _verbosity(verbose)
+        cbs = CallbackList(list(callbacks or []) + [history] +
+                           ([ProgbarLogger(verbose)] if verbose else []), self,
+                           {"verbose": verbose, "epochs": epochs,
+                            "steps": D.steps_for(n, batch_size)})
+        self.stop_training = False
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            steps.reset()
+            cbs.on_epoch_begin(epoch)
+            plan = D.batch_plan(n, batch_size, shuffle, seeding.rng())
+            for step, idx in enumerate(plan):
+                cbs.on_train_batch_begin(step)
+                train_fn(*[a[idx] for a in xs + ys + sws])
+                cbs.on_train_batch_end(step, steps.logs())
+                if self.stop_training:
+                    break
+            logs = steps.logs()
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                results = self._run_test(*val, validation_batch_size or batch_size, None)
+                logs.update({f"val_{k}": v for k, v in results.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end()
+        return history
+
+    def _validation_arrays(self, validation_data):
+        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+            raise D.DataError(f"fit: validation_data must be (x_val, y_val) or (x_val, y_val, "
+                              f"val_sample_weight) (at {user_site()})")
+        x, y = validation_data[0], validation_data[1]
+        sw = validation_data[2] if len(validation_data) == 3 else None
+        return self._prepare(x, y, sw, None, "fit(validation_data)")
+
+    # ---- evaluation and prediction ---------------------------------------------------------
+
+    def _run_test(self, xs, ys, sws, batch_size, callbacks):
+        steps = self._step_functions()
+        test_fn = steps.function("test", ys)
+        steps.reset()
+        plan = D.batch_plan(len(xs[0]), batch_size, False, seeding.rng())
+        if callbacks:
+            callbacks.on_test_begin()
+        for step, idx in enumerate(plan):
+            if callbacks:
+                callbacks.on_test_batch_begin(step)
+            test_fn(*[a[idx] for a in xs + ys + sws])
+            if callbacks:
+                callbacks.on_test_batch_end(step, steps.logs())
+        logs = steps.logs()
+        if callbacks:
+            callbacks.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, **kwargs):
+        """The loss (and metrics) over the data: a float, [loss, metric, ...], or a dict."""
+        _check_kwargs(Trainer.evaluate, kwargs)
+        batch_size = batch_size or 32
+        xs, ys, sws = self._prepare(x, y, sample_weight, None, "evaluate")
+        verbose = _verbosity(verbose)
+        cbs = CallbackList(list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
+                           self, {"verbose": verbose, "steps": D.steps_for(len(xs[0]),
+                                                                            batch_size)})
+        logs = self._run_test(xs, ys, sws, batch_size, cbs)
+        return self._format_results(logs, return_dict)
+
+    @staticmethod
+    def _format_results(logs, return_dict):
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
+        """The model's outputs for `x`, batch by batch (an array, or a list for several)."""
+        _check_kwargs(Trainer.predict, kwargs)
+        batch_size = batch_size or 32
+        xs = self._inputs(x, "predict")
+        fn = self.make_predict_function(getattr(self, "backend_name", "llvm"))
+        plan = D.batch_plan(len(xs[0]), batch_size, False, seeding.rng())
+        verbose = _verbosity(verbose)
+        cbs = CallbackList(list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
+                           self, {"verbose": verbose, "steps": len(plan)})
+        cbs.on_predict_begin()
+        chunks = []
+        for step, idx in enumerate(plan):
+            cbs.on_predict_batch_begin(step)
+            chunks.append(fn(*[a[idx] for a in xs]))
+            cbs.on_predict_batch_end(step)
+        cbs.on_predict_end()
+        outputs = [np.concatenate([c[i] for c in chunks]) for i in range(len(self.output_names))]
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       reset_metrics=True, return_dict=False):
+        """One training step on one batch; returns the loss (and metrics) of that batch
+        (accumulated over calls when reset_metrics=False)."""
+        xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
+        steps = self._step_functions()
+        fn = steps.function("train", ys)
+        if reset_metrics:
+            steps.reset()
+        fn(*xs, *ys, *sws)
+        return self._format_results(steps.logs(), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True,
+                      return_dict=False):
+        xs, ys, sws = self._prepare(x, y, sample_weight, None, "test_on_batch")
+        steps = self._step_functions()
+        fn = steps.function("test", ys)
+        if reset_metrics:
+            steps.reset()
+        fn(*xs, *ys, *sws)
+        return self._format_results(steps.logs(), return_dict)
+
+    def predict_on_batch(self, x):
+        xs = self._inputs(x, "predict_on_batch")
+        outputs = self.make_predict_function(getattr(self, "backend_name", "llvm"))(*xs)
+        return outputs[0] if len(outputs) == 1 else outputs

@@ -1,0 +1,189 @@
+"""Learning-rate schedules, computed inside the compiled step from the optimizer's iteration
+counter (Keras 3 formulas). `schedule(step)` takes an int64 graph node; `schedule.value(n)`
+gives the float for step n."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import graphc as gc
+from frontend.compat import lookup
+
+
+def _float(step):
+    return gc.cast(step, "float32")
+
+
+def _floor(x):
+    """floor for x >= 0 (a float -> int64 cast truncates toward zero)."""
+    return gc.cast(gc.cast(x, "int64"), "float32")
+
+
+def cosine_0_pi(x):
+    """cos(x) for x in [0, pi]: -sin(x - pi/2) by its Taylor series (error < 1e-11), since the
+    op table has no cos."""
+    t = x - math.pi / 2
+    t2 = t * t
+    term, total = t, t
+    for n in range(1, 8):
+        term = term * t2 * (-1.0 / ((2 * n) * (2 * n + 1)))
+        total = total + term
+    return -total
+
+
+class LearningRateSchedule:
+    def __call__(self, step):
+        raise NotImplementedError
+
+    def value(self, step: int) -> float:
+        s = gc.scalar("step", dtype="int64")
+        return float(self(s).eval({s: np.int64(step)}))
+
+    def get_config(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """lr * decay_rate ** (step / decay_steps) (floored exponent if staircase)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        if decay_steps <= 0:
+            raise ValueError(f"ExponentialDecay: decay_steps must be > 0. "
+                             f"Received: decay_steps={decay_steps}")
+        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
+        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+
+    def __call__(self, step):
+        p = _float(step) / float(self.decay_steps)
+        if self.staircase:
+            p = _floor(p)
+        return float(self.initial_learning_rate) * gc.pow(gc.as_node(float(self.decay_rate),
+                                                                     like=p), p)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """lr / (1 + decay_rate * step / decay_steps) (floored ratio if staircase)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="InverseTimeDecay"):
+        if decay_steps <= 0:
+            raise ValueError(f"InverseTimeDecay: decay_steps must be > 0. "
+                             f"Received: decay_steps={decay_steps}")
+        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
+        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+
+    def __call__(self, step):
+        p = _float(step) / float(self.decay_steps)
+        if self.staircase:
+            p = _floor(p)
+        return float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * p)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """values[0] while step <= boundaries[0], values[i] while step <= boundaries[i], then
+    values[-1]."""
+
+    def __init__(self, boundaries, values, name="PiecewiseConstant"):
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(f"PiecewiseConstantDecay: needs one more value than boundaries. "
+                             f"Received: {len(boundaries)} boundaries, {len(values)} values")
+        self.boundaries, self.values, self.name = list(boundaries), list(values), name
+
+    def __call__(self, step):
+        step = _float(step)
+        result = gc.as_node(float(self.values[-1]), like=step) + step * 0.0
+        for boundary, value in reversed(list(zip(self.boundaries, self.values))):
+            result = gc.where(step <= float(boundary), float(value), result)
+        return result
+
+    def get_config(self):
+        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
+
+
+class CosineDecay(LearningRateSchedule):
+    """Cosine decay from the initial rate (or warmup_target after a linear warmup) to
+    alpha times it over decay_steps."""
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
+                 warmup_target=None, warmup_steps=0):
+        if decay_steps <= 0:
+            raise ValueError(f"CosineDecay: decay_steps must be > 0. "
+                             f"Received: decay_steps={decay_steps}")
+        self.initial_learning_rate, self.decay_steps, self.alpha = (initial_learning_rate,
+                                                                    decay_steps, alpha)
+        self.name, self.warmup_target, self.warmup_steps = name, warmup_target, warmup_steps
+
+    def _decay(self, step, start_lr):
+        fraction = step / float(self.decay_steps)
+        cosine = 0.5 * (1.0 + cosine_0_pi(math.pi * fraction))
+        return float(start_lr) * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def __call__(self, step):
+        step = _float(step)
+        if self.warmup_target is None:
+            return self._decay(gc.minimum(step, float(self.decay_steps)),
+                               self.initial_learning_rate)
+        warm = float(self.warmup_steps)
+        step = gc.minimum(step, float(self.decay_steps) + warm)
+        warming = (float(self.warmup_target) - float(self.initial_learning_rate)) \
+            * (step / max(warm, 1.0)) + float(self.initial_learning_rate)
+        decaying = self._decay(gc.maximum(step - warm, 0.0), self.warmup_target)
+        return gc.where(step < warm, warming, decaying)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
+                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """(lr - end) * (1 - min(step, decay_steps) / decay_steps) ** power + end (no cycling)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
+                 cycle=False, name="PolynomialDecay"):
+        if cycle:
+            raise ValueError("PolynomialDecay: cycle=True is not supported")
+        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
+        self.end_learning_rate, self.power, self.cycle, self.name = (end_learning_rate, power,
+                                                                     cycle, name)
+
+    def __call__(self, step):
+        p = gc.minimum(_float(step), float(self.decay_steps)) / float(self.decay_steps)
+        span = float(self.initial_learning_rate) - float(self.end_learning_rate)
+        return span * gc.pow(1.0 - p, gc.as_node(float(self.power), like=p)) \
+            + float(self.end_learning_rate)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
+                "power": self.power, "cycle": self.cycle, "name": self.name}
+
+
+CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
+                                    CosineDecay, PolynomialDecay)}
+
+
+def serialize(schedule) -> dict:
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def deserialize(config: dict):
+    return lookup(config["class_name"], CLASSES, "learning rate schedule").from_config(
+        config["config"])

@@ -1,0 +1,59 @@
+"""Utilities: seeding, label encoding, model diagrams."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frontend.backend import clear_session
+from frontend.seeding import set_random_seed
+from frontend.utils.progbar import Progbar
+
+
+def to_categorical(y, num_classes=None, dtype="float32") -> np.ndarray:
+    """One-hot encode integer class labels: shape (n,) or (n, 1) -> (n, num_classes)."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        if not np.all(np.mod(y, 1) == 0):
+            raise ValueError("to_categorical expects integer class labels; received fractional "
+                             "values")
+        y = y.astype(np.int64)
+    if y.ndim >= 2 and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    if y.size and y.min() < 0:
+        raise ValueError(f"to_categorical: labels must be >= 0. Received: min label {y.min()}")
+    num_classes = int(num_classes if num_classes is not None else (y.max() + 1 if y.size else 0))
+    if y.size and y.max() >= num_classes:
+        raise ValueError(f"to_categorical: label {y.max()} does not fit num_classes={num_classes}")
+    out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, y[..., None], 1, axis=-1)
+    return out
+
+
+def normalize(x, axis=-1, order=2) -> np.ndarray:
+    """x divided by its `order`-norm along `axis` (zero vectors stay zero)."""
+    x = np.asarray(x)
+    norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
+    return x / np.where(norm == 0, 1, norm)
+
+
+def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
+               show_layer_names=True, rankdir="TB", expand_nested=False, dpi=96,
+               show_layer_activations=False, show_trainable=False, **kwargs):
+    """Draw the model's layer graph to `to_file` (with graphviz, via graphc.viz).
+
+    Each layer is one box; `show_shapes` adds input/output shapes, `show_dtype` dtypes,
+    `show_layer_activations` activations, `show_trainable` a trainable mark.
+    """
+    if kwargs:
+        from frontend.compat import reject_unknown, signature_names
+        reject_unknown(kwargs, signature_names(plot_model), "plot_model")
+    from graphc.viz import draw_layers
+
+    return draw_layers(model.layer_records(), to_file, show_shapes=show_shapes,
+                       show_dtype=show_dtype, show_layer_names=show_layer_names, rankdir=rankdir,
+                       dpi=dpi, show_layer_activations=show_layer_activations,
+                       show_trainable=show_trainable)
+
+
+__all__ = ["to_categorical", "normalize", "set_random_seed", "clear_session", "plot_model",
+           "Progbar"]

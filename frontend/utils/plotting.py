@@ -1,0 +1,38 @@
+"""PNG plots with matplotlib, an optional dependency (`pip install graphc[plot]`)."""
+
+from __future__ import annotations
+
+
+def require_matplotlib():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("Plotting the training history needs matplotlib: "
+                          "pip install graphc[plot]") from None
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_history(history: dict, epochs: list, to_file: str, metrics=None, dpi=96) -> str:
+    """One panel per metric: the training curve and, if present, the validation curve."""
+    names = metrics or [k for k in history if not k.startswith("val_") and k != "learning_rate"]
+    unknown = [m for m in names if m not in history]
+    if unknown:
+        raise ValueError(f"History.plot: no such metric {unknown}; recorded: {sorted(history)}")
+    plt = require_matplotlib()
+    figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    xs = [e + 1 for e in epochs] or list(range(1, len(history[names[0]]) + 1))
+    for ax, name in zip(axes[0], names):
+        ax.plot(xs, history[name], marker="o", label=name)
+        if f"val_{name}" in history:
+            ax.plot(xs, history[f"val_{name}"], marker="o", label=f"val_{name}")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(to_file, dpi=dpi)
+    plt.close(figure)
+    return to_file
