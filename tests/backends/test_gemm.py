@@ -12,7 +12,10 @@ from llvmlite import ir
 
 from graphc.backends.llvm import gemm, jit, threads
 
-SIZES = [(1, 1, 1), (7, 13, 5), (100, 784, 500), (33, 17, 129), (100, 10, 500), (13, 70, 0)]
+# (M, N, K); with B not transposed, M <= 128 reads B in place and larger M packs it;
+# (100, 10, 500) and (200, 70, 33) split rows on 2 threads, the others split columns.
+SIZES = [(1, 1, 1), (7, 13, 5), (100, 784, 500), (33, 17, 129), (100, 10, 500), (13, 70, 0),
+         (130, 640, 3), (200, 70, 33)]
 TRANSPOSES = [(False, False), (False, True), (True, False), (True, True)]
 
 

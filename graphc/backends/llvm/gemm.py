@@ -20,8 +20,8 @@ thread has returned: a caller that reuses it for another kernel puts a barrier i
 
 Algorithm (BLIS-style, no A packing): op(B) is packed into panels NR = 4 vectors wide
 (<16 x float> or <8 x double>), zero-padded; a micro-kernel keeps an MR x NR = 6 x 4-vector block
-of accumulators in registers over the whole k loop (unrolled x4), broadcasting one A element per
-row per k step into llvm.fma; the N tail uses masked loads/stores; M-tail rows re-read the last
+of accumulators in registers over the whole k loop, broadcasting one A element per
+row per k step into llvm.fma (LLVM unrolls the k loop x4); the N tail uses masked loads/stores; M-tail rows re-read the last
 valid row and skip their stores. Threads split the columns (each packs its own panels, no
 barrier) or, when that balances worse (few columns, e.g. N=10), the rows.
 """
@@ -34,7 +34,9 @@ from graphc.backends.llvm import vecmath
 
 MR = 6  # rows of the register block
 NV = 4  # vectors per panel row (NR = NV * VL)
-UNROLL = 1  # k-loop unroll factor
+# Up to this many rows op(B) (not transposed) is read in place, not packed: measured on Zen 4,
+# one thread, 784x500 and 1024x1024 B, packing only pays from ~256 rows (512^3: 111 vs 107).
+DIRECT_MAX_ROWS = 128
 _VL = {"float32": 16, "float64": 8}
 _TY = {"float32": ir.FloatType, "float64": ir.DoubleType}
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
@@ -229,75 +231,72 @@ class _GemmEmitter:
 
     # ---------------------------------------------------------------- micro-kernel
     def define_panel(self, nv):
-        """panel(K, A, lda, i_start, i_end, Bp, C, ldc, j0, ncols, bias): rows i_start..i_end of
-        C's columns j0..j0+ncols (<= nv*VL) from one packed panel Bp, MR rows at a time."""
+        """panel(K, A, lda, i_start, i_end, Bp, b_stride, C, ldc, j0, ncols, bias): rows
+        i_start..i_end of C's columns j0..j0+ncols (<= nv*VL) from the panel at Bp whose k rows
+        are b_stride elements apart (a packed panel, or op(B) itself read in place)."""
+        names = ["K", "A", "lda", "i_start", "i_end", "Bp", "b_stride", "C", "ldc", "j0",
+                 "ncols", "bias"]
         fn, b = self.function(f"{self.name}_panel{nv}",
-                              [I64, PTR, I64, I64, I64, PTR, PTR, I64, I64, I64, PTR],
-                              ["K", "A", "lda", "i_start", "i_end", "Bp", "C", "ldc", "j0",
-                               "ncols", "bias"])
+                              [I64, PTR, I64, I64, I64, PTR, I64, PTR, I64, I64, I64, PTR], names)
         fn.linkage = "internal"
-        args = dict(zip(["K", "A", "lda", "i_start", "i_end", "Bp", "C", "ldc", "j0", "ncols",
-                         "bias"], fn.args, strict=True))
-        _counted_loop(b, args["i_start"], args["i_end"], _c64(MR),
-                      lambda b, i0: self.emit_tile(b, nv, i0, args), "mi")
+        args = dict(zip(names, fn.args, strict=True))
+        # MR-row tiles while at least 3 rows remain (the last may re-read rows it does not
+        # store), then single rows: batches of 1 or 2 rows do not pay for 6.
+        rows = b.sub(args["i_end"], args["i_start"])
+        over_two = b.sub(rows, _c64(2))
+        over_two = b.select(b.icmp_signed(">", over_two, _c64(0)), over_two, _c64(0))
+        tiled_end = b.add(args["i_start"], _round_up(b, over_two, MR))
+        _counted_loop(b, args["i_start"], tiled_end, _c64(MR),
+                      lambda b, i0: self.emit_tile(b, nv, MR, i0, args), "mi")
+        single_start = b.select(b.icmp_signed("<", tiled_end, args["i_end"]), tiled_end,
+                                args["i_end"])
+        _counted_loop(b, single_start, args["i_end"], _c64(1),
+                      lambda b, i0: self.emit_tile(b, nv, 1, i0, args), "m1")
         b.ret_void()
         return fn
 
-    def emit_tile(self, b, nv, i0, a):
+    def emit_tile(self, b, nv, mr, i0, a):
         last_row = b.sub(a["i_end"], _c64(1))
         row_scale, k_stride = (_c64(1), a["lda"]) if self.ta else (a["lda"], _c64(1))
         row_base = []
-        for r in range(MR):
+        for r in range(mr):
             row = b.add(i0, _c64(r))
-            row = b.select(b.icmp_signed("<", row, last_row), row, last_row)
+            if r:
+                row = b.select(b.icmp_signed("<", row, last_row), row, last_row)
             row_base.append(b.mul(row, row_scale))
         zero = ir.Constant(self.V, None)
+        # masked loads: a panel read in place may end inside the last row of B
+        masks = [self.lane_mask(b, _c64(v * self.vl), a["ncols"]) for v in range(nv)]
 
         def step(b, k, accs):
-            bp = self.gep(b, a["Bp"], b.mul(k, _c64(nv * self.vl)))
-            bvec = [b.load(self.gep(b, bp, _c64(v * self.vl)), typ=self.V, align=64)
+            bp = self.gep(b, a["Bp"], b.mul(k, a["b_stride"]))
+            bvec = [self.masked_load(b, self.gep(b, bp, _c64(v * self.vl)), masks[v])
                     for v in range(nv)]
             koff = b.mul(k, k_stride)
             out = []
-            for r in range(MR):
+            for r in range(mr):
                 x = b.load(self.gep(b, a["A"], b.add(row_base[r], koff)), typ=self.T)
                 xs = self.splat(b, x)
                 out += [vecmath.fma(b, xs, bvec[v], accs[r * nv + v]) for v in range(nv)]
             return out
-        accs = self.k_loops(b, a["K"], [zero] * (MR * nv), step)
-        self.emit_epilogue(b, nv, i0, accs, a)
+        accs = self.k_loop(b, a["K"], [zero] * (mr * nv), step)
+        self.emit_epilogue(b, nv, mr, i0, accs, a)
 
-    def k_loops(self, b, K, init, step):
-        """Run `step` for k in 0..K (x UNROLL main loop + remainder loop); accumulators in phis."""
-        k_main = b.and_(K, _c64(-UNROLL))
+    def k_loop(self, b, K, init, step):
+        """Run `step` for k in 0..K with the accumulators in phis (LLVM unrolls it x4)."""
         pre = b.block
-        main, mid = b.append_basic_block("km"), b.append_basic_block("kt.head")
-        tail, end = b.append_basic_block("kt"), b.append_basic_block("k.end")
-        b.cbranch(b.icmp_signed(">", k_main, _c64(0)), main, mid)
-        b.position_at_end(main)
+        body, end = b.append_basic_block("k"), b.append_basic_block("k.end")
+        b.cbranch(b.icmp_signed(">", K, _c64(0)), body, end)
+        b.position_at_end(body)
         k = b.phi(I64)
         accs = [b.phi(self.V) for _ in init]
-        cur = list(accs)
-        for u in range(UNROLL):
-            cur = step(b, b.add(k, _c64(u)), cur)
-        k_next = b.add(k, _c64(UNROLL))
-        b.cbranch(b.icmp_signed("<", k_next, k_main), main, mid)
-        self._incoming([k, *accs], [_c64(0), *init], pre, [k_next, *cur], main)
-        b.position_at_end(mid)
-        km = b.phi(I64)
-        am = [b.phi(self.V) for _ in init]
-        self._incoming([km, *am], [_c64(0), *init], pre, [k_next, *cur], main)
-        b.cbranch(b.icmp_signed("<", km, K), tail, end)
-        b.position_at_end(tail)
-        kt = b.phi(I64)
-        at = [b.phi(self.V) for _ in init]
-        out = step(b, kt, at)
-        kt_next = b.add(kt, _c64(1))
-        b.cbranch(b.icmp_signed("<", kt_next, K), tail, end)
-        self._incoming([kt, *at], [km, *am], mid, [kt_next, *out], tail)
+        out = step(b, k, accs)
+        k_next = b.add(k, _c64(1))
+        b.cbranch(b.icmp_signed("<", k_next, K), body, end)
+        self._incoming([k, *accs], [_c64(0), *init], pre, [k_next, *out], body)
         b.position_at_end(end)
         final = [b.phi(self.V) for _ in init]
-        self._incoming(final, am, mid, out, tail)
+        self._incoming(final, init, pre, out, body)
         return final
 
     @staticmethod
@@ -306,7 +305,7 @@ class _GemmEmitter:
             phi.add_incoming(x, first_block)
             phi.add_incoming(y, second_block)
 
-    def emit_epilogue(self, b, nv, i0, accs, a):
+    def emit_epilogue(self, b, nv, mr, i0, accs, a):
         masks = [self.lane_mask(b, _c64(v * self.vl), a["ncols"]) for v in range(nv)]
         bias = []
         if self.bias:
@@ -314,7 +313,7 @@ class _GemmEmitter:
             bias = [self.masked_load(b, self.gep(b, base, _c64(v * self.vl)), masks[v])
                     for v in range(nv)]
         rows = b.sub(a["i_end"], i0)
-        for r in range(MR):
+        for r in range(mr):
             row_ptr = self.gep(b, a["C"], b.add(b.mul(b.add(i0, _c64(r)), a["ldc"]), a["j0"]))
             if r == 0:
                 self.store_row(b, nv, accs[:nv], bias, masks, row_ptr)
@@ -365,6 +364,10 @@ class _GemmEmitter:
         split_cols = b.icmp_signed("<=", cost_cols, cost_rows)
         with b.if_else(split_cols) as (by_cols, by_rows):
             with by_cols:
+                if not self.tb:
+                    with b.if_then(b.icmp_signed("<=", M, _c64(DIRECT_MAX_ROWS))):
+                        self.emit_split_columns(b, t, nt, nvec, direct=True)
+                        b.ret_void()
                 self.emit_split_columns(b, t, nt, nvec)
             with by_rows:
                 self.emit_split_rows(b, t, nt, nvec, rows_per)
@@ -378,7 +381,7 @@ class _GemmEmitter:
                                                               b.sub(u, full)))
         return b.add(first, offset), is_full
 
-    def emit_split_columns(self, b, t, nt, nvec):
+    def emit_split_columns(self, b, t, nt, nvec, direct=False):
         c0 = b.sdiv(b.mul(t, nvec), nt)
         span = b.sub(b.sdiv(b.mul(b.add(t, _c64(1)), nvec), nt), c0)
         full = b.sdiv(span, _c64(NV))
@@ -386,7 +389,8 @@ class _GemmEmitter:
 
         def panel(b, u):
             p, is_full = self.panel_at(b, c0, u, full)
-            self.emit_panel(b, p, is_full, pack=True, i_start=_c64(0), i_end=self.a["M"])
+            self.emit_panel(b, p, is_full, pack=not direct, i_start=_c64(0), i_end=self.a["M"],
+                            direct=direct)
         _counted_loop(b, _c64(0), count, _c64(1), panel, "pc")
 
     def emit_split_rows(self, b, t, nt, nvec, rows_per):
@@ -409,8 +413,9 @@ class _GemmEmitter:
             self.emit_panel(b, p, is_full, pack=False, i_start=r0, i_end=r1)
         _counted_loop(b, _c64(0), count, _c64(1), compute, "rq")
 
-    def emit_panel(self, b, p, is_full, pack, i_start, i_end):
-        """Pack and/or compute the panel at column vector p (NV vectors wide, or one)."""
+    def emit_panel(self, b, p, is_full, pack, i_start, i_end, direct=False):
+        """Pack and/or compute the panel at column vector p (NV vectors wide, or one);
+        `direct` computes from op(B) in place (only without transpose_b)."""
         a = self.a
         pc = b.select(is_full, _c64(NV), _c64(1))
         j0 = b.mul(p, _c64(self.vl))
@@ -418,12 +423,15 @@ class _GemmEmitter:
         width = b.mul(pc, _c64(self.vl))
         ncols = b.select(b.icmp_signed("<", ncols, width), ncols, width)
         bp = self.gep(b, a["workspace"], b.mul(a["K"], j0))
+        b_stride = width
+        if direct:
+            bp, b_stride = self.gep(b, a["B"], j0), a["ldb"]
         if pack:
             b.call(self.pack, [a["B"], a["ldb"], a["K"], j0, ncols, pc, bp])
         if i_start is None:
             return
-        args = [a["K"], a["A"], a["lda"], i_start, i_end, bp, a["C"], a["ldc"], j0, ncols,
-                a["bias"]]
+        args = [a["K"], a["A"], a["lda"], i_start, i_end, bp, b_stride, a["C"], a["ldc"], j0,
+                ncols, a["bias"]]
         with b.if_else(is_full) as (wide, narrow):
             with wide:
                 b.call(self.panels[NV], args)
