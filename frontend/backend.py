@@ -12,6 +12,7 @@ from collections import defaultdict
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
+_DEFAULT_BACKEND = ["llvm"]
 
 
 def floatx() -> str:
@@ -51,3 +52,15 @@ def unique_name(prefix: str) -> str:
 def clear_session() -> None:
     """Forget generated names (the next Dense is called 'dense' again)."""
     _NAME_COUNTS.clear()
+
+
+def default_backend() -> str:
+    """The graphc backend used by models that were not compiled (e.g. predict before compile)."""
+    return _DEFAULT_BACKEND[0]
+
+
+def set_default_backend(name: str) -> None:
+    """Choose that backend: 'llvm' (native code, the default) or 'numpy' (the interpreter)."""
+    if name not in ("llvm", "numpy"):
+        raise ValueError(f"backend must be 'llvm' or 'numpy'. Received: {name!r}")
+    _DEFAULT_BACKEND[0] = name

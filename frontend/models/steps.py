@@ -27,9 +27,9 @@ def resolve_per_output(spec, names: list[str], what: str) -> list:
             raise ValueError(f"compile: `{what}` has keys {unknown} that are not model outputs "
                              f"{names} (at {user_site()})")
         return [spec.get(n) for n in names]
-    if isinstance(spec, (list, tuple)) and what == "loss":
+    if isinstance(spec, (list, tuple)) and what in ("loss", "loss_weights"):
         if len(spec) != len(names):
-            raise ValueError(f"compile: `loss` is a list of {len(spec)} losses but the model has "
+            raise ValueError(f"compile: `{what}` is a list of {len(spec)} entries but the model has "
                              f"{len(names)} outputs {names} (at {user_site()})")
         return list(spec)
     return [spec] * len(names)

@@ -109,10 +109,23 @@ class Trainer:
                                         self.backend_name)
         return self._steps
 
+    def _backend_for_inference(self) -> str:
+        from frontend import backend
+
+        return self.backend_name if self.compiled else backend.default_backend()
+
     @property
     def metrics_names(self) -> list[str]:
         steps = self._steps
         return [m.name for m in steps.trackers()] if steps else ["loss"]
+
+    @property
+    def train_function(self):
+        """The compiled training step (a graphc Function) built most recently by fit or
+        train_on_batch, or None before the first one; draw it with gc.to_dot(f, stage)."""
+        steps = self._steps
+        built = [f for key, f in steps.cache.items() if key[0] == "train"] if steps else []
+        return built[-1] if built else None
 
     # ---- data ---------------------------------------------------------------------------------
 
@@ -277,7 +290,7 @@ class Trainer:
         _check_kwargs(Trainer.predict, kwargs)
         batch_size = batch_size or 32
         xs = self._inputs(x, "predict")
-        fn = self.make_predict_function(getattr(self, "backend_name", "llvm"))
+        fn = self.make_predict_function(self._backend_for_inference())
         plan = D.batch_plan(len(xs[0]), batch_size, False, seeding.rng())
         verbose = _verbosity(verbose)
         cbs = CallbackList(list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
@@ -316,5 +329,5 @@ class Trainer:
 
     def predict_on_batch(self, x):
         xs = self._inputs(x, "predict_on_batch")
-        outputs = self.make_predict_function(getattr(self, "backend_name", "llvm"))(*xs)
+        outputs = self.make_predict_function(self._backend_for_inference())(*xs)
         return outputs[0] if len(outputs) == 1 else outputs
