@@ -55,7 +55,11 @@ class CallbackList:
         if not hook.startswith("on_"):
             raise AttributeError(hook)
 
+        wants_index = "batch" in hook or "epoch" in hook
+
         def call(*args, **kwargs):
+            if "logs" not in kwargs and len(args) < (2 if wants_index else 1):
+                kwargs["logs"] = {}  # hooks always receive logs, as in Keras
             for cb in self.callbacks:
                 getattr(cb, hook)(*args, **kwargs)
 
