@@ -68,12 +68,6 @@ def add_dot(subparsers) -> None:
     )
     p.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"])
     p.add_argument("--no-constants", action="store_true", help="leave constants out")
-    p.add_argument(
-        "--backend",
-        default=None,
-        choices=["llvm", "numpy"],
-        help="compile a model's training step with this backend (default: the model's own)",
-    )
     p.set_defaults(run=commands.dot)
 
 

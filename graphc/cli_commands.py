@@ -1,4 +1,5 @@
-"""What each `graphc` subcommand does (the argument parsing is in graphc/cli.py)."""
+"""What `graphc dot`, `graphc compare` and `graphc summary` do, and how they find what the user
+names (the argument parsing is in graphc/cli.py; bench, info and cache are in cli_machine.py)."""
 
 from __future__ import annotations
 
@@ -146,19 +147,15 @@ def load_saved_model(path: Path):
 # ---- dot -------------------------------------------------------------------------------------
 
 
-def model_function(model, backend=None):
-    """The compiled training step of a frontend model (compiled if needed)."""
-    for attribute in ("train_function", "train_step_function"):
-        fn = getattr(model, attribute, None)
-        if fn is not None and hasattr(fn, "pipeline"):
-            return fn
-    maker = getattr(model, "make_train_function", None)
-    if maker is None:
+def model_function(model):
+    """The compiled training step of a frontend model (built by its first fit)."""
+    fn = getattr(model, "train_function", None)
+    if fn is None:
         raise UsageError(
-            "this model does not expose its training step; draw its layers "
-            "(leave out --stage) or draw a graphc Function instead"
+            "this model has no training step yet (fit builds it): leave out --stage to draw "
+            "its layers, or name a function in your file that compiles and fits the model"
         )
-    return maker() if backend is None else maker(backend=backend)
+    return fn
 
 
 def output_path(output, name: str, all_stages: bool, stage_name: str):
@@ -179,7 +176,7 @@ def dot(args) -> int:
         plot_model(obj, to_file=str(out), show_shapes=True, rankdir=args.rankdir)
         print(out if out.exists() else out.with_suffix(".dot"))
         return 0
-    fn = model_function(obj, args.backend) if is_model(obj) else obj
+    fn = model_function(obj) if is_model(obj) else obj
     stages = list(fn.pipeline.stages) if hasattr(fn, "pipeline") else [None]
     wanted = stages if args.all_stages else [args.stage or "optimized"]
     if not hasattr(fn, "pipeline"):

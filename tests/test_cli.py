@@ -185,3 +185,51 @@ def test_console_script_is_installed():
     assert done.returncode == 0 and done.stdout.startswith("graphc ")
     done = subprocess.run(["graphc", "frob"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+MODEL_FILE = textwrap.dedent("""
+    import numpy as np
+    from frontend.layers import Dense, Input
+    from frontend.models import Sequential
+
+    def trained():
+        model = Sequential([Input((4,)), Dense(3, activation="relu"),
+                            Dense(2, activation="softmax")])
+        model.compile(optimizer="adam", loss="categorical_crossentropy", backend="numpy")
+        y = np.eye(2, dtype="float32")[[0, 1] * 4]
+        model.fit(np.ones((8, 4), "float32"), y, epochs=1, verbose=0)
+        model.save("m.zip")
+        return model
+""")
+
+
+@pytest.fixture
+def saved_model(workdir, capsys):
+    (workdir / "mdl.py").write_text(MODEL_FILE)
+    code, out, _ = run(capsys, "dot", "mdl.py:trained", "-o", "layers.svg")
+    assert code == 0 and out.strip() == "layers.svg"
+    return workdir / "m.zip"
+
+
+def test_model_from_a_file_layers_and_training_step(saved_model, workdir, capsys):
+    assert "dense_1" in (workdir / "layers.svg").read_text()
+    code, out, _ = run(capsys, "dot", "mdl.py:trained", "--stage", "grad")
+    assert code == 0 and out.strip() == "trained-grad.svg"
+
+
+def test_saved_model_summary_and_layers(saved_model, capsys):
+    code, out, _ = run(capsys, "summary", "m.zip")
+    assert code == 0 and "Total params: 23" in out
+    code, out, _ = run(capsys, "dot", "m.zip", "-o", "saved.png")
+    assert code == 0 and out.strip() == "saved.png"
+
+
+def test_saved_model_has_no_training_step_to_draw(saved_model, capsys):
+    code, _, err = run(capsys, "dot", "m.zip", "--stage", "raw")
+    assert code == 2 and "no training step yet" in one_line_error(err)
+
+
+def test_corrupt_saved_model_is_one_line(workdir, capsys):
+    (workdir / "bad.zip").write_bytes(b"PK\x03\x04 truncated")
+    code, _, err = run(capsys, "summary", "bad.zip")
+    assert code == 1 and "bad.zip" in one_line_error(err)
