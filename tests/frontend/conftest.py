@@ -14,6 +14,7 @@ def fresh_session():
     keras.backend.set_default_backend("numpy")  # uncompiled models predict with the interpreter
     yield
     keras.backend.set_default_backend(previous)
+    keras.backend.clear_session()  # later test modules see fresh layer names
 
 
 def llvm_available() -> bool:
