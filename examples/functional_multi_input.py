@@ -52,10 +52,20 @@ def main(argv=None) -> dict:
 
     model = build_model()
     model.summary()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], backend=args.backend)
-    model.fit(x_train, y_train, batch_size=32, epochs=epochs, validation_split=0.1,
-              verbose=2 if args.smoke else 1)
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        backend=args.backend,
+    )
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=32,
+        epochs=epochs,
+        validation_split=0.1,
+        verbose=2 if args.smoke else 1,
+    )
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f}")
     return {"loss": loss, "accuracy": accuracy}

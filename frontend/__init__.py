@@ -10,8 +10,20 @@ graphc function (backend "llvm" by default, "numpy" for the reference interprete
 
 import importlib
 
-from frontend import (activations, backend, callbacks, constraints, initializers, layers, losses,
-                      metrics, models, optimizers, regularizers, utils)
+from frontend import (
+    activations,
+    backend,
+    callbacks,
+    constraints,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
 from frontend.layers import Input
 from frontend.models import Model, Sequential
 
@@ -27,6 +39,21 @@ def __getattr__(name):
     raise AttributeError(f"module 'frontend' has no attribute {name!r}")
 
 
-__all__ = ["activations", "backend", "callbacks", "constraints", "initializers", "layers",
-           "losses", "metrics", "models", "optimizers", "regularizers", "utils", "Input", "Model",
-           "Sequential", "datasets"]
+__all__ = [
+    "activations",
+    "backend",
+    "callbacks",
+    "constraints",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "regularizers",
+    "utils",
+    "Input",
+    "Model",
+    "Sequential",
+    "datasets",
+]

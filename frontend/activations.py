@@ -77,10 +77,23 @@ def exponential(x):
 swish = silu
 
 ACTIVATIONS = {
-    "linear": linear, "relu": relu, "leaky_relu": leaky_relu, "relu6": relu6,
-    "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
-    "softplus": softplus, "softsign": softsign, "hard_sigmoid": hard_sigmoid, "elu": elu,
-    "selu": selu, "gelu": gelu, "silu": silu, "swish": swish, "exponential": exponential,
+    "linear": linear,
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "relu6": relu6,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "softplus": softplus,
+    "softsign": softsign,
+    "hard_sigmoid": hard_sigmoid,
+    "elu": elu,
+    "selu": selu,
+    "gelu": gelu,
+    "silu": silu,
+    "swish": swish,
+    "exponential": exponential,
 }
 _CANONICAL = {fn: name for name, fn in ACTIVATIONS.items() if name != "swish"}
 
@@ -104,8 +117,10 @@ def serialize(fn) -> str:
         return _CANONICAL[fn]
     name = getattr(fn, "__name__", None)
     if name is None or name == "<lambda>":
-        raise ValueError(f"Cannot serialize the activation {fn!r}: use a named function and "
-                         f"pass it in custom_objects when loading")
+        raise ValueError(
+            f"Cannot serialize the activation {fn!r}: use a named function and "
+            f"pass it in custom_objects when loading"
+        )
     return name
 
 

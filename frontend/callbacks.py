@@ -28,8 +28,12 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): self.on_batch_begin(batch, logs)
-    def on_train_batch_end(self, batch, logs=None): self.on_batch_end(batch, logs)
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
     def on_batch_begin(self, batch, logs=None): ...
     def on_batch_end(self, batch, logs=None): ...
     def on_test_begin(self, logs=None): ...
@@ -145,8 +149,9 @@ def _monitor_mode(monitor, mode, owner):
         mode = "auto"
     if mode == "auto":
         name = monitor.removeprefix("val_")
-        mode = "max" if (name.endswith(("acc", "accuracy", "auc", "precision", "recall"))) \
-            else "min"
+        mode = (
+            "max" if (name.endswith(("acc", "accuracy", "auc", "precision", "recall"))) else "min"
+        )
     return mode
 
 
@@ -170,16 +175,28 @@ class _Monitoring(Callback):
     def monitored(self, logs):
         value = (logs or {}).get(self.monitor)
         if value is None:
-            warnings.warn(f"{self.owner}: the monitored value {self.monitor!r} is not in the logs "
-                          f"(available: {', '.join(sorted(logs or {}))})", stacklevel=3)
+            warnings.warn(
+                f"{self.owner}: the monitored value {self.monitor!r} is not in the logs "
+                f"(available: {', '.join(sorted(logs or {}))})",
+                stacklevel=3,
+            )
         return value
 
 
 class EarlyStopping(_Monitoring):
     """Stops training when `monitor` has not improved for `patience` epochs."""
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__(monitor, mode, min_delta, "EarlyStopping")
         self.patience, self.verbose, self.baseline = patience, verbose, baseline
         self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
@@ -207,8 +224,10 @@ class EarlyStopping(_Monitoring):
             self.model.stop_training = True
             if self.restore_best_weights and self.best_weights is not None:
                 if self.verbose:
-                    print(f"Restoring model weights from the end of the best epoch: "
-                          f"{self.best_epoch + 1}.")
+                    print(
+                        f"Restoring model weights from the end of the best epoch: "
+                        f"{self.best_epoch + 1}."
+                    )
                 self.model.set_weights(self.best_weights)
 
     def on_train_end(self, logs=None):
@@ -218,15 +237,27 @@ class EarlyStopping(_Monitoring):
 
 class ModelCheckpoint(_Monitoring):
     """Saves the model (or its weights) after each epoch, or only when `monitor` improves.
-    `filepath` may contain `{epoch}` and log names, e.g. 'model.{epoch:02d}-{val_loss:.2f}.keras'."""
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch",
-                 initial_value_threshold=None):
+    `filepath` may hold `{epoch}` and log names: 'model.{epoch:02d}-{val_loss:.2f}.keras'.
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
         super().__init__(monitor, mode, 0, "ModelCheckpoint")
         if save_freq != "epoch":
-            raise ValueError(f"ModelCheckpoint: only save_freq='epoch' is supported. "
-                             f"Received: save_freq={save_freq!r}")
+            raise ValueError(
+                f"ModelCheckpoint: only save_freq='epoch' is supported. "
+                f"Received: save_freq={save_freq!r}"
+            )
         self.filepath, self.verbose = os.fspath(filepath), verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.best = initial_value_threshold
@@ -244,11 +275,15 @@ class ModelCheckpoint(_Monitoring):
                 return
             if not self.is_improvement(current, self.best):
                 if self.verbose:
-                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                    print(
+                        f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}"
+                    )
                 return
             if self.verbose:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
-                      f"{current:.5f}, saving model to {path}")
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                    f"{current:.5f}, saving model to {path}"
+                )
             self.best = current
         elif self.verbose:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
@@ -268,7 +303,7 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename)
-        self.file = open(self.filename, "a" if self.append else "w", newline="")
+        self.file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115 - open for the whole fit
         self.keys = None
         self.write_header = not exists
 
@@ -291,12 +326,21 @@ class CSVLogger(Callback):
 class LambdaCallback(Callback):
     """A callback from plain functions: `LambdaCallback(on_epoch_end=lambda epoch, logs: ...)`."""
 
-    HOOKS = ("on_epoch_begin", "on_epoch_end", "on_train_begin", "on_train_end",
-             "on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    HOOKS = (
+        "on_epoch_begin",
+        "on_epoch_end",
+        "on_train_begin",
+        "on_train_end",
+        "on_train_batch_begin",
+        "on_train_batch_end",
+        "on_batch_begin",
+        "on_batch_end",
+    )
 
     def __init__(self, **hooks):
         super().__init__()
         from frontend.compat import reject_unknown
+
         reject_unknown(hooks, set(self.HOOKS), "LambdaCallback")
         for name, fn in hooks.items():
             if fn is not None:
@@ -317,8 +361,9 @@ class LearningRateScheduler(Callback):
         except TypeError:  # a schedule of the epoch alone
             lr = self.schedule(epoch)
         if not isinstance(lr, (float, int, np.floating, np.integer)):
-            raise ValueError(f"LearningRateScheduler: the schedule must return a float. "
-                             f"Received: {lr!r}")
+            raise ValueError(
+                f"LearningRateScheduler: the schedule must return a float. Received: {lr!r}"
+            )
         self.model.optimizer.learning_rate = float(lr)
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
@@ -331,8 +376,18 @@ class LearningRateScheduler(Callback):
 class ReduceLROnPlateau(_Monitoring):
     """Multiplies the learning rate by `factor` when `monitor` stalls for `patience` epochs."""
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
-                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+        **kwargs,
+    ):
         super().__init__(monitor, mode, min_delta, "ReduceLROnPlateau")
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1. Received: factor={factor}")

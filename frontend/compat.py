@@ -26,8 +26,12 @@ def user_stacklevel() -> int:
 
 
 def warn_deprecated(owner: str, old: str, new: str) -> None:
-    warnings.warn(f"{owner}: `{old}` is the Keras 1 name of `{new}`; use `{new}` instead. "
-                  f"`{old}` will be removed.", DeprecationWarning, stacklevel=user_stacklevel())
+    warnings.warn(
+        f"{owner}: `{old}` is the Keras 1 name of `{new}`; use `{new}` instead. "
+        f"`{old}` will be removed.",
+        DeprecationWarning,
+        stacklevel=user_stacklevel(),
+    )
 
 
 def rename_deprecated(kwargs: dict, renames: dict, owner: str) -> dict:
@@ -37,7 +41,9 @@ def rename_deprecated(kwargs: dict, renames: dict, owner: str) -> dict:
             warn_deprecated(owner, old, new)
             value = kwargs.pop(old)
             if new in kwargs and kwargs[new] is not None:
-                raise TypeError(f"{owner}: got both `{old}` (Keras 1) and `{new}`; pass only `{new}`")
+                raise TypeError(
+                    f"{owner}: got both `{old}` (Keras 1) and `{new}`; pass only `{new}`"
+                )
             kwargs[new] = value
     return kwargs
 
@@ -51,8 +57,10 @@ def reject_unknown(kwargs: dict, valid, owner: str) -> None:
     """TypeError for the first keyword not in `valid`, suggesting the closest valid one."""
     for key in kwargs:
         if key not in valid:
-            raise TypeError(f"{owner} got an unexpected keyword argument `{key}`.{suggest(key, valid)}"
-                            f" Valid keywords: {', '.join(sorted(valid))}")
+            raise TypeError(
+                f"{owner} got an unexpected keyword argument `{key}`.{suggest(key, valid)}"
+                f" Valid keywords: {', '.join(sorted(valid))}"
+            )
 
 
 def signature_names(*functions) -> set:
@@ -72,5 +80,7 @@ def lookup(identifier: str, table: dict, kind: str):
     key = identifier.lower() if isinstance(identifier, str) else identifier
     if key in table:
         return table[key]
-    raise ValueError(f"Unknown {kind}: {identifier!r}.{suggest(str(key), table)} "
-                     f"Known {kind} names: {', '.join(sorted(table))}")
+    raise ValueError(
+        f"Unknown {kind}: {identifier!r}.{suggest(str(key), table)} "
+        f"Known {kind} names: {', '.join(sorted(table))}"
+    )

@@ -58,8 +58,11 @@ NAMES = {"non_neg": NonNeg, "max_norm": MaxNorm, "unit_norm": UnitNorm}
 
 
 def get(identifier):
-    if identifier is None or isinstance(identifier, Constraint) or (
-            callable(identifier) and not isinstance(identifier, (str, type, dict))):
+    if (
+        identifier is None
+        or isinstance(identifier, Constraint)
+        or (callable(identifier) and not isinstance(identifier, (str, type, dict)))
+    ):
         return identifier
     if isinstance(identifier, str):
         return lookup(identifier, NAMES, "constraint")()

@@ -113,11 +113,13 @@ class VarianceScaling(_Seeded):
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         super().__init__(seed)
         if mode not in ("fan_in", "fan_out", "fan_avg"):
-            raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg. "
-                             f"Received: mode={mode!r}")
+            raise ValueError(
+                f"VarianceScaling: mode must be fan_in, fan_out or fan_avg. Received: mode={mode!r}"
+            )
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
-            raise ValueError(f"VarianceScaling: unknown distribution. "
-                             f"Received: distribution={distribution!r}")
+            raise ValueError(
+                f"VarianceScaling: unknown distribution. Received: distribution={distribution!r}"
+            )
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def __call__(self, shape, dtype="float32"):
@@ -135,8 +137,12 @@ class VarianceScaling(_Seeded):
         return rng.uniform(-limit, limit, shape).astype(dtype)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "seed": self.seed,
+        }
 
 
 def _preset(name, scale, mode, distribution):
@@ -192,17 +198,45 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
-CLASSES = {c.__name__: c for c in (Zeros, Ones, Constant, RandomNormal, RandomUniform,
-                                    TruncatedNormal, VarianceScaling, GlorotUniform, GlorotNormal,
-                                    HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal,
-                                    Identity)}
+CLASSES = {
+    c.__name__: c
+    for c in (
+        Zeros,
+        Ones,
+        Constant,
+        RandomNormal,
+        RandomUniform,
+        TruncatedNormal,
+        VarianceScaling,
+        GlorotUniform,
+        GlorotNormal,
+        HeUniform,
+        HeNormal,
+        LecunUniform,
+        LecunNormal,
+        Orthogonal,
+        Identity,
+    )
+}
 NAMES = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
-    "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
-    "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
-    "identity": Identity, "uniform": RandomUniform, "normal": RandomNormal, "zero": Zeros,
+    "zeros": Zeros,
+    "ones": Ones,
+    "constant": Constant,
+    "random_normal": RandomNormal,
+    "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal,
+    "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform,
+    "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal,
+    "identity": Identity,
+    "uniform": RandomUniform,
+    "normal": RandomNormal,
+    "zero": Zeros,
     "one": Ones,
 }
 
@@ -211,8 +245,9 @@ def get(identifier) -> Initializer:
     """An initializer from a name ('glorot_uniform'), a config dict, an instance or a callable."""
     if identifier is None:
         return None
-    if isinstance(identifier, Initializer) or (callable(identifier)
-                                               and not isinstance(identifier, type)):
+    if isinstance(identifier, Initializer) or (
+        callable(identifier) and not isinstance(identifier, type)
+    ):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()

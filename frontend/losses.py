@@ -112,8 +112,9 @@ def log_cosh(y_true, y_pred):
 
 def _hinge_labels(y_true):
     """Labels in {0, 1} become {-1, 1}, as Keras does for the hinge losses."""
-    is_binary = gc.min(gc.cast(gc.logical_or(gc.equal(y_true, 0.0), gc.equal(y_true, 1.0)),
-                               y_true.dtype))
+    is_binary = gc.min(
+        gc.cast(gc.logical_or(gc.equal(y_true, 0.0), gc.equal(y_true, 1.0)), y_true.dtype)
+    )
     return gc.where(is_binary > 0.5, 2.0 * y_true - 1.0, y_true)
 
 
@@ -139,8 +140,12 @@ def poisson(y_true, y_pred):
     return gc.mean(y_pred - y_true * gc.log(y_pred + backend.epsilon()), axis=-1)
 
 
-mse, mae, mape, msle = (mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
-                        mean_squared_logarithmic_error)
+mse, mae, mape, msle = (
+    mean_squared_error,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_logarithmic_error,
+)
 kld = kullback_leibler_divergence = kl_divergence
 logcosh = log_cosh
 
@@ -175,8 +180,10 @@ class Loss:
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if reduction not in REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: unknown reduction. Received: "
-                             f"reduction={reduction!r}; choose one of {REDUCTIONS}")
+            raise ValueError(
+                f"{type(self).__name__}: unknown reduction. Received: "
+                f"reduction={reduction!r}; choose one of {REDUCTIONS}"
+            )
         self.name = name or backend.to_snake_case(type(self).__name__)
         self.reduction, self.dtype = reduction, dtype
 
@@ -221,31 +228,46 @@ def _loss_class(class_name, fn, default_name, **defaults):
         unknown = set(kwargs) - set(defaults)
         if unknown:
             from frontend.compat import reject_unknown
+
             reject_unknown(kwargs, set(defaults) | {"reduction", "name"}, class_name)
-        LossFunctionWrapper.__init__(self, fn, name=name, reduction=reduction,
-                                     **{**defaults, **kwargs})
+        LossFunctionWrapper.__init__(
+            self, fn, name=name, reduction=reduction, **{**defaults, **kwargs}
+        )
 
     return type(class_name, (LossFunctionWrapper,), {"__init__": __init__})
 
 
-CategoricalCrossentropy = _loss_class("CategoricalCrossentropy", categorical_crossentropy,
-                                      "categorical_crossentropy", from_logits=False,
-                                      label_smoothing=0.0, axis=-1)
-SparseCategoricalCrossentropy = _loss_class("SparseCategoricalCrossentropy",
-                                            sparse_categorical_crossentropy,
-                                            "sparse_categorical_crossentropy",
-                                            from_logits=False, axis=-1)
-BinaryCrossentropy = _loss_class("BinaryCrossentropy", binary_crossentropy,
-                                 "binary_crossentropy", from_logits=False, label_smoothing=0.0,
-                                 axis=-1)
+CategoricalCrossentropy = _loss_class(
+    "CategoricalCrossentropy",
+    categorical_crossentropy,
+    "categorical_crossentropy",
+    from_logits=False,
+    label_smoothing=0.0,
+    axis=-1,
+)
+SparseCategoricalCrossentropy = _loss_class(
+    "SparseCategoricalCrossentropy",
+    sparse_categorical_crossentropy,
+    "sparse_categorical_crossentropy",
+    from_logits=False,
+    axis=-1,
+)
+BinaryCrossentropy = _loss_class(
+    "BinaryCrossentropy",
+    binary_crossentropy,
+    "binary_crossentropy",
+    from_logits=False,
+    label_smoothing=0.0,
+    axis=-1,
+)
 MeanSquaredError = _loss_class("MeanSquaredError", mean_squared_error, "mean_squared_error")
 MeanAbsoluteError = _loss_class("MeanAbsoluteError", mean_absolute_error, "mean_absolute_error")
-MeanAbsolutePercentageError = _loss_class("MeanAbsolutePercentageError",
-                                          mean_absolute_percentage_error,
-                                          "mean_absolute_percentage_error")
-MeanSquaredLogarithmicError = _loss_class("MeanSquaredLogarithmicError",
-                                          mean_squared_logarithmic_error,
-                                          "mean_squared_logarithmic_error")
+MeanAbsolutePercentageError = _loss_class(
+    "MeanAbsolutePercentageError", mean_absolute_percentage_error, "mean_absolute_percentage_error"
+)
+MeanSquaredLogarithmicError = _loss_class(
+    "MeanSquaredLogarithmicError", mean_squared_logarithmic_error, "mean_squared_logarithmic_error"
+)
 Huber = _loss_class("Huber", huber, "huber_loss", delta=1.0)
 LogCosh = _loss_class("LogCosh", log_cosh, "log_cosh")
 Hinge = _loss_class("Hinge", hinge, "hinge")
@@ -256,18 +278,44 @@ Poisson = _loss_class("Poisson", poisson, "poisson")
 FUNCTIONS = {
     "categorical_crossentropy": categorical_crossentropy,
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
-    "binary_crossentropy": binary_crossentropy, "mean_squared_error": mean_squared_error,
-    "mse": mean_squared_error, "mean_absolute_error": mean_absolute_error,
-    "mae": mean_absolute_error, "mean_absolute_percentage_error": mape, "mape": mape,
-    "mean_squared_logarithmic_error": msle, "msle": msle, "huber": huber, "huber_loss": huber,
-    "log_cosh": log_cosh, "logcosh": log_cosh, "hinge": hinge, "squared_hinge": squared_hinge,
-    "kl_divergence": kl_divergence, "kld": kl_divergence,
-    "kullback_leibler_divergence": kl_divergence, "poisson": poisson,
+    "binary_crossentropy": binary_crossentropy,
+    "mean_squared_error": mean_squared_error,
+    "mse": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error,
+    "mae": mean_absolute_error,
+    "mean_absolute_percentage_error": mape,
+    "mape": mape,
+    "mean_squared_logarithmic_error": msle,
+    "msle": msle,
+    "huber": huber,
+    "huber_loss": huber,
+    "log_cosh": log_cosh,
+    "logcosh": log_cosh,
+    "hinge": hinge,
+    "squared_hinge": squared_hinge,
+    "kl_divergence": kl_divergence,
+    "kld": kl_divergence,
+    "kullback_leibler_divergence": kl_divergence,
+    "poisson": poisson,
 }
-CLASSES = {c.__name__: c for c in (
-    CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy,
-    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
-    MeanSquaredLogarithmicError, Huber, LogCosh, Hinge, SquaredHinge, KLDivergence, Poisson)}
+CLASSES = {
+    c.__name__: c
+    for c in (
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+        BinaryCrossentropy,
+        MeanSquaredError,
+        MeanAbsoluteError,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        Huber,
+        LogCosh,
+        Hinge,
+        SquaredHinge,
+        KLDivergence,
+        Poisson,
+    )
+}
 
 
 def get(identifier, custom_objects=None) -> Loss:

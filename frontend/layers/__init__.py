@@ -8,20 +8,69 @@ import importlib
 import inspect
 
 from frontend.layers.base import LAYERS, Layer, get_layer_class, register_layer
-from frontend.layers.core import (Activation, Dense, Dropout, Embedding, Flatten, Input,
-                                  InputLayer, Reshape)
+from frontend.layers.core import (
+    Activation,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Input,
+    InputLayer,
+    Reshape,
+)
 from frontend.layers.lambda_layer import Lambda
-from frontend.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
-                                     Subtract, add, average, concatenate, maximum, minimum,
-                                     multiply, subtract)
+from frontend.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from frontend.layers.normalization import BatchNormalization
 from frontend.layers.tensor import KerasTensor
 
-__all__ = ["LAYERS", "Layer", "get_layer_class", "register_layer", "Activation", "Dense",
-           "Dropout", "Embedding", "Flatten", "Input", "InputLayer", "Reshape", "Lambda", "Add",
-           "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract", "add",
-           "average", "concatenate", "maximum", "minimum", "multiply", "subtract",
-           "BatchNormalization", "KerasTensor", "serialize", "deserialize"]
+__all__ = [
+    "LAYERS",
+    "Layer",
+    "get_layer_class",
+    "register_layer",
+    "Activation",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "Input",
+    "InputLayer",
+    "Reshape",
+    "Lambda",
+    "Add",
+    "Average",
+    "Concatenate",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "Subtract",
+    "add",
+    "average",
+    "concatenate",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
+    "BatchNormalization",
+    "KerasTensor",
+    "serialize",
+    "deserialize",
+]
 
 OPTIONAL_MODULES = ("convolutional", "pooling", "recurrent")
 

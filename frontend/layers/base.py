@@ -15,20 +15,35 @@ import numpy as np
 import graphc as gc
 from frontend import backend, constraints, initializers, regularizers
 from frontend.compat import reject_unknown, signature_names, suggest, warn_deprecated
-from frontend.layers.tensor import (CallRecord, KerasTensor, call_context, current_context,
-                                    flatten, has_nodes, is_symbolic, map_structure)
+from frontend.layers.tensor import (
+    CallRecord,
+    KerasTensor,
+    call_context,
+    current_context,
+    flatten,
+    has_nodes,
+    is_symbolic,
+    map_structure,
+)
 from graphc.ir import GraphError
 
 LAYERS: dict[str, type] = {}
 
 # Keywords every layer accepts besides its own (Keras 2/3 base-layer arguments).
-BASE_KWARGS = {"input_shape", "input_dim", "batch_input_shape", "batch_size", "weights",
-               "activity_regularizer"}
+BASE_KWARGS = {
+    "input_shape",
+    "input_dim",
+    "batch_input_shape",
+    "batch_size",
+    "weights",
+    "activity_regularizer",
+}
 
 
 def register_layer(cls=None, *, name=None):
     """Register a layer class for `from_config`/`load_model` (done automatically for every
     Layer subclass; use it to register under another name)."""
+
     def add(c):
         LAYERS[name or c.__name__] = c
         return c
@@ -40,8 +55,10 @@ def get_layer_class(class_name: str, custom_objects=None) -> type:
     if custom_objects and class_name in custom_objects:
         return custom_objects[class_name]
     if class_name not in LAYERS:
-        raise ValueError(f"Unknown layer class {class_name!r}.{suggest(class_name, LAYERS)} If "
-                         f"it is a custom layer, pass it in custom_objects={{'{class_name}': ...}}")
+        raise ValueError(
+            f"Unknown layer class {class_name!r}.{suggest(class_name, LAYERS)} If "
+            f"it is a custom layer, pass it in custom_objects={{'{class_name}': ...}}"
+        )
     return LAYERS[class_name]
 
 
@@ -98,15 +115,26 @@ class Layer:
         if not name.startswith("_") and "_tracked_layers" in self.__dict__:
             items = value if isinstance(value, (list, tuple)) else [value]
             for item in items:
-                if isinstance(item, Layer) and item is not self and all(
-                        item is not t for t in self._tracked_layers):
+                if (
+                    isinstance(item, Layer)
+                    and item is not self
+                    and all(item is not t for t in self._tracked_layers)
+                ):
                     self._tracked_layers.append(item)
         object.__setattr__(self, name, value)
 
     # ---- weights ----------------------------------------------------------------------------
 
-    def add_weight(self, shape=(), initializer=None, dtype=None, trainable=True,
-                   regularizer=None, constraint=None, name=None):
+    def add_weight(
+        self,
+        shape=(),
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        regularizer=None,
+        constraint=None,
+        name=None,
+    ):
         """Create a weight (a graphc shared variable named '<layer>/<name>').
 
         Args:
@@ -116,14 +144,18 @@ class Layer:
         """
         dtype = gc.ir.normalize_dtype(dtype or self.dtype)
         shape = tuple(int(d) for d in shape)
-        init = initializers.get(initializer or ("glorot_uniform" if dtype.startswith("float")
-                                                else "zeros"))
+        init = initializers.get(
+            initializer or ("glorot_uniform" if dtype.startswith("float") else "zeros")
+        )
         value = np.asarray(init(shape, dtype), dtype=dtype).reshape(shape)
         name = name or f"variable_{len(self._weight_info)}"
         var = gc.shared(value, name=f"{self.name}/{name}")
         (self._trainable_weights if trainable else self._non_trainable_weights).append(var)
-        self._weight_info[id(var)] = {"name": name, "regularizer": regularizers.get(regularizer),
-                                      "constraint": constraints.get(constraint)}
+        self._weight_info[id(var)] = {
+            "name": name,
+            "regularizer": regularizers.get(regularizer),
+            "constraint": constraints.get(constraint),
+        }
         return var
 
     @property
@@ -149,7 +181,7 @@ class Layer:
 
     @property
     def weights(self) -> list:
-        """All weights, Keras 3 order: this layer's trainable, its non-trainable, then sublayers'."""
+        """All weights in Keras 3 order: own trainable, own non-trainable, then sublayers'."""
         return self._collect(self._trainable_weights + self._non_trainable_weights)
 
     @property
@@ -185,19 +217,25 @@ class Layer:
         own = self.weights
         weights = list(weights)
         if len(weights) != len(own):
-            raise ValueError(f"Layer '{self.name}' expects {len(own)} weight arrays "
-                             f"({', '.join(w.name for w in own)}), received {len(weights)}")
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(own)} weight arrays "
+                f"({', '.join(w.name for w in own)}), received {len(weights)}"
+            )
         for var, value in zip(own, weights):
             value = np.asarray(value)
             if value.shape != var.shape:
-                raise ValueError(f"Layer '{self.name}': weight {var.name!r} has shape {var.shape}, "
-                                 f"received an array of shape {value.shape}")
+                raise ValueError(
+                    f"Layer '{self.name}': weight {var.name!r} has shape {var.shape}, "
+                    f"received an array of shape {value.shape}"
+                )
             var.set_value(value.astype(var.dtype))
 
     def count_params(self) -> int:
         if not self.built:
-            raise ValueError(f"Layer '{self.name}' is not built yet, so its weights do not exist: "
-                             f"call it on an input (or build the model) first")
+            raise ValueError(
+                f"Layer '{self.name}' is not built yet, so its weights do not exist: "
+                f"call it on an input (or build the model) first"
+            )
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
     @property
@@ -253,8 +291,10 @@ class Layer:
             self._maybe_build(inputs)
             outputs = self.call(inputs, *rest, **kwargs)
         except GraphError as err:
-            raise type(err)(f"Layer '{self.name}' ({type(self).__name__}) could not process its "
-                            f"input of shape {shape_of(inputs)}: {err}") from None
+            raise type(err)(
+                f"Layer '{self.name}' ({type(self).__name__}) could not process its "
+                f"input of shape {shape_of(inputs)}: {err}"
+            ) from None
         self._add_activity_loss(outputs)
         return outputs
 
@@ -269,13 +309,18 @@ class Layer:
             outputs = self._call_graph(nodes, rest, kwargs)
         index = len(self._inbound_calls)
         flat = flatten(outputs)
-        tensors = [KerasTensor(node, (self, index, i), name=self.name if len(flat) == 1
-                               else f"{self.name}_{i}") for i, node in enumerate(flat)]
+        tensors = [
+            KerasTensor(
+                node, (self, index, i), name=self.name if len(flat) == 1 else f"{self.name}_{i}"
+            )
+            for i, node in enumerate(flat)
+        ]
         self._inbound_calls.append(CallRecord(self, inputs, tensors, dict(kwargs)))
         return _restructure(outputs, tensors)
 
     def _call_eager(self, inputs, rest, kwargs):
         """Compute on arrays right away with the NumPy interpreter (like Keras's eager mode)."""
+
         def const(value):
             array = np.asarray(value)
             if array.dtype.kind == "f":
@@ -307,8 +352,10 @@ class Layer:
         if not self._inbound_calls:
             raise AttributeError(f"Layer '{self.name}' has never been called, so it has no {what}")
         if len(self._inbound_calls) > 1:
-            raise AttributeError(f"Layer '{self.name}' has been called {len(self._inbound_calls)} "
-                                 f"times; its {what} is ambiguous")
+            raise AttributeError(
+                f"Layer '{self.name}' has been called {len(self._inbound_calls)} "
+                f"times; its {what} is ambiguous"
+            )
         return self._inbound_calls[0]
 
     @property

@@ -15,19 +15,31 @@ from frontend.layers.tensor import CallRecord, KerasTensor
 class InputLayer(Layer):
     """The entry of a functional model: a graphc placeholder with a None batch dimension."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
-                 name=None, **kwargs):
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        sparse=None,
+        batch_shape=None,
+        name=None,
+        **kwargs,
+    ):
         if "input_shape" in kwargs and shape is None:
             shape = kwargs.pop("input_shape")
         if "batch_input_shape" in kwargs and batch_shape is None:
             batch_shape = kwargs.pop("batch_input_shape")
         if sparse:
-            raise ValueError(f"InputLayer: sparse inputs are not supported. Received: sparse={sparse}")
+            raise ValueError(
+                f"InputLayer: sparse inputs are not supported. Received: sparse={sparse}"
+            )
         name = name or backend.unique_name("input_layer")
         super().__init__(name=name, dtype=dtype, **kwargs)
         if batch_shape is None:
             if shape is None:
-                raise ValueError("Input needs a shape, e.g. Input(shape=(784,)). Received: shape=None")
+                raise ValueError(
+                    "Input needs a shape, e.g. Input(shape=(784,)). Received: shape=None"
+                )
             shape = (shape,) if isinstance(shape, int) else tuple(shape)
             batch_shape = (batch_size,) + shape
         self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
@@ -40,41 +52,68 @@ class InputLayer(Layer):
         return inputs
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,
-                "name": self.name}
+        return {
+            "batch_shape": list(self.batch_shape),
+            "dtype": self.dtype,
+            "sparse": False,
+            "name": self.name,
+        }
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
-          tensor=None):
+def Input(
+    shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None
+):
     """A symbolic input of a functional model. Example: `x = Input(shape=(784,))`."""
     if tensor is not None:
         raise ValueError("Input(tensor=...) is not supported; use Input(shape=...)")
-    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       batch_shape=batch_shape, name=name)
+    layer = InputLayer(
+        shape=shape,
+        batch_size=batch_size,
+        dtype=dtype,
+        sparse=sparse,
+        batch_shape=batch_shape,
+        name=name,
+    )
     return layer.output
 
 
 class Dense(Layer):
     """`activation(inputs @ kernel + bias)` over the last axis."""
 
-    def __init__(self, units=None, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        units=None,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         units = legacy_argument(kwargs, "output_dim", "units", units, "Dense")
         if "init" in kwargs:
-            kernel_initializer = legacy_argument(kwargs, "init", "kernel_initializer", None, "Dense")
+            kernel_initializer = legacy_argument(
+                kwargs, "init", "kernel_initializer", None, "Dense"
+            )
         if "W_regularizer" in kwargs:
-            kernel_regularizer = legacy_argument(kwargs, "W_regularizer", "kernel_regularizer",
-                                                 None, "Dense")
+            kernel_regularizer = legacy_argument(
+                kwargs, "W_regularizer", "kernel_regularizer", None, "Dense"
+            )
         if "b_regularizer" in kwargs:
-            bias_regularizer = legacy_argument(kwargs, "b_regularizer", "bias_regularizer", None,
-                                               "Dense")
+            bias_regularizer = legacy_argument(
+                kwargs, "b_regularizer", "bias_regularizer", None, "Dense"
+            )
         if "bias" in kwargs:
             use_bias = legacy_argument(kwargs, "bias", "use_bias", None, "Dense")
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"Dense: `units` must be a positive integer. Received: units={units!r}")
+            raise ValueError(
+                f"Dense: `units` must be a positive integer. Received: units={units!r}"
+            )
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -88,16 +127,26 @@ class Dense(Layer):
     def build(self, input_shape):
         features = input_shape[-1]
         if features is None:
-            raise ValueError(f"Dense '{self.name}': the last dimension of its input must be known. "
-                             f"Received: input_shape={input_shape}")
-        self.kernel = self.add_weight((features, self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, name="kernel")
+            raise ValueError(
+                f"Dense '{self.name}': the last dimension of its input must be known. "
+                f"Received: input_shape={input_shape}"
+            )
+        self.kernel = self.add_weight(
+            (features, self.units),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            name="kernel",
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint, name="bias")
+            self.bias = self.add_weight(
+                (self.units,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                name="bias",
+            )
 
     def call(self, inputs):
         x = gc.matmul(inputs, self.kernel)
@@ -106,14 +155,18 @@ class Dense(Layer):
         return self.activation(x)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }
 
 
 class Activation(Layer):
@@ -141,8 +194,9 @@ class Dropout(Layer):
         if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(f"Dropout: `rate` must be a float in [0, 1). Received: rate={rate!r}")
         if noise_shape is not None:
-            raise ValueError("Dropout: noise_shape is not supported. Received: "
-                             f"noise_shape={noise_shape}")
+            raise ValueError(
+                f"Dropout: noise_shape is not supported. Received: noise_shape={noise_shape}"
+            )
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
         self.layer_id = seeding.new_layer_id() if seed is None else int(seed) % (1 << 12)
 
@@ -166,8 +220,10 @@ class Flatten(Layer):
     def call(self, inputs):
         rest = inputs.shape[1:]
         if None in rest:
-            raise ValueError(f"Flatten '{self.name}': all non-batch dimensions must be known. "
-                             f"Received: input_shape={inputs.shape}")
+            raise ValueError(
+                f"Flatten '{self.name}': all non-batch dimensions must be known. "
+                f"Received: input_shape={inputs.shape}"
+            )
         if inputs.ndim > 2 and self.data_format == "channels_first":
             inputs = gc.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
         return gc.reshape(inputs, (-1, math.prod(rest)))
@@ -183,8 +239,10 @@ class Reshape(Layer):
         super().__init__(**kwargs)
         self.target_shape = tuple(int(d) for d in target_shape)
         if list(self.target_shape).count(-1) > 1:
-            raise ValueError(f"Reshape: at most one -1 in target_shape. "
-                             f"Received: target_shape={self.target_shape}")
+            raise ValueError(
+                f"Reshape: at most one -1 in target_shape. "
+                f"Received: target_shape={self.target_shape}"
+            )
 
     def call(self, inputs):
         target = self.target_shape
@@ -192,12 +250,15 @@ class Reshape(Layer):
             total = math.prod(inputs.shape[1:])
             known = math.prod(d for d in target if d != -1)
             if total % known:
-                raise ValueError(f"Reshape '{self.name}': cannot reshape {inputs.shape} to "
-                                 f"(None, {target})")
+                raise ValueError(
+                    f"Reshape '{self.name}': cannot reshape {inputs.shape} to (None, {target})"
+                )
             target = tuple(total // known if d == -1 else d for d in target)
         if math.prod(target) != math.prod(inputs.shape[1:]):
-            raise ValueError(f"Reshape '{self.name}': total size of the new shape {target} must "
-                             f"equal that of the input {inputs.shape[1:]}")
+            raise ValueError(
+                f"Reshape '{self.name}': total size of the new shape {target} must "
+                f"equal that of the input {inputs.shape[1:]}"
+            )
         return gc.reshape(inputs, (-1,) + target)
 
     def get_config(self):
@@ -207,12 +268,21 @@ class Reshape(Layer):
 class Embedding(Layer):
     """Maps integer indices (batch, ...) to dense vectors (batch, ..., output_dim)."""
 
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
-                 input_length=None, **kwargs):
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        embeddings_constraint=None,
+        mask_zero=False,
+        input_length=None,
+        **kwargs,
+    ):
         if "init" in kwargs:
-            embeddings_initializer = legacy_argument(kwargs, "init", "embeddings_initializer",
-                                                     None, "Embedding")
+            embeddings_initializer = legacy_argument(
+                kwargs, "init", "embeddings_initializer", None, "Embedding"
+            )
         if input_length is not None and "input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
@@ -225,11 +295,13 @@ class Embedding(Layer):
         self.input_length = input_length
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight((self.input_dim, self.output_dim),
-                                          self.embeddings_initializer,
-                                          regularizer=self.embeddings_regularizer,
-                                          constraint=self.embeddings_constraint,
-                                          name="embeddings")
+        self.embeddings = self.add_weight(
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
+            name="embeddings",
+        )
 
     def call(self, inputs):
         if inputs.dtype not in ("int32", "int64"):
@@ -237,9 +309,12 @@ class Embedding(Layer):
         return gc.take(self.embeddings, inputs, axis=0)
 
     def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim,
-                "output_dim": self.output_dim,
-                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
-                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
-                "mask_zero": False}
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
+            "mask_zero": False,
+        }

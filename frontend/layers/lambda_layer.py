@@ -21,15 +21,21 @@ SAFE_MODE = {"enabled": True}  # set by load_model while it deserializes
 
 def dump_function(fn) -> dict:
     code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
-    return {"bytecode": code, "defaults": fn.__defaults__, "name": fn.__name__,
-            "python": f"{sys.version_info.major}.{sys.version_info.minor}"}
+    return {
+        "bytecode": code,
+        "defaults": fn.__defaults__,
+        "name": fn.__name__,
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+    }
 
 
 def load_function(spec: dict, custom_objects=None):
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     if spec.get("python") != python:
-        raise ValueError(f"This Lambda layer's function was saved by Python {spec.get('python')}; "
-                         f"its bytecode cannot be loaded by Python {python}")
+        raise ValueError(
+            f"This Lambda layer's function was saved by Python {spec.get('python')}; "
+            f"its bytecode cannot be loaded by Python {python}"
+        )
     code = marshal.loads(base64.b64decode(spec["bytecode"]))
     scope = {"gc": gc, "np": np, "__builtins__": __builtins__, **(custom_objects or {})}
     defaults = tuple(spec["defaults"]) if spec.get("defaults") else None
@@ -52,8 +58,12 @@ class Lambda(Layer):
         return self.function(inputs, **self.arguments)
 
     def get_config(self):
-        return {**super().get_config(), "function": dump_function(self.function),
-                "output_shape": self.output_shape_arg, "arguments": self.arguments}
+        return {
+            **super().get_config(),
+            "function": dump_function(self.function),
+            "output_shape": self.output_shape_arg,
+            "arguments": self.arguments,
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -64,6 +74,7 @@ class Lambda(Layer):
                 raise ValueError(
                     "Refusing to load a Lambda layer: its function is stored as Python bytecode, "
                     "and loading it would run code from the file. If you trust the file, pass "
-                    "safe_mode=False to load_model.")
+                    "safe_mode=False to load_model."
+                )
             spec = load_function(spec, custom_objects)
         return cls(spec, **config)

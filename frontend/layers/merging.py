@@ -15,8 +15,10 @@ class _Merge(Layer):
     def _check(self, inputs):
         if not isinstance(inputs, (list, tuple)) or len(inputs) < self.min_inputs:
             got = len(inputs) if isinstance(inputs, (list, tuple)) else type(inputs).__name__
-            raise ValueError(f"A `{type(self).__name__}` layer should be called on a list of at "
-                             f"least {self.min_inputs} inputs. Received: {got}")
+            raise ValueError(
+                f"A `{type(self).__name__}` layer should be called on a list of at "
+                f"least {self.min_inputs} inputs. Received: {got}"
+            )
 
     def call(self, inputs):
         self._check(inputs)

@@ -12,11 +12,23 @@ class BatchNormalization(Layer):
     averages `moving = moving * momentum + batch * (1 - momentum)`; uses the moving averages at
     inference and when the layer is frozen (trainable=False)."""
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones",
-                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, **kwargs):
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
@@ -33,21 +45,41 @@ class BatchNormalization(Layer):
         axis = self.axis % len(input_shape)
         channels = input_shape[axis]
         if channels is None:
-            raise ValueError(f"BatchNormalization '{self.name}': axis {self.axis} of the input "
-                             f"must be known. Received: input_shape={input_shape}")
+            raise ValueError(
+                f"BatchNormalization '{self.name}': axis {self.axis} of the input "
+                f"must be known. Received: input_shape={input_shape}"
+            )
         self._axis = axis
         self._param_shape = tuple(channels if i == axis else 1 for i in range(len(input_shape)))
         shape = (channels,)
-        self.gamma = self.add_weight(shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint, name="gamma") \
-            if self.scale else None
-        self.beta = self.add_weight(shape, self.beta_initializer, regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint, name="beta") \
-            if self.center else None
-        self.moving_mean = self.add_weight(shape, self.moving_mean_initializer, trainable=False,
-                                           name="moving_mean")
-        self.moving_variance = self.add_weight(shape, self.moving_variance_initializer,
-                                               trainable=False, name="moving_variance")
+        self.gamma = (
+            self.add_weight(
+                shape,
+                self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+                name="gamma",
+            )
+            if self.scale
+            else None
+        )
+        self.beta = (
+            self.add_weight(
+                shape,
+                self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+                name="beta",
+            )
+            if self.center
+            else None
+        )
+        self.moving_mean = self.add_weight(
+            shape, self.moving_mean_initializer, trainable=False, name="moving_mean"
+        )
+        self.moving_variance = self.add_weight(
+            shape, self.moving_variance_initializer, trainable=False, name="moving_variance"
+        )
 
     def _broadcast(self, v):
         return gc.reshape(v, self._param_shape)
@@ -71,18 +103,24 @@ class BatchNormalization(Layer):
         m = self.momentum
         flat = (-1,)
         self.add_update(self.moving_mean, self.moving_mean * m + gc.reshape(mean, flat) * (1 - m))
-        self.add_update(self.moving_variance,
-                        self.moving_variance * m + gc.reshape(variance, flat) * (1 - m))
+        self.add_update(
+            self.moving_variance, self.moving_variance * m + gc.reshape(variance, flat) * (1 - m)
+        )
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
-                "moving_variance_initializer":
-                    initializers.serialize(self.moving_variance_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": constraints.serialize(self.beta_constraint),
-                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+        }

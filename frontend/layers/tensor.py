@@ -44,8 +44,10 @@ class KerasTensor:
         raise TypeError("A symbolic KerasTensor has no truth value")
 
     def _no_math(self, *_):
-        raise TypeError("KerasTensors of the functional API are combined with layers: use "
-                        "layers.Add / Subtract / Multiply / Concatenate, or a Lambda layer")
+        raise TypeError(
+            "KerasTensors of the functional API are combined with layers: use "
+            "layers.Add / Subtract / Multiply / Concatenate, or a Lambda layer"
+        )
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _no_math
     __matmul__ = __rmatmul__ = __neg__ = __pow__ = _no_math

@@ -5,27 +5,50 @@ from __future__ import annotations
 
 from frontend import losses
 from frontend.compat import lookup
-from frontend.metrics.accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy,
-                                       MeanAbsoluteError, MeanSquaredError,
-                                       SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
-                                       TopKCategoricalAccuracy, accuracy, binary_accuracy,
-                                       categorical_accuracy, sparse_categorical_accuracy,
-                                       sparse_top_k_categorical_accuracy,
-                                       top_k_categorical_accuracy)
+from frontend.metrics.accuracy import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
 from frontend.metrics.base import Mean, MeanMetricWrapper, Metric
 from frontend.metrics.confusion import AUC, Precision, Recall
 
 FUNCTIONS = {
-    "binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,
+    "binary_accuracy": binary_accuracy,
+    "categorical_accuracy": categorical_accuracy,
     "sparse_categorical_accuracy": sparse_categorical_accuracy,
     "top_k_categorical_accuracy": top_k_categorical_accuracy,
     "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
     **{name: fn for name, fn in losses.FUNCTIONS.items()},
 }
-CLASSES = {c.__name__: c for c in (
-    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
-    Mean, AUC, Precision, Recall)}
+CLASSES = {
+    c.__name__: c
+    for c in (
+        Accuracy,
+        BinaryAccuracy,
+        CategoricalAccuracy,
+        SparseCategoricalAccuracy,
+        TopKCategoricalAccuracy,
+        SparseTopKCategoricalAccuracy,
+        MeanSquaredError,
+        MeanAbsoluteError,
+        Mean,
+        AUC,
+        Precision,
+        Recall,
+    )
+}
 OBJECTS = {"auc": AUC, "precision": Precision, "recall": Recall}
 
 
@@ -65,8 +88,9 @@ def pick_accuracy(y_true_shape, y_pred_shape, loss_fn=None):
         return accuracy
     if y_pred_shape[-1] == 1:
         return binary_accuracy
-    if y_true_shape is not None and (len(y_true_shape) < len(y_pred_shape)
-                                     or (y_true_shape[-1] == 1 and y_pred_shape[-1] != 1)):
+    if y_true_shape is not None and (
+        len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and y_pred_shape[-1] != 1)
+    ):
         return sparse_categorical_accuracy
     return categorical_accuracy
 
@@ -75,9 +99,27 @@ def serialize(metric: Metric) -> dict:
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 
-__all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
-           "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
-           "SparseTopKCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "AUC",
-           "Precision", "Recall", "accuracy", "binary_accuracy", "categorical_accuracy",
-           "sparse_categorical_accuracy", "top_k_categorical_accuracy",
-           "sparse_top_k_categorical_accuracy", "get", "serialize"]
+__all__ = [
+    "Metric",
+    "Mean",
+    "MeanMetricWrapper",
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "AUC",
+    "Precision",
+    "Recall",
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "get",
+    "serialize",
+]

@@ -14,8 +14,11 @@ def _match(a, b, dtype):
 def accuracy(y_true, y_pred):
     """How often predictions equal labels exactly."""
     y_true = gc.cast(y_true, y_pred.dtype)
-    return gc.mean(_match(y_true, y_pred, y_pred.dtype), axis=-1) if y_pred.ndim > 1 else \
-        _match(y_true, y_pred, y_pred.dtype)
+    return (
+        gc.mean(_match(y_true, y_pred, y_pred.dtype), axis=-1)
+        if y_pred.ndim > 1
+        else _match(y_true, y_pred, y_pred.dtype)
+    )
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
@@ -58,15 +61,18 @@ def _wrapper(class_name, fn, default_name, **defaults):
 
 Accuracy = _wrapper("Accuracy", accuracy, "accuracy")
 BinaryAccuracy = _wrapper("BinaryAccuracy", binary_accuracy, "binary_accuracy", threshold=0.5)
-CategoricalAccuracy = _wrapper("CategoricalAccuracy", categorical_accuracy,
-                               "categorical_accuracy")
-SparseCategoricalAccuracy = _wrapper("SparseCategoricalAccuracy", sparse_categorical_accuracy,
-                                     "sparse_categorical_accuracy")
-TopKCategoricalAccuracy = _wrapper("TopKCategoricalAccuracy", top_k_categorical_accuracy,
-                                   "top_k_categorical_accuracy", k=5)
-SparseTopKCategoricalAccuracy = _wrapper("SparseTopKCategoricalAccuracy",
-                                         sparse_top_k_categorical_accuracy,
-                                         "sparse_top_k_categorical_accuracy", k=5)
+CategoricalAccuracy = _wrapper("CategoricalAccuracy", categorical_accuracy, "categorical_accuracy")
+SparseCategoricalAccuracy = _wrapper(
+    "SparseCategoricalAccuracy", sparse_categorical_accuracy, "sparse_categorical_accuracy"
+)
+TopKCategoricalAccuracy = _wrapper(
+    "TopKCategoricalAccuracy", top_k_categorical_accuracy, "top_k_categorical_accuracy", k=5
+)
+SparseTopKCategoricalAccuracy = _wrapper(
+    "SparseTopKCategoricalAccuracy",
+    sparse_top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy",
+    k=5,
+)
 MeanSquaredError = _wrapper("MeanSquaredError", losses.mean_squared_error, "mean_squared_error")
-MeanAbsoluteError = _wrapper("MeanAbsoluteError", losses.mean_absolute_error,
-                             "mean_absolute_error")
+MeanAbsoluteError = _wrapper("MeanAbsoluteError", losses.mean_absolute_error, "mean_absolute_error")

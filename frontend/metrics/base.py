@@ -48,8 +48,11 @@ class Metric:
         """Accumulate arrays right away (NumPy interpreter), like a Keras metric outside fit."""
         y_pred = np.asarray(y_pred)
         pred = gc.constant(y_pred.astype(self.dtype))
-        weight = None if sample_weight is None else gc.constant(
-            np.asarray(sample_weight, dtype=self.dtype))
+        weight = (
+            None
+            if sample_weight is None
+            else gc.constant(np.asarray(sample_weight, dtype=self.dtype))
+        )
         rules = self.update_rules(gc.constant(np.asarray(y_true)), pred, weight)
         gc.function([], [], updates=rules, backend="numpy")()
 
@@ -94,8 +97,11 @@ class Mean(Metric):
 
     def update_state(self, values, y_pred=None, sample_weight=None):
         values = gc.constant(np.asarray(values, dtype=self.dtype))
-        weight = None if sample_weight is None else gc.constant(
-            np.asarray(sample_weight, dtype=self.dtype))
+        weight = (
+            None
+            if sample_weight is None
+            else gc.constant(np.asarray(sample_weight, dtype=self.dtype))
+        )
         gc.function([], [], updates=self.value_rules(values, weight), backend="numpy")()
 
     def result(self) -> float:

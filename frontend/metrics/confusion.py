@@ -56,14 +56,15 @@ class _Confusion(Metric):
             return gc.sum(values, axis=1)
 
         neg_pred, neg_label = gc.logical_not(predicted), gc.logical_not(positive)
-        return [(self.tp, self.tp + count(gc.logical_and(predicted, positive))),
-                (self.fp, self.fp + count(gc.logical_and(predicted, neg_label))),
-                (self.tn, self.tn + count(gc.logical_and(neg_pred, neg_label))),
-                (self.fn, self.fn + count(gc.logical_and(neg_pred, positive)))]
+        return [
+            (self.tp, self.tp + count(gc.logical_and(predicted, positive))),
+            (self.fp, self.fp + count(gc.logical_and(predicted, neg_label))),
+            (self.tn, self.tn + count(gc.logical_and(neg_pred, neg_label))),
+            (self.fn, self.fn + count(gc.logical_and(neg_pred, positive))),
+        ]
 
     def counts(self):
-        return (self.tp.get_value(), self.fp.get_value(), self.tn.get_value(),
-                self.fn.get_value())
+        return (self.tp.get_value(), self.fp.get_value(), self.tn.get_value(), self.fn.get_value())
 
     def _scalar_or_list(self, values):
         values = np.asarray(values, dtype=np.float64)
@@ -84,8 +85,11 @@ class Precision(_Confusion):
         return self._scalar_or_list(divide_no_nan(tp, tp + fp))
 
     def get_config(self):
-        return {**super().get_config(), "thresholds": self.init_thresholds,
-                "class_id": self.class_id}
+        return {
+            **super().get_config(),
+            "thresholds": self.init_thresholds,
+            "class_id": self.class_id,
+        }
 
 
 class Recall(_Confusion):
@@ -102,8 +106,11 @@ class Recall(_Confusion):
         return self._scalar_or_list(divide_no_nan(tp, tp + fn))
 
     def get_config(self):
-        return {**super().get_config(), "thresholds": self.init_thresholds,
-                "class_id": self.class_id}
+        return {
+            **super().get_config(),
+            "thresholds": self.init_thresholds,
+            "class_id": self.class_id,
+        }
 
 
 def _thresholds(thresholds):
@@ -116,13 +123,22 @@ class AUC(_Confusion):
     """Area under the ROC or PR curve, from counts at `num_thresholds` evenly spaced
     thresholds (plus one just below 0 and one just above 1), as Keras computes it."""
 
-    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
-                 name=None, dtype=None, thresholds=None, from_logits=False):
+    def __init__(
+        self,
+        num_thresholds=200,
+        curve="ROC",
+        summation_method="interpolation",
+        name=None,
+        dtype=None,
+        thresholds=None,
+        from_logits=False,
+    ):
         if curve not in ("ROC", "PR"):
             raise ValueError(f"AUC: curve must be 'ROC' or 'PR'. Received: curve={curve!r}")
         if summation_method not in ("interpolation", "minoring", "majoring"):
-            raise ValueError(f"AUC: unknown summation_method. Received: "
-                             f"summation_method={summation_method!r}")
+            raise ValueError(
+                f"AUC: unknown summation_method. Received: summation_method={summation_method!r}"
+            )
         self.num_thresholds, self.curve = int(num_thresholds), curve
         self.summation_method, self.from_logits = summation_method, from_logits
         self.init_thresholds = thresholds
@@ -156,9 +172,15 @@ class AUC(_Confusion):
         return float(np.sum((x[:-1] - x[1:]) * heights))
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "num_thresholds": self.num_thresholds,
-                "curve": self.curve, "summation_method": self.summation_method,
-                "thresholds": self.init_thresholds, "from_logits": self.from_logits}
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "num_thresholds": self.num_thresholds,
+            "curve": self.curve,
+            "summation_method": self.summation_method,
+            "thresholds": self.init_thresholds,
+            "from_logits": self.from_logits,
+        }
 
 
 def interpolate_pr_auc(tp, fp, fn):
@@ -170,6 +192,7 @@ def interpolate_pr_auc(tp, fp, fn):
     intercept = tp[1:] - slope * p[1:]
     both_positive = (p[:-1] > 0) & (p[1:] > 0)
     ratio = np.where(both_positive, divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
-    increments = divide_no_nan(slope * (dtp + intercept * np.log(ratio)),
-                               np.maximum(tp[1:] + fn[1:], 0))
+    increments = divide_no_nan(
+        slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0)
+    )
     return np.sum(increments)

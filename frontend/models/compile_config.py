@@ -35,11 +35,14 @@ def compile_config(model):
     if not getattr(model, "compiled", False):
         return None
     args = model._compile_args
-    return {"optimizer": optimizers.serialize(model.optimizer),
-            "loss": _loss_spec(args["loss"]), "loss_weights": args["loss_weights"],
-            "metrics": _metric_spec(args["metrics"]),
-            "weighted_metrics": _metric_spec(args["weighted_metrics"]),
-            "backend": model.backend_name}
+    return {
+        "optimizer": optimizers.serialize(model.optimizer),
+        "loss": _loss_spec(args["loss"]),
+        "loss_weights": args["loss_weights"],
+        "metrics": _metric_spec(args["metrics"]),
+        "weighted_metrics": _metric_spec(args["weighted_metrics"]),
+        "backend": model.backend_name,
+    }
 
 
 def _loss_from(spec, custom_objects):
@@ -53,8 +56,10 @@ def _loss_from(spec, custom_objects):
         name = spec.get("config")
         if custom_objects and name in custom_objects:
             return custom_objects[name]
-        raise ValueError(f"The saved loss is the custom function {name!r}: pass it in "
-                         f"custom_objects={{'{name}': ...}}")
+        raise ValueError(
+            f"The saved loss is the custom function {name!r}: pass it in "
+            f"custom_objects={{'{name}': ...}}"
+        )
     return losses.get(spec, custom_objects)
 
 
@@ -71,15 +76,21 @@ def _metric_from(spec, custom_objects):
 
 
 def compile_from_config(model, config, custom_objects=None) -> None:
-    kwargs = dict(optimizer=optimizers.get(config["optimizer"]),
-                  loss=_loss_from(config["loss"], custom_objects),
-                  loss_weights=config.get("loss_weights"),
-                  metrics=_metric_from(config.get("metrics"), custom_objects),
-                  weighted_metrics=_metric_from(config.get("weighted_metrics"), custom_objects))
+    kwargs = dict(
+        optimizer=optimizers.get(config["optimizer"]),
+        loss=_loss_from(config["loss"], custom_objects),
+        loss_weights=config.get("loss_weights"),
+        metrics=_metric_from(config.get("metrics"), custom_objects),
+        weighted_metrics=_metric_from(config.get("weighted_metrics"), custom_objects),
+    )
     backend = config.get("backend") or "llvm"
     try:
         model.compile(**kwargs, backend=backend)
     except NotImplementedError as err:
-        warnings.warn(f"The model was compiled with backend {backend!r}, which is not available "
-                      f"here ({err}); it is loaded uncompiled: call model.compile(..., "
-                      f"backend='numpy')", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"The model was compiled with backend {backend!r}, which is not available "
+            f"here ({err}); it is loaded uncompiled: call model.compile(..., "
+            f"backend='numpy')",
+            UserWarning,
+            stacklevel=3,
+        )

@@ -16,19 +16,25 @@ class DataError(ValueError):
 
 
 def shape_text(shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
-        ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def as_array(value, what: str) -> np.ndarray:
     try:
         array = np.asarray(value)
     except Exception as err:  # ragged lists and the like
-        raise DataError(f"{what}: could not convert to an array ({err}) (at {user_site()})") \
-            from None
+        raise DataError(
+            f"{what}: could not convert to an array ({err}) (at {user_site()})"
+        ) from None
     if array.dtype.kind not in "biuf":
-        raise DataError(f"{what}: expected numbers, received an array of dtype {array.dtype} "
-                        f"(at {user_site()})")
+        raise DataError(
+            f"{what}: expected numbers, received an array of dtype {array.dtype} (at {user_site()})"
+        )
     return array
 
 
@@ -38,22 +44,28 @@ def by_position(data, names: list[str], argument: str, method: str) -> list:
         missing = [n for n in names if n not in data]
         extra = [k for k in data if k not in names]
         if missing or extra:
-            raise DataError(f"{method}: `{argument}` is a dict with keys {sorted(data)}, but the "
-                            f"model expects {names} (missing: {missing}, unknown: {extra}) "
-                            f"(at {user_site()})")
+            raise DataError(
+                f"{method}: `{argument}` is a dict with keys {sorted(data)}, but the "
+                f"model expects {names} (missing: {missing}, unknown: {extra}) "
+                f"(at {user_site()})"
+            )
         return [data[n] for n in names]
     if isinstance(data, (list, tuple)) and len(names) > 1:
         if len(data) != len(names):
-            raise DataError(f"{method}: the model has {len(names)} "
-                            f"{'inputs' if argument == 'x' else 'outputs'} {names}, but `{argument}` "
-                            f"is a list of {len(data)} arrays (at {user_site()})")
+            raise DataError(
+                f"{method}: the model has {len(names)} "
+                f"{'inputs' if argument == 'x' else 'outputs'} {names}, but `{argument}` "
+                f"is a list of {len(data)} arrays (at {user_site()})"
+            )
         return list(data)
     if isinstance(data, (list, tuple)) and len(data) == 1 and isinstance(data[0], np.ndarray):
         return [data[0]]
     if len(names) > 1:
-        raise DataError(f"{method}: the model has {len(names)} "
-                        f"{'inputs' if argument == 'x' else 'outputs'} {names}; pass `{argument}` "
-                        f"as a list or a dict of arrays (at {user_site()})")
+        raise DataError(
+            f"{method}: the model has {len(names)} "
+            f"{'inputs' if argument == 'x' else 'outputs'} {names}; pass `{argument}` "
+            f"as a list or a dict of arrays (at {user_site()})"
+        )
     return [data]
 
 
@@ -61,11 +73,14 @@ def check_feature_shape(array, spec_shape, label: str, method: str) -> None:
     """The non-batch dimensions of `array` must match the model's static shape."""
     expected = tuple(spec_shape)
     ok = array.ndim == len(expected) and all(
-        e is None or e == a for e, a in zip(expected[1:], array.shape[1:]))
+        e is None or e == a for e, a in zip(expected[1:], array.shape[1:])
+    )
     if not ok:
-        raise DataError(f"{method}: {label} expects data of shape {shape_text(expected)} (None = "
-                        f"any number of samples), but received an array of shape {array.shape} "
-                        f"(at {user_site()})")
+        raise DataError(
+            f"{method}: {label} expects data of shape {shape_text(expected)} (None = "
+            f"any number of samples), but received an array of shape {array.shape} "
+            f"(at {user_site()})"
+        )
 
 
 def cast_to(array: np.ndarray, dtype: str) -> np.ndarray:
@@ -74,24 +89,35 @@ def cast_to(array: np.ndarray, dtype: str) -> np.ndarray:
 
 def check_same_length(groups: list[tuple[str, list[str], list]], method: str) -> int:
     """All arrays must have the same number of samples; returns it."""
-    counts = [(arg, name, len(a)) for arg, names, arrays in groups
-              for name, a in zip(names, arrays) if a is not None]
+    counts = [
+        (arg, name, len(a))
+        for arg, names, arrays in groups
+        for name, a in zip(names, arrays)
+        if a is not None
+    ]
     sizes = {c for _, _, c in counts}
     if len(sizes) > 1:
         listing = ", ".join(f"{arg} ('{name}') has {c}" for arg, name, c in counts)
-        raise DataError(f"{method}: x and y must have the same number of samples, but {listing} "
-                        f"(at {user_site()})")
+        raise DataError(
+            f"{method}: x and y must have the same number of samples, but {listing} "
+            f"(at {user_site()})"
+        )
     return sizes.pop() if sizes else 0
 
 
 def class_weights_for(y: np.ndarray, class_weight: dict) -> np.ndarray:
     """One weight per sample from a {class index: weight} dict (labels one-hot or indices)."""
-    classes = np.argmax(y, axis=-1) if y.ndim >= 2 and y.shape[-1] > 1 else \
-        y.reshape(len(y), -1)[:, 0].astype(np.int64)
+    classes = (
+        np.argmax(y, axis=-1)
+        if y.ndim >= 2 and y.shape[-1] > 1
+        else y.reshape(len(y), -1)[:, 0].astype(np.int64)
+    )
     unknown = sorted(set(np.unique(classes).tolist()) - set(int(k) for k in class_weight))
     if unknown:
-        raise DataError(f"fit: class_weight has no entry for classes {unknown}. Received: "
-                        f"class_weight={class_weight} (at {user_site()})")
+        raise DataError(
+            f"fit: class_weight has no entry for classes {unknown}. Received: "
+            f"class_weight={class_weight} (at {user_site()})"
+        )
     table = {int(k): float(v) for k, v in class_weight.items()}
     return np.array([table[int(c)] for c in classes], dtype=np.float32)
 
@@ -99,10 +125,12 @@ def class_weights_for(y: np.ndarray, class_weight: dict) -> np.ndarray:
 def batch_plan(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator) -> list:
     """Index arrays of the mini-batches of one epoch; the last one may be smaller."""
     if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise DataError(f"batch_size must be a positive integer. Received: "
-                        f"batch_size={batch_size!r} (at {user_site()})")
+        raise DataError(
+            f"batch_size must be a positive integer. Received: "
+            f"batch_size={batch_size!r} (at {user_site()})"
+        )
     order = rng.permutation(n) if shuffle else np.arange(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 def steps_for(n: int, batch_size: int) -> int:
@@ -112,13 +140,17 @@ def steps_for(n: int, batch_size: int) -> int:
 def split_validation(arrays: list, validation_split: float):
     """(train, validation) lists: the validation part is the last samples, before shuffling."""
     if not 0 < validation_split < 1:
-        raise DataError(f"fit: validation_split must be in (0, 1). Received: "
-                        f"validation_split={validation_split} (at {user_site()})")
+        raise DataError(
+            f"fit: validation_split must be in (0, 1). Received: "
+            f"validation_split={validation_split} (at {user_site()})"
+        )
     n = len(next(a for a in arrays if a is not None))
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at in (0, n):
-        raise DataError(f"fit: {n} samples cannot be split into training and validation sets "
-                        f"with validation_split={validation_split} (at {user_site()})")
+        raise DataError(
+            f"fit: {n} samples cannot be split into training and validation sets "
+            f"with validation_split={validation_split} (at {user_site()})"
+        )
     train = [None if a is None else a[:split_at] for a in arrays]
     val = [None if a is None else a[split_at:] for a in arrays]
     return train, val

@@ -21,8 +21,10 @@ def check_tensors(structure, what: str) -> list:
     flat = flatten(structure)
     for t in flat:
         if not isinstance(t, KerasTensor) or t.history is None:
-            raise TypeError(f"Model {what} must be KerasTensors returned by Input() or by calling "
-                            f"layers on them. Received: {t!r}")
+            raise TypeError(
+                f"Model {what} must be KerasTensors returned by Input() or by calling "
+                f"layers on them. Received: {t!r}"
+            )
     return flat
 
 
@@ -40,8 +42,11 @@ def discover(outputs: list) -> list:
                 order.append(rec)
                 continue
             stack.append((rec, True))
-            stack.extend((record_of(t), False) for t in reversed(rec.input_tensors)
-                         if id(record_of(t)) not in seen)
+            stack.extend(
+                (record_of(t), False)
+                for t in reversed(rec.input_tensors)
+                if id(record_of(t)) not in seen
+            )
     return order
 
 
@@ -64,8 +69,10 @@ class FunctionalGraph:
         self.flat_outputs = check_tensors(outputs, "outputs")
         for t in self.flat_inputs:
             if not isinstance(t.history[0], InputLayer):
-                raise ValueError(f"Model '{model_name}': inputs must come from Input(); "
-                                 f"{t.name!r} is the output of layer '{t.history[0].name}'")
+                raise ValueError(
+                    f"Model '{model_name}': inputs must come from Input(); "
+                    f"{t.name!r} is the output of layer '{t.history[0].name}'"
+                )
         self.records = order_by_depth(discover(self.flat_outputs), self.flat_outputs)
         self._check_connected(model_name)
         self.layers = list({id(r.layer): r.layer for r in self.records}.values())
@@ -77,7 +84,8 @@ class FunctionalGraph:
                 raise ValueError(
                     f"Graph disconnected in model '{model_name}': the outputs depend on the input "
                     f"'{rec.layer.name}' (shape {rec.outputs[0].shape}), which is not among the "
-                    f"model's inputs ({', '.join(t.name for t in self.flat_inputs)})")
+                    f"model's inputs ({', '.join(t.name for t in self.flat_inputs)})"
+                )
 
     def run(self, input_nodes: list, training: bool) -> list:
         """Replay every call on graphc nodes; returns the flat list of output nodes."""

@@ -34,8 +34,10 @@ class Model(Trainer, Layer):
         reject_unknown(kwargs, {"inputs", "outputs", "name", "trainable", "dtype"}, "Model")
         inputs, outputs = kwargs.pop("inputs", None), kwargs.pop("outputs", None)
         if (inputs is None) != (outputs is None):
-            raise ValueError("Model needs both `inputs` and `outputs` (or neither, when "
-                             "subclassing Model with a `call` method)")
+            raise ValueError(
+                "Model needs both `inputs` and `outputs` (or neither, when "
+                "subclassing Model with a `call` method)"
+            )
         default = "functional" if inputs is not None else backend.to_snake_case(type(self).__name__)
         kwargs["name"] = kwargs.get("name") or backend.unique_name(default)
         Layer.__init__(self, **kwargs)
@@ -57,9 +59,11 @@ class Model(Trainer, Layer):
 
     def _require_graph(self):
         if self._graph is None:
-            raise ValueError(f"Model '{self.name}' has not been built yet: give its first layer "
-                             f"an input shape (e.g. Input(shape=(784,))) or call fit/predict on "
-                             f"data first")
+            raise ValueError(
+                f"Model '{self.name}' has not been built yet: give its first layer "
+                f"an input shape (e.g. Input(shape=(784,))) or call fit/predict on "
+                f"data first"
+            )
         return self._graph
 
     @property
@@ -76,8 +80,10 @@ class Model(Trainer, Layer):
         """A layer by name or by index in `model.layers`."""
         if index is not None:
             if not -len(self.layers) <= index < len(self.layers):
-                raise ValueError(f"Model '{self.name}' has {len(self.layers)} layers; index "
-                                 f"{index} is out of range")
+                raise ValueError(
+                    f"Model '{self.name}' has {len(self.layers)} layers; index "
+                    f"{index} is out of range"
+                )
             return self.layers[index]
         for layer in self.layers:
             if layer.name == name:
@@ -142,8 +148,10 @@ class Model(Trainer, Layer):
 
     def call(self, inputs, training=False):
         if self._graph is None:
-            raise NotImplementedError(f"Model '{self.name}' has no graph: build it with "
-                                      f"Model(inputs, outputs) or subclass Model and define call()")
+            raise NotImplementedError(
+                f"Model '{self.name}' has no graph: build it with "
+                f"Model(inputs, outputs) or subclass Model and define call()"
+            )
         outs = self._graph.run(flatten(inputs), training)
         graph_outputs = self._graph.outputs
         if isinstance(graph_outputs, dict):
@@ -160,11 +168,16 @@ class Model(Trainer, Layer):
     def make_predict_function(self, backend_name: str):
         """A compiled function from the inputs to the outputs (inference mode), cached."""
         if backend_name not in self._predict_functions:
-            xs = [gc.placeholder(shape, dtype, name=name) for name, shape, dtype in
-                  zip(self.input_names, self.input_shapes, self.input_dtypes)]
+            xs = [
+                gc.placeholder(shape, dtype, name=name)
+                for name, shape, dtype in zip(
+                    self.input_names, self.input_shapes, self.input_dtypes
+                )
+            ]
             outputs = self.forward(xs, training=False)
             self._predict_functions[backend_name] = gc.function(
-                xs, list(outputs), backend=backend_name, name=f"{self.name}_predict")
+                xs, list(outputs), backend=backend_name, name=f"{self.name}_predict"
+            )
         return self._predict_functions[backend_name]
 
     def build_from_data(self, x) -> None:
@@ -193,8 +206,15 @@ class Model(Trainer, Layer):
 
     # ---- description -------------------------------------------------------------------------
 
-    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                show_trainable=False, layer_range=None):
+    def summary(
+        self,
+        line_length=None,
+        positions=None,
+        print_fn=None,
+        expand_nested=False,
+        show_trainable=False,
+        layer_range=None,
+    ):
         """Print Keras's table of layers, output shapes and parameter counts."""
         from frontend.models.summary import print_summary
 

@@ -35,8 +35,7 @@ MEMBERS = ("metadata.json", "config.json", "model.weights.npz")
 def atomic_write(path: str, write) -> None:
     """Call `write(file)` on a temporary file beside `path`, then rename it to `path`."""
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                    suffix=".tmp")
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as f:
             write(f)
@@ -69,11 +68,16 @@ def npz_to_arrays(data: bytes, what: str):
 def metadata(model) -> dict:
     import graphc
 
-    return {"format": FORMAT, "format_version": FORMAT_VERSION,
-            "graphc_version": graphc.__version__, "numpy_version": np.__version__,
-            "python_version": platform.python_version(),
-            "date_saved": datetime.datetime.now().isoformat(timespec="seconds"),
-            "backend": getattr(model, "backend_name", None), "class_name": type(model).__name__}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "graphc_version": graphc.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "date_saved": datetime.datetime.now().isoformat(timespec="seconds"),
+        "backend": getattr(model, "backend_name", None),
+        "class_name": type(model).__name__,
+    }
 
 
 def check_target(path: str, overwrite: bool) -> str:
@@ -81,9 +85,12 @@ def check_target(path: str, overwrite: bool) -> str:
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     if path.endswith((".h5", ".hdf5")):
-        warnings.warn(f"{path}: graphc writes its own zip format (JSON config + NumPy weights), "
-                      f"not HDF5, whatever the extension; '.keras' is the usual name",
-                      UserWarning, stacklevel=4)
+        warnings.warn(
+            f"{path}: graphc writes its own zip format (JSON config + NumPy weights), "
+            f"not HDF5, whatever the extension; '.keras' is the usual name",
+            UserWarning,
+            stacklevel=4,
+        )
     return path
 
 
@@ -93,14 +100,16 @@ def save_model(model, filepath, overwrite=True) -> None:
 
     path = check_target(filepath, overwrite)
     config = {**model_to_dict(model), "compile_config": compile_config(model)}
-    members = {"metadata.json": json.dumps(metadata(model), indent=1).encode(),
-               "config.json": json.dumps(config, indent=1).encode(),
-               "model.weights.npz": arrays_to_npz(model.get_weights(),
-                                                  [w.name for w in model.weights])}
+    members = {
+        "metadata.json": json.dumps(metadata(model), indent=1).encode(),
+        "config.json": json.dumps(config, indent=1).encode(),
+        "model.weights.npz": arrays_to_npz(model.get_weights(), [w.name for w in model.weights]),
+    }
     optimizer = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
     if optimizer is not None and optimizer.built:
-        members["optimizer.npz"] = arrays_to_npz([v.get_value() for v in optimizer.variables],
-                                                 [v.name for v in optimizer.variables])
+        members["optimizer.npz"] = arrays_to_npz(
+            [v.get_value() for v in optimizer.variables], [v.name for v in optimizer.variables]
+        )
 
     def write(f):
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -114,8 +123,10 @@ def read_archive(path: str) -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such model file: {path}")
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a graphc model file: expected a zip archive holding "
-                         f"{', '.join(MEMBERS)} (the file may be truncated or of another format)")
+        raise ValueError(
+            f"{path} is not a graphc model file: expected a zip archive holding "
+            f"{', '.join(MEMBERS)} (the file may be truncated or of another format)"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
@@ -147,8 +158,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a graphc model file (format {meta.get('format')!r})")
     if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer graphc (format version "
-                         f"{meta['format_version']}); upgrade graphc to load it")
+        raise ValueError(
+            f"{path} was written by a newer graphc (format version "
+            f"{meta['format_version']}); upgrade graphc to load it"
+        )
     config = parse_json(members["config.json"], f"{path}: config.json")
     previous, SAFE_MODE["enabled"] = SAFE_MODE["enabled"], bool(safe_mode)
     try:
@@ -168,13 +181,17 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
 def assign_weights(model, arrays, names, source: str) -> None:
     weights = model.weights
     if len(arrays) != len(weights):
-        raise ValueError(f"{source} holds {len(arrays)} weight arrays but model '{model.name}' "
-                         f"has {len(weights)} weights ({', '.join(w.name for w in weights)})")
+        raise ValueError(
+            f"{source} holds {len(arrays)} weight arrays but model '{model.name}' "
+            f"has {len(weights)} weights ({', '.join(w.name for w in weights)})"
+        )
     for i, (var, value) in enumerate(zip(weights, arrays)):
         if tuple(value.shape) != tuple(var.shape):
             saved = names[i] if names else f"array {i}"
-            raise ValueError(f"{source}: weight {var.name!r} of model '{model.name}' has shape "
-                             f"{var.shape}, but the file's {saved!r} has shape {value.shape}")
+            raise ValueError(
+                f"{source}: weight {var.name!r} of model '{model.name}' has shape "
+                f"{var.shape}, but the file's {saved!r} has shape {value.shape}"
+            )
     for var, value in zip(weights, arrays):
         var.set_value(value.astype(var.dtype))
 

@@ -15,14 +15,15 @@ from frontend.models.model import Model
 
 class Sequential(Model):
     """Example:
-        model = Sequential([Input(shape=(784,)), Dense(500, activation="relu"),
-                            Dense(10, activation="softmax")])
+    model = Sequential([Input(shape=(784,)), Dense(500, activation="relu"),
+                        Dense(10, activation="softmax")])
     """
 
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         self._graph_value, self._seq_layers, self._input_layer = None, [], None
-        Model.__init__(self, name=name or backend.unique_name("sequential"),
-                       trainable=trainable, **kwargs)
+        Model.__init__(
+            self, name=name or backend.unique_name("sequential"), trainable=trainable, **kwargs
+        )
         for layer in layers or []:
             self.add(layer)
 
@@ -51,18 +52,25 @@ class Sequential(Model):
         if isinstance(layer, KerasTensor):
             layer = layer.history[0]
         if not isinstance(layer, Layer):
-            raise TypeError(f"Only layers can be added to a Sequential model. Received: "
-                            f"layer={layer!r} (of type {type(layer).__name__})")
+            raise TypeError(
+                f"Only layers can be added to a Sequential model. Received: "
+                f"layer={layer!r} (of type {type(layer).__name__})"
+            )
         if isinstance(layer, InputLayer):
             if self._seq_layers or self._input_layer is not None:
                 raise ValueError(f"Sequential '{self.name}': an Input can only be the first layer")
             self._input_layer = layer
         else:
             if any(existing.name == layer.name for existing in self._seq_layers):
-                raise ValueError(f"Sequential '{self.name}': all layers need unique names; "
-                                 f"'{layer.name}' is already in the model")
-            if self._input_layer is None and not self._seq_layers and \
-                    layer._batch_input_shape is not None:
+                raise ValueError(
+                    f"Sequential '{self.name}': all layers need unique names; "
+                    f"'{layer.name}' is already in the model"
+                )
+            if (
+                self._input_layer is None
+                and not self._seq_layers
+                and layer._batch_input_shape is not None
+            ):
                 self._input_layer = InputLayer(batch_shape=layer._batch_input_shape)
             self._seq_layers.append(layer)
         self._invalidate()
@@ -105,8 +113,9 @@ class Sequential(Model):
     def get_config(self) -> dict:
         from frontend.layers import serialize
 
-        layers = ([serialize(self._input_layer)] if self._input_layer is not None else []) + \
-            [serialize(layer) for layer in self._seq_layers]
+        layers = ([serialize(self._input_layer)] if self._input_layer is not None else []) + [
+            serialize(layer) for layer in self._seq_layers
+        ]
         return {"name": self.name, "trainable": self.trainable, "layers": layers}
 
     @classmethod

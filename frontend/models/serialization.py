@@ -11,7 +11,6 @@ from __future__ import annotations
 from frontend.layers import deserialize, serialize
 from frontend.layers.core import InputLayer
 from frontend.layers.tensor import KerasTensor, flatten, map_structure
-from frontend.models.functional import record_of
 
 
 def tensor_ref(t: KerasTensor) -> list:
@@ -27,11 +26,18 @@ def functional_config(model) -> dict:
         entry["name"] = layer.name
         entry["inbound_nodes"] = [
             {"args": map_structure(tensor_ref, rec.inputs), "kwargs": rec.kwargs}
-            for rec in graph.records if rec.layer is layer and not isinstance(layer, InputLayer)]
+            for rec in graph.records
+            if rec.layer is layer and not isinstance(layer, InputLayer)
+        ]
         layers.append(entry)
     refs = lambda s: map_structure(tensor_ref, s)  # noqa: E731
-    return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": refs(graph.inputs), "output_layers": refs(graph.outputs)}
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "layers": layers,
+        "input_layers": refs(graph.inputs),
+        "output_layers": refs(graph.outputs),
+    }
 
 
 def functional_from_config(config: dict, custom_objects=None, cls=None):
@@ -50,8 +56,9 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             return layer.output
         return flatten(outputs_of[name][call_index])[tensor_index]
 
-    pending = [(name, i, call) for name, (_, calls) in created.items()
-               for i, call in enumerate(calls)]
+    pending = [
+        (name, i, call) for name, (_, calls) in created.items() for i, call in enumerate(calls)
+    ]
     while pending:
         progressed = []
         for name, i, call in pending:
@@ -61,15 +68,21 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             outputs_of.setdefault(name, []).append(created[name][0](args, **call.get("kwargs", {})))
             progressed.append((name, i))
         if not progressed:
-            raise ValueError(f"Cannot rebuild model '{config.get('name')}': its layer graph "
-                             f"references layers that are missing from the config")
+            raise ValueError(
+                f"Cannot rebuild model '{config.get('name')}': its layer graph "
+                f"references layers that are missing from the config"
+            )
         done = set(progressed)
         pending = [p for p in pending if (p[0], p[1]) not in done]
     inputs = _map_refs(lookup, _as_refs(config["input_layers"]))
     outputs = _map_refs(lookup, _as_refs(config["output_layers"]))
     model_cls = cls if cls is not None and cls.__name__ != "Sequential" else Model
-    return model_cls(inputs=inputs, outputs=outputs, name=config.get("name"),
-                     trainable=config.get("trainable", True))
+    return model_cls(
+        inputs=inputs,
+        outputs=outputs,
+        name=config.get("name"),
+        trainable=config.get("trainable", True),
+    )
 
 
 class _Ref(tuple):
@@ -77,8 +90,13 @@ class _Ref(tuple):
 
 
 def _is_ref(value) -> bool:
-    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and \
-        isinstance(value[1], int) and isinstance(value[2], int)
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+        and isinstance(value[2], int)
+    )
 
 
 def _as_refs(structure):
@@ -96,8 +114,10 @@ def _ready(args, created, outputs_of) -> bool:
     for name, call_index, _ in refs:
         if name not in created:
             raise ValueError(f"The model config refers to an unknown layer {name!r}")
-        if not isinstance(created[name][0], InputLayer) and \
-                len(outputs_of.get(name, [])) <= call_index:
+        if (
+            not isinstance(created[name][0], InputLayer)
+            and len(outputs_of.get(name, [])) <= call_index
+        ):
             return False
     return True
 
@@ -133,11 +153,16 @@ def model_from_dict(spec: dict, custom_objects=None):
     from frontend.models.model import Model
     from frontend.models.sequential import Sequential
 
-    classes = {"Functional": Model, "Model": Model, "Sequential": Sequential,
-               **(custom_objects or {})}
+    classes = {
+        "Functional": Model,
+        "Model": Model,
+        "Sequential": Sequential,
+        **(custom_objects or {}),
+    }
     if spec.get("class_name") not in classes:
-        raise ValueError(f"Unknown model class {spec.get('class_name')!r}; pass it in "
-                         f"custom_objects")
+        raise ValueError(
+            f"Unknown model class {spec.get('class_name')!r}; pass it in custom_objects"
+        )
     return classes[spec["class_name"]].from_config(spec["config"], custom_objects=custom_objects)
 
 

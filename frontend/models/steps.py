@@ -24,13 +24,17 @@ def resolve_per_output(spec, names: list[str], what: str) -> list:
     if isinstance(spec, dict):
         unknown = [k for k in spec if k not in names]
         if unknown:
-            raise ValueError(f"compile: `{what}` has keys {unknown} that are not model outputs "
-                             f"{names} (at {user_site()})")
+            raise ValueError(
+                f"compile: `{what}` has keys {unknown} that are not model outputs "
+                f"{names} (at {user_site()})"
+            )
         return [spec.get(n) for n in names]
     if isinstance(spec, (list, tuple)) and what in ("loss", "loss_weights"):
         if len(spec) != len(names):
-            raise ValueError(f"compile: `{what}` is a list of {len(spec)} entries but the model has "
-                             f"{len(names)} outputs {names} (at {user_site()})")
+            raise ValueError(
+                f"compile: `{what}` is a list of {len(spec)} entries but the model has "
+                f"{len(names)} outputs {names} (at {user_site()})"
+            )
         return list(spec)
     return [spec] * len(names)
 
@@ -40,18 +44,24 @@ def resolve_metric_specs(spec, names: list[str]) -> list[list]:
         return [[] for _ in names]
     if isinstance(spec, dict):
         per_output = resolve_per_output(spec, names, "metrics")
-        return [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m])
-                for m in per_output]
+        return [
+            [] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m])
+            for m in per_output
+        ]
     spec = list(spec) if isinstance(spec, (list, tuple)) else [spec]
-    if len(names) > 1 and len(spec) == len(names) and all(
-            isinstance(m, (list, tuple)) or m is None for m in spec):
+    if (
+        len(names) > 1
+        and len(spec) == len(names)
+        and all(isinstance(m, (list, tuple)) or m is None for m in spec)
+    ):
         return [list(m or []) for m in spec]
     return [list(spec) for _ in names]
 
 
 def is_categorical(loss) -> bool:
-    return losses.loss_function(loss) is losses.categorical_crossentropy or \
-        isinstance(loss, losses.CategoricalCrossentropy)
+    return losses.loss_function(loss) is losses.categorical_crossentropy or isinstance(
+        loss, losses.CategoricalCrossentropy
+    )
 
 
 def is_sparse(loss) -> bool:
@@ -68,18 +78,23 @@ def check_targets(y: np.ndarray, output_shape, loss, name: str, method: str) -> 
             f"{method}: loss 'categorical_crossentropy' needs one-hot targets of shape "
             f"{shape_text(out)} for output '{name}', but y has shape {y.shape} with integer class "
             f"labels. Use loss='sparse_categorical_crossentropy', or convert the labels with "
-            f"frontend.utils.to_categorical(y, {out[-1]}) (at {user_site()})")
+            f"frontend.utils.to_categorical(y, {out[-1]}) (at {user_site()})"
+        )
     if is_sparse(loss):
         if not one_column:
-            raise DataError(f"{method}: loss 'sparse_categorical_crossentropy' needs integer "
-                            f"labels of shape (None,) or (None, 1) for output '{name}', but y has "
-                            f"shape {y.shape}; for one-hot targets use "
-                            f"'categorical_crossentropy' (at {user_site()})")
+            raise DataError(
+                f"{method}: loss 'sparse_categorical_crossentropy' needs integer "
+                f"labels of shape (None,) or (None, 1) for output '{name}', but y has "
+                f"shape {y.shape}; for one-hot targets use "
+                f"'categorical_crossentropy' (at {user_site()})"
+            )
         return
     same = y.ndim == len(out) and all(o is None or o == d for o, d in zip(out[1:], y.shape[1:]))
     if not same and not (y.ndim == len(out) - 1 and out[-1] == 1):
-        raise DataError(f"{method}: output '{name}' has shape {shape_text(out)}, but its targets y "
-                        f"have shape {y.shape} (at {user_site()})")
+        raise DataError(
+            f"{method}: output '{name}' has shape {shape_text(out)}, but its targets y "
+            f"have shape {y.shape} (at {user_site()})"
+        )
 
 
 def target_dtype(loss) -> str:
@@ -89,16 +104,25 @@ def target_dtype(loss) -> str:
 class StepFunctions:
     """Builds and caches the model's compiled functions and owns the metric state."""
 
-    def __init__(self, model, optimizer, output_losses, loss_weights, metric_specs,
-                 weighted_specs, backend_name):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        output_losses,
+        loss_weights,
+        metric_specs,
+        weighted_specs,
+        backend_name,
+    ):
         self.model, self.optimizer, self.backend = model, optimizer, backend_name
         self.output_names = model.output_names
         self.output_losses, self.loss_weights = output_losses, loss_weights
         self.metric_specs, self.weighted_specs = metric_specs, weighted_specs
         self.loss_tracker = metrics.Mean(name="loss")
         multi = len(self.output_names) > 1
-        self.output_trackers = [metrics.Mean(name=f"{n}_loss") for n in self.output_names] \
-            if multi else []
+        self.output_trackers = (
+            [metrics.Mean(name=f"{n}_loss") for n in self.output_names] if multi else []
+        )
         self.output_metrics = None  # [(output index, Metric, weighted)] once targets are seen
         self.cache: dict = {}
 
@@ -133,12 +157,20 @@ class StepFunctions:
     # ---- graph pieces --------------------------------------------------------------------------
 
     def placeholders(self, ys):
-        xs = [gc.placeholder(shape, dtype, name=name) for name, shape, dtype in
-              zip(self.model.input_names, self.model.input_shapes, self.model.input_dtypes)]
-        targets = [gc.placeholder((None,) + y.shape[1:], y.dtype.name, name=f"{n}_target")
-                   for n, y in zip(self.output_names, ys)]
-        weights = [gc.placeholder((None,), backend.floatx(), name=f"{n}_sample_weight")
-                   for n in self.output_names]
+        xs = [
+            gc.placeholder(shape, dtype, name=name)
+            for name, shape, dtype in zip(
+                self.model.input_names, self.model.input_shapes, self.model.input_dtypes
+            )
+        ]
+        targets = [
+            gc.placeholder((None,) + y.shape[1:], y.dtype.name, name=f"{n}_target")
+            for n, y in zip(self.output_names, ys)
+        ]
+        weights = [
+            gc.placeholder((None,), backend.floatx(), name=f"{n}_sample_weight")
+            for n in self.output_names
+        ]
         return xs, targets, weights
 
     def losses_of(self, targets, outputs, weights):
@@ -151,12 +183,16 @@ class StepFunctions:
         return functools.reduce(lambda a, b: a + b, terms), per_output
 
     def tracking_rules(self, total, per_output, targets, outputs, weights, batch) -> list:
-        rules = [(self.loss_tracker.total, self.loss_tracker.total + total * batch),
-                 (self.loss_tracker.count, self.loss_tracker.count + batch)]
+        rules = [
+            (self.loss_tracker.total, self.loss_tracker.total + total * batch),
+            (self.loss_tracker.count, self.loss_tracker.count + batch),
+        ]
         for tracker, term in zip(self.output_trackers, per_output):
             if term is not None:
-                rules += [(tracker.total, tracker.total + term * batch),
-                          (tracker.count, tracker.count + batch)]
+                rules += [
+                    (tracker.total, tracker.total + term * batch),
+                    (tracker.count, tracker.count + batch),
+                ]
         for i, metric, weighted in self.output_metrics:
             rules += metric.update_rules(targets[i], outputs[i], weights[i] if weighted else None)
         return rules
@@ -176,8 +212,13 @@ class StepFunctions:
             rules += self.gradient_rules(total) + ctx.updates
             rules.append((seeding.step_counter(), seeding.step_counter() + 1))
         rules += self.tracking_rules(total, per_output, targets, outputs, weights, batch)
-        return gc.function(xs + targets + weights, [total], updates=rules, backend=self.backend,
-                           name=f"{self.model.name}_{kind}_step")
+        return gc.function(
+            xs + targets + weights,
+            [total],
+            updates=rules,
+            backend=self.backend,
+            name=f"{self.model.name}_{kind}_step",
+        )
 
     def gradient_rules(self, total) -> list:
         params = self.model.trainable_weights

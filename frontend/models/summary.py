@@ -37,7 +37,7 @@ def row(fields, positions) -> str:
         if i > 0:
             line = line[:-1] + " "
         line += str(field)
-        line = line[:positions[i]]
+        line = line[: positions[i]]
         line += " " * (positions[i] - len(line))
     return line
 
@@ -45,9 +45,11 @@ def row(fields, positions) -> str:
 def print_summary(model, line_length=None, positions=None, print_fn=None):
     print_fn = print_fn or print
     if not model.built_graph or model._graph is None:
-        raise ValueError(f"Model '{model.name}' has not been built yet, so it has no summary: "
-                         f"give it an input shape (Input(shape=...) or input_shape=...) or call "
-                         f"it on data first")
+        raise ValueError(
+            f"Model '{model.name}' has not been built yet, so it has no summary: "
+            f"give it an input shape (Input(shape=...) or input_shape=...) or call "
+            f"it on data first"
+        )
     calls, graph = model_calls(model)
     sequential_like = type(model).__name__ == "Sequential" or graph.is_sequential_like()
     if sequential_like:
@@ -64,8 +66,11 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
     print_fn("_" * line_length)
     print_fn(row(headers, positions))
     print_fn("=" * line_length)
-    shown = [(layer, recs) for layer, recs in calls
-             if not (sequential_like and isinstance(layer, InputLayer))]
+    shown = [
+        (layer, recs)
+        for layer, recs in calls
+        if not (sequential_like and isinstance(layer, InputLayer))
+    ]
     for i, (layer, recs) in enumerate(shown):
         for line in layer_rows(layer, recs, graph, sequential_like):
             print_fn(row(line, positions))
@@ -80,8 +85,11 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
 
 def layer_rows(layer, recs, graph, sequential_like) -> list[list]:
     shapes = [tuple(t.shape) for t in recs[0].outputs]
-    shape = f"[{shape_str(shapes)}]" if isinstance(layer, InputLayer) and not sequential_like \
+    shape = (
+        f"[{shape_str(shapes)}]"
+        if isinstance(layer, InputLayer) and not sequential_like
         else shape_str(shapes)
+    )
     if len(recs) > 1:
         shape = "multiple"
     name = f"{layer.name} ({type(layer).__name__})"
@@ -115,11 +123,18 @@ def layer_records(model) -> list[dict]:
                 name = record_of(t).layer.name
                 if name not in inbound:
                     inbound.append(name)
-        records.append({
-            "name": layer.name, "type": type(layer).__name__,
-            "input_shapes": [tuple(t.shape) for rec in recs for t in rec.input_tensors]
-            or [tuple(t.shape) for t in recs[0].outputs],
-            "output_shapes": [tuple(t.shape) for rec in recs for t in rec.outputs],
-            "dtype": layer.dtype, "params": layer.count_params(), "trainable": layer.trainable,
-            "activation": activation_name(layer), "inbound": inbound})
+        records.append(
+            {
+                "name": layer.name,
+                "type": type(layer).__name__,
+                "input_shapes": [tuple(t.shape) for rec in recs for t in rec.input_tensors]
+                or [tuple(t.shape) for t in recs[0].outputs],
+                "output_shapes": [tuple(t.shape) for rec in recs for t in rec.outputs],
+                "dtype": layer.dtype,
+                "params": layer.count_params(),
+                "trainable": layer.trainable,
+                "activation": activation_name(layer),
+                "inbound": inbound,
+            }
+        )
     return records

@@ -12,8 +12,13 @@ from frontend import losses, optimizers, seeding
 from frontend.callbacks import CallbackList, History, ProgbarLogger
 from frontend.compat import reject_unknown, signature_names, warn_deprecated
 from frontend.models import data as D
-from frontend.models.steps import (StepFunctions, check_targets, resolve_metric_specs,
-                                   resolve_per_output, target_dtype)
+from frontend.models.steps import (
+    StepFunctions,
+    check_targets,
+    resolve_metric_specs,
+    resolve_per_output,
+    target_dtype,
+)
 from graphc.backends import BACKENDS, get_backend
 from graphc.ir import user_site
 
@@ -38,9 +43,19 @@ class Trainer:
     compiled = False
     _steps = None
 
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
-                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
-                jit_compile="auto", backend="llvm", **kwargs):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        backend="llvm",
+        **kwargs,
+    ):
         """Configure training.
 
         Args:
@@ -53,15 +68,18 @@ class Trainer:
         """
         _check_kwargs(Trainer.compile, kwargs)
         if backend not in BACKENDS:
-            raise ValueError(f"compile: unknown backend {backend!r}; choose one of "
-                             f"{', '.join(BACKENDS)} (at {user_site()})")
+            raise ValueError(
+                f"compile: unknown backend {backend!r}; choose one of "
+                f"{', '.join(BACKENDS)} (at {user_site()})"
+            )
         get_backend(backend)  # a clear NotImplementedError now rather than at the first step
         try:
             self.optimizer = optimizers.get(optimizer)
         except ValueError as err:
             raise ValueError(f"compile(optimizer=...): {err} (at {user_site()})") from None
-        self._compile_args = dict(loss=loss, loss_weights=loss_weights, metrics=metrics,
-                                  weighted_metrics=weighted_metrics)
+        self._compile_args = dict(
+            loss=loss, loss_weights=loss_weights, metrics=metrics, weighted_metrics=weighted_metrics
+        )
         self.backend_name = backend
         self._resolve_losses(loss)  # unknown names fail here, at the user's compile line
         for spec in (metrics, weighted_metrics):
@@ -81,32 +99,46 @@ class Trainer:
     def _validate_metric_names(spec):
         from frontend import metrics as M
 
-        flat = spec.values() if isinstance(spec, dict) else (
-            spec if isinstance(spec, (list, tuple)) else [spec])
+        flat = (
+            spec.values()
+            if isinstance(spec, dict)
+            else (spec if isinstance(spec, (list, tuple)) else [spec])
+        )
         for item in flat:
-            for name in (item if isinstance(item, (list, tuple)) else [item]):
+            for name in item if isinstance(item, (list, tuple)) else [item]:
                 if isinstance(name, str) and name.lower() not in ("accuracy", "acc"):
                     try:
                         M.get(name)
                     except ValueError as err:
-                        raise ValueError(f"compile(metrics=...): {err} (at {user_site()})") \
-                            from None
+                        raise ValueError(
+                            f"compile(metrics=...): {err} (at {user_site()})"
+                        ) from None
 
     def _step_functions(self) -> StepFunctions:
         if not self.compiled:
-            raise RuntimeError(f"Model '{self.name}' must be compiled before training or "
-                               f"evaluating: call model.compile(optimizer, loss) first "
-                               f"(at {user_site()})")
+            raise RuntimeError(
+                f"Model '{self.name}' must be compiled before training or "
+                f"evaluating: call model.compile(optimizer, loss) first "
+                f"(at {user_site()})"
+            )
         if self._steps is None:
             names, args = self.output_names, self._compile_args
             output_losses = self._resolve_losses(args["loss"])
-            weights = resolve_per_output(args["loss_weights"], names, "loss_weights") \
-                if args["loss_weights"] is not None else [1.0] * len(names)
+            weights = (
+                resolve_per_output(args["loss_weights"], names, "loss_weights")
+                if args["loss_weights"] is not None
+                else [1.0] * len(names)
+            )
             weights = [1.0 if w is None else float(w) for w in weights]
-            self._steps = StepFunctions(self, self.optimizer, output_losses, weights,
-                                        resolve_metric_specs(args["metrics"], names),
-                                        resolve_metric_specs(args["weighted_metrics"], names),
-                                        self.backend_name)
+            self._steps = StepFunctions(
+                self,
+                self.optimizer,
+                output_losses,
+                weights,
+                resolve_metric_specs(args["metrics"], names),
+                resolve_metric_specs(args["weighted_metrics"], names),
+                self.backend_name,
+            )
         return self._steps
 
     def _backend_for_inference(self) -> str:
@@ -136,9 +168,12 @@ class Trainer:
             first = D.as_array(D.by_position(x, ["input"], "x", method)[0], "x")
             self.build_from_data(first)
         arrays = []
-        for name, raw, shape, dtype in zip(self.input_names,
-                                           D.by_position(x, self.input_names, "x", method),
-                                           self.input_shapes, self.input_dtypes):
+        for name, raw, shape, dtype in zip(
+            self.input_names,
+            D.by_position(x, self.input_names, "x", method),
+            self.input_shapes,
+            self.input_dtypes,
+        ):
             array = D.as_array(raw, f"{method}: x (input '{name}')")
             D.check_feature_shape(array, shape, f"input '{name}' of model '{self.name}'", method)
             arrays.append(D.cast_to(array, dtype))
@@ -164,33 +199,53 @@ class Trainer:
         if sample_weight is None:
             weights = [np.ones(n, np.float32) for _ in names]
         elif isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1:
-            weights = [np.ones(n, np.float32) if w is None else np.asarray(w, np.float32)
-                       for w in D.by_position(sample_weight, names, "sample_weight", method)]
+            weights = [
+                np.ones(n, np.float32) if w is None else np.asarray(w, np.float32)
+                for w in D.by_position(sample_weight, names, "sample_weight", method)
+            ]
         else:
             weights = [np.asarray(sample_weight, np.float32).reshape(-1) for _ in names]
         if class_weight is not None:
             if len(names) > 1:
-                raise D.DataError(f"{method}: class_weight needs a single-output model; use "
-                                  f"sample_weight for {names} (at {user_site()})")
+                raise D.DataError(
+                    f"{method}: class_weight needs a single-output model; use "
+                    f"sample_weight for {names} (at {user_site()})"
+                )
             weights[0] = weights[0] * D.class_weights_for(ys[0], class_weight)
         return weights
 
     def _prepare(self, x, y, sample_weight, class_weight, method):
         xs = self._inputs(x, method)
         ys = self._targets(y, method)
-        n = D.check_same_length([("x", self.input_names, xs), ("y", self.output_names, ys)],
-                                method)
+        n = D.check_same_length([("x", self.input_names, xs), ("y", self.output_names, ys)], method)
         sws = self._sample_weights(ys, sample_weight, class_weight, n, method)
-        D.check_same_length([("x", self.input_names, xs),
-                             ("sample_weight", self.output_names, sws)], method)
+        D.check_same_length(
+            [("x", self.input_names, xs), ("sample_weight", self.output_names, sws)], method
+        )
         return xs, ys, sws
 
     # ---- training -------------------------------------------------------------------------------
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1, **kwargs):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+        **kwargs,
+    ):
         """Train for `epochs` epochs (counted from `initial_epoch`) on mini-batches of
         `batch_size` (default 32); returns a History. `validation_split` holds out the last
         samples (before shuffling)."""
@@ -204,17 +259,18 @@ class Trainer:
         elif validation_split:
             k = len(xs)
             train, held = D.split_validation(xs + ys + sws, validation_split)
-            xs, ys, sws = train[:k], train[k:k + len(ys)], train[k + len(ys):]
-            val = (held[:k], held[k:k + len(ys)], held[k + len(ys):])
+            xs, ys, sws = train[:k], train[k : k + len(ys)], train[k + len(ys) :]
+            val = (held[:k], held[k : k + len(ys)], held[k + len(ys) :])
         steps = self._step_functions()
         train_fn = steps.function("train", ys)
         n = len(xs[0])
         history = History()
         verbose = _verbosity(verbose)
-        cbs = CallbackList(list(callbacks or []) + [history] +
-                           ([ProgbarLogger(verbose)] if verbose else []), self,
-                           {"verbose": verbose, "epochs": epochs,
-                            "steps": D.steps_for(n, batch_size)})
+        cbs = CallbackList(
+            list(callbacks or []) + [history] + ([ProgbarLogger(verbose)] if verbose else []),
+            self,
+            {"verbose": verbose, "epochs": epochs, "steps": D.steps_for(n, batch_size)},
+        )
         self.stop_training = False
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
@@ -239,8 +295,10 @@ class Trainer:
 
     def _validation_arrays(self, validation_data):
         if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-            raise D.DataError(f"fit: validation_data must be (x_val, y_val) or (x_val, y_val, "
-                              f"val_sample_weight) (at {user_site()})")
+            raise D.DataError(
+                f"fit: validation_data must be (x_val, y_val) or (x_val, y_val, "
+                f"val_sample_weight) (at {user_site()})"
+            )
         x, y = validation_data[0], validation_data[1]
         sw = validation_data[2] if len(validation_data) == 3 else None
         return self._prepare(x, y, sw, None, "fit(validation_data)")
@@ -265,16 +323,28 @@ class Trainer:
             callbacks.on_test_end(logs)
         return logs
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False, **kwargs):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+        **kwargs,
+    ):
         """The loss (and metrics) over the data: a float, [loss, metric, ...], or a dict."""
         _check_kwargs(Trainer.evaluate, kwargs)
         batch_size = batch_size or 32
         xs, ys, sws = self._prepare(x, y, sample_weight, None, "evaluate")
         verbose = _verbosity(verbose)
-        cbs = CallbackList(list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
-                           self, {"verbose": verbose, "steps": D.steps_for(len(xs[0]),
-                                                                            batch_size)})
+        cbs = CallbackList(
+            list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
+            self,
+            {"verbose": verbose, "steps": D.steps_for(len(xs[0]), batch_size)},
+        )
         logs = self._run_test(xs, ys, sws, batch_size, cbs)
         return self._format_results(logs, return_dict)
 
@@ -293,8 +363,11 @@ class Trainer:
         fn = self.make_predict_function(self._backend_for_inference())
         plan = D.batch_plan(len(xs[0]), batch_size, False, seeding.rng())
         verbose = _verbosity(verbose)
-        cbs = CallbackList(list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
-                           self, {"verbose": verbose, "steps": len(plan)})
+        cbs = CallbackList(
+            list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
+            self,
+            {"verbose": verbose, "steps": len(plan)},
+        )
         cbs.on_predict_begin()
         chunks = []
         for step, idx in enumerate(plan):
@@ -305,8 +378,15 @@ class Trainer:
         outputs = [np.concatenate([c[i] for c in chunks]) for i in range(len(self.output_names))]
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
-                       reset_metrics=True, return_dict=False):
+    def train_on_batch(
+        self,
+        x,
+        y=None,
+        sample_weight=None,
+        class_weight=None,
+        reset_metrics=True,
+        return_dict=False,
+    ):
         """One training step on one batch; returns the loss (and metrics) of that batch
         (accumulated over calls when reset_metrics=False)."""
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
@@ -317,8 +397,7 @@ class Trainer:
         fn(*xs, *ys, *sws)
         return self._format_results(steps.logs(), return_dict)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True,
-                      return_dict=False):
+    def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
         xs, ys, sws = self._prepare(x, y, sample_weight, None, "test_on_batch")
         steps = self._step_functions()
         fn = steps.function("test", ys)

@@ -40,8 +40,9 @@ class RMSprop(Optimizer):
     """v = rho v + (1 - rho) g^2; (centered: a = rho a + (1 - rho) g, v - a^2);
     step = lr g / sqrt(v + eps); momentum accumulates steps."""
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 centered=False, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs
+    ):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
         self.centered = bool(centered)
@@ -73,18 +74,24 @@ class RMSprop(Optimizer):
         return value - increment
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
 
 
 class Adagrad(Optimizer):
     """acc += g^2; w -= lr g / sqrt(acc + eps); acc starts at initial_accumulator_value."""
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 **kwargs):
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.initial_accumulator_value, self.epsilon = (float(initial_accumulator_value),
-                                                        float(epsilon))
+        self.initial_accumulator_value, self.epsilon = (
+            float(initial_accumulator_value),
+            float(epsilon),
+        )
 
     def build_slots(self, variables):
         self.add_slots(variables, "accumulator", self.initial_accumulator_value)
@@ -96,8 +103,11 @@ class Adagrad(Optimizer):
         return value - lr * grad / gc.sqrt(acc_new + self.epsilon)
 
     def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon,
-                "initial_accumulator_value": self.initial_accumulator_value}
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "initial_accumulator_value": self.initial_accumulator_value,
+        }
 
 
 class Adadelta(Optimizer):
@@ -113,8 +123,10 @@ class Adadelta(Optimizer):
         self.add_slots(variables, "accumulated_delta_var")
 
     def update_step(self, grad, variable, value, lr):
-        eg, ed = self.slot("accumulated_grad", variable), self.slot("accumulated_delta_var",
-                                                                      variable)
+        eg, ed = (
+            self.slot("accumulated_grad", variable),
+            self.slot("accumulated_delta_var", variable),
+        )
         eg_new = eg * self.rho + gc.square(grad) * (1 - self.rho)
         delta = -(gc.sqrt(ed + self.epsilon) * grad) / gc.sqrt(eg_new + self.epsilon)
         self.assign(eg, eg_new)
@@ -144,16 +156,21 @@ class _Moments(Optimizer):
         return gc.pow(gc.as_node(beta, like=self.local_step()), self.local_step())
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
 
 
 class Adam(_Moments):
     """m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); (amsgrad: v = max(v_hat, v));
     w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs
+    ):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
         self.amsgrad = bool(amsgrad)
 
@@ -215,7 +232,8 @@ class Nadam(_Moments):
     def update_step(self, grad, variable, value, lr):
         m, v = self.moments(grad, variable)
         u_product_t1 = self.u_product_t * self.u_t1
-        m_hat = self.u_t1 * m / (1.0 - u_product_t1) \
-            + (1.0 - self.u_t) * grad / (1.0 - self.u_product_t)
+        m_hat = self.u_t1 * m / (1.0 - u_product_t1) + (1.0 - self.u_t) * grad / (
+            1.0 - self.u_product_t
+        )
         v_hat = v / (1.0 - self.power(self.beta_2))
         return value - m_hat * lr / (gc.sqrt(v_hat) + self.epsilon)

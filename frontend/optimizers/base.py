@@ -23,8 +23,16 @@ class Optimizer:
     `update_step(grad, variable, value, lr) -> new value`, reading and writing their slots
     with `slot(name, variable)` and `assign(slot, new)`."""
 
-    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
         owner = type(self).__name__
         if "lr" in kwargs:
             warn_deprecated(owner, "lr", "learning_rate")
@@ -33,9 +41,11 @@ class Optimizer:
         if kwargs:
             reject_unknown(kwargs, signature_names(type(self).__init__, Optimizer.__init__), owner)
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
-            raise ValueError(f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can be "
-                             f"set. Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
-                             f"global_clipnorm={global_clipnorm}")
+            raise ValueError(
+                f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can be "
+                f"set. Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                f"global_clipnorm={global_clipnorm}"
+            )
         if decay:
             warn_deprecated(owner, "decay", "learning_rate=InverseTimeDecay(lr, 1, decay)")
             learning_rate = schedules.InverseTimeDecay(learning_rate, 1, decay)
@@ -43,10 +53,14 @@ class Optimizer:
         self.weight_decay, self.clipnorm = weight_decay, clipnorm
         self.clipvalue, self.global_clipnorm = clipvalue, global_clipnorm
         self.iterations = gc.shared(np.int64(0), name=f"{self.name}/iterations")
-        self._schedule = learning_rate if isinstance(
-            learning_rate, schedules.LearningRateSchedule) else None
-        self._learning_rate = None if self._schedule else gc.shared(
-            np.float32(learning_rate), name=f"{self.name}/learning_rate")
+        self._schedule = (
+            learning_rate if isinstance(learning_rate, schedules.LearningRateSchedule) else None
+        )
+        self._learning_rate = (
+            None
+            if self._schedule
+            else gc.shared(np.float32(learning_rate), name=f"{self.name}/learning_rate")
+        )
         self._slots: dict[tuple[str, int], gc.SharedVariable] = {}
         self._slot_order: list = []
         self._pending: list = []
@@ -65,8 +79,10 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value):
         if self._schedule is not None:
-            raise TypeError(f"{type(self).__name__} was created with a LearningRateSchedule; its "
-                            f"learning rate cannot be set (it follows the schedule)")
+            raise TypeError(
+                f"{type(self).__name__} was created with a LearningRateSchedule; its "
+                f"learning rate cannot be set (it follows the schedule)"
+            )
         self._learning_rate.set_value(np.float32(value))
 
     lr = learning_rate
@@ -76,7 +92,7 @@ class Optimizer:
             return self._schedule(self.iterations)
         return self._learning_rate
 
-    # ---- slots ------------------------------------------------------------------------------------
+    # ---- slots ----------------------------------------------------------------------------
 
     def build(self, variables) -> None:
         if not self.built:
@@ -92,12 +108,16 @@ class Optimizer:
             return
         own = self.variables
         if len(arrays) != len(own):
-            raise ValueError(f"{type(self).__name__}: the saved state has {len(arrays)} arrays, "
-                             f"this optimizer has {len(own)} variables (was the model changed?)")
+            raise ValueError(
+                f"{type(self).__name__}: the saved state has {len(arrays)} arrays, "
+                f"this optimizer has {len(own)} variables (was the model changed?)"
+            )
         for var, value in zip(own, arrays):
             if tuple(value.shape) != tuple(var.shape):
-                raise ValueError(f"{type(self).__name__}: saved state for {var.name!r} has shape "
-                                 f"{value.shape}, expected {var.shape}")
+                raise ValueError(
+                    f"{type(self).__name__}: saved state for {var.name!r} has shape "
+                    f"{value.shape}, expected {var.shape}"
+                )
             var.set_value(np.asarray(value).astype(var.dtype))
         self._saved_state = None
 
@@ -174,9 +194,14 @@ class Optimizer:
 
     def get_config(self) -> dict:
         lr = schedules.serialize(self._schedule) if self._schedule else self.learning_rate
-        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
-                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
-                "clipvalue": self.clipvalue}
+        return {
+            "name": self.name,
+            "learning_rate": lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+        }
 
     @classmethod
     def from_config(cls, config):

@@ -52,11 +52,18 @@ class LearningRateSchedule:
 class ExponentialDecay(LearningRateSchedule):
     """lr * decay_rate ** (step / decay_steps) (floored exponent if staircase)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        decay_rate,
+        staircase=False,
+        name="ExponentialDecay",
+    ):
         if decay_steps <= 0:
-            raise ValueError(f"ExponentialDecay: decay_steps must be > 0. "
-                             f"Received: decay_steps={decay_steps}")
+            raise ValueError(
+                f"ExponentialDecay: decay_steps must be > 0. Received: decay_steps={decay_steps}"
+            )
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
 
@@ -64,23 +71,35 @@ class ExponentialDecay(LearningRateSchedule):
         p = _float(step) / float(self.decay_steps)
         if self.staircase:
             p = _floor(p)
-        return float(self.initial_learning_rate) * gc.pow(gc.as_node(float(self.decay_rate),
-                                                                     like=p), p)
+        return float(self.initial_learning_rate) * gc.pow(
+            gc.as_node(float(self.decay_rate), like=p), p
+        )
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 class InverseTimeDecay(LearningRateSchedule):
     """lr / (1 + decay_rate * step / decay_steps) (floored ratio if staircase)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="InverseTimeDecay"):
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        decay_rate,
+        staircase=False,
+        name="InverseTimeDecay",
+    ):
         if decay_steps <= 0:
-            raise ValueError(f"InverseTimeDecay: decay_steps must be > 0. "
-                             f"Received: decay_steps={decay_steps}")
+            raise ValueError(
+                f"InverseTimeDecay: decay_steps must be > 0. Received: decay_steps={decay_steps}"
+            )
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
 
@@ -91,9 +110,13 @@ class InverseTimeDecay(LearningRateSchedule):
         return float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * p)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -102,8 +125,10 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         if len(values) != len(boundaries) + 1:
-            raise ValueError(f"PiecewiseConstantDecay: needs one more value than boundaries. "
-                             f"Received: {len(boundaries)} boundaries, {len(values)} values")
+            raise ValueError(
+                f"PiecewiseConstantDecay: needs one more value than boundaries. "
+                f"Received: {len(boundaries)} boundaries, {len(values)} values"
+            )
         self.boundaries, self.values, self.name = list(boundaries), list(values), name
 
     def __call__(self, step):
@@ -121,13 +146,24 @@ class CosineDecay(LearningRateSchedule):
     """Cosine decay from the initial rate (or warmup_target after a linear warmup) to
     alpha times it over decay_steps."""
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
-                 warmup_target=None, warmup_steps=0):
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        alpha=0.0,
+        name="CosineDecay",
+        warmup_target=None,
+        warmup_steps=0,
+    ):
         if decay_steps <= 0:
-            raise ValueError(f"CosineDecay: decay_steps must be > 0. "
-                             f"Received: decay_steps={decay_steps}")
-        self.initial_learning_rate, self.decay_steps, self.alpha = (initial_learning_rate,
-                                                                    decay_steps, alpha)
+            raise ValueError(
+                f"CosineDecay: decay_steps must be > 0. Received: decay_steps={decay_steps}"
+            )
+        self.initial_learning_rate, self.decay_steps, self.alpha = (
+            initial_learning_rate,
+            decay_steps,
+            alpha,
+        )
         self.name, self.warmup_target, self.warmup_steps = name, warmup_target, warmup_steps
 
     def _decay(self, step, start_lr):
@@ -138,46 +174,78 @@ class CosineDecay(LearningRateSchedule):
     def __call__(self, step):
         step = _float(step)
         if self.warmup_target is None:
-            return self._decay(gc.minimum(step, float(self.decay_steps)),
-                               self.initial_learning_rate)
+            return self._decay(
+                gc.minimum(step, float(self.decay_steps)), self.initial_learning_rate
+            )
         warm = float(self.warmup_steps)
         step = gc.minimum(step, float(self.decay_steps) + warm)
-        warming = (float(self.warmup_target) - float(self.initial_learning_rate)) \
-            * (step / max(warm, 1.0)) + float(self.initial_learning_rate)
+        warming = (float(self.warmup_target) - float(self.initial_learning_rate)) * (
+            step / max(warm, 1.0)
+        ) + float(self.initial_learning_rate)
         decaying = self._decay(gc.maximum(step - warm, 0.0), self.warmup_target)
         return gc.where(step < warm, warming, decaying)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
-                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "name": self.name,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }
 
 
 class PolynomialDecay(LearningRateSchedule):
     """(lr - end) * (1 - min(step, decay_steps) / decay_steps) ** power + end (no cycling)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
-                 cycle=False, name="PolynomialDecay"):
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        end_learning_rate=0.0001,
+        power=1.0,
+        cycle=False,
+        name="PolynomialDecay",
+    ):
         if cycle:
             raise ValueError("PolynomialDecay: cycle=True is not supported")
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
-        self.end_learning_rate, self.power, self.cycle, self.name = (end_learning_rate, power,
-                                                                     cycle, name)
+        self.end_learning_rate, self.power, self.cycle, self.name = (
+            end_learning_rate,
+            power,
+            cycle,
+            name,
+        )
 
     def __call__(self, step):
         p = gc.minimum(_float(step), float(self.decay_steps)) / float(self.decay_steps)
         span = float(self.initial_learning_rate) - float(self.end_learning_rate)
-        return span * gc.pow(1.0 - p, gc.as_node(float(self.power), like=p)) \
-            + float(self.end_learning_rate)
+        return span * gc.pow(1.0 - p, gc.as_node(float(self.power), like=p)) + float(
+            self.end_learning_rate
+        )
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
-                "power": self.power, "cycle": self.cycle, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }
 
 
-CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
-                                    CosineDecay, PolynomialDecay)}
+CLASSES = {
+    c.__name__: c
+    for c in (
+        ExponentialDecay,
+        InverseTimeDecay,
+        PiecewiseConstantDecay,
+        CosineDecay,
+        PolynomialDecay,
+    )
+}
 
 
 def serialize(schedule) -> dict:
@@ -186,4 +254,5 @@ def serialize(schedule) -> dict:
 
 def deserialize(config: dict):
     return lookup(config["class_name"], CLASSES, "learning rate schedule").from_config(
-        config["config"])
+        config["config"]
+    )

@@ -14,8 +14,9 @@ def to_categorical(y, num_classes=None, dtype="float32") -> np.ndarray:
     y = np.asarray(y)
     if y.dtype.kind == "f":
         if not np.all(np.mod(y, 1) == 0):
-            raise ValueError("to_categorical expects integer class labels; received fractional "
-                             "values")
+            raise ValueError(
+                "to_categorical expects integer class labels; received fractional values"
+            )
         y = y.astype(np.int64)
     if y.ndim >= 2 and y.shape[-1] == 1:
         y = y.reshape(y.shape[:-1])
@@ -36,9 +37,19 @@ def normalize(x, axis=-1, order=2) -> np.ndarray:
     return x / np.where(norm == 0, 1, norm)
 
 
-def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
-               show_layer_names=True, rankdir="TB", expand_nested=False, dpi=96,
-               show_layer_activations=False, show_trainable=False, **kwargs):
+def plot_model(
+    model,
+    to_file="model.png",
+    show_shapes=False,
+    show_dtype=False,
+    show_layer_names=True,
+    rankdir="TB",
+    expand_nested=False,
+    dpi=96,
+    show_layer_activations=False,
+    show_trainable=False,
+    **kwargs,
+):
     """Draw the model's layer graph to `to_file` (with graphviz, via graphc.viz).
 
     Each layer is one box; `show_shapes` adds input/output shapes, `show_dtype` dtypes,
@@ -46,14 +57,28 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
     """
     if kwargs:
         from frontend.compat import reject_unknown, signature_names
+
         reject_unknown(kwargs, signature_names(plot_model), "plot_model")
     from graphc.viz import draw_layers
 
-    return draw_layers(model.layer_records(), to_file, show_shapes=show_shapes,
-                       show_dtype=show_dtype, show_layer_names=show_layer_names, rankdir=rankdir,
-                       dpi=dpi, show_layer_activations=show_layer_activations,
-                       show_trainable=show_trainable)
+    return draw_layers(
+        model.layer_records(),
+        to_file,
+        show_shapes=show_shapes,
+        show_dtype=show_dtype,
+        show_layer_names=show_layer_names,
+        rankdir=rankdir,
+        dpi=dpi,
+        show_layer_activations=show_layer_activations,
+        show_trainable=show_trainable,
+    )
 
 
-__all__ = ["to_categorical", "normalize", "set_random_seed", "clear_session", "plot_model",
-           "Progbar"]
+__all__ = [
+    "to_categorical",
+    "normalize",
+    "set_random_seed",
+    "clear_session",
+    "plot_model",
+    "Progbar",
+]

@@ -7,8 +7,9 @@ def require_matplotlib():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError("Plotting the training history needs matplotlib: "
-                          "pip install graphc[plot]") from None
+        raise ImportError(
+            "Plotting the training history needs matplotlib: pip install graphc[plot]"
+        ) from None
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 

@@ -43,8 +43,15 @@ def format_eta(eta: float) -> str:
 class Progbar:
     """A progress bar over `target` steps; `update(current, values)` redraws it."""
 
-    def __init__(self, target: int, width: int = 30, verbose: int = 1, stream=None,
-                 interval: float = 0.05, unit_name: str = "step"):
+    def __init__(
+        self,
+        target: int,
+        width: int = 30,
+        verbose: int = 1,
+        stream=None,
+        interval: float = 0.05,
+        unit_name: str = "step",
+    ):
         self.target, self.width, self.verbose = int(target), width, verbose
         self.stream = stream or sys.stdout
         self.interval, self.unit_name = interval, unit_name
@@ -72,13 +79,16 @@ class Progbar:
         if self.verbose == 2:
             if finalize:
                 elapsed = now - self.start
-                line = (f"{current:{len(str(self.target))}d}/{self.target} - {elapsed:.0f}s"
-                        f"{self.values_text(values)} - {format_time_per_unit(elapsed, 'epoch')}"
-                        f" - {format_time_per_unit(per_step, self.unit_name)}")
+                line = (
+                    f"{current:{len(str(self.target))}d}/{self.target} - {elapsed:.0f}s"
+                    f"{self.values_text(values)} - {format_time_per_unit(elapsed, 'epoch')}"
+                    f" - {format_time_per_unit(per_step, self.unit_name)}"
+                )
                 self._write(line + "\n")
             return
-        if self.verbose != 1 or (not finalize and (not self.dynamic or
-                                                   now - self.last_draw < self.interval)):
+        if self.verbose != 1 or (
+            not finalize and (not self.dynamic or now - self.last_draw < self.interval)
+        ):
             return
         self.last_draw = now
         if finalize:

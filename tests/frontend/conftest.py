@@ -25,8 +25,15 @@ def llvm_available() -> bool:
     return hasattr(llvm, "compile")
 
 
-BACKENDS = ["numpy", pytest.param("llvm", marks=pytest.mark.skipif(
-    not llvm_available(), reason="graphc.backends.llvm cannot be imported yet"))]
+BACKENDS = [
+    "numpy",
+    pytest.param(
+        "llvm",
+        marks=pytest.mark.skipif(
+            not llvm_available(), reason="graphc.backends.llvm cannot be imported yet"
+        ),
+    ),
+]
 
 
 def digits_like(n=300, features=784, classes=10, seed=0):

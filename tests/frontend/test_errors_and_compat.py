@@ -12,8 +12,9 @@ HERE = __file__.rsplit("/", 1)[-1]
 
 
 def classifier(loss="categorical_crossentropy"):
-    model = Sequential([Dense(16, activation="relu", input_shape=(20,)),
-                        Dense(10, activation="softmax")])
+    model = Sequential(
+        [Dense(16, activation="relu", input_shape=(20,)), Dense(10, activation="softmax")]
+    )
     model.compile(optimizer="adam", loss=loss, metrics=["accuracy"], backend="numpy")
     return model
 
@@ -117,6 +118,7 @@ def test_bad_argument_values():
 def test_wrong_number_of_inputs():
     a, b = Input(shape=(2,)), Input(shape=(3,))
     from frontend.layers import concatenate
+
     model = Model([a, b], Dense(1)(concatenate([a, b])))
     with pytest.raises(ValueError, match="2 inputs"):
         model.predict(np.ones((4, 2)), verbose=0)

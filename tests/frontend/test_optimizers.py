@@ -33,6 +33,7 @@ def sgd(lr=0.01, momentum=0.0, nesterov=False):
             else:
                 out.append(p - lr * g)
         return out
+
     return step
 
 
@@ -55,6 +56,7 @@ def rmsprop(lr=0.001, rho=0.9, momentum=0.0, eps=1e-7, centered=False):
                 inc = m
             out.append(p - inc)
         return out
+
     return step
 
 
@@ -66,6 +68,7 @@ def adagrad(lr=0.001, init=0.1, eps=1e-7):
             state[("acc", i)] = acc
             out.append(p - lr * g / np.sqrt(acc + eps))
         return out
+
     return step
 
 
@@ -79,13 +82,14 @@ def adadelta(lr=0.001, rho=0.95, eps=1e-7):
             state[("eg", i)], state[("ed", i)] = eg, rho * ed + (1 - rho) * d * d
             out.append(p + lr * d)
         return out
+
     return step
 
 
 def adam(lr=0.001, b1=0.9, b2=0.999, eps=1e-7, amsgrad=False):
     def step(params, grads, state, t):
         out = []
-        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
         for i, (p, g) in enumerate(zip(params, grads)):
             m = state.get(("m", i), 0) + (g - state.get(("m", i), 0)) * (1 - b1)
             v = state.get(("v", i), 0) + (g * g - state.get(("v", i), 0)) * (1 - b2)
@@ -95,6 +99,7 @@ def adam(lr=0.001, b1=0.9, b2=0.999, eps=1e-7, amsgrad=False):
                 state[("vh", i)] = v
             out.append(p - alpha * m / (np.sqrt(v) + eps))
         return out
+
     return step
 
 
@@ -105,14 +110,15 @@ def adamax(lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
             m = state.get(("m", i), 0) + (g - state.get(("m", i), 0)) * (1 - b1)
             u = np.maximum(b2 * state.get(("u", i), 0), np.abs(g))
             state[("m", i)], state[("u", i)] = m, u
-            out.append(p - lr * m / ((1 - b1 ** t) * (u + eps)))
+            out.append(p - lr * m / ((1 - b1**t) * (u + eps)))
         return out
+
     return step
 
 
 def nadam(lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
     def step(params, grads, state, t):
-        u_t = b1 * (1 - 0.5 * 0.96 ** t)
+        u_t = b1 * (1 - 0.5 * 0.96**t)
         u_t1 = b1 * (1 - 0.5 * 0.96 ** (t + 1))
         state["u_product"] = state.get("u_product", 1.0) * u_t
         prod, prod1 = state["u_product"], state["u_product"] * u_t1
@@ -122,9 +128,10 @@ def nadam(lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
             v = state.get(("v", i), 0) + (g * g - state.get(("v", i), 0)) * (1 - b2)
             state[("m", i)], state[("v", i)] = m, v
             m_hat = u_t1 * m / (1 - prod1) + (1 - u_t) * g / (1 - prod)
-            v_hat = v / (1 - b2 ** t)
+            v_hat = v / (1 - b2**t)
             out.append(p - lr * m_hat / (np.sqrt(v_hat) + eps))
         return out
+
     return step
 
 
@@ -133,8 +140,11 @@ CASES = [
     ("sgd_momentum", optimizers.SGD(0.05, momentum=0.9), sgd(0.05, 0.9)),
     ("sgd_nesterov", optimizers.SGD(0.05, momentum=0.9, nesterov=True), sgd(0.05, 0.9, True)),
     ("rmsprop", optimizers.RMSprop(), rmsprop()),
-    ("rmsprop_momentum_centered", optimizers.RMSprop(0.01, momentum=0.5, centered=True),
-     rmsprop(0.01, momentum=0.5, centered=True)),
+    (
+        "rmsprop_momentum_centered",
+        optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+        rmsprop(0.01, momentum=0.5, centered=True),
+    ),
     ("adagrad", optimizers.Adagrad(0.1), adagrad(0.1)),
     ("adadelta", optimizers.Adadelta(1.0), adadelta(1.0)),
     ("adam", optimizers.Adam(0.01), adam(0.01)),
@@ -175,8 +185,14 @@ def test_first_three_steps_match_keras_formulas(name, optimizer, reference):
 
 def test_keras_3_defaults():
     assert optimizers.SGD().learning_rate == pytest.approx(0.01)
-    for cls in (optimizers.RMSprop, optimizers.Adagrad, optimizers.Adadelta, optimizers.Adam,
-                optimizers.Adamax, optimizers.Nadam):
+    for cls in (
+        optimizers.RMSprop,
+        optimizers.Adagrad,
+        optimizers.Adadelta,
+        optimizers.Adam,
+        optimizers.Adamax,
+        optimizers.Nadam,
+    ):
         assert cls().learning_rate == pytest.approx(0.001)
     assert optimizers.RMSprop().rho == 0.9 and optimizers.RMSprop().epsilon == 1e-7
     assert optimizers.Adagrad().initial_accumulator_value == 0.1
@@ -193,14 +209,18 @@ def clip_global(c):
     def clip(grads):
         norm = np.sqrt(sum(np.sum(g * g) for g in grads))
         return [g * c / max(norm, c) for g in grads]
+
     return clip
 
 
-@pytest.mark.parametrize("kwargs,clip", [
-    ({"clipnorm": 0.05}, clip_each(0.05)),
-    ({"global_clipnorm": 0.05}, clip_global(0.05)),
-    ({"clipvalue": 0.02}, lambda grads: [np.clip(g, -0.02, 0.02) for g in grads]),
-])
+@pytest.mark.parametrize(
+    "kwargs,clip",
+    [
+        ({"clipnorm": 0.05}, clip_each(0.05)),
+        ({"global_clipnorm": 0.05}, clip_global(0.05)),
+        ({"clipvalue": 0.02}, lambda grads: [np.clip(g, -0.02, 0.02) for g in grads]),
+    ],
+)
 def test_gradient_clipping(kwargs, clip):
     model = linear_model(optimizers.SGD(0.5, **kwargs))
     for expected in reference_run(sgd(0.5), clip=clip):
@@ -219,26 +239,40 @@ def test_schedule_is_computed_from_the_iteration_counter():
     model = linear_model(optimizers.SGD(schedule))
     params = [W0.astype(np.float64), B0.astype(np.float64)]
     for t in range(3):
-        lr = 0.1 * 0.5 ** t  # step t uses iterations == t, as in Keras
+        lr = 0.1 * 0.5**t  # step t uses iterations == t, as in Keras
         params = [p - lr * g for p, g in zip(params, gradients(*params))]
         model.train_on_batch(X, Y)
     for got, want in zip(model.get_weights(), params):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
-    assert model.optimizer.learning_rate == pytest.approx(0.1 * 0.5 ** 3)
+    assert model.optimizer.learning_rate == pytest.approx(0.1 * 0.5**3)
 
 
-@pytest.mark.parametrize("schedule,expected", [
-    (schedules.InverseTimeDecay(0.1, 10, 0.5), lambda s: 0.1 / (1 + 0.5 * s / 10)),
-    (schedules.InverseTimeDecay(0.1, 10, 0.5, staircase=True),
-     lambda s: 0.1 / (1 + 0.5 * (s // 10))),
-    (schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True), lambda s: 0.1 * 0.5 ** (s // 10)),
-    (schedules.PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1]),
-     lambda s: 1.0 if s <= 10 else 0.5 if s <= 20 else 0.1),
-    (schedules.CosineDecay(0.1, 100, alpha=0.1),
-     lambda s: 0.1 * (0.9 * 0.5 * (1 + np.cos(np.pi * min(s, 100) / 100)) + 0.1)),
-    (schedules.PolynomialDecay(0.1, 100, 0.01, power=2.0),
-     lambda s: (0.1 - 0.01) * (1 - min(s, 100) / 100) ** 2 + 0.01),
-])
+@pytest.mark.parametrize(
+    "schedule,expected",
+    [
+        (schedules.InverseTimeDecay(0.1, 10, 0.5), lambda s: 0.1 / (1 + 0.5 * s / 10)),
+        (
+            schedules.InverseTimeDecay(0.1, 10, 0.5, staircase=True),
+            lambda s: 0.1 / (1 + 0.5 * (s // 10)),
+        ),
+        (
+            schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True),
+            lambda s: 0.1 * 0.5 ** (s // 10),
+        ),
+        (
+            schedules.PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1]),
+            lambda s: 1.0 if s <= 10 else 0.5 if s <= 20 else 0.1,
+        ),
+        (
+            schedules.CosineDecay(0.1, 100, alpha=0.1),
+            lambda s: 0.1 * (0.9 * 0.5 * (1 + np.cos(np.pi * min(s, 100) / 100)) + 0.1),
+        ),
+        (
+            schedules.PolynomialDecay(0.1, 100, 0.01, power=2.0),
+            lambda s: (0.1 - 0.01) * (1 - min(s, 100) / 100) ** 2 + 0.01,
+        ),
+    ],
+)
 def test_schedule_values(schedule, expected):
     for step in (0, 1, 9, 10, 11, 20, 21, 55, 100, 150):
         assert schedule.value(step) == pytest.approx(expected(step), rel=1e-5, abs=1e-7)

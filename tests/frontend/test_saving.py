@@ -9,16 +9,19 @@ import numpy as np
 import pytest
 
 from frontend.layers import BatchNormalization, Dense, Dropout, Input, Lambda
-from frontend.models import Model, Sequential, load_model
-from frontend.models import saving
+from frontend.models import Model, Sequential, load_model, saving
 
 
 def trained_model(dropout=True):
     layers = [Input(shape=(6,)), Dense(8, activation="relu"), BatchNormalization()]
     layers += [Dropout(0.1)] if dropout else []
     model = Sequential(layers + [Dense(3, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], backend="numpy")
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        backend="numpy",
+    )
     rng = np.random.default_rng(0)
     x, y = rng.random((40, 6)).astype("float32"), rng.integers(0, 3, 40)
     model.fit(x, y, batch_size=10, epochs=2, verbose=0)
@@ -30,8 +33,12 @@ def test_round_trip_gives_identical_predictions_and_training_state(tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     with zipfile.ZipFile(path) as archive:
-        assert set(archive.namelist()) == {"metadata.json", "config.json", "model.weights.npz",
-                                           "optimizer.npz"}
+        assert set(archive.namelist()) == {
+            "metadata.json",
+            "config.json",
+            "model.weights.npz",
+            "optimizer.npz",
+        }
         meta = json.loads(archive.read("metadata.json"))
     assert meta["format"] == "graphc.frontend.model" and meta["backend"] == "numpy"
     assert {"graphc_version", "numpy_version", "python_version", "date_saved"} <= set(meta)
@@ -48,13 +55,15 @@ def test_round_trip_gives_identical_predictions_and_training_state(tmp_path):
 def test_functional_model_round_trip(tmp_path):
     a, b = Input(shape=(3,), name="a"), Input(shape=(2,), name="b")
     from frontend.layers import concatenate
+
     out = Dense(1)(concatenate([Dense(4)(a), b]))
     model = Model([a, b], out)
     model.save(tmp_path / "f.keras")
     loaded = load_model(tmp_path / "f.keras")
     xa, xb = np.ones((2, 3)), np.ones((2, 2))
-    np.testing.assert_array_equal(loaded.predict([xa, xb], verbose=0),
-                                  model.predict([xa, xb], verbose=0))
+    np.testing.assert_array_equal(
+        loaded.predict([xa, xb], verbose=0), model.predict([xa, xb], verbose=0)
+    )
     assert not loaded.compiled
 
 

@@ -15,8 +15,7 @@ from frontend.utils.progbar import Progbar
 
 def regression_model(lr=0.05, **compile_kwargs):
     model = Sequential([Dense(1, input_shape=(3,), kernel_initializer="zeros")])
-    model.compile(optimizer=keras.optimizers.SGD(lr), loss="mse", backend="numpy",
-                  **compile_kwargs)
+    model.compile(optimizer=keras.optimizers.SGD(lr), loss="mse", backend="numpy", **compile_kwargs)
     return model
 
 
@@ -30,12 +29,21 @@ def test_validation_split_takes_the_last_samples_before_shuffling():
     x, y = line_data(10)
     model = regression_model()
     seen = []
-    model.fit(x, y, batch_size=4, epochs=1, validation_split=0.2, shuffle=False, verbose=0,
-              callbacks=[callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(b))])
+    model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=1,
+        validation_split=0.2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(b))],
+    )
     assert seen == [0, 1]  # 8 training samples in batches of 4
     val = model.evaluate(x[8:], y[8:], verbose=0)
-    history = regression_model().fit(x, y, batch_size=4, validation_split=0.2, shuffle=False,
-                                     verbose=0)
+    history = regression_model().fit(
+        x, y, batch_size=4, validation_split=0.2, shuffle=False, verbose=0
+    )
     assert "val_loss" in history.history
     assert val == pytest.approx(model.evaluate(x[8:], y[8:], verbose=0))
 
@@ -43,7 +51,7 @@ def test_validation_split_takes_the_last_samples_before_shuffling():
 def test_epochs_count_from_initial_epoch_and_last_batch_is_smaller():
     x, y = line_data(10)
     model = regression_model()
-    epochs, sizes = [], []
+    epochs = []
     cb = callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: epochs.append(e))
     history = model.fit(x, y, batch_size=4, epochs=5, initial_epoch=3, verbose=0, callbacks=[cb])
     assert epochs == [3, 4] and history.epoch == [3, 4]
@@ -66,8 +74,9 @@ def test_loss_is_the_sample_weighted_mean_and_matches_numpy():
     model.set_weights([kernel, np.zeros(1, "float32")])
     pred = x @ kernel
     expected = np.sum((pred[:, 0] - y) ** 2 * w) / 8  # Keras: sum over batch size
-    assert model.evaluate(x, y, sample_weight=w, batch_size=8, verbose=0) == \
-        pytest.approx(expected, rel=1e-5)
+    assert model.evaluate(x, y, sample_weight=w, batch_size=8, verbose=0) == pytest.approx(
+        expected, rel=1e-5
+    )
     # over several batches the epoch value is the batch-size-weighted mean of batch losses
     unweighted = np.mean((pred[:, 0] - y) ** 2)
     assert model.evaluate(x, y, batch_size=3, verbose=0) == pytest.approx(unweighted, rel=1e-5)
@@ -122,15 +131,22 @@ def test_model_checkpoint_csv_logger_and_lr_schedulers(tmp_path):
     x, y = line_data()
     model = regression_model()
     csv_path = tmp_path / "log.csv"
-    cbs = [callbacks.ModelCheckpoint(str(tmp_path / "m{epoch:02d}.keras"), monitor="loss",
-                                     save_best_only=True),
-           callbacks.ModelCheckpoint(str(tmp_path / "w.weights.npz"), save_weights_only=True,
-                                     monitor="loss"),
-           callbacks.LearningRateScheduler(lambda epoch, lr: 0.05 / (epoch + 1)),
-           callbacks.CSVLogger(csv_path)]
+    cbs = [
+        callbacks.ModelCheckpoint(
+            str(tmp_path / "m{epoch:02d}.keras"), monitor="loss", save_best_only=True
+        ),
+        callbacks.ModelCheckpoint(
+            str(tmp_path / "w.weights.npz"), save_weights_only=True, monitor="loss"
+        ),
+        callbacks.LearningRateScheduler(lambda epoch, lr: 0.05 / (epoch + 1)),
+        callbacks.CSVLogger(csv_path),
+    ]
     model.fit(x, y, epochs=3, verbose=0, callbacks=cbs)
-    assert sorted(p.name for p in tmp_path.glob("m*.keras")) == ["m01.keras", "m02.keras",
-                                                                  "m03.keras"]
+    assert sorted(p.name for p in tmp_path.glob("m*.keras")) == [
+        "m01.keras",
+        "m02.keras",
+        "m03.keras",
+    ]
     assert (tmp_path / "w.weights.npz").exists()
     lines = csv_path.read_text().splitlines()
     assert lines[0] == "epoch,learning_rate,loss" and len(lines) == 4
@@ -143,8 +159,9 @@ def test_model_checkpoint_csv_logger_and_lr_schedulers(tmp_path):
 def test_terminate_on_nan():
     x, y = line_data()
     model = regression_model(lr=1e30)
-    history = model.fit(x, y * 1e30, epochs=5, batch_size=4, verbose=0,
-                        callbacks=[callbacks.TerminateOnNaN()])
+    history = model.fit(
+        x, y * 1e30, epochs=5, batch_size=4, verbose=0, callbacks=[callbacks.TerminateOnNaN()]
+    )
     assert len(history.history["loss"]) == 1
 
 
@@ -153,7 +170,8 @@ def test_history_plot(tmp_path):
     x, y = line_data()
     history = regression_model().fit(x, y, epochs=2, validation_split=0.25, verbose=0)
     path = history.plot(str(tmp_path / "history.png"))
-    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 class FakeTTY(io.StringIO):
@@ -184,7 +202,9 @@ def test_fit_output_without_a_terminal(capsys):
     regression_model().fit(x, y, batch_size=4, epochs=2)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Epoch 1/2" and out[2] == "Epoch 2/2" and len(out) == 4
-    assert out[1].startswith("3/3 [==============================] - ") and "/step - loss: " in out[1]
+    assert (
+        out[1].startswith("3/3 [==============================] - ") and "/step - loss: " in out[1]
+    )
     regression_model().fit(x, y, batch_size=4, epochs=1, verbose=2)
     line = capsys.readouterr().out.splitlines()[1]
     assert line.startswith("3/3 - ") and "/epoch - " in line and line.endswith("/step")

@@ -30,8 +30,9 @@ def run_tutorial(backend, activation="relu", epochs=2):
     x, labels, x_test, labels_test = x_all[:300], labels_all[:300], x_all[300:], labels_all[300:]
     y, y_test = to_categorical(labels, 10), to_categorical(labels_test, 10)
     model = tutorial_model(activation)
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
-                  backend=backend)
+    model.compile(
+        loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"], backend=backend
+    )
     history = model.fit(x, y, batch_size=100, epochs=epochs, verbose=0, validation_split=0.1)
     score = model.evaluate(x_test, y_test, batch_size=100, verbose=0)
     predictions = model.predict(x_test, batch_size=100, verbose=0)
@@ -59,8 +60,7 @@ def test_both_backends_give_the_same_history():
     _, h_numpy, s_numpy, p_numpy = run_tutorial("numpy")
     _, h_llvm, s_llvm, p_llvm = run_tutorial("llvm")
     for key in h_numpy.history:
-        np.testing.assert_allclose(h_llvm.history[key], h_numpy.history[key], rtol=1e-3,
-                                   atol=1e-4)
+        np.testing.assert_allclose(h_llvm.history[key], h_numpy.history[key], rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(s_llvm, s_numpy, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(p_llvm, p_numpy, rtol=1e-3, atol=1e-5)
 
@@ -72,8 +72,14 @@ def test_training_step_is_one_compiled_function():
     fn = model._steps.cache[train_functions[0]]
     updated = {var.name for var, _ in fn.graph("raw").updates}
     # weights, optimizer slots and counters, and metric accumulators are updated together
-    assert {"dense/kernel", "dense/kernel/momentum", "adam/iterations", "loss/total",
-            "accuracy/count", "dropout_step"} <= updated
+    assert {
+        "dense/kernel",
+        "dense/kernel/momentum",
+        "adam/iterations",
+        "loss/total",
+        "accuracy/count",
+        "dropout_step",
+    } <= updated
 
 
 def test_runs_repeat_exactly_with_set_random_seed():
