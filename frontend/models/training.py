@@ -12,12 +12,11 @@ from frontend import losses, optimizers, seeding
 from frontend.callbacks import CallbackList, History, ProgbarLogger
 from frontend.compat import reject_unknown, signature_names, warn_deprecated
 from frontend.models import data as D
+from frontend.models.inputs import DataHandling
 from frontend.models.steps import (
     StepFunctions,
-    check_targets,
     resolve_metric_specs,
     resolve_per_output,
-    target_dtype,
 )
 from graphc.backends import BACKENDS, get_backend
 from graphc.ir import user_site
@@ -37,7 +36,7 @@ def _check_kwargs(method, kwargs, renames=None):
     return kwargs
 
 
-class Trainer:
+class Trainer(DataHandling):
     """Mixin giving a Model compile/fit/evaluate/predict."""
 
     compiled = False
@@ -159,71 +158,6 @@ class Trainer:
         built = [f for key, f in steps.cache.items() if key[0] == "train"] if steps else []
         return built[-1] if built else None
 
-    # ---- data ---------------------------------------------------------------------------------
-
-    def _inputs(self, x, method):
-        if x is None:
-            raise D.DataError(f"{method}: `x` is required (at {user_site()})")
-        if not self.built_graph:
-            first = D.as_array(D.by_position(x, ["input"], "x", method)[0], "x")
-            self.build_from_data(first)
-        arrays = []
-        for name, raw, shape, dtype in zip(
-            self.input_names,
-            D.by_position(x, self.input_names, "x", method),
-            self.input_shapes,
-            self.input_dtypes,
-        ):
-            array = D.as_array(raw, f"{method}: x (input '{name}')")
-            D.check_feature_shape(array, shape, f"input '{name}' of model '{self.name}'", method)
-            arrays.append(D.cast_to(array, dtype))
-        return arrays
-
-    def _targets(self, y, method):
-        steps = self._step_functions()
-        if y is None:
-            raise D.DataError(f"{method}: `y` is required for a compiled loss (at {user_site()})")
-        arrays = []
-        raw = D.by_position(y, self.output_names, "y", method)
-        for i, (name, item) in enumerate(zip(self.output_names, raw)):
-            array = D.as_array(item, f"{method}: y (output '{name}')")
-            loss = steps.output_losses[i]
-            if loss is not None:
-                check_targets(array, self.output_shapes[i], loss, name, method)
-                array = D.cast_to(array, target_dtype(loss))
-            arrays.append(array)
-        return arrays
-
-    def _sample_weights(self, ys, sample_weight, class_weight, n, method):
-        names = self.output_names
-        if sample_weight is None:
-            weights = [np.ones(n, np.float32) for _ in names]
-        elif isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1:
-            weights = [
-                np.ones(n, np.float32) if w is None else np.asarray(w, np.float32)
-                for w in D.by_position(sample_weight, names, "sample_weight", method)
-            ]
-        else:
-            weights = [np.asarray(sample_weight, np.float32).reshape(-1) for _ in names]
-        if class_weight is not None:
-            if len(names) > 1:
-                raise D.DataError(
-                    f"{method}: class_weight needs a single-output model; use "
-                    f"sample_weight for {names} (at {user_site()})"
-                )
-            weights[0] = weights[0] * D.class_weights_for(ys[0], class_weight)
-        return weights
-
-    def _prepare(self, x, y, sample_weight, class_weight, method):
-        xs = self._inputs(x, method)
-        ys = self._targets(y, method)
-        n = D.check_same_length([("x", self.input_names, xs), ("y", self.output_names, ys)], method)
-        sws = self._sample_weights(ys, sample_weight, class_weight, n, method)
-        D.check_same_length(
-            [("x", self.input_names, xs), ("sample_weight", self.output_names, sws)], method
-        )
-        return xs, ys, sws
-
     # ---- training -------------------------------------------------------------------------------
 
     def fit(
@@ -292,16 +226,6 @@ class Trainer:
                 break
         cbs.on_train_end()
         return history
-
-    def _validation_arrays(self, validation_data):
-        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-            raise D.DataError(
-                f"fit: validation_data must be (x_val, y_val) or (x_val, y_val, "
-                f"val_sample_weight) (at {user_site()})"
-            )
-        x, y = validation_data[0], validation_data[1]
-        sw = validation_data[2] if len(validation_data) == 3 else None
-        return self._prepare(x, y, sw, None, "fit(validation_data)")
 
     # ---- evaluation and prediction ---------------------------------------------------------
 

@@ -1,0 +1,31 @@
+"""Keras callbacks: hooks called by fit/evaluate/predict (Keras 3 semantics)."""
+
+from frontend.callbacks.base import (
+    Callback,
+    CallbackList,
+    CSVLogger,
+    History,
+    LambdaCallback,
+    ProgbarLogger,
+    TerminateOnNaN,
+)
+from frontend.callbacks.monitoring import (
+    EarlyStopping,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+)
+
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "CSVLogger",
+    "History",
+    "LambdaCallback",
+    "ProgbarLogger",
+    "TerminateOnNaN",
+    "EarlyStopping",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+]

@@ -1,0 +1,63 @@
+"""The layer registry (class name -> class, for from_config and load_model) and the keyword
+checks every layer shares: Keras 1 spellings with a DeprecationWarning, unknown keywords as a
+TypeError that suggests the closest valid name."""
+
+from __future__ import annotations
+
+from frontend.compat import reject_unknown, signature_names, suggest, warn_deprecated
+
+LAYERS: dict[str, type] = {}
+
+# Keywords every layer accepts besides its own (Keras 2/3 base-layer arguments).
+BASE_KWARGS = {
+    "input_shape",
+    "input_dim",
+    "batch_input_shape",
+    "batch_size",
+    "weights",
+    "activity_regularizer",
+}
+
+
+def register_layer(cls=None, *, name=None):
+    """Register a layer class for `from_config`/`load_model` (done automatically for every
+    Layer subclass; use it to register under another name)."""
+
+    def add(c):
+        LAYERS[name or c.__name__] = c
+        return c
+
+    return add if cls is None else add(cls)
+
+
+def get_layer_class(class_name: str, custom_objects=None) -> type:
+    if custom_objects and class_name in custom_objects:
+        return custom_objects[class_name]
+    if class_name not in LAYERS:
+        raise ValueError(
+            f"Unknown layer class {class_name!r}.{suggest(class_name, LAYERS)} If "
+            f"it is a custom layer, pass it in custom_objects={{'{class_name}': ...}}"
+        )
+    return LAYERS[class_name]
+
+
+def legacy_argument(kwargs: dict, old: str, new: str, current, owner: str):
+    """The value of `new`, taken from the Keras 1 keyword `old` (with a warning) if given."""
+    if old not in kwargs:
+        return current
+    warn_deprecated(owner, old, new)
+    value = kwargs.pop(old)
+    if current is not None:
+        raise TypeError(f"{owner}: got both `{old}` (Keras 1) and `{new}`; pass only `{new}`")
+    return value
+
+
+def check_keywords(layer_cls, kwargs: dict) -> None:
+    """TypeError for a keyword that neither the layer nor the base class takes, suggesting the
+    closest valid one (`unit` -> `units`)."""
+    unknown = {k: v for k, v in kwargs.items() if k not in BASE_KWARGS}
+    if unknown:
+        from frontend.layers.base import Layer
+
+        valid = BASE_KWARGS | signature_names(layer_cls.__init__, Layer.__init__)
+        reject_unknown(unknown, valid, layer_cls.__name__)
