@@ -6,8 +6,10 @@ digits, predicts, saves and reloads the model (checking the predictions agree), 
 into the output folder:
 
     model.png               the layers (frontend.utils.plot_model)
-    train_step_fused.svg    the compiled training step after fusion (graphc.to_dot; with
-                            --backend numpy, train_step_optimized.svg)
+    train_step_fused.svg    the compiled training step after fusion, each kernel a cluster of
+                            its ops (graphc.to_dot; with --backend numpy, the 'optimized'
+                            stage: train_step_optimized.svg)
+    train_step_kernels.svg  the same step, each kernel one box
     training.png            loss and accuracy per epoch (History.plot; needs matplotlib)
     mnist_mlp.zip           the saved model
 
@@ -81,6 +83,9 @@ def draw(model, history, out: Path):
     stage = train_step.stages[-1]  # 'fused' with the llvm backend
     step = gc.to_dot(train_step, stage=stage, show_constants=False)
     print("wrote", step.save(out / f"train_step_{stage}.svg"))
+    if stage == "fused":  # the same step with each kernel as one box
+        kernels = gc.to_dot(train_step, stage=stage, show_constants=False, collapse_kernels=True)
+        print("wrote", kernels.save(out / "train_step_kernels.svg"))
     try:
         print("wrote", history.plot(str(out / "training.png")))
     except ImportError as err:  # matplotlib is an optional extra

@@ -108,9 +108,12 @@ def resolve(obj, stage: str) -> Drawing:
 class Writer:
     """Emits one diagram: gives each node a stable DOT id and draws nodes, edges, clusters."""
 
-    def __init__(self, drawing: Drawing, show_constants: bool, rankdir: str):
+    def __init__(
+        self, drawing: Drawing, show_constants: bool, rankdir: str, collapse_kernels: bool = False
+    ):
         self.drawing = drawing
         self.show_constants = show_constants
+        self.collapse_kernels = collapse_kernels
         self.ids: dict[int, str] = {}
         count = len(drawing.graph.nodes())
         self.dot = graphviz.Digraph(
@@ -184,6 +187,7 @@ def to_dot(
     show_constants: bool = True,
     rankdir: str = "TB",
     report=None,
+    collapse_kernels: bool = False,
     dpi: int = 96,
 ) -> Diagram:
     """Draw a graphc Function at a pipeline stage, a Graph, a node or a list of nodes.
@@ -196,6 +200,8 @@ def to_dot(
         rankdir: 'TB' (top to bottom), 'LR', 'BT' or 'RL'.
         report: a `graphc.compare` report; fused kernels are then coloured by their error
             and labelled with their time.
+        collapse_kernels: draw each fused kernel as one box listing its ops, instead of a
+            cluster around them (a compact view of a big training step).
     Returns:
         a Diagram: `.source` is the DOT text, `.save(path)` writes a picture.
     Example:
@@ -207,7 +213,7 @@ def to_dot(
     if not drawing.graph.nodes():
         raise DiagramError(f"nothing to draw: the {drawing.title} has no outputs or updates")
     drawing.kernel_stats = kernels.stats_from_report(report)
-    diagram = Diagram(Writer(drawing, show_constants, rankdir).draw(), dpi)
+    diagram = Diagram(Writer(drawing, show_constants, rankdir, collapse_kernels).draw(), dpi)
     if to_file is not None:
         diagram.save(to_file)
     return diagram

@@ -10,8 +10,10 @@ and wires the edges between kernels from the producing inner op to the consuming
 from __future__ import annotations
 
 import math
+import textwrap
 
 from graphc.ir import Node
+from graphc.viz.parts import BACKWARD, FORWARD
 
 LEAF_OPS = ("placeholder", "shared", "constant")
 
@@ -28,6 +30,8 @@ def inner_ops(node: Node) -> tuple:
 
 def exit_id(writer, node: Node) -> str:
     """DOT id of the drawn node that carries `node`'s value (inside a cluster for kernels)."""
+    if writer.collapse_kernels and node.op in ("kernel", "kernel_output"):
+        return writer.id_of(node if node.op == "kernel" else node.inputs[0])
     if node.op == "kernel_output":
         kernel = node.inputs[0]
         return produced_by(writer, kernel, kernel.attr("body").outputs[node.attr("index")])
@@ -66,6 +70,9 @@ def source_of(writer, kernel: Node, inner_input: Node) -> str | None:
 def draw_kernel(writer, kernel: Node) -> None:
     body = kernel.attr("body")
     stats = writer.drawing.kernel_stats.get(body.name)
+    if writer.collapse_kernels:
+        draw_kernel_box(writer, kernel, body, stats)
+        return
     with writer.dot.subgraph(name=f"cluster_{writer.id_of(kernel)}") as cluster:
         cluster.attr(label=cluster_label(body, stats), **cluster_style(stats))
         if not body.nodes:
@@ -81,6 +88,32 @@ def draw_kernel(writer, kernel: Node) -> None:
             source = source_of(writer, kernel, i)
             if source is not None:
                 writer.dot.edge(source, writer.id_of(inner))
+
+
+def draw_kernel_box(writer, kernel: Node, body, stats) -> None:
+    """The kernel as one box: name, kind, its ops, its first output's shape."""
+    ops = textwrap.wrap(" ".join(body.ops) or "copy", 34)
+    ops = ops[:4] + (["..."] if len(ops) > 4 else [])
+    label = "\n".join([cluster_label(body, stats), *ops, f"{dims(kernel.shape)} {kernel.dtype}"])
+    parts = {writer.drawing.parts.get(id(n)) for n in body.nodes}
+    fill = {"forward": "#ffffff", "backward": "#fee2e2"}
+    style = dict(
+        shape="box",
+        style="rounded,filled",
+        color="#334155",
+        fillcolor=fill["backward"] if BACKWARD in parts else fill["forward"],
+    )
+    if parts >= {BACKWARD, FORWARD}:
+        style["fillcolor"] = f"{fill['forward']}:{fill['backward']}"  # a gradient: both parts
+    if stats:
+        style.update(color=error_colour(stats["error"]), penwidth="2.5")
+    writer.dot.node(writer.id_of(kernel), label, **style)
+    writer.draw_edges_into(kernel)
+
+
+def dims(shape) -> str:
+    text = ", ".join("?" if d is None else str(d) for d in shape)
+    return f"({text}{',' if len(shape) == 1 else ''})"
 
 
 def cluster_label(body, stats) -> str:

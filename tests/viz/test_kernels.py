@@ -100,3 +100,16 @@ def test_a_report_without_kernels_is_refused(fused_step):
 def test_fused_stage_renders(fused_step, tmp_path):
     written = to_dot(fused_step, stage="fused").save(tmp_path / "fused.png")
     assert written.read_bytes().startswith(b"\x89PNG")
+
+
+def test_collapsed_kernels_are_one_box_each(fused_step):
+    graph = fused_step.graph("fused")
+    source = to_dot(fused_step, stage="fused", collapse_kernels=True).source
+    assert clusters(source) == {}
+    for kernel in kernel_nodes(graph):
+        assert f"{kernel.name} ({kernel.attr('kind')})" in source
+    assert "matmul add relu" in source  # the ops of the first dense kernel
+    assert 'fillcolor="#ffffff:#fee2e2"' in source  # a kernel with forward and backward ops
+    drawn = set(re.findall(r"^\t(n\d+) \[", source, re.M))
+    edges = re.findall(r"^\t(n\d+) -> (n\d+)", source, re.M)
+    assert edges and all(a in drawn and b in drawn for a, b in edges)
