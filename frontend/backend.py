@@ -64,3 +64,8 @@ def set_default_backend(name: str) -> None:
     if name not in ("llvm", "numpy"):
         raise ValueError(f"backend must be 'llvm' or 'numpy'. Received: {name!r}")
     _DEFAULT_BACKEND[0] = name
+
+
+def image_data_format() -> str:
+    """Where image layers expect channels: 'channels_last' (Keras's default)."""
+    return "channels_last"

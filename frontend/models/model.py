@@ -9,9 +9,8 @@ import graphc as gc
 from frontend import backend
 from frontend.compat import reject_unknown, rename_deprecated
 from frontend.layers.base import Layer
-from frontend.layers.core import InputLayer
 from frontend.layers.tensor import flatten
-from frontend.models.functional import FunctionalGraph, record_of
+from frontend.models.functional import FunctionalGraph
 from frontend.models.training import Trainer
 
 
@@ -260,6 +259,3 @@ class Model(Trainer, Layer):
 
         load_weights(self, filepath)
 
-
-def input_layer_of(tensor) -> InputLayer:
-    return record_of(tensor).layer
