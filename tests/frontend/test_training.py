@@ -240,3 +240,22 @@ def test_example_runs_in_smoke_mode(capsys):
     result = module.main(["--smoke", "--backend", "numpy"])
     assert np.isfinite(result["loss"]) and 0 <= result["accuracy"] <= 1
     assert "concatenate" in capsys.readouterr().out
+
+
+def test_dropout_masks_differ_per_layer_and_per_step():
+    import graphc as gc
+    from frontend import seeding
+
+    first, second = Dropout(0.5), Dropout(0.5)
+    x = gc.placeholder((None, 64), name="x")
+    f = gc.function([x], [first(x, training=True), second(x, training=True)],
+                    updates=[(seeding.step_counter(), seeding.step_counter() + 1)],
+                    backend="numpy")
+    ones = np.ones((2, 64), np.float32)
+    a1, b1 = f(ones)
+    a2, _ = f(ones)
+    assert not np.array_equal(a1 != 0, b1 != 0)  # two layers, two streams
+    assert not np.array_equal(a1 != 0, a2 != 0)  # a new mask every step
+    keras.utils.set_random_seed(1234)  # the fixture's seed: the first mask comes back
+    f2 = gc.function([x], Dropout(0.5)(x, training=True), backend="numpy")
+    np.testing.assert_array_equal(f2(ones) != 0, a1 != 0)
