@@ -26,6 +26,17 @@ def _verbosity(verbose) -> int:
     return 1 if verbose == "auto" else int(verbose)
 
 
+def _reject_steps(**steps):
+    """Step counts only make sense for generators, which graphc does not take: refuse them
+    rather than ignore them."""
+    given = {k: v for k, v in steps.items() if v is not None}
+    if given:
+        raise ValueError(
+            f"{', '.join(given)}: not supported with array data (all samples are "
+            f"used, in batches of batch_size). Received: {given} (at {user_site()})"
+        )
+
+
 def _check_kwargs(method, kwargs, renames=None):
     for old, new in (renames or {}).items():
         if old in kwargs:
@@ -184,6 +195,7 @@ class Trainer(DataHandling):
         `batch_size` (default 32); returns a History. `validation_split` holds out the last
         samples (before shuffling)."""
         kwargs = _check_kwargs(Trainer.fit, kwargs, {"nb_epoch": "epochs"})
+        _reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         epochs = kwargs.get("epochs", epochs)
         batch_size = batch_size or 32
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "fit")
@@ -261,6 +273,7 @@ class Trainer(DataHandling):
     ):
         """The loss (and metrics) over the data: a float, [loss, metric, ...], or a dict."""
         _check_kwargs(Trainer.evaluate, kwargs)
+        _reject_steps(steps=steps)
         batch_size = batch_size or 32
         xs, ys, sws = self._prepare(x, y, sample_weight, None, "evaluate")
         verbose = _verbosity(verbose)
@@ -282,6 +295,7 @@ class Trainer(DataHandling):
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
         """The model's outputs for `x`, batch by batch (an array, or a list for several)."""
         _check_kwargs(Trainer.predict, kwargs)
+        _reject_steps(steps=steps)
         batch_size = batch_size or 32
         xs = self._inputs(x, "predict")
         fn = self.make_predict_function(self._backend_for_inference())
