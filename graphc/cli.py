@@ -182,6 +182,9 @@ def main(argv=None) -> int:
         return args.run(args) or 0
     except UsageError as err:
         return fail(err, 2, argv)
+    except BrokenPipeError:  # the reader went away (`graphc info | head`): nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("graphc: interrupted", file=sys.stderr)
         return 130

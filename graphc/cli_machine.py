@@ -8,6 +8,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -158,11 +159,11 @@ def print_llvm_info(jit, cache, threads) -> None:
     cpu, features = jit.host_cpu()
     enabled = sorted(f[1:] for f in features.split(",") if f.startswith("+"))
     avx512 = [f for f in enabled if f.startswith("avx512")]
-    row(
-        "llvm cpu",
-        f"{cpu}; {len(enabled)} features, AVX-512: {', '.join(avx512) if avx512 else 'no'}",
-    )
-    row("cpu features", ", ".join(enabled))
+    wide = f"yes ({len(avx512)} extensions)" if avx512 else "no"
+    row("llvm cpu", f"{cpu} (LLVM's name); {len(enabled)} features; AVX-512: {wide}")
+    indent = " " * 15
+    wrapped = textwrap.wrap(", ".join(enabled), 99, initial_indent=indent, subsequent_indent=indent)
+    row("cpu features", "\n".join(wrapped)[len(indent) :])
     row(
         "threads",
         f"{threads.num_threads()} (GRAPHC_NUM_THREADS="
