@@ -1,0 +1,111 @@
+"""Codegen: a Program becomes one LLVM module (as text): its kernels, each distinct kernel
+emitted once (kernels whose code is identical, e.g. Adam over parameters of different sizes,
+share one function), and the entry
+
+    void graphc_step(ptr args, i32 tid, i32 nthreads)
+
+that every thread of the pool runs (threads.parallel_run): it calls the kernels in order with
+a barrier after each, then copies the values that could not be written in place.
+args[0] is the array of run-time sizes, args[1] an i64 status word, args[2 + k] buffer k.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from graphc.backends.llvm.emit_nn import emit_dense
+from graphc.backends.llvm.emitters import emitter_for
+from graphc.backends.llvm.irutil import I32, I64, I8, PTR, VOID, ITEMSIZE, c64, declare
+from graphc.backends.llvm.irutil import split_range
+from graphc.backends.llvm.loop_kernel import LoopEmitter
+from graphc.backends.llvm.op_kernel import OpKernelBuilder, emit_poly
+
+STEP = "graphc_step"
+
+
+class ModuleText:
+    """Functions emitted into throwaway llvmlite modules, merged as text: definitions once
+    by name, identical kernels once by content, declarations only when nothing defines them."""
+
+    def __init__(self):
+        self.definitions: dict = {}
+        self.declarations: dict = {}
+        self.by_content: dict = {}
+
+    def add_module(self, module: ir.Module, kernel: ir.Function | None = None) -> str | None:
+        """Add every function of `module`; returns the final name of `kernel`."""
+        final = None
+        for gv in module.global_values:
+            if isinstance(gv, ir.Function) and gv.is_declaration:
+                self.declarations.setdefault(gv.name, str(gv))
+                continue
+            text = str(gv)
+            if gv is kernel:
+                key = text.replace(f'@"{gv.name}"', '@"KERNEL"')
+                final = self.by_content.setdefault(key, gv.name)
+                if final != gv.name:
+                    continue
+            self.definitions.setdefault(gv.name, text)
+        return final
+
+    def text(self) -> str:
+        decls = [t for name, t in self.declarations.items() if name not in self.definitions]
+        return "\n".join(decls + list(self.definitions.values())) + "\n"
+
+
+def generate(program) -> tuple[str, list]:
+    """(module text, the function name each call runs)."""
+    out = ModuleText()
+    names = [out.add_module(*emit_call(call, program.syms)) for call in program.calls]
+    out.add_module(emit_step(program, names))
+    return out.text(), names
+
+
+def emit_call(call, syms):
+    module = ir.Module()
+    name = call.name
+    if call.plan is not None:
+        return module, LoopEmitter(call.plan, module, name).emit()
+    node = call.body.outputs[0]
+    if call.body.kind == "dense":
+        kb = OpKernelBuilder(node, call.inputs + [None], module, name, syms)
+        return module, emit_dense(kb, call.body)
+    kb = OpKernelBuilder(node, call.inputs, module, name, syms)
+    return module, emitter_for(node, "kernel").fn(kb, node)
+
+
+def emit_step(program, names) -> ir.Module:
+    module = ir.Module()
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I32, I32]), name=STEP)
+    args, tid, nthreads = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    slots, status = (b.load(b.gep(args, [c64(k)], source_etype=PTR), typ=PTR) for k in (0, 1))
+    barrier = declare(module, "graphc_barrier", VOID, [I32, I32])
+    sizes: dict = {}
+
+    def pointer(buf):
+        return b.load(b.gep(args, [c64(2 + buf.slot)], source_etype=PTR), typ=PTR)
+
+    for call, name in zip(program.calls, names):
+        ptrs = [pointer(buf) for buf in call.pointers]
+        if call.plan is not None:
+            extra = [emit_poly(b, p, slots, sizes) for p in call.plan.param_polys()]
+            arg_types = [PTR] * len(ptrs) + [I64] * len(extra)
+        else:
+            extra, arg_types = [slots, status], [PTR] * (len(ptrs) + 2)
+        kernel = declare(module, name, VOID, arg_types + [I32, I32])
+        b.call(kernel, ptrs + extra + [tid, nthreads])
+        b.call(barrier, [tid, nthreads])
+    for dst, src in program.copies:
+        copy_split(b, module, pointer(dst), pointer(src), dst, slots, sizes, tid, nthreads)
+    b.ret_void()
+    return module
+
+
+def copy_split(b, module, dst, src, buf, slots, sizes, tid, nthreads):
+    """Each thread copies its share of the bytes."""
+    nbytes = b.mul(emit_poly(b, buf.elems, slots, sizes), c64(ITEMSIZE[buf.dtype]))
+    lo, hi = split_range(b, nbytes, tid, nthreads)
+    memcpy = declare(module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, ir.IntType(1)])
+    at = lambda p: b.gep(p, [lo], source_etype=I8)  # noqa: E731
+    b.call(memcpy, [at(dst), at(src), b.sub(hi, lo), ir.Constant(ir.IntType(1), 0)])

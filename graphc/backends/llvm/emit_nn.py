@@ -1,0 +1,146 @@
+"""Neural-network ops: matmul (dense kernels over the GEMM of gemm.py, bias and activation in
+its epilogue), one_hot, random_uniform (bit-identical to graphc/ops/random.py), size, and the
+composites that passes.fuse expands (softmax, log_softmax)."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from graphc.backends.llvm import gemm
+from graphc.backends.llvm.emit_elementwise import cast
+from graphc.backends.llvm.emitters import register
+from graphc.backends.llvm.irutil import I32, I64, c64, const
+from graphc.backends.llvm.loop_plan import resolve_in, size_poly
+from graphc.ops.random import GOLDEN
+from passes.views import View, movement_view
+
+register("softmax", "expanded")
+register("log_softmax", "expanded")
+
+
+# ---- random_uniform and size (scalars inside fused loops) --------------------------------------
+
+
+def lowbias32(b, x):
+    """Chris Wellons' lowbias32 integer mix on i32 (wrapping), as graphc.ops.random."""
+    x = b.xor(x, b.lshr(x, ir.Constant(I32, 16)))
+    x = b.mul(x, ir.Constant(I32, 0x7FEB352D))
+    x = b.xor(x, b.lshr(x, ir.Constant(I32, 15)))
+    x = b.mul(x, ir.Constant(I32, 0x846CA68B))
+    return b.xor(x, b.lshr(x, ir.Constant(I32, 16)))
+
+
+def emit_random_uniform(ctx, node, args):
+    b, key = ctx.b, args[0]
+    key = b.sext(key, I64) if key.type != I64 else key
+    lo, hi = b.trunc(key, I32), b.trunc(b.lshr(key, c64(32)), I32)
+    stream = lowbias32(b, b.xor(lo, lowbias32(b, b.add(hi, ir.Constant(I32, GOLDEN)))))
+    index = b.trunc(ctx.linear_index(node), I32)
+    bits = lowbias32(b, b.xor(lowbias32(b, b.add(index, stream)), stream))
+    top = b.uitofp(b.lshr(bits, ir.Constant(I32, 8)), const(node.dtype, 0).type)
+    return b.fmul(top, const(node.dtype, 2.0**-24))
+
+
+def emit_size(ctx, node, args):
+    return cast(ctx.b, ctx.param(size_poly(node, ctx.plan.syms)), "int64", node.dtype)
+
+
+register("random_uniform", "scalar", emit_random_uniform)
+register("size", "scalar", emit_size)
+
+
+# ---- one_hot -------------------------------------------------------------------------------------
+
+
+def emit_one_hot(kb, node):
+    x = node.inputs[0]
+    b, depth = kb.b, c64(node.attr("depth"))
+    rows = kb.count(kb.dims(x))
+    lo, hi = kb.split(rows)
+
+    def row(r):
+        k = kb.load(kb.ins[0], r, x.dtype)
+        k = b.sext(k, I64) if k.type != I64 else k
+        base = b.mul(r, depth)
+        kb.loop(c64(0), depth, lambda j: kb.store(
+            cast(b, b.icmp_signed("==", k, j), "bool", node.dtype), kb.out, b.add(base, j),
+            node.dtype))
+
+    kb.loop(lo, hi, row)
+    return kb.finish()
+
+
+register("one_hot", "kernel", emit_one_hot)
+
+
+# ---- dense: matmul [+ bias] [+ activation] --------------------------------------------------------
+
+
+def operand_layout(body, value, syms):
+    """(root, transposed, leading dimension, batch strides) of a GEMM operand: fusion only
+    lets contiguous or last-two-axes-transposed views of a buffer reach a matmul."""
+    root, chain = resolve_in(body, value)
+    view = View.contiguous(syms.shape(root))
+    for v in chain:
+        view = movement_view(v, view, syms)
+    transposed = not view.is_contiguous
+    row_stride = view.strides[-1] if transposed else view.strides[-2]
+    if row_stride == 0:  # a single row: any leading dimension will do
+        row_stride = view.shape[-2] if transposed else view.shape[-1]
+    return root, transposed, row_stride, view.strides[:-2], view.shape[:-2]
+
+
+def emit_dense(kb, body):
+    """Every thread calls the GEMM (it splits the work); batched products loop over the batch
+    with a barrier between items, since the GEMM's workspace is reused."""
+    mm = next(n for n in body.nodes if n.op == "matmul")
+    add = next((n for n in body.nodes if n.op == "add"), None)
+    act = next((n for n in body.nodes if n.op in ("relu", "sigmoid", "tanh")), None)
+    out = body.outputs[0]
+    syms, b = kb.syms, kb.b
+    a_root, ta, lda, a_batch, _ = operand_layout(body, mm.inputs[0], syms)
+    b_root, tb, ldb, b_batch, _ = operand_layout(body, mm.inputs[1], syms)
+    ta, tb = ta != mm.attr("transpose_a"), tb != mm.attr("transpose_b")
+    fn = gemm.define_gemm(kb.module, mm.dtype, ta, tb, add is not None,
+                          act.op if act is not None else "linear", False)
+    dims = syms.shape(mm)
+    M, N = kb.size(dims[-2]), kb.size(dims[-1])
+    a_shape = syms.shape(mm.inputs[0])
+    K = kb.size(a_shape[-2] if mm.attr("transpose_a") else a_shape[-1])
+    bias = kb.ins[2] if add is not None else ir.Constant(kb.ins[0].type, None)
+    workspace = kb.ins[-1]
+    batch = dims[:-2]
+    c_strides = View.contiguous(dims).strides[:-2]
+    args = lambda a, bb, c: [kb.tid, kb.nthreads, M, N, K, a, kb.size(lda), bb,  # noqa: E731
+                             kb.size(ldb), c, N, bias, workspace]
+    if not batch:
+        b.call(fn, args(kb.ins[0], kb.ins[1], kb.out))
+        return kb.finish()
+    a_str = batch_strides(a_batch, batch, syms)
+    b_str = batch_strides(b_batch, batch, syms)
+    barrier = kb.module.globals.get("graphc_barrier") or ir.Function(
+        kb.module, ir.FunctionType(ir.VoidType(), [I32, I32]), name="graphc_barrier")
+    sizes = [kb.size(d) for d in batch]
+
+    def item(coords):
+        def at(ptr, strides, dtype):
+            offset = kb.offset(coords, [kb.size(s) for s in strides])
+            return b.gep(ptr, [offset], source_etype=const(dtype, 0).type)
+
+        b.call(fn, args(at(kb.ins[0], a_str, mm.dtype), at(kb.ins[1], b_str, mm.dtype),
+                        at(kb.out, c_strides, out.dtype)))
+        b.call(barrier, [kb.tid, kb.nthreads])
+
+    kb.nest(sizes, item)
+    return kb.finish()
+
+
+def batch_strides(strides, batch, syms):
+    """Strides of an operand's batch axes aligned to the output's (0 where it broadcasts)."""
+    from passes.views import Poly
+
+    lead = len(batch) - len(strides)
+    return [Poly.of(0)] * lead + list(strides)
+
+
+register("matmul", "dense", emit_dense)

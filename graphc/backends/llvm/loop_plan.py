@@ -1,0 +1,224 @@
+"""The plan of a fused 'loop' kernel: which value is computed in which pass, what is loaded
+and stored where, and the iteration space after merging axes that need no separate loop.
+
+A loop kernel iterates a space X; reductions reduce the axes R of X and keep K. Nodes live in
+X (one value per element of X), in K (one per kept element: reduction results and what is
+computed from them) or S (scalars). A node's *level* counts the reductions on its longest
+path from the kernel's inputs. The kernel runs passes: K-pass 0, X-pass 0, K-pass 1, X-pass 1,
+... A reduction of level L accumulates during X-pass L-1 into a K-sized buffer (its output or
+a scratch buffer) and is finalized in K-pass L; X-pass p reads K values of level <= p from
+their buffers. All passes of one thread cover the same slice of the first kept axis, so
+threads never need to meet inside a kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from passes.views import VIEW_OPS, Poly, View, broadcast_view, movement_view
+
+REDUCTIONS = ("sum", "mean", "max", "min")
+
+
+@dataclass
+class Access:
+    """Element x of the (merged) X space lives at offset + sum(x_k * strides[k]) of pointer
+    argument `ptr` (None: no memory, used for linear indices of random numbers)."""
+
+    ptr: int | None
+    dtype: str
+    strides: tuple
+    offset: Poly
+
+
+class LoopPlan:
+    def __init__(self, body, buffer_of, syms):
+        self.body, self.syms, self.buffer_of = body, syms, buffer_of
+        self.X, self.R = tuple(body.X), tuple(body.R or ())
+        self.space = body.space
+        self.inputs = {id(i) for i in body.inputs}
+        self.nodes = [n for n in body.nodes if id(n) in self.space]
+        self.pointers: list = []  # Buffer objects, one per pointer argument
+        self.reads: dict = {}  # (id(reader), data input k) -> ('node'|'load', root|Access, root)
+        self.levels()
+        self.plan_stores()
+        self.plan_reads()
+        self.linear = {id(n): self.own_access(n, None) for n in self.nodes
+                       if n.op == "random_uniform"}
+        self.merge_axes()
+
+    # ---- structure ----------------------------------------------------------------------------
+
+    def resolve(self, value):
+        chain = []
+        while id(value) not in self.space and id(value) not in self.inputs:
+            if value.op not in VIEW_OPS:
+                raise AssertionError(f"{value!r} is neither computed in nor read by {self.body}")
+            chain.append(value)
+            value = value.inputs[0]
+        return value, tuple(reversed(chain))
+
+    def data_inputs(self, node):
+        from passes.fuse_groups import data_inputs
+
+        return data_inputs(node)
+
+    def levels(self):
+        self.level = {}
+        for n in self.nodes:
+            ins = [self.resolve(i)[0] for i in self.data_inputs(n)]
+            base = max((self.level.get(id(r), 0) for r in ins), default=0)
+            self.level[id(n)] = base + 1 if n.op in REDUCTIONS else base
+        self.top = max(self.level.values(), default=0)
+
+    def uses(self):
+        """{id(node): set of (pass kind, level) where it is read}."""
+        used: dict = {}
+        for n in self.nodes:
+            kind = "X" if self.space[id(n)] == "X" or n.op in REDUCTIONS else "K"
+            lvl = self.level[id(n)] - (1 if n.op in REDUCTIONS else 0)
+            for i in self.data_inputs(n):
+                root, _ = self.resolve(i)
+                used.setdefault(id(root), set()).add((kind, lvl))
+        return used
+
+    def plan_stores(self):
+        """Outputs are stored; K values read after their own K-pass go to a buffer too."""
+        used = self.uses()
+        outputs = {id(o) for o in self.body.outputs}
+        self.stores: dict = {}  # id(node) -> Access
+        self.scratch: list = []  # nodes that need a kernel-private K buffer
+        for n in self.nodes:
+            space, lvl = self.space[id(n)], self.level[id(n)]
+            late = any(k == "X" or lv > lvl for k, lv in used.get(id(n), ())) and space == "K"
+            if id(n) in outputs:
+                self.stores[id(n)] = self.own_access(n, self.buffer_of(n, True))
+            elif n.op in REDUCTIONS or late:
+                self.scratch.append(n)
+                self.stores[id(n)] = self.own_access(n, ("scratch", id(n)))
+        self.copies = [o for o in self.body.outputs if id(o) not in self.space]
+        for o in self.copies:
+            self.stores[id(o)] = self.own_access(o, self.buffer_of(o, True))
+
+    def pointer(self, buffer) -> int:
+        for k, b in enumerate(self.pointers):
+            if b is buffer or b == buffer:
+                return k
+        self.pointers.append(buffer)
+        return len(self.pointers) - 1
+
+    def own_access(self, node, buffer) -> Access:
+        """Where `node`'s own contiguous buffer holds the value of X element x."""
+        space = self.space.get(id(node), "X")
+        strides, offset = self.embed(View.contiguous(self.syms.shape(node)), space)
+        ptr = None if buffer is None else self.pointer(buffer)
+        return Access(ptr, node.dtype, strides, offset)
+
+    def embed(self, view, space):
+        if space == "K" and len(view.shape) < len(self.X):
+            strides = list(view.strides)
+            for axis in sorted(self.R):
+                strides.insert(axis, Poly.of(0))
+            return tuple(strides), view.offset
+        return tuple(broadcast_view(view, self.X, self.syms).strides), view.offset
+
+    def plan_reads(self):
+        readers = list(self.nodes) + [("copy", o) for o in self.copies]
+        for n in readers:
+            if isinstance(n, tuple):
+                n = n[1]
+                ins, space, shape = [n], "X", self.syms.shape(n)
+            else:
+                ins = self.data_inputs(n)
+                space = "X" if n.op in REDUCTIONS else self.space[id(n)]
+                shape = self.syms.shape(ins[0]) if n.op in REDUCTIONS else self.syms.shape(n)
+            for k, value in enumerate(ins):
+                root, chain = self.resolve(value)
+                if id(root) in self.space:
+                    self.reads[(id(n), k)] = ("node", root, root)
+                else:
+                    access = self.load_access(root, chain, shape, space)
+                    self.reads[(id(n), k)] = ("load", access, root)
+
+    def load_access(self, root, chain, shape, space) -> Access:
+        view = View.contiguous(self.syms.shape(root))
+        for v in chain:
+            view = movement_view(v, view, self.syms)
+        view = broadcast_view(view, shape, self.syms) if len(view.shape) <= len(shape) else view
+        strides, offset = self.embed(view, space)
+        ptr = None if root.op == "constant" and root.attr("value").value.size == 1 else \
+            self.pointer(self.buffer_of(root, False))
+        return Access(ptr, root.dtype, strides, offset)
+
+    # ---- merging axes -------------------------------------------------------------------------
+
+    def accesses(self):
+        out = list(self.stores.values())
+        out += [r[1] for r in self.reads.values() if r[0] == "load"]
+        out += list(getattr(self, "linear", {}).values())
+        return out
+
+    def merge_axes(self):
+        """Merge neighbouring axes (same kind) that every access walks as one: for (N, 500) of
+        contiguous operands the loop becomes one loop of N*500 elements."""
+        groups = [[a] for a in range(len(self.X))]
+        accesses = self.accesses()
+        merged = []
+        for g in groups:
+            if merged and self.mergeable(merged[-1][-1], g[0], accesses):
+                merged[-1].append(g[0])
+            else:
+                merged.append(g)
+        self.axis_groups = merged
+        self.dims = tuple(prod_of(self.X[a] for a in g) for g in merged)
+        self.reduced = tuple(g[0] in self.R for g in merged)
+        for acc in accesses:
+            acc.strides = tuple(acc.strides[g[-1]] for g in merged)
+        kept = [k for k, r in enumerate(self.reduced) if not r]
+        self.split_axis = kept[0] if kept else None
+
+    def mergeable(self, a, b, accesses) -> bool:
+        if (a in self.R) != (b in self.R):
+            return False
+        return all(acc.strides[a] == acc.strides[b] * self.X[b] for acc in accesses)
+
+    def param_polys(self):
+        """Every non-constant size the kernel needs, in a stable order."""
+        polys = list(self.dims)
+        for acc in self.accesses():
+            polys += [s for s in acc.strides if not (s.is_const and s.const in (0, 1))]
+            polys.append(acc.offset)
+        for n in self.nodes:
+            if n.op in ("size", "mean"):
+                polys.append(size_poly(n, self.syms))
+        out = []
+        for p in polys:
+            if not p.is_const and p not in out:
+                out.append(p)
+        return out
+
+
+def resolve_in(body, value):
+    """(root, view chain) of a value read inside a kernel body: walk up the view ops until a
+    node the body computes or reads."""
+    inputs = {id(i) for i in body.inputs}
+    computed = {id(n) for n in body.nodes if n.op not in VIEW_OPS}
+    chain = []
+    while id(value) not in inputs and id(value) not in computed:
+        chain.append(value)
+        value = value.inputs[0]
+    return value, tuple(reversed(chain))
+
+
+def prod_of(values) -> Poly:
+    out = Poly.of(1)
+    for v in values:
+        out = out * v
+    return out
+
+
+def size_poly(node, syms) -> Poly:
+    from graphc.ops import normalize_axes
+
+    shape = syms.shape(node.inputs[0])
+    return prod_of(shape[a] for a in normalize_axes(node.attr("axis"), len(shape)))

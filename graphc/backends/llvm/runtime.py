@@ -1,0 +1,110 @@
+"""The executable of a compiled function: one native call per call.
+
+When the input shapes change (the first call, a smaller last batch) it computes the run-time
+sizes with the op table's shape rules, plans the arena of intermediate buffers (passes.memory;
+64-byte aligned, allocated once and only regrown for a larger batch) and fills the pointer
+table. Each call then only stores the input and output addresses and calls
+threads.parallel_run(step, args) once; the code itself never changes with the batch size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from graphc.api import aligned_copy
+from graphc.backends.llvm import threads
+from graphc.backends.llvm.irutil import ITEMSIZE
+from graphc.ir import toposort
+from passes.memory import plan_offsets
+from passes.views import concrete_shapes
+
+ARENA_KINDS = ("temp", "scratch", "workspace")
+
+
+@dataclass
+class KernelInfo:
+    """One compiled kernel, as `f.kernels` lists it.
+
+    compile_ms is this kernel's share of the module's compile time, in proportion to the
+    size of its LLVM IR (the module is compiled as a whole); shapes and flops are those of the
+    most recent call (None before the first)."""
+
+    name: str
+    kind: str
+    ops: tuple
+    function: str
+    shapes: list | None = None
+    flops: int | None = None
+    compile_ms: float = 0.0
+    flops_of: object = None
+    nodes: tuple = ()
+
+    def __repr__(self):
+        return (f"<kernel {self.name} ({self.kind}) ops={' '.join(self.ops) or 'copy'} "
+                f"shapes={self.shapes} flops={self.flops} compile~{self.compile_ms:.1f}ms>")
+
+
+class Executable:
+    def __init__(self, program, compiled, names, kernels):
+        self.program, self.compiled, self.kernels = program, compiled, kernels
+        self.step = compiled.address("graphc_step")
+        syms = program.syms
+        self.order = toposort(program.graph.roots)
+        self.slots = np.zeros(max(1, len(syms.rules) if syms else 1), np.int64)
+        self.status = np.zeros(1, np.int64)
+        self.args = np.zeros(2 + len(program.buffers), np.uint64)
+        self.args[0], self.args[1] = self.slots.ctypes.data, self.status.ctypes.data
+        self.args_address = self.args.ctypes.data
+        self.inputs = [(2 + b.slot, b.index) for b in program.buffers if b.kind == "input"]
+        for buf in program.buffers:
+            if buf.kind in ("shared", "constant"):
+                self.args[2 + buf.slot] = buf.array.ctypes.data
+        self.outputs = program.outputs
+        self.arena = np.zeros(0, np.uint8)
+        self.signature = None
+        self.keep = None
+
+    def prepare(self, arrays) -> None:
+        """Sizes, arena layout and output shapes for inputs of these shapes."""
+        program = self.program
+        shapes = concrete_shapes(self.order, program.graph.inputs, arrays)
+        values = program.syms.values(shapes) if program.syms else []
+        if program.syms:
+            program.syms.check(values)
+        self.slots[:len(values)] = values
+        nthreads = threads.num_threads()
+        temps = [b for b in program.buffers if b.kind in ARENA_KINDS]
+        sizes = [b.count(values, nthreads) * ITEMSIZE[b.dtype] for b in temps]
+        offsets, total = plan_offsets(sizes, [(b.first, b.last) for b in temps])
+        if total > self.arena.nbytes:
+            self.arena = aligned_copy(np.zeros(total, np.uint8))
+        base = self.arena.ctypes.data
+        for buf, offset in zip(temps, offsets):
+            self.args[2 + buf.slot] = base + offset
+        self.out_shapes = [tuple(shapes[id(b.node)]) if b.node is not None else ()
+                           for b in self.outputs]
+        self.arena_bytes, self.values = total, values
+        for info in self.kernels:
+            info.shapes, info.flops = info.flops_of(shapes, values)
+
+    def __call__(self, *arrays):
+        signature = tuple(a.shape for a in arrays)
+        if signature != self.signature:
+            self.prepare(arrays)
+            self.signature = signature
+        args = self.args
+        for slot, k in self.inputs:
+            args[slot] = arrays[k].ctypes.data
+        outs = [np.empty(shape, buf.dtype) for shape, buf in zip(self.out_shapes, self.outputs)]
+        for out, buf in zip(outs, self.outputs):
+            args[2 + buf.slot] = out.ctypes.data
+        self.keep = arrays  # the inputs stay alive while native code reads them
+        threads.parallel_run(self.step, self.args_address)
+        if self.status[0]:
+            self.status[0] = 0
+            raise IndexError("llvm backend: an index is out of range in a take/gather "
+                             "(kernels: " + ", ".join(k.name for k in self.kernels
+                                                      if "take" in " ".join(k.ops)) + ")")
+        return outs
