@@ -19,6 +19,7 @@ from graphc.api import add, div, mul, neg, pow, sub  # noqa: F401
 from graphc.nn_api import (avg_pool1d, avg_pool2d, conv1d, conv2d, global_avg_pool,  # noqa: F401
                            global_max_pool, gru, lstm, max_pool1d, max_pool2d, reverse_time,
                            simple_rnn, upsample, zero_pad)
+from graphc.compare import CompareReport, compare  # noqa: F401
 from graphc.function import Function, function
 from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError
 from graphc.ops import OPS

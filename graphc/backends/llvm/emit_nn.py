@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm
+from graphc.backends.llvm.gemm_library import gemm_function
 from graphc.backends.llvm.emit_elementwise import cast
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import I32, I64, c64, const
@@ -101,7 +101,7 @@ def emit_dense(kb, body):
     a_root, ta, lda, a_batch, _ = operand_layout(body, mm.inputs[0], syms)
     b_root, tb, ldb, b_batch, _ = operand_layout(body, mm.inputs[1], syms)
     ta, tb = ta != mm.attr("transpose_a"), tb != mm.attr("transpose_b")
-    fn = gemm.define_gemm(kb.module, mm.dtype, ta, tb, add is not None,
+    fn = gemm_function(kb.module, mm.dtype, ta, tb, add is not None,
                           act.op if act is not None else "linear", False)
     dims = syms.shape(mm)
     M, N = kb.size(dims[-2]), kb.size(dims[-1])

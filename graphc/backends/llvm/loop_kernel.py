@@ -26,6 +26,7 @@ class LoopEmitter:
         fnty = ir.FunctionType(VOID, [PTR] * nptr + [I64] * len(self.params) + [I32, I32])
         self.fn = ir.Function(module, fnty, name=name)
         self.fn.linkage = "internal"
+        self.fn.attributes.add("noinline")  # kernels stay separate: smaller step, faster O3
         for arg in self.fn.args[:nptr]:
             arg.add_attribute("noalias")
         self.ptrs = self.fn.args[:nptr]
@@ -36,7 +37,7 @@ class LoopEmitter:
     # ---- the ctx interface used by scalar emitters ---------------------------------------------
 
     def param(self, poly):
-        return c64(poly.const) if poly.is_const else self.param_args[poly]
+        return self.param_args[poly] if poly in self.param_args else c64(poly.const)
 
     def linear_index(self, node):
         return self.index(self.plan.linear[id(node)])
@@ -46,6 +47,9 @@ class LoopEmitter:
     def emit(self) -> ir.Function:
         plan, b = self.plan, self.b
         self.dims = [self.param(d) for d in plan.dims]
+        # One reduced axis, innermost: each K element's reduction completes in one inner loop,
+        # so it is stored once (no start value in memory, no read-modify-write).
+        self.direct = plan.reduced.count(True) == 1 and plan.reduced[-1]
         if plan.split_axis is None:
             with b.if_then(b.icmp_signed("!=", self.tid, ir.Constant(I32, 0))):
                 b.ret_void()
@@ -69,7 +73,7 @@ class LoopEmitter:
         plan = self.plan
         finals = self.nodes_at(level, "K", reductions=True)
         computed = [n for n in self.nodes_at(level, "K") if id(n) in plan.stores]
-        starts = self.nodes_at(level + 1, "K", reductions=True)
+        starts = [] if self.direct else self.nodes_at(level + 1, "K", reductions=True)
         if not (finals or computed or starts):
             return
         axes = [a for a, red in enumerate(plan.reduced) if not red]
@@ -124,7 +128,8 @@ class LoopEmitter:
                              lambda i, *a: body({**coords, axes[-1]: i}, *a), inits, "r")
             self.coords, self.kind = {**coords, axes[-1]: c64(0)}, "X"
             for r, acc in zip(reds, accs):
-                self.store_value(r, reducer(r).combine(self.b, self.load_store(r), acc))
+                self.store_value(r, acc if self.direct else
+                                 reducer(r).combine(self.b, self.load_store(r), acc))
 
         self.nest(axes[:-1], {}, outer)
 

@@ -193,9 +193,17 @@ class LoopPlan:
                 polys.append(size_poly(n, self.syms))
         out = []
         for p in polys:
-            if not p.is_const and p not in out:
+            if is_param(p) and p not in out:
                 out.append(p)
         return out
+
+
+BAKED_LIMIT = 64  # sizes up to this are constants in the code (small loops unroll well);
+# larger ones are arguments, so kernels that differ only in large sizes share one function
+
+
+def is_param(p: Poly) -> bool:
+    return not p.is_const or p.const > BAKED_LIMIT
 
 
 def resolve_in(body, value):

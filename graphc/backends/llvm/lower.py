@@ -65,6 +65,7 @@ class Program:
     outputs: list  # Buffer per output position
     copies: list  # (dst Buffer, src Buffer) run after the last kernel
     inplace: list = field(default_factory=list)  # names of shared variables updated in place
+    values: dict = field(default_factory=dict)  # (id(body), output index) -> Buffer
 
 
 def lower(fused, expanded) -> Program:
@@ -295,7 +296,8 @@ class Lowering:
         outputs = [self.output_buffer(k, o) for k, o in enumerate(self.fused.outputs)]
         names = [v.name or f"shared{k}" for k, (v, _) in enumerate(self.fused.updates)
                  if id(v.attr("storage")) in self.inplace_keys]
-        return Program(self.expanded, self.syms, calls, self.buffers, outputs, copies, names)
+        return Program(self.expanded, self.syms, calls, self.buffers, outputs, copies, names,
+                       dict(self.value_buffers))
 
     def output_buffer(self, k, node) -> Buffer:
         buf = self.value_buffers[self.value_key(node)]

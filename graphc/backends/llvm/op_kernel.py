@@ -42,6 +42,7 @@ class OpKernelBuilder:
         fnty = ir.FunctionType(VOID, [PTR] * (len(inputs) + 3) + [I32, I32])
         self.fn = ir.Function(module, fnty, name=name)
         self.fn.linkage = "internal"
+        self.fn.attributes.add("noinline")  # kernels stay separate: smaller step, faster O3
         args = self.fn.args
         for arg in args[:len(inputs) + 1]:
             arg.add_attribute("noalias")

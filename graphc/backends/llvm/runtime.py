@@ -9,6 +9,7 @@ threads.parallel_run(step, args) once; the code itself never changes with the ba
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,10 +65,10 @@ class Executable:
         self.outputs = program.outputs
         self.arena = np.zeros(0, np.uint8)
         self.signature = None
-        self.keep = None
 
-    def prepare(self, arrays) -> None:
-        """Sizes, arena layout and output shapes for inputs of these shapes."""
+    def prepare(self, arrays, reuse: bool = True) -> None:
+        """Sizes, arena layout and output shapes for inputs of these shapes (reuse=False gives
+        every intermediate its own bytes, so all of them can be read after a call)."""
         program = self.program
         shapes = concrete_shapes(self.order, program.graph.inputs, arrays)
         values = program.syms.values(shapes) if program.syms else []
@@ -77,7 +78,9 @@ class Executable:
         nthreads = threads.num_threads()
         temps = [b for b in program.buffers if b.kind in ARENA_KINDS]
         sizes = [b.count(values, nthreads) * ITEMSIZE[b.dtype] for b in temps]
-        offsets, total = plan_offsets(sizes, [(b.first, b.last) for b in temps])
+        end = len(program.calls)
+        offsets, total = plan_offsets(sizes, [(b.first, b.last) if reuse else (0, end)
+                                              for b in temps])
         if total > self.arena.nbytes:
             self.arena = aligned_copy(np.zeros(total, np.uint8))
         base = self.arena.ctypes.data
@@ -85,7 +88,7 @@ class Executable:
             self.args[2 + buf.slot] = base + offset
         self.out_shapes = [tuple(shapes[id(b.node)]) if b.node is not None else ()
                            for b in self.outputs]
-        self.arena_bytes, self.values = total, values
+        self.arena_bytes, self.values, self.shapes = total, values, shapes
         for info in self.kernels:
             info.shapes, info.flops = info.flops_of(shapes, values)
 
@@ -94,17 +97,44 @@ class Executable:
         if signature != self.signature:
             self.prepare(arrays)
             self.signature = signature
-        args = self.args
-        for slot, k in self.inputs:
-            args[slot] = arrays[k].ctypes.data
-        outs = [np.empty(shape, buf.dtype) for shape, buf in zip(self.out_shapes, self.outputs)]
-        for out, buf in zip(outs, self.outputs):
-            args[2 + buf.slot] = out.ctypes.data
-        self.keep = arrays  # the inputs stay alive while native code reads them
-        threads.parallel_run(self.step, self.args_address)
+        outs = self.call_prepared(arrays)
         if self.status[0]:
             self.status[0] = 0
             raise IndexError("llvm backend: an index is out of range in a take/gather "
                              "(kernels: " + ", ".join(k.name for k in self.kernels
                                                       if "take" in " ".join(k.ops)) + ")")
         return outs
+
+    def run_keeping_values(self, *arrays):
+        """Call once with no buffer reuse; returns (outputs, {(kernel name, output index):
+        copy of that kernel output's value}). For graphc.compare's per-kernel errors."""
+        self.prepare(arrays, reuse=False)
+        self.signature = None  # the next normal call plans the arena again
+        outs = self.call_prepared(arrays)
+        values = {}
+        for call in self.program.calls:
+            for index, node in enumerate(call.body.outputs):
+                buf = self.program.values[(id(call.body), index)]
+                values[(call.name, index)] = self.read_buffer(buf, node, outs)
+        return outs, values
+
+    def call_prepared(self, arrays):
+        args = self.args
+        for slot, k in self.inputs:
+            args[slot] = arrays[k].ctypes.data
+        outs = [np.empty(shape, buf.dtype) for shape, buf in zip(self.out_shapes, self.outputs)]
+        for out, buf in zip(outs, self.outputs):
+            args[2 + buf.slot] = out.ctypes.data
+        threads.parallel_run(self.step, self.args_address)
+        return outs
+
+    def read_buffer(self, buf, node, outs):
+        if buf.kind == "output":
+            return np.array(outs[buf.index])
+        if buf.kind in ("shared", "constant"):
+            return np.array(buf.array)
+        shape = tuple(self.shapes[id(node)])
+        count = int(np.prod(shape, dtype=np.int64))
+        nbytes = count * ITEMSIZE[buf.dtype]
+        raw = (ctypes.c_char * nbytes).from_address(int(self.args[2 + buf.slot]))
+        return np.frombuffer(raw, dtype=buf.dtype).reshape(shape).copy()
