@@ -132,3 +132,30 @@ def test_three_threads_on_two_cores_still_agree():
 
 def _repo_root():
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+COUNT_IR = r"""
+define void @count(ptr %counter, i32 %tid, i32 %n) {
+  %old = atomicrmw add ptr %counter, i64 1 seq_cst
+  ret void
+}
+"""
+
+
+def test_workers_started_late_still_join_the_first_run():
+    """Run right after the pool starts, with more threads than cores: every worker takes part
+    even if the OS schedules it after the run was posted."""
+    code = ("import ctypes, numpy as np\n"
+            "from graphc.backends.llvm import jit, threads\n"
+            "import tests.backends.test_threads as t\n"
+            "module = jit.compile_ir(t.COUNT_IR, 'count')\n"
+            "step = module.address('count')\n"
+            "counter = np.zeros(1, np.int64)\n"
+            "threads.ensure_runtime()\n"
+            "for _ in range(50):\n"
+            "    threads.parallel_run(step, counter.ctypes.data)\n"
+            "assert counter[0] == 50 * 6, counter\n")
+    env = dict(os.environ, GRAPHC_NUM_THREADS="6")
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
+                       timeout=60)

@@ -25,10 +25,12 @@ Python API:
 How it works: the runtime is a small hand-written LLVM module (compiled through jit.py, so it is
 cached on disk). Workers are Python daemon threads, each making one ctypes call into the JIT'd
 worker loop, which never returns until shutdown (ctypes releases the GIL). A worker waits for the
-run counter `gen` to change: it spins with `pause` for GRAPHC_SPIN_US microseconds (default
-300) after each run, so back-to-back runs fork/join in about a microsecond, then parks in a
-futex wait so an idle process uses no CPU. The barrier is a centralized counter barrier with a
-generation number. GRAPHC_NUM_THREADS=1 starts no workers: steps run on the calling thread.
+run counter `gen` to change. Every wait (workers for a run, the caller for the join, threads at
+the barrier) spins with `pause` for GRAPHC_SPIN_US microseconds (default 300), so back-to-back
+runs fork/join in about a microsecond, then sleeps in a futex wait: an idle process uses no
+CPU, and a thread descheduled by an oversubscribed machine does not leave the others burning
+their cores. The barrier is a centralized counter barrier with a generation number.
+GRAPHC_NUM_THREADS=1 starts no workers: steps run on the calling thread.
 """
 
 from __future__ import annotations
@@ -44,36 +46,25 @@ import llvmlite.binding as llvm
 from graphc.backends.llvm import jit
 
 _RUNTIME_IR = r"""
+; Futex words and their sleeper counts, each on its own cache line.
 @pool_gen = internal global i32 0, align 64
 @pool_parked = internal global i32 0, align 64
 @pool_done = internal global i32 0, align 64
+@join_sleepers = internal global i32 0, align 64
 @pool_busy = internal global i32 0, align 64
 @pool_quit = internal global i32 0, align 64
+@barrier_count = internal global i32 0, align 64
+@barrier_gen = internal global i32 0, align 64
+@barrier_sleepers = internal global i32 0, align 64
 @pool_step = internal global ptr null, align 64
 @pool_args = internal global ptr null, align 8
 @pool_nthreads = internal global i32 1, align 8
 @pool_spin_cycles = internal global i64 0, align 8
-@barrier_count = internal global i32 0, align 64
-@barrier_gen = internal global i32 0, align 64
+@pool_ready = internal global i32 0, align 64
 
 declare i64 @syscall(i64, ...)
-declare i32 @sched_yield()
 declare i64 @llvm.readcyclecounter()
 declare void @llvm.x86.sse2.pause()
-
-; One iteration of a wait loop: `pause`, and give the core away once a wait gets long
-; (another process may be running the thread we are waiting for).
-define internal void @relax(i64 %iteration) {
-entry:
-  call void @llvm.x86.sse2.pause()
-  %long = icmp ugt i64 %iteration, 20000
-  br i1 %long, label %yield, label %done
-yield:
-  %r = call i32 @sched_yield()
-  br label %done
-done:
-  ret void
-}
 
 define internal void @futex_wait(ptr %addr, i32 %expected) {
   %e = zext i32 %expected to i64
@@ -81,8 +72,52 @@ define internal void @futex_wait(ptr %addr, i32 %expected) {
   ret void
 }
 
-define internal void @futex_wake_all(ptr %addr) {
+; Wake everyone sleeping on %addr, if anyone is (a syscall costs a microsecond or more).
+define internal void @wake_sleepers(ptr %addr, ptr %sleepers) {
+entry:
+  %n = load atomic i32, ptr %sleepers seq_cst, align 4
+  %any = icmp ne i32 %n, 0
+  br i1 %any, label %wake, label %done
+wake:
   %r = call i64 (i64, ...) @syscall(i64 202, ptr %addr, i64 129, i64 2147483647, ptr null, ptr null, i64 0)
+  br label %done
+done:
+  ret void
+}
+
+; Return once *%addr != %value: spin with `pause` for pool_spin_cycles, then sleep in the
+; kernel (counted in *%sleepers so that whoever changes *%addr knows to wake us). Sleeper count
+; and futex word are both seq_cst: either the changer sees the count, or futex_wait sees the
+; new value and returns at once.
+define internal void @wait_while_eq(ptr %addr, i32 %value, ptr %sleepers) {
+entry:
+  %limit = load i64, ptr @pool_spin_cycles
+  br label %round
+round:
+  %start = call i64 @llvm.readcyclecounter()
+  br label %spin
+spin:
+  %now_value = load atomic i32, ptr %addr acquire, align 4
+  %changed = icmp ne i32 %now_value, %value
+  br i1 %changed, label %done, label %pause
+pause:
+  call void @llvm.x86.sse2.pause()
+  %now = call i64 @llvm.readcyclecounter()
+  %elapsed = sub i64 %now, %start
+  %keep_spinning = icmp ult i64 %elapsed, %limit
+  br i1 %keep_spinning, label %spin, label %sleep
+sleep:
+  %s0 = atomicrmw add ptr %sleepers, i32 1 seq_cst
+  %again = load atomic i32, ptr %addr seq_cst, align 4
+  %still = icmp eq i32 %again, %value
+  br i1 %still, label %futex, label %awake
+futex:
+  call void @futex_wait(ptr %addr, i32 %value)
+  br label %awake
+awake:
+  %s1 = atomicrmw sub ptr %sleepers, i32 1 seq_cst
+  br label %round
+done:
   ret void
 }
 
@@ -92,36 +127,26 @@ define void @graphc_pool_configure(i32 %n, i64 %spin_cycles) {
   ret void
 }
 
+define i32 @graphc_pool_ready() {
+  %r = load atomic i32, ptr @pool_ready seq_cst, align 4
+  ret i32 %r
+}
+
 define i64 @graphc_pool_cycles() {
   %c = call i64 @llvm.readcyclecounter()
   ret i64 %c
 }
 
-define void @graphc_pool_worker(i32 %tid) {
+; %first_gen is the run counter before any run: a worker thread that the OS starts late must
+; still take part in runs posted before it got here.
+define void @graphc_pool_worker(i32 %tid, i32 %first_gen) {
 entry:
-  %seen0 = load atomic i32, ptr @pool_gen acquire, align 4
+  %r = atomicrmw add ptr @pool_ready, i32 1 seq_cst
   br label %wait
 wait:
-  %seen = phi i32 [ %seen0, %entry ], [ %seen, %park ], [ %g, %finished ]
-  %start = call i64 @llvm.readcyclecounter()
-  %limit = load i64, ptr @pool_spin_cycles
-  br label %spin
-spin:
-  %g = load atomic i32, ptr @pool_gen acquire, align 4
-  %changed = icmp ne i32 %g, %seen
-  br i1 %changed, label %run, label %pause
-pause:
-  call void @llvm.x86.sse2.pause()
-  %now = call i64 @llvm.readcyclecounter()
-  %elapsed = sub i64 %now, %start
-  %keep_spinning = icmp ult i64 %elapsed, %limit
-  br i1 %keep_spinning, label %spin, label %park
-park:
-  %p0 = atomicrmw add ptr @pool_parked, i32 1 seq_cst
-  call void @futex_wait(ptr @pool_gen, i32 %seen)
-  %p1 = atomicrmw sub ptr @pool_parked, i32 1 seq_cst
-  br label %wait
-run:
+  %seen = phi i32 [ %first_gen, %entry ], [ %gen, %work ]
+  call void @wait_while_eq(ptr @pool_gen, i32 %seen, ptr @pool_parked)
+  %gen = load atomic i32, ptr @pool_gen acquire, align 4
   %quit = load atomic i32, ptr @pool_quit acquire, align 4
   %stop = icmp ne i32 %quit, 0
   br i1 %stop, label %exit, label %work
@@ -130,9 +155,8 @@ work:
   %args = load ptr, ptr @pool_args
   %n = load i32, ptr @pool_nthreads
   call void %step(ptr %args, i32 %tid, i32 %n)
-  %d = atomicrmw add ptr @pool_done, i32 1 release
-  br label %finished
-finished:
+  %d = atomicrmw add ptr @pool_done, i32 1 seq_cst
+  call void @wake_sleepers(ptr @pool_done, ptr @join_sleepers)
   br label %wait
 exit:
   ret void
@@ -155,24 +179,16 @@ fork:
   store ptr %args, ptr @pool_args
   store atomic i32 0, ptr @pool_done monotonic, align 4
   %old = atomicrmw add ptr @pool_gen, i32 1 seq_cst
-  %parked = load atomic i32, ptr @pool_parked seq_cst, align 4
-  %any_parked = icmp ne i32 %parked, 0
-  br i1 %any_parked, label %wake, label %own_share
-wake:
-  call void @futex_wake_all(ptr @pool_gen)
-  br label %own_share
-own_share:
+  call void @wake_sleepers(ptr @pool_gen, ptr @pool_parked)
   call void %step(ptr %args, i32 0, i32 %n)
   %workers = sub i32 %n, 1
   br label %join
 join:
-  %i = phi i64 [ 0, %own_share ], [ %i1, %not_yet ]
   %done = load atomic i32, ptr @pool_done acquire, align 4
   %all = icmp eq i32 %done, %workers
   br i1 %all, label %release, label %not_yet
 not_yet:
-  call void @relax(i64 %i)
-  %i1 = add i64 %i, 1
+  call void @wait_while_eq(ptr @pool_done, i32 %done, ptr @join_sleepers)
   br label %join
 release:
   store atomic i32 0, ptr @pool_busy release, align 4
@@ -191,17 +207,12 @@ arrive:
   br i1 %is_last, label %open, label %wait
 open:
   store atomic i32 0, ptr @barrier_count monotonic, align 4
-  %g1 = atomicrmw add ptr @barrier_gen, i32 1 release
+  %g1 = atomicrmw add ptr @barrier_gen, i32 1 seq_cst
+  call void @wake_sleepers(ptr @barrier_gen, ptr @barrier_sleepers)
   br label %exit
 wait:
-  %i = phi i64 [ 0, %arrive ], [ %i1, %again ]
-  %now = load atomic i32, ptr @barrier_gen acquire, align 4
-  %same = icmp eq i32 %now, %gen
-  br i1 %same, label %again, label %exit
-again:
-  call void @relax(i64 %i)
-  %i1 = add i64 %i, 1
-  br label %wait
+  call void @wait_while_eq(ptr @barrier_gen, i32 %gen, ptr @barrier_sleepers)
+  br label %exit
 exit:
   ret void
 }
@@ -209,7 +220,7 @@ exit:
 define void @graphc_pool_shutdown() {
   store atomic i32 1, ptr @pool_quit seq_cst, align 4
   %old = atomicrmw add ptr @pool_gen, i32 1 seq_cst
-  call void @futex_wake_all(ptr @pool_gen)
+  call void @wake_sleepers(ptr @pool_gen, ptr @pool_parked)
   ret void
 }
 """
@@ -254,6 +265,18 @@ class _Runtime:
         configure(self.module.address("graphc_pool_configure"))(
             nthreads, int(_spin_microseconds() * 1e-6 * self._cycles_per_second()))
         self.workers = [self._start_worker(tid) for tid in range(1, nthreads)]
+        self._wait_until_workers_are_native()
+
+    def _wait_until_workers_are_native(self) -> None:
+        # A just-started thread needs the GIL to reach its ctypes call; until it is in native
+        # code the first runs would wait on it.
+        ready = ctypes.CFUNCTYPE(ctypes.c_int32)(self.module.address("graphc_pool_ready"))
+        deadline = time.perf_counter() + 10.0
+        while ready() < self.nthreads - 1:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"graphc: only {ready()} of {self.nthreads - 1} worker "
+                                   f"threads started within 10 s")
+            time.sleep(0.0002)
 
     def _cycles_per_second(self) -> float:
         cycles = ctypes.CFUNCTYPE(ctypes.c_int64)(self.module.address("graphc_pool_cycles"))
@@ -263,8 +286,10 @@ class _Runtime:
         return (c1 - c0) / (t1 - t0)
 
     def _start_worker(self, tid: int) -> threading.Thread:
-        loop = ctypes.CFUNCTYPE(None, ctypes.c_int32)(self.module.address("graphc_pool_worker"))
-        worker = threading.Thread(target=loop, args=(tid,), name=f"graphc-worker-{tid}",
+        loop = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32)(
+            self.module.address("graphc_pool_worker"))
+        # no run has been posted yet (the runtime is published after its workers start): 0
+        worker = threading.Thread(target=loop, args=(tid, 0), name=f"graphc-worker-{tid}",
                                   daemon=True)
         worker.start()
         return worker
