@@ -197,7 +197,7 @@ def dot(args) -> int:
 
 
 def demo_mlp():
-    """A 784-64-10 MLP training step (softmax cross-entropy, SGD) for `graphc compare`."""
+    """A 784-64-10 MLP training step (softmax cross-entropy, SGD), compiled with llvm."""
     import graphc as gc
 
     rng = np.random.default_rng(0)
@@ -210,31 +210,79 @@ def demo_mlp():
     loss = -gc.mean(gc.sum(y * gc.log_softmax(logits), axis=1))
     params = [w1, b1, w2, b2]
     updates = [(p, p - 0.1 * g) for p, g in zip(params, gc.grad(loss, params))]
-    return [x, y], [loss], updates
+    return gc.function([x, y], loss, updates=updates, name="demo_mlp")
 
 
 DEMOS = {"mlp": demo_mlp}
 
 
+def random_inputs(fn, batch: int, seed: int) -> list:
+    """One random array per input; run-time (None) dimensions get `batch`."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for p in fn.inputs:
+        shape = tuple(batch if d is None else d for d in p.shape)
+        if p.dtype.startswith("float"):
+            arrays.append(rng.standard_normal(shape).astype(p.dtype))
+        elif p.dtype == "bool":
+            arrays.append(rng.random(shape) < 0.5)
+        else:  # small integers stay valid as indices and class labels
+            arrays.append(rng.integers(0, 2, shape).astype(p.dtype))
+    return arrays
+
+
+def dims(shape) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def function_to_compare(label: str, obj):
+    if is_model(obj):
+        return model_function(obj)
+    if hasattr(obj, "pipeline"):
+        return obj
+    raise UsageError(
+        f"{label} is a {type(obj).__name__}; graphc compare needs a Function "
+        f"(gc.function(...)) or a trained model"
+    )
+
+
 def compare(args) -> int:
+    from graphc.compare import compare as run_compare
+
     if (args.target is None) == (args.demo is None):
         raise UsageError("give either FILE.py[:NAME] or --demo NAME")
-    try:
-        from graphc.compare import compare as run_compare
-    except ImportError as err:
-        raise CommandError(f"graphc.compare is not available yet ({err})") from None
+    if args.batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {args.batch}")
     if args.demo:
-        inputs, outputs, updates = DEMOS[args.demo]()
-        report = run_compare(inputs, outputs, updates=updates, batch=args.batch, seed=args.seed)
+        fn = DEMOS[args.demo]()
     else:
-        _, obj = load_target(args.target)
-        report = run_compare(obj, batch=args.batch, seed=args.seed)
-    print(report)
+        fn = function_to_compare(args.target, load_target(args.target)[1])
+    try:
+        report = run_compare(fn, *random_inputs(fn, args.batch, args.seed))
+    except ValueError as err:  # random inputs that do not fit the function's shapes
+        shapes = ", ".join(f"{p.name or 'input'} {dims(p.shape)}" for p in fn.inputs)
+        raise CommandError(
+            f"random inputs ({shapes}; each ? = --batch {args.batch}) do not "
+            f"fit: {err}. Give placeholders static shapes apart from the batch"
+        ) from err
+    print(report.table())
     if args.dot:
         from graphc.viz import to_dot
 
-        print(to_dot(report.function, stage="fused", report=report).save(args.dot))
-    return 0 if getattr(report, "ok", True) else 1
+        llvm_fn = fn if "fused" in fn.stages else None
+        if llvm_fn is None:
+            raise CommandError(
+                "--dot draws the llvm backend's fused stage: compile the "
+                "function with backend='llvm'"
+            )
+        print(to_dot(llvm_fn, stage="fused", report=report, collapse_kernels=True).save(args.dot))
+    if not report.ok():
+        bad = sum(a.mismatches > 0 for a in report.outputs + report.updates + report.kernels)
+        raise CommandError(
+            f"{bad} values differ beyond tolerance between the interpreter and "
+            f"the compiled code (worst relative error {report.worst:.2e})"
+        )
+    return 0
 
 
 # ---- summary ---------------------------------------------------------------------------------

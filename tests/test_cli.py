@@ -233,3 +233,38 @@ def test_corrupt_saved_model_is_one_line(workdir, capsys):
     (workdir / "bad.zip").write_bytes(b"PK\x03\x04 truncated")
     code, _, err = run(capsys, "summary", "bad.zip")
     assert code == 1 and "bad.zip" in one_line_error(err)
+
+
+STATIC_FILE = textwrap.dedent("""
+    import numpy as np
+    import graphc as gc
+
+    x = gc.placeholder((None, 3), name="x")
+    w = gc.shared(np.full((3, 2), 0.5, "float32"), name="w")
+    loss = gc.mean(gc.tanh(x @ w))
+    step = gc.function([x], loss, updates=[(w, w - 0.1 * gc.grad(loss, w))])
+""")
+
+
+def test_compare_demo_prints_the_table_and_draws_kernels(workdir, capsys):
+    code, out, _ = run(capsys, "compare", "--demo", "mlp", "--batch", "8", "--dot", "cmp.svg")
+    assert code == 0
+    for text in ("[outputs]", "[updates]", "[kernels]", "k0_dense_add_relu", "time per call"):
+        assert text in out
+    assert out.strip().endswith("cmp.svg") and "error" in (workdir / "cmp.svg").read_text()
+
+
+def test_compare_a_function_from_a_file(workdir, capsys):
+    (workdir / "static.py").write_text(STATIC_FILE)
+    code, out, _ = run(capsys, "compare", "static.py:step", "--batch", "4")
+    assert code == 0 and "update w" in out
+
+
+def test_compare_explains_inputs_that_do_not_fit(workdir, capsys):
+    code, _, err = run(capsys, "compare", "step.py:build")
+    assert code == 1 and "do not fit" in one_line_error(err)
+
+
+def test_compare_needs_one_target(workdir, capsys):
+    code, _, err = run(capsys, "compare", "step.py:build", "--demo", "mlp")
+    assert code == 2 and "either" in one_line_error(err)

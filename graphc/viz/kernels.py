@@ -106,7 +106,7 @@ def draw_kernel_box(writer, kernel: Node, body, stats) -> None:
     if parts >= {BACKWARD, FORWARD}:
         style["fillcolor"] = f"{fill['forward']}:{fill['backward']}"  # a gradient: both parts
     if stats:
-        style.update(color=error_colour(stats["error"]), penwidth="2.5")
+        style.update(color=stats_colour(stats), penwidth="2.5")
     writer.dot.node(writer.id_of(kernel), label, **style)
     writer.draw_edges_into(kernel)
 
@@ -135,8 +135,13 @@ def cluster_style(stats) -> dict:
         labeljust="l",
     )
     if stats:
-        base.update(color=error_colour(stats["error"]), penwidth="2.5")
+        base.update(color=stats_colour(stats), penwidth="2.5")
     return base
+
+
+def stats_colour(stats: dict) -> str:
+    """A kernel with elements beyond the comparison's tolerance is red whatever its error."""
+    return "#dc2626" if stats.get("mismatches") else error_colour(stats["error"])
 
 
 def error_colour(error: float) -> str:
@@ -147,7 +152,8 @@ def error_colour(error: float) -> str:
 
 
 def stats_from_report(report) -> dict:
-    """{kernel name: {'error': float, 'seconds': float | None}} from a graphc.compare report."""
+    """{kernel name: {'error', 'seconds', 'mismatches'}} from a graphc.compare report: the
+    error is each kernel's largest relative difference from the interpreter (`max_rel`)."""
     if report is None:
         return {}
     rows = getattr(report, "kernels", None)
@@ -158,7 +164,15 @@ def stats_from_report(report) -> dict:
         )
     stats = {}
     for row in rows:
-        get = row.get if isinstance(row, dict) else lambda k, r=row: getattr(r, k, None)
+
+        def get(key, row=row):
+            return row.get(key) if isinstance(row, dict) else getattr(row, key, None)
+
+        error = get("max_rel") if get("max_rel") is not None else get("error")
         seconds = get("seconds") if get("seconds") is not None else get("time")
-        stats[get("name")] = {"error": get("error"), "seconds": seconds}
+        stats[get("name")] = {
+            "error": error,
+            "seconds": seconds,
+            "mismatches": get("mismatches") or 0,
+        }
     return stats

@@ -113,3 +113,15 @@ def test_collapsed_kernels_are_one_box_each(fused_step):
     drawn = set(re.findall(r"^\t(n\d+) \[", source, re.M))
     edges = re.findall(r"^\t(n\d+) -> (n\d+)", source, re.M)
     assert edges and all(a in drawn and b in drawn for a, b in edges)
+
+
+def test_colours_from_a_real_compare_report():
+    x = gc.placeholder((None, 5), name="x")
+    w = gc.shared(np.linspace(-1, 1, 15, dtype="float32").reshape(5, 3), name="w")
+    loss = gc.mean(gc.sigmoid(x @ w) ** 2)
+    step = gc.function([x], loss, updates=[(w, w - 0.5 * gc.grad(loss, w))])
+    report = gc.compare(step, np.ones((4, 5), "float32"))
+    source = to_dot(step, stage="fused", report=report).source
+    labels = [k.name for k in kernel_nodes(step.graph("fused"))]
+    assert labels and all(re.search(rf"{name} \(\w+\)\nerror ", source) for name in labels)
+    assert "#dc2626" not in source  # the two backends agree
