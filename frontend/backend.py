@@ -1,4 +1,5 @@
-"""Session-wide frontend settings: the float dtype, the fuzz factor, unique layer names.
+"""Session-wide frontend settings: the float dtype, the fuzz factor, unique layer names, the
+graphc backend models compile for; and the few `keras.backend` (`K.`) calls tutorials make.
 
 `clear_session()` resets the name counters, so a fresh script gets `dense`, `dense_1`, ...
 exactly as Keras does.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+
+import numpy as np
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
@@ -55,12 +58,19 @@ def clear_session() -> None:
 
 
 def default_backend() -> str:
-    """The graphc backend used by models that were not compiled (e.g. predict before compile)."""
+    """The graphc backend `compile()` uses when not told otherwise, and that models which were
+    not compiled predict with."""
     return _DEFAULT_BACKEND[0]
 
 
+def backend() -> str:
+    """`K.backend()`: the name of the backend models run on ('llvm' or 'numpy')."""
+    return default_backend()
+
+
 def set_default_backend(name: str) -> None:
-    """Choose that backend: 'llvm' (native code, the default) or 'numpy' (the interpreter)."""
+    """Choose that backend: 'llvm' (native code, the default) or 'numpy' (the interpreter).
+    Tutorial code then runs on it unchanged."""
     if name not in ("llvm", "numpy"):
         raise ValueError(f"backend must be 'llvm' or 'numpy'. Received: {name!r}")
     _DEFAULT_BACKEND[0] = name
@@ -69,3 +79,28 @@ def set_default_backend(name: str) -> None:
 def image_data_format() -> str:
     """Where image layers expect channels: 'channels_last' (Keras's default)."""
     return "channels_last"
+
+
+def image_dim_ordering() -> str:
+    """Keras 1's name for the image layout: 'tf' (channels last), as image_data_format()."""
+    return "tf"
+
+
+def get_value(x):
+    """`K.get_value(x)`: the value of a variable (such as `model.optimizer.lr`) as NumPy;
+    plain numbers and arrays come back as they are."""
+    if hasattr(x, "get_value"):
+        return x.get_value()
+    return x
+
+
+def set_value(x, value) -> None:
+    """`K.set_value(x, value)`: overwrite a variable (such as `model.optimizer.lr`) in place,
+    keeping its shape and dtype, so compiled steps see the new value without recompiling."""
+    if not hasattr(x, "set_value"):
+        raise TypeError(
+            f"K.set_value needs a variable (e.g. a layer weight or model.optimizer.lr); "
+            f"received {type(x).__name__} {x!r}, which is a plain value"
+        )
+    current = np.asarray(x.get_value())
+    x.set_value(np.asarray(value, dtype=current.dtype).reshape(current.shape))

@@ -25,9 +25,9 @@ def user_stacklevel() -> int:
     return level
 
 
-def warn_deprecated(owner: str, old: str, new: str) -> None:
+def warn_deprecated(owner: str, old: str, new: str, era: str = "Keras 1") -> None:
     warnings.warn(
-        f"{owner}: `{old}` is the Keras 1 name of `{new}`; use `{new}` instead. "
+        f"{owner}: `{old}` is the {era} name of `{new}`; use `{new}` instead. "
         f"`{old}` will be removed.",
         DeprecationWarning,
         stacklevel=user_stacklevel(),

@@ -175,11 +175,13 @@ class LearningRateScheduler(Callback):
             lr = self.schedule(epoch, lr)
         except TypeError:  # a schedule of the epoch alone
             lr = self.schedule(epoch)
-        if not isinstance(lr, (float, int, np.floating, np.integer)):
+        value = np.asarray(lr)  # a float, or a 0-d array such as K.get_value(optimizer.lr)
+        if value.ndim != 0 or value.dtype.kind not in "fiu":
             raise ValueError(
                 f"LearningRateScheduler: the schedule must return a float. Received: {lr!r}"
             )
-        self.model.optimizer.learning_rate = float(lr)
+        lr = float(value)
+        self.model.optimizer.learning_rate = lr
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
 

@@ -258,4 +258,3 @@ class Model(Trainer, Layer):
         from frontend.models.saving import load_weights
 
         load_weights(self, filepath)
-

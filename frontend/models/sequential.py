@@ -6,7 +6,10 @@ The input shape comes from an `Input`/`InputLayer` added first, from the first l
 
 from __future__ import annotations
 
+import warnings
+
 from frontend import backend
+from frontend.compat import user_stacklevel
 from frontend.layers.base import Layer
 from frontend.layers.core import InputLayer
 from frontend.layers.tensor import KerasTensor
@@ -110,6 +113,25 @@ class Sequential(Model):
     def built_graph(self) -> bool:
         return self._graph is not None
 
+    # ---- Keras 1/2 prediction helpers (removed in Keras 2.6; tutorials still use them) -----
+
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """Class indices: the argmax of `predict` for several outputs units, `> 0.5` for one."""
+        warn_removed(
+            "predict_classes",
+            "np.argmax(model.predict(x), axis=-1), or (model.predict(x) > 0.5).astype('int32') "
+            "for one sigmoid unit",
+        )
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """`predict` (the model's outputs are taken to be probabilities)."""
+        warn_removed("predict_proba", "model.predict(x)")
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
+
     def get_config(self) -> dict:
         from frontend.layers import serialize
 
@@ -126,3 +148,11 @@ class Sequential(Model):
         for layer_config in config["layers"]:
             model.add(deserialize(layer_config, custom_objects))
         return model
+
+
+def warn_removed(method: str, replacement: str) -> None:
+    warnings.warn(
+        f"Sequential.{method} was removed in Keras 2.6; use {replacement} instead",
+        DeprecationWarning,
+        stacklevel=user_stacklevel(),
+    )

@@ -63,7 +63,7 @@ class Trainer(DataHandling):
         run_eagerly=False,
         steps_per_execution=1,
         jit_compile="auto",
-        backend="llvm",
+        backend=None,
         **kwargs,
     ):
         """Configure training.
@@ -72,11 +72,16 @@ class Trainer(DataHandling):
             optimizer: name ('adam') or Optimizer. loss: name, function or Loss (or one per
             output, as a list or dict). metrics: names/functions/Metrics ('accuracy' is picked
             like Keras from the loss and shapes). loss_weights: one float per output.
-            backend: 'llvm' (native code, the default) or 'numpy' (the reference interpreter).
+            backend: 'llvm' (native code) or 'numpy' (the reference interpreter); by default
+            `frontend.backend.default_backend()` ('llvm' unless set_default_backend changed it).
         Example: `model.compile(optimizer="adam", loss="categorical_crossentropy",
         metrics=["accuracy"])`
         """
         _check_kwargs(Trainer.compile, kwargs)
+        if backend is None:
+            from frontend import backend as settings
+
+            backend = settings.default_backend()
         if backend not in BACKENDS:
             raise ValueError(
                 f"compile: unknown backend {backend!r}; choose one of "

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 import graphc as gc
+from frontend import backend
+from frontend.compat import user_stacklevel
 from frontend.optimizers.base import Optimizer
+
+
+def fuzz(epsilon) -> float:
+    """The epsilon to use: Keras 2 documented `epsilon=None` as "K.epsilon()" (1e-7)."""
+    return backend.epsilon() if epsilon is None else float(epsilon)
 
 
 class SGD(Optimizer):
@@ -44,7 +53,7 @@ class RMSprop(Optimizer):
         self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs
     ):
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), fuzz(epsilon)
         self.centered = bool(centered)
 
     def build_slots(self, variables):
@@ -90,7 +99,7 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.initial_accumulator_value, self.epsilon = (
             float(initial_accumulator_value),
-            float(epsilon),
+            fuzz(epsilon),
         )
 
     def build_slots(self, variables):
@@ -116,7 +125,7 @@ class Adadelta(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.rho, self.epsilon = float(rho), float(epsilon)
+        self.rho, self.epsilon = float(rho), fuzz(epsilon)
 
     def build_slots(self, variables):
         self.add_slots(variables, "accumulated_grad")
@@ -140,7 +149,7 @@ class Adadelta(Optimizer):
 class _Moments(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), fuzz(epsilon)
 
     def moments(self, grad, variable, second="velocity", square=True):
         m, v = self.slot("momentum", variable), self.slot(second, variable)
@@ -210,7 +219,23 @@ class Adamax(_Moments):
 class Nadam(_Moments):
     """Adam with Nesterov momentum and Keras 3's momentum cache: u_t = b1 (1 - 0.5 * 0.96^t),
     u_product *= u_t each step; m_hat = u_{t+1} m / (1 - u_product u_{t+1})
-    + (1 - u_t) g / (1 - u_product); w -= lr m_hat / (sqrt(v / (1 - b2^t)) + eps)."""
+    + (1 - u_t) g / (1 - u_product); w -= lr m_hat / (sqrt(v / (1 - b2^t)) + eps).
+
+    Keras 2's `schedule_decay` (its default was 0.004) is accepted with a warning; given, the
+    cache follows Keras 2's formula u_t = b1 (1 - 0.5 * 0.96^(t * schedule_decay))."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        self.schedule_decay = kwargs.pop("schedule_decay", None)
+        if self.schedule_decay is not None:
+            warnings.warn(
+                f"Nadam: `schedule_decay` is a Keras 2 argument that Keras 3 dropped (its "
+                f"momentum schedule is 0.96**t); following Keras 2, the schedule is "
+                f"0.96**(t * {self.schedule_decay})",
+                DeprecationWarning,
+                stacklevel=user_stacklevel(),
+            )
+            self.schedule_decay = float(self.schedule_decay)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
 
     def build_slots(self, variables):
         self.add_slots(variables, "momentum")
@@ -221,6 +246,8 @@ class Nadam(_Moments):
         return [self.u_product] if self.built else []
 
     def _u(self, step):
+        if self.schedule_decay is not None:
+            step = step * self.schedule_decay
         return self.beta_1 * (1.0 - 0.5 * gc.pow(gc.as_node(0.96, like=step), step))
 
     def before_step(self, lr):
@@ -237,3 +264,18 @@ class Nadam(_Moments):
         )
         v_hat = v / (1.0 - self.power(self.beta_2))
         return value - m_hat * lr / (gc.sqrt(v_hat) + self.epsilon)
+
+    @classmethod
+    def from_config(cls, config):
+        # A saved Keras 2 schedule_decay was warned about when the optimizer was made.
+        config = dict(config)
+        schedule_decay = config.pop("schedule_decay", None)
+        optimizer = super().from_config(config)
+        optimizer.schedule_decay = schedule_decay
+        return optimizer
+
+    def get_config(self):
+        config = super().get_config()
+        if self.schedule_decay is not None:
+            config["schedule_decay"] = self.schedule_decay
+        return config

@@ -13,7 +13,6 @@ import functools
 import numpy as np
 
 import graphc as gc
-from frontend import backend
 from frontend.compat import reject_unknown, signature_names, warn_deprecated
 from frontend.optimizers import schedules
 
@@ -34,10 +33,7 @@ class Optimizer:
         **kwargs,
     ):
         owner = type(self).__name__
-        if "lr" in kwargs:
-            warn_deprecated(owner, "lr", "learning_rate")
-            learning_rate = kwargs.pop("lr")
-        decay = kwargs.pop("decay", None)
+        learning_rate, decay = self._keras2_arguments(owner, learning_rate, kwargs)
         if kwargs:
             reject_unknown(kwargs, signature_names(type(self).__init__, Optimizer.__init__), owner)
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
@@ -47,9 +43,8 @@ class Optimizer:
                 f"global_clipnorm={global_clipnorm}"
             )
         if decay:
-            warn_deprecated(owner, "decay", "learning_rate=InverseTimeDecay(lr, 1, decay)")
             learning_rate = schedules.InverseTimeDecay(learning_rate, 1, decay)
-        self.name = name or backend.to_snake_case(owner)
+        self.name = name or owner.lower()  # Keras's names: 'sgd', 'rmsprop', 'adam'
         self.weight_decay, self.clipnorm = weight_decay, clipnorm
         self.clipvalue, self.global_clipnorm = clipvalue, global_clipnorm
         self.iterations = gc.shared(np.int64(0), name=f"{self.name}/iterations")
@@ -66,6 +61,19 @@ class Optimizer:
         self._pending: list = []
         self._saved_state = None
         self.built = False
+
+    @staticmethod
+    def _keras2_arguments(owner, learning_rate, kwargs):
+        """Keras 2's `lr` and `decay` (lr / (1 + decay * iterations)), each with a warning."""
+        if "lr" in kwargs:
+            warn_deprecated(owner, "lr", "learning_rate", era="Keras 2")
+            learning_rate = kwargs.pop("lr")
+        decay = kwargs.pop("decay", None)
+        if decay is not None:
+            warn_deprecated(
+                owner, "decay", "learning_rate=InverseTimeDecay(lr, 1, decay)", era="Keras 2"
+            )
+        return learning_rate, decay
 
     # ---- learning rate ------------------------------------------------------------------------
 
@@ -85,7 +93,17 @@ class Optimizer:
             )
         self._learning_rate.set_value(np.float32(value))
 
-    lr = learning_rate
+    @property
+    def lr(self):
+        """Keras 2's `optimizer.lr`: the learning-rate variable, for `K.get_value` and
+        `K.set_value` (with a schedule: its current value, which cannot be set)."""
+        warn_deprecated(type(self).__name__, "lr", "learning_rate", era="Keras 2")
+        return self._learning_rate if self._schedule is None else self.learning_rate
+
+    @lr.setter
+    def lr(self, value):
+        warn_deprecated(type(self).__name__, "lr", "learning_rate", era="Keras 2")
+        self.learning_rate = value
 
     def learning_rate_node(self):
         if self._schedule is not None:

@@ -74,7 +74,11 @@ def plot_model(
     )
 
 
+# Keras 1/2 scripts reach the same functions as `keras.utils.np_utils.to_categorical`.
+from frontend.utils import np_utils  # noqa: E402 - needs the functions above
+
 __all__ = [
+    "np_utils",
     "to_categorical",
     "normalize",
     "set_random_seed",

@@ -116,10 +116,12 @@ def adamax(lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
     return step
 
 
-def nadam(lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
+def nadam(lr=0.001, b1=0.9, b2=0.999, eps=1e-7, schedule_decay=1.0):
+    """Keras 3's Nadam; with `schedule_decay` Keras 2's momentum schedule 0.96**(t * decay)."""
+
     def step(params, grads, state, t):
-        u_t = b1 * (1 - 0.5 * 0.96**t)
-        u_t1 = b1 * (1 - 0.5 * 0.96 ** (t + 1))
+        u_t = b1 * (1 - 0.5 * 0.96 ** (t * schedule_decay))
+        u_t1 = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * schedule_decay))
         state["u_product"] = state.get("u_product", 1.0) * u_t
         prod, prod1 = state["u_product"], state["u_product"] * u_t1
         out = []
@@ -152,6 +154,14 @@ CASES = [
     ("adamax", optimizers.Adamax(0.01), adamax(0.01)),
     ("nadam", optimizers.Nadam(0.01), nadam(0.01)),
 ]
+
+
+def keras2_nadam():
+    with pytest.warns(DeprecationWarning, match="schedule_decay"):
+        return optimizers.Nadam(0.01, schedule_decay=0.004)
+
+
+CASES.append(("nadam_keras2_schedule", keras2_nadam(), nadam(0.01, schedule_decay=0.004)))
 
 
 def linear_model(optimizer):
@@ -300,3 +310,53 @@ def test_keras2_lr_keyword_warns():
     with pytest.warns(DeprecationWarning, match="learning_rate"):
         opt = optimizers.SGD(lr=0.3)
     assert opt.learning_rate == pytest.approx(0.3)
+
+
+def test_keras2_decay_is_inverse_time_decay_and_warns_even_when_zero():
+    with pytest.warns(DeprecationWarning, match="`decay` is the Keras 2 name"):
+        opt = optimizers.SGD(learning_rate=0.5, decay=0.25)
+    model = linear_model(opt)
+    for _ in range(3):
+        model.train_on_batch(X, Y)
+    assert opt.learning_rate == pytest.approx(0.5 / (1 + 0.25 * 3))
+    with pytest.warns(DeprecationWarning, match="`decay`"):
+        assert optimizers.Adam(decay=0.0).learning_rate == pytest.approx(0.001)
+
+
+def test_epsilon_none_means_k_epsilon():
+    for cls in (optimizers.RMSprop, optimizers.Adagrad, optimizers.Adadelta, optimizers.Adam):
+        assert cls(epsilon=None).epsilon == 1e-7
+
+
+def test_keras2_lr_attribute_works_with_k_get_value_and_set_value():
+    from frontend import backend as K
+
+    model = linear_model(optimizers.SGD(0.1))
+    model.train_on_batch(X, Y)
+    with pytest.warns(DeprecationWarning, match="`lr` is the Keras 2 name of `learning_rate`"):
+        lr = model.optimizer.lr
+    assert K.get_value(lr) == pytest.approx(0.1)
+    K.set_value(lr, 0.0)  # the compiled step reads the variable: no recompiling
+    before = model.get_weights()
+    model.train_on_batch(X, Y)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="K.set_value needs a variable"):
+        K.set_value(0.5, 0.1)
+    assert K.get_value(0.5) == 0.5
+
+
+def test_optimizer_default_names_follow_keras():
+    names = [cls().name for cls in (optimizers.SGD, optimizers.RMSprop, optimizers.Adam)]
+    assert names == ["sgd", "rmsprop", "adam"]
+
+
+def test_keras2_nadam_schedule_decay_survives_serialization_without_a_new_warning():
+    import warnings
+
+    with pytest.warns(DeprecationWarning):
+        opt = optimizers.Nadam(schedule_decay=0.004)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = optimizers.get(optimizers.serialize(opt))
+    assert again.schedule_decay == 0.004
