@@ -9,21 +9,28 @@ Public API:
       row-major with leading dimensions; op(A) = A^T when transpose_a (A is then stored K x M),
       op(B) = B^T when transpose_b (B stored N x K). `bias` is ignored (may be null) without the
       bias flag. activation: 'linear', 'relu', 'sigmoid', 'tanh'. dtype 'float32' | 'float64'.
-  gemm_workspace_elems(M, N, K, nthreads) -> int     elements of T for `workspace`
-      (64-byte aligned; independent of M and nthreads: K * ceil(N / VL) * VL).
+  gemm_workspace_elems(M, N, K, nthreads, dtype='float32') -> int   elements of T for
+      `workspace` (64-byte aligned; K * ceil(N / VL) * VL: independent of M and nthreads)
   gemm_name(...) -> str                              the symbol define_gemm uses
+  define_gemm_step(module, gemm, name) -> ir.Function   a step function that calls one GEMM with
+      arguments read from an i8** array (for tests and benchmarks via threads.parallel_run)
 
 SPMD contract: EVERY thread of a parallel run calls the function with its tid and the same
 arguments; each thread computes a disjoint part of C. When it splits rows it first packs B
 cooperatively and meets the others at `graphc_barrier`. The workspace is in use until every
 thread has returned: a caller that reuses it for another kernel puts a barrier in between.
+M, N, K are run-time values; any sizes work (0 included: nothing is written, or act(bias)).
 
-Algorithm (BLIS-style, no A packing): op(B) is packed into panels NR = 4 vectors wide
-(<16 x float> or <8 x double>), zero-padded; a micro-kernel keeps an MR x NR = 6 x 4-vector block
-of accumulators in registers over the whole k loop, broadcasting one A element per
-row per k step into llvm.fma (LLVM unrolls the k loop x4); the N tail uses masked loads/stores; M-tail rows re-read the last
-valid row and skip their stores. Threads split the columns (each packs its own panels, no
-barrier) or, when that balances worse (few columns, e.g. N=10), the rows.
+Algorithm (BLIS-style, A is never packed): a micro-kernel keeps an MR x NV = 6 x 4 block of
+<16 x float> (or <8 x double>) accumulators in registers over the whole k loop (LLVM unrolls it
+x4), broadcasting one A element per row per k step into llvm.fma with the NV vectors of B's
+row k. op(B) is read in place for at most DIRECT_MAX_ROWS rows of C (not transposed); otherwise
+it is first packed into panels of 4 vectors (or 1 for the last few columns), zero-padded; B^T is
+packed with in-register VL x VL transposes. Loads of B and stores of C are masked, so the N tail
+costs nothing extra; the M tail runs a 6-row tile that re-reads the last row (and skips its
+stores) while 3-5 rows remain, and 1-row tiles for the last 1-2. Threads split the columns
+(each packs its own panels, no barrier) or, when that balances worse (few columns, e.g. N=10),
+the rows (packing shared, then one barrier).
 """
 
 from __future__ import annotations
@@ -113,24 +120,15 @@ class _GemmEmitter:
         return b.gep(ptr, [idx], source_etype=self.T)
 
     def splat(self, b, x):
-        undef = ir.Constant(self.V, ir.Undefined)
+        vty = ir.VectorType(x.type, self.vl)
+        undef = ir.Constant(vty, ir.Undefined)
         one = b.insert_element(undef, x, ir.Constant(I32, 0))
         return b.shuffle_vector(one, undef, ir.Constant(ir.VectorType(I32, self.vl), [0] * self.vl))
 
     def lane_mask(self, b, first_col, ncols):
-        """Lanes first_col + 0..VL-1 that are < ncols."""
+        """Lanes (columns first_col + 0..VL-1) that are < ncols."""
         iota = ir.Constant(ir.VectorType(I64, self.vl), list(range(self.vl)))
-        lanes = b.add(iota, b.shuffle_vector(
-            b.insert_element(ir.Constant(ir.VectorType(I64, self.vl), ir.Undefined), first_col,
-                             ir.Constant(I32, 0)),
-            ir.Constant(ir.VectorType(I64, self.vl), ir.Undefined),
-            ir.Constant(ir.VectorType(I32, self.vl), [0] * self.vl)))
-        limit = b.shuffle_vector(
-            b.insert_element(ir.Constant(ir.VectorType(I64, self.vl), ir.Undefined), ncols,
-                             ir.Constant(I32, 0)),
-            ir.Constant(ir.VectorType(I64, self.vl), ir.Undefined),
-            ir.Constant(ir.VectorType(I32, self.vl), [0] * self.vl))
-        return b.icmp_signed("<", lanes, limit)
+        return b.icmp_signed("<", iota, self.splat(b, b.sub(ncols, first_col)))
 
     def masked_load(self, b, ptr, mask):
         fn = _declare(self.module, f"llvm.masked.load.v{self.vl}{self._tname()}.p0",
