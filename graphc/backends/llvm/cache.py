@@ -86,7 +86,8 @@ def load(key: str) -> bytes | None:
 
 
 def store(key: str, payload: bytes) -> None:
-    """Write an entry atomically (temp file + rename); a failure only warns: the cache is optional."""
+    """Write an entry atomically (temp file + rename); a failure only warns (the cache is
+    optional)."""
     if not enabled():
         return
     directory = cache_dir()

@@ -79,7 +79,8 @@ entry:
   %any = icmp ne i32 %n, 0
   br i1 %any, label %wake, label %done
 wake:
-  %r = call i64 (i64, ...) @syscall(i64 202, ptr %addr, i64 129, i64 2147483647, ptr null, ptr null, i64 0)
+  %r = call i64 (i64, ...) @syscall(i64 202, ptr %addr, i64 129, i64 2147483647,
+                                    ptr null, ptr null, i64 0)
   br label %done
 done:
   ret void
@@ -248,7 +249,8 @@ def _spin_microseconds() -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"GRAPHC_SPIN_US must be a number of microseconds; received {raw!r}")
+        raise ValueError(f"GRAPHC_SPIN_US must be a number of microseconds; received {raw!r}"
+                         ) from None
     return max(0.0, value)
 
 
