@@ -7,6 +7,7 @@ present; each exports its public names in `__all__`.
 import importlib
 import inspect
 
+from frontend.layers.advanced_activations import ELU, LeakyReLU, ReLU, Softmax
 from frontend.layers.base import LAYERS, Layer, get_layer_class, register_layer
 from frontend.layers.core import (
     Activation,
@@ -67,6 +68,10 @@ __all__ = [
     "multiply",
     "subtract",
     "BatchNormalization",
+    "ELU",
+    "LeakyReLU",
+    "ReLU",
+    "Softmax",
     "KerasTensor",
     "serialize",
     "deserialize",

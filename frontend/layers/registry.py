@@ -41,11 +41,11 @@ def get_layer_class(class_name: str, custom_objects=None) -> type:
     return LAYERS[class_name]
 
 
-def legacy_argument(kwargs: dict, old: str, new: str, current, owner: str):
+def legacy_argument(kwargs: dict, old: str, new: str, current, owner: str, era="Keras 1"):
     """The value of `new`, taken from the Keras 1 keyword `old` (with a warning) if given."""
     if old not in kwargs:
         return current
-    warn_deprecated(owner, old, new)
+    warn_deprecated(owner, old, new, era)
     value = kwargs.pop(old)
     if current is not None:
         raise TypeError(f"{owner}: got both `{old}` (Keras 1) and `{new}`; pass only `{new}`")

@@ -69,12 +69,9 @@ class Sequential(Model):
                     f"Sequential '{self.name}': all layers need unique names; "
                     f"'{layer.name}' is already in the model"
                 )
-            if (
-                self._input_layer is None
-                and not self._seq_layers
-                and layer._batch_input_shape is not None
-            ):
-                self._input_layer = InputLayer(batch_shape=layer._batch_input_shape)
+            shape = declared_input_shape(layer)
+            if self._input_layer is None and not self._seq_layers and shape is not None:
+                self._input_layer = InputLayer(batch_shape=shape)
             self._seq_layers.append(layer)
         self._invalidate()
 
@@ -148,6 +145,16 @@ class Sequential(Model):
         for layer_config in config["layers"]:
             model.add(deserialize(layer_config, custom_objects))
         return model
+
+
+def declared_input_shape(layer):
+    """The batch input shape a layer was given (`input_shape=`), or that of a built model with
+    one input (so `Sequential([trained_model, Softmax()])` is built at once, as in Keras)."""
+    if layer._batch_input_shape is not None:
+        return layer._batch_input_shape
+    if isinstance(layer, Model) and layer.built_graph and len(layer.input_shapes) == 1:
+        return layer.input_shapes[0]
+    return None
 
 
 def warn_removed(method: str, replacement: str) -> None:

@@ -434,6 +434,54 @@ def test_keras3_functional_guide(data, backend, in_tmp):
     assert reloaded.evaluate(x_test, data[1][1], verbose=0) == pytest.approx(scores)
 
 
+# ---- Keras 2 (tf.keras): the TensorFlow 2 "quickstart for beginners" --------------------------
+
+
+def tutorial_tf2_quickstart(data):
+    import frontend as keras
+
+    (x_train, y_train), (x_test, y_test) = data
+    x_train, x_test = x_train / 255.0, x_test / 255.0
+
+    model = keras.models.Sequential(
+        [
+            keras.layers.Flatten(input_shape=(28, 28)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(10),
+        ]
+    )
+    # logits of one digit, before any training (the tutorial adds TensorFlow's .numpy() here)
+    predictions = model(x_train[:1])
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    initial_loss = loss_fn(y_train[:1], predictions)
+
+    model.compile(optimizer="adam", loss=loss_fn, metrics=["accuracy"])
+    history = model.fit(x_train, y_train, epochs=2)
+    scores = model.evaluate(x_test, y_test, verbose=2)
+
+    # wrap the trained model to return probabilities
+    probability_model = keras.Sequential([model, keras.layers.Softmax()])
+    probabilities = probability_model(x_test[:5])
+    return predictions, initial_loss, history, scores, probability_model, probabilities
+
+
+def test_tf2_quickstart(data, backend, capsys):
+    predictions, initial_loss, history, scores, probability_model, probabilities = (
+        tutorial_tf2_quickstart(data)
+    )
+    # verbose=2 evaluate: one line, as tf.keras prints it
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert re.fullmatch(rf"7/7 - \d+s - loss: {NUMBER} - accuracy: {NUMBER} - .*", last), last
+    assert predictions.shape == (1, 10)
+    assert 1.0 < float(initial_loss) < 5.0  # about -log(1/10) for an untrained model
+    assert keeps_learning(history) and scores[1] > 0.5
+    assert probabilities.shape == (5, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    x_test = data[1][0] / 255.0
+    np.testing.assert_allclose(probability_model.predict(x_test[:5]), probabilities, rtol=1e-4)
+
+
 # ---- Keras 3: keras.io "Simple MNIST convnet" -------------------------------------------------
 
 

@@ -101,6 +101,38 @@ def test_activations(name, reference):
     )
 
 
+@pytest.mark.parametrize(
+    "layer,reference",
+    [
+        (keras.layers.Softmax(), lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True)),
+        (keras.layers.ReLU(), lambda x: np.maximum(x, 0)),
+        (
+            keras.layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.5),
+            lambda x: np.minimum(np.where(x > 0.5, x, 0.1 * (x - 0.5)), 6.0),
+        ),
+        (keras.layers.LeakyReLU(), lambda x: np.where(x > 0, x, 0.3 * x)),
+        (keras.layers.ELU(alpha=0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x))),
+    ],
+    ids=["Softmax", "ReLU", "ReLU_options", "LeakyReLU", "ELU"],
+)
+def test_activation_layers(layer, reference):
+    x = np.array([[-7.0, -1.0, 0.0, 0.5, 8.0]], "float32")
+    np.testing.assert_allclose(layer(x), reference(x.astype(np.float64)), rtol=1e-5, atol=1e-6)
+    clone = deserialize(serialize(layer))
+    assert type(clone) is type(layer) and clone.get_config() == layer.get_config()
+
+
+def test_keras2_leaky_relu_alpha_and_import_path():
+    from frontend.layers.advanced_activations import LeakyReLU
+
+    with pytest.warns(
+        DeprecationWarning, match="`alpha` is the Keras 1/2 name of `negative_slope`"
+    ):
+        layer = LeakyReLU(alpha=0.1)
+    assert layer.negative_slope == pytest.approx(0.1)
+    assert layer.name == "leaky_re_lu" and keras.layers.ReLU().name == "re_lu"  # as Keras
+
+
 def test_unknown_activation_suggests():
     with pytest.raises(ValueError, match="Did you mean `softmax`"):
         activations.get("sofmax")

@@ -1,0 +1,93 @@
+"""Activation layers without weights: Softmax, ReLU, LeakyReLU, ELU (Keras 3 arguments).
+
+The module keeps Keras 1/2's name, so `from keras.layers.advanced_activations import LeakyReLU`
+runs with only `keras` changed to `frontend`.
+"""
+
+from __future__ import annotations
+
+from frontend import activations
+from frontend.layers.base import Layer, legacy_argument
+
+
+class Softmax(Layer):
+    """softmax(inputs) along `axis`. Example: `Sequential([model, Softmax()])` turns logits
+    into probabilities."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, inputs):
+        return activations.softmax(inputs, axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class ReLU(Layer):
+    """max(x, 0), or with Keras's options: `negative_slope * (x - threshold)` below
+    `threshold`, capped at `max_value`."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if max_value is not None and max_value < 0:
+            raise ValueError(f"ReLU: max_value must be >= 0. Received: max_value={max_value}")
+        if negative_slope < 0:
+            raise ValueError(
+                f"ReLU: negative_slope must be >= 0. Received: negative_slope={negative_slope}"
+            )
+        self.max_value = None if max_value is None else float(max_value)
+        self.negative_slope, self.threshold = float(negative_slope), float(threshold)
+
+    def call(self, inputs):
+        return activations.relu(inputs, self.negative_slope, self.max_value, self.threshold)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "max_value": self.max_value,
+            "negative_slope": self.negative_slope,
+            "threshold": self.threshold,
+        }
+
+
+class LeakyReLU(Layer):
+    """x for x > 0, `negative_slope * x` otherwise (Keras 1/2 called the slope `alpha`)."""
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        if "alpha" in kwargs:
+            slope = legacy_argument(
+                kwargs, "alpha", "negative_slope", None, "LeakyReLU", "Keras 1/2"
+            )
+            negative_slope = slope
+        super().__init__(**kwargs)
+        if negative_slope is None or negative_slope < 0:
+            raise ValueError(
+                f"LeakyReLU: negative_slope must be a float >= 0. "
+                f"Received: negative_slope={negative_slope!r}"
+            )
+        self.negative_slope = float(negative_slope)
+
+    def call(self, inputs):
+        return activations.leaky_relu(inputs, self.negative_slope)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+class ELU(Layer):
+    """x for x > 0, `alpha * (exp(x) - 1)` otherwise."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+
+    def call(self, inputs):
+        return activations.elu(inputs, self.alpha)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+__all__ = ["Softmax", "ReLU", "LeakyReLU", "ELU"]
