@@ -1,0 +1,138 @@
+"""Max and average pooling and their gradients (see emit_conv.py for the window geometry)."""
+
+from __future__ import annotations
+
+from graphc.backends.llvm.emit_conv import add_into, geometry_of, zero
+from graphc.backends.llvm.emit_reduce import Reducer
+from graphc.backends.llvm.emitters import register
+from graphc.backends.llvm.irutil import I1, c64, const
+
+
+def window_count(kb, g, oh, ow):
+    """How many real (unpadded) inputs the window of (oh, ow) covers, as an i64."""
+    b = kb.b
+
+    def count(kh, acc):
+        def inner(kw, acc):
+            ih = g.source(oh, kh, g.SH, g.DH, g.PT)
+            iw = g.source(ow, kw, g.SW, g.DW, g.PL)
+            return [b.add(acc, b.zext(g.inside(ih, iw), acc.type))]
+
+        return kb.loop(c64(0), c64(g.KW), inner, [acc], "kw")
+
+    (total,) = kb.loop(c64(0), c64(g.KH), count, [c64(0)], "kh")
+    return total
+
+
+def emit_pool(kind):
+    def emit(kb, node):
+        x = node.inputs[0]
+        g, b, t = geometry_of(kb, node, x, node), kb.b, node.dtype
+        reducer = Reducer("max" if kind == "max" else "sum")
+
+        def row(n, oh):
+            def pixel(ow):
+                out = b.mul(g.pixel(n, oh, ow, g.OH, g.OW), g.C)
+                kb.loop(c64(0), g.C, lambda c: kb.store(reducer.identity(t), kb.out,
+                                                         b.add(out, c), t))
+
+                def tap(kh, kw, ih, iw, inside):
+                    with b.if_then(inside):
+                        src = b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C)
+                        kb.loop(c64(0), g.C, lambda c: kb.store(reducer.combine(
+                            b, kb.load(kb.out, b.add(out, c), t),
+                            kb.load(kb.ins[0], b.add(src, c), t)), kb.out, b.add(out, c), t))
+
+                g.window(oh, ow, tap)
+                if kind == "avg":
+                    count = b.sitofp(window_count(kb, g, oh, ow), const(t, 0).type)
+                    kb.loop(c64(0), g.C, lambda c: kb.store(b.fdiv(
+                        kb.load(kb.out, b.add(out, c), t), count), kb.out, b.add(out, c), t))
+
+            kb.loop(c64(0), g.OW, pixel, name="ow")
+
+        g.output_rows(row)
+        return kb.finish()
+
+    return emit
+
+
+def emit_max_pool_grad(kb, node):
+    x, gy = node.inputs
+    g, b, t = geometry_of(kb, node, x, gy), kb.b, node.dtype
+    peak_of = Reducer("max")
+
+    def image(n):
+        zero(kb, kb.out, b.mul(b.mul(b.mul(n, g.H), g.W), g.C), b.mul(b.mul(g.H, g.W), g.C), t)
+
+        def pixel(oh, ow, c):
+            def value(ih, iw, inside):
+                safe = b.select(inside, b.add(b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C), c), c)
+                return safe, kb.load(kb.ins[0], safe, t)
+
+            def find(kh, peak):
+                def inner(kw, peak):
+                    ih = g.source(oh, kh, g.SH, g.DH, g.PT)
+                    iw = g.source(ow, kw, g.SW, g.DW, g.PL)
+                    inside = g.inside(ih, iw)
+                    v = b.select(inside, value(ih, iw, inside)[1], peak_of.identity(t))
+                    return [peak_of.combine(b, peak, v)]
+
+                return kb.loop(c64(0), c64(g.KW), inner, [peak], "kw")
+
+            (peak,) = kb.loop(c64(0), c64(g.KH), find, [peak_of.identity(t)], "kh")
+            grad = kb.load(kb.ins[1], b.add(b.mul(g.pixel(n, oh, ow, g.OH, g.OW), g.C), c), t)
+
+            def route(kh, taken):
+                def inner(kw, taken):
+                    ih = g.source(oh, kh, g.SH, g.DH, g.PT)
+                    iw = g.source(ow, kw, g.SW, g.DW, g.PL)
+                    inside = g.inside(ih, iw)
+                    safe, v = value(ih, iw, inside)
+                    first = b.and_(b.and_(inside, b.fcmp_ordered("==", v, peak)),
+                                   b.xor(taken, const("bool", 1)))
+                    add_into(kb, kb.out, safe, b.select(first, grad, const(t, 0)), t)
+                    return [b.or_(taken, first)]
+
+                return kb.loop(c64(0), c64(g.KW), inner, [taken], "kw")
+
+            kb.loop(c64(0), c64(g.KH), route, [const("bool", 0)], "kh")
+
+        kb.nest([g.OH, g.OW, g.C], lambda idx: pixel(*idx))
+
+    g.images(image)
+    return kb.finish()
+
+
+def emit_avg_pool_grad(kb, node):
+    gy = node.inputs[0]
+    g, b, t = geometry_of(kb, node, node, gy), kb.b, node.dtype
+
+    def image(n):
+        zero(kb, kb.out, b.mul(b.mul(b.mul(n, g.H), g.W), g.C), b.mul(b.mul(g.H, g.W), g.C), t)
+
+        def pixel(oh, ow):
+            count = b.sitofp(window_count(kb, g, oh, ow), const(t, 0).type)
+            src = b.mul(g.pixel(n, oh, ow, g.OH, g.OW), g.C)
+
+            def tap(kh, kw, ih, iw, inside):
+                with b.if_then(inside):
+                    dst = b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C)
+                    kb.loop(c64(0), g.C, lambda c: add_into(kb, kb.out, b.add(dst, c), b.fdiv(
+                        kb.load(kb.ins[0], b.add(src, c), t), count), t))
+
+            g.window(oh, ow, tap)
+
+        kb.loop(c64(0), g.OH, lambda oh: kb.loop(c64(0), g.OW, lambda ow: pixel(oh, ow)))
+
+    g.images(image)
+    return kb.finish()
+
+
+for _r in (1, 2):
+    register(f"max_pool{_r}d", "kernel", emit_pool("max"))
+    register(f"avg_pool{_r}d", "kernel", emit_pool("avg"))
+    register(f"max_pool{_r}d_grad", "kernel", emit_max_pool_grad)
+    register(f"avg_pool{_r}d_grad", "kernel", emit_avg_pool_grad)
+
+__all__ = ["I1"]
