@@ -89,7 +89,7 @@ def draw(model, history, out: Path):
     try:
         print("wrote", history.plot(str(out / "training.png")))
     except ImportError as err:  # matplotlib is an optional extra
-        print(f"no training curves: {err} (pip install 'graphc[plot]')")
+        print(f"no training curves: {err}")
 
 
 def main():
