@@ -1,21 +1,260 @@
-"""Convolution and pooling kernels (graphc/ops/conv.py, pooling.py), channels_last, as direct
-loop nests whose innermost loop runs over contiguous channels (so it vectorizes).
+"""Kernels of the convolution, padding and pooling ops (graphc/ops/conv.py, pooling.py).
 
-1-D ops are the 2-D ones with height 1. Threads split rows of the output (forward ops),
-whole images (scatter-style gradients, so no two threads add into one element) or rows of
-the kernel (weight gradient). Semantics follow the NumPy references: zero padding; padded
-positions never win a max and are left out of an average's count; a max-pool gradient goes
-to the first maximum of its window in row-major order.
+Convolutions are lowered onto the packed GEMM (gemm.py) through im2col (conv_kernels.py),
+a chunk of whole images at a time, so the column matrix stays about a megabyte (in L2)
+whatever the batch size:
+
+    for each chunk of images:                 (every thread takes part in every step)
+        forward:      im2col(x)   | barrier | y[chunk]  = cols @ W              | barrier
+        weight grad:  im2col(x)   | barrier | dW       (+)= cols^T @ dy[chunk]   | barrier
+        input grad:   cols = dy[chunk] @ W^T | barrier | col2im(cols) -> dx     | barrier
+
+A 1 x 1 convolution with unit strides and no padding skips im2col (x is already the column
+matrix). The column matrix and the GEMM's packing workspace are module globals of the kernel
+(their sizes depend only on static shapes). Pooling kernels are single passes (pool_kernels.py).
 """
 
 from __future__ import annotations
 
-from graphc.backends.llvm.emit_reduce import Reducer
+import math
+
+from llvmlite import ir
+
+from graphc.backends.llvm.conv_kernels import (
+    Geometry,
+    declare_barrier,
+    define_col2im,
+    define_im2col,
+)
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import c64, const
+from graphc.backends.llvm.gemm import gemm_workspace_elems
+from graphc.backends.llvm.gemm_library import gemm_function
+from graphc.backends.llvm.irutil import ITEMSIZE, MEM_TYPE, PTR, c64, const, for_range
+
+CHUNK_BYTES = 1 << 20  # target size of one chunk's column matrix
 
 
-class Geometry:
+def conv_geometry(node, x_shape, w_shape) -> Geometry:
+    """The static window geometry (only the batch may be a run-time size)."""
+    if None in x_shape[1:] or None in w_shape:
+        raise NotImplementedError(
+            f"llvm backend: {node.op} needs static spatial sizes and channels, got input "
+            f"{x_shape} and kernel {w_shape} (node built at {node.site}); use backend='numpy'")
+    rank = len(x_shape) - 2
+    kernel = w_shape[:rank]
+    strides, dilation, padding = (node.attr(k) for k in ("strides", "dilation", "padding"))
+    out = tuple(
+        (n + lo + hi - d * (k - 1) - 1) // s + 1
+        for n, k, s, d, (lo, hi) in zip(x_shape[1:-1], kernel, strides, dilation, padding)
+    )
+    return Geometry.of(x_shape[1:-1], x_shape[-1], out, kernel, strides, dilation, padding)
+
+
+def is_pointwise(g: Geometry) -> bool:
+    """A 1 x 1 window that visits every pixel once: x itself is the column matrix."""
+    return (g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.OH, g.OW) == (1, 1, 1, 1, 0, 0, g.H, g.W)
+
+
+def images_per_chunk(g: Geometry, dtype: str) -> int:
+    return max(2, CHUNK_BYTES // max(1, g.OH * g.OW * g.K * ITEMSIZE[dtype]))
+
+
+def global_buffer(module: ir.Module, name: str, dtype: str, elems: int):
+    """A 64-byte aligned, zero-initialized internal array (in .bss: costs no file size)."""
+    ty = ir.ArrayType(MEM_TYPE[dtype], max(1, elems))
+    var = ir.GlobalVariable(module, ty, name=name)
+    var.linkage = "internal"
+    var.initializer = ir.Constant(ty, None)
+    var.align = 64
+    return var
+
+
+class ConvKernel:
+    """The shared frame of the three convolution kernels: sizes, buffers, the chunk loop."""
+
+    def __init__(self, kb, node, x_shape, w_shape, cout):
+        self.kb, self.b, self.node, self.dtype = kb, kb.b, node, node.dtype
+        self.g = conv_geometry(node, x_shape, w_shape)
+        self.cout = cout
+        self.images = images_per_chunk(self.g, self.dtype)
+        rows = self.images * self.g.OH * self.g.OW
+        name = kb.fn.name
+        self.cols = (
+            None
+            if is_pointwise(self.g)
+            else self.pointer(global_buffer(kb.module, f"{name}_cols", self.dtype, rows * self.g.K))
+        )
+        elems = max(
+            gemm_workspace_elems(0, n, k, 1, self.dtype)
+            for n, k in ((cout, self.g.K), (self.g.K, cout), (cout, rows))
+        )
+        self.workspace = self.pointer(global_buffer(kb.module, f"{name}_ws", self.dtype, elems))
+
+    def pointer(self, var):
+        return self.b.bitcast(var, PTR)
+
+    def at(self, ptr, offset):
+        return self.b.gep(ptr, [offset], source_etype=MEM_TYPE[self.dtype])
+
+    def barrier(self):
+        self.b.call(declare_barrier(self.kb.module), [self.kb.tid, self.kb.nthreads])
+
+    def gemm(self, ta, tb, acc, M, N, K, A, lda, B, ldb, C, ldc):
+        fn = gemm_function(self.kb.module, self.dtype, ta, tb, False, "linear", acc)
+        self.b.call(
+            fn,
+            [
+                self.kb.tid,
+                self.kb.nthreads,
+                M,
+                N,
+                K,
+                A,
+                lda,
+                B,
+                ldb,
+                C,
+                ldc,
+                ir.Constant(PTR, None),
+                self.workspace,
+            ],
+        )
+
+    def chunks(self, batch, body):
+        """body(chunk index, first image, images in the chunk) over the batch."""
+        b, per = self.b, c64(self.images)
+        count = b.sdiv(b.add(batch, c64(self.images - 1)), per)
+
+        def chunk(k):
+            first = b.mul(k, per)
+            left = b.sub(batch, first)
+            body(k, first, b.select(b.icmp_signed("<", left, per), left, per))
+
+        for_range(b, c64(0), count, chunk, name="chunk")
+
+    def columns(self, images, x_chunk):
+        """The chunk's column matrix (im2col, then a barrier), or x itself when pointwise."""
+        if self.cols is None:
+            return x_chunk
+        fn = define_im2col(self.kb.module, self.dtype, self.g)
+        self.b.call(fn, [self.kb.tid, self.kb.nthreads, images, x_chunk, self.cols])
+        self.barrier()
+        return self.cols
+
+    def pixels(self, images, per_image):
+        return self.b.mul(images, c64(per_image))
+
+
+def emit_conv(kb, node):
+    x, w = node.inputs
+    ck = ConvKernel(kb, node, x.shape, w.shape, w.shape[-1])
+    g, K = ck.g, c64(ck.g.K)
+    batch = kb.dims(node)[0]
+
+    def chunk(_, first, images):
+        cols = ck.columns(images, ck.at(kb.ins[0], ck.pixels(first, g.H * g.W * g.C)))
+        y = ck.at(kb.out, ck.pixels(first, g.OH * g.OW * ck.cout))
+        ck.gemm(
+            False,
+            False,
+            False,
+            ck.pixels(images, g.OH * g.OW),
+            c64(ck.cout),
+            K,
+            cols,
+            K,
+            kb.ins[1],
+            c64(ck.cout),
+            y,
+            c64(ck.cout),
+        )
+        ck.barrier()
+
+    ck.chunks(batch, chunk)
+    return kb.finish()
+
+
+def emit_conv_weight_grad(kb, node):
+    x, dy = node.inputs
+    cout = node.shape[-1]
+    ck = ConvKernel(kb, node, x.shape, node.shape, cout)
+    g, b, K = ck.g, kb.b, c64(ck.g.K)
+    batch = kb.dims(x)[0]
+    zero_if_empty(kb, node, batch)
+
+    def chunk(k, first, images):
+        cols = ck.columns(images, ck.at(kb.ins[0], ck.pixels(first, g.H * g.W * g.C)))
+        dy_chunk = ck.at(kb.ins[1], ck.pixels(first, g.OH * g.OW * cout))
+        rows = ck.pixels(images, g.OH * g.OW)
+        args = (K, c64(cout), rows, cols, K, dy_chunk, c64(cout), kb.out, c64(cout))
+        with b.if_else(b.icmp_signed("==", k, c64(0))) as (first_chunk, later):
+            with first_chunk:
+                ck.gemm(True, False, False, *args)
+            with later:
+                ck.gemm(True, False, True, *args)
+        ck.barrier()
+
+    ck.chunks(batch, chunk)
+    return kb.finish()
+
+
+def zero_if_empty(kb, node, batch):
+    """An empty batch contributes nothing: the weight gradient is zero."""
+    b = kb.b
+    with b.if_then(b.icmp_signed("==", batch, c64(0))):
+        lo, hi = kb.split(c64(math.prod(node.shape)))
+        kb.loop(
+            lo,
+            hi,
+            lambda i: kb.store(ir.Constant(MEM_TYPE[node.dtype], 0.0), kb.out, i, node.dtype),
+        )
+
+
+def emit_conv_input_grad(kb, node):
+    dy, w = node.inputs
+    ck = ConvKernel(kb, node, node.shape, w.shape, w.shape[-1])
+    g, K, cout = ck.g, c64(ck.g.K), c64(w.shape[-1])
+    batch = kb.dims(node)[0]
+    pointwise = ck.cols is None
+
+    def chunk(_, first, images):
+        dy_chunk = ck.at(kb.ins[0], ck.pixels(first, g.OH * g.OW * w.shape[-1]))
+        dx_chunk = ck.at(kb.out, ck.pixels(first, g.H * g.W * g.C))
+        target = dx_chunk if pointwise else ck.cols
+        ck.gemm(
+            False,
+            True,
+            False,
+            ck.pixels(images, g.OH * g.OW),
+            K,
+            cout,
+            dy_chunk,
+            cout,
+            kb.ins[1],
+            cout,
+            target,
+            K,
+        )
+        ck.barrier()
+        if not pointwise:
+            fn = define_col2im(kb.module, ck.dtype, g)
+            kb.b.call(fn, [kb.tid, kb.nthreads, images, ck.cols, dx_chunk])
+            ck.barrier()
+
+    ck.chunks(batch, chunk)
+    return kb.finish()
+
+
+for _r in (1, 2):
+    register(f"conv{_r}d", "kernel", emit_conv)
+    register(f"conv{_r}d_weight_grad", "kernel", emit_conv_weight_grad)
+    register(f"conv{_r}d_input_grad", "kernel", emit_conv_input_grad)
+
+
+# ---- window sweeps shared with the pooling kernels (emit_pool.py) ----------------------------
+
+
+class Window:
     """Sizes (i64 values) of one window sweep, as 2-D: images (N, H, W, C) -> (N, OH, OW, ...)."""
 
     def __init__(self, kb, image, out, kernel, strides, dilation, padding):
@@ -38,8 +277,10 @@ class Geometry:
 
     def inside(self, ih, iw):
         b = self.b
-        ok = lambda i, n: b.and_(b.icmp_signed(">=", i, c64(0)),  # noqa: E731
-                                 b.icmp_signed("<", i, n))
+
+        def ok(i, n):
+            return b.and_(b.icmp_signed(">=", i, c64(0)), b.icmp_signed("<", i, n))
+
         return b.and_(ok(ih, self.H), ok(iw, self.W))
 
     def pixel(self, n, h, w, H, W):
@@ -48,16 +289,19 @@ class Geometry:
 
     def window(self, oh, ow, body):
         """For every kernel offset: body(kh, kw, ih, iw, inside)."""
-        kb, b = self.kb, self.b
+        kb = self.kb
 
         def at(kh, kw):
             ih = self.source(oh, kh, self.SH, self.DH, self.PT)
             iw = self.source(ow, kw, self.SW, self.DW, self.PL)
             body(kh, kw, ih, iw, self.inside(ih, iw))
 
-        kb.loop(c64(0), c64(self.KH), lambda kh: kb.loop(c64(0), c64(self.KW),
-                                                        lambda kw: at(kh, kw), name="kw"),
-                name="kh")
+        kb.loop(
+            c64(0),
+            c64(self.KH),
+            lambda kh: kb.loop(c64(0), c64(self.KW), lambda kw: at(kh, kw), name="kw"),
+            name="kh",
+        )
 
     def output_rows(self, body):
         """Split the (n, oh) rows between threads: body(n, oh)."""
@@ -71,9 +315,15 @@ class Geometry:
 
 
 def geometry_of(kb, node, image, out):
-    return Geometry(kb, kb.dims(image), kb.dims(out), kernel_of(node), node.attr("strides"),
-                    node.attr("dilation") or (1,) * len(node.attr("strides")),
-                    node.attr("padding"))
+    return Window(
+        kb,
+        kb.dims(image),
+        kb.dims(out),
+        kernel_of(node),
+        node.attr("strides"),
+        node.attr("dilation") or (1,) * len(node.attr("strides")),
+        node.attr("padding"),
+    )
 
 
 def kernel_of(node):
@@ -93,109 +343,6 @@ def add_into(kb, ptr, index, value, dtype):
     kb.store(kb.b.fadd(kb.load(ptr, index, dtype), value), ptr, index, dtype)
 
 
-# ---- convolution -------------------------------------------------------------------------------
-
-
-def emit_conv(kb, node):
-    x, _ = node.inputs
-    g, b, t = geometry_of(kb, node, x, node), kb.b, node.dtype
-    co = kb.dims(node)[-1]
-
-    def row(n, oh):
-        def pixel(ow):
-            out = b.mul(g.pixel(n, oh, ow, g.OH, g.OW), co)
-            zero(kb, kb.out, out, co, t)
-
-            def tap(kh, kw, ih, iw, inside):
-                with b.if_then(inside):
-                    src = b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C)
-                    w_row = b.mul(b.add(b.mul(kh, c64(g.KW)), kw), g.C)
-
-                    def channel(ci):
-                        xv = kb.load(kb.ins[0], b.add(src, ci), t)
-                        w0 = b.mul(b.add(w_row, ci), co)
-                        kb.loop(c64(0), co, lambda j: add_into(
-                            kb, kb.out, b.add(out, j),
-                            b.fmul(xv, kb.load(kb.ins[1], b.add(w0, j), t)), t), name="co")
-
-                    kb.loop(c64(0), g.C, channel, name="ci")
-
-            g.window(oh, ow, tap)
-
-        kb.loop(c64(0), g.OW, pixel, name="ow")
-
-    g.output_rows(row)
-    return kb.finish()
-
-
-def emit_conv_input_grad(kb, node):
-    gy, _ = node.inputs
-    g, b, t = geometry_of(kb, node, node, gy), kb.b, node.dtype
-    co = kb.dims(gy)[-1]
-
-    def image(n):
-        zero(kb, kb.out, b.mul(b.mul(b.mul(n, g.H), g.W), g.C), b.mul(b.mul(g.H, g.W), g.C), t)
-
-        def pixel(oh, ow):
-            src = b.mul(g.pixel(n, oh, ow, g.OH, g.OW), co)
-
-            def tap(kh, kw, ih, iw, inside):
-                with b.if_then(inside):
-                    dst = b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C)
-                    w_row = b.mul(b.add(b.mul(kh, c64(g.KW)), kw), g.C)
-
-                    def channel(ci):
-                        w0 = b.mul(b.add(w_row, ci), co)
-                        (total,) = kb.loop(c64(0), co, lambda j, acc: [b.fadd(acc, b.fmul(
-                            kb.load(kb.ins[0], b.add(src, j), t),
-                            kb.load(kb.ins[1], b.add(w0, j), t)), flags=("reassoc",))],
-                            [const(t, 0)], "co")
-                        add_into(kb, kb.out, b.add(dst, ci), total, t)
-
-                    kb.loop(c64(0), g.C, channel, name="ci")
-
-            g.window(oh, ow, tap)
-
-        kb.loop(c64(0), g.OH, lambda oh: kb.loop(c64(0), g.OW, lambda ow: pixel(oh, ow)))
-
-    g.images(image)
-    return kb.finish()
-
-
-def emit_conv_weight_grad(kb, node):
-    x, gy = node.inputs
-    g, b, t = geometry_of(kb, node, x, gy), kb.b, node.dtype
-    co = kb.dims(gy)[-1]
-    lo, hi = kb.split(b.mul(c64(g.KH * g.KW), g.C))
-
-    def kernel_row(row):  # (kh, kw, ci)
-        kh = b.sdiv(row, b.mul(c64(g.KW), g.C))
-        kw = b.srem(b.sdiv(row, g.C), c64(g.KW))
-        ci = b.srem(row, g.C)
-        dst = b.mul(row, co)
-        zero(kb, kb.out, dst, co, t)
-
-        def pixel(n, oh, ow):
-            ih = g.source(oh, kh, g.SH, g.DH, g.PT)
-            iw = g.source(ow, kw, g.SW, g.DW, g.PL)
-            with b.if_then(g.inside(ih, iw)):
-                xv = kb.load(kb.ins[0], b.add(b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C), ci), t)
-                src = b.mul(g.pixel(n, oh, ow, g.OH, g.OW), co)
-                kb.loop(c64(0), co, lambda j: add_into(
-                    kb, kb.out, b.add(dst, j),
-                    b.fmul(xv, kb.load(kb.ins[1], b.add(src, j), t)), t), name="co")
-
-        kb.nest([g.N, g.OH, g.OW], lambda c: pixel(*c))
-
-    kb.loop(lo, hi, kernel_row, name="krow")
-    return kb.finish()
-
-
-for _r in (1, 2):
-    register(f"conv{_r}d", "kernel", emit_conv)
-    register(f"conv{_r}d_input_grad", "kernel", emit_conv_input_grad)
-    register(f"conv{_r}d_weight_grad", "kernel", emit_conv_weight_grad)
-
 from graphc.backends.llvm import emit_pool  # noqa: E402,F401  (pooling kernels)
 
-__all__ = ["Geometry", "geometry_of", "zero", "add_into", "Reducer"]
+__all__ = ["Window", "geometry_of", "zero", "add_into"]

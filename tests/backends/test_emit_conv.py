@@ -1,0 +1,105 @@
+"""Compiled convolutions (im2col + packed GEMM, emit_conv.py) and pooling against the NumPy
+interpreter: random geometries (hypothesis), forward and both gradients in one function,
+chunked batches, the 1 x 1 shortcut, run-time batch sizes."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import graphc as gc
+from graphc.backends.llvm import emit_conv
+from graphc.ops.conv import resolve_padding
+
+TOL = {"float64": dict(rtol=1e-11, atol=1e-11), "float32": dict(rtol=2e-4, atol=2e-5)}
+
+
+def conv_step(rank, x_shape, k_shape, dtype, **conv_args):
+    """A function (x, w, r) -> [y, d(sum(y * r))/dx, .../dw] on both backends."""
+    x = gc.placeholder((None, *x_shape[1:]), dtype, name="x")
+    w = gc.placeholder(k_shape, dtype, name="w")
+    y = (gc.conv1d if rank == 1 else gc.conv2d)(x, w, **conv_args)
+    r = gc.placeholder((None, *y.shape[1:]), dtype, name="r")
+    outputs = [y, *gc.grad(gc.sum(y * r), [x, w])]
+    return (
+        gc.function([x, w, r], outputs),
+        gc.function([x, w, r], outputs, backend="numpy"),
+        y.shape,
+    )
+
+
+def check(rank, x_shape, k_shape, dtype="float64", seed=0, batches=None, **conv_args):
+    llvm, numpy, y_shape = conv_step(rank, x_shape, k_shape, dtype, **conv_args)
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(k_shape).astype(dtype)
+    for batch in batches or [x_shape[0]]:
+        x = rng.standard_normal((batch, *x_shape[1:])).astype(dtype)
+        r = rng.standard_normal((batch, *y_shape[1:])).astype(dtype)
+        for got, want in zip(llvm(x, w, r), numpy(x, w, r)):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+@st.composite
+def geometries(draw):
+    rank = draw(st.sampled_from([1, 2]))
+    sizes = tuple(draw(st.integers(1, 9)) for _ in range(rank))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    strides = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(rank))
+    padding = draw(st.sampled_from(["valid", "same"] + (["causal"] if rank == 1 else [])))
+    pads = resolve_padding(padding, sizes, kernel, strides, dilation)
+    assume(
+        all(
+            n + lo + hi >= d * (k - 1) + 1
+            for n, (lo, hi), k, d in zip(sizes, pads, kernel, dilation)
+        )
+    )
+    return rank, sizes, kernel, strides, dilation, padding
+
+
+@settings(max_examples=15, deadline=None)
+@given(geometries(), st.integers(1, 4), st.integers(1, 5), st.integers(1, 3))
+def test_conv_and_its_gradients_match_the_interpreter(geometry, cin, cout, batch):
+    rank, sizes, kernel, strides, dilation, padding = geometry
+    check(
+        rank,
+        (batch, *sizes, cin),
+        (*kernel, cin, cout),
+        strides=strides,
+        dilation_rate=dilation,
+        padding=padding,
+    )
+
+
+def test_float32_conv2d_in_several_chunks(monkeypatch):
+    monkeypatch.setattr(emit_conv, "CHUNK_BYTES", 2048)  # 2 images per chunk: 7 = 2+2+2+1
+    check(2, (7, 9, 8, 3), (3, 3, 3, 5), "float32", padding="same", strides=2)
+
+
+def test_pointwise_conv_skips_im2col_and_runs_any_batch():
+    check(1, (4, 10, 6), (1, 6, 7), batches=[4, 1, 5])
+    g = emit_conv.conv_geometry(
+        gc.conv1d(gc.placeholder((None, 10, 6)), gc.placeholder((1, 6, 7))),
+        (None, 10, 6),
+        (1, 6, 7),
+    )
+    assert emit_conv.is_pointwise(g)
+
+
+def test_empty_batch_gives_zero_weight_gradient():
+    llvm, _, _ = conv_step(2, (1, 5, 5, 2), (3, 3, 2, 2), "float64")
+    y, gx, gw = llvm(np.zeros((0, 5, 5, 2)), np.ones((3, 3, 2, 2)), np.zeros((0, 3, 3, 2)))
+    assert y.shape == (0, 3, 3, 2) and gx.shape == (0, 5, 5, 2) and not gw.any()
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pooling_step_matches_the_interpreter(kind):
+    x = gc.placeholder((None, 9, 8, 3), name="x")
+    pool = getattr(gc, f"{kind}_pool2d")
+    y = pool(gc.relu(x), (3, 2), strides=2, padding="same")
+    outputs = [y, gc.grad(gc.sum(y * y), x)]
+    llvm, numpy = gc.function([x], outputs), gc.function([x], outputs, backend="numpy")
+    v = np.random.default_rng(2).standard_normal((5, 9, 8, 3)).astype("float32")
+    for got, want in zip(llvm(v), numpy(v)):
+        np.testing.assert_allclose(got, want, **TOL["float32"])
