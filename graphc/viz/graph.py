@@ -115,6 +115,7 @@ class Writer:
         self.show_constants = show_constants
         self.collapse_kernels = collapse_kernels
         self.ids: dict[int, str] = {}
+        self.drawn: set[int] = set()
         count = len(drawing.graph.nodes())
         self.dot = graphviz.Digraph(
             "graphc",
@@ -145,6 +146,11 @@ class Writer:
     def draw_node(self, node: Node, target=None) -> None:
         part = self.drawing.parts.get(id(node))
         (target or self.dot).node(self.id_of(node), node_label(node), **node_style(node, part))
+        self.drawn.add(id(node))
+
+    def ensure_drawn(self, node: Node) -> None:
+        if id(node) not in self.drawn:
+            self.draw_node(node)
 
     def draw_edges_into(self, node: Node, target=None) -> None:
         for i in node.inputs:
@@ -173,8 +179,7 @@ class Writer:
 
     def draw_updates(self, graph: Graph) -> None:
         for var, expr in graph.updates:
-            if id(var) not in self.ids:
-                self.draw_node(var)
+            self.ensure_drawn(var)
             label = f"{var.name or 'shared'} :="
             self.dot.edge(kernels.exit_id(self, expr), self.id_of(var), label=label, **UPDATE_EDGE)
 

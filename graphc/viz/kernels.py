@@ -18,14 +18,9 @@ from graphc.viz.parts import BACKWARD, FORWARD
 LEAF_OPS = ("placeholder", "shared", "constant")
 
 
-def body_of(node: Node):
-    return node.attr("body") if node.op in ("kernel", "kernel_output") else None
-
-
 def inner_ops(node: Node) -> tuple:
     """The op nodes a fused kernel contains (empty for any other node)."""
-    body = body_of(node) if node.op == "kernel" else None
-    return tuple(body.nodes) if body is not None else ()
+    return tuple(node.attr("body").nodes) if node.op == "kernel" else ()
 
 
 def exit_id(writer, node: Node) -> str:
@@ -61,8 +56,7 @@ def source_of(writer, kernel: Node, inner_input: Node) -> str | None:
     if inner_input.op in LEAF_OPS:  # a leaf the kernel reads directly
         if not writer.visible(inner_input):
             return None
-        if id(inner_input) not in writer.ids:
-            writer.draw_node(inner_input)
+        writer.ensure_drawn(inner_input)
         return writer.id_of(inner_input)
     return writer.id_of(inner_input)  # inside the same kernel
 
