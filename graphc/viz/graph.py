@@ -4,11 +4,12 @@ What a diagram shows:
 - ops as boxes labelled with the op, its attributes, shape and dtype; forward ops white,
   backward ops (gradients and optimizer arithmetic, see graphc/viz/parts.py) red;
 - placeholders as blue ellipses, shared variables as yellow cylinders, constants as small
-  grey text; outputs as double boxes pointing at an "output i" tag;
+  grey text; each output points at an "output i" tag;
 - each update as an orange dashed edge from its new-value expression into the shared
   variable, labelled "W :=";
-- each fused kernel (op 'kernel') as a cluster around the ops it contains, optionally
-  coloured by the error and time that `graphc.compare` measured for it.
+- each fused kernel (op 'kernel') as a cluster around the ops it contains (or, with
+  collapse_kernels, as one box listing them), optionally outlined by the error that
+  `graphc.compare` measured for it (and labelled with its time when the report has one).
 """
 
 from __future__ import annotations
