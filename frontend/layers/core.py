@@ -1,4 +1,5 @@
-"""Core layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Embedding."""
+"""Core layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Embedding
+(and Lambda, defined in lambda_layer.py, importable from here as in Keras 1/2)."""
 
 from __future__ import annotations
 
@@ -318,3 +319,7 @@ class Embedding(Layer):
             "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": False,
         }
+
+
+# Keras 1/2 scripts import Lambda from keras.layers.core.
+from frontend.layers.lambda_layer import Lambda  # noqa: E402, F401 - re-export

@@ -74,11 +74,13 @@ def plot_model(
     )
 
 
-# Keras 1/2 scripts reach the same functions as `keras.utils.np_utils.to_categorical`.
-from frontend.utils import np_utils  # noqa: E402 - needs the functions above
+# Keras 1/2 scripts reach the same functions as `keras.utils.np_utils.to_categorical` and
+# `keras.utils.vis_utils.plot_model`.
+from frontend.utils import np_utils, vis_utils  # noqa: E402 - needs the functions above
 
 __all__ = [
     "np_utils",
+    "vis_utils",
     "to_categorical",
     "normalize",
     "set_random_seed",

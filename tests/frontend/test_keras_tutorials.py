@@ -565,7 +565,9 @@ def tutorial_keras2_conv1d(x_train, y_train, x_test, y_test, seq_length=28):
 
 def test_keras2_conv1d(data, backend):
     # each digit as a sequence of 28 rows of 28 pixels; the task: is the digit even?
+    # (320 training digits: the tutorial's batch size of 16 makes steps the cost here)
     (x_train, y_train), (x_test, y_test) = data
+    x_train, y_train = x_train[:320], y_train[:320]
     x_train, x_test = x_train.astype("float32") / 255, x_test.astype("float32") / 255
     y_train, y_test = (y_train % 2 == 0).astype("float32"), (y_test % 2 == 0).astype("float32")
     model, history, score = run_or_skip_missing_emitter(
@@ -573,8 +575,8 @@ def test_keras2_conv1d(data, backend):
     )
     assert model.output_shape == (None, 1)
     assert keeps_learning(history)
-    assert history.history["accuracy"][-1] > 0.7
-    assert score[1] > 0.5  # chance; two epochs of RMSprop at batch size 16 still wobble
+    assert history.history["accuracy"][-1] > 0.65
+    assert score[1] > 0.6  # chance is about 0.5
     classes = (model.predict(x_test) > 0.5).astype("int32")  # the binary "predict_classes"
     assert classes.shape == (N_TEST, 1)
 
@@ -789,3 +791,36 @@ def test_progress_lines_look_like_keras(data, capsys):
     model.fit(x, y, batch_size=100, epochs=1, verbose=0)
     model.predict(x, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+# ---- the import lines tutorials start with ------------------------------------------------------
+
+
+def test_tutorial_import_paths():
+    import frontend as keras
+    from frontend import backend as K
+    from frontend.datasets import mnist
+    from frontend.layers import Activation, Dense, Dropout, core
+    from frontend.layers.advanced_activations import LeakyReLU
+    from frontend.models import Model, Sequential, load_model, model_from_json
+    from frontend.optimizers import SGD, Adam, RMSprop
+    from frontend.utils import np_utils, to_categorical
+    from frontend.utils.vis_utils import plot_model
+
+    assert (core.Dense, core.Activation, core.Dropout) == (Dense, Activation, Dropout)
+    assert core.Lambda is keras.layers.Lambda and core.Flatten is keras.layers.Flatten
+    assert keras.layers.Dense is Dense and keras.layers.LeakyReLU is LeakyReLU
+    assert keras.models.Sequential is Sequential is keras.Sequential
+    assert keras.models.Model is Model is keras.Model
+    assert keras.models.load_model is load_model and callable(model_from_json)
+    assert (keras.optimizers.SGD, keras.optimizers.RMSprop, keras.optimizers.Adam) == (
+        SGD,
+        RMSprop,
+        Adam,
+    )
+    assert keras.utils.np_utils.to_categorical is np_utils.to_categorical is to_categorical
+    assert keras.utils.vis_utils.plot_model is plot_model is keras.utils.plot_model
+    assert keras.datasets.mnist is mnist and keras.Input is keras.layers.Input
+    assert K is keras.backend
+    assert (K.image_data_format(), K.image_dim_ordering()) == ("channels_last", "tf")
+    assert (K.floatx(), K.epsilon()) == ("float32", 1e-7)
