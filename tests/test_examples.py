@@ -19,7 +19,9 @@ WRITES = {
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_example_runs_in_smoke_mode(script, tmp_path):
-    env = {**os.environ, "GRAPHC_HOME": str(tmp_path / "home"), "MPLBACKEND": "Agg"}
+    # offline: the examples use the packaged digits without waiting on a network that may hang
+    env = {**os.environ, "GRAPHC_HOME": str(tmp_path / "home"), "GRAPHC_OFFLINE": "1",
+           "MPLBACKEND": "Agg"}
     done = subprocess.run([sys.executable, str(EXAMPLES / script), "--smoke"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{script} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"

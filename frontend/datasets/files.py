@@ -50,8 +50,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def offline() -> bool:
+    """True when GRAPHC_OFFLINE is set (to anything but 0/false/no): never try the network."""
+    return os.environ.get("GRAPHC_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def fetch_url(url: str, dest: Path, timeout: float = 60.0) -> None:
     """Copy `url` to `dest`. Tests replace this function: they never touch the network."""
+    if offline():
+        raise urllib.error.URLError("GRAPHC_OFFLINE is set")
     with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
         shutil.copyfileobj(response, out)
 

@@ -173,3 +173,10 @@ def test_packaged_sample_is_installed_with_the_package():
             "train-labels-idx1-ubyte.gz",
         ]
     )
+
+
+def test_offline_never_touches_the_network(home, monkeypatch, capsys):
+    monkeypatch.setenv("GRAPHC_OFFLINE", "1")
+    monkeypatch.setattr(files.urllib.request, "urlopen", lambda *a, **k: 1 / 0)
+    (x_train, _), _ = mnist.load_data()
+    assert len(x_train) == 4000 and "GRAPHC_OFFLINE" in capsys.readouterr().err
