@@ -539,6 +539,78 @@ def test_keras3_mnist_convnet(backend, capsys):
     assert np.isfinite(score[0]) and score[1] > 0.2
 
 
+# ---- Keras 2: examples/mnist_cnn.py (K.image_data_format, Adadelta) ---------------------------
+
+
+def tutorial_keras2_mnist_cnn(data, epochs=1):
+    import frontend as keras
+    from frontend import backend as K
+    from frontend.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+    from frontend.models import Sequential
+
+    batch_size = 128
+    num_classes = 10
+    img_rows, img_cols = 28, 28
+
+    (x_train, y_train), (x_test, y_test) = data
+    if K.image_data_format() == "channels_first":
+        x_train = x_train.reshape(x_train.shape[0], 1, img_rows, img_cols)
+        x_test = x_test.reshape(x_test.shape[0], 1, img_rows, img_cols)
+        input_shape = (1, img_rows, img_cols)
+    else:
+        x_train = x_train.reshape(x_train.shape[0], img_rows, img_cols, 1)
+        x_test = x_test.reshape(x_test.shape[0], img_rows, img_cols, 1)
+        input_shape = (img_rows, img_cols, 1)
+    x_train = x_train.astype("float32")
+    x_test = x_test.astype("float32")
+    x_train /= 255
+    x_test /= 255
+    print("x_train shape:", x_train.shape)
+
+    y_train = keras.utils.to_categorical(y_train, num_classes)
+    y_test = keras.utils.to_categorical(y_test, num_classes)
+
+    model = Sequential()
+    model.add(Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=input_shape))
+    model.add(Conv2D(64, (3, 3), activation="relu"))
+    model.add(MaxPooling2D(pool_size=(2, 2)))
+    model.add(Dropout(0.25))
+    model.add(Flatten())
+    model.add(Dense(128, activation="relu"))
+    model.add(Dropout(0.5))
+    model.add(Dense(num_classes, activation="softmax"))
+
+    model.compile(
+        loss=keras.losses.categorical_crossentropy,
+        optimizer=keras.optimizers.Adadelta(),
+        metrics=["accuracy"],
+    )
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=1,
+        validation_data=(x_test, y_test),
+    )
+    score = model.evaluate(x_test, y_test, verbose=0)
+    print("Test loss:", score[0])
+    print("Test accuracy:", score[1])
+    return model, score
+
+
+def test_keras2_mnist_cnn(data, backend, capsys):
+    # 256 training digits, 1 epoch: two full-resolution convolutions make this the costly one.
+    # Keras 3's Adadelta() starts at learning rate 0.001 (Keras 2's at 1.0), so it barely moves.
+    (x_train, y_train), test = data
+    model, score = run_or_skip_missing_emitter(
+        tutorial_keras2_mnist_cnn, ((x_train[:256], y_train[:256]), test)
+    )
+    assert model.output_shape == (None, 10) and model.count_params() == 1_199_882
+    assert np.isfinite(score[0]) and 0 <= score[1] <= 1
+    assert "x_train shape: (256, 28, 28, 1)" in capsys.readouterr().out  # channels_last branch
+
+
 # ---- Keras 2 guide: sequence classification with 1D convolutions -----------------------------
 
 
