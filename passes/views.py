@@ -36,7 +36,11 @@ class Poly:
     def of(value) -> Poly:
         if isinstance(value, Poly):
             return value
-        return Poly((((), int(value)),))
+        value = int(value)
+        found = _CONSTANTS.get(value)
+        if found is None:
+            found = _CONSTANTS[value] = Poly((((), value),))
+        return found
 
     @staticmethod
     def sym(index: int) -> Poly:
@@ -96,6 +100,9 @@ class Poly:
                           for m, c in self.terms)
 
 
+_CONSTANTS: dict = {}
+
+
 def prod(values) -> Poly:
     out = Poly.of(1)
     for v in values:
@@ -134,37 +141,30 @@ def concrete_shapes(nodes, inputs, arrays) -> dict:
 class Symbols:
     """The run-time symbols of one graph and the symbolic shape of each of its nodes.
 
-    Symbol k is computed by `self.rules[k](shapes, values)` from the concrete shapes and the
-    values of earlier symbols. Two run-time sizes that meet in an elementwise op are assumed
+    Symbol k is computed from `self.specs[k]` (see `new`), the concrete shapes and the values
+    of earlier symbols. Two run-time sizes that meet in an elementwise op are assumed
     equal (so kernels see one size, and loops over them fuse and vectorize); `check` verifies
     each such assumption when the shapes change and names the op where it fails.
     """
 
     def __init__(self):
-        self.rules: list = []
-        self.labels: list = []
+        self.specs: list = []
         self.memo: dict = {}
         self.shapes: dict = {}
         self.parent: dict = {}
         self.assumed: list = []  # (sym a, sym b, node)
 
-    def new(self, rule, label: str, key=None) -> Poly:
-        if key is not None and key in self.memo:
-            return self.memo[key]
-        self.rules.append(rule)
-        self.labels.append(label)
-        sym = Poly.sym(len(self.rules) - 1)
-        if key is not None:
-            self.memo[key] = sym
-        return sym
+    def new(self, spec) -> Poly:
+        """The symbol of a spec: ('dim', node, axis) is a size of a node; ('bstride', d, s)
+        is 0 when size d is 1 else stride s; ('start', slice item, d) a slice's first index."""
+        key = ("dim", id(spec[1]), spec[2]) if spec[0] == "dim" else spec
+        if key not in self.memo:
+            self.specs.append(spec)
+            self.memo[key] = Poly.sym(len(self.specs) - 1)
+        return self.memo[key]
 
     def dim_of(self, node: Node, axis: int) -> Poly:
-        return self.new(lambda shapes, _: shapes[id(node)][axis], f"{node.op}.shape[{axis}]",
-                        ("dim", id(node), axis))
-
-    def computed(self, fn, label, key) -> Poly:
-        """A symbol computed from the values of others: fn(values) -> int."""
-        return self.new(lambda _, values: int(fn(values)), label, key)
+        return self.new(("dim", node, axis))
 
     def find(self, s: int) -> int:
         while self.parent.get(s, s) != s:
@@ -194,6 +194,9 @@ class Symbols:
         """Symbolic shape of `node` (computed for its inputs first)."""
         found = self.shapes.get(id(node))
         if found is None:
+            if all(id(i) in self.shapes for i in node.inputs):
+                found = self.shapes[id(node)] = self._derive(node)
+                return found
             for n in _toposort_missing(node, self.shapes):
                 self.shapes[id(n)] = self._derive(n)
             found = self.shapes[id(node)]
@@ -201,8 +204,8 @@ class Symbols:
 
     def values(self, shapes: dict) -> list:
         values: list = []
-        for rule in self.rules:
-            values.append(rule(shapes, values))
+        for spec in self.specs:
+            values.append(spec_value(spec, shapes, values))
         return values
 
     def check(self, values) -> None:
@@ -227,6 +230,14 @@ class Symbols:
             else:
                 out.append(self.dim_of(node, axis))
         return tuple(out)
+
+
+def spec_value(spec, shapes, values) -> int:
+    if spec[0] == "dim":
+        return shapes[id(spec[1])][spec[2]]
+    if spec[0] == "bstride":
+        return 0 if spec[1].evaluate(values) == 1 else spec[2].evaluate(values)
+    return slice(*spec[1][1:]).indices(spec[2].evaluate(values))[0]
 
 
 def _toposort_missing(node, known):
@@ -350,9 +361,7 @@ def broadcast_view(view: View, shape, syms: Symbols) -> View:
         elif d_in == 1:
             strides.append(Poly.of(0))
         else:  # a run-time size that may be 1: the stride is 0 exactly then
-            strides.append(syms.computed(
-                lambda v, d=d_in, s=s: 0 if d.evaluate(v) == 1 else s.evaluate(v),
-                f"broadcast stride of {d_in}", ("bstride", d_in, s)))
+            strides.append(syms.new(("bstride", d_in, s)))
     return view.with_(shape, strides)
 
 
@@ -402,8 +411,7 @@ def _slice_start(item, dim: Poly, syms: Symbols) -> Poly:
         return Poly.of(sl.indices(dim.const)[0])
     if sl.start is None and (sl.step or 1) > 0:
         return Poly.of(0)
-    return syms.computed(lambda v: sl.indices(dim.evaluate(v))[0], f"slice start {item}",
-                         ("start", item, dim))
+    return syms.new(("start", item, dim))
 
 
 VIEW_OPS = ("reshape", "expand_dims", "transpose", "broadcast_to", "broadcast_like", "getitem")

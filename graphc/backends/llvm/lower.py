@@ -87,6 +87,7 @@ class Lowering:
         self.inputs_of = {id(k.attr("body")): [self.source.get(id(i), i) for i in k.inputs]
                           for k in self.kernels}
         self.leaf_buffers: dict = {}
+        self.provisional: dict = {}  # LoopPlans used only to check in-place updates
         self.value_buffers: dict = {}
         self.buffers: list = []
         self.check_placeholders()
@@ -176,7 +177,10 @@ class Lowering:
             return True
         if body.kind != "loop":
             return False
-        plan = LoopPlan(body, lambda n, write: ("node", id(n), write), self.syms)
+        plan = self.provisional.get(id(body))
+        if plan is None:
+            plan = LoopPlan(body, lambda n, write: ("node", id(n), write), self.syms)
+            self.provisional[id(body)] = plan
         out = body.outputs[key[1]]
         target = plan.stores.get(id(out))
         if target is None:

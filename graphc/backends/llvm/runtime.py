@@ -53,7 +53,7 @@ class Executable:
         self.step = compiled.address("graphc_step")
         syms = program.syms
         self.order = toposort(program.graph.roots)
-        self.slots = np.zeros(max(1, len(syms.rules) if syms else 1), np.int64)
+        self.slots = np.zeros(max(1, len(syms.specs) if syms else 1), np.int64)
         self.status = np.zeros(1, np.int64)
         self.args = np.zeros(2 + len(program.buffers), np.uint64)
         self.args[0], self.args[1] = self.slots.ctypes.data, self.status.ctypes.data

@@ -1,0 +1,245 @@
+"""Benchmark: one training step of a 784-500-500-10 ReLU MLP at batch 100 (forward, softmax
+cross-entropy, backward, Adam), in ms/step, for graphc's LLVM backend, graphc's NumPy
+interpreter, a hand-written NumPy step, and PyTorch / JAX when installed; plus graphc's compile
+time cold (empty disk cache, fresh process) and from the disk cache (fresh process).
+Prints one table; ratios are against graphc llvm, all measured in this run.
+
+    python bench/bench_mlp.py [--steps 200] [--quick]
+
+Runs in well under two minutes. Thread counts: graphc uses GRAPHC_NUM_THREADS (default all
+cores); PyTorch and NumPy's BLAS use the same number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+SIZES = (784, 500, 500, 10)
+BATCH = 100
+LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-7
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    y = np.eye(SIZES[-1], dtype=np.float32)[rng.integers(0, SIZES[-1], BATCH)]
+    return x, y
+
+
+def init_params(seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for a, b in zip(SIZES[:-1], SIZES[1:]):
+        out += [(rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32),
+                np.zeros(b, np.float32)]
+    return out
+
+
+# ---- graphc -------------------------------------------------------------------------------------
+
+
+def graphc_step(backend):
+    import graphc as gc
+
+    x = gc.placeholder((None, SIZES[0]), name="x")
+    y = gc.placeholder((None, SIZES[-1]), name="y")
+    params = [gc.shared(p, name=f"p{k}") for k, p in enumerate(init_params())]
+    h = x
+    for k in range(0, len(params), 2):
+        h = h @ params[k] + params[k + 1]
+        h = gc.relu(h) if k < len(params) - 2 else h
+    loss = -gc.mean(gc.sum(y * gc.log_softmax(h), axis=1))
+    t = gc.shared(np.array(0, np.float32), name="t")
+    t1 = t + 1
+    lr_t = LR * gc.sqrt(1 - B2**t1) / (1 - B1**t1)
+    updates = [(t, t1)]
+    for p, g in zip(params, gc.grad(loss, params)):
+        m = gc.shared(np.zeros(p.get_value().shape, np.float32))
+        v = gc.shared(np.zeros(p.get_value().shape, np.float32))
+        m1, v1 = B1 * m + (1 - B1) * g, B2 * v + (1 - B2) * g * g
+        updates += [(m, m1), (v, v1), (p, p - lr_t * m1 / (gc.sqrt(v1) + EPS))]
+    return gc.function([x, y], loss, updates=updates, backend=backend)
+
+
+# ---- hand-written NumPy ---------------------------------------------------------------------------
+
+
+class NumpyStep:
+    def __init__(self):
+        self.params = init_params()
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def __call__(self, x, y):
+        p, acts = self.params, [x]
+        for k in range(0, 4, 2):
+            acts.append(np.maximum(acts[-1] @ p[k] + p[k + 1], 0))
+        z = acts[-1] @ p[4] + p[5]
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -np.mean(np.sum(y * logp, axis=1))
+        dz = (np.exp(logp) - y) / len(x)
+        grads = [None] * 6
+        for k in (4, 2, 0):
+            grads[k], grads[k + 1] = acts[k // 2].T @ dz, dz.sum(axis=0)
+            if k:
+                dz = (dz @ p[k].T) * (acts[k // 2] > 0)
+        self.t += 1
+        lr_t = LR * np.sqrt(1 - B2**self.t) / (1 - B1**self.t)
+        for q, g, m, v in zip(p, grads, self.m, self.v):
+            m *= B1
+            m += (1 - B1) * g
+            v *= B2
+            v += (1 - B2) * g * g
+            q -= lr_t * m / (np.sqrt(v) + EPS)
+        return loss
+
+
+# ---- PyTorch and JAX (optional) -----------------------------------------------------------------
+
+
+def torch_step(threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    layers = []
+    for k, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        lin = torch.nn.Linear(a, b)
+        layers += [lin] + ([torch.nn.ReLU()] if k < len(SIZES) - 2 else [])
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=(B1, B2), eps=EPS)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = data()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.argmax(axis=1))
+
+    def step(*_):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def jax_step():
+    import jax
+    import jax.numpy as jnp
+
+    params = [jnp.asarray(p) for p in init_params()]
+    state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params],
+             jnp.float32(0)]
+
+    def loss_fn(ps, x, y):
+        h = x
+        for k in range(0, 6, 2):
+            h = h @ ps[k] + ps[k + 1]
+            h = jax.nn.relu(h) if k < 4 else h
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(h), axis=1))
+
+    @jax.jit
+    def update(st, x, y):
+        ps, ms, vs, t = st
+        loss, gs = jax.value_and_grad(loss_fn)(ps, x, y)
+        t = t + 1
+        lr_t = LR * jnp.sqrt(1 - B2**t) / (1 - B1**t)
+        ms = [B1 * m + (1 - B1) * g for m, g in zip(ms, gs)]
+        vs = [B2 * v + (1 - B2) * g * g for v, g in zip(vs, gs)]
+        ps = [p - lr_t * m / (jnp.sqrt(v) + EPS) for p, m, v in zip(ps, ms, vs)]
+        return [ps, ms, vs, t], loss
+
+    def step(x, y):
+        state[:], loss = update(state, x, y)
+        return loss.block_until_ready()
+
+    return step
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+
+def ms_per_step(step, x, y, steps, rounds=5):
+    for _ in range(max(5, steps // 10)):
+        step(x, y)
+    best = np.inf
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step(x, y)
+        best = min(best, (time.perf_counter() - start) / steps)
+    return best * 1e3
+
+
+COMPILE_SCRIPT = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+start = time.perf_counter()
+import graphc  # noqa: F401  (imports count: a fresh process pays them once)
+imported = time.perf_counter()
+from bench.bench_mlp import graphc_step
+built = time.perf_counter()
+f = graphc_step("llvm")
+done = time.perf_counter()
+print(json.dumps({{"import": imported - start, "compile": done - built,
+                   "stages": f.pipeline.seconds}}))
+"""
+
+
+def compile_times(cache_dir):
+    """Seconds to build the training step in fresh processes: cold, then from the disk cache."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, GRAPHC_CACHE_DIR=cache_dir)
+    out = []
+    for _ in ("cold", "cached"):
+        result = subprocess.run([sys.executable, "-c", COMPILE_SCRIPT.format(root=root)],
+                                env=env, capture_output=True, text=True, check=True, timeout=120)
+        out.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="fewer steps for the slow ones")
+    args = parser.parse_args(argv)
+    from graphc.backends.llvm import threads
+
+    nthreads = threads.num_threads()
+    x, y = data()
+    rows = []
+    llvm = ms_per_step(graphc_step("llvm"), x, y, args.steps)
+    rows.append(("graphc llvm", llvm))
+    rows.append(("graphc numpy interpreter", ms_per_step(graphc_step("numpy"), x, y,
+                                                          max(10, args.steps // 10), 3)))
+    rows.append(("numpy, hand-written", ms_per_step(NumpyStep(), x, y, args.steps // 2)))
+    for name, make in (("pytorch eager (foreach Adam)", lambda: torch_step(nthreads)),
+                       ("jax jit", jax_step)):
+        try:
+            rows.append((name, ms_per_step(make(), x, y, args.steps // 2)))
+        except ImportError:
+            rows.append((name, None))
+    with tempfile.TemporaryDirectory() as cache_dir:
+        cold, cached = compile_times(cache_dir)
+    print(f"MLP {'-'.join(map(str, SIZES))} training step, batch {BATCH}, float32, "
+          f"{nthreads} threads")
+    print(f"{'':32} {'ms/step':>10} {'vs llvm':>9}")
+    for name, ms in rows:
+        shown = "not installed" if ms is None else f"{ms:10.3f} {ms / llvm:8.2f}x"
+        print(f"{name:32} {shown:>20}")
+    for label, t in (("cold (empty disk cache)", cold), ("from the disk cache", cached)):
+        llvm_s = t["stages"].get("llvm", 0)
+        print(f"compile {label:25} {t['compile'] * 1e3:8.1f} ms  (LLVM {llvm_s * 1e3:.1f} ms, "
+              f"import graphc {t['import'] * 1e3:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
