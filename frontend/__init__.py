@@ -5,7 +5,8 @@
     from frontend.layers import Input, Dense, Dropout, Activation
 
 Layers build graphc graphs; compile() turns the whole training step into one compiled
-graphc function (backend "llvm" by default, "numpy" for the reference interpreter).
+graphc function (backend "llvm" by default, "numpy" for the reference interpreter;
+`frontend.backend.set_default_backend("numpy")` moves unchanged tutorial code to it).
 """
 
 import importlib
