@@ -145,8 +145,21 @@ def compare(fn_or_inputs, *values, outputs=None, updates=None, args=None, repeat
     return run_both(f, arrays, repeat, rtol, atol)
 
 
+def detailed(f):
+    """(expanded graph, executable) with every kernel's detail: a function loaded from the
+    program cache is compiled again (without the cache) for its kernels' buffers."""
+    if f.executable.program.calls:
+        return f.graph("expanded"), f.executable
+    from graphc.backends import llvm
+    from passes.manager import PipelineRun
+
+    run = PipelineRun(stages={k: f.graph(k) for k in ("raw", "grad", "optimized")})
+    executable = llvm.compile(run, use_cache=False)
+    return run.stages["expanded"], executable
+
+
 def run_both(f, arrays, repeat, rtol, atol) -> CompareReport:
-    graph = f.graph("expanded")
+    graph, executable = detailed(f)
     shared = {id(v.attr("storage")): v.attr("storage") for v, _ in graph.updates}
     saved = {k: s.value.copy() for k, s in shared.items()}
 
@@ -158,7 +171,6 @@ def run_both(f, arrays, repeat, rtol, atol) -> CompareReport:
     env = {k: np.array(v) for k, v in interpreter.run(arrays).items()}  # copies: updates
     ref_out = [np.array(env[id(o)]) for o in graph.outputs]
     ref_upd = [np.array(env[id(e)]) for _, e in graph.updates]
-    executable = f.executable
     outs, values = executable.run_keeping_values(*arrays)
     new = [np.array(v.attr("storage").value) for v, _ in graph.updates]
     restore()

@@ -249,3 +249,26 @@ def test_random_graphs_and_gradients_match(dtype, graph):
         scale = max(1.0, float(np.max(np.abs(want))))  # float32 error grows with magnitude
         np.testing.assert_allclose(got, want, rtol=TOL[dtype]["rtol"],
                                    atol=TOL[dtype]["atol"] * scale)
+
+
+# ---- the program cache ---------------------------------------------------------------------
+
+
+def test_a_function_of_the_same_structure_loads_from_the_disk_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+
+    def make():
+        x = gc.placeholder((None, 5), name="x")
+        W = gc.shared(np.full((5, 3), 0.5, np.float32), name="W")
+        loss = gc.mean(gc.softmax(gc.relu(x @ W + 1.0)) * x[:, :3])
+        return gc.function([x], loss, updates=[(W, W - 0.1 * gc.grad(loss, W))]), W
+
+    first, W1 = make()
+    second, W2 = make()
+    assert "cache" not in first.pipeline.seconds and "cache" in second.pipeline.seconds
+    xs = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    np.testing.assert_allclose(first(xs), second(xs), rtol=1e-6)
+    np.testing.assert_allclose(W1.get_value(), W2.get_value(), rtol=1e-6)
+    assert [k.name for k in first.kernels] == [k.name for k in second.kernels]
+    assert second.graph("fused").count("kernel") == first.graph("fused").count("kernel")
+    assert gc.compare(second, xs).ok()  # recompiled without the cache for kernel detail

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from graphc.backends.llvm import jit
+from graphc.backends.llvm import jit, program_cache
 from graphc.backends.llvm.codegen import generate
 from graphc.backends.llvm.kernel_info import describe_kernels
 from graphc.backends.llvm.lower import lower
@@ -27,9 +27,23 @@ from passes.fuse import expand_composites, fuse_kernels
 STAGES = ("expanded", "fused")
 
 
-def compile(run):  # noqa: A001 - the backend protocol's name
-    """Compile the last stage of `run` (see the module doc); appends 'expanded' and 'fused'."""
-    run.run("expanded", expand_composites)
+def compile(run, use_cache: bool = True):  # noqa: A001 - the backend protocol's name
+    """Compile the last stage of `run` (see the module doc); appends 'expanded' and 'fused'.
+
+    A function whose expanded graph has the structure of one compiled before (in any process)
+    is loaded from the disk cache (program_cache); its 'fused' stage is then computed only
+    when asked for.
+    """
+    expanded = run.run("expanded", expand_composites)
+    key, nodes = program_cache.fingerprint(expanded) if use_cache else (None, None)
+    start = time.perf_counter()
+    hit = program_cache.load(key, nodes, expanded) if use_cache else None
+    if hit is not None:
+        program, compiled, kernels = hit
+        run.seconds["cache"] = time.perf_counter() - start
+        run.stages = LazyStages(run.stages)
+        run.stages["fused"] = Lazy(lambda: fuse_kernels(expanded))
+        return Executable(program, compiled, [k.function for k in kernels], kernels)
     fused = run.run("fused", fuse_kernels)
     start = time.perf_counter()
     program = lower(fused, run.stages["expanded"])
@@ -41,4 +55,33 @@ def compile(run):  # noqa: A001 - the backend protocol's name
     compiled = jit.compile_ir(text, name)
     run.seconds["llvm"] = compiled.seconds
     kernels = describe_kernels(program, names, text, compiled.seconds)
+    if use_cache:
+        program_cache.store(key, nodes, program, kernels, text, compiled.seconds)
     return Executable(program, compiled, names, kernels)
+
+
+class Lazy:
+    """A pipeline stage computed on first access."""
+
+    def __init__(self, make):
+        self.make = make
+
+
+class LazyStages(dict):
+    """PipelineRun.stages whose Lazy entries are computed when read."""
+
+    def __getitem__(self, name):
+        value = dict.__getitem__(self, name)
+        if isinstance(value, Lazy):
+            value = value.make()
+            dict.__setitem__(self, name, value)
+        return value
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def values(self):
+        return [self[k] for k in self]
+
+    def items(self):
+        return [(k, self[k]) for k in self]

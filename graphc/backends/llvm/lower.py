@@ -44,6 +44,18 @@ class Buffer:
         return self.elems(values, nthreads)
 
 
+@dataclass(frozen=True)
+class Workspace:
+    """Elements of a GEMM's packing workspace, for the run-time sizes (M, N, K)."""
+
+    dims: tuple
+    dtype: str
+
+    def __call__(self, values, nthreads) -> int:
+        m, n, k = (d.evaluate(values) for d in self.dims)
+        return gemm_workspace_elems(m, n, k, nthreads, self.dtype)
+
+
 @dataclass(eq=False)
 class Call:
     body: object
@@ -283,12 +295,7 @@ class Lowering:
         shape = self.syms.shape(mm)
         a = self.syms.shape(mm.inputs[0])
         k_dim = a[-2] if mm.attr("transpose_a") else a[-1]
-        dims = (shape[-2], shape[-1], k_dim)
-
-        def elems(values, nthreads):
-            m, n, k = (d.evaluate(values) for d in dims)
-            return gemm_workspace_elems(m, n, k, nthreads, mm.dtype)
-
+        elems = Workspace((shape[-2], shape[-1], k_dim), mm.dtype)
         return self.new_buffer("workspace", mm.dtype, elems, first=position, last=position)
 
     def program(self) -> Program:

@@ -90,7 +90,8 @@ class Executable:
                            for b in self.outputs]
         self.arena_bytes, self.values, self.shapes = total, values, shapes
         for info in self.kernels:
-            info.shapes, info.flops = info.flops_of(shapes, values)
+            if info.flops_of is not None:
+                info.shapes, info.flops = info.flops_of(shapes, values)
 
     def __call__(self, *arrays):
         signature = tuple(a.shape for a in arrays)
