@@ -13,8 +13,8 @@ Movement ops are views: a reader reads their root buffer with strides.
 from __future__ import annotations
 
 from graphc.ops import OPS, normalize_axes
-from passes.fuse import KernelBody
-from passes.views import VIEW_OPS, Poly, Symbols, View, broadcast_view, movement_view
+from passes.symbols import Poly, Symbols
+from passes.views import VIEW_OPS, View, broadcast_view, movement_view
 
 LEAVES = ("placeholder", "shared", "constant")
 REDUCTIONS = ("sum", "mean", "max", "min")
@@ -265,7 +265,7 @@ class Grouper:
         if is_reduce:
             x = data_inputs(node)[0]
             axes = normalize_axes(node.attr("axis"), x.ndim)
-            if self.syms.shape(x) != group.X or (group.R is not None and group.R != axes):
+            if self.syms.shape(x) != group.X or (group.R is not None and axes != group.R):
                 return False
             saved, group.R = group.R, axes
             space = self.space_of(group, node)
@@ -369,81 +369,3 @@ def is_transposed(view) -> bool:
     shape = view.shape[:-2] + (view.shape[-1], view.shape[-2])
     strides = view.strides[:-2] + (view.strides[-1], view.strides[-2])
     return View(shape, strides).strides == View.contiguous(shape).strides
-
-
-def form_groups(graph):
-    """Kernel bodies in a valid execution order, and {id(root node): body of its copy}."""
-    g = Grouper(graph)
-    for node in g.order:
-        if node.op in LEAVES or node.op in VIEW_OPS or id(node) in g.owner or \
-                g.is_inlinable(node):
-            continue
-        if node.op == "matmul":
-            g.add_dense(node)
-        elif is_loop_op(node):
-            g.add_loop_node(node)
-        else:
-            g.add_op(node)
-    root_copies = {}
-    for root in graph.roots:
-        r, _ = g.resolve(root)
-        if root.op in LEAVES or r is not root or g.is_inlinable(root):
-            copy = Group("loop", g.syms.shape(root))
-            g.read_into(copy, root, root, "X")
-            copy.forced.append(root)
-            g.groups.append(copy)
-            root_copies[id(root)] = copy
-    return make_bodies(g, root_copies)
-
-
-def make_bodies(g: Grouper, root_copies):
-    needed = {id(root) for grp in g.groups for _, root, _ in grp.reads}
-    needed |= g.roots
-    ordered = order_groups(g)
-    bodies, root_body = [], {}
-    for k, grp in enumerate(ordered):
-        inner = {id(n): n for n in grp.members + grp.extra}
-        nodes = sorted(inner.values(), key=lambda n: g.index.get(id(n), -1))
-        outs = [m for m in grp.members if id(m) in needed] + \
-            [f for f in grp.forced if all(f is not m for m in grp.members)]
-        outs = list({id(o): o for o in outs}.values())
-        inputs = list({id(r): r for _, r, _ in grp.reads}.values())
-        body = KernelBody(grp.kind, nodes, inputs, outs, f"k{k}_{label(grp, nodes)}")
-        body.group = grp
-        body.space = dict(grp.space)
-        body.X, body.R, body.syms = grp.X, grp.R, g.syms
-        bodies.append(body)
-        for copy_root, cgrp in root_copies.items():
-            if cgrp is grp:
-                root_body[copy_root] = body
-    return bodies, root_body
-
-
-def label(group, nodes) -> str:
-    ops = [n.op for n in nodes if n.op not in VIEW_OPS]
-    if group.kind == "dense":
-        return "dense_" + "_".join(n.op for n in group.members[1:]) if len(ops) > 1 else "matmul"
-    if not ops:
-        return "copy"
-    main = [o for o in ops if o in REDUCTIONS] or ops
-    return "_".join(dict.fromkeys(main[:3]))
-
-
-def order_groups(g: Grouper) -> list:
-    """Groups in an order where every group runs after the groups it reads from."""
-    done, out = set(), []
-
-    def visit(grp):
-        if id(grp) in done:
-            return
-        done.add(id(grp))
-        for _, root, _ in grp.reads:
-            h = g.owner.get(id(root))
-            if h is not None and h is not grp:
-                visit(h)
-        out.append(grp)
-
-    for grp in sorted(g.groups, key=lambda x: min([g.index.get(id(m), 0) for m in x.members]
-                                                  or [0])):
-        visit(grp)
-    return out

@@ -22,7 +22,7 @@ def plan_offsets(sizes, intervals, alignment: int = 64):
     for k in order:
         first, last = intervals[k]
         size = align_up(max(sizes[k], 1), alignment)
-        clashes = sorted((o, e) for o, e, f, l in placed if f <= last and first <= l)
+        clashes = sorted((o, e) for o, e, f, end in placed if f <= last and first <= end)
         offset = 0
         for o, e in clashes:
             if offset + size <= o:
@@ -37,5 +37,5 @@ def plan_offsets(sizes, intervals, alignment: int = 64):
 def peak_live_bytes(sizes, intervals) -> int:
     """The most bytes live at once: a lower bound on any arena (for reports and tests)."""
     points = {p for first, last in intervals for p in (first, last)}
-    return max((sum(s for s, (f, l) in zip(sizes, intervals) if f <= p <= l) for p in points),
+    return max((sum(s for s, (f, e) in zip(sizes, intervals) if f <= p <= e) for p in points),
                default=0)

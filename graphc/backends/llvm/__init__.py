@@ -78,7 +78,9 @@ class LazyStages(dict):
         return value
 
     def get(self, name, default=None):
-        return self[name] if name in self else default
+        if name not in self:
+            return default
+        return self[name]
 
     def values(self):
         return [self[k] for k in self]

@@ -15,8 +15,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm.emit_nn import emit_dense
 from graphc.backends.llvm.emitters import emitter_for
-from graphc.backends.llvm.irutil import I32, I64, I8, PTR, VOID, ITEMSIZE, c64, declare
-from graphc.backends.llvm.irutil import split_range
+from graphc.backends.llvm.irutil import I8, I32, I64, ITEMSIZE, PTR, VOID, c64, declare, split_range
 from graphc.backends.llvm.loop_kernel import LoopEmitter
 from graphc.backends.llvm.op_kernel import OpKernelBuilder, emit_poly
 

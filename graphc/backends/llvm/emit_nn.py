@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from graphc.backends.llvm.gemm_library import gemm_function
 from graphc.backends.llvm.emit_elementwise import cast
 from graphc.backends.llvm.emitters import register
+from graphc.backends.llvm.gemm_library import gemm_function
 from graphc.backends.llvm.irutil import I32, I64, c64, const
 from graphc.backends.llvm.loop_plan import resolve_in, size_poly
 from graphc.ops.random import GOLDEN
@@ -73,7 +73,7 @@ def emit_one_hot(kb, node):
 register("one_hot", "kernel", emit_one_hot)
 
 
-# ---- dense: matmul [+ bias] [+ activation] --------------------------------------------------------
+# ---- dense: matmul [+ bias] [+ activation] ------------------------------------------------------
 
 
 def operand_layout(body, value, syms):
@@ -137,7 +137,7 @@ def emit_dense(kb, body):
 
 def batch_strides(strides, batch, syms):
     """Strides of an operand's batch axes aligned to the output's (0 where it broadcasts)."""
-    from passes.views import Poly
+    from passes.symbols import Poly
 
     lead = len(batch) - len(strides)
     return [Poly.of(0)] * lead + list(strides)

@@ -16,8 +16,8 @@ emit_recurrent) fill the table when this module is imported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 KINDS = ("scalar", "reduce", "view", "kernel", "dense", "expanded")
 

@@ -11,8 +11,18 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.emitters import emitter_for
-from graphc.backends.llvm.irutil import (I32, I64, PTR, VOID, c64, const, for_range, load,
-                                         split_range, store)
+from graphc.backends.llvm.irutil import (
+    I32,
+    I64,
+    PTR,
+    VOID,
+    c64,
+    const,
+    for_range,
+    load,
+    split_range,
+    store,
+)
 from graphc.backends.llvm.loop_plan import REDUCTIONS, size_poly
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from passes.views import VIEW_OPS, Poly, View, broadcast_view, movement_view
+from passes.symbols import Poly
+from passes.views import VIEW_OPS, View, broadcast_view, movement_view
 
 REDUCTIONS = ("sum", "mean", "max", "min")
 

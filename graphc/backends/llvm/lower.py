@@ -21,7 +21,7 @@ from graphc.backends.llvm.gemm import gemm_workspace_elems
 from graphc.backends.llvm.loop_plan import LoopPlan, prod_of, resolve_in
 from graphc.ir import GraphError, toposort
 from passes.fuse_groups import data_inputs
-from passes.views import Poly
+from passes.symbols import Poly
 
 
 @dataclass(eq=False)
@@ -261,7 +261,7 @@ class Lowering:
             table[id(out), True] = self.value_buffers[(id(body), index)]
         return lambda node, write=False: table[id(node), write]
 
-    # ---- calls -------------------------------------------------------------------------------------
+    # ---- calls ----------------------------------------------------------------------------------
 
     def make_call(self, body, position) -> Call:
         buffer_of = self.buffer_for(body)
@@ -339,7 +339,7 @@ class Lowering:
                 if buf.kind == "temp":
                     buf.first = k
                     buf.last = max(buf.last, k)
-        for dst, src in copies:
+        for _, src in copies:
             if src.kind == "temp":
                 src.last = end
 

@@ -11,8 +11,17 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from graphc.backends.llvm.irutil import (I32, I64, PTR, VOID, c64, for_range, load,
-                                         split_range, store)
+from graphc.backends.llvm.irutil import (
+    I32,
+    I64,
+    PTR,
+    VOID,
+    c64,
+    for_range,
+    load,
+    split_range,
+    store,
+)
 
 
 def emit_poly(b: ir.IRBuilder, poly, slots, cache: dict):

@@ -22,7 +22,7 @@ from graphc.backends.llvm import cache, objects
 from graphc.backends.llvm.gemm_library import VARIANTS, load_variant
 from graphc.backends.llvm.lower import Buffer, Program
 from graphc.backends.llvm.runtime import KernelInfo
-from passes.views import Symbols
+from passes.symbols import Symbols
 
 FORMAT = 1
 

@@ -19,7 +19,7 @@ from graphc.backends.llvm import threads
 from graphc.backends.llvm.irutil import ITEMSIZE
 from graphc.ir import toposort
 from passes.memory import plan_offsets
-from passes.views import concrete_shapes
+from passes.symbols import concrete_shapes
 
 ARENA_KINDS = ("temp", "scratch", "workspace")
 

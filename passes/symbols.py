@@ -1,0 +1,311 @@
+"""Symbolic sizes, shared by the fusion pass and the LLVM lowering.
+
+A dimension known only at run time (None in a node's shape, e.g. the batch) becomes a
+*symbol*: a slot filled once per new set of input shapes, from the concrete shapes that the
+op table's own shape rules give (`concrete_shapes`). Sizes, strides and offsets are `Poly`s:
+polynomials in symbols with integer coefficients, in a canonical form, so two strides are
+equal exactly when their polynomials are. Anything that is not a polynomial (a slice start
+on a run-time axis, a stride that is 0 only when a run-time size is 1) becomes a symbol of
+its own, computed from the other symbols (see `Symbols.new`).
+"""
+
+from __future__ import annotations
+
+from graphc.ir import Node
+from graphc.ops import OPS, normalize_axes
+
+
+class Poly:
+    """An integer polynomial in symbols (ints); canonical, hashable, immutable."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms=()):
+        merged: dict = {}
+        for mono, coeff in terms:
+            merged[mono] = merged.get(mono, 0) + coeff
+        object.__setattr__(self, "terms", tuple(sorted((m, c) for m, c in merged.items() if c)))
+
+    @staticmethod
+    def of(value) -> Poly:
+        if isinstance(value, Poly):
+            return value
+        value = int(value)
+        found = _CONSTANTS.get(value)
+        if found is None:
+            found = _CONSTANTS[value] = Poly((((), value),))
+        return found
+
+    @staticmethod
+    def sym(index: int) -> Poly:
+        return Poly((((index,), 1),))
+
+    def __add__(self, other):
+        return Poly(self.terms + Poly.of(other).terms)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Poly((m, -c) for m, c in self.terms)
+
+    def __sub__(self, other):
+        return self + (-Poly.of(other))
+
+    def __mul__(self, other):
+        other = Poly.of(other)
+        return Poly((tuple(sorted(m1 + m2)), c1 * c2)
+                    for m1, c1 in self.terms for m2, c2 in other.terms)
+
+    __rmul__ = __mul__
+
+    def __eq__(self, other):
+        if isinstance(other, int):
+            other = Poly.of(other)
+        return isinstance(other, Poly) and self.terms == other.terms
+
+    def __hash__(self):
+        return hash(self.terms)
+
+    @property
+    def is_const(self) -> bool:
+        return all(not m for m, _ in self.terms)
+
+    @property
+    def const(self) -> int:
+        """The value of a constant polynomial."""
+        assert self.is_const, self
+        return self.terms[0][1] if self.terms else 0
+
+    def symbols(self) -> set:
+        return {s for m, _ in self.terms for s in m}
+
+    def evaluate(self, values) -> int:
+        total = 0
+        for mono, coeff in self.terms:
+            for s in mono:
+                coeff *= values[s]
+            total += coeff
+        return total
+
+    def __repr__(self):
+        if self.is_const:
+            return str(self.const)
+        return " + ".join(f"{c}*" + "*".join(f"s{s}" for s in m) if m else str(c)
+                          for m, c in self.terms)
+
+
+_CONSTANTS: dict = {}
+
+
+def prod(values) -> Poly:
+    out = Poly.of(1)
+    for v in values:
+        out = out * v
+    return out
+
+
+class Shaped:
+    """A stand-in node with a concrete shape, for running the op table's shape rules."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
+
+
+def concrete_shapes(nodes, inputs, arrays) -> dict:
+    """{id(node): concrete shape} for `nodes` (topologically ordered), given the arrays bound
+    to the input placeholders; shape errors name the op and the user's file:line."""
+    out = {id(p): a.shape for p, a in zip(inputs, arrays)}
+    for node in nodes:
+        if id(node) in out:
+            continue
+        if None not in node.shape:
+            out[id(node)] = node.shape
+            continue
+        ins = [Shaped(out[id(i)], i.dtype) for i in node.inputs]
+        try:
+            shape, _ = OPS[node.op].infer(ins, **node.attr_dict)
+        except ValueError as err:
+            got = ", ".join(str(i.shape) for i in ins)
+            raise type(err)(f"{node.op}: {err}. Received shapes {got} (node built at "
+                            f"{node.site})") from None
+        out[id(node)] = tuple(shape)
+    return out
+
+
+class Symbols:
+    """The run-time symbols of one graph and the symbolic shape of each of its nodes.
+
+    Symbol k is computed from `self.specs[k]` (see `new`), the concrete shapes and the values
+    of earlier symbols. Two run-time sizes that meet in an elementwise op are assumed
+    equal (so kernels see one size, and loops over them fuse and vectorize); `check` verifies
+    each such assumption when the shapes change and names the op where it fails.
+    """
+
+    def __init__(self):
+        self.specs: list = []
+        self.memo: dict = {}
+        self.shapes: dict = {}
+        self.parent: dict = {}
+        self.assumed: list = []  # (sym a, sym b, node)
+
+    def new(self, spec) -> Poly:
+        """The symbol of a spec: ('dim', node, axis) is a size of a node; ('bstride', d, s)
+        is 0 when size d is 1 else stride s; ('start', slice item, d) a slice's first index."""
+        key = ("dim", id(spec[1]), spec[2]) if spec[0] == "dim" else spec
+        if key not in self.memo:
+            self.specs.append(spec)
+            self.memo[key] = Poly.sym(len(self.specs) - 1)
+        return self.memo[key]
+
+    def dim_of(self, node: Node, axis: int) -> Poly:
+        return self.new(("dim", node, axis))
+
+    def find(self, s: int) -> int:
+        while self.parent.get(s, s) != s:
+            s = self.parent[s]
+        return s
+
+    def norm(self, p: Poly) -> Poly:
+        if not self.parent or p.is_const:
+            return p
+        return Poly((tuple(sorted(self.find(s) for s in m)), c) for m, c in p.terms)
+
+    def unify(self, a: Poly, b: Poly, node) -> Poly:
+        """Assume two run-time sizes are equal (checked at run time); returns the size."""
+        a, b = self.norm(a), self.norm(b)
+        if a == b:
+            return a
+        if len(a.terms) == 1 and len(b.terms) == 1 and len(a.terms[0][0]) == 1 == \
+                len(b.terms[0][0]) and a.terms[0][1] == 1 == b.terms[0][1]:
+            sa, sb = a.terms[0][0][0], b.terms[0][0][0]
+            self.parent[max(sa, sb)] = min(sa, sb)
+            self.assumed.append((sa, sb, node))
+            self.shapes = {k: tuple(self.norm(d) for d in v) for k, v in self.shapes.items()}
+            return self.norm(a)
+        return None
+
+    def shape(self, node: Node) -> tuple:
+        """Symbolic shape of `node` (computed for its inputs first)."""
+        found = self.shapes.get(id(node))
+        if found is None:
+            if all(id(i) in self.shapes for i in node.inputs):
+                found = self.shapes[id(node)] = self._derive(node)
+                return found
+            for n in _toposort_missing(node, self.shapes):
+                self.shapes[id(n)] = self._derive(n)
+            found = self.shapes[id(node)]
+        return found
+
+    def values(self, shapes: dict) -> list:
+        values: list = []
+        for spec in self.specs:
+            values.append(spec_value(spec, shapes, values))
+        return values
+
+    def check(self, values) -> None:
+        from graphc.ir import ShapeError
+
+        for a, b, node in self.assumed:
+            if values[a] != values[b]:
+                raise ShapeError(
+                    f"{node.op}: run-time sizes {values[a]} and {values[b]} meet on one axis; "
+                    f"the llvm backend needs run-time (None) sizes that meet in an op to be "
+                    f"equal (broadcast a size-1 run-time axis explicitly, or use "
+                    f"backend='numpy') (node built at {node.site})")
+
+    def _derive(self, node: Node) -> tuple:
+        guess = derive_dims(node, [self.shapes[id(i)] for i in node.inputs], self)
+        out = []
+        for axis, d in enumerate(node.shape):
+            if d is not None:
+                out.append(Poly.of(d))
+            elif guess is not None and guess[axis] is not None:
+                out.append(self.norm(guess[axis]))
+            else:
+                out.append(self.dim_of(node, axis))
+        return tuple(out)
+
+
+def spec_value(spec, shapes, values) -> int:
+    if spec[0] == "dim":
+        return shapes[id(spec[1])][spec[2]]
+    if spec[0] == "bstride":
+        return 0 if spec[1].evaluate(values) == 1 else spec[2].evaluate(values)
+    return slice(*spec[1][1:]).indices(spec[2].evaluate(values))[0]
+
+
+def _toposort_missing(node, known):
+    from graphc.ir import toposort
+
+    return [n for n in toposort([node]) if id(n) not in known]
+
+
+def broadcast_dims(shapes, syms=None, node=None) -> list:
+    """Per output axis, the common symbolic size (run-time sizes that meet are unified)."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(ndim):
+        sizes = {s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 0}
+        sizes.discard(Poly.of(1))
+        consts = {d for d in sizes if d.is_const}
+        if consts:
+            out.append(consts.pop())
+            continue
+        size = sizes.pop() if sizes else Poly.of(1)
+        for other in sizes:
+            size = syms.unify(size, other, node) if syms and size is not None else None
+        out.append(size)
+    return out
+
+
+def derive_dims(node: Node, ins: list, syms=None):
+    """Symbolic sizes that equal an input's (so kernels see equal sizes as equal), or None."""
+    op, kind = node.op, OPS[node.op].kind
+    if kind in ("elementwise", "random") and op != "one_hot":
+        ins = ins[1:] if op == "random_uniform" else ins
+        return broadcast_dims(ins, syms, node)
+    if op in ("softmax", "log_softmax"):
+        return list(ins[0])
+    if op == "one_hot":
+        return list(ins[0]) + [None]
+    if kind == "reduce" and op != "size":
+        axes = normalize_axes(node.attr("axis"), len(ins[0]))
+        if node.attr("keepdims"):
+            return [Poly.of(1) if i in axes else d for i, d in enumerate(ins[0])]
+        return [d for i, d in enumerate(ins[0]) if i not in axes]
+    if op == "matmul":
+        a, b = ins
+        ta, tb = node.attr("transpose_a"), node.attr("transpose_b")
+        if syms is not None:
+            syms.unify(a[-2] if ta else a[-1], b[-1] if tb else b[-2], node)
+            a, b = [syms.norm(d) for d in a], [syms.norm(d) for d in b]
+        m = a[-1] if ta else a[-2]
+        n = b[-2] if tb else b[-1]
+        return broadcast_dims([a[:-2], b[:-2]], syms, node) + [m, n]
+    if op == "transpose":
+        return [ins[0][a] for a in node.attr("axes")]
+    if op == "expand_dims":
+        dims = list(ins[0])
+        for a in sorted(node.attr("axis")):
+            dims.insert(a, Poly.of(1))
+        return dims
+    if op == "broadcast_like":
+        return list(ins[1])
+    if op in ("getitem_grad", "take_grad"):
+        return list(ins[-1])
+    if op == "reshape" and len(ins[0]) == len(node.shape):
+        return [d if s == -1 and node.shape.count(None) == 1 and _same_rest(ins[0], node.shape)
+                else None for d, s in zip(ins[0], node.attr("shape"))]
+    if len(ins) >= 1 and len(ins[0]) == len(node.shape) and op in BATCH_PRESERVING:
+        return [ins[0][0]] + [None] * (len(node.shape) - 1)
+    return None
+
+
+BATCH_PRESERVING = {"pad", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d",
+                    "avg_pool2d", "max_pool1d_grad", "max_pool2d_grad", "simple_rnn_seq",
+                    "lstm_seq", "gru_seq"}
+
+
+def _same_rest(in_dims, out_shape) -> bool:
+    """Reshape keeps its one run-time axis when every static axis is unchanged."""
+    return all(s is None or (d.is_const and d.const == s) for d, s in zip(in_dims, out_shape))
