@@ -360,15 +360,16 @@ class _GemmEmitter:
         cost_cols = b.mul(b.sdiv(b.add(nvec, b.sub(nt, _c64(1))), nt), _round_up(b, M, MR))
         cost_rows = b.mul(nvec, rows_per)
         split_cols = b.icmp_signed("<=", cost_cols, cost_rows)
-        with b.if_else(split_cols) as (by_cols, by_rows):
-            with by_cols:
-                if not self.tb:
-                    with b.if_then(b.icmp_signed("<=", M, _c64(DIRECT_MAX_ROWS))):
-                        self.emit_split_columns(b, t, nt, nvec, direct=True)
-                        b.ret_void()
-                self.emit_split_columns(b, t, nt, nvec)
-            with by_rows:
-                self.emit_split_rows(b, t, nt, nvec, rows_per)
+        for direct in ((True, False) if not self.tb else (False,)):
+            # the in-place variant first; it returns, so the packed one runs only past it
+            with b.if_then(b.icmp_signed("<=", M, _c64(DIRECT_MAX_ROWS)) if direct
+                           else ir.Constant(ir.IntType(1), 1)):
+                with b.if_else(split_cols) as (by_cols, by_rows):
+                    with by_cols:
+                        self.emit_split_columns(b, t, nt, nvec, direct)
+                    with by_rows:
+                        self.emit_split_rows(b, t, nt, nvec, rows_per, direct)
+                b.ret_void()
         b.ret_void()
 
     def panel_at(self, b, first, u, full):
@@ -391,15 +392,11 @@ class _GemmEmitter:
                             direct=direct)
         _counted_loop(b, _c64(0), count, _c64(1), panel, "pc")
 
-    def emit_split_rows(self, b, t, nt, nvec, rows_per):
+    def emit_split_rows(self, b, t, nt, nvec, rows_per, direct):
         full = b.sdiv(nvec, _c64(NV))
         count = b.add(full, b.srem(nvec, _c64(NV)))
-
-        def pack(b, u):
-            p, is_full = self.panel_at(b, _c64(0), u, full)
-            self.emit_panel(b, p, is_full, pack=True, i_start=None, i_end=None)
-        _counted_loop(b, t, count, nt, pack, "pq")
-        b.call(self.barrier, [self.a["tid"], self.a["nthreads"]])
+        if not direct:
+            self.emit_shared_packing(b, t, nt, full, count)
         M = self.a["M"]
         r0 = b.mul(t, rows_per)
         r0 = b.select(b.icmp_signed("<", r0, M), r0, M)
@@ -408,8 +405,16 @@ class _GemmEmitter:
 
         def compute(b, u):
             p, is_full = self.panel_at(b, _c64(0), u, full)
-            self.emit_panel(b, p, is_full, pack=False, i_start=r0, i_end=r1)
+            self.emit_panel(b, p, is_full, pack=False, i_start=r0, i_end=r1, direct=direct)
         _counted_loop(b, _c64(0), count, _c64(1), compute, "rq")
+
+    def emit_shared_packing(self, b, t, nt, full, count):
+        """Threads pack every nt-th panel of all of op(B), then wait for each other."""
+        def pack(b, u):
+            p, is_full = self.panel_at(b, _c64(0), u, full)
+            self.emit_panel(b, p, is_full, pack=True, i_start=None, i_end=None)
+        _counted_loop(b, t, count, nt, pack, "pq")
+        b.call(self.barrier, [self.a["tid"], self.a["nthreads"]])
 
     def emit_panel(self, b, p, is_full, pack, i_start, i_end, direct=False):
         """Pack and/or compute the panel at column vector p (NV vectors wide, or one);
