@@ -30,7 +30,7 @@ packed with in-register VL x VL transposes. Loads of B and stores of C are maske
 costs nothing extra; the M tail runs a 6-row tile that re-reads the last row (and skips its
 stores) while 3-5 rows remain, and 1-row tiles for the last 1-2. Threads split the columns
 (each packs its own panels, no barrier) or, when that balances worse (few columns, e.g. N=10),
-the rows (packing shared, then one barrier).
+the rows (packing shared, then one barrier; none when B is read in place).
 """
 
 from __future__ import annotations
