@@ -106,3 +106,12 @@ def test_target_prefers_512_bit_vectors_on_avx512():
     _cpu, features = jit.host_cpu()
     if "+avx512f" in features:
         assert features.endswith("-prefer-256-bit")
+
+
+def test_unwritable_cache_warns_and_still_compiles(tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_directory"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(blocker / "cache"))
+    with pytest.warns(RuntimeWarning, match="compile cache"):
+        module = jit.compile_ir(SQUARE_IR, "square")
+    assert call_square(module, 5.0) == 25.0 and not module.from_cache
