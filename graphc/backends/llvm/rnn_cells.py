@@ -1,0 +1,228 @@
+"""The six recurrent kernels (forward and BPTT of SimpleRNN, LSTM, GRU), written with the
+machinery of rnn_kernels.py: each step is barrier, GEMM, barrier, pointwise cell update.
+The cell equations mirror graphc/ops/recurrent.py line by line."""
+
+from __future__ import annotations
+
+from graphc.backends.llvm.irutil import c64, for_range
+from graphc.backends.llvm.rnn_kernels import (
+    activation,
+    activation_slope,
+    backward_gemm,
+    hidden_before,
+    recurrent_gemm,
+    sigmoid,
+    start,
+    tanh,
+    time_loop,
+)
+
+
+def copy_inputs(r, t, width, slot, gates):
+    """Y[n, t, slot...] = P[n, t] for this thread's rows (the GEMM then accumulates onto it)."""
+
+    def row(n):
+        src, dst = r.row(gates, n, t), r.b.add(r.row(width, n, t), c64(slot * r.u))
+        for_range(
+            r.b,
+            c64(0),
+            c64(gates * r.u),
+            lambda j: r.st(r.ld("P", r.b.add(src, j)), "Y", r.b.add(dst, j)),
+            name="j",
+        )
+
+    r.rows(row)
+
+
+def define_simple_rnn(module, dtype, T, units, act):
+    fn, r = start(module, "simple_rnn_seq", dtype, T, units, f"_{act}")
+    if r is None:
+        return fn
+    b = r.b
+    copy_inputs(r, c64(0), 1, 0, 1)
+
+    def step(t):
+        r.barrier()
+        recurrent_gemm(r, t, 1, 1, 0, acc=True)
+        r.barrier()
+        r.rows(
+            lambda n: r.units(
+                lambda k: r.st(
+                    activation(act, r.v("Y", r.b.add(r.row(1, n, t), k))),
+                    "Y",
+                    r.b.add(r.row(1, n, t), k),
+                )
+            )
+        )
+        with b.if_then(b.icmp_signed("<", t, c64(T - 1))):
+            copy_inputs(r, b.add(t, c64(1)), 1, 0, 1)
+
+    time_loop(r, True, step)
+    b.ret_void()
+    return fn
+
+
+def define_simple_rnn_grad(module, dtype, T, units, act):
+    fn, r = start(module, "simple_rnn_seq_grad", dtype, T, units, f"_{act}")
+    if r is None:
+        return fn
+    b = r.b
+
+    def step(t):
+        def cell(n, k):
+            at = b.add(r.row(1, n, t), k)
+            dh_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(2, n, nx), 1, k)))
+            da = (r.v("gY", at) + dh_next) * activation_slope(act, r.v("Y", at))
+            r.st(da, "G", b.add(r.row(2, n, t), k))
+
+        r.rows(lambda n: r.units(lambda k: cell(n, k)))
+        r.barrier()
+        backward_gemm(r, t, 2, 1, 1)
+        r.barrier()
+
+    time_loop(r, False, step)
+    b.ret_void()
+    return fn
+
+
+def define_lstm(module, dtype, T, units):
+    fn, r = start(module, "lstm_seq", dtype, T, units)
+    if r is None:
+        return fn
+    b = r.b
+    copy_inputs(r, c64(0), 6, 2, 4)
+
+    def cell(t, n, k):
+        base = r.row(6, n, t)
+        i, f, g, o = (
+            sigmoid(r.v("Y", r.slot(base, 2, k))),
+            sigmoid(r.v("Y", r.slot(base, 3, k))),
+            tanh(r.v("Y", r.slot(base, 4, k))),
+            sigmoid(r.v("Y", r.slot(base, 5, k))),
+        )
+        c_prev = r.previous(
+            t,
+            lambda: r.v("c0", b.add(b.mul(n, c64(r.u)), k)),
+            lambda e: r.v("Y", r.slot(r.row(6, n, e), 1, k)),
+        )
+        c = f * c_prev + i * g
+        for s, value in enumerate((o * tanh(c), c, i, f, g, o)):
+            r.st(value, "Y", r.slot(base, s, k))
+
+    def step(t):
+        r.barrier()
+        recurrent_gemm(r, t, 6, 4, 2, acc=True)
+        r.barrier()
+        r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
+        with b.if_then(b.icmp_signed("<", t, c64(T - 1))):
+            copy_inputs(r, b.add(t, c64(1)), 6, 2, 4)
+
+    time_loop(r, True, step)
+    b.ret_void()
+    return fn
+
+
+def define_lstm_grad(module, dtype, T, units):
+    fn, r = start(module, "lstm_seq_grad", dtype, T, units)
+    if r is None:
+        return fn
+    b = r.b
+
+    def cell(t, n, k):
+        base = r.row(6, n, t)
+        gh, gc, gi, gf, gg, go = (r.v("gY", r.slot(base, s, k)) for s in range(6))
+        c, i, f, g, o = (r.v("Y", r.slot(base, s, k)) for s in range(1, 6))
+        c_prev = r.previous(
+            t,
+            lambda: r.v("c0", b.add(b.mul(n, c64(r.u)), k)),
+            lambda e: r.v("Y", r.slot(r.row(6, n, e), 1, k)),
+        )
+        dh = gh + r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(6, n, nx), 4, k)))
+        dc_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(6, n, nx), 5, k)))
+        tc = tanh(c)
+        dc = gc + dc_next + dh * o * (1 - tc * tc)
+        grads = (
+            (dc * g + gi) * i * (1 - i),
+            (dc * c_prev + gf) * f * (1 - f),
+            (dc * i + gg) * (1 - g * g),
+            (dh * tc + go) * o * (1 - o),
+        )
+        for s, value in enumerate(grads):
+            r.st(value, "G", r.slot(base, s, k))
+        r.st(dc * f, "G", r.slot(base, 5, k))
+
+    def step(t):
+        r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
+        r.barrier()
+        backward_gemm(r, t, 6, 4, 4)
+        r.barrier()
+
+    time_loop(r, False, step)
+    b.ret_void()
+    return fn
+
+
+def define_gru(module, dtype, T, units):
+    fn, r = start(module, "gru_seq", dtype, T, units)
+    if r is None:
+        return fn
+    b = r.b
+
+    def cell(t, n, k):
+        base, p = r.row(5, n, t), r.row(3, n, t)
+        rz, rr, rh = (r.v("Y", r.slot(base, s, k)) for s in (2, 3, 4))
+        xz, xr, xh = (r.v("P", r.slot(p, s, k)) for s in range(3))
+        h_prev = hidden_before(r, t, 5, n, k)
+        z, reset = sigmoid(xz + rz), sigmoid(xr + rr)
+        hh = tanh(xh + reset * rh)
+        for s, value in enumerate((z * h_prev + (1 - z) * hh, z, reset, hh)):
+            r.st(value, "Y", r.slot(base, s, k))
+
+    def step(t):
+        r.barrier()
+        recurrent_gemm(r, t, 5, 3, 2, bias=r.a["b"])
+        r.barrier()
+        r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
+
+    time_loop(r, True, step)
+    b.ret_void()
+    return fn
+
+
+def define_gru_grad(module, dtype, T, units):
+    fn, r = start(module, "gru_seq_grad", dtype, T, units)
+    if r is None:
+        return fn
+    b = r.b
+
+    def cell(t, n, k):
+        base = r.row(5, n, t)
+        gh, gz, gr, ghh, grh = (r.v("gY", r.slot(base, s, k)) for s in range(5))
+        z, reset, hh, rh = (r.v("Y", r.slot(base, s, k)) for s in range(1, 5))
+        h_prev = hidden_before(r, t, 5, n, k)
+        dh = gh + r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(5, n, nx), 4, k)))
+        dzp = (dh * (h_prev - hh) + gz) * z * (1 - z)
+        dah = (dh * (1 - z) + ghh) * (1 - hh * hh)
+        drp = (dah * rh + gr) * reset * (1 - reset)
+        for s, value in enumerate((dzp, drp, dah * reset + grh, dah, dh * z)):
+            r.st(value, "G", r.slot(base, s, k))
+
+    def step(t):
+        r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
+        r.barrier()
+        backward_gemm(r, t, 5, 3, 4, acc=True)
+        r.barrier()
+
+    time_loop(r, False, step)
+    b.ret_void()
+    return fn
+
+
+DEFINE = {
+    "simple_rnn_seq": define_simple_rnn,
+    "simple_rnn_seq_grad": define_simple_rnn_grad,
+    "lstm_seq": define_lstm,
+    "lstm_seq_grad": define_lstm_grad,
+    "gru_seq": define_gru,
+    "gru_seq_grad": define_gru_grad,
+}
