@@ -4,9 +4,9 @@ Convolutions run on the packed GEMM (gemm.py): `im2col` copies every receptive f
 channels_last input into one row of a (batch * out_h * out_w, kh * kw * cin) matrix, ordered
 like the rows of the Keras kernel reshaped to (kh * kw * cin, cout), so
 
-    forward        y      = im2col(x) @ W                       (bias and activation in the epilogue)
-    weight grad    dW     = im2col(x)^T @ dy
-    input grad     dx     = col2im(dy @ W^T)
+    forward        y  = im2col(x) @ W
+    weight grad    dW = im2col(x)^T @ dy
+    input grad     dx = col2im(dy @ W^T)
 
 A 1-D convolution is the 2-D one with height 1. Every function here is SPMD:
 
