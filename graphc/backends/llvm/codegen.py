@@ -4,8 +4,9 @@ share one function), and the entry
 
     void graphc_step(ptr args, i32 tid, i32 nthreads)
 
-that every thread of the pool runs (threads.parallel_run): it calls the kernels in order with
-a barrier after each, then copies the values that could not be written in place.
+that every thread of the pool runs (threads.parallel_run): it calls the kernels in order, with a
+barrier between phases (lower.assign_phases) and after the last, then copies the values that
+could not be written in place.
 args[0] is the array of run-time sizes, args[1] an i64 status word, args[2 + k] buffer k.
 """
 
@@ -85,7 +86,9 @@ def emit_step(program, names) -> ir.Module:
     def pointer(buf):
         return b.load(b.gep(args, [c64(2 + buf.slot)], source_etype=PTR), typ=PTR)
 
-    for call, name in zip(program.calls, names):
+    for k, (call, name) in enumerate(zip(program.calls, names)):
+        if k and call.phase != program.calls[k - 1].phase:
+            b.call(barrier, [tid, nthreads])
         ptrs = [pointer(buf) for buf in call.pointers]
         if call.plan is not None:
             extra = [emit_poly(b, p, slots, sizes) for p in call.plan.param_polys()]
@@ -94,6 +97,7 @@ def emit_step(program, names) -> ir.Module:
             extra, arg_types = [slots, status], [PTR] * (len(ptrs) + 2)
         kernel = declare(module, name, VOID, arg_types + [I32, I32])
         b.call(kernel, ptrs + extra + [tid, nthreads])
+    if program.calls:
         b.call(barrier, [tid, nthreads])
     for dst, src in program.copies:
         copy_split(b, module, pointer(dst), pointer(src), dst, slots, sizes, tid, nthreads)

@@ -62,10 +62,23 @@ class Call:
     pointers: list  # Buffers, in the kernel's pointer-argument order
     plan: LoopPlan | None = None
     inputs: list = field(default_factory=list)  # op kernels: data input nodes
+    phase: int = 0  # kernels of one phase run without a barrier between them
 
     @property
     def name(self):
         return self.body.name
+
+    def writes(self) -> set:
+        """Buffers this kernel writes (outputs, scratch, workspace)."""
+        if self.plan is None:
+            out = [self.pointers[0]] + [b for b in self.pointers if b.kind == "workspace"]
+        else:
+            out = [self.pointers[a.ptr] for a in self.plan.stores.values()]
+            out += [b for b in self.pointers if b.kind == "scratch"]
+        return {id(b) for b in out}
+
+    def reads(self) -> set:
+        return {id(b) for b in self.pointers} - self.writes()
 
 
 @dataclass
@@ -303,6 +316,7 @@ class Lowering:
         self.assign_values()
         calls = [self.make_call(body, k) for k, body in enumerate(order)]
         copies = self.final_copies()
+        assign_phases(calls)
         self.lifetimes(calls, copies)
         outputs = [self.output_buffer(k, o) for k, o in enumerate(self.fused.outputs)]
         names = [v.name or f"shared{k}" for k, (v, _) in enumerate(self.fused.updates)
@@ -329,11 +343,15 @@ class Lowering:
         return copies
 
     def lifetimes(self, calls, copies):
-        end = len(calls)
-        for k, call in enumerate(calls):
+        """Lifetimes in phases: buffers used in one phase never share bytes."""
+        end = calls[-1].phase + 1 if calls else 0
+        for call in calls:
+            k = call.phase
             for buf in call.pointers:
                 if buf.kind == "temp":
                     buf.last = max(buf.last, k)
+                elif buf.kind in ("scratch", "workspace"):
+                    buf.first = buf.last = k
             for index, _ in enumerate(call.body.outputs):
                 buf = self.value_buffers[(id(call.body), index)]
                 if buf.kind == "temp":
@@ -342,6 +360,19 @@ class Lowering:
         for _, src in copies:
             if src.kind == "temp":
                 src.last = end
+
+
+def assign_phases(calls) -> None:
+    """A new phase (a barrier) only before a kernel that reads what the current phase
+    writes, or writes what it reads or writes; others run back to back."""
+    phase, read, written = 0, set(), set()
+    for call in calls:
+        r, w = call.reads(), call.writes()
+        if (r & written) or (w & (read | written)):
+            phase, read, written = phase + 1, set(), set()
+        call.phase = phase
+        read |= r
+        written |= w
 
 
 def plan_pass(plan, node, reading=False) -> int:
