@@ -10,11 +10,16 @@ jit.compile_ir (O3 for the host CPU, disk cache) and runtime.Executable.
 `compile(run)` is the backend protocol of graphc.backends: it returns a callable taking one
 array per graph input, returning one array per output, applying updates in place; its
 `.kernels` describes each kernel (graphc.backends.llvm.runtime.KernelInfo).
+
+GRAPHC_DEBUG=1 prints each compile and one line per kernel (ops, LLVM function, its share of
+the compile time); 2 also dumps the optimized LLVM IR of the module (every kernel is one
+function in it), 3 also the assembly (jit.py; GRAPHC_DEBUG_DIR sends dumps to files).
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 
 from graphc.backends.llvm import jit, program_cache
@@ -55,9 +60,18 @@ def compile(run, use_cache: bool = True):  # noqa: A001 - the backend protocol's
     compiled = jit.compile_ir(text, name)
     run.seconds["llvm"] = compiled.seconds
     kernels = describe_kernels(program, names, text, compiled.seconds)
+    if jit.debug_level() >= 1:
+        print_kernels(name, kernels)
     if use_cache:
         program_cache.store(key, nodes, program, kernels, text, compiled.seconds)
     return Executable(program, compiled, names, kernels)
+
+
+def print_kernels(module: str, kernels) -> None:
+    """GRAPHC_DEBUG >= 1: one line per kernel (its LLVM function is in the module's dumps)."""
+    for k in kernels:
+        print(f"graphc: {module}: {k.name} [{k.kind}] -> @{k.function}: "
+              f"{' '.join(k.ops) or 'copy'} (~{k.compile_ms:.1f} ms of LLVM)", file=sys.stderr)
 
 
 class Lazy:
