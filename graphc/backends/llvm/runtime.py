@@ -10,6 +10,7 @@ threads.parallel_run(step, args) once; the code itself never changes with the ba
 from __future__ import annotations
 
 import ctypes
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,7 @@ class Executable:
         self.outputs = program.outputs
         self.arena = np.zeros(0, np.uint8)
         self.signature = None
+        self.lock = threading.Lock()
 
     def prepare(self, arrays, reuse: bool = True) -> None:
         """Sizes, arena layout and output shapes for inputs of these shapes (reuse=False gives
@@ -94,13 +96,14 @@ class Executable:
                 info.shapes, info.flops = info.flops_of(shapes, values)
 
     def __call__(self, *arrays):
-        signature = tuple(a.shape for a in arrays)
-        if signature != self.signature:
-            self.prepare(arrays)
-            self.signature = signature
-        outs = self.call_prepared(arrays)
-        if self.status[0]:
-            self.status[0] = 0
+        with self.lock:  # one pointer table per executable: calls from two threads take turns
+            signature = tuple(a.shape for a in arrays)
+            if signature != self.signature:
+                self.prepare(arrays)
+                self.signature = signature
+            outs = self.call_prepared(arrays)
+            failed, self.status[0] = self.status[0], 0
+        if failed:
             raise IndexError("llvm backend: an index is out of range in a take/gather "
                              "(kernels: " + ", ".join(k.name for k in self.kernels
                                                       if "take" in " ".join(k.ops)) + ")")
@@ -109,9 +112,10 @@ class Executable:
     def run_keeping_values(self, *arrays):
         """Call once with no buffer reuse; returns (outputs, {(kernel name, output index):
         copy of that kernel output's value}). For graphc.compare's per-kernel errors."""
-        self.prepare(arrays, reuse=False)
-        self.signature = None  # the next normal call plans the arena again
-        outs = self.call_prepared(arrays)
+        with self.lock:
+            self.prepare(arrays, reuse=False)
+            self.signature = None  # the next normal call plans the arena again
+            outs = self.call_prepared(arrays)
         values = {}
         for call in self.program.calls:
             for index, node in enumerate(call.body.outputs):
