@@ -233,6 +233,7 @@ def main(argv=None):
     from graphc.backends.llvm import threads
 
     nthreads = threads.num_threads()
+    load_before = os.getloadavg()[0]
     x, y = data()
     rows = []
     llvm = ms_per_step(graphc_step("llvm"), x, y, args.steps)
@@ -249,7 +250,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as cache_dir:
         cold, cached, new = compile_times(cache_dir)
     print(f"MLP {'-'.join(map(str, SIZES))} training step, batch {BATCH}, float32, "
-          f"{nthreads} threads")
+          f"{nthreads} threads; 1-min load average {load_before:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after (other processes on these cores skew every row)")
     print(f"{'':32} {'ms/step':>10} {'vs llvm':>9}")
     for name, ms in rows:
         shown = "not installed" if ms is None else f"{ms:10.3f} {ms / llvm:8.2f}x"
