@@ -15,6 +15,9 @@ Two passes, each `Graph -> Graph`, run by the LLVM backend as the stages 'expand
       in one pass per parameter). Movement ops (reshape, transpose, expand_dims, getitem,
       broadcasts) are read as strided views and cost nothing;
     * 'op': any other op (argmax, take, one_hot, convolutions, ...) as a kernel of its own.
+  Static-size-1 expressions of leaves (a learning-rate schedule, 1/N) are recomputed inside each
+  loop that reads them; other intermediates smaller than the loop's space (e.g. exp(b) for a
+  bias b added to every row) get a kernel of their own and are read with broadcasting.
 
 Kernel nodes (what graphc.viz draws as clusters):
     node.op == 'kernel'; node.attr('kind') in {'loop', 'dense', 'op'}; node.attr('name');

@@ -31,7 +31,8 @@ class KernelInfo:
 
     compile_ms is this kernel's share of the module's compile time, in proportion to the
     size of its LLVM IR (the module is compiled as a whole); shapes and flops are those of the
-    most recent call (None before the first)."""
+    most recent call (None before the first, and for a function loaded from the program cache,
+    which keeps no kernel bodies)."""
 
     name: str
     kind: str
