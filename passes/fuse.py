@@ -134,7 +134,7 @@ def form_groups(graph):
         r, _ = g.resolve(root)
         if root.op in LEAVES or r is not root or g.is_inlinable(root):
             copy = Group("loop", g.syms.shape(root))
-            g.read_into(copy, root, root, "X")
+            g.read_into(copy, root, root)
             copy.forced.append(root)
             g.groups.append(copy)
             root_copies[id(root)] = copy

@@ -131,13 +131,13 @@ class Grouper:
             return
         if id(node) not in self.copies:
             group = Group("loop", self.syms.shape(node))
-            self.read_into(group, node, node, "X")
+            self.read_into(group, node, node)
             group.forced.append(node)
             self.copies[id(node)] = group
             self.owner[id(node)] = group
             self.groups.append(group)
 
-    def read_into(self, group, reader, value, space):
+    def read_into(self, group, reader, value):
         """Record that `reader` (in `group`) reads `value`: S nodes and views come along."""
         root, chain = self.resolve(value)
         group.extra.extend(chain)
@@ -146,7 +146,7 @@ class Grouper:
                 group.space[id(root)] = "S"
                 group.extra.append(root)
                 for i in data_inputs(root):
-                    self.read_into(group, root, i, "S")
+                    self.read_into(group, root, i)
         elif root.op in LEAVES or self.owner.get(id(root)) is not group:
             group.reads.append((reader, root, chain))
 
@@ -295,9 +295,8 @@ class Grouper:
             group.space[id(node)] = self.space_of(group, node)
         group.members.append(node)
         self.owner[id(node)] = group
-        space = "X" if is_reduce else group.space[id(node)]
         for i in data_inputs(node):
-            self.read_into(group, node, i, space)
+            self.read_into(group, node, i)
 
     # ---- dense and op groups --------------------------------------------------------------
 
