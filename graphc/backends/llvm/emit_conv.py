@@ -1,7 +1,7 @@
 """Kernels of the convolution, padding and pooling ops (graphc/ops/conv.py, pooling.py).
 
 Convolutions are lowered onto the packed GEMM (gemm.py) through im2col (conv_kernels.py),
-a chunk of whole images at a time, so the column matrix stays about a megabyte (in L2)
+a chunk of whole images at a time, so the column matrix stays about two megabytes (an L2)
 whatever the batch size:
 
     for each chunk of images:                 (every thread takes part in every step)
@@ -31,7 +31,7 @@ from graphc.backends.llvm.gemm import gemm_workspace_elems
 from graphc.backends.llvm.gemm_library import gemm_function
 from graphc.backends.llvm.irutil import ITEMSIZE, MEM_TYPE, PTR, c64, const, for_range
 
-CHUNK_BYTES = 1 << 20  # target size of one chunk's column matrix
+CHUNK_BYTES = 1 << 21  # target size of one chunk's column matrix (2 MB: L2 of one core)
 
 
 def conv_geometry(node, x_shape, w_shape) -> Geometry:
