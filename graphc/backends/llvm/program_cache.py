@@ -40,7 +40,8 @@ def fingerprint(graph) -> tuple[str, list]:
                 group = storages.setdefault(id(value), len(storages))
                 value = ("storage", group, value.value.shape, value.value.dtype.str)
             elif key == "value":
-                value = ("literal", hashlib.sha1(repr(value._key).encode()).hexdigest())
+                dtype, shape, data = value._key
+                value = ("literal", dtype, shape, hashlib.sha1(data).hexdigest())
             attrs.append((key, value))
         h.update(repr((n.op, n.dtype, n.shape, n.name, [index[id(i)] for i in n.inputs],
                        attrs)).encode())
