@@ -103,3 +103,18 @@ def test_pooling_step_matches_the_interpreter(kind):
     v = np.random.default_rng(2).standard_normal((5, 9, 8, 3)).astype("float32")
     for got, want in zip(llvm(v), numpy(v)):
         np.testing.assert_allclose(got, want, **TOL["float32"])
+
+
+@settings(max_examples=10, deadline=None)
+@given(geometries(), st.sampled_from(["max", "avg"]), st.integers(1, 3))
+def test_pooling_on_random_geometries_matches_the_interpreter(geometry, kind, batch):
+    rank, sizes, window, strides, _, padding = geometry
+    if padding == "causal" or any(n < k for n, k in zip(sizes, window)):
+        padding = "same"  # (a window larger than the input only fits with padding)
+    x = gc.placeholder((None, *sizes, 2), "float64", name="x")
+    y = getattr(gc, f"{kind}_pool{rank}d")(x, window, strides, padding)
+    outputs = [y, gc.grad(gc.sum(y * y), x)]
+    llvm, numpy = gc.function([x], outputs), gc.function([x], outputs, backend="numpy")
+    v = np.random.default_rng(batch).standard_normal((batch, *sizes, 2))
+    for got, want in zip(llvm(v), numpy(v)):
+        np.testing.assert_allclose(got, want, **TOL["float64"])
