@@ -49,3 +49,18 @@ def test_compare_counts_mismatches():
     assert agreement("i", np.array([1, 2]), np.array([1, 3])).mismatches == 1
     nan = agreement("n", np.array([np.nan, 1.0]), np.array([np.nan, 1.0]))
     assert nan.mismatches == 0 and nan.max_abs == 0
+
+
+def test_compare_points_at_the_kernel_that_is_wrong(monkeypatch):
+    from graphc.backends.llvm.emitters import EMITTERS, Emitter
+
+    monkeypatch.setenv("GRAPHC_CACHE", "0")  # this broken code must not reach the cache
+    monkeypatch.setitem(EMITTERS, "tanh", Emitter("tanh", "scalar", lambda ctx, n, args: args[0]))
+    x = gc.placeholder((None, 4), name="x")
+    W = gc.shared(np.ones((4, 4), "f4"), name="W")
+    h = gc.tanh(x @ W * 0.1)  # tanh cannot go into the GEMM epilogue here (the scale comes first)
+    report = gc.compare([x], [gc.sum(h * h), gc.exp(x).sum()], args=[np.ones((3, 4), "f4")])
+    assert not report.ok()
+    bad = [k for k in report.kernels if k.mismatches]
+    assert bad and all("tanh" in k.ops for k in bad)
+    assert report.outputs[1].mismatches == 0
