@@ -31,6 +31,9 @@ runs fork/join in about a microsecond, then sleeps in a futex wait: an idle proc
 CPU, and a thread descheduled by an oversubscribed machine does not leave the others burning
 their cores. The barrier is a centralized counter barrier with a generation number.
 GRAPHC_NUM_THREADS=1 starts no workers: steps run on the calling thread.
+Measured (2-core Zen 4 VM): an empty parallel_run from Python 0.4 us when hot, 0.55 us with
+two barriers inside; a run that has to wake a sleeping worker 40-110 us.
+Platform: x86-64 Linux (futex syscall 202, the `pause` instruction).
 """
 
 from __future__ import annotations
