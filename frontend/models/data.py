@@ -8,20 +8,12 @@ import math
 
 import numpy as np
 
+from graphc.function import shape_text
 from graphc.ir import user_site
 
 
 class DataError(ValueError):
     """Data that does not fit the model."""
-
-
-def shape_text(shape) -> str:
-    return (
-        "("
-        + ", ".join("None" if d is None else str(d) for d in shape)
-        + ("," if len(shape) == 1 else "")
-        + ")"
-    )
 
 
 def as_array(value, what: str) -> np.ndarray:

@@ -15,7 +15,8 @@ import numpy as np
 import graphc as gc
 from frontend import backend, losses, metrics, seeding
 from frontend.layers.tensor import call_context
-from frontend.models.data import DataError, shape_text
+from frontend.models.data import DataError
+from graphc.function import shape_text
 from graphc.ir import user_site
 
 

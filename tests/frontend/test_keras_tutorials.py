@@ -30,19 +30,9 @@ import pytest
 
 import frontend
 
-from .conftest import llvm_available
+from .conftest import BACKENDS
 
 N_TRAIN, N_TEST = 500, 200
-
-BACKENDS = [
-    "numpy",
-    pytest.param(
-        "llvm",
-        marks=pytest.mark.skipif(
-            not llvm_available(), reason="graphc.backends.llvm cannot be imported yet"
-        ),
-    ),
-]
 
 
 @pytest.fixture(scope="module", autouse=True)
