@@ -71,46 +71,54 @@ class _Confusion(Metric):
         return float(values[0]) if values.size == 1 else values.tolist()
 
 
-class Precision(_Confusion):
-    """tp / (tp + fp) at `thresholds` (default 0.5)."""
+class _ThresholdRatio(_Confusion):
+    """A ratio of counts at `thresholds` (default 0.5): Precision and Recall differ only in
+    which counts `result` divides."""
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+        owner = type(self).__name__
         if top_k is not None:
-            raise ValueError("Precision: top_k is not supported")
+            raise ValueError(f"{owner}: top_k is not supported. Received: top_k={top_k!r}")
         self.init_thresholds = thresholds
-        super().__init__(_thresholds(thresholds), class_id, name or "precision", dtype)
+        super().__init__(_thresholds(thresholds), class_id, name or owner.lower(), dtype)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "thresholds": self.init_thresholds,
+            "class_id": self.class_id,
+        }
+
+
+class Precision(_ThresholdRatio):
+    """tp / (tp + fp) at `thresholds` (default 0.5).
+
+    Args:
+        thresholds: a float or a list of floats in [0, 1]; a score above it is positive.
+        class_id: measure only this class (last axis of the predictions).
+        name, dtype: as for every metric.
+
+    Example:
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[Precision()])
+    """
 
     def result(self):
         tp, fp, _, _ = self.counts()
         return self._scalar_or_list(divide_no_nan(tp, tp + fp))
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "thresholds": self.init_thresholds,
-            "class_id": self.class_id,
-        }
 
+class Recall(_ThresholdRatio):
+    """tp / (tp + fn) at `thresholds` (default 0.5).
 
-class Recall(_Confusion):
-    """tp / (tp + fn) at `thresholds` (default 0.5)."""
+    Args: as Precision.
 
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
-        if top_k is not None:
-            raise ValueError("Recall: top_k is not supported")
-        self.init_thresholds = thresholds
-        super().__init__(_thresholds(thresholds), class_id, name or "recall", dtype)
+    Example:
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[Recall(0.3)])
+    """
 
     def result(self):
         tp, _, _, fn = self.counts()
         return self._scalar_or_list(divide_no_nan(tp, tp + fn))
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "thresholds": self.init_thresholds,
-            "class_id": self.class_id,
-        }
 
 
 def _thresholds(thresholds):

@@ -49,8 +49,46 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """lr * decay_rate ** (step / decay_steps) (floored exponent if staircase)."""
+def _require_positive_steps(owner: str, decay_steps) -> None:
+    if decay_steps <= 0:
+        raise ValueError(f"{owner}: decay_steps must be > 0. Received: decay_steps={decay_steps}")
+
+
+class _StepRatioDecay(LearningRateSchedule):
+    """A decay driven by step / decay_steps, floored when `staircase` (Exponential and
+    InverseTime share their arguments and config; only the formula differs)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        _require_positive_steps(type(self).__name__, decay_steps)
+        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
+        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+
+    def _ratio(self, step):
+        ratio = _float(step) / float(self.decay_steps)
+        return _floor(ratio) if self.staircase else ratio
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
+
+class ExponentialDecay(_StepRatioDecay):
+    """lr * decay_rate ** (step / decay_steps) (floored exponent if staircase).
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: steps over which the rate is multiplied by `decay_rate` (> 0).
+        decay_rate: the factor per `decay_steps`.
+        staircase: decay in whole steps of `decay_steps` instead of continuously.
+
+    Example:
+        Adam(learning_rate=ExponentialDecay(1e-3, decay_steps=1000, decay_rate=0.9))
+    """
 
     def __init__(
         self,
@@ -60,33 +98,24 @@ class ExponentialDecay(LearningRateSchedule):
         staircase=False,
         name="ExponentialDecay",
     ):
-        if decay_steps <= 0:
-            raise ValueError(
-                f"ExponentialDecay: decay_steps must be > 0. Received: decay_steps={decay_steps}"
-            )
-        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
-        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = _float(step) / float(self.decay_steps)
-        if self.staircase:
-            p = _floor(p)
+        p = self._ratio(step)
         return float(self.initial_learning_rate) * gc.pow(
             gc.as_node(float(self.decay_rate), like=p), p
         )
 
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
 
+class InverseTimeDecay(_StepRatioDecay):
+    """lr / (1 + decay_rate * step / decay_steps) (floored ratio if staircase).
 
-class InverseTimeDecay(LearningRateSchedule):
-    """lr / (1 + decay_rate * step / decay_steps) (floored ratio if staircase)."""
+    Args: as ExponentialDecay. Keras 2's `decay=d` argument of the optimizers is
+    InverseTimeDecay(lr, 1, d).
+
+    Example:
+        SGD(learning_rate=InverseTimeDecay(0.1, decay_steps=10, decay_rate=0.5))
+    """
 
     def __init__(
         self,
@@ -96,27 +125,12 @@ class InverseTimeDecay(LearningRateSchedule):
         staircase=False,
         name="InverseTimeDecay",
     ):
-        if decay_steps <= 0:
-            raise ValueError(
-                f"InverseTimeDecay: decay_steps must be > 0. Received: decay_steps={decay_steps}"
-            )
-        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
-        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = _float(step) / float(self.decay_steps)
-        if self.staircase:
-            p = _floor(p)
-        return float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return float(self.initial_learning_rate) / (
+            1.0 + float(self.decay_rate) * self._ratio(step)
+        )
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -155,10 +169,7 @@ class CosineDecay(LearningRateSchedule):
         warmup_target=None,
         warmup_steps=0,
     ):
-        if decay_steps <= 0:
-            raise ValueError(
-                f"CosineDecay: decay_steps must be > 0. Received: decay_steps={decay_steps}"
-            )
+        _require_positive_steps("CosineDecay", decay_steps)
         self.initial_learning_rate, self.decay_steps, self.alpha = (
             initial_learning_rate,
             decay_steps,
@@ -209,7 +220,8 @@ class PolynomialDecay(LearningRateSchedule):
         name="PolynomialDecay",
     ):
         if cycle:
-            raise ValueError("PolynomialDecay: cycle=True is not supported")
+            raise ValueError("PolynomialDecay: cycle=True is not supported. Received: cycle=True")
+        _require_positive_steps("PolynomialDecay", decay_steps)
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.end_learning_rate, self.power, self.cycle, self.name = (
             end_learning_rate,
