@@ -37,6 +37,37 @@ def _reject_steps(**steps):
         )
 
 
+def _reject_execution_options(run_eagerly, steps_per_execution, jit_compile):
+    """Keras's execution switches have no graphc meaning other than their defaults: refuse
+    other values rather than ignore them (the numpy backend is graphc's 'eager' mode)."""
+    if run_eagerly or jit_compile is False:
+        given = "run_eagerly=True" if run_eagerly else "jit_compile=False"
+        raise ValueError(
+            f"compile: {given} is not supported: every step is compiled; pass "
+            f"backend='numpy' to run the reference interpreter instead (at {user_site()})"
+        )
+    if steps_per_execution != 1:
+        raise ValueError(
+            f"compile: steps_per_execution must be 1 (one compiled call per batch). "
+            f"Received: steps_per_execution={steps_per_execution!r} (at {user_site()})"
+        )
+
+
+def _resolve_backend(backend) -> str:
+    """The backend name compile() uses, checked now so a typo fails at the user's line."""
+    if backend is None:
+        from frontend import backend as settings
+
+        backend = settings.default_backend()
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"compile: unknown backend {backend!r}; choose one of "
+            f"{', '.join(BACKENDS)} (at {user_site()})"
+        )
+    get_backend(backend)  # a clear NotImplementedError now rather than at the first step
+    return backend
+
+
 def _check_kwargs(method, kwargs, renames=None):
     for old, new in (renames or {}).items():
         if old in kwargs:
@@ -74,20 +105,14 @@ class Trainer(DataHandling):
             like Keras from the loss and shapes). loss_weights: one float per output.
             backend: 'llvm' (native code) or 'numpy' (the reference interpreter); by default
             `frontend.backend.default_backend()` ('llvm' unless set_default_backend changed it).
+            run_eagerly, steps_per_execution, jit_compile: accepted for Keras code at their
+            defaults only (every step is one compiled call); other values raise ValueError.
         Example: `model.compile(optimizer="adam", loss="categorical_crossentropy",
         metrics=["accuracy"])`
         """
         _check_kwargs(Trainer.compile, kwargs)
-        if backend is None:
-            from frontend import backend as settings
-
-            backend = settings.default_backend()
-        if backend not in BACKENDS:
-            raise ValueError(
-                f"compile: unknown backend {backend!r}; choose one of "
-                f"{', '.join(BACKENDS)} (at {user_site()})"
-            )
-        get_backend(backend)  # a clear NotImplementedError now rather than at the first step
+        _reject_execution_options(run_eagerly, steps_per_execution, jit_compile)
+        backend = _resolve_backend(backend)
         try:
             self.optimizer = optimizers.get(optimizer)
         except ValueError as err:
@@ -204,36 +229,24 @@ class Trainer(DataHandling):
         epochs = kwargs.get("epochs", epochs)
         batch_size = batch_size or 32
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "fit")
-        val = None
-        if validation_data is not None:
-            val = self._validation_arrays(validation_data)
-        elif validation_split:
-            k = len(xs)
-            train, held = D.split_validation(xs + ys + sws, validation_split)
-            xs, ys, sws = train[:k], train[k : k + len(ys)], train[k + len(ys) :]
-            val = (held[:k], held[k : k + len(ys)], held[k + len(ys) :])
+        (xs, ys, sws), val = self._hold_out_validation(
+            xs, ys, sws, validation_data, validation_split
+        )
         steps = self._step_functions()
         train_fn = steps.function("train", ys)
-        n = len(xs[0])
         history = History()
         verbose = _verbosity(verbose)
         cbs = CallbackList(
             list(callbacks or []) + [history] + ([ProgbarLogger(verbose)] if verbose else []),
             self,
-            {"verbose": verbose, "epochs": epochs, "steps": D.steps_for(n, batch_size)},
+            {"verbose": verbose, "epochs": epochs, "steps": D.steps_for(len(xs[0]), batch_size)},
         )
         self.stop_training = False
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             steps.reset()
             cbs.on_epoch_begin(epoch)
-            plan = D.batch_plan(n, batch_size, shuffle, seeding.rng())
-            for step, idx in enumerate(plan):
-                cbs.on_train_batch_begin(step)
-                train_fn(*[a[idx] for a in xs + ys + sws])
-                cbs.on_train_batch_end(step, steps.logs())
-                if self.stop_training:
-                    break
+            self._train_epoch(train_fn, xs + ys + sws, batch_size, shuffle, cbs)
             logs = steps.logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
                 results = self._run_test(*val, validation_batch_size or batch_size, None)
@@ -243,6 +256,29 @@ class Trainer(DataHandling):
                 break
         cbs.on_train_end()
         return history
+
+    def _hold_out_validation(self, xs, ys, sws, validation_data, validation_split):
+        """((xs, ys, sws) to train on, (xs, ys, sws) to validate on or None)."""
+        if validation_data is not None:
+            return (xs, ys, sws), self._validation_arrays(validation_data)
+        if not validation_split:
+            return (xs, ys, sws), None
+        k, m = len(xs), len(xs) + len(ys)
+        train, held = D.split_validation(xs + ys + sws, validation_split)
+        return (train[:k], train[k:m], train[m:]), (held[:k], held[k:m], held[m:])
+
+    def _train_epoch(self, train_fn, arrays, batch_size, shuffle, cbs):
+        """One pass over the (shuffled) mini-batches; stops early when a callback sets
+        model.stop_training."""
+        steps = self._steps
+        for step, idx in enumerate(
+            D.batch_plan(len(arrays[0]), batch_size, shuffle, seeding.rng())
+        ):
+            cbs.on_train_batch_begin(step)
+            train_fn(*[a[idx] for a in arrays])
+            cbs.on_train_batch_end(step, steps.logs())
+            if self.stop_training:
+                break
 
     # ---- evaluation and prediction ---------------------------------------------------------
 
@@ -332,18 +368,18 @@ class Trainer(DataHandling):
     ):
         """One training step on one batch; returns the loss (and metrics) of that batch
         (accumulated over calls when reset_metrics=False)."""
-        xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
-        steps = self._step_functions()
-        fn = steps.function("train", ys)
-        if reset_metrics:
-            steps.reset()
-        fn(*xs, *ys, *sws)
-        return self._format_results(steps.logs(), return_dict)
+        prepared = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
+        return self._run_one_batch("train", prepared, reset_metrics, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
-        xs, ys, sws = self._prepare(x, y, sample_weight, None, "test_on_batch")
+        """The loss (and metrics) of one batch, without training."""
+        prepared = self._prepare(x, y, sample_weight, None, "test_on_batch")
+        return self._run_one_batch("test", prepared, reset_metrics, return_dict)
+
+    def _run_one_batch(self, kind, prepared, reset_metrics, return_dict):
+        xs, ys, sws = prepared
         steps = self._step_functions()
-        fn = steps.function("test", ys)
+        fn = steps.function(kind, ys)
         if reset_metrics:
             steps.reset()
         fn(*xs, *ys, *sws)

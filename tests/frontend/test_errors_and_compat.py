@@ -115,6 +115,30 @@ def test_bad_argument_values():
         Sequential([Dense(1, input_shape=(1,))]).compile("sgd", "mse", backend="gpu")
 
 
+@pytest.mark.parametrize(
+    "option, match",
+    [
+        ({"run_eagerly": True}, "backend='numpy'"),
+        ({"jit_compile": False}, "backend='numpy'"),
+        ({"steps_per_execution": 4}, "Received: steps_per_execution=4"),
+    ],
+)
+def test_execution_options_are_refused_not_ignored(option, match):
+    model = Sequential([Dense(1, input_shape=(1,))])
+    with pytest.raises(ValueError, match=match) as err:
+        model.compile("sgd", "mse", backend="numpy", **option)
+    assert HERE in str(err.value)
+    model.compile("sgd", "mse", backend="numpy", run_eagerly=False, jit_compile=True)
+
+
+def test_learning_rate_schedules_refuse_zero_decay_steps():
+    from frontend.optimizers import schedules
+
+    for schedule in (schedules.ExponentialDecay, schedules.PolynomialDecay):
+        with pytest.raises(ValueError, match=f"{schedule.__name__}.*decay_steps=0"):
+            schedule(0.1, 0, 0.5)
+
+
 def test_wrong_number_of_inputs():
     a, b = Input(shape=(2,)), Input(shape=(3,))
     from frontend.layers import concatenate
