@@ -78,13 +78,23 @@ def test_float32_conv2d_in_several_chunks(monkeypatch):
 
 
 def test_pointwise_conv_skips_im2col_and_runs_any_batch():
-    check(1, (4, 10, 6), (1, 6, 7), batches=[4, 1, 5])
+    check(1, (4, 10, 17), (1, 17, 7), batches=[4, 1, 5])  # 17 channels: the GEMM path
     g = emit_conv.conv_geometry(
-        gc.conv1d(gc.placeholder((None, 10, 6)), gc.placeholder((1, 6, 7))),
-        (None, 10, 6),
-        (1, 6, 7),
+        gc.conv1d(gc.placeholder((None, 10, 17)), gc.placeholder((1, 17, 7))),
+        (None, 10, 17),
+        (1, 17, 7),
     )
-    assert emit_conv.is_pointwise(g)
+    assert emit_conv.is_pointwise(g) and g.K >= emit_conv.DIRECT_BELOW
+
+
+def test_tiny_receptive_fields_take_the_direct_loop_nest():
+    check(2, (3, 9, 8, 1), (3, 3, 1, 5), padding="same", strides=(1, 2))
+    g = emit_conv.conv_geometry(
+        gc.conv2d(gc.placeholder((None, 9, 8, 1)), gc.placeholder((3, 3, 1, 5))),
+        (None, 9, 8, 1),
+        (3, 3, 1, 5),
+    )
+    assert g.K < emit_conv.DIRECT_BELOW
 
 
 def test_empty_batch_gives_zero_weight_gradient():
