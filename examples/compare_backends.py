@@ -38,8 +38,9 @@ def training_step(hidden: int, dtype: str):
     params = []
     for n_in, n_out, name in ((784, hidden, "1"), (hidden, 10, "2")):
         limit = np.sqrt(6 / (n_in + n_out))  # Glorot uniform, as Keras initializes Dense
-        params.append(gc.shared(rng.uniform(-limit, limit, (n_in, n_out)).astype(dtype),
-                                name=f"W{name}"))
+        params.append(
+            gc.shared(rng.uniform(-limit, limit, (n_in, n_out)).astype(dtype), name=f"W{name}")
+        )
         params.append(gc.shared(np.zeros(n_out, dtype), name=f"b{name}"))
     w1, b1, w2, b2 = params
     logits = gc.relu(x @ w1 + b1) @ w2 + b2
@@ -61,17 +62,21 @@ def main():
 
     step = training_step(hidden, args.dtype)
     report = gc.compare(step, x, y)
-    print(f"784-{hidden}-10 training step, batch {batch}, {args.dtype}: "
-          f"{len(report.kernels)} compiled kernels")
+    print(
+        f"784-{hidden}-10 training step, batch {batch}, {args.dtype}: "
+        f"{len(report.kernels)} compiled kernels"
+    )
     print(report.table())
 
     out = Path(args.out)
-    diagram = gc.to_dot(step, stage="fused", report=report, collapse_kernels=True,
-                        show_constants=False)
+    diagram = gc.to_dot(
+        step, stage="fused", report=report, collapse_kernels=True, show_constants=False
+    )
     print("wrote", diagram.save(out / "compare_kernels.svg"))
     if not report.ok():
-        sys.exit(f"the backends disagree beyond tolerance (worst relative error "
-                 f"{report.worst:.2e})")
+        sys.exit(
+            f"the backends disagree beyond tolerance (worst relative error {report.worst:.2e})"
+        )
     print(f"the backends agree: worst relative error {report.worst:.2e}")
 
 

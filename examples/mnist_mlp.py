@@ -39,8 +39,11 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--backend", default="llvm", choices=["llvm", "numpy"])
     parser.add_argument("--out", default="out", help="folder for the pictures and the model")
-    parser.add_argument("--smoke", action="store_true",
-                        help="a quick run on 500 digits for one epoch (used by the tests)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a quick run on 500 digits for one epoch (used by the tests)",
+    )
     return parser.parse_args()
 
 
@@ -55,12 +58,14 @@ def load_digits(smoke: bool):
 
 
 def build_model():
-    model = Sequential([
-        Input(shape=(784,)),
-        Dense(500, activation="relu"),
-        Dense(500, activation="relu"),
-        Dense(10, activation="softmax"),
-    ])
+    model = Sequential(
+        [
+            Input(shape=(784,)),
+            Dense(500, activation="relu"),
+            Dense(500, activation="relu"),
+            Dense(10, activation="softmax"),
+        ]
+    )
     model.summary()
     return model
 
@@ -72,8 +77,10 @@ def save_and_reload(model, x, out: Path):
     model.save(path)
     after = load_model(path).predict(x, verbose=0)
     if not np.array_equal(before, after):
-        raise SystemExit(f"the reloaded model predicts differently (max difference "
-                         f"{np.abs(before - after).max():.3g})")
+        raise SystemExit(
+            f"the reloaded model predicts differently (max difference "
+            f"{np.abs(before - after).max():.3g})"
+        )
     print(f"saved to {path}; the reloaded model predicts the same")
 
 
@@ -101,18 +108,32 @@ def main():
     print(f"{len(x_train)} training and {len(x_test)} test digits")
 
     model = build_model()
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
-                  backend=args.backend)
+    model.compile(
+        optimizer="adam",
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        backend=args.backend,
+    )
     start = time.perf_counter()
-    history = model.fit(x_train, y_train, batch_size=100, epochs=1 if args.smoke else args.epochs,
-                        validation_split=0.1, verbose=2)
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=100,
+        epochs=1 if args.smoke else args.epochs,
+        validation_split=0.1,
+        verbose=2,
+    )
     print(f"trained in {time.perf_counter() - start:.1f} s")
 
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f}")
     digits = model.predict(x_test[:10], verbose=0).argmax(axis=1)
-    print("first ten test digits predicted as", digits.tolist(),
-          "- labelled", y_test[:10].argmax(axis=1).tolist())
+    print(
+        "first ten test digits predicted as",
+        digits.tolist(),
+        "- labelled",
+        y_test[:10].argmax(axis=1).tolist(),
+    )
 
     save_and_reload(model, x_test, out)
     draw(model, history, out)

@@ -11,8 +11,12 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 # Files an example writes into ./out (the examples' default output folder).
 WRITES = {
-    "mnist_mlp.py": {"model.png", "train_step_fused.svg", "train_step_kernels.svg",
-                     "mnist_mlp.zip"},
+    "mnist_mlp.py": {
+        "model.png",
+        "train_step_fused.svg",
+        "train_step_kernels.svg",
+        "mnist_mlp.zip",
+    },
     "compare_backends.py": {"compare_kernels.svg"},
 }
 
@@ -20,10 +24,20 @@ WRITES = {
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_example_runs_in_smoke_mode(script, tmp_path):
     # offline: the examples use the packaged digits without waiting on a network that may hang
-    env = {**os.environ, "GRAPHC_HOME": str(tmp_path / "home"), "GRAPHC_OFFLINE": "1",
-           "MPLBACKEND": "Agg"}
-    done = subprocess.run([sys.executable, str(EXAMPLES / script), "--smoke"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "GRAPHC_HOME": str(tmp_path / "home"),
+        "GRAPHC_OFFLINE": "1",
+        "MPLBACKEND": "Agg",
+    }
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), "--smoke"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, f"{script} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     written = {p.name for p in (tmp_path / "out").glob("*")}
     assert WRITES.get(script, set()) <= written

@@ -248,9 +248,12 @@ def test_dropout_masks_differ_per_layer_and_per_step():
 
     first, second = Dropout(0.5), Dropout(0.5)
     x = gc.placeholder((None, 64), name="x")
-    f = gc.function([x], [first(x, training=True), second(x, training=True)],
-                    updates=[(seeding.step_counter(), seeding.step_counter() + 1)],
-                    backend="numpy")
+    f = gc.function(
+        [x],
+        [first(x, training=True), second(x, training=True)],
+        updates=[(seeding.step_counter(), seeding.step_counter() + 1)],
+        backend="numpy",
+    )
     ones = np.ones((2, 64), np.float32)
     a1, b1 = f(ones)
     a2, _ = f(ones)
