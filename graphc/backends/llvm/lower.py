@@ -174,6 +174,8 @@ class Lowering:
             for r in readers:
                 deps[writer].add(r)
             self.inplace_keys[storage] = key
+        self.deps = {id(self.bodies[k]): {id(self.bodies[d]) for d in ds}
+                     for k, ds in deps.items()}
         return self.topological(deps)
 
     def topological(self, deps):
@@ -316,7 +318,7 @@ class Lowering:
         self.assign_values()
         calls = [self.make_call(body, k) for k, body in enumerate(order)]
         copies = self.final_copies()
-        assign_phases(calls)
+        calls = assign_phases(calls, self.deps)
         self.lifetimes(calls, copies)
         outputs = [self.output_buffer(k, o) for k, o in enumerate(self.fused.outputs)]
         names = [v.name or f"shared{k}" for k, (v, _) in enumerate(self.fused.updates)
@@ -362,17 +364,24 @@ class Lowering:
                 src.last = end
 
 
-def assign_phases(calls) -> None:
-    """A new phase (a barrier) only before a kernel that reads what the current phase
-    writes, or writes what it reads or writes; others run back to back."""
-    phase, read, written = 0, set(), set()
-    for call in calls:
-        r, w = call.reads(), call.writes()
-        if (r & written) or (w & (read | written)):
-            phase, read, written = phase + 1, set(), set()
-        call.phase = phase
-        read |= r
-        written |= w
+def assign_phases(calls, deps) -> list:
+    """Group kernels into phases (a barrier between phases): each phase takes, in schedule
+    order, every kernel whose predecessors ran in earlier phases and that neither reads what
+    the phase writes nor writes what it reads or writes. Returns the calls in phase order."""
+    remaining, done, out = list(calls), set(), []
+    while remaining:
+        phase, read, written, taken = len(out) and out[-1].phase + 1, set(), set(), []
+        for call in remaining:
+            r, w = call.reads(), call.writes()
+            if deps[id(call.body)] <= done and not (r & written) and not (w & (read | written)):
+                call.phase = phase
+                taken.append(call)
+                read |= r
+                written |= w
+        done |= {id(c.body) for c in taken}
+        out += taken
+        remaining = [c for c in remaining if c not in taken]
+    return out
 
 
 def plan_pass(plan, node, reading=False) -> int:
