@@ -19,8 +19,10 @@ the recurrent kernel U, and returns one tensor (batch, time, k * units) that pac
 states and the gate activations the backward pass needs (cuDNN's "reserve space"); the
 layers slice h (and c) out of it. Each `*_grad` op takes the upstream gradient of that
 packed tensor (any slot may carry gradient) and returns, per step, the gradient of the
-pre-activations followed by the gradient reaching the previous state(s). The VJP then
-finishes with ordinary graph ops (dU = H_prev^T dZ, dh0, dc0).
+pre-activations followed by the gradient reaching the previous state(s) (GRU: of the input
+and recurrent projections, the recurrent ones contiguous). The VJP then finishes with
+ordinary graph ops (dU = H_prev^T dZ as one matmul; dh0, dc0 sliced from step 0).
+Second derivatives through a recurrence are not provided (the *_grad ops have no VJP).
 
 Gate orders are Keras 3's: LSTM i, f, c, o; GRU z, r, h with reset_after=True (the reset
 gate multiplies the recurrent projection, which carries its own bias).
