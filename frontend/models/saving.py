@@ -14,38 +14,22 @@ Lambda layers (whose functions are bytecode) unless `safe_mode=False`.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import io
 import json
 import os
 import platform
-import tempfile
 import warnings
 import zipfile
 import zlib
 
 import numpy as np
 
+from graphc.files import atomic_write
+
 FORMAT = "graphc.frontend.model"
 FORMAT_VERSION = 1
 MEMBERS = ("metadata.json", "config.json", "model.weights.npz")
-
-
-def atomic_write(path: str, write) -> None:
-    """Call `write(file)` on a temporary file beside `path`, then rename it to `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temp)
-        raise
 
 
 def arrays_to_npz(arrays, names) -> bytes:

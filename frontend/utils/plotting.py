@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+from graphc.files import atomic_write
+
 
 def require_matplotlib():
     try:
@@ -34,6 +38,10 @@ def plot_history(history: dict, epochs: list, to_file: str, metrics=None, dpi=96
         ax.legend()
         ax.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(to_file, dpi=dpi)
-    plt.close(figure)
+    # to a file object matplotlib cannot guess the format: name it from the suffix
+    fmt = os.path.splitext(str(to_file))[1].lstrip(".").lower() or None
+    try:
+        atomic_write(to_file, lambda f: figure.savefig(f, dpi=dpi, format=fmt))
+    finally:
+        plt.close(figure)
     return to_file

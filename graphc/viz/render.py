@@ -13,6 +13,8 @@ from pathlib import Path
 
 import graphviz
 
+from graphc.files import atomic_write
+
 RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpg"}
 TEXT = (".dot", ".gv")
 RASTER = ("png", "jpg")
@@ -50,19 +52,19 @@ def render(source: str, to_file, dpi: int | None = None) -> Path:
     fmt = output_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
-        path.write_text(source)
+        atomic_write(path, lambda f: f.write(source.encode()))
         return path
     dot = dot_program()
     if dot is None:
         fallback = path.with_suffix(".dot")
-        fallback.write_text(source)
+        atomic_write(fallback, lambda f: f.write(source.encode()))
         print(
             f"graphc: graphviz's `dot` program was not found, so {fallback} holds the diagram "
             f"as text instead of {path}; {INSTALL_HINT}",
             file=sys.stderr,
         )
         return fallback
-    command = [dot, f"-T{fmt}", "-o", str(path)]
+    command = [dot, f"-T{fmt}"]  # the picture comes back on stdout, so it is written whole
     if dpi and fmt in RASTER:
         command.insert(1, f"-Gdpi={int(dpi)}")
     done = subprocess.run(command, input=source.encode(), capture_output=True)
@@ -71,6 +73,7 @@ def render(source: str, to_file, dpi: int | None = None) -> Path:
             f"graphviz's dot failed on the diagram for {path}: "
             f"{done.stderr.decode(errors='replace').strip()}"
         )
+    atomic_write(path, lambda f: f.write(done.stdout))
     return path
 
 

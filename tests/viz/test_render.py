@@ -34,6 +34,9 @@ def test_unknown_suffix_is_named(tmp_path):
         render(SOURCE, tmp_path / "g.bmp")
 
 
-def test_dot_failure_is_reported(tmp_path):
+def test_dot_failure_is_reported_and_keeps_the_old_picture(tmp_path):
+    (tmp_path / "g.svg").write_text("old picture")
     with pytest.raises(DiagramError, match="dot failed"):
         render("digraph { a -> }", tmp_path / "g.svg")
+    assert (tmp_path / "g.svg").read_text() == "old picture"
+    assert [p.name for p in tmp_path.iterdir()] == ["g.svg"]  # no temporary file left
