@@ -10,6 +10,8 @@ import os
 import sys
 import warnings
 
+from graphc.ir import user_site
+
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _OWN_PACKAGES = tuple(os.path.join(_OWN_DIR, p) + os.sep for p in ("frontend", "graphc", "passes"))
 
@@ -46,6 +48,18 @@ def rename_deprecated(kwargs: dict, renames: dict, owner: str) -> dict:
                 )
             kwargs[new] = value
     return kwargs
+
+
+def refuse_unsupported(owner: str, **options) -> None:
+    """ValueError for Keras options graphc does not implement when given anything but their
+    default (False/None): refused, never silently ignored."""
+    given = {k: v for k, v in options.items() if v}
+    if given:
+        received = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        raise ValueError(
+            f"{owner}: {', '.join(given)} not supported by graphc; leave at the default. "
+            f"Received: {received} (at {user_site()})"
+        )
 
 
 def suggest(name: str, valid) -> str:

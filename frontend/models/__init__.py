@@ -6,9 +6,9 @@ from frontend.models.sequential import Sequential
 from frontend.models.serialization import model_from_json
 
 
-def save_model(model, filepath, overwrite=True):
-    """Same as `model.save(filepath)`."""
-    model.save(filepath, overwrite=overwrite)
+def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs):
+    """Same as `model.save(filepath, ...)`."""
+    model.save(filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
 
 
 __all__ = ["Model", "Sequential", "load_model", "save_model", "model_from_json"]

@@ -7,7 +7,7 @@ import json
 
 import graphc as gc
 from frontend import backend
-from frontend.compat import reject_unknown, rename_deprecated
+from frontend.compat import refuse_unsupported, reject_unknown, rename_deprecated
 from frontend.layers.base import Layer
 from frontend.layers.tensor import flatten
 from frontend.models.functional import FunctionalGraph
@@ -214,8 +214,23 @@ class Model(Trainer, Layer):
         show_trainable=False,
         layer_range=None,
     ):
-        """Print Keras's table of layers, output shapes and parameter counts."""
+        """Print Keras's table of layers, output shapes and parameter counts.
+
+        Args:
+            line_length, positions: the table's width and column stops (Keras defaults).
+            print_fn: called with each line instead of print.
+            expand_nested, show_trainable, layer_range: Keras options graphc does not draw;
+                anything but their defaults raises ValueError.
+        Example: `model.summary(print_fn=lines.append)`
+        """
         from frontend.models.summary import print_summary
+
+        refuse_unsupported(
+            "summary",
+            expand_nested=expand_nested,
+            show_trainable=show_trainable,
+            layer_range=layer_range,
+        )
 
         print_summary(self, line_length, positions, print_fn)
 
@@ -242,11 +257,21 @@ class Model(Trainer, Layer):
 
         return json.dumps(model_to_dict(self), **kwargs)
 
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Save architecture, weights, compile settings and optimizer state to one zip file."""
+    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+        """Save architecture, weights, compile settings and optimizer state to one zip file.
+
+        Args:
+            filepath: the file to write ('.keras' or '.zip' is usual; it is always graphc's
+                zip format, written to a temporary file and renamed).
+            overwrite: replace an existing file (else FileExistsError).
+            include_optimizer: also keep the optimizer's state, so training resumes exactly.
+            save_format: accepted for Keras 2 code; graphc has one format.
+        Example: `model.save("mnist_mlp.keras")`, then `load_model("mnist_mlp.keras")`
+        """
         from frontend.models.saving import save_model
 
-        save_model(self, filepath, overwrite=overwrite)
+        reject_unknown(kwargs, {"save_format"}, "save")
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights (in `model.weights` order) to an .npz archive."""
@@ -255,6 +280,9 @@ class Model(Trainer, Layer):
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
+        """Weights from `save_weights` output or from a whole saved model (`model.save`);
+        every weight's shape must match (`skip_mismatch=True` is not supported)."""
         from frontend.models.saving import load_weights
 
+        refuse_unsupported("load_weights", skip_mismatch=skip_mismatch)
         load_weights(self, filepath)

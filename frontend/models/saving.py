@@ -78,7 +78,7 @@ def check_target(path: str, overwrite: bool) -> str:
     return path
 
 
-def save_model(model, filepath, overwrite=True) -> None:
+def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
     from frontend.models.compile_config import compile_config
     from frontend.models.serialization import model_to_dict
 
@@ -90,7 +90,7 @@ def save_model(model, filepath, overwrite=True) -> None:
         "model.weights.npz": arrays_to_npz(model.get_weights(), [w.name for w in model.weights]),
     }
     optimizer = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
-    if optimizer is not None and optimizer.built:
+    if include_optimizer and optimizer is not None and optimizer.built:
         members["optimizer.npz"] = arrays_to_npz(
             [v.get_value() for v in optimizer.variables], [v.name for v in optimizer.variables]
         )

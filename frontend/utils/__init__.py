@@ -53,8 +53,15 @@ def plot_model(
     """Draw the model's layer graph to `to_file` (with graphviz, via graphc.viz).
 
     Each layer is one box; `show_shapes` adds input/output shapes, `show_dtype` dtypes,
-    `show_layer_activations` activations, `show_trainable` a trainable mark.
+    `show_layer_activations` activations, `show_trainable` a trainable mark; nested models
+    are drawn as one box (`expand_nested=True` is refused, not ignored). Returns the path
+    written (the .dot file instead when graphviz is missing).
+
+    Example: `plot_model(model, to_file="model.png", show_shapes=True)`
     """
+    from frontend.compat import refuse_unsupported
+
+    refuse_unsupported("plot_model", expand_nested=expand_nested)
     if kwargs:
         from frontend.compat import reject_unknown, signature_names
 

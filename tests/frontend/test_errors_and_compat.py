@@ -1,6 +1,8 @@
 """Bad input gets a clear message naming the argument/layer, the shapes and the user's line;
 Keras 1 names work with a DeprecationWarning; unknown keywords suggest the closest name."""
 
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -156,3 +158,29 @@ def test_to_categorical():
     assert keras.utils.to_categorical(np.array([[1], [0]])).shape == (2, 2)
     with pytest.raises(ValueError, match="num_classes"):
         keras.utils.to_categorical([5], 3)
+
+
+def test_keras_options_graphc_does_not_implement_are_refused(tmp_path):
+    model = Sequential([Dense(2, input_shape=(3,))])
+    with pytest.raises(ValueError, match=r"summary: expand_nested.*Received: expand_nested=True"):
+        model.summary(expand_nested=True)
+    with pytest.raises(ValueError, match="skip_mismatch"):
+        model.load_weights(tmp_path / "any.weights.npz", skip_mismatch=True)
+    with pytest.raises(ValueError, match="plot_model: expand_nested") as err:
+        keras.utils.plot_model(model, to_file=str(tmp_path / "m.svg"), expand_nested=True)
+    assert HERE in str(err.value)
+    with pytest.raises(TypeError, match="signatures"):
+        model.save(tmp_path / "m.keras", signatures=None)
+
+
+def test_save_without_the_optimizer_state(tmp_path):
+    model = classifier()
+    model.fit(np.ones((4, 20)), np.eye(10)[:4], verbose=0)
+    model.save(tmp_path / "with.keras")
+    model.save(tmp_path / "without.keras", include_optimizer=False, save_format="keras")
+    assert "optimizer.npz" in zipfile.ZipFile(tmp_path / "with.keras").namelist()
+    assert "optimizer.npz" not in zipfile.ZipFile(tmp_path / "without.keras").namelist()
+    reloaded = keras.models.load_model(tmp_path / "without.keras")
+    np.testing.assert_array_equal(
+        reloaded.predict(np.ones((1, 20)), verbose=0), model.predict(np.ones((1, 20)), verbose=0)
+    )
