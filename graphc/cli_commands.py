@@ -52,15 +52,16 @@ def split_target(spec: str) -> tuple[Path, str | None]:
 def run_user_file(path: Path) -> dict:
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)  # so the file can import its neighbours
     try:
         return runpy.run_path(str(path), run_name="__graphc_target__")
-    except Exception as err:
+    except Exception as err:  # the user's code failed: one line naming its file:line
         raise CommandError(
             f"running {path} failed at {failing_line(err, path)}: {type(err).__name__}: {err}"
         ) from err
     finally:
-        sys.path.pop(0)
+        sys.path.remove(folder)  # by value: the file may have changed sys.path itself
 
 
 def failing_line(err: Exception, path: Path) -> str:
@@ -165,6 +166,18 @@ def output_path(output, name: str, all_stages: bool, stage_name: str):
     return path.with_name(f"{path.stem}-{stage_name}{path.suffix}") if all_stages else path
 
 
+def stages_to_draw(fn, args, name: str) -> list:
+    """The pipeline stages `graphc dot` draws; [None] for a Graph or nodes, which have none."""
+    if hasattr(fn, "pipeline"):
+        return list(fn.pipeline.stages) if args.all_stages else [args.stage or "optimized"]
+    if args.stage or args.all_stages:
+        raise UsageError(
+            f"{name} is a {type(fn).__name__}, which has no pipeline stages: leave out "
+            f"--stage/--all-stages, or name a gc.function(...)"
+        )
+    return [None]
+
+
 def dot(args) -> int:
     from graphc.viz import to_dot
 
@@ -173,15 +186,10 @@ def dot(args) -> int:
         from frontend.utils import plot_model
 
         out = Path(args.output or f"{name}.svg")
-        plot_model(obj, to_file=str(out), show_shapes=True, rankdir=args.rankdir)
-        print(out if out.exists() else out.with_suffix(".dot"))
+        print(plot_model(obj, to_file=str(out), show_shapes=True, rankdir=args.rankdir))
         return 0
     fn = model_function(obj) if is_model(obj) else obj
-    stages = list(fn.pipeline.stages) if hasattr(fn, "pipeline") else [None]
-    wanted = stages if args.all_stages else [args.stage or "optimized"]
-    if not hasattr(fn, "pipeline"):
-        wanted = [None]
-    for stage in wanted:
+    for stage in stages_to_draw(fn, args, name):
         out = output_path(args.output, name, args.all_stages, stage or "graph")
         diagram = to_dot(
             fn,

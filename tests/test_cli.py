@@ -121,6 +121,16 @@ def test_unknown_stage_fails_with_the_stages_listed(workdir, capsys):
     assert code == 1 and "raw, grad, optimized" in one_line_error(err)
 
 
+def test_nodes_have_one_picture_and_no_stages(workdir, capsys):
+    (workdir / "nodes.py").write_text(
+        "import graphc as gc\n\ndef expr():\n    return gc.tanh(gc.matrix('x'))\n"
+    )
+    code, out, _ = run(capsys, "dot", "nodes.py:expr")
+    assert code == 0 and out.strip() == "expr-graph.svg"
+    code, _, err = run(capsys, "dot", "nodes.py:expr", "--stage", "raw")
+    assert code == 2 and "no pipeline stages" in one_line_error(err)
+
+
 def test_error_in_the_users_file_names_file_and_line(workdir, capsys):
     code, _, err = run(capsys, "dot", "bad.py:x")
     assert code == 1 and "bad.py:2" in one_line_error(err) and "boom" in err
