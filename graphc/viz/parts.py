@@ -49,7 +49,7 @@ def parts_of_raw(graph: Graph) -> dict:
             parts[id(root)] = FORWARD  # an output that does not depend on a gradient
             undecided.discard(id(root))
     costs = {id(n.inputs[0]) for n in order if n.op == "grad"}
-    resolve_new_nodes(graph, order, parts, undecided, anchors=costs)
+    resolve_new_nodes(order, parts, undecided, anchors=costs)
     return parts
 
 
@@ -89,13 +89,11 @@ def parts_after(graph: Graph, before: Graph, previous: dict, inner=lambda node: 
         if id(new) in undecided:
             parts[id(new)] = previous[id(old)]
             undecided.discard(id(new))
-    resolve_new_nodes(graph, order, parts, undecided)
+    resolve_new_nodes(order, parts, undecided)
     return parts
 
 
-def resolve_new_nodes(
-    graph: Graph, order: list, parts: dict, undecided: set, anchors=frozenset()
-) -> None:
+def resolve_new_nodes(order: list, parts: dict, undecided: set, anchors=frozenset()) -> None:
     """Nodes fed only by forward values: forward if they feed a forward node or an anchor
     (such as the cost of a `grad`), else backward."""
     users = users_of(order)

@@ -156,6 +156,14 @@ def test_model_checkpoint_csv_logger_and_lr_schedulers(tmp_path):
     assert model.optimizer.learning_rate == pytest.approx(0.05 / 3 * 0.25, rel=1e-5)
 
 
+def test_reduce_lr_on_plateau_keras2_epsilon_and_unknown_keywords():
+    with pytest.warns(DeprecationWarning, match="epsilon.*min_delta"):
+        reducer = callbacks.ReduceLROnPlateau(epsilon=0.5)
+    assert reducer.min_delta == 0.5
+    with pytest.raises(TypeError, match="min_dleta.*Did you mean `min_delta`"):
+        callbacks.ReduceLROnPlateau(min_dleta=0.5)
+
+
 def test_terminate_on_nan():
     x, y = line_data()
     model = regression_model(lr=1e30)
