@@ -41,15 +41,39 @@ def functional_config(model) -> dict:
 
 
 def functional_from_config(config: dict, custom_objects=None, cls=None):
+    """The functional Model a `functional_config` describes: its layers created from their
+    configs, then called on each other's outputs as recorded."""
     from frontend.models.model import Model
 
+    created = _create_layers(config, custom_objects)
+    tensor_at = _replay_calls(config, created)
+    inputs = _map_refs(tensor_at, _as_refs(config["input_layers"]))
+    outputs = _map_refs(tensor_at, _as_refs(config["output_layers"]))
+    model_cls = cls if cls is not None and cls.__name__ != "Sequential" else Model
+    return model_cls(
+        inputs=inputs,
+        outputs=outputs,
+        name=config.get("name"),
+        trainable=config.get("trainable", True),
+    )
+
+
+def _create_layers(config: dict, custom_objects) -> dict:
+    """layer name -> (layer, its recorded inbound calls); no layer is called yet."""
     created = {}
     for entry in config["layers"]:
         layer = deserialize(entry, custom_objects)
         created[entry.get("name", layer.name)] = (layer, entry.get("inbound_nodes", []))
+    return created
+
+
+def _replay_calls(config: dict, created: dict):
+    """Call every layer on its recorded inputs, each call once all its inputs exist (a
+    layer may be called several times: calls replay in their recorded order). Returns the
+    function from a [layer name, call index, tensor index] reference to its KerasTensor."""
     outputs_of = {}  # layer name -> list of output structures, one per replayed call
 
-    def lookup(ref):
+    def tensor_at(ref):
         name, call_index, tensor_index = ref
         layer = created[name][0]
         if isinstance(layer, InputLayer):
@@ -64,7 +88,7 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
         for name, i, call in pending:
             if len(outputs_of.get(name, [])) != i or not _ready(call["args"], created, outputs_of):
                 continue
-            args = _map_refs(lookup, _as_refs(call["args"]))
+            args = _map_refs(tensor_at, _as_refs(call["args"]))
             outputs_of.setdefault(name, []).append(created[name][0](args, **call.get("kwargs", {})))
             progressed.append((name, i))
         if not progressed:
@@ -74,15 +98,7 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             )
         done = set(progressed)
         pending = [p for p in pending if (p[0], p[1]) not in done]
-    inputs = _map_refs(lookup, _as_refs(config["input_layers"]))
-    outputs = _map_refs(lookup, _as_refs(config["output_layers"]))
-    model_cls = cls if cls is not None and cls.__name__ != "Sequential" else Model
-    return model_cls(
-        inputs=inputs,
-        outputs=outputs,
-        name=config.get("name"),
-        trainable=config.get("trainable", True),
-    )
+    return tensor_at
 
 
 class _Ref(tuple):
@@ -110,8 +126,7 @@ def _as_refs(structure):
 
 
 def _ready(args, created, outputs_of) -> bool:
-    refs = [r for r in _flat_refs(_as_refs(args))]
-    for name, call_index, _ in refs:
+    for name, call_index, _ in _flat_refs(_as_refs(args)):
         if name not in created:
             raise ValueError(f"The model config refers to an unknown layer {name!r}")
         if (
