@@ -1,5 +1,6 @@
 """The six recurrent kernels (forward and BPTT of SimpleRNN, LSTM, GRU), written with the
-machinery of rnn_kernels.py: each step is barrier, GEMM, barrier, pointwise cell update.
+machinery of rnn_kernels.py: each thread takes blocks of batch rows through every time step
+(a GEMM with the recurrent kernel, then the pointwise cell update), with no barrier at all.
 The cell equations mirror graphc/ops/recurrent.py line by line."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from graphc.backends.llvm.rnn_kernels import (
     start,
     tanh,
     time_loop,
+    transpose_u,
 )
 
 
@@ -39,12 +41,9 @@ def define_simple_rnn(module, dtype, T, units, act):
     if r is None:
         return fn
     b = r.b
-    copy_inputs(r, c64(0), 1, 0, 1)
 
     def step(t):
-        r.barrier()
         recurrent_gemm(r, t, 1, 1, 0, acc=True)
-        r.barrier()
         r.rows(
             lambda n: r.units(
                 lambda k: r.st(
@@ -57,7 +56,11 @@ def define_simple_rnn(module, dtype, T, units, act):
         with b.if_then(b.icmp_signed("<", t, c64(T - 1))):
             copy_inputs(r, b.add(t, c64(1)), 1, 0, 1)
 
-    time_loop(r, True, step)
+    def block():
+        copy_inputs(r, c64(0), 1, 0, 1)
+        time_loop(r, True, step)
+
+    r.row_blocks(block)
     b.ret_void()
     return fn
 
@@ -76,11 +79,14 @@ def define_simple_rnn_grad(module, dtype, T, units, act):
             r.st(da, "G", b.add(r.row(2, n, t), k))
 
         r.rows(lambda n: r.units(lambda k: cell(n, k)))
-        r.barrier()
         backward_gemm(r, t, 2, 1, 1)
-        r.barrier()
 
-    time_loop(r, False, step)
+    transpose_u(r, 1)
+
+    def block():
+        time_loop(r, False, step)
+
+    r.row_blocks(block)
     b.ret_void()
     return fn
 
@@ -90,7 +96,6 @@ def define_lstm(module, dtype, T, units):
     if r is None:
         return fn
     b = r.b
-    copy_inputs(r, c64(0), 6, 2, 4)
 
     def cell(t, n, k):
         base = r.row(6, n, t)
@@ -110,14 +115,16 @@ def define_lstm(module, dtype, T, units):
             r.st(value, "Y", r.slot(base, s, k))
 
     def step(t):
-        r.barrier()
         recurrent_gemm(r, t, 6, 4, 2, acc=True)
-        r.barrier()
         r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
         with b.if_then(b.icmp_signed("<", t, c64(T - 1))):
             copy_inputs(r, b.add(t, c64(1)), 6, 2, 4)
 
-    time_loop(r, True, step)
+    def block():
+        copy_inputs(r, c64(0), 6, 2, 4)
+        time_loop(r, True, step)
+
+    r.row_blocks(block)
     b.ret_void()
     return fn
 
@@ -153,11 +160,14 @@ def define_lstm_grad(module, dtype, T, units):
 
     def step(t):
         r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
-        r.barrier()
         backward_gemm(r, t, 6, 4, 4)
-        r.barrier()
 
-    time_loop(r, False, step)
+    transpose_u(r, 4)
+
+    def block():
+        time_loop(r, False, step)
+
+    r.row_blocks(block)
     b.ret_void()
     return fn
 
@@ -179,12 +189,13 @@ def define_gru(module, dtype, T, units):
             r.st(value, "Y", r.slot(base, s, k))
 
     def step(t):
-        r.barrier()
         recurrent_gemm(r, t, 5, 3, 2, bias=r.a["b"])
-        r.barrier()
         r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
 
-    time_loop(r, True, step)
+    def block():
+        time_loop(r, True, step)
+
+    r.row_blocks(block)
     b.ret_void()
     return fn
 
@@ -209,11 +220,14 @@ def define_gru_grad(module, dtype, T, units):
 
     def step(t):
         r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
-        r.barrier()
         backward_gemm(r, t, 5, 3, 4, acc=True)
-        r.barrier()
 
-    time_loop(r, False, step)
+    transpose_u(r, 3)
+
+    def block():
+        time_loop(r, False, step)
+
+    r.row_blocks(block)
     b.ret_void()
     return fn
 

@@ -26,9 +26,10 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.conv_kernels import declare_barrier, define_spmd, tag
-from graphc.backends.llvm.gemm import gemm_workspace_elems
+from graphc.backends.llvm.gemm import DIRECT_MAX_ROWS
 from graphc.backends.llvm.gemm_library import gemm_function
 from graphc.backends.llvm.irutil import (
+    I32,
     ITEMSIZE,
     MEM_TYPE,
     PTR,
@@ -40,7 +41,9 @@ from graphc.backends.llvm.irutil import (
     store,
 )
 
-# (pointer names, gates, forward slots, backward slots) per op
+BLOCK_ROWS = DIRECT_MAX_ROWS  # rows per GEMM call: the most the GEMM reads B in place for
+
+# (pointer names, gates, slots of the packed output) per op
 LAYOUTS = {
     "simple_rnn_seq": (("P", "h0", "U", "Y"), 1, 1),
     "simple_rnn_seq_grad": (("U", "Y", "gY", "G"), 1, 2),
@@ -52,10 +55,9 @@ LAYOUTS = {
 
 
 def workspace_elems(op: str, units: int, dtype: str) -> int:
-    """Elements of `dtype` the kernel's GEMM workspace needs (independent of the batch)."""
-    gates = LAYOUTS[op][1]
-    n, k = (units, gates * units) if op.endswith("_grad") else (gates * units, units)
-    return gemm_workspace_elems(0, n, k, 1, dtype)
+    """Elements of `dtype` the kernel's workspace needs: U^T for the backward kernels (the
+    forward GEMMs read U in place and need none)."""
+    return LAYOUTS[op][1] * units * units if op.endswith("_grad") else 1
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Rec:
     T: int
     u: int
     lanes: int = 1  # > 1 while emitting a unit loop that moves whole vectors
+    first_row: object = None  # the current block of batch rows (i64 values)
+    block_rows: object = None
 
     @property
     def vl(self) -> int:
@@ -96,9 +100,26 @@ class Rec:
         return ir.Constant(ir.VectorType(scalar.type, self.lanes), [scalar] * self.lanes)
 
     def rows(self, body):
-        """body(n) for this thread's share of the batch rows."""
-        lo, hi = split_range(self.b, self.a["batch"], self.a["tid"], self.a["nthreads"])
-        for_range(self.b, lo, hi, body, name="n")
+        """body(n) for the batch rows of the current block."""
+        end = self.b.add(self.first_row, self.block_rows)
+        for_range(self.b, self.first_row, end, body, name="n")
+
+    def row_blocks(self, body):
+        """body() once per block of at most BLOCK_ROWS of this thread's batch rows (set as
+        first_row, block_rows). Batch rows are independent recurrences, so a thread runs its
+        blocks through all time steps without ever waiting for another thread."""
+        b = self.b
+        lo, hi = split_range(b, self.a["batch"], self.a["tid"], self.a["nthreads"])
+        count = b.sdiv(b.add(b.sub(hi, lo), c64(BLOCK_ROWS - 1)), c64(BLOCK_ROWS))
+
+        def block(k):
+            self.first_row = b.add(lo, b.mul(k, c64(BLOCK_ROWS)))
+            left = b.sub(hi, self.first_row)
+            small = b.icmp_signed("<", left, c64(BLOCK_ROWS))
+            self.block_rows = b.select(small, left, c64(BLOCK_ROWS))
+            body()
+
+        for_range(b, c64(0), count, block, name="block")
 
     def units(self, body):
         """body(k) over the units: whole vectors of lanes first (explicit, so the cell math
@@ -120,16 +141,17 @@ class Rec:
     def barrier(self):
         self.b.call(declare_barrier(self.b.module), [self.a["tid"], self.a["nthreads"]])
 
-    def gemm(self, M, N, K, A, lda, B, ldb, C, ldc, *, tb=False, bias=None, acc=False):
-        """C (+)= A @ op(B) (+ bias) with every thread; lda is an i64 value, the rest ints."""
-        fn = gemm_function(self.b.module, self.dtype, False, tb, bias is not None, "linear", acc)
+    def gemm(self, N, K, A, lda, B, ldb, C, ldc, *, bias=None, acc=False):
+        """C (+)= A @ B (+ bias) for the current block's rows, on this thread alone: with at
+        most DIRECT_MAX_ROWS rows the GEMM reads B in place (no packing, no barrier)."""
+        fn = gemm_function(self.b.module, self.dtype, False, False, bias is not None, "linear", acc)
+        alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
         no_bias = ir.Constant(PTR, None)
         self.b.call(
             fn,
             [
-                self.a["tid"],
-                self.a["nthreads"],
-                M,
+                *alone,
+                self.block_rows,
                 c64(N),
                 c64(K),
                 A,
@@ -245,43 +267,65 @@ def hidden_before(r, t, width, n, k):
 
 
 def recurrent_gemm(r, t, width, gates, C_offset, bias=None, acc=False):
-    """C (Y at t, from C_offset units) (+)= h_{t-1} @ U (+ bias), every thread."""
-    b = r.b
+    """Y[block, t, C_offset units...] (+)= h_{t-1}[block] @ U (+ bias)."""
+    b, u = r.b, r.u
+    block = b.mul(r.first_row, c64(r.T * width * u))
     is_first = b.icmp_signed("==", t, c64(0))
     earlier = b.select(is_first, c64(0), b.sub(t, c64(1)))
-    A = b.select(is_first, r.a["h0"], r.at("Y", b.mul(earlier, c64(width * r.u))))
-    lda = b.select(is_first, c64(r.u), c64(r.T * width * r.u))
-    C = r.at("Y", b.add(b.mul(t, c64(width * r.u)), c64(C_offset * r.u)))
-    r.gemm(
-        r.a["batch"],
-        gates * r.u,
-        r.u,
-        A,
-        lda,
-        r.a["U"],
-        gates * r.u,
-        C,
-        r.T * width * r.u,
-        bias=bias,
-        acc=acc,
+    A = b.select(
+        is_first,
+        r.at("h0", b.mul(r.first_row, c64(u))),
+        r.at("Y", b.add(block, b.mul(earlier, c64(width * u)))),
     )
+    lda = b.select(is_first, c64(u), c64(r.T * width * u))
+    C = r.at("Y", b.add(block, b.add(b.mul(t, c64(width * u)), c64(C_offset * u))))
+    r.gemm(gates * u, u, A, lda, r.a["U"], gates * u, C, r.T * width * u, bias=bias, acc=acc)
 
 
 def backward_gemm(r, t, width, k_units, c_slot, acc=False):
-    """G[:, t, c_slot] (+)= G[:, t, :k_units] @ U^T, every thread (U is (u, k_units * u))."""
-    b = r.b
-    A = r.at("G", b.mul(t, c64(width * r.u)))
-    C = r.at("G", b.add(b.mul(t, c64(width * r.u)), c64(c_slot * r.u)))
+    """G[block, t, c_slot] (+)= G[block, t, :k_units] @ U^T, with U^T from transpose_u."""
+    b, u = r.b, r.u
+    row = b.add(b.mul(r.first_row, c64(r.T * width * u)), b.mul(t, c64(width * u)))
+    C = r.at("G", b.add(row, c64(c_slot * u)))
     r.gemm(
-        r.a["batch"],
-        r.u,
-        k_units * r.u,
-        A,
-        c64(r.T * width * r.u),
-        r.a["U"],
-        k_units * r.u,
+        u,
+        k_units * u,
+        r.at("G", row),
+        c64(r.T * width * u),
+        r.a["workspace"],
+        u,
         C,
-        r.T * width * r.u,
-        tb=True,
+        r.T * width * u,
         acc=acc,
     )
+
+
+def transpose_u(r, k_units):
+    """workspace = U^T ((k_units * u) x u), the threads sharing the rows, then a barrier:
+    the backward GEMMs then read it in place instead of packing U^T at every step."""
+    b, u, n = r.b, r.u, k_units * r.u
+    lo, hi = split_range(b, c64(n), r.a["tid"], r.a["nthreads"])
+
+    def row(j):
+        r.units(
+            lambda i: r.st(
+                r.ld("U", b.add(b.mul(i, c64(n)), j))
+                if r.lanes == 1
+                else gather_column(r, j, i, n),
+                "workspace",
+                b.add(b.mul(j, c64(u)), i),
+            )
+        )
+
+    for_range(b, lo, hi, row, name="j")
+    r.barrier()
+
+
+def gather_column(r, j, i, n):
+    """U[i .. i + lanes, j] as one vector (a strided column read)."""
+    b = r.b
+    vec = ir.Constant(ir.VectorType(MEM_TYPE[r.dtype], r.lanes), None)
+    for lane in range(r.lanes):
+        value = load(b, r.a["U"], b.add(b.mul(b.add(i, c64(lane)), c64(n)), j), r.dtype)
+        vec = b.insert_element(vec, value, ir.Constant(I32, lane))
+    return vec
