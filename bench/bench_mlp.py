@@ -4,7 +4,7 @@ interpreter, a hand-written NumPy step, and PyTorch / JAX when installed; plus g
 time cold (empty disk cache, fresh process) and from the disk cache (fresh process).
 Prints one table; ratios are against graphc llvm, all measured in this run.
 
-    python bench/bench_mlp.py [--steps 200]
+    python bench/bench_mlp.py [--steps 50]
 
 Runs in well under two minutes. Thread counts: graphc uses GRAPHC_NUM_THREADS (default all
 cores); PyTorch and NumPy's BLAS use the same number.
@@ -175,9 +175,10 @@ def jax_step():
 # ---- timing ------------------------------------------------------------------------------------
 
 
-def ms_per_step(step, x, y, steps, rounds=5, budget=4.0):
+def ms_per_step(step, x, y, steps, rounds=15, budget=5.0):
     """Best of `rounds` timings of up to `steps` steps (fewer for slow steps, so each row
-    takes about `budget` seconds)."""
+    takes about `budget` seconds). Many short rounds: on a shared machine the best round is the
+    one least disturbed by other processes."""
     start = time.perf_counter()
     for _ in range(3):
         step(x, y)
@@ -228,7 +229,7 @@ def compile_times(cache_dir):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=50, help="steps per timed round")
     args = parser.parse_args(argv)
     from graphc.backends.llvm import threads
 
@@ -239,7 +240,7 @@ def main(argv=None):
     llvm = ms_per_step(graphc_step("llvm"), x, y, args.steps)
     rows.append(("graphc llvm", llvm))
     rows.append(("graphc numpy interpreter", ms_per_step(graphc_step("numpy"), x, y,
-                                                          args.steps, 3)))
+                                                          args.steps, 5)))
     rows.append(("numpy, hand-written", ms_per_step(NumpyStep(), x, y, args.steps)))
     for name, make in (("pytorch eager (foreach Adam)", lambda: torch_step(nthreads)),
                        ("jax jit", jax_step)):
