@@ -12,12 +12,14 @@ from frontend.layers.base import Layer
 class _Merge(Layer):
     min_inputs = 2
 
-    def _check(self, inputs):
-        if not isinstance(inputs, (list, tuple)) or len(inputs) < self.min_inputs:
-            got = len(inputs) if isinstance(inputs, (list, tuple)) else type(inputs).__name__
+    def _check(self, inputs, exactly=None):
+        count = len(inputs) if isinstance(inputs, (list, tuple)) else None
+        wanted = f"exactly {exactly}" if exactly else f"at least {self.min_inputs}"
+        if count is None or count < self.min_inputs or (exactly and count != exactly):
+            got = f"a list of {count}" if count is not None else type(inputs).__name__
             raise ValueError(
-                f"A `{type(self).__name__}` layer should be called on a list of at "
-                f"least {self.min_inputs} inputs. Received: {got}"
+                f"A `{type(self).__name__}` layer ('{self.name}') should be called on a list "
+                f"of {wanted} inputs. Received: {got}"
             )
 
     def call(self, inputs):
@@ -35,8 +37,7 @@ class Add(_Merge):
 
 class Subtract(_Merge):
     def call(self, inputs):
-        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise ValueError("A `Subtract` layer should be called on exactly 2 inputs")
+        self._check(inputs, exactly=2)
         return inputs[0] - inputs[1]
 
 
