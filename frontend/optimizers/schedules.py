@@ -58,10 +58,11 @@ class _StepRatioDecay(LearningRateSchedule):
     """A decay driven by step / decay_steps, floored when `staircase` (Exponential and
     InverseTime share their arguments and config; only the formula differs)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
         _require_positive_steps(type(self).__name__, decay_steps)
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
-        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+        self.decay_rate, self.staircase = decay_rate, staircase
+        self.name = name or type(self).__name__
 
     def _ratio(self, step):
         ratio = _float(step) / float(self.decay_steps)
@@ -90,16 +91,6 @@ class ExponentialDecay(_StepRatioDecay):
         Adam(learning_rate=ExponentialDecay(1e-3, decay_steps=1000, decay_rate=0.9))
     """
 
-    def __init__(
-        self,
-        initial_learning_rate,
-        decay_steps,
-        decay_rate,
-        staircase=False,
-        name="ExponentialDecay",
-    ):
-        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
-
     def __call__(self, step):
         p = self._ratio(step)
         return float(self.initial_learning_rate) * gc.pow(
@@ -116,16 +107,6 @@ class InverseTimeDecay(_StepRatioDecay):
     Example:
         SGD(learning_rate=InverseTimeDecay(0.1, decay_steps=10, decay_rate=0.5))
     """
-
-    def __init__(
-        self,
-        initial_learning_rate,
-        decay_steps,
-        decay_rate,
-        staircase=False,
-        name="InverseTimeDecay",
-    ):
-        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
         return float(self.initial_learning_rate) / (

@@ -92,8 +92,31 @@ def layer_label(record: dict, options: dict) -> str:
     )
 
 
+LAYER_OPTIONS = {
+    "show_shapes": False,
+    "show_dtype": False,
+    "show_layer_names": True,
+    "rankdir": "TB",
+    "show_layer_activations": False,
+    "show_trainable": False,
+    "show_params": False,
+}
+
+
+def with_defaults(options: dict) -> dict:
+    """`options` over LAYER_OPTIONS; a misspelt option is an error, not ignored."""
+    unknown = sorted(set(options) - set(LAYER_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"unknown layer-diagram option {', '.join(unknown)}; "
+            f"the options are {', '.join(LAYER_OPTIONS)}"
+        )
+    return {**LAYER_OPTIONS, **options}
+
+
 def layers_digraph(records, **options) -> graphviz.Digraph:
     records = check_records(records)
+    options = with_defaults(options)
     if options["rankdir"] not in RANKDIRS:
         raise DiagramError(
             f"rankdir must be one of {', '.join(RANKDIRS)}, got {options['rankdir']!r}"
@@ -155,14 +178,9 @@ def draw_layers(
 
 
 def layers_diagram(records, dpi=96, **options) -> Diagram:
-    """Like draw_layers, but returns the Diagram (for notebooks) instead of writing a file."""
-    defaults = dict(
-        show_shapes=False,
-        show_dtype=False,
-        show_layer_names=True,
-        rankdir="TB",
-        show_layer_activations=False,
-        show_trainable=False,
-        show_params=False,
-    )
-    return Diagram(layers_digraph(records, **{**defaults, **options}), dpi)
+    """Like draw_layers, but returns the Diagram (for notebooks) instead of writing a file.
+
+    Example:
+        layers_diagram(model.layer_records(), show_shapes=True)  # shown inline in Jupyter
+    """
+    return Diagram(layers_digraph(records, **options), dpi)

@@ -100,3 +100,8 @@ def test_undrawable_models_say_why(tmp_path, records, message):
 def test_bad_rankdir(tmp_path):
     with pytest.raises(DiagramError, match="rankdir"):
         draw_layers(MLP, tmp_path / "m.png", rankdir="sideways")
+
+
+def test_a_misspelt_option_is_an_error():
+    with pytest.raises(TypeError, match="show_shape;.*show_shapes"):
+        layers_diagram(MLP, show_shape=True)
