@@ -11,6 +11,13 @@ import graphc as gc
 from graphc.backends.llvm import emit_conv
 from graphc.ops.conv import resolve_padding
 
+
+@pytest.fixture(autouse=True)
+def fresh_code(monkeypatch):
+    """Compile afresh: the program cache is keyed by the graph, not by the emitters' code."""
+    monkeypatch.setenv("GRAPHC_CACHE", "0")
+
+
 TOL = {"float64": dict(rtol=1e-11, atol=1e-11), "float32": dict(rtol=2e-4, atol=2e-5)}
 
 

@@ -8,6 +8,13 @@ import pytest
 import graphc as gc
 from graphc.backends.llvm.codegen import generate
 
+
+@pytest.fixture(autouse=True)
+def fresh_code(monkeypatch):
+    """Compile afresh: the program cache is keyed by the graph, not by the emitters' code."""
+    monkeypatch.setenv("GRAPHC_CACHE", "0")
+
+
 TOL = {"float64": dict(rtol=1e-11, atol=1e-12), "float32": dict(rtol=2e-4, atol=2e-5)}
 
 
