@@ -22,7 +22,7 @@ from frontend.models import Model
 def make_data(n: int, rng: np.random.Generator):
     """Queue = which of three hidden directions the two inputs point to, plus noise."""
     queues = rng.integers(0, 3, n)
-    numeric = rng.normal(0, 1, (n, 12)) + 1.5 * np.eye(3, 12, k=0)[queues] * 2
+    numeric = rng.normal(0, 1, (n, 12)) + 3.0 * np.eye(3, 12)[queues]
     tags = (rng.random((n, 20)) < 0.1).astype("float32")
     tags[np.arange(n), queues * 5] = 1.0  # each queue has a telltale tag
     return [numeric.astype("float32"), tags], queues

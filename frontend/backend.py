@@ -24,6 +24,7 @@ def floatx() -> str:
 
 
 def set_floatx(dtype: str) -> None:
+    """Set the default float dtype ("float32" or "float64") of layers created afterwards."""
     global _FLOATX
     if dtype not in ("float32", "float64"):
         raise ValueError(f"floatx must be 'float32' or 'float64'. Received: dtype={dtype!r}")
@@ -36,11 +37,13 @@ def epsilon() -> float:
 
 
 def set_epsilon(value: float) -> None:
+    """Set the fuzz factor losses and metrics use (for graphs built afterwards)."""
     global _EPSILON
     _EPSILON = float(value)
 
 
 def to_snake_case(name: str) -> str:
+    """'BatchNormalization' -> 'batch_normalization' (Keras's default layer names)."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 

@@ -10,6 +10,8 @@ from frontend.layers.base import Layer
 
 
 class _Merge(Layer):
+    """A layer called on a list of tensors; subclasses define `merge(list) -> tensor`."""
+
     min_inputs = 2
 
     def _check(self, inputs, exactly=None):
@@ -31,32 +33,44 @@ class _Merge(Layer):
 
 
 class Add(_Merge):
+    """Element-wise sum of two or more inputs of one shape. Example: `Add()([a, b])`."""
+
     def merge(self, xs):
         return functools.reduce(lambda a, b: a + b, xs)
 
 
 class Subtract(_Merge):
+    """`a - b` for exactly two inputs. Example: `Subtract()([a, b])`."""
+
     def call(self, inputs):
         self._check(inputs, exactly=2)
         return inputs[0] - inputs[1]
 
 
 class Multiply(_Merge):
+    """Element-wise product of two or more inputs. Example: `Multiply()([a, b])`."""
+
     def merge(self, xs):
         return functools.reduce(lambda a, b: a * b, xs)
 
 
 class Average(_Merge):
+    """Element-wise mean of two or more inputs. Example: `Average()([a, b, c])`."""
+
     def merge(self, xs):
         return functools.reduce(lambda a, b: a + b, xs) / float(len(xs))
 
 
 class Maximum(_Merge):
+    """Element-wise maximum of two or more inputs. Example: `Maximum()([a, b])`."""
+
     def merge(self, xs):
         return functools.reduce(gc.maximum, xs)
 
 
 class Minimum(_Merge):
+    """Element-wise minimum of two or more inputs. Example: `Minimum()([a, b])`."""
+
     def merge(self, xs):
         return functools.reduce(gc.minimum, xs)
 

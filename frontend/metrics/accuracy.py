@@ -22,16 +22,19 @@ def accuracy(y_true, y_pred):
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Per sample: the fraction of outputs where (y_pred > threshold) equals y_true."""
     y_true = losses._as_float_like(y_true, y_pred)
     predicted = gc.cast(y_pred > threshold, y_pred.dtype)
     return gc.mean(_match(y_true, predicted, y_pred.dtype), axis=-1)
 
 
 def categorical_accuracy(y_true, y_pred):
+    """Per sample: 1 where argmax(y_pred) is argmax(y_true) (one-hot labels), else 0."""
     return _match(gc.argmax(y_true, axis=-1), gc.argmax(y_pred, axis=-1), y_pred.dtype)
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
+    """Per sample: 1 where argmax(y_pred) is the integer label y_true, else 0."""
     labels = gc.cast(losses.sparse_labels(y_true, y_pred), "int64")
     return _match(labels, gc.argmax(y_pred, axis=-1), y_pred.dtype)
 
@@ -45,10 +48,12 @@ def _in_top_k(labels, y_pred, k):
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """Per sample: 1 where the one-hot label's class is among the k highest scores."""
     return _in_top_k(gc.argmax(y_true, axis=-1), y_pred, k)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """Per sample: 1 where the integer label is among the k highest scores."""
     return _in_top_k(losses.sparse_labels(y_true, y_pred), y_pred, k)
 
 
