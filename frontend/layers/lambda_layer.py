@@ -19,7 +19,15 @@ from frontend.layers.base import Layer
 SAFE_MODE = {"enabled": True}  # set by load_model while it deserializes
 
 
-def dump_function(fn) -> dict:
+def dump_function(fn, owner: str = "Lambda") -> dict:
+    """A JSON-able record of `fn`: its bytecode, defaults, name and the Python that made it."""
+    if fn.__closure__:
+        names = ", ".join(fn.__code__.co_freevars)
+        raise ValueError(
+            f"{owner}: cannot save its function: it uses variables of an enclosing function "
+            f"({names}), which bytecode does not keep. Pass them with arguments={{...}} or use "
+            f"a module-level function"
+        )
     code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
     return {
         "bytecode": code,
@@ -30,6 +38,7 @@ def dump_function(fn) -> dict:
 
 
 def load_function(spec: dict, custom_objects=None):
+    """The function `dump_function` recorded; its globals are gc, np and custom_objects."""
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     if spec.get("python") != python:
         raise ValueError(
@@ -60,7 +69,7 @@ class Lambda(Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "function": dump_function(self.function),
+            "function": dump_function(self.function, f"Lambda layer '{self.name}'"),
             "output_shape": self.output_shape_arg,
             "arguments": self.arguments,
         }

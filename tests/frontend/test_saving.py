@@ -155,3 +155,11 @@ def test_overwrite_false_and_h5_name(tmp_path):
     with pytest.warns(UserWarning, match="not HDF5"):
         model.save(os.fspath(tmp_path / "model.h5"))
     assert load_model(tmp_path / "model.h5").compiled
+
+
+def test_lambda_with_a_closure_is_refused_at_save_not_at_load(tmp_path):
+    scale = 3.0
+    model = Sequential([Input(shape=(2,)), Lambda(lambda t: t * scale, name="scaler")])
+    with pytest.raises(ValueError, match="Lambda layer 'scaler'.*enclosing function.*scale"):
+        model.save(tmp_path / "m.keras")
+    assert not (tmp_path / "m.keras").exists()
