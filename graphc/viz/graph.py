@@ -22,9 +22,8 @@ import numpy as np
 from graphc.ir import Graph, Node
 from graphc.viz import kernels
 from graphc.viz.parts import BACKWARD, parts_of_graph, parts_of_stage
-from graphc.viz.render import Diagram, DiagramError
+from graphc.viz.render import Diagram, DiagramError, check_rankdir
 
-RANKDIRS = ("TB", "LR", "BT", "RL")
 HIDDEN_ATTRS = ("shape", "dtype", "storage", "value", "ops")
 STYLE = {
     "placeholder": dict(shape="ellipse", style="filled", fillcolor="#dbeafe", color="#1d4ed8"),
@@ -213,8 +212,7 @@ def to_dot(
     Example:
         gc.to_dot(train, stage="fused", to_file="train_fused.svg")
     """
-    if rankdir not in RANKDIRS:
-        raise DiagramError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    check_rankdir(rankdir)
     drawing = resolve(obj, stage)
     if not drawing.graph.nodes():
         raise DiagramError(f"nothing to draw: the {drawing.title} has no outputs or updates")

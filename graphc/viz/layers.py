@@ -9,23 +9,20 @@ from pathlib import Path
 
 import graphviz
 
-from graphc.viz.render import Diagram, DiagramError, render
+from graphc.function import shape_text
+from graphc.viz.render import Diagram, DiagramError, check_rankdir, render
 
-RANKDIRS = ("TB", "LR", "BT", "RL")
 FILL = {"input": "#dbeafe", "weights": "#fef3c7", "frozen": "#e5e7eb", "plain": "#f8fafc"}
 
 
-def shape_text(shapes) -> str:
+def shapes_text(shapes) -> str:
     """'(None, 784)' for one shape, '[(None, 4), (None, 8)]' for several."""
-
-    def one(shape):
-        dims = [("None" if d is None else str(d)) for d in shape]
-        return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
-
     shapes = list(shapes or [])
     if not shapes:
         return "?"
-    return one(shapes[0]) if len(shapes) == 1 else "[" + ", ".join(map(one, shapes)) + "]"
+    if len(shapes) == 1:
+        return shape_text(shapes[0])
+    return "[" + ", ".join(map(shape_text, shapes)) + "]"
 
 
 def check_records(records) -> list:
@@ -71,8 +68,8 @@ def layer_label(record: dict, options: dict) -> str:
     rows = [f'<tr><td colspan="2" bgcolor="{fill_colour(record)}">{title}</td></tr>']
     if options["show_shapes"]:
         rows.append(
-            f"<tr><td>Input shape: {escape(shape_text(record.get('input_shapes')))}"
-            f"</td><td>Output shape: {escape(shape_text(record.get('output_shapes')))}"
+            f"<tr><td>Input shape: {escape(shapes_text(record.get('input_shapes')))}"
+            f"</td><td>Output shape: {escape(shapes_text(record.get('output_shapes')))}"
             f"</td></tr>"
         )
     extras = []
@@ -117,10 +114,7 @@ def with_defaults(options: dict) -> dict:
 def layers_digraph(records, **options) -> graphviz.Digraph:
     records = check_records(records)
     options = with_defaults(options)
-    if options["rankdir"] not in RANKDIRS:
-        raise DiagramError(
-            f"rankdir must be one of {', '.join(RANKDIRS)}, got {options['rankdir']!r}"
-        )
+    check_rankdir(options["rankdir"])
     dot = graphviz.Digraph(
         "model",
         graph_attr={

@@ -28,6 +28,16 @@ class DiagramError(ValueError):
     """A diagram that cannot be drawn: nothing to draw, or an argument it cannot use."""
 
 
+RANKDIRS = ("TB", "LR", "BT", "RL")
+
+
+def check_rankdir(rankdir: str) -> str:
+    """graphviz's layout direction, or a DiagramError naming the four it takes."""
+    if rankdir not in RANKDIRS:
+        raise DiagramError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    return rankdir
+
+
 def dot_program() -> str | None:
     """Path of graphviz's `dot`, or None when it is not installed."""
     return shutil.which("dot")
