@@ -17,9 +17,10 @@ class DataError(ValueError):
 
 
 def as_array(value, what: str) -> np.ndarray:
+    """`value` as a numeric array, or a DataError naming `what` and the user's line."""
     try:
         array = np.asarray(value)
-    except Exception as err:  # ragged lists and the like
+    except (ValueError, TypeError, OverflowError) as err:  # ragged lists, odd objects
         raise DataError(
             f"{what}: could not convert to an array ({err}) (at {user_site()})"
         ) from None
