@@ -289,6 +289,11 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         if mask_zero:
             raise ValueError("Embedding: mask_zero=True is not supported (graphc has no masks)")
+        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(
+                    f"Embedding: `{arg}` must be a positive integer. Received: {arg}={value!r}"
+                )
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)

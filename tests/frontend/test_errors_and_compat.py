@@ -113,6 +113,8 @@ def test_bad_argument_values():
         Dense(0)
     with pytest.raises(ValueError, match="rate"):
         Dropout(1.5)
+    with pytest.raises(ValueError, match="Embedding.*Received: output_dim=0"):
+        keras.layers.Embedding(10, 0)
     with pytest.raises(ValueError, match="backend"):
         Sequential([Dense(1, input_shape=(1,))]).compile("sgd", "mse", backend="gpu")
 
