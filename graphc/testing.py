@@ -272,13 +272,15 @@ OP_CASES: dict[str, list[Case]] = {
 
 
 def build_case(op: str, spec: Case, dtype: str | None = None, batch: bool = False):
-    """Placeholders for a case's inputs (first dim None when `batch`) and the op's node."""
+    """Placeholders for a case's inputs and the op's node; with `batch`, the first input's
+    leading dimension is known only at run time, as a batch is."""
     import graphc as gc
 
     placeholders = []
     for s in spec.inputs:
         d = dtype if dtype and s.dtype.startswith("float") else s.dtype
-        shape = (None,) + s.shape[1:] if batch and s.shape else s.shape
+        first = not placeholders
+        shape = (None,) + s.shape[1:] if batch and first and s.shape else s.shape
         placeholders.append(gc.placeholder(shape, d))
     return placeholders, make_node(op, placeholders, spec.attrs)
 
