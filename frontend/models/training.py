@@ -10,7 +10,7 @@ import numpy as np
 
 from frontend import losses, optimizers, seeding
 from frontend.callbacks import CallbackList, History, ProgbarLogger
-from frontend.compat import reject_unknown, signature_names, warn_deprecated
+from frontend.models import arguments as A
 from frontend.models import data as D
 from frontend.models.inputs import DataHandling
 from frontend.models.steps import (
@@ -18,64 +18,7 @@ from frontend.models.steps import (
     resolve_metric_specs,
     resolve_per_output,
 )
-from graphc.backends import BACKENDS, get_backend
 from graphc.ir import user_site
-
-
-def _verbosity(verbose) -> int:
-    return 1 if verbose == "auto" else int(verbose)
-
-
-def _reject_steps(**steps):
-    """Step counts only make sense for generators, which graphc does not take: refuse them
-    rather than ignore them."""
-    given = {k: v for k, v in steps.items() if v is not None}
-    if given:
-        raise ValueError(
-            f"{', '.join(given)}: not supported with array data (all samples are "
-            f"used, in batches of batch_size). Received: {given} (at {user_site()})"
-        )
-
-
-def _reject_execution_options(run_eagerly, steps_per_execution, jit_compile):
-    """Keras's execution switches have no graphc meaning other than their defaults: refuse
-    other values rather than ignore them (the numpy backend is graphc's 'eager' mode)."""
-    if run_eagerly or jit_compile is False:
-        given = "run_eagerly=True" if run_eagerly else "jit_compile=False"
-        raise ValueError(
-            f"compile: {given} is not supported: every step is compiled; pass "
-            f"backend='numpy' to run the reference interpreter instead (at {user_site()})"
-        )
-    if steps_per_execution != 1:
-        raise ValueError(
-            f"compile: steps_per_execution must be 1 (one compiled call per batch). "
-            f"Received: steps_per_execution={steps_per_execution!r} (at {user_site()})"
-        )
-
-
-def _resolve_backend(backend) -> str:
-    """The backend name compile() uses, checked now so a typo fails at the user's line."""
-    if backend is None:
-        from frontend import backend as settings
-
-        backend = settings.default_backend()
-    if backend not in BACKENDS:
-        raise ValueError(
-            f"compile: unknown backend {backend!r}; choose one of "
-            f"{', '.join(BACKENDS)} (at {user_site()})"
-        )
-    get_backend(backend)  # a clear NotImplementedError now rather than at the first step
-    return backend
-
-
-def _check_kwargs(method, kwargs, renames=None):
-    for old, new in (renames or {}).items():
-        if old in kwargs:
-            warn_deprecated(method.__name__, old, new)
-            kwargs[new] = kwargs.pop(old)
-    known = signature_names(method)
-    reject_unknown({k: v for k, v in kwargs.items() if k not in known}, known, method.__name__)
-    return kwargs
 
 
 class Trainer(DataHandling):
@@ -110,9 +53,9 @@ class Trainer(DataHandling):
         Example: `model.compile(optimizer="adam", loss="categorical_crossentropy",
         metrics=["accuracy"])`
         """
-        _check_kwargs(Trainer.compile, kwargs)
-        _reject_execution_options(run_eagerly, steps_per_execution, jit_compile)
-        backend = _resolve_backend(backend)
+        A.check_kwargs(Trainer.compile, kwargs)
+        A.reject_execution_options(run_eagerly, steps_per_execution, jit_compile)
+        backend = A.resolve_backend(backend)
         try:
             self.optimizer = optimizers.get(optimizer)
         except ValueError as err:
@@ -222,10 +165,23 @@ class Trainer(DataHandling):
         **kwargs,
     ):
         """Train for `epochs` epochs (counted from `initial_epoch`) on mini-batches of
-        `batch_size` (default 32); returns a History. `validation_split` holds out the last
-        samples (before shuffling)."""
-        kwargs = _check_kwargs(Trainer.fit, kwargs, {"nb_epoch": "epochs"})
-        _reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
+        `batch_size` (default 32); returns a History.
+
+        Args:
+            x, y: arrays (or a list/dict of arrays, one per model input/output).
+            validation_split: the fraction of samples held out from the end (before
+                shuffling) and evaluated after each epoch; or give `validation_data=(x, y)`.
+            shuffle: reshuffle the training samples every epoch.
+            class_weight, sample_weight: weights of each class / each sample in the loss.
+            callbacks: Callback objects (History and the progress bar are added).
+            verbose: 0 silent, 1 a progress bar, 2 one line per epoch.
+            steps_per_epoch, validation_steps: only for generators, which graphc does not
+                take: given, they raise ValueError.
+        Example: `history = model.fit(x_train, y_train, batch_size=128, epochs=5,
+        validation_split=0.1)`
+        """
+        kwargs = A.check_kwargs(Trainer.fit, kwargs, {"nb_epoch": "epochs"})
+        A.reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         epochs = kwargs.get("epochs", epochs)
         batch_size = batch_size or 32
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "fit")
@@ -235,7 +191,7 @@ class Trainer(DataHandling):
         steps = self._step_functions()
         train_fn = steps.function("train", ys)
         history = History()
-        verbose = _verbosity(verbose)
+        verbose = A.verbosity(verbose)
         cbs = CallbackList(
             list(callbacks or []) + [history] + ([ProgbarLogger(verbose)] if verbose else []),
             self,
@@ -313,11 +269,11 @@ class Trainer(DataHandling):
         **kwargs,
     ):
         """The loss (and metrics) over the data: a float, [loss, metric, ...], or a dict."""
-        _check_kwargs(Trainer.evaluate, kwargs)
-        _reject_steps(steps=steps)
+        A.check_kwargs(Trainer.evaluate, kwargs)
+        A.reject_steps(steps=steps)
         batch_size = batch_size or 32
         xs, ys, sws = self._prepare(x, y, sample_weight, None, "evaluate")
-        verbose = _verbosity(verbose)
+        verbose = A.verbosity(verbose)
         cbs = CallbackList(
             list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
             self,
@@ -335,13 +291,13 @@ class Trainer(DataHandling):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
         """The model's outputs for `x`, batch by batch (an array, or a list for several)."""
-        _check_kwargs(Trainer.predict, kwargs)
-        _reject_steps(steps=steps)
+        A.check_kwargs(Trainer.predict, kwargs)
+        A.reject_steps(steps=steps)
         batch_size = batch_size or 32
         xs = self._inputs(x, "predict")
         fn = self.make_predict_function(self._backend_for_inference())
         plan = D.batch_plan(len(xs[0]), batch_size, False, seeding.rng())
-        verbose = _verbosity(verbose)
+        verbose = A.verbosity(verbose)
         cbs = CallbackList(
             list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
             self,

@@ -1,0 +1,68 @@
+"""Checking the arguments of compile / fit / evaluate / predict: Keras options graphc does
+not implement are refused (never ignored), unknown keywords suggest the closest name, and
+every error names the user's line."""
+
+from __future__ import annotations
+
+from frontend.compat import reject_unknown, signature_names, warn_deprecated
+from graphc.backends import BACKENDS, get_backend
+from graphc.ir import user_site
+
+
+def verbosity(verbose) -> int:
+    """Keras's verbose="auto" is 1 (a progress bar)."""
+    return 1 if verbose == "auto" else int(verbose)
+
+
+def reject_steps(**steps):
+    """Step counts only make sense for generators, which graphc does not take: refuse them
+    rather than ignore them."""
+    given = {k: v for k, v in steps.items() if v is not None}
+    if given:
+        raise ValueError(
+            f"{', '.join(given)}: not supported with array data (all samples are "
+            f"used, in batches of batch_size). Received: {given} (at {user_site()})"
+        )
+
+
+def reject_execution_options(run_eagerly, steps_per_execution, jit_compile):
+    """Keras's execution switches have no graphc meaning other than their defaults: refuse
+    other values rather than ignore them (the numpy backend is graphc's 'eager' mode)."""
+    if run_eagerly or jit_compile is False:
+        given = "run_eagerly=True" if run_eagerly else "jit_compile=False"
+        raise ValueError(
+            f"compile: {given} is not supported: every step is compiled; pass "
+            f"backend='numpy' to run the reference interpreter instead (at {user_site()})"
+        )
+    if steps_per_execution != 1:
+        raise ValueError(
+            f"compile: steps_per_execution must be 1 (one compiled call per batch). "
+            f"Received: steps_per_execution={steps_per_execution!r} (at {user_site()})"
+        )
+
+
+def resolve_backend(backend) -> str:
+    """The backend name compile() uses, checked now so a typo fails at the user's line."""
+    if backend is None:
+        from frontend import backend as settings
+
+        backend = settings.default_backend()
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"compile: unknown backend {backend!r}; choose one of "
+            f"{', '.join(BACKENDS)} (at {user_site()})"
+        )
+    get_backend(backend)  # a clear NotImplementedError now rather than at the first step
+    return backend
+
+
+def check_kwargs(method, kwargs, renames=None):
+    """Move Keras 1 keywords (`renames`) to their new names with a warning; refuse the rest of
+    the keywords `method` does not take."""
+    for old, new in (renames or {}).items():
+        if old in kwargs:
+            warn_deprecated(method.__name__, old, new)
+            kwargs[new] = kwargs.pop(old)
+    known = signature_names(method)
+    reject_unknown({k: v for k, v in kwargs.items() if k not in known}, known, method.__name__)
+    return kwargs
