@@ -79,9 +79,16 @@ def test_conv_and_its_gradients_match_the_interpreter(geometry, cin, cout, batch
     )
 
 
-def test_float32_conv2d_in_several_chunks(monkeypatch):
-    monkeypatch.setattr(emit_conv, "CHUNK_BYTES", 2048)  # 2 images per chunk: 7 = 2+2+2+1
+def test_float32_conv2d_in_many_uneven_blocks(monkeypatch):
+    monkeypatch.setattr(emit_conv, "BLOCK_ROWS", 7)  # 7 * 20 = 140 pixels: 20 blocks a pass
+    monkeypatch.setattr(emit_conv, "WGRAD_ROWS", 11)
     check(2, (7, 9, 8, 3), (3, 3, 3, 5), "float32", padding="same", strides=2)
+    check(2, (3, 9, 8, 6), (2, 2, 6, 4), "float64", batches=[3, 1])
+
+
+def test_long_im2col_rows_split_into_column_blocks():
+    # K = 3 * 3 * 32 = 288: each thread's share of dW's rows takes two GEMMs of <= 128 rows
+    check(2, (3, 7, 6, 32), (3, 3, 32, 4), "float32", padding="same")
 
 
 def test_pointwise_conv_skips_im2col_and_runs_any_batch():

@@ -1,6 +1,7 @@
-"""LLVM IR for the data movement around convolutions: im2col, col2im and zero padding.
+"""LLVM IR for the data movement around convolutions: im2col and col2im, a block of rows at a
+time.
 
-Convolutions run on the packed GEMM (gemm.py): `im2col` copies every receptive field of a
+Convolutions run on the GEMM (gemm.py): `im2col` copies every receptive field of a
 channels_last input into one row of a (batch * out_h * out_w, kh * kw * cin) matrix, ordered
 like the rows of the Keras kernel reshaped to (kh * kw * cin, cout), so
 
@@ -8,13 +9,13 @@ like the rows of the Keras kernel reshaped to (kh * kw * cin, cout), so
     weight grad    dW = im2col(x)^T @ dy
     input grad     dx = col2im(dy @ W^T)
 
-A 1-D convolution is the 2-D one with height 1. Every function here is SPMD:
-
-    void name(i32 tid, i32 nthreads, i64 batch, ptr in, ptr out)
-
-called by every thread of a parallel run; each thread takes a disjoint share (im2col and pad:
-rows; col2im: whole images, so the scatter-adds of two threads never meet). Geometry is
-static (baked into the function, whose name encodes it); only the batch is a run-time value.
+A 1-D convolution is the 2-D one with height 1. The functions here work on one block of
+output positions for one thread (`void name(i64 r0, i64 rows, i64 k0, i64 k1, ptr in, ptr
+out)`; im2col can also keep only the columns k0..k1), so a kernel can give each thread its
+own blocks and never make threads wait for each other. Geometry is static (baked into the
+function, whose name encodes it); only the batch is a run-time value. `define_spmd` (used by
+the recurrent kernels) declares the SPMD signature `void name(i32 tid, i32 nthreads, i64
+batch, ptr...)`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from graphc.backends.llvm.irutil import (
     const,
     for_range,
     load,
-    split_range,
     store,
 )
 
@@ -136,6 +136,15 @@ class Sweep:
 
         for_range(b, c64(0), c64(g.KH), tap_row, name="kh")
 
+    def tap_source(self, oh, ow, t):
+        """(input row, input col, inside the image) under tap t of output (oh, ow)."""
+        b, g = self.b, self.g
+        kh, kw = b.sdiv(t, c64(g.KW)), b.srem(t, c64(g.KW))
+        ih = b.sub(b.add(b.mul(oh, c64(g.SH)), b.mul(kh, c64(g.DH))), c64(g.PT))
+        iw = b.sub(b.add(b.mul(ow, c64(g.SW)), b.mul(kw, c64(g.DW))), c64(g.PL))
+        inside = b.and_(b.icmp_unsigned("<", ih, c64(g.H)), b.icmp_unsigned("<", iw, c64(g.W)))
+        return ih, iw, inside
+
     def pixel(self, n, ih, iw):
         """Offset of input pixel (n, ih, iw, channel 0)."""
         b, g = self.b, self.g
@@ -145,117 +154,96 @@ class Sweep:
         for_range(self.b, c64(0), c64(self.g.C), body, name="c")
 
 
-def define_im2col(module: ir.Module, dtype: str, g: Geometry) -> ir.Function:
-    """cols[r, tap * C + c] = x at tap of output position r (zero in the padding)."""
-    fn, b, a = define_spmd(module, f"graphc_im2col_{tag(dtype)}_{g.key}", ("x", "cols"))
+def define_block(module: ir.Module, name: str, pointers: tuple):
+    """(function, builder or None if it already exists, args) of a block function
+    `void name(i64 r0, i64 rows, i64 k0, i64 k1, ptr...)`, run by one thread."""
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing, None, None
+    fn = ir.Function(module, ir.FunctionType(VOID, [I64] * 4 + [PTR] * len(pointers)), name=name)
+    fn.linkage = "internal"
+    names = ("r0", "rows", "k0", "k1", *pointers)
+    for arg, arg_name in zip(fn.args, names):
+        arg.name = arg_name
+    for arg in fn.args[4:]:
+        arg.add_attribute("noalias")
+    return fn, ir.IRBuilder(fn.append_basic_block("entry")), dict(zip(names, fn.args))
+
+
+def define_im2col_block(module: ir.Module, dtype: str, g: Geometry) -> ir.Function:
+    """cols[i, k - k0] = x under column k (= tap * C + channel) of output position r0 + i,
+    for i < rows and k0 <= k < k1; zero in the padding. Rows of cols are k1 - k0 long."""
+    fn, b, a = define_block(module, f"graphc_im2col_{tag(dtype)}_{g.key}", ("x", "cols"))
     if b is None:
         return fn
     s, zero = Sweep(b, g), const(dtype, 0)
-    lo, hi = split_range(b, b.mul(a["batch"], c64(g.OH * g.OW)), a["tid"], a["nthreads"])
+    k0, k1 = a["k0"], a["k1"]
+    width = b.sub(k1, k0)
+    first_tap = b.sdiv(k0, c64(g.C))
+    end_tap = b.sdiv(b.add(k1, c64(g.C - 1)), c64(g.C))
 
-    def row(r):
-        n, oh, ow = s.position(r)
+    def row(i):
+        n, oh, ow = s.position(b.add(a["r0"], i))
 
-        def tap(t, ih, iw, inside):
+        def tap(t):
+            ih, iw, inside = s.tap_source(oh, ow, t)
             src = b.select(inside, s.pixel(n, ih, iw), c64(0))  # branch-free: read, then mask
-            dst = b.add(b.mul(r, c64(g.K)), b.mul(t, c64(g.C)))
-            s.channels(
-                lambda c: store(
-                    b,
-                    b.select(inside, load(b, a["x"], b.add(src, c), dtype), zero),
-                    a["cols"],
-                    b.add(dst, c),
-                    dtype,
-                )
-            )
+            start = b.mul(t, c64(g.C))
+            c_lo = smax(b, b.sub(k0, start), c64(0))
+            c_hi = smin(b, b.sub(k1, start), c64(g.C))
+            dst = b.add(b.mul(i, width), b.sub(start, k0))
 
-        s.taps(oh, ow, tap)
+            def channel(c):
+                value = b.select(inside, load(b, a["x"], b.add(src, c), dtype), zero)
+                store(b, value, a["cols"], b.add(dst, c), dtype)
 
-    for_range(b, lo, hi, row, name="r")
+            for_range(b, c_lo, c_hi, channel, name="c")
+
+        for_range(b, first_tap, end_tap, tap, name="t")
+
+    for_range(b, c64(0), a["rows"], row, name="i")
     b.ret_void()
     return fn
 
 
-def define_col2im(module: ir.Module, dtype: str, g: Geometry) -> ir.Function:
-    """dx = sum over taps of cols scattered back to the pixels they were read from."""
-    fn, b, a = define_spmd(module, f"graphc_col2im_{tag(dtype)}_{g.key}", ("cols", "dx"))
+def define_col2im_block(module: ir.Module, dtype: str, g: Geometry) -> ir.Function:
+    """dx[pixel under tap t of output r0 + i] += cols[i, t * C + c] (full im2col rows; k0, k1
+    unused). The caller owns every image these rows touch, so the adds never race."""
+    fn, b, a = define_block(module, f"graphc_col2im_{tag(dtype)}_{g.key}", ("cols", "dx"))
     if b is None:
         return fn
     s = Sweep(b, g)
-    lo, hi = split_range(b, a["batch"], a["tid"], a["nthreads"])
-    image = g.H * g.W * g.C
 
-    def one_image(n):
-        base = b.mul(n, c64(image))
-        for_range(
-            b,
-            c64(0),
-            c64(image),
-            lambda i: store(b, const(dtype, 0), a["dx"], b.add(base, i), dtype),
-            name="z",
-        )
+    def row(i):
+        n, oh, ow = s.position(b.add(a["r0"], i))
 
-        def position(p):
-            r = b.add(b.mul(n, c64(g.OH * g.OW)), p)
-            _, oh, ow = s.position(r)
-
-            def tap(t, ih, iw, inside):
-                src = b.add(b.mul(r, c64(g.K)), b.mul(t, c64(g.C)))
-                with b.if_then(inside):
-                    dst = s.pixel(n, ih, iw)
-                    s.channels(
-                        lambda c: accumulate(
-                            b,
-                            a["dx"],
-                            b.add(dst, c),
-                            load(b, a["cols"], b.add(src, c), dtype),
-                            dtype,
-                        )
+        def tap(t, ih, iw, inside):
+            src = b.add(b.mul(i, c64(g.K)), b.mul(t, c64(g.C)))
+            with b.if_then(inside):
+                dst = s.pixel(n, ih, iw)
+                s.channels(
+                    lambda c: accumulate(
+                        b, a["dx"], b.add(dst, c), load(b, a["cols"], b.add(src, c), dtype), dtype
                     )
+                )
 
-            s.taps(oh, ow, tap)
+        s.taps(oh, ow, tap)
 
-        for_range(b, c64(0), c64(g.OH * g.OW), position, name="p")
-
-    for_range(b, lo, hi, one_image, name="n")
+    for_range(b, c64(0), a["rows"], row, name="i")
     b.ret_void()
     return fn
+
+
+def smax(b, x, y):
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
+def smin(b, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
 
 
 def accumulate(b, ptr, index, value, dtype):
     store(b, b.fadd(load(b, ptr, index, dtype), value), ptr, index, dtype)
-
-
-def define_pad(module: ir.Module, dtype: str, g: Geometry) -> ir.Function:
-    """out (batch, OH, OW, C) = x zero-padded by PT rows above and PL columns left (a Geometry
-    with a 1 x 1 window and unit strides: out pixel (oh, ow) reads (oh - PT, ow - PL))."""
-    fn, b, a = define_spmd(module, f"graphc_pad_{tag(dtype)}_{g.key}", ("x", "out"))
-    if b is None:
-        return fn
-    s, zero = Sweep(b, g), const(dtype, 0)
-    lo, hi = split_range(b, b.mul(a["batch"], c64(g.OH * g.OW)), a["tid"], a["nthreads"])
-
-    def pixel(r):
-        n, oh, ow = s.position(r)
-
-        def tap(_, ih, iw, inside):
-            src = b.select(inside, s.pixel(n, ih, iw), c64(0))
-            dst = b.mul(r, c64(g.C))
-            s.channels(
-                lambda c: store(
-                    b,
-                    b.select(inside, load(b, a["x"], b.add(src, c), dtype), zero),
-                    a["out"],
-                    b.add(dst, c),
-                    dtype,
-                )
-            )
-
-        s.taps(oh, ow, tap)
-
-    for_range(b, lo, hi, pixel, name="r")
-    b.ret_void()
-    return fn
 
 
 def declare_barrier(module: ir.Module) -> ir.Function:
@@ -268,8 +256,7 @@ def declare_barrier(module: ir.Module) -> ir.Function:
 __all__ = [
     "Geometry",
     "declare_barrier",
-    "define_col2im",
-    "define_im2col",
-    "define_pad",
+    "define_col2im_block",
+    "define_im2col_block",
     "define_spmd",
 ]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from graphc.backends.llvm.emit_conv import global_buffer
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import PTR
 from graphc.backends.llvm.rnn_cells import DEFINE
 from graphc.backends.llvm.rnn_kernels import workspace_elems
 
@@ -45,7 +44,7 @@ def emit_sequence(kb, node):
     args = (node.attr("activation"),) if node.op.startswith("simple_rnn") else ()
     fn = DEFINE[node.op](kb.module, node.dtype, steps, units, *args)
     elems = workspace_elems(node.op, units, node.dtype)
-    ws = kb.b.bitcast(global_buffer(kb.module, f"{kb.fn.name}_ws", node.dtype, elems), PTR)
+    ws = global_buffer(kb.b, f"{kb.fn.name}_ws", node.dtype, elems)
     batch = kb.dims(node)[0]
     kb.b.call(fn, [kb.tid, kb.nthreads, batch, *kb.ins, kb.out, ws])
     return kb.finish()
