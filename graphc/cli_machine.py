@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from graphc.cli_commands import REPO_ROOT, CommandError, UsageError, version
+from graphc.files import graphc_home
 
 # ---- bench -----------------------------------------------------------------------------------
 
@@ -130,8 +131,6 @@ def size_text(nbytes: int) -> str:
 
 
 def info(args) -> int:
-    from frontend.datasets.files import graphc_home
-
     row("graphc", f"{version()} ({Path(__file__).resolve().parent})")
     row("python", f"{platform.python_version()} ({sys.executable})")
     row("numpy", np.__version__)

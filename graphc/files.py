@@ -1,10 +1,11 @@
-"""Writing files so that a crash never leaves a half-written one behind."""
+"""graphc's own folder, and writing files so that a crash never leaves a half-written one."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+from pathlib import Path
 
 
 def atomic_write(path, write) -> None:
@@ -33,3 +34,8 @@ def atomic_write(path, write) -> None:
         with contextlib.suppress(OSError):
             os.remove(temp)
         raise
+
+
+def graphc_home() -> Path:
+    """`$GRAPHC_HOME`, by default `~/.graphc`: where datasets are downloaded."""
+    return Path(os.environ.get("GRAPHC_HOME") or Path.home() / ".graphc")

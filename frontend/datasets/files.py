@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from graphc.files import graphc_home
+
 PACKAGED_DATA = Path(__file__).with_name("data")
 
 # IDX element types (the third byte of the magic number) -> NumPy dtype, big-endian.
@@ -29,10 +31,6 @@ class DatasetError(Exception):
 
 class DownloadError(DatasetError):
     """A download that could not be completed (no network, HTTP error, ...)."""
-
-
-def graphc_home() -> Path:
-    return Path(os.environ.get("GRAPHC_HOME") or Path.home() / ".graphc")
 
 
 def datasets_dir(subdir: str = "") -> Path:
