@@ -86,9 +86,11 @@ def test_float32_conv2d_in_many_uneven_blocks(monkeypatch):
     check(2, (3, 9, 8, 6), (2, 2, 6, 4), "float64", batches=[3, 1])
 
 
-def test_long_im2col_rows_split_into_column_blocks():
+def test_long_im2col_rows_split_into_column_blocks(monkeypatch):
     # K = 3 * 3 * 32 = 288: each thread's share of dW's rows takes two GEMMs of <= 128 rows
     check(2, (3, 7, 6, 32), (3, 3, 32, 4), "float32", padding="same")
+    monkeypatch.setattr(emit_conv, "BLOCK_BYTES", 4096)  # long rows: blocks of only 8 pixels
+    check(2, (3, 7, 6, 32), (3, 3, 32, 4), "float64", strides=2)
 
 
 def test_pointwise_conv_skips_im2col_and_runs_any_batch():

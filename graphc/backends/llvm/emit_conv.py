@@ -42,7 +42,7 @@ from graphc.backends.llvm.irutil import ITEMSIZE, MEM_TYPE, PTR, c64, const, for
 DIRECT_BELOW = 16  # forward convolutions with a smaller im2col row run as a direct loop nest
 BLOCK_ROWS = DIRECT_MAX_ROWS  # output pixels per GEMM call: the GEMM then reads B in place
 WGRAD_ROWS = 256  # output pixels per weight-gradient GEMM (its inner dimension)
-STACK_BYTES = 1 << 21  # most a thread's block buffer may take on its stack
+BLOCK_BYTES = 1 << 19  # a thread's column block stays this small (it lives on the stack)
 
 
 def conv_geometry(node, x_shape, w_shape) -> Geometry:
@@ -88,13 +88,13 @@ class ConvKernel:
         self.cout = cout
         self.scratch = self.block_buffer(16)  # the GEMM's (unused) workspace argument
 
+    @property
+    def block_rows(self) -> int:
+        """Pixels per block: BLOCK_ROWS, fewer when im2col rows are long (>= 8 always)."""
+        return max(8, min(BLOCK_ROWS, BLOCK_BYTES // (self.g.K * ITEMSIZE[self.dtype])))
+
     def block_buffer(self, elems: int):
         """A thread's own buffer of `elems` values, on its stack (allocated at kernel entry)."""
-        if elems * ITEMSIZE[self.dtype] > STACK_BYTES:
-            raise NotImplementedError(
-                f"llvm backend: a convolution with im2col rows of {self.g.K} values is too "
-                f"large for the per-thread blocks ({STACK_BYTES} bytes); use backend='numpy'"
-            )
         buffer = self.kb.pre.alloca(MEM_TYPE[self.dtype], size=c64(elems))
         buffer.align = 64
         return buffer
@@ -133,7 +133,7 @@ def emit_conv(kb, node):
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
     pointwise = is_pointwise(g)
-    cols = None if pointwise else ck.block_buffer(BLOCK_ROWS * g.K)
+    cols = None if pointwise else ck.block_buffer(ck.block_rows * g.K)
     im2col = define_im2col_block(kb.module, ck.dtype, g)
 
     def block(first, rows):
@@ -156,7 +156,7 @@ def emit_conv(kb, node):
             cout,
         )
 
-    ck.blocks(lo, hi, BLOCK_ROWS, block)
+    ck.blocks(lo, hi, ck.block_rows, block)
     return kb.finish()
 
 
@@ -168,7 +168,7 @@ def emit_conv_input_grad(kb, node):
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     wt = transposed_weights(kb, ck, kb.ins[1])
     pointwise = is_pointwise(g)
-    cols = None if pointwise else ck.block_buffer(BLOCK_ROWS * g.K)
+    cols = None if pointwise else ck.block_buffer(ck.block_rows * g.K)
     col2im = define_col2im_block(kb.module, ck.dtype, g)
     lo, hi = kb.split(kb.dims(node)[0])
     pixels, image = g.OH * g.OW, g.H * g.W * g.C
@@ -195,7 +195,7 @@ def emit_conv_input_grad(kb, node):
         if not pointwise:
             zero(kb, kb.out, b.mul(n, c64(image)), c64(image), ck.dtype)
         start = b.mul(n, c64(pixels))
-        ck.blocks(start, b.add(start, c64(pixels)), BLOCK_ROWS, block)
+        ck.blocks(start, b.add(start, c64(pixels)), ck.block_rows, block)
 
     kb.loop(lo, hi, one_image, name="n")
     return kb.finish()
