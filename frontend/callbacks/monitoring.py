@@ -138,7 +138,7 @@ class ModelCheckpoint(_Monitoring):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        path = self._path_for(epoch, logs)
         if self.save_best_only:
             current = self.monitored(logs)
             if current is None:
@@ -161,6 +161,16 @@ class ModelCheckpoint(_Monitoring):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+
+    def _path_for(self, epoch, logs) -> str:
+        """`filepath` with {epoch} and the logged values filled in."""
+        try:
+            return self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as err:
+            raise KeyError(
+                f"ModelCheckpoint: filepath {self.filepath!r} names {err}, which is not "
+                f"logged; the keys are epoch, {', '.join(sorted(logs))}"
+            ) from None
 
 
 class LearningRateScheduler(Callback):

@@ -156,6 +156,14 @@ def test_model_checkpoint_csv_logger_and_lr_schedulers(tmp_path):
     assert model.optimizer.learning_rate == pytest.approx(0.05 / 3 * 0.25, rel=1e-5)
 
 
+def test_checkpoint_path_naming_an_unlogged_value(tmp_path):
+    x, y = line_data()
+    model = regression_model()
+    checkpoint = callbacks.ModelCheckpoint(str(tmp_path / "m-{val_loss:.2f}.keras"))
+    with pytest.raises(KeyError, match="ModelCheckpoint.*'val_loss'.*keys are epoch, loss"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[checkpoint])
+
+
 def test_reduce_lr_on_plateau_keras2_epsilon_and_unknown_keywords():
     with pytest.warns(DeprecationWarning, match="epsilon.*min_delta"):
         reducer = callbacks.ReduceLROnPlateau(epsilon=0.5)
