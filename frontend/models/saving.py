@@ -79,6 +79,7 @@ def check_target(path: str, overwrite: bool) -> str:
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
+    """Write `model` as one zip archive (see the module docstring), atomically."""
     from frontend.models.compile_config import compile_config
     from frontend.models.serialization import model_to_dict
 
@@ -131,7 +132,16 @@ def parse_json(data: bytes, what: str) -> dict:
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002
     """Load a model written by `model.save` (architecture, weights, compile settings and
-    optimizer state). Lambda layers load only with safe_mode=False."""
+    optimizer state). Nothing in the file is unpickled or run as code.
+
+    Args:
+        filepath: the saved zip file.
+        custom_objects: {name: class or function} for custom layers, losses and metrics.
+        compile: recompile with the saved settings (and restore the optimizer's state).
+        safe_mode: refuse Lambda layers, whose functions are stored as bytecode; pass
+            False only for files you trust.
+    Example: `model = load_model("mnist_mlp.keras")`
+    """
     from frontend.layers.lambda_layer import SAFE_MODE
     from frontend.models.compile_config import compile_from_config
     from frontend.models.serialization import model_from_dict
