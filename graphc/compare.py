@@ -179,22 +179,28 @@ def run_both(f, arrays, repeat, rtol, atol) -> CompareReport:
                       for k, (o, r) in enumerate(zip(outs, ref_out))]
     report.updates = [agreement(f"update {v.name or k}", n, r, rtol, atol)
                       for k, ((v, _), n, r) in enumerate(zip(graph.updates, new, ref_upd))]
-    for call, info in zip(executable.program.calls, executable.kernels):
-        worst = None
-        for index, node in enumerate(call.body.outputs):
-            ref = env.get(id(node))
-            if ref is None:
-                ref = node_value(node)
-            a = agreement(call.name, values[(call.name, index)], ref, rtol, atol, info.ops)
-            if worst is None or a.max_rel > worst.max_rel or a.mismatches > worst.mismatches:
-                worst = a
-        if worst is not None:
-            report.kernels.append(worst)
+    report.kernels = kernel_agreements(executable, env, values, rtol, atol)
     report.times["numpy"] = best_time(lambda: interpreter(*arrays), repeat)
     restore()
     report.times["llvm"] = best_time(lambda: executable(*arrays), repeat)
     restore()
     return report
+
+
+def kernel_agreements(executable, env, values, rtol, atol) -> list:
+    """Per kernel, the worst of its outputs against the interpreter's value of the same node."""
+    rows = []
+    for call, info in zip(executable.program.calls, executable.kernels):
+        worst = None
+        for index, node in enumerate(call.body.outputs):
+            ref = env.get(id(node))
+            ref = node_value(node) if ref is None else ref
+            a = agreement(call.name, values[(call.name, index)], ref, rtol, atol, info.ops)
+            if worst is None or (a.mismatches, a.max_rel) > (worst.mismatches, worst.max_rel):
+                worst = a
+        if worst is not None:
+            rows.append(worst)
+    return rows
 
 
 def node_value(node):

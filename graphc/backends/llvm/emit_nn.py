@@ -96,43 +96,44 @@ def emit_dense(kb, body):
     mm = next(n for n in body.nodes if n.op == "matmul")
     add = next((n for n in body.nodes if n.op == "add"), None)
     act = next((n for n in body.nodes if n.op in ("relu", "sigmoid", "tanh")), None)
-    out = body.outputs[0]
-    syms, b = kb.syms, kb.b
-    a_root, ta, lda, a_batch, _ = operand_layout(body, mm.inputs[0], syms)
-    b_root, tb, ldb, b_batch, _ = operand_layout(body, mm.inputs[1], syms)
+    _, ta, lda, a_batch, _ = operand_layout(body, mm.inputs[0], kb.syms)
+    _, tb, ldb, b_batch, _ = operand_layout(body, mm.inputs[1], kb.syms)
     ta, tb = ta != mm.attr("transpose_a"), tb != mm.attr("transpose_b")
     fn = gemm_function(kb.module, mm.dtype, ta, tb, add is not None,
-                          act.op if act is not None else "linear", False)
-    dims = syms.shape(mm)
+                       act.op if act is not None else "linear", False)
+    dims, a_shape = kb.syms.shape(mm), kb.syms.shape(mm.inputs[0])
     M, N = kb.size(dims[-2]), kb.size(dims[-1])
-    a_shape = syms.shape(mm.inputs[0])
     K = kb.size(a_shape[-2] if mm.attr("transpose_a") else a_shape[-1])
     bias = kb.ins[2] if add is not None else ir.Constant(kb.ins[0].type, None)
-    workspace = kb.ins[-1]
-    batch = dims[:-2]
-    c_strides = View.contiguous(dims).strides[:-2]
-    args = lambda a, bb, c: [kb.tid, kb.nthreads, M, N, K, a, kb.size(lda), bb,  # noqa: E731
-                             kb.size(ldb), c, N, bias, workspace]
-    if not batch:
-        b.call(fn, args(kb.ins[0], kb.ins[1], kb.out))
-        return kb.finish()
-    a_str = batch_strides(a_batch, batch, syms)
-    b_str = batch_strides(b_batch, batch, syms)
+
+    def call(a, b, c):
+        kb.b.call(fn, [kb.tid, kb.nthreads, M, N, K, a, kb.size(lda), b, kb.size(ldb), c, N,
+                       bias, kb.ins[-1]])
+
+    if len(dims) == 2:
+        call(kb.ins[0], kb.ins[1], kb.out)
+    else:
+        batched(kb, mm, dims, a_batch, b_batch, call)
+    return kb.finish()
+
+
+def batched(kb, mm, dims, a_batch, b_batch, call):
+    """One GEMM per batch item (broadcast batch axes read the same matrix), a barrier after
+    each: the next item reuses the workspace."""
+    batch, b = dims[:-2], kb.b
+    strides = [batch_strides(a_batch, batch, kb.syms), batch_strides(b_batch, batch, kb.syms),
+               View.contiguous(dims).strides[:-2]]
     barrier = kb.module.globals.get("graphc_barrier") or ir.Function(
         kb.module, ir.FunctionType(ir.VoidType(), [I32, I32]), name="graphc_barrier")
-    sizes = [kb.size(d) for d in batch]
+    elem = const(mm.dtype, 0).type
 
     def item(coords):
-        def at(ptr, strides, dtype):
-            offset = kb.offset(coords, [kb.size(s) for s in strides])
-            return b.gep(ptr, [offset], source_etype=const(dtype, 0).type)
-
-        b.call(fn, args(at(kb.ins[0], a_str, mm.dtype), at(kb.ins[1], b_str, mm.dtype),
-                        at(kb.out, c_strides, out.dtype)))
+        ptrs = [b.gep(p, [kb.offset(coords, [kb.size(x) for x in s])], source_etype=elem)
+                for p, s in zip((kb.ins[0], kb.ins[1], kb.out), strides)]
+        call(*ptrs)
         b.call(barrier, [kb.tid, kb.nthreads])
 
-    kb.nest(sizes, item)
-    return kb.finish()
+    kb.nest([kb.size(d) for d in batch], item)
 
 
 def batch_strides(strides, batch, syms):
