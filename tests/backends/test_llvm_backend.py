@@ -157,7 +157,7 @@ def test_updates_are_computed_from_old_values(case):
 
 
 def test_in_place_updates_keep_shared_buffers():
-    W = gc.shared(np.ones((4, 4), np.float32))
+    W = gc.shared(np.ones((16, 16), np.float32))  # small ones (<= 64 elements) are copied
     address = W.storage.value.ctypes.data
     f = gc.function([], [], updates=[(W, W * 0.5 + 1)])
     f()
@@ -165,7 +165,7 @@ def test_in_place_updates_keep_shared_buffers():
     assert W.storage.value.ctypes.data == address
     np.testing.assert_allclose(W.get_value(), 1.75)
     assert f.executable.program.inplace  # written in place, not copied
-    W.set_value(np.zeros((4, 4), np.float32))  # set_value copies in place: the code sees it
+    W.set_value(np.zeros((16, 16), np.float32))  # set_value copies in place: the code sees it
     f()
     np.testing.assert_allclose(W.get_value(), 1.0)
 

@@ -164,7 +164,8 @@ class Lowering:
             key = self.value_key(expr)
             writer = position[key[0]]
             storage = id(var.attr("storage"))
-            if key in self.inplace_keys.values() or not self.safe_in_place(var, key):
+            if key in self.inplace_keys.values() or small(var) or \
+                    not self.safe_in_place(var, key):
                 continue
             readers = [k for k, b in enumerate(self.bodies) if k != writer and any(
                 how == "leaf" and w.op == "shared" and id(w.attr("storage")) == storage
@@ -362,6 +363,12 @@ class Lowering:
         for _, src in copies:
             if src.kind == "temp":
                 src.last = end
+
+
+def small(var) -> bool:
+    """Tiny variables (a step counter) are copied at the end rather than written in place:
+    in place, their kernel would wait for every reader of the old value (a barrier more)."""
+    return var.attr("storage").value.size <= 64
 
 
 def assign_phases(calls, deps) -> list:
