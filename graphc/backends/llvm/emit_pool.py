@@ -91,7 +91,10 @@ def emit_max_pool_grad(kb, node):
                     safe, v = value(ih, iw, inside)
                     first = b.and_(b.and_(inside, b.fcmp_ordered("==", v, peak)),
                                    b.xor(taken, const("bool", 1)))
-                    add_into(kb, kb.out, safe, b.select(first, grad, const(t, 0)), t)
+                    # Store only where the gradient goes: a padding tap's `safe` index lies
+                    # in image 0, which another thread may be accumulating into.
+                    with b.if_then(first):
+                        add_into(kb, kb.out, safe, grad, t)
                     return [b.or_(taken, first)]
 
                 return kb.loop(c64(0), c64(g.KW), inner, [taken], "kw")
