@@ -150,6 +150,8 @@ _UNARY = [
     "selu",
     "square",
     "erf",
+    "sin",
+    "cos",
     "logical_not",
 ]
 _BINARY = [

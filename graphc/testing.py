@@ -88,6 +88,8 @@ OP_CASES: dict[str, list[Case]] = {
     "hard_sigmoid": [case(A34)],
     "square": [case(F((3, 4)))],
     "erf": [case(F((3, 4)))],
+    "sin": [case(F((3, 4)))],
+    "cos": [case(F((3, 4)))],
     "elu": [case(A34, alpha=1.0), case(A34, alpha=0.5)],
     "selu": [case(A34)],
     "gelu": [case(F((3, 4)), approximate=False), case(F((3, 4)), approximate=True)],

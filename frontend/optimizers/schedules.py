@@ -21,16 +21,9 @@ def _floor(x):
     return gc.cast(gc.cast(x, "int64"), "float32")
 
 
-def cosine_0_pi(x):
-    """cos(x) for x in [0, pi]: -sin(x - pi/2) by its Taylor series (error < 1e-11), since the
-    op table has no cos."""
-    t = x - math.pi / 2
-    t2 = t * t
-    term, total = t, t
-    for n in range(1, 8):
-        term = term * t2 * (-1.0 / ((2 * n) * (2 * n + 1)))
-        total = total + term
-    return -total
+def cos_of(x):
+    """cos(x) of a graph node (the step counter lives in the graph) or of a Python number."""
+    return gc.cos(x) if isinstance(x, gc.Node) else math.cos(x)
 
 
 class LearningRateSchedule:
@@ -160,7 +153,7 @@ class CosineDecay(LearningRateSchedule):
 
     def _decay(self, step, start_lr):
         fraction = step / float(self.decay_steps)
-        cosine = 0.5 * (1.0 + cosine_0_pi(math.pi * fraction))
+        cosine = 0.5 * (1.0 + cos_of(math.pi * fraction))
         return float(start_lr) * ((1.0 - self.alpha) * cosine + self.alpha)
 
     def __call__(self, step):

@@ -156,6 +156,8 @@ unary(
         g * const(2 / math.sqrt(math.pi), n) * call("exp", -(n.inputs[0] * n.inputs[0])),
     ),
 )
+unary("sin", np.sin, lambda g, n: (g * call("cos", n.inputs[0]),))
+unary("cos", np.cos, lambda g, n: (-(g * call("sin", n.inputs[0])),))
 defop("elu", infer=infer_unary_float, impl=_elu, vjp=vjp_elu, kind="elementwise")
 unary("selu", lambda x: (SELU_SCALE * _elu(x, SELU_ALPHA)).astype(x.dtype), vjp_selu)
 defop(

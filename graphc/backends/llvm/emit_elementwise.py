@@ -98,6 +98,9 @@ unary_float("sqrt", lambda b, x, n, ctx: call(ctx, "llvm.sqrt", x.type, x))
 unary_float("tanh", lambda b, x, n, ctx: vecmath.emit_tanh(b, x))
 unary_float("sigmoid", lambda b, x, n, ctx: vecmath.emit_sigmoid(b, x))
 unary_float("erf", lambda b, x, n, ctx: vecmath.emit_erf(b, x))
+# sin/cos are rare (schedules, positional codes): the C library's, one call per element.
+unary_float("sin", lambda b, x, n, ctx: b.call(libm(ctx.module, "sin", x.type), [x]))
+unary_float("cos", lambda b, x, n, ctx: b.call(libm(ctx.module, "cos", x.type), [x]))
 unary_float("relu", lambda b, x, n, ctx: relu(b, x, n))
 unary_float("softplus", softplus)
 unary_float("softsign", lambda b, x, n, ctx: b.fdiv(
