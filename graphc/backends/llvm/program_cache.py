@@ -12,7 +12,7 @@ read or rebound is a miss, never an error.
 from __future__ import annotations
 
 import hashlib
-import pickle
+import pickle  # the cache is the user's own and holds native code we run anyway: no new trust
 import time
 
 import numpy as np
