@@ -7,14 +7,15 @@ Two passes, each `Graph -> Graph`, run by the LLVM backend as the stages 'expand
   relu(x) instead of x (equal everywhere, NaN included), so a dense layer's pre-activation
   is no longer needed after its GEMM.
 - `fuse_kernels`: every computed node of the expanded graph lands in exactly one kernel:
-    * 'dense': matmul -> bias add -> relu/sigmoid/tanh; the bias and activation run in the
-      GEMM's epilogue;
+    * 'dense': matmul or conv1d/conv2d -> bias add (per output column / channel) ->
+      relu/sigmoid/tanh; the bias and activation run in the GEMM's epilogue;
     * 'loop': elementwise chains (broadcast operands read in place), reductions with the
       elementwise ops that produce their input (mean of squares, softmax + cross-entropy)
       and consume their result, and optimizer updates (Adam's moments and parameter update
       in one pass per parameter). Movement ops (reshape, transpose, expand_dims, getitem,
       broadcasts) are read as strided views and cost nothing;
-    * 'op': any other op (argmax, take, one_hot, convolutions, ...) as a kernel of its own.
+    * 'op': any other op (argmax, take, one_hot, convolution gradients, ...) as a kernel of
+      its own.
   Static-size-1 expressions of leaves (a learning-rate schedule, 1/N) are recomputed inside each
   loop that reads them; other intermediates smaller than the loop's space (e.g. exp(b) for a
   bias b added to every row) get a kernel of their own and are read with broadcasting.
@@ -36,7 +37,7 @@ import numpy as np
 
 from graphc.ir import Graph, Node, toposort, transform
 from graphc.ops import OPS, call, defop, make_node
-from passes.fuse_groups import LEAVES, REDUCTIONS, Group, Grouper, is_loop_op
+from passes.fuse_groups import CONVOLUTIONS, LEAVES, REDUCTIONS, Group, Grouper, is_loop_op
 from passes.simplify import constant_value
 from passes.symbols import concrete_shapes
 from passes.views import VIEW_OPS
@@ -123,7 +124,7 @@ def form_groups(graph):
         if node.op in LEAVES or node.op in VIEW_OPS or id(node) in g.owner or \
                 g.is_inlinable(node):
             continue
-        if node.op == "matmul":
+        if node.op == "matmul" or node.op in CONVOLUTIONS:
             g.add_dense(node)
         elif is_loop_op(node):
             g.add_loop_node(node)
@@ -167,7 +168,10 @@ def make_bodies(g: Grouper, root_copies):
 def label(group, nodes) -> str:
     ops = [n.op for n in nodes if n.op not in VIEW_OPS]
     if group.kind == "dense":
-        return "dense_" + "_".join(n.op for n in group.members[1:]) if len(ops) > 1 else "matmul"
+        gemm, epilogue = group.members[0].op, [n.op for n in group.members[1:]]
+        if gemm == "matmul":
+            return "_".join(["dense"] + epilogue) if epilogue else "matmul"
+        return "_".join([gemm] + epilogue)
     if not ops:
         return "copy"
     main = [o for o in ops if o in REDUCTIONS] or ops

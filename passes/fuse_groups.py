@@ -1,12 +1,13 @@
 """How passes.fuse groups the nodes of an expanded graph into kernels.
 
-One sweep in topological order. A matmul starts a 'dense' group that takes its bias add and
-activation when nothing else reads the intermediate values. Elementwise ops and reductions
-join the 'loop' group of an input (merging the groups of several inputs when they iterate
-the same space), as long as (1) the node's shape is the group's iteration space X or its
-kept space K, (2) each value it reads from the group maps to the same coordinates it was
-computed at, and (3) no cycle appears between groups. Static-size-1 expressions of leaves
-(learning rates, 1/N) are recomputed inside every loop that reads them ('S' members).
+One sweep in topological order. A matmul or forward convolution starts a 'dense' group that
+takes its bias add and activation when nothing else reads the intermediate values.
+Elementwise ops and reductions join the 'loop' group of an input (merging the groups of
+several inputs when they iterate the same space), as long as (1) the node's shape is the
+group's iteration space X or its kept space K, (2) each value it reads from the group maps to
+the same coordinates it was computed at, and (3) no cycle appears between groups.
+Static-size-1 expressions of leaves (learning rates, 1/N) are recomputed inside every loop
+that reads them ('S' members).
 Movement ops are views: a reader reads their root buffer with strides.
 """
 
@@ -19,6 +20,7 @@ from passes.views import VIEW_OPS, View, broadcast_view, movement_view
 LEAVES = ("placeholder", "shared", "constant")
 REDUCTIONS = ("sum", "mean", "max", "min")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
+CONVOLUTIONS = ("conv1d", "conv2d")  # forward only: their kernels run a GEMM per pixel block
 SHAPE_ONLY = {"broadcast_like": {1}, "random_uniform": {1}, "size": {0}, "getitem_grad": {1},
               "take_grad": {2}}
 
@@ -301,10 +303,13 @@ class Grouper:
     # ---- dense and op groups --------------------------------------------------------------
 
     def add_dense(self, mm):
+        """A GEMM (a 2-D matmul, or a forward convolution lowered onto one) with its bias add
+        and activation, when nothing else reads the values in between."""
         group = Group("dense")
         members = [mm]
         add = self.only_consumer(mm)
-        if mm.ndim == 2 and add is not None and add.op == "add" and self.bias_of(add, mm):
+        epilogue = mm.ndim == 2 or mm.op in CONVOLUTIONS
+        if epilogue and add is not None and add.op == "add" and self.bias_of(add, mm):
             members.append(add)
             act = self.only_consumer(add)
             if act is not None and act.op in ACTIVATIONS:
@@ -313,7 +318,7 @@ class Grouper:
             group.members.append(m)
             self.owner[id(m)] = group
         for i in data_inputs(mm):
-            self.read_contiguous(group, mm, i, allow_transpose=True)
+            self.read_contiguous(group, mm, i, allow_transpose=mm.op == "matmul")
         if len(members) > 1:
             bias = add.inputs[1] if add.inputs[0] is mm else add.inputs[0]
             self.read_contiguous(group, add, bias)
@@ -336,7 +341,8 @@ class Grouper:
         if view is None:
             return False
         strides = broadcast_view(view, self.syms.shape(mm), self.syms).strides
-        return strides[0] == 0 and strides[1] == 1 and view.offset == 0
+        # one value per output column (a conv's channel), the same for every row / pixel
+        return all(s == 0 for s in strides[:-1]) and strides[-1] == 1 and view.offset == 0
 
     def read_contiguous(self, group, reader, value, allow_transpose=False):
         """Op and dense kernels read buffers laid out contiguously (or transposed, for GEMM)."""

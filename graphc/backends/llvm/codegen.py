@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from graphc.backends.llvm.emit_nn import emit_dense
 from graphc.backends.llvm.emitters import emitter_for
 from graphc.backends.llvm.irutil import I8, I32, I64, ITEMSIZE, PTR, VOID, c64, declare, split_range
 from graphc.backends.llvm.loop_kernel import LoopEmitter
+from graphc.backends.llvm.lower import gemm_node
 from graphc.backends.llvm.op_kernel import OpKernelBuilder, emit_poly
 
 STEP = "graphc_step"
@@ -68,8 +68,9 @@ def emit_call(call, syms):
         return module, LoopEmitter(call.plan, module, name).emit()
     node = call.body.outputs[0]
     if call.body.kind == "dense":
-        kb = OpKernelBuilder(node, call.inputs + [None], module, name, syms)
-        return module, emit_dense(kb, call.body)
+        workspace = [None] * (len(call.pointers) - 1 - len(call.inputs))  # matmul only
+        kb = OpKernelBuilder(node, call.inputs + workspace, module, name, syms)
+        return module, emitter_for(gemm_node(call.body), "dense").fn(kb, call.body)
     kb = OpKernelBuilder(node, call.inputs, module, name, syms)
     return module, emitter_for(node, "kernel").fn(kb, node)
 

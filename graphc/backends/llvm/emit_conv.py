@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.conv_kernels import (
     Geometry,
     declare_barrier,
@@ -102,14 +103,13 @@ class ConvKernel:
     def at(self, ptr, offset):
         return self.b.gep(ptr, [offset], source_etype=MEM_TYPE[self.dtype])
 
-    def gemm(self, ta, acc, M, N, K, A, lda, B, ldb, C, ldc):
-        """C (+)= op(A) @ B on this thread alone. Callers keep C at <= DIRECT_MAX_ROWS rows,
-        so the GEMM reads B in place: it never packs into the workspace or waits."""
-        fn = gemm_function(self.kb.module, self.dtype, ta, False, False, "linear", acc)
+    def gemm(self, ta, acc, M, N, K, A, lda, B, ldb, C, ldc, bias=None, activation="linear"):
+        """C (+)= act(op(A) @ B + bias) on this thread alone. Callers keep C at <=
+        DIRECT_MAX_ROWS rows, so the GEMM reads B in place: it never packs or waits."""
+        fn = gemm_function(self.kb.module, self.dtype, ta, False, bias is not None, activation, acc)
         alone = (ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), 1))
-        self.b.call(
-            fn, [*alone, M, N, K, A, lda, B, ldb, C, ldc, ir.Constant(PTR, None), self.scratch]
-        )
+        bias = ir.Constant(PTR, None) if bias is None else bias
+        self.b.call(fn, [*alone, M, N, K, A, lda, B, ldb, C, ldc, bias, self.scratch])
 
     def blocks(self, lo, hi, size: int, body):
         """body(first, count) over [lo, hi) in blocks of at most `size`."""
@@ -124,11 +124,21 @@ class ConvKernel:
         for_range(b, c64(0), count, block, name="block")
 
 
-def emit_conv(kb, node):
-    """Each thread: its share of the output pixels, BLOCK_ROWS at a time: im2col, GEMM."""
+def emit_conv_dense(kb, body):
+    """A forward convolution's 'dense' kernel (passes.fuse): the convolution, and when fused
+    its bias add (one value per channel) and activation, applied as each pixel is finished."""
+    node = next(n for n in body.nodes if n.op in ("conv1d", "conv2d"))
+    add = next((n for n in body.nodes if n.op == "add"), None)
+    act = next((n.op for n in body.nodes if n.op in ("relu", "sigmoid", "tanh")), "linear")
+    return emit_conv(kb, node, kb.ins[2] if add is not None else None, act)
+
+
+def emit_conv(kb, node, bias, activation):
+    """Each thread: its share of the output pixels, BLOCK_ROWS at a time: im2col, GEMM (whose
+    epilogue adds the bias and applies the activation)."""
     x, w = node.inputs
     if conv_geometry(node, x.shape, w.shape).K < DIRECT_BELOW:
-        return emit_conv_direct(kb, node)
+        return emit_conv_direct(kb, node, bias, activation)
     ck = ConvKernel(kb, node, x.shape, w.shape, w.shape[-1])
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
@@ -154,6 +164,8 @@ def emit_conv(kb, node):
             cout,
             ck.at(kb.out, b.mul(first, cout)),
             cout,
+            bias,
+            activation,
         )
 
     ck.blocks(lo, hi, ck.block_rows, block)
@@ -273,9 +285,10 @@ def emit_conv_weight_grad(kb, node):
     return kb.finish()
 
 
-def emit_conv_direct(kb, node):
+def emit_conv_direct(kb, node, bias, activation):
     """A loop nest for receptive fields too small for the GEMM to pay off (e.g. 3 x 3 x 1):
-    each output pixel accumulates tap by tap, the innermost loop over contiguous filters."""
+    each output pixel accumulates tap by tap, the innermost loop over contiguous filters, then
+    gets its bias and activation (added last, as the GEMM's epilogue does)."""
     g, b, t = geometry_of(kb, node, node.inputs[0], node), kb.b, node.dtype
     co = kb.dims(node)[-1]
 
@@ -308,15 +321,23 @@ def emit_conv_direct(kb, node):
                     kb.loop(c64(0), g.C, channel, name="ci")
 
             g.window(oh, ow, tap)
+            if bias is not None or activation != "linear":
+                kb.loop(c64(0), co, lambda j: epilogue(b.add(out, j), j), name="co")
 
         kb.loop(c64(0), g.OW, pixel, name="ow")
+
+    def epilogue(index, channel):
+        value = kb.load(kb.out, index, t)
+        if bias is not None:
+            value = b.fadd(value, kb.load(bias, channel, t))
+        kb.store(vecmath.emit_activation(b, activation, value), kb.out, index, t)
 
     g.output_rows(row)
     return kb.finish()
 
 
 for _r in (1, 2):
-    register(f"conv{_r}d", "kernel", emit_conv)
+    register(f"conv{_r}d", "dense", emit_conv_dense)
     register(f"conv{_r}d_weight_grad", "kernel", emit_conv_weight_grad)
     register(f"conv{_r}d_input_grad", "kernel", emit_conv_input_grad)
 

@@ -8,7 +8,8 @@ Kinds of entry:
   'view'     no code: a strided view of the input (passes.views.movement_view).
   'kernel'   fn(kb, node): a whole kernel of its own (argmax, take, conv2d, ...); kb is an
              OpKernelBuilder (graphc.backends.llvm.op_kernel).
-  'dense'    matmul: the GEMM (graphc.backends.llvm.gemm) with bias/activation epilogue.
+  'dense'    fn(kb, body): matmul, conv1d, conv2d: a 'dense' kernel body (passes.fuse) on the
+             GEMM (graphc.backends.llvm.gemm), its bias add and activation in the epilogue.
   'expanded' rewritten into other ops by passes.fuse.expand_composites before lowering.
 The family modules (emit_elementwise, emit_reduce, emit_movement, emit_nn, emit_conv,
 emit_recurrent) fill the table when this module is imported.

@@ -20,7 +20,7 @@ from graphc.api import aligned_copy
 from graphc.backends.llvm.gemm import gemm_workspace_elems
 from graphc.backends.llvm.loop_plan import LoopPlan, prod_of, resolve_in
 from graphc.ir import GraphError, toposort
-from passes.fuse_groups import data_inputs
+from passes.fuse_groups import CONVOLUTIONS, data_inputs
 from passes.symbols import Poly
 
 
@@ -294,12 +294,12 @@ class Lowering:
         ins = self.dense_inputs(body) if body.kind == "dense" else data_inputs(out)
         roots = [resolve_in(body, i)[0] for i in ins]
         pointers = [buffer_of(out, True)] + [buffer_of(r) for r in roots]
-        if body.kind == "dense":
+        if body.kind == "dense" and gemm_node(body).op == "matmul":
             pointers.append(self.workspace(body, position))
         return Call(body, pointers, None, ins)
 
     def dense_inputs(self, body):
-        mm = next(n for n in body.nodes if n.op == "matmul")
+        mm = gemm_node(body)
         ins = list(mm.inputs)
         add = next((n for n in body.nodes if n.op == "add"), None)
         if add is not None:
@@ -363,6 +363,11 @@ class Lowering:
         for _, src in copies:
             if src.kind == "temp":
                 src.last = end
+
+
+def gemm_node(body):
+    """The matmul or convolution of a 'dense' kernel (the rest is its GEMM's epilogue)."""
+    return next(n for n in body.nodes if n.op == "matmul" or n.op in CONVOLUTIONS)
 
 
 def small(var) -> bool:
