@@ -15,7 +15,7 @@ Environment:
 
 Public API (used by jit.py and the `graphc cache` CLI):
   cache_dir() -> pathlib.Path
-  cache_key(ir_text, cpu, features) -> str
+  cache_key(ir_text, cpu, features, options="") -> str
   load(key) -> bytes | None
   store(key, payload) -> None
   cache_size() -> (files, bytes)
@@ -54,11 +54,14 @@ def cache_dir() -> Path:
     return Path(base) / "graphc"
 
 
-def cache_key(ir_text: str, cpu: str, features: str) -> str:
-    """Hex SHA-256 naming the object code that `ir_text` compiles to on this host."""
+def cache_key(ir_text: str, cpu: str, features: str, options: str = "") -> str:
+    """Hex SHA-256 naming the object code that `ir_text` compiles to on this host. `options`
+    names non-default compile settings (e.g. jit's optimization level); empty for the defaults,
+    which keeps the keys of existing entries."""
     h = hashlib.sha256()
     llvm_version = ".".join(map(str, llvm.llvm_version_info))
-    for part in (_FORMAT_TAG, cpu, features, llvmlite.__version__, llvm_version, ir_text):
+    parts = (_FORMAT_TAG, cpu, features, llvmlite.__version__, llvm_version, ir_text)
+    for part in parts + ((options,) if options else ()):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()

@@ -2,6 +2,10 @@
 a module of its own (disk-cached like any module) and its symbol registered with LLVM, so the
 modules of compiled functions only declare and call it. A function's module then stays small
 (its kernels and entry), and every later function reuses the same GEMM code.
+
+The variants compile with no IR optimization pipeline (SPEED_LEVEL 0; code generation still
+at O3): their IR is vectorized and register-blocked by hand, and measured on Zen 4 the O3
+pipeline cost ~2/3 of each variant's ~130 ms for no GFLOP/s (bench/bench_gemm.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from graphc.backends.llvm.irutil import I32, I64, PTR, VOID
 _LOADED: dict = {}  # symbol -> CompiledModule (kept alive: it owns the code)
 VARIANTS: dict = {}  # symbol -> define_gemm arguments
 _LOCK = threading.Lock()
+SPEED_LEVEL = 0  # jit.compile_ir's IR optimization level for the variants (see above)
 GEMM_TYPE = ir.FunctionType(VOID, [I32, I32, I64, I64, I64, PTR, I64, PTR, I64, PTR, I64, PTR,
                                    PTR])
 
@@ -40,8 +45,8 @@ def load_variant(variant: tuple) -> str:
                 library = ir.Module(name=name)
                 gemm.define_gemm(library, *variant)
                 text = str(library)
-                compiled = jit.compile_ir(text, name)
-                objects.remember(repr(variant), text)
+                compiled = jit.compile_ir(text, name, speed_level=SPEED_LEVEL)
+                objects.remember(repr(variant), text, jit.options_tag(SPEED_LEVEL))
             llvm.add_symbol(name, compiled.address(name))
             _LOADED[name] = compiled
             VARIANTS[name] = variant

@@ -3,12 +3,14 @@
 Public API:
   host_target_machine() -> llvmlite.binding.TargetMachine   (cached; host CPU and features)
   host_cpu() -> (cpu_name, feature_string)                     (what the machine was built for)
-  compile_ir(ir_text, name, debug=None) -> CompiledModule
+  compile_ir(ir_text, name, debug=None, speed_level=3) -> CompiledModule
+  options_tag(speed_level) -> str                              (cache-key tag of the settings)
   CompiledModule.address(symbol) -> int, .name, .seconds, .from_cache, .optimized_ir (or None)
   debug_level(debug=None) -> int                               (explicit value, else GRAPHC_DEBUG)
 
 Pipeline of `compile_ir`: parse -> verify -> new pass manager at O3 (loop and SLP vectorization,
-unrolling, interleaving) -> `emit_object` -> load the object into a fresh MCJIT engine. The object
+unrolling, interleaving; `speed_level` picks O0-O3, 0 skipping the IR pipeline) -> `emit_object`
+(the code generator always runs at O3) -> load the object into a fresh MCJIT engine. The object
 bytes go to the disk cache (cache.py); a later compile of the same IR on the same host/toolchain
 skips everything but the load (~ms). The engine lives as long as its CompiledModule.
 
@@ -111,37 +113,50 @@ class CompiledModule:
         return f"<CompiledModule {self.name!r} {how} in {self.seconds * 1e3:.1f} ms>"
 
 
-def compile_ir(ir_text: str, name: str, debug: int | None = None) -> CompiledModule:
+def options_tag(speed_level: int = 3) -> str:
+    """What the disk cache key adds for these compile settings ("" for the default, O3)."""
+    if speed_level not in (0, 1, 2, 3):
+        raise ValueError(f"compile_ir: speed_level must be 0, 1, 2 or 3; received {speed_level!r}")
+    return "" if speed_level == 3 else f"speed_level={speed_level}"
+
+
+def compile_ir(ir_text: str, name: str, debug: int | None = None,
+               speed_level: int = 3) -> CompiledModule:
     """Compile LLVM IR text to native code (or load it from the disk cache).
 
     Args:
       ir_text: a complete LLVM module in textual form (triple/datalayout are set to the host's).
       name: a human name used in debug output and dump file names.
       debug: 0-3, overrides GRAPHC_DEBUG (see the module docstring).
+      speed_level: 0-3, the IR optimization pipeline (O3 by default). 0 runs none: for IR that
+        is already vectorized and blocked by hand (the GEMM library), where O3 costs ~2/3 of
+        the compile time and gains nothing measurable. Part of the disk cache key.
     Raises RuntimeError naming the module when the IR does not parse or verify.
     """
+    options = options_tag(speed_level)
     level = debug_level(debug)
     if _RUNTIME_REFERENCE.search(ir_text):
         from graphc.backends.llvm import threads  # the runtime compiles through this function
         threads.ensure_runtime()
     with _LOCK:
         start = time.perf_counter()
-        compiled = _load_or_compile(ir_text, name, level, start)
+        compiled = _load_or_compile(ir_text, name, level, start, speed_level, options)
     if level >= 1:
         how = "loaded from cache" if compiled.from_cache else "compiled"
         print(f"graphc: {name}: {how} in {compiled.seconds * 1e3:.1f} ms", file=sys.stderr)
     return compiled
 
 
-def _load_or_compile(ir_text: str, name: str, level: int, start: float) -> CompiledModule:
+def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_level: int,
+                     options: str) -> CompiledModule:
     cpu, features = host_cpu()
-    key = cache.cache_key(ir_text, cpu, features)
+    key = cache.cache_key(ir_text, cpu, features, options)
     if level < 2:  # higher levels want the optimized IR, which only a real compile produces
         payload = cache.load(key)
         if payload is not None:
             engine = _engine_from_object(payload)
             return CompiledModule(name, engine, time.perf_counter() - start, True, None)
-    module = _parse_and_optimize(ir_text, name)
+    module = _parse_and_optimize(ir_text, name, speed_level)
     optimized_ir = str(module)
     payload = host_target_machine().emit_object(module)
     if level >= 2:
@@ -153,7 +168,7 @@ def _load_or_compile(ir_text: str, name: str, level: int, start: float) -> Compi
     return CompiledModule(name, engine, time.perf_counter() - start, False, optimized_ir)
 
 
-def _parse_and_optimize(ir_text: str, name: str) -> llvm.ModuleRef:
+def _parse_and_optimize(ir_text: str, name: str, speed_level: int = 3) -> llvm.ModuleRef:
     _initialize()
     tm = host_target_machine()
     try:
@@ -163,12 +178,13 @@ def _parse_and_optimize(ir_text: str, name: str) -> llvm.ModuleRef:
         raise RuntimeError(f"graphc: LLVM rejected the IR of module {name!r}: {err}") from None
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
-    _optimize(module, tm)
+    if speed_level > 0:
+        _optimize(module, tm, speed_level)
     return module
 
 
-def _optimize(module: llvm.ModuleRef, tm: llvm.TargetMachine) -> None:
-    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+def _optimize(module: llvm.ModuleRef, tm: llvm.TargetMachine, speed_level: int = 3) -> None:
+    pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     pto.loop_unrolling = True

@@ -36,9 +36,10 @@ def object_key(key: str) -> str:
     return cache.cache_key(f"graphc-named-object\0{source_digest()}\0{key}", cpu, features)
 
 
-def remember(key: str, ir_text: str) -> None:
+def remember(key: str, ir_text: str, options: str = "") -> None:
+    """`options`: jit.options_tag of the settings the IR was compiled with."""
     cpu, features = jit.host_cpu()
-    payload = cache.load(cache.cache_key(ir_text, cpu, features))
+    payload = cache.load(cache.cache_key(ir_text, cpu, features, options))
     if payload is not None:
         cache.store(object_key(key), payload)
 
