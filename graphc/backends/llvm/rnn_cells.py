@@ -91,6 +91,16 @@ def define_simple_rnn_grad(module, dtype, T, units, act):
     return fn
 
 
+def cell_before(r, t, n, k):
+    """c_{t-1}[n, k] of an LSTM: c0 at t == 0, else slot 1 of the packed output Y at t - 1."""
+    b = r.b
+    return r.previous(
+        t,
+        lambda: r.v("c0", b.add(b.mul(n, c64(r.u)), k)),
+        lambda e: r.v("Y", r.slot(r.row(6, n, e), 1, k)),
+    )
+
+
 def define_lstm(module, dtype, T, units):
     fn, r = start(module, "lstm_seq", dtype, T, units)
     if r is None:
@@ -105,11 +115,7 @@ def define_lstm(module, dtype, T, units):
             tanh(r.v("Y", r.slot(base, 4, k))),
             sigmoid(r.v("Y", r.slot(base, 5, k))),
         )
-        c_prev = r.previous(
-            t,
-            lambda: r.v("c0", b.add(b.mul(n, c64(r.u)), k)),
-            lambda e: r.v("Y", r.slot(r.row(6, n, e), 1, k)),
-        )
+        c_prev = cell_before(r, t, n, k)
         c = f * c_prev + i * g
         for s, value in enumerate((o * tanh(c), c, i, f, g, o)):
             r.st(value, "Y", r.slot(base, s, k))
@@ -139,11 +145,7 @@ def define_lstm_grad(module, dtype, T, units):
         base = r.row(6, n, t)
         gh, gc, gi, gf, gg, go = (r.v("gY", r.slot(base, s, k)) for s in range(6))
         c, i, f, g, o = (r.v("Y", r.slot(base, s, k)) for s in range(1, 6))
-        c_prev = r.previous(
-            t,
-            lambda: r.v("c0", b.add(b.mul(n, c64(r.u)), k)),
-            lambda e: r.v("Y", r.slot(r.row(6, n, e), 1, k)),
-        )
+        c_prev = cell_before(r, t, n, k)
         dh = gh + r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(6, n, nx), 4, k)))
         dc_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(6, n, nx), 5, k)))
         tc = tanh(c)
