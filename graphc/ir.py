@@ -127,8 +127,11 @@ class Node:
 # Operators, methods and properties are attached in graphc/api.py, next to the functions they call.
 
 
-def toposort(outputs: Iterable[Node]) -> list[Node]:
-    """All nodes reachable from `outputs`, inputs before users (iterative, no recursion limit)."""
+def toposort(outputs: Iterable, inputs_of=lambda node: node.inputs) -> list:
+    """All nodes reachable from `outputs`, inputs before users (iterative, no recursion limit).
+
+    `inputs_of` gives a node's inputs; other DAGs (e.g. the frontend's layer calls) pass their own.
+    """
     order, seen = [], set()
     for root in outputs:
         stack = [(root, False)]
@@ -141,7 +144,7 @@ def toposort(outputs: Iterable[Node]) -> list[Node]:
                 order.append(node)
                 continue
             stack.append((node, True))
-            stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in seen)
+            stack.extend((i, False) for i in reversed(inputs_of(node)) if id(i) not in seen)
     return order
 
 

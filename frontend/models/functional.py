@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from frontend.layers.core import InputLayer
 from frontend.layers.tensor import CallRecord, KerasTensor, flatten, map_structure
+from graphc.ir import toposort
 
 
 def record_of(tensor: KerasTensor) -> CallRecord:
@@ -29,25 +30,11 @@ def check_tensors(structure, what: str) -> list:
 
 
 def discover(outputs: list) -> list:
-    """Call records reachable from `outputs`, inputs before users (iterative depth-first)."""
-    order, seen = [], set()
-    for out in outputs:
-        stack = [(record_of(out), False)]
-        while stack:
-            rec, expanded = stack.pop()
-            if id(rec) in seen:
-                continue
-            if expanded:
-                seen.add(id(rec))
-                order.append(rec)
-                continue
-            stack.append((rec, True))
-            stack.extend(
-                (record_of(t), False)
-                for t in reversed(rec.input_tensors)
-                if id(record_of(t)) not in seen
-            )
-    return order
+    """Call records reachable from `outputs`, inputs before users."""
+    return toposort(
+        [record_of(out) for out in outputs],
+        lambda rec: [record_of(t) for t in rec.input_tensors],
+    )
 
 
 def order_by_depth(records: list, outputs: list) -> list:
