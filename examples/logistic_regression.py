@@ -6,28 +6,22 @@ updates, and a mini-batch loop. Classifies two classes of MNIST digits (0 vs 1) 
 """
 
 import argparse
-import gzip
-import os
 
 import numpy as np
 
 import graphc as gc
 
-MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist-5k")
 
+def load_digits():
+    """0/1 digits as float32 rows in [0, 1], for training and for testing."""
+    from frontend.datasets import mnist  # only for the data: the model below is graphc alone
 
-def load_digits(kind: str):
-    """0/1 digits from the IDX files, scaled to [0, 1]; None when the files are absent."""
-    images = os.path.join(MNIST, f"{kind}-images-idx3-ubyte.gz")
-    labels = os.path.join(MNIST, f"{kind}-labels-idx1-ubyte.gz")
-    if not os.path.exists(images):
-        return None
-    with gzip.open(images) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)
-    with gzip.open(labels) as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8)
-    keep = y < 2
-    return x[keep].astype("float32") / 255, y[keep].astype("float32")
+    def zeros_and_ones(x, y):
+        keep = y < 2
+        return x[keep].reshape(-1, 784).astype("float32") / 255, y[keep].astype("float32")
+
+    (x_train, y_train), (x_test, y_test) = mnist.load_data()
+    return zeros_and_ones(x_train, y_train), zeros_and_ones(x_test, y_test)
 
 
 def synthetic(n: int, rng):
@@ -63,9 +57,10 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="tiny run for the tests")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    train_set, test_set = load_digits("train"), load_digits("t10k")
-    if args.synthetic or train_set is None:
+    if args.synthetic:
         train_set, test_set = synthetic(2000, rng), synthetic(500, rng)
+    else:
+        train_set, test_set = load_digits()
     if args.smoke:
         train_set, test_set, args.epochs = (train_set[0][:300], train_set[1][:300]), test_set, 1
     train, predict = build(0.1, args.backend)
