@@ -140,6 +140,4 @@ def function(inputs, outputs, updates=None, backend="llvm", name=None) -> Functi
     Example:
         train = gc.function([x, y], loss, updates=[(W, W - 0.1 * gc.grad(loss, W))])
     """
-    if backend not in ("llvm", "numpy"):
-        raise ValueError(f"backend must be 'llvm' or 'numpy', got {backend!r}")
     return Function(inputs, outputs, updates, backend, name)
