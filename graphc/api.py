@@ -1,16 +1,35 @@
-"""The Theano-style public API: placeholders, shared variables, constants, ops as functions
-and operators, and `grad`. Every function checks shapes and dtypes when it builds the node."""
+"""The Theano-style public API: placeholders, shared variables, constants, ops as functions,
+`grad`, and `.eval` on nodes. Every function checks shapes and dtypes when it builds the node.
+
+Operators and methods on nodes (`a + b`, `x.sum()`, ...) come with the op table
+(graphc/ops/operators.py); the functions they share are re-exported here.
+"""
 
 from __future__ import annotations
 
-import builtins
-import numbers
-
 import numpy as np
 
-from graphc.ir import DtypeError, GraphError, Node, ShapeError, normalize_dtype, toposort, user_site
-from graphc.ops import OPS, make_node, normalize_axes
-from graphc.ops.leaves import SharedStorage, constant_node
+from graphc.function import function
+from graphc.ir import Node, ShapeError, normalize_dtype, user_site
+from graphc.ops import make_node, normalize_axes
+from graphc.ops.grad import grad  # noqa: F401 (gc.grad)
+from graphc.ops.leaves import SharedStorage, SharedVariable, aligned_copy  # noqa: F401
+from graphc.ops.operators import (  # noqa: F401 (public as gc.sum, gc.reshape, ...)
+    apply,
+    argmax,
+    argmin,
+    as_node,
+    cast,
+    constant,
+    matmul,
+    max,
+    mean,
+    min,
+    reduction_axes,
+    reshape,
+    sum,
+    transpose,
+)
 
 # ---- leaves ------------------------------------------------------------------------------------
 
@@ -28,58 +47,23 @@ def placeholder(shape, dtype="float32", name=None) -> Node:
 
 
 def scalar(name=None, dtype="float32") -> Node:
+    """A 0-d placeholder."""
     return placeholder((), dtype, name)
 
 
 def vector(name=None, dtype="float32") -> Node:
+    """A 1-d placeholder of any length."""
     return placeholder((None,), dtype, name)
 
 
 def matrix(name=None, dtype="float32") -> Node:
+    """A 2-d placeholder of any shape."""
     return placeholder((None, None), dtype, name)
 
 
 def tensor(ndim, name=None, dtype="float32") -> Node:
+    """An `ndim`-d placeholder of any shape."""
     return placeholder((None,) * ndim, dtype, name)
-
-
-class SharedVariable(Node):
-    """A node whose value lives between calls (weights, optimizer state, counters).
-
-    The buffer is 64-byte aligned and is only ever written in place, so compiled code may keep
-    a pointer to it.
-    """
-
-    __slots__ = ()
-
-    @property
-    def storage(self) -> SharedStorage:
-        return self.attr("storage")
-
-    def get_value(self) -> np.ndarray:
-        return self.storage.value.copy()
-
-    def set_value(self, value) -> None:
-        value = np.asarray(value)
-        current = self.storage.value
-        if value.shape != current.shape:
-            raise ValueError(
-                f"shared {self.name!r}: new value has shape {value.shape}, expected {current.shape}"
-            )
-        if not np.can_cast(value.dtype, current.dtype, "same_kind"):
-            raise TypeError(
-                f"shared {self.name!r}: cannot store {value.dtype} into {current.dtype}"
-            )
-        np.copyto(current, value, casting="same_kind")
-
-
-def aligned_copy(value: np.ndarray, alignment: int = 64) -> np.ndarray:
-    """A C-contiguous copy of `value` whose data pointer is a multiple of `alignment`."""
-    raw = np.empty(value.nbytes + alignment, dtype=np.uint8)
-    start = -raw.ctypes.data % alignment
-    out = raw[start : start + value.nbytes].view(value.dtype).reshape(value.shape)
-    np.copyto(out, value)
-    return out
 
 
 def shared(value, name=None, dtype=None) -> SharedVariable:
@@ -99,367 +83,263 @@ def shared(value, name=None, dtype=None) -> SharedVariable:
     )
 
 
-def constant(value, dtype=None, name=None) -> Node:
-    """A fixed value; Python floats become float32 unless `dtype` says otherwise."""
-    if dtype is None and isinstance(value, float):
-        dtype = "float32"
-    return constant_node(value, dtype)
+# ---- elementwise functions, one per op -----------------------------------------------------------
 
 
-def as_node(value, like: Node | None = None) -> Node:
-    """A node for `value`; Python numbers take the dtype of `like` (weak typing, as in JAX)."""
-    if isinstance(value, Node):
-        return value
-    if isinstance(value, (bool, np.bool_)):
-        return constant_node(value, "bool")
-    if isinstance(value, numbers.Number) and like is not None and like.dtype != "bool":
-        if isinstance(value, numbers.Integral) or like.dtype.startswith("float"):
-            return constant_node(value, like.dtype)
-        raise DtypeError(
-            f"cannot combine the float {value} with a {like.dtype} tensor "
-            f"without a cast (at {user_site()})"
-        )
-    if isinstance(value, (list, tuple, np.ndarray)) and like is not None:
-        array = np.asarray(value)
-        if array.dtype.kind == like.dtype[0] or (array.dtype.kind == "f" and like.dtype[0] == "f"):
-            return constant_node(array, like.dtype)
-    return constant(value)
+def neg(x) -> Node:
+    """Elementwise -x."""
+    return apply("neg", x)
 
 
-def apply(op: str, *inputs, **attrs) -> Node:
-    """Apply `op` to inputs, converting Python numbers to constants of the tensors' dtype."""
-    like = next((i for i in inputs if isinstance(i, Node)), None)
-    return make_node(op, [as_node(i, like) for i in inputs], attrs)
+def exp(x) -> Node:
+    """Elementwise e**x."""
+    return apply("exp", x)
 
 
-# ---- functions, one per op (plus a few compositions) ----------------------------------------
-
-_UNARY = [
-    "neg",
-    "exp",
-    "log",
-    "sqrt",
-    "abs",
-    "sign",
-    "tanh",
-    "sigmoid",
-    "relu",
-    "softplus",
-    "softsign",
-    "hard_sigmoid",
-    "selu",
-    "square",
-    "erf",
-    "sin",
-    "cos",
-    "logical_not",
-]
-_BINARY = [
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "pow",
-    "maximum",
-    "minimum",
-    "less",
-    "less_equal",
-    "greater",
-    "greater_equal",
-    "equal",
-    "not_equal",
-    "logical_and",
-    "logical_or",
-]
+def log(x) -> Node:
+    """Elementwise natural logarithm."""
+    return apply("log", x)
 
 
-def _unary(op):
-    def f(x):
-        return apply(op, x)
-
-    f.__name__ = f.__qualname__ = op
-    f.__doc__ = OPS[op].doc or f"Elementwise {op}."
-    return f
+def sqrt(x) -> Node:
+    """Elementwise square root."""
+    return apply("sqrt", x)
 
 
-def _binary(op):
-    def f(a, b):
-        return apply(op, a, b)
-
-    f.__name__ = f.__qualname__ = op
-    f.__doc__ = OPS[op].doc or f"Elementwise {op} with NumPy broadcasting."
-    return f
+def abs(x) -> Node:  # noqa: A001
+    """Elementwise |x|."""
+    return apply("abs", x)
 
 
-globals().update({op: _unary(op) for op in _UNARY})
-globals().update({op: _binary(op) for op in _BINARY})
-true_divide = div  # noqa: F821
-eq, neq, lt, le, gt, ge = equal, not_equal, less, less_equal, greater, greater_equal  # noqa: F821
+def sign(x) -> Node:
+    """Elementwise -1, 0 or 1 by the sign of x (gradient zero almost everywhere)."""
+    return apply("sign", x)
 
 
-def elu(x, alpha=1.0):
+def tanh(x) -> Node:
+    """Elementwise hyperbolic tangent."""
+    return apply("tanh", x)
+
+
+def sigmoid(x) -> Node:
+    """Elementwise 1 / (1 + e**-x)."""
+    return apply("sigmoid", x)
+
+
+def relu(x) -> Node:
+    """Elementwise max(x, 0)."""
+    return apply("relu", x)
+
+
+def softplus(x) -> Node:
+    """Elementwise log(1 + e**x)."""
+    return apply("softplus", x)
+
+
+def softsign(x) -> Node:
+    """Elementwise x / (1 + |x|)."""
+    return apply("softsign", x)
+
+
+def hard_sigmoid(x) -> Node:
+    """Elementwise hard sigmoid as in Keras 3: relu6(x + 3) / 6."""
+    return apply("hard_sigmoid", x)
+
+
+def selu(x) -> Node:
+    """Elementwise scaled exponential linear unit."""
+    return apply("selu", x)
+
+
+def square(x) -> Node:
+    """Elementwise x * x."""
+    return apply("square", x)
+
+
+def erf(x) -> Node:
+    """Elementwise error function erf(x)."""
+    return apply("erf", x)
+
+
+def sin(x) -> Node:
+    """Elementwise sine."""
+    return apply("sin", x)
+
+
+def cos(x) -> Node:
+    """Elementwise cosine."""
+    return apply("cos", x)
+
+
+def logical_not(x) -> Node:
+    """Elementwise boolean not."""
+    return apply("logical_not", x)
+
+
+def add(a, b) -> Node:
+    """Elementwise a + b, with NumPy broadcasting."""
+    return apply("add", a, b)
+
+
+def sub(a, b) -> Node:
+    """Elementwise a - b, with NumPy broadcasting."""
+    return apply("sub", a, b)
+
+
+def mul(a, b) -> Node:
+    """Elementwise a * b, with NumPy broadcasting."""
+    return apply("mul", a, b)
+
+
+def div(a, b) -> Node:
+    """Elementwise a / b, with NumPy broadcasting."""
+    return apply("div", a, b)
+
+
+def pow(a, b) -> Node:  # noqa: A001
+    """Elementwise a ** b, with NumPy broadcasting."""
+    return apply("pow", a, b)
+
+
+def maximum(a, b) -> Node:
+    """Elementwise larger of a and b, with NumPy broadcasting."""
+    return apply("maximum", a, b)
+
+
+def minimum(a, b) -> Node:
+    """Elementwise smaller of a and b, with NumPy broadcasting."""
+    return apply("minimum", a, b)
+
+
+def less(a, b) -> Node:
+    """Elementwise a < b, with NumPy broadcasting."""
+    return apply("less", a, b)
+
+
+def less_equal(a, b) -> Node:
+    """Elementwise a <= b, with NumPy broadcasting."""
+    return apply("less_equal", a, b)
+
+
+def greater(a, b) -> Node:
+    """Elementwise a > b, with NumPy broadcasting."""
+    return apply("greater", a, b)
+
+
+def greater_equal(a, b) -> Node:
+    """Elementwise a >= b, with NumPy broadcasting."""
+    return apply("greater_equal", a, b)
+
+
+def equal(a, b) -> Node:
+    """Elementwise a == b, with NumPy broadcasting."""
+    return apply("equal", a, b)
+
+
+def not_equal(a, b) -> Node:
+    """Elementwise a != b, with NumPy broadcasting."""
+    return apply("not_equal", a, b)
+
+
+def logical_and(a, b) -> Node:
+    """Elementwise boolean a and b, with NumPy broadcasting."""
+    return apply("logical_and", a, b)
+
+
+def logical_or(a, b) -> Node:
+    """Elementwise boolean a or b, with NumPy broadcasting."""
+    return apply("logical_or", a, b)
+
+
+true_divide = div
+eq, neq, lt, le, gt, ge = equal, not_equal, less, less_equal, greater, greater_equal
+
+
+def elu(x, alpha=1.0) -> Node:
+    """Exponential linear unit: x if x > 0 else alpha * (e**x - 1)."""
     return apply("elu", x, alpha=float(alpha))
 
 
-def gelu(x, approximate=False):
+def gelu(x, approximate=False) -> Node:
+    """Gaussian error linear unit (the tanh approximation when `approximate`)."""
     return apply("gelu", x, approximate=bool(approximate))
 
 
-def where(condition, a, b):
+def where(condition, a, b) -> Node:
+    """`a` where `condition` holds, else `b`, as numpy.where."""
     like = a if isinstance(a, Node) else b if isinstance(b, Node) else None
     return make_node("where", [as_node(condition), as_node(a, like), as_node(b, like)])
 
 
-def clip(x, min_value, max_value):
+def clip(x, min_value, max_value) -> Node:
+    """`x` limited to [min_value, max_value]."""
     return apply("clip", x, lo=float(min_value), hi=float(max_value))
 
 
-def cast(x, dtype):
-    x = as_node(x)
-    dtype = normalize_dtype(dtype)
-    return x if x.dtype == dtype else apply("cast", x, dtype=dtype)
-
-
-def _axes(x, axis):
-    return None if axis is None else normalize_axes_or_raise(x, axis)
-
-
-def normalize_axes_or_raise(x, axis):
-    try:
-        return normalize_axes(axis, x.ndim)
-    except ShapeError as err:
-        raise ShapeError(f"{err} (input shape {x.shape}, at {user_site()})") from None
-
-
-def sum(x, axis=None, keepdims=False):  # noqa: A001
-    return apply("sum", x, axis=_axes(as_node(x), axis), keepdims=bool(keepdims))
-
-
-def mean(x, axis=None, keepdims=False):
-    return apply("mean", x, axis=_axes(as_node(x), axis), keepdims=bool(keepdims))
-
-
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    return apply("max", x, axis=_axes(as_node(x), axis), keepdims=bool(keepdims))
-
-
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    return apply("min", x, axis=_axes(as_node(x), axis), keepdims=bool(keepdims))
-
-
-def argmax(x, axis=None, keepdims=False):
-    return apply("argmax", x, axis=None if axis is None else int(axis), keepdims=bool(keepdims))
-
-
-def argmin(x, axis=None, keepdims=False):
-    return apply("argmin", x, axis=None if axis is None else int(axis), keepdims=bool(keepdims))
-
-
-def matmul(a, b, transpose_a=False, transpose_b=False):
-    """op(a) @ op(b); vectors are treated as in NumPy (a row on the left, a column on the right)."""
-    a, b = as_node(a), as_node(b)
-    if a.ndim == 1 and b.ndim == 1:
-        return sum(a * b)
-    if a.ndim == 1:
-        return reshape(matmul(reshape(a, (1, -1)), b, False, transpose_b), b.shape[:-2] + (-1,))
-    if b.ndim == 1:
-        out = matmul(a, reshape(b, (-1, 1)), transpose_a, False)
-        return reshape(out, tuple(-1 if d is None else d for d in out.shape[:-1]))
-    return make_node(
-        "matmul", [a, b], {"transpose_a": bool(transpose_a), "transpose_b": bool(transpose_b)}
-    )
-
+# ---- shapes, gathers, softmax --------------------------------------------------------------------
 
 dot = matmul
 
 
-def transpose(x, axes=None):
-    x = as_node(x)
-    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % x.ndim for a in axes)
-    return apply("transpose", x, axes=axes)
-
-
-def reshape(x, shape):
-    shape = (
-        (shape,) if isinstance(shape, int) else tuple(-1 if d is None else int(d) for d in shape)
-    )
-    x = as_node(x)
-    return x if x.shape == shape else apply("reshape", x, shape=shape)
-
-
-def expand_dims(x, axis):
+def expand_dims(x, axis) -> Node:
+    """`x` with new axes of length 1 at `axis` (an int or a tuple), as numpy.expand_dims."""
     x = as_node(x)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     return apply("expand_dims", x, axis=normalize_axes(axes, x.ndim + len(axes)))
 
 
-def broadcast_to(x, shape):
+def broadcast_to(x, shape) -> Node:
+    """`x` broadcast to `shape`, as numpy.broadcast_to."""
     return apply("broadcast_to", x, shape=tuple(int(d) for d in shape))
 
 
-def concatenate(xs, axis=0):
-    xs = [as_node(x) for x in xs]
-    return make_node("concatenate", xs, {"axis": int(axis)})
+def concatenate(xs, axis=0) -> Node:
+    """The nodes `xs` joined along an existing axis."""
+    return make_node("concatenate", [as_node(x) for x in xs], {"axis": int(axis)})
 
 
-def stack(xs, axis=0):
+def stack(xs, axis=0) -> Node:
+    """The nodes `xs` joined along a new axis."""
     return make_node("stack", [as_node(x) for x in xs], {"axis": int(axis)})
 
 
-def take(x, indices, axis=0):
+def take(x, indices, axis=0) -> Node:
+    """Elements of `x` at integer `indices` along `axis`, as numpy.take."""
     return make_node("take", [as_node(x), as_node(indices)], {"axis": int(axis)})
 
 
-def softmax(x, axis=-1):
+def softmax(x, axis=-1) -> Node:
+    """e**x normalised to sum to 1 along `axis`."""
     return apply("softmax", x, axis=int(axis))
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x, axis=-1) -> Node:
+    """log(softmax(x)), computed stably."""
     return apply("log_softmax", x, axis=int(axis))
 
 
-def one_hot(indices, depth, dtype="float32"):
+def one_hot(indices, depth, dtype="float32") -> Node:
+    """Integer `indices` as one-hot rows of length `depth`."""
     return apply("one_hot", indices, depth=int(depth), dtype=normalize_dtype(dtype))
 
 
-def random_uniform(key, like):
+def random_uniform(key, like) -> Node:
     """Uniform [0, 1) numbers shaped like `like`, a pure function of the integer `key`."""
     return make_node("random_uniform", [as_node(key), as_node(like)])
 
 
-def size(x, axis=None, dtype="float32"):
+def size(x, axis=None, dtype="float32") -> Node:
     """Number of elements of `x` over `axis`, as a scalar known at run time."""
-    return apply("size", x, axis=_axes(as_node(x), axis), dtype=normalize_dtype(dtype))
+    return apply("size", x, axis=reduction_axes(as_node(x), axis), dtype=normalize_dtype(dtype))
 
 
-# ---- gradients -------------------------------------------------------------------------------
+# ---- evaluation --------------------------------------------------------------------------------
 
 
-def _infer_grad(inputs, *, disconnected):
-    return inputs[1].shape, inputs[1].dtype
-
-
-def _no_impl(*_, **__):
-    raise GraphError("grad nodes are expanded by the differentiate pass before running")
-
-
-from graphc.ops import defop  # noqa: E402
-
-defop(
-    "grad",
-    infer=_infer_grad,
-    impl=_no_impl,
-    kind="special",
-    doc="d(cost)/d(wrt), expanded into gradient ops by passes.autodiff.differentiate.",
-)
-
-
-def grad(cost, wrt, disconnected="raise"):
-    """Symbolic gradient of a scalar `cost` with respect to `wrt` (a node, or a list, tuple or
-    dict of nodes); returns the same structure. The gradient graph is built by the
-    `differentiate` pass, so functions show it as its own stage.
-
-    disconnected: 'raise' (default) when cost does not depend on a wrt, or 'zeros'.
-    Example: `gW, gb = gc.grad(loss, [W, b])`
-    """
-    if isinstance(wrt, dict):
-        return dict(zip(wrt, grad(cost, list(wrt.values()), disconnected)))
-    if isinstance(wrt, (list, tuple)):
-        return type(wrt)(grad(cost, w, disconnected) for w in wrt)
-    if not isinstance(cost, Node) or cost.shape != ():
-        shape = getattr(cost, "shape", None)
-        raise ShapeError(f"grad: cost must be a scalar node, got shape {shape} (at {user_site()})")
-    if cost.dtype not in ("float32", "float64") or wrt.dtype not in ("float32", "float64"):
-        raise DtypeError(
-            f"grad: needs float cost and wrt, got {cost.dtype} and {wrt.dtype} (at {user_site()})"
-        )
-    if disconnected not in ("raise", "zeros"):
-        raise ValueError(f"grad: disconnected must be 'raise' or 'zeros', got {disconnected!r}")
-    if disconnected == "raise" and not any(n is wrt for n in toposort([cost])):
-        label = wrt.name or repr(wrt)
-        raise GraphError(
-            f"grad: the cost does not depend on {label}; pass disconnected='zeros' "
-            f"to get zeros (at {user_site()})"
-        )
-    return make_node("grad", [cost, wrt], {"disconnected": disconnected})
-
-
-# ---- operators and methods on nodes ------------------------------------------------------------
-
-
-builtins_sum = builtins.sum  # this module defines its own `sum`
-
-
-def _index(x: Node, key) -> tuple:
-    """A Python index (basic indexing only) as the hashable form the getitem op stores."""
-    key = key if isinstance(key, tuple) else (key,)
-    if builtins_sum(k is Ellipsis for k in key) > 1:
-        raise IndexError("an index can only have a single ellipsis")
-    taken = builtins_sum(1 for k in key if k is not None and k is not Ellipsis)
-    out = []
-    for k in key:
-        if k is Ellipsis:
-            out.extend([("slice", None, None, None)] * (x.ndim - taken))
-        elif k is None:
-            out.append(("newaxis",))
-        elif isinstance(k, slice):
-            out.append(("slice", k.start, k.stop, k.step))
-        elif isinstance(k, (int, np.integer)):
-            out.append(("int", int(k)))
-        else:
-            raise IndexError(
-                f"graphc supports basic indexing (ints, slices, None, ...); got "
-                f"{type(k).__name__}: use gc.take for gathers (at {user_site()})"
-            )
-    return tuple(out)
-
-
-def _getitem(x, key):
-    return make_node("getitem", [x], {"index": _index(x, key)})
-
-
-def _eval(x, feed=None):
+def evaluate(x: Node, feed=None):
     """Evaluate with the NumPy interpreter: `y.eval({x: value})`."""
-    from graphc.function import function
-
     feed = feed or {}
     return function(list(feed), x, backend="numpy")(*feed.values())
 
 
-_METHODS = {
-    "__add__": lambda a, b: apply("add", a, b),
-    "__radd__": lambda a, b: apply("add", b, a),
-    "__sub__": lambda a, b: apply("sub", a, b),
-    "__rsub__": lambda a, b: apply("sub", b, a),
-    "__mul__": lambda a, b: apply("mul", a, b),
-    "__rmul__": lambda a, b: apply("mul", b, a),
-    "__truediv__": lambda a, b: apply("div", a, b),
-    "__rtruediv__": lambda a, b: apply("div", b, a),
-    "__pow__": lambda a, b: apply("pow", a, b),
-    "__rpow__": lambda a, b: apply("pow", b, a),
-    "__matmul__": lambda a, b: matmul(a, b),
-    "__rmatmul__": lambda a, b: matmul(b, a),
-    "__neg__": lambda a: apply("neg", a),
-    "__abs__": lambda a: apply("abs", a),
-    "__lt__": lambda a, b: apply("less", a, b),
-    "__le__": lambda a, b: apply("less_equal", a, b),
-    "__gt__": lambda a, b: apply("greater", a, b),
-    "__ge__": lambda a, b: apply("greater_equal", a, b),
-    "__invert__": lambda a: apply("logical_not", a),
-    "__and__": lambda a, b: apply("logical_and", a, b),
-    "__or__": lambda a, b: apply("logical_or", a, b),
-    "__getitem__": _getitem,
-    "sum": sum,
-    "mean": mean,
-    "max": max,
-    "min": min,
-    "argmax": argmax,
-    "argmin": argmin,
-    "reshape": lambda x, *shape: reshape(x, shape[0] if len(shape) == 1 else shape),
-    "transpose": lambda x, *axes: transpose(x, axes or None),
-    "astype": cast,
-    "eval": _eval,
-    "T": property(lambda x: transpose(x)),
-}
-for _name, _method in _METHODS.items():
-    setattr(Node, _name, _method)
+Node.eval = evaluate  # needs the passes, so it is installed here, above them, not by the op table

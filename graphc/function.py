@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.api import SharedVariable, as_node
 from graphc.backends import get_backend
 from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError, user_site
+from graphc.ops.leaves import SharedVariable
+from graphc.ops.operators import as_node
 from passes.manager import run_pipeline
 
 

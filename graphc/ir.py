@@ -124,7 +124,7 @@ class Node:
         raise TypeError(f"{self!r} is symbolic and cannot be iterated; index it instead")
 
 
-# Operators, methods and properties are attached in graphc/api.py, next to the functions they call.
+# Operators, methods and properties are installed by the op table (graphc/ops/operators.py).
 
 
 def toposort(outputs: Iterable, inputs_of=lambda node: node.inputs) -> list:

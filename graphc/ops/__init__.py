@@ -132,9 +132,11 @@ def dims_equal(a, b) -> bool:
 from graphc.ops import (  # noqa: E402,F401
     conv,
     elementwise,
+    grad,
     leaves,
     movement,
     nn,
+    operators,
     pooling,
     random,
     recurrent,

@@ -1,11 +1,14 @@
-"""Leaves of a graph: placeholders (inputs), shared variables (state), constants."""
+"""Leaves of a graph: placeholders (inputs), shared variables (state), constants.
+
+`SharedVariable` and `aligned_copy` live here so backends can bind shared state without the
+public API."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import normalize_dtype
-from graphc.ops import defop
+from graphc.ir import Node, normalize_dtype
+from graphc.ops import defop, make_node
 
 
 class Literal:
@@ -39,6 +42,45 @@ class SharedStorage:
 
     def __repr__(self):
         return f"shared:{self.name or hex(id(self))}"
+
+
+class SharedVariable(Node):
+    """A node whose value lives between calls (weights, optimizer state, counters).
+
+    The buffer is 64-byte aligned and is only ever written in place, so compiled code may keep
+    a pointer to it.
+    """
+
+    __slots__ = ()
+
+    @property
+    def storage(self) -> SharedStorage:
+        return self.attr("storage")
+
+    def get_value(self) -> np.ndarray:
+        return self.storage.value.copy()
+
+    def set_value(self, value) -> None:
+        value = np.asarray(value)
+        current = self.storage.value
+        if value.shape != current.shape:
+            raise ValueError(
+                f"shared {self.name!r}: new value has shape {value.shape}, expected {current.shape}"
+            )
+        if not np.can_cast(value.dtype, current.dtype, "same_kind"):
+            raise TypeError(
+                f"shared {self.name!r}: cannot store {value.dtype} into {current.dtype}"
+            )
+        np.copyto(current, value, casting="same_kind")
+
+
+def aligned_copy(value: np.ndarray, alignment: int = 64) -> np.ndarray:
+    """A C-contiguous copy of `value` whose data pointer is a multiple of `alignment`."""
+    raw = np.empty(value.nbytes + alignment, dtype=np.uint8)
+    start = -raw.ctypes.data % alignment
+    out = raw[start : start + value.nbytes].view(value.dtype).reshape(value.shape)
+    np.copyto(out, value)
+    return out
 
 
 def _no_impl(*_, **__):
@@ -81,8 +123,6 @@ defop(
 
 
 def constant_node(value, dtype=None, site=None):
-    from graphc.ops import make_node
-
     array = np.array(value, dtype=normalize_dtype(dtype) if dtype else None)
     if array.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):
         array = array.astype("int64" if array.dtype.kind in "iu" else "float32")
