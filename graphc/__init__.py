@@ -5,106 +5,146 @@ Theano-style core API:
     x = gc.matrix("x"); W = gc.shared(np.zeros((784, 10), "float32"), name="W")
     loss = gc.mean(gc.softmax(x @ W))
     train = gc.function([x], loss, updates=[(W, W - 0.1 * gc.grad(loss, W))])
+
+Public names load on first use (PEP 562, as in Scientific Python SPEC 1 lazy loading): importing
+graphc.ir, graphc.ops or the passes, which the public API is built on, never imports the API,
+`function` or the passes back, so no package import circle exists.
 """
 
-from graphc.api import (  # noqa: F401
-    SharedVariable,
-    abs,
-    add,
-    apply,
-    argmax,
-    argmin,
-    as_node,
-    broadcast_to,
-    cast,
-    clip,
-    concatenate,
-    constant,
-    cos,
-    div,
-    dot,
-    elu,
-    eq,
-    equal,
-    erf,
-    exp,
-    expand_dims,
-    ge,
-    gelu,
-    grad,
-    greater,
-    greater_equal,
-    gt,
-    hard_sigmoid,
-    le,
-    less,
-    less_equal,
-    log,
-    log_softmax,
-    logical_and,
-    logical_not,
-    logical_or,
-    lt,
-    matmul,
-    matrix,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    neg,
-    neq,
-    not_equal,
-    one_hot,
-    placeholder,
-    pow,
-    random_uniform,
-    relu,
-    reshape,
-    scalar,
-    selu,
-    shared,
-    sigmoid,
-    sign,
-    sin,
-    size,
-    softmax,
-    softplus,
-    softsign,
-    sqrt,
-    square,
-    stack,
-    sub,
-    sum,
-    take,
-    tanh,
-    tensor,
-    transpose,
-    vector,
-    where,
-)
-from graphc.compare import CompareReport, compare  # noqa: F401
-from graphc.function import Function, function
-from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError
-from graphc.nn_api import (  # noqa: F401
-    avg_pool1d,
-    avg_pool2d,
-    conv1d,
-    conv2d,
-    global_avg_pool,
-    global_max_pool,
-    gru,
-    lstm,
-    max_pool1d,
-    max_pool2d,
-    reverse_time,
-    simple_rnn,
-    upsample,
-    zero_pad,
-)
-from graphc.ops import OPS
-from graphc.printing import debugprint
-from graphc.viz import to_dot
+import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
+
+# public name -> the module that provides it
+PUBLIC = {
+    "SharedVariable": "graphc.api",
+    "abs": "graphc.api",
+    "add": "graphc.api",
+    "apply": "graphc.api",
+    "argmax": "graphc.api",
+    "argmin": "graphc.api",
+    "as_node": "graphc.api",
+    "broadcast_to": "graphc.api",
+    "cast": "graphc.api",
+    "clip": "graphc.api",
+    "concatenate": "graphc.api",
+    "constant": "graphc.api",
+    "cos": "graphc.api",
+    "div": "graphc.api",
+    "dot": "graphc.api",
+    "elu": "graphc.api",
+    "eq": "graphc.api",
+    "equal": "graphc.api",
+    "erf": "graphc.api",
+    "exp": "graphc.api",
+    "expand_dims": "graphc.api",
+    "ge": "graphc.api",
+    "gelu": "graphc.api",
+    "grad": "graphc.api",
+    "greater": "graphc.api",
+    "greater_equal": "graphc.api",
+    "gt": "graphc.api",
+    "hard_sigmoid": "graphc.api",
+    "le": "graphc.api",
+    "less": "graphc.api",
+    "less_equal": "graphc.api",
+    "log": "graphc.api",
+    "log_softmax": "graphc.api",
+    "logical_and": "graphc.api",
+    "logical_not": "graphc.api",
+    "logical_or": "graphc.api",
+    "lt": "graphc.api",
+    "matmul": "graphc.api",
+    "matrix": "graphc.api",
+    "max": "graphc.api",
+    "maximum": "graphc.api",
+    "mean": "graphc.api",
+    "min": "graphc.api",
+    "minimum": "graphc.api",
+    "mul": "graphc.api",
+    "neg": "graphc.api",
+    "neq": "graphc.api",
+    "not_equal": "graphc.api",
+    "one_hot": "graphc.api",
+    "placeholder": "graphc.api",
+    "pow": "graphc.api",
+    "random_uniform": "graphc.api",
+    "relu": "graphc.api",
+    "reshape": "graphc.api",
+    "scalar": "graphc.api",
+    "selu": "graphc.api",
+    "shared": "graphc.api",
+    "sigmoid": "graphc.api",
+    "sign": "graphc.api",
+    "sin": "graphc.api",
+    "size": "graphc.api",
+    "softmax": "graphc.api",
+    "softplus": "graphc.api",
+    "softsign": "graphc.api",
+    "sqrt": "graphc.api",
+    "square": "graphc.api",
+    "stack": "graphc.api",
+    "sub": "graphc.api",
+    "sum": "graphc.api",
+    "take": "graphc.api",
+    "tanh": "graphc.api",
+    "tensor": "graphc.api",
+    "transpose": "graphc.api",
+    "vector": "graphc.api",
+    "where": "graphc.api",
+    "CompareReport": "graphc.compare",
+    "compare": "graphc.compare",
+    "Function": "graphc.function",
+    "function": "graphc.function",
+    "DtypeError": "graphc.ir",
+    "Graph": "graphc.ir",
+    "GraphError": "graphc.ir",
+    "Node": "graphc.ir",
+    "ShapeError": "graphc.ir",
+    "avg_pool1d": "graphc.nn_api",
+    "avg_pool2d": "graphc.nn_api",
+    "conv1d": "graphc.nn_api",
+    "conv2d": "graphc.nn_api",
+    "global_avg_pool": "graphc.nn_api",
+    "global_max_pool": "graphc.nn_api",
+    "gru": "graphc.nn_api",
+    "lstm": "graphc.nn_api",
+    "max_pool1d": "graphc.nn_api",
+    "max_pool2d": "graphc.nn_api",
+    "reverse_time": "graphc.nn_api",
+    "simple_rnn": "graphc.nn_api",
+    "upsample": "graphc.nn_api",
+    "zero_pad": "graphc.nn_api",
+    "OPS": "graphc.ops",
+    "debugprint": "graphc.printing",
+    "to_dot": "graphc.viz",
+}
+
+__all__ = sorted(PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in PUBLIC:
+        raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(PUBLIC))
+
+
+class _Package(types.ModuleType):
+    """Keeps gc.function and gc.compare the functions when their modules graphc.function and
+    graphc.compare are imported (the import system sets a submodule as an attribute of its
+    package)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if not (isinstance(value, types.ModuleType) and name in PUBLIC):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -148,16 +148,6 @@ def toposort(outputs: Iterable, inputs_of=lambda node: node.inputs) -> list:
     return order
 
 
-def rebuild(node: Node, inputs: Iterable[Node]) -> Node:
-    """`node` with new inputs (same op, attrs, name, site); reuses `node` if nothing changed."""
-    inputs = tuple(inputs)
-    if all(a is b for a, b in zip(inputs, node.inputs)):
-        return node
-    from graphc.ops import make_node
-
-    return make_node(node.op, inputs, node.attr_dict, name=node.name, site=node.site)
-
-
 @dataclass(frozen=True)
 class Graph:
     """What a function computes: outputs and Theano-style updates of shared variables.
@@ -197,17 +187,3 @@ class Graph:
 
     def count(self, op: str | None = None) -> int:
         return sum(1 for n in self.nodes() if op is None or n.op == op)
-
-
-def transform(graph: Graph, rewrite) -> Graph:
-    """Rebuild `graph` bottom-up; `rewrite(node)` returns a replacement node or None.
-
-    Inputs are rewritten before their users, so `rewrite` sees already-rewritten inputs.
-    Leaves (placeholders, shared, constants) keep their identity unless rewritten.
-    """
-    memo: dict[int, Node] = {}
-    for node in toposort(graph.roots):
-        new = rebuild(node, (memo[id(i)] for i in node.inputs))
-        replacement = rewrite(new)
-        memo[id(node)] = new if replacement is None else replacement
-    return graph.with_roots(memo[id(r)] for r in graph.roots)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from graphc.ir import Graph, GraphError, Node, rebuild, toposort
+from graphc.ir import Graph, GraphError, Node, toposort
 from graphc.ops import OPS, call
 from graphc.ops.leaves import constant_node
+from graphc.ops.rewrite import rebuild
 
 FLOATS = ("float32", "float64")
 

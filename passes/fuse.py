@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import Graph, Node, toposort, transform
+from graphc.ir import Graph, Node, toposort
 from graphc.ops import OPS, call, defop, make_node
+from graphc.ops.rewrite import transform
 from passes.fuse_groups import CONVOLUTIONS, LEAVES, REDUCTIONS, Group, Grouper, is_loop_op
 from passes.simplify import constant_value
 from passes.symbols import concrete_shapes

@@ -7,9 +7,10 @@ import math
 
 import numpy as np
 
-from graphc.ir import Graph, Node, transform
+from graphc.ir import Graph, Node
 from graphc.ops import OPS, call, make_node
 from graphc.ops.leaves import Literal
+from graphc.ops.rewrite import transform
 
 FOLD_LIMIT = 1 << 16  # elements; folding bigger constants would bloat the graph and compiled code
 

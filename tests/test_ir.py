@@ -3,7 +3,8 @@
 import numpy as np
 
 import graphc as gc
-from graphc.ir import rebuild, toposort, transform
+from graphc.ir import toposort
+from graphc.ops.rewrite import rebuild, transform
 
 
 def test_toposort_puts_inputs_first_and_visits_shared_nodes_once():

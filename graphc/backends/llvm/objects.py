@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import time
 from pathlib import Path
 
-from graphc.backends.llvm import cache, jit
+from graphc.backends.llvm import cache, jit, mcjit, threads
 
 PACKAGES = ("graphc/backends/llvm", "graphc/ops", "passes")
 
@@ -49,13 +48,8 @@ def load(key: str, name: str):
     payload = cache.load(object_key(key))
     if payload is None:
         return None
-    from graphc.backends.llvm import threads
-
     threads.ensure_runtime()  # the code may call graphc_barrier
-    start = time.perf_counter()
     try:
-        with jit._LOCK:  # jit's engine loader: one LLVM context user at a time
-            engine = jit._engine_from_object(payload)
+        return mcjit.load_object(payload, name)
     except Exception:  # noqa: BLE001 - an unloadable entry is a miss, never a crash
         return None
-    return jit.CompiledModule(name, engine, time.perf_counter() - start, True, None)

@@ -22,7 +22,7 @@ Python API:
   num_threads() -> int                                           pool size (GRAPHC_NUM_THREADS)
   ensure_runtime() -> None                                       compile + register + start
 
-How it works: the runtime is a small hand-written LLVM module (compiled through jit.py, so it is
+How it works: the runtime is a small hand-written LLVM module (compiled through mcjit.py, so it is
 cached on disk). Workers are Python daemon threads, each making one ctypes call into the JIT'd
 worker loop, which never returns until shutdown (ctypes releases the GIL). A worker waits for the
 run counter `gen` to change. Every wait (workers for a run, the caller for the join, threads at
@@ -46,7 +46,7 @@ import time
 
 import llvmlite.binding as llvm
 
-from graphc.backends.llvm import jit
+from graphc.backends.llvm import mcjit
 
 _RUNTIME_IR = r"""
 ; Futex words and their sleeper counts, each on its own cache line.
@@ -262,7 +262,7 @@ class _Runtime:
 
     def __init__(self, nthreads: int):
         self.nthreads = nthreads
-        self.module = jit.compile_ir(_RUNTIME_IR, "graphc_runtime")
+        self.module = mcjit.compile_module(_RUNTIME_IR, "graphc_runtime")
         for symbol in ("graphc_barrier", "graphc_parallel_run"):
             llvm.add_symbol(symbol, self.module.address(symbol))
         self.run = _VOID_PP(self.module.address("graphc_parallel_run"))
