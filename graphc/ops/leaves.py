@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import normalize_dtype
-from graphc.ops import defop
+from graphc.ops import defop, make_node
 
 
 class Literal:
@@ -61,28 +61,26 @@ defop(
     "placeholder",
     infer=infer_placeholder,
     impl=_no_impl,
-    kind="leaf",
+    fusion="leaf",
     doc="A function input, bound at call time.",
 )
 defop(
     "shared",
     infer=infer_shared,
     impl=_no_impl,
-    kind="leaf",
+    fusion="leaf",
     doc="Mutable state kept between calls (weights, optimizer slots).",
 )
 defop(
     "constant",
     infer=infer_constant,
     impl=lambda *, value: value.value,
-    kind="leaf",
+    fusion="leaf",
     doc="A value fixed when the graph is built.",
 )
 
 
 def constant_node(value, dtype=None, site=None):
-    from graphc.ops import make_node
-
     array = np.array(value, dtype=normalize_dtype(dtype) if dtype else None)
     if array.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):
         array = array.astype("int64" if array.dtype.kind in "iu" else "float32")
