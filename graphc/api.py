@@ -138,6 +138,8 @@ _UNARY = [
     "neg",
     "exp",
     "log",
+    "log1p",
+    "expm1",
     "sqrt",
     "abs",
     "sign",
