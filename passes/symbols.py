@@ -11,8 +11,8 @@ its own, computed from the other symbols (see `Symbols.new`).
 
 from __future__ import annotations
 
-from graphc.ir import Node
-from graphc.ops import OPS, normalize_axes
+from graphc.ir import Node, ShapeError, toposort
+from graphc.ops import OPS
 
 
 class Poly:
@@ -202,9 +202,11 @@ class Symbols:
             values.append(spec_value(spec, shapes, values))
         return values
 
-    def check(self, values) -> None:
-        from graphc.ir import ShapeError
+    def broadcast(self, shapes, node) -> list:
+        """Per output axis, the common size of `shapes` (see `broadcast_dims`)."""
+        return broadcast_dims(shapes, self, node)
 
+    def check(self, values) -> None:
         for a, b, node in self.assumed:
             if values[a] != values[b]:
                 raise ShapeError(
@@ -220,7 +222,7 @@ class Symbols:
             if d is not None:
                 out.append(Poly.of(d))
             elif guess is not None and guess[axis] is not None:
-                out.append(self.norm(guess[axis]))
+                out.append(self.norm(Poly.of(guess[axis])))
             else:
                 out.append(self.dim_of(node, axis))
         return tuple(out)
@@ -235,8 +237,6 @@ def spec_value(spec, shapes, values) -> int:
 
 
 def _toposort_missing(node, known):
-    from graphc.ir import toposort
-
     return [n for n in toposort([node]) if id(n) not in known]
 
 
@@ -258,54 +258,8 @@ def broadcast_dims(shapes, syms=None, node=None) -> list:
     return out
 
 
-def derive_dims(node: Node, ins: list, syms=None):
-    """Symbolic sizes that equal an input's (so kernels see equal sizes as equal), or None."""
-    op, kind = node.op, OPS[node.op].kind
-    if kind in ("elementwise", "random") and op != "one_hot":
-        ins = ins[1:] if op == "random_uniform" else ins
-        return broadcast_dims(ins, syms, node)
-    if op in ("softmax", "log_softmax"):
-        return list(ins[0])
-    if op == "one_hot":
-        return list(ins[0]) + [None]
-    if kind == "reduce" and op != "size":
-        axes = normalize_axes(node.attr("axis"), len(ins[0]))
-        if node.attr("keepdims"):
-            return [Poly.of(1) if i in axes else d for i, d in enumerate(ins[0])]
-        return [d for i, d in enumerate(ins[0]) if i not in axes]
-    if op == "matmul":
-        a, b = ins
-        ta, tb = node.attr("transpose_a"), node.attr("transpose_b")
-        if syms is not None:
-            syms.unify(a[-2] if ta else a[-1], b[-1] if tb else b[-2], node)
-            a, b = [syms.norm(d) for d in a], [syms.norm(d) for d in b]
-        m = a[-1] if ta else a[-2]
-        n = b[-2] if tb else b[-1]
-        return broadcast_dims([a[:-2], b[:-2]], syms, node) + [m, n]
-    if op == "transpose":
-        return [ins[0][a] for a in node.attr("axes")]
-    if op == "expand_dims":
-        dims = list(ins[0])
-        for a in sorted(node.attr("axis")):
-            dims.insert(a, Poly.of(1))
-        return dims
-    if op == "broadcast_like":
-        return list(ins[1])
-    if op in ("getitem_grad", "take_grad"):
-        return list(ins[-1])
-    if op == "reshape" and len(ins[0]) == len(node.shape):
-        return [d if s == -1 and node.shape.count(None) == 1 and _same_rest(ins[0], node.shape)
-                else None for d, s in zip(ins[0], node.attr("shape"))]
-    if len(ins) >= 1 and len(ins[0]) == len(node.shape) and op in BATCH_PRESERVING:
-        return [ins[0][0]] + [None] * (len(node.shape) - 1)
-    return None
-
-
-BATCH_PRESERVING = {"pad", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d",
-                    "avg_pool2d", "max_pool1d_grad", "max_pool2d_grad", "simple_rnn_seq",
-                    "lstm_seq", "gru_seq"}
-
-
-def _same_rest(in_dims, out_shape) -> bool:
-    """Reshape keeps its one run-time axis when every static axis is unchanged."""
-    return all(s is None or (d.is_const and d.const == s) for d, s in zip(in_dims, out_shape))
+def derive_dims(node: Node, ins: list, syms: Symbols):
+    """Symbolic sizes of `node` from its inputs' `ins`, by its op's `dims` rule (graphc.ops),
+    or None when the op has none (each run-time size becomes a symbol of its own)."""
+    rule = OPS[node.op].dims
+    return None if rule is None else rule(node, ins, syms)

@@ -14,7 +14,7 @@ GRAD_CASES = [(op, i) for op, i in ALL_CASES if OP_CASES[op][i].grad]
 
 @pytest.mark.parametrize("op", COMPUTED)
 def test_every_op_has_cases(op):
-    assert OP_CASES.get(op), f"op {op!r} has no test case in graphc/testing.py OP_CASES"
+    assert OP_CASES.get(op), f"op {op!r} has no test case (defop(..., cases=...) in its entry)"
 
 
 @pytest.mark.parametrize("op", [op for op in COMPUTED if OPS[op].differentiable])

@@ -1,12 +1,16 @@
 """The op table: every op is defined once, here and in the modules beside this one.
 
-An `OpDef` holds an op's shape+dtype rule (`infer`), its NumPy reference
-implementation (`impl`) and its gradient rule (`vjp`, written in graph ops).
+An `OpDef` holds every fact about one op: its shape+dtype rule (`infer`), its NumPy reference
+implementation (`impl`), its gradient rule (`vjp`, written in graph ops), its fusion class, the
+inputs it reads only for their shape, its symbolic-shape rule (`dims`), its FLOP count and its
+test cases. Sets of ops (`LEAVES`, `REDUCTIONS`, ...) are derived from the table at the bottom.
 Backends keep their own emitter tables keyed by the same names.
+See docs/adding-an-op.md.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,38 +18,119 @@ import numpy as np
 
 from graphc.ir import DtypeError, GraphError, Node, ShapeError, normalize_dtype, user_site
 
+# What the fusion pass does with an op (passes/fuse_groups.py), by class.
+FUSION_CLASSES = {
+    "leaf": "bound by the executor: inputs, state, constants",
+    "elementwise": "output element i from input elements at i (broadcast): joins a fused loop; "
+    "a static size-1 one is recomputed wherever it is read",
+    "random": "elementwise in its output index: joins a fused loop, never recomputed",
+    "reduction": "folds axes of its input: joins the fused loop of its input",
+    "view": "moves no data: read in place as a strided view of its input",
+    "dense": "a GEMM (matmul, forward convolution): takes a bias add and activation epilogue",
+    "opaque": "a kernel of its own",
+    "structural": "expanded or produced by a pass; never computed",
+}
+
 
 @dataclass(frozen=True)
 class OpDef:
-    """One op. `kind` groups ops for the fusion passes:
-    'leaf', 'elementwise', 'reduce', 'matmul', 'movement', 'nn', 'random', 'special'.
+    """One op.
 
     infer(inputs, **attrs) -> (shape, dtype), raising ShapeError/DtypeError;
     impl(*arrays, **attrs) -> ndarray (the reference semantics);
-    vjp(g, node) -> one gradient node (or None for zero) per input; None if not differentiable.
+    vjp(g, node) -> one gradient node (or None for zero) per input; None if not differentiable;
+    fusion: a key of FUSION_CLASSES;
+    dims(node, input sizes, syms) -> per output axis a symbolic size (an input's, an int, or
+        None for "a new run-time size"), or None when no output size follows from the inputs'
+        (passes/symbols.py; `syms.broadcast`, `syms.unify`, `syms.norm` relate sizes);
+    flops(node, shape_of) -> estimated floating-point operations, given concrete shapes;
+    shape_only: indices of inputs read only for their shape;
+    cases: graphc.ops.cases.Case inputs and attributes the test suite runs the op on.
     """
 
     name: str
     infer: Callable
     impl: Callable
     vjp: Callable | None
-    kind: str
+    fusion: str
+    dims: Callable | None = None
+    flops: Callable | None = None
+    shape_only: tuple = ()
+    cases: tuple = ()
     doc: str = ""
 
     @property
     def differentiable(self) -> bool:
         return self.vjp is not None
 
+    @property
+    def kind(self) -> str:
+        """The old name of `fusion` ('special' for structural ops), read by passes/simplify.py,
+        passes/fuse_groups.py and tests/backends/test_llvm_ops.py until they read `fusion`."""
+        return "special" if self.fusion == "structural" else self.fusion
+
 
 OPS: dict[str, OpDef] = {}
+LEGACY_KINDS = {"special": "structural"}  # defop(kind=...) in graphc/api.py and passes/fuse.py
 
 
-def defop(name, *, infer, impl, vjp=None, kind="special", doc=""):
+def defop(name, *, infer, impl, fusion=None, vjp=None, dims=None, flops=None, shape_only=(),
+          cases=(), doc="", kind=None):
     """Register an op in the table (once: a second definition is a bug)."""
     if name in OPS:
         raise ValueError(f"op {name!r} is defined twice")
-    OPS[name] = OpDef(name, infer, impl, vjp, kind, doc)
+    fusion = fusion or LEGACY_KINDS.get(kind)
+    if fusion not in FUSION_CLASSES:
+        raise ValueError(f"op {name!r}: fusion {fusion!r} is not one of {list(FUSION_CLASSES)}")
+    if dims is None and fusion == "elementwise":
+        dims = dims_broadcast
+    OPS[name] = OpDef(name, infer, impl, vjp, fusion, dims, flops or DEFAULT_FLOPS[fusion],
+                      tuple(shape_only), tuple(cases), doc)
     return OPS[name]
+
+
+def data_inputs(node) -> list:
+    """The inputs whose values a node reads (the others only lend their shape)."""
+    skip = OPS[node.op].shape_only
+    return [i for k, i in enumerate(node.inputs) if k not in skip]
+
+
+# ---- symbolic-shape and FLOP rules shared by many entries ------------------------------------
+
+
+def dims_broadcast(node, ins, syms):
+    """Elementwise: the broadcast of the data inputs' sizes (run-time sizes that meet unify)."""
+    skip = OPS[node.op].shape_only
+    return syms.broadcast([s for k, s in enumerate(ins) if k not in skip], node)
+
+
+def dims_like_input(k):
+    """The output has input k's sizes."""
+    return lambda node, ins, syms: list(ins[k])
+
+
+def dims_keep_batch(node, ins, syms):
+    """Batch-first ops (convolution, pooling, recurrences): the output keeps the batch size."""
+    if len(ins[0]) != len(node.shape):
+        return None
+    return [ins[0][0]] + [None] * (len(node.shape) - 1)
+
+
+def per_element(cost: int):
+    """FLOPs: `cost` per output element."""
+    return lambda node, shape_of: cost * math.prod(shape_of(node))
+
+
+def per_input_element(node, shape_of) -> int:
+    return math.prod(shape_of(node.inputs[0]))
+
+
+def no_flops(node, shape_of) -> int:
+    return 0
+
+
+DEFAULT_FLOPS = {**{c: per_element(1) for c in FUSION_CLASSES}, "reduction": per_input_element,
+                 "leaf": no_flops, "view": no_flops, "structural": no_flops}
 
 
 def describe_inputs(inputs) -> str:
@@ -142,3 +227,16 @@ from graphc.ops import (  # noqa: E402,F401
     recurrent,
     reduce,
 )
+
+
+def ops_of(fusion: str) -> tuple:
+    """The ops of one fusion class, in table order."""
+    return tuple(name for name, op in OPS.items() if op.fusion == fusion)
+
+
+LEAVES = ops_of("leaf")
+ELEMENTWISE = ops_of("elementwise")
+REDUCTIONS = ops_of("reduction")
+VIEWS = ops_of("view")
+DENSE = ops_of("dense")
+LOOP_OPS = ELEMENTWISE + ops_of("random") + REDUCTIONS  # ops that join fused loops

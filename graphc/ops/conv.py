@@ -14,11 +14,14 @@ them with one `tensordot` (a GEMM) or one max/sum, so they stay fast enough to t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from graphc.ir import ShapeError
-from graphc.ops import call, defop, require_float, same_dtype
+from graphc.ops import call, defop, dims_keep_batch, require_float, same_dtype
+from graphc.ops.cases import F, case
 
 RANKS = (1, 2)
 
@@ -261,13 +264,48 @@ def vjp_conv_weight_grad(rank):
     return vjp
 
 
+def flops_conv(node, shape_of) -> int:
+    """A GEMM per output element over the kernel window: 2 * outputs * (*kernel, cin)."""
+    return 2 * math.prod(shape_of(node)) * math.prod(shape_of(node.inputs[1])[:-1])
+
+
+def flops_conv_input_grad(node, shape_of) -> int:
+    """The transposed GEMM: 2 * output-gradient elements * (*kernel, cin)."""
+    return 2 * math.prod(shape_of(node.inputs[0])) * math.prod(shape_of(node.inputs[1])[:-1])
+
+
+SAME33 = {"padding": ((1, 1), (1, 1))}  # "same" for a 3x3 window
+PAD_LR = {"padding": ((1, 0), (0, 1))}
+GEOMETRY_1D = {"strides": (2,), "dilation": (2,), "padding": ((2, 0),)}
+GEOMETRY_2D = {"strides": (2, 1), "dilation": (1, 2), **PAD_LR}
+UNIT_2D = {"strides": (1, 1), "dilation": (1, 1), **SAME33}
+CONV_CASES = {
+    1: [
+        case(F((2, 6, 3)), F((3, 3, 4)), strides=(1,), dilation=(1,), padding=((0, 0),)),
+        case(F((2, 7, 2)), F((2, 2, 3)), **GEOMETRY_1D),
+    ],
+    2: [case(F((2, 5, 4, 2)), F((3, 3, 2, 3)), **UNIT_2D),
+        case(F((2, 6, 5, 2)), F((2, 2, 2, 2)), **GEOMETRY_2D)],
+}
+INPUT_GRAD_CASES = {
+    1: [case(F((2, 4, 3)), F((2, 2, 3)), in_size=(7,), **GEOMETRY_1D)],
+    2: [case(F((2, 3, 4, 2)), F((2, 2, 2, 2)), in_size=(6, 5), **GEOMETRY_2D)],
+}
+WEIGHT_GRAD_CASES = {
+    1: [case(F((2, 7, 2)), F((2, 4, 3)), kernel_size=(2,), **GEOMETRY_1D)],
+    2: [case(F((2, 5, 4, 2)), F((2, 5, 4, 3)), kernel_size=(3, 3), **UNIT_2D)],
+}
+
 for _r in RANKS:
     defop(
         f"conv{_r}d",
         infer=infer_conv(_r),
         impl=impl_conv,
         vjp=vjp_conv(_r),
-        kind="nn",
+        fusion="dense",
+        dims=dims_keep_batch,
+        flops=flops_conv,
+        cases=CONV_CASES[_r],
         doc=f"{_r}-D cross-correlation (as Keras Conv{_r}D), channels_last, explicit padding.",
     )
     defop(
@@ -275,7 +313,9 @@ for _r in RANKS:
         infer=infer_conv_input_grad(_r),
         impl=impl_conv_input_grad,
         vjp=vjp_conv_input_grad(_r),
-        kind="nn",
+        fusion="opaque",
+        flops=flops_conv_input_grad,
+        cases=INPUT_GRAD_CASES[_r],
         doc=f"Gradient of conv{_r}d with respect to its input (a transposed convolution).",
     )
     defop(
@@ -283,7 +323,9 @@ for _r in RANKS:
         infer=infer_conv_weight_grad(_r),
         impl=impl_conv_weight_grad,
         vjp=vjp_conv_weight_grad(_r),
-        kind="nn",
+        fusion="opaque",
+        flops=flops_conv,
+        cases=WEIGHT_GRAD_CASES[_r],
         doc=f"Gradient of conv{_r}d with respect to its kernel.",
     )
 
@@ -316,6 +358,9 @@ defop(
     infer=infer_pad,
     impl=lambda x, *, padding: pad_spatial(x, padding),
     vjp=vjp_pad,
-    kind="movement",
+    fusion="opaque",
+    dims=dims_keep_batch,
+    cases=[case(F((2, 3, 2)), padding=((1, 2),)),
+           case(F((1, 2, 3, 2)), padding=((0, 1), (2, 1)))],
     doc="Zero padding of the spatial axes of a channels_last tensor.",
 )

@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from graphc.ir import DtypeError
-from graphc.ops import broadcast_shapes, call, defop, require_float, same_dtype
+from graphc.ops import broadcast_shapes, call, defop, per_element, require_float, same_dtype
+from graphc.ops.cases import A34, M34, POS34, F, In, case
 from graphc.ops.leaves import constant_node
 
 SELU_ALPHA = 1.6732632423543772
@@ -49,9 +50,13 @@ def infer_unary_numeric(inputs, **_):
     return inputs[0].shape, inputs[0].dtype
 
 
-def unary(name, impl, vjp, numeric=False, doc=""):
+TRANSCENDENTAL = 10  # FLOPs per element of exp, log, tanh, ... (a polynomial and a scaling)
+
+
+def unary(name, impl, vjp, cases, numeric=False, cost=1, doc=""):
     infer = infer_unary_numeric if numeric else infer_unary_float
-    defop(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise", doc=doc)
+    defop(name, infer=infer, impl=impl, vjp=vjp, fusion="elementwise", flops=per_element(cost),
+          cases=cases, doc=doc)
 
 
 def _sigmoid(x):
@@ -117,55 +122,71 @@ def vjp_hard_sigmoid(g, node):
     return (mask(inside, g * const(1 / 6, x)),)
 
 
-unary("neg", np.negative, lambda g, n: (-g,), numeric=True)
-unary("abs", np.abs, lambda g, n: (g * call("sign", n.inputs[0]),), numeric=True)
-unary(
-    "sign", np.sign, lambda g, n: (None,), numeric=True, doc="Gradient is zero almost everywhere."
-)
-unary("exp", np.exp, lambda g, n: (g * n,))
-unary("log", np.log, lambda g, n: (g / n.inputs[0],))
-unary("sqrt", np.sqrt, lambda g, n: (g * const(0.5, n) / n,))
-unary("tanh", np.tanh, lambda g, n: (g * (const(1, n) - n * n),))
-unary("sigmoid", _sigmoid, lambda g, n: (g * n * (const(1, n) - n),))
+ONE_CASE = [case(M34)]
+AWAY_CASE = [case(A34)]
+POSITIVE_CASE = [case(POS34)]
+T = TRANSCENDENTAL
+
+unary("neg", np.negative, lambda g, n: (-g,), ONE_CASE, numeric=True)
+unary("abs", np.abs, lambda g, n: (g * call("sign", n.inputs[0]),), AWAY_CASE, numeric=True)
+unary("sign", np.sign, lambda g, n: (None,), AWAY_CASE, numeric=True,
+      doc="Gradient is zero almost everywhere.")
+unary("exp", np.exp, lambda g, n: (g * n,), ONE_CASE, cost=T)
+unary("log", np.log, lambda g, n: (g / n.inputs[0],), POSITIVE_CASE, cost=T)
+unary("log1p", np.log1p, lambda g, n: (g / (const(1, n) + n.inputs[0]),), POSITIVE_CASE, cost=T,
+      doc="log(1 + x), accurate for tiny x.")
+unary("expm1", np.expm1, lambda g, n: (g * (n + const(1, n)),), ONE_CASE, cost=T,
+      doc="exp(x) - 1, accurate for tiny x.")
+unary("sqrt", np.sqrt, lambda g, n: (g * const(0.5, n) / n,), POSITIVE_CASE, cost=T)
+unary("tanh", np.tanh, lambda g, n: (g * (const(1, n) - n * n),), ONE_CASE, cost=T)
+unary("sigmoid", _sigmoid, lambda g, n: (g * n * (const(1, n) - n),), ONE_CASE, cost=T)
 unary(
     "relu",
     lambda x: np.maximum(x, 0).astype(x.dtype),
     lambda g, n: (mask(call("greater", n.inputs[0], const(0, n)), g),),
+    AWAY_CASE,
 )
 unary(
     "softplus",
     lambda x: np.logaddexp(np.zeros_like(x), x),
     lambda g, n: (g * call("sigmoid", n.inputs[0]),),
+    ONE_CASE,
+    cost=T,
 )
 unary(
     "softsign",
     lambda x: x / (1 + np.abs(x)),
     lambda g, n: (g / call("square", const(1, n) + call("abs", n.inputs[0])),),
+    ONE_CASE,
 )
 unary(
     "hard_sigmoid",
     lambda x: np.clip(x / 6 + 0.5, 0, 1).astype(x.dtype),
     vjp_hard_sigmoid,
+    AWAY_CASE,
     doc="Keras 3: relu6(x + 3) / 6.",
 )
-unary("square", np.square, lambda g, n: (g * const(2, n) * n.inputs[0],), numeric=True)
+unary("square", np.square, lambda g, n: (g * const(2, n) * n.inputs[0],), ONE_CASE, numeric=True)
 unary(
     "erf",
     _erf,
     lambda g, n: (
         g * const(2 / math.sqrt(math.pi), n) * call("exp", -(n.inputs[0] * n.inputs[0])),
     ),
+    ONE_CASE,
+    cost=T,
 )
-unary("sin", np.sin, lambda g, n: (g * call("cos", n.inputs[0]),))
-unary("cos", np.cos, lambda g, n: (-(g * call("sin", n.inputs[0])),))
-defop("elu", infer=infer_unary_float, impl=_elu, vjp=vjp_elu, kind="elementwise")
-unary("selu", lambda x: (SELU_SCALE * _elu(x, SELU_ALPHA)).astype(x.dtype), vjp_selu)
-defop(
+unary("sin", np.sin, lambda g, n: (g * call("cos", n.inputs[0]),), ONE_CASE)
+unary("cos", np.cos, lambda g, n: (-(g * call("sin", n.inputs[0])),), ONE_CASE)
+unary("elu", _elu, vjp_elu, [case(A34, alpha=1.0), case(A34, alpha=0.5)], cost=T)
+unary("selu", lambda x: (SELU_SCALE * _elu(x, SELU_ALPHA)).astype(x.dtype), vjp_selu, AWAY_CASE,
+      cost=T)
+unary(
     "gelu",
-    infer=infer_unary_float,
-    impl=_gelu,
-    vjp=vjp_gelu,
-    kind="elementwise",
+    _gelu,
+    vjp_gelu,
+    [case(M34, approximate=False), case(M34, approximate=True)],
+    cost=T,
     doc="approximate=False is the exact erf form (Keras's default).",
 )
 
@@ -186,7 +207,13 @@ defop(
     infer=infer_cast,
     impl=lambda x, *, dtype: x.astype(dtype),
     vjp=vjp_cast,
-    kind="elementwise",
+    fusion="elementwise",
+    cases=[
+        case(M34, dtype="float64"),
+        case(In((3, 4), "int", "int32"), dtype="float64", grad=False),
+        case(M34, dtype="float32", grad=False),
+        case(M34, dtype="int32", grad=False),
+    ],
 )
 
 
@@ -208,7 +235,8 @@ defop(
     infer=infer_clip,
     impl=lambda x, *, lo, hi: np.clip(x, lo, hi).astype(x.dtype),
     vjp=vjp_clip,
-    kind="elementwise",
+    fusion="elementwise",
+    cases=[case(A34, lo=-0.5, hi=0.5)],
     doc="Bounds are static attributes.",
 )
 
@@ -255,22 +283,28 @@ def vjp_minimum(g, node):
     return both(g, node, mask(a_wins, g), mask(call("logical_not", a_wins), g))
 
 
-def binary(name, impl, vjp, infer=infer_binary):
-    defop(name, infer=infer, impl=impl, vjp=vjp, kind="elementwise")
+def binary(name, impl, vjp, cases, infer=infer_binary, cost=1):
+    defop(name, infer=infer, impl=impl, vjp=vjp, fusion="elementwise", flops=per_element(cost),
+          cases=cases)
 
 
-binary("add", np.add, lambda g, n: both(g, n, g, g))
-binary("sub", np.subtract, lambda g, n: both(g, n, g, -g))
-binary("mul", np.multiply, lambda g, n: both(g, n, g * n.inputs[1], g * n.inputs[0]))
+binary("add", np.add, lambda g, n: both(g, n, g, g),
+       [case(M34, F((4,))), case(F((3, 1)), F((1, 4)))])
+binary("sub", np.subtract, lambda g, n: both(g, n, g, -g),
+       [case(M34, F((3, 1))), case(F(()), F((2, 3)))])
+binary("mul", np.multiply, lambda g, n: both(g, n, g * n.inputs[1], g * n.inputs[0]),
+       [case(F((2, 3, 4)), F((3, 1)))])
 binary(
     "div",
     np.divide,
     lambda g, n: both(g, n, g / n.inputs[1], -(g * n) / n.inputs[1]),
+    [case(M34, In((4,), "positive")), case(F(()), In((3,), "positive"))],
     infer=infer_binary_float,
 )
-binary("pow", np.power, vjp_pow, infer=infer_binary_float)
-binary("maximum", np.maximum, vjp_maximum)
-binary("minimum", np.minimum, vjp_minimum)
+binary("pow", np.power, vjp_pow, [case(POS34, M34), case(POS34, F(()))],
+       infer=infer_binary_float, cost=TRANSCENDENTAL)
+binary("maximum", np.maximum, vjp_maximum, [case(M34, F((4,)))])
+binary("minimum", np.minimum, vjp_minimum, [case(M34, F((3, 1)))])
 
 
 # ---- comparisons and logic (bool results, no gradient) ---------------------------------------
@@ -295,13 +329,15 @@ for _name, _impl in (
     ("equal", np.equal),
     ("not_equal", np.not_equal),
 ):
-    defop(_name, infer=infer_compare, impl=_impl, kind="elementwise")
-for _name, _impl in (
-    ("logical_and", np.logical_and),
-    ("logical_or", np.logical_or),
-    ("logical_not", np.logical_not),
+    defop(_name, infer=infer_compare, impl=_impl, fusion="elementwise",
+          cases=[case(M34, F((4,)), grad=False)])
+B34 = In((3, 4), "bool", "bool")
+for _name, _impl, _cases in (
+    ("logical_and", np.logical_and, [case(B34, In((4,), "bool", "bool"), grad=False)]),
+    ("logical_or", np.logical_or, [case(B34, In((3, 1), "bool", "bool"), grad=False)]),
+    ("logical_not", np.logical_not, [case(B34, grad=False)]),
 ):
-    defop(_name, infer=infer_logic, impl=_impl, kind="elementwise")
+    defop(_name, infer=infer_logic, impl=_impl, fusion="elementwise", cases=_cases)
 
 
 def infer_where(inputs, **_):
@@ -321,4 +357,5 @@ def vjp_where(g, node):
     )
 
 
-defop("where", infer=infer_where, impl=np.where, vjp=vjp_where, kind="elementwise")
+defop("where", infer=infer_where, impl=np.where, vjp=vjp_where, fusion="elementwise",
+      cases=[case(B34, M34, F((4,)))])

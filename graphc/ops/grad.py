@@ -19,7 +19,7 @@ defop(
     "grad",
     infer=infer_grad,
     impl=_not_interpreted,
-    kind="special",
+    fusion="structural",
     doc="d(cost)/d(wrt), expanded into gradient ops by passes.autodiff.differentiate.",
 )
 

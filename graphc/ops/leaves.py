@@ -103,21 +103,21 @@ defop(
     "placeholder",
     infer=infer_placeholder,
     impl=_no_impl,
-    kind="leaf",
+    fusion="leaf",
     doc="A function input, bound at call time.",
 )
 defop(
     "shared",
     infer=infer_shared,
     impl=_no_impl,
-    kind="leaf",
+    fusion="leaf",
     doc="Mutable state kept between calls (weights, optimizer slots).",
 )
 defop(
     "constant",
     infer=infer_constant,
     impl=lambda *, value: value.value,
-    kind="leaf",
+    fusion="leaf",
     doc="A value fixed when the graph is built.",
 )
 

@@ -8,7 +8,16 @@ import math
 import numpy as np
 
 from graphc.ir import DtypeError, ShapeError
-from graphc.ops import broadcast_shapes, call, defop, dims_equal, normalize_axes, same_dtype
+from graphc.ops import (
+    broadcast_shapes,
+    call,
+    defop,
+    dims_equal,
+    dims_like_input,
+    normalize_axes,
+    same_dtype,
+)
+from graphc.ops.cases import F, In, case
 from graphc.ops.elementwise import unbroadcast
 
 # ---- reshape, transpose, expand_dims -----------------------------------------------------------
@@ -27,10 +36,21 @@ def infer_reshape(inputs, *, shape):
     return tuple(total // known if d == -1 else d for d in shape), x.dtype
 
 
+def dims_reshape(node, ins, syms):
+    """A reshape keeps its one run-time axis when every static axis is unchanged."""
+    if len(ins[0]) != len(node.shape):
+        return None
+    keeps = node.shape.count(None) == 1 and all(
+        s is None or d == s for d, s in zip(ins[0], node.shape))
+    return [d if s == -1 and keeps else None for d, s in zip(ins[0], node.attr("shape"))]
+
+
 defop(
     "reshape",
     infer=infer_reshape,
-    kind="movement",
+    fusion="view",
+    dims=dims_reshape,
+    cases=[case(F((3, 4)), shape=(2, 6)), case(F((2, 3, 2)), shape=(-1,))],
     impl=lambda x, *, shape: np.reshape(x, shape),
     vjp=lambda g, n: (
         call("reshape", g, shape=tuple(-1 if d is None else d for d in n.inputs[0].shape)),
@@ -48,7 +68,9 @@ def infer_transpose(inputs, *, axes):
 defop(
     "transpose",
     infer=infer_transpose,
-    kind="movement",
+    fusion="view",
+    dims=lambda node, ins, syms: [ins[0][a] for a in node.attr("axes")],
+    cases=[case(F((2, 3, 4)), axes=(2, 0, 1))],
     impl=lambda x, *, axes: np.transpose(x, axes),
     vjp=lambda g, n: (call("transpose", g, axes=tuple(np.argsort(n.attr("axes")).tolist())),),
 )
@@ -61,10 +83,19 @@ def infer_expand_dims(inputs, *, axis):
     return tuple(shape), inputs[0].dtype
 
 
+def dims_expand_dims(node, ins, syms):
+    dims = list(ins[0])
+    for a in sorted(node.attr("axis")):
+        dims.insert(a, 1)
+    return dims
+
+
 defop(
     "expand_dims",
     infer=infer_expand_dims,
-    kind="movement",
+    fusion="view",
+    dims=dims_expand_dims,
+    cases=[case(F((3, 4)), axis=(0, 2))],
     impl=lambda x, *, axis: np.expand_dims(x, tuple(axis)),
     vjp=lambda g, n: (call("sum", g, axis=tuple(n.attr("axis")), keepdims=False),),
 )
@@ -83,7 +114,8 @@ def infer_broadcast_to(inputs, *, shape):
 defop(
     "broadcast_to",
     infer=infer_broadcast_to,
-    kind="movement",
+    fusion="view",
+    cases=[case(F((3, 1)), shape=(2, 3, 4))],
     impl=lambda x, *, shape: np.broadcast_to(x, shape),
     vjp=lambda g, n: (unbroadcast(g, n.inputs[0].shape),),
 )
@@ -99,7 +131,10 @@ def infer_broadcast_like(inputs):
 defop(
     "broadcast_like",
     infer=infer_broadcast_like,
-    kind="movement",
+    fusion="view",
+    shape_only=(1,),
+    dims=dims_like_input(1),
+    cases=[case(F((3, 1)), In((2, 3, 4), "like"))],
     impl=lambda x, like: np.broadcast_to(x, like.shape),
     vjp=lambda g, n: (unbroadcast(g, n.inputs[0].shape), None),
     doc="Broadcast x to the (run-time) shape of `like`; used by gradient rules.",
@@ -148,7 +183,8 @@ def axis_slice(axis, start, stop):
 defop(
     "concatenate",
     infer=infer_concatenate,
-    kind="movement",
+    fusion="opaque",
+    cases=[case(F((2, 3)), F((2, 4)), axis=1), case(F((1, 3)), F((2, 3)), F((1, 3)), axis=0)],
     vjp=vjp_concatenate,
     impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
 )
@@ -171,7 +207,8 @@ def vjp_stack(g, node):
 defop(
     "stack",
     infer=infer_stack,
-    kind="movement",
+    fusion="opaque",
+    cases=[case(F((2, 3)), F((2, 3)), axis=1)],
     vjp=vjp_stack,
     impl=lambda *xs, axis: np.stack(xs, axis=axis),
 )
@@ -220,7 +257,12 @@ def infer_getitem(inputs, *, index):
 defop(
     "getitem",
     infer=infer_getitem,
-    kind="movement",
+    fusion="view",
+    cases=[
+        case(F((4, 5)), index=(("slice", 1, None, 2), ("int", -1))),
+        case(F((3, 4)), index=(("newaxis",), ("slice", None, None, -1))),
+        case(F((2, 3, 4)), index=(("int", 1), ("slice", 0, 2, None))),
+    ],
     impl=lambda x, *, index: np.asarray(x[to_numpy_index(index)]),
     vjp=lambda g, n: (call("getitem_grad", g, n.inputs[0], index=n.attr("index")),),
 )
@@ -240,7 +282,11 @@ defop(
     "getitem_grad",
     infer=infer_getitem_grad,
     impl=impl_getitem_grad,
-    kind="movement",
+    fusion="opaque",
+    shape_only=(1,),
+    dims=dims_like_input(1),
+    cases=[case(F((2, 4)), In((4, 4), "like"),
+                index=(("slice", 1, None, 2), ("slice", None, None, None)))],
     vjp=lambda g, n: (call("getitem", g, index=n.attr("index")), None),
     doc="Zeros shaped like the second input, with the first placed at `index`.",
 )
@@ -259,7 +305,11 @@ def infer_take(inputs, *, axis):
 defop(
     "take",
     infer=infer_take,
-    kind="movement",
+    fusion="opaque",
+    cases=[
+        case(F((5, 3)), In((4,), "int", "int64", high=5), axis=0),
+        case(F((2, 6)), In((2, 2), "int", "int32", high=6), axis=1),
+    ],
     impl=lambda x, indices, *, axis: np.take(x, indices, axis=axis),
     vjp=lambda g, n: (call("take_grad", g, n.inputs[1], n.inputs[0], axis=n.attr("axis")), None),
 )
@@ -284,7 +334,10 @@ defop(
     "take_grad",
     infer=infer_take_grad,
     impl=impl_take_grad,
-    kind="movement",
+    fusion="opaque",
+    shape_only=(2,),
+    dims=dims_like_input(2),
+    cases=[case(F((4, 3)), In((4,), "int", "int64", high=5), In((5, 3), "like"), axis=0)],
     vjp=lambda g, n: (call("take", g, n.inputs[1], axis=n.attr("axis")), None, None),
     doc="Scatter-add of the first input into zeros shaped like the third, at `indices`.",
 )

@@ -3,6 +3,8 @@ softmax, log_softmax, one_hot."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from graphc.ir import DtypeError, ShapeError
@@ -11,10 +13,12 @@ from graphc.ops import (
     call,
     defop,
     dims_equal,
+    dims_like_input,
     normalize_axes,
     require_float,
     same_dtype,
 )
+from graphc.ops.cases import M34, F, In, case
 from graphc.ops.elementwise import unbroadcast
 
 # ---- matmul ------------------------------------------------------------------------------------
@@ -55,12 +59,42 @@ def vjp_matmul(g, node):
     return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
 
 
+def dims_matmul(node, ins, syms):
+    """Batch axes broadcast, the inner sizes unify, rows and columns come from a and b."""
+    a, b = ins
+    ta, tb = node.attr("transpose_a"), node.attr("transpose_b")
+    syms.unify(a[-2] if ta else a[-1], b[-1] if tb else b[-2], node)
+    a, b = [syms.norm(d) for d in a], [syms.norm(d) for d in b]
+    m = a[-1] if ta else a[-2]
+    n = b[-2] if tb else b[-1]
+    return syms.broadcast([a[:-2], b[:-2]], node) + [m, n]
+
+
+def flops_matmul(node, shape_of) -> int:
+    a = shape_of(node.inputs[0])
+    inner = a[-2] if node.attr("transpose_a") else a[-1]
+    return 2 * math.prod(shape_of(node)) * inner
+
+
+def matmul_case(a, b, ta, tb):
+    return case(F(a), F(b), transpose_a=ta, transpose_b=tb)
+
+
 defop(
     "matmul",
     infer=infer_matmul,
     impl=impl_matmul,
     vjp=vjp_matmul,
-    kind="matmul",
+    fusion="dense",
+    dims=dims_matmul,
+    flops=flops_matmul,
+    cases=[
+        matmul_case((3, 4), (4, 5), False, False),
+        matmul_case((4, 3), (4, 5), True, False),
+        matmul_case((3, 4), (5, 4), False, True),
+        matmul_case((4, 3), (5, 4), True, True),
+        matmul_case((2, 3, 4), (4, 5), False, False),
+    ],
     doc="op(a) @ op(b) over the last two axes, op = transpose when the flag is set.",
 )
 
@@ -92,8 +126,12 @@ def vjp_log_softmax(g, node):
     return (g - call("exp", node) * call("sum", g, axis=axis, keepdims=True),)
 
 
-defop("softmax", infer=infer_softmax, impl=impl_softmax, vjp=vjp_softmax, kind="nn")
-defop("log_softmax", infer=infer_softmax, impl=impl_log_softmax, vjp=vjp_log_softmax, kind="nn")
+# Both are expanded into reductions and elementwise ops before fusion (passes/fuse.py).
+defop("softmax", infer=infer_softmax, impl=impl_softmax, vjp=vjp_softmax, fusion="opaque",
+      dims=dims_like_input(0), cases=[case(M34, axis=-1), case(M34, axis=0)])
+defop("log_softmax", infer=infer_softmax, impl=impl_log_softmax, vjp=vjp_log_softmax,
+      fusion="opaque", dims=dims_like_input(0),
+      cases=[case(M34, axis=-1), case(F((2, 3, 4)), axis=1)])
 
 # ---- one_hot -----------------------------------------------------------------------------------
 
@@ -112,6 +150,8 @@ defop(
     "one_hot",
     infer=infer_one_hot,
     impl=impl_one_hot,
-    kind="elementwise",
+    fusion="opaque",  # a new trailing axis: not elementwise in the loop sense
+    dims=lambda node, ins, syms: list(ins[0]) + [None],
+    cases=[case(In((4,), "int", "int64", high=6), depth=5, dtype="float32", grad=False)],
     doc="Indices outside [0, depth) give an all-zero row, as in Keras.",
 )

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import ShapeError
-from graphc.ops import call, defop, require_float
+from graphc.ops import call, defop, dims_keep_batch, require_float
+from graphc.ops.cases import F, case
 from graphc.ops.conv import (
     RANKS,
     check_geometry,
@@ -150,13 +151,29 @@ def vjp_avg_pool_grad(rank):
     return lambda gz, node: (call(f"avg_pool{rank}d", gz, **pool_attrs(node)),)
 
 
+WINDOW_1D = {"pool_size": (3,), "strides": (2,), "padding": ((1, 1),)}
+MAX_WINDOW_2D = {"pool_size": (2, 2), "strides": (2, 2), "padding": ((0, 0), (0, 1))}
+AVG_WINDOW_2D = {"pool_size": (3, 2), "strides": (2, 2), "padding": ((1, 1), (0, 1))}
+MAX_POOL_CASES = {1: [case(F((2, 7, 3)), **WINDOW_1D)], 2: [case(F((2, 4, 5, 2)), **MAX_WINDOW_2D)]}
+AVG_POOL_CASES = {1: [case(F((2, 7, 3)), **WINDOW_1D)], 2: [case(F((2, 5, 5, 2)), **AVG_WINDOW_2D)]}
+MAX_POOL_GRAD_CASES = {
+    1: [case(F((2, 7, 3)), F((2, 4, 3)), **WINDOW_1D, grad=False)],
+    2: [case(F((2, 4, 5, 2)), F((2, 2, 3, 2)), **MAX_WINDOW_2D, grad=False)],
+}
+AVG_POOL_GRAD_CASES = {
+    1: [case(F((2, 4, 3)), in_size=(7,), **WINDOW_1D)],
+    2: [case(F((2, 3, 3, 2)), in_size=(5, 5), **AVG_WINDOW_2D)],
+}
+
 for _r in RANKS:
     defop(
         f"max_pool{_r}d",
         infer=infer_pool(_r),
         impl=impl_max_pool,
         vjp=vjp_max_pool(_r),
-        kind="nn",
+        fusion="opaque",
+        dims=dims_keep_batch,
+        cases=MAX_POOL_CASES[_r],
         doc=f"{_r}-D max pooling (Keras MaxPooling{_r}D), explicit padding.",
     )
     defop(
@@ -164,7 +181,9 @@ for _r in RANKS:
         infer=infer_pool(_r),
         impl=impl_avg_pool,
         vjp=vjp_avg_pool(_r),
-        kind="nn",
+        fusion="opaque",
+        dims=dims_keep_batch,
+        cases=AVG_POOL_CASES[_r],
         doc=f"{_r}-D average pooling (Keras AveragePooling{_r}D); padding is "
         "excluded from each window's count.",
     )
@@ -172,7 +191,9 @@ for _r in RANKS:
         f"max_pool{_r}d_grad",
         infer=infer_max_pool_grad(_r),
         impl=impl_max_pool_grad,
-        kind="nn",
+        fusion="opaque",
+        dims=dims_keep_batch,
+        cases=MAX_POOL_GRAD_CASES[_r],
         doc="Routes each window's gradient to its first maximum. Not "
         "differentiable itself (piecewise constant routing).",
     )
@@ -181,6 +202,7 @@ for _r in RANKS:
         infer=infer_avg_pool_grad(_r),
         impl=impl_avg_pool_grad,
         vjp=vjp_avg_pool_grad(_r),
-        kind="nn",
+        fusion="opaque",
+        cases=AVG_POOL_GRAD_CASES[_r],
         doc="Spreads each window's gradient evenly over its real input elements.",
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import DtypeError
-from graphc.ops import defop, require_float
+from graphc.ops import defop, dims_like_input, require_float
+from graphc.ops.cases import In, case
 
 GOLDEN = 0x9E3779B9
 
@@ -56,6 +57,9 @@ defop(
     "random_uniform",
     infer=infer_random_uniform,
     impl=impl_random_uniform,
-    kind="random",
+    fusion="random",
+    shape_only=(1,),
+    dims=dims_like_input(1),
+    cases=[case(In((), "key", "int64"), In((3, 4), "like"), grad=False)],
     doc="Uniform [0, 1) numbers shaped like the second input, from an integer key.",
 )

@@ -33,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import ShapeError
-from graphc.ops import call, defop, dims_equal, require_float, same_dtype
+from graphc.ops import call, defop, dims_equal, dims_keep_batch, require_float, same_dtype
+from graphc.ops.cases import F, case
 from graphc.ops.elementwise import _sigmoid as sigmoid
 
 # Packed layouts, in units of `units` along the last axis.
@@ -288,14 +289,20 @@ defop(
     infer=infer_rnn,
     impl=impl_rnn,
     vjp=vjp_rnn,
-    kind="nn",
+    fusion="opaque",
+    dims=dims_keep_batch,
+    cases=[
+        case(F((2, 4, 3)), F((2, 3)), F((3, 3)), activation="tanh"),
+        case(F((2, 3, 2)), F((2, 2)), F((2, 2)), activation="sigmoid"),
+    ],
     doc="h_t = activation(P_t + h_{t-1} @ U) over time; returns every h (batch, time, units).",
 )
 defop(
     "simple_rnn_seq_grad",
-    kind="nn",
+    fusion="opaque",
     impl=impl_rnn_grad,
     infer=infer_sequence_grad(1, 1, 2),
+    cases=[case(F((3, 3)), F((2, 4, 3)), F((2, 4, 3)), activation="tanh", grad=False)],
     doc="BPTT of simple_rnn_seq: per step [d pre-activation, d h_prev].",
 )
 defop(
@@ -303,14 +310,17 @@ defop(
     infer=infer_sequence(4, 6),
     impl=impl_lstm,
     vjp=vjp_lstm,
-    kind="nn",
+    fusion="opaque",
+    dims=dims_keep_batch,
+    cases=[case(F((2, 4, 12)), F((2, 3)), F((2, 3)), F((3, 12)))],
     doc="LSTM over time (Keras gate order i, f, c, o); packs [h, c, i, f, g, o] per step.",
 )
 defop(
     "lstm_seq_grad",
     infer=infer_sequence_grad(4, 6, 6),
     impl=impl_lstm_grad,
-    kind="nn",
+    fusion="opaque",
+    cases=[case(F((2, 3)), F((3, 12)), F((2, 4, 18)), F((2, 4, 18)), grad=False)],
     doc="BPTT of lstm_seq: per step [dz_i, dz_f, dz_c, dz_o, d h_prev, d c_prev].",
 )
 defop(
@@ -318,7 +328,9 @@ defop(
     infer=infer_sequence(3, 5, extra_inputs=1),
     impl=impl_gru,
     vjp=vjp_gru,
-    kind="nn",
+    fusion="opaque",
+    dims=dims_keep_batch,
+    cases=[case(F((2, 4, 9)), F((2, 3)), F((3, 9)), F((9,)))],
     doc="GRU over time (Keras z, r, h; reset_after); packs [h, z, r, hh, "
     "h_prev @ U_h + b_h] per step.",
 )
@@ -326,7 +338,8 @@ defop(
     "gru_seq_grad",
     infer=infer_sequence_grad(3, 5, 5),
     impl=impl_gru_grad,
-    kind="nn",
+    fusion="opaque",
+    cases=[case(F((2, 3)), F((3, 9)), F((2, 4, 15)), F((2, 4, 15)), grad=False)],
     doc="BPTT of gru_seq: per step [dz, dr, d(h_prev @ U_h + b_h), d pre-activation of hh, "
     "d h_prev].",
 )

@@ -5,14 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import DtypeError
-from graphc.ops import call, defop, normalize_axes
+from graphc.ops import call, defop, normalize_axes, per_input_element
+from graphc.ops.cases import M34, F, case
 from graphc.ops.elementwise import mask
+
+ALL_AXES = None
 
 
 def reduced_shape(shape, axes, keepdims):
     if keepdims:
         return tuple(1 if i in axes else d for i, d in enumerate(shape))
     return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def dims_reduce(node, ins, syms):
+    """The input's sizes without the reduced axes (or with 1 there, keepdims)."""
+    axes = normalize_axes(node.attr("axis"), len(ins[0]))
+    if node.attr("keepdims"):
+        return [1 if i in axes else d for i, d in enumerate(ins[0])]
+    return [d for i, d in enumerate(ins[0]) if i not in axes]
 
 
 def infer_reduce(inputs, *, axis, keepdims):
@@ -47,17 +58,28 @@ def vjp_extreme(g, node):
     return (mask(call("equal", x, y), expand_back(g, node)),)
 
 
-def reduction(name, impl, vjp):
+def reduction(name, impl, vjp, cases):
     def run(x, *, axis, keepdims):
         return np.asarray(impl(x, axis=axis, keepdims=keepdims), dtype=x.dtype)
 
-    defop(name, infer=infer_reduce, impl=run, vjp=vjp, kind="reduce")
+    defop(name, infer=infer_reduce, impl=run, vjp=vjp, fusion="reduction", dims=dims_reduce,
+          cases=cases)
 
 
-reduction("sum", np.sum, vjp_sum)
-reduction("mean", np.mean, vjp_mean)
-reduction("max", np.max, vjp_extreme)
-reduction("min", np.min, vjp_extreme)
+reduction("sum", np.sum, vjp_sum, [
+    case(M34, axis=ALL_AXES, keepdims=False),
+    case(F((2, 3, 4)), axis=(0, 2), keepdims=True),
+    case(M34, axis=(1,), keepdims=False),
+])
+reduction("mean", np.mean, vjp_mean, [
+    case(M34, axis=ALL_AXES, keepdims=False),
+    case(F((2, 3, 4)), axis=(1,), keepdims=True),
+])
+reduction("max", np.max, vjp_extreme, [
+    case(M34, axis=(1,), keepdims=False),
+    case(F((2, 3, 4)), axis=ALL_AXES, keepdims=True),
+])
+reduction("min", np.min, vjp_extreme, [case(M34, axis=(0,), keepdims=True)])
 
 
 def infer_arg(inputs, *, axis, keepdims):
@@ -68,22 +90,21 @@ def infer_arg(inputs, *, axis, keepdims):
     return reduced_shape(x.shape, axes, keepdims), "int64"
 
 
-defop(
-    "argmax",
-    infer=infer_arg,
-    kind="reduce",
-    impl=lambda x, *, axis, keepdims: np.asarray(
-        np.argmax(x, axis=axis, keepdims=keepdims), dtype="int64"
-    ),
-)
-defop(
-    "argmin",
-    infer=infer_arg,
-    kind="reduce",
-    impl=lambda x, *, axis, keepdims: np.asarray(
-        np.argmin(x, axis=axis, keepdims=keepdims), dtype="int64"
-    ),
-)
+def arg_extreme(name, impl, cases):
+    """argmax/argmin: an index-valued reduction, computed by a kernel of its own."""
+
+    def run(x, *, axis, keepdims):
+        return np.asarray(impl(x, axis=axis, keepdims=keepdims), dtype="int64")
+
+    defop(name, infer=infer_arg, impl=run, fusion="opaque", dims=dims_reduce,
+          flops=per_input_element, cases=cases)
+
+
+arg_extreme("argmax", np.argmax, [
+    case(M34, axis=1, keepdims=False, grad=False),
+    case(M34, axis=None, keepdims=False, grad=False),
+])
+arg_extreme("argmin", np.argmin, [case(M34, axis=0, keepdims=True, grad=False)])
 
 
 def infer_size(inputs, *, axis, dtype):
@@ -100,6 +121,8 @@ defop(
     "size",
     infer=infer_size,
     impl=impl_size,
-    kind="shape",
+    fusion="elementwise",  # of no data inputs: a run-time scalar that loops recompute in place
+    shape_only=(0,),
+    cases=[case(M34, axis=(0,), dtype="float64", grad=False)],
     doc="Number of elements over `axis`, known at run time (for means over the batch).",
 )

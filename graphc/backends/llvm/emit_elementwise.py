@@ -94,6 +94,8 @@ def gelu(b, x, node):
 
 unary_float("exp", lambda b, x, n, ctx: vecmath.emit_exp(b, x))
 unary_float("log", lambda b, x, n, ctx: vecmath.emit_log(b, x))
+unary_float("log1p", lambda b, x, n, ctx: vecmath.emit_log1p(b, x))
+unary_float("expm1", lambda b, x, n, ctx: vecmath.emit_expm1(b, x))
 unary_float("sqrt", lambda b, x, n, ctx: call(ctx, "llvm.sqrt", x.type, x))
 unary_float("tanh", lambda b, x, n, ctx: vecmath.emit_tanh(b, x))
 unary_float("sigmoid", lambda b, x, n, ctx: vecmath.emit_sigmoid(b, x))

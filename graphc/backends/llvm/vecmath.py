@@ -4,6 +4,7 @@ Public API (each takes an llvmlite `ir.IRBuilder` and a value of type float, dou
 of either, and returns a value of the same type):
   emit_exp(builder, x)      emit_log(builder, x)     emit_tanh(builder, x)
   emit_sigmoid(builder, x)  emit_erf(builder, x)
+  emit_log1p(builder, x)    emit_expm1(builder, x)   (accurate for tiny x, from exp and log)
   ACTIVATIONS: dict name -> emitter(builder, x) for 'linear', 'relu', 'sigmoid', 'tanh'
   emit_activation(builder, name, x)
   activation_function(module, name, ty) -> ir.Function   an internal, not-inlined function
@@ -209,6 +210,34 @@ def emit_log(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     result = builder.select(builder.fcmp_ordered("<", x, const(ty, 0.0)),
                             const(ty, math.nan), result)
     return _select_nan(builder, x, result)
+
+
+# ---------------------------------------------------------------- log1p, expm1
+# Both correct the rounding of u = 1 + x (or u = e**x) with the exact u - 1 (Goldberg, "What
+# every computer scientist should know about floating-point arithmetic", thm. 4; Kahan's expm1).
+
+
+def emit_log1p(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """log(1 + x) = log(u) * x / (u - 1) with u = 1 + x rounded; x itself where u rounds to 1."""
+    ty = _check_float(x, "emit_log1p")
+    u = builder.fadd(x, const(ty, 1.0))
+    u_minus_1 = builder.fsub(u, const(ty, 1.0))
+    result = builder.fmul(emit_log(builder, u), builder.fdiv(x, u_minus_1))
+    result = builder.select(builder.fcmp_ordered("==", u_minus_1, const(ty, 0.0)), x, result)
+    return builder.select(builder.fcmp_ordered("==", x, const(ty, math.inf)), x, result)
+
+
+def emit_expm1(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """e**x - 1 = (u - 1) * x / log(u) with u = e**x rounded; x where u rounds to 1, -1 where
+    u - 1 does, +inf past overflow."""
+    ty = _check_float(x, "emit_expm1")
+    u = emit_exp(builder, x)
+    u_minus_1 = builder.fsub(u, const(ty, 1.0))
+    result = builder.fmul(u_minus_1, builder.fdiv(x, emit_log(builder, u)))
+    result = builder.select(builder.fcmp_ordered("==", u, const(ty, 1.0)), x, result)
+    result = builder.select(builder.fcmp_ordered("==", u_minus_1, const(ty, -1.0)),
+                            const(ty, -1.0), result)
+    return builder.select(builder.fcmp_ordered("==", u, const(ty, math.inf)), u, result)
 
 
 # ---------------------------------------------------------------- tanh, sigmoid
