@@ -101,6 +101,16 @@ def log(x) -> Node:
     return apply("log", x)
 
 
+def log1p(x) -> Node:
+    """Elementwise log(1 + x), accurate for tiny x."""
+    return apply("log1p", x)
+
+
+def expm1(x) -> Node:
+    """Elementwise e**x - 1, accurate for tiny x."""
+    return apply("expm1", x)
+
+
 def sqrt(x) -> Node:
     """Elementwise square root."""
     return apply("sqrt", x)
