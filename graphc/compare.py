@@ -30,7 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graphc.backends import get_backend
 from graphc.backends.numpy_backend import Interpreter
+from graphc.function import Function, coerce_input, function
+from passes.manager import PipelineRun
 
 # float32 kernels reassociate sums and use vectorized exp/log (1-2 ulp): relative error near
 # 1e-5 of the largest value is expected after a few dozen ops; float64 keeps about 1e-12.
@@ -127,8 +130,6 @@ def compare(fn_or_inputs, *values, outputs=None, updates=None, args=None, repeat
         rtol, atol: tolerances for `mismatches` (default: DEFAULT_RTOL of the dtype, relative
             to the largest magnitude of each value).
     """
-    from graphc.function import Function, coerce_input, function
-
     values = list(values)
     if isinstance(fn_or_inputs, Function):
         f = fn_or_inputs
@@ -150,11 +151,8 @@ def detailed(f):
     program cache is compiled again (without the cache) for its kernels' buffers."""
     if f.executable.program.calls:
         return f.graph("expanded"), f.executable
-    from graphc.backends import llvm
-    from passes.manager import PipelineRun
-
     run = PipelineRun(stages={k: f.graph(k) for k in ("raw", "grad", "optimized")})
-    executable = llvm.compile(run, use_cache=False)
+    executable = get_backend("llvm").compile(run, use_cache=False)
     return run.stages["expanded"], executable
 
 

@@ -36,10 +36,9 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph, Node, toposort
-from graphc.ops import OPS, call, defop, make_node
-from graphc.ops.rewrite import transform
+from graphc.ops import OPS, defop, make_node
+from passes.expand import expand_composites
 from passes.fuse_groups import CONVOLUTIONS, LEAVES, REDUCTIONS, Group, Grouper, is_loop_op
-from passes.simplify import constant_value
 from passes.symbols import concrete_shapes
 from passes.views import VIEW_OPS
 
@@ -78,35 +77,6 @@ def inner_nodes(kernel: Node) -> tuple:
 
 def kernel_nodes(graph: Graph) -> list:
     return [n for n in graph.nodes() if n.op == "kernel"]
-
-
-# ---- stage 'expanded' ---------------------------------------------------------------------------
-
-
-def expand_composites(graph: Graph) -> Graph:
-    """softmax/log_softmax as reductions + elementwise ops; relu masks read relu's output."""
-    relu_of = {id(n.inputs[0]): n for n in graph.nodes() if n.op == "relu"}
-
-    def expand(node):
-        if node.op in ("softmax", "log_softmax"):
-            return expand_softmax(node)
-        if (node.op == "greater" and constant_value(node.inputs[1]) == 0
-                and id(node.inputs[0]) in relu_of and node.inputs[1].ndim == 0):
-            return make_node("greater", (relu_of[id(node.inputs[0])], node.inputs[1]),
-                             site=node.site)
-        return None
-
-    return transform(graph, expand)
-
-
-def expand_softmax(node: Node) -> Node:
-    x, axis = node.inputs[0], node.attr("axis")
-    shifted = call("sub", x, call("max", x, axis=(axis,), keepdims=True))
-    if node.op == "softmax":
-        e = call("exp", shifted)
-        return call("div", e, call("sum", e, axis=(axis,), keepdims=True))
-    total = call("sum", call("exp", shifted), axis=(axis,), keepdims=True)
-    return call("sub", shifted, call("log", total))
 
 
 # ---- stage 'fused' ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 that must give the same values before and after the whole simplify pipeline."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,14 @@ from passes import (
     fold_constants,
     simplify,
     simplify_algebra,
+)
+from passes.simplify import ALGEBRA, FOLDING
+from tests.passes.rule_checks import (
+    RuleCase,
+    check_docstring,
+    check_miss,
+    check_rewrite,
+    rules_with_tables,
 )
 
 
@@ -58,6 +67,63 @@ def test_dead_updates_are_dropped():
     w = gc.shared(np.zeros(2, "float32"))
     g = eliminate_dead_code(gc.Graph((), (), ((w, w),)))
     assert g.updates == ()
+
+
+CASES = {
+    "fold_constant_inputs": RuleCase(
+        lambda x: [gc.exp(gc.constant(np.zeros(3)))], "1", miss=lambda x: [gc.exp(x)]
+    ),
+    "multiply_by_one": RuleCase(lambda x: [1 * x], "x", miss=lambda x: [x * 2]),
+    "add_zero": RuleCase(lambda x: [x + 0], "x", miss=lambda x: [x + 1]),
+    "subtract_zero": RuleCase(lambda x: [x - 0], "x", miss=lambda x: [0 - x]),
+    "divide_by_one": RuleCase(lambda x: [x / 1], "x", miss=lambda x: [1 / x]),
+    "power_of_one": RuleCase(lambda x: [x**1], "x", miss=lambda x: [x**3]),
+    "power_of_two_is_square": RuleCase(lambda x: [x**2], "square(x)", miss=lambda x: [x**3]),
+    "double_negation": RuleCase(lambda x: [-(-x)], "x", miss=lambda x: [-gc.exp(x)]),
+    "cast_to_own_dtype": RuleCase(
+        lambda x: [gc.apply("cast", x, dtype="float64")],
+        "x",
+        miss=lambda x: [gc.cast(x, "float32")],
+    ),
+    "reshape_to_own_shape": RuleCase(
+        lambda x: [gc.apply("reshape", x, shape=(2, 3))],
+        "x",
+        miss=lambda x: [gc.reshape(x, (3, 2))],
+    ),
+    "identity_transpose": RuleCase(
+        lambda x: [gc.transpose(x, (0, 1))], "x", miss=lambda x: [gc.transpose(x)]
+    ),
+    "stable_log_softmax": RuleCase(
+        lambda x: [gc.log(gc.softmax(x))], "log_softmax(x)", miss=lambda x: [gc.log(gc.exp(x))]
+    ),
+}
+TABLES = (FOLDING, ALGEBRA)
+
+
+def test_every_rule_has_a_case():
+    assert sorted(r.name for t in TABLES for r in t.rules) == sorted(CASES)
+
+
+@pytest.mark.parametrize("table, rule", rules_with_tables(*TABLES))
+def test_rule_rewrites_its_smallest_graph(table, rule):
+    check_rewrite(table, rule, CASES[rule.name])
+
+
+@pytest.mark.parametrize("table, rule", rules_with_tables(*TABLES))
+def test_rule_leaves_a_near_miss_alone(table, rule):
+    check_miss(table, rule, CASES[rule.name])
+
+
+@pytest.mark.parametrize("table, rule", rules_with_tables(*TABLES))
+def test_rule_states_its_identity(table, rule):
+    check_docstring(rule)
+
+
+def test_identities_that_would_lose_a_broadcast_are_kept():
+    x = gc.placeholder((1,), "float64", "x")
+    zeros, ones = gc.constant(np.zeros(3)), gc.constant(np.ones(3))
+    for node in (x + zeros, x - zeros, x * ones, x / ones, x**ones, x ** (2 * ones)):
+        assert simplify_algebra(graph_of(node)).outputs[0] is node
 
 
 UNARY = ["neg", "exp", "tanh", "sigmoid", "relu", "softplus", "abs"]

@@ -1,0 +1,59 @@
+"""Composite expansions (passes.expand): each rule alone, on its smallest matching graph."""
+
+import pytest
+
+import graphc as gc
+from passes.expand import EXPANSIONS
+from tests.passes.rule_checks import (
+    RuleCase,
+    check_docstring,
+    check_miss,
+    check_rewrite,
+    rules_with_tables,
+)
+
+SHIFTED = "sub(x, max(x))"
+
+CASES = {
+    "expand_softmax": RuleCase(
+        lambda x: [gc.softmax(x)],
+        f"div(exp({SHIFTED}), sum(exp({SHIFTED})))",
+        miss=lambda x: [gc.exp(x)],
+    ),
+    "expand_log_softmax": RuleCase(
+        lambda x: [gc.log_softmax(x)],
+        f"sub({SHIFTED}, log(sum(exp({SHIFTED}))))",
+        miss=lambda x: [gc.exp(x)],
+    ),
+    "relu_mask_reads_relu_output": RuleCase(
+        lambda x: [x > 0.0, gc.relu(x)],
+        "greater(relu(x), 0)",
+        miss=lambda x: [x > 0.0],  # no relu(x) in the graph to read
+    ),
+}
+
+
+def test_every_expansion_has_a_case():
+    assert sorted(r.name for r in EXPANSIONS.rules) == sorted(CASES)
+
+
+@pytest.mark.parametrize("table, rule", rules_with_tables(EXPANSIONS))
+def test_expansion_rewrites_its_smallest_graph(table, rule):
+    check_rewrite(table, rule, CASES[rule.name])
+
+
+@pytest.mark.parametrize("table, rule", rules_with_tables(EXPANSIONS))
+def test_expansion_leaves_a_near_miss_alone(table, rule):
+    check_miss(table, rule, CASES[rule.name])
+
+
+@pytest.mark.parametrize("table, rule", rules_with_tables(EXPANSIONS))
+def test_expansion_states_its_identity(table, rule):
+    check_docstring(rule)
+
+
+def test_relu_mask_needs_a_scalar_zero():
+    (rule,) = [r for r in EXPANSIONS.rules if r.name == "relu_mask_reads_relu_output"]
+    x = gc.placeholder((2,), "float64", "x")
+    graph = gc.Graph((x,), (gc.greater(x, gc.constant([0.0, 0.0], "float64")), gc.relu(x)))
+    assert rule(graph.outputs[0], EXPANSIONS.context_of(graph)) is None
