@@ -12,7 +12,7 @@ its own, computed from the other symbols (see `Symbols.new`).
 from __future__ import annotations
 
 from graphc.ir import Node, ShapeError, toposort
-from graphc.ops import OPS
+from graphc.ops import OPS, Shaped
 
 
 class Poly:
@@ -102,13 +102,6 @@ def prod(values) -> Poly:
     for v in values:
         out = out * v
     return out
-
-
-class Shaped:
-    """A stand-in node with a concrete shape, for running the op table's shape rules."""
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
 
 
 def concrete_shapes(nodes, inputs, arrays) -> dict:

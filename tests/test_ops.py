@@ -4,7 +4,19 @@ reference; every differentiable op's gradient agrees with finite differences in 
 import numpy as np
 import pytest
 
-from graphc.ops import OPS
+import graphc as gc
+from graphc.ops import (
+    ELEMENTWISE,
+    FUSION_CLASSES,
+    LEAVES,
+    LOOP_OPS,
+    OPS,
+    REDUCTIONS,
+    VIEWS,
+    data_inputs,
+    defop,
+    make_node,
+)
 from graphc.testing import OP_CASES, UNCOMPUTED, build_case, check_gradient
 
 COMPUTED = sorted(set(OPS) - UNCOMPUTED)
@@ -50,3 +62,45 @@ def test_shape_rule_with_runtime_batch(op, i):
 def test_gradient_matches_finite_differences(op, i):
     errors = check_gradient(op, OP_CASES[op][i])
     assert errors and max(errors) < 1e-6, f"{op}: relative errors {errors}"
+
+
+# ---- the entry's other facts: fusion class, shape-only inputs, FLOPs; sets derived from them --
+
+
+def test_every_op_has_a_known_fusion_class_and_a_flop_count():
+    for name, op in OPS.items():
+        assert op.fusion in FUSION_CLASSES, name
+        assert callable(op.flops), name
+
+
+def test_sets_of_ops_are_derived_from_the_table():
+    assert LEAVES == ("placeholder", "shared", "constant")
+    assert REDUCTIONS == ("sum", "mean", "max", "min")
+    assert "one_hot" not in ELEMENTWISE and "argmax" not in REDUCTIONS
+    assert set(LOOP_OPS) == set(ELEMENTWISE) | set(REDUCTIONS) | {"random_uniform"}
+    assert set(VIEWS) == {"reshape", "transpose", "expand_dims", "broadcast_to",
+                          "broadcast_like", "getitem"}
+    assert all(OPS[op].dims is not None for op in ELEMENTWISE)
+
+
+def test_data_inputs_leave_out_inputs_read_for_their_shape():
+    x, like = gc.placeholder((3, 1)), gc.placeholder((2, 3, 4))
+    assert data_inputs(make_node("broadcast_like", [x, like])) == [x]
+    assert data_inputs(x + like) == [x, like]
+
+
+def test_flops_come_from_the_entries():
+    a, b = gc.placeholder((3, 4)), gc.placeholder((4, 5))
+    nodes = {"matmul": gc.matmul(a, b), "sum": gc.sum(a), "exp": gc.exp(a), "add": a + a,
+             "reshape": a.reshape(12)}
+    shape_of = lambda node: node.shape  # noqa: E731
+    counts = {name: OPS[node.op].flops(node, shape_of) for name, node in nodes.items()}
+    assert counts == {"matmul": 2 * 3 * 5 * 4, "sum": 12, "exp": 120, "add": 12, "reshape": 0}
+
+
+def test_defop_refuses_a_second_definition_and_an_unknown_fusion_class():
+    with pytest.raises(ValueError, match="defined twice"):
+        defop("exp", infer=None, impl=None, fusion="elementwise")
+    with pytest.raises(ValueError, match="fusion 'loop' is not one of"):
+        defop("no_such_op", infer=None, impl=None, fusion="loop")
+    assert "no_such_op" not in OPS

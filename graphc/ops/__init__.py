@@ -213,6 +213,14 @@ def dims_equal(a, b) -> bool:
     return a is None or b is None or a == b
 
 
+class Shaped:
+    """A stand-in for a node with just a shape (and dtype), to run a shape rule on a derived
+    or concrete shape."""
+
+    def __init__(self, shape, dtype=None):
+        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
+
+
 # Importing the op modules fills the table.
 from graphc.ops import (  # noqa: E402,F401
     conv,

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from graphc.ir import ShapeError
-from graphc.ops import call, defop, dims_keep_batch, require_float, same_dtype
+from graphc.ops import Shaped, call, defop, dims_keep_batch, require_float, same_dtype
 from graphc.ops.cases import F, case
 
 RANKS = (1, 2)
@@ -210,17 +210,15 @@ def impl_conv_weight_grad(x, g, *, kernel_size, strides, dilation, padding):
 
 def expect_output(g, x_shape, kernel, strides, dilation, padding):
     out = spatial_output(x_shape, kernel, strides, dilation, padding)
-    if any(a is not None and b is not None and a != b for a, b in zip(out, g.shape[1:-1])):
-        raise ShapeError(
-            f"output gradient has spatial size {g.shape[1:-1]}, the forward op produces {out}"
-        )
+    check_output_grad(g, (g.shape[0],) + out + (g.shape[-1],))
 
 
-class Shaped:
-    """A stand-in with a shape and dtype, to reuse a shape rule on a derived shape."""
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
+def check_output_grad(g, expected):
+    """A gradient op's output gradient must have the forward op's output shape."""
+    if g.ndim != len(expected) or any(
+        a is not None and b is not None and a != b for a, b in zip(g.shape, expected)
+    ):
+        raise ShapeError(f"output gradient has shape {g.shape}, the forward op produces {expected}")
 
 
 def conv_attrs(node):

@@ -271,16 +271,14 @@ def vjp_pow(g, node):
     return both(g, node, ga, gb)
 
 
-def vjp_maximum(g, node):
-    a, b = node.inputs
-    a_wins = call("greater_equal", a, b)
-    return both(g, node, mask(a_wins, g), mask(call("logical_not", a_wins), g))
+def vjp_winner(a_wins_when):
+    """maximum/minimum: the gradient goes to the input that wins (to a on ties)."""
 
+    def vjp(g, node):
+        a_wins = call(a_wins_when, *node.inputs)
+        return both(g, node, mask(a_wins, g), mask(call("logical_not", a_wins), g))
 
-def vjp_minimum(g, node):
-    a, b = node.inputs
-    a_wins = call("less_equal", a, b)
-    return both(g, node, mask(a_wins, g), mask(call("logical_not", a_wins), g))
+    return vjp
 
 
 def binary(name, impl, vjp, cases, infer=infer_binary, cost=1):
@@ -303,8 +301,8 @@ binary(
 )
 binary("pow", np.power, vjp_pow, [case(POS34, M34), case(POS34, F(()))],
        infer=infer_binary_float, cost=TRANSCENDENTAL)
-binary("maximum", np.maximum, vjp_maximum, [case(M34, F((4,)))])
-binary("minimum", np.minimum, vjp_minimum, [case(M34, F((3, 1)))])
+binary("maximum", np.maximum, vjp_winner("greater_equal"), [case(M34, F((4,)))])
+binary("minimum", np.minimum, vjp_winner("less_equal"), [case(M34, F((3, 1)))])
 
 
 # ---- comparisons and logic (bool results, no gradient) ---------------------------------------

@@ -20,6 +20,7 @@ from graphc.ops.conv import (
     RANKS,
     check_geometry,
     check_input,
+    check_output_grad,
     crop,
     offset_slice,
     pad_spatial,
@@ -81,7 +82,7 @@ def infer_max_pool_grad(rank):
     def infer(inputs, *, pool_size, strides, padding):
         x, g = inputs
         shape, dtype = infer_pool(rank)((x,), pool_size=pool_size, strides=strides, padding=padding)
-        check_grad_shape(g, shape)
+        check_output_grad(g, shape)
         return x.shape, dtype
 
     return infer
@@ -92,20 +93,13 @@ def infer_avg_pool_grad(rank):
         g = inputs[0]
         check_input(g, rank, "output gradient")
         x_shape = (g.shape[0],) + tuple(in_size) + (g.shape[-1],)
-        check_grad_shape(
+        check_output_grad(
             g,
             (g.shape[0],) + check_pool(rank, x_shape, pool_size, strides, padding) + (g.shape[-1],),
         )
         return x_shape, require_float(g.dtype)
 
     return infer
-
-
-def check_grad_shape(g, expected):
-    if g.ndim != len(expected) or any(
-        a is not None and b is not None and a != b for a, b in zip(g.shape, expected)
-    ):
-        raise ShapeError(f"output gradient has shape {g.shape}, the pooling produces {expected}")
 
 
 def impl_max_pool_grad(x, g, *, pool_size, strides, padding):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import ShapeError
-from graphc.ops import call, defop, dims_equal, dims_keep_batch, require_float, same_dtype
+from graphc.ops import Shaped, call, defop, dims_equal, dims_keep_batch, require_float, same_dtype
 from graphc.ops.cases import F, case
 from graphc.ops.elementwise import _sigmoid as sigmoid
 
@@ -88,7 +88,7 @@ def infer_sequence_grad(gates, slots, grad_slots):
         dtype = require_float(same_dtype(inputs))
         if Y.ndim != 3:
             raise ShapeError(f"packed output must be (batch, time, {slots} * units), got {Y.shape}")
-        units = check_sequence(ShapeOnly(Y.shape[:2] + (None,)), states, U, gates)
+        units = check_sequence(Shaped(Y.shape[:2] + (None,)), states, U, gates)
         if (
             Y.ndim != 3
             or gY.ndim != 3
@@ -101,13 +101,6 @@ def infer_sequence_grad(gates, slots, grad_slots):
         return (Y.shape[0], Y.shape[1], grad_slots * units), dtype
 
     return infer
-
-
-class ShapeOnly:
-    """A stand-in carrying just a shape, to check a derived shape with the same rule."""
-
-    def __init__(self, shape):
-        self.shape, self.ndim = tuple(shape), len(shape)
 
 
 def split(a, parts):

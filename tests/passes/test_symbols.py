@@ -50,6 +50,17 @@ def test_new_gives_one_symbol_per_node_axis():
     assert syms.values({id(x): (5, 7, 3)}) == [5, 7]
 
 
+def test_derived_symbols_are_computed_from_earlier_ones():
+    x = gc.placeholder((None, 3))
+    syms = Symbols()
+    n = syms.dim_of(x, 0)
+    stride = syms.new(("bstride", n, 3 * n))  # 0 when the size is 1 (a broadcast), else 3n
+    start = syms.new(("start", ("slice", -2, None, None), n))
+    assert syms.new(("bstride", n, 3 * n)) is stride and start != stride
+    assert syms.values({id(x): (5, 3)}) == [5, 15, 3]
+    assert syms.values({id(x): (1, 3)}) == [1, 0, 0]
+
+
 def test_unify_merges_two_symbols_and_check_verifies_it_at_run_time():
     x, y = gc.placeholder((None,)), gc.placeholder((None,))
     z = x + y
