@@ -16,14 +16,13 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from graphc.backends.llvm import gemm, jit, objects
-from graphc.backends.llvm.irutil import I32, I64, PTR, VOID
+from graphc.backends.llvm.irutil import VOID
 
 _LOADED: dict = {}  # symbol -> CompiledModule (kept alive: it owns the code)
 VARIANTS: dict = {}  # symbol -> define_gemm arguments
 _LOCK = threading.Lock()
 SPEED_LEVEL = 0  # jit.compile_ir's IR optimization level for the variants (see above)
-GEMM_TYPE = ir.FunctionType(VOID, [I32, I32, I64, I64, I64, PTR, I64, PTR, I64, PTR, I64, PTR,
-                                   PTR])
+GEMM_TYPE = ir.FunctionType(VOID, gemm.ENTRY_TYPES)
 
 
 def gemm_function(module: ir.Module, dtype, transpose_a, transpose_b, bias, activation,

@@ -21,7 +21,8 @@ Visibility (`debug=` argument, else the GRAPHC_DEBUG environment variable):
 Dumps go to $GRAPHC_DEBUG_DIR/<name>.ll and <name>.s when that variable is set, else to stderr.
 
 Modules that call the thread-pool runtime (`graphc_barrier`, `graphc_parallel_run`) get it
-registered before they are linked (see threads.py).
+registered before they are linked (see threads.py). That is all this module adds to mcjit.py,
+which does the work and which threads.py uses to compile the runtime itself.
 """
 
 from __future__ import annotations

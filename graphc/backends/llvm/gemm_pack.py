@@ -1,0 +1,89 @@
+"""Packing op(B) for the GEMM (gemm.py): columns j0..j0+ncols into zero-padded panels of whole
+vectors; B^T is transposed VL x VL blocks at a time in registers."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from graphc.backends.llvm.gemm_variant import GemmVariant, counted_loop
+from graphc.backends.llvm.irutil import I32, I64, PTR, c64
+
+
+def define_pack(g: GemmVariant) -> ir.Function:
+    """pack(B, ldb, K, j0, ncols, nvp, dst): columns j0..j0+ncols of op(B) into dst, row
+    stride nvp*VL, zero-padded (shared by all variants with this dtype and transpose_b)."""
+    name = f"graphc_gemm_pack_{g.tname()}_{'t' if g.tb else 'n'}"
+    if name in g.module.globals:
+        return g.module.globals[name]
+    fn, b = g.function(name, [PTR, I64, I64, I64, I64, I64, PTR],
+                       ["B", "ldb", "K", "j0", "ncols", "nvp", "dst"])
+    fn.linkage = "internal"
+    B, ldb, K, j0, ncols, nvp, dst = fn.args
+    stride = b.mul(nvp, c64(g.vl))
+    if g.tb:
+        pack_transposed(g, b, B, ldb, K, j0, ncols, stride, dst)
+    else:
+        pack_rows(g, b, B, ldb, K, j0, ncols, nvp, stride, dst)
+    b.ret_void()
+    return fn
+
+
+def pack_rows(g, b, B, ldb, K, j0, ncols, nvp, stride, dst):
+    def row(b, k):
+        src = g.gep(b, B, b.add(b.mul(k, ldb), j0))
+        out = g.gep(b, dst, b.mul(k, stride))
+
+        def vec(b, v):
+            col = b.mul(v, c64(g.vl))
+            x = g.masked_load(b, g.gep(b, src, col), g.lane_mask(b, col, ncols))
+            b.store(x, g.gep(b, out, col), align=64)
+        counted_loop(b, c64(0), nvp, c64(1), vec, "pv")
+    counted_loop(b, c64(0), K, c64(1), row, "pk")
+
+
+def pack_transposed(g, b, B, ldb, K, j0, ncols, stride, dst):
+    """op(B)[k, j] = B[j, k]: VL x VL blocks are transposed in registers; the k tail and
+    the partial/padding columns are copied one element at a time."""
+    vl = g.vl
+    k_full = b.and_(K, c64(-vl))
+    j_full = b.and_(ncols, c64(-vl))
+
+    def column_block(b, jb):
+        def k_block(b, kb):
+            rows = [b.load(g.gep(b, B, b.add(b.mul(b.add(j0, b.add(jb, c64(i))), ldb), kb)),
+                           typ=g.V, align=g.align)
+                    for i in range(vl)]
+            for i, vec in enumerate(transpose_registers(b, rows)):
+                out = b.add(b.mul(b.add(kb, c64(i)), stride), jb)
+                b.store(vec, g.gep(b, dst, out), align=64)
+        counted_loop(b, c64(0), k_full, c64(vl), k_block, "tkb")
+    counted_loop(b, c64(0), j_full, c64(vl), column_block, "tjb")
+    pack_elements(g, b, B, ldb, j0, ncols, stride, dst, c64(0), stride, k_full, K)
+    pack_elements(g, b, B, ldb, j0, ncols, stride, dst, j_full, stride, c64(0), k_full)
+
+
+def transpose_registers(b, rows):
+    """Transpose VL vectors of VL lanes: log2(VL) rounds of full-width interleaves."""
+    n = len(rows)
+    lo = ir.Constant(ir.VectorType(I32, n), [x for i in range(n // 2) for x in (i, i + n)])
+    hi = ir.Constant(ir.VectorType(I32, n), [x for i in range(n // 2, n) for x in (i, i + n)])
+    for _ in range(n.bit_length() - 1):
+        rows = [vec for i in range(n // 2)
+                for vec in (b.shuffle_vector(rows[i], rows[i + n // 2], lo),
+                            b.shuffle_vector(rows[i], rows[i + n // 2], hi))]
+    return rows
+
+
+def pack_elements(g, b, B, ldb, j0, ncols, stride, dst, j_lo, j_hi, k_lo, k_hi):
+    zero = ir.Constant(g.T, 0.0)
+
+    def column(b, j):
+        valid = b.icmp_signed("<", j, ncols)
+        # padding columns (j >= ncols) must not read past B: they re-read column j0
+        src_row = g.gep(b, B, b.mul(b.select(valid, b.add(j0, j), j0), ldb))
+
+        def elem(b, k):
+            x = b.load(g.gep(b, src_row, k), typ=g.T)
+            b.store(b.select(valid, x, zero), g.gep(b, dst, b.add(b.mul(k, stride), j)))
+        counted_loop(b, k_lo, k_hi, c64(1), elem, "tk")
+    counted_loop(b, j_lo, j_hi, c64(1), column, "tj")
