@@ -15,7 +15,7 @@ import numpy as np
 
 import graphc as gc
 from frontend import backend
-from frontend.compat import lookup
+from frontend.compat import lookup, reject_unknown
 from graphc.ir import Node
 
 
@@ -227,8 +227,6 @@ def _loss_class(class_name, fn, default_name, **defaults):
     def __init__(self, reduction="sum_over_batch_size", name=default_name, **kwargs):
         unknown = set(kwargs) - set(defaults)
         if unknown:
-            from frontend.compat import reject_unknown
-
             reject_unknown(kwargs, set(defaults) | {"reduction", "name"}, class_name)
         LossFunctionWrapper.__init__(
             self, fn, name=name, reduction=reduction, **{**defaults, **kwargs}

@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from frontend.compat import reject_unknown
+from frontend.utils.plotting import plot_history
 from frontend.utils.progbar import Progbar
 
 
@@ -91,8 +93,6 @@ class History(Callback):
 
         Needs matplotlib: `pip install graphc[plot]`.
         """
-        from frontend.utils.plotting import plot_history
-
         return plot_history(self.history, self.epoch, to_file, metrics, dpi)
 
 
@@ -188,8 +188,6 @@ class LambdaCallback(Callback):
 
     def __init__(self, **hooks):
         super().__init__()
-        from frontend.compat import reject_unknown
-
         reject_unknown(hooks, set(self.HOOKS), "LambdaCallback")
         for name, fn in hooks.items():
             if fn is not None:

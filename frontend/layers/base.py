@@ -59,7 +59,7 @@ class Layer:
     def __init__(self, name=None, dtype=None, trainable=True, **kwargs):
         object.__setattr__(self, "_tracked_layers", [])
         owner = type(self).__name__
-        check_keywords(type(self), kwargs)
+        check_keywords(type(self), kwargs, Layer.__init__)
         self.name = name or backend.unique_name(backend.to_snake_case(owner))
         self.dtype = gc.ir.normalize_dtype(dtype or backend.floatx())
         self._trainable = bool(trainable)

@@ -4,6 +4,7 @@ every error names the user's line."""
 
 from __future__ import annotations
 
+from frontend import backend as settings
 from frontend.compat import reject_unknown, signature_names, warn_deprecated
 from graphc.backends import BACKENDS, get_backend
 from graphc.ir import user_site
@@ -44,8 +45,6 @@ def reject_execution_options(run_eagerly, steps_per_execution, jit_compile):
 def resolve_backend(backend) -> str:
     """The backend name compile() uses, checked now so a typo fails at the user's line."""
     if backend is None:
-        from frontend import backend as settings
-
         backend = settings.default_backend()
     if backend not in BACKENDS:
         raise ValueError(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from frontend import losses, optimizers, seeding
+from frontend import backend, losses, optimizers, seeding
+from frontend import metrics as M
 from frontend.callbacks import CallbackList, History, ProgbarLogger
 from frontend.models import arguments as A
 from frontend.models import data as D
@@ -80,8 +81,6 @@ class Trainer(DataHandling):
 
     @staticmethod
     def _validate_metric_names(spec):
-        from frontend import metrics as M
-
         flat = (
             spec.values()
             if isinstance(spec, dict)
@@ -125,8 +124,6 @@ class Trainer(DataHandling):
         return self._steps
 
     def _backend_for_inference(self) -> str:
-        from frontend import backend
-
         return self.backend_name if self.compiled else backend.default_backend()
 
     @property
