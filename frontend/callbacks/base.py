@@ -9,11 +9,12 @@ import os
 import numpy as np
 
 from frontend.compat import reject_unknown
+from frontend.legacy_names import TakesLegacyNames
 from frontend.utils.plotting import plot_history
 from frontend.utils.progbar import Progbar
 
 
-class Callback:
+class Callback(metaclass=TakesLegacyNames):
     """Base class; override any hook. `self.model` and `self.params` are set by fit."""
 
     def __init__(self):

@@ -1,12 +1,12 @@
 """The layer registry (class name -> class, for from_config and load_model) and the keyword
-checks every layer shares: Keras 1 spellings with a DeprecationWarning, unknown keywords as a
-TypeError that suggests the closest valid name."""
+check every layer shares: an unknown keyword is a TypeError that suggests the closest valid
+name (Keras 1 spellings are renamed before, by frontend/legacy_names.py)."""
 
 from __future__ import annotations
 
 import inspect
 
-from frontend.compat import reject_unknown, signature_names, suggest, warn_deprecated
+from frontend.compat import reject_unknown, signature_names, suggest
 
 LAYERS: dict[str, type] = {}
 
@@ -54,17 +54,6 @@ def deserialize(config: dict, custom_objects=None):
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         return cls.from_config(config["config"], custom_objects=custom_objects)
     return cls.from_config(config["config"])
-
-
-def legacy_argument(kwargs: dict, old: str, new: str, current, owner: str, era="Keras 1"):
-    """The value of `new`, taken from the Keras 1 keyword `old` (with a warning) if given."""
-    if old not in kwargs:
-        return current
-    warn_deprecated(owner, old, new, era)
-    value = kwargs.pop(old)
-    if current is not None:
-        raise TypeError(f"{owner}: got both `{old}` (Keras 1) and `{new}`; pass only `{new}`")
-    return value
 
 
 def check_keywords(layer_cls, kwargs: dict, base_init) -> None:

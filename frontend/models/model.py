@@ -7,7 +7,7 @@ import json
 
 import graphc as gc
 from frontend import backend
-from frontend.compat import refuse_unsupported, reject_unknown, rename_deprecated
+from frontend.compat import refuse_unsupported, reject_unknown
 from frontend.layers.base import Layer
 from frontend.layers.tensor import flatten
 from frontend.models.functional import FunctionalGraph
@@ -27,7 +27,6 @@ class Model(Trainer, Layer):
     """
 
     def __init__(self, *args, **kwargs):
-        rename_deprecated(kwargs, {"input": "inputs", "output": "outputs"}, "Model")
         names = ["inputs", "outputs"]
         for name, value in zip(names, args):
             if name in kwargs:

@@ -177,7 +177,7 @@ class Trainer(DataHandling):
         Example: `history = model.fit(x_train, y_train, batch_size=128, epochs=5,
         validation_split=0.1)`
         """
-        kwargs = A.check_kwargs(Trainer.fit, kwargs, {"nb_epoch": "epochs"})
+        kwargs = A.check_kwargs(Trainer.fit, kwargs)
         A.reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         epochs = kwargs.get("epochs", epochs)
         batch_size = batch_size or 32
