@@ -16,6 +16,7 @@ import numpy as np
 import graphc as gc
 from frontend import backend
 from frontend.compat import lookup, reject_unknown
+from frontend.config_objects import by_name, object_from_dict, serialize_object
 from graphc.ir import Node
 
 
@@ -296,24 +297,21 @@ FUNCTIONS = {
     "kullback_leibler_divergence": kl_divergence,
     "poisson": poisson,
 }
-CLASSES = {
-    c.__name__: c
-    for c in (
-        CategoricalCrossentropy,
-        SparseCategoricalCrossentropy,
-        BinaryCrossentropy,
-        MeanSquaredError,
-        MeanAbsoluteError,
-        MeanAbsolutePercentageError,
-        MeanSquaredLogarithmicError,
-        Huber,
-        LogCosh,
-        Hinge,
-        SquaredHinge,
-        KLDivergence,
-        Poisson,
-    )
-}
+CLASSES = by_name(
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    BinaryCrossentropy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    Huber,
+    LogCosh,
+    Hinge,
+    SquaredHinge,
+    KLDivergence,
+    Poisson,
+)
 
 
 def get(identifier, custom_objects=None) -> Loss:
@@ -327,9 +325,7 @@ def get(identifier, custom_objects=None) -> Loss:
         fn = lookup(identifier, FUNCTIONS, "loss")
         return LossFunctionWrapper(fn, name=identifier)
     if isinstance(identifier, dict):
-        table = {**CLASSES, **(custom_objects or {})}
-        cls = lookup(identifier["class_name"], table, "loss")
-        return cls.from_config(identifier.get("config", {}))
+        return object_from_dict(identifier, {**CLASSES, **(custom_objects or {})}, "loss")
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if callable(identifier):
@@ -344,7 +340,7 @@ def serialize(loss):
         if name and not loss.fn_kwargs:
             return loss.name if loss.name in FUNCTIONS else name
         return {"class_name": "__function__", "config": getattr(loss.fn, "__name__", None)}
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return serialize_object(loss)
 
 
 def loss_function(loss: Loss):

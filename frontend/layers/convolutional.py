@@ -41,13 +41,12 @@ class _Conv(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
-        activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
         **kwargs,
     ):
         owner = type(self).__name__
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
         self.filters = positive_int(filters, "filters", owner)
         if kernel_size is None:
             raise ValueError(f"{owner}: `kernel_size` is required. Received: kernel_size=None")

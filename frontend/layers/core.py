@@ -94,12 +94,11 @@ class Dense(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
-        activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
         **kwargs,
     ):
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
         self.units = positive_int(units, "units", "Dense")
         self.activation, self.use_bias = activations.get(activation), bool(use_bias)
         set_weight_options(

@@ -17,6 +17,7 @@ class _Pooling(Layer):
 
     rank, kind = 2, "max"
 
+    # pool_size defaults to 2 along each axis, strides to pool_size (as Keras).
     def __init__(self, pool_size=None, strides=None, padding="valid", data_format=None, **kwargs):
         owner = type(self).__name__
         super().__init__(**kwargs)
@@ -53,17 +54,11 @@ class MaxPooling1D(_Pooling):
 
     rank, kind = 1, "max"
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
-
 
 class MaxPooling2D(_Pooling):
     """Max over `pool_size` windows of rows and cols (strides default to pool_size)."""
 
     rank, kind = 2, "max"
-
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
 class AveragePooling1D(_Pooling):
@@ -71,17 +66,11 @@ class AveragePooling1D(_Pooling):
 
     rank, kind = 1, "avg"
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
-
 
 class AveragePooling2D(_Pooling):
     """Mean over `pool_size` windows; 'same' padding is left out of each mean."""
 
     rank, kind = 2, "avg"
-
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
 class _GlobalPooling(Layer):

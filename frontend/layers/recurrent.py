@@ -47,7 +47,6 @@ class _RNN(Layer):
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
-        activity_regularizer=None,
         kernel_constraint=None,
         recurrent_constraint=None,
         bias_constraint=None,
@@ -61,21 +60,20 @@ class _RNN(Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
         self.units = positive_int(units, "units", type(self).__name__)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias, self.dropout = bool(use_bias), float(dropout)
+        self.use_bias, self.seed, self.layer_id = bool(use_bias), seed, seeding.layer_id_for(seed)
         set_weight_options(
             self,
             kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
             recurrent=(recurrent_initializer, recurrent_regularizer, recurrent_constraint),
             bias=(bias_initializer, bias_regularizer, bias_constraint),
         )
-        self.recurrent_dropout, self.stateful = float(recurrent_dropout), stateful
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards, self.unroll = bool(go_backwards), bool(unroll)
-        self.seed, self.layer_id = seed, seeding.layer_id_for(seed)
+        self.go_backwards, self.stateful, self.unroll = bool(go_backwards), stateful, bool(unroll)
         self.check_supported(type(self).__name__)
 
     def check_supported(self, owner):
