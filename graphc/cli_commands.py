@@ -142,7 +142,7 @@ def load_saved_model(path: Path):
     try:
         load = model_support().load
     except ImportError as err:
-        raise CommandError(f"cannot load models: the frontend is not available ({err})") from None
+        raise CommandError(f"cannot load {path}: the frontend is not available ({err})") from None
     return load(str(path))
 
 

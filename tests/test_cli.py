@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
+import frontend  # noqa: F401 - registers model loading with the CLI, as its entry point would
 from graphc.cli import main
 
 STEP_FILE = textwrap.dedent("""
