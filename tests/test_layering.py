@@ -87,3 +87,45 @@ def test_only_the_llvm_backend_imports_llvmlite():
 def test_only_graphc_viz_imports_graphviz():
     outside = {p for p in importers_of("graphviz") if not p.startswith("graphc/viz/")}
     assert outside == set()
+
+
+# Optional heavy packages may load inside the function that needs them; nothing else may.
+OPTIONAL = {"matplotlib"}
+
+
+def function_level_imports(path: Path) -> list:
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or "."]
+            else:
+                continue
+            found += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names]
+    return [f for f in found if f.rpartition(" ")[2].partition(".")[0] not in OPTIONAL]
+
+
+def test_no_function_level_imports_in_the_frontend_and_the_cli():
+    files = sources("frontend") + sorted((ROOT / "graphc").glob("cli*.py"))
+    assert [f for path in files for f in function_level_imports(path)] == []
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "frontend.models.saving",
+        "frontend.models.loading",
+        "frontend.layers.wrappers",
+        "frontend.cli",
+    ],
+)
+def test_frontend_modules_import_first_in_a_fresh_interpreter(module):
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
