@@ -11,10 +11,11 @@ graphc function (backend "llvm" by default, "numpy" for the reference interprete
 
 import importlib
 
-from frontend import (
+from frontend import (  # cli: registers loading and drawing models with the `graphc` CLI
     activations,
     backend,
     callbacks,
+    cli,
     constraints,
     initializers,
     layers,

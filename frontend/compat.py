@@ -36,20 +36,6 @@ def warn_deprecated(owner: str, old: str, new: str, era: str = "Keras 1") -> Non
     )
 
 
-def rename_deprecated(kwargs: dict, renames: dict, owner: str) -> dict:
-    """Move Keras 1 keywords (`renames`: old -> new) to their new names, warning for each."""
-    for old, new in renames.items():
-        if old in kwargs:
-            warn_deprecated(owner, old, new)
-            value = kwargs.pop(old)
-            if new in kwargs and kwargs[new] is not None:
-                raise TypeError(
-                    f"{owner}: got both `{old}` (Keras 1) and `{new}`; pass only `{new}`"
-                )
-            kwargs[new] = value
-    return kwargs
-
-
 def refuse_unsupported(owner: str, **options) -> None:
     """ValueError for Keras options graphc does not implement when given anything but their
     default (False/None): refused, never silently ignored."""

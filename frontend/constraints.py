@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import graphc as gc
 from frontend.compat import lookup
+from frontend.config_objects import Configurable, object_from_dict, serialize_instance
 
 
-class Constraint:
+class Constraint(Configurable):
     def __call__(self, w):
         return w
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 class NonNeg(Constraint):
@@ -67,14 +61,11 @@ def get(identifier):
     if isinstance(identifier, str):
         return lookup(identifier, NAMES, "constraint")()
     if isinstance(identifier, dict):
-        cls = lookup(identifier["class_name"], CLASSES, "constraint")
-        return cls.from_config(identifier.get("config", {}))
+        return object_from_dict(identifier, CLASSES, "constraint")
     raise TypeError(f"Could not interpret constraint identifier: {identifier!r}")
 
 
 def serialize(constraint):
     if constraint is None:
         return None
-    if isinstance(constraint, Constraint):
-        return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
-    raise ValueError(f"Cannot serialize the constraint {constraint!r}: use a Constraint subclass")
+    return serialize_instance(constraint, Constraint, "constraint")

@@ -9,6 +9,7 @@ import numpy as np
 
 from frontend import seeding
 from frontend.compat import lookup
+from frontend.config_objects import Configurable, object_from_dict, serialize_instance
 
 
 def compute_fans(shape) -> tuple[float, float]:
@@ -22,18 +23,11 @@ def compute_fans(shape) -> tuple[float, float]:
     return float(shape[-2] * receptive), float(shape[-1] * receptive)
 
 
-class Initializer:
+class Initializer(Configurable):
     """Callable `init(shape, dtype) -> ndarray`; `get_config` round-trips through the class."""
 
     def __call__(self, shape, dtype="float32"):
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 class _Seeded(Initializer):
@@ -254,12 +248,9 @@ def get(identifier) -> Initializer:
     if isinstance(identifier, str):
         return lookup(identifier, NAMES, "initializer")()
     if isinstance(identifier, dict):
-        cls = lookup(identifier["class_name"], CLASSES | NAMES, "initializer")
-        return cls.from_config(identifier.get("config", {}))
+        return object_from_dict(identifier, CLASSES | NAMES, "initializer")
     raise TypeError(f"Could not interpret initializer identifier: {identifier!r}")
 
 
-def serialize(init) -> dict | str:
-    if isinstance(init, Initializer):
-        return {"class_name": type(init).__name__, "config": init.get_config()}
-    raise ValueError(f"Cannot serialize the initializer {init!r}: use an Initializer subclass")
+def serialize(init) -> dict:
+    return serialize_instance(init, Initializer, "initializer")

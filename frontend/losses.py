@@ -15,7 +15,8 @@ import numpy as np
 
 import graphc as gc
 from frontend import backend
-from frontend.compat import lookup
+from frontend.compat import lookup, reject_unknown
+from frontend.config_objects import by_name, object_from_dict, serialize_object
 from graphc.ir import Node
 
 
@@ -227,8 +228,6 @@ def _loss_class(class_name, fn, default_name, **defaults):
     def __init__(self, reduction="sum_over_batch_size", name=default_name, **kwargs):
         unknown = set(kwargs) - set(defaults)
         if unknown:
-            from frontend.compat import reject_unknown
-
             reject_unknown(kwargs, set(defaults) | {"reduction", "name"}, class_name)
         LossFunctionWrapper.__init__(
             self, fn, name=name, reduction=reduction, **{**defaults, **kwargs}
@@ -298,24 +297,21 @@ FUNCTIONS = {
     "kullback_leibler_divergence": kl_divergence,
     "poisson": poisson,
 }
-CLASSES = {
-    c.__name__: c
-    for c in (
-        CategoricalCrossentropy,
-        SparseCategoricalCrossentropy,
-        BinaryCrossentropy,
-        MeanSquaredError,
-        MeanAbsoluteError,
-        MeanAbsolutePercentageError,
-        MeanSquaredLogarithmicError,
-        Huber,
-        LogCosh,
-        Hinge,
-        SquaredHinge,
-        KLDivergence,
-        Poisson,
-    )
-}
+CLASSES = by_name(
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    BinaryCrossentropy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    Huber,
+    LogCosh,
+    Hinge,
+    SquaredHinge,
+    KLDivergence,
+    Poisson,
+)
 
 
 def get(identifier, custom_objects=None) -> Loss:
@@ -329,9 +325,7 @@ def get(identifier, custom_objects=None) -> Loss:
         fn = lookup(identifier, FUNCTIONS, "loss")
         return LossFunctionWrapper(fn, name=identifier)
     if isinstance(identifier, dict):
-        table = {**CLASSES, **(custom_objects or {})}
-        cls = lookup(identifier["class_name"], table, "loss")
-        return cls.from_config(identifier.get("config", {}))
+        return object_from_dict(identifier, {**CLASSES, **(custom_objects or {})}, "loss")
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if callable(identifier):
@@ -346,7 +340,7 @@ def serialize(loss):
         if name and not loss.fn_kwargs:
             return loss.name if loss.name in FUNCTIONS else name
         return {"class_name": "__function__", "config": getattr(loss.fn, "__name__", None)}
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return serialize_object(loss)
 
 
 def loss_function(loss: Loss):

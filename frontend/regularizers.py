@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import graphc as gc
 from frontend.compat import lookup
+from frontend.config_objects import Configurable, object_from_dict, serialize_instance
 
 
-class Regularizer:
+class Regularizer(Configurable):
     def __call__(self, x):
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 class L1L2(Regularizer):
@@ -75,16 +69,11 @@ def get(identifier):
     if isinstance(identifier, str):
         return lookup(identifier, NAMES, "regularizer")()
     if isinstance(identifier, dict):
-        cls = lookup(identifier["class_name"], CLASSES, "regularizer")
-        return cls.from_config(identifier.get("config", {}))
+        return object_from_dict(identifier, CLASSES, "regularizer")
     if callable(identifier):
         return identifier
     raise TypeError(f"Could not interpret regularizer identifier: {identifier!r}")
 
 
 def serialize(reg):
-    if reg is None:
-        return None
-    if isinstance(reg, Regularizer):
-        return {"class_name": type(reg).__name__, "config": reg.get_config()}
-    raise ValueError(f"Cannot serialize the regularizer {reg!r}: use a Regularizer subclass")
+    return None if reg is None else serialize_instance(reg, Regularizer, "regularizer")

@@ -60,6 +60,11 @@ def new_layer_id() -> int:
     return layer_id % (1 << 12)
 
 
+def layer_id_for(seed: int | None) -> int:
+    """A dropout layer's id: from its own `seed` if it has one, else the next free id."""
+    return new_layer_id() if seed is None else int(seed) % (1 << 12)
+
+
 def step_counter():
     """The shared int64 step counter (training functions add 1 to it each call)."""
     if not _STATE:

@@ -23,6 +23,8 @@ import argparse
 import os
 import sys
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from graphc import cli_commands as commands
 from graphc import cli_machine as machine
@@ -36,13 +38,19 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def add_dot(subparsers) -> None:
-    p = subparsers.add_parser(
-        "dot",
-        help="draw a function's graph at a pipeline stage, or a model's layers",
-        description="Draw a graphc Function (at a pipeline stage) or a Keras-style model. "
-        "Writes .svg/.png/.pdf with graphviz's dot, or the .dot text without it.",
-    )
+@dataclass(frozen=True)
+class Command:
+    """One `graphc COMMAND`: its help line, its --help description, what runs it, and the
+    function that adds its arguments."""
+
+    name: str
+    help: str
+    description: str
+    run: Callable | None
+    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+
+
+def dot_arguments(p) -> None:
     p.add_argument(
         "target",
         help="FILE.py[:NAME] (a Function, Graph, node or model, or a "
@@ -68,16 +76,9 @@ def add_dot(subparsers) -> None:
     )
     p.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"])
     p.add_argument("--no-constants", action="store_true", help="leave constants out")
-    p.set_defaults(run=commands.dot)
 
 
-def add_compare(subparsers) -> None:
-    p = subparsers.add_parser(
-        "compare",
-        help="run a function interpreted (numpy) and compiled (llvm); print errors",
-        description="Run a Function with the NumPy interpreter and with the llvm backend on "
-        "the same random inputs and print each output's and each kernel's error and time.",
-    )
+def compare_arguments(p) -> None:
     p.add_argument("target", nargs="?", help="FILE.py[:NAME], as for `graphc dot`")
     p.add_argument("--demo", choices=sorted(commands.DEMOS), help="a built-in example instead")
     p.add_argument("--batch", type=int, default=32, help="size of run-time (None) dimensions")
@@ -88,28 +89,13 @@ def add_compare(subparsers) -> None:
         default=None,
         help="also draw the fused graph, coloured by each kernel's error and time",
     )
-    p.set_defaults(run=commands.compare)
 
 
-def add_summary(subparsers) -> None:
-    p = subparsers.add_parser(
-        "summary",
-        help="print the summary of a saved model",
-        description="Load a model saved with model.save() and print "
-        "its layers, shapes and parameter counts.",
-    )
+def summary_arguments(p) -> None:
     p.add_argument("model", help="the saved model file (.zip)")
-    p.set_defaults(run=commands.summary)
 
 
-def add_bench(subparsers) -> None:
-    p = subparsers.add_parser(
-        "bench",
-        help="time an MLP training step per backend, or run the bench/ scripts",
-        description="Without --scripts: time the training step of a 784-500-500-10 MLP "
-        "(batch 100, SGD) on each backend. With --scripts: run the repository's bench/ "
-        "scripts (all, or those named).",
-    )
+def bench_arguments(p) -> None:
     p.add_argument("names", nargs="*", help="with --scripts: which bench/ scripts to run")
     p.add_argument("--scripts", action="store_true", help="run the bench/ scripts")
     p.add_argument("--steps", type=int, default=20, help="timed steps per backend")
@@ -119,33 +105,67 @@ def add_bench(subparsers) -> None:
         choices=["numpy", "llvm"],
         help="backend to time (repeatable; default both)",
     )
-    p.set_defaults(run=machine.bench)
 
 
-def add_info(subparsers) -> None:
-    p = subparsers.add_parser(
-        "info",
-        help="CPU, threads, versions, cache and data folders",
-        description="Print what graphc runs on: CPU name and features, "
-        "threads, llvmlite/LLVM versions, the compile cache's folder and "
-        "size, the datasets folder and graphviz.",
-    )
-    p.set_defaults(run=machine.info)
-
-
-def add_cache(subparsers) -> None:
-    p = subparsers.add_parser(
-        "cache",
-        help="show or clear the compiled-code cache",
-        description="The llvm backend keeps compiled object code on disk "
-        "(GRAPHC_CACHE_DIR) so a program compiles once.",
-    )
+def cache_arguments(p) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=OneLineParser)
     actions.required = True
     info = actions.add_parser("info", help="folder, number of entries and size")
     info.set_defaults(run=machine.cache_info)
     clear = actions.add_parser("clear", help="delete every cached entry")
     clear.set_defaults(run=machine.cache_clear)
+
+
+COMMANDS = (
+    Command(
+        "dot",
+        "draw a function's graph at a pipeline stage, or a model's layers",
+        "Draw a graphc Function (at a pipeline stage) or a Keras-style model. "
+        "Writes .svg/.png/.pdf with graphviz's dot, or the .dot text without it.",
+        commands.dot,
+        dot_arguments,
+    ),
+    Command(
+        "compare",
+        "run a function interpreted (numpy) and compiled (llvm); print errors",
+        "Run a Function with the NumPy interpreter and with the llvm backend on "
+        "the same random inputs and print each output's and each kernel's error and time.",
+        commands.compare,
+        compare_arguments,
+    ),
+    Command(
+        "summary",
+        "print the summary of a saved model",
+        "Load a model saved with model.save() and print its layers, shapes and parameter counts.",
+        commands.summary,
+        summary_arguments,
+    ),
+    Command(
+        "bench",
+        "time an MLP training step per backend, or run the bench/ scripts",
+        "Without --scripts: time the training step of a 784-500-500-10 MLP "
+        "(batch 100, SGD) on each backend. With --scripts: run the repository's bench/ "
+        "scripts (all, or those named).",
+        machine.bench,
+        bench_arguments,
+    ),
+    Command(
+        "info",
+        "CPU, threads, versions, cache and data folders",
+        "Print what graphc runs on: CPU name and features, "
+        "threads, llvmlite/LLVM versions, the compile cache's folder and "
+        "size, the datasets folder and graphviz.",
+        machine.info,
+    ),
+    Command(
+        "cache",
+        "show or clear the compiled-code cache",
+        "The llvm backend keeps compiled object code on disk "
+        "(GRAPHC_CACHE_DIR) so a program compiles once.",
+        None,  # its actions (info, clear) run
+        cache_arguments,
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,8 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=OneLineParser
     )
     subparsers.required = True
-    for add in (add_dot, add_compare, add_summary, add_bench, add_info, add_cache):
-        add(subparsers)
+    for command in COMMANDS:
+        p = subparsers.add_parser(command.name, help=command.help, description=command.description)
+        command.add_arguments(p)
+        if command.run is not None:
+            p.set_defaults(run=command.run)
     return parser
 
 

@@ -3,11 +3,20 @@ names (the argument parsing is in graphc/cli.py; bench, info and cache are in cl
 
 from __future__ import annotations
 
+import inspect
 import runpy
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
+
+import graphc as gc
+from graphc import __version__
+from graphc.cli_models import model_support
+from graphc.compare import compare as run_compare
+from graphc.ir import Graph, Node
+from graphc.viz import to_dot
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,8 +30,6 @@ class CommandError(Exception):
 
 
 def version() -> str:
-    from graphc import __version__
-
     return __version__
 
 
@@ -30,8 +37,6 @@ def version() -> str:
 
 
 def is_graph_object(obj) -> bool:
-    from graphc.ir import Graph, Node
-
     is_function = hasattr(obj, "pipeline") and hasattr(obj, "graph")
     nodes = isinstance(obj, (list, tuple)) and obj and all(isinstance(n, Node) for n in obj)
     return is_function or isinstance(obj, (Graph, Node)) or bool(nodes)
@@ -66,8 +71,6 @@ def run_user_file(path: Path) -> dict:
 
 def failing_line(err: Exception, path: Path) -> str:
     """'file:line' of the deepest frame of `err` inside the user's file."""
-    import traceback
-
     frames = [
         f
         for f in traceback.extract_tb(err.__traceback__)
@@ -119,8 +122,6 @@ def load_target(spec: str):
 
 
 def call_builder(builder, label: str):
-    import inspect
-
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     try:
         parameters = inspect.signature(builder).parameters.values()
@@ -139,10 +140,10 @@ def load_saved_model(path: Path):
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     try:
-        from frontend.models import load_model
+        load = model_support().load
     except ImportError as err:
-        raise CommandError(f"cannot load models: the frontend is not available ({err})") from None
-    return load_model(str(path))
+        raise CommandError(f"cannot load {path}: the frontend is not available ({err})") from None
+    return load(str(path))
 
 
 # ---- dot -------------------------------------------------------------------------------------
@@ -179,14 +180,10 @@ def stages_to_draw(fn, args, name: str) -> list:
 
 
 def dot(args) -> int:
-    from graphc.viz import to_dot
-
     name, obj = load_target(args.target)
     if is_model(obj) and args.stage is None and not args.all_stages:
-        from frontend.utils import plot_model
-
         out = Path(args.output or f"{name}.svg")
-        print(plot_model(obj, to_file=str(out), show_shapes=True, rankdir=args.rankdir))
+        print(model_support().draw(obj, str(out), args.rankdir))
         return 0
     fn = model_function(obj) if is_model(obj) else obj
     for stage in stages_to_draw(fn, args, name):
@@ -206,8 +203,6 @@ def dot(args) -> int:
 
 def demo_mlp():
     """A 784-64-10 MLP training step (softmax cross-entropy, SGD), compiled with llvm."""
-    import graphc as gc
-
     rng = np.random.default_rng(0)
     x, y = gc.placeholder((None, 784), name="x"), gc.placeholder((None, 10), name="y")
     w1 = gc.shared(rng.normal(0, 0.05, (784, 64)).astype("float32"), name="W1")
@@ -255,8 +250,6 @@ def function_to_compare(label: str, obj):
 
 
 def compare(args) -> int:
-    from graphc.compare import compare as run_compare
-
     if (args.target is None) == (args.demo is None):
         raise UsageError("give either FILE.py[:NAME] or --demo NAME")
     if args.batch < 1:
@@ -275,8 +268,6 @@ def compare(args) -> int:
         ) from err
     print(report.table())
     if args.dot:
-        from graphc.viz import to_dot
-
         llvm_fn = fn if "fused" in fn.stages else None
         if llvm_fn is None:
             raise CommandError(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+import graphc as gc
 from graphc.cli_commands import REPO_ROOT, CommandError, UsageError, version
 from graphc.files import graphc_home
 
@@ -22,8 +23,6 @@ from graphc.files import graphc_home
 
 def mlp_training_step(backend: str):
     """784-500-500-10 relu MLP, softmax cross-entropy, SGD: the tutorial's model."""
-    import graphc as gc
-
     rng = np.random.default_rng(0)
     x, y = gc.placeholder((None, 784), name="x"), gc.placeholder((None, 10), name="y")
     params, h = [], x
@@ -115,9 +114,9 @@ def cpu_model_name() -> str:
 
 
 def llvm_modules():
-    """(jit, cache, threads) modules of the llvm backend, or the reason they cannot load."""
+    """(jit, cache, threads, versions) modules of the llvm backend, or why they cannot load."""
     try:
-        names = ("jit", "cache", "threads")
+        names = ("jit", "cache", "threads", "versions")
         return [importlib.import_module(f"graphc.backends.llvm.{n}") for n in names], None
     except Exception as err:  # any import failure: report it, keep printing the rest
         return None, f"{type(err).__name__}: {err}"
@@ -152,10 +151,7 @@ def info(args) -> int:
     return 0
 
 
-def print_llvm_info(jit, cache, threads) -> None:
-    import llvmlite
-    import llvmlite.binding as llvm
-
+def print_llvm_info(jit, cache, threads, versions) -> None:
     cpu, features = jit.host_cpu()
     enabled = sorted(f[1:] for f in features.split(",") if f.startswith("+"))
     avx512 = [f for f in enabled if f.startswith("avx512")]
@@ -169,7 +165,7 @@ def print_llvm_info(jit, cache, threads) -> None:
         f"{threads.num_threads()} (GRAPHC_NUM_THREADS="
         f"{os.environ.get('GRAPHC_NUM_THREADS', 'unset')}; {os.cpu_count()} CPUs)",
     )
-    row("llvmlite", f"{llvmlite.__version__} (LLVM {'.'.join(map(str, llvm.llvm_version_info))})")
+    row("llvmlite", versions.llvmlite_version())
     files, nbytes = cache.cache_size()
     state = "on" if cache.enabled() else "off (GRAPHC_CACHE=0)"
     row("compile cache", f"{cache.cache_dir()}: {files} entries, {size_text(nbytes)}; {state}")

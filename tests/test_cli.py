@@ -1,11 +1,15 @@
 """The `graphc` command line, run in-process through graphc.cli.main."""
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+import tomllib
 
+import frontend  # noqa: F401 - registers model loading with the CLI, as its entry point would
 from graphc.cli import main
 
 STEP_FILE = textwrap.dedent("""
@@ -278,3 +282,23 @@ def test_compare_explains_inputs_that_do_not_fit(workdir, capsys):
 def test_compare_needs_one_target(workdir, capsys):
     code, _, err = run(capsys, "compare", "step.py:build", "--demo", "mlp")
     assert code == 2 and "either" in one_line_error(err)
+
+
+def test_saved_model_summary_finds_the_frontend_by_its_entry_point(saved_model, tmp_path):
+    """A fresh `graphc summary` has not imported the frontend: it loads the library that the
+    `graphc.models` entry point names (declared in pyproject.toml; faked here as installed)."""
+    root = Path(__file__).resolve().parent.parent
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["entry-points"]
+    dist = tmp_path / "plugins" / "graphc_models_test-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: graphc-models-test\nVersion: 0\n")
+    lines = [f"{k} = {v}" for k, v in declared["graphc.models"].items()]
+    (dist / "entry_points.txt").write_text("[graphc.models]\n" + "\n".join(lines) + "\n")
+    path = os.pathsep.join([str(root), str(dist.parent)])
+    done = subprocess.run(
+        [sys.executable, "-m", "graphc.cli", "summary", str(saved_model)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert done.returncode == 0 and "Total params: 23" in done.stdout, done.stderr

@@ -8,10 +8,13 @@ import os
 
 import numpy as np
 
+from frontend.compat import reject_unknown
+from frontend.legacy_names import TakesLegacyNames
+from frontend.utils.plotting import plot_history
 from frontend.utils.progbar import Progbar
 
 
-class Callback:
+class Callback(metaclass=TakesLegacyNames):
     """Base class; override any hook. `self.model` and `self.params` are set by fit."""
 
     def __init__(self):
@@ -91,8 +94,6 @@ class History(Callback):
 
         Needs matplotlib: `pip install graphc[plot]`.
         """
-        from frontend.utils.plotting import plot_history
-
         return plot_history(self.history, self.epoch, to_file, metrics, dpi)
 
 
@@ -188,8 +189,6 @@ class LambdaCallback(Callback):
 
     def __init__(self, **hooks):
         super().__init__()
-        from frontend.compat import reject_unknown
-
         reject_unknown(hooks, set(self.HOOKS), "LambdaCallback")
         for name, fn in hooks.items():
             if fn is not None:

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from frontend.callbacks.base import Callback
-from frontend.compat import reject_unknown, signature_names, warn_deprecated
+from frontend.compat import reject_unknown, signature_names
 
 
 def _monitor_mode(monitor, mode, owner):
@@ -216,9 +216,6 @@ class ReduceLROnPlateau(_Monitoring):
         min_lr=0.0,
         **kwargs,
     ):
-        if "epsilon" in kwargs:  # Keras 2.0's name; anything else unknown is refused
-            warn_deprecated("ReduceLROnPlateau", "epsilon", "min_delta", era="Keras 2")
-            min_delta = kwargs.pop("epsilon")
         reject_unknown(kwargs, signature_names(ReduceLROnPlateau.__init__), "ReduceLROnPlateau")
         super().__init__(monitor, mode, min_delta, "ReduceLROnPlateau")
         if factor >= 1.0:

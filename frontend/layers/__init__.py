@@ -5,7 +5,6 @@ present; each exports its public names in `__all__`.
 """
 
 import importlib
-import inspect
 
 from frontend.layers.advanced_activations import ELU, LeakyReLU, ReLU, Softmax
 from frontend.layers.base import LAYERS, Layer, get_layer_class, register_layer
@@ -37,6 +36,7 @@ from frontend.layers.merging import (
     subtract,
 )
 from frontend.layers.normalization import BatchNormalization
+from frontend.layers.registry import deserialize, serialize
 from frontend.layers.tensor import KerasTensor
 
 __all__ = [
@@ -94,16 +94,3 @@ def _import_optional(module_name: str) -> None:
 
 for _name in OPTIONAL_MODULES:
     _import_optional(_name)
-
-
-def serialize(layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def deserialize(config: dict, custom_objects=None):
-    """A layer from `{"class_name": ..., "config": ...}` (classes that take custom_objects in
-    from_config, such as Lambda and models, receive them)."""
-    cls = get_layer_class(config["class_name"], custom_objects)
-    if "custom_objects" in inspect.signature(cls.from_config).parameters:
-        return cls.from_config(config["config"], custom_objects=custom_objects)
-    return cls.from_config(config["config"])

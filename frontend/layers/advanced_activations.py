@@ -7,7 +7,7 @@ runs with only `keras` changed to `frontend`.
 from __future__ import annotations
 
 from frontend import activations
-from frontend.layers.base import Layer, legacy_argument
+from frontend.layers.base import Layer
 
 
 class Softmax(Layer):
@@ -56,11 +56,6 @@ class LeakyReLU(Layer):
     """x for x > 0, `negative_slope * x` otherwise (Keras 1/2 called the slope `alpha`)."""
 
     def __init__(self, negative_slope=0.3, **kwargs):
-        if "alpha" in kwargs:
-            slope = legacy_argument(
-                kwargs, "alpha", "negative_slope", None, "LeakyReLU", "Keras 1/2"
-            )
-            negative_slope = slope
         super().__init__(**kwargs)
         if negative_slope is None or negative_slope < 0:
             raise ValueError(

@@ -14,13 +14,11 @@ import numpy as np
 
 import graphc as gc
 from frontend import backend, constraints, initializers, regularizers
-from frontend.compat import warn_deprecated
 from frontend.layers.registry import (  # noqa: F401 - re-exported for layer modules
     BASE_KWARGS,
     LAYERS,
     check_keywords,
     get_layer_class,
-    legacy_argument,
     register_layer,
 )
 from frontend.layers.tensor import (
@@ -33,6 +31,7 @@ from frontend.layers.tensor import (
     is_symbolic,
     map_structure,
 )
+from frontend.legacy_names import TakesLegacyNames
 from graphc.ir import GraphError
 
 
@@ -41,7 +40,7 @@ def shape_of(structure):
     return map_structure(lambda t: tuple(t.shape), structure)
 
 
-class Layer:
+class Layer(metaclass=TakesLegacyNames):
     """Base class of all layers.
 
     Subclasses implement `__init__` (store config; errors say `Received: units=...`),
@@ -59,7 +58,7 @@ class Layer:
     def __init__(self, name=None, dtype=None, trainable=True, **kwargs):
         object.__setattr__(self, "_tracked_layers", [])
         owner = type(self).__name__
-        check_keywords(type(self), kwargs)
+        check_keywords(type(self), kwargs, Layer.__init__)
         self.name = name or backend.unique_name(backend.to_snake_case(owner))
         self.dtype = gc.ir.normalize_dtype(dtype or backend.floatx())
         self._trainable = bool(trainable)
@@ -69,13 +68,10 @@ class Layer:
         self._inbound_calls: list[CallRecord] = []
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")
-        self._batch_input_shape = self._input_shape_from(kwargs, owner)
+        self._batch_input_shape = self._input_shape_from(kwargs)
 
     @staticmethod
-    def _input_shape_from(kwargs, owner):
-        if kwargs.get("input_dim") is not None:
-            warn_deprecated(owner, "input_dim", "input_shape=(input_dim,)")
-            kwargs.setdefault("input_shape", (kwargs["input_dim"],))
+    def _input_shape_from(kwargs):
         if kwargs.get("batch_input_shape") is not None:
             return tuple(kwargs["batch_input_shape"])
         if kwargs.get("input_shape") is not None:

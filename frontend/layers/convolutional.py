@@ -1,8 +1,9 @@
 """Convolution layers (Keras names and defaults): Conv1D, Conv2D, and the shape-only
 ZeroPadding1D/2D and UpSampling1D/2D. channels_last only, as Keras's default.
 
-Keras 1 spellings (`Convolution1D(nb_filter, filter_length, border_mode=..., subsample_length=...)`,
-`Convolution2D(nb_filter, nb_row, nb_col, subsample=...)`) are accepted with a DeprecationWarning.
+Keras 1 spellings (`Convolution1D(nb_filter=..., filter_length=..., border_mode=...)`,
+`Convolution2D(nb_row=..., nb_col=..., subsample=...)`) are renamed, with a DeprecationWarning,
+by frontend/legacy_names.py.
 """
 
 from __future__ import annotations
@@ -10,48 +11,20 @@ from __future__ import annotations
 import numpy as np
 
 import graphc as gc
-from frontend import activations, constraints, initializers, regularizers
-from frontend.compat import warn_deprecated
+from frontend import activations
+from frontend.layers.arguments import check_data_format, int_tuple, positive_int
 from frontend.layers.base import Layer, register_layer
-
-
-def keras1_arguments(kwargs: dict, owner: str, renames: dict) -> dict:
-    """Pop the Keras 1 keywords present in `kwargs` (old -> new), warning for each; {new: value}."""
-    found = {}
-    for old, new in renames.items():
-        if old in kwargs:
-            warn_deprecated(owner, old, new)
-            found[new] = kwargs.pop(old)
-    return found
-
-
-def check_data_format(data_format, owner: str) -> None:
-    if as_data_format(data_format) not in (None, "channels_last"):
-        raise ValueError(
-            f"{owner}: only data_format='channels_last' is supported. "
-            f"Received: data_format={data_format!r}"
-        )
-
-
-def as_data_format(value):
-    """Keras 1's dim_ordering 'tf'/'th' as Keras 2's data_format."""
-    return {"tf": "channels_last", "th": "channels_first"}.get(value, value)
-
-
-def int_tuple(value, rank: int, name: str, owner: str) -> tuple:
-    values = (value,) * rank if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(values) != rank or not all(isinstance(v, (int, np.integer)) and v > 0 for v in values):
-        raise ValueError(
-            f"{owner}: `{name}` must be an int or {rank} ints > 0. Received: {name}={value!r}"
-        )
-    return tuple(int(v) for v in values)
+from frontend.layers.weight_options import (
+    add_weight_with_options,
+    set_weight_options,
+    weight_options_config,
+)
 
 
 class _Conv(Layer):
     """Shared by Conv1D and Conv2D: `activation(conv(inputs, kernel) + bias)`."""
 
     rank = 2
-    KERAS1 = {}
 
     def __init__(
         self,
@@ -68,55 +41,40 @@ class _Conv(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
-        activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
         **kwargs,
     ):
         owner = type(self).__name__
-        old = self.keras1(kwargs, owner)
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        filters = old.get("filters", filters)
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters < 1:
-            raise ValueError(
-                f"{owner}: `filters` must be a positive integer. Received: filters={filters!r}"
-            )
-        if old.get("kernel_size", kernel_size) is None:
+        super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
+        self.filters = positive_int(filters, "filters", owner)
+        if kernel_size is None:
             raise ValueError(f"{owner}: `kernel_size` is required. Received: kernel_size=None")
-        self.filters = int(filters)
-        self.kernel_size = int_tuple(
-            old.get("kernel_size", kernel_size), self.rank, "kernel_size", owner
-        )
-        self.strides = int_tuple(old.get("strides", strides), self.rank, "strides", owner)
+        self.kernel_size = int_tuple(kernel_size, self.rank, "kernel_size", owner)
+        self.strides = int_tuple(strides, self.rank, "strides", owner)
         self.dilation_rate = int_tuple(dilation_rate, self.rank, "dilation_rate", owner)
-        self.padding = str(old.get("padding", padding)).lower()
-        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
-        if self.padding not in allowed:
-            raise ValueError(
-                f"{owner}: `padding` must be one of {allowed}. Received: padding={padding!r}"
-            )
-        self.data_format = as_data_format(old.get("data_format", data_format))
-        check_data_format(self.data_format, owner)
+        self.padding = self.checked_padding(padding)
+        check_data_format(data_format, owner)
         if groups != 1:
             raise ValueError(
                 f"{owner}: grouped convolution is not supported. Received: groups={groups}"
             )
-        self.groups = 1
-        self.activation = activations.get(old.get("activation", activation))
-        self.use_bias = bool(old.get("use_bias", use_bias))
-        self.kernel_initializer = initializers.get(
-            old.get("kernel_initializer", kernel_initializer)
+        self.data_format, self.groups = data_format, 1
+        self.activation, self.use_bias = activations.get(activation), bool(use_bias)
+        set_weight_options(
+            self,
+            kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+            bias=(bias_initializer, bias_regularizer, bias_constraint),
         )
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(
-            old.get("kernel_regularizer", kernel_regularizer)
-        )
-        self.bias_regularizer = regularizers.get(old.get("bias_regularizer", bias_regularizer))
-        self.kernel_constraint = constraints.get(old.get("kernel_constraint", kernel_constraint))
-        self.bias_constraint = constraints.get(old.get("bias_constraint", bias_constraint))
 
-    def keras1(self, kwargs, owner) -> dict:
-        return keras1_arguments(kwargs, owner, self.KERAS1)
+    def checked_padding(self, padding) -> str:
+        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
+        if str(padding).lower() not in allowed:
+            raise ValueError(
+                f"{type(self).__name__}: `padding` must be one of {allowed}. "
+                f"Received: padding={padding!r}"
+            )
+        return str(padding).lower()
 
     def build(self, input_shape):
         if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
@@ -126,22 +84,9 @@ class _Conv(Layer):
                 f"with known channels. Received: input_shape={input_shape}"
             )
         shape = self.kernel_size + (input_shape[-1], self.filters)
-        self.kernel = self.add_weight(
-            shape,
-            self.kernel_initializer,
-            name="kernel",
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                (self.filters,),
-                self.bias_initializer,
-                name="bias",
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        self.kernel = add_weight_with_options(self, shape, "kernel")
+        bias_shape = (self.filters,)
+        self.bias = add_weight_with_options(self, bias_shape, "bias") if self.use_bias else None
 
     def call(self, inputs):
         conv = gc.conv1d if self.rank == 1 else gc.conv2d
@@ -162,26 +107,8 @@ class _Conv(Layer):
             "groups": self.groups,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **weight_options_config(self, "kernel", "bias"),
         }
-
-
-KERAS1_CONV = {
-    "nb_filter": "filters",
-    "border_mode": "padding",
-    "init": "kernel_initializer",
-    "W_regularizer": "kernel_regularizer",
-    "b_regularizer": "bias_regularizer",
-    "W_constraint": "kernel_constraint",
-    "b_constraint": "bias_constraint",
-    "bias": "use_bias",
-    "dim_ordering": "data_format",
-}
 
 
 class Conv1D(_Conv):
@@ -191,17 +118,6 @@ class Conv1D(_Conv):
     """
 
     rank = 1
-    KERAS1 = {**KERAS1_CONV, "filter_length": "kernel_size", "subsample_length": "strides"}
-
-    def keras1(self, kwargs, owner) -> dict:
-        # Keras 1 gave the input as input_dim (channels) and input_length (steps).
-        if "input_length" in kwargs or ("input_dim" in kwargs and "input_shape" not in kwargs):
-            warn_deprecated(owner, "input_dim/input_length", "input_shape=(steps, channels)")
-            kwargs["input_shape"] = (
-                kwargs.pop("input_length", None),
-                kwargs.pop("input_dim", None),
-            )
-        return super().keras1(kwargs, owner)
 
 
 class Conv2D(_Conv):
@@ -211,14 +127,6 @@ class Conv2D(_Conv):
     """
 
     rank = 2
-    KERAS1 = {**KERAS1_CONV, "subsample": "strides"}
-
-    def keras1(self, kwargs, owner) -> dict:
-        old = super().keras1(kwargs, owner)
-        if "nb_row" in kwargs or "nb_col" in kwargs:
-            warn_deprecated(owner, "nb_row/nb_col", "kernel_size=(rows, cols)")
-            old["kernel_size"] = (kwargs.pop("nb_row"), kwargs.pop("nb_col"))
-        return old
 
 
 register_layer(Conv1D, name="Convolution1D")

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 import graphc as gc
-from frontend import activations, backend, constraints, initializers, regularizers, seeding
-from frontend.layers.base import Layer, legacy_argument
+from frontend import activations, backend, seeding
+from frontend.layers.arguments import positive_int
+from frontend.layers.base import Layer
 from frontend.layers.tensor import CallRecord, KerasTensor
+from frontend.layers.weight_options import (
+    add_weight_with_options,
+    set_weight_options,
+    weight_options_config,
+)
 
 
 class InputLayer(Layer):
@@ -90,40 +94,18 @@ class Dense(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
-        activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
         **kwargs,
     ):
-        units = legacy_argument(kwargs, "output_dim", "units", units, "Dense")
-        if "init" in kwargs:
-            kernel_initializer = legacy_argument(
-                kwargs, "init", "kernel_initializer", None, "Dense"
-            )
-        if "W_regularizer" in kwargs:
-            kernel_regularizer = legacy_argument(
-                kwargs, "W_regularizer", "kernel_regularizer", None, "Dense"
-            )
-        if "b_regularizer" in kwargs:
-            bias_regularizer = legacy_argument(
-                kwargs, "b_regularizer", "bias_regularizer", None, "Dense"
-            )
-        if "bias" in kwargs:
-            use_bias = legacy_argument(kwargs, "bias", "use_bias", None, "Dense")
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
-            raise ValueError(
-                f"Dense: `units` must be a positive integer. Received: units={units!r}"
-            )
-        self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
+        self.units = positive_int(units, "units", "Dense")
+        self.activation, self.use_bias = activations.get(activation), bool(use_bias)
+        set_weight_options(
+            self,
+            kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+            bias=(bias_initializer, bias_regularizer, bias_constraint),
+        )
 
     def build(self, input_shape):
         features = input_shape[-1]
@@ -132,22 +114,8 @@ class Dense(Layer):
                 f"Dense '{self.name}': the last dimension of its input must be known. "
                 f"Received: input_shape={input_shape}"
             )
-        self.kernel = self.add_weight(
-            (features, self.units),
-            self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-            name="kernel",
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                (self.units,),
-                self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-                name="bias",
-            )
+        self.kernel = add_weight_with_options(self, (features, self.units), "kernel")
+        self.bias = add_weight_with_options(self, (self.units,), "bias") if self.use_bias else None
 
     def call(self, inputs):
         x = gc.matmul(inputs, self.kernel)
@@ -161,12 +129,7 @@ class Dense(Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **weight_options_config(self, "kernel", "bias"),
         }
 
 
@@ -190,7 +153,6 @@ class Dropout(Layer):
     counter-based random op, keyed by the seed, this layer and the training step."""
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        rate = legacy_argument(kwargs, "p", "rate", None, "Dropout") if "p" in kwargs else rate
         super().__init__(**kwargs)
         if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(f"Dropout: `rate` must be a float in [0, 1). Received: rate={rate!r}")
@@ -199,7 +161,7 @@ class Dropout(Layer):
                 f"Dropout: noise_shape is not supported. Received: noise_shape={noise_shape}"
             )
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
-        self.layer_id = seeding.new_layer_id() if seed is None else int(seed) % (1 << 12)
+        self.layer_id = seeding.layer_id_for(seed)
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
@@ -280,34 +242,20 @@ class Embedding(Layer):
         input_length=None,
         **kwargs,
     ):
-        if "init" in kwargs:
-            embeddings_initializer = legacy_argument(
-                kwargs, "init", "embeddings_initializer", None, "Embedding"
-            )
         if input_length is not None and "input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
         if mask_zero:
             raise ValueError("Embedding: mask_zero=True is not supported (graphc has no masks)")
-        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(
-                    f"Embedding: `{arg}` must be a positive integer. Received: {arg}={value!r}"
-                )
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
-        self.embeddings_initializer = initializers.get(embeddings_initializer)
-        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self.input_dim = positive_int(input_dim, "input_dim", "Embedding")
+        self.output_dim = positive_int(output_dim, "output_dim", "Embedding")
+        options = (embeddings_initializer, embeddings_regularizer, embeddings_constraint)
+        set_weight_options(self, embeddings=options)
         self.input_length = input_length
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight(
-            (self.input_dim, self.output_dim),
-            self.embeddings_initializer,
-            regularizer=self.embeddings_regularizer,
-            constraint=self.embeddings_constraint,
-            name="embeddings",
-        )
+        shape = (self.input_dim, self.output_dim)
+        self.embeddings = add_weight_with_options(self, shape, "embeddings")
 
     def call(self, inputs):
         if inputs.dtype not in ("int32", "int64"):
@@ -319,9 +267,7 @@ class Embedding(Layer):
             **super().get_config(),
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
-            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
-            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
+            **weight_options_config(self, "embeddings"),
             "mask_zero": False,
         }
 

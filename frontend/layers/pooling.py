@@ -1,27 +1,15 @@
 """Pooling layers (Keras names and defaults): MaxPooling1D/2D, AveragePooling1D/2D and the
 global max/average poolings, with Keras's short aliases (MaxPool2D, GlobalAvgPool1D, ...).
 
-Keras 1 spellings (`MaxPooling1D(pool_length=2, stride=2, border_mode="same")`) are accepted
-with a DeprecationWarning.
+Keras 1 spellings (`MaxPooling1D(pool_length=2, stride=2, border_mode="same")`) are renamed,
+with a DeprecationWarning, by frontend/legacy_names.py.
 """
 
 from __future__ import annotations
 
 import graphc as gc
 from frontend.layers.base import Layer
-from frontend.layers.convolutional import (
-    as_data_format,
-    check_data_format,
-    int_tuple,
-    keras1_arguments,
-)
-
-KERAS1_POOL = {
-    "pool_length": "pool_size",
-    "stride": "strides",
-    "border_mode": "padding",
-    "dim_ordering": "data_format",
-}
+from frontend.layers.convolutional import check_data_format, int_tuple
 
 
 class _Pooling(Layer):
@@ -29,25 +17,23 @@ class _Pooling(Layer):
 
     rank, kind = 2, "max"
 
+    # pool_size defaults to 2 along each axis, strides to pool_size (as Keras).
     def __init__(self, pool_size=None, strides=None, padding="valid", data_format=None, **kwargs):
         owner = type(self).__name__
-        old = keras1_arguments(kwargs, owner, KERAS1_POOL)
         super().__init__(**kwargs)
-        pool_size = old.get("pool_size", pool_size)
         self.pool_size = int_tuple(
             2 if pool_size is None else pool_size, self.rank, "pool_size", owner
         )
-        strides = old.get("strides", strides)
         self.strides = (
             self.pool_size if strides is None else int_tuple(strides, self.rank, "strides", owner)
         )
-        self.padding = str(old.get("padding", padding)).lower()
+        self.padding = str(padding).lower()
         if self.padding not in ("valid", "same"):
             raise ValueError(
                 f"{owner}: `padding` must be 'valid' or 'same'. Received: padding={padding!r}"
             )
-        self.data_format = as_data_format(old.get("data_format", data_format))
-        check_data_format(self.data_format, owner)
+        check_data_format(data_format, owner)
+        self.data_format = data_format
 
     def call(self, inputs):
         pool = getattr(gc, f"{self.kind}_pool{self.rank}d")
@@ -68,17 +54,11 @@ class MaxPooling1D(_Pooling):
 
     rank, kind = 1, "max"
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
-
 
 class MaxPooling2D(_Pooling):
     """Max over `pool_size` windows of rows and cols (strides default to pool_size)."""
 
     rank, kind = 2, "max"
-
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
 class AveragePooling1D(_Pooling):
@@ -86,17 +66,11 @@ class AveragePooling1D(_Pooling):
 
     rank, kind = 1, "avg"
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
-
 
 class AveragePooling2D(_Pooling):
     """Mean over `pool_size` windows; 'same' padding is left out of each mean."""
 
     rank, kind = 2, "avg"
-
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
 class _GlobalPooling(Layer):

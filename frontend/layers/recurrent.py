@@ -11,7 +11,8 @@ Supported as in Keras: return_sequences, return_state, go_backwards, dropout (on
 mask per sequence), initial states (`layer(x, initial_state=[h, c])` or `layer([x, h, c])`).
 Not supported, with a clear error: recurrent_dropout, stateful, reset_after=False, other cell
 activations than Keras's defaults for LSTM/GRU. Keras 1 names (output_dim, init, inner_init,
-inner_activation, W/U/b_regularizer, dropout_W) are accepted with a DeprecationWarning.
+inner_activation, W/U/b_regularizer, dropout_W) are renamed, with a DeprecationWarning, by
+frontend/legacy_names.py.
 """
 
 from __future__ import annotations
@@ -19,22 +20,14 @@ from __future__ import annotations
 import numpy as np
 
 import graphc as gc
-from frontend import activations, constraints, initializers, regularizers, seeding
+from frontend import activations, seeding
+from frontend.layers.arguments import positive_int
 from frontend.layers.base import Layer
-from frontend.layers.convolutional import keras1_arguments
-
-KERAS1_RNN = {
-    "output_dim": "units",
-    "init": "kernel_initializer",
-    "inner_init": "recurrent_initializer",
-    "inner_activation": "recurrent_activation",
-    "W_regularizer": "kernel_regularizer",
-    "U_regularizer": "recurrent_regularizer",
-    "b_regularizer": "bias_regularizer",
-    "dropout_W": "dropout",
-    "dropout_U": "recurrent_dropout",
-}
-WEIGHT_ARGS = ("kernel", "recurrent", "bias")
+from frontend.layers.weight_options import (
+    add_weight_with_options,
+    set_weight_options,
+    weight_options_config,
+)
 
 
 class _RNN(Layer):
@@ -54,7 +47,6 @@ class _RNN(Layer):
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
-        activity_regularizer=None,
         kernel_constraint=None,
         recurrent_constraint=None,
         bias_constraint=None,
@@ -68,44 +60,21 @@ class _RNN(Layer):
         seed=None,
         **kwargs,
     ):
-        owner = type(self).__name__
-        old = keras1_arguments(kwargs, owner, KERAS1_RNN)
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        units = old.get("units", units)
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
-            raise ValueError(
-                f"{owner}: `units` must be a positive integer. Received: units={units!r}"
-            )
-        self.units = int(units)
-        self.activation = activations.get(old.get("activation", activation))
-        self.recurrent_activation = activations.get(
-            old.get("recurrent_activation", recurrent_activation)
+        super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
+        self.units = positive_int(units, "units", type(self).__name__)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias, self.seed, self.layer_id = bool(use_bias), seed, seeding.layer_id_for(seed)
+        set_weight_options(
+            self,
+            kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+            recurrent=(recurrent_initializer, recurrent_regularizer, recurrent_constraint),
+            bias=(bias_initializer, bias_regularizer, bias_constraint),
         )
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(
-            old.get("kernel_initializer", kernel_initializer)
-        )
-        self.recurrent_initializer = initializers.get(
-            old.get("recurrent_initializer", recurrent_initializer)
-        )
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(
-            old.get("kernel_regularizer", kernel_regularizer)
-        )
-        self.recurrent_regularizer = regularizers.get(
-            old.get("recurrent_regularizer", recurrent_regularizer)
-        )
-        self.bias_regularizer = regularizers.get(old.get("bias_regularizer", bias_regularizer))
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = float(old.get("dropout", dropout))
-        self.recurrent_dropout = float(old.get("recurrent_dropout", recurrent_dropout))
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.stateful, self.unroll = bool(go_backwards), stateful, bool(unroll)
-        self.seed = seed
-        self.check_supported(owner)
-        self.layer_id = seeding.new_layer_id() if seed is None else int(seed) % (1 << 12)
+        self.check_supported(type(self).__name__)
 
     def check_supported(self, owner):
         if not 0 <= self.dropout < 1:
@@ -141,29 +110,14 @@ class _RNN(Layer):
                 f"Received: input_shape={input_shape}"
             )
         width = self.gates * self.units
-        self.kernel = self.add_weight(
-            (input_shape[-1], width),
-            self.kernel_initializer,
-            name="kernel",
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            (self.units, width),
-            self.recurrent_initializer,
-            name="recurrent_kernel",
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
+        self.kernel = add_weight_with_options(self, (input_shape[-1], width), "kernel")
+        self.recurrent_kernel = add_weight_with_options(
+            self, (self.units, width), "recurrent", name="recurrent_kernel"
         )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                self.bias_shape(),
-                self.bias_initial_value(),
-                name="bias",
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+            initial, shape = self.bias_initial_value(), self.bias_shape()
+            self.bias = add_weight_with_options(self, shape, "bias", initializer=initial)
 
     def bias_shape(self) -> tuple:
         return (self.gates * self.units,)
@@ -210,15 +164,7 @@ class _RNN(Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **weight_options_config(self, "kernel", "recurrent", "bias"),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "return_sequences": self.return_sequences,

@@ -1,10 +1,12 @@
 """The layer registry (class name -> class, for from_config and load_model) and the keyword
-checks every layer shares: Keras 1 spellings with a DeprecationWarning, unknown keywords as a
-TypeError that suggests the closest valid name."""
+check every layer shares: an unknown keyword is a TypeError that suggests the closest valid
+name (Keras 1 spellings are renamed before, by frontend/legacy_names.py)."""
 
 from __future__ import annotations
 
-from frontend.compat import reject_unknown, signature_names, suggest, warn_deprecated
+import inspect
+
+from frontend.compat import reject_unknown, signature_names, suggest
 
 LAYERS: dict[str, type] = {}
 
@@ -41,23 +43,23 @@ def get_layer_class(class_name: str, custom_objects=None) -> type:
     return LAYERS[class_name]
 
 
-def legacy_argument(kwargs: dict, old: str, new: str, current, owner: str, era="Keras 1"):
-    """The value of `new`, taken from the Keras 1 keyword `old` (with a warning) if given."""
-    if old not in kwargs:
-        return current
-    warn_deprecated(owner, old, new, era)
-    value = kwargs.pop(old)
-    if current is not None:
-        raise TypeError(f"{owner}: got both `{old}` (Keras 1) and `{new}`; pass only `{new}`")
-    return value
+def serialize(layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
-def check_keywords(layer_cls, kwargs: dict) -> None:
+def deserialize(config: dict, custom_objects=None):
+    """A layer from `{"class_name": ..., "config": ...}` (classes that take custom_objects in
+    from_config, such as Lambda and models, receive them)."""
+    cls = get_layer_class(config["class_name"], custom_objects)
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
+        return cls.from_config(config["config"], custom_objects=custom_objects)
+    return cls.from_config(config["config"])
+
+
+def check_keywords(layer_cls, kwargs: dict, base_init) -> None:
     """TypeError for a keyword that neither the layer nor the base class takes, suggesting the
-    closest valid one (`unit` -> `units`)."""
+    closest valid one (`unit` -> `units`); `base_init` is Layer.__init__."""
     unknown = {k: v for k, v in kwargs.items() if k not in BASE_KWARGS}
     if unknown:
-        from frontend.layers.base import Layer
-
-        valid = BASE_KWARGS | signature_names(layer_cls.__init__, Layer.__init__)
+        valid = BASE_KWARGS | signature_names(layer_cls.__init__, base_init)
         reject_unknown(unknown, valid, layer_cls.__name__)

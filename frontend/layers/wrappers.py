@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import graphc as gc
 from frontend.layers.base import Layer
+from frontend.layers.registry import deserialize
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -15,8 +16,6 @@ def layer_config(layer) -> dict:
 
 
 def layer_from_config(config: dict):
-    from frontend.layers import deserialize  # frontend.layers imports this module
-
     return deserialize(config)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from frontend import losses
 from frontend.compat import lookup
+from frontend.config_objects import by_name, object_from_dict, serialize_object
 from frontend.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
@@ -32,23 +33,20 @@ FUNCTIONS = {
     "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
     **{name: fn for name, fn in losses.FUNCTIONS.items()},
 }
-CLASSES = {
-    c.__name__: c
-    for c in (
-        Accuracy,
-        BinaryAccuracy,
-        CategoricalAccuracy,
-        SparseCategoricalAccuracy,
-        TopKCategoricalAccuracy,
-        SparseTopKCategoricalAccuracy,
-        MeanSquaredError,
-        MeanAbsoluteError,
-        Mean,
-        AUC,
-        Precision,
-        Recall,
-    )
-}
+CLASSES = by_name(
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+    Mean,
+    AUC,
+    Precision,
+    Recall,
+)
 OBJECTS = {"auc": AUC, "precision": Precision, "recall": Recall}
 
 
@@ -63,8 +61,7 @@ def get(identifier, y_true_shape=None, y_pred_shape=None, loss_fn=None) -> Metri
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, dict):
-        cls = lookup(identifier["class_name"], CLASSES, "metric")
-        return cls.from_config(identifier.get("config", {}))
+        return object_from_dict(identifier, CLASSES, "metric")
     if isinstance(identifier, str):
         if identifier.lower() in ("accuracy", "acc"):
             fn = pick_accuracy(y_true_shape, y_pred_shape, loss_fn)
@@ -96,7 +93,7 @@ def pick_accuracy(y_true_shape, y_pred_shape, loss_fn=None):
 
 
 def serialize(metric: Metric) -> dict:
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    return serialize_object(metric)
 
 
 __all__ = [

@@ -1,9 +1,8 @@
 """Models: `from frontend.models import Sequential, Model, load_model`."""
 
+from frontend.models.loading import load_model, model_from_json
 from frontend.models.model import Model
-from frontend.models.saving import load_model
 from frontend.models.sequential import Sequential
-from frontend.models.serialization import model_from_json
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs):

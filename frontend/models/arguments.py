@@ -4,7 +4,9 @@ every error names the user's line."""
 
 from __future__ import annotations
 
-from frontend.compat import reject_unknown, signature_names, warn_deprecated
+from frontend import backend as settings
+from frontend.compat import reject_unknown, signature_names
+from frontend.legacy_names import modernize
 from graphc.backends import BACKENDS, get_backend
 from graphc.ir import user_site
 
@@ -44,8 +46,6 @@ def reject_execution_options(run_eagerly, steps_per_execution, jit_compile):
 def resolve_backend(backend) -> str:
     """The backend name compile() uses, checked now so a typo fails at the user's line."""
     if backend is None:
-        from frontend import backend as settings
-
         backend = settings.default_backend()
     if backend not in BACKENDS:
         raise ValueError(
@@ -56,13 +56,10 @@ def resolve_backend(backend) -> str:
     return backend
 
 
-def check_kwargs(method, kwargs, renames=None):
-    """Move Keras 1 keywords (`renames`) to their new names with a warning; refuse the rest of
-    the keywords `method` does not take."""
-    for old, new in (renames or {}).items():
-        if old in kwargs:
-            warn_deprecated(method.__name__, old, new)
-            kwargs[new] = kwargs.pop(old)
+def check_kwargs(method, kwargs):
+    """Move Keras 1/2 keywords (frontend/legacy_names.py) to their new names with a warning;
+    refuse the rest of the keywords `method` does not take."""
     known = signature_names(method)
+    kwargs = modernize(kwargs, method.__name__, {method.__name__}, known)
     reject_unknown({k: v for k, v in kwargs.items() if k not in known}, known, method.__name__)
     return kwargs

@@ -7,10 +7,13 @@ import json
 
 import graphc as gc
 from frontend import backend
-from frontend.compat import refuse_unsupported, reject_unknown, rename_deprecated
+from frontend.compat import refuse_unsupported, reject_unknown
 from frontend.layers.base import Layer
 from frontend.layers.tensor import flatten
 from frontend.models.functional import FunctionalGraph
+from frontend.models.saving import load_weights, save_model, save_weights
+from frontend.models.serialization import functional_config, functional_from_config, model_to_dict
+from frontend.models.summary import layer_records, print_summary
 from frontend.models.training import Trainer
 
 
@@ -24,7 +27,6 @@ class Model(Trainer, Layer):
     """
 
     def __init__(self, *args, **kwargs):
-        rename_deprecated(kwargs, {"input": "inputs", "output": "outputs"}, "Model")
         names = ["inputs", "outputs"]
         for name, value in zip(names, args):
             if name in kwargs:
@@ -223,8 +225,6 @@ class Model(Trainer, Layer):
                 anything but their defaults raises ValueError.
         Example: `model.summary(print_fn=lines.append)`
         """
-        from frontend.models.summary import print_summary
-
         refuse_unsupported(
             "summary",
             expand_nested=expand_nested,
@@ -237,24 +237,18 @@ class Model(Trainer, Layer):
     def layer_records(self) -> list[dict]:
         """One dict per layer (name, type, shapes, dtype, params, trainable, activation,
         inbound layer names): what `frontend.utils.plot_model` draws."""
-        from frontend.models.summary import layer_records
-
         return layer_records(self)
 
     def get_config(self) -> dict:
-        from frontend.models.serialization import functional_config
-
         return functional_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from frontend.models.serialization import functional_from_config
-
-        return functional_from_config(config, custom_objects, cls)
+        # A Sequential reads a functional config as a plain functional Model.
+        model_cls = Model if cls.__name__ == "Sequential" else cls
+        return functional_from_config(config, custom_objects, model_cls)
 
     def to_json(self, **kwargs) -> str:
-        from frontend.models.serialization import model_to_dict
-
         return json.dumps(model_to_dict(self), **kwargs)
 
     def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
@@ -268,21 +262,15 @@ class Model(Trainer, Layer):
             save_format: accepted for Keras 2 code; graphc has one format.
         Example: `model.save("mnist_mlp.keras")`, then `load_model("mnist_mlp.keras")`
         """
-        from frontend.models.saving import save_model
-
         reject_unknown(kwargs, {"save_format"}, "save")
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights (in `model.weights` order) to an .npz archive."""
-        from frontend.models.saving import save_weights
-
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
         """Weights from `save_weights` output or from a whole saved model (`model.save`);
         every weight's shape must match (`skip_mismatch=True` is not supported)."""
-        from frontend.models.saving import load_weights
-
         refuse_unsupported("load_weights", skip_mismatch=skip_mismatch)
         load_weights(self, filepath)

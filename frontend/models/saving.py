@@ -1,6 +1,6 @@
 """Saving and loading models and weights, safely.
 
-`model.save(path)` writes one zip archive holding
+`model.save(path)` writes one zip archive (read back by frontend/models/loading.py) holding
     metadata.json      format name and version, graphc/numpy/Python versions, date, backend
     config.json        the model's class and config, and its compile settings
     model.weights.npz  the weights in `model.weights` order (plus their names)
@@ -25,6 +25,9 @@ import zlib
 
 import numpy as np
 
+import graphc
+from frontend.models.compile_config import compile_config
+from frontend.models.serialization import model_to_dict
 from graphc.files import atomic_write
 
 FORMAT = "graphc.frontend.model"
@@ -50,8 +53,6 @@ def npz_to_arrays(data: bytes, what: str):
 
 
 def metadata(model) -> dict:
-    import graphc
-
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -80,9 +81,6 @@ def check_target(path: str, overwrite: bool) -> str:
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
     """Write `model` as one zip archive (see the module docstring), atomically."""
-    from frontend.models.compile_config import compile_config
-    from frontend.models.serialization import model_to_dict
-
     path = check_target(filepath, overwrite)
     config = {**model_to_dict(model), "compile_config": compile_config(model)}
     members = {
@@ -128,48 +126,6 @@ def parse_json(data: bytes, what: str) -> dict:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{what} is corrupt ({err})") from None
-
-
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002
-    """Load a model written by `model.save` (architecture, weights, compile settings and
-    optimizer state). Nothing in the file is unpickled or run as code.
-
-    Args:
-        filepath: the saved zip file.
-        custom_objects: {name: class or function} for custom layers, losses and metrics.
-        compile: recompile with the saved settings (and restore the optimizer's state).
-        safe_mode: refuse Lambda layers, whose functions are stored as bytecode; pass
-            False only for files you trust.
-    Example: `model = load_model("mnist_mlp.keras")`
-    """
-    from frontend.layers.lambda_layer import SAFE_MODE
-    from frontend.models.compile_config import compile_from_config
-    from frontend.models.serialization import model_from_dict
-
-    path = os.fspath(filepath)
-    members = read_archive(path)
-    meta = parse_json(members["metadata.json"], f"{path}: metadata.json")
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a graphc model file (format {meta.get('format')!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} was written by a newer graphc (format version "
-            f"{meta['format_version']}); upgrade graphc to load it"
-        )
-    config = parse_json(members["config.json"], f"{path}: config.json")
-    previous, SAFE_MODE["enabled"] = SAFE_MODE["enabled"], bool(safe_mode)
-    try:
-        model = model_from_dict(config, custom_objects)
-    finally:
-        SAFE_MODE["enabled"] = previous
-    weights, names = npz_to_arrays(members["model.weights.npz"], f"{path}: model.weights.npz")
-    assign_weights(model, weights, names, path)
-    if compile and config.get("compile_config"):
-        compile_from_config(model, config["compile_config"], custom_objects)
-        if "optimizer.npz" in members and getattr(model, "compiled", False):
-            state, _ = npz_to_arrays(members["optimizer.npz"], f"{path}: optimizer.npz")
-            model.optimizer.set_state(state)
-    return model
 
 
 def assign_weights(model, arrays, names, source: str) -> None:

@@ -12,7 +12,9 @@ from frontend import backend
 from frontend.compat import user_stacklevel
 from frontend.layers.base import Layer
 from frontend.layers.core import InputLayer
+from frontend.layers.registry import deserialize, serialize
 from frontend.layers.tensor import KerasTensor
+from frontend.models.functional import FunctionalGraph
 from frontend.models.model import Model
 
 
@@ -44,8 +46,6 @@ class Sequential(Model):
         self._graph_value = value
 
     def _set_graph(self, inputs, outputs):
-        from frontend.models.functional import FunctionalGraph
-
         self._graph_value = FunctionalGraph(inputs, outputs, self.name)
         self._predict_functions, self._steps = {}, None
         self.built = True
@@ -130,8 +130,6 @@ class Sequential(Model):
         return self.predict(x, batch_size=batch_size, verbose=verbose)
 
     def get_config(self) -> dict:
-        from frontend.layers import serialize
-
         layers = ([serialize(self._input_layer)] if self._input_layer is not None else []) + [
             serialize(layer) for layer in self._seq_layers
         ]
@@ -139,8 +137,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from frontend.layers import deserialize
-
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for layer_config in config["layers"]:
             model.add(deserialize(layer_config, custom_objects))

@@ -40,16 +40,13 @@ def functional_config(model) -> dict:
     }
 
 
-def functional_from_config(config: dict, custom_objects=None, cls=None):
+def functional_from_config(config: dict, custom_objects, model_cls):
     """The functional Model a `functional_config` describes: its layers created from their
     configs, then called on each other's outputs as recorded."""
-    from frontend.models.model import Model
-
     created = _create_layers(config, custom_objects)
     tensor_at = _replay_calls(config, created)
     inputs = _map_refs(tensor_at, _as_refs(config["input_layers"]))
     outputs = _map_refs(tensor_at, _as_refs(config["output_layers"]))
-    model_cls = cls if cls is not None and cls.__name__ != "Sequential" else Model
     return model_cls(
         inputs=inputs,
         outputs=outputs,
@@ -162,27 +159,3 @@ def model_to_dict(model) -> dict:
     if class_name == "Model":
         class_name = "Functional"
     return {"class_name": class_name, "config": model.get_config(), "module": "frontend"}
-
-
-def model_from_dict(spec: dict, custom_objects=None):
-    from frontend.models.model import Model
-    from frontend.models.sequential import Sequential
-
-    classes = {
-        "Functional": Model,
-        "Model": Model,
-        "Sequential": Sequential,
-        **(custom_objects or {}),
-    }
-    if spec.get("class_name") not in classes:
-        raise ValueError(
-            f"Unknown model class {spec.get('class_name')!r}; pass it in custom_objects"
-        )
-    return classes[spec["class_name"]].from_config(spec["config"], custom_objects=custom_objects)
-
-
-def model_from_json(json_string: str, custom_objects=None):
-    """A model (with fresh weights) from `model.to_json()`."""
-    import json
-
-    return model_from_dict(json.loads(json_string), custom_objects)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from frontend import losses, optimizers, seeding
+from frontend import backend, losses, optimizers, seeding
+from frontend import metrics as M
 from frontend.callbacks import CallbackList, History, ProgbarLogger
 from frontend.models import arguments as A
 from frontend.models import data as D
@@ -40,7 +41,7 @@ class Trainer(DataHandling):
         backend=None,
         **kwargs,
     ):
-        """Configure training.
+        """Configure training: `model.compile(optimizer="adam", loss="mse", metrics=["mae"])`.
 
         Args:
             optimizer: name ('adam') or Optimizer. loss: name, function or Loss (or one per
@@ -50,8 +51,6 @@ class Trainer(DataHandling):
             `frontend.backend.default_backend()` ('llvm' unless set_default_backend changed it).
             run_eagerly, steps_per_execution, jit_compile: accepted for Keras code at their
             defaults only (every step is one compiled call); other values raise ValueError.
-        Example: `model.compile(optimizer="adam", loss="categorical_crossentropy",
-        metrics=["accuracy"])`
         """
         A.check_kwargs(Trainer.compile, kwargs)
         A.reject_execution_options(run_eagerly, steps_per_execution, jit_compile)
@@ -80,8 +79,6 @@ class Trainer(DataHandling):
 
     @staticmethod
     def _validate_metric_names(spec):
-        from frontend import metrics as M
-
         flat = (
             spec.values()
             if isinstance(spec, dict)
@@ -125,8 +122,6 @@ class Trainer(DataHandling):
         return self._steps
 
     def _backend_for_inference(self) -> str:
-        from frontend import backend
-
         return self.backend_name if self.compiled else backend.default_backend()
 
     @property
@@ -165,53 +160,52 @@ class Trainer(DataHandling):
         **kwargs,
     ):
         """Train for `epochs` epochs (counted from `initial_epoch`) on mini-batches of
-        `batch_size` (default 32); returns a History.
-
-        Args:
-            x, y: arrays (or a list/dict of arrays, one per model input/output).
-            validation_split: the fraction of samples held out from the end (before
-                shuffling) and evaluated after each epoch; or give `validation_data=(x, y)`.
-            shuffle: reshuffle the training samples every epoch.
-            class_weight, sample_weight: weights of each class / each sample in the loss.
-            callbacks: Callback objects (History and the progress bar are added).
-            verbose: 0 silent, 1 a progress bar, 2 one line per epoch.
-            steps_per_epoch, validation_steps: only for generators, which graphc does not
-                take: given, they raise ValueError.
-        Example: `history = model.fit(x_train, y_train, batch_size=128, epochs=5,
-        validation_split=0.1)`
+        `batch_size` (default 32); returns a History. Arguments as Keras's: x, y arrays (or a
+        list/dict of arrays, one per input/output); `validation_split` holds out that fraction
+        from the end (before shuffling); verbose 0 silent, 1 a progress bar, 2 one line per
+        epoch; steps_per_epoch and validation_steps (for generators) raise ValueError.
+        Example: `model.fit(x_train, y_train, batch_size=128, epochs=5, validation_split=0.1)`
         """
-        kwargs = A.check_kwargs(Trainer.fit, kwargs, {"nb_epoch": "epochs"})
+        kwargs = A.check_kwargs(Trainer.fit, kwargs)
         A.reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
-        epochs = kwargs.get("epochs", epochs)
-        batch_size = batch_size or 32
+        epochs, batch_size = kwargs.get("epochs", epochs), batch_size or 32
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "fit")
-        (xs, ys, sws), val = self._hold_out_validation(
-            xs, ys, sws, validation_data, validation_split
-        )
+        train, val = self._hold_out_validation(xs, ys, sws, validation_data, validation_split)
+        history, verbose = History(), A.verbosity(verbose)
+        steps = D.steps_for(len(train[0][0]), batch_size)
+        cbs = self._fit_callbacks(callbacks, history, verbose, epochs, steps)
+        val_every = (val, validation_freq, validation_batch_size or batch_size)
+        self._run_epochs(train, range(initial_epoch, epochs), batch_size, shuffle, cbs, val_every)
+        return history
+
+    def _fit_callbacks(self, callbacks, history, verbose, epochs, steps) -> CallbackList:
+        """The user's callbacks, then History and (unless silent) the progress bar."""
+        progbar = [ProgbarLogger(verbose)] if verbose else []
+        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        return CallbackList(list(callbacks or []) + [history] + progbar, self, params)
+
+    def _run_epochs(self, train, epochs, batch_size, shuffle, cbs, val_every):
+        """The epoch loop of fit; `val_every`: (validation arrays or None, every how many
+        epochs, their batch size)."""
+        val, validation_freq, validation_batch_size = val_every
         steps = self._step_functions()
-        train_fn = steps.function("train", ys)
-        history = History()
-        verbose = A.verbosity(verbose)
-        cbs = CallbackList(
-            list(callbacks or []) + [history] + ([ProgbarLogger(verbose)] if verbose else []),
-            self,
-            {"verbose": verbose, "epochs": epochs, "steps": D.steps_for(len(xs[0]), batch_size)},
-        )
+        train_fn = steps.function("train", train[1])
         self.stop_training = False
         cbs.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
+        for epoch in epochs:
             steps.reset()
             cbs.on_epoch_begin(epoch)
-            self._train_epoch(train_fn, xs + ys + sws, batch_size, shuffle, cbs)
+            self._train_epoch(
+                train_fn, [a for part in train for a in part], batch_size, shuffle, cbs
+            )
             logs = steps.logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
-                results = self._run_test(*val, validation_batch_size or batch_size, None)
+                results = self._run_test(*val, validation_batch_size, None)
                 logs.update({f"val_{k}": v for k, v in results.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         cbs.on_train_end()
-        return history
 
     def _hold_out_validation(self, xs, ys, sws, validation_data, validation_split):
         """((xs, ys, sws) to train on, (xs, ys, sws) to validate on or None)."""

@@ -4,11 +4,12 @@ updates applied inside the one compiled training step."""
 from __future__ import annotations
 
 from frontend.compat import lookup
+from frontend.config_objects import by_name, object_from_dict, serialize_object
 from frontend.optimizers import schedules
 from frontend.optimizers.algorithms import SGD, Adadelta, Adagrad, Adam, Adamax, Nadam, RMSprop
 from frontend.optimizers.base import Optimizer
 
-CLASSES = {c.__name__: c for c in (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam)}
+CLASSES = by_name(SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam)
 NAMES = {name.lower(): cls for name, cls in CLASSES.items()}
 
 
@@ -22,13 +23,12 @@ def get(identifier) -> Optimizer:
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     if isinstance(identifier, dict):
-        cls = lookup(identifier["class_name"], CLASSES | NAMES, "optimizer")
-        return cls.from_config(identifier.get("config", {}))
+        return object_from_dict(identifier, CLASSES | NAMES, "optimizer")
     raise TypeError(f"Could not interpret optimizer identifier: {identifier!r}")
 
 
 def serialize(optimizer: Optimizer) -> dict:
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return serialize_object(optimizer)
 
 
 __all__ = [

@@ -14,10 +14,11 @@ import numpy as np
 
 import graphc as gc
 from frontend.compat import reject_unknown, signature_names, warn_deprecated
+from frontend.legacy_names import TakesLegacyNames
 from frontend.optimizers import schedules
 
 
-class Optimizer:
+class Optimizer(metaclass=TakesLegacyNames):
     """Base class. Subclasses implement `build_slots(variables)` and
     `update_step(grad, variable, value, lr) -> new value`, reading and writing their slots
     with `slot(name, variable)` and `assign(slot, new)`."""
@@ -33,7 +34,7 @@ class Optimizer:
         **kwargs,
     ):
         owner = type(self).__name__
-        learning_rate, decay = self._keras2_arguments(owner, learning_rate, kwargs)
+        decay = self._keras2_decay(owner, kwargs)
         if kwargs:
             reject_unknown(kwargs, signature_names(type(self).__init__, Optimizer.__init__), owner)
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
@@ -63,17 +64,14 @@ class Optimizer:
         self.built = False
 
     @staticmethod
-    def _keras2_arguments(owner, learning_rate, kwargs):
-        """Keras 2's `lr` and `decay` (lr / (1 + decay * iterations)), each with a warning."""
-        if "lr" in kwargs:
-            warn_deprecated(owner, "lr", "learning_rate", era="Keras 2")
-            learning_rate = kwargs.pop("lr")
+    def _keras2_decay(owner, kwargs):
+        """Keras 2's `decay` (lr / (1 + decay * iterations)), with a warning."""
         decay = kwargs.pop("decay", None)
         if decay is not None:
             warn_deprecated(
                 owner, "decay", "learning_rate=InverseTimeDecay(lr, 1, decay)", era="Keras 2"
             )
-        return learning_rate, decay
+        return decay
 
     # ---- learning rate ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import numpy as np
 
 import graphc as gc
 from frontend.compat import lookup
+from frontend.config_objects import by_name, serialize_object
 
 
 def _float(step):
@@ -222,20 +223,17 @@ class PolynomialDecay(LearningRateSchedule):
         }
 
 
-CLASSES = {
-    c.__name__: c
-    for c in (
-        ExponentialDecay,
-        InverseTimeDecay,
-        PiecewiseConstantDecay,
-        CosineDecay,
-        PolynomialDecay,
-    )
-}
+CLASSES = by_name(
+    ExponentialDecay,
+    InverseTimeDecay,
+    PiecewiseConstantDecay,
+    CosineDecay,
+    PolynomialDecay,
+)
 
 
 def serialize(schedule) -> dict:
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return serialize_object(schedule)
 
 
 def deserialize(config: dict):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from frontend.backend import clear_session
+from frontend.compat import refuse_unsupported, reject_unknown, signature_names
 from frontend.seeding import set_random_seed
 from frontend.utils.progbar import Progbar
+from graphc import viz
 
 
 def to_categorical(y, num_classes=None, dtype="float32") -> np.ndarray:
@@ -59,16 +61,10 @@ def plot_model(
 
     Example: `plot_model(model, to_file="model.png", show_shapes=True)`
     """
-    from frontend.compat import refuse_unsupported
-
     refuse_unsupported("plot_model", expand_nested=expand_nested)
     if kwargs:
-        from frontend.compat import reject_unknown, signature_names
-
         reject_unknown(kwargs, signature_names(plot_model), "plot_model")
-    from graphc.viz import draw_layers
-
-    return draw_layers(
+    return viz.draw_layers(
         model.layer_records(),
         to_file,
         show_shapes=show_shapes,

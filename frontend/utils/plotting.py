@@ -8,6 +8,7 @@ from graphc.files import atomic_write
 
 
 def require_matplotlib():
+    # matplotlib is optional and heavy: imported only when a plot is drawn.
     try:
         import matplotlib
     except ImportError:

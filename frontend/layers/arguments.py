@@ -1,0 +1,31 @@
+"""Checks of layer arguments shared by several layers; each error names the layer, the argument
+and what it received."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def positive_int(value, name: str, owner: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"{owner}: `{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_data_format(data_format, owner: str) -> None:
+    if data_format not in (None, "channels_last"):
+        raise ValueError(
+            f"{owner}: only data_format='channels_last' is supported. "
+            f"Received: data_format={data_format!r}"
+        )
+
+
+def int_tuple(value, rank: int, name: str, owner: str) -> tuple:
+    values = (value,) * rank if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(values) != rank or not all(isinstance(v, (int, np.integer)) and v > 0 for v in values):
+        raise ValueError(
+            f"{owner}: `{name}` must be an int or {rank} ints > 0. Received: {name}={value!r}"
+        )
+    return tuple(int(v) for v in values)
