@@ -132,6 +132,7 @@ def dims_equal(a, b) -> bool:
 from graphc.ops import (  # noqa: E402,F401
     conv,
     elementwise,
+    kernel,
     leaves,
     movement,
     nn,

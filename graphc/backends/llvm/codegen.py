@@ -17,8 +17,8 @@ from llvmlite import ir
 from graphc.backends.llvm.emitters import emitter_for
 from graphc.backends.llvm.irutil import I8, I32, I64, ITEMSIZE, PTR, VOID, c64, declare, split_range
 from graphc.backends.llvm.loop_kernel import LoopEmitter
-from graphc.backends.llvm.lower import gemm_node
 from graphc.backends.llvm.op_kernel import OpKernelBuilder, emit_poly
+from passes.kernels import GemmKernel
 
 STEP = "graphc_step"
 
@@ -66,13 +66,13 @@ def emit_call(call, syms):
     name = call.name
     if call.plan is not None:
         return module, LoopEmitter(call.plan, module, name).emit()
-    node = call.body.outputs[0]
-    if call.body.kind == "dense":
+    body = call.body
+    if isinstance(body, GemmKernel):
         workspace = [None] * (len(call.pointers) - 1 - len(call.inputs))  # matmul only
-        kb = OpKernelBuilder(node, call.inputs + workspace, module, name, syms)
-        return module, emitter_for(gemm_node(call.body), "dense").fn(kb, call.body)
-    kb = OpKernelBuilder(node, call.inputs, module, name, syms)
-    return module, emitter_for(node, "kernel").fn(kb, node)
+        kb = OpKernelBuilder(body.outputs[0], call.inputs + workspace, module, name, syms)
+        return module, emitter_for(body.gemm, "dense").fn(kb, body)
+    kb = OpKernelBuilder(body.node, call.inputs, module, name, syms)
+    return module, emitter_for(body.node, "kernel").fn(kb, body.node)
 
 
 def emit_step(program, names) -> ir.Module:

@@ -127,10 +127,8 @@ class ConvKernel:
 def emit_conv_dense(kb, body):
     """A forward convolution's 'dense' kernel (passes.fuse): the convolution, and when fused
     its bias add (one value per channel) and activation, applied as each pixel is finished."""
-    node = next(n for n in body.nodes if n.op in ("conv1d", "conv2d"))
-    add = next((n for n in body.nodes if n.op == "add"), None)
-    act = next((n.op for n in body.nodes if n.op in ("relu", "sigmoid", "tanh")), "linear")
-    return emit_conv(kb, node, kb.ins[2] if add is not None else None, act)
+    bias = kb.ins[2] if body.bias is not None else None
+    return emit_conv(kb, body.gemm, bias, body.activation_name)
 
 
 def emit_conv(kb, node, bias, activation):

@@ -93,18 +93,16 @@ def operand_layout(body, value, syms):
 def emit_dense(kb, body):
     """Every thread calls the GEMM (it splits the work); batched products loop over the batch
     with a barrier between items, since the GEMM's workspace is reused."""
-    mm = next(n for n in body.nodes if n.op == "matmul")
-    add = next((n for n in body.nodes if n.op == "add"), None)
-    act = next((n for n in body.nodes if n.op in ("relu", "sigmoid", "tanh")), None)
+    mm = body.gemm
     _, ta, lda, a_batch, _ = operand_layout(body, mm.inputs[0], kb.syms)
     _, tb, ldb, b_batch, _ = operand_layout(body, mm.inputs[1], kb.syms)
     ta, tb = ta != mm.attr("transpose_a"), tb != mm.attr("transpose_b")
-    fn = gemm_function(kb.module, mm.dtype, ta, tb, add is not None,
-                       act.op if act is not None else "linear", False)
+    fn = gemm_function(kb.module, mm.dtype, ta, tb, body.bias is not None,
+                       body.activation_name, False)
     dims, a_shape = kb.syms.shape(mm), kb.syms.shape(mm.inputs[0])
     M, N = kb.size(dims[-2]), kb.size(dims[-1])
     K = kb.size(a_shape[-2] if mm.attr("transpose_a") else a_shape[-1])
-    bias = kb.ins[2] if add is not None else ir.Constant(kb.ins[0].type, None)
+    bias = kb.ins[2] if body.bias is not None else ir.Constant(kb.ins[0].type, None)
 
     def call(a, b, c):
         kb.b.call(fn, [kb.tid, kb.nthreads, M, N, K, a, kb.size(lda), b, kb.size(ldb), c, N,

@@ -20,7 +20,8 @@ from graphc.api import aligned_copy
 from graphc.backends.llvm.gemm import gemm_workspace_elems
 from graphc.backends.llvm.loop_plan import LoopPlan, prod_of, resolve_in
 from graphc.ir import GraphError, toposort
-from passes.fuse_groups import CONVOLUTIONS, data_inputs
+from passes.fuse_groups import data_inputs
+from passes.kernels import DenseKernel, GemmKernel, LoopKernel
 from passes.symbols import Poly
 
 
@@ -203,7 +204,7 @@ class Lowering:
                                      var.attr("storage")) for i in body.inputs)
         if not reads_var:
             return True
-        if body.kind != "loop":
+        if not isinstance(body, LoopKernel):
             return False
         plan = self.provisional.get(id(body))
         if plan is None:
@@ -281,7 +282,7 @@ class Lowering:
 
     def make_call(self, body, position) -> Call:
         buffer_of = self.buffer_for(body)
-        if body.kind == "loop":
+        if isinstance(body, LoopKernel):
             plan = LoopPlan(body, buffer_of, self.syms)
             for k, ptr in enumerate(plan.pointers):
                 if isinstance(ptr, tuple):  # ('scratch', id): a kernel-private K buffer
@@ -290,24 +291,15 @@ class Lowering:
                     plan.pointers[k] = self.new_buffer("scratch", node.dtype, prod_of(keep),
                                                        first=position, last=position)
             return Call(body, list(plan.pointers), plan)
-        out = body.outputs[0]
-        ins = self.dense_inputs(body) if body.kind == "dense" else data_inputs(out)
+        ins = list(body.operands) if isinstance(body, GemmKernel) else data_inputs(body.node)
         roots = [resolve_in(body, i)[0] for i in ins]
-        pointers = [buffer_of(out, True)] + [buffer_of(r) for r in roots]
-        if body.kind == "dense" and gemm_node(body).op == "matmul":
+        pointers = [buffer_of(body.outputs[0], True)] + [buffer_of(r) for r in roots]
+        if isinstance(body, DenseKernel):
             pointers.append(self.workspace(body, position))
         return Call(body, pointers, None, ins)
 
-    def dense_inputs(self, body):
-        mm = gemm_node(body)
-        ins = list(mm.inputs)
-        add = next((n for n in body.nodes if n.op == "add"), None)
-        if add is not None:
-            ins.append(add.inputs[1] if add.inputs[0] is mm else add.inputs[0])
-        return ins
-
     def workspace(self, body, position) -> Buffer:
-        mm = next(n for n in body.nodes if n.op == "matmul")
+        mm = body.gemm
         shape = self.syms.shape(mm)
         a = self.syms.shape(mm.inputs[0])
         k_dim = a[-2] if mm.attr("transpose_a") else a[-1]
@@ -363,11 +355,6 @@ class Lowering:
         for _, src in copies:
             if src.kind == "temp":
                 src.last = end
-
-
-def gemm_node(body):
-    """The matmul or convolution of a 'dense' kernel (the rest is its GEMM's epilogue)."""
-    return next(n for n in body.nodes if n.op == "matmul" or n.op in CONVOLUTIONS)
 
 
 def small(var) -> bool:

@@ -1,0 +1,96 @@
+"""Typed kernel bodies: what passes.fuse makes of each group of nodes, with every fact the
+backends need as a field, so lowering and emitters never search a body's ops by name.
+
+Every body has `name`, `nodes` (its inner nodes, nodes of the 'expanded' stage, in topological
+order), `inputs` (expanded-stage nodes it reads), `outputs` (those whose values it produces) and
+`syms` (the symbolic sizes its shapes are written in); `kind` is 'dense', 'loop' or 'op'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from graphc.ir import Node
+from passes.symbols import Symbols
+from passes.views import VIEW_OPS
+
+
+@dataclass(frozen=True, eq=False)
+class KernelBody:
+    """A kernel's sub-graph: inner nodes, the nodes it reads, the nodes it produces."""
+
+    kind: ClassVar[str] = ""
+    name: str
+    nodes: tuple
+    inputs: tuple
+    outputs: tuple
+    syms: Symbols
+
+    @property
+    def ops(self) -> tuple:
+        return tuple(n.op for n in self.nodes)
+
+    @property
+    def computed_ops(self) -> tuple:
+        """The ops that do work (views are read in place and cost nothing)."""
+        return tuple(n.op for n in self.nodes if n.op not in VIEW_OPS)
+
+    def __repr__(self):
+        return f"<{self.name}: {' '.join(self.ops) or 'copy'}>"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class GemmKernel(KernelBody):
+    """A GEMM-based op (`gemm`) with its epilogue: `bias` (the value added, one per output
+    column or channel) through `bias_add`, then `activation` (relu, sigmoid or tanh); either
+    may be None."""
+
+    kind: ClassVar[str] = "dense"
+    gemm: Node
+    bias_add: Node | None
+    bias: Node | None
+    activation: Node | None
+
+    @property
+    def activation_name(self) -> str:
+        return "linear" if self.activation is None else self.activation.op
+
+    @property
+    def operands(self) -> tuple:
+        """The values the GEMM reads, in pointer order: A, B, then the bias if any."""
+        return tuple(self.gemm.inputs) + (() if self.bias is None else (self.bias,))
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DenseKernel(GemmKernel):
+    """A matmul (`gemm`) and its epilogue: the GEMM of gemm.py, with a packing workspace."""
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ConvKernel(GemmKernel):
+    """A forward convolution (`gemm`: conv1d/conv2d, run as one-thread GEMMs over pixel
+    blocks that need no workspace) and its epilogue (the bias is one value per channel)."""
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LoopKernel(KernelBody):
+    """Fused elementwise ops and reductions over one iteration space `X`, reducing the axes
+    `R` (None: no reduction); `space` maps id(node) to 'X' (one value per element of X), 'K'
+    (one per kept element) or 'S' (a scalar recomputed inside)."""
+
+    kind: ClassVar[str] = "loop"
+    space: dict
+    X: tuple
+    R: tuple | None
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class OpKernel(KernelBody):
+    """One op (`node`) as a kernel of its own, reading its data inputs contiguously."""
+
+    kind: ClassVar[str] = "op"
+    node: Node
+
+
+__all__ = ["KernelBody", "GemmKernel", "DenseKernel", "ConvKernel", "LoopKernel", "OpKernel"]
