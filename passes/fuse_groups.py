@@ -13,6 +13,7 @@ Movement ops are views: a reader reads their root buffer with strides.
 
 from __future__ import annotations
 
+from graphc.ir import toposort
 from graphc.ops import OPS, normalize_axes
 from passes.symbols import Poly, Symbols
 from passes.views import VIEW_OPS, View, broadcast_view, movement_view
@@ -29,23 +30,6 @@ def data_inputs(node) -> list:
     """Inputs whose values a node reads (some inputs only lend their shape)."""
     skip = SHAPE_ONLY.get(node.op, ())
     return [i for k, i in enumerate(node.inputs) if k not in skip]
-
-
-def data_toposort(roots) -> list:
-    order, seen = [], set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if id(node) in seen:
-                continue
-            if done:
-                seen.add(id(node))
-                order.append(node)
-                continue
-            stack.append((node, True))
-            stack.extend((i, False) for i in reversed(data_inputs(node)) if id(i) not in seen)
-    return order
 
 
 def is_loop_op(node) -> bool:
@@ -72,7 +56,7 @@ class Group:
 class Grouper:
     def __init__(self, graph):
         self.graph, self.syms = graph, Symbols()
-        self.order = data_toposort(graph.roots)
+        self.order = toposort(graph.roots, data_inputs)
         self.index = {id(n): k for k, n in enumerate(self.order)}
         self.consumers: dict = {}
         for n in self.order:

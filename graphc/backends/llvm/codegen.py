@@ -5,7 +5,7 @@ share one function), and the entry
     void graphc_step(ptr args, i32 tid, i32 nthreads)
 
 that every thread of the pool runs (threads.parallel_run): it calls the kernels in order, with a
-barrier between phases (lower.assign_phases) and after the last, then copies the values that
+barrier between phases (schedule.assign_phases) and after the last, then copies the values that
 could not be written in place.
 args[0] is the array of run-time sizes, args[1] an i64 status word, args[2 + k] buffer k.
 """

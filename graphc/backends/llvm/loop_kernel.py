@@ -23,7 +23,8 @@ from graphc.backends.llvm.irutil import (
     split_range,
     store,
 )
-from graphc.backends.llvm.loop_plan import REDUCTIONS, size_poly
+from graphc.backends.llvm.loop_plan import size_poly
+from passes.fuse_groups import REDUCTIONS, data_inputs
 
 
 class LoopEmitter:
@@ -188,7 +189,7 @@ class LoopEmitter:
         elif self.from_memory(node):
             result = self.load_store(node)
         else:
-            args = [self.read(node, k) for k in range(len(self.plan.data_inputs(node)))]
+            args = [self.read(node, k) for k in range(len(data_inputs(node)))]
             result = emitter_for(node, "scalar").fn(self, node, args)
         self.memo[id(node)] = result
         return result

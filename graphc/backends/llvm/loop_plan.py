@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphc.ops import normalize_axes
+from passes.fuse_groups import REDUCTIONS, data_inputs
 from passes.symbols import Poly
 from passes.views import VIEW_OPS, View, broadcast_view, movement_view
-
-REDUCTIONS = ("sum", "mean", "max", "min")
 
 
 @dataclass
@@ -33,8 +33,8 @@ class Access:
 
 
 class LoopPlan:
-    def __init__(self, body, buffer_of, syms):
-        self.body, self.syms, self.buffer_of = body, syms, buffer_of
+    def __init__(self, body, buffer_of):
+        self.body, self.syms, self.buffer_of = body, body.syms, buffer_of
         self.X, self.R = tuple(body.X), tuple(body.R or ())
         self.space = body.space
         self.inputs = {id(i) for i in body.inputs}
@@ -59,15 +59,10 @@ class LoopPlan:
             value = value.inputs[0]
         return value, tuple(reversed(chain))
 
-    def data_inputs(self, node):
-        from passes.fuse_groups import data_inputs
-
-        return data_inputs(node)
-
     def levels(self):
         self.level = {}
         for n in self.nodes:
-            ins = [self.resolve(i)[0] for i in self.data_inputs(n)]
+            ins = [self.resolve(i)[0] for i in data_inputs(n)]
             base = max((self.level.get(id(r), 0) for r in ins), default=0)
             self.level[id(n)] = base + 1 if n.op in REDUCTIONS else base
         self.top = max(self.level.values(), default=0)
@@ -78,7 +73,7 @@ class LoopPlan:
         for n in self.nodes:
             kind = "X" if self.space[id(n)] == "X" or n.op in REDUCTIONS else "K"
             lvl = self.level[id(n)] - (1 if n.op in REDUCTIONS else 0)
-            for i in self.data_inputs(n):
+            for i in data_inputs(n):
                 root, _ = self.resolve(i)
                 used.setdefault(id(root), set()).add((kind, lvl))
         return used
@@ -130,7 +125,7 @@ class LoopPlan:
                 n = n[1]
                 ins, space, shape = [n], "X", self.syms.shape(n)
             else:
-                ins = self.data_inputs(n)
+                ins = data_inputs(n)
                 space = "X" if n.op in REDUCTIONS else self.space[id(n)]
                 shape = self.syms.shape(ins[0]) if n.op in REDUCTIONS else self.syms.shape(n)
             for k, value in enumerate(ins):
@@ -227,7 +222,5 @@ def prod_of(values) -> Poly:
 
 
 def size_poly(node, syms) -> Poly:
-    from graphc.ops import normalize_axes
-
     shape = syms.shape(node.inputs[0])
     return prod_of(shape[a] for a in normalize_axes(node.attr("axis"), len(shape)))

@@ -20,7 +20,7 @@ import numpy as np
 from graphc.api import aligned_copy
 from graphc.backends.llvm import cache, objects
 from graphc.backends.llvm.gemm_library import VARIANTS, load_variant
-from graphc.backends.llvm.lower import Buffer, Program
+from graphc.backends.llvm.program import Buffer, Program
 from graphc.backends.llvm.runtime import KernelInfo
 from passes.symbols import Symbols
 
