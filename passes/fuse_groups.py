@@ -16,7 +16,7 @@ from __future__ import annotations
 from graphc.ir import toposort
 from graphc.ops import OPS, normalize_axes
 from passes.symbols import Poly, Symbols
-from passes.views import VIEW_OPS, View, broadcast_view, movement_view
+from passes.views import VIEW_OPS, View, broadcast_view, embed, movement_view
 
 LEAVES = ("placeholder", "shared", "constant")
 REDUCTIONS = ("sum", "mean", "max", "min")
@@ -146,15 +146,6 @@ class Grouper:
             return "K"
         return None
 
-    def embed(self, view, space, group):
-        """A view over a node's own coordinates as a view over the group's X coordinates."""
-        if space == "K" and len(view.shape) < len(group.X):
-            strides = list(view.strides)
-            for axis in sorted(group.R):
-                strides.insert(axis, Poly.of(0))
-            return strides, view.offset
-        return list(broadcast_view(view, group.X, self.syms).strides), view.offset
-
     def read_ok(self, group, reader_space, reader_shape, root, chain) -> bool:
         """Can a reader read member `root` of `group` from registers (same coordinates)?"""
         space = group.space[id(root)]
@@ -165,8 +156,9 @@ class Grouper:
         view = self.compose(root, chain)
         if view is None:
             return False
-        got = self.embed(broadcast_view(view, reader_shape, self.syms), reader_space, group)
-        own = self.embed(View.contiguous(self.syms.shape(root)), space, group)
+        got = embed(broadcast_view(view, reader_shape, self.syms), reader_space, group.X,
+                    group.R, self.syms)
+        own = embed(View.contiguous(self.syms.shape(root)), space, group.X, group.R, self.syms)
         return got == own
 
     def depends(self, start, target, skip=None) -> bool:

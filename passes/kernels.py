@@ -36,6 +36,18 @@ class KernelBody:
         """The ops that do work (views are read in place and cost nothing)."""
         return tuple(n.op for n in self.nodes if n.op not in VIEW_OPS)
 
+    def view_root(self, value) -> tuple:
+        """(root, view chain) of a value read inside the body: up through view ops from
+        `value` to a node the body computes or reads."""
+        known = {id(i) for i in self.inputs} | {id(n) for n in self.nodes if n.op not in VIEW_OPS}
+        chain = []
+        while id(value) not in known:
+            if value.op not in VIEW_OPS:
+                raise AssertionError(f"{value!r} is neither computed in nor read by {self}")
+            chain.append(value)
+            value = value.inputs[0]
+        return value, tuple(reversed(chain))
+
     def __repr__(self):
         return f"<{self.name}: {' '.join(self.ops) or 'copy'}>"
 

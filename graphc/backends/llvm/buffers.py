@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.api import aligned_copy
-from graphc.backends.llvm.loop_plan import LoopPlan, prod_of, resolve_in
+from graphc.backends.llvm.loop_plan import LoopPlan, prod_of
 from graphc.backends.llvm.program import Buffer, Call, Program, Workspace
 from graphc.backends.llvm.schedule import KernelGraph, Schedule, assign_phases
 from passes.fuse_groups import data_inputs
@@ -101,7 +101,7 @@ def make_call(body, kernels: KernelGraph, values: dict, table: BufferTable) -> C
     if isinstance(body, LoopKernel):
         return loop_call(body, buffer_of, table)
     ins = list(body.operands) if isinstance(body, GemmKernel) else data_inputs(body.node)
-    roots = [resolve_in(body, i)[0] for i in ins]
+    roots = [body.view_root(i)[0] for i in ins]
     pointers = [buffer_of(body.outputs[0], True)] + [buffer_of(r) for r in roots]
     if isinstance(body, DenseKernel):
         pointers.append(gemm_workspace(body, table))

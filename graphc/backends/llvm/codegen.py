@@ -15,7 +15,18 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.emitters import emitter_for
-from graphc.backends.llvm.irutil import I8, I32, I64, ITEMSIZE, PTR, VOID, c64, declare, split_range
+from graphc.backends.llvm.irutil import (
+    I8,
+    I32,
+    I64,
+    ITEMSIZE,
+    PTR,
+    VOID,
+    c64,
+    declare,
+    declare_barrier,
+    split_range,
+)
 from graphc.backends.llvm.loop_kernel import LoopEmitter
 from graphc.backends.llvm.op_kernel import OpKernelBuilder, emit_poly
 from passes.kernels import GemmKernel
@@ -81,7 +92,7 @@ def emit_step(program, names) -> ir.Module:
     args, tid, nthreads = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slots, status = (b.load(b.gep(args, [c64(k)], source_etype=PTR), typ=PTR) for k in (0, 1))
-    barrier = declare(module, "graphc_barrier", VOID, [I32, I32])
+    barrier = declare_barrier(module)
     sizes: dict = {}
 
     def pointer(buf):

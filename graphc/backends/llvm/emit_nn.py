@@ -9,9 +9,10 @@ from llvmlite import ir
 from graphc.backends.llvm.emit_elementwise import cast
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.gemm_library import gemm_function
-from graphc.backends.llvm.irutil import I32, I64, c64, const
-from graphc.backends.llvm.loop_plan import resolve_in, size_poly
+from graphc.backends.llvm.irutil import I32, I64, c64, const, declare_barrier
+from graphc.backends.llvm.loop_plan import size_poly
 from graphc.ops.random import GOLDEN
+from passes.symbols import Poly
 from passes.views import View, movement_view
 
 register("softmax", "expanded")
@@ -79,7 +80,7 @@ register("one_hot", "kernel", emit_one_hot)
 def operand_layout(body, value, syms):
     """(root, transposed, leading dimension, batch strides) of a GEMM operand: fusion only
     lets contiguous or last-two-axes-transposed views of a buffer reach a matmul."""
-    root, chain = resolve_in(body, value)
+    root, chain = body.view_root(value)
     view = View.contiguous(syms.shape(root))
     for v in chain:
         view = movement_view(v, view, syms)
@@ -121,8 +122,7 @@ def batched(kb, mm, dims, a_batch, b_batch, call):
     batch, b = dims[:-2], kb.b
     strides = [batch_strides(a_batch, batch, kb.syms), batch_strides(b_batch, batch, kb.syms),
                View.contiguous(dims).strides[:-2]]
-    barrier = kb.module.globals.get("graphc_barrier") or ir.Function(
-        kb.module, ir.FunctionType(ir.VoidType(), [I32, I32]), name="graphc_barrier")
+    barrier = declare_barrier(kb.module)
     elem = const(mm.dtype, 0).type
 
     def item(coords):
@@ -136,8 +136,6 @@ def batched(kb, mm, dims, a_batch, b_batch, call):
 
 def batch_strides(strides, batch, syms):
     """Strides of an operand's batch axes aligned to the output's (0 where it broadcasts)."""
-    from passes.symbols import Poly
-
     lead = len(batch) - len(strides)
     return [Poly.of(0)] * lead + list(strides)
 

@@ -16,8 +16,8 @@ training step under a busy machine (best / median ms, batch 128) from 19.9 / 65.
 
 from __future__ import annotations
 
-from graphc.backends.llvm.emit_conv import global_buffer
 from graphc.backends.llvm.emitters import register
+from graphc.backends.llvm.irutil import global_buffer
 from graphc.backends.llvm.rnn_cells import DEFINE
 from graphc.backends.llvm.rnn_kernels import workspace_elems
 

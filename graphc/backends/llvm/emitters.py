@@ -12,7 +12,7 @@ Kinds of entry:
              GEMM (graphc.backends.llvm.gemm), its bias add and activation in the epilogue.
   'expanded' rewritten into other ops by passes.fuse.expand_composites before lowering.
 The family modules (emit_elementwise, emit_reduce, emit_movement, emit_nn, emit_conv,
-emit_recurrent) fill the table when this module is imported.
+emit_conv_grad, emit_pool, emit_recurrent) fill the table when this module is imported.
 """
 
 from __future__ import annotations
@@ -65,4 +65,4 @@ def emitter_for(node, kind: str | None = None) -> Emitter:
 
 # Fill the table (imported for their registrations).
 from graphc.backends.llvm import emit_elementwise, emit_movement, emit_nn, emit_reduce  # noqa: E402,F401,I001
-from graphc.backends.llvm import emit_conv, emit_recurrent  # noqa: E402,F401
+from graphc.backends.llvm import emit_conv, emit_conv_grad, emit_pool, emit_recurrent  # noqa: E402,F401,I001

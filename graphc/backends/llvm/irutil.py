@@ -109,3 +109,19 @@ def intrinsic(module: ir.Module, name: str, ty, arity: int) -> ir.Function:
 def libm(module: ir.Module, name: str, ty, arity: int = 1) -> ir.Function:
     """A C math function (erff/erf, expm1f/expm1, ...), resolved from the process at load."""
     return declare(module, name + ("f" if ty == F32 else ""), ty, [ty] * arity)
+
+
+def declare_barrier(module: ir.Module) -> ir.Function:
+    """`void graphc_barrier(i32 tid, i32 nthreads)` of the thread pool (threads.py)."""
+    return declare(module, "graphc_barrier", VOID, [I32, I32])
+
+
+def global_buffer(b: ir.IRBuilder, name: str, dtype: str, elems: int):
+    """A pointer to a 64-byte aligned, zero-initialized internal array of the builder's module
+    (in .bss: costs no file size), shared by every thread that runs the kernel."""
+    ty = ir.ArrayType(MEM_TYPE[dtype], max(1, elems))
+    var = ir.GlobalVariable(b.module, ty, name=name)
+    var.linkage = "internal"
+    var.initializer = ir.Constant(ty, None)
+    var.align = 64
+    return b.gep(var, [c64(0), c64(0)], inbounds=True)  # the first element, as T*

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from graphc.ops import normalize_axes
 from passes.fuse_groups import REDUCTIONS, data_inputs
 from passes.symbols import Poly
-from passes.views import VIEW_OPS, View, broadcast_view, movement_view
+from passes.views import View, broadcast_view, embed, movement_view
 
 
 @dataclass
@@ -50,19 +50,10 @@ class LoopPlan:
 
     # ---- structure ----------------------------------------------------------------------------
 
-    def resolve(self, value):
-        chain = []
-        while id(value) not in self.space and id(value) not in self.inputs:
-            if value.op not in VIEW_OPS:
-                raise AssertionError(f"{value!r} is neither computed in nor read by {self.body}")
-            chain.append(value)
-            value = value.inputs[0]
-        return value, tuple(reversed(chain))
-
     def levels(self):
         self.level = {}
         for n in self.nodes:
-            ins = [self.resolve(i)[0] for i in data_inputs(n)]
+            ins = [self.body.view_root(i)[0] for i in data_inputs(n)]
             base = max((self.level.get(id(r), 0) for r in ins), default=0)
             self.level[id(n)] = base + 1 if n.op in REDUCTIONS else base
         self.top = max(self.level.values(), default=0)
@@ -74,7 +65,7 @@ class LoopPlan:
             kind = "X" if self.space[id(n)] == "X" or n.op in REDUCTIONS else "K"
             lvl = self.level[id(n)] - (1 if n.op in REDUCTIONS else 0)
             for i in data_inputs(n):
-                root, _ = self.resolve(i)
+                root, _ = self.body.view_root(i)
                 used.setdefault(id(root), set()).add((kind, lvl))
         return used
 
@@ -106,17 +97,10 @@ class LoopPlan:
     def own_access(self, node, buffer) -> Access:
         """Where `node`'s own contiguous buffer holds the value of X element x."""
         space = self.space.get(id(node), "X")
-        strides, offset = self.embed(View.contiguous(self.syms.shape(node)), space)
+        view = View.contiguous(self.syms.shape(node))
+        strides, offset = embed(view, space, self.X, self.R, self.syms)
         ptr = None if buffer is None else self.pointer(buffer)
         return Access(ptr, node.dtype, strides, offset)
-
-    def embed(self, view, space):
-        if space == "K" and len(view.shape) < len(self.X):
-            strides = list(view.strides)
-            for axis in sorted(self.R):
-                strides.insert(axis, Poly.of(0))
-            return tuple(strides), view.offset
-        return tuple(broadcast_view(view, self.X, self.syms).strides), view.offset
 
     def plan_reads(self):
         readers = list(self.nodes) + [("copy", o) for o in self.copies]
@@ -129,7 +113,7 @@ class LoopPlan:
                 space = "X" if n.op in REDUCTIONS else self.space[id(n)]
                 shape = self.syms.shape(ins[0]) if n.op in REDUCTIONS else self.syms.shape(n)
             for k, value in enumerate(ins):
-                root, chain = self.resolve(value)
+                root, chain = self.body.view_root(value)
                 if id(root) in self.space:
                     self.reads[(id(n), k)] = ("node", root, root)
                 else:
@@ -141,7 +125,7 @@ class LoopPlan:
         for v in chain:
             view = movement_view(v, view, self.syms)
         view = broadcast_view(view, shape, self.syms) if len(view.shape) <= len(shape) else view
-        strides, offset = self.embed(view, space)
+        strides, offset = embed(view, space, self.X, self.R, self.syms)
         ptr = None if root.op == "constant" and root.attr("value").value.size == 1 else \
             self.pointer(self.buffer_of(root, False))
         return Access(ptr, root.dtype, strides, offset)
@@ -200,18 +184,6 @@ BAKED_LIMIT = 64  # sizes up to this are constants in the code (small loops unro
 
 def is_param(p: Poly) -> bool:
     return not p.is_const or p.const > BAKED_LIMIT
-
-
-def resolve_in(body, value):
-    """(root, view chain) of a value read inside a kernel body: walk up the view ops until a
-    node the body computes or reads."""
-    inputs = {id(i) for i in body.inputs}
-    computed = {id(n) for n in body.nodes if n.op not in VIEW_OPS}
-    chain = []
-    while id(value) not in inputs and id(value) not in computed:
-        chain.append(value)
-        value = value.inputs[0]
-    return value, tuple(reversed(chain))
 
 
 def prod_of(values) -> Poly:
