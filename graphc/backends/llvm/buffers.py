@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.api import aligned_copy
-from graphc.backends.llvm.loop_plan import LoopPlan, prod_of
+from graphc.backends.llvm.loop_plan import LoopPlan
 from graphc.backends.llvm.program import Buffer, Call, Program, Workspace
 from graphc.backends.llvm.schedule import KernelGraph, Schedule, assign_phases
 from passes.fuse_groups import data_inputs
 from passes.kernels import DenseKernel, GemmKernel, LoopKernel
+from passes.symbols import prod
 
 LEAF_KINDS = {"placeholder": "input", "shared": "shared", "constant": "constant"}
 
@@ -39,7 +40,7 @@ class BufferTable:
         key = id(node.attr("storage")) if node.op == "shared" else id(node)
         if key not in self.leaves:
             self.leaves[key] = self.new(LEAF_KINDS[node.op], node.dtype,
-                                        prod_of(self.syms.shape(node)), **leaf_facts(self, node))
+                                        prod(self.syms.shape(node)), **leaf_facts(self, node))
         return self.leaves[key]
 
 
@@ -79,7 +80,7 @@ def value_buffers(kernels: KernelGraph, schedule: Schedule, table: BufferTable) 
             key = (id(body), index)
             if key in values:
                 continue
-            elems = prod_of(kernels.syms.shape(out))
+            elems = prod(kernels.syms.shape(out))
             values[key] = table.new("output", out.dtype, elems, node=out,
                                     index=first_output[key]) if key in first_output else \
                 table.new("temp", out.dtype, elems, node=out)
@@ -112,7 +113,7 @@ def loop_call(body: LoopKernel, buffer_of, table: BufferTable) -> Call:
     """A loop kernel's call; its plan's ('scratch', id) pointers become kernel-private K
     buffers."""
     plan = LoopPlan(body, buffer_of)
-    keep = prod_of(d for a, d in enumerate(body.X) if a not in plan.R)
+    keep = prod(d for a, d in enumerate(body.X) if a not in plan.R)
     scratch = {id(n): n for n in plan.scratch}
     pointers = [table.new("scratch", scratch[p[1]].dtype, keep) if isinstance(p, tuple) else p
                 for p in plan.pointers]

@@ -84,8 +84,7 @@ def direct_pixel(kb, g, co, pixel, bias, activation):
         with b.if_then(inside):
             src = b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C)
             w_row = b.mul(b.add(b.mul(kh, c64(g.KW)), kw), g.C)
-            kb.loop(c64(0), g.C, lambda ci: add_channel(kb, out, co, b.add(src, ci),
-                                                        b.mul(b.add(w_row, ci), co)), name="ci")
+            kb.loop(c64(0), g.C, lambda ci: add_channel(kb, out, co, src, w_row, ci), name="ci")
 
     g.window(oh, ow, tap)
     if bias is not None or activation != "linear":
@@ -93,10 +92,11 @@ def direct_pixel(kb, g, co, pixel, bias, activation):
                 name="co")
 
 
-def add_channel(kb, out, co, x_index, w_index):
-    """y[out + j] += x[x_index] * w[w_index + j] for every output channel j."""
+def add_channel(kb, out, co, src, w_row, ci):
+    """y[out + j] += x[src + ci] * w[(w_row + ci) * co + j] for every output channel j."""
     b, t = kb.b, kb.node.dtype
-    xv = kb.load(kb.ins[0], x_index, t)
+    xv = kb.load(kb.ins[0], b.add(src, ci), t)
+    w_index = b.mul(b.add(w_row, ci), co)
     kb.loop(c64(0), co, lambda j: add_into(
         kb, kb.out, b.add(out, j), b.fmul(xv, kb.load(kb.ins[1], b.add(w_index, j), t)), t),
         name="co")

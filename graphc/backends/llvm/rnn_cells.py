@@ -75,8 +75,8 @@ def backward_in_time(r, width, gates, dh_slot, cell, acc=False):
 
 def define_simple_rnn(module, dtype, T, units, act):
     def cell(r, t, n, k):
-        at = r.b.add(r.row(1, n, t), k)
-        r.st(activation(act, r.v("Y", at)), "Y", at)
+        value = activation(act, r.v("Y", r.b.add(r.row(1, n, t), k)))
+        r.st(value, "Y", r.b.add(r.row(1, n, t), k))
 
     def run(r):
         accumulating_forward(r, 1, 0, 1, lambda t, n, k: cell(r, t, n, k))
@@ -109,9 +109,14 @@ def cell_before(r, t, n, k):
 
 def lstm_cell(r, t, n, k):
     base = r.row(6, n, t)
-    i, f, o = (sigmoid(r.v("Y", r.slot(base, s, k))) for s in (2, 3, 5))
-    g = tanh(r.v("Y", r.slot(base, 4, k)))
-    c = f * cell_before(r, t, n, k) + i * g
+    i, f, g, o = (
+        sigmoid(r.v("Y", r.slot(base, 2, k))),
+        sigmoid(r.v("Y", r.slot(base, 3, k))),
+        tanh(r.v("Y", r.slot(base, 4, k))),
+        sigmoid(r.v("Y", r.slot(base, 5, k))),
+    )
+    c_prev = cell_before(r, t, n, k)
+    c = f * c_prev + i * g
     for s, value in enumerate((o * tanh(c), c, i, f, g, o)):
         r.st(value, "Y", r.slot(base, s, k))
 

@@ -66,6 +66,9 @@ class Executable:
                 self.args[2 + buf.slot] = buf.array.ctypes.data
         self.outputs = program.outputs
         self.arena = np.zeros(0, np.uint8)
+        # For the input shapes of `signature` (prepare sets them before a call uses them):
+        self.out_shapes: list = []
+        self.arena_bytes, self.values, self.shapes = 0, [], {}
         self.signature = None
         self.lock = threading.Lock()
 
