@@ -38,8 +38,23 @@ import numpy as np
 
 from graphc.ir import Graph, Node, toposort, transform
 from graphc.ops import OPS, call, make_node
-from passes.fuse_groups import CONVOLUTIONS, LEAVES, REDUCTIONS, Group, Grouper, is_loop_op
-from passes.kernels import ConvKernel, DenseKernel, KernelBody, LoopKernel, OpKernel
+from passes.fuse_groups import (
+    CONVOLUTIONS,
+    LEAVES,
+    RECURRENT_KERNEL_INPUT,
+    REDUCTIONS,
+    Group,
+    Grouper,
+    is_loop_op,
+)
+from passes.kernels import (
+    ConvKernel,
+    DenseKernel,
+    KernelBody,
+    LoopKernel,
+    OpKernel,
+    RecurrentKernel,
+)
 from passes.simplify import constant_value
 from passes.symbols import concrete_shapes
 from passes.views import VIEW_OPS
@@ -142,11 +157,20 @@ def typed_body(grp: Group, name, nodes, inputs, outputs, syms) -> KernelBody:
     if grp.kind == "loop":
         return LoopKernel(*common, space=dict(grp.space), X=grp.X, R=grp.R)
     if grp.kind == "op":
-        return OpKernel(*common, node=grp.members[0])
+        return op_body(common, grp.members[0])
     gemm, add, act = (grp.members + [None, None])[:3]
     bias = None if add is None else add.inputs[1] if add.inputs[0] is gemm else add.inputs[0]
     kernel = ConvKernel if gemm.op in CONVOLUTIONS else DenseKernel
     return kernel(*common, gemm=gemm, bias_add=add, bias=bias, activation=act)
+
+
+def op_body(common, node) -> OpKernel:
+    """An OpKernel, or for a recurrent op a RecurrentKernel with its steps and units."""
+    if node.op not in RECURRENT_KERNEL_INPUT:
+        return OpKernel(*common, node=node)
+    recurrent = node.inputs[RECURRENT_KERNEL_INPUT[node.op]]
+    return RecurrentKernel(*common, node=node, recurrent=recurrent, steps=node.shape[1],
+                           units=recurrent.shape[0])
 
 
 def label(group, nodes) -> str:
@@ -189,14 +213,10 @@ def build_fused_graph(graph: Graph, bodies, root_body) -> Graph:
         kernel = make_node("kernel", ins, {"body": body, "name": body.name, "kind": body.kind,
                                            "ops": body.ops}, name=body.name, site=body.name)
         for index, out in enumerate(body.outputs):
-            if body is root_body.get(id(out)):
-                continue
-            value_of[id(out)] = kernel if index == 0 else make_node(
+            # a root's own copy kernel gives the root's value, not the value others read
+            key = ("root", id(out)) if body is root_body.get(id(out)) else id(out)
+            value_of[key] = kernel if index == 0 else make_node(
                 "kernel_output", [kernel], {"body": body, "index": index}, site=body.name)
-        for index, out in enumerate(body.outputs):
-            if body is root_body.get(id(out)):
-                value_of[("root", id(out))] = kernel if index == 0 else make_node(
-                    "kernel_output", [kernel], {"body": body, "index": index}, site=body.name)
 
     def root(node):
         found = value_of.get(("root", id(node)))
@@ -208,7 +228,7 @@ def build_fused_graph(graph: Graph, bodies, root_body) -> Graph:
 
 
 def leaf_or_value(node, value_of):
-    if node.op in ("placeholder", "shared", "constant"):
+    if node.op in LEAVES:
         return node
     return value_of[id(node)]
 
@@ -252,7 +272,7 @@ def run_body(body: KernelBody, values, shapes) -> list:
 
 def stand_in(node, shapes):
     """A leaf's value, or for an input read only for its shape, zeros of that shape."""
-    if node.op in ("constant", "shared", "placeholder") and node.op != "placeholder":
+    if node.op in ("constant", "shared"):
         return leaf_value(node)
     return np.broadcast_to(np.zeros((), node.dtype), shapes[id(node)])
 

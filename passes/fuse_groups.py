@@ -22,6 +22,9 @@ LEAVES = ("placeholder", "shared", "constant")
 REDUCTIONS = ("sum", "mean", "max", "min")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 CONVOLUTIONS = ("conv1d", "conv2d")  # forward only: their kernels run a GEMM per pixel block
+# Recurrent sequence ops -> position of their recurrent kernel U (its first axis: the units).
+RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
+                          "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
 SHAPE_ONLY = {"broadcast_like": {1}, "random_uniform": {1}, "size": {0}, "getitem_grad": {1},
               "take_grad": {2}}
 

@@ -105,4 +105,15 @@ class OpKernel(KernelBody):
     node: Node
 
 
-__all__ = ["KernelBody", "GemmKernel", "DenseKernel", "ConvKernel", "LoopKernel", "OpKernel"]
+@dataclass(frozen=True, eq=False, repr=False)
+class RecurrentKernel(OpKernel):
+    """A recurrent sequence op or its BPTT op (`node`): `steps` time steps (None when only
+    known at run time) of `units` units, `recurrent` being its recurrent kernel input U."""
+
+    recurrent: Node
+    steps: int | None
+    units: int
+
+
+__all__ = ["KernelBody", "GemmKernel", "DenseKernel", "ConvKernel", "LoopKernel", "OpKernel",
+           "RecurrentKernel"]

@@ -6,7 +6,7 @@ import numpy as np
 import graphc as gc
 from graphc.ir import Graph
 from passes.fuse import expand_composites, fuse_kernels, kernel_nodes
-from passes.kernels import ConvKernel, DenseKernel, LoopKernel, OpKernel
+from passes.kernels import ConvKernel, DenseKernel, LoopKernel, OpKernel, RecurrentKernel
 from passes.manager import run_pipeline
 
 
@@ -71,3 +71,14 @@ def test_argmax_is_an_op_kernel_reading_the_loop_before_it():
     loop, op = bodies([x], [gc.argmax(gc.exp(x), axis=1)])
     assert type(loop) is LoopKernel and type(op) is OpKernel
     assert op.node.op == "argmax" and ids(op.inputs) == ids(loop.outputs)
+
+
+def test_a_recurrent_op_is_a_recurrent_kernel_with_its_steps_and_units():
+    x = gc.placeholder((None, 5, 3), name="x")
+    W, U = gc.placeholder((3, 16), name="W"), gc.placeholder((4, 16), name="U")
+    b = gc.placeholder((16,), name="b")
+    seq, _, _ = gc.lstm(x, W, U, b)
+    recurrent = [k for k in bodies([x, W, U, b], [seq]) if isinstance(k, RecurrentKernel)]
+    (body,) = recurrent
+    assert body.kind == "op" and body.node.op == "lstm_seq"
+    assert body.recurrent is U and body.steps == 5 and body.units == 4

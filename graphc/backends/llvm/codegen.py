@@ -29,7 +29,7 @@ from graphc.backends.llvm.irutil import (
 )
 from graphc.backends.llvm.loop_kernel import LoopEmitter
 from graphc.backends.llvm.op_kernel import OpKernelBuilder, emit_poly
-from passes.kernels import GemmKernel
+from passes.kernels import GemmKernel, RecurrentKernel
 
 STEP = "graphc_step"
 
@@ -83,6 +83,8 @@ def emit_call(call, syms):
         kb = OpKernelBuilder(body.outputs[0], call.inputs + workspace, module, name, syms)
         return module, emitter_for(body.gemm, "dense").fn(kb, body)
     kb = OpKernelBuilder(body.node, call.inputs, module, name, syms)
+    if isinstance(body, RecurrentKernel):
+        return module, emitter_for(body.node, "recurrent").fn(kb, body)
     return module, emitter_for(body.node, "kernel").fn(kb, body.node)
 
 

@@ -10,6 +10,8 @@ Kinds of entry:
              OpKernelBuilder (graphc.backends.llvm.op_kernel).
   'dense'    fn(kb, body): matmul, conv1d, conv2d: a 'dense' kernel body (passes.fuse) on the
              GEMM (graphc.backends.llvm.gemm), its bias add and activation in the epilogue.
+  'recurrent' fn(kb, body): a recurrent sequence op or its BPTT op, from its RecurrentKernel
+             body (passes.kernels: steps, units), as one SPMD time loop.
   'expanded' rewritten into other ops by passes.fuse.expand_composites before lowering.
 The family modules (emit_elementwise, emit_reduce, emit_movement, emit_nn, emit_conv,
 emit_conv_grad, emit_pool, emit_recurrent) fill the table when this module is imported.
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-KINDS = ("scalar", "reduce", "view", "kernel", "dense", "expanded")
+KINDS = ("scalar", "reduce", "view", "kernel", "dense", "recurrent", "expanded")
 
 
 @dataclass(frozen=True)
