@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -30,8 +31,6 @@ def const(dtype: str, value) -> ir.Constant:
     if dtype == "bool":
         return ir.Constant(I1, int(bool(value)))
     if is_float(dtype):
-        import numpy as np
-
         return ir.Constant(ty, float(np.asarray(value, dtype)))
     return ir.Constant(ty, int(value))
 

@@ -15,7 +15,7 @@ import hashlib
 import time
 from pathlib import Path
 
-from graphc.backends.llvm import cache, jit
+from graphc.backends.llvm import cache, jit, threads
 
 PACKAGES = ("graphc/backends/llvm", "graphc/ops", "passes")
 
@@ -49,8 +49,6 @@ def load(key: str, name: str):
     payload = cache.load(object_key(key))
     if payload is None:
         return None
-    from graphc.backends.llvm import threads
-
     threads.ensure_runtime()  # the code may call graphc_barrier
     start = time.perf_counter()
     try:
