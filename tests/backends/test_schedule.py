@@ -77,3 +77,19 @@ def test_independent_kernels_share_a_phase_and_readers_wait_for_the_next():
     _, program = compiled_stages([x, y], [a, gc.log(y), gc.argmax(a, axis=1)])
     phase = {call.body.computed_ops: call.phase for call in program.calls}
     assert phase[("exp",)] == phase[("log",)] == 0 and phase[("argmax",)] == 1
+
+
+def test_temporaries_live_from_their_writers_phase_to_their_last_readers():
+    x = gc.placeholder((4, 7), name="x")
+    a = gc.exp(x)
+    i = gc.argmax(a, axis=1)
+    _, program = compiled_stages([x], [gc.cast(i, "float32") + gc.sum(a, axis=1)])
+    temps = [b for b in program.buffers if b.kind == "temp"]
+    phase_of = {id(c.body): c.phase for c in program.calls}
+    assert temps
+    for buf in temps:
+        writers = [c for c in program.calls if any(
+            program.values.get((id(c.body), k)) is buf for k in range(len(c.body.outputs)))]
+        readers = [c for c in program.calls if buf in c.pointers and c not in writers]
+        assert buf.first == min(phase_of[id(c.body)] for c in writers)
+        assert buf.last == max(phase_of[id(c.body)] for c in writers + readers)
