@@ -36,12 +36,16 @@ class KernelBody:
         """The ops that do work (views are read in place and cost nothing)."""
         return tuple(n.op for n in self.nodes if n.op not in VIEW_OPS)
 
-    def view_root(self, value) -> tuple:
+    def root_ids(self) -> set:
+        """ids of the nodes a view inside the body rests on: those it reads or computes."""
+        return {id(i) for i in self.inputs} | {id(n) for n in self.nodes if n.op not in VIEW_OPS}
+
+    def view_root(self, value, roots: set | None = None) -> tuple:
         """(root, view chain) of a value read inside the body: up through view ops from
-        `value` to a node the body computes or reads."""
-        known = {id(i) for i in self.inputs} | {id(n) for n in self.nodes if n.op not in VIEW_OPS}
+        `value` to a node the body computes or reads (`roots`: root_ids(), if at hand)."""
+        roots = self.root_ids() if roots is None else roots
         chain = []
-        while id(value) not in known:
+        while id(value) not in roots:
             if value.op not in VIEW_OPS:
                 raise AssertionError(f"{value!r} is neither computed in nor read by {self}")
             chain.append(value)

@@ -39,6 +39,7 @@ class LoopPlan:
         self.space = body.space
         self.inputs = {id(i) for i in body.inputs}
         self.nodes = [n for n in body.nodes if id(n) in self.space]
+        self.roots = body.root_ids()
         self.pointers: list = []  # Buffer objects, one per pointer argument
         self.level = self.levels()  # id(node) -> its level
         self.top = max(self.level.values(), default=0)
@@ -59,7 +60,7 @@ class LoopPlan:
     def levels(self) -> dict:
         level: dict = {}
         for n in self.nodes:
-            ins = [self.body.view_root(i)[0] for i in data_inputs(n)]
+            ins = [self.body.view_root(i, self.roots)[0] for i in data_inputs(n)]
             base = max((level.get(id(r), 0) for r in ins), default=0)
             level[id(n)] = base + 1 if n.op in REDUCTIONS else base
         return level
@@ -71,7 +72,7 @@ class LoopPlan:
             kind = "X" if self.space[id(n)] == "X" or n.op in REDUCTIONS else "K"
             lvl = self.level[id(n)] - (1 if n.op in REDUCTIONS else 0)
             for i in data_inputs(n):
-                root, _ = self.body.view_root(i)
+                root, _ = self.body.view_root(i, self.roots)
                 used.setdefault(id(root), set()).add((kind, lvl))
         return used
 
@@ -120,7 +121,7 @@ class LoopPlan:
                 space = "X" if n.op in REDUCTIONS else self.space[id(n)]
                 shape = self.syms.shape(ins[0]) if n.op in REDUCTIONS else self.syms.shape(n)
             for k, value in enumerate(ins):
-                root, chain = self.body.view_root(value)
+                root, chain = self.body.view_root(value, self.roots)
                 if id(root) in self.space:
                     reads[(id(n), k)] = ("node", root, root)
                 else:
