@@ -6,10 +6,11 @@ Kinds of entry:
              size; `ctx.linear_index(node)` the element's row-major index in `node`.
   'reduce'   a Reducer (identity, combine, finalize): sum/mean/max/min inside fused loops.
   'view'     no code: a strided view of the input (passes.views.movement_view).
-  'kernel'   fn(kb, node): a whole kernel of its own (argmax, take, conv2d, ...); kb is an
-             OpKernelBuilder (graphc.backends.llvm.op_kernel).
-  'dense'    fn(kb, body): matmul, conv1d, conv2d: a 'dense' kernel body (passes.fuse) on the
-             GEMM (graphc.backends.llvm.gemm), its bias add and activation in the epilogue.
+  'kernel'   fn(kb, node): a whole kernel of its own (argmax, take, conv2d_input_grad, ...);
+             kb is an OpKernelBuilder (graphc.backends.llvm.op_kernel).
+  'dense'    fn(kb, body): matmul, conv1d, conv2d, from a DenseKernel / ConvKernel body
+             (passes.kernels: gemm, bias, activation) on the GEMM (graphc.backends.llvm.gemm),
+             its bias add and activation in the epilogue.
   'recurrent' fn(kb, body): a recurrent sequence op or its BPTT op, from its RecurrentKernel
              body (passes.kernels: steps, units), as one SPMD time loop.
   'expanded' rewritten into other ops by passes.fuse.expand_composites before lowering.

@@ -37,7 +37,6 @@ class LoopPlan:
         self.body, self.syms, self.buffer_of = body, body.syms, buffer_of
         self.X, self.R = tuple(body.X), tuple(body.R or ())
         self.space = body.space
-        self.inputs = {id(i) for i in body.inputs}
         self.nodes = [n for n in body.nodes if id(n) in self.space]
         self.roots = body.root_ids()
         self.pointers: list = []  # Buffer objects, one per pointer argument
