@@ -54,6 +54,8 @@ from passes.kernels import (
     LoopKernel,
     OpKernel,
     RecurrentKernel,
+    buffer_view,
+    root_ids,
 )
 from passes.simplify import constant_value
 from passes.symbols import concrete_shapes
@@ -160,8 +162,12 @@ def typed_body(grp: Group, name, nodes, inputs, outputs, syms) -> KernelBody:
         return op_body(common, grp.members[0])
     gemm, add, act = (grp.members + [None, None])[:3]
     bias = None if add is None else add.inputs[1] if add.inputs[0] is gemm else add.inputs[0]
-    kernel = ConvKernel if gemm.op in CONVOLUTIONS else DenseKernel
-    return kernel(*common, gemm=gemm, bias_add=add, bias=bias, activation=act)
+    epilogue = {"gemm": gemm, "bias_add": add, "bias": bias, "activation": act}
+    if gemm.op in CONVOLUTIONS:
+        return ConvKernel(*common, **epilogue)
+    roots = root_ids(inputs, nodes)
+    views = tuple(buffer_view(v, roots, syms) for v in gemm.inputs[:2])
+    return DenseKernel(*common, **epilogue, views=views)
 
 
 def op_body(common, node) -> OpKernel:

@@ -13,7 +13,32 @@ from typing import ClassVar
 
 from graphc.ir import Node
 from passes.symbols import Symbols
-from passes.views import VIEW_OPS
+from passes.views import VIEW_OPS, View, movement_view
+
+
+def root_ids(inputs, nodes) -> set:
+    """ids of the nodes a view inside a kernel rests on: those it reads or computes."""
+    return {id(i) for i in inputs} | {id(n) for n in nodes if n.op not in VIEW_OPS}
+
+
+def view_chain(value, roots: set) -> tuple:
+    """(root, view ops from it to `value`): up through view ops to a node in `roots` (ids)."""
+    chain = []
+    while id(value) not in roots:
+        if value.op not in VIEW_OPS:
+            raise AssertionError(f"{value!r} is neither computed in nor read by the kernel")
+        chain.append(value)
+        value = value.inputs[0]
+    return value, tuple(reversed(chain))
+
+
+def buffer_view(value, roots: set, syms: Symbols) -> View:
+    """Where each element of `value` lives in the buffer of its root (see view_chain)."""
+    root, chain = view_chain(value, roots)
+    view = View.contiguous(syms.shape(root))
+    for v in chain:
+        view = movement_view(v, view, syms)
+    return view
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,20 +62,12 @@ class KernelBody:
         return tuple(n.op for n in self.nodes if n.op not in VIEW_OPS)
 
     def root_ids(self) -> set:
-        """ids of the nodes a view inside the body rests on: those it reads or computes."""
-        return {id(i) for i in self.inputs} | {id(n) for n in self.nodes if n.op not in VIEW_OPS}
+        return root_ids(self.inputs, self.nodes)
 
     def view_root(self, value, roots: set | None = None) -> tuple:
         """(root, view chain) of a value read inside the body: up through view ops from
         `value` to a node the body computes or reads (`roots`: root_ids(), if at hand)."""
-        roots = self.root_ids() if roots is None else roots
-        chain = []
-        while id(value) not in roots:
-            if value.op not in VIEW_OPS:
-                raise AssertionError(f"{value!r} is neither computed in nor read by {self}")
-            chain.append(value)
-            value = value.inputs[0]
-        return value, tuple(reversed(chain))
+        return view_chain(value, self.root_ids() if roots is None else roots)
 
     def __repr__(self):
         return f"<{self.name}: {' '.join(self.ops) or 'copy'}>"
@@ -80,7 +97,17 @@ class GemmKernel(KernelBody):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class DenseKernel(GemmKernel):
-    """A matmul (`gemm`) and its epilogue: the GEMM of gemm.py, with a packing workspace."""
+    """A matmul (`gemm`) and its epilogue: the GEMM of gemm.py, with a packing workspace.
+    `views` are its operands A and B as views of the buffers the kernel reads: contiguous,
+    or with the last two axes swapped (fusion copies any other layout first)."""
+
+    views: tuple
+
+    @property
+    def transposes(self) -> tuple:
+        """(A, B) transposed for the GEMM: the matmul's flags, flipped by transposed views."""
+        flags = (self.gemm.attr("transpose_a"), self.gemm.attr("transpose_b"))
+        return tuple((not v.is_contiguous) != flag for v, flag in zip(self.views, flags))
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -82,3 +82,13 @@ def test_a_recurrent_op_is_a_recurrent_kernel_with_its_steps_and_units():
     (body,) = recurrent
     assert body.kind == "op" and body.node.op == "lstm_seq"
     assert body.recurrent is U and body.steps == 5 and body.units == 4
+
+
+def test_a_transposed_operand_view_becomes_a_gemm_transpose():
+    x, W = gc.placeholder((None, 6), name="x"), gc.placeholder((3, 6), name="W")
+    (body,) = bodies([x, W], [x @ gc.transpose(W, (1, 0))])
+    assert type(body) is DenseKernel and ids(body.inputs) == ids((x, W))
+    assert body.transposes == (False, True) and body.views[0].is_contiguous
+    V = gc.placeholder((6, 3), name="V")
+    (flagged,) = bodies([x, V], [gc.matmul(x, gc.transpose(V, (1, 0)), transpose_b=True)])
+    assert flagged.transposes == (False, False)

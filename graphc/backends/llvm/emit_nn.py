@@ -13,7 +13,7 @@ from graphc.backends.llvm.irutil import I32, I64, c64, const, declare_barrier
 from graphc.backends.llvm.loop_plan import size_poly
 from graphc.ops.random import GOLDEN
 from passes.symbols import Poly
-from passes.views import View, movement_view
+from passes.views import View
 
 register("softmax", "expanded")
 register("log_softmax", "expanded")
@@ -77,27 +77,20 @@ register("one_hot", "kernel", emit_one_hot)
 # ---- dense: matmul [+ bias] [+ activation] ------------------------------------------------------
 
 
-def operand_layout(body, value, syms):
-    """(root, transposed, leading dimension, batch strides) of a GEMM operand: fusion only
-    lets contiguous or last-two-axes-transposed views of a buffer reach a matmul."""
-    root, chain = body.view_root(value)
-    view = View.contiguous(syms.shape(root))
-    for v in chain:
-        view = movement_view(v, view, syms)
+def operand_layout(view):
+    """(leading dimension, batch strides) of a GEMM operand's view (DenseKernel.views)."""
     transposed = not view.is_contiguous
     row_stride = view.strides[-1] if transposed else view.strides[-2]
     if row_stride == 0:  # a single row: any leading dimension will do
         row_stride = view.shape[-2] if transposed else view.shape[-1]
-    return root, transposed, row_stride, view.strides[:-2], view.shape[:-2]
+    return row_stride, view.strides[:-2]
 
 
 def emit_dense(kb, body):
     """Every thread calls the GEMM (it splits the work); batched products loop over the batch
     with a barrier between items, since the GEMM's workspace is reused."""
-    mm = body.gemm
-    _, ta, lda, a_batch, _ = operand_layout(body, mm.inputs[0], kb.syms)
-    _, tb, ldb, b_batch, _ = operand_layout(body, mm.inputs[1], kb.syms)
-    ta, tb = ta != mm.attr("transpose_a"), tb != mm.attr("transpose_b")
+    mm, (ta, tb) = body.gemm, body.transposes
+    (lda, a_batch), (ldb, b_batch) = (operand_layout(v) for v in body.views)
     fn = gemm_function(kb.module, mm.dtype, ta, tb, body.bias is not None,
                        body.activation_name, False)
     dims, a_shape = kb.syms.shape(mm), kb.syms.shape(mm.inputs[0])
