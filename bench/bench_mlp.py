@@ -290,7 +290,7 @@ def main(argv=None):
         print(f"{name:36} {shown:>20}")
     for label, t in (("cold (empty disk cache)", cold), ("from the disk cache", cached),
                      ("new code, GEMM library cached", new)):
-        llvm_s = t["stages"].get("llvm", 0)
+        llvm_s = t["stages"].get("compile", 0)
         print(f"compile {label:30} {t['compile'] * 1e3:7.1f} ms  (LLVM {llvm_s * 1e3:.1f} ms; "
               f"apart: imports, thread pool {t['import'] * 1e3:.0f} ms)")
 

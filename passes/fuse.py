@@ -20,12 +20,13 @@ Two passes, each `Graph -> Graph`, run by the LLVM backend as the stages 'expand
   loop that reads them; other intermediates smaller than the loop's space (e.g. exp(b) for a
   bias b added to every row) get a kernel of their own and are read with broadcasting.
 
-Kernel nodes (what graphc.viz draws as clusters):
+Kernel nodes (graphc/ops/kernel.py; what graphc.viz draws as clusters):
     node.op == 'kernel'; node.attr('kind') in {'loop', 'dense', 'op'}; node.attr('name');
-    node.attr('ops') is the tuple of op names it contains; node.attr('body') is a
-    `KernelBody` with `.nodes` (the inner nodes, which are nodes of the 'expanded' stage, in
-    topological order), `.inputs` (expanded-stage nodes it reads) and `.outputs` (the
-    expanded-stage nodes whose values it produces). `inner_nodes(kernel)` returns `.nodes`.
+    node.attr('ops') is the tuple of op names it contains; node.attr('body') is its typed
+    body (passes.kernels: DenseKernel, ConvKernel, LoopKernel or OpKernel) with `.nodes` (the
+    inner nodes, nodes of the 'expanded' stage, in topological order), `.inputs` (expanded-stage
+    nodes it reads), `.outputs` (the expanded-stage nodes whose values it produces) and the
+    facts of its kind. `inner_nodes(kernel)` returns `.nodes`.
 A kernel node's value is its first output; output i >= 1 is read through a
 'kernel_output' node (attr 'index'). Leaves stay leaves. `evaluate_fused` runs a fused graph
 with the NumPy reference implementations (tests use it to check fusion alone).
@@ -36,38 +37,29 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph, Node, toposort
-from graphc.ops import OPS, defop, make_node
+from graphc.ops import OPS, make_node
 from passes.expand import expand_composites
-from passes.fuse_groups import CONVOLUTIONS, LEAVES, REDUCTIONS, Group, Grouper, is_loop_op
+from passes.fuse_groups import (
+    CONVOLUTIONS,
+    LEAVES,
+    RECURRENT_KERNEL_INPUT,
+    REDUCTIONS,
+    Group,
+    Grouper,
+    is_loop_op,
+)
+from passes.kernels import (
+    ConvKernel,
+    DenseKernel,
+    KernelBody,
+    LoopKernel,
+    OpKernel,
+    RecurrentKernel,
+    buffer_view,
+    root_ids,
+)
 from passes.symbols import concrete_shapes
 from passes.views import VIEW_OPS
-
-
-class KernelBody:
-    """A kernel's sub-graph: inner nodes, the nodes it reads, the nodes it produces."""
-
-    def __init__(self, kind, nodes, inputs, outputs, name):
-        self.kind, self.name = kind, name
-        self.nodes, self.inputs, self.outputs = tuple(nodes), tuple(inputs), tuple(outputs)
-
-    @property
-    def ops(self) -> tuple:
-        return tuple(n.op for n in self.nodes)
-
-    def __repr__(self):
-        return f"<{self.name}: {' '.join(self.ops) or 'copy'}>"
-
-
-def _not_interpreted(*_, **__):
-    raise RuntimeError("kernel nodes run through passes.fuse.evaluate_fused or a compiled backend")
-
-
-defop("kernel", infer=lambda inputs, *, body, **_: (body.outputs[0].shape, body.outputs[0].dtype),
-      impl=_not_interpreted, kind="special",
-      doc="A fused kernel (see passes.fuse); its value is the first of its outputs.")
-defop("kernel_output",
-      infer=lambda inputs, *, body, index: (body.outputs[index].shape, body.outputs[index].dtype),
-      impl=_not_interpreted, kind="special", doc="Output `index` (>= 1) of a fused kernel.")
 
 
 def inner_nodes(kernel: Node) -> tuple:
@@ -116,24 +108,46 @@ def form_groups(graph):
 def make_bodies(g: Grouper, root_copies):
     needed = {id(root) for grp in g.groups for _, root, _ in grp.reads}
     needed |= g.roots
-    ordered = order_groups(g)
     bodies, root_body = [], {}
-    for k, grp in enumerate(ordered):
+    for k, grp in enumerate(order_groups(g)):
         inner = {id(n): n for n in grp.members + grp.extra}
-        nodes = sorted(inner.values(), key=lambda n: g.index.get(id(n), -1))
+        nodes = tuple(sorted(inner.values(), key=lambda n: g.index.get(id(n), -1)))
         outs = [m for m in grp.members if id(m) in needed] + \
             [f for f in grp.forced if all(f is not m for m in grp.members)]
-        outs = list({id(o): o for o in outs}.values())
-        inputs = list({id(r): r for _, r, _ in grp.reads}.values())
-        body = KernelBody(grp.kind, nodes, inputs, outs, f"k{k}_{label(grp, nodes)}")
-        body.group = grp
-        body.space = dict(grp.space)
-        body.X, body.R, body.syms = grp.X, grp.R, g.syms
+        outs = tuple({id(o): o for o in outs}.values())
+        inputs = tuple({id(r): r for _, r, _ in grp.reads}.values())
+        body = typed_body(grp, f"k{k}_{label(grp, nodes)}", nodes, inputs, outs, g.syms)
         bodies.append(body)
         for copy_root, cgrp in root_copies.items():
             if cgrp is grp:
                 root_body[copy_root] = body
     return bodies, root_body
+
+
+def typed_body(grp: Group, name, nodes, inputs, outputs, syms) -> KernelBody:
+    """The group as a DenseKernel, ConvKernel, LoopKernel or OpKernel."""
+    common = (name, nodes, inputs, outputs, syms)
+    if grp.kind == "loop":
+        return LoopKernel(*common, space=dict(grp.space), X=grp.X, R=grp.R)
+    if grp.kind == "op":
+        return op_body(common, grp.members[0])
+    gemm, add, act = (grp.members + [None, None])[:3]
+    bias = None if add is None else add.inputs[1] if add.inputs[0] is gemm else add.inputs[0]
+    epilogue = {"gemm": gemm, "bias_add": add, "bias": bias, "activation": act}
+    if gemm.op in CONVOLUTIONS:
+        return ConvKernel(*common, **epilogue)
+    roots = root_ids(inputs, nodes)
+    views = tuple(buffer_view(v, roots, syms) for v in gemm.inputs[:2])
+    return DenseKernel(*common, **epilogue, views=views)
+
+
+def op_body(common, node) -> OpKernel:
+    """An OpKernel, or for a recurrent op a RecurrentKernel with its steps and units."""
+    if node.op not in RECURRENT_KERNEL_INPUT:
+        return OpKernel(*common, node=node)
+    recurrent = node.inputs[RECURRENT_KERNEL_INPUT[node.op]]
+    return RecurrentKernel(*common, node=node, recurrent=recurrent, steps=node.shape[1],
+                           units=recurrent.shape[0])
 
 
 def label(group, nodes) -> str:
@@ -176,14 +190,10 @@ def build_fused_graph(graph: Graph, bodies, root_body) -> Graph:
         kernel = make_node("kernel", ins, {"body": body, "name": body.name, "kind": body.kind,
                                            "ops": body.ops}, name=body.name, site=body.name)
         for index, out in enumerate(body.outputs):
-            if body is root_body.get(id(out)):
-                continue
-            value_of[id(out)] = kernel if index == 0 else make_node(
+            # a root's own copy kernel gives the root's value, not the value others read
+            key = ("root", id(out)) if body is root_body.get(id(out)) else id(out)
+            value_of[key] = kernel if index == 0 else make_node(
                 "kernel_output", [kernel], {"body": body, "index": index}, site=body.name)
-        for index, out in enumerate(body.outputs):
-            if body is root_body.get(id(out)):
-                value_of[("root", id(out))] = kernel if index == 0 else make_node(
-                    "kernel_output", [kernel], {"body": body, "index": index}, site=body.name)
 
     def root(node):
         found = value_of.get(("root", id(node)))
@@ -195,7 +205,7 @@ def build_fused_graph(graph: Graph, bodies, root_body) -> Graph:
 
 
 def leaf_or_value(node, value_of):
-    if node.op in ("placeholder", "shared", "constant"):
+    if node.op in LEAVES:
         return node
     return value_of[id(node)]
 
@@ -239,7 +249,7 @@ def run_body(body: KernelBody, values, shapes) -> list:
 
 def stand_in(node, shapes):
     """A leaf's value, or for an input read only for its shape, zeros of that shape."""
-    if node.op in ("constant", "shared", "placeholder") and node.op != "placeholder":
+    if node.op in ("constant", "shared"):
         return leaf_value(node)
     return np.broadcast_to(np.zeros((), node.dtype), shapes[id(node)])
 

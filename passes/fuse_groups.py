@@ -13,14 +13,18 @@ Movement ops are views: a reader reads their root buffer with strides.
 
 from __future__ import annotations
 
+from graphc.ir import toposort
 from graphc.ops import OPS, normalize_axes
 from passes.symbols import Poly, Symbols
-from passes.views import VIEW_OPS, View, broadcast_view, movement_view
+from passes.views import VIEW_OPS, View, broadcast_view, embed, movement_view
 
 LEAVES = ("placeholder", "shared", "constant")
 REDUCTIONS = ("sum", "mean", "max", "min")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 CONVOLUTIONS = ("conv1d", "conv2d")  # forward only: their kernels run a GEMM per pixel block
+# Recurrent sequence ops -> position of their recurrent kernel U (its first axis: the units).
+RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
+                          "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
 SHAPE_ONLY = {"broadcast_like": {1}, "random_uniform": {1}, "size": {0}, "getitem_grad": {1},
               "take_grad": {2}}
 
@@ -29,23 +33,6 @@ def data_inputs(node) -> list:
     """Inputs whose values a node reads (some inputs only lend their shape)."""
     skip = SHAPE_ONLY.get(node.op, ())
     return [i for k, i in enumerate(node.inputs) if k not in skip]
-
-
-def data_toposort(roots) -> list:
-    order, seen = [], set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if id(node) in seen:
-                continue
-            if done:
-                seen.add(id(node))
-                order.append(node)
-                continue
-            stack.append((node, True))
-            stack.extend((i, False) for i in reversed(data_inputs(node)) if id(i) not in seen)
-    return order
 
 
 def is_loop_op(node) -> bool:
@@ -72,7 +59,7 @@ class Group:
 class Grouper:
     def __init__(self, graph):
         self.graph, self.syms = graph, Symbols()
-        self.order = data_toposort(graph.roots)
+        self.order = toposort(graph.roots, data_inputs)
         self.index = {id(n): k for k, n in enumerate(self.order)}
         self.consumers: dict = {}
         for n in self.order:
@@ -162,15 +149,6 @@ class Grouper:
             return "K"
         return None
 
-    def embed(self, view, space, group):
-        """A view over a node's own coordinates as a view over the group's X coordinates."""
-        if space == "K" and len(view.shape) < len(group.X):
-            strides = list(view.strides)
-            for axis in sorted(group.R):
-                strides.insert(axis, Poly.of(0))
-            return strides, view.offset
-        return list(broadcast_view(view, group.X, self.syms).strides), view.offset
-
     def read_ok(self, group, reader_space, reader_shape, root, chain) -> bool:
         """Can a reader read member `root` of `group` from registers (same coordinates)?"""
         space = group.space[id(root)]
@@ -181,8 +159,9 @@ class Grouper:
         view = self.compose(root, chain)
         if view is None:
             return False
-        got = self.embed(broadcast_view(view, reader_shape, self.syms), reader_space, group)
-        own = self.embed(View.contiguous(self.syms.shape(root)), space, group)
+        got = embed(broadcast_view(view, reader_shape, self.syms), reader_space, group.X,
+                    group.R, self.syms)
+        own = embed(View.contiguous(self.syms.shape(root)), space, group.X, group.R, self.syms)
         return got == own
 
     def depends(self, start, target, skip=None) -> bool:

@@ -1,9 +1,15 @@
-"""The pass manager: run a named pipeline and keep every stage's graph for inspection."""
+"""The pass manager: run a named pipeline and keep every stage's graph for inspection.
+
+Stages that produce a graph are kept in `run.stages`; a backend's other steps (schedule,
+memory plan, emit, ...) are timed with `run.measure` and appear in `run.seconds` only. A stage
+may be deferred (`run.defer`): it is computed, and timed, the first time it is read, so a
+compile that does not need it (a program-cache hit) does not pay for it.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from graphc.ir import Graph
@@ -19,23 +25,69 @@ CORE_PIPELINE: tuple[tuple[str, Pass], ...] = (
 )
 
 
+class Stages(Mapping):
+    """Stage name -> graph, in pipeline order; a deferred stage is computed when first read."""
+
+    def __init__(self, graphs=None, seconds=None):
+        self.graphs: dict = dict(graphs or {})
+        self.deferred: dict = {}  # name -> (pass, input graph)
+        self.seconds = {} if seconds is None else seconds
+        self.order: list = list(self.graphs)
+
+    def add(self, name: str, graph: Graph) -> None:
+        self.graphs[name] = graph
+        self.order.append(name)
+
+    def defer(self, name: str, step: Pass, source: Graph) -> None:
+        self.deferred[name] = (step, source)
+        self.order.append(name)
+
+    def __getitem__(self, name: str) -> Graph:
+        if name in self.deferred:
+            step, source = self.deferred.pop(name)
+            start = time.perf_counter()
+            self.graphs[name] = step(source)
+            self.seconds[name] = time.perf_counter() - start
+        return self.graphs[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
 @dataclass
 class PipelineRun:
-    """Each stage's graph in order (the first is 'raw') and the time each pass took."""
+    """Each stage's graph in order (the first is 'raw') and the time each step took."""
 
-    stages: dict = field(default_factory=dict)
+    stages: Stages | dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.stages, Stages):
+            self.stages = Stages(self.stages, self.seconds)
 
     @property
     def last(self) -> Graph:
-        return next(reversed(self.stages.values()))
+        return self.stages[self.stages.order[-1]]
 
     def run(self, name: str, step: Pass) -> Graph:
-        start = time.perf_counter()
-        graph = step(self.last)
-        self.seconds[name] = time.perf_counter() - start
-        self.stages[name] = graph
+        """Run a graph pass on the last stage and keep its result as stage `name`."""
+        graph = self.measure(name, step, self.last)
+        self.stages.add(name, graph)
         return graph
+
+    def defer(self, name: str, step: Pass) -> None:
+        """Stage `name` is `step` of the last stage, computed when first read."""
+        self.stages.defer(name, step, self.last)
+
+    def measure(self, name: str, step: Callable, *inputs):
+        """step(*inputs), its time kept as seconds[name] (a backend step that is no graph)."""
+        start = time.perf_counter()
+        result = step(*inputs)
+        self.seconds[name] = time.perf_counter() - start
+        return result
 
 
 def run_pipeline(graph: Graph, pipeline=CORE_PIPELINE, run: PipelineRun | None = None):

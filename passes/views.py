@@ -58,6 +58,18 @@ def broadcast_view(view: View, shape, syms: Symbols) -> View:
     return view.with_(shape, strides)
 
 
+def embed(view: View, space: str, X: tuple, R, syms: Symbols) -> tuple:
+    """(strides, offset) of `view` over the coordinates of a loop's iteration space X: a
+    kept-space ('K') view, whose reduced axes R are dropped, gets stride 0 on them; any other
+    view is broadcast to X."""
+    if space == "K" and len(view.shape) < len(X):
+        strides = list(view.strides)
+        for axis in sorted(R):
+            strides.insert(axis, Poly.of(0))
+        return tuple(strides), view.offset
+    return broadcast_view(view, X, syms).strides, view.offset
+
+
 def movement_view(node: Node, view: View, syms: Symbols) -> View | None:
     """The view of `node`'s value given its input's view; None if it needs a copy."""
     op, shape = node.op, syms.shape(node)

@@ -226,6 +226,7 @@ from graphc.ops import (  # noqa: E402,F401
     conv,
     elementwise,
     grad,
+    kernel,
     leaves,
     movement,
     nn,

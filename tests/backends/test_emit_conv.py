@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import graphc as gc
-from graphc.backends.llvm import emit_conv
+from graphc.backends.llvm import conv_gemm, emit_conv, emit_conv_grad
 from graphc.ops.conv import resolve_padding
 
 
@@ -84,8 +84,8 @@ def test_conv_and_its_gradients_match_the_interpreter(geometry, cin, cout, batch
 
 
 def test_float32_conv2d_in_many_uneven_blocks(monkeypatch):
-    monkeypatch.setattr(emit_conv, "BLOCK_ROWS", 7)  # 7 * 20 = 140 pixels: 20 blocks a pass
-    monkeypatch.setattr(emit_conv, "WGRAD_ROWS", 11)
+    monkeypatch.setattr(conv_gemm, "BLOCK_ROWS", 7)  # 7 * 20 = 140 pixels: 20 blocks a pass
+    monkeypatch.setattr(emit_conv_grad, "WGRAD_ROWS", 11)
     check(2, (7, 9, 8, 3), (3, 3, 3, 5), "float32", padding="same", strides=2)
     check(2, (3, 9, 8, 6), (2, 2, 6, 4), "float64", batches=[3, 1])
 
@@ -93,23 +93,23 @@ def test_float32_conv2d_in_many_uneven_blocks(monkeypatch):
 def test_long_im2col_rows_split_into_column_blocks(monkeypatch):
     # K = 3 * 3 * 32 = 288: each thread's share of dW's rows takes two GEMMs of <= 128 rows
     check(2, (3, 7, 6, 32), (3, 3, 32, 4), "float32", padding="same")
-    monkeypatch.setattr(emit_conv, "BLOCK_BYTES", 4096)  # long rows: blocks of only 8 pixels
+    monkeypatch.setattr(conv_gemm, "BLOCK_BYTES", 4096)  # long rows: blocks of only 8 pixels
     check(2, (3, 7, 6, 32), (3, 3, 32, 4), "float64", strides=2)
 
 
 def test_pointwise_conv_skips_im2col_and_runs_any_batch():
     check(1, (4, 10, 17), (1, 17, 7), batches=[4, 1, 5])  # 17 channels: the GEMM path
-    g = emit_conv.conv_geometry(
+    g = conv_gemm.conv_geometry(
         gc.conv1d(gc.placeholder((None, 10, 17)), gc.placeholder((1, 17, 7))),
         (None, 10, 17),
         (1, 17, 7),
     )
-    assert emit_conv.is_pointwise(g) and g.K >= emit_conv.DIRECT_BELOW
+    assert conv_gemm.is_pointwise(g) and g.K >= emit_conv.DIRECT_BELOW
 
 
 def test_tiny_receptive_fields_take_the_direct_loop_nest():
     check(2, (3, 9, 8, 1), (3, 3, 1, 5), padding="same", strides=(1, 2))
-    g = emit_conv.conv_geometry(
+    g = conv_gemm.conv_geometry(
         gc.conv2d(gc.placeholder((None, 9, 8, 1)), gc.placeholder((3, 3, 1, 5))),
         (None, 9, 8, 1),
         (3, 3, 1, 5),

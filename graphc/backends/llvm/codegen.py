@@ -5,7 +5,7 @@ share one function), and the entry
     void graphc_step(ptr args, i32 tid, i32 nthreads)
 
 that every thread of the pool runs (threads.parallel_run): it calls the kernels in order, with a
-barrier between phases (lower.assign_phases) and after the last, then copies the values that
+barrier between phases (schedule.assign_phases) and after the last, then copies the values that
 could not be written in place.
 args[0] is the array of run-time sizes, args[1] an i64 status word, args[2 + k] buffer k.
 """
@@ -15,10 +15,21 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.emitters import emitter_for
-from graphc.backends.llvm.irutil import I8, I32, I64, ITEMSIZE, PTR, VOID, c64, declare, split_range
+from graphc.backends.llvm.irutil import (
+    I8,
+    I32,
+    I64,
+    ITEMSIZE,
+    PTR,
+    VOID,
+    c64,
+    declare,
+    declare_barrier,
+    split_range,
+)
 from graphc.backends.llvm.loop_kernel import LoopEmitter
-from graphc.backends.llvm.lower import gemm_node
 from graphc.backends.llvm.op_kernel import OpKernelBuilder, emit_poly
+from passes.kernels import GemmKernel, RecurrentKernel
 
 STEP = "graphc_step"
 
@@ -66,13 +77,15 @@ def emit_call(call, syms):
     name = call.name
     if call.plan is not None:
         return module, LoopEmitter(call.plan, module, name).emit()
-    node = call.body.outputs[0]
-    if call.body.kind == "dense":
+    body = call.body
+    if isinstance(body, GemmKernel):
         workspace = [None] * (len(call.pointers) - 1 - len(call.inputs))  # matmul only
-        kb = OpKernelBuilder(node, call.inputs + workspace, module, name, syms)
-        return module, emitter_for(gemm_node(call.body), "dense").fn(kb, call.body)
-    kb = OpKernelBuilder(node, call.inputs, module, name, syms)
-    return module, emitter_for(node, "kernel").fn(kb, node)
+        kb = OpKernelBuilder(body.outputs[0], call.inputs + workspace, module, name, syms)
+        return module, emitter_for(body.gemm, "dense").fn(kb, body)
+    kb = OpKernelBuilder(body.node, call.inputs, module, name, syms)
+    if isinstance(body, RecurrentKernel):
+        return module, emitter_for(body.node, "recurrent").fn(kb, body)
+    return module, emitter_for(body.node, "kernel").fn(kb, body.node)
 
 
 def emit_step(program, names) -> ir.Module:
@@ -81,7 +94,7 @@ def emit_step(program, names) -> ir.Module:
     args, tid, nthreads = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slots, status = (b.load(b.gep(args, [c64(k)], source_etype=PTR), typ=PTR) for k in (0, 1))
-    barrier = declare(module, "graphc_barrier", VOID, [I32, I32])
+    barrier = declare_barrier(module)
     sizes: dict = {}
 
     def pointer(buf):

@@ -24,17 +24,7 @@ from dataclasses import astuple, dataclass
 
 from llvmlite import ir
 
-from graphc.backends.llvm.irutil import (
-    I32,
-    I64,
-    PTR,
-    VOID,
-    c64,
-    const,
-    for_range,
-    load,
-    store,
-)
+from graphc.backends.llvm.irutil import I32, I64, PTR, VOID, c64, const, for_range, load, store
 
 
 @dataclass(frozen=True)
@@ -246,16 +236,8 @@ def accumulate(b, ptr, index, value, dtype):
     store(b, b.fadd(load(b, ptr, index, dtype), value), ptr, index, dtype)
 
 
-def declare_barrier(module: ir.Module) -> ir.Function:
-    existing = module.globals.get("graphc_barrier")
-    if existing is not None:
-        return existing
-    return ir.Function(module, ir.FunctionType(VOID, [I32, I32]), name="graphc_barrier")
-
-
 __all__ = [
     "Geometry",
-    "declare_barrier",
     "define_col2im_block",
     "define_im2col_block",
     "define_spmd",

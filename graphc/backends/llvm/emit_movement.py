@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import I64, c64, const
-from graphc.ops import normalize_axes
+from graphc.ops import make_node, normalize_axes
 from passes.views import VIEW_OPS, View, getitem_view
 
 for _op in VIEW_OPS:
@@ -98,8 +98,6 @@ def emit_getitem_grad(kb, node):
 
 def as_getitem(node):
     """The getitem node whose gradient `node` is (same index, input shaped like `like`)."""
-    from graphc.ops import make_node
-
     return make_node("getitem", [node.inputs[1]], {"index": node.attr("index")}, site=node.site)
 
 

@@ -9,10 +9,11 @@ from llvmlite import ir
 from graphc.backends.llvm.emit_elementwise import cast
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.gemm_library import gemm_function
-from graphc.backends.llvm.irutil import I32, I64, c64, const
-from graphc.backends.llvm.loop_plan import resolve_in, size_poly
+from graphc.backends.llvm.irutil import I32, I64, c64, const, declare_barrier
+from graphc.backends.llvm.loop_plan import size_poly
 from graphc.ops.random import GOLDEN
-from passes.views import View, movement_view
+from passes.symbols import Poly
+from passes.views import View
 
 register("softmax", "expanded")
 register("log_softmax", "expanded")
@@ -76,35 +77,26 @@ register("one_hot", "kernel", emit_one_hot)
 # ---- dense: matmul [+ bias] [+ activation] ------------------------------------------------------
 
 
-def operand_layout(body, value, syms):
-    """(root, transposed, leading dimension, batch strides) of a GEMM operand: fusion only
-    lets contiguous or last-two-axes-transposed views of a buffer reach a matmul."""
-    root, chain = resolve_in(body, value)
-    view = View.contiguous(syms.shape(root))
-    for v in chain:
-        view = movement_view(v, view, syms)
+def operand_layout(view):
+    """(leading dimension, batch strides) of a GEMM operand's view (DenseKernel.views)."""
     transposed = not view.is_contiguous
     row_stride = view.strides[-1] if transposed else view.strides[-2]
     if row_stride == 0:  # a single row: any leading dimension will do
         row_stride = view.shape[-2] if transposed else view.shape[-1]
-    return root, transposed, row_stride, view.strides[:-2], view.shape[:-2]
+    return row_stride, view.strides[:-2]
 
 
 def emit_dense(kb, body):
     """Every thread calls the GEMM (it splits the work); batched products loop over the batch
     with a barrier between items, since the GEMM's workspace is reused."""
-    mm = next(n for n in body.nodes if n.op == "matmul")
-    add = next((n for n in body.nodes if n.op == "add"), None)
-    act = next((n for n in body.nodes if n.op in ("relu", "sigmoid", "tanh")), None)
-    _, ta, lda, a_batch, _ = operand_layout(body, mm.inputs[0], kb.syms)
-    _, tb, ldb, b_batch, _ = operand_layout(body, mm.inputs[1], kb.syms)
-    ta, tb = ta != mm.attr("transpose_a"), tb != mm.attr("transpose_b")
-    fn = gemm_function(kb.module, mm.dtype, ta, tb, add is not None,
-                       act.op if act is not None else "linear", False)
+    mm, (ta, tb) = body.gemm, body.transposes
+    (lda, a_batch), (ldb, b_batch) = (operand_layout(v) for v in body.views)
+    fn = gemm_function(kb.module, mm.dtype, ta, tb, body.bias is not None,
+                       body.activation_name, False)
     dims, a_shape = kb.syms.shape(mm), kb.syms.shape(mm.inputs[0])
     M, N = kb.size(dims[-2]), kb.size(dims[-1])
     K = kb.size(a_shape[-2] if mm.attr("transpose_a") else a_shape[-1])
-    bias = kb.ins[2] if add is not None else ir.Constant(kb.ins[0].type, None)
+    bias = kb.ins[2] if body.bias is not None else ir.Constant(kb.ins[0].type, None)
 
     def call(a, b, c):
         kb.b.call(fn, [kb.tid, kb.nthreads, M, N, K, a, kb.size(lda), b, kb.size(ldb), c, N,
@@ -123,8 +115,7 @@ def batched(kb, mm, dims, a_batch, b_batch, call):
     batch, b = dims[:-2], kb.b
     strides = [batch_strides(a_batch, batch, kb.syms), batch_strides(b_batch, batch, kb.syms),
                View.contiguous(dims).strides[:-2]]
-    barrier = kb.module.globals.get("graphc_barrier") or ir.Function(
-        kb.module, ir.FunctionType(ir.VoidType(), [I32, I32]), name="graphc_barrier")
+    barrier = declare_barrier(kb.module)
     elem = const(mm.dtype, 0).type
 
     def item(coords):
@@ -138,8 +129,6 @@ def batched(kb, mm, dims, a_batch, b_batch, call):
 
 def batch_strides(strides, batch, syms):
     """Strides of an operand's batch axes aligned to the output's (0 where it broadcasts)."""
-    from passes.symbols import Poly
-
     lead = len(batch) - len(strides)
     return [Poly.of(0)] * lead + list(strides)
 

@@ -1,27 +1,17 @@
-"""Max and average pooling and their gradients (see emit_conv.py for the window geometry)."""
+"""Max and average pooling and their gradients (windows.py holds the window geometry)."""
 
 from __future__ import annotations
 
-from graphc.backends.llvm.emit_conv import add_into, geometry_of, zero
 from graphc.backends.llvm.emit_reduce import Reducer
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import I1, c64, const
+from graphc.backends.llvm.irutil import c64, const
+from graphc.backends.llvm.windows import add_into, geometry_of, zero
 
 
 def window_count(kb, g, oh, ow):
     """How many real (unpadded) inputs the window of (oh, ow) covers, as an i64."""
     b = kb.b
-
-    def count(kh, acc):
-        def inner(kw, acc):
-            ih = g.source(oh, kh, g.SH, g.DH, g.PT)
-            iw = g.source(ow, kw, g.SW, g.DW, g.PL)
-            return [b.add(acc, b.zext(g.inside(ih, iw), acc.type))]
-
-        return kb.loop(c64(0), c64(g.KW), inner, [acc], "kw")
-
-    (total,) = kb.loop(c64(0), c64(g.KH), count, [c64(0)], "kh")
-    return total
+    return g.fold(oh, ow, c64(0), lambda ih, iw, inside, acc: b.add(acc, b.zext(inside, acc.type)))
 
 
 def emit_pool(kind):
@@ -58,53 +48,44 @@ def emit_pool(kind):
 
 
 def emit_max_pool_grad(kb, node):
+    """Each thread its own images: dy goes to the first input that holds its window's max."""
     x, gy = node.inputs
     g, b, t = geometry_of(kb, node, x, gy), kb.b, node.dtype
-    peak_of = Reducer("max")
 
     def image(n):
         zero(kb, kb.out, b.mul(b.mul(b.mul(n, g.H), g.W), g.C), b.mul(b.mul(g.H, g.W), g.C), t)
-
-        def pixel(oh, ow, c):
-            def value(ih, iw, inside):
-                safe = b.select(inside, b.add(b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C), c), c)
-                return safe, kb.load(kb.ins[0], safe, t)
-
-            def find(kh, peak):
-                def inner(kw, peak):
-                    ih = g.source(oh, kh, g.SH, g.DH, g.PT)
-                    iw = g.source(ow, kw, g.SW, g.DW, g.PL)
-                    inside = g.inside(ih, iw)
-                    v = b.select(inside, value(ih, iw, inside)[1], peak_of.identity(t))
-                    return [peak_of.combine(b, peak, v)]
-
-                return kb.loop(c64(0), c64(g.KW), inner, [peak], "kw")
-
-            (peak,) = kb.loop(c64(0), c64(g.KH), find, [peak_of.identity(t)], "kh")
-            grad = kb.load(kb.ins[1], b.add(b.mul(g.pixel(n, oh, ow, g.OH, g.OW), g.C), c), t)
-
-            def route(kh, taken):
-                def inner(kw, taken):
-                    ih = g.source(oh, kh, g.SH, g.DH, g.PT)
-                    iw = g.source(ow, kw, g.SW, g.DW, g.PL)
-                    inside = g.inside(ih, iw)
-                    safe, v = value(ih, iw, inside)
-                    first = b.and_(b.and_(inside, b.fcmp_ordered("==", v, peak)),
-                                   b.xor(taken, const("bool", 1)))
-                    # Store only where the gradient goes: a padding tap's `safe` index lies
-                    # in image 0, which another thread may be accumulating into.
-                    with b.if_then(first):
-                        add_into(kb, kb.out, safe, grad, t)
-                    return [b.or_(taken, first)]
-
-                return kb.loop(c64(0), c64(g.KW), inner, [taken], "kw")
-
-            kb.loop(c64(0), c64(g.KH), route, [const("bool", 0)], "kh")
-
-        kb.nest([g.OH, g.OW, g.C], lambda idx: pixel(*idx))
+        kb.nest([g.OH, g.OW, g.C], lambda idx: route_max_grad(kb, g, n, *idx))
 
     g.images(image)
     return kb.finish()
+
+
+def route_max_grad(kb, g, n, oh, ow, c):
+    """dx[first argmax of the window of (oh, ow), channel c] += dy[n, oh, ow, c]."""
+    b, t, peak_of = kb.b, kb.node.dtype, Reducer("max")
+
+    def value(ih, iw, inside):
+        safe = b.select(inside, b.add(b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C), c), c)
+        return safe, kb.load(kb.ins[0], safe, t)
+
+    def find(ih, iw, inside, peak):
+        return peak_of.combine(b, peak, b.select(inside, value(ih, iw, inside)[1],
+                                                 peak_of.identity(t)))
+
+    peak = g.fold(oh, ow, peak_of.identity(t), find)
+    grad = kb.load(kb.ins[1], b.add(b.mul(g.pixel(n, oh, ow, g.OH, g.OW), g.C), c), t)
+
+    def route(ih, iw, inside, taken):
+        safe, v = value(ih, iw, inside)
+        first = b.and_(b.and_(inside, b.fcmp_ordered("==", v, peak)),
+                       b.xor(taken, const("bool", 1)))
+        # Store only where the gradient goes: a padding tap's `safe` index lies in image 0,
+        # which another thread may be accumulating into.
+        with b.if_then(first):
+            add_into(kb, kb.out, safe, grad, t)
+        return b.or_(taken, first)
+
+    g.fold(oh, ow, const("bool", 0), route)
 
 
 def emit_avg_pool_grad(kb, node):
@@ -137,5 +118,3 @@ for _r in (1, 2):
     register(f"avg_pool{_r}d", "kernel", emit_pool("avg"))
     register(f"max_pool{_r}d_grad", "kernel", emit_max_pool_grad)
     register(f"avg_pool{_r}d_grad", "kernel", emit_avg_pool_grad)
-
-__all__ = ["I1"]

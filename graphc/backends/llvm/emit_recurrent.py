@@ -16,34 +16,24 @@ training step under a busy machine (best / median ms, batch 128) from 19.9 / 65.
 
 from __future__ import annotations
 
-from graphc.backends.llvm.emit_conv import global_buffer
 from graphc.backends.llvm.emitters import register
+from graphc.backends.llvm.irutil import global_buffer
 from graphc.backends.llvm.rnn_cells import DEFINE
 from graphc.backends.llvm.rnn_kernels import workspace_elems
 
-# Position of the recurrent kernel U among each op's inputs (its first axis is the units).
-U_INDEX = {
-    "simple_rnn_seq": 2,
-    "lstm_seq": 3,
-    "gru_seq": 2,
-    "simple_rnn_seq_grad": 0,
-    "lstm_seq_grad": 1,
-    "gru_seq_grad": 1,
-}
 
-
-def emit_sequence(kb, node):
-    """The op-kernel emitter: call the op's SPMD recurrence on the kernel's buffers, with a
-    module global as the GEMM workspace."""
-    steps, units = node.shape[1], node.inputs[U_INDEX[node.op]].shape[0]
-    if steps is None:
+def emit_sequence(kb, body):
+    """A RecurrentKernel (passes.kernels): call the op's SPMD recurrence on the kernel's
+    buffers, with a module global as the GEMM workspace."""
+    node = body.node
+    if body.steps is None:
         raise NotImplementedError(
             f"llvm backend: {node.op} needs a static number of time "
             f"steps (node built at {node.site}); use backend='numpy'"
         )
     args = (node.attr("activation"),) if node.op.startswith("simple_rnn") else ()
-    fn = DEFINE[node.op](kb.module, node.dtype, steps, units, *args)
-    elems = workspace_elems(node.op, units, node.dtype)
+    fn = DEFINE[node.op](kb.module, node.dtype, body.steps, body.units, *args)
+    elems = workspace_elems(node.op, body.units, node.dtype)
     ws = global_buffer(kb.b, f"{kb.fn.name}_ws", node.dtype, elems)
     batch = kb.dims(node)[0]
     kb.b.call(fn, [kb.tid, kb.nthreads, batch, *kb.ins, kb.out, ws])
@@ -51,4 +41,4 @@ def emit_sequence(kb, node):
 
 
 for _op in DEFINE:
-    register(_op, "kernel", emit_sequence)
+    register(_op, "recurrent", emit_sequence)

@@ -6,13 +6,16 @@ Kinds of entry:
              size; `ctx.linear_index(node)` the element's row-major index in `node`.
   'reduce'   a Reducer (identity, combine, finalize): sum/mean/max/min inside fused loops.
   'view'     no code: a strided view of the input (passes.views.movement_view).
-  'kernel'   fn(kb, node): a whole kernel of its own (argmax, take, conv2d, ...); kb is an
-             OpKernelBuilder (graphc.backends.llvm.op_kernel).
-  'dense'    fn(kb, body): matmul, conv1d, conv2d: a 'dense' kernel body (passes.fuse) on the
-             GEMM (graphc.backends.llvm.gemm), its bias add and activation in the epilogue.
+  'kernel'   fn(kb, node): a whole kernel of its own (argmax, take, conv2d_input_grad, ...);
+             kb is an OpKernelBuilder (graphc.backends.llvm.op_kernel).
+  'dense'    fn(kb, body): matmul, conv1d, conv2d, from a DenseKernel / ConvKernel body
+             (passes.kernels: gemm, bias, activation) on the GEMM (graphc.backends.llvm.gemm),
+             its bias add and activation in the epilogue.
+  'recurrent' fn(kb, body): a recurrent sequence op or its BPTT op, from its RecurrentKernel
+             body (passes.kernels: steps, units), as one SPMD time loop.
   'expanded' rewritten into other ops by passes.fuse.expand_composites before lowering.
 The family modules (emit_elementwise, emit_reduce, emit_movement, emit_nn, emit_conv,
-emit_recurrent) fill the table when this module is imported.
+emit_conv_grad, emit_pool, emit_recurrent) fill the table when this module is imported.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-KINDS = ("scalar", "reduce", "view", "kernel", "dense", "expanded")
+KINDS = ("scalar", "reduce", "view", "kernel", "dense", "recurrent", "expanded")
 
 
 @dataclass(frozen=True)
@@ -65,4 +68,4 @@ def emitter_for(node, kind: str | None = None) -> Emitter:
 
 # Fill the table (imported for their registrations).
 from graphc.backends.llvm import emit_elementwise, emit_movement, emit_nn, emit_reduce  # noqa: E402,F401,I001
-from graphc.backends.llvm import emit_conv, emit_recurrent  # noqa: E402,F401
+from graphc.backends.llvm import emit_conv, emit_conv_grad, emit_pool, emit_recurrent  # noqa: E402,F401,I001

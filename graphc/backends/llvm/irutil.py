@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -30,8 +31,6 @@ def const(dtype: str, value) -> ir.Constant:
     if dtype == "bool":
         return ir.Constant(I1, int(bool(value)))
     if is_float(dtype):
-        import numpy as np
-
         return ir.Constant(ty, float(np.asarray(value, dtype)))
     return ir.Constant(ty, int(value))
 
@@ -109,3 +108,19 @@ def intrinsic(module: ir.Module, name: str, ty, arity: int) -> ir.Function:
 def libm(module: ir.Module, name: str, ty, arity: int = 1) -> ir.Function:
     """A C math function (erff/erf, expm1f/expm1, ...), resolved from the process at load."""
     return declare(module, name + ("f" if ty == F32 else ""), ty, [ty] * arity)
+
+
+def declare_barrier(module: ir.Module) -> ir.Function:
+    """`void graphc_barrier(i32 tid, i32 nthreads)` of the thread pool (threads.py)."""
+    return declare(module, "graphc_barrier", VOID, [I32, I32])
+
+
+def global_buffer(b: ir.IRBuilder, name: str, dtype: str, elems: int):
+    """A pointer to a 64-byte aligned, zero-initialized internal array of the builder's module
+    (in .bss: costs no file size), shared by every thread that runs the kernel."""
+    ty = ir.ArrayType(MEM_TYPE[dtype], max(1, elems))
+    var = ir.GlobalVariable(b.module, ty, name=name)
+    var.linkage = "internal"
+    var.initializer = ir.Constant(ty, None)
+    var.align = 64
+    return b.gep(var, [c64(0), c64(0)], inbounds=True)  # the first element, as T*

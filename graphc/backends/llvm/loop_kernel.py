@@ -23,7 +23,8 @@ from graphc.backends.llvm.irutil import (
     split_range,
     store,
 )
-from graphc.backends.llvm.loop_plan import REDUCTIONS, size_poly
+from graphc.backends.llvm.loop_plan import size_poly
+from passes.fuse_groups import REDUCTIONS, data_inputs
 
 
 class LoopEmitter:
@@ -43,6 +44,13 @@ class LoopEmitter:
         self.param_args = dict(zip(self.params, self.fn.args[nptr:nptr + len(self.params)]))
         self.tid, self.nthreads = self.fn.args[-2], self.fn.args[-1]
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.dims = [self.param(d) for d in plan.dims]
+        # One reduced axis, innermost: each K element's reduction completes in one inner loop,
+        # so it is stored once (no start value in memory, no read-modify-write).
+        self.direct = plan.reduced.count(True) == 1 and plan.reduced[-1]
+        self.lo, self.hi = self.thread_share()
+        # Where emission is: the loop coordinates, values computed there, pass kind and level.
+        self.coords, self.memo, self.kind, self.level = {}, {}, "X", 0
 
     # ---- the ctx interface used by scalar emitters ---------------------------------------------
 
@@ -54,23 +62,21 @@ class LoopEmitter:
 
     # ---- kernel structure ----------------------------------------------------------------------
 
-    def emit(self) -> ir.Function:
-        plan, b = self.plan, self.b
-        self.dims = [self.param(d) for d in plan.dims]
-        # One reduced axis, innermost: each K element's reduction completes in one inner loop,
-        # so it is stored once (no start value in memory, no read-modify-write).
-        self.direct = plan.reduced.count(True) == 1 and plan.reduced[-1]
-        if plan.split_axis is None:
+    def thread_share(self):
+        """[lo, hi) of the split axis for this thread; without one, only thread 0 runs."""
+        b, axis = self.b, self.plan.split_axis
+        if axis is None:
             with b.if_then(b.icmp_signed("!=", self.tid, ir.Constant(I32, 0))):
                 b.ret_void()
-            self.lo = self.hi = None
-        else:
-            self.lo, self.hi = split_range(b, self.dims[plan.split_axis], self.tid, self.nthreads)
-        for level in range(plan.top + 2):
+            return None, None
+        return split_range(b, self.dims[axis], self.tid, self.nthreads)
+
+    def emit(self) -> ir.Function:
+        for level in range(self.plan.top + 2):
             self.k_pass(level)
-            if level <= plan.top:
+            if level <= self.plan.top:
                 self.x_pass(level)
-        b.ret_void()
+        self.b.ret_void()
         return self.fn
 
     def nodes_at(self, level, space, reductions=False):
@@ -188,7 +194,7 @@ class LoopEmitter:
         elif self.from_memory(node):
             result = self.load_store(node)
         else:
-            args = [self.read(node, k) for k in range(len(self.plan.data_inputs(node)))]
+            args = [self.read(node, k) for k in range(len(data_inputs(node)))]
             result = emitter_for(node, "scalar").fn(self, node, args)
         self.memo[id(node)] = result
         return result

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from passes.symbols import Poly
-from passes.views import VIEW_OPS, View, broadcast_view, movement_view
-
-REDUCTIONS = ("sum", "mean", "max", "min")
+from graphc.ops import normalize_axes
+from passes.fuse_groups import REDUCTIONS, data_inputs
+from passes.symbols import Poly, prod
+from passes.views import View, broadcast_view, embed, movement_view
 
 
 @dataclass
@@ -33,44 +33,36 @@ class Access:
 
 
 class LoopPlan:
-    def __init__(self, body, buffer_of, syms):
-        self.body, self.syms, self.buffer_of = body, syms, buffer_of
+    def __init__(self, body, buffer_of):
+        self.body, self.syms, self.buffer_of = body, body.syms, buffer_of
         self.X, self.R = tuple(body.X), tuple(body.R or ())
         self.space = body.space
-        self.inputs = {id(i) for i in body.inputs}
         self.nodes = [n for n in body.nodes if id(n) in self.space]
+        self.roots = body.root_ids()
         self.pointers: list = []  # Buffer objects, one per pointer argument
-        self.reads: dict = {}  # (id(reader), data input k) -> ('node'|'load', root|Access, root)
-        self.levels()
-        self.plan_stores()
-        self.plan_reads()
+        self.level = self.levels()  # id(node) -> its level
+        self.top = max(self.level.values(), default=0)
+        # id(node) -> Access; nodes needing a kernel-private K buffer; outputs only copied
+        self.stores, self.scratch, self.copies = self.plan_stores()
+        # (id(reader), data input k) -> ('node'|'load', root|Access, root)
+        self.reads = self.plan_reads()
         self.linear = {id(n): self.own_access(n, None) for n in self.nodes
-                       if n.op == "random_uniform"}
-        self.merge_axes()
+                       if n.op == "random_uniform"}  # row-major indices of random numbers
+        self.axis_groups = self.merge_axes()
+        self.dims = tuple(prod(self.X[a] for a in g) for g in self.axis_groups)
+        self.reduced = tuple(g[0] in self.R for g in self.axis_groups)
+        kept = [k for k, r in enumerate(self.reduced) if not r]
+        self.split_axis = kept[0] if kept else None
 
     # ---- structure ----------------------------------------------------------------------------
 
-    def resolve(self, value):
-        chain = []
-        while id(value) not in self.space and id(value) not in self.inputs:
-            if value.op not in VIEW_OPS:
-                raise AssertionError(f"{value!r} is neither computed in nor read by {self.body}")
-            chain.append(value)
-            value = value.inputs[0]
-        return value, tuple(reversed(chain))
-
-    def data_inputs(self, node):
-        from passes.fuse_groups import data_inputs
-
-        return data_inputs(node)
-
-    def levels(self):
-        self.level = {}
+    def levels(self) -> dict:
+        level: dict = {}
         for n in self.nodes:
-            ins = [self.resolve(i)[0] for i in self.data_inputs(n)]
-            base = max((self.level.get(id(r), 0) for r in ins), default=0)
-            self.level[id(n)] = base + 1 if n.op in REDUCTIONS else base
-        self.top = max(self.level.values(), default=0)
+            ins = [self.body.view_root(i, self.roots)[0] for i in data_inputs(n)]
+            base = max((level.get(id(r), 0) for r in ins), default=0)
+            level[id(n)] = base + 1 if n.op in REDUCTIONS else base
+        return level
 
     def uses(self):
         """{id(node): set of (pass kind, level) where it is read}."""
@@ -78,8 +70,8 @@ class LoopPlan:
         for n in self.nodes:
             kind = "X" if self.space[id(n)] == "X" or n.op in REDUCTIONS else "K"
             lvl = self.level[id(n)] - (1 if n.op in REDUCTIONS else 0)
-            for i in self.data_inputs(n):
-                root, _ = self.resolve(i)
+            for i in data_inputs(n):
+                root, _ = self.body.view_root(i, self.roots)
                 used.setdefault(id(root), set()).add((kind, lvl))
         return used
 
@@ -87,19 +79,19 @@ class LoopPlan:
         """Outputs are stored; K values read after their own K-pass go to a buffer too."""
         used = self.uses()
         outputs = {id(o) for o in self.body.outputs}
-        self.stores: dict = {}  # id(node) -> Access
-        self.scratch: list = []  # nodes that need a kernel-private K buffer
+        stores, scratch = {}, []
         for n in self.nodes:
             space, lvl = self.space[id(n)], self.level[id(n)]
             late = any(k == "X" or lv > lvl for k, lv in used.get(id(n), ())) and space == "K"
             if id(n) in outputs:
-                self.stores[id(n)] = self.own_access(n, self.buffer_of(n, True))
+                stores[id(n)] = self.own_access(n, self.buffer_of(n, True))
             elif n.op in REDUCTIONS or late:
-                self.scratch.append(n)
-                self.stores[id(n)] = self.own_access(n, ("scratch", id(n)))
-        self.copies = [o for o in self.body.outputs if id(o) not in self.space]
-        for o in self.copies:
-            self.stores[id(o)] = self.own_access(o, self.buffer_of(o, True))
+                scratch.append(n)
+                stores[id(n)] = self.own_access(n, ("scratch", id(n)))
+        copies = [o for o in self.body.outputs if id(o) not in self.space]
+        for o in copies:
+            stores[id(o)] = self.own_access(o, self.buffer_of(o, True))
+        return stores, scratch, copies
 
     def pointer(self, buffer) -> int:
         for k, b in enumerate(self.pointers):
@@ -111,42 +103,36 @@ class LoopPlan:
     def own_access(self, node, buffer) -> Access:
         """Where `node`'s own contiguous buffer holds the value of X element x."""
         space = self.space.get(id(node), "X")
-        strides, offset = self.embed(View.contiguous(self.syms.shape(node)), space)
+        view = View.contiguous(self.syms.shape(node))
+        strides, offset = embed(view, space, self.X, self.R, self.syms)
         ptr = None if buffer is None else self.pointer(buffer)
         return Access(ptr, node.dtype, strides, offset)
 
-    def embed(self, view, space):
-        if space == "K" and len(view.shape) < len(self.X):
-            strides = list(view.strides)
-            for axis in sorted(self.R):
-                strides.insert(axis, Poly.of(0))
-            return tuple(strides), view.offset
-        return tuple(broadcast_view(view, self.X, self.syms).strides), view.offset
-
-    def plan_reads(self):
+    def plan_reads(self) -> dict:
+        reads = {}
         readers = list(self.nodes) + [("copy", o) for o in self.copies]
         for n in readers:
             if isinstance(n, tuple):
                 n = n[1]
                 ins, space, shape = [n], "X", self.syms.shape(n)
             else:
-                ins = self.data_inputs(n)
+                ins = data_inputs(n)
                 space = "X" if n.op in REDUCTIONS else self.space[id(n)]
                 shape = self.syms.shape(ins[0]) if n.op in REDUCTIONS else self.syms.shape(n)
             for k, value in enumerate(ins):
-                root, chain = self.resolve(value)
+                root, chain = self.body.view_root(value, self.roots)
                 if id(root) in self.space:
-                    self.reads[(id(n), k)] = ("node", root, root)
+                    reads[(id(n), k)] = ("node", root, root)
                 else:
-                    access = self.load_access(root, chain, shape, space)
-                    self.reads[(id(n), k)] = ("load", access, root)
+                    reads[(id(n), k)] = ("load", self.load_access(root, chain, shape, space), root)
+        return reads
 
     def load_access(self, root, chain, shape, space) -> Access:
         view = View.contiguous(self.syms.shape(root))
         for v in chain:
             view = movement_view(v, view, self.syms)
         view = broadcast_view(view, shape, self.syms) if len(view.shape) <= len(shape) else view
-        strides, offset = self.embed(view, space)
+        strides, offset = embed(view, space, self.X, self.R, self.syms)
         ptr = None if root.op == "constant" and root.attr("value").value.size == 1 else \
             self.pointer(self.buffer_of(root, False))
         return Access(ptr, root.dtype, strides, offset)
@@ -156,27 +142,23 @@ class LoopPlan:
     def accesses(self):
         out = list(self.stores.values())
         out += [r[1] for r in self.reads.values() if r[0] == "load"]
-        out += list(getattr(self, "linear", {}).values())
+        out += list(self.linear.values())
         return out
 
-    def merge_axes(self):
+    def merge_axes(self) -> list:
         """Merge neighbouring axes (same kind) that every access walks as one: for (N, 500) of
-        contiguous operands the loop becomes one loop of N*500 elements."""
-        groups = [[a] for a in range(len(self.X))]
+        contiguous operands the loop becomes one loop of N*500 elements. Returns the groups of
+        X's axes that became one axis; every access's strides are rewritten to match."""
         accesses = self.accesses()
-        merged = []
-        for g in groups:
-            if merged and self.mergeable(merged[-1][-1], g[0], accesses):
-                merged[-1].append(g[0])
+        merged: list = []
+        for a in range(len(self.X)):
+            if merged and self.mergeable(merged[-1][-1], a, accesses):
+                merged[-1].append(a)
             else:
-                merged.append(g)
-        self.axis_groups = merged
-        self.dims = tuple(prod_of(self.X[a] for a in g) for g in merged)
-        self.reduced = tuple(g[0] in self.R for g in merged)
+                merged.append([a])
         for acc in accesses:
             acc.strides = tuple(acc.strides[g[-1]] for g in merged)
-        kept = [k for k, r in enumerate(self.reduced) if not r]
-        self.split_axis = kept[0] if kept else None
+        return merged
 
     def mergeable(self, a, b, accesses) -> bool:
         if (a in self.R) != (b in self.R):
@@ -207,27 +189,6 @@ def is_param(p: Poly) -> bool:
     return not p.is_const or p.const > BAKED_LIMIT
 
 
-def resolve_in(body, value):
-    """(root, view chain) of a value read inside a kernel body: walk up the view ops until a
-    node the body computes or reads."""
-    inputs = {id(i) for i in body.inputs}
-    computed = {id(n) for n in body.nodes if n.op not in VIEW_OPS}
-    chain = []
-    while id(value) not in inputs and id(value) not in computed:
-        chain.append(value)
-        value = value.inputs[0]
-    return value, tuple(reversed(chain))
-
-
-def prod_of(values) -> Poly:
-    out = Poly.of(1)
-    for v in values:
-        out = out * v
-    return out
-
-
 def size_poly(node, syms) -> Poly:
-    from graphc.ops import normalize_axes
-
     shape = syms.shape(node.inputs[0])
-    return prod_of(shape[a] for a in normalize_axes(node.attr("axis"), len(shape)))
+    return prod(shape[a] for a in normalize_axes(node.attr("axis"), len(shape)))

@@ -17,11 +17,11 @@ import time
 
 import numpy as np
 
-from graphc.api import aligned_copy
 from graphc.backends.llvm import cache, objects
 from graphc.backends.llvm.gemm_library import VARIANTS, load_variant
-from graphc.backends.llvm.lower import Buffer, Program
+from graphc.backends.llvm.program import Buffer, Program
 from graphc.backends.llvm.runtime import KernelInfo
+from graphc.ops.leaves import aligned_copy
 from passes.symbols import Symbols
 
 FORMAT = 1

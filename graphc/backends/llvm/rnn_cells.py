@@ -20,75 +20,81 @@ from graphc.backends.llvm.rnn_kernels import (
 )
 
 
+def define(module, op, dtype, T, units, run_block, suffix="", transposed_gates=0):
+    """The SPMD function of `op` (once per module): U^T into the workspace first when
+    `transposed_gates` (the BPTT kernels), then run_block(r) for each block of rows."""
+    fn, r = start(module, op, dtype, T, units, suffix)
+    if r is None:
+        return fn
+    if transposed_gates:
+        transpose_u(r, transposed_gates)
+    r.row_blocks(lambda: run_block(r))
+    r.b.ret_void()
+    return fn
+
+
 def copy_inputs(r, t, width, slot, gates):
     """Y[n, t, slot...] = P[n, t] for this thread's rows (the GEMM then accumulates onto it)."""
 
     def row(n):
         src, dst = r.row(gates, n, t), r.b.add(r.row(width, n, t), c64(slot * r.u))
-        for_range(
-            r.b,
-            c64(0),
-            c64(gates * r.u),
-            lambda j: r.st(r.ld("P", r.b.add(src, j)), "Y", r.b.add(dst, j)),
-            name="j",
-        )
+        for_range(r.b, c64(0), c64(gates * r.u),
+                  lambda j: r.st(r.ld("P", r.b.add(src, j)), "Y", r.b.add(dst, j)), name="j")
 
     r.rows(row)
 
 
-def define_simple_rnn(module, dtype, T, units, act):
-    fn, r = start(module, "simple_rnn_seq", dtype, T, units, f"_{act}")
-    if r is None:
-        return fn
+def cells(r, cell, t):
+    """cell(t, n, k) for every row n of the block and unit k."""
+    r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
+
+
+def accumulating_forward(r, width, slot, gates, cell):
+    """Y[t, slot...] = P[t], += h_{t-1} @ U, then the cell update, for t = 0 .. T-1."""
     b = r.b
 
     def step(t):
-        recurrent_gemm(r, t, 1, 1, 0, acc=True)
-        r.rows(
-            lambda n: r.units(
-                lambda k: r.st(
-                    activation(act, r.v("Y", r.b.add(r.row(1, n, t), k))),
-                    "Y",
-                    r.b.add(r.row(1, n, t), k),
-                )
-            )
-        )
-        with b.if_then(b.icmp_signed("<", t, c64(T - 1))):
-            copy_inputs(r, b.add(t, c64(1)), 1, 0, 1)
+        recurrent_gemm(r, t, width, gates, slot, acc=True)
+        cells(r, cell, t)
+        with b.if_then(b.icmp_signed("<", t, c64(r.T - 1))):
+            copy_inputs(r, b.add(t, c64(1)), width, slot, gates)
 
-    def block():
-        copy_inputs(r, c64(0), 1, 0, 1)
-        time_loop(r, True, step)
+    copy_inputs(r, c64(0), width, slot, gates)
+    time_loop(r, True, step)
 
-    r.row_blocks(block)
-    b.ret_void()
-    return fn
+
+def backward_in_time(r, width, gates, dh_slot, cell, acc=False):
+    """For t = T-1 .. 0: the cell's gradients, then G[t, dh_slot] (+)= G[t, :gates] @ U^T."""
+
+    def step(t):
+        cells(r, cell, t)
+        backward_gemm(r, t, width, gates, dh_slot, acc=acc)
+
+    time_loop(r, False, step)
+
+
+def define_simple_rnn(module, dtype, T, units, act):
+    def cell(r, t, n, k):
+        value = activation(act, r.v("Y", r.b.add(r.row(1, n, t), k)))
+        r.st(value, "Y", r.b.add(r.row(1, n, t), k))
+
+    def run(r):
+        accumulating_forward(r, 1, 0, 1, lambda t, n, k: cell(r, t, n, k))
+
+    return define(module, "simple_rnn_seq", dtype, T, units, run, f"_{act}")
 
 
 def define_simple_rnn_grad(module, dtype, T, units, act):
-    fn, r = start(module, "simple_rnn_seq_grad", dtype, T, units, f"_{act}")
-    if r is None:
-        return fn
-    b = r.b
+    def cell(r, t, n, k):
+        at = r.b.add(r.row(1, n, t), k)
+        dh_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(2, n, nx), 1, k)))
+        da = (r.v("gY", at) + dh_next) * activation_slope(act, r.v("Y", at))
+        r.st(da, "G", r.b.add(r.row(2, n, t), k))
 
-    def step(t):
-        def cell(n, k):
-            at = b.add(r.row(1, n, t), k)
-            dh_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(2, n, nx), 1, k)))
-            da = (r.v("gY", at) + dh_next) * activation_slope(act, r.v("Y", at))
-            r.st(da, "G", b.add(r.row(2, n, t), k))
+    def run(r):
+        backward_in_time(r, 2, 1, 1, lambda t, n, k: cell(r, t, n, k))
 
-        r.rows(lambda n: r.units(lambda k: cell(n, k)))
-        backward_gemm(r, t, 2, 1, 1)
-
-    transpose_u(r, 1)
-
-    def block():
-        time_loop(r, False, step)
-
-    r.row_blocks(block)
-    b.ret_void()
-    return fn
+    return define(module, "simple_rnn_seq_grad", dtype, T, units, run, f"_{act}", 1)
 
 
 def cell_before(r, t, n, k):
@@ -101,137 +107,94 @@ def cell_before(r, t, n, k):
     )
 
 
+def lstm_cell(r, t, n, k):
+    base = r.row(6, n, t)
+    i, f, g, o = (
+        sigmoid(r.v("Y", r.slot(base, 2, k))),
+        sigmoid(r.v("Y", r.slot(base, 3, k))),
+        tanh(r.v("Y", r.slot(base, 4, k))),
+        sigmoid(r.v("Y", r.slot(base, 5, k))),
+    )
+    c_prev = cell_before(r, t, n, k)
+    c = f * c_prev + i * g
+    for s, value in enumerate((o * tanh(c), c, i, f, g, o)):
+        r.st(value, "Y", r.slot(base, s, k))
+
+
+def lstm_grad_cell(r, t, n, k):
+    base = r.row(6, n, t)
+    gh, gc, gi, gf, gg, go = (r.v("gY", r.slot(base, s, k)) for s in range(6))
+    c, i, f, g, o = (r.v("Y", r.slot(base, s, k)) for s in range(1, 6))
+    c_prev = cell_before(r, t, n, k)
+    dh = gh + r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(6, n, nx), 4, k)))
+    dc_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(6, n, nx), 5, k)))
+    tc = tanh(c)
+    dc = gc + dc_next + dh * o * (1 - tc * tc)
+    grads = (
+        (dc * g + gi) * i * (1 - i),
+        (dc * c_prev + gf) * f * (1 - f),
+        (dc * i + gg) * (1 - g * g),
+        (dh * tc + go) * o * (1 - o),
+    )
+    for s, value in enumerate(grads):
+        r.st(value, "G", r.slot(base, s, k))
+    r.st(dc * f, "G", r.slot(base, 5, k))
+
+
 def define_lstm(module, dtype, T, units):
-    fn, r = start(module, "lstm_seq", dtype, T, units)
-    if r is None:
-        return fn
-    b = r.b
+    def run(r):
+        accumulating_forward(r, 6, 2, 4, lambda t, n, k: lstm_cell(r, t, n, k))
 
-    def cell(t, n, k):
-        base = r.row(6, n, t)
-        i, f, g, o = (
-            sigmoid(r.v("Y", r.slot(base, 2, k))),
-            sigmoid(r.v("Y", r.slot(base, 3, k))),
-            tanh(r.v("Y", r.slot(base, 4, k))),
-            sigmoid(r.v("Y", r.slot(base, 5, k))),
-        )
-        c_prev = cell_before(r, t, n, k)
-        c = f * c_prev + i * g
-        for s, value in enumerate((o * tanh(c), c, i, f, g, o)):
-            r.st(value, "Y", r.slot(base, s, k))
-
-    def step(t):
-        recurrent_gemm(r, t, 6, 4, 2, acc=True)
-        r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
-        with b.if_then(b.icmp_signed("<", t, c64(T - 1))):
-            copy_inputs(r, b.add(t, c64(1)), 6, 2, 4)
-
-    def block():
-        copy_inputs(r, c64(0), 6, 2, 4)
-        time_loop(r, True, step)
-
-    r.row_blocks(block)
-    b.ret_void()
-    return fn
+    return define(module, "lstm_seq", dtype, T, units, run)
 
 
 def define_lstm_grad(module, dtype, T, units):
-    fn, r = start(module, "lstm_seq_grad", dtype, T, units)
-    if r is None:
-        return fn
-    b = r.b
+    def run(r):
+        backward_in_time(r, 6, 4, 4, lambda t, n, k: lstm_grad_cell(r, t, n, k))
 
-    def cell(t, n, k):
-        base = r.row(6, n, t)
-        gh, gc, gi, gf, gg, go = (r.v("gY", r.slot(base, s, k)) for s in range(6))
-        c, i, f, g, o = (r.v("Y", r.slot(base, s, k)) for s in range(1, 6))
-        c_prev = cell_before(r, t, n, k)
-        dh = gh + r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(6, n, nx), 4, k)))
-        dc_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(6, n, nx), 5, k)))
-        tc = tanh(c)
-        dc = gc + dc_next + dh * o * (1 - tc * tc)
-        grads = (
-            (dc * g + gi) * i * (1 - i),
-            (dc * c_prev + gf) * f * (1 - f),
-            (dc * i + gg) * (1 - g * g),
-            (dh * tc + go) * o * (1 - o),
-        )
-        for s, value in enumerate(grads):
-            r.st(value, "G", r.slot(base, s, k))
-        r.st(dc * f, "G", r.slot(base, 5, k))
+    return define(module, "lstm_seq_grad", dtype, T, units, run, transposed_gates=4)
 
-    def step(t):
-        r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
-        backward_gemm(r, t, 6, 4, 4)
 
-    transpose_u(r, 4)
+def gru_cell(r, t, n, k):
+    base, p = r.row(5, n, t), r.row(3, n, t)
+    rz, rr, rh = (r.v("Y", r.slot(base, s, k)) for s in (2, 3, 4))
+    xz, xr, xh = (r.v("P", r.slot(p, s, k)) for s in range(3))
+    h_prev = hidden_before(r, t, 5, n, k)
+    z, reset = sigmoid(xz + rz), sigmoid(xr + rr)
+    hh = tanh(xh + reset * rh)
+    for s, value in enumerate((z * h_prev + (1 - z) * hh, z, reset, hh)):
+        r.st(value, "Y", r.slot(base, s, k))
 
-    def block():
-        time_loop(r, False, step)
 
-    r.row_blocks(block)
-    b.ret_void()
-    return fn
+def gru_grad_cell(r, t, n, k):
+    base = r.row(5, n, t)
+    gh, gz, gr, ghh, grh = (r.v("gY", r.slot(base, s, k)) for s in range(5))
+    z, reset, hh, rh = (r.v("Y", r.slot(base, s, k)) for s in range(1, 5))
+    h_prev = hidden_before(r, t, 5, n, k)
+    dh = gh + r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(5, n, nx), 4, k)))
+    dzp = (dh * (h_prev - hh) + gz) * z * (1 - z)
+    dah = (dh * (1 - z) + ghh) * (1 - hh * hh)
+    drp = (dah * rh + gr) * reset * (1 - reset)
+    for s, value in enumerate((dzp, drp, dah * reset + grh, dah, dh * z)):
+        r.st(value, "G", r.slot(base, s, k))
 
 
 def define_gru(module, dtype, T, units):
-    fn, r = start(module, "gru_seq", dtype, T, units)
-    if r is None:
-        return fn
-    b = r.b
-
-    def cell(t, n, k):
-        base, p = r.row(5, n, t), r.row(3, n, t)
-        rz, rr, rh = (r.v("Y", r.slot(base, s, k)) for s in (2, 3, 4))
-        xz, xr, xh = (r.v("P", r.slot(p, s, k)) for s in range(3))
-        h_prev = hidden_before(r, t, 5, n, k)
-        z, reset = sigmoid(xz + rz), sigmoid(xr + rr)
-        hh = tanh(xh + reset * rh)
-        for s, value in enumerate((z * h_prev + (1 - z) * hh, z, reset, hh)):
-            r.st(value, "Y", r.slot(base, s, k))
-
-    def step(t):
+    def step(r, t):
         recurrent_gemm(r, t, 5, 3, 2, bias=r.a["b"])
-        r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
+        cells(r, lambda t, n, k: gru_cell(r, t, n, k), t)
 
-    def block():
-        time_loop(r, True, step)
+    def run(r):
+        time_loop(r, True, lambda t: step(r, t))
 
-    r.row_blocks(block)
-    b.ret_void()
-    return fn
+    return define(module, "gru_seq", dtype, T, units, run)
 
 
 def define_gru_grad(module, dtype, T, units):
-    fn, r = start(module, "gru_seq_grad", dtype, T, units)
-    if r is None:
-        return fn
-    b = r.b
+    def run(r):
+        backward_in_time(r, 5, 3, 4, lambda t, n, k: gru_grad_cell(r, t, n, k), acc=True)
 
-    def cell(t, n, k):
-        base = r.row(5, n, t)
-        gh, gz, gr, ghh, grh = (r.v("gY", r.slot(base, s, k)) for s in range(5))
-        z, reset, hh, rh = (r.v("Y", r.slot(base, s, k)) for s in range(1, 5))
-        h_prev = hidden_before(r, t, 5, n, k)
-        dh = gh + r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(5, n, nx), 4, k)))
-        dzp = (dh * (h_prev - hh) + gz) * z * (1 - z)
-        dah = (dh * (1 - z) + ghh) * (1 - hh * hh)
-        drp = (dah * rh + gr) * reset * (1 - reset)
-        for s, value in enumerate((dzp, drp, dah * reset + grh, dah, dh * z)):
-            r.st(value, "G", r.slot(base, s, k))
-
-    def step(t):
-        r.rows(lambda n: r.units(lambda k: cell(t, n, k)))
-        backward_gemm(r, t, 5, 3, 4, acc=True)
-
-    transpose_u(r, 3)
-
-    def block():
-        time_loop(r, False, step)
-
-    r.row_blocks(block)
-    b.ret_void()
-    return fn
+    return define(module, "gru_seq_grad", dtype, T, units, run, transposed_gates=3)
 
 
 DEFINE = {

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
-from graphc.backends.llvm.conv_kernels import declare_barrier, define_spmd, tag
+from graphc.backends.llvm.conv_kernels import define_spmd, tag
 from graphc.backends.llvm.gemm import DIRECT_MAX_ROWS
 from graphc.backends.llvm.gemm_library import gemm_function
 from graphc.backends.llvm.irutil import (
@@ -35,6 +35,7 @@ from graphc.backends.llvm.irutil import (
     PTR,
     c64,
     const,
+    declare_barrier,
     for_range,
     load,
     split_range,

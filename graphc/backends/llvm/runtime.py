@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.api import aligned_copy
 from graphc.backends.llvm import threads
 from graphc.backends.llvm.irutil import ITEMSIZE
 from graphc.ir import toposort
+from graphc.ops.leaves import aligned_copy
 from passes.memory import plan_offsets
 from passes.symbols import concrete_shapes
 
@@ -66,6 +66,9 @@ class Executable:
                 self.args[2 + buf.slot] = buf.array.ctypes.data
         self.outputs = program.outputs
         self.arena = np.zeros(0, np.uint8)
+        # For the input shapes of `signature` (prepare sets them before a call uses them):
+        self.out_shapes: list = []
+        self.arena_bytes, self.values, self.shapes = 0, [], {}
         self.signature = None
         self.lock = threading.Lock()
 

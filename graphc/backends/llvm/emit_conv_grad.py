@@ -1,0 +1,109 @@
+"""The gradient kernels of the convolutions (conv1d/conv2d_input_grad, _weight_grad), lowered
+onto one-thread GEMMs over pixel blocks (conv_gemm.ConvBlocks):
+
+    input grad    W^T once into a module global (threads share rows; the kernels' only
+                  barrier), then each thread whole images, 128 pixels at a time:
+                  cols = dy[block] @ W^T -> col2im into its own image (no races)
+    weight grad   each thread a range of dW's rows (im2col columns), <= 128 at a time, over
+                  all pixels 256 at a time: im2col(block, its columns) -> dW[rows] (+)= cols^T @ dy
+"""
+
+from __future__ import annotations
+
+from graphc.backends.llvm import conv_gemm
+from graphc.backends.llvm.conv_gemm import ConvBlocks
+from graphc.backends.llvm.conv_kernels import define_col2im_block, define_im2col_block
+from graphc.backends.llvm.emitters import register
+from graphc.backends.llvm.irutil import c64, declare_barrier, global_buffer
+from graphc.backends.llvm.windows import zero
+
+WGRAD_ROWS = 256  # output pixels per weight-gradient GEMM (its inner dimension)
+
+
+def emit_conv_input_grad(kb, node):
+    """W^T once (threads share it, one barrier); then each thread its own images, BLOCK_ROWS
+    output pixels at a time: cols = dy @ W^T, col2im into the image (zeroed first)."""
+    dy, w = node.inputs
+    ck = ConvBlocks(kb, node, node.shape, w.shape, w.shape[-1])
+    g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
+    wt = transposed_weights(kb, ck, kb.ins[1])
+    cols = ck.column_buffer(ck.block_rows, g.K)
+    col2im = define_col2im_block(kb.module, ck.dtype, g)
+    pixels, image = g.OH * g.OW, g.H * g.W * g.C
+
+    def block(first, rows):
+        target = ck.at(kb.out, b.mul(first, K)) if ck.pointwise else cols
+        dy_rows = ck.at(kb.ins[0], b.mul(first, cout))
+        ck.gemm(False, False, rows, K, cout, dy_rows, cout, wt, K, target, K)
+        if not ck.pointwise:
+            b.call(col2im, [first, rows, c64(0), c64(0), cols, kb.out])
+
+    def one_image(n):
+        if not ck.pointwise:
+            zero(kb, kb.out, b.mul(n, c64(image)), c64(image), ck.dtype)
+        start = b.mul(n, c64(pixels))
+        ck.blocks(start, b.add(start, c64(pixels)), ck.block_rows, block)
+
+    lo, hi = kb.split(kb.dims(node)[0])
+    kb.loop(lo, hi, one_image, name="n")
+    return kb.finish()
+
+
+def transposed_weights(kb, ck, w):
+    """W (K x cout) transposed into a module global, the threads sharing the rows; a barrier
+    then makes it visible to all (the only barrier of the convolution kernels)."""
+    b, K, cout, t = kb.b, ck.g.K, ck.cout, ck.dtype
+    wt = global_buffer(b, f"{kb.fn.name}_wt", t, K * cout)
+    lo, hi = kb.split(c64(cout))
+
+    def row(j):
+        kb.loop(c64(0), c64(K), lambda k: kb.store(
+            kb.load(w, b.add(b.mul(k, c64(cout)), j), t), wt, b.add(b.mul(j, c64(K)), k), t),
+            name="k")
+
+    kb.loop(lo, hi, row, name="j")
+    b.call(declare_barrier(kb.module), [kb.tid, kb.nthreads])
+    return wt
+
+
+def emit_conv_weight_grad(kb, node):
+    """Each thread owns a range of dW's rows (im2col columns) and walks all output pixels,
+    WGRAD_ROWS at a time: im2col of just its columns, then dW[cols] (+)= cols^T @ dy."""
+    x, _ = node.inputs
+    ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
+    width = min(conv_gemm.BLOCK_ROWS, ck.g.K)
+    cols = ck.column_buffer(WGRAD_ROWS, width)
+    pixels = kb.b.mul(kb.dims(x)[0], c64(ck.g.OH * ck.g.OW))
+    k_lo, k_hi = kb.split(c64(ck.g.K))
+    ck.blocks(k_lo, k_hi, width,
+              lambda k0, kcount: weight_grad_columns(kb, ck, cols, pixels, k0, kcount))
+    return kb.finish()
+
+
+def weight_grad_columns(kb, ck, cols, pixels, k0, kcount):
+    """dW[k0 : k0 + kcount] = sum over pixel blocks of cols^T @ dy (zero without pixels)."""
+    g, b, cout = ck.g, kb.b, c64(ck.cout)
+    im2col = define_im2col_block(kb.module, ck.dtype, g)
+    dw = ck.at(kb.out, b.mul(k0, cout))
+    with b.if_then(b.icmp_signed("==", pixels, c64(0))):  # no pixels: a zero gradient
+        zero(kb, dw, c64(0), b.mul(kcount, cout), ck.dtype)
+
+    def row_block(first, rows):
+        if ck.pointwise:
+            A, lda = ck.at(kb.ins[0], b.add(b.mul(first, c64(g.K)), k0)), c64(g.K)
+        else:
+            b.call(im2col, [first, rows, k0, b.add(k0, kcount), kb.ins[0], cols])
+            A, lda = cols, kcount
+        args = (kcount, cout, rows, A, lda, ck.at(kb.ins[1], b.mul(first, cout)), cout, dw, cout)
+        with b.if_else(b.icmp_signed("==", first, c64(0))) as (first_block, later):
+            with first_block:
+                ck.gemm(True, False, *args)
+            with later:
+                ck.gemm(True, True, *args)
+
+    ck.blocks(c64(0), pixels, WGRAD_ROWS, row_block)
+
+
+for _r in (1, 2):
+    register(f"conv{_r}d_weight_grad", "kernel", emit_conv_weight_grad)
+    register(f"conv{_r}d_input_grad", "kernel", emit_conv_input_grad)
