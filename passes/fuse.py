@@ -37,16 +37,13 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph, Node, toposort
-from graphc.ops import OPS, make_node
+from graphc.ops import DENSE, LEAVES, LOOP_OPS, OPS, REDUCTIONS, VIEWS, make_node
 from passes.expand import expand_composites
 from passes.fuse_groups import (
     CONVOLUTIONS,
-    LEAVES,
     RECURRENT_KERNEL_INPUT,
-    REDUCTIONS,
     Group,
     Grouper,
-    is_loop_op,
 )
 from passes.kernels import (
     ConvKernel,
@@ -59,7 +56,6 @@ from passes.kernels import (
     root_ids,
 )
 from passes.symbols import concrete_shapes
-from passes.views import VIEW_OPS
 
 
 def inner_nodes(kernel: Node) -> tuple:
@@ -84,12 +80,12 @@ def form_groups(graph):
     """Kernel bodies in a valid execution order, and {id(root node): body of its copy}."""
     g = Grouper(graph)
     for node in g.order:
-        if node.op in LEAVES or node.op in VIEW_OPS or id(node) in g.owner or \
+        if node.op in LEAVES or node.op in VIEWS or id(node) in g.owner or \
                 g.is_inlinable(node):
             continue
-        if node.op == "matmul" or node.op in CONVOLUTIONS:
+        if node.op in DENSE:
             g.add_dense(node)
-        elif is_loop_op(node):
+        elif node.op in LOOP_OPS:
             g.add_loop_node(node)
         else:
             g.add_op(node)
@@ -151,7 +147,7 @@ def op_body(common, node) -> OpKernel:
 
 
 def label(group, nodes) -> str:
-    ops = [n.op for n in nodes if n.op not in VIEW_OPS]
+    ops = [n.op for n in nodes if n.op not in VIEWS]
     if group.kind == "dense":
         gemm, epilogue = group.members[0].op, [n.op for n in group.members[1:]]
         if gemm == "matmul":

@@ -14,31 +14,15 @@ Movement ops are views: a reader reads their root buffer with strides.
 from __future__ import annotations
 
 from graphc.ir import toposort
-from graphc.ops import OPS, normalize_axes
+from graphc.ops import ELEMENTWISE, LEAVES, REDUCTIONS, VIEWS, data_inputs, normalize_axes
 from passes.symbols import Poly, Symbols
-from passes.views import VIEW_OPS, View, broadcast_view, embed, movement_view
+from passes.views import View, broadcast_view, embed, movement_view
 
-LEAVES = ("placeholder", "shared", "constant")
-REDUCTIONS = ("sum", "mean", "max", "min")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 CONVOLUTIONS = ("conv1d", "conv2d")  # forward only: their kernels run a GEMM per pixel block
 # Recurrent sequence ops -> position of their recurrent kernel U (its first axis: the units).
 RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
                           "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
-SHAPE_ONLY = {"broadcast_like": {1}, "random_uniform": {1}, "size": {0}, "getitem_grad": {1},
-              "take_grad": {2}}
-
-
-def data_inputs(node) -> list:
-    """Inputs whose values a node reads (some inputs only lend their shape)."""
-    skip = SHAPE_ONLY.get(node.op, ())
-    return [i for k, i in enumerate(node.inputs) if k not in skip]
-
-
-def is_loop_op(node) -> bool:
-    kind = OPS[node.op].kind
-    return (kind in ("elementwise", "random") and node.op != "one_hot") or \
-        node.op == "size" or node.op in REDUCTIONS
 
 
 class Group:
@@ -79,8 +63,7 @@ class Grouper:
     def is_inlinable(self, node) -> bool:
         """Static size-1 elementwise expressions of leaves: recomputed where they are read."""
         if id(node) not in self.inlinable:
-            ok = (node.op == "size" or (OPS[node.op].kind == "elementwise"
-                                        and node.op != "one_hot")) and \
+            ok = node.op in ELEMENTWISE and \
                 all(d == 1 for d in node.shape) and None not in node.shape and \
                 all(i.op in LEAVES or self.is_inlinable(i) for i in data_inputs(node))
             self.inlinable[id(node)] = ok
@@ -91,7 +74,7 @@ class Grouper:
         from it to `node`."""
         if id(node) in self.resolved:
             return self.resolved[id(node)]
-        if node.op not in VIEW_OPS:
+        if node.op not in VIEWS:
             out = (node, ())
         else:
             root, chain = self.resolve(node.inputs[0])
@@ -205,7 +188,7 @@ class Grouper:
         cross = [(r, root, c) for r, root, c in g.reads + h.reads
                  if self.owner.get(id(root)) in (g, h)]
         if not all(self.read_ok(g, g.space[id(r)], self.syms.shape(r), root, c)
-                   for r, root, c in cross if r.op not in VIEW_OPS and id(r) in g.space):
+                   for r, root, c in cross if r.op not in VIEWS and id(r) in g.space):
             g.X, g.R, g.space = saved
             return False
         g.members += h.members

@@ -12,20 +12,21 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from graphc.ir import Node
+from graphc.ops import VIEWS
 from passes.symbols import Symbols
-from passes.views import VIEW_OPS, View, movement_view
+from passes.views import View, movement_view
 
 
 def root_ids(inputs, nodes) -> set:
     """ids of the nodes a view inside a kernel rests on: those it reads or computes."""
-    return {id(i) for i in inputs} | {id(n) for n in nodes if n.op not in VIEW_OPS}
+    return {id(i) for i in inputs} | {id(n) for n in nodes if n.op not in VIEWS}
 
 
 def view_chain(value, roots: set) -> tuple:
     """(root, view ops from it to `value`): up through view ops to a node in `roots` (ids)."""
     chain = []
     while id(value) not in roots:
-        if value.op not in VIEW_OPS:
+        if value.op not in VIEWS:
             raise AssertionError(f"{value!r} is neither computed in nor read by the kernel")
         chain.append(value)
         value = value.inputs[0]
@@ -59,7 +60,7 @@ class KernelBody:
     @property
     def computed_ops(self) -> tuple:
         """The ops that do work (views are read in place and cost nothing)."""
-        return tuple(n.op for n in self.nodes if n.op not in VIEW_OPS)
+        return tuple(n.op for n in self.nodes if n.op not in VIEWS)
 
     def root_ids(self) -> set:
         return root_ids(self.inputs, self.nodes)

@@ -64,7 +64,7 @@ def is_foldable(node: Node) -> bool:
         bool(node.inputs)
         and all(i.op == "constant" for i in node.inputs)
         and node.op != "constant"
-        and OPS[node.op].kind not in ("leaf", "special")
+        and OPS[node.op].fusion not in ("leaf", "structural")
         and None not in node.shape
         and math.prod(node.shape) <= FOLD_LIMIT
     )

@@ -118,5 +118,3 @@ def _slice_start(item, dim: Poly, syms: Symbols) -> Poly:
         return Poly.of(0)
     return syms.new(("start", item, dim))
 
-
-VIEW_OPS = ("reshape", "expand_dims", "transpose", "broadcast_to", "broadcast_like", "getitem")

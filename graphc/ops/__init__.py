@@ -63,23 +63,15 @@ class OpDef:
     def differentiable(self) -> bool:
         return self.vjp is not None
 
-    @property
-    def kind(self) -> str:
-        """The old name of `fusion` ('special' for structural ops), read by passes/simplify.py,
-        passes/fuse_groups.py and tests/backends/test_llvm_ops.py until they read `fusion`."""
-        return "special" if self.fusion == "structural" else self.fusion
-
 
 OPS: dict[str, OpDef] = {}
-LEGACY_KINDS = {"special": "structural"}  # defop(kind=...) in graphc/api.py and passes/fuse.py
 
 
-def defop(name, *, infer, impl, fusion=None, vjp=None, dims=None, flops=None, shape_only=(),
-          cases=(), doc="", kind=None):
+def defop(name, *, infer, impl, fusion, vjp=None, dims=None, flops=None, shape_only=(),
+          cases=(), doc=""):
     """Register an op in the table (once: a second definition is a bug)."""
     if name in OPS:
         raise ValueError(f"op {name!r} is defined twice")
-    fusion = fusion or LEGACY_KINDS.get(kind)
     if fusion not in FUSION_CLASSES:
         raise ValueError(f"op {name!r}: fusion {fusion!r} is not one of {list(FUSION_CLASSES)}")
     if dims is None and fusion == "elementwise":

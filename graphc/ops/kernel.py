@@ -24,7 +24,7 @@ def infer_kernel_output(inputs, *, body, index):
     return body.outputs[index].shape, body.outputs[index].dtype
 
 
-defop("kernel", infer=infer_kernel, impl=_not_interpreted, kind="special",
+defop("kernel", infer=infer_kernel, impl=_not_interpreted, fusion="structural",
       doc="A fused kernel (see passes.fuse); its value is the first of its outputs.")
-defop("kernel_output", infer=infer_kernel_output, impl=_not_interpreted, kind="special",
+defop("kernel_output", infer=infer_kernel_output, impl=_not_interpreted, fusion="structural",
       doc="Output `index` (>= 1) of a fused kernel.")

@@ -13,9 +13,8 @@ import math
 import textwrap
 
 from graphc.ir import Node
+from graphc.ops import LEAVES
 from graphc.viz.parts import BACKWARD, FORWARD
-
-LEAF_OPS = ("placeholder", "shared", "constant")
 
 
 def inner_ops(node: Node) -> tuple:
@@ -53,7 +52,7 @@ def source_of(writer, kernel: Node, inner_input: Node) -> str | None:
     for outer, read in zip(kernel.inputs, body.inputs):
         if read is inner_input:
             return exit_id(writer, outer) if writer.visible(outer) else None
-    if inner_input.op in LEAF_OPS:  # a leaf the kernel reads directly
+    if inner_input.op in LEAVES:  # a leaf the kernel reads directly
         if not writer.visible(inner_input):
             return None
         writer.ensure_drawn(inner_input)

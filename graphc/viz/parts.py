@@ -22,13 +22,13 @@ Leaves (placeholders, shared variables, constants) belong to neither part.
 from __future__ import annotations
 
 from graphc.ir import Graph, Node, toposort
+from graphc.ops import LEAVES
 
 FORWARD, BACKWARD, LEAF = "forward", "backward", "leaf"
-LEAF_OPS = ("placeholder", "shared", "constant")
 
 
 def is_leaf(node: Node) -> bool:
-    return node.op in LEAF_OPS
+    return node.op in LEAVES
 
 
 def parts_of_raw(graph: Graph) -> dict:

@@ -19,7 +19,7 @@ TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=1e-5, atol=
 
 
 def computed_ops():
-    return sorted(n for n, op in OPS.items() if op.kind != "leaf" and n not in STRUCTURAL)
+    return sorted(n for n, op in OPS.items() if op.fusion != "leaf" and n not in STRUCTURAL)
 
 
 def test_every_op_has_an_emitter():

@@ -15,8 +15,8 @@ import numpy as np
 from graphc.backends.llvm.loop_plan import LoopPlan
 from graphc.backends.llvm.program import Buffer, Call, Program, Workspace
 from graphc.backends.llvm.schedule import KernelGraph, Schedule, assign_phases
+from graphc.ops import data_inputs
 from graphc.ops.leaves import aligned_copy
-from passes.fuse_groups import data_inputs
 from passes.kernels import DenseKernel, GemmKernel, LoopKernel
 from passes.symbols import prod
 

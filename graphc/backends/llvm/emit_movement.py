@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import I64, c64, const
-from graphc.ops import make_node, normalize_axes
-from passes.views import VIEW_OPS, View, getitem_view
+from graphc.ops import VIEWS, make_node, normalize_axes
+from passes.views import View, getitem_view
 
-for _op in VIEW_OPS:
+for _op in VIEWS:
     register(_op, "view")
 
 

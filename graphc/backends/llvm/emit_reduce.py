@@ -7,7 +7,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import I1, REG_TYPE, c64, const, intrinsic, is_float
-from graphc.ops import normalize_axes
+from graphc.ops import REDUCTIONS, normalize_axes
 
 REASSOC = ("reassoc", "nsz")  # lets LLVM vectorize a sum; NaN and inf still propagate
 
@@ -44,7 +44,7 @@ class Reducer:
         return acc
 
 
-for _op in ("sum", "mean", "max", "min"):
+for _op in REDUCTIONS:
     register(_op, "reduce", Reducer(_op))
 
 

@@ -6,7 +6,7 @@ no later than the pass that writes it (loop_plan.py numbers the passes)."""
 from __future__ import annotations
 
 from graphc.backends.llvm.loop_plan import LoopPlan
-from passes.fuse_groups import REDUCTIONS
+from graphc.ops import REDUCTIONS
 from passes.kernels import LoopKernel
 
 

@@ -24,7 +24,7 @@ from graphc.backends.llvm.irutil import (
     store,
 )
 from graphc.backends.llvm.loop_plan import size_poly
-from passes.fuse_groups import REDUCTIONS, data_inputs
+from graphc.ops import REDUCTIONS, data_inputs
 
 
 class LoopEmitter:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphc.ops import normalize_axes
-from passes.fuse_groups import REDUCTIONS, data_inputs
+from graphc.ops import REDUCTIONS, data_inputs, normalize_axes
 from passes.symbols import Poly, prod
 from passes.views import View, broadcast_view, embed, movement_view
 
