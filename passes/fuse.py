@@ -14,7 +14,7 @@ Two passes, each `Graph -> Graph`, run by the LLVM backend as the stages 'expand
       and consume their result, and optimizer updates (Adam's moments and parameter update
       in one pass per parameter). Movement ops (reshape, transpose, expand_dims, getitem,
       broadcasts) are read as strided views and cost nothing;
-    * 'op': any other op (argmax, take, one_hot, convolution gradients, ...) as a kernel of
+    * 'op': any other op (an 'opaque' op: a gather, a convolution gradient, ...) as a kernel of
       its own.
   Static-size-1 expressions of leaves (a learning-rate schedule, 1/N) are recomputed inside each
   loop that reads them; other intermediates smaller than the loop's space (e.g. exp(b) for a

@@ -61,7 +61,7 @@ def emit_max_pool_grad(kb, node):
 
 
 def route_max_grad(kb, g, n, oh, ow, c):
-    """dx[first argmax of the window of (oh, ow), channel c] += dy[n, oh, ow, c]."""
+    """dx[where the window of (oh, ow) first reaches its maximum, channel c] += dy[n, oh, ow, c]."""
     b, t, peak_of = kb.b, kb.node.dtype, Reducer("max")
 
     def value(ih, iw, inside):

@@ -6,7 +6,7 @@ Kinds of entry:
              size; `ctx.linear_index(node)` the element's row-major index in `node`.
   'reduce'   a Reducer (identity, combine, finalize): sum/mean/max/min inside fused loops.
   'view'     no code: a strided view of the input (passes.views.movement_view).
-  'kernel'   fn(kb, node): a whole kernel of its own (argmax, take, conv2d_input_grad, ...);
+  'kernel'   fn(kb, node): a whole kernel of its own (opaque ops: gathers, conv gradients);
              kb is an OpKernelBuilder (graphc.backends.llvm.op_kernel).
   'dense'    fn(kb, body): matmul, conv1d, conv2d, from a DenseKernel / ConvKernel body
              (passes.kernels: gemm, bias, activation) on the GEMM (graphc.backends.llvm.gemm),

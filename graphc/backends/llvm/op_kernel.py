@@ -1,4 +1,5 @@
-"""Kernels for ops that are not fused loops (argmax, take, one_hot, convolutions, ...).
+"""Kernels for ops that are not fused loops (the 'opaque' fusion class: gathers, convolution
+gradients, ...).
 
 Such a kernel is `void k(ptr out, ptr in0, ..., ptr sizes, ptr status, i32 tid, i32 nthreads)`:
 buffers are contiguous in the shapes of the op's output and data inputs; `sizes` is the array
