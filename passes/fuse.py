@@ -1,11 +1,7 @@
 """Fusion: after autodiff and simplification, group the graph's ops into kernels.
 
-Two passes, each `Graph -> Graph`, run by the LLVM backend as the stages 'expanded' and 'fused':
+Runs as the LLVM backend's stage 'fused', after passes.expand.expand_composites ('expanded'):
 
-- `expand_composites`: softmax and log_softmax become max/sum reductions and elementwise ops
-  (so the reductions can absorb their neighbours), and the ReLU-backward mask `x > 0` reads
-  relu(x) instead of x (equal everywhere, NaN included), so a dense layer's pre-activation
-  is no longer needed after its GEMM.
 - `fuse_kernels`: every computed node of the expanded graph lands in exactly one kernel:
     * 'dense': matmul or conv1d/conv2d -> bias add (per output column / channel) ->
       relu/sigmoid/tanh; the bias and activation run in the GEMM's epilogue;
@@ -38,7 +34,6 @@ import numpy as np
 
 from graphc.ir import Graph, Node, toposort
 from graphc.ops import DENSE, LEAVES, LOOP_OPS, OPS, REDUCTIONS, VIEWS, make_node
-from passes.expand import expand_composites
 from passes.fuse_groups import (
     CONVOLUTIONS,
     RECURRENT_KERNEL_INPUT,
@@ -258,5 +253,5 @@ def leaf_value(node):
     raise KeyError(f"{node!r} is not available inside the kernel")
 
 
-__all__ = ["KernelBody", "expand_composites", "fuse_kernels", "inner_nodes", "kernel_nodes",
+__all__ = ["KernelBody", "fuse_kernels", "inner_nodes", "kernel_nodes",
            "evaluate_fused"]

@@ -4,7 +4,8 @@ what is stored where, and which axes merge into one loop, for small fused loops.
 import graphc as gc
 from graphc.backends.llvm.loop_plan import BAKED_LIMIT, LoopPlan, is_param
 from graphc.ir import Graph
-from passes.fuse import expand_composites, fuse_kernels, kernel_nodes
+from passes.expand import expand_composites
+from passes.fuse import fuse_kernels, kernel_nodes
 from passes.kernels import LoopKernel
 from passes.manager import run_pipeline
 from passes.symbols import Poly

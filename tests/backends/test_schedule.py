@@ -8,7 +8,8 @@ from graphc.backends.llvm.buffers import plan_memory
 from graphc.backends.llvm.schedule import reaches, schedule_kernels, topological
 from graphc.function import check_updates
 from graphc.ir import Graph
-from passes.fuse import expand_composites, fuse_kernels
+from passes.expand import expand_composites
+from passes.fuse import fuse_kernels
 from passes.manager import run_pipeline
 
 

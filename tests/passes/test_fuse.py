@@ -7,7 +7,8 @@ import graphc as gc
 from graphc.backends.numpy_backend import Interpreter
 from graphc.function import check_updates
 from graphc.ir import Graph
-from passes.fuse import evaluate_fused, expand_composites, fuse_kernels, inner_nodes, kernel_nodes
+from passes.expand import expand_composites
+from passes.fuse import evaluate_fused, fuse_kernels, inner_nodes, kernel_nodes
 from passes.manager import run_pipeline
 from passes.memory import peak_live_bytes, plan_offsets
 

@@ -5,7 +5,8 @@ import numpy as np
 
 import graphc as gc
 from graphc.ir import Graph
-from passes.fuse import expand_composites, fuse_kernels, kernel_nodes
+from passes.expand import expand_composites
+from passes.fuse import fuse_kernels, kernel_nodes
 from passes.kernels import ConvKernel, DenseKernel, LoopKernel, OpKernel, RecurrentKernel
 from passes.manager import run_pipeline
 

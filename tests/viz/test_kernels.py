@@ -10,7 +10,8 @@ import graphc as gc
 from graphc.viz import to_dot
 from graphc.viz.kernels import error_colour
 from graphc.viz.parts import BACKWARD, FORWARD, parts_of_stage
-from passes.fuse import expand_composites, fuse_kernels, kernel_nodes
+from passes.expand import expand_composites
+from passes.fuse import fuse_kernels, kernel_nodes
 from passes.manager import CORE_PIPELINE, run_pipeline
 
 

@@ -4,7 +4,7 @@ pool of native threads with one call per function call.
 `compile(run)` is the whole pipeline, top to bottom; every step is a function of the step
 before it, timed on the PipelineRun (run.seconds), the graph stages kept in run.stages:
 
-    expanded     passes.fuse.expand_composites   softmax/log_softmax into reductions, relu masks
+    expanded     passes.expand.expand_composites softmax/log_softmax into reductions, relu masks
     fused        passes.fuse.fuse_kernels        typed dense / conv / loop / op kernels
     schedule     schedule.schedule_kernels       kernel order, updates written in place
     plan memory  buffers.plan_memory             buffers, calls, phases, lifetimes: a Program
@@ -35,7 +35,8 @@ from graphc.backends.llvm.codegen import generate
 from graphc.backends.llvm.kernel_info import describe_kernels
 from graphc.backends.llvm.runtime import Executable
 from graphc.backends.llvm.schedule import schedule_kernels
-from passes.fuse import expand_composites, fuse_kernels
+from passes.expand import expand_composites
+from passes.fuse import fuse_kernels
 
 STAGES = ("expanded", "fused")
 
