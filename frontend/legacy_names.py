@@ -6,6 +6,7 @@ their metaclass (`TakesLegacyNames`), compile/fit/evaluate/predict through
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ class LegacyName:
     shown: how the warning writes the new form, when not just `new`.
     owners: the only classes (or methods) it applies to, by name; empty: every owner that
         takes `new` (a layer's own keyword is never renamed: ELU keeps its `alpha`).
+    wins: which name counts when both are given, as in Keras 2 ('old': `lr` over
+        `learning_rate`, 'new': `input_shape` over `input_dim`); None: a TypeError.
     """
 
     old: tuple[str, ...]
@@ -33,6 +36,7 @@ class LegacyName:
     convert: Callable | None = None
     shown: str | None = None
     owners: tuple[str, ...] = ()
+    wins: str | None = None
 
     def applies(self, kinds: set, takes: set) -> bool:
         if set(self.old) & takes:
@@ -40,14 +44,17 @@ class LegacyName:
         return bool(set(self.owners) & kinds) if self.owners else self.new in takes
 
     def move(self, kwargs: dict, owner: str) -> None:
+        values = [kwargs.pop(name, None) for name in self.old]
+        if all(v is None for v in values):  # an old keyword given as None means "not given"
+            return
         old_text = "/".join(self.old)
         warn_deprecated(owner, old_text, self.shown or self.new, self.era)
-        values = [kwargs.pop(name, None) for name in self.old]
         if kwargs.get(self.new) is not None:
-            raise TypeError(
-                f"{owner}: got both `{old_text}` ({self.era}) and `{self.new}`; "
-                f"pass only `{self.new}`"
-            )
+            if self.wins == "new":
+                return
+            if self.wins is None:
+                raise TypeError(f"{owner}: got both `{old_text}` ({self.era}) and `{self.new}`; "
+                                f"pass only `{self.new}`")
         kwargs[self.new] = self.convert(*values) if self.convert else values[0]
 
 
@@ -96,12 +103,13 @@ LEGACY_NAMES = (
         convert=lambda d: (d,),
         shown="input_shape=(input_dim,)",
         owners=("Layer",),
+        wins="new",
     ),
     # models, training, optimizers, callbacks
     LegacyName(("input",), "inputs", owners=("Model",)),
     LegacyName(("output",), "outputs", owners=("Model",)),
     LegacyName(("nb_epoch",), "epochs", owners=("fit",)),
-    LegacyName(("lr",), "learning_rate", era="Keras 2", owners=("Optimizer",)),
+    LegacyName(("lr",), "learning_rate", era="Keras 2", owners=("Optimizer",), wins="old"),
     LegacyName(("epsilon",), "min_delta", era="Keras 2", owners=("ReduceLROnPlateau",)),
 )
 
@@ -125,11 +133,30 @@ def class_keywords(cls) -> tuple[frozenset, frozenset]:
     return kinds, frozenset(signature_names(*inits))
 
 
+@functools.cache
+def positional_names(cls) -> tuple | None:
+    """The names positional arguments of `cls(...)` bind to; None if it takes *args."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if any(p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY) for p in params):
+        return None
+    return tuple(p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD)
+
+
+def as_keywords(cls, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Positional arguments as keywords, so a rename sees every argument given (`Adam(.1,
+    lr=.2)`); unchanged where they cannot bind (Python then raises its usual error)."""
+    names = positional_names(cls)
+    if not args or names is None or len(args) > len(names) or set(names[:len(args)]) & set(kwargs):
+        return args, kwargs
+    return (), {**dict(zip(names, args)), **kwargs}
+
+
 class TakesLegacyNames(type):
     """Metaclass: calling the class first moves Keras 1/2 keywords to their Keras 3 names."""
 
     def __call__(cls, *args, **kwargs):
         if kwargs:
             kinds, takes = class_keywords(cls)
+            args, kwargs = as_keywords(cls, args, kwargs)
             kwargs = modernize(kwargs, cls.__name__, kinds, takes)
         return super().__call__(*args, **kwargs)

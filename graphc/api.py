@@ -261,7 +261,6 @@ def logical_or(a, b) -> Node:
     return apply("logical_or", a, b)
 
 
-true_divide = div
 eq, neq, lt, le, gt, ge = equal, not_equal, less, less_equal, greater, greater_equal
 
 
@@ -346,10 +345,10 @@ def size(x, axis=None, dtype="float32") -> Node:
 # ---- evaluation --------------------------------------------------------------------------------
 
 
-def evaluate(x: Node, feed=None):
+def _evaluate(x: Node, feed=None):
     """Evaluate with the NumPy interpreter: `y.eval({x: value})`."""
     feed = feed or {}
     return function(list(feed), x, backend="numpy")(*feed.values())
 
 
-Node.eval = evaluate  # needs the passes, so it is installed here, above them, not by the op table
+Node.eval = _evaluate  # needs the passes, so it is installed here, above them, not by the op table

@@ -12,7 +12,7 @@ from collections import defaultdict
 from graphc.ir import Graph, GraphError, Node, toposort
 from graphc.ops import OPS, call
 from graphc.ops.leaves import constant_node
-from graphc.ops.rewrite import rebuild
+from graphc.ops.rebuild import rebuild
 
 FLOATS = ("float32", "float64")
 

@@ -18,7 +18,8 @@ def relu_of_input(graph: Graph) -> dict[int, Node]:
     return {id(n.inputs[0]): n for n in graph.nodes() if n.op == "relu"}
 
 
-EXPANSIONS = RuleTable("expansions", context_of=relu_of_input)
+# Once per node: the relu-mask rule would match its own output again (relu(relu(x))).
+EXPANSIONS = RuleTable("expansions", context_of=relu_of_input, fixed_point=False)
 
 
 def expand_composites(graph: Graph) -> Graph:

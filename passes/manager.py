@@ -44,11 +44,16 @@ class Stages(Mapping):
 
     def __getitem__(self, name: str) -> Graph:
         if name in self.deferred:
-            step, source = self.deferred.pop(name)
+            step, source = self.deferred[name]
             start = time.perf_counter()
-            self.graphs[name] = step(source)
+            self.graphs[name] = step(source)  # a step that raises stays deferred, and raises again
             self.seconds[name] = time.perf_counter() - start
+            del self.deferred[name]
         return self.graphs[name]
+
+    def __contains__(self, name) -> bool:
+        """Whether a stage exists, without computing a deferred one."""
+        return name in self.graphs or name in self.deferred
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.order)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from graphc.ir import Graph, Node
-from graphc.ops.rewrite import transform
+from graphc.ops.rebuild import transform
 
 MAX_REWRITES_PER_NODE = 64  # rules that never settle are a bug, not a big graph
 
@@ -45,11 +45,13 @@ class RuleTable:
     """Rules in registration order (the first that matches a node wins), dispatched by op.
 
     `context_of(graph)` builds what context-using rules read (e.g. the relus of the graph);
-    it is made once per `rewrite_graph` call.
+    it is made once per `rewrite_graph` call. `fixed_point=False` rewrites each node at most
+    once (for rules whose output they would match again, such as the relu-mask expansion).
     """
 
-    def __init__(self, name: str, context_of: Callable[[Graph], object] = lambda graph: None):
-        self.name, self.context_of = name, context_of
+    def __init__(self, name: str, context_of: Callable[[Graph], object] = lambda graph: None,
+                 fixed_point: bool = True):
+        self.name, self.context_of, self.fixed_point = name, context_of, fixed_point
         self.rules: list[Rule] = []
         self._rules_by_op: dict[str, tuple[Rule, ...]] = {}
 
@@ -81,14 +83,17 @@ def rewrite_graph(graph: Graph, table: RuleTable) -> Graph:
 
 
 def rewrite_node(node: Node, table: RuleTable, context=None) -> Node | None:
-    """`node` after applying the first matching rule until none matches; None if none did."""
+    """`node` after applying the first matching rule until none matches (once, without
+    `table.fixed_point`); None if none did."""
     current = node
-    for _ in range(MAX_REWRITES_PER_NODE):
+    for _ in range(MAX_REWRITES_PER_NODE if table.fixed_point else 1):
         rules = table.rules_for(current.op)
         replacement = first_match(current, rules, context) if rules else None
         if replacement is None:
             return None if current is node else current
         current = replacement
+    if not table.fixed_point:
+        return current
     raise RuntimeError(
         f"the rules of {table.name} keep rewriting {node!r} (built at "
         f"{node.site}); one of them undoes another"

@@ -13,7 +13,7 @@ import numpy as np
 from graphc.ir import Graph, Node
 from graphc.ops import OPS, call, make_node
 from graphc.ops.leaves import Literal
-from graphc.ops.rewrite import transform
+from graphc.ops.rebuild import transform
 from passes.rewrite import RuleTable, constant_value, if_same_type, rewrite_graph
 
 FOLD_LIMIT = 1 << 16  # elements; folding bigger constants would bloat the graph and compiled code

@@ -4,7 +4,7 @@ import numpy as np
 
 import graphc as gc
 from graphc.ir import toposort
-from graphc.ops.rewrite import rebuild, transform
+from graphc.ops.rebuild import rebuild, transform
 
 
 def test_toposort_puts_inputs_first_and_visits_shared_nodes_once():

@@ -10,8 +10,6 @@ import numpy as np
 from graphc.ir import Graph, GraphError
 from graphc.ops import OPS
 
-STAGES = ()  # the interpreter runs the optimized graph as it is
-
 
 class Interpreter:
     def __init__(self, graph: Graph):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.backends.llvm.codegen import generate
+from graphc.backends.llvm.emit import generate
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,10 @@
 """Composite expansions (passes.expand): each rule alone, on its smallest matching graph."""
 
+import numpy as np
 import pytest
 
 import graphc as gc
-from passes.expand import EXPANSIONS
+from passes.expand import EXPANSIONS, expand_composites
 from tests.passes.rule_checks import (
     RuleCase,
     check_docstring,
@@ -57,3 +58,23 @@ def test_relu_mask_needs_a_scalar_zero():
     x = gc.placeholder((2,), "float64", "x")
     graph = gc.Graph((x,), (gc.greater(x, gc.constant([0.0, 0.0], "float64")), gc.relu(x)))
     assert rule(graph.outputs[0], EXPANSIONS.context_of(graph)) is None
+
+
+def test_each_relu_mask_is_rewritten_once():
+    """x > 0 reads relu(x), and relu(x) > 0 reads relu(relu(x)), once each (not again)."""
+    x = gc.placeholder((3,), "float64", "x")
+    inner = gc.relu(x)
+    graph = gc.Graph((x,), (x > 0.0, inner > 0.0, gc.relu(inner)))
+    expanded = expand_composites(graph).outputs
+    first, second, outer = expanded
+    assert first.inputs[0].op == "relu" and first.inputs[0].inputs[0].op == "placeholder"
+    assert second.inputs[0] is outer
+
+
+def test_deeply_nested_relus_expand():
+    x = h = gc.placeholder((3,), "float64", "x")
+    for _ in range(70):
+        h = gc.relu(h)
+    gx = gc.grad(gc.sum(h), x)
+    f = gc.function([x], gx, backend="llvm")
+    assert f(np.array([-1.0, 0.5, 2.0])).tolist() == [0.0, 1.0, 1.0]

@@ -1,6 +1,8 @@
 """The pass manager on its own: stages in order, timed steps, and a deferred stage that is
 computed (and timed) only when first read."""
 
+import pytest
+
 import graphc as gc
 from graphc.ir import Graph
 from passes.manager import PipelineRun, run_pipeline
@@ -35,3 +37,17 @@ def test_a_deferred_stage_runs_once_when_first_read():
     assert list(run.stages) == ["raw", "later"] and not calls and "later" not in run.seconds
     assert run.stages["later"] is graph and run.stages["later"] is graph
     assert calls == [graph] and "later" in run.seconds
+
+
+def test_asking_for_a_deferred_stage_does_not_compute_it():
+    run = PipelineRun(stages={"raw": small_graph()})
+    run.defer("later", lambda g: 1 / 0)
+    assert "later" in run.stages and "missing" not in run.stages
+
+
+def test_a_deferred_stage_that_fails_raises_again_when_read_again():
+    run = PipelineRun(stages={"raw": small_graph()})
+    run.defer("later", lambda g: 1 / 0)
+    for _ in range(2):
+        with pytest.raises(ZeroDivisionError):
+            run.stages["later"]

@@ -8,7 +8,7 @@ before it, timed on the PipelineRun (run.seconds), the graph stages kept in run.
     fused        passes.fuse.fuse_kernels        typed dense / conv / loop / op kernels
     schedule     schedule.schedule_kernels       kernel order, updates written in place
     plan memory  buffers.plan_memory             buffers, calls, phases, lifetimes: a Program
-    emit         codegen.generate                the module's LLVM IR text
+    emit         emit.generate                   the module's LLVM IR text
     compile      jit.compile_ir                  O3 for the host CPU (disk cache of objects)
     load         runtime.Executable              the callable, its pointer table and arena
 
@@ -27,18 +27,15 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import time
 
 from graphc.backends.llvm import jit, program_cache
 from graphc.backends.llvm.buffers import plan_memory
-from graphc.backends.llvm.codegen import generate
+from graphc.backends.llvm.emit import generate
 from graphc.backends.llvm.kernel_info import describe_kernels
 from graphc.backends.llvm.runtime import Executable
 from graphc.backends.llvm.schedule import schedule_kernels
 from passes.expand import expand_composites
 from passes.fuse import fuse_kernels
-
-STAGES = ("expanded", "fused")
 
 
 def compile(run, use_cache: bool = True):  # noqa: A001 - the backend protocol's name
@@ -64,15 +61,13 @@ def compile(run, use_cache: bool = True):  # noqa: A001 - the backend protocol's
 
 
 def load_cached(run, key, nodes, expanded):
-    """The Executable of a program-cache hit (timed as 'cache'), or None."""
-    start = time.perf_counter()
-    hit = program_cache.load(key, nodes, expanded)
+    """The Executable of a program-cache hit (timed as 'cache' and 'load'), or None."""
+    hit = run.measure("cache", program_cache.load, key, nodes, expanded)
     if hit is None:
         return None
     program, compiled, kernels = hit
-    executable = Executable(program, compiled, [k.function for k in kernels], kernels)
-    run.seconds["cache"] = time.perf_counter() - start
-    return executable
+    functions = [k.function for k in kernels]
+    return run.measure("load", Executable, program, compiled, functions, kernels)
 
 
 def print_kernels(module: str, kernels) -> None:

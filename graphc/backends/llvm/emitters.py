@@ -13,7 +13,7 @@ Kinds of entry:
              its bias add and activation in the epilogue.
   'recurrent' fn(kb, body): a recurrent sequence op or its BPTT op, from its RecurrentKernel
              body (passes.kernels: steps, units), as one SPMD time loop.
-  'expanded' rewritten into other ops by passes.expand.expand_composites before lowering.
+  'expanded' rewritten into other ops by passes.expand.expand_composites (the 'expanded' stage).
 The family modules (emit_elementwise, emit_reduce, emit_movement, emit_nn, emit_conv,
 emit_conv_grad, emit_pool, emit_recurrent) fill the table when this module is imported.
 """

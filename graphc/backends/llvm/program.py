@@ -1,5 +1,5 @@
 """A Program: the compiled function's kernels in execution order, with the buffers each one
-reads and writes (what the memory plan makes of a schedule, and what codegen and the runtime
+reads and writes (what the memory plan makes of a schedule, and what the emit stage and the runtime
 read)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Codegen: a Program becomes one LLVM module (as text): its kernels, each distinct kernel
+"""The emit stage: a Program becomes one LLVM module (as text): its kernels, each distinct kernel
 emitted once (kernels whose code is identical, e.g. Adam over parameters of different sizes,
 share one function), and the entry
 
