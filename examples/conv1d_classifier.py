@@ -16,16 +16,15 @@ the test accuracy ends below 90% (75% for the lone LSTM).
                                          [--backend llvm|numpy] [--out out] [--smoke]
 """
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from _common import check_reload, example_arguments, output_folder
 
 from frontend.layers import LSTM, Conv1D, Dense, GlobalAveragePooling1D, Input, MaxPooling1D
-from frontend.models import Sequential, load_model
-from frontend.utils import set_random_seed, to_categorical
+from frontend.models import Sequential
+from frontend.utils import to_categorical
 
 STEPS, CLASSES = 40, ("sine", "square", "sawtooth", "triangle")
 # Test accuracy each model must reach (a lone LSTM learns these shapes more slowly).
@@ -33,16 +32,8 @@ TARGET_ACCURACY = {"conv1d": 0.90, "conv_lstm": 0.90, "lstm": 0.75}
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = example_arguments(__doc__, epochs=15, smoke_data="256 signals")
     parser.add_argument("--model", default="conv1d", choices=["conv1d", "lstm", "conv_lstm"])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--backend", default="llvm", choices=["llvm", "numpy"])
-    parser.add_argument("--out", default="out", help="folder for the saved model")
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="a quick run on 256 signals for one epoch (used by the tests)",
-    )
     return parser.parse_args()
 
 
@@ -78,21 +69,9 @@ def build_model(kind: str):
     return model
 
 
-def save_and_reload(model, x, out: Path, kind: str):
-    path = out / f"{kind}_classifier.zip"
-    before = model.predict(x, verbose=0)
-    model.save(path)
-    after = load_model(path).predict(x, verbose=0)
-    if not np.array_equal(before, after):
-        raise SystemExit("the reloaded model predicts differently")
-    print(f"saved to {path}; the reloaded model predicts the same")
-
-
 def main():
     args = parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_random_seed(0)
+    out = output_folder(args)
     rng = np.random.default_rng(0)
     n_train, n_test = (256, 64) if args.smoke else (3000, 600)
     x_train, y_train = make_signals(n_train, rng)
@@ -125,7 +104,7 @@ def main():
         "- labelled",
         [CLASSES[k] for k in y_test[:8]],
     )
-    save_and_reload(model, x_test, out, args.model)
+    check_reload(model, x_test, out / f"{args.model}_classifier.zip")
     if not args.smoke and accuracy < TARGET_ACCURACY[args.model]:
         sys.exit(f"test accuracy {accuracy:.4f} is below {TARGET_ACCURACY[args.model]}")
 

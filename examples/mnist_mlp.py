@@ -18,43 +18,18 @@ Offline, mnist.load_data() uses the 5,000 digits shipped with graphc (4,000 trai
     python examples/mnist_mlp.py [--epochs 20] [--backend llvm|numpy] [--out out] [--smoke]
 """
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from _common import check_reload, example_arguments, load_digits, output_folder
 
 import graphc as gc
-from frontend.datasets import mnist
 from frontend.layers import Dense, Input
-from frontend.models import Sequential, load_model
-from frontend.utils import plot_model, set_random_seed, to_categorical
+from frontend.models import Sequential
+from frontend.utils import plot_model
 
 TARGET_ACCURACY = 0.94  # on the 1,000 packaged test digits, after training on the 4,000
-
-
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--backend", default="llvm", choices=["llvm", "numpy"])
-    parser.add_argument("--out", default="out", help="folder for the pictures and the model")
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="a quick run on 500 digits for one epoch (used by the tests)",
-    )
-    return parser.parse_args()
-
-
-def load_digits(smoke: bool):
-    """Images as float32 rows in [0, 1], labels one-hot."""
-    (x_train, y_train), (x_test, y_test) = mnist.load_data()
-    if smoke:
-        x_train, y_train, x_test, y_test = x_train[:400], y_train[:400], x_test[:100], y_test[:100]
-    x_train = x_train.reshape(-1, 784).astype("float32") / 255
-    x_test = x_test.reshape(-1, 784).astype("float32") / 255
-    return (x_train, to_categorical(y_train, 10)), (x_test, to_categorical(y_test, 10))
 
 
 def build_model():
@@ -68,20 +43,6 @@ def build_model():
     )
     model.summary()
     return model
-
-
-def save_and_reload(model, x, out: Path):
-    """Save, load back, and check the reloaded model predicts exactly the same."""
-    path = out / "mnist_mlp.zip"
-    before = model.predict(x, verbose=0)
-    model.save(path)
-    after = load_model(path).predict(x, verbose=0)
-    if not np.array_equal(before, after):
-        raise SystemExit(
-            f"the reloaded model predicts differently (max difference "
-            f"{np.abs(before - after).max():.3g})"
-        )
-    print(f"saved to {path}; the reloaded model predicts the same")
 
 
 def draw(model, history, out: Path):
@@ -100,11 +61,10 @@ def draw(model, history, out: Path):
 
 
 def main():
-    args = parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_random_seed(0)
-    (x_train, y_train), (x_test, y_test) = load_digits(args.smoke)
+    args = example_arguments(__doc__, epochs=20, smoke_data="400 digits").parse_args()
+    out = output_folder(args)
+    # each image flattened into a row of 784 pixels
+    (x_train, y_train), (x_test, y_test) = load_digits((784,), 400 if args.smoke else None)
     print(f"{len(x_train)} training and {len(x_test)} test digits")
 
     model = build_model()
@@ -135,7 +95,7 @@ def main():
         y_test[:10].argmax(axis=1).tolist(),
     )
 
-    save_and_reload(model, x_test, out)
+    check_reload(model, x_test, out / "mnist_mlp.zip")
     draw(model, history, out)
     if not args.smoke and len(x_test) == 1000 and accuracy < TARGET_ACCURACY:
         sys.exit(f"test accuracy {accuracy:.4f} is below {TARGET_ACCURACY}")

@@ -15,7 +15,7 @@ import graphc as gc
 from graphc import __version__
 from graphc.cli_models import model_support
 from graphc.compare import compare as run_compare
-from graphc.ir import Graph, Node
+from graphc.ir import Graph, Node, shape_text
 from graphc.viz import to_dot
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -234,10 +234,6 @@ def random_inputs(fn, batch: int, seed: int) -> list:
     return arrays
 
 
-def dims(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
-
-
 def function_to_compare(label: str, obj):
     if is_model(obj):
         return model_function(obj)
@@ -261,7 +257,7 @@ def compare(args) -> int:
     try:
         report = run_compare(fn, *random_inputs(fn, args.batch, args.seed))
     except ValueError as err:  # random inputs that do not fit the function's shapes
-        shapes = ", ".join(f"{p.name or 'input'} {dims(p.shape)}" for p in fn.inputs)
+        shapes = ", ".join(f"{p.name or 'input'} {shape_text(p.shape)}" for p in fn.inputs)
         raise CommandError(
             f"random inputs ({shapes}; each ? = --batch {args.batch}) do not "
             f"fit: {err}. Give placeholders static shapes apart from the batch"

@@ -33,6 +33,7 @@ import numpy as np
 from graphc.backends import get_backend
 from graphc.backends.numpy_backend import Interpreter
 from graphc.function import Function, coerce_input, function
+from graphc.ops.leaves import leaf_value
 from passes.manager import PipelineRun
 
 # float32 kernels reassociate sums and use vectorized exp/log (1-2 ulp): relative error near
@@ -192,18 +193,10 @@ def kernel_agreements(executable, env, values, rtol, atol) -> list:
         worst = None
         for index, node in enumerate(call.body.outputs):
             ref = env.get(id(node))
-            ref = node_value(node) if ref is None else ref
+            ref = leaf_value(node) if ref is None else ref
             a = agreement(call.name, values[(call.name, index)], ref, rtol, atol, info.ops)
             if worst is None or (a.mismatches, a.max_rel) > (worst.mismatches, worst.max_rel):
                 worst = a
         if worst is not None:
             rows.append(worst)
     return rows
-
-
-def node_value(node):
-    if node.op == "constant":
-        return node.attr("value").value
-    if node.op == "shared":
-        return node.attr("storage").value
-    raise KeyError(node)

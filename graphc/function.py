@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc import ir
 from graphc.backends import get_backend
 from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError, user_site
 from graphc.ops.leaves import SharedVariable
@@ -122,12 +123,8 @@ def coerce_input(p: Node, value, position: int) -> np.ndarray:
 
 
 def shape_text(shape) -> str:
-    return (
-        "("
-        + ", ".join("None" if d is None else str(d) for d in shape)
-        + ("," if len(shape) == 1 else "")
-        + ")"
-    )
+    """`shape` as users write it (Keras's way): None for a size known only at run time."""
+    return ir.shape_text(shape, unknown="None")
 
 
 def function(inputs, outputs, updates=None, backend="llvm", name=None) -> Function:

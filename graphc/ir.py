@@ -62,6 +62,12 @@ def normalize_dtype(dtype: Any) -> str:
     return name
 
 
+def shape_text(shape, unknown: str = "?") -> str:
+    """`shape` written as a tuple, `unknown` standing for each size known only at run time."""
+    dims = ", ".join(unknown if d is None else str(d) for d in shape)
+    return f"({dims}{',' if len(shape) == 1 else ''})"
+
+
 class Node:
     """One op applied to inputs; immutable. Also the symbolic value the op produces.
 
@@ -109,8 +115,7 @@ class Node:
 
     def __repr__(self):
         label = f"{self.name}:" if self.name else ""
-        dims = ",".join("?" if d is None else str(d) for d in self.shape)
-        return f"<{label}{self.op} ({dims}) {self.dtype}>"
+        return f"<{label}{self.op} {shape_text(self.shape)} {self.dtype}>"
 
     def __bool__(self):
         raise TypeError("a symbolic graphc value has no truth value; use gc.where for conditions")

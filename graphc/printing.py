@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 
-from graphc.ir import Graph, Node
+from graphc.ir import Graph, Node, shape_text
 
 
 def node_label(node: Node) -> str:
-    dims = ", ".join("?" if d is None else str(d) for d in node.shape)
     attrs = {k: v for k, v in node.attrs if k not in ("shape", "dtype", "storage")}
     text = node.op
     if node.op == "constant":
@@ -17,7 +16,7 @@ def node_label(node: Node) -> str:
         text += " {" + ", ".join(f"{k}={v}" for k, v in attrs.items()) + "}"
     if node.name:
         text += f" '{node.name}'"
-    return f"{text} ({dims}) {node.dtype}"
+    return f"{text} {shape_text(node.shape)} {node.dtype}"
 
 
 def print_tree(roots, out, ids: dict, show_site: bool) -> None:

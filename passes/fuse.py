@@ -34,6 +34,7 @@ import numpy as np
 
 from graphc.ir import Graph, Node, toposort
 from graphc.ops import DENSE, LEAVES, LOOP_OPS, OPS, REDUCTIONS, VIEWS, make_node
+from graphc.ops.leaves import leaf_value
 from passes.fuse_groups import (
     CONVOLUTIONS,
     RECURRENT_KERNEL_INPUT,
@@ -243,14 +244,6 @@ def stand_in(node, shapes):
     if node.op in ("constant", "shared"):
         return leaf_value(node)
     return np.broadcast_to(np.zeros((), node.dtype), shapes[id(node)])
-
-
-def leaf_value(node):
-    if node.op == "constant":
-        return node.attr("value").value
-    if node.op == "shared":
-        return node.attr("storage").value
-    raise KeyError(f"{node!r} is not available inside the kernel")
 
 
 __all__ = ["KernelBody", "fuse_kernels", "inner_nodes", "kernel_nodes",

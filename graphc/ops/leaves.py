@@ -122,6 +122,15 @@ defop(
 )
 
 
+def leaf_value(node: Node) -> np.ndarray:
+    """The value a constant or shared leaf holds now (placeholders have none until a call)."""
+    if node.op == "constant":
+        return node.attr("value").value
+    if node.op == "shared":
+        return node.attr("storage").value
+    raise KeyError(f"{node!r} holds no value of its own: only constants and shared variables do")
+
+
 def constant_node(value, dtype=None, site=None):
     array = np.array(value, dtype=normalize_dtype(dtype) if dtype else None)
     if array.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):

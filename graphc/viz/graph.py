@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import graphviz
 import numpy as np
 
-from graphc.ir import Graph, Node
+from graphc.ir import Graph, Node, shape_text
 from graphc.viz import kernels
 from graphc.viz.parts import BACKWARD, parts_of_graph, parts_of_stage
 from graphc.viz.render import Diagram, DiagramError, check_rankdir
@@ -48,11 +48,6 @@ class Drawing:
     kernel_stats: dict = field(default_factory=dict)
 
 
-def dims(shape) -> str:
-    text = ", ".join("?" if d is None else str(d) for d in shape)
-    return f"({text}{',' if len(shape) == 1 else ''})"
-
-
 def short(value, limit: int = 28) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -61,18 +56,18 @@ def short(value, limit: int = 28) -> str:
 def node_label(node: Node) -> str:
     """'name: op {attrs}' over '(shape) dtype'."""
     if node.op in ("placeholder", "shared"):
-        return f"{node.name or node.op}\n{dims(node.shape)} {node.dtype}"
+        return f"{node.name or node.op}\n{shape_text(node.shape)} {node.dtype}"
     if node.op == "constant":
         value = node.attr("value").value
         if value.size > 4:
-            return f"constant\n{dims(node.shape)} {node.dtype}"
+            return f"constant\n{shape_text(node.shape)} {node.dtype}"
         return short(np.array2string(value, precision=4, separator=", "))
     attrs = [
         f"{k}={short(v)}" for k, v in node.attrs if k not in HIDDEN_ATTRS and v is not False
     ]  # False flags are the defaults
     head = (f"{node.name}: " if node.name else "") + node.op
     body = ("\n" + ", ".join(attrs)) if attrs else ""
-    return f"{head}{body}\n{dims(node.shape)} {node.dtype}"
+    return f"{head}{body}\n{shape_text(node.shape)} {node.dtype}"
 
 
 def node_style(node: Node, part: str) -> dict:

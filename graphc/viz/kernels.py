@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import textwrap
 
-from graphc.ir import Node
+from graphc.ir import Node, shape_text
 from graphc.ops import LEAVES
 from graphc.viz.parts import BACKWARD, FORWARD
 
@@ -87,7 +87,8 @@ def draw_kernel_box(writer, kernel: Node, body, stats) -> None:
     """The kernel as one box: name, kind, its ops, its first output's shape."""
     ops = textwrap.wrap(" ".join(body.ops) or "copy", 34)
     ops = ops[:4] + (["..."] if len(ops) > 4 else [])
-    label = "\n".join([cluster_label(body, stats), *ops, f"{dims(kernel.shape)} {kernel.dtype}"])
+    shape = f"{shape_text(kernel.shape)} {kernel.dtype}"
+    label = "\n".join([cluster_label(body, stats), *ops, shape])
     parts = {writer.drawing.parts.get(id(n)) for n in body.nodes}
     fill = {"forward": "#ffffff", "backward": "#fee2e2"}
     style = dict(
@@ -102,11 +103,6 @@ def draw_kernel_box(writer, kernel: Node, body, stats) -> None:
         style.update(color=stats_colour(stats), penwidth="2.5")
     writer.dot.node(writer.id_of(kernel), label, **style)
     writer.draw_edges_into(kernel)
-
-
-def dims(shape) -> str:
-    text = ", ".join("?" if d is None else str(d) for d in shape)
-    return f"({text}{',' if len(shape) == 1 else ''})"
 
 
 def cluster_label(body, stats) -> str:

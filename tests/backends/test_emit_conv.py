@@ -8,12 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.backends.llvm import conv_gemm, emit_conv, emit_conv_grad
-from graphc.ops.conv import resolve_padding
+from tests.strategies import conv_geometries
 
 
 @pytest.fixture(autouse=True)
@@ -51,35 +51,19 @@ def check(rank, x_shape, k_shape, dtype="float64", seed=0, batches=None, **conv_
             np.testing.assert_allclose(got, want, **TOL[dtype])
 
 
-@st.composite
-def geometries(draw):
-    rank = draw(st.sampled_from([1, 2]))
-    sizes = tuple(draw(st.integers(1, 9)) for _ in range(rank))
-    kernel = tuple(draw(st.integers(1, 3)) for _ in range(rank))
-    strides = tuple(draw(st.integers(1, 3)) for _ in range(rank))
-    dilation = tuple(draw(st.integers(1, 2)) for _ in range(rank))
-    padding = draw(st.sampled_from(["valid", "same"] + (["causal"] if rank == 1 else [])))
-    pads = resolve_padding(padding, sizes, kernel, strides, dilation)
-    assume(
-        all(
-            n + lo + hi >= d * (k - 1) + 1
-            for n, (lo, hi), k, d in zip(sizes, pads, kernel, dilation)
-        )
-    )
-    return rank, sizes, kernel, strides, dilation, padding
+GEOMETRIES = conv_geometries(max_size=9, max_kernel=3)
 
 
 @settings(max_examples=15, deadline=None)
-@given(geometries(), st.integers(1, 4), st.integers(1, 5), st.integers(1, 3))
+@given(GEOMETRIES, st.integers(1, 4), st.integers(1, 5), st.integers(1, 3))
 def test_conv_and_its_gradients_match_the_interpreter(geometry, cin, cout, batch):
-    rank, sizes, kernel, strides, dilation, padding = geometry
     check(
-        rank,
-        (batch, *sizes, cin),
-        (*kernel, cin, cout),
-        strides=strides,
-        dilation_rate=dilation,
-        padding=padding,
+        geometry.rank,
+        (batch, *geometry.sizes, cin),
+        (*geometry.kernel, cin, cout),
+        strides=geometry.strides,
+        dilation_rate=geometry.dilation,
+        padding=geometry.padding,
     )
 
 
@@ -136,9 +120,11 @@ def test_pooling_step_matches_the_interpreter(kind):
 
 
 @settings(max_examples=10, deadline=None)
-@given(geometries(), st.sampled_from(["max", "avg"]), st.integers(1, 3))
+@given(GEOMETRIES, st.sampled_from(["max", "avg"]), st.integers(1, 3))
 def test_pooling_on_random_geometries_matches_the_interpreter(geometry, kind, batch):
-    rank, sizes, window, strides, _, padding = geometry
+    rank, sizes, window, strides, padding = (
+        geometry.rank, geometry.sizes, geometry.kernel, geometry.strides, geometry.padding
+    )
     if padding == "causal" or any(n < k for n, k in zip(sizes, window)):
         padding = "same"  # (a window larger than the input only fits with padding)
     x = gc.placeholder((None, *sizes, 2), "float64", name="x")

@@ -172,11 +172,12 @@ Y_REG = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.1]])
 P_REG = np.array([[1.5, 1.0], [0.0, -1.5], [2.0, 4.0]])
 
 
-def numpy_losses():
-    clip = lambda p: np.clip(p, EPS, 1 - EPS)  # noqa: E731
-    log_softmax = LOGITS - np.log(np.exp(LOGITS).sum(1, keepdims=True))
-    e = P_REG - Y_REG
-    huber = np.where(np.abs(e) <= 1, 0.5 * e * e, np.abs(e) - 0.5)
+# Each case: (y_true, y_pred, the per-sample loss computed with NumPy).
+def clip(p):
+    return np.clip(p, EPS, 1 - EPS)
+
+
+def probability_cases() -> dict:
     return {
         "categorical_crossentropy": (Y_CAT, P_CAT, -np.sum(Y_CAT * np.log(clip(P_CAT)), 1)),
         "sparse_categorical_crossentropy": (
@@ -189,6 +190,13 @@ def numpy_losses():
             P_BIN,
             -(Y_BIN * np.log(clip(P_BIN)) + (1 - Y_BIN) * np.log(1 - clip(P_BIN)))[:, 0],
         ),
+    }
+
+
+def regression_cases() -> dict:
+    e = P_REG - Y_REG
+    huber = np.where(np.abs(e) <= 1, 0.5 * e * e, np.abs(e) - 0.5)
+    return {
         "mse": (Y_REG, P_REG, np.mean(e**2, 1)),
         "mae": (Y_REG, P_REG, np.mean(np.abs(e), 1)),
         "mape": (Y_REG, P_REG, 100 * np.mean(np.abs(e) / np.abs(Y_REG), 1)),
@@ -199,6 +207,11 @@ def numpy_losses():
         ),
         "huber": (Y_REG, P_REG, np.mean(huber, 1)),
         "log_cosh": (Y_REG, P_REG, np.mean(np.log(np.cosh(e)), 1)),
+    }
+
+
+def margin_and_divergence_cases() -> dict:
+    return {
         "hinge": (Y_BIN, P_REG[:, :1], np.maximum(1 - (2 * Y_BIN - 1) * P_REG[:, :1], 0)[:, 0]),
         "squared_hinge": (
             Y_BIN,
@@ -215,12 +228,27 @@ def numpy_losses():
             np.abs(P_REG),
             np.mean(np.abs(P_REG) - np.abs(Y_REG) * np.log(np.abs(P_REG) + EPS), 1),
         ),
+    }
+
+
+def logit_cases() -> dict:
+    log_softmax = LOGITS - np.log(np.exp(LOGITS).sum(1, keepdims=True))
+    return {
         "from_logits_cce": (Y_CAT, LOGITS, -np.sum(Y_CAT * log_softmax, 1)),
         "from_logits_bce": (
             Y_BIN,
             LOGITS[:, :1],
             np.log1p(np.exp(-LOGITS[:, :1]))[:, 0] + (1 - Y_BIN[:, 0]) * LOGITS[:, 0],
         ),
+    }
+
+
+def numpy_losses() -> dict:
+    return {
+        **probability_cases(),
+        **regression_cases(),
+        **margin_and_divergence_cases(),
+        **logit_cases(),
     }
 
 

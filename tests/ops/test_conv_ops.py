@@ -14,6 +14,7 @@ import graphc as gc
 from graphc.ops import OPS
 from graphc.ops.conv import resolve_padding
 from graphc.testing import In, case, check_gradient
+from tests.strategies import conv_geometries
 
 
 def run(output, inputs, *values):
@@ -109,24 +110,15 @@ def test_pool_strides_default_to_pool_size():
 # ---- fast references agree with the direct loops ----------------------------------------------
 
 
-@st.composite
-def conv_geometry(draw):
-    rank = draw(st.sampled_from([1, 2]))
-    sizes = tuple(draw(st.integers(1, 7)) for _ in range(rank))
-    kernel = tuple(draw(st.integers(1, 4)) for _ in range(rank))
-    strides = tuple(draw(st.integers(1, 3)) for _ in range(rank))
-    dilation = tuple(draw(st.integers(1, 2)) for _ in range(rank))
-    mode = draw(st.sampled_from(["valid", "same"] + (["causal"] if rank == 1 else [])))
-    pads = resolve_padding(mode, sizes, kernel, strides, dilation)
-    extents = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    assume(all(n + lo + hi >= e for n, (lo, hi), e in zip(sizes, pads, extents)))
-    return sizes, kernel, strides, dilation, pads
+GEOMETRIES = conv_geometries(max_size=7, max_kernel=4)
 
 
 @settings(max_examples=60, deadline=None)
-@given(conv_geometry(), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31))
+@given(GEOMETRIES, st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31))
 def test_conv_matches_direct_loops(geometry, cin, cout, seed):
-    sizes, kernel, strides, dilation, pads = geometry
+    sizes, kernel, strides, dilation, pads = (
+        geometry.sizes, geometry.kernel, geometry.strides, geometry.dilation, geometry.pads
+    )
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2, *sizes, cin))
     w = rng.standard_normal((*kernel, cin, cout))
@@ -136,9 +128,9 @@ def test_conv_matches_direct_loops(geometry, cin, cout, seed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(conv_geometry(), st.sampled_from(["max", "avg"]), st.integers(0, 2**31))
+@given(GEOMETRIES, st.sampled_from(["max", "avg"]), st.integers(0, 2**31))
 def test_pool_matches_direct_loops(geometry, kind, seed):
-    sizes, pool_size, strides, _, _ = geometry
+    sizes, pool_size, strides = geometry.sizes, geometry.kernel, geometry.strides
     pads = resolve_padding("same", sizes, pool_size, strides, (1,) * len(sizes))
     if seed % 2:
         pads = tuple((0, 0) for _ in sizes)
@@ -153,16 +145,15 @@ def test_pool_matches_direct_loops(geometry, kind, seed):
 
 
 @settings(max_examples=12, deadline=None)
-@given(conv_geometry(), st.integers(0, 100))
+@given(GEOMETRIES, st.integers(0, 100))
 def test_conv_gradients_on_random_geometries(geometry, seed):
-    sizes, kernel, strides, dilation, pads = geometry
-    rank = len(sizes)
+    rank = geometry.rank
     spec = case(
-        In((2, *sizes, 2)),
-        In((*kernel, 2, 3)),
-        strides=strides,
-        dilation=dilation,
-        padding=pads,
+        In((2, *geometry.sizes, 2)),
+        In((*geometry.kernel, 2, 3)),
+        strides=geometry.strides,
+        dilation=geometry.dilation,
+        padding=geometry.pads,
     )
     assert max(check_gradient(f"conv{rank}d", spec, seed)) < 1e-6
 
