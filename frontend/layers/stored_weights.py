@@ -26,6 +26,10 @@ def weights_must_match(shapes, source: str):
         _STORED.reset(token)
 
 
+class StoredWeightMismatch(ValueError):
+    """A weight the config declares that the file does not store (the message names it)."""
+
+
 def claim_stored_weight(shape: tuple, dtype: str, weight_name: str) -> None:
     """Nothing outside `weights_must_match`; inside it, a ValueError unless the file stores an
     unclaimed array of this shape."""
@@ -37,7 +41,7 @@ def claim_stored_weight(shape: tuple, dtype: str, weight_name: str) -> None:
         unclaimed[shape] -= 1
         return
     size = math.prod(shape) * np.dtype(dtype).itemsize
-    raise ValueError(
+    raise StoredWeightMismatch(
         f"{source}: the config declares weight {weight_name!r} of shape {shape} "
         f"({size:,} bytes), but the file stores no (further) array of that shape (it stores "
         f"{sorted(unclaimed.elements())}): the config or the weights were edited or come "

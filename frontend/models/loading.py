@@ -17,6 +17,7 @@ from frontend.models.archive import (
     read_model_archive,
 )
 from frontend.models.compile_config import compile_from_config
+from frontend.models.config_check import check_saved_config, config_faults_named
 from frontend.models.model import Model
 from frontend.models.saving import FORMAT, FORMAT_VERSION, assign_weights
 from frontend.models.sequential import Sequential
@@ -60,15 +61,20 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     limit = expansion_limit(path)
     what = f"{path}: model.weights.npz"
     weights, names = npz_to_arrays(members["model.weights.npz"], what, limit)
+    check_saved_config(config, f"{path}: config.json", custom_objects)
     previous, SAFE_MODE["enabled"] = SAFE_MODE["enabled"], bool(safe_mode)
     try:
-        with weights_must_match([w.shape for w in weights], path):
+        with (
+            weights_must_match([w.shape for w in weights], path),
+            config_faults_named(f"{path}: config.json"),
+        ):
             model = model_from_dict(config, custom_objects)
-            assign_weights(model, weights, names, path)  # builds a lazy Sequential's weights
+            assign_weights(model, weights, names, path)  # builds a lazy Sequential first
     finally:
         SAFE_MODE["enabled"] = previous
     if compile and config.get("compile_config"):
-        compile_from_config(model, config["compile_config"], custom_objects)
+        with config_faults_named(f"{path}: config.json['compile_config']"):
+            compile_from_config(model, config["compile_config"], custom_objects)
         if "optimizer.npz" in members and getattr(model, "compiled", False):
             what = f"{path}: optimizer.npz"
             restore_optimizer(model, npz_to_arrays(members["optimizer.npz"], what, limit)[0], what)

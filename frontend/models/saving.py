@@ -26,7 +26,7 @@ import zipfile
 import numpy as np
 
 import graphc
-from frontend.models.archive import read_weights_file
+from frontend.models.archive import FileFormatError, read_weights_file
 from frontend.models.compile_config import compile_config
 from frontend.models.serialization import model_to_dict
 from graphc.files import atomic_write
@@ -95,14 +95,14 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
 def assign_weights(model, arrays, names, source: str) -> None:
     weights = model.weights
     if len(arrays) != len(weights):
-        raise ValueError(
+        raise FileFormatError(
             f"{source} holds {len(arrays)} weight arrays but model '{model.name}' "
             f"has {len(weights)} weights ({', '.join(w.name for w in weights)})"
         )
     for i, (var, value) in enumerate(zip(weights, arrays)):
         if tuple(value.shape) != tuple(var.shape):
             saved = names[i] if names else f"array {i}"
-            raise ValueError(
+            raise FileFormatError(
                 f"{source}: weight {var.name!r} of model '{model.name}' has shape "
                 f"{var.shape}, but the file's {saved!r} has shape {value.shape}"
             )
