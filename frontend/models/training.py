@@ -172,7 +172,6 @@ class Trainer(DataHandling):
             kwargs.get("epochs", epochs), initial_epoch, batch_size, validation_batch_size
         )
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "fit")
-        A.require_samples("fit", xs)
         train, val = self._hold_out_validation(xs, ys, sws, validation_data, validation_split)
         history, verbose = History(), A.verbosity(verbose)
         steps = D.steps_for(len(train[0][0]), batch_size)
@@ -270,7 +269,6 @@ class Trainer(DataHandling):
         A.reject_steps(steps=steps)
         batch_size = A.batch_size_or_default("evaluate", batch_size)
         xs, ys, sws = self._prepare(x, y, sample_weight, None, "evaluate")
-        A.require_samples("evaluate", xs)
         verbose = A.verbosity(verbose)
         cbs = CallbackList(
             list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),

@@ -5,7 +5,7 @@ shapes on both backends."""
 import numpy as np
 import pytest
 
-from frontend.layers import Dense, Input
+from frontend.layers import LSTM, Conv1D, Dense, Embedding, Input
 from frontend.models import Model, Sequential
 from tests.frontend.conftest import BACKENDS
 
@@ -28,6 +28,10 @@ def test_predict_on_no_samples_gives_empty_outputs_of_the_right_shape(backend):
     two.compile("sgd", "mse", backend=backend)
     outs = two.predict(np.zeros((0, 3), "float32"), verbose=0)
     assert [o.shape for o in outs] == [(0, 2), (0, 5)]
+    layers = [Input(shape=(6,), dtype="int32"), Embedding(10, 4), Conv1D(3, 2), LSTM(4)]
+    sequence = Sequential(layers + [Dense(3, activation="softmax")])
+    sequence.compile("adam", "mse", backend=backend)
+    assert sequence.predict(np.zeros((0, 6), "int32"), verbose=0).shape == (0, 3)
 
 
 @pytest.mark.parametrize(
