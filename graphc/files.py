@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
@@ -15,7 +15,7 @@ def atomic_write(path, write) -> None:
     complete new one. `write` receives a binary file object. The temporary file is named
     `.<name>.<pid>.<random>.tmp`, so the temporaries a killed save left behind are found (by
     their target's name and their dead writer's pid) and removed by the next save. The file
-    gets the permissions of any new file (0666 minus the umask), not mkstemp's 0600.
+    gets the permissions of any new file (0666 minus the umask).
 
     Args:
         path: the file to create or replace (its folder must exist).
@@ -27,10 +27,9 @@ def atomic_write(path, write) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     name = os.path.basename(path)
     remove_orphan_temporaries(folder, name)
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
+    handle, temp = create_temporary(folder, name)
     try:
         with os.fdopen(handle, "wb") as f:
-            os.fchmod(f.fileno(), 0o666 & ~current_umask())
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -64,11 +63,16 @@ def process_is_running(pid: int) -> bool:
     return True
 
 
-def current_umask() -> int:
-    """The process's umask (reading it means setting it: set it straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def create_temporary(folder: str, name: str) -> tuple[int, str]:
+    """(an open descriptor, the path) of a new `.<name>.<pid>.<random>.tmp` in `folder`,
+    created with mode 0666 so that the umask applies as to any new file (mkstemp's 0600
+    would make every saved file private)."""
+    while True:
+        temp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
+        except FileExistsError:  # 48 random bits taken already: draw again
+            continue
 
 
 def graphc_home() -> Path:
