@@ -21,6 +21,7 @@ from frontend.layers.registry import (  # noqa: F401 - re-exported for layer mod
     get_layer_class,
     register_layer,
 )
+from frontend.layers.stored_weights import claim_stored_weight
 from frontend.layers.tensor import (
     CallRecord,
     KerasTensor,
@@ -114,11 +115,12 @@ class Layer(metaclass=TakesLegacyNames):
         """
         dtype = gc.ir.normalize_dtype(dtype or self.dtype)
         shape = tuple(int(d) for d in shape)
+        name = name or f"variable_{len(self._weight_info)}"
+        claim_stored_weight(shape, dtype, f"{self.name}/{name}")
         init = initializers.get(
             initializer or ("glorot_uniform" if dtype.startswith("float") else "zeros")
         )
         value = np.asarray(init(shape, dtype), dtype=dtype).reshape(shape)
-        name = name or f"variable_{len(self._weight_info)}"
         var = gc.shared(value, name=f"{self.name}/{name}")
         (self._trainable_weights if trainable else self._non_trainable_weights).append(var)
         self._weight_info[id(var)] = {

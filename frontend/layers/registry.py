@@ -4,6 +4,7 @@ name (Keras 1 spellings are renamed before, by frontend/legacy_names.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 from frontend.compat import reject_unknown, signature_names, suggest
@@ -51,9 +52,22 @@ def deserialize(config: dict, custom_objects=None):
     """A layer from `{"class_name": ..., "config": ...}` (classes that take custom_objects in
     from_config, such as Lambda and models, receive them)."""
     cls = get_layer_class(config["class_name"], custom_objects)
-    if "custom_objects" in inspect.signature(cls.from_config).parameters:
-        return cls.from_config(config["config"], custom_objects=custom_objects)
-    return cls.from_config(config["config"])
+    with config_location(f"layer {config['config'].get('name')!r} ({config['class_name']})"):
+        if "custom_objects" in inspect.signature(cls.from_config).parameters:
+            return cls.from_config(config["config"], custom_objects=custom_objects)
+        return cls.from_config(config["config"])
+
+
+@contextlib.contextmanager
+def config_location(where: str):
+    """Mark an error raised inside with `where` (the innermost mark wins) as its
+    `config_location`, so that load_model can say which layer of a saved config failed."""
+    try:
+        yield
+    except Exception as err:
+        if not hasattr(err, "config_location"):
+            err.config_location = where
+        raise
 
 
 def check_keywords(layer_cls, kwargs: dict, base_init) -> None:

@@ -4,6 +4,8 @@ every error names the user's line."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from frontend import backend as settings
 from frontend.compat import reject_unknown, signature_names
 from frontend.legacy_names import modernize
@@ -14,6 +16,43 @@ from graphc.ir import user_site
 def verbosity(verbose) -> int:
     """Keras's verbose="auto" is 1 (a progress bar)."""
     return 1 if verbose == "auto" else int(verbose)
+
+
+def whole_number(method: str, name: str, value, minimum: int) -> int:
+    """`value` as an int >= `minimum`, or a ValueError in Keras's style naming the argument."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum:
+        return int(value)
+    need = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    raise ValueError(
+        f"{method}: {name} must be {need}. Received: {name}={value!r} (at {user_site()})"
+    )
+
+
+def batch_size_or_default(method: str, batch_size, name: str = "batch_size") -> int:
+    """Keras's default batch size (32) for None; otherwise a positive integer."""
+    return 32 if batch_size is None else whole_number(method, name, batch_size, 1)
+
+
+def fit_counts(epochs, initial_epoch, batch_size, validation_batch_size) -> tuple:
+    """fit's counts, checked: (epochs, initial_epoch, batch_size, validation_batch_size)."""
+    batch_size = batch_size_or_default("fit", batch_size)
+    if validation_batch_size is None:
+        validation_batch_size = batch_size
+    return (
+        whole_number("fit", "epochs", epochs, 0),
+        whole_number("fit", "initial_epoch", initial_epoch, 0),
+        batch_size,
+        whole_number("fit", "validation_batch_size", validation_batch_size, 1),
+    )
+
+
+def require_samples(method: str, arrays: list) -> None:
+    """Training or evaluating on no data is a mistake (a loss over 0 samples means nothing)."""
+    if len(arrays[0]) == 0:
+        raise ValueError(
+            f"{method}: x has 0 samples (shape {np.shape(arrays[0])}); there is nothing to "
+            f"{'train on' if method == 'fit' else 'evaluate'} (at {user_site()})"
+        )
 
 
 def reject_steps(**steps):

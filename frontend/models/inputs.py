@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from frontend.models import arguments as A
 from frontend.models import data as D
 from frontend.models.steps import check_targets, target_dtype
 from graphc.ir import user_site
@@ -70,6 +71,8 @@ class DataHandling:
         xs = self._inputs(x, method)
         ys = self._targets(y, method)
         n = D.check_same_length([("x", self.input_names, xs), ("y", self.output_names, ys)], method)
+        if method in ("fit", "evaluate"):
+            A.require_samples(method, xs)
         sws = self._sample_weights(ys, sample_weight, class_weight, n, method)
         D.check_same_length(
             [("x", self.input_names, xs), ("sample_weight", self.output_names, sws)], method

@@ -8,16 +8,18 @@ import json
 import os
 
 from frontend.layers.lambda_layer import SAFE_MODE
-from frontend.models.compile_config import compile_from_config
-from frontend.models.model import Model
-from frontend.models.saving import (
-    FORMAT,
-    FORMAT_VERSION,
-    assign_weights,
+from frontend.layers.stored_weights import weights_must_match
+from frontend.models.archive import (
+    FileFormatError,
+    expansion_limit,
     npz_to_arrays,
     parse_json,
-    read_archive,
+    read_model_archive,
 )
+from frontend.models.compile_config import compile_from_config
+from frontend.models.config_check import check_saved_config, config_faults_named
+from frontend.models.model import Model
+from frontend.models.saving import FORMAT, FORMAT_VERSION, assign_weights
 from frontend.models.sequential import Sequential
 
 
@@ -53,26 +55,49 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     Example: `model = load_model("mnist_mlp.keras")`
     """
     path = os.fspath(filepath)
-    members = read_archive(path)
-    meta = parse_json(members["metadata.json"], f"{path}: metadata.json")
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a graphc model file (format {meta.get('format')!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} was written by a newer graphc (format version "
-            f"{meta['format_version']}); upgrade graphc to load it"
-        )
+    members = read_model_archive(path)
+    check_metadata(parse_json(members["metadata.json"], f"{path}: metadata.json"), path)
     config = parse_json(members["config.json"], f"{path}: config.json")
+    limit = expansion_limit(path)
+    what = f"{path}: model.weights.npz"
+    weights, names = npz_to_arrays(members["model.weights.npz"], what, limit)
+    check_saved_config(config, f"{path}: config.json", custom_objects)
     previous, SAFE_MODE["enabled"] = SAFE_MODE["enabled"], bool(safe_mode)
     try:
-        model = model_from_dict(config, custom_objects)
+        with (
+            weights_must_match([w.shape for w in weights], path),
+            config_faults_named(f"{path}: config.json"),
+        ):
+            model = model_from_dict(config, custom_objects)
+            assign_weights(model, weights, names, path)  # builds a lazy Sequential first
     finally:
         SAFE_MODE["enabled"] = previous
-    weights, names = npz_to_arrays(members["model.weights.npz"], f"{path}: model.weights.npz")
-    assign_weights(model, weights, names, path)
     if compile and config.get("compile_config"):
-        compile_from_config(model, config["compile_config"], custom_objects)
+        with config_faults_named(f"{path}: config.json['compile_config']"):
+            compile_from_config(model, config["compile_config"], custom_objects)
         if "optimizer.npz" in members and getattr(model, "compiled", False):
-            state, _ = npz_to_arrays(members["optimizer.npz"], f"{path}: optimizer.npz")
-            model.optimizer.set_state(state)
+            what = f"{path}: optimizer.npz"
+            restore_optimizer(model, npz_to_arrays(members["optimizer.npz"], what, limit)[0], what)
     return model
+
+
+def check_metadata(meta, path: str) -> None:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise FileFormatError(f"{path} is not a graphc model file (format {found!r})")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise FileFormatError(
+            f"{path} was written by a newer graphc (format version {version!r}); upgrade "
+            f"graphc to load it"
+        )
+
+
+def restore_optimizer(model, state: list, what: str) -> None:
+    """The optimizer's slots, built now and filled from `state`: a state that does not fit
+    fails here, naming the file and member, not at the next fit."""
+    try:
+        model.optimizer.build(model.trainable_weights)
+        model.optimizer.set_state(state)
+    except ValueError as err:
+        raise FileFormatError(f"{what}: {err}") from None

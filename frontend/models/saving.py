@@ -6,8 +6,9 @@
     model.weights.npz  the weights in `model.weights` order (plus their names)
     optimizer.npz      the optimizer's state (iterations, learning rate, slots), once it exists
 It is written to a temporary file in the same folder and renamed over `path`, so a crash
-never leaves a half-written model. Loading never unpickles (`allow_pickle=False`) and refuses
-Lambda layers (whose functions are bytecode) unless `safe_mode=False`.
+never leaves a half-written model. Loading (frontend/models/archive.py, loading.py) checks every
+declared size before reading or allocating, never unpickles and refuses Lambda layers (whose
+functions are bytecode) unless `safe_mode=False`.
 
 `save_weights(path)` writes only the .npz part (any file name; '.weights.npz' is suggested).
 """
@@ -21,18 +22,17 @@ import os
 import platform
 import warnings
 import zipfile
-import zlib
 
 import numpy as np
 
 import graphc
+from frontend.models.archive import FileFormatError, read_weights_file
 from frontend.models.compile_config import compile_config
 from frontend.models.serialization import model_to_dict
 from graphc.files import atomic_write
 
 FORMAT = "graphc.frontend.model"
 FORMAT_VERSION = 1
-MEMBERS = ("metadata.json", "config.json", "model.weights.npz")
 
 
 def arrays_to_npz(arrays, names) -> bytes:
@@ -40,16 +40,6 @@ def arrays_to_npz(arrays, names) -> bytes:
     entries = {f"w{i:04d}": np.asarray(a) for i, a in enumerate(arrays)}
     np.savez(buffer, names=np.array(list(names), dtype=np.str_), **entries)
     return buffer.getvalue()
-
-
-def npz_to_arrays(data: bytes, what: str):
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            names = [str(n) for n in npz["names"]] if "names" in npz.files else None
-            keys = sorted(k for k in npz.files if k.startswith("w"))
-            return [npz[k] for k in keys], names
-    except (ValueError, OSError, zipfile.BadZipFile, zlib.error, KeyError) as err:
-        raise ValueError(f"{what} is corrupt or not a graphc weights file ({err})") from None
 
 
 def metadata(model) -> dict:
@@ -102,43 +92,17 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
     atomic_write(path, write)
 
 
-def read_archive(path: str) -> dict:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such model file: {path}")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{path} is not a graphc model file: expected a zip archive holding "
-            f"{', '.join(MEMBERS)} (the file may be truncated or of another format)"
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            missing = [m for m in MEMBERS if m not in names]
-            if missing:
-                raise ValueError(f"{path} is not a graphc model file: it lacks {missing}")
-            return {n: archive.read(n) for n in names if n in MEMBERS + ("optimizer.npz",)}
-    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
-        raise ValueError(f"{path} is corrupt or truncated ({err})") from None
-
-
-def parse_json(data: bytes, what: str) -> dict:
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{what} is corrupt ({err})") from None
-
-
 def assign_weights(model, arrays, names, source: str) -> None:
     weights = model.weights
     if len(arrays) != len(weights):
-        raise ValueError(
+        raise FileFormatError(
             f"{source} holds {len(arrays)} weight arrays but model '{model.name}' "
             f"has {len(weights)} weights ({', '.join(w.name for w in weights)})"
         )
     for i, (var, value) in enumerate(zip(weights, arrays)):
         if tuple(value.shape) != tuple(var.shape):
             saved = names[i] if names else f"array {i}"
-            raise ValueError(
+            raise FileFormatError(
                 f"{source}: weight {var.name!r} of model '{model.name}' has shape "
                 f"{var.shape}, but the file's {saved!r} has shape {value.shape}"
             )
@@ -155,13 +119,5 @@ def save_weights(model, filepath, overwrite=True) -> None:
 def load_weights(model, filepath) -> None:
     """Weights from `save_weights` output or from a whole saved model."""
     path = os.fspath(filepath)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such weights file: {path}")
-    with open(path, "rb") as f:
-        data = f.read()
-    if zipfile.is_zipfile(io.BytesIO(data)):
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if "model.weights.npz" in archive.namelist():
-                data = archive.read("model.weights.npz")
-    arrays, names = npz_to_arrays(data, path)
+    arrays, names = read_weights_file(path)
     assign_weights(model, arrays, names, path)

@@ -12,7 +12,7 @@ from frontend import backend
 from frontend.compat import user_stacklevel
 from frontend.layers.base import Layer
 from frontend.layers.core import InputLayer
-from frontend.layers.registry import deserialize, serialize
+from frontend.layers.registry import config_location, deserialize, serialize
 from frontend.layers.tensor import KerasTensor
 from frontend.models.functional import FunctionalGraph
 from frontend.models.model import Model
@@ -139,7 +139,9 @@ class Sequential(Model):
     def from_config(cls, config, custom_objects=None):
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for layer_config in config["layers"]:
-            model.add(deserialize(layer_config, custom_objects))
+            layer = deserialize(layer_config, custom_objects)
+            with config_location(f"layer {layer.name!r} ({type(layer).__name__})"):
+                model.add(layer)
         return model
 
 

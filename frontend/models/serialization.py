@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from frontend.layers import deserialize, serialize
 from frontend.layers.core import InputLayer
+from frontend.layers.registry import config_location
 from frontend.layers.tensor import KerasTensor, flatten, map_structure
 
 
@@ -86,7 +87,9 @@ def _replay_calls(config: dict, created: dict):
             if len(outputs_of.get(name, [])) != i or not _ready(call["args"], created, outputs_of):
                 continue
             args = _map_refs(tensor_at, _as_refs(call["args"]))
-            outputs_of.setdefault(name, []).append(created[name][0](args, **call.get("kwargs", {})))
+            layer = created[name][0]
+            with config_location(f"layer {name!r} ({type(layer).__name__}), call {i}"):
+                outputs_of.setdefault(name, []).append(layer(args, **call.get("kwargs", {})))
             progressed.append((name, i))
         if not progressed:
             raise ValueError(

@@ -168,13 +168,15 @@ class Trainer(DataHandling):
         """
         kwargs = A.check_kwargs(Trainer.fit, kwargs)
         A.reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
-        epochs, batch_size = kwargs.get("epochs", epochs), batch_size or 32
+        epochs, initial_epoch, batch_size, validation_batch_size = A.fit_counts(
+            kwargs.get("epochs", epochs), initial_epoch, batch_size, validation_batch_size
+        )
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "fit")
         train, val = self._hold_out_validation(xs, ys, sws, validation_data, validation_split)
         history, verbose = History(), A.verbosity(verbose)
         steps = D.steps_for(len(train[0][0]), batch_size)
         cbs = self._fit_callbacks(callbacks, history, verbose, epochs, steps)
-        val_every = (val, validation_freq, validation_batch_size or batch_size)
+        val_every = (val, validation_freq, validation_batch_size)
         self._run_epochs(train, range(initial_epoch, epochs), batch_size, shuffle, cbs, val_every)
         return history
 
@@ -265,7 +267,7 @@ class Trainer(DataHandling):
         """The loss (and metrics) over the data: a float, [loss, metric, ...], or a dict."""
         A.check_kwargs(Trainer.evaluate, kwargs)
         A.reject_steps(steps=steps)
-        batch_size = batch_size or 32
+        batch_size = A.batch_size_or_default("evaluate", batch_size)
         xs, ys, sws = self._prepare(x, y, sample_weight, None, "evaluate")
         verbose = A.verbosity(verbose)
         cbs = CallbackList(
@@ -287,10 +289,11 @@ class Trainer(DataHandling):
         """The model's outputs for `x`, batch by batch (an array, or a list for several)."""
         A.check_kwargs(Trainer.predict, kwargs)
         A.reject_steps(steps=steps)
-        batch_size = batch_size or 32
+        batch_size = A.batch_size_or_default("predict", batch_size)
         xs = self._inputs(x, "predict")
         fn = self.make_predict_function(self._backend_for_inference())
-        plan = D.batch_plan(len(xs[0]), batch_size, False, seeding.rng())
+        # no samples: one call on the empty batch gives empty outputs of the right shapes
+        plan = D.batch_plan(len(xs[0]), batch_size, False, seeding.rng()) or [np.arange(0)]
         verbose = A.verbosity(verbose)
         cbs = CallbackList(
             list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
