@@ -160,11 +160,21 @@ class Trainer(DataHandling):
         **kwargs,
     ):
         """Train for `epochs` epochs (counted from `initial_epoch`) on mini-batches of
-        `batch_size` (default 32); returns a History. Arguments as Keras's: x, y arrays (or a
-        list/dict of arrays, one per input/output); `validation_split` holds out that fraction
-        from the end (before shuffling); verbose 0 silent, 1 a progress bar, 2 one line per
-        epoch; steps_per_epoch and validation_steps (for generators) raise ValueError.
-        Example: `model.fit(x_train, y_train, batch_size=128, epochs=5, validation_split=0.1)`
+        `batch_size` (default 32); returns a History.
+
+        Args:
+            x, y: arrays (or a list/dict of arrays, one per model input/output).
+            batch_size, epochs, initial_epoch: positive, positive and non-negative integers.
+            validation_split: the fraction of samples held out from the end (before
+                shuffling) and evaluated after each epoch; or give `validation_data=(x, y)`.
+            shuffle: reshuffle the training samples every epoch.
+            class_weight, sample_weight: weights of each class / each sample in the loss.
+            callbacks: Callback objects (History and the progress bar are added).
+            verbose: 0 silent, 1 a progress bar, 2 one line per epoch.
+            steps_per_epoch, validation_steps: only for generators, which graphc does not
+                take: given, they raise ValueError.
+        Example: `history = model.fit(x_train, y_train, batch_size=128, epochs=5,
+        validation_split=0.1)`
         """
         kwargs = A.check_kwargs(Trainer.fit, kwargs)
         A.reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
