@@ -1,12 +1,17 @@
 """Can a kernel write the new value of a shared variable over the old one?
 
-Only when the kernel reads the variable (if at all) at exactly the element it writes, and
-no later than the pass that writes it (loop_plan.py numbers the passes)."""
+Updates are Theano's: every new value is computed from old values. Written in place, the
+new value of element e replaces the old one when the kernel stores it, so every read of the
+variable inside the kernel must happen before that store: a read of another element, or in a
+later pass (loop_plan.py numbers the passes), would see the new value. Within the pass of the
+store, loop_kernel.py computes each stored node (loading what it reads) just before storing it,
+and reductions read their inputs after the pass's stores, so a read of the same element there
+comes first only when the new value is computed from it."""
 
 from __future__ import annotations
 
 from graphc.backends.llvm.loop_plan import LoopPlan
-from graphc.ops import REDUCTIONS
+from graphc.ops import REDUCTIONS, data_inputs
 from passes.kernels import LoopKernel
 
 
@@ -25,7 +30,7 @@ def safe_in_place(body, out, var, plans: dict) -> bool:
     a provisional LoopPlan per body."""
     if not any(reads_storage(i, var) for i in body.inputs):
         return True
-    if not isinstance(body, LoopKernel):
+    if not isinstance(body, LoopKernel) or out.op in REDUCTIONS:  # an accumulator over var
         return False
     if id(body) not in plans:
         plans[id(body)] = LoopPlan(body, lambda n, write: ("node", id(n), write))
@@ -33,14 +38,32 @@ def safe_in_place(body, out, var, plans: dict) -> bool:
     target = plan.stores.get(id(out))
     if target is None:
         return False
-    write_pass = plan_pass(plan, out)
+    write_pass, before_store = plan_pass(plan, out), computed_with(plan, out)
     for (reader_id, _), (how, access, root) in plan.reads.items():
         if how == "load" and reads_storage(root, var):
             reader = next(n for n in plan.nodes + plan.copies if id(n) == reader_id)
+            read_pass = plan_pass(plan, reader, reading=True)
             if (access.strides, access.offset) != (target.strides, target.offset) or \
-                    plan_pass(plan, reader, reading=True) > write_pass:
+                    read_pass > write_pass or \
+                    (read_pass == write_pass and reader_id not in before_store):
                 return False
     return True
+
+
+def computed_with(plan, out) -> set:
+    """ids of `out` and the kernel nodes its value is computed from in registers: their loads
+    are emitted before `out` is stored."""
+    seen, stack = {id(out)}, [out]
+    while stack:
+        node = stack.pop()
+        if id(node) not in plan.space or node.op in REDUCTIONS:  # copies; finished sums
+            continue
+        for k in range(len(data_inputs(node))):
+            how, what, _ = plan.reads[(id(node), k)]
+            if how == "node" and id(what) not in seen:
+                seen.add(id(what))
+                stack.append(what)
+    return seen
 
 
 def plan_pass(plan, node, reading=False) -> int:
