@@ -218,3 +218,15 @@ def test_two_updates_in_one_kernel_each_read_the_other_variables_old_value():
         results.append((W.get_value(), V.get_value()))
     for llvm_value, reference in zip(results[1], results[0]):
         np.testing.assert_allclose(llvm_value, reference, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_output_equal_to_an_update_of_a_variable_that_is_never_read(backend):
+    """The output is copied from the variable written in place, which no node reads (was a
+    KeyError when the run-time shapes were computed)."""
+    x = gc.placeholder((100,), dtype="float64")
+    last = gc.shared(np.zeros(100), name="last")
+    doubled = x * 2.0
+    f = gc.function([x], doubled, updates=[(last, doubled)], backend=backend)
+    np.testing.assert_array_equal(f(np.arange(100.0)), np.arange(100.0) * 2.0)
+    np.testing.assert_array_equal(last.get_value(), np.arange(100.0) * 2.0)

@@ -21,7 +21,6 @@ from graphc.backends.llvm import cache, objects
 from graphc.backends.llvm.gemm_library import VARIANTS, load_variant
 from graphc.backends.llvm.program import Buffer, Program
 from graphc.backends.llvm.runtime import KernelInfo
-from graphc.ir import toposort
 from graphc.ops.leaves import aligned_copy
 from passes.symbols import Symbols
 
@@ -30,8 +29,8 @@ FORMAT = 1
 
 def fingerprint(graph) -> tuple[str, list]:
     """(key, nodes): a digest of everything about `graph` that the compiled code depends on."""
-    nodes = toposort(graph.roots + tuple(graph.inputs) + tuple(v for v, _ in graph.updates))
-    index = {id(n): k for k, n in enumerate(nodes)}  # an updated variable may not be read
+    nodes = graph.nodes()
+    index = {id(n): k for k, n in enumerate(nodes)}
     storages: dict = {}
     h = hashlib.sha256(f"graphc-program-{FORMAT}".encode())
     for n in nodes:
