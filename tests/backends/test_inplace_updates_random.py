@@ -63,4 +63,4 @@ def run(seed, backend):
 @given(st.integers(0, 2**32 - 1))
 def test_random_updates_match_the_interpreter(seed):
     for got, want in zip(run(seed, "llvm"), run(seed, "numpy")):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)  # sums reassociate

@@ -230,3 +230,19 @@ def test_an_output_equal_to_an_update_of_a_variable_that_is_never_read(backend):
     f = gc.function([x], doubled, updates=[(last, doubled)], backend=backend)
     np.testing.assert_array_equal(f(np.arange(100.0)), np.arange(100.0) * 2.0)
     np.testing.assert_array_equal(last.get_value(), np.arange(100.0) * 2.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_old_value_recomputed_in_the_pass_that_stores_the_new_one(backend):
+    """V * W is not stored: loop_kernel.py computes it in the pass of the output that needs
+    it, after the new W (which needs a mean first) is stored there."""
+    W = gc.shared(np.linspace(-1.0, 1.0, 90).reshape(9, 10), name="W")
+    V = gc.shared(np.linspace(2.0, -2.0, 90).reshape(9, 10), name="V")
+    x = gc.placeholder((9, 10), dtype="float64", name="x")
+    new_W = x + gc.mean(x, axis=0, keepdims=True)
+    f = gc.function([x], (V * W) * new_W, updates=[(W, new_W)], backend=backend)
+    x_value = np.cos(np.arange(90.0)).reshape(9, 10)
+    expected_W = x_value + x_value.mean(axis=0, keepdims=True)
+    np.testing.assert_allclose(f(x_value), (V.get_value() * np.linspace(-1.0, 1.0, 90).reshape(
+        9, 10)) * expected_W, rtol=1e-12)
+    np.testing.assert_allclose(W.get_value(), expected_W, rtol=1e-12)
