@@ -9,6 +9,7 @@ from graphc.ir import Graph, toposort
 from passes.symbols import concrete_shapes
 
 NO_IDENTITY = ("max", "min", "argmax", "argmin")
+MAX_REMEMBERED = 1024  # input-shape signatures known to be fine
 
 
 class EmptyReductionCheck:
@@ -30,6 +31,8 @@ class EmptyReductionCheck:
         shapes = concrete_shapes(self.order, self.graph.inputs, arrays)
         for node in self.reductions:
             check_not_empty(node, shapes[id(node.inputs[0])])
+        if len(self.checked) >= MAX_REMEMBERED:  # variable lengths: a new signature per call
+            self.checked.clear()
         self.checked.add(signature)
 
 
