@@ -39,8 +39,7 @@ class Function:
         module = get_backend(backend)
         self.pipeline = run_pipeline(raw)
         self.executable = module.compile(self.pipeline)
-        self.locks = locks_for([n.attr("storage") for n in raw.nodes() if n.op == "shared"]
-                               + [var.storage for var, _ in raw.updates])
+        self.locks = locks_for(n.attr("storage") for n in raw.nodes() if n.op == "shared")
         self.empty_reductions = EmptyReductionCheck(self.pipeline.stages["optimized"])
 
     @property
