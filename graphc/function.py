@@ -9,6 +9,8 @@ from graphc.backends import get_backend
 from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError, user_site
 from graphc.ops.leaves import SharedVariable
 from graphc.ops.operators import as_node
+from graphc.reductions_check import EmptyReductionCheck
+from graphc.shared_locks import holding, locks_for
 from passes.manager import run_pipeline
 
 
@@ -19,6 +21,9 @@ class Function:
     `f.graph(stage)` gives the graph at a pipeline stage ('raw', 'grad', 'optimized', and
     the backend's own such as 'fused'); `f.stages` lists them; `f.kernels` describes
     compiled kernels (llvm backend).
+
+    Calls from several threads are safe: a call holds the locks of the shared variables it
+    reads or writes (graphc.shared_locks), so no update is lost between functions.
     """
 
     def __init__(self, inputs, outputs, updates=None, backend="llvm", name=None):
@@ -35,6 +40,8 @@ class Function:
         module = get_backend(backend)
         self.pipeline = run_pipeline(raw)
         self.executable = module.compile(self.pipeline)
+        self.locks = locks_for(n.attr("storage") for n in raw.nodes() if n.op == "shared")
+        self.empty_reductions = EmptyReductionCheck(self.pipeline.stages["optimized"])
 
     @property
     def stages(self) -> list[str]:
@@ -56,7 +63,9 @@ class Function:
                 f"function expects {len(self.inputs)} arguments ({names}), got {len(args)}"
             )
         arrays = [coerce_input(p, a, i) for i, (p, a) in enumerate(zip(self.inputs, args))]
-        outputs = self.executable(*arrays)
+        self.empty_reductions(arrays)
+        with holding(self.locks):
+            outputs = self.executable(*arrays)
         return outputs[0] if self.single else outputs
 
 
@@ -116,10 +125,24 @@ def coerce_input(p: Node, value, position: int) -> np.ndarray:
     if array.dtype != p.dtype:
         if not np.can_cast(array.dtype, p.dtype, "same_kind"):
             raise DtypeError(f"{label}: cannot cast {array.dtype} to {p.dtype} safely")
+        check_integer_range(array, p.dtype, label)
         array = array.astype(p.dtype)
     if array.ndim != p.ndim or any(d is not None and d != s for d, s in zip(p.shape, array.shape)):
         raise ShapeError(f"{label}: expected shape {shape_text(p.shape)}, got {array.shape}")
     return array if array.flags.c_contiguous else array.copy(order="C")  # keeps 0-d arrays 0-d
+
+
+def check_integer_range(array: np.ndarray, dtype: str, label: str) -> None:
+    """Integers that do not fit a narrower integer dtype raise instead of wrapping around."""
+    target = np.dtype(dtype)
+    if target.kind not in "iu" or array.dtype.kind not in "iu" or array.size == 0 or \
+            np.can_cast(array.dtype, target, "safe"):
+        return
+    info, low, high = np.iinfo(target), array.min(), array.max()
+    if low < info.min or high > info.max:
+        bad = low if low < info.min else high
+        raise OverflowError(f"{label}: value {bad} does not fit the input's dtype {dtype} "
+                            f"(range {info.min}..{info.max})")
 
 
 def shape_text(shape) -> str:

@@ -170,7 +170,8 @@ class Graph:
         return tuple(self.outputs) + tuple(expr for _, expr in self.updates)
 
     def nodes(self) -> list[Node]:
-        return toposort(self.roots + tuple(self.inputs))
+        """Every node, the targets of updates included (a variable may be written, not read)."""
+        return toposort(self.roots + tuple(self.inputs) + tuple(v for v, _ in self.updates))
 
     def with_roots(self, roots) -> Graph:
         """The same graph with its outputs and update expressions replaced, in `roots` order."""

@@ -134,7 +134,9 @@ class Grouper:
 
     def read_ok(self, group, reader_space, reader_shape, root, chain) -> bool:
         """Can a reader read member `root` of `group` from registers (same coordinates)?"""
-        space = group.space[id(root)]
+        space = group.space.get(id(root))
+        if space is None:  # the target of a copy group: readable only from its buffer
+            return False
         if space == "S":
             return True
         if reader_space == "K" and space == "X":

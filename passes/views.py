@@ -44,9 +44,14 @@ def canonical_strides(shape, strides):
 
 
 def broadcast_view(view: View, shape, syms: Symbols) -> View:
-    """`view` read at the coordinates of `shape` with NumPy broadcasting (right-aligned)."""
+    """`view` read at the coordinates of `shape` with NumPy broadcasting (right-aligned).
+    Extra leading axes of static size 1 (a size-1 value read in a scalar loop) are dropped:
+    their index is always 0."""
+    extra = len(view.shape) - len(shape)
+    if extra > 0:
+        assert all(d == 1 for d in view.shape[:extra]), (view.shape, shape)
+        view = View(view.shape[extra:], view.strides[extra:], view.offset)
     lead = len(shape) - len(view.shape)
-    assert lead >= 0, (view.shape, shape)
     strides = [Poly.of(0)] * lead
     for d_in, s, d_out in zip(view.shape, view.strides, shape[lead:]):
         if d_in == d_out:

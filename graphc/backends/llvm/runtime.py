@@ -17,7 +17,6 @@ import numpy as np
 
 from graphc.backends.llvm import threads
 from graphc.backends.llvm.irutil import ITEMSIZE
-from graphc.ir import toposort
 from graphc.ops.leaves import aligned_copy
 from passes.memory import plan_offsets
 from passes.symbols import concrete_shapes
@@ -54,7 +53,7 @@ class Executable:
         self.program, self.compiled, self.kernels = program, compiled, kernels
         self.step = compiled.address("graphc_step")
         syms = program.syms
-        self.order = toposort(program.graph.roots)
+        self.order = program.graph.nodes()
         self.slots = np.zeros(max(1, len(syms.specs) if syms else 1), np.int64)
         self.status = np.zeros(1, np.int64)
         self.args = np.zeros(2 + len(program.buffers), np.uint64)

@@ -3,8 +3,8 @@ straight into their shared variable.
 
 Updates are Theano's: all computed from old values, then stored. A new value is written in
 place when every other kernel that reads the old value can run earlier (an extra dependency
-makes it so) and its own kernel reads the variable only at the element it writes
-(inplace.safe_in_place); otherwise it goes to a temporary and is copied at the end.
+makes it so) and its own kernel reads the variable only at the element it writes, before it
+stores it (inplace.safe_in_place); otherwise it goes to a temporary and is copied at the end.
 Kernels run in topological order, ties broken by their order in the fused graph.
 """
 

@@ -1,0 +1,41 @@
+"""Locks that belong to shared variables, so calls of different functions that touch one
+variable from several threads take turns (each call reads old values and stores new ones).
+
+A call takes the locks of every variable it reads or writes, always in the order the locks
+were created, so two calls that lock overlapping sets cannot deadlock."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from contextlib import ExitStack, contextmanager
+
+_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # storage -> (rank, lock)
+_RANKS = itertools.count()
+_CREATING = threading.Lock()  # two threads must not create two locks for one variable
+
+
+def storage_lock(storage) -> tuple:
+    """(rank, lock) of a shared variable's storage: the rank orders lock acquisition."""
+    with _CREATING:
+        entry = _LOCKS.get(storage)
+        if entry is None:
+            entry = _LOCKS[storage] = (next(_RANKS), threading.Lock())
+        return entry
+
+
+def locks_for(storages) -> tuple:
+    """The locks of `storages` (each once), in acquisition order."""
+    unique = {id(s): s for s in storages}.values()
+    return tuple(lock for _, lock in sorted((storage_lock(s) for s in unique),
+                                            key=lambda entry: entry[0]))
+
+
+@contextmanager
+def holding(locks):
+    """Hold every lock of `locks` (already in acquisition order) for the block."""
+    with ExitStack() as stack:
+        for lock in locks:
+            stack.enter_context(lock)
+        yield
