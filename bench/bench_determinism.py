@@ -1,0 +1,66 @@
+"""Benchmark: what thread-count-independent results cost. Times bench_mlp.py's training step
+(784-500-500-10 MLP, batch 100, graphc llvm) for the code of a git ref from before the change
+and for this tree, alternating fresh processes for each, and prints the best ms/step of each.
+
+    python bench/bench_determinism.py [--before e7bc29d] [--rounds 4] [--seconds 3]
+
+The ref is exported (git archive) to a temporary folder; both trees compile into one temporary
+disk cache (their sources differ, so their keys do). Thread count: GRAPHC_NUM_THREADS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_mlp import ROW_SCRIPT
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def export(ref: str, folder: str) -> str:
+    """The files of `ref` in `folder` (a tree of its own), as a path."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+    return folder
+
+
+def step_ms(tree: str, seconds: float, env: dict) -> float:
+    """Best ms/step of the graphc llvm row, measured in a fresh process running `tree`."""
+    script = ROW_SCRIPT.format(root=tree, name="graphc llvm", seconds=seconds)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=tree)
+    if done.returncode != 0:
+        raise RuntimeError(f"{tree}: {done.stderr.strip().splitlines()[-1]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", default="e7bc29d", help="git ref of the code before")
+    parser.add_argument("--rounds", type=int, default=4, help="processes per tree")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing per process")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as before, tempfile.TemporaryDirectory() as cache:
+        trees = {f"before ({args.before})": export(args.before, before), "this tree": str(ROOT)}
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["GRAPHC_CACHE_DIR"] = cache
+        best = dict.fromkeys(trees, float("inf"))
+        for _ in range(args.rounds):
+            for label, tree in trees.items():
+                best[label] = min(best[label], step_ms(tree, args.seconds, env))
+    threads = os.environ.get("GRAPHC_NUM_THREADS", "all cores")
+    print(f"MLP training step, graphc llvm, GRAPHC_NUM_THREADS={threads}; 1-min load average "
+          f"{os.getloadavg()[0]:.2f}")
+    base = best[next(iter(trees))]
+    for label, ms in best.items():
+        print(f"{label:24} {ms:8.3f} ms/step  {ms / base:6.3f}x")
+
+
+if __name__ == "__main__":
+    main()
