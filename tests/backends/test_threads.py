@@ -212,6 +212,40 @@ def fork_scenario():
     np.testing.assert_array_equal(fn(xs), want)  # the parent's pool still works
 
 
+def fork_during_runs_scenario():
+    """Fork while another thread keeps the pool busy: a child inherits the pool mid-run (busy
+    flag set, a half-full barrier) and must still run its compiled calls."""
+    import threading
+
+    fn, xs = _fork_model()
+    want = fn(xs)
+    module = compiled_steps()
+    stop = threading.Event()
+
+    def keep_busy():
+        while not stop.is_set():
+            run_rounds(module)
+
+    busy = threading.Thread(target=keep_busy)
+    busy.start()
+    try:
+        for _ in range(10):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.write(write, fn(xs).tobytes())
+                finally:
+                    os._exit(0)
+            os.close(write)
+            answer = _read_within(read, pid, seconds=30)
+            os.close(read)
+            np.testing.assert_array_equal(np.frombuffer(answer, np.float32), want)
+    finally:
+        stop.set()
+        busy.join()
+
+
 def _read_within(fd, pid, seconds):
     """All a forked child writes to `fd`; a child still silent after `seconds` is killed."""
     import select
@@ -240,3 +274,10 @@ def test_compiled_functions_run_in_forked_children():
     env = dict(os.environ, GRAPHC_NUM_THREADS="3")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
                    timeout=120)
+
+
+def test_children_forked_while_the_pool_runs_start_afresh():
+    code = "import tests.backends.test_threads as t\nt.fork_during_runs_scenario()\n"
+    env = dict(os.environ, GRAPHC_NUM_THREADS="3")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
+                   timeout=180)
