@@ -199,6 +199,12 @@ def fork_scenario():
     assert child.exitcode == 0
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(doubled, np.full(3, 2.0, "f4"))
+    np.testing.assert_array_equal(in_os_fork_child(fn, xs), want)
+    np.testing.assert_array_equal(fn(xs), want)  # the parent's pool still works
+
+
+def in_os_fork_child(fn, xs, seconds=60):
+    """fn(xs) computed in a child made by os.fork (float32 result, flattened)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: answer through the pipe, never return into the caller
@@ -207,9 +213,10 @@ def fork_scenario():
         finally:
             os._exit(0)
     os.close(write)
-    answer = _read_within(read, pid, seconds=60)
-    np.testing.assert_array_equal(np.frombuffer(answer, np.float32), want)
-    np.testing.assert_array_equal(fn(xs), want)  # the parent's pool still works
+    try:
+        return np.frombuffer(_read_within(read, pid, seconds), np.float32)
+    finally:
+        os.close(read)
 
 
 def fork_during_runs_scenario():
@@ -230,17 +237,7 @@ def fork_during_runs_scenario():
     busy.start()
     try:
         for _ in range(10):
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.write(write, fn(xs).tobytes())
-                finally:
-                    os._exit(0)
-            os.close(write)
-            answer = _read_within(read, pid, seconds=30)
-            os.close(read)
-            np.testing.assert_array_equal(np.frombuffer(answer, np.float32), want)
+            np.testing.assert_array_equal(in_os_fork_child(fn, xs, seconds=30), want)
     finally:
         stop.set()
         busy.join()
