@@ -220,8 +220,9 @@ def in_os_fork_child(fn, xs, seconds=60):
 
 
 def fork_during_runs_scenario():
-    """Fork while another thread keeps the pool busy: a child inherits the pool mid-run (busy
-    flag set, a half-full barrier) and must still run its compiled calls."""
+    """Fork while other threads keep the pool busy and call the same function: a child
+    inherits the pool mid-run (busy flag set, a half-full barrier) and the function's lock
+    held, and must still run its compiled calls."""
     import threading
 
     fn, xs = _fork_model()
@@ -229,18 +230,21 @@ def fork_during_runs_scenario():
     module = compiled_steps()
     stop = threading.Event()
 
-    def keep_busy():
+    def keep_calling(work):
         while not stop.is_set():
-            run_rounds(module)
+            work()
 
-    busy = threading.Thread(target=keep_busy)
-    busy.start()
+    busy = [threading.Thread(target=keep_calling, args=(work,))
+            for work in (lambda: run_rounds(module), lambda: fn(xs))]
+    for thread in busy:
+        thread.start()
     try:
         for _ in range(10):
             np.testing.assert_array_equal(in_os_fork_child(fn, xs, seconds=30), want)
     finally:
         stop.set()
-        busy.join()
+        for thread in busy:
+            thread.join()
 
 
 def _read_within(fd, pid, seconds):
