@@ -1,6 +1,8 @@
 """jit.py and cache.py: compile, disk cache hits, corrupt entries, debug dumps."""
 
 import ctypes
+import hashlib
+import struct
 
 import pytest
 
@@ -58,6 +60,40 @@ def test_corrupt_entry_is_recompiled(cache_in_tmp, damage):
     again = jit.compile_ir(SQUARE_IR, "square")
     assert not again.from_cache and call_square(again, 4.0) == 16.0
     assert jit.compile_ir(SQUARE_IR, "square").from_cache  # the entry was rewritten
+
+
+CUBE_IR = """
+define double @square(double %x) {
+  %y = fmul double %x, %x
+  %z = fmul double %y, %x
+  ret double %z
+}
+"""
+
+
+def test_swapped_entries_are_not_loaded(cache_in_tmp):
+    """Two whole, checksummed entries swapped on disk: each must fail to prove it belongs to
+    its key, so both modules are recompiled (and their entries rewritten)."""
+    jit.compile_ir(SQUARE_IR, "square")
+    jit.compile_ir(CUBE_IR, "cube")
+    first, second = sorted(cache_in_tmp.iterdir())
+    blobs = first.read_bytes(), second.read_bytes()
+    first.write_bytes(blobs[1])
+    second.write_bytes(blobs[0])
+    square, cube = jit.compile_ir(SQUARE_IR, "square"), jit.compile_ir(CUBE_IR, "cube")
+    assert not square.from_cache and not cube.from_cache
+    assert call_square(square, 3.0) == 9.0 and call_square(cube, 3.0) == 27.0
+    assert jit.compile_ir(SQUARE_IR, "square").from_cache
+    assert jit.compile_ir(CUBE_IR, "cube").from_cache
+
+
+def test_entries_of_the_old_format_are_misses(cache_in_tmp):
+    jit.compile_ir(SQUARE_IR, "square")
+    (entry,) = list(cache_in_tmp.iterdir())
+    payload = entry.read_bytes()[cache._HEADER.size:]
+    old = struct.pack("<8sQ32s", b"GRAPHCO1", len(payload), hashlib.sha256(payload).digest())
+    entry.write_bytes(old + payload)
+    assert not jit.compile_ir(SQUARE_IR, "square").from_cache
 
 
 def test_cache_can_be_turned_off(cache_in_tmp, monkeypatch):

@@ -159,3 +159,126 @@ def test_workers_started_late_still_join_the_first_run():
     for _ in range(3):
         subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
                        timeout=60)
+
+
+# ---- fork safety -------------------------------------------------------------------------------
+
+
+def _fork_model():
+    import graphc as gc
+
+    rng = np.random.default_rng(0)
+    x = gc.placeholder((None, 64), name="x")
+    W = gc.shared(rng.standard_normal((64, 32)).astype(np.float32), name="W")
+    fn = gc.function([x], gc.sum(gc.relu(x @ W), axis=1))
+    return fn, rng.standard_normal((40, 64)).astype(np.float32)
+
+
+def _in_child(queue):
+    import graphc as gc
+
+    fn, xs = _fork_model()
+    y = gc.placeholder((None, 3), name="y")  # a function compiled in the child runs too
+    queue.put((fn(xs), gc.function([y], gc.max(y * 2.0, axis=0))(np.ones((5, 3), "f4"))))
+
+
+def fork_scenario():
+    """Start the pool, then call compiled functions in children made by multiprocessing's
+    'fork' start method and by os.fork; the results must match the parent's."""
+    import multiprocessing
+
+    fn, xs = _fork_model()
+    want = fn(xs)  # the parent's pool is running now
+    assert threads.num_threads() > 1 and threading_workers() == threads.num_threads() - 1
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_in_child, args=(queue,), daemon=True)  # killed if we fail
+    child.start()
+    got, doubled = queue.get(timeout=60)
+    child.join(timeout=10)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(doubled, np.full(3, 2.0, "f4"))
+    np.testing.assert_array_equal(in_os_fork_child(fn, xs), want)
+    np.testing.assert_array_equal(fn(xs), want)  # the parent's pool still works
+
+
+def in_os_fork_child(fn, xs, seconds=60):
+    """fn(xs) computed in a child made by os.fork (float32 result, flattened)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, never return into the caller
+        try:
+            os.write(write, fn(xs).tobytes())
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        return np.frombuffer(_read_within(read, pid, seconds), np.float32)
+    finally:
+        os.close(read)
+
+
+def fork_during_runs_scenario():
+    """Fork while other threads keep the pool busy and call the same function: a child
+    inherits the pool mid-run (busy flag set, a half-full barrier) and the function's lock
+    held, and must still run its compiled calls."""
+    import threading
+
+    fn, xs = _fork_model()
+    want = fn(xs)
+    module = compiled_steps()
+    stop = threading.Event()
+
+    def keep_calling(work):
+        while not stop.is_set():
+            work()
+
+    busy = [threading.Thread(target=keep_calling, args=(work,))
+            for work in (lambda: run_rounds(module), lambda: fn(xs))]
+    for thread in busy:
+        thread.start()
+    try:
+        for _ in range(10):
+            np.testing.assert_array_equal(in_os_fork_child(fn, xs, seconds=30), want)
+    finally:
+        stop.set()
+        for thread in busy:
+            thread.join()
+
+
+def _read_within(fd, pid, seconds):
+    """All a forked child writes to `fd`; a child still silent after `seconds` is killed."""
+    import select
+    import signal
+
+    chunks = []
+    while select.select([fd], [], [], seconds)[0]:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            os.waitpid(pid, 0)
+            return b"".join(chunks)
+        chunks.append(chunk)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise TimeoutError(f"the forked child gave no answer within {seconds} s")
+
+
+def threading_workers():
+    import threading
+
+    return sum(t.name.startswith("graphc-worker-") for t in threading.enumerate())
+
+
+def test_compiled_functions_run_in_forked_children():
+    code = "import tests.backends.test_threads as t\nt.fork_scenario()\n"
+    env = dict(os.environ, GRAPHC_NUM_THREADS="3")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
+                   timeout=120)
+
+
+def test_children_forked_while_the_pool_runs_start_afresh():
+    code = "import tests.backends.test_threads as t\nt.fork_during_runs_scenario()\n"
+    env = dict(os.environ, GRAPHC_NUM_THREADS="3")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
+                   timeout=180)

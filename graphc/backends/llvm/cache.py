@@ -5,12 +5,14 @@ by the SHA-256 of everything that decides its bytes: the IR text, the host CPU n
 string, the llvmlite and LLVM versions, and a format tag of this file.
 
 Layout of an entry file `<key>.o`:  MAGIC (8 bytes) | payload length (8 bytes, little endian) |
-SHA-256 of the payload (32 bytes) | payload.  A reader checks all three before handing the bytes
-to the JIT linker, because a truncated or corrupt object file would crash the process inside
-LLVM instead of raising; such an entry is reported as a miss and rewritten by the caller.
+SHA-256 of the key (32 bytes) | SHA-256 of that key digest followed by the payload (32 bytes) |
+payload.  A reader checks all of them before handing the bytes to the JIT linker, because a
+truncated or corrupt object file would crash the process inside LLVM instead of raising, and an
+entry swapped with another key's (whole and checksummed, but other code) would run the wrong
+code on our buffers; such an entry is reported as a miss and rewritten by the caller.
 
 Environment:
-  GRAPHC_CACHE_DIR   where entries live (default: $XDG_CACHE_HOME/graphc or ~/.cache/graphc)
+  GRAPHC_CACHE_DIR   where entries live (default: $GRAPHC_HOME/cache, i.e. ~/.graphc/cache)
   GRAPHC_CACHE=0     turn the cache off (no reads, no writes)
 
 Public API (used by jit.py and the `graphc cache` CLI):
@@ -34,8 +36,10 @@ from pathlib import Path
 import llvmlite
 import llvmlite.binding as llvm
 
-MAGIC = b"GRAPHCO1"
-_HEADER = struct.Struct("<8sQ32s")
+from graphc.files import graphc_home
+
+MAGIC = b"GRAPHCO2"
+_HEADER = struct.Struct("<8sQ32s32s")
 _FORMAT_TAG = "graphc-object-cache-v1"
 _SUFFIX = ".o"
 
@@ -50,8 +54,7 @@ def cache_dir() -> Path:
     explicit = os.environ.get("GRAPHC_CACHE_DIR")
     if explicit:
         return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "graphc"
+    return graphc_home() / "cache"
 
 
 def cache_key(ir_text: str, cpu: str, features: str, options: str = "") -> str:
@@ -71,8 +74,18 @@ def _entry_path(key: str) -> Path:
     return cache_dir() / (key + _SUFFIX)
 
 
+def _key_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _digest(key_digest: bytes, payload: bytes) -> bytes:
+    """Checksum that ties the payload to its key: a swapped entry fails it."""
+    return hashlib.sha256(key_digest + payload).digest()
+
+
 def load(key: str) -> bytes | None:
-    """The payload stored under `key`, or None if absent, unreadable, truncated or corrupt."""
+    """The payload stored under `key`, or None if absent, unreadable, truncated, corrupt or
+    written for another key."""
     if not enabled():
         return None
     try:
@@ -81,9 +94,11 @@ def load(key: str) -> bytes | None:
         return None
     if len(blob) < _HEADER.size:
         return None
-    magic, length, digest = _HEADER.unpack_from(blob)
+    magic, length, key_digest, digest = _HEADER.unpack_from(blob)
     payload = blob[_HEADER.size:]
-    if magic != MAGIC or length != len(payload) or hashlib.sha256(payload).digest() != digest:
+    if magic != MAGIC or length != len(payload) or key_digest != _key_digest(key):
+        return None
+    if _digest(key_digest, payload) != digest:
         return None
     return payload
 
@@ -94,7 +109,8 @@ def store(key: str, payload: bytes) -> None:
     if not enabled():
         return
     directory = cache_dir()
-    header = _HEADER.pack(MAGIC, len(payload), hashlib.sha256(payload).digest())
+    key_digest = _key_digest(key)
+    header = _HEADER.pack(MAGIC, len(payload), key_digest, _digest(key_digest, payload))
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=directory)

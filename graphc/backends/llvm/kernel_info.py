@@ -24,8 +24,9 @@ def describe_kernels(program, names, text, seconds) -> list:
     infos = []
     for call, name in zip(program.calls, names):
         body = call.body
+        # a kernel's helpers are named <kernel>.<part>; dense kernels share the GEMM library
         share = sizes.get(name, 0) + sum(v for k, v in sizes.items() if k.startswith(
-            "graphc_gemm") and body.kind == "dense")
+            name + ".") or k.startswith("graphc_gemm") and body.kind == "dense")
         infos.append(KernelInfo(
             name=body.name, kind=body.kind, ops=tuple(n.op for n in body.nodes
                                                       if n.op not in VIEWS),

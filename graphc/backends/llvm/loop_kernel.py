@@ -1,9 +1,15 @@
 """Emit a fused 'loop' kernel from its LoopPlan (see loop_plan.py for the pass structure).
 
-The kernel is `void k(ptr bufs..., i64 sizes..., i32 tid, i32 nthreads)`; every thread runs
-all passes over its slice of the first kept axis. Values are computed by the scalar emitters of
-graphc.backends.llvm.emitters inside the innermost loop; loop-invariant parts (scalars, row
-values) are hoisted by LLVM, and the innermost loop vectorizes.
+The kernel is `void k(ptr bufs..., i64 sizes..., i32 tid, i32 nthreads)`. The first kept axis
+is cut into fixed blocks whose size depends on the sizes only, never on the thread count; each
+thread takes a contiguous run of blocks and calls `k.block(ptr bufs..., i64 sizes..., i64 lo,
+i64 hi)`, which runs all passes over rows [lo, hi) of that axis. Every element is so computed by
+the same code over the same block whatever the number of threads: LLVM may reassociate a
+reduction differently in a vector loop's body and its remainder, and with thread-dependent
+slices an element's place in them (so its rounding) would depend on the thread count. Values
+are computed by the scalar emitters of graphc.backends.llvm.emitters inside the innermost loop;
+loop-invariant parts (scalars, row values) are hoisted by LLVM, and the innermost loop
+vectorizes.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from graphc.backends.llvm.irutil import (
 from graphc.backends.llvm.loop_plan import size_poly
 from graphc.ops import REDUCTIONS, data_inputs
 
+BLOCK_ELEMENTS = 4096  # about this many elements of the iteration space per block
+VECTOR_ROWS = 16  # a split innermost axis gets blocks of whole vectors (no remainder loop)
+
 
 class LoopEmitter:
     """Emission state of one loop kernel; also the `ctx` handed to scalar emitters."""
@@ -33,26 +42,26 @@ class LoopEmitter:
     def __init__(self, plan, module: ir.Module, name: str):
         self.plan, self.module = plan, module
         self.params = plan.param_polys()
-        nptr = len(plan.pointers)
-        fnty = ir.FunctionType(VOID, [PTR] * nptr + [I64] * len(self.params) + [I32, I32])
-        self.fn = ir.Function(module, fnty, name=name)
-        self.fn.linkage = "internal"
-        self.fn.attributes.add("noinline")  # kernels stay separate: smaller step, faster O3
-        for arg in self.fn.args[:nptr]:
-            arg.add_attribute("noalias")
-        self.ptrs = self.fn.args[:nptr]
-        self.param_args = dict(zip(self.params, self.fn.args[nptr:nptr + len(self.params)]))
-        self.tid, self.nthreads = self.fn.args[-2], self.fn.args[-1]
-        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.nptr = len(plan.pointers)
+        args = [PTR] * self.nptr + [I64] * len(self.params)
+        self.fn = kernel_function(module, name, args + [I32, I32], self.nptr)
+        # all passes over one block, the same code for every block (see the module doc)
+        self.block_fn = kernel_function(module, name + ".block", args + [I64, I64], self.nptr)
+        self.ptrs = self.block_fn.args[:self.nptr]
+        self.bind_params(self.block_fn)
+        self.b = ir.IRBuilder(self.block_fn.append_basic_block("entry"))
         self.dims = [self.param(d) for d in plan.dims]
         # One reduced axis, innermost: each K element's reduction completes in one inner loop,
         # so it is stored once (no start value in memory, no read-modify-write).
         self.direct = plan.reduced.count(True) == 1 and plan.reduced[-1]
-        self.lo, self.hi = self.thread_share()
+        self.lo, self.hi = self.block_fn.args[-2], self.block_fn.args[-1]
         # Where emission is: the loop coordinates, values computed there, pass kind and level.
         self.coords, self.memo, self.kind, self.level = {}, {}, "X", 0
 
     # ---- the ctx interface used by scalar emitters ---------------------------------------------
+
+    def bind_params(self, fn):
+        self.param_args = dict(zip(self.params, fn.args[self.nptr:self.nptr + len(self.params)]))
 
     def param(self, poly):
         return self.param_args[poly] if poly in self.param_args else c64(poly.const)
@@ -62,22 +71,54 @@ class LoopEmitter:
 
     # ---- kernel structure ----------------------------------------------------------------------
 
-    def thread_share(self):
-        """[lo, hi) of the split axis for this thread; without one, only thread 0 runs."""
-        b, axis = self.b, self.plan.split_axis
-        if axis is None:
-            with b.if_then(b.icmp_signed("!=", self.tid, ir.Constant(I32, 0))):
-                b.ret_void()
-            return None, None
-        return split_range(b, self.dims[axis], self.tid, self.nthreads)
-
     def emit(self) -> ir.Function:
         for level in range(self.plan.top + 2):
             self.k_pass(level)
             if level <= self.plan.top:
                 self.x_pass(level)
         self.b.ret_void()
+        self.emit_thread_share()
         return self.fn
+
+    def emit_thread_share(self):
+        """The entry: this thread's run of blocks, one k.block call each; without a kept axis
+        to split, thread 0 runs the one block."""
+        b = self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.bind_params(self.fn)
+        tid, nthreads = self.fn.args[-2], self.fn.args[-1]
+        forward = list(self.fn.args[:-2])
+        axis = self.plan.split_axis
+        if axis is None:
+            with b.if_then(b.icmp_signed("==", tid, ir.Constant(I32, 0))):
+                b.call(self.block_fn, forward + [c64(0), c64(0)])
+            b.ret_void()
+            return
+        dims = [self.param(d) for d in self.plan.dims]
+        rows = self.block_rows(dims, axis)
+        n = dims[axis]
+        nblocks = b.sdiv(b.add(n, b.sub(rows, c64(1))), rows)
+        first, last = split_range(b, nblocks, tid, nthreads)
+
+        def block(k):
+            lo = b.mul(k, rows)
+            hi = b.add(lo, rows)
+            hi = b.select(b.icmp_signed("<", hi, n), hi, n)
+            b.call(self.block_fn, forward + [lo, hi])
+
+        for_range(b, first, last, block, name="block")
+        b.ret_void()
+
+    def block_rows(self, dims, axis):
+        """Rows of the split axis per block: about BLOCK_ELEMENTS elements, from the sizes."""
+        b = self.b
+        multiple = c64(VECTOR_ROWS if axis == len(dims) - 1 else 1)
+        per_row = c64(1)
+        for k, d in enumerate(dims):
+            if k != axis:
+                per_row = b.mul(per_row, d)
+        per_row = b.select(b.icmp_signed("<", per_row, c64(1)), c64(1), per_row)
+        units = b.mul(per_row, multiple)
+        return b.mul(b.sdiv(b.add(c64(BLOCK_ELEMENTS - 1), units), units), multiple)
 
     def nodes_at(self, level, space, reductions=False):
         return [n for n in self.plan.nodes if self.plan.level[id(n)] == level
@@ -207,6 +248,15 @@ class LoopEmitter:
         if space == "K":
             return self.kind == "X" or lvl < self.level or node.op in REDUCTIONS
         return lvl < self.level
+
+
+def kernel_function(module, name, args, nptr) -> ir.Function:
+    fn = ir.Function(module, ir.FunctionType(VOID, args), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")  # kernels stay separate: smaller step, faster O3
+    for arg in fn.args[:nptr]:
+        arg.add_attribute("noalias")
+    return fn
 
 
 def reducer(node):

@@ -20,6 +20,9 @@ import llvmlite.binding as llvm
 from graphc.backends.llvm import cache
 
 _LOCK = threading.RLock()  # LLVM's global context is not safe to use from two threads at once
+# No fork() in the middle of a compile: the child would inherit LLVM's state half-changed.
+os.register_at_fork(before=_LOCK.acquire, after_in_parent=_LOCK.release,
+                    after_in_child=_LOCK.release)
 
 
 @functools.cache

@@ -10,7 +10,9 @@ threads.parallel_run(step, args) once; the code itself never changes with the ba
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +24,9 @@ from passes.memory import plan_offsets
 from passes.symbols import concrete_shapes
 
 ARENA_KINDS = ("temp", "scratch", "workspace")
+_LIVE = weakref.WeakSet()  # executables whose lock a fork()ed child must renew
+# A call another parent thread was making holds the lock in the child forever: renew it.
+os.register_at_fork(after_in_child=lambda: [setattr(e, "lock", threading.Lock()) for e in _LIVE])
 
 
 @dataclass
@@ -70,6 +75,7 @@ class Executable:
         self.arena_bytes, self.values, self.shapes = 0, [], {}
         self.signature = None
         self.lock = threading.Lock()
+        _LIVE.add(self)
 
     def prepare(self, arrays, reuse: bool = True) -> None:
         """Sizes, arena layout and output shapes for inputs of these shapes (reuse=False gives
