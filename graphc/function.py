@@ -10,7 +10,7 @@ from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError, user_site
 from graphc.ops.leaves import SharedVariable
 from graphc.ops.operators import as_node
 from graphc.reductions_check import EmptyReductionCheck
-from graphc.shared_locks import holding, locks_for
+from graphc.shared_locks import VariableLocks
 from passes.manager import run_pipeline
 
 
@@ -40,7 +40,7 @@ class Function:
         module = get_backend(backend)
         self.pipeline = run_pipeline(raw)
         self.executable = module.compile(self.pipeline)
-        self.locks = locks_for(n.attr("storage") for n in raw.nodes() if n.op == "shared")
+        self.locks = VariableLocks(n.attr("storage") for n in raw.nodes() if n.op == "shared")
         self.empty_reductions = EmptyReductionCheck(self.pipeline.stages["optimized"])
 
     @property
@@ -64,7 +64,7 @@ class Function:
             )
         arrays = [coerce_input(p, a, i) for i, (p, a) in enumerate(zip(self.inputs, args))]
         self.empty_reductions(arrays)
-        with holding(self.locks):
+        with self.locks.held():
             outputs = self.executable(*arrays)
         return outputs[0] if self.single else outputs
 

@@ -7,6 +7,7 @@ were created, so two calls that lock overlapping sets cannot deadlock."""
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import weakref
 from contextlib import ExitStack, contextmanager
@@ -14,6 +15,19 @@ from contextlib import ExitStack, contextmanager
 _LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # storage -> (rank, lock)
 _RANKS = itertools.count()
 _CREATING = threading.Lock()  # two threads must not create two locks for one variable
+_FORKS = [0]  # fork()s this process descends from: locks made before one are stale
+
+
+def renew_after_fork() -> None:
+    """A lock another parent thread held at fork() stays held in the child forever: renew all."""
+    global _CREATING
+    _CREATING = threading.Lock()
+    for storage, (rank, _) in list(_LOCKS.items()):
+        _LOCKS[storage] = (rank, threading.Lock())
+    _FORKS[0] += 1
+
+
+os.register_at_fork(after_in_child=renew_after_fork)
 
 
 def storage_lock(storage) -> tuple:
@@ -30,6 +44,20 @@ def locks_for(storages) -> tuple:
     unique = {id(s): s for s in storages}.values()
     return tuple(lock for _, lock in sorted((storage_lock(s) for s in unique),
                                             key=lambda entry: entry[0]))
+
+
+class VariableLocks:
+    """The locks of a function's shared variables, fetched again after a fork()."""
+
+    def __init__(self, storages):
+        self.storages = tuple(storages)
+        self.forks, self.locks = _FORKS[0], locks_for(self.storages)
+
+    def held(self):
+        """A context holding every lock, in acquisition order."""
+        if self.forks != _FORKS[0]:
+            self.forks, self.locks = _FORKS[0], locks_for(self.storages)
+        return holding(self.locks)
 
 
 @contextmanager
