@@ -9,7 +9,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import FAST, I1, REG_TYPE, const, intrinsic, is_float, libm
+from graphc.backends.llvm.irutil import I1, REG_TYPE, const, intrinsic, is_float, libm
 from graphc.ops.elementwise import GELU_C, SELU_ALPHA, SELU_SCALE
 
 
@@ -71,7 +71,8 @@ def softplus(b, x, node, ctx):
 
 
 def elu(b, x, node, ctx, alpha):
-    neg = b.select(b.fcmp_ordered("<", x, c(node, 0)), x, c(node, 0))
+    # min(x, 0) that keeps NaN (an ordered x < 0 would turn NaN into 0 and elu(nan) into 0)
+    neg = b.select(b.fcmp_ordered(">", x, c(node, 0)), c(node, 0), x)
     em1 = b.call(libm(ctx.module, "expm1", x.type), [neg])
     return b.select(b.fcmp_ordered(">", x, c(node, 0)), x, b.fmul(c(node, alpha), em1))
 
@@ -213,4 +214,4 @@ register("logical_or", "scalar", lambda ctx, node, args: ctx.b.or_(*args))
 register("logical_not", "scalar", lambda ctx, node, args: ctx.b.xor(args[0], ir.Constant(I1, 1)))
 register("where", "scalar", lambda ctx, node, args: ctx.b.select(*args))
 
-__all__ = ["cast", "FAST"]
+__all__ = ["cast"]
