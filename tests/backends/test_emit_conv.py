@@ -8,12 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.backends.llvm import conv_gemm, emit_conv, emit_conv_grad
 from graphc.ops.conv import resolve_padding
+from tests.fuzz.profiles import examples
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +70,7 @@ def geometries(draw):
     return rank, sizes, kernel, strides, dilation, padding
 
 
-@settings(max_examples=15, deadline=None)
+@examples(15)
 @given(geometries(), st.integers(1, 4), st.integers(1, 5), st.integers(1, 3))
 def test_conv_and_its_gradients_match_the_interpreter(geometry, cin, cout, batch):
     rank, sizes, kernel, strides, dilation, padding = geometry
@@ -135,7 +136,7 @@ def test_pooling_step_matches_the_interpreter(kind):
         np.testing.assert_allclose(got, want, **TOL["float32"])
 
 
-@settings(max_examples=10, deadline=None)
+@examples(10)
 @given(geometries(), st.sampled_from(["max", "avg"]), st.integers(1, 3))
 def test_pooling_on_random_geometries_matches_the_interpreter(geometry, kind, batch):
     rank, sizes, window, strides, _, padding = geometry

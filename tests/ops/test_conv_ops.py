@@ -7,13 +7,14 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.ops import OPS
 from graphc.ops.conv import resolve_padding
 from graphc.testing import In, case, check_gradient
+from tests.fuzz.profiles import examples
 
 
 def run(output, inputs, *values):
@@ -123,7 +124,7 @@ def conv_geometry(draw):
     return sizes, kernel, strides, dilation, pads
 
 
-@settings(max_examples=60, deadline=None)
+@examples(60)
 @given(conv_geometry(), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31))
 def test_conv_matches_direct_loops(geometry, cin, cout, seed):
     sizes, kernel, strides, dilation, pads = geometry
@@ -135,7 +136,7 @@ def test_conv_matches_direct_loops(geometry, cin, cout, seed):
     np.testing.assert_allclose(got, direct_conv(x, w, strides, dilation, pads), atol=1e-12)
 
 
-@settings(max_examples=60, deadline=None)
+@examples(60)
 @given(conv_geometry(), st.sampled_from(["max", "avg"]), st.integers(0, 2**31))
 def test_pool_matches_direct_loops(geometry, kind, seed):
     sizes, pool_size, strides, _, _ = geometry
@@ -152,7 +153,7 @@ def test_pool_matches_direct_loops(geometry, kind, seed):
 # ---- gradients on random geometries (the fixed OP_CASES run in test_ops.py) ------------------
 
 
-@settings(max_examples=12, deadline=None)
+@examples(12)
 @given(conv_geometry(), st.integers(0, 100))
 def test_conv_gradients_on_random_geometries(geometry, seed):
     sizes, kernel, strides, dilation, pads = geometry
