@@ -146,12 +146,13 @@ def step_matmul(draw, d):
 
 
 def step_reshape(draw, d):
-    # no reshape of a 0-d value: the gradient of where(cond, reshape(a, (-1,)), 0) for a 0-d `a`
-    # fails an assertion in passes/views.py (fuzz bug C in the issue-10 report)
-    k = d.pick(draw, ndims=(1, 2, 3, 4, 5))
-    if k is None:
-        return None
+    # no reshape of a one-element value: compiling reshape(-x, (-1,)) for x (1, 1) with its
+    # gradient, or the gradient of where(a < b, reshape(a, (-1,)), 0) for 0-d a, b fails an
+    # assertion in passes/views.py broadcast_view (fuzz bugs C and D in the issue-10 report)
+    k = d.pick(draw)
     shape = d.values[k].shape
+    if d.values[k].size == 1:
+        return None
     targets = [(-1,), (-1, 1), (1, -1)] + ([(shape[0], -1)] if shape else [])
     return d.add(("call", "reshape", (k,), (("shape", draw(st.sampled_from(targets))),)))
 
