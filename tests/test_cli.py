@@ -91,12 +91,14 @@ def test_usage_errors_are_one_line_with_exit_code_2(workdir, capsys, argv, messa
     assert code == 2 and message in one_line_error(err)
 
 
+@pytest.mark.needs_dot
 def test_dot_writes_the_optimized_stage_by_default(workdir, capsys):
     code, out, _ = run(capsys, "dot", "step.py:build")
     assert code == 0 and out.strip() == "build-optimized.svg"
     assert (workdir / "build-optimized.svg").read_text().lstrip().startswith("<?xml")
 
 
+@pytest.mark.needs_dot
 def test_dot_all_stages(workdir, capsys):
     code, out, _ = run(
         capsys,
@@ -125,6 +127,7 @@ def test_unknown_stage_fails_with_the_stages_listed(workdir, capsys):
     assert code == 1 and "raw, grad, optimized" in one_line_error(err)
 
 
+@pytest.mark.needs_dot
 def test_nodes_have_one_picture_and_no_stages(workdir, capsys):
     (workdir / "nodes.py").write_text(
         "import graphc as gc\n\ndef expr():\n    return gc.tanh(gc.matrix('x'))\n"
@@ -225,12 +228,14 @@ def saved_model(workdir, capsys):
     return workdir / "m.zip"
 
 
+@pytest.mark.needs_dot
 def test_model_from_a_file_layers_and_training_step(saved_model, workdir, capsys):
     assert "dense_1" in (workdir / "layers.svg").read_text()
     code, out, _ = run(capsys, "dot", "mdl.py:trained", "--stage", "grad")
     assert code == 0 and out.strip() == "trained-grad.svg"
 
 
+@pytest.mark.needs_dot
 def test_saved_model_summary_and_layers(saved_model, capsys):
     code, out, _ = run(capsys, "summary", "m.zip")
     assert code == 0 and "Total params: 23" in out
@@ -238,6 +243,7 @@ def test_saved_model_summary_and_layers(saved_model, capsys):
     assert code == 0 and out.strip() == "saved.png"
 
 
+@pytest.mark.needs_dot
 def test_saved_model_has_no_training_step_to_draw(saved_model, capsys):
     code, _, err = run(capsys, "dot", "m.zip", "--stage", "raw")
     assert code == 2 and "no training step yet" in one_line_error(err)
@@ -260,6 +266,7 @@ STATIC_FILE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.needs_dot
 def test_compare_demo_prints_the_table_and_draws_kernels(workdir, capsys):
     code, out, _ = run(capsys, "compare", "--demo", "mlp", "--batch", "8", "--dot", "cmp.svg")
     assert code == 0
@@ -284,6 +291,7 @@ def test_compare_needs_one_target(workdir, capsys):
     assert code == 2 and "either" in one_line_error(err)
 
 
+@pytest.mark.needs_dot
 def test_saved_model_summary_finds_the_frontend_by_its_entry_point(saved_model, tmp_path):
     """A fresh `graphc summary` has not imported the frontend: it loads the library that the
     `graphc.models` entry point names (declared in pyproject.toml; faked here as installed)."""

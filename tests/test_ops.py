@@ -38,6 +38,21 @@ def test_cases_name_only_real_ops():
     assert not set(OP_CASES) - set(OPS)
 
 
+@pytest.mark.parametrize("op", ELEMENTWISE)
+def test_every_elementwise_op_has_a_0d_case(op):
+    """0-d scalars are where NumPy returns Python scalars instead of arrays (issue 10, defect 6)."""
+    assert any(all(s.shape == () for s in c.inputs) for c in OP_CASES[op]), op
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+def test_0d_erf_and_gelu_run_in_the_interpreter_and_compare(approximate):
+    x = gc.placeholder((), "float64")
+    outputs = [gc.erf(x), gc.gelu(x, approximate=approximate)]
+    got = gc.function([x], outputs, backend="numpy")(np.float64(0.3))
+    assert [g.shape for g in got] == [(), ()]
+    assert gc.compare([x], outputs, args=[np.float64(0.3)]).ok()
+
+
 @pytest.mark.parametrize("op,i", ALL_CASES)
 def test_shape_rule_matches_reference(op, i):
     spec = OP_CASES[op][i]

@@ -27,19 +27,21 @@ class In:
 
     def sample(self, rng: np.random.Generator, dtype: str | None = None) -> np.ndarray:
         dtype = dtype if dtype and self.dtype.startswith("float") else self.dtype
+        # np.asarray: arithmetic on 0-d arrays gives NumPy scalars, which can't be written into
+        return np.asarray(self._draw(rng), dtype=dtype)
+
+    def _draw(self, rng: np.random.Generator):
         if self.kind == "int":
-            return rng.integers(0, self.high, self.shape).astype(dtype)
+            return rng.integers(0, self.high, self.shape)
         if self.kind == "bool":
             return rng.random(self.shape) < 0.5
         if self.kind == "key":
-            return np.array(rng.integers(0, 2**62), dtype=dtype)
+            return rng.integers(0, 2**62)
         if self.kind == "positive":
-            return rng.uniform(0.5, 2.0, self.shape).astype(dtype)
+            return rng.uniform(0.5, 2.0, self.shape)
         if self.kind == "away":
-            return (rng.uniform(0.1, 2.0, self.shape) * rng.choice([-1, 1], self.shape)).astype(
-                dtype
-            )
-        return rng.standard_normal(self.shape).astype(dtype)
+            return rng.uniform(0.1, 2.0, self.shape) * rng.choice([-1, 1], self.shape)
+        return rng.standard_normal(self.shape)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,21 @@ class Case:
 
 def case(*inputs, grad=True, **attrs) -> Case:
     return Case(tuple(inputs), attrs, grad)
+
+
+def zero_d(spec: Case) -> Case:
+    """The same case with every input a 0-d scalar."""
+    inputs = tuple(In((), s.kind, s.dtype, s.high) for s in spec.inputs)
+    return Case(inputs, spec.attrs, spec.grad)
+
+
+def with_0d(cases) -> list:
+    """`cases` and a 0-d copy of each (elementwise ops must run on scalars too)."""
+    out = list(cases)
+    for spec in map(zero_d, cases):
+        if spec not in out:
+            out.append(spec)
+    return out
 
 
 # Shorthands the op modules' cases share.

@@ -8,7 +8,7 @@ import numpy as np
 
 from graphc.ir import DtypeError
 from graphc.ops import broadcast_shapes, call, defop, per_element, require_float, same_dtype
-from graphc.ops.cases import A34, M34, POS34, F, In, case
+from graphc.ops.cases import A34, M34, POS34, F, In, case, with_0d
 from graphc.ops.leaves import constant_node
 
 SELU_ALPHA = 1.6732632423543772
@@ -56,7 +56,7 @@ TRANSCENDENTAL = 10  # FLOPs per element of exp, log, tanh, ... (a polynomial an
 def unary(name, impl, vjp, cases, numeric=False, cost=1, doc=""):
     infer = infer_unary_numeric if numeric else infer_unary_float
     defop(name, infer=infer, impl=impl, vjp=vjp, fusion="elementwise", flops=per_element(cost),
-          cases=cases, doc=doc)
+          cases=with_0d(cases), doc=doc)
 
 
 def _sigmoid(x):
@@ -66,7 +66,8 @@ def _sigmoid(x):
 
 
 def _erf(x):
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    # frompyfunc gives a Python float, not an array, for 0-d input
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
 
 
 def _elu(x, alpha):
@@ -208,12 +209,12 @@ defop(
     impl=lambda x, *, dtype: x.astype(dtype),
     vjp=vjp_cast,
     fusion="elementwise",
-    cases=[
+    cases=with_0d([
         case(M34, dtype="float64"),
         case(In((3, 4), "int", "int32"), dtype="float64", grad=False),
         case(M34, dtype="float32", grad=False),
         case(M34, dtype="int32", grad=False),
-    ],
+    ]),
 )
 
 
@@ -236,7 +237,7 @@ defop(
     impl=lambda x, *, lo, hi: np.clip(x, lo, hi).astype(x.dtype),
     vjp=vjp_clip,
     fusion="elementwise",
-    cases=[case(A34, lo=-0.5, hi=0.5)],
+    cases=with_0d([case(A34, lo=-0.5, hi=0.5)]),
     doc="Bounds are static attributes.",
 )
 
@@ -283,7 +284,7 @@ def vjp_winner(a_wins_when):
 
 def binary(name, impl, vjp, cases, infer=infer_binary, cost=1):
     defop(name, infer=infer, impl=impl, vjp=vjp, fusion="elementwise", flops=per_element(cost),
-          cases=cases)
+          cases=with_0d(cases))
 
 
 binary("add", np.add, lambda g, n: both(g, n, g, g),
@@ -328,14 +329,14 @@ for _name, _impl in (
     ("not_equal", np.not_equal),
 ):
     defop(_name, infer=infer_compare, impl=_impl, fusion="elementwise",
-          cases=[case(M34, F((4,)), grad=False)])
+          cases=with_0d([case(M34, F((4,)), grad=False)]))
 B34 = In((3, 4), "bool", "bool")
 for _name, _impl, _cases in (
     ("logical_and", np.logical_and, [case(B34, In((4,), "bool", "bool"), grad=False)]),
     ("logical_or", np.logical_or, [case(B34, In((3, 1), "bool", "bool"), grad=False)]),
     ("logical_not", np.logical_not, [case(B34, grad=False)]),
 ):
-    defop(_name, infer=infer_logic, impl=_impl, fusion="elementwise", cases=_cases)
+    defop(_name, infer=infer_logic, impl=_impl, fusion="elementwise", cases=with_0d(_cases))
 
 
 def infer_where(inputs, **_):
@@ -356,4 +357,4 @@ def vjp_where(g, node):
 
 
 defop("where", infer=infer_where, impl=np.where, vjp=vjp_where, fusion="elementwise",
-      cases=[case(B34, M34, F((4,)))])
+      cases=with_0d([case(B34, M34, F((4,)))]))

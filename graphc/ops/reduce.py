@@ -123,6 +123,7 @@ defop(
     impl=impl_size,
     fusion="elementwise",  # of no data inputs: a run-time scalar that loops recompute in place
     shape_only=(0,),
-    cases=[case(M34, axis=(0,), dtype="float64", grad=False)],
+    cases=[case(M34, axis=(0,), dtype="float64", grad=False),
+           case(F(()), axis=None, dtype="float64", grad=False)],
     doc="Number of elements over `axis`, known at run time (for means over the batch).",
 )

@@ -8,11 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.backends.llvm import conv_gemm, emit_conv, emit_conv_grad
+from tests.fuzz.profiles import examples
 from tests.strategies import conv_geometries
 
 
@@ -54,7 +55,7 @@ def check(rank, x_shape, k_shape, dtype="float64", seed=0, batches=None, **conv_
 GEOMETRIES = conv_geometries(max_size=9, max_kernel=3)
 
 
-@settings(max_examples=15, deadline=None)
+@examples(15)
 @given(GEOMETRIES, st.integers(1, 4), st.integers(1, 5), st.integers(1, 3))
 def test_conv_and_its_gradients_match_the_interpreter(geometry, cin, cout, batch):
     check(
@@ -119,7 +120,7 @@ def test_pooling_step_matches_the_interpreter(kind):
         np.testing.assert_allclose(got, want, **TOL["float32"])
 
 
-@settings(max_examples=10, deadline=None)
+@examples(10)
 @given(GEOMETRIES, st.sampled_from(["max", "avg"]), st.integers(1, 3))
 def test_pooling_on_random_geometries_matches_the_interpreter(geometry, kind, batch):
     rank, sizes, window, strides, padding = (

@@ -4,11 +4,12 @@ and hypothesis-generated graphs (values and gradients) in float32 and float64.""
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.backends.llvm import jit, threads
+from tests.fuzz.profiles import examples
 
 # float64 agrees with NumPy to rounding (a few ulp per op); float32 to ~1e-5 relative after a
 # few dozen ops (reassociated sums, 1-2 ulp exp/log/tanh); gradients chain more ops.
@@ -246,7 +247,7 @@ def build(steps, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(12, suppress_health_check=[HealthCheck.too_slow])
 @given(graph=random_graph())
 def test_random_graphs_and_gradients_match(dtype, graph):
     steps, seed = graph

@@ -6,12 +6,15 @@ few ulp (1e-12 relative); float32 ones to 1e-5 relative, because exp/log/tanh/er
 polynomial approximations good to 1-2 ulp and sums are reassociated for vectorization.
 """
 
+import re
+
 import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.backends.llvm import jit
 from graphc.backends.llvm.emitters import EMITTERS, emitter_for
-from graphc.ops import OPS
+from graphc.ops import ELEMENTWISE, OPS, REDUCTIONS
 from graphc.testing import OP_CASES, build_case
 
 STRUCTURAL = {"grad", "kernel", "kernel_output"}  # expanded or made by passes, never emitted
@@ -92,3 +95,21 @@ def test_dropout_mask_bits_match_the_interpreter():
         np.testing.assert_array_equal(got[0], want[0])  # bit for bit
         np.testing.assert_array_equal(got[1], want[1])
         assert got[2] == want[2]
+
+
+
+def test_no_fast_math_flag_that_may_drop_nan_or_inf_checks(monkeypatch):
+    """nnan/ninf (and `fast`, which implies them) let LLVM delete the selects that propagate
+    NaN and inf; reassoc/nsz/contract keep them (issue 10, defect 7)."""
+    texts = []
+    compile_ir = jit.compile_ir
+    monkeypatch.setattr(jit, "compile_ir", lambda text, *rest, **options: texts.append(text) or
+                        compile_ir(text, *rest, **options))
+    monkeypatch.setenv("GRAPHC_CACHE", "0")
+    placeholders, outputs = [], []
+    for op in ELEMENTWISE + REDUCTIONS + ("softmax", "log_softmax", "matmul"):
+        ph, node = build_case(op, OP_CASES[op][0], "float32")
+        placeholders += ph
+        outputs.append(gc.relu(node) if op == "matmul" else node)  # a GEMM epilogue
+    gc.function(placeholders, outputs)
+    assert texts and not re.findall(r"\b(?:fast|nnan|ninf)\b", "".join(texts))

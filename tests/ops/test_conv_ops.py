@@ -7,13 +7,14 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.ops import OPS
 from graphc.ops.conv import resolve_padding
 from graphc.testing import In, case, check_gradient
+from tests.fuzz.profiles import examples
 from tests.strategies import conv_geometries
 
 
@@ -113,7 +114,7 @@ def test_pool_strides_default_to_pool_size():
 GEOMETRIES = conv_geometries(max_size=7, max_kernel=4)
 
 
-@settings(max_examples=60, deadline=None)
+@examples(60)
 @given(GEOMETRIES, st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31))
 def test_conv_matches_direct_loops(geometry, cin, cout, seed):
     sizes, kernel, strides, dilation, pads = (
@@ -127,7 +128,7 @@ def test_conv_matches_direct_loops(geometry, cin, cout, seed):
     np.testing.assert_allclose(got, direct_conv(x, w, strides, dilation, pads), atol=1e-12)
 
 
-@settings(max_examples=60, deadline=None)
+@examples(60)
 @given(GEOMETRIES, st.sampled_from(["max", "avg"]), st.integers(0, 2**31))
 def test_pool_matches_direct_loops(geometry, kind, seed):
     sizes, pool_size, strides = geometry.sizes, geometry.kernel, geometry.strides
@@ -144,7 +145,7 @@ def test_pool_matches_direct_loops(geometry, kind, seed):
 # ---- gradients on random geometries (the fixed OP_CASES run in test_ops.py) ------------------
 
 
-@settings(max_examples=12, deadline=None)
+@examples(12)
 @given(GEOMETRIES, st.integers(0, 100))
 def test_conv_gradients_on_random_geometries(geometry, seed):
     rank = geometry.rank

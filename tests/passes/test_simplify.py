@@ -3,7 +3,7 @@ that must give the same values before and after the whole simplify pipeline."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import graphc as gc
@@ -16,6 +16,7 @@ from passes import (
     simplify_algebra,
 )
 from passes.simplify import ALGEBRA, FOLDING
+from tests.fuzz.profiles import examples
 from tests.passes.rule_checks import (
     RuleCase,
     check_docstring,
@@ -149,7 +150,7 @@ def expressions(draw, depth=4):
     return x, y, pool[-1], pool[-2]
 
 
-@settings(max_examples=60, deadline=None)
+@examples(60)
 @given(expressions(), st.integers(0, 2**31))
 def test_simplify_preserves_values(expr, seed):
     x, y, out1, out2 = expr

@@ -25,6 +25,7 @@ BACKWARD_FILL, FORWARD_FILL = "#fee2e2", "#ffffff"
 
 
 @pytest.mark.parametrize("stage", ["raw", "grad", "optimized"])
+@pytest.mark.needs_dot
 def test_every_stage_draws(train_step, stage, tmp_path):
     diagram = to_dot(train_step, stage=stage, to_file=tmp_path / f"{stage}.svg")
     assert (tmp_path / f"{stage}.svg").read_text().lstrip().startswith("<?xml")

@@ -98,6 +98,7 @@ def test_a_report_without_kernels_is_refused(fused_step):
         to_dot(fused_step, stage="fused", report={"not": "a report"})
 
 
+@pytest.mark.needs_dot
 def test_fused_stage_renders(fused_step, tmp_path):
     written = to_dot(fused_step, stage="fused").save(tmp_path / "fused.png")
     assert written.read_bytes().startswith(b"\x89PNG")

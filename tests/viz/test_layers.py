@@ -65,6 +65,7 @@ def test_multi_input_model_has_one_edge_per_connection():
     assert layers_diagram(records, rankdir="LR").source.count("->") == 3
 
 
+@pytest.mark.needs_dot
 def test_writes_png(tmp_path):
     written = draw_layers(MLP, tmp_path / "model.png", show_shapes=True)
     assert written.read_bytes().startswith(b"\x89PNG")

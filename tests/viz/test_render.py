@@ -10,6 +10,7 @@ SOURCE = "digraph { a -> b }"
 @pytest.mark.parametrize(
     "suffix, magic", [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF")]
 )
+@pytest.mark.needs_dot
 def test_renders_with_dot(tmp_path, suffix, magic):
     written = render(SOURCE, tmp_path / f"sub/g{suffix}")
     assert written == tmp_path / f"sub/g{suffix}"
@@ -34,6 +35,7 @@ def test_unknown_suffix_is_named(tmp_path):
         render(SOURCE, tmp_path / "g.bmp")
 
 
+@pytest.mark.needs_dot
 def test_dot_failure_is_reported_and_keeps_the_old_picture(tmp_path):
     (tmp_path / "g.svg").write_text("old picture")
     with pytest.raises(DiagramError, match="dot failed"):

@@ -9,7 +9,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import FAST, I1, REG_TYPE, const, intrinsic, is_float, libm
+from graphc.backends.llvm.irutil import I1, REG_TYPE, const, intrinsic, is_float, libm
 from graphc.ops.elementwise import GELU_C, SELU_ALPHA, SELU_SCALE
 
 
@@ -52,15 +52,15 @@ def emit_abs(ctx, node, args):
 @scalar("sign")
 def emit_sign(ctx, node, args):
     x, b = args[0], ctx.b
-    if is_float(node.dtype):
-        neg = b.select(b.fcmp_ordered("<", x, c(node, 0)), c(node, -1), x)
+    if is_float(node.dtype):  # x - x: NaN for NaN, 0.0 for both zeros (np.sign(-0.0) is 0.0)
+        neg = b.select(b.fcmp_ordered("<", x, c(node, 0)), c(node, -1), b.fsub(x, x))
         return b.select(b.fcmp_ordered(">", x, c(node, 0)), c(node, 1), neg)
     neg = b.select(b.icmp_signed("<", x, c(node, 0)), c(node, -1), c(node, 0))
     return b.select(b.icmp_signed(">", x, c(node, 0)), c(node, 1), neg)
 
 
 def relu(b, x, node):
-    return b.select(b.fcmp_ordered("<", x, c(node, 0)), c(node, 0), x)
+    return vecmath.emit_relu(b, x)
 
 
 def softplus(b, x, node, ctx):
@@ -71,7 +71,9 @@ def softplus(b, x, node, ctx):
 
 
 def elu(b, x, node, ctx, alpha):
-    neg = b.select(b.fcmp_ordered("<", x, c(node, 0)), x, c(node, 0))
+    # min(x, 0) that keeps NaN (an ordered x < 0 would turn NaN into 0 and elu(nan) into 0)
+    # and makes -0.0 0.0 (as np.minimum(-0.0, 0) in the reference)
+    neg = b.select(b.fcmp_ordered(">=", x, c(node, 0)), c(node, 0), x)
     em1 = b.call(libm(ctx.module, "expm1", x.type), [neg])
     return b.select(b.fcmp_ordered(">", x, c(node, 0)), x, b.fmul(c(node, alpha), em1))
 
@@ -175,18 +177,19 @@ def emit_pow(ctx, node, args):
     return call(ctx, "llvm.pow", args[0].type, *args)
 
 
-def extreme(op, intrinsic_name, int_cmp):
+def extreme(op, cmp):
     def emit(ctx, node, args):
         a, b = args
-        if is_float(node.dtype):  # NaN-propagating, as np.maximum/np.minimum
-            return call(ctx, intrinsic_name, a.type, a, b)
-        return ctx.b.select(ctx.b.icmp_signed(int_cmp, a, b), a, b)
+        if is_float(node.dtype):  # as np.maximum/np.minimum: NaN wins, a tie gives b (-0.0, 0.0)
+            a_nan = ctx.b.fcmp_unordered("uno", a, a)
+            return ctx.b.select(ctx.b.fcmp_ordered(cmp, a, b), a, ctx.b.select(a_nan, a, b))
+        return ctx.b.select(ctx.b.icmp_signed(cmp, a, b), a, b)
 
     register(op, "scalar", emit)
 
 
-extreme("maximum", "llvm.maximum", ">")
-extreme("minimum", "llvm.minimum", "<")
+extreme("maximum", ">")
+extreme("minimum", "<")
 
 COMPARISONS = {"less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">=",
                "equal": "==", "not_equal": "!="}
@@ -213,4 +216,4 @@ register("logical_or", "scalar", lambda ctx, node, args: ctx.b.or_(*args))
 register("logical_not", "scalar", lambda ctx, node, args: ctx.b.xor(args[0], ir.Constant(I1, 1)))
 register("where", "scalar", lambda ctx, node, args: ctx.b.select(*args))
 
-__all__ = ["cast", "FAST"]
+__all__ = ["cast"]

@@ -264,9 +264,9 @@ def emit_tanh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     e = emit_exp(builder, builder.fmul(ax, const(ty, 2.0)))
     large = builder.fsub(const(ty, 1.0), builder.fdiv(const(ty, 2.0),
                                                       builder.fadd(e, const(ty, 1.0))))
-    large = _call(builder, "copysign", large, x)
     small = builder.fcmp_ordered("<", ax, const(ty, 0.625))
-    return builder.select(small, _tanh_small(builder, x, ty), large)
+    # tanh is odd: the sign of x, also for -0.0 (the small form gives +0.0 there)
+    return _call(builder, "copysign", builder.select(small, _tanh_small(builder, x, ty), large), x)
 
 
 def emit_sigmoid(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
@@ -322,9 +322,9 @@ def emit_erf(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
 # ---------------------------------------------------------------- activations (GEMM epilogue)
 
 def emit_relu(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
-    """max(x, 0) (NaN stays NaN)."""
+    """max(x, 0): NaN stays NaN, -0.0 becomes 0.0 (as np.maximum(x, 0))."""
     ty = _check_float(x, "emit_relu")
-    return builder.select(builder.fcmp_ordered("<", x, const(ty, 0.0)), const(ty, 0.0), x)
+    return builder.select(builder.fcmp_ordered("<=", x, const(ty, 0.0)), const(ty, 0.0), x)
 
 
 ACTIVATIONS = {
