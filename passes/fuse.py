@@ -17,12 +17,13 @@ Runs as the LLVM backend's stage 'fused', after passes.expand.expand_composites 
   bias b added to every row) get a kernel of their own and are read with broadcasting.
 
 Kernel nodes (graphc/ops/kernel.py; what graphc.viz draws as clusters):
-    node.op == 'kernel'; node.attr('kind') in {'loop', 'dense', 'op'}; node.attr('name');
-    node.attr('ops') is the tuple of op names it contains; node.attr('body') is its typed
-    body (passes.kernels: DenseKernel, ConvKernel, LoopKernel or OpKernel) with `.nodes` (the
-    inner nodes, nodes of the 'expanded' stage, in topological order), `.inputs` (expanded-stage
-    nodes it reads), `.outputs` (the expanded-stage nodes whose values it produces) and the
-    facts of its kind. `inner_nodes(kernel)` returns `.nodes`.
+    node.op == 'kernel'; node.attr('kind') in {'loop', 'dense', 'op', 'recurrent'};
+    node.attr('name'); node.attr('ops') is the tuple of op names it contains;
+    node.attr('body') is its typed body (passes.kernels: DenseKernel, ConvKernel, LoopKernel,
+    RecurrentKernel or OpKernel) with `.nodes` (the inner nodes, nodes of the 'expanded' stage,
+    in topological order), `.inputs` (expanded-stage nodes it reads), `.outputs` (the
+    expanded-stage nodes whose values it produces) and the facts of its kind.
+    `inner_nodes(kernel)` returns `.nodes`.
 A kernel node's value is its first output; output i >= 1 is read through a
 'kernel_output' node (attr 'index'). Leaves stay leaves. `evaluate_fused` runs a fused graph
 with the NumPy reference implementations (tests use it to check fusion alone).

@@ -1,5 +1,6 @@
 """Typed kernel bodies: what passes.fuse makes of each group of nodes, with every fact the
-backends need as a field, so lowering and emitters never search a body's ops by name.
+backends need as a field, so scheduling, memory planning and emitters never search a body's
+ops by name.
 
 Every body has `name`, `nodes` (its inner nodes, nodes of the 'expanded' stage, in topological
 order), `inputs` (expanded-stage nodes it reads), `outputs` (those whose values it produces) and

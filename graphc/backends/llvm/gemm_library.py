@@ -50,8 +50,3 @@ def load_variant(variant: tuple) -> str:
             _LOADED[name] = compiled
             VARIANTS[name] = variant
     return name
-
-
-def loaded_variants() -> dict:
-    """{symbol: CompiledModule} of the GEMM variants this process has loaded."""
-    return dict(_LOADED)

@@ -3,10 +3,10 @@
 The first compile of a function stores its object code (objects.remember) and a description
 of its Program: symbols, buffers, kernels, GEMM variants. A later process that builds a graph
 of the same structure (same ops, attributes, shapes, dtypes, wiring, constant values and names;
-any shared-variable values) loads both and skips fusion, lowering, IR generation and LLVM.
-Nodes are referred to by their position in `graph.nodes()`, which is the same for graphs of
-the same structure, and re-bound to the new graph's nodes on load. An entry that cannot be
-read or rebound is a miss, never an error.
+any shared-variable values) loads both and skips the stages fuse, schedule, plan memory,
+emit and compile. Nodes are referred to by their position in `graph.nodes()`, which is the
+same for graphs of the same structure, and re-bound to the new graph's nodes on load. An
+entry that cannot be read or rebound is a miss, never an error.
 """
 
 from __future__ import annotations
@@ -106,5 +106,5 @@ def rebuild(d, nodes, graph) -> Program:
             buf.array = aligned_copy(np.ascontiguousarray(node.attr("value").value))
         buffers.append(buf)
     outputs = [buffers[slot] for slot in d["outputs"]]
-    return Program(graph, syms if d["specs"] or d["assumed"] else syms, [], buffers, outputs,
+    return Program(graph, syms, [], buffers, outputs,
                    [], d["inplace"])

@@ -76,16 +76,17 @@ def schedule_kernels(fused: Graph) -> Schedule:
     bodies = kernels.bodies
     position = {id(b): k for k, b in enumerate(bodies)}
     deps = {k: {position[key[0]] for key in kernels.value_reads(b)} for k, b in enumerate(bodies)}
-    inplace = choose_in_place(kernels, deps, position)
+    inplace, deps = choose_in_place(kernels, deps, position)
     order = topological(deps)
     by_id = {k: {id(bodies[d]) for d in ds} for k, ds in deps.items()}
     return Schedule(kernels, tuple(bodies[k] for k in order),
                     {id(bodies[k]): v for k, v in by_id.items()}, inplace)
 
 
-def choose_in_place(kernels: KernelGraph, deps: dict, position: dict) -> dict:
-    """{id(storage): value key} of the updates written in place; adds to `deps` the edges
-    that make every other reader of the old value run before the writer."""
+def choose_in_place(kernels: KernelGraph, deps: dict, position: dict) -> tuple[dict, dict]:
+    """({id(storage): value key} of the updates written in place, `deps` with the edges that
+    make every other reader of the old value run before its writer)."""
+    deps = {k: set(ds) for k, ds in deps.items()}
     chosen, plans = {}, {}
     for var, expr in kernels.graph.updates:
         key = kernels.value_key(expr)
@@ -100,7 +101,7 @@ def choose_in_place(kernels: KernelGraph, deps: dict, position: dict) -> dict:
             continue
         deps[writer] |= set(readers)
         chosen[id(var.attr("storage"))] = key
-    return chosen
+    return chosen, deps
 
 
 def reads_variable(kernels: KernelGraph, body, var) -> bool:
