@@ -23,6 +23,7 @@ from passes.memory import plan_offsets
 from passes.symbols import concrete_shapes
 
 ARENA_KINDS = ("temp", "scratch", "workspace")
+INDEXING_OPS = {"take", "take_grad"}  # their kernels set the status word on a bad index
 
 
 @dataclass
@@ -108,10 +109,14 @@ class Executable:
             outs = self.call_prepared(arrays)
             failed, self.status[0] = self.status[0], 0
         if failed:
-            raise IndexError("llvm backend: an index is out of range in a take/gather "
-                             "(kernels: " + ", ".join(k.name for k in self.kernels
-                                                      if "take" in " ".join(k.ops)) + ")")
+            raise IndexError(f"an index is out of range in {self.checked_index_ops()}; "
+                             f"indices must lie in [-n, n) for an axis of size n")
         return outs
+
+    def checked_index_ops(self) -> str:
+        """The ops whose kernels check their index values, with the user's lines."""
+        return " or ".join(f"{n.op} (node built at {n.site})" for n in self.order
+                           if n.op in INDEXING_OPS)
 
     def run_keeping_values(self, *arrays):
         """Call once with no buffer reuse; returns (outputs, {(kernel name, output index):
