@@ -127,19 +127,25 @@ def concrete_shapes(nodes, inputs, arrays) -> dict:
 def run_time_shape(node: Node, ins: list) -> tuple:
     """The shape `node`'s op gives for inputs of concrete shapes `ins`, checked against the
     node's static sizes."""
-    got = ", ".join(str(i.shape) for i in ins)
-    where = f"Received shapes {got} (node built at {node.site})"
     try:
         shape, _ = OPS[node.op].infer(ins, **node.attr_dict)
     except ValueError as err:
         error = RunTimeIndexError if "out of bounds" in str(err) else type(err)
-        raise error(f"{node.op}: {err}. {where}") from None
+        raise error(f"{node.op}: {err}. {received(node, ins)}") from None
     shape = tuple(shape)
+    if None in shape:  # a size the op takes from a build-time attribute
+        raise ShapeError(f"{node.op}: its output size {shape} is not known at run time (an "
+                         f"attribute fixed it at build time). {received(node, ins)}")
     if len(shape) != len(node.shape) or any(
             d is not None and d != s for d, s in zip(node.shape, shape)):
         raise ShapeError(f"{node.op}: the inputs give shape {shape}, but the graph was built "
-                         f"for {node.shape}. {where}")
+                         f"for {node.shape}. {received(node, ins)}")
     return shape
+
+
+def received(node: Node, ins: list) -> str:
+    got = ", ".join(str(i.shape) for i in ins)
+    return f"Received shapes {got} (node built at {node.site})"
 
 
 class RunTimeIndexError(ShapeError, IndexError):

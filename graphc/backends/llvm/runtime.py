@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.backends.llvm import threads
+from graphc.backends.llvm import guards, threads
 from graphc.backends.llvm.irutil import ITEMSIZE
 from graphc.ir import toposort
 from graphc.ops.leaves import aligned_copy
@@ -23,6 +23,7 @@ from passes.memory import plan_offsets
 from passes.symbols import concrete_shapes
 
 ARENA_KINDS = ("temp", "scratch", "workspace")
+REMEMBERED_SHAPES = 256  # input-shape signatures whose sizes and arena plan are kept
 INDEXING_OPS = {"take", "take_grad"}  # their kernels set the status word on a bad index
 
 
@@ -72,33 +73,65 @@ class Executable:
         self.arena_bytes, self.values, self.shapes = 0, [], {}
         self.signature = None
         self.lock = threading.Lock()
+        self.guarded, self.arena_guards = guards.enabled(), []
+        self.sizes_by_shapes: dict = {}
+        self.arena_plans: dict = {}
 
     def prepare(self, arrays, reuse: bool = True) -> None:
         """Sizes, arena layout and output shapes for inputs of these shapes (reuse=False gives
         every intermediate its own bytes, so all of them can be read after a call)."""
         program = self.program
-        shapes = concrete_shapes(self.order, program.graph.inputs, arrays)
-        values = program.syms.values(shapes) if program.syms else []
-        if program.syms:
-            program.syms.check(values)
+        shapes, values = self.run_time_sizes(arrays)
         self.slots[:len(values)] = values
-        nthreads = threads.num_threads()
-        temps = [b for b in program.buffers if b.kind in ARENA_KINDS]
-        sizes = [b.count(values, nthreads) * ITEMSIZE[b.dtype] for b in temps]
-        end = len(program.calls)
-        offsets, total = plan_offsets(sizes, [(b.first, b.last) if reuse else (0, end)
-                                              for b in temps])
-        if total > self.arena.nbytes:
-            self.arena = aligned_copy(np.zeros(total, np.uint8))
-        base = self.arena.ctypes.data
-        for buf, offset in zip(temps, offsets):
-            self.args[2 + buf.slot] = base + offset
+        total = self.place_arena([b for b in program.buffers if b.kind in ARENA_KINDS], values,
+                                 reuse)
         self.out_shapes = [tuple(shapes[id(b.node)]) if b.node is not None else ()
                            for b in self.outputs]
         self.arena_bytes, self.values, self.shapes = total, values, shapes
         for info in self.kernels:
             if info.flops_of is not None:
                 info.shapes, info.flops = info.flops_of(shapes, values)
+
+    def run_time_sizes(self, arrays) -> tuple:
+        """(concrete shapes, symbol values) for inputs of these shapes, checked (see
+        passes.symbols.concrete_shapes); remembered per input shapes, as bucketed sequence
+        lengths come back every epoch."""
+        key = tuple(a.shape for a in arrays)
+        found = self.sizes_by_shapes.get(key)
+        if found is None:
+            syms = self.program.syms
+            shapes = concrete_shapes(self.order, self.program.graph.inputs, arrays)
+            values = syms.values(shapes) if syms else []
+            if syms:
+                syms.check(values)
+            if len(self.sizes_by_shapes) >= REMEMBERED_SHAPES:
+                self.sizes_by_shapes.clear()
+            found = self.sizes_by_shapes[key] = (shapes, values)
+        return found
+
+    def place_arena(self, temps, values, reuse: bool) -> int:
+        """Sets the arena buffers' addresses (guarded ones: own bytes between canaries);
+        returns the arena's bytes."""
+        nthreads = threads.num_threads()
+        sizes = [b.count(values, nthreads) * ITEMSIZE[b.dtype] for b in temps]
+        reuse = reuse and not self.guarded
+        key = (tuple(sizes), reuse)
+        if key not in self.arena_plans:
+            end = len(self.program.calls)
+            if len(self.arena_plans) >= REMEMBERED_SHAPES:
+                self.arena_plans.clear()
+            self.arena_plans[key] = plan_offsets(
+                guards.arena_sizes(sizes) if self.guarded else sizes,
+                [(b.first, b.last) if reuse else (0, end) for b in temps])
+        offsets, total = self.arena_plans[key]
+        if total > self.arena.nbytes:
+            self.arena = aligned_copy(np.zeros(total, np.uint8))
+        base, pad = self.arena.ctypes.data, guards.GUARD if self.guarded else 0
+        for buf, offset in zip(temps, offsets):
+            self.args[2 + buf.slot] = base + offset + pad
+        self.arena_guards = [(buf, offset, size) for buf, offset, size in
+                             zip(temps, offsets, sizes)]
+        return total
 
     def __call__(self, *arrays):
         with self.lock:  # one pointer table per executable: calls from two threads take turns
@@ -133,6 +166,8 @@ class Executable:
         return outs, values
 
     def call_prepared(self, arrays):
+        if self.guarded:
+            return self.call_guarded(arrays)
         args = self.args
         for slot, k in self.inputs:
             args[slot] = arrays[k].ctypes.data
@@ -141,6 +176,29 @@ class Executable:
             args[2 + buf.slot] = out.ctypes.data
         threads.parallel_run(self.step, self.args_address)
         return outs
+
+    def call_guarded(self, arrays):
+        """call_prepared with every input, output and arena buffer between canaries, all
+        checked after the call (guards.py)."""
+        args, buffers = self.args, {b.slot: b for b in self.program.buffers}
+        self.arena[:] = guards.CANARY
+        blocks = []
+        for slot, k in self.inputs:
+            blocks.append(guards.Guarded(arrays[k], guards.label_of(buffers[slot - 2])))
+            args[slot] = blocks[-1].inner.ctypes.data
+        outs = []
+        for shape, buf in zip(self.out_shapes, self.outputs):
+            blocks.append(guards.Guarded(np.empty(shape, buf.dtype), guards.label_of(buf)))
+            outs.append(blocks[-1].inner)
+            args[2 + buf.slot] = outs[-1].ctypes.data
+        threads.parallel_run(self.step, self.args_address)
+        for block in blocks:
+            block.check()
+        pad = guards.GUARD
+        for buf, offset, size in self.arena_guards:
+            guards.check_canaries(self.arena, [(offset, offset + pad), (offset + pad + size,
+                                               offset + 2 * pad + size)], guards.label_of(buf))
+        return [np.array(out) for out in outs]
 
     def read_buffer(self, buf, node, outs):
         if buf.kind == "output":
