@@ -129,6 +129,27 @@ def test_conv1d_of_run_time_length_and_its_weight_gradient(strides, dilation):
           lambda n: [rng.standard_normal((2, n + 4, 5))])
 
 
+@pytest.mark.parametrize("padding, dilation", [("same", 1), ("valid", 2), ("causal", 1)])
+def test_conv1d_input_gradient_at_run_time_lengths(padding, dilation):
+    """With strides of 1 the input length follows from the output's, so a stack of
+    convolutions differentiates through its inputs at any length."""
+    rng = np.random.default_rng(6)
+    x = gc.placeholder((None, None, 3), "float64")
+    w1, w2 = gc.shared(rng.standard_normal((3, 3, 4))), gc.shared(rng.standard_normal((2, 4, 5)))
+    h = gc.tanh(gc.conv1d(x, w1, padding=padding))
+    y = gc.conv1d(h, w2, padding=padding, dilation_rate=dilation)
+    agree([x], [y, *gc.grad(gc.sum(gc.tanh(y)), [x, w1, w2])],
+          lambda n: [rng.standard_normal((2, n + 4, 3))])
+
+
+def test_strided_conv_input_gradient_at_a_run_time_length_is_a_clear_error():
+    x = gc.placeholder((None, None, 3), "float64")
+    w = gc.shared(np.ones((3, 3, 4)))
+    f = gc.function([x], gc.grad(gc.sum(gc.conv1d(x, w, strides=2)), x))
+    with pytest.raises(ShapeError, match="conv1d_input_grad: .*not known at run time"):
+        f(np.ones((2, 9, 3)))
+
+
 def test_conv2d_of_run_time_height_and_width():
     rng = np.random.default_rng(5)
     x = gc.placeholder((None, None, None, 3), "float64")
@@ -201,6 +222,15 @@ def test_conv1d_layer_on_inputs_of_run_time_length(compiles):
                         layers.Dense(1))
     rng = np.random.default_rng(4)
     predict_and_train(model, lambda n: rng.standard_normal((3, n + 2, 8)).astype("f4"), compiles)
+
+
+def test_embedding_conv1d_text_model_at_run_time_lengths(compiles):
+    model = layer_model(layers.Embedding(20, 8), layers.Conv1D(6, 3, padding="same",
+                                                               activation="relu"),
+                        layers.Conv1D(4, 3, padding="same"), layers.GlobalMaxPooling1D(),
+                        layers.Dense(1), shape=(None,), dtype="int32")
+    rng = np.random.default_rng(7)
+    predict_and_train(model, lambda n: rng.integers(0, 20, (3, n)).astype("int32"), compiles)
 
 
 def test_average_pooling_layer_predicts_at_run_time_lengths(compiles):
