@@ -130,7 +130,8 @@ def run_time_shape(node: Node, ins: list) -> tuple:
     try:
         shape, _ = OPS[node.op].infer(ins, **node.attr_dict)
     except ValueError as err:
-        error = RunTimeIndexError if "out of bounds" in str(err) else type(err)
+        # getitem's one run-time failure is an index past a run-time size: IndexError
+        error = RunTimeIndexError if node.op == "getitem" else type(err)
         raise error(f"{node.op}: {err}. {received(node, ins)}") from None
     shape = tuple(shape)
     if None in shape:  # a size the op takes from a build-time attribute
