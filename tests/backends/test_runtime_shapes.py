@@ -141,3 +141,17 @@ def test_a_failed_check_leaves_the_function_usable():
     with pytest.raises(IndexError):
         f(rows(1))
     assert f(rows(33)) == rows(33)[-2].sum()
+
+
+@pytest.mark.parametrize("bad", [20, -21])
+def test_a_bad_index_input_changes_no_shared_variable(bad):
+    """Index inputs are checked before the native call, so an update is never half done."""
+    table = gc.shared(np.ones((20, 3), "f4"))
+    ids = gc.placeholder((None, None), "int32")
+    loss = gc.sum(gc.take(table, ids, axis=0))
+    f = gc.function([ids], loss, updates=[(table, table - 0.5 * gc.grad(loss, table))])
+    f(np.array([[1, -1]], "int32"))
+    before = table.get_value().copy()
+    with pytest.raises(IndexError, match=rf"take: index {bad} .*size 20.*test_runtime_shapes"):
+        f(np.array([[1, bad, 2]], "int32"))
+    np.testing.assert_array_equal(table.get_value(), before)

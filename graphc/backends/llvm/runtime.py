@@ -75,6 +75,7 @@ class Executable:
         self.lock = threading.Lock()
         self.guarded, self.arena_guards = guards.enabled(), []
         self.sizes_by_shapes: dict = {}
+        self.index_inputs = indices_from_inputs(self.order, program.graph.inputs)
         self.arena_plans: dict = {}
 
     def prepare(self, arrays, reuse: bool = True) -> None:
@@ -139,12 +140,24 @@ class Executable:
             if signature != self.signature:
                 self.prepare(arrays)
                 self.signature = signature
+            self.check_input_indices(arrays)
             outs = self.call_prepared(arrays)
             failed, self.status[0] = self.status[0], 0
         if failed:
             raise IndexError(f"an index is out of range in {self.checked_index_ops()}; "
                              f"indices must lie in [-n, n) for an axis of size n")
         return outs
+
+    def check_input_indices(self, arrays) -> None:
+        """Index inputs are checked before the call, as no update may be half applied then
+        (the kernels' own checks catch computed indices, after the call)."""
+        for k, node, source in self.index_inputs:
+            indices, n = arrays[k], self.shapes[id(source)][node.attr("axis") % source.ndim]
+            if indices.size and (indices.min() < -n or indices.max() >= n):
+                bad = indices[(indices < -n) | (indices >= n)].flat[0]
+                raise IndexError(f"{node.op}: index {bad} is out of bounds for axis "
+                                 f"{node.attr('axis')} with size {n} (node built at "
+                                 f"{node.site})")
 
     def checked_index_ops(self) -> str:
         """The ops whose kernels check their index values, with the user's lines."""
@@ -210,3 +223,11 @@ class Executable:
         nbytes = count * ITEMSIZE[buf.dtype]
         raw = (ctypes.c_char * nbytes).from_address(int(self.args[2 + buf.slot]))
         return np.frombuffer(raw, dtype=buf.dtype).reshape(shape).copy()
+
+
+def indices_from_inputs(order, inputs) -> list:
+    """(input position, take/take_grad node, the node whose axis it indexes) for each index
+    array that is one of the function's inputs."""
+    position = {id(p): k for k, p in enumerate(inputs)}
+    return [(position[id(n.inputs[1])], n, n.inputs[0] if n.op == "take" else n.inputs[2])
+            for n in order if n.op in INDEXING_OPS and id(n.inputs[1]) in position]
