@@ -106,23 +106,51 @@ def prod(values) -> Poly:
 
 def concrete_shapes(nodes, inputs, arrays) -> dict:
     """{id(node): concrete shape} for `nodes` (topologically ordered), given the arrays bound
-    to the input placeholders; shape errors name the op and the user's file:line."""
-    out = {id(p): a.shape for p, a in zip(inputs, arrays)}
+    to the input placeholders. Every node that depends on a run-time size runs its op's shape
+    rule on the concrete shapes (which checks broadcasts, reshapes and index bounds), and the
+    result must agree with the node's static sizes; errors name the op, the shapes received
+    and the user's file:line."""
+    out = {id(p): tuple(a.shape) for p, a in zip(inputs, arrays)}
+    varying = {id(p) for p in inputs if None in p.shape}
     for node in nodes:
         if id(node) in out:
             continue
-        if None not in node.shape:
+        if None not in node.shape and not any(id(i) in varying for i in node.inputs):
             out[id(node)] = node.shape
             continue
+        varying.add(id(node))
         ins = [Shaped(out[id(i)], i.dtype) for i in node.inputs]
-        try:
-            shape, _ = OPS[node.op].infer(ins, **node.attr_dict)
-        except ValueError as err:
-            got = ", ".join(str(i.shape) for i in ins)
-            raise type(err)(f"{node.op}: {err}. Received shapes {got} (node built at "
-                            f"{node.site})") from None
-        out[id(node)] = tuple(shape)
+        out[id(node)] = run_time_shape(node, ins)
     return out
+
+
+def run_time_shape(node: Node, ins: list) -> tuple:
+    """The shape `node`'s op gives for inputs of concrete shapes `ins`, checked against the
+    node's static sizes."""
+    try:
+        shape, _ = OPS[node.op].infer(ins, **node.attr_dict)
+    except ValueError as err:
+        # getitem's one run-time failure is an index past a run-time size: IndexError
+        error = RunTimeIndexError if node.op == "getitem" else type(err)
+        raise error(f"{node.op}: {err}. {received(node, ins)}") from None
+    shape = tuple(shape)
+    if None in shape:  # a size the op takes from a build-time attribute
+        raise ShapeError(f"{node.op}: its output size {shape} is not known at run time (an "
+                         f"attribute fixed it at build time). {received(node, ins)}")
+    if len(shape) != len(node.shape) or any(
+            d is not None and d != s for d, s in zip(node.shape, shape)):
+        raise ShapeError(f"{node.op}: the inputs give shape {shape}, but the graph was built "
+                         f"for {node.shape}. {received(node, ins)}")
+    return shape
+
+
+def received(node: Node, ins: list) -> str:
+    got = ", ".join(str(i.shape) for i in ins)
+    return f"Received shapes {got} (node built at {node.site})"
+
+
+class RunTimeIndexError(ShapeError, IndexError):
+    """An index out of range of a size known only at run time (IndexError, as in NumPy)."""
 
 
 class Symbols:

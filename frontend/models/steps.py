@@ -165,8 +165,8 @@ class StepFunctions:
             )
         ]
         targets = [
-            gc.placeholder((None,) + y.shape[1:], y.dtype.name, name=f"{n}_target")
-            for n, y in zip(self.output_names, ys)
+            gc.placeholder(target_shape(y, p), y.dtype.name, name=f"{n}_target")
+            for n, y, p in zip(self.output_names, ys, self.model.output_shapes)
         ]
         weights = [
             gc.placeholder((None,), backend.floatx(), name=f"{n}_sample_weight")
@@ -236,9 +236,9 @@ class StepFunctions:
 
     # ---- cached functions ------------------------------------------------------------------
 
-    @staticmethod
-    def signature(ys) -> tuple:
-        return tuple((y.shape[1:], y.dtype.name) for y in ys)
+    def signature(self, ys) -> tuple:
+        return tuple((target_shape(y, p), y.dtype.name)
+                     for y, p in zip(ys, self.model.output_shapes))
 
     def function(self, kind: str, ys):
         self.create_metrics(ys)
@@ -251,3 +251,11 @@ class StepFunctions:
         if "predict" not in self.cache:
             self.cache["predict"] = self.model.make_predict_function(self.backend)
         return self.cache["predict"]
+
+
+def target_shape(y, pred_shape) -> tuple:
+    """The target placeholder's shape: run-time (None) wherever the prediction's is, so one
+    step function serves targets of every sequence length."""
+    if len(y.shape) != len(pred_shape):
+        return (None,) + y.shape[1:]
+    return tuple(None if p is None else d for d, p in zip(y.shape, pred_shape))

@@ -54,9 +54,9 @@ def resolve_padding(padding: str, sizes, kernel, strides, dilation) -> tuple:
         raise ShapeError(f"padding must be 'valid', 'same' or 'causal', got {padding!r}")
     pairs = []
     for n, k, s, d in zip(sizes, kernel, strides, dilation):
-        if n is None:
-            raise ShapeError("padding='same' needs static spatial sizes")
-        total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+        if n is None and s != 1:
+            raise ShapeError("padding='same' needs static spatial sizes (or strides of 1)")
+        total = d * (k - 1) if n is None else max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
         pairs.append((total // 2, total - total // 2))
     return tuple(pairs)
 
@@ -164,7 +164,8 @@ def infer_conv_input_grad(rank):
         g, w = inputs
         dtype = require_float(same_dtype(inputs))
         check_input(g, rank, "output gradient")
-        x_shape = (g.shape[0],) + tuple(in_size) + (w.shape[-2],)
+        in_size = input_size(in_size, g.shape[1:-1], w.shape[:rank], strides, dilation, padding)
+        x_shape = (g.shape[0],) + in_size + (w.shape[-2],)
         _, _ = infer_conv(rank)(
             (Shaped(x_shape, dtype), w), strides=strides, dilation=dilation, padding=padding
         )
@@ -174,10 +175,20 @@ def infer_conv_input_grad(rank):
     return infer
 
 
+def input_size(in_size, out, kernel, strides, dilation, padding) -> tuple:
+    """in_size with its run-time (None) sizes solved from the output's where the stride is 1
+    (then in = out + d * (k - 1) - padding): a length-generic model's input gradient."""
+    return tuple(
+        o + d * (k - 1) - lo - hi if n is None and s == 1 and o is not None else n
+        for n, o, k, s, d, (lo, hi) in zip(in_size, out, kernel, strides, dilation, padding)
+    )
+
+
 def impl_conv_input_grad(g, w, *, in_size, strides, dilation, padding):
     """Transposed convolution: each kernel offset scatters g @ w[offset].T into the input."""
     rank = w.ndim - 2
     out = g.shape[1:-1]
+    in_size = input_size(in_size, out, w.shape[:rank], strides, dilation, padding)
     gx = padded_zeros(g.shape[0], in_size, w.shape[-2], padding, g.dtype)
     for offset in np.ndindex(*w.shape[:rank]):
         gx[offset_slice(offset, out, strides, dilation)] += g @ w[offset].T

@@ -13,9 +13,9 @@ A 1-D convolution is the 2-D one with height 1. The functions here work on one b
 output positions for one thread (`void name(i64 r0, i64 rows, i64 k0, i64 k1, ptr in, ptr
 out)`; im2col can also keep only the columns k0..k1), so a kernel can give each thread its
 own blocks and never make threads wait for each other. Geometry is static (baked into the
-function, whose name encodes it); only the batch is a run-time value. `define_spmd` (used by
+function, whose name encodes it); only the batch is a run-time value. `define_spmd` (also used by
 the recurrent kernels) declares the SPMD signature `void name(i32 tid, i32 nthreads, i64
-batch, ptr...)`.
+sizes..., ptr...)`: the batch, and the number of time steps of a recurrence.
 """
 
 from __future__ import annotations
@@ -76,18 +76,19 @@ class Geometry:
         )
 
 
-def define_spmd(module: ir.Module, name: str, pointers: tuple):
-    """(function, builder or None if it already exists, args dict) of an SPMD kernel."""
+def define_spmd(module: ir.Module, name: str, pointers: tuple, sizes: tuple = ("batch",)):
+    """(function, builder or None if it already exists, args dict) of an SPMD kernel:
+    void name(i32 tid, i32 nthreads, i64 sizes..., ptr pointers...)."""
     existing = module.globals.get(name)
     if existing is not None:
         return existing, None, None
-    fnty = ir.FunctionType(VOID, [I32, I32, I64] + [PTR] * len(pointers))
+    fnty = ir.FunctionType(VOID, [I32, I32] + [I64] * len(sizes) + [PTR] * len(pointers))
     fn = ir.Function(module, fnty, name=name)
     fn.linkage = "internal"
-    names = ("tid", "nthreads", "batch", *pointers)
+    names = ("tid", "nthreads", *sizes, *pointers)
     for arg, arg_name in zip(fn.args, names):
         arg.name = arg_name
-    for arg in fn.args[3:]:
+    for arg in fn.args[2 + len(sizes):]:
         arg.add_attribute("noalias")
     return fn, ir.IRBuilder(fn.append_basic_block("entry")), dict(zip(names, fn.args))
 

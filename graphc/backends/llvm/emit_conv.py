@@ -6,7 +6,8 @@ convolution with its per-channel bias add and activation, lowered onto the GEMM 
 
 A 1 x 1 convolution with unit strides and no padding skips im2col (x is already the column
 matrix). A forward convolution whose im2col row is shorter than DIRECT_BELOW (a first layer
-on one channel: 3 x 3 x 1) runs as a direct loop nest instead, which measured faster there
+on one channel: 3 x 3 x 1), or whose spatial sizes are known only at run time, runs as a
+direct loop nest instead, which measured faster there
 (1.0 vs 1.5 ms for 3x3x1->32 on 128 28x28 images, one thread); from 3x3x32->64 on, the GEMM
 path is 1.7-2x faster than direct loops in all three directions. Against an earlier version
 that shared each GEMM between the threads (a barrier before and after every chunk of
@@ -37,9 +38,9 @@ def emit_conv_dense(kb, body):
 def emit_conv(kb, node, bias, activation):
     """Each thread: its share of the output pixels, BLOCK_ROWS at a time: im2col, GEMM (whose
     epilogue adds the bias and applies the activation)."""
-    x, w = node.inputs
-    if conv_geometry(node, x.shape, w.shape).K < DIRECT_BELOW:
+    if runs_direct(node):
         return emit_conv_direct(kb, node, bias, activation)
+    x, w = node.inputs
     ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
@@ -57,6 +58,13 @@ def emit_conv(kb, node, bias, activation):
 
     ck.blocks(lo, hi, ck.block_rows, block)
     return kb.finish()
+
+
+def runs_direct(node) -> bool:
+    """Run-time spatial sizes (the loop nest reads them from the size slots; the im2col
+    blocks have a static geometry), or a receptive field too small for the GEMM."""
+    x, w = node.inputs
+    return None in x.shape[1:-1] or conv_geometry(node, x.shape, w.shape).K < DIRECT_BELOW
 
 
 def emit_conv_direct(kb, node, bias, activation):

@@ -6,6 +6,7 @@ onto one-thread GEMMs over pixel blocks (conv_gemm.ConvBlocks):
                   cols = dy[block] @ W^T -> col2im into its own image (no races)
     weight grad   each thread a range of dW's rows (im2col columns), <= 128 at a time, over
                   all pixels 256 at a time: im2col(block, its columns) -> dW[rows] (+)= cols^T @ dy
+                  (with run-time spatial sizes: a loop nest over the pixels instead)
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from graphc.backends.llvm import conv_gemm
 from graphc.backends.llvm.conv_gemm import ConvBlocks
 from graphc.backends.llvm.conv_kernels import define_col2im_block, define_im2col_block
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import c64, declare_barrier, global_buffer
-from graphc.backends.llvm.windows import zero
+from graphc.backends.llvm.irutil import c64, const, declare_barrier, global_buffer
+from graphc.backends.llvm.windows import add_into, geometry_of, zero
 
 WGRAD_ROWS = 256  # output pixels per weight-gradient GEMM (its inner dimension)
 
@@ -24,6 +25,8 @@ def emit_conv_input_grad(kb, node):
     """W^T once (threads share it, one barrier); then each thread its own images, BLOCK_ROWS
     output pixels at a time: cols = dy @ W^T, col2im into the image (zeroed first)."""
     dy, w = node.inputs
+    if None in node.shape[1:-1]:
+        return emit_conv_input_grad_direct(kb, node)
     ck = ConvBlocks(kb, node, node.shape, w.shape, w.shape[-1])
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     wt = transposed_weights(kb, ck, kb.ins[1])
@@ -49,6 +52,50 @@ def emit_conv_input_grad(kb, node):
     return kb.finish()
 
 
+def emit_conv_input_grad_direct(kb, node):
+    """Run-time spatial sizes: each thread its own images, zeroed, then every output pixel
+    scatters dy[pixel] . w[tap, ci, :] into the input pixel under each tap, in a loop nest."""
+    dy, w = node.inputs
+    g = geometry_of(kb, node, node, dy)
+    b, t, co = kb.b, node.dtype, c64(w.shape[-1])
+    image = b.mul(b.mul(g.H, g.W), g.C)
+
+    def one_image(n):
+        zero(kb, kb.out, b.mul(n, image), image, t)
+
+        def out_pixel(p):
+            oh, ow = b.sdiv(p, g.OW), b.srem(p, g.OW)
+            dy_row = b.mul(g.pixel(n, oh, ow, g.OH, g.OW), co)
+
+            def tap(kh, kw, ih, iw, inside):
+                with b.if_then(inside):
+                    dst = b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C)
+                    w_row = b.mul(b.add(b.mul(kh, c64(g.KW)), kw), g.C)
+                    kb.loop(c64(0), g.C, lambda ci: add_into(
+                        kb, kb.out, b.add(dst, ci),
+                        dot(kb, dy_row, b.mul(b.add(w_row, ci), co), co, t), t), name="ci")
+
+            g.window(oh, ow, tap)
+
+        kb.loop(c64(0), b.mul(g.OH, g.OW), out_pixel, name="p")
+
+    g.images(one_image)
+    return kb.finish()
+
+
+def dot(kb, dy_row, w_row, count, dtype):
+    """sum over j < count of dy[dy_row + j] * w[w_row + j]."""
+    b = kb.b
+
+    def step(j, acc):
+        product = b.fmul(kb.load(kb.ins[0], b.add(dy_row, j), dtype),
+                         kb.load(kb.ins[1], b.add(w_row, j), dtype))
+        return [b.fadd(acc, product)]
+
+    (total,) = kb.loop(c64(0), count, step, [const(dtype, 0)], "co")
+    return total
+
+
 def transposed_weights(kb, ck, w):
     """W (K x cout) transposed into a module global, the threads sharing the rows; a barrier
     then makes it visible to all (the only barrier of the convolution kernels)."""
@@ -70,6 +117,8 @@ def emit_conv_weight_grad(kb, node):
     """Each thread owns a range of dW's rows (im2col columns) and walks all output pixels,
     WGRAD_ROWS at a time: im2col of just its columns, then dW[cols] (+)= cols^T @ dy."""
     x, _ = node.inputs
+    if None in x.shape[1:-1]:
+        return emit_conv_weight_grad_direct(kb, node)
     ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
     width = min(conv_gemm.BLOCK_ROWS, ck.g.K)
     cols = ck.column_buffer(WGRAD_ROWS, width)
@@ -102,6 +151,38 @@ def weight_grad_columns(kb, ck, cols, pixels, k0, kcount):
                 ck.gemm(True, True, *args)
 
     ck.blocks(c64(0), pixels, WGRAD_ROWS, row_block)
+
+
+def emit_conv_weight_grad_direct(kb, node):
+    """Run-time spatial sizes: each thread owns a range of dW's rows (kh, kw, ci) and sums
+    x[n, ih, iw, ci] * dy[n, oh, ow, :] over every output pixel, in a loop nest."""
+    x, dy = node.inputs
+    g = geometry_of(kb, node, x, dy)
+    b, co, t = kb.b, kb.dims(node)[-1], node.dtype
+    lo, hi = kb.split(b.mul(c64(g.KH * g.KW), g.C))
+    pixels = b.mul(g.N, b.mul(g.OH, g.OW))
+
+    def weight_row(k):
+        tap, ci = b.sdiv(k, g.C), b.srem(k, g.C)
+        kh, kw = b.sdiv(tap, c64(g.KW)), b.srem(tap, c64(g.KW))
+        out = b.mul(k, co)
+        zero(kb, kb.out, out, co, t)
+
+        def pixel(r):
+            n, p = b.sdiv(r, b.mul(g.OH, g.OW)), b.srem(r, b.mul(g.OH, g.OW))
+            oh, ow = b.sdiv(p, g.OW), b.srem(p, g.OW)
+            ih = g.source(oh, kh, g.SH, g.DH, g.PT)
+            iw = g.source(ow, kw, g.SW, g.DW, g.PL)
+            with b.if_then(g.inside(ih, iw)):
+                xv = kb.load(kb.ins[0], b.add(b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C), ci), t)
+                dy_row = b.mul(r, co)
+                kb.loop(c64(0), co, lambda j: add_into(kb, kb.out, b.add(out, j), b.fmul(
+                    xv, kb.load(kb.ins[1], b.add(dy_row, j), t)), t), name="co")
+
+        kb.loop(c64(0), pixels, pixel, name="r")
+
+    kb.loop(lo, hi, weight_row, name="k")
+    return kb.finish()
 
 
 for _r in (1, 2):

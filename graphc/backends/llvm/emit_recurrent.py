@@ -26,17 +26,12 @@ def emit_sequence(kb, body):
     """A RecurrentKernel (passes.kernels): call the op's SPMD recurrence on the kernel's
     buffers, with a module global as the GEMM workspace."""
     node = body.node
-    if body.steps is None:
-        raise NotImplementedError(
-            f"llvm backend: {node.op} needs a static number of time "
-            f"steps (node built at {node.site}); use backend='numpy'"
-        )
     args = (node.attr("activation"),) if node.op.startswith("simple_rnn") else ()
-    fn = DEFINE[node.op](kb.module, node.dtype, body.steps, body.units, *args)
+    fn = DEFINE[node.op](kb.module, node.dtype, body.units, *args)
     elems = workspace_elems(node.op, body.units, node.dtype)
     ws = global_buffer(kb.b, f"{kb.fn.name}_ws", node.dtype, elems)
-    batch = kb.dims(node)[0]
-    kb.b.call(fn, [kb.tid, kb.nthreads, batch, *kb.ins, kb.out, ws])
+    batch, steps = kb.dims(node)[:2]
+    kb.b.call(fn, [kb.tid, kb.nthreads, batch, steps, *kb.ins, kb.out, ws])
     return kb.finish()
 
 

@@ -20,10 +20,10 @@ from graphc.backends.llvm.rnn_kernels import (
 )
 
 
-def define(module, op, dtype, T, units, run_block, suffix="", transposed_gates=0):
+def define(module, op, dtype, units, run_block, suffix="", transposed_gates=0):
     """The SPMD function of `op` (once per module): U^T into the workspace first when
     `transposed_gates` (the BPTT kernels), then run_block(r) for each block of rows."""
-    fn, r = start(module, op, dtype, T, units, suffix)
+    fn, r = start(module, op, dtype, units, suffix)
     if r is None:
         return fn
     if transposed_gates:
@@ -56,10 +56,11 @@ def accumulating_forward(r, width, slot, gates, cell):
     def step(t):
         recurrent_gemm(r, t, width, gates, slot, acc=True)
         cells(r, cell, t)
-        with b.if_then(b.icmp_signed("<", t, c64(r.T - 1))):
+        with b.if_then(b.icmp_signed("<", t, r.last_step())):
             copy_inputs(r, b.add(t, c64(1)), width, slot, gates)
 
-    copy_inputs(r, c64(0), width, slot, gates)
+    with b.if_then(b.icmp_signed(">", r.T, c64(0))):  # no step 0 to write when T == 0
+        copy_inputs(r, c64(0), width, slot, gates)
     time_loop(r, True, step)
 
 
@@ -73,7 +74,7 @@ def backward_in_time(r, width, gates, dh_slot, cell, acc=False):
     time_loop(r, False, step)
 
 
-def define_simple_rnn(module, dtype, T, units, act):
+def define_simple_rnn(module, dtype, units, act):
     def cell(r, t, n, k):
         value = activation(act, r.v("Y", r.b.add(r.row(1, n, t), k)))
         r.st(value, "Y", r.b.add(r.row(1, n, t), k))
@@ -81,10 +82,10 @@ def define_simple_rnn(module, dtype, T, units, act):
     def run(r):
         accumulating_forward(r, 1, 0, 1, lambda t, n, k: cell(r, t, n, k))
 
-    return define(module, "simple_rnn_seq", dtype, T, units, run, f"_{act}")
+    return define(module, "simple_rnn_seq", dtype, units, run, f"_{act}")
 
 
-def define_simple_rnn_grad(module, dtype, T, units, act):
+def define_simple_rnn_grad(module, dtype, units, act):
     def cell(r, t, n, k):
         at = r.b.add(r.row(1, n, t), k)
         dh_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(2, n, nx), 1, k)))
@@ -94,7 +95,7 @@ def define_simple_rnn_grad(module, dtype, T, units, act):
     def run(r):
         backward_in_time(r, 2, 1, 1, lambda t, n, k: cell(r, t, n, k))
 
-    return define(module, "simple_rnn_seq_grad", dtype, T, units, run, f"_{act}", 1)
+    return define(module, "simple_rnn_seq_grad", dtype, units, run, f"_{act}", 1)
 
 
 def cell_before(r, t, n, k):
@@ -141,18 +142,18 @@ def lstm_grad_cell(r, t, n, k):
     r.st(dc * f, "G", r.slot(base, 5, k))
 
 
-def define_lstm(module, dtype, T, units):
+def define_lstm(module, dtype, units):
     def run(r):
         accumulating_forward(r, 6, 2, 4, lambda t, n, k: lstm_cell(r, t, n, k))
 
-    return define(module, "lstm_seq", dtype, T, units, run)
+    return define(module, "lstm_seq", dtype, units, run)
 
 
-def define_lstm_grad(module, dtype, T, units):
+def define_lstm_grad(module, dtype, units):
     def run(r):
         backward_in_time(r, 6, 4, 4, lambda t, n, k: lstm_grad_cell(r, t, n, k))
 
-    return define(module, "lstm_seq_grad", dtype, T, units, run, transposed_gates=4)
+    return define(module, "lstm_seq_grad", dtype, units, run, transposed_gates=4)
 
 
 def gru_cell(r, t, n, k):
@@ -179,7 +180,7 @@ def gru_grad_cell(r, t, n, k):
         r.st(value, "G", r.slot(base, s, k))
 
 
-def define_gru(module, dtype, T, units):
+def define_gru(module, dtype, units):
     def step(r, t):
         recurrent_gemm(r, t, 5, 3, 2, bias=r.a["b"])
         cells(r, lambda t, n, k: gru_cell(r, t, n, k), t)
@@ -187,14 +188,14 @@ def define_gru(module, dtype, T, units):
     def run(r):
         time_loop(r, True, lambda t: step(r, t))
 
-    return define(module, "gru_seq", dtype, T, units, run)
+    return define(module, "gru_seq", dtype, units, run)
 
 
-def define_gru_grad(module, dtype, T, units):
+def define_gru_grad(module, dtype, units):
     def run(r):
         backward_in_time(r, 5, 3, 4, lambda t, n, k: gru_grad_cell(r, t, n, k), acc=True)
 
-    return define(module, "gru_seq_grad", dtype, T, units, run, transposed_gates=3)
+    return define(module, "gru_seq_grad", dtype, units, run, transposed_gates=3)
 
 
 DEFINE = {

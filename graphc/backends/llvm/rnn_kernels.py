@@ -1,9 +1,9 @@
 """LLVM IR for the recurrent sequence ops (graphc/ops/recurrent.py) and their BPTT ops.
 
-One SPMD function per op runs the whole time loop, so the code size does not depend on the
-sequence length:
+One SPMD function per op runs the whole time loop; the number of time steps is an argument,
+so neither the code nor its size depends on the sequence length (which may be a run-time size):
 
-    void name(i32 tid, i32 nthreads, i64 batch, ptr inputs..., ptr out, ptr workspace)
+    void name(i32 tid, i32 nthreads, i64 batch, i64 steps, ptr inputs..., ptr out, ptr workspace)
 
 Each step is: barrier, one packed GEMM with the recurrent kernel (every thread takes part;
 `workspace` holds its packed B), barrier, then a pointwise pass over this thread's batch
@@ -68,7 +68,7 @@ class Rec:
     b: object
     a: dict
     dtype: str
-    T: int
+    T: object  # the number of time steps: an i64 argument
     u: int
     lanes: int = 1  # > 1 while emitting a unit loop that moves whole vectors
     first_row: object = None  # the current block of batch rows (i64 values)
@@ -80,7 +80,14 @@ class Rec:
 
     def row(self, width, n, t):
         """Offset of (n, t, 0) in a (batch, T, width * u) tensor."""
-        return self.b.mul(self.b.add(self.b.mul(n, c64(self.T)), t), c64(width * self.u))
+        return self.b.mul(self.b.add(self.b.mul(n, self.T), t), c64(width * self.u))
+
+    def last_step(self):
+        return self.b.sub(self.T, c64(1))
+
+    def step_stride(self, width):
+        """Elements between batch rows of a (batch, T, width * u) tensor."""
+        return self.b.mul(self.T, c64(width * self.u))
 
     def ld(self, name, index):
         if self.lanes == 1:
@@ -160,7 +167,7 @@ class Rec:
                 B,
                 c64(ldb),
                 C,
-                c64(ldc),
+                ldc,
                 no_bias if bias is None else bias,
                 self.a["workspace"],
             ],
@@ -185,7 +192,7 @@ class Rec:
 
     def next_or_zero(self, t, later_value):
         """later_value(t + 1) for t < T - 1, else 0 (loads from a clamped, valid index)."""
-        is_last = self.b.icmp_signed("==", t, c64(self.T - 1))
+        is_last = self.b.icmp_signed("==", t, self.last_step())
         nxt = self.b.select(is_last, t, self.b.add(t, c64(1)))
         return V(self, self.b.select(is_last, self.c(0), raw(later_value(nxt))))
 
@@ -243,19 +250,20 @@ def activation_slope(name: str, y: V) -> V:
     return V(y.r, y.r.c(1))
 
 
-def start(module, op, dtype, T, units, suffix=""):
+def start(module, op, dtype, units, suffix=""):
     names = LAYOUTS[op][0] + ("workspace",)
-    fn, b, a = define_spmd(module, f"graphc_{op}{suffix}_{tag(dtype)}_{T}_{units}", names)
-    return fn, (None if b is None else Rec(b, a, dtype, T, units))
+    fn, b, a = define_spmd(module, f"graphc_{op}{suffix}_{tag(dtype)}_{units}", names,
+                           ("batch", "steps"))
+    return fn, (None if b is None else Rec(b, a, dtype, None if a is None else a["steps"], units))
 
 
 def time_loop(r, forward: bool, step):
     """step(t) for t = 0..T-1 (forward) or T-1..0."""
 
     def body(i):
-        step(i if forward else r.b.sub(c64(r.T - 1), i))
+        step(i if forward else r.b.sub(r.last_step(), i))
 
-    for_range(r.b, c64(0), c64(r.T), body, name="t")
+    for_range(r.b, c64(0), r.T, body, name="t")
 
 
 def hidden_before(r, t, width, n, k):
@@ -270,7 +278,7 @@ def hidden_before(r, t, width, n, k):
 def recurrent_gemm(r, t, width, gates, C_offset, bias=None, acc=False):
     """Y[block, t, C_offset units...] (+)= h_{t-1}[block] @ U (+ bias)."""
     b, u = r.b, r.u
-    block = b.mul(r.first_row, c64(r.T * width * u))
+    block = b.mul(r.first_row, r.step_stride(width))
     is_first = b.icmp_signed("==", t, c64(0))
     earlier = b.select(is_first, c64(0), b.sub(t, c64(1)))
     A = b.select(
@@ -278,25 +286,26 @@ def recurrent_gemm(r, t, width, gates, C_offset, bias=None, acc=False):
         r.at("h0", b.mul(r.first_row, c64(u))),
         r.at("Y", b.add(block, b.mul(earlier, c64(width * u)))),
     )
-    lda = b.select(is_first, c64(u), c64(r.T * width * u))
+    lda = b.select(is_first, c64(u), r.step_stride(width))
     C = r.at("Y", b.add(block, b.add(b.mul(t, c64(width * u)), c64(C_offset * u))))
-    r.gemm(gates * u, u, A, lda, r.a["U"], gates * u, C, r.T * width * u, bias=bias, acc=acc)
+    r.gemm(gates * u, u, A, lda, r.a["U"], gates * u, C, r.step_stride(width), bias=bias,
+           acc=acc)
 
 
 def backward_gemm(r, t, width, k_units, c_slot, acc=False):
     """G[block, t, c_slot] (+)= G[block, t, :k_units] @ U^T, with U^T from transpose_u."""
     b, u = r.b, r.u
-    row = b.add(b.mul(r.first_row, c64(r.T * width * u)), b.mul(t, c64(width * u)))
+    row = b.add(b.mul(r.first_row, r.step_stride(width)), b.mul(t, c64(width * u)))
     C = r.at("G", b.add(row, c64(c_slot * u)))
     r.gemm(
         u,
         k_units * u,
         r.at("G", row),
-        c64(r.T * width * u),
+        r.step_stride(width),
         r.a["workspace"],
         u,
         C,
-        r.T * width * u,
+        r.step_stride(width),
         acc=acc,
     )
 

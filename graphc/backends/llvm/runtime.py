@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.backends.llvm import threads
+from graphc.backends.llvm import guards, threads
 from graphc.backends.llvm.irutil import ITEMSIZE
 from graphc.ops.leaves import aligned_copy
 from passes.memory import plan_offsets
@@ -27,6 +27,8 @@ ARENA_KINDS = ("temp", "scratch", "workspace")
 _LIVE = weakref.WeakSet()  # executables whose lock a fork()ed child must renew
 # A call another parent thread was making holds the lock in the child forever: renew it.
 os.register_at_fork(after_in_child=lambda: [setattr(e, "lock", threading.Lock()) for e in _LIVE])
+REMEMBERED_SHAPES = 256  # input-shape signatures whose sizes and arena plan are kept
+INDEXING_OPS = {"take", "take_grad"}  # their kernels set the status word on a bad index
 
 
 @dataclass
@@ -76,27 +78,19 @@ class Executable:
         self.signature = None
         self.lock = threading.Lock()
         _LIVE.add(self)
+        self.guarded, self.arena_guards = guards.enabled(), []
+        self.sizes_by_shapes: dict = {}
+        self.index_inputs = indices_from_inputs(self.order, program.graph.inputs)
+        self.arena_plans: dict = {}
 
     def prepare(self, arrays, reuse: bool = True) -> None:
         """Sizes, arena layout and output shapes for inputs of these shapes (reuse=False gives
         every intermediate its own bytes, so all of them can be read after a call)."""
         program = self.program
-        shapes = concrete_shapes(self.order, program.graph.inputs, arrays)
-        values = program.syms.values(shapes) if program.syms else []
-        if program.syms:
-            program.syms.check(values)
+        shapes, values = self.run_time_sizes(arrays)
         self.slots[:len(values)] = values
-        nthreads = threads.num_threads()
-        temps = [b for b in program.buffers if b.kind in ARENA_KINDS]
-        sizes = [b.count(values, nthreads) * ITEMSIZE[b.dtype] for b in temps]
-        end = len(program.calls)
-        offsets, total = plan_offsets(sizes, [(b.first, b.last) if reuse else (0, end)
-                                              for b in temps])
-        if total > self.arena.nbytes:
-            self.arena = aligned_copy(np.zeros(total, np.uint8))
-        base = self.arena.ctypes.data
-        for buf, offset in zip(temps, offsets):
-            self.args[2 + buf.slot] = base + offset
+        total = self.place_arena([b for b in program.buffers if b.kind in ARENA_KINDS], values,
+                                 reuse)
         self.out_shapes = [tuple(shapes[id(b.node)]) if b.node is not None else ()
                            for b in self.outputs]
         self.arena_bytes, self.values, self.shapes = total, values, shapes
@@ -104,19 +98,76 @@ class Executable:
             if info.flops_of is not None:
                 info.shapes, info.flops = info.flops_of(shapes, values)
 
+    def run_time_sizes(self, arrays) -> tuple:
+        """(concrete shapes, symbol values) for inputs of these shapes, checked (see
+        passes.symbols.concrete_shapes); remembered per input shapes, as bucketed sequence
+        lengths come back every epoch."""
+        key = tuple(a.shape for a in arrays)
+        found = self.sizes_by_shapes.get(key)
+        if found is None:
+            syms = self.program.syms
+            shapes = concrete_shapes(self.order, self.program.graph.inputs, arrays)
+            values = syms.values(shapes) if syms else []
+            if syms:
+                syms.check(values)
+            if len(self.sizes_by_shapes) >= REMEMBERED_SHAPES:
+                self.sizes_by_shapes.clear()
+            found = self.sizes_by_shapes[key] = (shapes, values)
+        return found
+
+    def place_arena(self, temps, values, reuse: bool) -> int:
+        """Sets the arena buffers' addresses (guarded ones: own bytes between canaries);
+        returns the arena's bytes."""
+        nthreads = threads.num_threads()
+        sizes = [b.count(values, nthreads) * ITEMSIZE[b.dtype] for b in temps]
+        reuse = reuse and not self.guarded
+        key = (tuple(sizes), reuse)
+        if key not in self.arena_plans:
+            end = len(self.program.calls)
+            if len(self.arena_plans) >= REMEMBERED_SHAPES:
+                self.arena_plans.clear()
+            self.arena_plans[key] = plan_offsets(
+                guards.arena_sizes(sizes) if self.guarded else sizes,
+                [(b.first, b.last) if reuse else (0, end) for b in temps])
+        offsets, total = self.arena_plans[key]
+        if total > self.arena.nbytes:
+            self.arena = aligned_copy(np.zeros(total, np.uint8))
+        base, pad = self.arena.ctypes.data, guards.GUARD if self.guarded else 0
+        for buf, offset in zip(temps, offsets):
+            self.args[2 + buf.slot] = base + offset + pad
+        self.arena_guards = [(buf, offset, size) for buf, offset, size in
+                             zip(temps, offsets, sizes)]
+        return total
+
     def __call__(self, *arrays):
         with self.lock:  # one pointer table per executable: calls from two threads take turns
             signature = tuple(a.shape for a in arrays)
             if signature != self.signature:
                 self.prepare(arrays)
                 self.signature = signature
+            self.check_input_indices(arrays)
             outs = self.call_prepared(arrays)
             failed, self.status[0] = self.status[0], 0
         if failed:
-            raise IndexError("llvm backend: an index is out of range in a take/gather "
-                             "(kernels: " + ", ".join(k.name for k in self.kernels
-                                                      if "take" in " ".join(k.ops)) + ")")
+            raise IndexError(f"an index is out of range in {self.checked_index_ops()}; "
+                             f"indices must lie in [-n, n) for an axis of size n")
         return outs
+
+    def check_input_indices(self, arrays) -> None:
+        """Index inputs are checked before the call, as no update may be half applied then
+        (the kernels' own checks catch computed indices, after the call)."""
+        for k, node, source in self.index_inputs:
+            indices, n = arrays[k], self.shapes[id(source)][node.attr("axis") % source.ndim]
+            if indices.size and (indices.min() < -n or indices.max() >= n):
+                bad = indices[(indices < -n) | (indices >= n)].flat[0]
+                raise IndexError(f"{node.op}: index {bad} is out of bounds for axis "
+                                 f"{node.attr('axis')} with size {n} (node built at "
+                                 f"{node.site})")
+
+    def checked_index_ops(self) -> str:
+        """The ops whose kernels check their index values, with the user's lines."""
+        return " or ".join(f"{n.op} (node built at {n.site})" for n in self.order
+                           if n.op in INDEXING_OPS)
 
     def run_keeping_values(self, *arrays):
         """Call once with no buffer reuse; returns (outputs, {(kernel name, output index):
@@ -133,6 +184,8 @@ class Executable:
         return outs, values
 
     def call_prepared(self, arrays):
+        if self.guarded:
+            return self.call_guarded(arrays)
         args = self.args
         for slot, k in self.inputs:
             args[slot] = arrays[k].ctypes.data
@@ -141,6 +194,29 @@ class Executable:
             args[2 + buf.slot] = out.ctypes.data
         threads.parallel_run(self.step, self.args_address)
         return outs
+
+    def call_guarded(self, arrays):
+        """call_prepared with every input, output and arena buffer between canaries, all
+        checked after the call (guards.py)."""
+        args, buffers = self.args, {b.slot: b for b in self.program.buffers}
+        self.arena[:] = guards.CANARY
+        blocks = []
+        for slot, k in self.inputs:
+            blocks.append(guards.Guarded(arrays[k], guards.label_of(buffers[slot - 2])))
+            args[slot] = blocks[-1].inner.ctypes.data
+        outs = []
+        for shape, buf in zip(self.out_shapes, self.outputs):
+            blocks.append(guards.Guarded(np.empty(shape, buf.dtype), guards.label_of(buf)))
+            outs.append(blocks[-1].inner)
+            args[2 + buf.slot] = outs[-1].ctypes.data
+        threads.parallel_run(self.step, self.args_address)
+        for block in blocks:
+            block.check()
+        pad = guards.GUARD
+        for buf, offset, size in self.arena_guards:
+            guards.check_canaries(self.arena, [(offset, offset + pad), (offset + pad + size,
+                                               offset + 2 * pad + size)], guards.label_of(buf))
+        return [np.array(out) for out in outs]
 
     def read_buffer(self, buf, node, outs):
         if buf.kind == "output":
@@ -152,3 +228,11 @@ class Executable:
         nbytes = count * ITEMSIZE[buf.dtype]
         raw = (ctypes.c_char * nbytes).from_address(int(self.args[2 + buf.slot]))
         return np.frombuffer(raw, dtype=buf.dtype).reshape(shape).copy()
+
+
+def indices_from_inputs(order, inputs) -> list:
+    """(input position, take/take_grad node, the node whose axis it indexes) for each index
+    array that is one of the function's inputs."""
+    position = {id(p): k for k, p in enumerate(inputs)}
+    return [(position[id(n.inputs[1])], n, n.inputs[0] if n.op == "take" else n.inputs[2])
+            for n in order if n.op in INDEXING_OPS and id(n.inputs[1]) in position]
