@@ -104,10 +104,4 @@ class EmissionOrder:
     def from_memory(self, node) -> bool:
         """Is `node` loaded from its own store here rather than computed (as loop_kernel.py
         decides)?"""
-        plan, level = self.plan, self.plan.level[id(node)]
-        space = plan.space[id(node)]
-        if space == "S" or id(node) not in plan.stores:
-            return False
-        if space == "K":
-            return self.kind == "X" or level < self.level or node.op in REDUCTIONS
-        return level < self.level
+        return self.plan.loads_stored(node, self.kind, self.level)

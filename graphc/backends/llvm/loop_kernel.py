@@ -241,13 +241,7 @@ class LoopEmitter:
         return result
 
     def from_memory(self, node) -> bool:
-        plan, lvl = self.plan, self.plan.level[id(node)]
-        space = plan.space[id(node)]
-        if space == "S" or id(node) not in plan.stores:
-            return False
-        if space == "K":
-            return self.kind == "X" or lvl < self.level or node.op in REDUCTIONS
-        return lvl < self.level
+        return self.plan.loads_stored(node, self.kind, self.level)
 
 
 def kernel_function(module, name, args, nptr) -> ir.Function:

@@ -92,6 +92,16 @@ class LoopPlan:
             stores[id(o)] = self.own_access(o, self.buffer_of(o, True))
         return stores, scratch, copies
 
+    def loads_stored(self, node, pass_space: str, pass_level: int) -> bool:
+        """Does a pass over `pass_space` at `pass_level` load `node` from its own store rather
+        than compute it? (The loop emitter and the in-place check must agree on this.)"""
+        space, level = self.space[id(node)], self.level[id(node)]
+        if space == "S" or id(node) not in self.stores:
+            return False
+        if space == "K":
+            return pass_space == "X" or level < pass_level or node.op in REDUCTIONS
+        return level < pass_level
+
     def pointer(self, buffer) -> int:
         for k, b in enumerate(self.pointers):
             if b is buffer or b == buffer:
