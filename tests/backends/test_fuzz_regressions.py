@@ -35,3 +35,33 @@ def test_mean_of_integers_over_a_run_time_axis_agrees_with_the_interpreter(dtype
     with warnings.catch_warnings():  # the mean of nothing is NaN, as NumPy warns
         warnings.simplefilter("ignore", RuntimeWarning)
         assert_backends_agree([x], [gc.mean(x, axis=(0,)), gc.mean(x * 3, axis=None)], [values])
+
+
+# -- fuzz bugs C and D: gradients through reshapes of one-element values ---------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_reshape_of_negated_one_element_matrix_with_its_gradient(dtype):
+    x = gc.placeholder((1, 1), dtype=dtype)
+    y = gc.reshape(-x, (-1,))
+    outputs = [y, *gc.grad(gc.sum(y), [x], disconnected="zeros")]
+    assert_backends_agree([x], outputs, [np.full((1, 1), 3, dtype)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gradient_of_where_over_a_reshaped_scalar(dtype):
+    a = gc.placeholder((), dtype=dtype)
+    b = gc.placeholder((), dtype=dtype)
+    y = gc.where(a < b, gc.reshape(a, (-1,)), 0)
+    outputs = [y, *gc.grad(gc.sum(y), [a, b], disconnected="zeros")]
+    assert_backends_agree([a, b], outputs, [np.asarray(1.5, dtype), np.asarray(2, dtype)])
+
+
+# -- fuzz bug E: gradient through a reshape of a run-time-sized row ---------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("columns", [1, 4])
+def test_gradient_through_reshape_of_a_run_time_sized_row(dtype, columns):
+    x = gc.placeholder((1, None), dtype=dtype)
+    y = gc.reshape(x * x, (1, -1))
+    outputs = [y, *gc.grad(gc.sum(y), [x], disconnected="zeros")]
+    assert_backends_agree([x], outputs, [np.arange(columns, dtype=dtype).reshape(1, -1)])
