@@ -139,8 +139,7 @@ class LoopEmitter:
             self.coords, self.memo, self.kind, self.level = coords, {}, "K", level
             for r in finals:
                 acc = self.load_store(r)
-                count = self.b.sitofp(self.param(size_poly(r, plan.syms)), acc.type) \
-                    if r.op == "mean" else None
+                count = self.param(size_poly(r, plan.syms)) if r.op == "mean" else None
                 self.memo[id(r)] = reducer(r).finalize(self.b, acc, count)
                 if r.op == "mean":
                     self.store_value(r, self.memo[id(r)])
