@@ -153,9 +153,12 @@ def step_reshape(draw, d):
     shape = d.values[k].shape
     if d.values[k].size == 1:
         return None
+    # no reshape of a value with a run-time axis: compiling reshape(-x, (-1,)) of x (None,) with
+    # its gradient, or the gradient through reshape(x * x, (1, -1)) of x (1, None), is a KeyError
+    # in passes/fuse_groups.py read_ok (fuzz bugs E and G in the issue-10 report)
+    if None in d.nodes[k].shape:
+        return None
     targets = [(-1,), (-1, 1), (1, -1)] + ([(shape[0], -1)] if shape else [])
-    if None in d.nodes[k].shape:  # the gradient through reshape(x * x, (1, -1)) of x (1, None)
-        targets = [(-1,)]  # is a KeyError in passes/fuse_groups.py (fuzz bug E, issue-10 report)
     return d.add(("call", "reshape", (k,), (("shape", draw(st.sampled_from(targets))),)))
 
 
