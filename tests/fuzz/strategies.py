@@ -153,9 +153,12 @@ def step_reshape(draw, d):
     shape = d.values[k].shape
     if d.values[k].size == 1:
         return None
+    # no reshape of a value with a run-time axis: compiling reshape(-x, (-1,)) of x (None,) with
+    # its gradient, or the gradient through reshape(x * x, (1, -1)) of x (1, None), is a KeyError
+    # in passes/fuse_groups.py read_ok (fuzz bugs E and G in the issue-10 report)
+    if None in d.nodes[k].shape:
+        return None
     targets = [(-1,), (-1, 1), (1, -1)] + ([(shape[0], -1)] if shape else [])
-    if None in d.nodes[k].shape:  # the gradient through reshape(x * x, (1, -1)) of x (1, None)
-        targets = [(-1,)]  # is a KeyError in passes/fuse_groups.py (fuzz bug E, issue-10 report)
     return d.add(("call", "reshape", (k,), (("shape", draw(st.sampled_from(targets))),)))
 
 
@@ -167,9 +170,12 @@ def step_transpose(draw, d):
 
 def step_index(draw, d):
     k = d.pick(draw)
+    # no integer index into a one-element value: the gradient of (-x)[0] for x (1,) fails the
+    # passes/views.py assertion of issue 10's defect 5 (fuzz bug F in the issue-10 report)
+    ints = d.values[k].size != 1
     items = []
     for size in d.values[k].shape[:draw(st.integers(0, d.nodes[k].ndim))]:
-        if size and draw(st.booleans()):
+        if size and ints and draw(st.booleans()):
             items.append(("int", draw(st.integers(-size, size - 1))))
         else:
             bound = st.none() | st.integers(-3, 5)
