@@ -36,9 +36,9 @@ import numpy as np
 from graphc.ir import Graph, Node, toposort
 from graphc.ops import DENSE, LEAVES, LOOP_OPS, OPS, REDUCTIONS, VIEWS, make_node
 from graphc.ops.leaves import leaf_value
+from graphc.ops.recurrent import RECURRENT_KERNEL_INPUT
 from passes.fuse_groups import (
     CONVOLUTIONS,
-    RECURRENT_KERNEL_INPUT,
     Group,
     Grouper,
 )

@@ -20,9 +20,6 @@ from passes.views import View, broadcast_view, embed, movement_view
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 CONVOLUTIONS = ("conv1d", "conv2d")  # forward only: their kernels run a GEMM per pixel block
-# Recurrent sequence ops -> position of their recurrent kernel U (its first axis: the units).
-RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
-                          "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
 
 
 class Group:

@@ -277,6 +277,11 @@ def recurrent_kernel_grad(h0, Y, units, dZ):
     return call("matmul", rows(h_prev), rows(dZ), transpose_a=True, transpose_b=False)
 
 
+# The recurrent ops' registration: their entries below, and which input is the recurrent
+# kernel U (its first axis: the units), which their fused kernels are specialised on.
+RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
+                          "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
+
 defop(
     "simple_rnn_seq",
     infer=infer_rnn,
