@@ -117,6 +117,7 @@ PUBLIC = {
     "max_pool2d": "graphc.nn_api",
     "reverse_time": "graphc.nn_api",
     "simple_rnn": "graphc.nn_api",
+    "unfold_like": "graphc.nn_api",
     "upsample": "graphc.nn_api",
     "zero_pad": "graphc.nn_api",
     "OPS": "graphc.ops",

@@ -9,9 +9,10 @@ from graphc.backends import get_backend
 from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError, user_site
 from graphc.ops.leaves import SharedVariable
 from graphc.ops.operators import as_node
-from graphc.reductions_check import EmptyReductionCheck
 from graphc.shared_locks import VariableLocks
+from graphc.size_one import SizeOnePrograms
 from passes.manager import run_pipeline
+from passes.symbols import SizeOneBroadcast
 
 
 class Function:
@@ -41,7 +42,7 @@ class Function:
         self.pipeline = run_pipeline(raw)
         self.executable = module.compile(self.pipeline)
         self.locks = VariableLocks(n.attr("storage") for n in raw.nodes() if n.op == "shared")
-        self.empty_reductions = EmptyReductionCheck(self.pipeline.stages["optimized"])
+        self.size_one = SizeOnePrograms(raw, module)
 
     @property
     def stages(self) -> list[str]:
@@ -63,9 +64,11 @@ class Function:
                 f"function expects {len(self.inputs)} arguments ({names}), got {len(args)}"
             )
         arrays = [coerce_input(p, a, i) for i, (p, a) in enumerate(zip(self.inputs, args))]
-        self.empty_reductions(arrays)
         with self.locks.held():
-            outputs = self.executable(*arrays)
+            try:
+                outputs = self.executable(*arrays)
+            except SizeOneBroadcast as err:  # checked before any native code ran
+                outputs = self.size_one.program_for(arrays, err)(*arrays)
         return outputs[0] if self.single else outputs
 
 

@@ -243,6 +243,13 @@ def reverse_time(x) -> Node:
     return make_node("getitem", [as_node(x)], {"index": (ALL, ("slice", None, None, -1))})
 
 
+def unfold_like(x, like, axes=2) -> Node:
+    """x (n, *rest) reshaped to (*like.shape[:axes], *rest), whatever like's run-time sizes:
+    undoes `reshape(like, (-1, *like.shape[axes:]))` (as TimeDistributed folds time steps into
+    the batch)."""
+    return make_node("unfold_like", [as_node(x), as_node(like)], {"axes": int(axes)})
+
+
 __all__ = [
     "avg_pool1d",
     "avg_pool2d",
@@ -256,6 +263,7 @@ __all__ = [
     "max_pool2d",
     "reverse_time",
     "simple_rnn",
+    "unfold_like",
     "upsample",
     "zero_pad",
 ]

@@ -12,6 +12,8 @@ from graphc.ir import Graph, Node
 from graphc.ops import call, make_node
 from passes.rewrite import RuleTable, constant_value, rewrite_graph
 
+INTEGERS = ("int32", "int64")
+
 
 def relu_of_input(graph: Graph) -> dict[int, Node]:
     """{id(x): relu(x)} for every relu in the graph (the context of the relu-mask rule)."""
@@ -27,16 +29,17 @@ def expand_composites(graph: Graph) -> Graph:
     return rewrite_graph(graph, EXPANSIONS)
 
 
-def shifted_by_max(x: Node, axis: int) -> Node:
-    """x - max(x, axis): the shift that keeps exp from overflowing."""
-    return call("sub", x, call("max", x, axis=(axis,), keepdims=True))
+def shifted_by_max(x: Node, axis: int, site: str) -> Node:
+    """x - max(x, axis): the shift that keeps exp from overflowing (its errors name `site`)."""
+    peak = make_node("max", (x,), {"axis": (axis,), "keepdims": True}, site=site)
+    return call("sub", x, peak)
 
 
 @EXPANSIONS.register("softmax")
 def expand_softmax(node: Node) -> Node:
     """softmax(x) -> e / sum(e), where e = exp(x - max(x))"""
     axis = node.attr("axis")
-    e = call("exp", shifted_by_max(node.inputs[0], axis))
+    e = call("exp", shifted_by_max(node.inputs[0], axis, node.site))
     return call("div", e, call("sum", e, axis=(axis,), keepdims=True))
 
 
@@ -44,9 +47,21 @@ def expand_softmax(node: Node) -> Node:
 def expand_log_softmax(node: Node) -> Node:
     """log_softmax(x) -> s - log(sum(exp(s))), where s = x - max(x)"""
     axis = node.attr("axis")
-    shifted = shifted_by_max(node.inputs[0], axis)
+    shifted = shifted_by_max(node.inputs[0], axis, node.site)
     total = call("sum", call("exp", shifted), axis=(axis,), keepdims=True)
     return call("sub", shifted, call("log", total))
+
+
+@EXPANSIONS.register("mean")
+def integer_mean_in_float64(node: Node) -> Node | None:
+    """mean(x: int) -> cast(mean(cast(x, float64)), int)"""
+    # NumPy's integer mean accumulates in float64 (no int32 sum overflows); the op casts back
+    x = node.inputs[0]
+    if x.dtype not in INTEGERS:
+        return None
+    wide = make_node("cast", (x,), {"dtype": "float64"}, site=node.site)
+    mean = make_node("mean", (wide,), node.attr_dict, site=node.site)
+    return make_node("cast", (mean,), {"dtype": node.dtype}, site=node.site)
 
 
 @EXPANSIONS.register("greater", uses_context=True)

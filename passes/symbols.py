@@ -134,6 +134,7 @@ def run_time_shape(node: Node, ins: list) -> tuple:
         error = RunTimeIndexError if node.op == "getitem" else type(err)
         raise error(f"{node.op}: {err}. {received(node, ins)}") from None
     shape = tuple(shape)
+    check_no_run_time_one_broadcasts(node, [i.shape for i in ins], shape)
     if None in shape:  # a size the op takes from a build-time attribute
         raise ShapeError(f"{node.op}: its output size {shape} is not known at run time (an "
                          f"attribute fixed it at build time). {received(node, ins)}")
@@ -147,6 +148,31 @@ def run_time_shape(node: Node, ins: list) -> tuple:
 def received(node: Node, ins: list) -> str:
     got = ", ".join(str(i.shape) for i in ins)
     return f"Received shapes {got} (node built at {node.site})"
+
+
+# Ops whose data inputs broadcast to the output's shape (NumPy's rule, aligned on the right)
+BROADCASTING = {"broadcast_to", "broadcast_like"}
+
+
+def check_no_run_time_one_broadcasts(node: Node, in_shapes: list, shape: tuple) -> None:
+    """Raise SizeOneBroadcast when a run-time (None) size of an input of `node` is 1 and
+    broadcasts: a program compiled for a None size cannot broadcast it (its gradient would
+    not be summed over the axis), so graphc.function compiles one with that size fixed."""
+    op = OPS[node.op]
+    if op.fusion != "elementwise" and node.op not in BROADCASTING:
+        return
+    skip = op.shape_only if node.op != "broadcast_like" else (1,)
+    for k, (source, concrete) in enumerate(zip(node.inputs, in_shapes)):
+        lead = len(shape) - len(concrete)
+        for axis, (static, size) in enumerate(zip(source.shape, concrete)):
+            if k not in skip and static is None and size == 1 and shape[lead + axis] != 1:
+                raise SizeOneBroadcast(
+                    f"{node.op}: a run-time size of 1 (axis {axis} of input {k}) broadcasts "
+                    f"to {shape[lead + axis]}. {received(node, [Shaped(s) for s in in_shapes])}")
+
+
+class SizeOneBroadcast(ShapeError):
+    """A run-time size of 1 broadcasts: the call needs a program compiled for that size."""
 
 
 class RunTimeIndexError(ShapeError, IndexError):

@@ -107,8 +107,8 @@ class Bidirectional(Layer):
 class TimeDistributed(Layer):
     """Applies `layer` to every time step: (batch, time, ...) -> (batch, time, ...out).
 
-    The steps are folded into the batch (one call of `layer` on batch * time rows), so the
-    number of time steps must be known. Example: `TimeDistributed(Dense(8))`
+    The steps are folded into the batch (one call of `layer` on batch * time rows); the
+    number of time steps may be None (known at run time). Example: `TimeDistributed(Dense(8))`
     """
 
     def __init__(self, layer, **kwargs):
@@ -120,15 +120,15 @@ class TimeDistributed(Layer):
         self.layer = layer
 
     def call(self, inputs, training=False):
-        steps, rest = inputs.shape[1] if inputs.ndim > 2 else None, inputs.shape[2:]
-        if inputs.ndim < 3 or steps is None or None in rest:
+        rest = inputs.shape[2:]
+        if inputs.ndim < 3 or None in rest:
             raise ValueError(
-                f"TimeDistributed '{self.name}' needs inputs (batch, time, ...) with "
-                f"every non-batch dimension known. Received: {inputs.shape}"
+                f"TimeDistributed '{self.name}' needs inputs (batch, time, ...) whose "
+                f"dimensions after the time axis are known. Received: {inputs.shape}"
             )
-        folded = gc.reshape(inputs, (-1, *rest))
+        folded = gc.reshape(inputs, (-1, *rest))  # time steps join the batch
         outputs = self.layer(folded, training=training)
-        return gc.reshape(outputs, (-1, steps, *outputs.shape[1:]))
+        return gc.unfold_like(outputs, inputs, axes=2)  # batch and time, known or not
 
     def get_config(self):
         return {**super().get_config(), "layer": layer_config(self.layer)}

@@ -33,6 +33,12 @@ TYPE_NAMES = {
 }
 
 
+# Arguments of saved metrics and losses that size the state they allocate, with the power of
+# the argument that state grows by; the state may have at most MAX_STATE_ELEMENTS elements.
+SIZE_ARGUMENTS = {"num_thresholds": 1, "num_classes": 2}
+MAX_STATE_ELEMENTS = 10**6
+
+
 class ConfigError(ValueError):
     """A saved config that does not describe a model (its message names the file and key)."""
 
@@ -89,6 +95,31 @@ def check_compile_config(config: dict, at: str) -> None:
     for key in ("loss_weights", "metrics", "weighted_metrics"):
         if config.get(key) is not None:
             field(config, key, (list, dict), at)
+    for key in ("loss", "metrics", "weighted_metrics"):
+        check_state_sizes(config.get(key), f"{at}[{key!r}]")
+
+
+def check_state_sizes(structure, at: str) -> None:
+    """Each saved metric or loss in `structure` (nested lists and dicts) asks for at most
+    MAX_STATE_ELEMENTS elements of state, so a hostile file cannot make loading allocate
+    gigabytes (AUC(num_thresholds=10**9))."""
+    if isinstance(structure, list):
+        for i, value in enumerate(structure):
+            check_state_sizes(value, f"{at}[{i}]")
+    elif isinstance(structure, dict) and isinstance(structure.get("config"), dict):
+        for key, power in SIZE_ARGUMENTS.items():
+            check_state_size(structure["config"], key, power, f"{at}['config']")
+    elif isinstance(structure, dict):
+        for key, value in structure.items():
+            check_state_sizes(value, f"{at}[{key!r}]")
+
+
+def check_state_size(config: dict, key: str, power: int, at: str) -> None:
+    size = field(config, key, (int,), at, required=False)
+    if size is not None and (size < 1 or size ** power > MAX_STATE_ELEMENTS):
+        raise ConfigError(f"{at}[{key!r}]: {size:,} asks for {size ** power:,} elements of "
+                          f"state; a saved metric or loss may ask for 1 to "
+                          f"{MAX_STATE_ELEMENTS:,}")
 
 
 def check_model_config(config: dict, at: str, custom_objects) -> None:

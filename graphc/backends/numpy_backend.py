@@ -8,16 +8,25 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import Graph, GraphError
-from graphc.ops import OPS
+from graphc.ops import OPS, Shaped
+from passes.symbols import run_time_shape
+
+REMEMBERED_SHAPES = 1024  # input-shape signatures whose run-time shape checks passed
 
 
 class Interpreter:
     def __init__(self, graph: Graph):
         self.graph = graph
         self.order = graph.nodes()
+        # nodes whose rule runs on each call's shapes: the llvm backend's checks, same errors
+        self.run_time_checked = {id(n) for n in self.order
+                                 if any(None in i.shape for i in n.inputs)}
+        self.passed: set = set()
 
     def run(self, args) -> dict:
         env = {id(p): a for p, a in zip(self.graph.inputs, args)}
+        signature = tuple(np.shape(a) for a in args)
+        checked = self.run_time_checked if signature not in self.passed else ()
         for node in self.order:
             if id(node) in env:
                 continue
@@ -30,9 +39,18 @@ class Interpreter:
                 env[id(node)] = node.attr("storage").value
                 continue
             values = [env[id(i)] for i in node.inputs]
+            if id(node) in checked:
+                run_time_shape(node, [Shaped(np.shape(v), i.dtype)
+                                      for v, i in zip(values, node.inputs)])
             with np.errstate(all="ignore"):  # NaN and inf in data are not errors
-                result = OPS[node.op].impl(*values, **node.attr_dict)
+                try:
+                    result = OPS[node.op].impl(*values, **node.attr_dict)
+                except IndexError as err:  # an index computed in the graph
+                    raise IndexError(f"{node.op}: {err} (node built at {node.site})") from None
             env[id(node)] = check(node, np.asarray(result, dtype=node.dtype))
+        if len(self.passed) >= REMEMBERED_SHAPES:
+            self.passed.clear()
+        self.passed.add(signature)
         return env
 
     def __call__(self, *args):

@@ -20,7 +20,15 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from graphc.ir import ShapeError
-from graphc.ops import Shaped, call, defop, dims_keep_batch, require_float, same_dtype
+from graphc.ops import (
+    Shaped,
+    call,
+    defop,
+    dims_keep_batch,
+    dims_like_input,
+    require_float,
+    same_dtype,
+)
 from graphc.ops.cases import F, case
 
 RANKS = (1, 2)
@@ -160,12 +168,12 @@ def impl_conv(x, w, *, strides, dilation, padding):
 
 
 def infer_conv_input_grad(rank):
-    def infer(inputs, *, in_size, strides, dilation, padding):
-        g, w = inputs
-        dtype = require_float(same_dtype(inputs))
+    def infer(inputs, *, strides, dilation, padding):
+        g, w, like = inputs
+        dtype = require_float(same_dtype(inputs[:2]))
         check_input(g, rank, "output gradient")
-        in_size = input_size(in_size, g.shape[1:-1], w.shape[:rank], strides, dilation, padding)
-        x_shape = (g.shape[0],) + in_size + (w.shape[-2],)
+        check_input(like, rank, "forward input")
+        x_shape = (g.shape[0],) + tuple(like.shape[1:-1]) + (w.shape[-2],)
         _, _ = infer_conv(rank)(
             (Shaped(x_shape, dtype), w), strides=strides, dilation=dilation, padding=padding
         )
@@ -175,20 +183,11 @@ def infer_conv_input_grad(rank):
     return infer
 
 
-def input_size(in_size, out, kernel, strides, dilation, padding) -> tuple:
-    """in_size with its run-time (None) sizes solved from the output's where the stride is 1
-    (then in = out + d * (k - 1) - padding): a length-generic model's input gradient."""
-    return tuple(
-        o + d * (k - 1) - lo - hi if n is None and s == 1 and o is not None else n
-        for n, o, k, s, d, (lo, hi) in zip(in_size, out, kernel, strides, dilation, padding)
-    )
-
-
-def impl_conv_input_grad(g, w, *, in_size, strides, dilation, padding):
-    """Transposed convolution: each kernel offset scatters g @ w[offset].T into the input."""
+def impl_conv_input_grad(g, w, like, *, strides, dilation, padding):
+    """Transposed convolution: each kernel offset scatters g @ w[offset].T into the input
+    (whose sizes `like`, the forward input, lends)."""
     rank = w.ndim - 2
-    out = g.shape[1:-1]
-    in_size = input_size(in_size, out, w.shape[:rank], strides, dilation, padding)
+    out, in_size = g.shape[1:-1], like.shape[1:-1]
     gx = padded_zeros(g.shape[0], in_size, w.shape[-2], padding, g.dtype)
     for offset in np.ndindex(*w.shape[:rank]):
         gx[offset_slice(offset, out, strides, dilation)] += g @ w[offset].T
@@ -241,7 +240,7 @@ def vjp_conv(rank):
         x, w = node.inputs
         attrs = conv_attrs(node)
         return (
-            call(f"conv{rank}d_input_grad", g, w, in_size=x.shape[1:-1], **attrs),
+            call(f"conv{rank}d_input_grad", g, w, x, **attrs),
             call(f"conv{rank}d_weight_grad", x, g, kernel_size=w.shape[:rank], **attrs),
         )
 
@@ -251,11 +250,12 @@ def vjp_conv(rank):
 def vjp_conv_input_grad(rank):
     # z = A_w^T g is bilinear: its adjoint in g is the convolution, in w a weight gradient.
     def vjp(gz, node):
-        g, w = node.inputs
+        g, w, _ = node.inputs
         attrs = conv_attrs(node)
         return (
             call(f"conv{rank}d", gz, w, **attrs),
             call(f"conv{rank}d_weight_grad", gz, g, kernel_size=w.shape[:rank], **attrs),
+            None,
         )
 
     return vjp
@@ -266,7 +266,7 @@ def vjp_conv_weight_grad(rank):
         x, g = node.inputs
         attrs = conv_attrs(node)
         return (
-            call(f"conv{rank}d_input_grad", g, gz, in_size=x.shape[1:-1], **attrs),
+            call(f"conv{rank}d_input_grad", g, gz, x, **attrs),
             call(f"conv{rank}d", x, gz, **attrs),
         )
 
@@ -297,8 +297,8 @@ CONV_CASES = {
         case(F((2, 6, 5, 2)), F((2, 2, 2, 2)), **GEOMETRY_2D)],
 }
 INPUT_GRAD_CASES = {
-    1: [case(F((2, 4, 3)), F((2, 2, 3)), in_size=(7,), **GEOMETRY_1D)],
-    2: [case(F((2, 3, 4, 2)), F((2, 2, 2, 2)), in_size=(6, 5), **GEOMETRY_2D)],
+    1: [case(F((2, 4, 3)), F((2, 2, 3)), F((2, 7, 2), "like"), **GEOMETRY_1D)],
+    2: [case(F((2, 3, 4, 2)), F((2, 2, 2, 2)), F((2, 6, 5, 2), "like"), **GEOMETRY_2D)],
 }
 WEIGHT_GRAD_CASES = {
     1: [case(F((2, 7, 2)), F((2, 4, 3)), kernel_size=(2,), **GEOMETRY_1D)],
@@ -323,6 +323,8 @@ for _r in RANKS:
         impl=impl_conv_input_grad,
         vjp=vjp_conv_input_grad(_r),
         fusion="opaque",
+        shape_only=(2,),
+        dims=dims_like_input(2),
         flops=flops_conv_input_grad,
         cases=INPUT_GRAD_CASES[_r],
         doc=f"Gradient of conv{_r}d with respect to its input (a transposed convolution).",

@@ -45,6 +45,20 @@ def dims_reshape(node, ins, syms):
     return [d if s == -1 and keeps else None for d, s in zip(ins[0], node.attr("shape"))]
 
 
+def vjp_reshape(g, node):
+    """g back in the input's shape: a reshape with one -1, or, for an input with several
+    run-time sizes whose leading axes were folded into one, an unfold_like."""
+    x = node.inputs[0]
+    if x.shape.count(None) <= 1:
+        return (call("reshape", g, shape=tuple(-1 if d is None else d for d in x.shape)),)
+    lead = x.ndim - node.ndim + 1
+    if lead < 1 or tuple(node.attr("shape")[1:]) != tuple(x.shape[lead:]) or None in x.shape[lead:]:
+        raise ShapeError(f"reshape: the gradient of a reshape of {x.shape} to "
+                         f"{node.attr('shape')} needs the sizes known at run time to be the "
+                         f"leading axes, folded into one (node built at {node.site})")
+    return (call("unfold_like", g, x, axes=lead),)
+
+
 defop(
     "reshape",
     infer=infer_reshape,
@@ -52,9 +66,33 @@ defop(
     dims=dims_reshape,
     cases=[case(F((3, 4)), shape=(2, 6)), case(F((2, 3, 2)), shape=(-1,))],
     impl=lambda x, *, shape: np.reshape(x, shape),
-    vjp=lambda g, n: (
-        call("reshape", g, shape=tuple(-1 if d is None else d for d in n.inputs[0].shape)),
-    ),
+    vjp=vjp_reshape,
+)
+
+
+def infer_unfold_like(inputs, *, axes):
+    x, like = inputs
+    if x.ndim < 1 or not 1 <= axes <= like.ndim:
+        raise ShapeError(f"unfold_like: needs x of 1 or more axes and 1 to {like.ndim} leading "
+                         f"axes of like; got x {x.shape}, axes={axes}")
+    lead = tuple(like.shape[:axes])
+    if x.shape[0] is not None and None not in lead and x.shape[0] != math.prod(lead):
+        raise ShapeError(f"unfold_like: {x.shape[0]} rows cannot unfold into {lead}")
+    return lead + tuple(x.shape[1:]), x.dtype
+
+
+defop(
+    "unfold_like",
+    infer=infer_unfold_like,
+    fusion="view",
+    shape_only=(1,),
+    dims=lambda node, ins, syms: list(ins[1][:node.attr("axes")]) + list(ins[0][1:]),
+    cases=[case(F((6, 4)), In((2, 3, 5), "like"), axes=2)],
+    impl=lambda x, like, *, axes: np.reshape(x, like.shape[:axes] + x.shape[1:]),
+    vjp=lambda g, n: (call("reshape", g, shape=(-1,) + tuple(
+        -1 if d is None else d for d in n.inputs[0].shape[1:])), None),
+    doc="x (n, *rest) -> (*like.shape[:axes], *rest): undoes the fold of like's leading axes "
+        "into one (TimeDistributed), whatever their run-time sizes.",
 )
 
 

@@ -102,7 +102,10 @@ defop(
 
 
 def infer_softmax(inputs, *, axis):
-    normalize_axes(axis, inputs[0].ndim)
+    (axis,) = normalize_axes(axis, inputs[0].ndim)
+    if inputs[0].shape[axis] == 0:  # static sizes here, run-time ones in passes.symbols
+        raise ShapeError(f"over an empty axis: the input has shape {inputs[0].shape}, and the "
+                         f"max it subtracts has no value there (as in NumPy)")
     return inputs[0].shape, require_float(inputs[0].dtype)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import ShapeError
-from graphc.ops import call, defop, dims_keep_batch, require_float
+from graphc.ops import call, defop, dims_keep_batch, dims_like_input, require_float
 from graphc.ops.cases import F, case
 from graphc.ops.conv import (
     RANKS,
@@ -89,10 +89,11 @@ def infer_max_pool_grad(rank):
 
 
 def infer_avg_pool_grad(rank):
-    def infer(inputs, *, in_size, pool_size, strides, padding):
-        g = inputs[0]
+    def infer(inputs, *, pool_size, strides, padding):
+        g, like = inputs
         check_input(g, rank, "output gradient")
-        x_shape = (g.shape[0],) + tuple(in_size) + (g.shape[-1],)
+        check_input(like, rank, "forward input")
+        x_shape = (g.shape[0],) + tuple(like.shape[1:-1]) + (g.shape[-1],)
         check_output_grad(
             g,
             (g.shape[0],) + check_pool(rank, x_shape, pool_size, strides, padding) + (g.shape[-1],),
@@ -115,8 +116,8 @@ def impl_max_pool_grad(x, g, *, pool_size, strides, padding):
     return crop(gx, padding, x.shape[1:-1])
 
 
-def impl_avg_pool_grad(g, *, in_size, pool_size, strides, padding):
-    rank = len(pool_size)
+def impl_avg_pool_grad(g, like, *, pool_size, strides, padding):
+    rank, in_size = len(pool_size), like.shape[1:-1]
     share = g / window_counts(in_size, pool_size, strides, padding, g.dtype)
     gx = padded_zeros(g.shape[0], in_size, g.shape[-1], padding, g.dtype)
     for offset in np.ndindex(*pool_size):
@@ -133,16 +134,15 @@ def vjp_max_pool(rank):
 
 
 def vjp_avg_pool(rank):
-    def vjp(g, node):
-        in_size = node.inputs[0].shape[1:-1]
-        return (call(f"avg_pool{rank}d_grad", g, in_size=in_size, **pool_attrs(node)),)
+    def vjp(g, node):  # the forward input lends its (run-time) sizes
+        return (call(f"avg_pool{rank}d_grad", g, node.inputs[0], **pool_attrs(node)),)
 
     return vjp
 
 
 def vjp_avg_pool_grad(rank):
     # The gradient op is the adjoint of a linear map; its own adjoint is the pooling.
-    return lambda gz, node: (call(f"avg_pool{rank}d", gz, **pool_attrs(node)),)
+    return lambda gz, node: (call(f"avg_pool{rank}d", gz, **pool_attrs(node)), None)
 
 
 WINDOW_1D = {"pool_size": (3,), "strides": (2,), "padding": ((1, 1),)}
@@ -155,8 +155,8 @@ MAX_POOL_GRAD_CASES = {
     2: [case(F((2, 4, 5, 2)), F((2, 2, 3, 2)), **MAX_WINDOW_2D, grad=False)],
 }
 AVG_POOL_GRAD_CASES = {
-    1: [case(F((2, 4, 3)), in_size=(7,), **WINDOW_1D)],
-    2: [case(F((2, 3, 3, 2)), in_size=(5, 5), **AVG_WINDOW_2D)],
+    1: [case(F((2, 4, 3)), F((2, 7, 3), "like"), **WINDOW_1D)],
+    2: [case(F((2, 3, 3, 2)), F((2, 5, 5, 2), "like"), **AVG_WINDOW_2D)],
 }
 
 for _r in RANKS:
@@ -197,6 +197,8 @@ for _r in RANKS:
         impl=impl_avg_pool_grad,
         vjp=vjp_avg_pool_grad(_r),
         fusion="opaque",
+        shape_only=(1,),
+        dims=dims_like_input(1),
         cases=AVG_POOL_GRAD_CASES[_r],
         doc="Spreads each window's gradient evenly over its real input elements.",
     )

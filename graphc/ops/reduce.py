@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import DtypeError
+from graphc.ir import DtypeError, ShapeError
 from graphc.ops import call, defop, normalize_axes, per_input_element
 from graphc.ops.cases import M34, F, case
 from graphc.ops.elementwise import mask
 
 ALL_AXES = None
+NO_IDENTITY = ("max", "min", "argmax", "argmin")  # no value over an empty axis, as in NumPy
 
 
 def reduced_shape(shape, axes, keepdims):
@@ -26,11 +27,24 @@ def dims_reduce(node, ins, syms):
     return [d for i, d in enumerate(ins[0]) if i not in axes]
 
 
-def infer_reduce(inputs, *, axis, keepdims):
-    x = inputs[0]
-    if x.dtype == "bool":
-        raise DtypeError("reductions need numeric input, got bool; cast it first")
-    return reduced_shape(x.shape, normalize_axes(axis, x.ndim), keepdims), x.dtype
+def check_not_empty(op: str, shape: tuple, axes: tuple) -> None:
+    """Static sizes here, run-time ones when passes.symbols runs the rule on a call's shapes."""
+    if any(shape[a] == 0 for a in axes):
+        raise ShapeError(f"{op} over an empty axis: the input has shape {shape} and {op} has "
+                         f"no identity")
+
+
+def reduce_rule(name):
+    def infer_reduce(inputs, *, axis, keepdims):
+        x = inputs[0]
+        if x.dtype == "bool":
+            raise DtypeError("reductions need numeric input, got bool; cast it first")
+        axes = normalize_axes(axis, x.ndim)
+        if name in NO_IDENTITY:
+            check_not_empty(name, x.shape, axes)
+        return reduced_shape(x.shape, axes, keepdims), x.dtype
+
+    return infer_reduce
 
 
 def expand_back(g, node):
@@ -62,7 +76,7 @@ def reduction(name, impl, vjp, cases):
     def run(x, *, axis, keepdims):
         return np.asarray(impl(x, axis=axis, keepdims=keepdims), dtype=x.dtype)
 
-    defop(name, infer=infer_reduce, impl=run, vjp=vjp, fusion="reduction", dims=dims_reduce,
+    defop(name, infer=reduce_rule(name), impl=run, vjp=vjp, fusion="reduction", dims=dims_reduce,
           cases=cases)
 
 
@@ -82,12 +96,16 @@ reduction("max", np.max, vjp_extreme, [
 reduction("min", np.min, vjp_extreme, [case(M34, axis=(0,), keepdims=True)])
 
 
-def infer_arg(inputs, *, axis, keepdims):
-    x = inputs[0]
-    axes = normalize_axes(axis, x.ndim)
-    if axis is not None and len(axes) != 1:
-        raise DtypeError("argmax/argmin take one axis or None")
-    return reduced_shape(x.shape, axes, keepdims), "int64"
+def arg_rule(name):
+    def infer_arg(inputs, *, axis, keepdims):
+        x = inputs[0]
+        axes = normalize_axes(axis, x.ndim)
+        if axis is not None and len(axes) != 1:
+            raise DtypeError("argmax/argmin take one axis or None")
+        check_not_empty(name, x.shape, axes)
+        return reduced_shape(x.shape, axes, keepdims), "int64"
+
+    return infer_arg
 
 
 def arg_extreme(name, impl, cases):
@@ -96,7 +114,7 @@ def arg_extreme(name, impl, cases):
     def run(x, *, axis, keepdims):
         return np.asarray(impl(x, axis=axis, keepdims=keepdims), dtype="int64")
 
-    defop(name, infer=infer_arg, impl=run, fusion="opaque", dims=dims_reduce,
+    defop(name, infer=arg_rule(name), impl=run, fusion="opaque", dims=dims_reduce,
           flops=per_input_element, cases=cases)
 
 

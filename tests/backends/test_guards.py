@@ -1,13 +1,21 @@
-"""GRAPHC_CHECK_BOUNDS=1 (graphc/backends/llvm/guards.py): canaries around every input,
-output and arena buffer of a compiled call, checked after it. Run the llvm tests with it set
-(`GRAPHC_CHECK_BOUNDS=1 pytest tests/backends`) to check that no kernel writes outside a
-buffer; here: it finds a write outside a buffer, and guarded calls give the normal results
-at run-time lengths 1, 7 and 33."""
+"""GRAPHC_CHECK_BOUNDS=1 (graphc/backends/llvm/guards.py): every buffer of a compiled call
+between canaries, checked after it, and before a page that faults when read or written. Run
+the llvm tests with it set (`GRAPHC_CHECK_BOUNDS=1 pytest tests/backends`) to check that no
+kernel reads or writes outside a buffer; here: it finds a write outside a buffer, a read
+past the end of one (in a child process, which the fault stops), and guarded calls give the
+normal results at run-time lengths 1, 7 and 33."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.backends.llvm import guards
 
 
 @pytest.fixture
@@ -33,8 +41,10 @@ def test_a_write_past_an_arena_buffer_is_found(guarded):
     f = gc.function([x], gc.softmax(h @ np.eye(64, dtype="f4")))
     ex = f.executable
     f(np.ones((3, 64), "f4"))
-    buf, offset, size = ex.arena_guards[0]
-    ex.arena_guards[0] = (buf, offset, size - 64)  # as if the plan gave it one row less
+    buf, block = ex.arena_blocks[0]
+    smaller = guards.Guarded(block.end - block.start - 64, guards.label_of(buf))
+    ex.arena_blocks[0] = (buf, smaller)  # as if the plan gave it 64 bytes less
+    ex.args[2 + buf.slot] = smaller.address
     with pytest.raises(MemoryError, match=f"the {buf.kind} buffer"):
         f(np.ones((3, 64), "f4"))
 
@@ -54,3 +64,43 @@ def test_guarded_calls_agree_with_the_interpreter(guarded, n):
     xv = rng.standard_normal((n, n + 3, 6))
     for got, want in zip(f(xv), ref(xv)):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-10)
+
+
+READ_PAST_AN_INPUT = """
+import numpy as np
+import graphc as gc
+x = gc.placeholder((None, 4), "float32")
+f = gc.function([x], gc.exp(x) * 2.0)
+ex = f.executable
+ex.prepare([np.ones((5, 4), "f4")])
+ex.signature = ((4, 4),)  # a wrong size plan: the kernel reads a row past the input
+print("calling", flush=True)
+f(np.ones((BATCH, 4), "f4"))
+print("no fault", flush=True)
+"""
+
+
+@pytest.mark.parametrize("batch, faults", [(4, True), (5, False)])
+def test_a_read_past_an_input_faults_on_its_guard_page(batch, faults):
+    env = dict(os.environ, GRAPHC_CHECK_BOUNDS="1", GRAPHC_CACHE="0",
+               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run([sys.executable, "-X", "faulthandler", "-c",
+                           READ_PAST_AN_INPUT.replace("BATCH", str(batch))],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert "calling" in done.stdout
+    if faults:
+        assert done.returncode == -signal.SIGSEGV, done.stderr
+        assert "Segmentation fault" in done.stderr and "no fault" not in done.stdout
+    else:
+        assert done.returncode == 0 and "no fault" in done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("kind", ["shared", "constant"])
+def test_guarded_calls_update_shared_variables_and_read_constants(guarded, kind):
+    x = gc.placeholder((None, 3), "float64")
+    w = gc.shared(np.arange(3.0))
+    c = np.full(3, 2.0) if kind == "constant" else gc.shared(np.full(3, 2.0))
+    f = gc.function([x], gc.sum(x * w * c), updates=[(w, w + 1.0)])
+    assert f(np.ones((2, 3))) == 12.0
+    np.testing.assert_array_equal(w.get_value(), [1.0, 2.0, 3.0])
+    assert f(np.ones((1, 3))) == 12.0

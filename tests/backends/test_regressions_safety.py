@@ -66,6 +66,23 @@ def test_reductions_without_identity_over_an_empty_axis_raise(backend, op):
     assert f(np.ones((2, 4), "f4")).shape == (4,)  # the failed call left nothing behind
 
 
+@pytest.mark.parametrize("op", ["max", "argmin"])
+def test_a_static_empty_axis_is_refused_when_the_graph_is_built(op):
+    a = gc.placeholder((None, 0), name="a")
+    with pytest.raises(ValueError, match=rf"{op} over an empty axis.*test_regressions"):
+        getattr(gc, op)(a, axis=1)
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_over_an_empty_run_time_axis_is_the_same_error_on_both_backends(op):
+    a = gc.placeholder((None, None), name="a")
+    for backend in BACKENDS:
+        f = gc.function([a], getattr(gc, op)(a, axis=1) * 2.0, backend=backend)
+        with pytest.raises(ValueError, match=r"empty axis.*\(2, 0\).*test_regressions"):
+            f(np.ones((2, 0), "f4"))
+        assert f(np.ones((0, 3), "f4")).shape == (0, 3)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_empty_arrays_whose_reduced_axes_are_not_empty_reduce_to_empty(backend):
     a = gc.placeholder((None, 4), name="a")

@@ -155,3 +155,24 @@ def test_a_bad_index_input_changes_no_shared_variable(bad):
     with pytest.raises(IndexError, match=rf"take: index {bad} .*size 20.*test_runtime_shapes"):
         f(np.array([[1, bad, 2]], "int32"))
     np.testing.assert_array_equal(table.get_value(), before)
+
+
+# ---- indices computed in the graph ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("guarded", ["0", "1"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_computed_index_out_of_range_names_the_op_and_the_line(monkeypatch, backend, guarded):
+    """The kernel reads index 0 in place of a bad one and reports it: with guard pages and
+    canaries (GRAPHC_CHECK_BOUNDS=1) no access outside a buffer shows."""
+    monkeypatch.setenv("GRAPHC_CHECK_BOUNDS", guarded)
+    x = gc.placeholder((None, 3), name="x")
+    table = gc.shared(rows(4, 2))
+    scores = gc.take(table, gc.argmax(x, axis=1), axis=0)  # a second take, never out of range
+    shifted = gc.take(table, gc.argmax(x, axis=1) + 2, axis=0)
+    f = gc.function([x], [scores, shifted * 2.0], backend=backend)
+    ok = np.array([[0, 1, 0], [1, 0, 0]], "f4")
+    np.testing.assert_array_equal(f(ok)[1], rows(4, 2)[[3, 2]] * 2)
+    with pytest.raises(IndexError, match=r"take: .*out of .*test_runtime_shapes.py:\d+"):
+        f(np.array([[0, 0, 1], [1, 0, 0]], "f4"))  # argmax 2 + 2 = 4, past 4 rows
+    np.testing.assert_array_equal(f(ok)[1], rows(4, 2)[[3, 2]] * 2)  # still usable

@@ -15,7 +15,6 @@ import frontend as K
 import graphc as gc
 import graphc.backends.llvm as llvm_backend
 from frontend import layers
-from graphc.ir import ShapeError
 
 TOL = dict(rtol=1e-9, atol=1e-10)
 LENGTHS = (7, 1, 33)
@@ -108,13 +107,15 @@ def test_pooling_of_run_time_length(pool):
         (2, 2 * n, 3))])
 
 
-def test_a_gradient_whose_size_is_a_build_time_attribute_is_a_clear_error():
-    """avg_pool1d_grad takes the input length from an attribute: at a run-time length the
-    call is refused with the op's name before any native code runs."""
+@pytest.mark.parametrize("strides, padding", [(2, "valid"), (3, "valid"), (1, "same")])
+def test_average_pooling_gradient_at_run_time_lengths(strides, padding):
+    """avg_pool1d_grad takes the input's length from the forward input (a shape-only input),
+    so the gradient runs at any length (strides > 1 included)."""
+    rng = np.random.default_rng(5)
     x = gc.placeholder((None, None, 3), "float64")
-    f = gc.function([x], gc.grad(gc.sum(gc.avg_pool1d(x, 2)), x))
-    with pytest.raises(ShapeError, match="avg_pool1d_grad: .*not known at run time"):
-        f(np.ones((2, 6, 3)))
+    y = gc.avg_pool1d(x, 3, strides=strides, padding=padding)
+    agree([x], [y, gc.grad(gc.sum(gc.tanh(y) * y), x)],
+          lambda n: [rng.standard_normal((2, n + 3, 3))])
 
 
 @pytest.mark.parametrize("strides, dilation", [(1, 1), (2, 1), (1, 2)])
@@ -129,25 +130,19 @@ def test_conv1d_of_run_time_length_and_its_weight_gradient(strides, dilation):
           lambda n: [rng.standard_normal((2, n + 4, 5))])
 
 
-@pytest.mark.parametrize("padding, dilation", [("same", 1), ("valid", 2), ("causal", 1)])
-def test_conv1d_input_gradient_at_run_time_lengths(padding, dilation):
-    """With strides of 1 the input length follows from the output's, so a stack of
-    convolutions differentiates through its inputs at any length."""
+@pytest.mark.parametrize("padding, dilation, strides", [
+    ("same", 1, 1), ("valid", 2, 1), ("causal", 1, 1), ("valid", 1, 2), ("valid", 2, 3)])
+def test_conv1d_input_gradient_at_run_time_lengths(padding, dilation, strides):
+    """The input gradient takes its length from the forward input (a shape-only input), so a
+    stack of convolutions, strided ones included, differentiates through its inputs at any
+    length."""
     rng = np.random.default_rng(6)
     x = gc.placeholder((None, None, 3), "float64")
     w1, w2 = gc.shared(rng.standard_normal((3, 3, 4))), gc.shared(rng.standard_normal((2, 4, 5)))
-    h = gc.tanh(gc.conv1d(x, w1, padding=padding))
+    h = gc.tanh(gc.conv1d(x, w1, padding=padding, strides=strides))
     y = gc.conv1d(h, w2, padding=padding, dilation_rate=dilation)
     agree([x], [y, *gc.grad(gc.sum(gc.tanh(y)), [x, w1, w2])],
-          lambda n: [rng.standard_normal((2, n + 4, 3))])
-
-
-def test_strided_conv_input_gradient_at_a_run_time_length_is_a_clear_error():
-    x = gc.placeholder((None, None, 3), "float64")
-    w = gc.shared(np.ones((3, 3, 4)))
-    f = gc.function([x], gc.grad(gc.sum(gc.conv1d(x, w, strides=2)), x))
-    with pytest.raises(ShapeError, match="conv1d_input_grad: .*not known at run time"):
-        f(np.ones((2, 9, 3)))
+          lambda n: [rng.standard_normal((2, strides * (n + 4), 3))])
 
 
 def test_conv2d_of_run_time_height_and_width():
@@ -233,15 +228,13 @@ def test_embedding_conv1d_text_model_at_run_time_lengths(compiles):
     predict_and_train(model, lambda n: rng.integers(0, 20, (3, n)).astype("int32"), compiles)
 
 
-def test_average_pooling_layer_predicts_at_run_time_lengths(compiles):
-    """(Its gradient op takes the input length as a static attribute: training at run-time
-    lengths needs that op to read the length from its input instead.)"""
-    model = layer_model(layers.AveragePooling1D(2), layers.GlobalAveragePooling1D())
-    for length in LENGTHS:
-        x = np.random.default_rng(length).standard_normal((3, 2 * length, 8)).astype("f4")
-        np.testing.assert_allclose(model.predict(x, verbose=0),
-                                   model.make_predict_function("numpy")(x)[0], rtol=2e-5)
-    assert len(compiles) == 1
+def test_average_pooling_and_strided_conv1d_layers_train_at_run_time_lengths(compiles):
+    """Their gradient ops take the input's length from the forward input."""
+    model = layer_model(layers.Conv1D(6, 3, strides=2), layers.AveragePooling1D(2),
+                        layers.GlobalAveragePooling1D(), layers.Dense(1))
+    rng = np.random.default_rng(8)
+    predict_and_train(model, lambda n: rng.standard_normal((3, 4 * n + 3, 8)).astype("f4"),
+                      compiles)
 
 
 # ---- both thread counts ------------------------------------------------------------------------

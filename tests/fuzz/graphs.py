@@ -102,8 +102,8 @@ def to_python(recipe) -> str:
 
 # ---- both backends on one recipe --------------------------------------------------------------
 
-# llvm refuses run-time sizes that meet in an op unless equal (a size-1 one broadcasting):
-# issue 10's "run-time sizes of 1 broadcast as in NumPy" is still to come
+# llvm refuses run-time sizes that meet in an op unless equal when the size 1 that broadcasts
+# is computed in the graph (a size of 1 of an input gets a program of its own: graphc/size_one)
 KNOWN_REFUSAL = "the llvm backend needs run-time (None) sizes that meet in an op to be equal"
 TOLERANCE = {"float32": 2e-3, "float64": 1e-9}  # relative, of the output's largest finite value
 

@@ -26,6 +26,11 @@ CASES = {
         f"sub({SHIFTED}, log(sum(exp({SHIFTED}))))",
         miss=lambda x: [gc.exp(x)],
     ),
+    "integer_mean_in_float64": RuleCase(
+        lambda x: [gc.mean(gc.cast(x * 1000.0, "int32"), axis=0)],
+        "cast(mean(cast(cast(mul(x, 1000)))))",
+        miss=lambda x: [gc.mean(x, axis=0)],
+    ),
     "relu_mask_reads_relu_output": RuleCase(
         lambda x: [x > 0.0, gc.relu(x)],
         "greater(relu(x), 0)",

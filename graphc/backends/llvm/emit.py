@@ -7,7 +7,8 @@ share one function), and the entry
 that every thread of the pool runs (threads.parallel_run): it calls the kernels in order, with a
 barrier between phases (schedule.assign_phases) and after the last, then copies the values that
 could not be written in place.
-args[0] is the array of run-time sizes, args[1] an i64 status word, args[2 + k] buffer k.
+args[0] is the array of run-time sizes, args[1] the i64 status words (kernel call k writes word
+k: nonzero reports an index out of range), args[2 + k] buffer k.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def emit_step(program, names) -> ir.Module:
             extra = [emit_poly(b, p, slots, sizes) for p in call.plan.param_polys()]
             arg_types = [PTR] * len(ptrs) + [I64] * len(extra)
         else:
-            extra, arg_types = [slots, status], [PTR] * (len(ptrs) + 2)
+            own_status = b.gep(status, [c64(k)], source_etype=I64)  # names the failing call
+            extra, arg_types = [slots, own_status], [PTR] * (len(ptrs) + 2)
         kernel = declare(module, name, VOID, arg_types + [I32, I32])
         b.call(kernel, ptrs + extra + [tid, nthreads])
     if program.calls:

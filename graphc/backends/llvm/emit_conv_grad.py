@@ -24,7 +24,7 @@ WGRAD_ROWS = 256  # output pixels per weight-gradient GEMM (its inner dimension)
 def emit_conv_input_grad(kb, node):
     """W^T once (threads share it, one barrier); then each thread its own images, BLOCK_ROWS
     output pixels at a time: cols = dy @ W^T, col2im into the image (zeroed first)."""
-    dy, w = node.inputs
+    dy, w = node.inputs[:2]  # the third, the forward input, lends only its sizes
     if None in node.shape[1:-1]:
         return emit_conv_input_grad_direct(kb, node)
     ck = ConvBlocks(kb, node, node.shape, w.shape, w.shape[-1])
@@ -55,7 +55,7 @@ def emit_conv_input_grad(kb, node):
 def emit_conv_input_grad_direct(kb, node):
     """Run-time spatial sizes: each thread its own images, zeroed, then every output pixel
     scatters dy[pixel] . w[tap, ci, :] into the input pixel under each tap, in a loop nest."""
-    dy, w = node.inputs
+    dy, w = node.inputs[:2]
     g = geometry_of(kb, node, node, dy)
     b, t, co = kb.b, node.dtype, c64(w.shape[-1])
     image = b.mul(b.mul(g.H, g.W), g.C)

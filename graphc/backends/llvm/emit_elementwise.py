@@ -147,10 +147,19 @@ def cast(b, x, src: str, dst: str):
     if is_float(src) and is_float(dst):
         return b.fpext(x, ty) if dst == "float64" else b.fptrunc(x, ty)
     if is_float(src):
-        return b.fptosi(x, ty)
+        return float_to_int(b, x, src, dst)
     if is_float(dst):
         return b.sitofp(x, ty)
     return b.sext(x, ty) if dst == "int64" else b.trunc(x, ty)
+
+
+def float_to_int(b, x, src: str, dst: str):
+    """Truncation toward zero; NaN and values out of range give the integer minimum, as
+    NumPy's astype on x86 does (LLVM's fptosi leaves them undefined)."""
+    limit = float(1 << (REG_TYPE[dst].width - 1))
+    fits = b.and_(b.fcmp_ordered(">=", x, const(src, -limit)),
+                  b.fcmp_ordered("<", x, const(src, limit)))
+    return b.select(fits, b.fptosi(x, REG_TYPE[dst]), const(dst, -limit))
 
 
 # ---- binary ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 from llvmlite import ir
 
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import I1, I64, REG_TYPE, c64, const, intrinsic, is_float
+from graphc.backends.llvm.irutil import I1, REG_TYPE, c64, const, intrinsic, is_float
 from graphc.ops import REDUCTIONS, normalize_axes
 
 REASSOC = ("reassoc", "nsz")  # lets LLVM vectorize a sum; NaN and inf still propagate
@@ -41,19 +41,8 @@ class Reducer:
         elements a mean divides by."""
         if self.op != "mean":
             return acc
-        if isinstance(acc.type, (ir.FloatType, ir.DoubleType)):
-            return b.fdiv(acc, b.sitofp(count, acc.type))
-        return integer_mean(b, acc, count)
-
-
-def integer_mean(b: ir.IRBuilder, acc, count):
-    """An integer mean truncated toward zero, as the interpreter's cast of NumPy's float mean;
-    the mean of nothing is the integer minimum (NumPy's cast of NaN), not a division by zero."""
-    wide = acc if acc.type.width == 64 else b.sext(acc, I64)  # counts may exceed 2**31
-    empty = b.icmp_signed("==", count, c64(0))
-    quotient = b.sdiv(wide, b.select(empty, c64(1), count))
-    quotient = quotient if acc.type.width == 64 else b.trunc(quotient, acc.type)
-    return b.select(empty, ir.Constant(acc.type, -(1 << (acc.type.width - 1))), quotient)
+        # integer means were expanded into float64 ones (passes/expand.py), as NumPy's
+        return b.fdiv(acc, b.sitofp(count, acc.type))
 
 
 for _op in REDUCTIONS:

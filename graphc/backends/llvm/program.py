@@ -81,3 +81,18 @@ class Program:
     copies: list  # (dst Buffer, src Buffer) run after the last kernel
     inplace: list = field(default_factory=list)  # names of shared variables updated in place
     values: dict = field(default_factory=dict)  # (id(body), output index) -> Buffer
+    # per kernel call: the node whose kernel checks index values (writing the call's status
+    # word when one is out of range), else None
+    checked: list = None
+
+    def __post_init__(self):
+        if self.checked is None:
+            self.checked = [checked_node(call) for call in self.calls]
+
+
+INDEXING_OPS = {"take", "take_grad"}  # their kernels check index values as they run
+
+
+def checked_node(call: Call):
+    node = getattr(call.body, "node", None)
+    return node if call.plan is None and node is not None and node.op in INDEXING_OPS else None

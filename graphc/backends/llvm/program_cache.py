@@ -24,7 +24,7 @@ from graphc.backends.llvm.runtime import KernelInfo
 from graphc.ops.leaves import aligned_copy
 from passes.symbols import Symbols
 
-FORMAT = 1
+FORMAT = 2
 
 
 def fingerprint(graph) -> tuple[str, list]:
@@ -61,6 +61,7 @@ def store(key, nodes, program, kernels, text, seconds) -> None:
                      b.index, b.first, b.last) for b in program.buffers],
         "outputs": [b.slot for b in program.outputs],
         "inplace": program.inplace,
+        "checked": [None if n is None else index[id(n)] for n in program.checked],
         "kernels": [(k.name, k.kind, k.ops, k.function, k.compile_ms) for k in kernels],
         "gemms": sorted({v for name, v in VARIANTS.items() if name in text}),
         "seconds": seconds,
@@ -106,5 +107,5 @@ def rebuild(d, nodes, graph) -> Program:
             buf.array = aligned_copy(np.ascontiguousarray(node.attr("value").value))
         buffers.append(buf)
     outputs = [buffers[slot] for slot in d["outputs"]]
-    return Program(graph, syms, [], buffers, outputs,
-                   [], d["inplace"])
+    checked = [None if k is None else nodes[k] for k in d["checked"]]
+    return Program(graph, syms, [], buffers, outputs, [], d["inplace"], checked=checked)

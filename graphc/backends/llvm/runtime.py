@@ -19,16 +19,16 @@ import numpy as np
 
 from graphc.backends.llvm import guards, threads
 from graphc.backends.llvm.irutil import ITEMSIZE
+from graphc.backends.llvm.program import INDEXING_OPS
 from graphc.ops.leaves import aligned_copy
 from passes.memory import plan_offsets
-from passes.symbols import concrete_shapes
+from passes.symbols import SizeOneBroadcast, concrete_shapes
 
 ARENA_KINDS = ("temp", "scratch", "workspace")
 _LIVE = weakref.WeakSet()  # executables whose lock a fork()ed child must renew
 # A call another parent thread was making holds the lock in the child forever: renew it.
 os.register_at_fork(after_in_child=lambda: [setattr(e, "lock", threading.Lock()) for e in _LIVE])
 REMEMBERED_SHAPES = 256  # input-shape signatures whose sizes and arena plan are kept
-INDEXING_OPS = {"take", "take_grad"}  # their kernels set the status word on a bad index
 
 
 @dataclass
@@ -62,7 +62,8 @@ class Executable:
         syms = program.syms
         self.order = program.graph.nodes()
         self.slots = np.zeros(max(1, len(syms.specs) if syms else 1), np.int64)
-        self.status = np.zeros(1, np.int64)
+        self.status = np.zeros(max(1, len(program.checked)), np.int64)  # one word per call
+        self.may_fail = any(n is not None for n in program.checked)
         self.args = np.zeros(2 + len(program.buffers), np.uint64)
         self.args[0], self.args[1] = self.slots.ctypes.data, self.status.ctypes.data
         self.args_address = self.args.ctypes.data
@@ -78,7 +79,7 @@ class Executable:
         self.signature = None
         self.lock = threading.Lock()
         _LIVE.add(self)
-        self.guarded, self.arena_guards = guards.enabled(), []
+        self.guarded, self.arena_blocks = guards.enabled(), []
         self.sizes_by_shapes: dict = {}
         self.index_inputs = indices_from_inputs(self.order, program.graph.inputs)
         self.arena_plans: dict = {}
@@ -105,38 +106,50 @@ class Executable:
         key = tuple(a.shape for a in arrays)
         found = self.sizes_by_shapes.get(key)
         if found is None:
-            syms = self.program.syms
-            shapes = concrete_shapes(self.order, self.program.graph.inputs, arrays)
-            values = syms.values(shapes) if syms else []
-            if syms:
-                syms.check(values)
             if len(self.sizes_by_shapes) >= REMEMBERED_SHAPES:
                 self.sizes_by_shapes.clear()
-            found = self.sizes_by_shapes[key] = (shapes, values)
+            found = self.sizes_by_shapes[key] = self.solve_sizes(arrays)
+        if isinstance(found, SizeOneBroadcast):
+            raise found
         return found
 
+    def solve_sizes(self, arrays):
+        """(concrete shapes, symbol values), or the SizeOneBroadcast of these shapes (kept, as
+        the function calls another program for them every time)."""
+        syms = self.program.syms
+        try:
+            shapes = concrete_shapes(self.order, self.program.graph.inputs, arrays)
+        except SizeOneBroadcast as err:
+            return err
+        values = syms.values(shapes) if syms else []
+        if syms:
+            syms.check(values)
+        return shapes, values
+
     def place_arena(self, temps, values, reuse: bool) -> int:
-        """Sets the arena buffers' addresses (guarded ones: own bytes between canaries);
-        returns the arena's bytes."""
+        """Sets the arena buffers' addresses (guarded ones: blocks of their own, see
+        guards.py); returns the arena's bytes."""
         nthreads = threads.num_threads()
         sizes = [b.count(values, nthreads) * ITEMSIZE[b.dtype] for b in temps]
-        reuse = reuse and not self.guarded
+        if self.guarded:
+            self.arena_blocks = [(buf, guards.Guarded(size, guards.label_of(buf)))
+                                 for buf, size in zip(temps, sizes)]
+            for buf, block in self.arena_blocks:
+                self.args[2 + buf.slot] = block.address
+            return sum(sizes)
         key = (tuple(sizes), reuse)
         if key not in self.arena_plans:
             end = len(self.program.calls)
             if len(self.arena_plans) >= REMEMBERED_SHAPES:
                 self.arena_plans.clear()
             self.arena_plans[key] = plan_offsets(
-                guards.arena_sizes(sizes) if self.guarded else sizes,
-                [(b.first, b.last) if reuse else (0, end) for b in temps])
+                sizes, [(b.first, b.last) if reuse else (0, end) for b in temps])
         offsets, total = self.arena_plans[key]
         if total > self.arena.nbytes:
             self.arena = aligned_copy(np.zeros(total, np.uint8))
-        base, pad = self.arena.ctypes.data, guards.GUARD if self.guarded else 0
+        base = self.arena.ctypes.data
         for buf, offset in zip(temps, offsets):
-            self.args[2 + buf.slot] = base + offset + pad
-        self.arena_guards = [(buf, offset, size) for buf, offset, size in
-                             zip(temps, offsets, sizes)]
+            self.args[2 + buf.slot] = base + offset
         return total
 
     def __call__(self, *arrays):
@@ -147,10 +160,15 @@ class Executable:
                 self.signature = signature
             self.check_input_indices(arrays)
             outs = self.call_prepared(arrays)
-            failed, self.status[0] = self.status[0], 0
+            failed = self.may_fail and self.status.any()
+            if failed:
+                node = self.program.checked[int(np.flatnonzero(self.status)[0])]
+                self.status[:] = 0
         if failed:
-            raise IndexError(f"an index is out of range in {self.checked_index_ops()}; "
-                             f"indices must lie in [-n, n) for an axis of size n")
+            raise IndexError(f"{node.op}: an index computed in the graph is out of range; "
+                             f"indices must lie in [-n, n) for an axis of size n (node built "
+                             f"at {node.site}). The kernel read index 0 in its place, so "
+                             f"no memory outside a buffer was read")
         return outs
 
     def check_input_indices(self, arrays) -> None:
@@ -163,11 +181,6 @@ class Executable:
                 raise IndexError(f"{node.op}: index {bad} is out of bounds for axis "
                                  f"{node.attr('axis')} with size {n} (node built at "
                                  f"{node.site})")
-
-    def checked_index_ops(self) -> str:
-        """The ops whose kernels check their index values, with the user's lines."""
-        return " or ".join(f"{n.op} (node built at {n.site})" for n in self.order
-                           if n.op in INDEXING_OPS)
 
     def run_keeping_values(self, *arrays):
         """Call once with no buffer reuse; returns (outputs, {(kernel name, output index):
@@ -196,26 +209,31 @@ class Executable:
         return outs
 
     def call_guarded(self, arrays):
-        """call_prepared with every input, output and arena buffer between canaries, all
-        checked after the call (guards.py)."""
+        """call_prepared with every buffer in a guarded block (guards.py): a read or write
+        past the end of one faults, a write into a canary raises after the call."""
         args, buffers = self.args, {b.slot: b for b in self.program.buffers}
-        self.arena[:] = guards.CANARY
-        blocks = []
+        blocks = [block for _, block in self.arena_blocks]
+        for block in blocks:
+            block.raw[:] = guards.CANARY
         for slot, k in self.inputs:
-            blocks.append(guards.Guarded(arrays[k], guards.label_of(buffers[slot - 2])))
-            args[slot] = blocks[-1].inner.ctypes.data
+            blocks.append(guards.holding(arrays[k], guards.label_of(buffers[slot - 2]), True))
+            args[slot] = blocks[-1].address
+        state = [(buf, guards.holding(buf.array, guards.label_of(buf)))
+                 for buf in self.program.buffers if buf.kind in ("shared", "constant")]
+        for buf, block in state:
+            args[2 + buf.slot] = block.address
         outs = []
         for shape, buf in zip(self.out_shapes, self.outputs):
-            blocks.append(guards.Guarded(np.empty(shape, buf.dtype), guards.label_of(buf)))
-            outs.append(blocks[-1].inner)
-            args[2 + buf.slot] = outs[-1].ctypes.data
+            blocks.append(guards.Guarded(int(np.prod(shape)) * ITEMSIZE[buf.dtype],
+                                         guards.label_of(buf)))
+            outs.append(blocks[-1].view(buf.dtype, shape))
+            args[2 + buf.slot] = blocks[-1].address
         threads.parallel_run(self.step, self.args_address)
-        for block in blocks:
+        for block in blocks + [block for _, block in state]:
             block.check()
-        pad = guards.GUARD
-        for buf, offset, size in self.arena_guards:
-            guards.check_canaries(self.arena, [(offset, offset + pad), (offset + pad + size,
-                                               offset + 2 * pad + size)], guards.label_of(buf))
+        for buf, block in state:
+            if buf.kind == "shared":  # updates were written in place
+                buf.array[...] = block.view(buf.array.dtype, buf.array.shape)
         return [np.array(out) for out in outs]
 
     def read_buffer(self, buf, node, outs):
