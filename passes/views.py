@@ -85,7 +85,7 @@ def movement_view(node: Node, view: View, syms: Symbols) -> View | None:
         return view.with_(shape, strides)
     if op == "transpose":
         return view.with_(shape, [view.strides[a] for a in node.attr("axes")])
-    if op in ("reshape", "unfold_like"):  # the same bytes in a new shape
+    if op == "reshape":
         if not view.is_contiguous:
             return None
         return View(tuple(shape), View.contiguous(shape).strides, view.offset)

@@ -84,7 +84,7 @@ def infer_unfold_like(inputs, *, axes):
 defop(
     "unfold_like",
     infer=infer_unfold_like,
-    fusion="view",
+    fusion="opaque",  # a copy kernel (emit_movement.py), once per TimeDistributed call
     shape_only=(1,),
     dims=lambda node, ins, syms: list(ins[1][:node.attr("axes")]) + list(ins[0][1:]),
     cases=[case(F((6, 4)), In((2, 3, 5), "like"), axes=2)],

@@ -6,24 +6,9 @@ import numpy as np
 import pytest
 
 import graphc as gc
-import graphc.backends.llvm as llvm_backend
 from graphc.testing import numeric_gradient
 
 BACKENDS = ["llvm", "numpy"]
-
-
-@pytest.fixture
-def compiles(monkeypatch):
-    """A list that gets one entry per llvm compile from here on."""
-    seen = []
-    real = llvm_backend.compile
-
-    def counting(run, *args, **kwargs):
-        seen.append(run)
-        return real(run, *args, **kwargs)
-
-    monkeypatch.setattr(llvm_backend, "compile", counting)
-    return seen
 
 
 def data(*shape, seed=0):

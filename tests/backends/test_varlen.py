@@ -13,26 +13,11 @@ import pytest
 
 import frontend as K
 import graphc as gc
-import graphc.backends.llvm as llvm_backend
 from frontend import layers
 
 TOL = dict(rtol=1e-9, atol=1e-10)
 LENGTHS = (7, 1, 33)
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
-
-
-@pytest.fixture
-def compiles(monkeypatch):
-    """A list that gets one entry per llvm compile from here on."""
-    seen = []
-    real = llvm_backend.compile
-
-    def counting(run, *args, **kwargs):
-        seen.append(run)
-        return real(run, *args, **kwargs)
-
-    monkeypatch.setattr(llvm_backend, "compile", counting)
-    return seen
 
 
 def agree(inputs, outputs, arrays_at):

@@ -1,5 +1,5 @@
 """Movement ops: views (free: read in place with strides) and the kernels that really move data
-(take, its gradient, getitem's gradient, concatenate, stack, pad)."""
+(take, its gradient, getitem's gradient, concatenate, stack, pad, unfold_like)."""
 
 from __future__ import annotations
 
@@ -166,9 +166,17 @@ def emit_pad(kb, node):
     return kb.finish()
 
 
+def emit_unfold_like(kb, node):
+    """The same elements in a new shape: each thread copies its share."""
+    lo, hi = kb.split(kb.count(kb.dims(node)))
+    kb.loop(lo, hi, lambda i: kb.store(kb.load(kb.ins[0], i, node.dtype), kb.out, i, node.dtype))
+    return kb.finish()
+
+
 register("take", "kernel", emit_take)
 register("take_grad", "kernel", emit_take_grad)
 register("getitem_grad", "kernel", emit_getitem_grad)
 register("concatenate", "kernel", emit_concatenate)
 register("stack", "kernel", emit_stack)
 register("pad", "kernel", emit_pad)
+register("unfold_like", "kernel", emit_unfold_like)
