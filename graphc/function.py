@@ -25,6 +25,9 @@ class Function:
 
     Calls from several threads are safe: a call holds the locks of the shared variables it
     reads or writes (graphc.shared_locks), so no update is lost between functions.
+
+    A call in which a None size of an input is 1 and broadcasts runs a program compiled for
+    that size 1 (graphc.size_one), once per such pattern of sizes.
     """
 
     def __init__(self, inputs, outputs, updates=None, backend="llvm", name=None):

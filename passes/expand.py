@@ -1,8 +1,10 @@
 """Composite expansions, run by the LLVM backend as the stage 'expanded' before fusion.
 
 softmax and log_softmax become max/sum reductions and elementwise ops (so the reductions can
-absorb their neighbours), and the ReLU-backward mask `x > 0` reads relu(x) instead of x (equal
-everywhere, NaN included), so a dense layer's pre-activation is no longer needed after its GEMM.
+absorb their neighbours), an integer mean becomes a float64 mean cast back (NumPy's
+accumulator: no int32 sum overflows), and the ReLU-backward mask `x > 0` reads relu(x)
+instead of x (equal everywhere, NaN included), so a dense layer's pre-activation is no longer
+needed after its GEMM.
 Each expansion is a rule in EXPANSIONS, applied by `passes.rewrite.rewrite_graph`.
 """
 

@@ -8,7 +8,7 @@ that every thread of the pool runs (threads.parallel_run): it calls the kernels 
 barrier between phases (schedule.assign_phases) and after the last, then copies the values that
 could not be written in place.
 args[0] is the array of run-time sizes, args[1] the i64 status words (kernel call k writes word
-k: nonzero reports an index out of range), args[2 + k] buffer k.
+k + 1 when an index is out of range, and word 0 then gets k + 1), args[2 + k] buffer k.
 """
 
 from __future__ import annotations
@@ -109,16 +109,30 @@ def emit_step(program, names) -> ir.Module:
             extra = [emit_poly(b, p, slots, sizes) for p in call.plan.param_polys()]
             arg_types = [PTR] * len(ptrs) + [I64] * len(extra)
         else:
-            own_status = b.gep(status, [c64(k)], source_etype=I64)  # names the failing call
+            own_status = b.gep(status, [c64(k + 1)], source_etype=I64)  # names the call
             extra, arg_types = [slots, own_status], [PTR] * (len(ptrs) + 2)
         kernel = declare(module, name, VOID, arg_types + [I32, I32])
         b.call(kernel, ptrs + extra + [tid, nthreads])
     if program.calls:
         b.call(barrier, [tid, nthreads])
+        report_failed_call(b, status, program.checked, tid)
     for dst, src in program.copies:
         copy_split(b, module, pointer(dst), pointer(src), dst, slots, sizes, tid, nthreads)
     b.ret_void()
     return module
+
+
+def report_failed_call(b, status, checked, tid) -> None:
+    """After the last barrier thread 0 writes 1 + the position of a call whose kernel found
+    an index out of range into status word 0, the one word the executable reads."""
+    if not any(node is not None for node in checked):
+        return
+    with b.if_then(b.icmp_signed("==", tid, ir.Constant(I32, 0))):
+        for k, node in enumerate(checked):
+            if node is not None:
+                word = b.load(b.gep(status, [c64(k + 1)], source_etype=I64), typ=I64)
+                with b.if_then(b.icmp_signed("!=", word, c64(0))):
+                    b.store(c64(k + 1), status)
 
 
 def copy_split(b, module, dst, src, buf, slots, sizes, tid, nthreads):

@@ -62,8 +62,7 @@ class Executable:
         syms = program.syms
         self.order = program.graph.nodes()
         self.slots = np.zeros(max(1, len(syms.specs) if syms else 1), np.int64)
-        self.status = np.zeros(max(1, len(program.checked)), np.int64)  # one word per call
-        self.may_fail = any(n is not None for n in program.checked)
+        self.status = np.zeros(1 + len(program.checked), np.int64)  # word 0 + one per call
         self.args = np.zeros(2 + len(program.buffers), np.uint64)
         self.args[0], self.args[1] = self.slots.ctypes.data, self.status.ctypes.data
         self.args_address = self.args.ctypes.data
@@ -160,9 +159,9 @@ class Executable:
                 self.signature = signature
             self.check_input_indices(arrays)
             outs = self.call_prepared(arrays)
-            failed = self.may_fail and self.status.any()
+            failed = self.status[0]
             if failed:
-                node = self.program.checked[int(np.flatnonzero(self.status)[0])]
+                node = self.program.checked[failed - 1]
                 self.status[:] = 0
         if failed:
             raise IndexError(f"{node.op}: an index computed in the graph is out of range; "
