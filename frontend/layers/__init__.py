@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 OPTIONAL_MODULES = ("convolutional", "pooling", "recurrent")
-OPTIONAL_MODULES += ("reshaping", "noise", "preprocessing_layers")  # issue 12
+OPTIONAL_MODULES += ("reshaping", "noise", "preprocessing_layers", "rnn", "rnn_cells")  # issue 12
 
 
 def _import_optional(module_name: str) -> None:
