@@ -6,7 +6,7 @@ present; each exports its public names in `__all__`.
 
 import importlib
 
-from frontend.layers.advanced_activations import ELU, LeakyReLU, ReLU, Softmax
+from frontend.layers.advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from frontend.layers.base import LAYERS, Layer, get_layer_class, register_layer
 from frontend.layers.core import (
     Activation,
@@ -70,6 +70,7 @@ __all__ = [
     "BatchNormalization",
     "ELU",
     "LeakyReLU",
+    "PReLU",
     "ReLU",
     "Softmax",
     "KerasTensor",
@@ -78,6 +79,7 @@ __all__ = [
 ]
 
 OPTIONAL_MODULES = ("convolutional", "pooling", "recurrent")
+OPTIONAL_MODULES += ("reshaping", "noise", "preprocessing_layers", "rnn", "rnn_cells")  # issue 12
 
 
 def _import_optional(module_name: str) -> None:

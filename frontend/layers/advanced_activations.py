@@ -1,4 +1,5 @@
-"""Activation layers without weights: Softmax, ReLU, LeakyReLU, ELU (Keras 3 arguments).
+"""Activation layers: Softmax, ReLU, LeakyReLU, ELU and PReLU, whose slope is learned
+(Keras 3 arguments).
 
 The module keeps Keras 1/2's name, so `from keras.layers.advanced_activations import LeakyReLU`
 runs with only `keras` changed to `frontend`.
@@ -6,8 +7,14 @@ runs with only `keras` changed to `frontend`.
 
 from __future__ import annotations
 
+import graphc as gc
 from frontend import activations
 from frontend.layers.base import Layer
+from frontend.layers.weight_options import (
+    add_weight_with_options,
+    set_weight_options,
+    weight_options_config,
+)
 
 
 class Softmax(Layer):
@@ -85,4 +92,55 @@ class ELU(Layer):
         return {**super().get_config(), "alpha": self.alpha}
 
 
-__all__ = ["Softmax", "ReLU", "LeakyReLU", "ELU"]
+class PReLU(Layer):
+    """x for x > 0, `alpha * x` otherwise, with `alpha` a learned weight of the input's
+    shape (without the batch axis); `shared_axes` share one alpha along those axes.
+
+    Example: `PReLU(shared_axes=[1, 2])` learns one slope per channel of an image.
+    """
+
+    def __init__(
+        self,
+        alpha_initializer="Zeros",
+        alpha_regularizer=None,
+        alpha_constraint=None,
+        shared_axes=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        set_weight_options(self, alpha=(alpha_initializer, alpha_regularizer, alpha_constraint))
+        if shared_axes is None:
+            self.shared_axes = None
+        else:
+            axes = [shared_axes] if isinstance(shared_axes, int) else list(shared_axes)
+            self.shared_axes = [int(a) for a in axes]
+
+    def build(self, input_shape):
+        shape = list(input_shape[1:])
+        for axis in self.shared_axes or ():
+            if not 1 <= axis < len(input_shape):
+                raise ValueError(
+                    f"PReLU '{self.name}': shared axis {axis} is not a non-batch axis of "
+                    f"inputs of shape {tuple(input_shape)}. "
+                    f"Received: shared_axes={self.shared_axes}"
+                )
+            shape[axis - 1] = 1
+        if None in shape:
+            raise ValueError(
+                f"PReLU '{self.name}': every non-shared axis needs a known size (alpha has "
+                f"one slope per position). Received: input_shape={tuple(input_shape)}"
+            )
+        self.alpha = add_weight_with_options(self, tuple(shape), "alpha")
+
+    def call(self, inputs):
+        return gc.relu(inputs) - self.alpha * gc.relu(-inputs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            **weight_options_config(self, "alpha"),
+            "shared_axes": self.shared_axes,
+        }
+
+
+__all__ = ["Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU"]

@@ -1,216 +1,150 @@
 """Recurrent layers (Keras 3 names, defaults, gate orders and weight layouts): SimpleRNN, LSTM,
 GRU, plus the Bidirectional and TimeDistributed wrappers (defined in wrappers.py).
 
-Each layer projects every time step at once (x @ kernel + bias, one matmul) and runs the
-recurrence as one graphc sequence op (graphc.ops.recurrent: the time loop lives inside one
-kernel, so a 100-step sequence costs no more graph than a 5-step one). Weights:
-kernel (features, gates * units) glorot_uniform, recurrent_kernel (units, gates * units)
-orthogonal, bias zeros — LSTM (4u,) with unit_forget_bias, GRU (2, 3u) with reset_after.
+Each layer is an RNN (rnn.py) over its cell (rnn_cells.py: SimpleRNNCell, LSTMCell, GRUCell),
+which holds the weights (named '<layer>/kernel', ...) and the options. With the options the
+fused kernels implement (Keras's default activations — SimpleRNN: tanh, relu, sigmoid or
+linear — no recurrent_dropout, GRU reset_after=True) the layer projects every time step at
+once (x @ kernel + bias, one matmul) and runs the recurrence as one graphc sequence op
+(graphc.ops.recurrent: the time loop lives inside one kernel, so a 100-step sequence costs no
+more graph than a 5-step one). With any other options it runs the cell unrolled over the
+time axis (ordinary graph ops, one cell per step; the time axis must then be known):
+`layer.fused` says which.
 
-Supported as in Keras: return_sequences, return_state, go_backwards, dropout (one input
-mask per sequence), initial states (`layer(x, initial_state=[h, c])` or `layer([x, h, c])`).
-Not supported, with a clear error: recurrent_dropout, stateful, reset_after=False, other cell
-activations than Keras's defaults for LSTM/GRU. Keras 1 names (output_dim, init, inner_init,
-inner_activation, W/U/b_regularizer, dropout_W) are renamed, with a DeprecationWarning, by
-frontend/legacy_names.py.
+Supported as in Keras: return_sequences, return_state, go_backwards, dropout and
+recurrent_dropout (one mask per sequence each), initial states (`layer(x, initial_state=[h,
+c])` or `layer([x, h, c])`), stateful=True with reset_states(), unroll (accepted). Keras 1
+names (output_dim, init, inner_init, inner_activation, W/U/b_regularizer, dropout_W) are
+renamed, with a DeprecationWarning, by frontend/legacy_names.py.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import inspect
+from inspect import Parameter
 
 import graphc as gc
-from frontend import activations, seeding
-from frontend.layers.arguments import positive_int
+from frontend import activations, backend
+from frontend.compat import reject_unknown, signature_names
 from frontend.layers.base import Layer
-from frontend.layers.weight_options import (
-    add_weight_with_options,
-    set_weight_options,
-    weight_options_config,
-)
+from frontend.layers.registry import BASE_KWARGS
+from frontend.layers.rnn import RNN
+from frontend.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, _GatedCell
+from graphc.ops.recurrent import RNN_ACTIVATIONS
+
+# Options that live on the cell, read through the layer as in Keras (`layer.units`, ...).
+CELL_ATTRIBUTES = (
+    "units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
+    "seed", "kernel", "recurrent_kernel", "bias", "unit_forget_bias", "reset_after",
+    "kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+    "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
+    "bias_constraint",
+)  # fmt: skip
 
 
-class _RNN(Layer):
-    """Shared by SimpleRNN, LSTM and GRU; subclasses set `gates` and `run(x, states)`."""
+SEQUENCE_OPTIONS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
 
-    gates = 1
 
-    def __init__(
-        self,
-        units=None,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
-        self.units = positive_int(units, "units", type(self).__name__)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias, self.seed, self.layer_id = bool(use_bias), seed, seeding.layer_id_for(seed)
-        set_weight_options(
-            self,
-            kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
-            recurrent=(recurrent_initializer, recurrent_regularizer, recurrent_constraint),
-            bias=(bias_initializer, bias_regularizer, bias_constraint),
+def keras_signature(cell_init, rnn_init) -> inspect.Signature:
+    """The cell's keywords, then the RNN's sequence options, then **kwargs: Keras lists them all
+    on SimpleRNN/LSTM/GRU, and keyword checks and Keras 1 renames read this signature."""
+    cell = [p for p in inspect.signature(cell_init).parameters.values()
+            if p.kind == p.POSITIONAL_OR_KEYWORD]  # fmt: skip
+    sequence = [inspect.signature(rnn_init).parameters[name] for name in SEQUENCE_OPTIONS]
+    return inspect.Signature(cell + sequence + [Parameter("kwargs", Parameter.VAR_KEYWORD)])
+
+
+class _FusedRNN(RNN):
+    """Shared by SimpleRNN, LSTM and GRU: builds the cell from the layer's keywords; runs
+    `fused_run` when the cell's options fit the fused kernel (`fused`), else the unrolled
+    cell."""
+
+    cell_class = SimpleRNNCell
+
+    def __init__(self, units=None, **kwargs):
+        flags = {k: kwargs.pop(k) for k in SEQUENCE_OPTIONS if k in kwargs}
+        layer_only = {k: kwargs.pop(k) for k in BASE_KWARGS if k in kwargs}
+        shared = {k: kwargs.pop(k) for k in ("name", "dtype", "trainable") if k in kwargs}
+        valid = signature_names(type(self).__init__, _FusedRNN.__init__, Layer.__init__)
+        reject_unknown(kwargs, valid | BASE_KWARGS, type(self).__name__)
+        shared.setdefault("name", backend.unique_name(backend.to_snake_case(type(self).__name__)))
+        cell = self.cell_class(units, **kwargs, **shared)  # its name is ours: 'lstm/kernel'
+        super().__init__(cell, **flags, **shared, **layer_only)
+
+    def __getattr__(self, name):
+        if name in CELL_ATTRIBUTES and "cell" in self.__dict__:
+            return getattr(self.__dict__["cell"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def fused(self) -> bool:
+        """Whether the fused sequence op runs (else the cell, unrolled)."""
+        return not self.cell.recurrent_dropout and self.fused_activations()
+
+    def activation_names(self) -> tuple:
+        return tuple(
+            activations.serialize(getattr(self.cell, a))
+            for a in ("activation", "recurrent_activation")
         )
-        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
-        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards, self.stateful, self.unroll = bool(go_backwards), stateful, bool(unroll)
-        self.check_supported(type(self).__name__)
 
-    def check_supported(self, owner):
-        if not 0 <= self.dropout < 1:
-            raise ValueError(
-                f"{owner}: `dropout` must be in [0, 1). Received: dropout={self.dropout}"
-            )
-        if self.recurrent_dropout:
-            raise ValueError(
-                f"{owner}: recurrent_dropout is not supported (the recurrence runs "
-                f"as one fused op). Received: recurrent_dropout={self.recurrent_dropout}"
-            )
-        if self.stateful:
-            raise ValueError(f"{owner}: stateful=True is not supported. Received: stateful=True")
+    def run(self, x, states, training):
+        if not self.fused:
+            self.check_static_time(x, f"has options the fused kernel lacks ({self.why_unrolled()})")
+            return super().run(x, states, training)
+        if training and self.cell.dropout:  # Keras: one input mask for every time step
+            x = x * gc.expand_dims(self.cell.get_dropout_mask(x[:, 0]), 1)
+        sequence, *final = self.fused_run(x, states)
+        return sequence, final[0], final
 
-    def check_activations(self, owner, allowed):
-        for arg, allowed_names in zip(("activation", "recurrent_activation"), allowed):
-            name = activations.serialize(getattr(self, arg))
-            if name not in allowed_names:
-                raise ValueError(
-                    f"{owner}: `{arg}` must be one of {allowed_names} (the fused "
-                    f"cell implements Keras's defaults). Received: {arg}={name!r}"
-                )
-
-    # ---- weights ------------------------------------------------------------------------
-
-    def build(self, input_shape):
-        if isinstance(input_shape, list):  # layer([x, *initial_states])
-            input_shape = input_shape[0]
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}' expects inputs of shape "
-                f"(batch, timesteps, features) with known features. "
-                f"Received: input_shape={input_shape}"
-            )
-        width = self.gates * self.units
-        self.kernel = add_weight_with_options(self, (input_shape[-1], width), "kernel")
-        self.recurrent_kernel = add_weight_with_options(
-            self, (self.units, width), "recurrent", name="recurrent_kernel"
-        )
-        self.bias = None
-        if self.use_bias:
-            initial, shape = self.bias_initial_value(), self.bias_shape()
-            self.bias = add_weight_with_options(self, shape, "bias", initializer=initial)
-
-    def bias_shape(self) -> tuple:
-        return (self.gates * self.units,)
-
-    def bias_initial_value(self):
-        return self.bias_initializer
-
-    # ---- calling -----------------------------------------------------------------------------
-
-    def call(self, inputs, initial_state=None, training=False):
-        if isinstance(inputs, (list, tuple)):
-            inputs, initial_state = inputs[0], list(inputs[1:]) or initial_state
-        states = self.initial_states(initial_state)
-        x = gc.reverse_time(inputs) if self.go_backwards else inputs
-        if training and self.dropout:
-            x = self.drop_inputs(x)
-        sequence, *final = self.run(x, states)
-        output = sequence if self.return_sequences else final[0]
-        return [output, *final] if self.return_state else output
-
-    def initial_states(self, initial_state) -> list:
-        count = 2 if isinstance(self, LSTM) else 1
-        if initial_state is None:
-            return [None] * count
-        states = (
-            list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-        )
-        if len(states) != count:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}' takes {count} initial "
-                f"state(s). Received: {len(states)}"
-            )
-        return states
-
-    def drop_inputs(self, x):
-        """Keras's RNN input dropout: one mask per sequence, shared by every time step."""
-        first_step = x[:, :1, :]
-        keep = gc.random_uniform(seeding.dropout_key(self.layer_id), first_step) >= self.dropout
-        return x * (gc.cast(keep, x.dtype) * (1.0 / (1.0 - self.dropout)))
+    def why_unrolled(self) -> str:
+        if self.cell.recurrent_dropout:
+            return f"recurrent_dropout={self.cell.recurrent_dropout}"
+        activation, recurrent = self.activation_names()
+        return f"activation={activation!r}, recurrent_activation={recurrent!r}"
 
     def get_config(self):
-        config = {
-            **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            **weight_options_config(self, "kernel", "recurrent", "bias"),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-            "stateful": False,
-            "unroll": self.unroll,
-            "seed": self.seed,
-        }
-        if self.gates > 1:
-            config["recurrent_activation"] = activations.serialize(self.recurrent_activation)
+        config = {**self.cell.get_config(), **super().get_config()}
+        del config["cell"], config["zero_output_for_mask"]
         return config
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
-class SimpleRNN(_RNN):
+
+class SimpleRNN(_FusedRNN):
     """Fully-connected RNN: h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias).
 
     Example: `SimpleRNN(32, return_sequences=True)`
     """
 
-    gates = 1
+    cell_class = SimpleRNNCell
 
     def __init__(self, units=None, activation="tanh", **kwargs):
-        super().__init__(units, activation, **kwargs)
-        self.check_activations("SimpleRNN", (("tanh", "relu", "sigmoid", "linear"), ("sigmoid",)))
+        super().__init__(units, activation=activation, **kwargs)
 
-    def run(self, x, states):
-        h_seq, h = gc.simple_rnn(
-            x,
-            self.kernel,
-            self.recurrent_kernel,
-            self.bias,
-            states[0],
-            activations.serialize(self.activation),
-        )
-        return h_seq, h
+    def fused_activations(self) -> bool:
+        return self.activation_names()[0] in RNN_ACTIVATIONS
+
+    def why_unrolled(self) -> str:
+        if self.cell.recurrent_dropout:
+            return super().why_unrolled()
+        return f"activation={self.activation_names()[0]!r}"
+
+    def fused_run(self, x, states):
+        cell = self.cell
+        name = activations.serialize(cell.activation)
+        return gc.simple_rnn(x, cell.kernel, cell.recurrent_kernel, cell.bias, states[0], name)
 
 
-class LSTM(_RNN):
+class LSTM(_FusedRNN):
     """Long short-term memory (Keras 3: gates i, f, c, o; returns [output, h, c] with
     return_state).
 
     Example: `LSTM(64, return_sequences=True, go_backwards=True)`
     """
 
-    gates = 4
+    cell_class = LSTMCell
 
     def __init__(
         self,
@@ -220,33 +154,30 @@ class LSTM(_RNN):
         unit_forget_bias=True,
         **kwargs,
     ):
-        super().__init__(units, activation, recurrent_activation, **kwargs)
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.check_activations("LSTM", (("tanh",), ("sigmoid",)))
-
-    def bias_initial_value(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        u, init = self.units, self.bias_initializer
-        # Keras: the forget gate's bias starts at one so early training remembers.
-        return lambda shape, dtype: np.concatenate(
-            [init((u,), dtype), np.ones(u, dtype), init((2 * u,), dtype)]
+        super().__init__(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            unit_forget_bias=unit_forget_bias,
+            **kwargs,
         )
 
-    def run(self, x, states):
-        return gc.lstm(x, self.kernel, self.recurrent_kernel, self.bias, *states)
+    def fused_activations(self) -> bool:
+        return self.activation_names() == ("tanh", "sigmoid")
 
-    def get_config(self):
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+    def fused_run(self, x, states):
+        cell = self.cell
+        return gc.lstm(x, cell.kernel, cell.recurrent_kernel, cell.bias, *states)
 
 
-class GRU(_RNN):
-    """Gated recurrent unit (Keras 3: gates z, r, h; reset_after=True, bias (2, 3 * units)).
+class GRU(_FusedRNN):
+    """Gated recurrent unit (Keras 3: gates z, r, h; reset_after=True with a (2, 3 * units)
+    bias, or reset_after=False with a (3 * units,) one).
 
     Example: `GRU(32, return_state=True)`
     """
 
-    gates = 3
+    cell_class = GRUCell
 
     def __init__(
         self,
@@ -256,23 +187,28 @@ class GRU(_RNN):
         reset_after=True,
         **kwargs,
     ):
-        super().__init__(units, activation, recurrent_activation, **kwargs)
-        if not reset_after:
-            raise ValueError(
-                "GRU: only reset_after=True (Keras 3's default) is supported. "
-                "Received: reset_after=False"
-            )
-        self.reset_after = True
-        self.check_activations("GRU", (("tanh",), ("sigmoid",)))
+        super().__init__(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            reset_after=reset_after,
+            **kwargs,
+        )
 
-    def bias_shape(self) -> tuple:
-        return (2, 3 * self.units)
+    def fused_activations(self) -> bool:
+        return self.cell.reset_after and self.activation_names() == ("tanh", "sigmoid")
 
-    def run(self, x, states):
-        return gc.gru(x, self.kernel, self.recurrent_kernel, self.bias, states[0])
+    def why_unrolled(self) -> str:
+        if not self.cell.reset_after:
+            return "reset_after=False"
+        return super().why_unrolled()
 
-    def get_config(self):
-        return {**super().get_config(), "reset_after": True}
+    def fused_run(self, x, states):
+        cell = self.cell
+        return gc.gru(x, cell.kernel, cell.recurrent_kernel, cell.bias, states[0])
+
+
+_FusedRNN.__init__.__signature__ = keras_signature(_GatedCell.__init__, RNN.__init__)
 
 
 # The wrappers are exported with the recurrent layers (frontend.layers picks up this __all__).

@@ -9,7 +9,7 @@ import graphc as gc
 from frontend import backend
 from frontend.compat import refuse_unsupported, reject_unknown
 from frontend.layers.base import Layer
-from frontend.layers.tensor import flatten
+from frontend.layers.tensor import call_context, flatten
 from frontend.models.functional import FunctionalGraph
 from frontend.models.saving import load_weights, save_model, save_weights
 from frontend.models.serialization import functional_config, functional_from_config, model_to_dict
@@ -175,9 +175,11 @@ class Model(Trainer, Layer):
                     self.input_names, self.input_shapes, self.input_dtypes
                 )
             ]
-            outputs = self.forward(xs, training=False)
+            with call_context(training=False) as context:  # stateful RNNs update states
+                outputs = self.forward(xs, training=False)
             self._predict_functions[backend_name] = gc.function(
-                xs, list(outputs), backend=backend_name, name=f"{self.name}_predict"
+                xs, list(outputs), updates=context.updates, backend=backend_name,
+                name=f"{self.name}_predict",
             )
         return self._predict_functions[backend_name]
 

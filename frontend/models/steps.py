@@ -258,4 +258,5 @@ def target_shape(y, pred_shape) -> tuple:
     step function serves targets of every sequence length."""
     if len(y.shape) != len(pred_shape):
         return (None,) + y.shape[1:]
-    return tuple(None if p is None else d for d, p in zip(y.shape, pred_shape))
+    # the batch axis always: a fixed-batch (stateful) model still fits any number of samples
+    return (None,) + tuple(None if p is None else d for d, p in zip(y.shape[1:], pred_shape[1:]))
