@@ -245,6 +245,24 @@ def test_recurrent_dropout_gradients_and_backends_agree(backend):
         np.testing.assert_allclose(*values, rtol=1e-10)
 
 
+def tanh(x):  # a user's activation that merely shares a built-in's name
+    return gc.tanh(x) * 0.5
+
+
+def test_a_user_activation_named_like_a_builtin_is_not_fused():
+    layer = layers.SimpleRNN(3, activation=tanh)
+    x = data(2, 4, 2)
+    layer(x)
+    weights = randomize(layer)
+    assert not layer.fused
+
+    def step(v, states):
+        return [0.5 * np.tanh(simple_step(v, states, weights, "linear")[0])]
+
+    expected, _ = run_reference(step, x.astype("float64"), [3])
+    np.testing.assert_allclose(layer(x), expected[:, -1], rtol=2e-5, atol=2e-6)
+
+
 # ---- stateful --------------------------------------------------------------------------------
 
 
@@ -280,6 +298,11 @@ def test_stateful_fit_updates_states_and_needs_a_batch_size():
     assert np.abs(layer.state_variables[0].get_value()).sum() > 0
     layer.reset_states()
     assert not layer.state_variables[0].get_value().any()
+    x, y = data(2, 3, 2), data(2, 2)
+    first, second = model.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0)
+    assert first != second  # evaluate carries the states too, as Keras
+    layer.reset_states()
+    assert model.evaluate(x, y, verbose=0) == first
     with pytest.raises(ValueError, match="SimpleRNN '.*': stateful=True .* fixed batch size"):
         layers.SimpleRNN(2, stateful=True)(layers.Input(shape=(3, 2)))
 
