@@ -54,6 +54,14 @@ def keras_signature(cell_init, rnn_init) -> inspect.Signature:
     return inspect.Signature(cell + sequence + [Parameter("kwargs", Parameter.VAR_KEYWORD)])
 
 
+def builtin_name(fn) -> str:
+    """Keras's name of a built-in activation; a user's function's name, marked, so that the
+    fused kernels never take one named like a built-in (`def tanh`) for the built-in."""
+    if fn in activations.ACTIVATIONS.values():
+        return activations.serialize(fn)
+    return f"{getattr(fn, '__name__', 'lambda')} (yours)"
+
+
 class _FusedRNN(RNN):
     """Shared by SimpleRNN, LSTM and GRU: builds the cell from the layer's keywords; runs
     `fused_run` when the cell's options fit the fused kernel (`fused`), else the unrolled
@@ -83,8 +91,7 @@ class _FusedRNN(RNN):
 
     def activation_names(self) -> tuple:
         return tuple(
-            activations.serialize(getattr(self.cell, a))
-            for a in ("activation", "recurrent_activation")
+            builtin_name(getattr(self.cell, a)) for a in ("activation", "recurrent_activation")
         )
 
     def run(self, x, states, training):

@@ -75,7 +75,7 @@ class RNN(Layer):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' expects inputs of shape "
                 f"(batch, timesteps, features) with known features. "
-                f"Received: input_shape={input_shape}"
+                f"Received: input_shape={input_shape} (at {user_site()})"
             )
         build_cell(self.cell, (input_shape[0], input_shape[2]))
         if self.stateful:
@@ -88,7 +88,7 @@ class RNN(Layer):
                 f"{type(self).__name__} '{self.name}': stateful=True carries each sample's "
                 f"states to the next batch, so it needs a fixed batch size: give "
                 f"Input(batch_size=...) or batch_input_shape=(batch, time, features). "
-                f"Received: input_shape={tuple(input_shape)}"
+                f"Received: input_shape={tuple(input_shape)} (at {user_site()})"
             )
         self.state_variables = [
             gc.shared(np.zeros((batch, size), self.dtype), name=f"{self.name}/state_{i}")

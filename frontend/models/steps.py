@@ -210,8 +210,9 @@ class StepFunctions:
             regularization = self.model.losses + ctx.losses
             for penalty in regularization:
                 total = total + gc.cast(penalty, total.dtype)
-            rules += self.gradient_rules(total) + ctx.updates
+            rules += self.gradient_rules(total)
             rules.append((seeding.step_counter(), seeding.step_counter() + 1))
+        rules += ctx.updates  # outside training only stateful RNNs record any (their states)
         rules += self.tracking_rules(total, per_output, targets, outputs, weights, batch)
         return gc.function(
             xs + targets + weights,

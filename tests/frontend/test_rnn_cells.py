@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from frontend import layers
+from frontend import layers, optimizers
 from frontend.layers import Layer
-from frontend.models import Model, load_model
+from frontend.models import Model, Sequential, load_model
 from frontend.utils import plot_model
 from tests.frontend.conftest import BACKENDS, llvm_available
 from tests.frontend.layer_gradients import check_layer_gradients
@@ -245,6 +245,24 @@ def test_recurrent_dropout_gradients_and_backends_agree(backend):
         np.testing.assert_allclose(*values, rtol=1e-10)
 
 
+def tanh(x):  # a user's activation that merely shares a built-in's name
+    return gc.tanh(x) * 0.5
+
+
+def test_a_user_activation_named_like_a_builtin_is_not_fused():
+    layer = layers.SimpleRNN(3, activation=tanh)
+    x = data(2, 4, 2)
+    layer(x)
+    weights = randomize(layer)
+    assert not layer.fused
+
+    def step(v, states):
+        return [0.5 * np.tanh(simple_step(v, states, weights, "linear")[0])]
+
+    expected, _ = run_reference(step, x.astype("float64"), [3])
+    np.testing.assert_allclose(layer(x), expected[:, -1], rtol=2e-5, atol=2e-6)
+
+
 # ---- stateful --------------------------------------------------------------------------------
 
 
@@ -280,6 +298,11 @@ def test_stateful_fit_updates_states_and_needs_a_batch_size():
     assert np.abs(layer.state_variables[0].get_value()).sum() > 0
     layer.reset_states()
     assert not layer.state_variables[0].get_value().any()
+    x, y = data(2, 3, 2), data(2, 2)
+    first, second = model.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0)
+    assert first != second  # evaluate carries the states too, as Keras
+    layer.reset_states()
+    assert model.evaluate(x, y, verbose=0) == first
     with pytest.raises(ValueError, match="SimpleRNN '.*': stateful=True .* fixed batch size"):
         layers.SimpleRNN(2, stateful=True)(layers.Input(shape=(3, 2)))
 
@@ -325,3 +348,31 @@ def test_bidirectional_wraps_a_generic_rnn():
     clone(x)
     clone.set_weights(layer.get_weights())
     np.testing.assert_array_equal(clone(x), layer(x))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_with_unrolled_cells_and_noise_trains(backend):
+    """fit end to end: loss falls with recurrent_dropout, a hard_sigmoid LSTM, GaussianNoise."""
+    x = data(32, 5, 3)
+    y = x.sum(axis=(1, 2))[:, None] * 0.2
+    model = Sequential([
+        layers.Input(shape=(5, 3)),
+        layers.GaussianNoise(0.05, seed=1),
+        layers.LSTM(6, recurrent_activation="hard_sigmoid", recurrent_dropout=0.1, seed=2),
+        layers.Dense(1),
+    ])  # fmt: skip
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.03), loss="mse", backend=backend)
+    history = model.fit(x, y, batch_size=8, epochs=10, verbose=0)
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
+
+
+def test_stateful_bidirectional_keeps_both_directions_states():
+    inputs = layers.Input(batch_shape=(2, 3, 2))
+    wrapper = layers.Bidirectional(layers.GRU(2, stateful=True, reset_after=False))
+    model = Model(inputs, wrapper(inputs))
+    x = data(2, 3, 2)
+    first = model.predict(x, verbose=0)
+    assert not np.allclose(model.predict(x, verbose=0), first)
+    wrapper.forward_layer.reset_states()
+    wrapper.backward_layer.reset_states()
+    np.testing.assert_allclose(model.predict(x, verbose=0), first, rtol=1e-6)
