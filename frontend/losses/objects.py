@@ -28,7 +28,7 @@ from frontend.losses.functions import (
     squared_hinge,
 )
 from frontend.losses.overlap import dice, tversky
-from graphc.ir import Node
+from graphc.ir import Node, user_site
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -61,7 +61,7 @@ class Loss:
         if reduction not in REDUCTIONS:
             raise ValueError(
                 f"{type(self).__name__}: unknown reduction. Received: "
-                f"reduction={reduction!r}; choose one of {REDUCTIONS}"
+                f"reduction={reduction!r}; choose one of {REDUCTIONS}" f" (at {user_site()})"
             )
         self.name = name or backend.to_snake_case(type(self).__name__)
         self.reduction, self.dtype = reduction, dtype
@@ -111,7 +111,7 @@ def _loss_class(class_name, fn, default_name, order=None, **defaults):
         if len(args) > len(order):
             raise TypeError(
                 f"{class_name}: takes at most {len(order)} positional arguments "
-                f"({', '.join(order)}). Received: {len(args)}"
+                f"({', '.join(order)}). Received: {len(args)}" f" (at {user_site()})"
             )
         kwargs.update(zip(order, args))
         reject_unknown(kwargs, set(defaults) | {"reduction", "name", "dtype"}, class_name)
