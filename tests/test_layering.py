@@ -137,7 +137,7 @@ def test_only_graphc_viz_imports_graphviz():
 
 
 # Optional heavy packages may load inside the function that needs them; nothing else may.
-OPTIONAL = {"matplotlib", "networkx"}  # heavy, for one feature each (plots, the networkx view)
+OPTIONAL = {"matplotlib", "networkx", "tensorboardX"}  # optional, for one feature each
 
 
 def function_level_imports(path: Path) -> list:

@@ -1,5 +1,6 @@
 """Keras callbacks: hooks called by fit/evaluate/predict (Keras 3 semantics)."""
 
+from frontend.callbacks.backup import BackupAndRestore
 from frontend.callbacks.base import (
     Callback,
     CallbackList,
@@ -9,12 +10,14 @@ from frontend.callbacks.base import (
     ProgbarLogger,
     TerminateOnNaN,
 )
+from frontend.callbacks.ema import SwapEMAWeights
 from frontend.callbacks.monitoring import (
     EarlyStopping,
     LearningRateScheduler,
     ModelCheckpoint,
     ReduceLROnPlateau,
 )
+from frontend.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "Callback",
@@ -28,4 +31,7 @@ __all__ = [
     "LearningRateScheduler",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
+    "BackupAndRestore",
+    "SwapEMAWeights",
+    "TensorBoard",
 ]

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from frontend.callbacks.base import Callback
+from frontend.callbacks.frequency import EveryNBatches, check_save_freq
 from frontend.compat import reject_unknown, signature_names
 
 
@@ -106,9 +107,11 @@ class EarlyStopping(_Monitoring):
 
 
 class ModelCheckpoint(_Monitoring):
-    """Saves the model (or its weights) after each epoch, or only when `monitor` improves.
+    """Saves the model (or its weights) after each epoch (`save_freq='epoch'`) or every
+    `save_freq` batches, or only when `monitor` improves.
 
-    `filepath` may hold `{epoch}` and log names: 'model.{epoch:02d}-{val_loss:.2f}.keras'.
+    `filepath` may hold `{epoch}`, `{batch}` (batch saves) and log names:
+    'model.{epoch:02d}-{val_loss:.2f}.keras'.
     """
 
     def __init__(
@@ -123,11 +126,9 @@ class ModelCheckpoint(_Monitoring):
         initial_value_threshold=None,
     ):
         super().__init__(monitor, mode, 0, "ModelCheckpoint")
-        if save_freq != "epoch":
-            raise ValueError(
-                f"ModelCheckpoint: only save_freq='epoch' is supported. "
-                f"Received: save_freq={save_freq!r}"
-            )
+        self.save_freq = check_save_freq(save_freq, "ModelCheckpoint")
+        self.batches = None if save_freq == "epoch" else EveryNBatches(save_freq)
+        self.current_epoch = 0
         self.filepath, self.verbose = os.fspath(filepath), verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.best = initial_value_threshold
@@ -136,9 +137,19 @@ class ModelCheckpoint(_Monitoring):
         if self.best is None:
             self.best = self.initial_best()
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.batches is not None and self.batches.due(batch):
+            self._save(self.current_epoch, batch, logs or {})
+
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        path = self._path_for(epoch, logs)
+        if self.batches is None:
+            self._save(epoch, None, logs or {})
+
+    def _save(self, epoch, batch, logs):
+        path = self._path_for(epoch, batch, logs)
         if self.save_best_only:
             current = self.monitored(logs)
             if current is None:
@@ -162,14 +173,16 @@ class ModelCheckpoint(_Monitoring):
         else:
             self.model.save(path)
 
-    def _path_for(self, epoch, logs) -> str:
-        """`filepath` with {epoch} and the logged values filled in."""
+    def _path_for(self, epoch, batch, logs) -> str:
+        """`filepath` with {epoch}, {batch} (1-based, batch saves only) and the logged
+        values filled in."""
+        numbers = {"epoch": epoch + 1} | ({} if batch is None else {"batch": batch + 1})
         try:
-            return self.filepath.format(epoch=epoch + 1, **logs)
+            return self.filepath.format(**{**logs, **numbers})
         except KeyError as err:
             raise KeyError(
                 f"ModelCheckpoint: filepath {self.filepath!r} names {err}, which is not "
-                f"logged; the keys are epoch, {', '.join(sorted(logs))}"
+                f"logged; the keys are {', '.join(sorted(numbers) + sorted(logs))}"
             ) from None
 
 

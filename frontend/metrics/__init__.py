@@ -22,8 +22,33 @@ from frontend.metrics.accuracy import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
+from frontend.metrics.auc import AUC
 from frontend.metrics.base import Mean, MeanMetricWrapper, Metric
-from frontend.metrics.confusion import AUC, Precision, Recall
+from frontend.metrics.confusion import (
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
+from frontend.metrics.fscore import F1Score, FBetaScore
+from frontend.metrics.iou import MeanIoU
+from frontend.metrics.operating_point import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
+from frontend.metrics.regression import (
+    CosineSimilarity,
+    LogCoshError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    R2Score,
+    RootMeanSquaredError,
+    cosine_similarity,
+)
 
 FUNCTIONS = {
     "binary_accuracy": binary_accuracy,
@@ -32,6 +57,7 @@ FUNCTIONS = {
     "top_k_categorical_accuracy": top_k_categorical_accuracy,
     "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
     **{name: fn for name, fn in losses.FUNCTIONS.items()},
+    "cosine_similarity": cosine_similarity,  # the metric is +cos, the loss -cos
 }
 CLASSES = by_name(
     Accuracy,
@@ -46,8 +72,38 @@ CLASSES = by_name(
     AUC,
     Precision,
     Recall,
+    TruePositives,
+    FalsePositives,
+    TrueNegatives,
+    FalseNegatives,
+    F1Score,
+    FBetaScore,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    RootMeanSquaredError,
+    R2Score,
+    MeanIoU,
+    CosineSimilarity,
+    LogCoshError,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
 )
-OBJECTS = {"auc": AUC, "precision": Precision, "recall": Recall}
+# names that give a metric object with its defaults (Keras 3 accepts them as strings)
+OBJECTS = {
+    "auc": AUC,
+    "precision": Precision,
+    "recall": Recall,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
+    "f1_score": F1Score,
+    "fbeta_score": FBetaScore,
+    "root_mean_squared_error": RootMeanSquaredError,
+    "r2_score": R2Score,
+}
 
 
 def get(identifier, y_true_shape=None, y_pred_shape=None, loss_fn=None) -> Metric:
@@ -111,6 +167,24 @@ __all__ = [
     "AUC",
     "Precision",
     "Recall",
+    "TruePositives",
+    "FalsePositives",
+    "TrueNegatives",
+    "FalseNegatives",
+    "F1Score",
+    "FBetaScore",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "RootMeanSquaredError",
+    "R2Score",
+    "MeanIoU",
+    "CosineSimilarity",
+    "LogCoshError",
+    "PrecisionAtRecall",
+    "RecallAtPrecision",
+    "SensitivityAtSpecificity",
+    "SpecificityAtSensitivity",
+    "cosine_similarity",
     "accuracy",
     "binary_accuracy",
     "categorical_accuracy",

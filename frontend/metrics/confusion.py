@@ -1,13 +1,14 @@
-"""Metrics over confusion-matrix counts at thresholds: Precision, Recall, AUC (Keras 3 rules:
-a prediction is positive when it is > threshold; a label is positive when it is nonzero)."""
+"""Metrics over confusion-matrix counts at thresholds: the counts themselves (TruePositives,
+...), Precision and Recall (Keras 3 rules: a prediction is positive when it is > threshold; a
+label is positive when it is nonzero)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 import graphc as gc
-from frontend import backend
 from frontend.metrics.base import Metric
+from graphc.ir import user_site
 
 
 def divide_no_nan(a, b):
@@ -18,11 +19,19 @@ def divide_no_nan(a, b):
 class _Confusion(Metric):
     """Counts true/false positives/negatives at each threshold (vectors of len(thresholds))."""
 
-    def __init__(self, thresholds, class_id=None, name=None, dtype=None):
+    def __init__(self, thresholds, class_id=None, name=None, dtype=None, num_labels=None,
+                 defer=False):
         super().__init__(name, dtype)
         self.thresholds = np.asarray(thresholds, dtype=self.dtype)
-        self.class_id = class_id
-        size = (len(self.thresholds),)
+        self.class_id, self.num_labels = class_id, num_labels
+        self.tp = self.fp = self.tn = self.fn = None
+        if not defer:  # else the first update makes them, once the label count is known
+            self.make_counts(num_labels)
+
+    def make_counts(self, num_labels=None):
+        """The four count vectors, or (thresholds, labels) matrices to count each label apart."""
+        self.num_labels = num_labels
+        size = (len(self.thresholds),) + (() if num_labels is None else (num_labels,))
         self.tp = self.add_variable(size, name="true_positives")
         self.fp = self.add_variable(size, name="false_positives")
         self.tn = self.add_variable(size, name="true_negatives")
@@ -35,18 +44,19 @@ class _Confusion(Metric):
         y_true = gc.cast(y_true, y_pred.dtype)
         if y_true.ndim == y_pred.ndim - 1:
             y_true = gc.expand_dims(y_true, -1)
+        flat = (-1,) if self.num_labels is None else (-1, self.num_labels)
         weight = None
         if sample_weight is not None:
             weight = gc.cast(sample_weight, y_pred.dtype)
             while weight.ndim < y_pred.ndim:
                 weight = gc.expand_dims(weight, -1)
-            weight = gc.reshape(gc.apply("broadcast_like", weight, y_pred), (-1,))
-        return gc.reshape(y_true, (-1,)), gc.reshape(y_pred, (-1,)), weight
+            weight = gc.reshape(gc.apply("broadcast_like", weight, y_pred), flat)
+        return gc.reshape(y_true, flat), gc.reshape(y_pred, flat), weight
 
     def update_rules(self, y_true, y_pred, sample_weight=None):
         labels, scores, weight = self._flat(y_true, y_pred, sample_weight)
-        thresholds = gc.constant(self.thresholds.reshape(-1, 1))
-        predicted = gc.expand_dims(scores, 0) > thresholds  # (thresholds, samples)
+        thresholds = gc.constant(self.thresholds.reshape((-1,) + (1,) * scores.ndim))
+        predicted = gc.expand_dims(scores, 0) > thresholds  # (thresholds, samples[, labels])
         positive = gc.expand_dims(gc.not_equal(labels, 0.0), 0)
 
         def count(mask):
@@ -78,9 +88,11 @@ class _ThresholdRatio(_Confusion):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         owner = type(self).__name__
         if top_k is not None:
-            raise ValueError(f"{owner}: top_k is not supported. Received: top_k={top_k!r}")
+            raise ValueError(
+                f"{owner}: top_k is not supported. Received: top_k={top_k!r} (at {user_site()})"
+            )
         self.init_thresholds = thresholds
-        super().__init__(_thresholds(thresholds), class_id, name or owner.lower(), dtype)
+        super().__init__(_thresholds(thresholds, owner), class_id, name or owner.lower(), dtype)
 
     def get_config(self):
         return {
@@ -121,86 +133,55 @@ class Recall(_ThresholdRatio):
         return self._scalar_or_list(divide_no_nan(tp, tp + fn))
 
 
-def _thresholds(thresholds):
+def _thresholds(thresholds, owner):
+    """The thresholds as a list (0.5 when None), each checked to lie in [0, 1]."""
     if thresholds is None:
         return [0.5]
-    return list(thresholds) if isinstance(thresholds, (list, tuple)) else [thresholds]
-
-
-class AUC(_Confusion):
-    """Area under the ROC or PR curve, from counts at `num_thresholds` evenly spaced
-    thresholds (plus one just below 0 and one just above 1), as Keras computes it."""
-
-    def __init__(
-        self,
-        num_thresholds=200,
-        curve="ROC",
-        summation_method="interpolation",
-        name=None,
-        dtype=None,
-        thresholds=None,
-        from_logits=False,
-    ):
-        if curve not in ("ROC", "PR"):
-            raise ValueError(f"AUC: curve must be 'ROC' or 'PR'. Received: curve={curve!r}")
-        if summation_method not in ("interpolation", "minoring", "majoring"):
+    values = list(thresholds) if isinstance(thresholds, (list, tuple)) else [thresholds]
+    for value in values:
+        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(
-                f"AUC: unknown summation_method. Received: summation_method={summation_method!r}"
+                f"{owner}: thresholds must be floats in [0, 1]. "
+                f"Received: thresholds={thresholds!r} (at {user_site()})"
             )
-        self.num_thresholds, self.curve = int(num_thresholds), curve
-        self.summation_method, self.from_logits = summation_method, from_logits
-        self.init_thresholds = thresholds
-        if thresholds is None:
-            inner = [(i + 1) / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
-        else:
-            inner = sorted(thresholds)
-            self.num_thresholds = len(inner) + 2
-        eps = backend.epsilon()
-        super().__init__([0.0 - eps] + inner + [1.0 + eps], None, name or "auc", dtype)
+    return values
 
-    def update_rules(self, y_true, y_pred, sample_weight=None):
-        if self.from_logits:
-            y_pred = gc.sigmoid(y_pred)
-        return super().update_rules(y_true, y_pred, sample_weight)
+
+class _Count(_Confusion):
+    """One of the four counts at `thresholds` (default 0.5): a float, or a list for several."""
+
+    kept = "tp"
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        self.init_thresholds = thresholds
+        super().__init__(_thresholds(thresholds, type(self).__name__), None, name, dtype)
 
     def result(self):
-        tp, fp, tn, fn = (np.asarray(c, np.float64) for c in self.counts())
-        if self.curve == "PR" and self.summation_method == "interpolation":
-            return float(interpolate_pr_auc(tp, fp, fn))
-        if self.curve == "ROC":
-            x, y = divide_no_nan(fp, fp + tn), divide_no_nan(tp, tp + fn)
-        else:
-            x, y = divide_no_nan(tp, tp + fn), divide_no_nan(tp, tp + fp)
-        if self.summation_method == "interpolation":
-            heights = (y[:-1] + y[1:]) / 2
-        elif self.summation_method == "minoring":
-            heights = np.minimum(y[:-1], y[1:])
-        else:
-            heights = np.maximum(y[:-1], y[1:])
-        return float(np.sum((x[:-1] - x[1:]) * heights))
+        return self._scalar_or_list(getattr(self, self.kept).get_value())
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "num_thresholds": self.num_thresholds,
-            "curve": self.curve,
-            "summation_method": self.summation_method,
-            "thresholds": self.init_thresholds,
-            "from_logits": self.from_logits,
-        }
+        return {**super().get_config(), "thresholds": self.init_thresholds}
 
 
-def interpolate_pr_auc(tp, fp, fn):
-    """Davis & Goadrich's interpolation of the precision-recall curve (Keras's PR AUC)."""
-    dtp = tp[:-1] - tp[1:]
-    p = tp + fp
-    dp = p[:-1] - p[1:]
-    slope = divide_no_nan(dtp, np.maximum(dp, 0))
-    intercept = tp[1:] - slope * p[1:]
-    both_positive = (p[:-1] > 0) & (p[1:] > 0)
-    ratio = np.where(both_positive, divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
-    increments = divide_no_nan(
-        slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0)
-    )
-    return np.sum(increments)
+class TruePositives(_Count):
+    """The (weighted) number of positive labels predicted positive."""
+
+    kept = "tp"
+
+
+class FalsePositives(_Count):
+    """The (weighted) number of negative labels predicted positive."""
+
+    kept = "fp"
+
+
+class TrueNegatives(_Count):
+    """The (weighted) number of negative labels predicted negative."""
+
+    kept = "tn"
+
+
+class FalseNegatives(_Count):
+    """The (weighted) number of positive labels predicted negative."""
+
+    kept = "fn"

@@ -204,7 +204,8 @@ class Trainer(DataHandling):
         train_fn = steps.function("train", train[1])
         self.stop_training = False
         cbs.on_train_begin()
-        for epoch in epochs:
+        resume_at = getattr(self, "_initial_epoch", None) or 0  # set by BackupAndRestore
+        for epoch in (e for e in epochs if e >= resume_at):
             steps.reset()
             cbs.on_epoch_begin(epoch)
             self._train_epoch(
@@ -212,11 +213,12 @@ class Trainer(DataHandling):
             )
             logs = steps.logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
-                results = self._run_test(*val, validation_batch_size, None)
+                results = self._run_test(*val, validation_batch_size, cbs)  # hooks as in Keras
                 logs.update({f"val_{k}": v for k, v in results.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: as Keras
         cbs.on_train_end()
 
     def _hold_out_validation(self, xs, ys, sws, validation_data, validation_split):

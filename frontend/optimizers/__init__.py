@@ -8,8 +8,13 @@ from frontend.config_objects import by_name, object_from_dict, serialize_object
 from frontend.optimizers import schedules
 from frontend.optimizers.algorithms import SGD, Adadelta, Adagrad, Adam, Adamax, Nadam, RMSprop
 from frontend.optimizers.base import Optimizer
+from frontend.optimizers.factored import Adafactor
+from frontend.optimizers.ftrl import Ftrl
+from frontend.optimizers.moment_variants import AdamW, Lamb, Lion
 
-CLASSES = by_name(SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam)
+CLASSES = by_name(
+    SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam, AdamW, Lion, Lamb, Ftrl, Adafactor
+)
 NAMES = {name.lower(): cls for name, cls in CLASSES.items()}
 
 
@@ -40,6 +45,11 @@ __all__ = [
     "Adam",
     "Adamax",
     "Nadam",
+    "AdamW",
+    "Lion",
+    "Lamb",
+    "Ftrl",
+    "Adafactor",
     "schedules",
     "get",
     "serialize",

@@ -16,12 +16,15 @@ import graphc as gc
 from frontend.compat import reject_unknown, signature_names, warn_deprecated
 from frontend.legacy_names import TakesLegacyNames
 from frontend.optimizers import schedules
+from frontend.optimizers.averaging import AveragingAndAccumulation
 
 
-class Optimizer(metaclass=TakesLegacyNames):
+class Optimizer(AveragingAndAccumulation, metaclass=TakesLegacyNames):
     """Base class. Subclasses implement `build_slots(variables)` and
     `update_step(grad, variable, value, lr) -> new value`, reading and writing their slots
-    with `slot(name, variable)` and `assign(slot, new)`."""
+    with `slot(name, variable)` and `assign(slot, new)`. `value` is the weight after
+    `weight_decay`; gradient accumulation and the weights' moving average (`use_ema`) are
+    the base's (see averaging.py)."""
 
     def __init__(
         self,
@@ -30,6 +33,10 @@ class Optimizer(metaclass=TakesLegacyNames):
         clipnorm=None,
         clipvalue=None,
         global_clipnorm=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
+        gradient_accumulation_steps=None,
         name=None,
         **kwargs,
     ):
@@ -49,6 +56,18 @@ class Optimizer(metaclass=TakesLegacyNames):
         self.weight_decay, self.clipnorm = weight_decay, clipnorm
         self.clipvalue, self.global_clipnorm = clipvalue, global_clipnorm
         self.iterations = gc.shared(np.int64(0), name=f"{self.name}/iterations")
+        self.configure_averaging(
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps
+        )
+        self._use_learning_rate(learning_rate)
+        self._slots: dict[tuple[str, int], gc.SharedVariable] = {}
+        self._slot_order: list = []
+        self._pending: list = []
+        self._saved_state = None
+        self.built = False
+
+    def _use_learning_rate(self, learning_rate) -> None:
+        """A schedule is kept as is; a number becomes a shared scalar callbacks can set."""
         self._schedule = (
             learning_rate if isinstance(learning_rate, schedules.LearningRateSchedule) else None
         )
@@ -57,11 +76,6 @@ class Optimizer(metaclass=TakesLegacyNames):
             if self._schedule
             else gc.shared(np.float32(learning_rate), name=f"{self.name}/learning_rate")
         )
-        self._slots: dict[tuple[str, int], gc.SharedVariable] = {}
-        self._slot_order: list = []
-        self._pending: list = []
-        self._saved_state = None
-        self.built = False
 
     @staticmethod
     def _keras2_decay(owner, kwargs):
@@ -113,6 +127,7 @@ class Optimizer(metaclass=TakesLegacyNames):
     def build(self, variables) -> None:
         if not self.built:
             self.build_slots(list(variables))
+            self.build_averaging_slots(list(variables))
             self.built = True
             if self._saved_state is not None:
                 self.set_state(self._saved_state)
@@ -157,7 +172,8 @@ class Optimizer(metaclass=TakesLegacyNames):
     def variables(self) -> list:
         """The optimizer's state: iteration counter, learning rate (if not a schedule), slots."""
         lr = [] if self._learning_rate is None else [self._learning_rate]
-        return [self.iterations] + lr + self._slot_order + self.extra_variables()
+        counter = [] if self.accumulation_counter is None else [self.accumulation_counter]
+        return [self.iterations] + lr + counter + self._slot_order + self.extra_variables()
 
     def extra_variables(self) -> list:
         return []
@@ -187,18 +203,31 @@ class Optimizer(metaclass=TakesLegacyNames):
         variables = list(variables)
         self.build(variables)
         self._pending = []
-        grads = self.clip_gradients([gc.cast(g, v.dtype) for g, v in zip(grads, variables)])
+        grads = [gc.cast(g, v.dtype) for g, v in zip(grads, variables)]
+        is_update, accumulation = None, []
+        if self.gradient_accumulation_steps:
+            grads, is_update, accumulation = self.accumulated_gradients(grads, variables)
+        grads = self.clip_gradients(grads)
         lr = gc.cast(self.learning_rate_node(), "float32")
         self.before_step(lr)
-        rules = []
-        for g, var in zip(grads, variables):
-            value = var
-            if self.weight_decay:
-                value = var - var * (lr * float(self.weight_decay))
-            rules.append((var, self.update_step(g, var, value, lr)))
-        rules += self._pending + [(self.iterations, self.iterations + 1)]
+        rules = [
+            (var, self.update_step(g, var, self.decayed(var, lr), lr))
+            for g, var in zip(grads, variables)
+        ]
+        rules += self._pending
         self._pending = []
-        return rules
+        if is_update is not None:  # between applying batches, everything keeps its value
+            rules = [(var, gc.where(is_update, new, var)) for var, new in rules] + accumulation
+        if self.use_ema:
+            rules = self.average_rules(rules, variables)
+        step = 1 if is_update is None else gc.cast(is_update, "int64")
+        return rules + [(self.iterations, self.iterations + step)]
+
+    def decayed(self, variable, lr):
+        """The weight after Keras's decoupled weight decay: w - w * lr * weight_decay."""
+        if not self.weight_decay:
+            return variable
+        return variable - variable * gc.cast(lr * float(self.weight_decay), variable.dtype)
 
     def before_step(self, lr) -> None:
         """Hook for state shared by all variables (Nadam's momentum-cache product)."""
@@ -217,6 +246,7 @@ class Optimizer(metaclass=TakesLegacyNames):
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
+            **self.averaging_config(),
         }
 
     @classmethod
