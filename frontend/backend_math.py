@@ -230,6 +230,16 @@ def random_uniform_variable(shape, low, high, dtype=None, name=None, seed=None):
     return variable(random_uniform(shape, low, high, dtype, seed), dtype, name)
 
 
+def set_learning_phase(value) -> None:
+    """Keras 2's global train/test switch: 0 (inference) is what predict and evaluate use
+    anyway; 1 is refused, since fit alone decides when layers run in training mode."""
+    if value not in (0, False):
+        raise ValueError(
+            f"K.set_learning_phase({value!r}) is not supported: graphc runs layers in training "
+            f"mode inside fit only; call layers with training=True for that (at {user_site()})"
+        )
+
+
 def is_keras_tensor(x) -> bool:
     """True for the symbolic tensors of the functional API."""
     return isinstance(x, KerasTensor)

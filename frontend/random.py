@@ -18,7 +18,7 @@ from frontend.layers.tensor import KerasTensor
 from frontend.ops.convert import RuntimeSize, float_operand
 from frontend.ops.creation import filled
 from frontend.ops.dispatch import building_graph
-from frontend.random_math import cos_turns, log_unit
+from frontend.random_math import cos_turns, log_positive
 from graphc.ir import Node, user_site
 
 SECOND_STREAM = 1 << 31  # added to a key for an independent second uniform draw
@@ -96,7 +96,7 @@ def _standard_normal(key: Node, shape, dtype: str, fn: str) -> Node:
     exactly rounded operations (frontend/random_math.py) so all backends agree bit for bit."""
     u1 = _uniform01(key, shape, dtype, fn)
     u2 = _uniform01(key + SECOND_STREAM, shape, dtype, fn)
-    radius = gc.sqrt(-2.0 * log_unit(1.0 - u1))  # 1 - u1 lies in (0, 1]
+    radius = gc.sqrt(-2.0 * log_positive(1.0 - u1))  # 1 - u1 lies in (0, 1]
     return radius * cos_turns(u2)
 
 
@@ -136,6 +136,27 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
         raise ValueError(f"random.randint: dtype must be an int dtype. Received: dtype={dtype!r}")
     u = _uniform01(_key(seed, "randint"), shape, "float64", "randint")
     return _result(gc.cast(u * float(maxval - minval), dtype) + int(minval), shape)
+
+
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """`num_samples` class indices per row of `logits` (batch, classes), drawn with
+    probabilities softmax(logits), by the Gumbel-max trick on exactly rounded logs."""
+    if isinstance(logits, KerasTensor):
+        raise TypeError(
+            f"random.categorical on the symbolic tensor {logits.name}: draw from the "
+            f"predictions' values (model.predict) or inside a layer's call (at {user_site()})"
+        )
+    given, logits = logits, float_operand(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"random.categorical: logits must be (batch, classes). Received: "
+                         f"shape {logits.shape} (at {user_site()})")
+    batch = logits.shape[0] if logits.shape[0] is not None else RuntimeSize(logits, 0)
+    shape = (batch, int(num_samples), logits.shape[1])
+    u = _uniform01(_key(seed, "categorical"), shape, logits.dtype, "categorical")
+    exponential = gc.maximum(-log_positive(1.0 - u), 2.0**-26)  # > 0, so its log exists
+    scores = gc.expand_dims(logits, 1) - log_positive(exponential)
+    out = gc.cast(gc.argmax(scores, axis=-1), dtype)
+    return out if isinstance(given, Node) else _result(out, shape)
 
 
 def dropout(inputs, rate, noise_shape=None, seed=None):

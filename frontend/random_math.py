@@ -1,4 +1,5 @@
-"""log and cos for the Box-Muller transform, from +, -, *, /, comparisons and where only.
+"""log and cos for random numbers (Box-Muller, Gumbel-max) from +, -, *, /, comparisons and
+where only.
 
 Those operations are correctly rounded (IEEE) on every backend and graphc's LLVM code does
 not contract them into fused multiply-adds, so these functions give the same bits on the NumPy
@@ -22,21 +23,24 @@ def _const(value: float, like):
     return gc.as_node(float(value), like=like)
 
 
-def log_unit(u):
-    """log(u) for u in (0, 1] (as uniform draws 1 - k * 2**-24 are): u = m * 2**-e with m in
-    [sqrt(1/2), sqrt(2)), then log(m) = 2 atanh((m - 1) / (m + 1)) as a short series."""
-    m, e = u, u * 0.0
+def log_positive(x):
+    """log(x) for x in [2**-31, 2**31] (uniform draws, their logs, ...): x = m * 2**-e with m
+    in [sqrt(1/2), sqrt(2)), then log(m) = 2 atanh((m - 1) / (m + 1)) as a short series."""
+    m, e = x, x * 0.0
     for p in (16, 8, 4, 2, 1):  # binary search for the exponent: exact scalings by 2**p
-        small = m < 2.0**-p
-        m = gc.where(small, m * float(2**p), m)
-        e = gc.where(small, e + float(p), e)
+        small, big = m < 2.0**-p, m >= 2.0**p
+        m = gc.where(small, m * float(2**p), gc.where(big, m * 2.0**-p, m))
+        e = gc.where(small, e + float(p), gc.where(big, e - float(p), e))
     low = m < math.sqrt(0.5)
     m = gc.where(low, m * 2.0, m)
     e = gc.where(low, e + 1.0, e)
+    high = m >= math.sqrt(2.0)
+    m = gc.where(high, m * 0.5, m)
+    e = gc.where(high, e - 1.0, e)
     s = (m - 1.0) / (m + 1.0)
     s2 = s * s
-    terms = LOG_TERMS[u.dtype]
-    series = _const(1.0 / (2 * terms + 1), u)
+    terms = LOG_TERMS[x.dtype]
+    series = _const(1.0 / (2 * terms + 1), x)
     for k in range(terms - 1, -1, -1):
         series = series * s2 + 1.0 / (2 * k + 1)
     return 2.0 * s * series - e * LN2

@@ -51,8 +51,10 @@ def encode(value, tensors: list):
         return {"slice": [encode(v, tensors) for v in (value.start, value.stop, value.step)]}
     if value is Ellipsis:
         return {"ellipsis": True}
-    if isinstance(value, (np.ndarray, np.generic)):
-        return {"array": np.asarray(value).tolist(), "dtype": np.asarray(value).dtype.name}
+    if isinstance(value, np.generic):
+        return value.item()  # a NumPy scalar (an index, a factor) is stored as a JSON number
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist(), "dtype": value.dtype.name}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(

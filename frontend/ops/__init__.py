@@ -6,7 +6,8 @@ symbolic KerasTensors while a functional model is built (the call becomes an op 
 model, saved and reloaded by name, without code). See frontend/ops/dispatch.py.
 """
 
-from frontend.ops import tensor_operators
+from frontend.ops import tensor_operators, unsupported
+from frontend.ops.conv_ops import average_pool, conv, max_pool
 from frontend.ops.core import (
     cast,
     convert_to_numpy,
@@ -47,10 +48,15 @@ from frontend.ops.math_ops import (
     floor_divide,
     greater,
     greater_equal,
+    isfinite,
+    isinf,
+    isnan,
     less,
     less_equal,
     log,
     log1p,
+    log2,
+    log10,
     logical_and,
     logical_not,
     logical_or,
@@ -59,6 +65,7 @@ from frontend.ops.math_ops import (
     minimum,
     mod,
     multiply,
+    nan_to_num,
     negative,
     not_equal,
     power,
@@ -78,14 +85,19 @@ from frontend.ops.math_ops import (
 from frontend.ops.nn import (
     binary_crossentropy,
     categorical_crossentropy,
+    celu,
     elu,
     gelu,
+    glu,
+    hard_shrink,
     hard_sigmoid,
     hard_silu,
     hard_swish,
+    hard_tanh,
     leaky_relu,
     log_sigmoid,
     log_softmax,
+    mish,
     normalize,
     one_hot,
     relu,
@@ -93,22 +105,28 @@ from frontend.ops.nn import (
     selu,
     sigmoid,
     silu,
+    soft_shrink,
     softmax,
     softplus,
     softsign,
     sparse_categorical_crossentropy,
+    squareplus,
     swish,
+    tanh_shrink,
 )
 from frontend.ops.reductions import (
     all,
     any,
     argmax,
     argmin,
+    average,
+    count_nonzero,
     cumsum,
     logsumexp,
     max,
     mean,
     min,
+    moments,
     prod,
     std,
     sum,
@@ -121,6 +139,7 @@ from frontend.ops.shape_ops import (
     flip,
     getitem,
     moveaxis,
+    ravel,
     repeat,
     reshape,
     split,
@@ -131,6 +150,8 @@ from frontend.ops.shape_ops import (
     take_along_axis,
     tile,
     transpose,
+    tril,
+    triu,
 )
 
 amax, amin = max, min
@@ -139,3 +160,8 @@ tensor_operators.install()
 __all__ = sorted(
     name for name, value in globals().items() if callable(value) and not name.startswith("_")
 )
+
+
+def __getattr__(name: str):
+    # keras.ops names graphc lacks say why (frontend/ops/unsupported.py)
+    raise unsupported.refuse(name, __all__)

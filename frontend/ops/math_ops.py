@@ -7,6 +7,10 @@ runs on NumPy arrays and on symbolic KerasTensors. Operands meet in one dtype fi
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 import graphc as gc
 from frontend import backend
 from frontend.ops.convert import float_operand, operands, to_node
@@ -99,8 +103,26 @@ cos = _unary("cos", gc.cos, "Elementwise cosine.")
 tan = _unary("tan", lambda x: gc.sin(x) / gc.cos(x), "Elementwise tangent.")
 tanh = _unary("tanh", gc.tanh, "Elementwise hyperbolic tangent.")
 erf = _unary("erf", gc.erf, "Elementwise error function.")
+log2 = _unary("log2", lambda x: gc.log(x) / math.log(2.0), "Elementwise base-2 logarithm.")
+log10 = _unary("log10", lambda x: gc.log(x) / math.log(10.0), "Elementwise base-10 logarithm.")
+isnan = _unary("isnan", lambda x: gc.not_equal(x, x), "True where x is NaN.")
+isinf = _unary("isinf", lambda x: gc.equal(gc.abs(x), math.inf), "True where x is +-inf.")
+isfinite = _unary(
+    "isfinite", lambda x: gc.less(gc.abs(x), math.inf), "True where x is finite (not NaN or inf)."
+)
 floor = _unary("floor", _floor, "Elementwise largest integer <= x (no gradient).", False)
 ceil = _unary("ceil", lambda x: -_floor(-x), "Elementwise smallest integer >= x.", False)
+
+
+@op("nan_to_num")
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """`x` with NaN, +inf and -inf replaced (by default by 0 and the dtype's extremes)."""
+    x = float_operand(x)
+    top = np.finfo(x.dtype).max
+    x = gc.where(gc.not_equal(x, x), gc.as_node(float(nan), like=x), x)
+    x = gc.where(gc.equal(x, math.inf), gc.as_node(top if posinf is None else posinf, like=x), x)
+    low = -top if neginf is None else neginf
+    return gc.where(gc.equal(x, -math.inf), gc.as_node(float(low), like=x), x)
 
 
 @op("round")

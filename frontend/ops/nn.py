@@ -32,11 +32,30 @@ softplus = _activation("softplus", activations.softplus, "log(1 + e**x).")
 softsign = _activation("softsign", activations.softsign, "x / (1 + |x|).")
 leaky_relu = _activation("leaky_relu", activations.leaky_relu, "x if x > 0 else slope * x.")
 hard_sigmoid = _activation("hard_sigmoid", activations.hard_sigmoid, "relu6(x + 3) / 6.")
-hard_silu = _activation("hard_silu", lambda x: x * gc.hard_sigmoid(x), "x * hard_sigmoid(x).")
+hard_silu = _activation("hard_silu", activations.hard_silu, "x * hard_sigmoid(x).")
 hard_swish = hard_silu
-log_sigmoid = _activation("log_sigmoid", lambda x: -gc.softplus(-x), "log(sigmoid(x)).")
+log_sigmoid = _activation("log_sigmoid", activations.log_sigmoid, "log(sigmoid(x)).")
+hard_tanh = _activation("hard_tanh", activations.hard_tanh, "x clipped to [-1, 1].")
+mish = _activation("mish", activations.mish, "x * tanh(softplus(x)).")
+celu = _activation("celu", activations.celu, "max(x, 0) + min(alpha * (e**(x/alpha) - 1), 0).")
+tanh_shrink = _activation("tanh_shrink", activations.tanh_shrink, "x - tanh(x).")
+squareplus = _activation("squareplus", activations.squareplus, "(x + sqrt(x**2 + b)) / 2.")
+soft_shrink = _activation("soft_shrink", activations.soft_shrink, "x moved toward 0 by threshold.")
+hard_shrink = _activation("hard_shrink", activations.hard_shrink, "x where |x| > threshold else 0.")
 softmax = _activation("softmax", activations.softmax, "e**x normalised along `axis`.")
 log_softmax = _activation("log_softmax", activations.log_softmax, "log(softmax(x)), stable.")
+
+
+@op("glu")
+def glu(x, axis=-1):
+    """Gated linear unit: the first half of `axis` times the sigmoid of the second half."""
+    x = float_operand(x)
+    axis = axis % x.ndim
+    half = x.shape[axis] // 2 if x.shape[axis] else None
+    if half is None or x.shape[axis] % 2:
+        raise ValueError(f"ops.glu: axis {axis} of {x.shape} must have an even, known length")
+    lead = (slice(None),) * axis
+    return x[lead + (slice(None, half),)] * gc.sigmoid(x[lead + (slice(half, None),)])
 
 
 @op("one_hot")

@@ -114,6 +114,40 @@ def std(x, axis=None, keepdims=False):
     return gc.sqrt(var.graph_function(x, axis, keepdims))
 
 
+@op("moments")
+def moments(x, axes, keepdims=False, synchronized=False):
+    """(mean, variance) of `x` over `axes`, as keras.ops.moments."""
+    x = float_operand(x)
+    axes = _axes(x, axes)
+    centre = gc.mean(x, axis=axes, keepdims=True)
+    variance = gc.mean(gc.square(x - centre), axis=axes, keepdims=keepdims)
+    return (centre if keepdims else gc.mean(x, axis=axes)), variance
+
+
+@op("average", tensors=("x", "weights"))
+def average(x, axis=None, weights=None):
+    """Mean of `x` over `axis`, weighted by `weights` (x's shape, or 1-D along `axis`)."""
+    x = float_operand(x)
+    if weights is None:
+        return gc.mean(x, axis=_axes(x, axis))
+    weights = gc.cast(to_node(weights), x.dtype)
+    if weights.ndim == 1 and x.ndim > 1:
+        if axis is None:
+            raise ValueError(f"ops.average: 1-D weights need an axis (at {user_site()})")
+        along = _axes(x, axis)[0]
+        weights = gc.reshape(weights, tuple(-1 if i == along else 1 for i in range(x.ndim)))
+    axes = _axes(x, axis)
+    return gc.sum(x * weights, axis=axes) / gc.sum(weights + x * 0.0, axis=axes)
+
+
+@op("count_nonzero")
+def count_nonzero(x, axis=None):
+    """The number of non-zero elements over `axis`."""
+    x = to_node(x)
+    nonzero = x if x.dtype == "bool" else gc.not_equal(x, 0)
+    return gc.sum(gc.cast(nonzero, "int32"), axis=_axes(x, axis))
+
+
 @op("logsumexp")
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over `axis`, computed stably (the max is taken out first)."""

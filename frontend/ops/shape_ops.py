@@ -151,6 +151,35 @@ def take_along_axis(x, indices, axis=None):
     return gc.transpose(gc.sum(picks * moved_x, axis=-1), back)
 
 
+@op("ravel")
+def ravel(x):
+    """`x` as one vector."""
+    return gc.reshape(to_node(x), (-1,))
+
+
+def _triangle(x, k: int, upper: bool):
+    x = to_node(x)
+    rows, cols = (static_length(x, a, "triu" if upper else "tril") for a in (-2, -1))
+    keep = (
+        np.triu(np.ones((rows, cols), bool), k)
+        if upper
+        else np.tril(np.ones((rows, cols), bool), k)
+    )
+    return gc.where(gc.constant(keep), x, gc.as_node(0, like=x))
+
+
+@op("triu")
+def triu(x, k=0):
+    """`x` with the elements below diagonal `k` of its last two axes zeroed."""
+    return _triangle(x, k, upper=True)
+
+
+@op("tril")
+def tril(x, k=0):
+    """`x` with the elements above diagonal `k` of its last two axes zeroed."""
+    return _triangle(x, k, upper=False)
+
+
 @op("get_item")
 def getitem(x, key):
     """`x[key]` with basic indexing (ints, slices, None, Ellipsis)."""

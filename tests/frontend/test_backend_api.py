@@ -112,6 +112,9 @@ def test_settings_shapes_and_variables():
     assert (
         K.random_normal((3,), seed=1).shape == (3,) and K.random_uniform((2,)).dtype == np.float32
     )
+    K.set_learning_phase(0)  # inference: what predict does anyway
+    with pytest.raises(ValueError, match=r"K.set_learning_phase\(1\) is not supported"):
+        K.set_learning_phase(1)
     with pytest.raises(AttributeError, match="no attribute 'no_such_function'"):
         K.no_such_function  # noqa: B018
 

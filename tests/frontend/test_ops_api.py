@@ -18,6 +18,21 @@ POS = RNG.uniform(0.5, 2.0, (3, 4))
 ROW = RNG.standard_normal(4)
 IDX = np.array([[2, 0], [1, 1], [3, 0]])
 SQ = RNG.standard_normal((4, 4))
+IMAGES = RNG.standard_normal((2, 4, 4, 3))
+KERNEL = RNG.standard_normal((3, 3, 3, 2))
+SPECIAL = np.array([1.0, np.nan, np.inf, -np.inf, -2.0, 0.0])
+
+
+
+def conv_valid(x, k):
+    windows = np.lib.stride_tricks.sliding_window_view(x, k.shape[:2], axis=(1, 2))
+    return np.einsum("bhwcij,ijco->bhwo", windows, k)
+
+
+def pool_2x2(x, reduce):
+    b, h, w, c = x.shape
+    return reduce(x.reshape(b, h // 2, 2, w // 2, 2, c), axis=(2, 4))
+
 
 # name, array arguments, other keyword arguments, NumPy reference
 CASES = [
@@ -48,6 +63,12 @@ CASES = [
     ("round", (A * 3,), {}, np.round),
     ("round", (np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.25]),), {}, np.round),
     ("round", (A,), {"decimals": 2}, np.round),
+    ("log2", (POS,), {}, np.log2),
+    ("log10", (POS,), {}, np.log10),
+    ("isnan", (SPECIAL,), {}, np.isnan),
+    ("isinf", (SPECIAL,), {}, np.isinf),
+    ("isfinite", (SPECIAL,), {}, np.isfinite),
+    ("nan_to_num", (SPECIAL,), {"posinf": 5.0}, lambda a, posinf: np.nan_to_num(a, posinf=5.0)),
     ("reciprocal", (POS,), {}, np.reciprocal),
     ("clip", (A,), {"x_min": -0.5, "x_max": 0.5}, lambda a, x_min, x_max: np.clip(a, x_min, x_max)),
     ("where", (A > 0, A, B), {}, np.where),
@@ -70,6 +91,8 @@ CASES = [
     ("all", (A > -1,), {"axis": 0}, np.all),
     ("logsumexp", (A,), {"axis": 1}, lambda a, axis: np.log(np.exp(a).sum(axis))),
     ("cumsum", (A,), {"axis": 1}, np.cumsum),
+    ("average", (A,), {"axis": 1, "weights": ROW}, np.average),
+    ("count_nonzero", (A > 0,), {"axis": 0}, np.count_nonzero),
     ("norm", (A,), {"axis": 1}, lambda a, axis: np.linalg.norm(a, axis=axis)),
     ("norm", (A,), {"ord": 1, "axis": 0}, lambda a, ord, axis: np.linalg.norm(a, ord, axis)),
     ("norm", (A,), {}, np.linalg.norm),
@@ -77,8 +100,14 @@ CASES = [
     ("dot", (A, ROW), {}, np.dot),
     ("tensordot", (A, SQ), {"axes": 1}, np.tensordot),
     ("outer", (ROW, ROW), {}, np.outer),
+    ("conv", (IMAGES, KERNEL), {}, conv_valid),
+    ("max_pool", (IMAGES,), {"pool_size": 2}, lambda x, pool_size: pool_2x2(x, np.max)),
+    ("average_pool", (IMAGES,), {"pool_size": 2}, lambda x, pool_size: pool_2x2(x, np.mean)),
     ("reshape", (A,), {"newshape": (2, -1)}, lambda a, newshape: a.reshape(newshape)),
     ("transpose", (A,), {}, np.transpose),
+    ("ravel", (A,), {}, np.ravel),
+    ("triu", (SQ,), {"k": 1}, np.triu),
+    ("tril", (A,), {}, np.tril),
     ("expand_dims", (A,), {"axis": 1}, np.expand_dims),
     ("squeeze", (A[:, :1],), {"axis": 1}, np.squeeze),
     ("repeat", (A,), {"repeats": 2, "axis": 1}, np.repeat),
@@ -100,6 +129,14 @@ CASES = [
     ("softsign", (A,), {}, lambda a: a / (1 + np.abs(a))),
     ("leaky_relu", (A,), {}, lambda a: np.where(a > 0, a, 0.2 * a)),
     ("elu", (A,), {}, lambda a: np.where(a > 0, a, np.expm1(a))),
+    ("hard_tanh", (A * 2,), {}, lambda a: np.clip(a, -1, 1)),
+    ("mish", (A,), {}, lambda a: a * np.tanh(np.log1p(np.exp(a)))),
+    ("glu", (A,), {}, lambda a: a[:, :2] / (1 + np.exp(-a[:, 2:]))),
+    ("celu", (A,), {}, lambda a: np.where(a > 0, a, np.expm1(a))),
+    ("tanh_shrink", (A,), {}, lambda a: a - np.tanh(a)),
+    ("squareplus", (A,), {}, lambda a: (a + np.sqrt(a * a + 4)) / 2),
+    ("soft_shrink", (A,), {}, lambda a: np.sign(a) * np.maximum(np.abs(a) - 0.5, 0)),
+    ("hard_shrink", (A,), {}, lambda a: np.where(np.abs(a) > 0.5, a, 0)),
     ("log_sigmoid", (A,), {}, lambda a: -np.log1p(np.exp(-a))),
     ("normalize", (A,), {}, lambda a: a / np.linalg.norm(a, axis=-1, keepdims=True)),
 ]
@@ -146,6 +183,16 @@ def test_split_stack_concatenate_eager_and_in_graph():
     np.testing.assert_array_equal(
         gc.function([x], joined, backend="numpy")(A), np.stack([A[:, :2], A[:, 2:]])
     )
+
+
+def test_moments_gives_mean_and_variance():
+    mean, variance = ops.moments(A, axes=[0])
+    np.testing.assert_allclose(mean, A.mean(0))
+    np.testing.assert_allclose(variance, A.var(0))
+    inputs = keras.Input(shape=(4,))
+    model = keras.Model(inputs, list(ops.moments(inputs, axes=-1, keepdims=True)))
+    got_mean, got_var = model.predict(A.astype("float32"), verbose=0)
+    np.testing.assert_allclose(got_var, A.var(-1, keepdims=True), rtol=1e-5)
 
 
 def test_creation_functions():
@@ -265,3 +312,18 @@ def test_convert_functions_and_predicates():
     assert ops.convert_to_numpy(gc.shared(np.ones(2, "float32"))).tolist() == [1.0, 1.0]
     assert ops.is_tensor(gc.placeholder((2,))) and not ops.is_tensor(A)
     assert ops.shape(A) == (3, 4) and ops.ndim(A) == 2 and ops.dtype(A) == "float64"
+
+
+@pytest.mark.parametrize("name", ["mish", "hard_swish", "celu", "log_sigmoid", "squareplus"])
+def test_keras3_activation_names_work_in_layers(name):
+    layer = keras.layers.Dense(2, activation=name, kernel_initializer="ones")
+    out = layer(np.array([[0.5, -1.0]], "float32"))
+    np.testing.assert_allclose(out, getattr(ops, name)(np.array([[-0.5, -0.5]], "float32")))
+    assert layer.get_config()["activation"] == ("hard_silu" if name == "hard_swish" else name)
+
+
+def test_missing_keras_ops_say_why_or_suggest():
+    with pytest.raises(AttributeError, match="frontend.ops.sort is not supported: graphc has no"):
+        ops.sort(A)
+    with pytest.raises(AttributeError, match="Did you mean `mean`"):
+        ops.meen(A)

@@ -9,7 +9,7 @@ import graphc as gc
 from frontend import ops
 from frontend import random as krandom
 from frontend.layers.tensor import call_context
-from frontend.random_math import cos_turns, log_unit
+from frontend.random_math import cos_turns, log_positive
 from tests.frontend.conftest import BACKENDS, llvm_available
 
 
@@ -25,6 +25,18 @@ def test_distributions_have_the_right_moments_and_ranges():
     ints = krandom.randint((n,), 3, 7, seed=4)
     assert ints.dtype == np.int32 and set(np.unique(ints)) == {3, 4, 5, 6}
     assert krandom.normal((2, 3), dtype="float64", seed=5).dtype == np.float64
+
+
+def test_categorical_draws_classes_with_softmax_probabilities():
+    probabilities = np.array([[0.1, 0.2, 0.7], [0.5, 0.5, 0.0]], "float32")
+    draws = krandom.categorical(np.log(probabilities + 1e-30), 20000, seed=3)
+    assert draws.shape == (2, 20000) and draws.dtype == np.int32
+    frequencies = np.stack([np.bincount(row, minlength=3) / 20000 for row in draws])
+    np.testing.assert_allclose(frequencies, probabilities, atol=0.015)
+    logits = gc.placeholder((None, 3))  # the batch known only at run time
+    node = krandom.categorical(logits, 2, seed=1)
+    out = gc.function([logits], node, backend="numpy")(np.zeros((5, 3), "float32"))
+    assert out.shape == (5, 2) and set(np.unique(out)) <= {0, 1, 2}
 
 
 def test_int_seed_repeats_generator_and_none_advance():
@@ -64,6 +76,7 @@ def test_same_bits_on_both_backends_in_compiled_graphs(dtype):
             krandom.truncated_normal((3, 50), dtype=dtype, seed=generator),
             krandom.uniform((64,), dtype=dtype, seed=generator),
             krandom.randint((64,), 0, 100, seed=generator),
+            krandom.categorical(gc.constant(np.zeros((4, 5), dtype)), 30, seed=generator),
         ]
     numpy_out = gc.function([], draws, backend="numpy")()
     llvm_out = gc.function([], draws, backend="llvm")()
@@ -74,9 +87,13 @@ def test_same_bits_on_both_backends_in_compiled_graphs(dtype):
 def test_exact_log_and_cos_are_accurate():
     u = np.concatenate([np.arange(1, 4097) / 4096, [2.0**-24, 1 - 2.0**-24]]).astype("float64")
     node = gc.placeholder(u.shape, "float64")
-    log, cos = gc.function([node], [log_unit(node), cos_turns(node)], backend="numpy")(u)
+    log, cos = gc.function([node], [log_positive(node), cos_turns(node)], backend="numpy")(u)
     np.testing.assert_allclose(log, np.log(u), rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(cos, np.cos(2 * np.pi * u), atol=1e-14)
+    big = np.geomspace(2.0**-31, 2.0**31, 1001)
+    node = gc.placeholder(big.shape, "float64")
+    got = gc.function([node], log_positive(node), backend="numpy")(big)
+    np.testing.assert_allclose(got, np.log(big), rtol=1e-14, atol=1e-14)
 
 
 class Sampling(keras.layers.Layer):

@@ -129,6 +129,7 @@ def test_reverse_operators_comparisons_and_indexing():
         inputs != 0.5,
         round(inputs * 4),
         inputs.reshape((-1, 6)),
+        inputs[:, np.int64(1)] * np.float32(2),
     ]
     model = keras.Model(inputs, outs)
     data = np.random.default_rng(2).uniform(0, 1, (4, 2, 3)).astype("float32")
@@ -147,6 +148,7 @@ def test_reverse_operators_comparisons_and_indexing():
         data != 0.5,
         np.round(data * 4),
         data.reshape((-1, 6)),
+        data[:, 1] * 2,
     ]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-6)
