@@ -74,7 +74,44 @@ def exponential(x):
     return gc.exp(x)
 
 
+def hard_silu(x):
+    return x * gc.hard_sigmoid(x)
+
+
+def hard_tanh(x):
+    return gc.clip(x, -1.0, 1.0)
+
+
+def log_sigmoid(x):
+    return -gc.softplus(-x)
+
+
+def mish(x):
+    return x * gc.tanh(gc.softplus(x))
+
+
+def celu(x, alpha=1.0):
+    return gc.maximum(x, 0.0) + gc.minimum(alpha * gc.expm1(x / alpha), 0.0)
+
+
+def tanh_shrink(x):
+    return x - gc.tanh(x)
+
+
+def squareplus(x, b=4):
+    return (x + gc.sqrt(x * x + float(b))) * 0.5
+
+
+def soft_shrink(x, threshold=0.5):
+    return gc.where(x > threshold, x - threshold, gc.where(x < -threshold, x + threshold, x * 0.0))
+
+
+def hard_shrink(x, threshold=0.5):
+    return gc.where(gc.abs(x) > threshold, x, x * 0.0)
+
+
 swish = silu
+hard_swish = hard_silu
 
 ACTIVATIONS = {
     "linear": linear,
@@ -94,8 +131,19 @@ ACTIVATIONS = {
     "silu": silu,
     "swish": swish,
     "exponential": exponential,
+    "hard_silu": hard_silu,
+    "hard_swish": hard_swish,
+    "hard_tanh": hard_tanh,
+    "log_sigmoid": log_sigmoid,
+    "mish": mish,
+    "celu": celu,
+    "tanh_shrink": tanh_shrink,
+    "squareplus": squareplus,
+    "soft_shrink": soft_shrink,
+    "hard_shrink": hard_shrink,
 }
-_CANONICAL = {fn: name for name, fn in ACTIVATIONS.items() if name != "swish"}
+ALIASES = ("swish", "hard_swish")  # saved under the names they alias
+_CANONICAL = {fn: name for name, fn in ACTIVATIONS.items() if name not in ALIASES}
 
 
 def get(identifier):

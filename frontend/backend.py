@@ -1,5 +1,7 @@
 """Session-wide frontend settings: the float dtype, the fuzz factor, unique layer names, the
-graphc backend models compile for; and the few `keras.backend` (`K.`) calls tutorials make.
+graphc backend models compile for; and Keras 2's `keras.backend` (`K.`) functions: the math
+(K.sum, K.batch_dot, K.random_normal, ...) lives in frontend/backend_math.py, built on
+frontend.ops, and loads on first use (PEP 562), as everything imports this module first.
 
 `clear_session()` resets the name counters, so a fresh script gets `dense`, `dense_1`, ...
 exactly as Keras does.
@@ -7,6 +9,7 @@ exactly as Keras does.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections import defaultdict
 
@@ -107,3 +110,17 @@ def set_value(x, value) -> None:
         )
     current = np.asarray(x.get_value())
     x.set_value(np.asarray(value, dtype=current.dtype).reshape(current.shape))
+
+
+MATH_MODULE = "frontend.backend_math"
+
+
+def __getattr__(name: str):
+    # K.sum, K.dot, ...: loaded on first use, since frontend.ops itself imports this module
+    if not name.startswith("_"):
+        module = importlib.import_module(MATH_MODULE)
+        if hasattr(module, name) and not isinstance(getattr(module, name), type(importlib)):
+            value = getattr(module, name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module 'frontend.backend' has no attribute {name!r}")

@@ -22,6 +22,11 @@ def _base_key(seed: int) -> int:
     return (int(seed) * 0x9E3779B1 & 0x7FFFF) << 44
 
 
+def seed_key(seed: int) -> int:
+    """The int64 key of a fixed int seed (random.normal(..., seed=42))."""
+    return _base_key(seed)
+
+
 def _init(seed: int | None) -> None:
     _STATE["rng"] = np.random.default_rng(seed)
     base = _base_key(seed if seed is not None else np.random.SeedSequence().entropy % (1 << 31))
@@ -72,9 +77,11 @@ def step_counter():
     return _STATE["step"]
 
 
-def dropout_key(layer_id: int):
-    """An int64 scalar graph node, different for every layer and every training step."""
+def dropout_key(layer_id: int, seed: int | None = None):
+    """An int64 scalar graph node, different for every layer and every training step; from
+    `seed` instead of the global seed when given (a generator seeded on its own)."""
     if not _STATE:
         _init(None)
     offset = gc.constant(np.int64(layer_id << LAYER_BITS))
-    return _STATE["base"] + offset + _STATE["step"]
+    base = _STATE["base"] if seed is None else gc.constant(np.int64(_base_key(seed)))
+    return base + offset + _STATE["step"]

@@ -13,7 +13,9 @@ import types
 
 import numpy as np
 
+import frontend
 import graphc as gc
+from frontend import backend, ops
 from frontend.layers.base import Layer
 
 SAFE_MODE = {"enabled": True}  # set by load_model while it deserializes
@@ -38,7 +40,8 @@ def dump_function(fn, owner: str = "Lambda") -> dict:
 
 
 def load_function(spec: dict, custom_objects=None):
-    """The function `dump_function` recorded; its globals are gc, np and custom_objects."""
+    """The function `dump_function` recorded; its globals are gc, np, ops, K, keras (the
+    frontend) and custom_objects."""
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     if spec.get("python") != python:
         raise ValueError(
@@ -46,7 +49,15 @@ def load_function(spec: dict, custom_objects=None):
             f"its bytecode cannot be loaded by Python {python}"
         )
     code = marshal.loads(base64.b64decode(spec["bytecode"]))
-    scope = {"gc": gc, "np": np, "__builtins__": __builtins__, **(custom_objects or {})}
+    scope = {
+        "gc": gc,
+        "np": np,
+        "ops": ops,
+        "K": backend,
+        "keras": frontend,
+        "__builtins__": __builtins__,
+        **(custom_objects or {}),
+    }
     defaults = tuple(spec["defaults"]) if spec.get("defaults") else None
     return types.FunctionType(code, scope, spec.get("name"), defaults)
 

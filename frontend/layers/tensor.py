@@ -18,7 +18,8 @@ from graphc.ir import Node
 
 
 class KerasTensor:
-    """A symbolic value in a functional model: `.shape` (batch dim None), `.dtype`, `.name`."""
+    """A symbolic value in a functional model: `.shape` (batch dim None), `.dtype`, `.name`.
+    Math on it (`x + 1`, `x[:, 0]`, ops.mean(x)) adds op layers to the model."""
 
     def __init__(self, node: Node, history=None, name=None):
         self.node = node
@@ -43,14 +44,17 @@ class KerasTensor:
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor has no truth value")
 
-    def _no_math(self, *_):
+    def _no_value(self, *_):
         raise TypeError(
-            "KerasTensors of the functional API are combined with layers: use "
-            "layers.Add / Subtract / Multiply / Concatenate, or a Lambda layer"
+            f"{self!r} is symbolic: it has no value until the model runs. Use it as the input "
+            f"of layers or frontend.ops functions, or call model.predict for values"
         )
 
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _no_math
-    __matmul__ = __rmatmul__ = __neg__ = __pow__ = _no_math
+    __int__ = __float__ = __array__ = _no_value
+
+    # Math operators (`x + y`, `x[:, 0]`, ...) are installed by frontend/ops/tensor_operators.py:
+    # each becomes an op layer. NumPy defers to them instead of looping over a KerasTensor.
+    __array_ufunc__ = None
 
 
 @dataclass
