@@ -15,6 +15,13 @@ from collections import defaultdict
 
 import numpy as np
 
+from frontend.image_format import (  # noqa: F401 - K.image_data_format etc.
+    image_data_format,
+    image_dim_ordering,
+    set_image_data_format,
+    set_image_dim_ordering,
+)
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
@@ -80,16 +87,6 @@ def set_default_backend(name: str) -> None:
     if name not in ("llvm", "numpy"):
         raise ValueError(f"backend must be 'llvm' or 'numpy'. Received: {name!r}")
     _DEFAULT_BACKEND[0] = name
-
-
-def image_data_format() -> str:
-    """Where image layers expect channels: 'channels_last' (Keras's default)."""
-    return "channels_last"
-
-
-def image_dim_ordering() -> str:
-    """Keras 1's name for the image layout: 'tf' (channels last), as image_data_format()."""
-    return "tf"
 
 
 def get_value(x):

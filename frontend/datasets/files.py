@@ -41,7 +41,11 @@ def datasets_dir(subdir: str = "") -> Path:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+    return digest_of(path, "sha256")
+
+
+def digest_of(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -65,11 +69,12 @@ def download(url: str, dest: Path, sha256: str) -> Path:
     """`dest`, downloaded from `url` unless a copy with the right checksum is already there.
 
     Raises DownloadError when the transfer fails and DatasetError when the file's SHA-256
-    differs from `sha256`; in both cases nothing is left at `dest`.
+    differs from `sha256` (an MD5 when it has 32 hex digits, as Keras's older files); in
+    both cases nothing is left at `dest`.
     """
-    dest = Path(dest)
+    dest, algorithm = Path(dest), "md5" if len(sha256) == 32 else "sha256"
     if dest.exists():
-        if sha256_of(dest) == sha256:
+        if digest_of(dest, algorithm) == sha256:
             return dest
         print(f"graphc: cached {dest} does not match its checksum; downloading it again")
         dest.unlink()
@@ -80,11 +85,12 @@ def download(url: str, dest: Path, sha256: str) -> Path:
         partial.unlink(missing_ok=True)
         reason = getattr(err, "reason", err)
         raise DownloadError(f"could not download {url}: {reason}") from None
-    actual = sha256_of(partial)
+    actual = digest_of(partial, algorithm)
     if actual != sha256:
         partial.unlink()
         raise DatasetError(
-            f"download of {url} is corrupt: SHA-256 {actual}, expected {sha256}; "
+            f"download of {url} is corrupt: {algorithm.upper().replace('SHA', 'SHA-')} "
+            f"{actual}, expected {sha256}; "
             f"the file was removed"
         )
     partial.replace(dest)

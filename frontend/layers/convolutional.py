@@ -1,9 +1,10 @@
 """Convolution layers (Keras names and defaults): Conv1D, Conv2D, and the shape-only
-ZeroPadding1D/2D and UpSampling1D/2D. channels_last only, as Keras's default.
+ZeroPadding1D/2D and UpSampling1D/2D. `data_format='channels_first'` (Keras 1's
+dim_ordering='th') is supported by transposing inside the layer (frontend/layers/channels.py).
 
 Keras 1 spellings (`Convolution1D(nb_filter=..., filter_length=..., border_mode=...)`,
 `Convolution2D(nb_row=..., nb_col=..., subsample=...)`) are renamed, with a DeprecationWarning,
-by frontend/legacy_names.py.
+by frontend/legacy_names.py; `Convolution2D(32, 3, 3)` takes Keras 1's positional nb_row, nb_col.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 import graphc as gc
-from frontend import activations
-from frontend.layers.arguments import check_data_format, int_tuple, positive_int
+from frontend import activations, backend
+from frontend.compat import warn_deprecated
+from frontend.layers.arguments import int_tuple, positive_int
 from frontend.layers.base import Layer, register_layer
+from frontend.layers.channels import resolve_data_format, to_channels_last, to_data_format
 from frontend.layers.weight_options import (
     add_weight_with_options,
     set_weight_options,
@@ -54,12 +57,11 @@ class _Conv(Layer):
         self.strides = int_tuple(strides, self.rank, "strides", owner)
         self.dilation_rate = int_tuple(dilation_rate, self.rank, "dilation_rate", owner)
         self.padding = self.checked_padding(padding)
-        check_data_format(data_format, owner)
         if groups != 1:
             raise ValueError(
                 f"{owner}: grouped convolution is not supported. Received: groups={groups}"
             )
-        self.data_format, self.groups = data_format, 1
+        self.data_format, self.groups = resolve_data_format(data_format, owner), 1
         self.activation, self.use_bias = activations.get(activation), bool(use_bias)
         set_weight_options(
             self,
@@ -77,23 +79,28 @@ class _Conv(Layer):
         return str(padding).lower()
 
     def build(self, input_shape):
-        if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
+        first = self.data_format == "channels_first"
+        channels = input_shape[1 if first else -1] if len(input_shape) == self.rank + 2 else None
+        if channels is None:
+            spatial = "steps" if self.rank == 1 else "rows, cols"
+            layout = f"channels, {spatial}" if first else f"{spatial}, channels"
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' expects inputs of shape "
-                f"(batch, {'steps' if self.rank == 1 else 'rows, cols'}, channels) "
-                f"with known channels. Received: input_shape={input_shape}"
+                f"(batch, {layout}) with known channels (data_format={self.data_format!r}). "
+                f"Received: input_shape={input_shape}"
             )
-        shape = self.kernel_size + (input_shape[-1], self.filters)
+        shape = self.kernel_size + (channels, self.filters)
         self.kernel = add_weight_with_options(self, shape, "kernel")
         bias_shape = (self.filters,)
         self.bias = add_weight_with_options(self, bias_shape, "bias") if self.use_bias else None
 
     def call(self, inputs):
         conv = gc.conv1d if self.rank == 1 else gc.conv2d
-        x = conv(inputs, self.kernel, self.strides, self.padding, self.dilation_rate)
+        x = to_channels_last(inputs, self.data_format)
+        x = conv(x, self.kernel, self.strides, self.padding, self.dilation_rate)
         if self.bias is not None:
             x = x + self.bias
-        return self.activation(x)
+        return to_data_format(self.activation(x), self.data_format)
 
     def get_config(self):
         return {
@@ -129,9 +136,30 @@ class Conv2D(_Conv):
     rank = 2
 
 
-register_layer(Conv1D, name="Convolution1D")
-register_layer(Conv2D, name="Convolution2D")
-Convolution1D, Convolution2D = Conv1D, Conv2D
+class Convolution2D(Conv2D):
+    """Keras 1/2's name of Conv2D, with Keras 1's positional form `Convolution2D(nb_filter,
+    nb_row, nb_col)`: `Convolution2D(32, 3, 3)` is a 3x3 kernel (not strides=3, as Keras 3's
+    Conv2D(32, 3, 3) would read it). Saved and reloaded as itself."""
+
+    def __init__(self, filters=None, nb_row=None, nb_col=None, **kwargs):
+        if nb_row is not None and kwargs.get("kernel_size") is not None:
+            raise TypeError(
+                f"Convolution2D: got both nb_row ({nb_row!r}) and kernel_size "
+                f"({kwargs['kernel_size']!r}); pass only kernel_size"
+            )
+        if nb_col is not None and isinstance(nb_row, (int, np.integer)):
+            warn_deprecated("Convolution2D", "nb_row, nb_col", "kernel_size=(rows, cols)")
+            nb_row, nb_col = (nb_row, nb_col), None
+        if nb_col is not None:  # Keras 3's alias: Convolution2D(32, (3, 3), 2) is strides=2
+            kwargs["strides"] = nb_col
+        if nb_row is not None:
+            kwargs["kernel_size"] = nb_row
+        kwargs["name"] = kwargs.get("name") or backend.unique_name("conv2d")  # as Keras's alias
+        super().__init__(filters, **kwargs)
+
+
+register_layer(Conv1D, name="Convolution1D")  # Keras 1 configs load as Conv1D
+Convolution1D = Conv1D
 
 
 # ---- padding and upsampling --------------------------------------------------------------------
@@ -160,12 +188,12 @@ class _ZeroPadding(Layer):
 
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        check_data_format(data_format, type(self).__name__)
-        self.data_format = data_format
+        self.data_format = resolve_data_format(data_format, type(self).__name__)
         self.padding = padding_pairs(padding, self.rank, type(self).__name__)
 
     def call(self, inputs):
-        return gc.zero_pad(inputs, self.padding)
+        padded = gc.zero_pad(to_channels_last(inputs, self.data_format), self.padding)
+        return to_data_format(padded, self.data_format)
 
     def get_config(self):
         return {
@@ -199,17 +227,18 @@ class _UpSampling(Layer):
     def __init__(self, size=2, data_format=None, interpolation="nearest", **kwargs):
         owner = type(self).__name__
         super().__init__(**kwargs)
-        check_data_format(data_format, owner)
         if interpolation != "nearest":
             raise ValueError(
                 f"{owner}: only interpolation='nearest' is supported. "
                 f"Received: interpolation={interpolation!r}"
             )
         self.size = int_tuple(size, self.rank, "size", owner)
-        self.data_format, self.interpolation = data_format, interpolation
+        self.data_format = resolve_data_format(data_format, owner)
+        self.interpolation = interpolation
 
     def call(self, inputs):
-        return gc.upsample(inputs, self.size)
+        upsampled = gc.upsample(to_channels_last(inputs, self.data_format), self.size)
+        return to_data_format(upsampled, self.data_format)
 
 
 class UpSampling1D(_UpSampling):

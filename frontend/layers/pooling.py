@@ -8,8 +8,9 @@ with a DeprecationWarning, by frontend/legacy_names.py.
 from __future__ import annotations
 
 import graphc as gc
+from frontend.layers.arguments import int_tuple
 from frontend.layers.base import Layer
-from frontend.layers.convolutional import check_data_format, int_tuple
+from frontend.layers.channels import resolve_data_format, to_channels_last, to_data_format
 
 
 class _Pooling(Layer):
@@ -32,12 +33,13 @@ class _Pooling(Layer):
             raise ValueError(
                 f"{owner}: `padding` must be 'valid' or 'same'. Received: padding={padding!r}"
             )
-        check_data_format(data_format, owner)
-        self.data_format = data_format
+        self.data_format = resolve_data_format(data_format, owner)
 
     def call(self, inputs):
         pool = getattr(gc, f"{self.kind}_pool{self.rank}d")
-        return pool(inputs, self.pool_size, self.strides, self.padding)
+        pooled = pool(to_channels_last(inputs, self.data_format), self.pool_size, self.strides,
+                      self.padding)
+        return to_data_format(pooled, self.data_format)
 
     def get_config(self):
         return {
@@ -80,8 +82,8 @@ class _GlobalPooling(Layer):
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        check_data_format(data_format, type(self).__name__)
-        self.data_format, self.keepdims = data_format, bool(keepdims)
+        self.data_format = resolve_data_format(data_format, type(self).__name__)
+        self.keepdims = bool(keepdims)
 
     def call(self, inputs):
         if inputs.ndim != self.rank + 2:
@@ -90,7 +92,8 @@ class _GlobalPooling(Layer):
                 f"inputs (batch, *spatial, channels). Received: {inputs.shape}"
             )
         pool = gc.global_avg_pool if self.kind == "avg" else gc.global_max_pool
-        return pool(inputs, keepdims=self.keepdims)
+        pooled = pool(to_channels_last(inputs, self.data_format), keepdims=self.keepdims)
+        return to_data_format(pooled, self.data_format) if self.keepdims else pooled
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}

@@ -1,6 +1,6 @@
 """Checking the arguments of compile / fit / evaluate / predict: Keras options graphc does
-not implement are refused (never ignored), unknown keywords suggest the closest name, and
-every error names the user's line."""
+not implement, or that a batch source makes meaningless, are refused (never ignored), unknown
+keywords suggest the closest name, and every error names the user's line."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from frontend import backend as settings
 from frontend.compat import reject_unknown, signature_names
 from frontend.legacy_names import modernize
+from frontend.models.data import is_batch_source
 from graphc.backends import BACKENDS, get_backend
 from graphc.ir import user_site
 
@@ -55,14 +56,29 @@ def require_samples(method: str, arrays: list) -> None:
         )
 
 
-def reject_steps(**steps):
-    """Step counts only make sense for generators, which graphc does not take: refuse them
-    rather than ignore them."""
-    given = {k: v for k, v in steps.items() if v is not None}
-    if given:
+def step_counts(method: str, **steps) -> dict:
+    """steps_per_epoch / validation_steps / steps: None (all the data) or a positive integer."""
+    return {k: None if v is None else whole_number(method, k, v, 1) for k, v in steps.items()}
+
+
+def refuse_with_batch_source(method: str, x, **given) -> None:
+    """With a generator or Sequence as `x`, batches come from it: y, sample_weight,
+    batch_size and validation_split given besides would be silently unused (Keras refuses)."""
+    if not is_batch_source(x):
+        return
+    extra = {
+        k: f"array of shape {np.shape(v)}" if hasattr(v, "shape") else v
+        for k, v in given.items()
+        if v is not None and not (isinstance(v, (bool, int, float)) and not v)
+    }
+    if extra:
+        names = ", ".join(extra)
+        split = "validation_split" in extra
         raise ValueError(
-            f"{', '.join(given)}: not supported with array data (all samples are "
-            f"used, in batches of batch_size). Received: {given} (at {user_site()})"
+            f"{method}: {names} cannot be given when x is a {type(x).__name__} (a batch "
+            f"source): its batches carry x, y and sample weights and set the batch size"
+            f"{'; pass validation_data instead of validation_split' if split else ''}. "
+            f"Received: {extra} (at {user_site()})"
         )
 
 

@@ -16,14 +16,48 @@ class DataError(ValueError):
     """Data that does not fit the model."""
 
 
+def is_sequence_like(data) -> bool:
+    """Indexed by batch (Keras's Sequence/PyDataset protocol), and not an array or a list."""
+    if isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(data, "__array__"):
+        return False
+    return hasattr(data, "__getitem__") and hasattr(data, "__len__")
+
+
+def is_iterator(data) -> bool:
+    """A Python generator or any other iterator (drawn with next())."""
+    return hasattr(data, "__next__") and not isinstance(data, np.ndarray)
+
+
+def is_batch_source(data) -> bool:
+    return is_sequence_like(data) or is_iterator(data)
+
+
+ACCEPTED = (
+    "arrays (or a list/dict of arrays), a Python generator, or a frontend.utils.Sequence / "
+    "PyDataset"
+)
+
+
 def as_array(value, what: str) -> np.ndarray:
-    """`value` as a numeric array, or a DataError naming `what` and the user's line."""
+    """`value` as a numeric array, or a DataError naming `what` and the user's line. Batch
+    sources are refused here, never converted: NumPy would read a whole Sequence into memory."""
+    if is_batch_source(value):
+        raise DataError(
+            f"{what}: received a {type(value).__name__} (a batch source) where arrays are "
+            f"needed; pass it as `x` of fit/evaluate/predict (at {user_site()})"
+        )
     try:
         array = np.asarray(value)
     except (ValueError, TypeError, OverflowError) as err:  # ragged lists, odd objects
         raise DataError(
             f"{what}: could not convert to an array ({err}) (at {user_site()})"
         ) from None
+    if array.dtype == object and array.ndim == 0:
+        hint = "; call it to get a generator" if callable(value) else ""
+        raise DataError(
+            f"{what}: expected {ACCEPTED}; received a {type(value).__name__}{hint} "
+            f"(at {user_site()})"
+        )
     if array.dtype.kind not in "biuf":
         raise DataError(
             f"{what}: expected numbers, received an array of dtype {array.dtype} (at {user_site()})"
@@ -96,6 +130,25 @@ def check_same_length(groups: list[tuple[str, list[str], list]], method: str) ->
             f"(at {user_site()})"
         )
     return sizes.pop() if sizes else 0
+
+
+def check_class_labels(y: np.ndarray, classes, name: str, method: str) -> None:
+    """Sparse labels must be whole numbers in [0, classes), as Keras checks."""
+    if y.size == 0:
+        return
+    if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
+        bad = y[np.mod(y, 1) != 0].ravel()[:3].tolist()
+        raise DataError(
+            f"{method}: sparse class labels for output '{name}' must be integers, but y "
+            f"(dtype {y.dtype}) holds values such as {bad} (at {user_site()})"
+        )
+    low, high = y.min(), y.max()
+    if low < 0 or (classes not in (None, 1) and high >= classes):
+        raise DataError(
+            f"{method}: sparse class labels for output '{name}' must be in [0, {classes}) "
+            f"(the output has {classes} classes), but y has min {low:g} and max {high:g} "
+            f"(at {user_site()})"
+        )
 
 
 def class_weights_for(y: np.ndarray, class_weight: dict) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""How a model turns user data (arrays, lists, dicts; x, y, sample and class weights) into the
-arrays its compiled functions take, checking shapes and lengths with clear errors."""
+"""How a model turns user data (arrays, lists, dicts, generators, Sequences; x, y, sample and
+class weights) into the batches of arrays its compiled functions take, checking shapes,
+lengths and labels with clear errors."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import numpy as np
 
 from frontend.models import arguments as A
 from frontend.models import data as D
-from frontend.models.steps import check_targets, target_dtype
+from frontend.models.steps import check_targets, is_sparse, target_dtype
+from frontend.models.streams import (
+    ArrayPasses,
+    BatchStream,
+    GeneratorPasses,
+    SequencePasses,
+    unpack_batch,
+)
 from graphc.ir import user_site
 
 
@@ -43,6 +51,8 @@ class DataHandling:
             loss = steps.output_losses[i]
             if loss is not None:
                 check_targets(array, self.output_shapes[i], loss, name, method)
+                if is_sparse(loss):
+                    D.check_class_labels(array, self.output_shapes[i][-1], name, method)
                 array = D.cast_to(array, target_dtype(loss))
             arrays.append(array)
         return arrays
@@ -79,6 +89,22 @@ class DataHandling:
         )
         return xs, ys, sws
 
+    def _validation_batches(self, validation_data, batching):
+        """(stream, prepare) of fit's validation_data: arrays, a Sequence, or a generator
+        with validation_steps (without them an endless generator would never end)."""
+        method = "fit(validation_data)"
+        if D.is_sequence_like(validation_data) or (
+            D.is_iterator(validation_data) and batching.steps is not None
+        ):
+            return self._batches(method, (validation_data, None, None), batching)
+        if D.is_iterator(validation_data):
+            raise ValueError(
+                f"fit: validation_data is a {type(validation_data).__name__}: give "
+                f"validation_steps, the number of its batches to evaluate after each epoch "
+                f"(at {user_site()})"
+            )
+        return self._array_stream(self._validation_arrays(validation_data), method, batching)
+
     def _validation_arrays(self, validation_data):
         if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
             raise D.DataError(
@@ -88,3 +114,49 @@ class DataHandling:
         x, y = validation_data[0], validation_data[1]
         sw = validation_data[2] if len(validation_data) == 3 else None
         return self._prepare(x, y, sw, None, "fit(validation_data)")
+
+    # ---- batch streams ----------------------------------------------------------------------
+
+    def _batches(self, method, data, batching):
+        """(BatchStream, prepare) for `data` = (x, y, sample_weight); `prepare(batch, index)`
+        makes one batch the flat list of arrays a compiled step takes (x, then y and sample
+        weights except for predict). batching: a streams.Batching."""
+        x, y, sample_weight = data
+        if not D.is_batch_source(x):
+            if method == "predict":
+                return self._array_stream([self._inputs(x, method)], method, batching)
+            prepared = self._prepare(x, y, sample_weight, batching.class_weight, method)
+            return self._array_stream(prepared, method, batching)
+        passes = (
+            SequencePasses(x, batching.shuffle) if D.is_sequence_like(x) else GeneratorPasses(x)
+        )
+        depth = getattr(x, "max_queue_size", batching.max_queue_size)
+        stream = BatchStream(passes, batching.steps, depth, method)
+        return stream, lambda batch, index: self._prepare_batch(batch, index, method, batching)
+
+    @staticmethod
+    def _array_stream(prepared, method, batching):
+        flat = [a for part in prepared for a in part]
+        passes = ArrayPasses(flat, batching.batch_size, batching.shuffle)
+        return BatchStream(passes, batching.steps, 0, method), lambda batch, index: batch
+
+    def _prepare_batch(self, batch, index, method, batching):
+        x, y, sample_weight = unpack_batch(batch, index, method)
+        if method == "predict":
+            return self._inputs(x, method)
+        xs, ys, sws = self._prepare(x, y, sample_weight, batching.class_weight, method)
+        return xs + ys + sws
+
+    def _targets_in(self, arrays):
+        """The targets among one prepared batch's flat arrays."""
+        start = len(self.input_names)
+        return arrays[start : start + len(self.output_names)]
+
+    def _inputs_without_batches(self, x):
+        """The 0-sample input arrays predict runs when the data gave no batches."""
+        if D.is_batch_source(x):
+            raise D.DataError(
+                f"predict: the {type(x).__name__} gave no batches; nothing to predict "
+                f"(at {user_site()})"
+            )
+        return self._inputs(x, "predict")

@@ -6,23 +6,27 @@ slices mini-batches, calls callbacks and prints progress.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
-from frontend import backend, losses, optimizers, seeding
+from frontend import backend, losses, optimizers
 from frontend import metrics as M
 from frontend.callbacks import CallbackList, History, ProgbarLogger
 from frontend.models import arguments as A
 from frontend.models import data as D
+from frontend.models.generator_methods import GeneratorMethods
 from frontend.models.inputs import DataHandling
 from frontend.models.steps import (
     StepFunctions,
     resolve_metric_specs,
     resolve_per_output,
 )
+from frontend.models.streams import Batching
 from graphc.ir import user_site
 
 
-class Trainer(DataHandling):
+class Trainer(DataHandling, GeneratorMethods):
     """Mixin giving a Model compile/fit/evaluate/predict."""
 
     compiled = False
@@ -157,38 +161,65 @@ class Trainer(DataHandling):
         validation_steps=None,
         validation_batch_size=None,
         validation_freq=1,
+        max_queue_size=10,
+        workers=1,
+        use_multiprocessing=False,
         **kwargs,
     ):
-        """Train for `epochs` epochs (counted from `initial_epoch`) on mini-batches of
-        `batch_size` (default 32); returns a History.
+        """Train for `epochs` epochs (counted from `initial_epoch`); returns a History.
 
         Args:
-            x, y: arrays (or a list/dict of arrays, one per model input/output).
-            batch_size, epochs, initial_epoch: positive, positive and non-negative integers.
-            validation_split: the fraction of samples held out from the end (before
-                shuffling) and evaluated after each epoch; or give `validation_data=(x, y)`.
-            shuffle: reshuffle the training samples every epoch.
+            x, y: arrays (or a list/dict of arrays, one per model input/output); or, as `x`
+                alone, a Python generator or a frontend.utils.Sequence/PyDataset whose batches
+                are x, (x, y) or (x, y, sample_weight), read one at a time (never all at once).
+            batch_size: samples per batch of array data (default 32).
+            epochs, initial_epoch: positive and non-negative integers.
+            steps_per_epoch: batches per epoch (default: all the data; needed for a generator
+                that loops forever). Epochs then continue where the last one stopped, as Keras.
+            validation_split: the fraction of array samples held out from the end (before
+                shuffling) and evaluated after each epoch; or give `validation_data`: (x, y),
+                (x, y, sample_weight), a generator or a Sequence (`validation_steps` batches).
+            shuffle: reshuffle the training samples (a Sequence's batch order) every epoch.
             class_weight, sample_weight: weights of each class / each sample in the loss.
             callbacks: Callback objects (History and the progress bar are added).
             verbose: 0 silent, 1 a progress bar, 2 one line per epoch.
-            steps_per_epoch, validation_steps: only for generators, which graphc does not
-                take: given, they raise ValueError.
+            max_queue_size: batches of a generator/Sequence read ahead in a background thread.
+            workers, use_multiprocessing: accepted (Keras 2); graphc reads in one thread.
         Example: `history = model.fit(x_train, y_train, batch_size=128, epochs=5,
         validation_split=0.1)`
         """
         kwargs = A.check_kwargs(Trainer.fit, kwargs)
-        A.reject_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
+        A.refuse_with_batch_source("fit", x, y=y, batch_size=batch_size,
+                                   sample_weight=sample_weight, validation_split=validation_split)
+        counts = A.step_counts("fit", steps_per_epoch=steps_per_epoch,
+                               validation_steps=validation_steps)
         epochs, initial_epoch, batch_size, validation_batch_size = A.fit_counts(
             kwargs.get("epochs", epochs), initial_epoch, batch_size, validation_batch_size
         )
-        xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, "fit")
-        train, val = self._hold_out_validation(xs, ys, sws, validation_data, validation_split)
+        batching = Batching(batch_size, shuffle, counts["steps_per_epoch"], max_queue_size,
+                            class_weight)
+        val_batching = Batching(validation_batch_size, False, counts["validation_steps"],
+                                max_queue_size)
+        train, val = self._fit_streams((x, y, sample_weight), batching,
+                                       (validation_data, validation_split), val_batching)
         history, verbose = History(), A.verbosity(verbose)
-        steps = D.steps_for(len(train[0][0]), batch_size)
-        cbs = self._fit_callbacks(callbacks, history, verbose, epochs, steps)
-        val_every = (val, validation_freq, validation_batch_size)
-        self._run_epochs(train, range(initial_epoch, epochs), batch_size, shuffle, cbs, val_every)
+        cbs = self._fit_callbacks(callbacks, history, verbose, epochs, train[0].steps)
+        self._run_epochs(train, range(initial_epoch, epochs), cbs, (val, validation_freq))
         return history
+
+    def _fit_streams(self, data, batching, validation, val_batching):
+        """((train stream, prepare), (validation stream, prepare) or None)."""
+        validation_data, validation_split = validation
+        held = None
+        if D.is_batch_source(data[0]):
+            train = self._batches("fit", data, batching)
+        else:
+            prepared = self._prepare(*data, batching.class_weight, "fit")
+            prepared, held = self._hold_out(prepared, validation_data, validation_split)
+            train = self._array_stream(prepared, "fit", batching)
+        if validation_data is not None:
+            return train, self._validation_batches(validation_data, val_batching)
+        return train, held and self._array_stream(held, "fit", val_batching)
 
     def _fit_callbacks(self, callbacks, history, verbose, epochs, steps) -> CallbackList:
         """The user's callbacks, then History and (unless silent) the progress bar."""
@@ -196,24 +227,21 @@ class Trainer(DataHandling):
         params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         return CallbackList(list(callbacks or []) + [history] + progbar, self, params)
 
-    def _run_epochs(self, train, epochs, batch_size, shuffle, cbs, val_every):
-        """The epoch loop of fit; `val_every`: (validation arrays or None, every how many
-        epochs, their batch size)."""
-        val, validation_freq, validation_batch_size = val_every
+    def _run_epochs(self, train, epochs, cbs, val_every):
+        """The epoch loop of fit; `val_every`: ((validation stream, prepare) or None, every
+        how many epochs)."""
+        val, validation_freq = val_every
         steps = self._step_functions()
-        train_fn = steps.function("train", train[1])
         self.stop_training = False
         cbs.on_train_begin()
         resume_at = getattr(self, "_initial_epoch", None) or 0  # set by BackupAndRestore
         for epoch in (e for e in epochs if e >= resume_at):
             steps.reset()
             cbs.on_epoch_begin(epoch)
-            self._train_epoch(
-                train_fn, [a for part in train for a in part], batch_size, shuffle, cbs
-            )
+            self._train_epoch(*train, cbs)
             logs = steps.logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
-                results = self._run_test(*val, validation_batch_size, cbs)  # hooks as in Keras
+                results = self._run_test(*val, cbs)  # hooks as in Keras
                 logs.update({f"val_{k}": v for k, v in results.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -221,44 +249,44 @@ class Trainer(DataHandling):
         self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: as Keras
         cbs.on_train_end()
 
-    def _hold_out_validation(self, xs, ys, sws, validation_data, validation_split):
-        """((xs, ys, sws) to train on, (xs, ys, sws) to validate on or None)."""
-        if validation_data is not None:
-            return (xs, ys, sws), self._validation_arrays(validation_data)
-        if not validation_split:
-            return (xs, ys, sws), None
+    def _hold_out(self, prepared, validation_data, validation_split):
+        """((xs, ys, sws) to train on, (xs, ys, sws) held out by validation_split or None)."""
+        if validation_data is not None or not validation_split:
+            return prepared, None
+        xs, ys, sws = prepared
         k, m = len(xs), len(xs) + len(ys)
         train, held = D.split_validation(xs + ys + sws, validation_split)
         return (train[:k], train[k:m], train[m:]), (held[:k], held[k:m], held[m:])
 
-    def _train_epoch(self, train_fn, arrays, batch_size, shuffle, cbs):
-        """One pass over the (shuffled) mini-batches; stops early when a callback sets
-        model.stop_training."""
+    def _train_epoch(self, stream, prepare, cbs):
+        """One epoch of batches; stops early when a callback sets model.stop_training, and
+        stops training when a generator has run out."""
         steps = self._steps
-        for step, idx in enumerate(
-            D.batch_plan(len(arrays[0]), batch_size, shuffle, seeding.rng())
-        ):
-            cbs.on_train_batch_begin(step)
-            train_fn(*[a[idx] for a in arrays])
-            cbs.on_train_batch_end(step, steps.logs())
-            if self.stop_training:
-                break
+        with contextlib.closing(stream.epoch()) as batches:
+            for step, batch in enumerate(batches):
+                arrays = prepare(batch, step)
+                cbs.on_train_batch_begin(step)
+                steps.function("train", self._targets_in(arrays))(*arrays)
+                cbs.on_train_batch_end(step, steps.logs())
+                if self.stop_training:
+                    break
+        self.stop_training = self.stop_training or stream.exhausted
 
     # ---- evaluation and prediction ---------------------------------------------------------
 
-    def _run_test(self, xs, ys, sws, batch_size, callbacks):
+    def _run_test(self, stream, prepare, callbacks):
         steps = self._step_functions()
-        test_fn = steps.function("test", ys)
         steps.reset()
-        plan = D.batch_plan(len(xs[0]), batch_size, False, seeding.rng())
         if callbacks:
             callbacks.on_test_begin()
-        for step, idx in enumerate(plan):
-            if callbacks:
-                callbacks.on_test_batch_begin(step)
-            test_fn(*[a[idx] for a in xs + ys + sws])
-            if callbacks:
-                callbacks.on_test_batch_end(step, steps.logs())
+        with contextlib.closing(stream.epoch()) as batches:
+            for step, batch in enumerate(batches):
+                arrays = prepare(batch, step)
+                if callbacks:
+                    callbacks.on_test_batch_begin(step)
+                steps.function("test", self._targets_in(arrays))(*arrays)
+                if callbacks:
+                    callbacks.on_test_batch_end(step, steps.logs())
         logs = steps.logs()
         if callbacks:
             callbacks.on_test_end(logs)
@@ -274,20 +302,26 @@ class Trainer(DataHandling):
         steps=None,
         callbacks=None,
         return_dict=False,
+        max_queue_size=10,
+        workers=1,
+        use_multiprocessing=False,
         **kwargs,
     ):
-        """The loss (and metrics) over the data: a float, [loss, metric, ...], or a dict."""
+        """The loss (and metrics) over the data: a float, [loss, metric, ...], or a dict.
+        x, y as for fit (a generator or Sequence as `x`, `steps` batches of it)."""
         A.check_kwargs(Trainer.evaluate, kwargs)
-        A.reject_steps(steps=steps)
-        batch_size = A.batch_size_or_default("evaluate", batch_size)
-        xs, ys, sws = self._prepare(x, y, sample_weight, None, "evaluate")
+        A.refuse_with_batch_source("evaluate", x, y=y, batch_size=batch_size,
+                                   sample_weight=sample_weight)
+        batching = Batching(A.batch_size_or_default("evaluate", batch_size), False,
+                            A.step_counts("evaluate", steps=steps)["steps"], max_queue_size)
+        stream, prepare = self._batches("evaluate", (x, y, sample_weight), batching)
         verbose = A.verbosity(verbose)
         cbs = CallbackList(
             list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
             self,
-            {"verbose": verbose, "steps": D.steps_for(len(xs[0]), batch_size)},
+            {"verbose": verbose, "steps": stream.steps},
         )
-        logs = self._run_test(xs, ys, sws, batch_size, cbs)
+        logs = self._run_test(stream, prepare, cbs)
         return self._format_results(logs, return_dict)
 
     @staticmethod
@@ -297,28 +331,33 @@ class Trainer(DataHandling):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
-        """The model's outputs for `x`, batch by batch (an array, or a list for several)."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                max_queue_size=10, workers=1, use_multiprocessing=False, **kwargs):
+        """The model's outputs for `x` (arrays, a generator or a Sequence; `steps` batches
+        of it), batch by batch: an array, or a list for several outputs."""
         A.check_kwargs(Trainer.predict, kwargs)
-        A.reject_steps(steps=steps)
-        batch_size = A.batch_size_or_default("predict", batch_size)
-        xs = self._inputs(x, "predict")
+        A.refuse_with_batch_source("predict", x, batch_size=batch_size)
+        batching = Batching(A.batch_size_or_default("predict", batch_size), False,
+                            A.step_counts("predict", steps=steps)["steps"], max_queue_size)
+        stream, prepare = self._batches("predict", (x, None, None), batching)
         fn = self.make_predict_function(self._backend_for_inference())
-        # no samples: one call on the empty batch gives empty outputs of the right shapes
-        plan = D.batch_plan(len(xs[0]), batch_size, False, seeding.rng()) or [np.arange(0)]
         verbose = A.verbosity(verbose)
         cbs = CallbackList(
             list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
             self,
-            {"verbose": verbose, "steps": len(plan)},
+            {"verbose": verbose, "steps": stream.steps},
         )
         cbs.on_predict_begin()
         chunks = []
-        for step, idx in enumerate(plan):
-            cbs.on_predict_batch_begin(step)
-            chunks.append(fn(*[a[idx] for a in xs]))
-            cbs.on_predict_batch_end(step)
+        with contextlib.closing(stream.epoch()) as batches:
+            for step, batch in enumerate(batches):
+                xs = prepare(batch, step)
+                cbs.on_predict_batch_begin(step)
+                chunks.append(fn(*xs))
+                cbs.on_predict_batch_end(step)
         cbs.on_predict_end()
+        if not chunks:  # no samples: one call on the empty arrays gives outputs of right shapes
+            chunks.append(fn(*self._inputs_without_batches(x)))
         outputs = [np.concatenate([c[i] for c in chunks]) for i in range(len(self.output_names))]
         return outputs[0] if len(outputs) == 1 else outputs
 

@@ -1,4 +1,4 @@
-"""Utilities: seeding, label encoding, model diagrams."""
+"""Utilities: seeding, label encoding, model diagrams, batch sources (Sequence, PyDataset)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import numpy as np
 from frontend.backend import clear_session
 from frontend.compat import refuse_unsupported, reject_unknown, signature_names
 from frontend.seeding import set_random_seed
+from frontend.utils.padding import pad_sequences
 from frontend.utils.progbar import Progbar
+from frontend.utils.sequence import PyDataset, Sequence
 from graphc import viz
 
 
@@ -90,4 +92,7 @@ __all__ = [
     "clear_session",
     "plot_model",
     "Progbar",
+    "pad_sequences",
+    "PyDataset",
+    "Sequence",
 ]

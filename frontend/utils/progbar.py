@@ -41,7 +41,8 @@ def format_eta(eta: float) -> str:
 
 
 class Progbar:
-    """A progress bar over `target` steps; `update(current, values)` redraws it."""
+    """A progress bar over `target` steps (None: unknown, as for a generator without
+    steps_per_epoch: shown as `12/Unknown`); `update(current, values)` redraws it."""
 
     def __init__(
         self,
@@ -52,7 +53,8 @@ class Progbar:
         interval: float = 0.05,
         unit_name: str = "step",
     ):
-        self.target, self.width, self.verbose = int(target), width, verbose
+        self.target = None if target is None else int(target)
+        self.width, self.verbose, self.current = width, verbose, 0
         self.stream = stream or sys.stdout
         self.interval, self.unit_name = interval, unit_name
         self.dynamic = is_interactive(self.stream)
@@ -60,6 +62,8 @@ class Progbar:
         self.previous_width = 0
 
     def bar(self, current: int) -> str:
+        if self.target is None:
+            return f"{current:7d}/Unknown"
         digits = len(str(self.target))
         text = f"{current:{digits}d}/{self.target} ["
         filled = int(self.width * current / self.target) if self.target else self.width
@@ -73,14 +77,18 @@ class Progbar:
 
     def update(self, current: int, values: dict | None = None, finalize: bool | None = None):
         values = values or {}
-        finalize = current >= self.target if finalize is None else finalize
+        current = self.current if current is None else current  # an unknown target's end
+        self.current = current
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
         now = time.time()
         per_step = (now - self.start) / max(current, 1)
         if self.verbose == 2:
             if finalize:
                 elapsed = now - self.start
                 line = (
-                    f"{current:{len(str(self.target))}d}/{self.target} - {elapsed:.0f}s"
+                    f"{current:{len(str(self.target or current))}d}/{self.target or current}"
+                    f" - {elapsed:.0f}s"
                     f"{self.values_text(values)} - {format_time_per_unit(elapsed, 'epoch')}"
                     f" - {format_time_per_unit(per_step, self.unit_name)}"
                 )
@@ -93,6 +101,8 @@ class Progbar:
         self.last_draw = now
         if finalize:
             info = f" - {now - self.start:.0f}s {format_time_per_unit(per_step, self.unit_name)}"
+        elif self.target is None:
+            info = f" - {format_time_per_unit(per_step, self.unit_name)}"
         else:
             info = f" - ETA: {format_eta(per_step * (self.target - current))}"
         line = self.bar(current) + info + self.values_text(values)

@@ -179,8 +179,8 @@ def test_config_round_trip_gives_the_same_layer(make, shape):
 
 
 def test_errors_name_the_layer_and_what_it_received():
-    with pytest.raises(ValueError, match="Conv2D.*channels_last.*channels_first"):
-        layers.Conv2D(4, 3, data_format="channels_first")
+    with pytest.raises(ValueError, match="Conv2D.*channels_last.*channels_first.*channels_mid"):
+        layers.Conv2D(4, 3, data_format="channels_middle")
     with pytest.raises(ValueError, match="Conv1D.*filters.*Received: filters=0"):
         layers.Conv1D(0, 3)
     with pytest.raises(ValueError, match="Conv2D.*padding.*causal"):
