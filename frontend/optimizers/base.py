@@ -16,6 +16,7 @@ import graphc as gc
 from frontend.compat import reject_unknown, signature_names, warn_deprecated
 from frontend.legacy_names import TakesLegacyNames
 from frontend.optimizers import schedules
+from frontend.step_trace import apply, apply_gradients
 
 
 class Optimizer(metaclass=TakesLegacyNames):
@@ -199,6 +200,8 @@ class Optimizer(metaclass=TakesLegacyNames):
         rules += self._pending + [(self.iterations, self.iterations + 1)]
         self._pending = []
         return rules
+
+    apply, apply_gradients = apply, apply_gradients  # graph-mode, inside a custom train_step
 
     def before_step(self, lr) -> None:
         """Hook for state shared by all variables (Nadam's momentum-cache product)."""
