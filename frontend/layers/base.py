@@ -9,6 +9,7 @@ Every subclass registers itself by class name, so layers defined in other module
 from __future__ import annotations
 
 import inspect
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -32,8 +33,16 @@ from frontend.layers.tensor import (
     is_symbolic,
     map_structure,
 )
+from frontend.layers.tracking import (
+    auto_config,
+    fold_symbolic_keywords,
+    init_arguments,
+    layers_in,
+    restructure,
+    unique,
+)
 from frontend.legacy_names import TakesLegacyNames
-from graphc.ir import GraphError
+from graphc.ir import GraphError, user_site
 
 
 def shape_of(structure):
@@ -56,8 +65,12 @@ class Layer(metaclass=TakesLegacyNames):
             LAYERS[cls.__name__] = cls
         cls._call_takes_training = "training" in inspect.signature(cls.call).parameters
 
+    def __new__(cls, *args, **kwargs):
+        layer = super().__new__(cls)
+        layer._init_arguments = init_arguments(cls, args, kwargs)
+        return layer
+
     def __init__(self, name=None, dtype=None, trainable=True, **kwargs):
-        object.__setattr__(self, "_tracked_layers", [])
         owner = type(self).__name__
         check_keywords(type(self), kwargs, Layer.__init__)
         self.name = name or backend.unique_name(backend.to_snake_case(owner))
@@ -66,6 +79,7 @@ class Layer(metaclass=TakesLegacyNames):
         self.built = False
         self._trainable_weights, self._non_trainable_weights = [], []
         self._weight_info: dict[int, dict] = {}
+        self._added_losses: list = []  # standing add_loss terms (nodes or callables)
         self._inbound_calls: list[CallRecord] = []
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")
@@ -81,18 +95,18 @@ class Layer(metaclass=TakesLegacyNames):
             return (kwargs.get("batch_size"),) + shape
         return None
 
-    def __setattr__(self, name, value):
-        # Track layers held as attributes (custom layers and subclassed models), as Keras does.
-        if not name.startswith("_") and "_tracked_layers" in self.__dict__:
-            items = value if isinstance(value, (list, tuple)) else [value]
-            for item in items:
-                if (
-                    isinstance(item, Layer)
-                    and item is not self
-                    and all(item is not t for t in self._tracked_layers)
-                ):
-                    self._tracked_layers.append(item)
-        object.__setattr__(self, name, value)
+    @property
+    def _tracked_layers(self) -> list:
+        """Layers held in public attributes, directly or in lists, tuples and dicts (as Keras
+        tracks them), in assignment order; read at each use, so later appends count."""
+        found = [
+            item
+            for name, value in vars(self).items()
+            if not name.startswith("_")
+            for item in layers_in(value, Layer)
+            if item is not self
+        ]
+        return unique(found)
 
     # ---- weights ----------------------------------------------------------------------------
 
@@ -161,7 +175,7 @@ class Layer(metaclass=TakesLegacyNames):
         if not self.trainable:
             return []
         subs = [w for layer in self._sublayers() for w in layer.trainable_weights]
-        return _unique(self._trainable_weights + subs)
+        return unique(self._trainable_weights + subs)
 
     @property
     def non_trainable_weights(self) -> list:
@@ -212,13 +226,18 @@ class Layer(metaclass=TakesLegacyNames):
 
     @property
     def losses(self) -> list:
-        """Regularization penalties of this layer's weights (graph nodes)."""
+        """Regularization penalties of this layer's weights and the losses added to it and
+        its sublayers outside a call (graph nodes)."""
         out = []
         for w in self.trainable_weights + self.non_trainable_weights:
             info = self.weight_info(w)
             if info and info["regularizer"] is not None:
                 out.append(info["regularizer"](w))
-        return out
+        return out + self._standing_losses()
+
+    def _standing_losses(self) -> list:
+        own = [loss() if callable(loss) else loss for loss in self._added_losses]
+        return own + [loss for layer in self._sublayers() for loss in layer._standing_losses()]
 
     # ---- calling ------------------------------------------------------------------------------
 
@@ -236,6 +255,7 @@ class Layer(metaclass=TakesLegacyNames):
             args = (kwargs.pop("inputs"),)
         inputs, rest = args[0], args[1:]
         if is_symbolic(inputs):
+            inputs, kwargs = fold_symbolic_keywords(self, inputs, kwargs)
             return self._call_symbolic(inputs, rest, kwargs)
         if has_nodes(inputs):
             return self._call_graph(inputs, rest, kwargs)
@@ -259,9 +279,12 @@ class Layer(metaclass=TakesLegacyNames):
             training = bool(ctx and ctx.training)
         if self._call_takes_training:
             kwargs["training"] = bool(training)
+        # a context marks "inside a call" for add_loss, also when nothing else opened one
+        scope = call_context(bool(training)) if current_context() is None else nullcontext()
         try:
-            self._maybe_build(inputs)
-            outputs = self.call(inputs, *rest, **kwargs)
+            with scope:
+                self._maybe_build(inputs)
+                outputs = self.call(inputs, *rest, **kwargs)
         except GraphError as err:
             raise type(err)(
                 f"Layer '{self.name}' ({type(self).__name__}) could not process its "
@@ -288,7 +311,7 @@ class Layer(metaclass=TakesLegacyNames):
             for i, node in enumerate(flat)
         ]
         self._inbound_calls.append(CallRecord(self, inputs, tensors, dict(kwargs)))
-        return _restructure(outputs, tensors)
+        return restructure(outputs, tensors)
 
     def _call_eager(self, inputs, rest, kwargs):
         """Compute on arrays right away with the NumPy interpreter (like Keras's eager mode)."""
@@ -304,7 +327,7 @@ class Layer(metaclass=TakesLegacyNames):
             outputs = self._call_graph(nodes, rest, kwargs)
         flat = flatten(outputs)
         results = gc.function([], flat, updates=ctx.updates, backend="numpy")()
-        return _restructure(outputs, results)
+        return restructure(outputs, results)
 
     def add_update(self, variable, value) -> None:
         """Record a state update (e.g. a moving average) made while training."""
@@ -313,9 +336,18 @@ class Layer(metaclass=TakesLegacyNames):
             ctx.updates.append((variable, value))
 
     def add_loss(self, loss) -> None:
-        """Add a scalar graph node to the training loss (only while a training graph is built)."""
+        """Add a graph value to the training loss. Inside `call` it counts for the graph
+        being built (in training); outside, it is a standing term such as a penalty on
+        weights (a node, or a function of no arguments returning one, as in Keras 2)."""
+        if isinstance(loss, KerasTensor):
+            raise TypeError(
+                f"Layer '{self.name}'.add_loss got a KerasTensor outside call; add a "
+                f"functional model's symbolic losses with model.add_loss (at {user_site()})"
+            )
         ctx = current_context()
-        if ctx is not None and ctx.training:
+        if ctx is None:
+            self._added_losses.append(loss)
+        elif ctx.training:
             ctx.losses.append(loss)
 
     # ---- introspection --------------------------------------------------------------------
@@ -351,6 +383,8 @@ class Layer(metaclass=TakesLegacyNames):
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if type(self).get_config is Layer.get_config:
+            config = {**auto_config(self), **config}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
@@ -362,18 +396,3 @@ class Layer(metaclass=TakesLegacyNames):
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
-
-def _unique(items) -> list:
-    seen, out = set(), []
-    for item in items:
-        if id(item) not in seen:
-            seen.add(id(item))
-            out.append(item)
-    return out
-
-
-def _restructure(outputs, flat_values):
-    """`flat_values` arranged like `outputs` (a node or a list/tuple of nodes)."""
-    if isinstance(outputs, (list, tuple)):
-        return type(outputs)(flat_values)
-    return flat_values[0]

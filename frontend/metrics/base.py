@@ -12,6 +12,7 @@ import numpy as np
 
 import graphc as gc
 from frontend import backend
+from frontend.step_trace import record_traced_update
 from graphc.ir import Node
 
 
@@ -46,6 +47,8 @@ class Metric:
 
     def update_state(self, y_true, y_pred=None, sample_weight=None) -> None:
         """Accumulate arrays right away (NumPy interpreter), like a Keras metric outside fit."""
+        if record_traced_update(self.update_rules, y_true, y_pred, sample_weight):
+            return  # graph values: an update rule of the custom step being traced
         y_pred = np.asarray(y_pred)
         pred = gc.constant(y_pred.astype(self.dtype))
         weight = (
@@ -96,6 +99,8 @@ class Mean(Metric):
         return self.value_rules(values, sample_weight)
 
     def update_state(self, values, y_pred=None, sample_weight=None):
+        if record_traced_update(self.update_rules, values, None, sample_weight):
+            return
         values = gc.constant(np.asarray(values, dtype=self.dtype))
         weight = (
             None

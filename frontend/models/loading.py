@@ -8,6 +8,7 @@ import json
 import os
 
 from frontend.layers.lambda_layer import SAFE_MODE
+from frontend.layers.registry import LAYERS
 from frontend.layers.stored_weights import weights_must_match
 from frontend.models.archive import (
     FileFormatError,
@@ -21,20 +22,38 @@ from frontend.models.config_check import check_saved_config, config_faults_named
 from frontend.models.model import Model
 from frontend.models.saving import FORMAT, FORMAT_VERSION, assign_weights
 from frontend.models.sequential import Sequential
+from frontend.models.serialization import is_functional_config
 
 
 def model_from_dict(spec: dict, custom_objects=None):
-    classes = {
-        "Functional": Model,
-        "Model": Model,
-        "Sequential": Sequential,
-        **(custom_objects or {}),
-    }
-    if spec.get("class_name") not in classes:
+    cls = model_class(spec.get("class_name"), custom_objects)
+    model = cls.from_config(spec["config"], custom_objects=custom_objects)
+    if spec.get("build_config") is not None and not model.built_graph:
+        model.build_from_config(spec["build_config"])
+    return model
+
+
+def is_subclass_spec(spec) -> bool:
+    return (
+        isinstance(spec, dict)
+        and isinstance(spec.get("config"), dict)
+        and spec.get("class_name") not in ("Functional", "Model", "Sequential")
+        and not is_functional_config(spec["config"])
+    )
+
+
+def model_class(class_name, custom_objects=None) -> type:
+    """The class a saved model names: a built-in model, one in `custom_objects`, or a Model
+    subclass defined (so registered) in this program; the file's code is never run."""
+    builtin = {"Functional": Model, "Model": Model, "Sequential": Sequential}
+    cls = {**builtin, **(custom_objects or {})}.get(class_name) or LAYERS.get(class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
         raise ValueError(
-            f"Unknown model class {spec.get('class_name')!r}; pass it in custom_objects"
+            f"Unknown model class {class_name!r}: the file holds a subclassed model whose "
+            f"class is not defined here. Define or import the class before loading, or pass "
+            f"it: load_model(path, custom_objects={{{class_name!r}: {class_name}}})"
         )
-    return classes[spec["class_name"]].from_config(spec["config"], custom_objects=custom_objects)
+    return cls
 
 
 def model_from_json(json_string: str, custom_objects=None):
@@ -61,7 +80,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     limit = expansion_limit(path)
     what = f"{path}: model.weights.npz"
     weights, names = npz_to_arrays(members["model.weights.npz"], what, limit)
-    check_saved_config(config, f"{path}: config.json", custom_objects)
+    if not is_subclass_spec(config):  # a subclass's config holds its own __init__ arguments
+        check_saved_config(config, f"{path}: config.json", custom_objects)
     previous, SAFE_MODE["enabled"] = SAFE_MODE["enabled"], bool(safe_mode)
     try:
         with (

@@ -9,15 +9,26 @@ import graphc as gc
 from frontend import backend
 from frontend.compat import refuse_unsupported, reject_unknown
 from frontend.layers.base import Layer
-from frontend.layers.tensor import call_context, flatten
+from frontend.layers.tensor import call_context, current_context, flatten
+from frontend.layers.tracking import auto_config
+from frontend.models.custom_step import arrange_inputs, call_user_step
 from frontend.models.functional import FunctionalGraph
+from frontend.models.input_spec import InputSpec
 from frontend.models.saving import load_weights, save_model, save_weights
-from frontend.models.serialization import functional_config, functional_from_config, model_to_dict
+from frontend.models.serialization import (
+    functional_config,
+    functional_from_config,
+    is_functional_config,
+    model_to_dict,
+    subclass_from_config,
+)
+from frontend.models.step_methods import StepMethods
 from frontend.models.summary import layer_records, print_summary
 from frontend.models.training import Trainer
+from frontend.step_trace import tracing
 
 
-class Model(Trainer, Layer):
+class Model(StepMethods, Trainer, Layer):
     """A trainable graph of layers.
 
     Example:
@@ -43,7 +54,7 @@ class Model(Trainer, Layer):
         kwargs["name"] = kwargs.get("name") or backend.unique_name(default)
         Layer.__init__(self, **kwargs)
         self._graph, self._predict_functions, self.history = None, {}, None
-        self._data_inputs = None
+        self._input_spec = None  # a subclassed model's inputs, once known
         if inputs is not None:
             self._set_graph(inputs, outputs)
 
@@ -56,7 +67,7 @@ class Model(Trainer, Layer):
 
     @property
     def built_graph(self) -> bool:
-        return self._graph is not None or self._data_inputs is not None
+        return self._graph is not None or self._input_spec is not None
 
     def _require_graph(self):
         if self._graph is None:
@@ -113,7 +124,7 @@ class Model(Trainer, Layer):
     @property
     def input_names(self) -> list[str]:
         if self._graph is None:
-            return [self._subclass_spec()[0]]
+            return list(self._subclass_spec().names)
         if isinstance(self._graph.inputs, dict):
             return list(self._graph.inputs)
         return [t.history[0].name for t in self._graph.flat_inputs]
@@ -121,7 +132,10 @@ class Model(Trainer, Layer):
     @property
     def output_names(self) -> list[str]:
         if self._graph is None:
-            outs = self._subclass_outputs()
+            result = self._subclass_result()
+            if isinstance(result, dict):
+                return [str(k) for k in result]
+            outs = flatten(result)
             return ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
         if isinstance(self._graph.outputs, dict):
             return list(self._graph.outputs)
@@ -130,19 +144,19 @@ class Model(Trainer, Layer):
     @property
     def input_shapes(self) -> list[tuple]:
         if self._graph is None:
-            return [self._subclass_spec()[1]]
+            return list(self._subclass_spec().shapes)
         return [tuple(t.shape) for t in self._graph.flat_inputs]
 
     @property
     def input_dtypes(self) -> list[str]:
         if self._graph is None:
-            return [self._subclass_spec()[2]]
+            return list(self._subclass_spec().dtypes)
         return [t.dtype for t in self._graph.flat_inputs]
 
     @property
     def output_shapes(self) -> list[tuple]:
         if self._graph is None:
-            return [tuple(o.shape) for o in self._subclass_outputs()]
+            return [tuple(o.shape) for o in flatten(self._subclass_result())]
         return [tuple(t.shape) for t in self._graph.flat_outputs]
 
     # ---- running --------------------------------------------------------------------------------
@@ -153,7 +167,7 @@ class Model(Trainer, Layer):
                 f"Model '{self.name}' has no graph: build it with "
                 f"Model(inputs, outputs) or subclass Model and define call()"
             )
-        outs = self._graph.run(flatten(inputs), training)
+        outs = self._run_graph(flatten(inputs), training)
         graph_outputs = self._graph.outputs
         if isinstance(graph_outputs, dict):
             return dict(zip(graph_outputs, outs))
@@ -162,9 +176,32 @@ class Model(Trainer, Layer):
     def forward(self, input_nodes: list, training: bool) -> list:
         """The flat list of output nodes for graphc input nodes (in input order)."""
         if self._graph is not None:
-            return self._graph.run(input_nodes, training)
-        arg = input_nodes[0] if len(input_nodes) == 1 else input_nodes
+            return self._run_graph(input_nodes, training)
+        arg = self._subclass_spec().arrange(list(input_nodes))
         return flatten(self._call_graph(arg, (), {"training": training}))
+
+    def _run_graph(self, input_nodes: list, training: bool) -> list:
+        """The functional graph's outputs; tensors given to add_loss are computed alongside
+        and added to the losses of the training graph being built."""
+        if not self._symbolic_losses:
+            return self._graph.run(input_nodes, training)
+        outputs = self._graph.flat_outputs
+        extended = FunctionalGraph(self._graph.inputs, outputs + self._symbolic_losses, self.name)
+        nodes = extended.run(input_nodes, training)
+        ctx = current_context()
+        if ctx is not None and ctx.training:
+            ctx.losses.extend(gc.mean(n) if n.shape else n for n in nodes[len(outputs):])
+        return nodes[: len(outputs)]
+
+    def _targets(self, y, method):
+        # fit(x) alone: a custom step, or losses added with add_loss, need no targets
+        custom = self._custom_step("train") or self._custom_step("test")
+        if y is None and (custom or not self._has_compiled_loss()):
+            return []
+        return Trainer._targets(self, y, method)
+
+    def _has_compiled_loss(self) -> bool:
+        return any(loss is not None for loss in self._step_functions().output_losses)
 
     def make_predict_function(self, backend_name: str):
         """A compiled function from the inputs to the outputs (inference mode), cached."""
@@ -176,36 +213,69 @@ class Model(Trainer, Layer):
                 )
             ]
             with call_context(training=False) as context:  # stateful RNNs update states
-                outputs = self.forward(xs, training=False)
+                outputs = self._predict_outputs(xs)
             self._predict_functions[backend_name] = gc.function(
                 xs, list(outputs), updates=context.updates, backend=backend_name,
                 name=f"{self.name}_predict",
             )
         return self._predict_functions[backend_name]
 
+    def _predict_outputs(self, xs: list) -> list:
+        step = self._custom_step("predict")
+        if step is None:
+            return self.forward(xs, training=False)
+        with tracing(self, "predict"):  # inside make_predict_function's call context
+            return flatten(call_user_step(step, arrange_inputs(self, xs), "predict"))
+
     def build_from_data(self, x) -> None:
         """Build a model whose input shape was not given, from the first data it sees."""
         dtype = "int32" if x.dtype.kind in "iu" else backend.floatx()
         self.build((None,) + tuple(x.shape[1:]), dtype)
 
-    def build(self, input_shape, dtype=None):
-        """Create the weights for inputs of `input_shape` (batch dimension None)."""
+    def build(self, input_shape=None, dtype=None):
+        """Create the weights for inputs of `input_shape` (batch dimension None; a list or
+        dict of shapes for several inputs) by tracing `call` once."""
         if self._graph is not None:
             return
-        dtype = dtype or backend.floatx()
-        placeholder = gc.placeholder(tuple(input_shape), dtype, name="input")
-        self._data_inputs = ("input", tuple(input_shape), dtype)
-        self._subclass_out = flatten(self._call_graph(placeholder, (), {"training": False}))
-        self.built = True
+        if self._input_spec is None:
+            if input_shape is None:
+                raise ValueError(f"Model '{self.name}': build() needs an input_shape")
+            dtype = gc.ir.normalize_dtype(dtype or backend.floatx())
+            self._input_spec = InputSpec.of_shapes(input_shape, dtype)
+        self.built = True  # first: the trace calls the model, which must not build it again
+        self._subclass_result()
 
-    def _subclass_spec(self):
-        if self._data_inputs is None:
+    def build_from_config(self, config: dict) -> None:
+        """Build a subclassed model as `get_build_config()` describes (used by load_model)."""
+        self._input_spec = InputSpec.from_config(config)
+        self.build()
+
+    def get_build_config(self):
+        """The inputs a built subclassed model takes (None for a functional model)."""
+        if self._graph is not None or self._input_spec is None:
+            return None
+        return self._input_spec.to_config()
+
+    def _maybe_build(self, inputs) -> None:
+        # A subclassed model learns its inputs from the first call (Keras's deferred build).
+        if self._graph is None and self._input_spec is None:
+            self._input_spec = InputSpec.of_nodes(inputs)
+        Layer._maybe_build(self, inputs)
+
+    def _subclass_spec(self) -> InputSpec:
+        if self._input_spec is None:
             self._require_graph()
-        return self._data_inputs
+        return self._input_spec
 
-    def _subclass_outputs(self):
-        self._subclass_spec()
-        return self._subclass_out
+    def _subclass_result(self):
+        """The outputs of `call` traced once on placeholders (inference mode), cached."""
+        if getattr(self, "_traced_result", None) is None:
+            spec = self._subclass_spec()
+            self.built = True
+            with call_context(training=False):
+                arg = spec.arrange(spec.placeholders())
+                self._traced_result = self._call_graph(arg, (), {"training": False})
+        return self._traced_result
 
     # ---- description -------------------------------------------------------------------------
 
@@ -242,10 +312,17 @@ class Model(Trainer, Layer):
         return layer_records(self)
 
     def get_config(self) -> dict:
-        return functional_config(self)
+        if self._graph is not None or type(self) is Model:
+            return functional_config(self)
+        config = {"name": self.name, "trainable": self.trainable}
+        if type(self).get_config is Model.get_config:  # Keras 3: automatic for plain arguments
+            config = {**auto_config(self), **config}
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        if cls is not Model and not is_functional_config(config):
+            return subclass_from_config(cls, config)
         # A Sequential reads a functional config as a plain functional Model.
         model_cls = Model if cls.__name__ == "Sequential" else cls
         return functional_from_config(config, custom_objects, model_cls)

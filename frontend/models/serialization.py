@@ -8,6 +8,8 @@ loads only outside safe mode.
 
 from __future__ import annotations
 
+import inspect
+
 from frontend.layers import deserialize, serialize
 from frontend.layers.core import InputLayer
 from frontend.layers.registry import config_location
@@ -157,8 +159,39 @@ def _flat_refs(structure):
     return []
 
 
+def is_functional_config(config: dict) -> bool:
+    return "layers" in config and "input_layers" in config
+
+
+def subclass_from_config(cls, config: dict):
+    """A subclassed model from its config: `cls(**config)`, leaving out the base keys
+    (name, trainable) that its `__init__` does not take, and setting them afterwards."""
+    params = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    base = {k: config[k] for k in ("name", "trainable") if k in config}
+    arguments = {
+        k: v for k, v in config.items() if takes_any or k in params or k not in base
+    }
+    try:
+        model = cls(**arguments)
+    except TypeError as err:
+        raise TypeError(
+            f"Unable to revive model {cls.__name__} from its config {sorted(config)}: {err}. "
+            f"When a model's __init__ takes arguments, its get_config() must return them "
+            f"(and from_config must accept what get_config returns)"
+        ) from None
+    for key, value in base.items():
+        if key not in arguments:
+            setattr(model, key, value)
+    return model
+
+
 def model_to_dict(model) -> dict:
     class_name = type(model).__name__
     if class_name == "Model":
         class_name = "Functional"
-    return {"class_name": class_name, "config": model.get_config(), "module": "frontend"}
+    spec = {"class_name": class_name, "config": model.get_config(), "module": "frontend"}
+    build_config = model.get_build_config()
+    if build_config is not None:
+        spec["build_config"] = build_config
+    return spec

@@ -14,8 +14,11 @@ import numpy as np
 
 import graphc as gc
 from frontend import backend, losses, metrics, seeding
-from frontend.layers.tensor import call_context
+from frontend.compat import lookup
+from frontend.layers.tensor import call_context, flatten
+from frontend.models.custom_step import build_traced_step
 from frontend.models.data import DataError
+from frontend.step_trace import constrained
 from graphc.function import shape_text
 from graphc.ir import user_site
 
@@ -57,6 +60,17 @@ def resolve_metric_specs(spec, names: list[str]) -> list[list]:
     ):
         return [list(m or []) for m in spec]
     return [list(spec) for _ in names]
+
+
+def unknown_metric_message(name: str, err: ValueError) -> str:
+    """The error for an unknown metric name, with 'accuracy' and 'acc' among the names that
+    are suggested and listed (the metric table resolves them separately)."""
+    known = {"accuracy": None, "acc": None, **metrics.FUNCTIONS, **metrics.OBJECTS}
+    try:
+        lookup(name, known, "metric")
+    except ValueError as fuller:
+        return str(fuller)
+    return str(err)
 
 
 def is_categorical(loss) -> bool:
@@ -126,11 +140,12 @@ class StepFunctions:
         )
         self.output_metrics = None  # [(output index, Metric, weighted)] once targets are seen
         self.cache: dict = {}
+        self.last_traced = None  # the custom step called last (its logs are the logs)
 
     # ---- metrics ------------------------------------------------------------------------------
 
     def create_metrics(self, ys) -> None:
-        if self.output_metrics is not None:
+        if self.output_metrics is not None or not ys:  # no targets (fit(x) with add_loss)
             return
         multi = len(self.output_names) > 1
         self.output_metrics = []
@@ -149,10 +164,13 @@ class StepFunctions:
         return [self.loss_tracker] + self.output_trackers + extra
 
     def reset(self) -> None:
-        for metric in self.trackers():
+        self.last_traced = None  # the next call decides whose logs these are
+        for metric in {id(m): m for m in self.trackers() + list(self.model.metrics)}.values():
             metric.reset_state()
 
     def logs(self) -> dict:
+        if self.last_traced is not None:
+            return self.last_traced.logs()
         return {m.name: m.result() for m in self.trackers()}
 
     # ---- graph pieces --------------------------------------------------------------------------
@@ -177,25 +195,52 @@ class StepFunctions:
     def losses_of(self, targets, outputs, weights):
         per_output = []
         for loss, y, pred, w in zip(self.output_losses, targets, outputs, weights):
+            y, pred = same_rank(y, pred)
             per_output.append(None if loss is None else loss(y, pred, w))
         terms = [lw * term for lw, term in zip(self.loss_weights, per_output) if term is not None]
-        if not terms:
-            raise ValueError(f"Model '{self.model.name}': compile() was given no loss")
-        return functools.reduce(lambda a, b: a + b, terms), per_output
+        return sum_terms(terms), per_output
+
+    def compute_loss(self, y, y_pred, sample_weight=None, regularization=None):
+        """The compiled losses of (y, y_pred) plus `regularization` terms (by default the
+        model's losses: weight penalties and add_loss terms); Keras 3's compute_loss."""
+        preds = flatten(y_pred)
+        targets = [] if y is None else flatten(y)
+        weights = flatten(sample_weight) if isinstance(sample_weight, (list, tuple)) else [
+            sample_weight
+        ] * len(preds)
+        total, _ = self.losses_of(targets, preds, weights)
+        extra = self.model.losses if regularization is None else list(regularization)
+        total = sum_terms([total] + [gc.cast(p, backend.floatx()) for p in extra])
+        if total is None:
+            raise ValueError(
+                f"Model '{self.model.name}': no loss to compute. Give compile() a `loss`, or "
+                f"add losses with add_loss (at {user_site()})"
+            )
+        return total
+
+    def loss_tracker_rules(self, total, batch) -> list:
+        tracker = self.loss_tracker
+        return [
+            (tracker.total, tracker.total + total * batch),
+            (tracker.count, tracker.count + batch),
+        ]
 
     def tracking_rules(self, total, per_output, targets, outputs, weights, batch) -> list:
-        rules = [
-            (self.loss_tracker.total, self.loss_tracker.total + total * batch),
-            (self.loss_tracker.count, self.loss_tracker.count + batch),
-        ]
+        rules = self.loss_tracker_rules(total, batch)
         for tracker, term in zip(self.output_trackers, per_output):
             if term is not None:
                 rules += [
                     (tracker.total, tracker.total + term * batch),
                     (tracker.count, tracker.count + batch),
                 ]
-        for i, metric, weighted in self.output_metrics:
-            rules += metric.update_rules(targets[i], outputs[i], weights[i] if weighted else None)
+        return rules + self.metric_rules(targets, outputs, weights)
+
+    def metric_rules(self, targets, outputs, weights) -> list:
+        """Update rules of the compiled metrics for a batch."""
+        rules = []
+        for i, metric, weighted in self.output_metrics or []:
+            y, pred = same_rank(targets[i], outputs[i])
+            rules += metric.update_rules(y, pred, weights[i] if weighted else None)
         return rules
 
     def build(self, kind: str, ys):
@@ -204,12 +249,17 @@ class StepFunctions:
         with call_context(training=training) as ctx:
             outputs = self.model.forward(xs, training=training)
         total, per_output = self.losses_of(targets, outputs, weights)
+        if training:  # weight penalties and add_loss terms count in training only
+            penalties = self.model.losses + ctx.losses
+            total = sum_terms([total] + [gc.cast(p, backend.floatx()) for p in penalties])
+        if total is None:
+            raise ValueError(
+                f"Model '{self.model.name}': compile() was given no loss and the model adds "
+                f"none with add_loss (at {user_site()})"
+            )
         batch = gc.size(xs[0], axis=0, dtype=backend.floatx())
         rules = []
         if training:
-            regularization = self.model.losses + ctx.losses
-            for penalty in regularization:
-                total = total + gc.cast(penalty, total.dtype)
             rules += self.gradient_rules(total)
             rules.append((seeding.step_counter(), seeding.step_counter() + 1))
         rules += ctx.updates  # outside training only stateful RNNs record any (their states)
@@ -226,14 +276,27 @@ class StepFunctions:
         params = self.model.trainable_weights
         if not params:
             return [(self.optimizer.iterations, self.optimizer.iterations + 1)]
+        self.check_optimizer_variables(params)
         grads = gc.grad(total, params, disconnected="zeros")
-        rules = []
-        for var, expr in self.optimizer.update_rules(grads, params):
-            info = self.model.weight_info(var)
-            if info and info["constraint"] is not None:
-                expr = info["constraint"](expr)
-            rules.append((var, expr))
-        return rules
+        return constrained(self.model, self.optimizer.update_rules(grads, params))
+
+    def check_optimizer_variables(self, params) -> None:
+        """An optimizer keeps state per weight, created on its first step: weights added to
+        the model later (a layer added after fit) need a new optimizer, as in Keras 3."""
+        model = self.model
+        known = model._optimizer_weights
+        if known is None or not self.optimizer.built:
+            model._optimizer_weights = {id(p) for p in params}
+            return
+        new = [p.name for p in params if id(p) not in known]
+        if new:
+            raise ValueError(
+                f"Model '{model.name}': its optimizer {type(self.optimizer).__name__} was built "
+                f"for the weights the model had when it first trained, and the model now has new "
+                f"weights {new} (a layer was added after fit?). Compile again with a new "
+                f"optimizer: model.compile(optimizer='{type(self.optimizer).__name__.lower()}', "
+                f"...) (at {user_site()})"
+            )
 
     # ---- cached functions ------------------------------------------------------------------
 
@@ -245,7 +308,8 @@ class StepFunctions:
         self.create_metrics(ys)
         key = (kind, self.signature(ys))
         if key not in self.cache:
-            self.cache[key] = self.build(kind, ys)
+            traced = self.model._step_is_traced(kind)
+            self.cache[key] = build_traced_step(self, kind, ys) if traced else self.build(kind, ys)
         return self.cache[key]
 
     def predict_function(self):
@@ -261,3 +325,28 @@ def target_shape(y, pred_shape) -> tuple:
         return (None,) + y.shape[1:]
     # the batch axis always: a fixed-batch (stateful) model still fits any number of samples
     return (None,) + tuple(None if p is None else d for d, p in zip(y.shape[1:], pred_shape[1:]))
+
+
+def same_rank(y_true, y_pred):
+    """Keras 3's rank alignment before a loss or metric: targets (batch,) against predictions
+    (batch, 1) gain the unit axis (and the reverse), instead of broadcasting to (batch, batch)."""
+    true_rank, pred_rank = len(y_true.shape), len(y_pred.shape)
+    if pred_rank == true_rank + 1 and y_pred.shape[-1] == 1:
+        if true_rank == 1:
+            return gc.expand_dims(y_true, -1), y_pred
+        return y_true, drop_last_axis(y_pred)
+    if true_rank == pred_rank + 1 and y_true.shape[-1] == 1:
+        if pred_rank == 1:
+            return y_true, gc.expand_dims(y_pred, -1)
+        return drop_last_axis(y_true), y_pred
+    return y_true, y_pred
+
+
+def drop_last_axis(x):
+    return x[(slice(None),) * (len(x.shape) - 1) + (0,)]
+
+
+def sum_terms(terms):
+    """The sum of the graph scalars in `terms` that are not None (None if there are none)."""
+    terms = [t for t in terms if t is not None]
+    return functools.reduce(lambda a, b: a + b, terms) if terms else None

@@ -44,7 +44,10 @@ def row(fields, positions) -> str:
 
 def print_summary(model, line_length=None, positions=None, print_fn=None):
     print_fn = print_fn or print
-    if not model.built_graph or model._graph is None:
+    if model.built_graph and model._graph is None:
+        print_subclass_summary(model, line_length, positions, print_fn)
+        return
+    if not model.built_graph:
         raise ValueError(
             f"Model '{model.name}' has not been built yet, so it has no summary: "
             f"give it an input shape (Input(shape=...) or input_shape=...) or call "
@@ -60,12 +63,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
         line_length = line_length or 98
         positions = positions or [0.33, 0.55, 0.67, 1.0]
         headers = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
-    if positions[-1] <= 1:
-        positions = [int(line_length * p) for p in positions]
-    print_fn(f'Model: "{model.name}"')
-    print_fn("_" * line_length)
-    print_fn(row(headers, positions))
-    print_fn("=" * line_length)
+    positions = print_header(model, headers, line_length, positions, print_fn)
     shown = [
         (layer, recs)
         for layer, recs in calls
@@ -75,6 +73,37 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
         for line in layer_rows(layer, recs, graph, sequential_like):
             print_fn(row(line, positions))
         print_fn(("=" if i == len(shown) - 1 else "_") * line_length)
+    print_totals(model, line_length, print_fn)
+
+
+def print_subclass_summary(model, line_length, positions, print_fn):
+    """Keras 3's table for a subclassed model: its tracked layers, whose output shapes are
+    not recorded ('?'), and their parameter counts."""
+    model._subclass_result()  # builds the weights
+    line_length = line_length or 65
+    positions = positions or [0.45, 0.85, 1.0]
+    headers = ["Layer (type)", "Output Shape", "Param #"]
+    positions = print_header(model, headers, line_length, positions, print_fn)
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        params = count(layer.weights)
+        print_fn(row([f"{layer.name} ({type(layer).__name__})", "?", params], positions))
+        print_fn(("=" if i == len(layers) - 1 else "_") * line_length)
+    print_totals(model, line_length, print_fn)
+
+
+def print_header(model, headers, line_length, positions, print_fn) -> list:
+    """Print the title and column headers; returns the column stops in characters."""
+    if positions[-1] <= 1:
+        positions = [int(line_length * p) for p in positions]
+    print_fn(f'Model: "{model.name}"')
+    print_fn("_" * line_length)
+    print_fn(row(headers, positions))
+    print_fn("=" * line_length)
+    return positions
+
+
+def print_totals(model, line_length, print_fn):
     trainable = count(model.trainable_weights)
     total = count(model.weights)
     print_fn(f"Total params: {total:,}")

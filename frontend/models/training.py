@@ -21,6 +21,7 @@ from frontend.models.steps import (
     StepFunctions,
     resolve_metric_specs,
     resolve_per_output,
+    unknown_metric_message,
 )
 from frontend.models.streams import Batching
 from graphc.ir import user_site
@@ -71,6 +72,7 @@ class Trainer(DataHandling, GeneratorMethods):
         for spec in (metrics, weighted_metrics):
             self._validate_metric_names(spec)
         self._steps, self.compiled, self.stop_training = None, True, False
+        self._optimizer_weights = None  # the weights the optimizer's state is built for
 
     def _resolve_losses(self, loss):
         try:
@@ -95,7 +97,8 @@ class Trainer(DataHandling, GeneratorMethods):
                         M.get(name)
                     except ValueError as err:
                         raise ValueError(
-                            f"compile(metrics=...): {err} (at {user_site()})"
+                            f"compile(metrics=...): {unknown_metric_message(name, err)} "
+                            f"(at {user_site()})"
                         ) from None
 
     def _step_functions(self) -> StepFunctions:
@@ -139,7 +142,8 @@ class Trainer(DataHandling, GeneratorMethods):
         train_on_batch, or None before the first one; draw it with gc.to_dot(f, stage)."""
         steps = self._steps
         built = [f for key, f in steps.cache.items() if key[0] == "train"] if steps else []
-        return built[-1] if built else None
+        # a custom train_step is a TracedStep around its one compiled function
+        return getattr(built[-1], "function", built[-1]) if built else None
 
     # ---- training -------------------------------------------------------------------------------
 
@@ -393,3 +397,4 @@ class Trainer(DataHandling, GeneratorMethods):
         xs = self._inputs(x, "predict_on_batch")
         outputs = self.make_predict_function(self._backend_for_inference())(*xs)
         return outputs[0] if len(outputs) == 1 else outputs
+

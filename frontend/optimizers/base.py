@@ -17,6 +17,7 @@ from frontend.compat import reject_unknown, signature_names, warn_deprecated
 from frontend.legacy_names import TakesLegacyNames
 from frontend.optimizers import schedules
 from frontend.optimizers.averaging import AveragingAndAccumulation
+from frontend.step_trace import apply, apply_gradients
 
 
 class Optimizer(AveragingAndAccumulation, metaclass=TakesLegacyNames):
@@ -228,6 +229,8 @@ class Optimizer(AveragingAndAccumulation, metaclass=TakesLegacyNames):
         if not self.weight_decay:
             return variable
         return variable - variable * gc.cast(lr * float(self.weight_decay), variable.dtype)
+
+    apply, apply_gradients = apply, apply_gradients  # graph-mode, inside a custom train_step
 
     def before_step(self, lr) -> None:
         """Hook for state shared by all variables (Nadam's momentum-cache product)."""
