@@ -148,9 +148,9 @@ class DataHandling:
         return xs + ys + sws
 
     def _targets_in(self, arrays):
-        """The targets among one prepared batch's flat arrays."""
-        start = len(self.input_names)
-        return arrays[start : start + len(self.output_names)]
+        """The targets among one prepared batch's flat arrays (inputs, targets, one sample
+        weight per output): none when the model trains on add_loss terms alone."""
+        return arrays[len(self.input_names) : len(arrays) - len(self.output_names)]
 
     def _inputs_without_batches(self, x):
         """The 0-sample input arrays predict runs when the data gave no batches."""
