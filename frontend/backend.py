@@ -15,6 +15,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from frontend.compat import suggest
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _NAME_COUNTS: dict[str, int] = defaultdict(int)
@@ -123,4 +125,8 @@ def __getattr__(name: str):
             value = getattr(module, name)
             globals()[name] = value
             return value
+        known = [n for n in dir(module) + list(globals()) if not n.startswith("_")]
+        raise AttributeError(
+            f"module 'frontend.backend' has no attribute {name!r}.{suggest(name, known)}"
+        )
     raise AttributeError(f"module 'frontend.backend' has no attribute {name!r}")

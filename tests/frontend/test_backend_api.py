@@ -129,6 +129,8 @@ def test_settings_shapes_and_variables():
     K.set_learning_phase(0)  # inference: what predict does anyway
     with pytest.raises(ValueError, match=r"K.set_learning_phase\(1\) is not supported"):
         K.set_learning_phase(1)
+    with pytest.raises(AttributeError, match="Did you mean `batch_dot`"):
+        K.bach_dot  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'no_such_function'"):
         K.no_such_function  # noqa: B018
 
