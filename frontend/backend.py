@@ -15,6 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from frontend.compat import suggest
 from frontend.image_format import (  # noqa: F401 - K.image_data_format etc.
     image_data_format,
     image_dim_ordering,
@@ -120,4 +121,8 @@ def __getattr__(name: str):
             value = getattr(module, name)
             globals()[name] = value
             return value
+        known = [n for n in dir(module) + list(globals()) if not n.startswith("_")]
+        raise AttributeError(
+            f"module 'frontend.backend' has no attribute {name!r}.{suggest(name, known)}"
+        )
     raise AttributeError(f"module 'frontend.backend' has no attribute {name!r}")

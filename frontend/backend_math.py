@@ -33,7 +33,34 @@ sparse_categorical_crossentropy = ops.sparse_categorical_crossentropy
 binary_crossentropy = ops.binary_crossentropy
 shape, ndim, dtype, stop_gradient = ops.shape, ops.ndim, ops.dtype, ops.stop_gradient
 ones_like, zeros_like, one_hot = ops.ones_like, ops.zeros_like, ops.one_hot
-sin, cos = ops.sin, ops.cos
+sin, cos, round = ops.sin, ops.cos, ops.round  # noqa: A001
+
+
+def arange(start, stop=None, step=1, dtype="int32"):
+    """Evenly spaced numbers in [start, stop) (Keras 2 default dtype int32)."""
+    return ops.arange(start, stop, step, dtype=dtype)
+
+
+def cumsum(x, axis=0):
+    """Running sum along `axis` (Keras 2 default: the first)."""
+    return ops.cumsum(x, axis=axis)
+
+
+def bias_add(x, bias, data_format=None):
+    """`x` plus `bias` on its last (channels) axis."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"K.bias_add: only channels_last. Received: data_format={data_format!r}")
+    return ops.add(x, bias)
+
+
+def conv1d(x, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """1-D convolution, channels last."""
+    return ops.conv(x, kernel, strides, padding, data_format, dilation_rate)
+
+
+def conv2d(x, kernel, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1)):
+    """2-D convolution, channels last."""
+    return ops.conv(x, kernel, strides, padding, data_format, dilation_rate)
 
 
 def argmax(x, axis=-1):

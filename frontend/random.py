@@ -185,3 +185,17 @@ def shuffle(x, axis=0, seed=None):
         f"shuffle=True to fit. Received: x of shape {tuple(getattr(x, 'shape', np.shape(x)))} "
         f"(at {user_site()})"
     )
+
+
+REFUSED = {
+    "gamma": "graphc draws uniform, normal, truncated_normal, randint and categorical numbers",
+    "beta": "graphc draws uniform, normal, truncated_normal, randint and categorical numbers",
+    "binomial": "sum ops.cast(random.uniform(...) < p, 'float32') over `counts` draws instead",
+}
+
+
+def __getattr__(name: str):
+    # keras.random names graphc lacks say why
+    if name in REFUSED:
+        raise AttributeError(f"frontend.random.{name} is not supported: {REFUSED[name]}")
+    raise AttributeError(f"module 'frontend.random' has no attribute {name!r}")

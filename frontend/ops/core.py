@@ -9,7 +9,7 @@ import graphc as gc
 from frontend.layers.tensor import KerasTensor
 from frontend.ops.convert import RuntimeSize, standard_array, to_node
 from frontend.ops.dispatch import op
-from graphc.ir import Node, user_site
+from graphc.ir import Node, toposort, user_site
 
 
 def shape(x) -> tuple:
@@ -66,14 +66,19 @@ def convert_to_tensor(x, dtype=None, sparse=None):
 
 
 def convert_to_numpy(x) -> np.ndarray:
-    """`x` as a NumPy array (a constant or shared variable's value; symbols are refused)."""
+    """`x` as a NumPy array: a variable's value, or an expression of variables and constants
+    computed now (`ops.convert_to_numpy(ops.norm(layer.kernel))`); values that depend on an
+    input exist only when a function runs, so they are refused."""
     if isinstance(x, Node) and hasattr(x, "get_value"):
         return np.asarray(x.get_value())
-    if isinstance(x, (Node, KerasTensor)):
+    inputs = [n for n in toposort([x]) if n.op == "placeholder"] if isinstance(x, Node) else []
+    if isinstance(x, KerasTensor) or inputs:
         raise ValueError(
             f"convert_to_numpy: {x!r} is symbolic: its value exists only when the compiled "
             f"function runs. Use it inside the graph, or predict() for values (at {user_site()})"
         )
+    if isinstance(x, Node):
+        return gc.function([], x, backend="numpy")()
     return np.asarray(x)
 
 

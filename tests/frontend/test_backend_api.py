@@ -7,6 +7,7 @@ import pytest
 import frontend as keras
 import graphc as gc
 from frontend import backend as K
+from frontend import ops
 from tests.frontend.conftest import BACKENDS
 
 RNG = np.random.default_rng(3)
@@ -60,6 +61,15 @@ CASES = [
     ("batch_flatten", (X[:, :, None],), {}, lambda x: x.reshape(3, -1)),
     ("repeat_elements", (X, 2, 1), {}, np.repeat),
     ("gather", (X, np.array([2, 0])), {}, lambda x, i: x[i]),
+    ("round", (X * 3,), {}, np.round),
+    ("cumsum", (X,), {}, lambda x: np.cumsum(x, 0)),  # Keras 2: axis=0
+    ("bias_add", (X, Y[0]), {}, np.add),
+    (
+        "conv1d",
+        (X[None], np.ones((2, 4, 1), "float32")),
+        {},
+        lambda x, k: (x[:, :-1] + x[:, 1:]).sum(-1, keepdims=True),
+    ),
     (
         "categorical_crossentropy",
         (np.eye(4, dtype="float32")[[0, 1, 3]], np.abs(X) + 0.1),
@@ -108,6 +118,10 @@ def test_settings_shapes_and_variables():
     assert K.eval(v).tolist() == [3.0, 4.0] and K.batch_get_value([v])[0].tolist() == [3.0, 4.0]
     assert K.eval(K.constant(1.5, shape=(2, 2))).tolist() == [[1.5, 1.5], [1.5, 1.5]]
     assert K.ones((2,)).tolist() == [1.0, 1.0] and K.zeros((1, 2), dtype="int32").dtype == np.int32
+    assert K.arange(3).dtype == np.int32 and K.arange(0, 1, 0.5, dtype="float32").tolist() == [
+        0.0,
+        0.5,
+    ]
     assert K.placeholder(ndim=2).shape == (None, None) and K.eye(2).tolist() == [[1, 0], [0, 1]]
     assert (
         K.random_normal((3,), seed=1).shape == (3,) and K.random_uniform((2,)).dtype == np.float32
@@ -115,6 +129,8 @@ def test_settings_shapes_and_variables():
     K.set_learning_phase(0)  # inference: what predict does anyway
     with pytest.raises(ValueError, match=r"K.set_learning_phase\(1\) is not supported"):
         K.set_learning_phase(1)
+    with pytest.raises(AttributeError, match="Did you mean `batch_dot`"):
+        K.bach_dot  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'no_such_function'"):
         K.no_such_function  # noqa: B018
 
@@ -170,3 +186,16 @@ def test_k_function_on_keras_tensors_and_placeholders(backend):
     step = K.function([x], [K.sum(x, axis=1)], updates=[(total, total + K.sum(x))])
     np.testing.assert_array_equal(step([np.ones((3, 2), "float32")])[0], [2.0, 2.0, 2.0])
     assert K.get_value(total) == 6.0
+
+
+def test_lambda_with_k_and_ops_reloads_without_custom_objects(tmp_path):
+    inputs = keras.Input(shape=(4,))
+    pooled = keras.layers.Lambda(
+        lambda t: K.mean(t, axis=1, keepdims=True) + ops.max(t, axis=1, keepdims=True)
+    )(inputs)
+    model = keras.Model(inputs, pooled)
+    model.save(str(tmp_path / "lambda.keras"))
+    loaded = keras.models.load_model(str(tmp_path / "lambda.keras"), safe_mode=False)
+    np.testing.assert_allclose(
+        loaded.predict(X, verbose=0), X.mean(1, keepdims=True) + X.max(1, keepdims=True), rtol=1e-6
+    )

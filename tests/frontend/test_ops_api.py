@@ -309,7 +309,9 @@ def test_refusals_name_the_function_and_argument(call, message):
 def test_convert_functions_and_predicates():
     assert ops.convert_to_tensor([1.0, 2.0]).dtype == np.float32
     assert ops.convert_to_tensor(np.arange(3, dtype="uint8")).dtype == np.int32
-    assert ops.convert_to_numpy(gc.shared(np.ones(2, "float32"))).tolist() == [1.0, 1.0]
+    weight = gc.shared(np.full(2, 3.0, "float32"))
+    assert ops.convert_to_numpy(weight).tolist() == [3.0, 3.0]
+    assert ops.convert_to_numpy(ops.sum(weight * 2)) == 12.0  # an expression of variables
     assert ops.is_tensor(gc.placeholder((2,))) and not ops.is_tensor(A)
     assert ops.shape(A) == (3, 4) and ops.ndim(A) == 2 and ops.dtype(A) == "float64"
 

@@ -136,5 +136,7 @@ def test_refusals_name_function_and_argument():
         krandom.uniform((None, 2))
     with pytest.raises(NotImplementedError, match="random.shuffle is not supported"):
         krandom.shuffle(np.arange(3))
+    with pytest.raises(AttributeError, match="frontend.random.gamma is not supported"):
+        krandom.gamma((2,), alpha=1.0)
     with pytest.raises(TypeError, match="use layers.Dropout"):
         krandom.dropout(keras.Input(shape=(2,)), 0.5)
