@@ -6,6 +6,7 @@ symbolic KerasTensors while a functional model is built (the call becomes an op 
 model, saved and reloaded by name, without code). See frontend/ops/dispatch.py.
 """
 
+from frontend.gradients import GradientTape, grad  # gradients inside a custom train_step
 from frontend.ops import tensor_operators, unsupported
 from frontend.ops.conv_ops import average_pool, conv, max_pool
 from frontend.ops.core import (
