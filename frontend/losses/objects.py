@@ -102,6 +102,15 @@ class LossFunctionWrapper(Loss):
         return {**super().get_config(), **self.fn_kwargs}
 
 
+def check_dtype(owner, dtype) -> None:
+    """Losses compute in the predictions' dtype (floatx): another dtype is refused."""
+    if dtype is not None and str(dtype) != backend.floatx():
+        raise ValueError(
+            f"{owner}: dtype must be None or {backend.floatx()!r} (losses compute in the "
+            f"predictions' dtype). Received: dtype={dtype!r} (at {user_site()})"
+        )
+
+
 def _loss_class(class_name, fn, default_name, order=None, **defaults):
     """A LossFunctionWrapper subclass taking, like Keras 3's class, the function's arguments
     first (or the positional `order` given), then reduction, name and dtype."""
@@ -117,7 +126,7 @@ def _loss_class(class_name, fn, default_name, order=None, **defaults):
         reject_unknown(kwargs, set(defaults) | {"reduction", "name", "dtype"}, class_name)
         reduction = kwargs.pop("reduction", "sum_over_batch_size")
         name = kwargs.pop("name", default_name)
-        kwargs.pop("dtype", None)  # losses compute in the predictions' dtype
+        check_dtype(class_name, kwargs.pop("dtype", None))
         LossFunctionWrapper.__init__(
             self, fn, name=name, reduction=reduction, **{**defaults, **kwargs}
         )

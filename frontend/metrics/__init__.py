@@ -40,6 +40,16 @@ from frontend.metrics.operating_point import (
     SensitivityAtSpecificity,
     SpecificityAtSensitivity,
 )
+from frontend.metrics.probabilistic import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    CategoricalHinge,
+    Hinge,
+    KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+    SquaredHinge,
+)
 from frontend.metrics.regression import (
     CosineSimilarity,
     LogCoshError,
@@ -89,6 +99,14 @@ CLASSES = by_name(
     RecallAtPrecision,
     SensitivityAtSpecificity,
     SpecificityAtSensitivity,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
 )
 # names that give a metric object with its defaults (Keras 3 accepts them as strings)
 OBJECTS = {
@@ -184,6 +202,14 @@ __all__ = [
     "RecallAtPrecision",
     "SensitivityAtSpecificity",
     "SpecificityAtSensitivity",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "KLDivergence",
+    "Poisson",
+    "Hinge",
+    "SquaredHinge",
+    "CategoricalHinge",
     "cosine_similarity",
     "accuracy",
     "binary_accuracy",

@@ -9,6 +9,7 @@ without recompiling) or a schedule computed in the graph from the iteration coun
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from frontend.legacy_names import TakesLegacyNames
 from frontend.optimizers import schedules
 from frontend.optimizers.averaging import AveragingAndAccumulation
 from frontend.step_trace import apply, apply_gradients
+from graphc.ir import user_site
 
 
 class Optimizer(AveragingAndAccumulation, metaclass=TakesLegacyNames):
@@ -65,6 +67,7 @@ class Optimizer(AveragingAndAccumulation, metaclass=TakesLegacyNames):
         self._slot_order: list = []
         self._pending: list = []
         self._saved_state = None
+        self._no_decay_ids, self._no_decay_pattern = set(), None
         self.built = False
 
     def _use_learning_rate(self, learning_rate) -> None:
@@ -224,9 +227,28 @@ class Optimizer(AveragingAndAccumulation, metaclass=TakesLegacyNames):
         step = 1 if is_update is None else gc.cast(is_update, "int64")
         return rules + [(self.iterations, self.iterations + step)]
 
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Keras 3: no weight decay for these variables, nor for those whose name contains
+        one of `var_names` (regular expressions, e.g. ["bias", "gamma"]). Call it before
+        the first training step."""
+        if self.built:
+            raise ValueError(
+                f"{type(self).__name__}: exclude_from_weight_decay() can only be called "
+                f"before the optimizer is built (before the first training step) "
+                f"(at {user_site()})"
+            )
+        self._no_decay_ids = {id(var) for var in var_list or ()}
+        self._no_decay_pattern = re.compile("|".join(set(var_names))) if var_names else None
+
+    def uses_weight_decay(self, variable) -> bool:
+        if not self.weight_decay or id(variable) in self._no_decay_ids:
+            return False
+        pattern = self._no_decay_pattern
+        return pattern is None or pattern.search(variable.name or "") is None
+
     def decayed(self, variable, lr):
         """The weight after Keras's decoupled weight decay: w - w * lr * weight_decay."""
-        if not self.weight_decay:
+        if not self.uses_weight_decay(variable):
             return variable
         return variable - variable * gc.cast(lr * float(self.weight_decay), variable.dtype)
 

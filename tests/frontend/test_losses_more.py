@@ -184,3 +184,9 @@ def test_model_trains_with_a_new_loss_and_reloads_it(backend, tmp_path):
     assert isinstance(saved_loss, losses.Tversky) and saved_loss.fn_kwargs["alpha"] == 0.7
     expected = model.evaluate(x, Y_BIN, verbose=0)
     assert again.evaluate(x, Y_BIN, verbose=0) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_dtype_other_than_floatx_is_refused():
+    assert losses.Dice(dtype="float32").name == "dice"
+    with pytest.raises(ValueError, match=r"Tversky: dtype must be None or 'float32'"):
+        losses.Tversky(dtype="float16")

@@ -312,3 +312,38 @@ def test_model_accumulates_new_metrics_in_its_step_and_reloads_them(backend, tmp
     reloaded = again.evaluate(x, LABELS, batch_size=8, verbose=0, return_dict=True)
     for key, value in logs.items():
         assert reloaded[key] == pytest.approx(value, rel=1e-5), key
+
+
+def np_bce(y, p):
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean(-1)
+
+
+ONE_HOT = np.eye(4, dtype="float32")[CLASSES]
+LOSS_METRICS = [
+    (metrics.BinaryCrossentropy(), LABELS, SCORES, np_bce(LABELS, SCORES)),
+    (metrics.CategoricalCrossentropy(), ONE_HOT, PROBS,
+     -np.sum(ONE_HOT * np.log(np.clip(PROBS, 1e-7, 1)), -1)),
+    (metrics.SparseCategoricalCrossentropy(), CLASSES.astype("int64"), PROBS,
+     -np.log(np.clip(PROBS[np.arange(N), CLASSES], 1e-7, 1))),
+    (metrics.KLDivergence(), PROBS[::-1].copy(), PROBS,
+     np.sum(PROBS[::-1] * np.log(PROBS[::-1] / PROBS), -1)),
+    (metrics.Poisson(), LABELS, SCORES, np.mean(SCORES - LABELS * np.log(SCORES + 1e-7), -1)),
+    (metrics.Hinge(), LABELS, P_REAL, np.mean(np.maximum(1 - (2 * LABELS - 1) * P_REAL, 0), -1)),
+    (metrics.SquaredHinge(), LABELS, P_REAL,
+     np.mean(np.maximum(1 - (2 * LABELS - 1) * P_REAL, 0) ** 2, -1)),
+    (metrics.CategoricalHinge(), ONE_HOT, PROBS,
+     np.maximum(np.max((1 - ONE_HOT) * PROBS, -1) - np.sum(ONE_HOT * PROBS, -1) + 1, 0)),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", range(len(LOSS_METRICS)),
+                         ids=[type(c[0]).__name__ for c in LOSS_METRICS])
+def test_loss_metrics_average_their_loss(case, backend):
+    metric, y, p, per_sample = LOSS_METRICS[case]
+    metric.reset_state()
+    got = accumulate(metric, y, p, backend, WEIGHTS)
+    assert got == pytest.approx(np.sum(per_sample * WEIGHTS) / WEIGHTS.sum(), rel=1e-4)
+    again = metrics.get(metrics.serialize(metric))
+    assert type(again) is type(metric) and again.get_config() == metric.get_config()

@@ -293,3 +293,24 @@ def test_saved_model_resumes_with_accumulation_and_average_state(backend, tmp_pa
     again.train_on_batch(*BATCHES[3])
     for got, want in zip(again.get_weights(), model.get_weights()):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_exclude_from_weight_decay_by_variable_and_by_name(backend):
+    by_name = optimizers.AdamW(0.01, 0.1)
+    by_name.exclude_from_weight_decay(var_names=["bias"])
+    by_variable = optimizers.AdamW(0.01, 0.1)
+    model = linear_model(by_name, backend)
+    other = linear_model(by_variable, backend)
+    by_variable.exclude_from_weight_decay(var_list=[other.trainable_weights[1]])
+    params, state = [W0.astype(np.float64), B0.astype(np.float64)], {}
+    for t, (x, y) in enumerate(BATCHES, start=1):
+        grads = gradients(params, x, y)
+        params = adam(0.01)([params[0] * (1 - 0.01 * 0.1), params[1]], grads, state, t)
+        model.train_on_batch(x, y)
+        other.train_on_batch(x, y)
+        for trained in (model, other):
+            for got, want in zip(trained.get_weights(), params):
+                np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"AdamW: exclude_from_weight_decay\(\) can only be"):
+        by_name.exclude_from_weight_decay(var_names=["kernel"])
