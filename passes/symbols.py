@@ -150,8 +150,9 @@ def received(node: Node, ins: list) -> str:
     return f"Received shapes {got} (node built at {node.site})"
 
 
-# Ops whose data inputs broadcast to the output's shape (NumPy's rule, aligned on the right)
-BROADCASTING = {"broadcast_to", "broadcast_like"}
+# Ops other than the elementwise ones whose data inputs broadcast to the output's shape
+# (NumPy's rule, aligned on the right), with the number of trailing axes that do not
+BROADCASTING = {"broadcast_to": 0, "broadcast_like": 0, "matmul": 2}
 
 
 def check_no_run_time_one_broadcasts(node: Node, in_shapes: list, shape: tuple) -> None:
@@ -161,11 +162,12 @@ def check_no_run_time_one_broadcasts(node: Node, in_shapes: list, shape: tuple) 
     op = OPS[node.op]
     if op.fusion != "elementwise" and node.op not in BROADCASTING:
         return
-    skip = op.shape_only if node.op != "broadcast_like" else (1,)
+    core = BROADCASTING.get(node.op, 0)
     for k, (source, concrete) in enumerate(zip(node.inputs, in_shapes)):
         lead = len(shape) - len(concrete)
-        for axis, (static, size) in enumerate(zip(source.shape, concrete)):
-            if k not in skip and static is None and size == 1 and shape[lead + axis] != 1:
+        for axis in range(len(concrete) - core):
+            if k not in op.shape_only and source.shape[axis] is None and concrete[axis] == 1 \
+                    and shape[lead + axis] != 1:
                 raise SizeOneBroadcast(
                     f"{node.op}: a run-time size of 1 (axis {axis} of input {k}) broadcasts "
                     f"to {shape[lead + axis]}. {received(node, [Shaped(s) for s in in_shapes])}")

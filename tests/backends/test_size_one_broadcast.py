@@ -78,3 +78,19 @@ def test_updates_apply_once_through_a_size_one_program():
     f = gc.function([x], loss, updates=[(w, w - 0.5 * gc.grad(loss, w))])
     assert f(np.ones((1, 2))) == 10
     np.testing.assert_allclose(w.get_value(), 0.5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_time_batch_of_one_broadcasts_in_matmul(backend):
+    a, b = gc.placeholder((None, None, 3), "float64"), gc.placeholder((None, 3, 2), "float64")
+    loss = gc.sum(gc.tanh(a @ b))
+    f = gc.function([a, b], [a @ b, *gc.grad(loss, [a, b])], backend=backend)
+    x, y = data(4, 5, 3), data(1, 3, 2, seed=1)
+    out, ga, gb = f(x, y)
+    np.testing.assert_allclose(out, x @ y, rtol=1e-12)
+
+    def total(values):
+        return np.tanh(values[0] @ values[1]).sum()
+
+    np.testing.assert_allclose(ga, numeric_gradient(total, [x, y], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gb, numeric_gradient(total, [x, y], 1), rtol=1e-6, atol=1e-8)
