@@ -220,3 +220,20 @@ def test_config_is_the_backend_settings():
     finally:
         config.set_epsilon(1e-7)
     assert config.image_data_format() == keras.backend.image_data_format() == "channels_last"
+
+
+def test_keras1_generator_keywords_are_renamed_as_keras2_did():
+    model = small_model()
+    data = Batches()
+    data.batch_size = 10  # as ImageDataGenerator.flow's iterator: samples_per_epoch / 10
+    with pytest.warns(DeprecationWarning) as caught:
+        history = model.fit_generator(data, samples_per_epoch=30, nb_epoch=2,
+                                      validation_data=looping_batches(), nb_val_samples=2,
+                                      nb_worker=2, pickle_safe=True, max_q_size=3, verbose=0)
+    assert len(history.history["val_loss"]) == 2 and len(data.read) == 6
+    assert any("steps_per_epoch=3" in str(w.message) for w in caught)
+    assert any("nb_epoch" in str(w.message) for w in caught)
+    with pytest.warns(DeprecationWarning, match="val_samples"):
+        assert len(model.evaluate_generator(looping_batches(), val_samples=2)) == 2
+    with pytest.raises(TypeError, match="nb_epochs"):
+        model.fit_generator(data, nb_epochs=2)
