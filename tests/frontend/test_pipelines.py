@@ -14,7 +14,7 @@ import frontend as keras
 from frontend import config, layers
 from frontend.models import Sequential
 from frontend.models.data import DataError
-from frontend.utils import PyDataset, Sequence
+from frontend.utils import PyDataset, Sequence, data_utils
 from frontend.utils.progbar import Progbar
 from tests.frontend.conftest import BACKENDS
 
@@ -124,6 +124,15 @@ def test_validation_generators_and_the_keras2_aliases(backend):
     np.testing.assert_allclose(loss, model.evaluate(X, Y, verbose=0)[0], rtol=1e-5)
     assert model.predict_generator(looping_batches(), steps=2).shape == (20, 2)
     assert model.predict((x for x, _ in looping_batches()), steps=1, verbose=0).shape == (10, 2)
+
+
+def test_keras2_docs_float_steps_per_epoch_counts_up():
+    assert data_utils.Sequence is Sequence
+    data = Batches()
+    small_model().fit(data, steps_per_epoch=len(X) / 25, shuffle=False, verbose=0)  # 2.4
+    assert data.read[:3] == [0, 1, 2]
+    with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer"):
+        small_model().fit(data, steps_per_epoch=-1.5)
 
 
 def test_batches_may_carry_sample_weights():
