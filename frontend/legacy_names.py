@@ -58,6 +58,8 @@ class LegacyName:
         kwargs[self.new] = self.convert(*values) if self.convert else values[0]
 
 
+GENERATOR_METHODS = ("fit_generator", "evaluate_generator", "predict_generator")
+
 LEGACY_NAMES = (
     # layers: Dense, Embedding, Dropout, convolutions, poolings, recurrent layers
     LegacyName(("output_dim",), "units"),
@@ -108,7 +110,14 @@ LEGACY_NAMES = (
     # models, training, optimizers, callbacks
     LegacyName(("input",), "inputs", owners=("Model",)),
     LegacyName(("output",), "outputs", owners=("Model",)),
-    LegacyName(("nb_epoch",), "epochs", owners=("fit",)),
+    LegacyName(("nb_epoch",), "epochs", owners=("fit", "fit_generator")),
+    # Keras 1's generator methods, renamed as Keras 2 did (samples_per_epoch: see
+    # frontend/models/generator_methods.py)
+    LegacyName(("nb_val_samples",), "validation_steps", owners=("fit_generator",)),
+    LegacyName(("val_samples",), "steps", owners=("evaluate_generator", "predict_generator")),
+    LegacyName(("nb_worker",), "workers", owners=GENERATOR_METHODS),
+    LegacyName(("pickle_safe",), "use_multiprocessing", owners=GENERATOR_METHODS),
+    LegacyName(("max_q_size",), "max_queue_size", owners=GENERATOR_METHODS),
     LegacyName(("lr",), "learning_rate", era="Keras 2", owners=("Optimizer",), wins="old"),
     LegacyName(("epsilon",), "min_delta", era="Keras 2", owners=("ReduceLROnPlateau",)),
 )

@@ -4,6 +4,8 @@ keywords suggest the closest name, and every error names the user's line."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from frontend import backend as settings
@@ -57,8 +59,18 @@ def require_samples(method: str, arrays: list) -> None:
 
 
 def step_counts(method: str, **steps) -> dict:
-    """steps_per_epoch / validation_steps / steps: None (all the data) or a positive integer."""
-    return {k: None if v is None else whole_number(method, k, v, 1) for k, v in steps.items()}
+    """steps_per_epoch / validation_steps / steps: None (all the data) or a positive integer;
+    a positive float (Keras 2's docs pass `len(x_train) / 32`) counts up, as Keras 2 ran it."""
+    return {
+        k: None if v is None else whole_number(method, k, _counted_up(v), 1)
+        for k, v in steps.items()
+    }
+
+
+def _counted_up(value):
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and value > 0:
+        return math.ceil(value)
+    return value
 
 
 def refuse_with_batch_source(method: str, x, **given) -> None:

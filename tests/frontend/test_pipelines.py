@@ -14,7 +14,7 @@ import frontend as keras
 from frontend import config, layers
 from frontend.models import Sequential
 from frontend.models.data import DataError
-from frontend.utils import PyDataset, Sequence
+from frontend.utils import PyDataset, Sequence, data_utils
 from frontend.utils.progbar import Progbar
 from tests.frontend.conftest import BACKENDS
 
@@ -126,6 +126,15 @@ def test_validation_generators_and_the_keras2_aliases(backend):
     assert model.predict((x for x, _ in looping_batches()), steps=1, verbose=0).shape == (10, 2)
 
 
+def test_keras2_docs_float_steps_per_epoch_counts_up():
+    assert data_utils.Sequence is Sequence
+    data = Batches()
+    small_model().fit(data, steps_per_epoch=len(X) / 25, shuffle=False, verbose=0)  # 2.4
+    assert data.read[:3] == [0, 1, 2]
+    with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer"):
+        small_model().fit(data, steps_per_epoch=-1.5)
+
+
 def test_batches_may_carry_sample_weights():
     weights = np.zeros(10, "float32")
     model = small_model()
@@ -220,3 +229,20 @@ def test_config_is_the_backend_settings():
     finally:
         config.set_epsilon(1e-7)
     assert config.image_data_format() == keras.backend.image_data_format() == "channels_last"
+
+
+def test_keras1_generator_keywords_are_renamed_as_keras2_did():
+    model = small_model()
+    data = Batches()
+    data.batch_size = 10  # as ImageDataGenerator.flow's iterator: samples_per_epoch / 10
+    with pytest.warns(DeprecationWarning) as caught:
+        history = model.fit_generator(data, samples_per_epoch=30, nb_epoch=2,
+                                      validation_data=looping_batches(), nb_val_samples=2,
+                                      nb_worker=2, pickle_safe=True, max_q_size=3, verbose=0)
+    assert len(history.history["val_loss"]) == 2 and len(data.read) == 6
+    assert any("steps_per_epoch=3" in str(w.message) for w in caught)
+    assert any("nb_epoch" in str(w.message) for w in caught)
+    with pytest.warns(DeprecationWarning, match="val_samples"):
+        assert len(model.evaluate_generator(looping_batches(), val_samples=2)) == 2
+    with pytest.raises(TypeError, match="nb_epochs"):
+        model.fit_generator(data, nb_epochs=2)
