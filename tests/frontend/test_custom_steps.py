@@ -116,6 +116,7 @@ def test_user_trackers_without_a_compiled_loss(backend):
     model.compile(optimizer=keras.optimizers.Adam(0.05), backend=backend)
     history = model.fit(x, y, batch_size=16, epochs=8, verbose=0)
     assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
+    assert model.metrics_names == ["loss", "mae"]
     results = model.evaluate(x, y, verbose=0, return_dict=True)
     predictions = model.predict(x, verbose=0)
     assert results["loss"] == pytest.approx(np.mean((predictions - y) ** 2), rel=1e-4)

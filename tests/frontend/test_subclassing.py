@@ -237,3 +237,20 @@ def test_misspelt_accuracy_suggests_accuracy():
     with pytest.raises(ValueError, match=r"Did you mean `accuracy`\?.*Known metric names: acc, "
                                          r"accuracy,"):
         model.compile("sgd", "mse", metrics=["acuracy"])
+
+
+def test_subclassed_model_with_two_inputs_builds_from_fit_data():
+    class Joined(models.Model):
+        def __init__(self):
+            super().__init__()
+            self.merge, self.out = layers.Concatenate(), layers.Dense(1)
+
+        def call(self, inputs):
+            return self.out(self.merge(inputs))
+
+    model = Joined()
+    model.compile("sgd", "mse")
+    a, b = np.ones((6, 3), "float32"), np.ones((6, 2), "float32")
+    model.fit([a, b], np.zeros(6), verbose=0)
+    assert model.input_shapes == [(None, 3), (None, 2)]
+    assert model.metrics_names == ["loss"]
