@@ -254,3 +254,22 @@ def test_subclassed_model_with_two_inputs_builds_from_fit_data():
     model.fit([a, b], np.zeros(6), verbose=0)
     assert model.input_shapes == [(None, 3), (None, 2)]
     assert model.metrics_names == ["loss"]
+
+
+def test_a_layer_built_by_hand_is_not_built_again():
+    class Wrapper(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = layers.Dense(2)
+
+        def build(self, input_shape):
+            self.inner.build(input_shape)  # keras.io: build sublayers explicitly
+
+        def call(self, inputs):
+            return self.inner(inputs)
+
+    layer = Wrapper()
+    layer.build((None, 3))
+    assert layer.built and layer.inner.built
+    layer(np.ones((1, 3), "float32"))
+    assert [tuple(w.shape) for w in layer.weights] == [(3, 2), (2,)]
