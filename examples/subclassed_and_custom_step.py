@@ -87,18 +87,14 @@ class DigitClassifier(Model):
 def main():
     args = example_arguments(__doc__, epochs=12, smoke_data="300 digits").parse_args()
     out = output_folder(args)
-    (x_train, y_train), (x_test, y_test) = load_digits((28, 28, 1), 300 if args.smoke else None)
-    print(f"{len(x_train)} training and {len(x_test)} test digits")
+    train, (x_test, y_test) = load_digits((28, 28, 1), 300 if args.smoke else None)
+    print(f"{len(train[0])} training and {len(x_test)} test digits, shape {x_test.shape[1:]}")
 
     model = DigitClassifier()
-    model.compile(
-        optimizer="adam",
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-        backend=args.backend,
-    )
+    compile_options = {"loss": "categorical_crossentropy", "metrics": ["accuracy"]}
+    model.compile(optimizer="adam", backend=args.backend, **compile_options)
     start = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=128, epochs=1 if args.smoke else args.epochs, verbose=2)
+    model.fit(*train, batch_size=128, epochs=1 if args.smoke else args.epochs, verbose=2)
     print(f"trained in {time.perf_counter() - start:.1f} s")
     model.summary()
 

@@ -38,6 +38,7 @@ from frontend.layers.tracking import (
     fold_symbolic_keywords,
     init_arguments,
     layers_in,
+    marks_built,
     restructure,
     unique,
 )
@@ -64,6 +65,8 @@ class Layer(metaclass=TakesLegacyNames):
         if not cls.__name__.startswith("_"):
             LAYERS[cls.__name__] = cls
         cls._call_takes_training = "training" in inspect.signature(cls.call).parameters
+        if "build" in vars(cls):  # Keras 3: `layer.build(shape)` called directly marks it built
+            cls.build = marks_built(vars(cls)["build"])
 
     def __new__(cls, *args, **kwargs):
         layer = super().__new__(cls)
@@ -226,8 +229,7 @@ class Layer(metaclass=TakesLegacyNames):
 
     @property
     def losses(self) -> list:
-        """Regularization penalties of this layer's weights and the losses added to it and
-        its sublayers outside a call (graph nodes)."""
+        """Penalties of the weights, and losses added to the layer or sublayers outside call."""
         out = []
         for w in self.trainable_weights + self.non_trainable_weights:
             info = self.weight_info(w)
@@ -336,9 +338,8 @@ class Layer(metaclass=TakesLegacyNames):
             ctx.updates.append((variable, value))
 
     def add_loss(self, loss) -> None:
-        """Add a graph value to the training loss. Inside `call` it counts for the graph
-        being built (in training); outside, it is a standing term such as a penalty on
-        weights (a node, or a function of no arguments returning one, as in Keras 2)."""
+        """Add a graph value to the training loss: inside `call`, for the training graph being
+        built; outside, a standing term (a node, or Keras 2's function of no arguments)."""
         if isinstance(loss, KerasTensor):
             raise TypeError(
                 f"Layer '{self.name}'.add_loss got a KerasTensor outside call; add a "

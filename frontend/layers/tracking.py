@@ -5,6 +5,7 @@ become inputs, flat results take the structure of the outputs."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 
@@ -55,6 +56,18 @@ def layers_in(value, kind: type) -> list:
     if isinstance(value, (list, tuple)):
         return [layer for item in value for layer in layers_in(item, kind)]
     return []
+
+
+def marks_built(build):
+    """`build` that also sets `built`, so a layer built by hand is not built again."""
+
+    @functools.wraps(build)
+    def build_and_mark(self, *args, **kwargs):
+        result = build(self, *args, **kwargs)
+        self.built = True
+        return result
+
+    return build_and_mark
 
 
 def unique(items) -> list:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import graphc as gc
 from frontend import backend
 from frontend.compat import refuse_unsupported, reject_unknown
@@ -227,10 +229,22 @@ class Model(StepMethods, Trainer, Layer):
         with tracing(self, "predict"):  # inside make_predict_function's call context
             return flatten(call_user_step(step, arrange_inputs(self, xs), "predict"))
 
+    def _inputs(self, x, method):
+        # a subclassed model first given several arrays learns all their shapes
+        if type(self).call is not Model.call and not self.built_graph and is_several_arrays(x):
+            arrays = list(x.values()) if isinstance(x, dict) else list(x)
+            specs = [((None,) + a.shape[1:], input_dtype(a)) for a in arrays]
+            shapes = dict(zip(x, (s for s, _ in specs))) if isinstance(x, dict) else [
+                s for s, _ in specs
+            ]
+            self._input_spec = InputSpec.of_shapes(shapes, None)
+            self._input_spec.dtypes = [d for _, d in specs]
+            self.build()
+        return Trainer._inputs(self, x, method)
+
     def build_from_data(self, x) -> None:
         """Build a model whose input shape was not given, from the first data it sees."""
-        dtype = "int32" if x.dtype.kind in "iu" else backend.floatx()
-        self.build((None,) + tuple(x.shape[1:]), dtype)
+        self.build((None,) + tuple(x.shape[1:]), input_dtype(x))
 
     def build(self, input_shape=None, dtype=None):
         """Create the weights for inputs of `input_shape` (batch dimension None; a list or
@@ -353,3 +367,17 @@ class Model(StepMethods, Trainer, Layer):
         every weight's shape must match (`skip_mismatch=True` is not supported)."""
         refuse_unsupported("load_weights", skip_mismatch=skip_mismatch)
         load_weights(self, filepath)
+
+
+def input_dtype(array) -> str:
+    """The input dtype for data: int32 for integer arrays (token ids), else floatx."""
+    return "int32" if array.dtype.kind in "iu" else backend.floatx()
+
+
+def is_several_arrays(x) -> bool:
+    items = list(x.values()) if isinstance(x, dict) else x
+    return (
+        isinstance(x, (list, tuple, dict))
+        and len(items) > 1
+        and all(isinstance(a, np.ndarray) and a.ndim >= 1 for a in items)
+    )

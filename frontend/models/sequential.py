@@ -102,10 +102,6 @@ class Sequential(Model):
         if self._graph is None:
             raise ValueError(f"Sequential '{self.name}' has no layers to build")
 
-    def build_from_data(self, x) -> None:
-        dtype = "int32" if x.dtype.kind in "iu" else backend.floatx()
-        self.build((None,) + tuple(x.shape[1:]), dtype)
-
     @property
     def built_graph(self) -> bool:
         return self._graph is not None

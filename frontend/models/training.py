@@ -133,8 +133,8 @@ class Trainer(DataHandling, GeneratorMethods):
 
     @property
     def metrics_names(self) -> list[str]:
-        steps = self._steps
-        return [m.name for m in steps.trackers()] if steps else ["loss"]
+        # the names of `self.metrics` (a custom step's own trackers included) once compiled
+        return [m.name for m in self.metrics] if self._steps else ["loss"]
 
     @property
     def train_function(self):

@@ -116,6 +116,7 @@ def test_user_trackers_without_a_compiled_loss(backend):
     model.compile(optimizer=keras.optimizers.Adam(0.05), backend=backend)
     history = model.fit(x, y, batch_size=16, epochs=8, verbose=0)
     assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
+    assert model.metrics_names == ["loss", "mae"]
     results = model.evaluate(x, y, verbose=0, return_dict=True)
     predictions = model.predict(x, verbose=0)
     assert results["loss"] == pytest.approx(np.mean((predictions - y) ** 2), rel=1e-4)
@@ -361,3 +362,69 @@ def test_built_in_test_step_logs_after_a_custom_train_step():
     results = model.evaluate(x, y, verbose=0, return_dict=True)
     predictions = model.predict(x, verbose=0)
     assert results["loss"] == pytest.approx(np.mean((predictions - y) ** 2), rel=1e-5)
+
+
+class GAN(models.Model):
+    """keras.io's GAN structure: its own compile with two optimizers, each applied to one
+    sub-model's weights in the same traced step (the latent noise is a fixed projection of
+    the batch here: frontend.random belongs to another module)."""
+
+    def __init__(self, discriminator, generator):
+        super().__init__()
+        self.discriminator, self.generator = discriminator, generator
+        self.d_loss_tracker = metrics.Mean(name="d_loss")
+        self.g_loss_tracker = metrics.Mean(name="g_loss")
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
+
+    def call(self, inputs):
+        return self.discriminator(inputs)
+
+    def train_step(self, real):
+        latent = gc.tanh(real[:, :2])
+        fake = self.generator(latent)
+        ones = 0 * real[:, :1] + 1
+        with GradientTape() as tape:
+            real_score, fake_score = self.discriminator(real), self.discriminator(fake)
+            d_loss = self.loss_fn(ones, real_score) + self.loss_fn(0 * ones, fake_score)
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        with GradientTape() as tape:
+            g_loss = self.loss_fn(ones, self.discriminator(self.generator(latent)))
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_io_gan_structure_with_two_optimizers(backend):
+    discriminator = models.Sequential([layers.Input((4,)), layers.Dense(1, activation="sigmoid")])
+    generator = models.Sequential([layers.Input((2,)), layers.Dense(4)])
+    gan = GAN(discriminator, generator)
+    gan.compile(
+        keras.optimizers.Adam(0.01), keras.optimizers.Adam(0.01), losses.BinaryCrossentropy(),
+        backend=backend,
+    )
+    d_before, g_before = discriminator.get_weights(), generator.get_weights()
+    x = np.random.default_rng(0).standard_normal((32, 4)).astype("float32")
+    history = gan.fit(x, epochs=2, batch_size=8, verbose=0).history
+    assert set(history) == {"d_loss", "g_loss"} and np.all(np.isfinite(history["d_loss"]))
+    assert gan.d_optimizer.iterations.get_value() == 8 == gan.g_optimizer.iterations.get_value()
+    for before, model in ((d_before, discriminator), (g_before, generator)):
+        assert not np.allclose(before[0], model.get_weights()[0])
+
+
+def test_functional_subclass_with_custom_step_saves_and_loads(tmp_path):
+    x, y = regression_data(16)
+    model = dense_model(Keras3Step)
+    model.compile("sgd", "mse")
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert type(loaded) is Keras3Step
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    loaded.fit(x, y, verbose=0)

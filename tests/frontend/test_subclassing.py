@@ -237,3 +237,39 @@ def test_misspelt_accuracy_suggests_accuracy():
     with pytest.raises(ValueError, match=r"Did you mean `accuracy`\?.*Known metric names: acc, "
                                          r"accuracy,"):
         model.compile("sgd", "mse", metrics=["acuracy"])
+
+
+def test_subclassed_model_with_two_inputs_builds_from_fit_data():
+    class Joined(models.Model):
+        def __init__(self):
+            super().__init__()
+            self.merge, self.out = layers.Concatenate(), layers.Dense(1)
+
+        def call(self, inputs):
+            return self.out(self.merge(inputs))
+
+    model = Joined()
+    model.compile("sgd", "mse")
+    a, b = np.ones((6, 3), "float32"), np.ones((6, 2), "float32")
+    model.fit([a, b], np.zeros(6), verbose=0)
+    assert model.input_shapes == [(None, 3), (None, 2)]
+    assert model.metrics_names == ["loss"]
+
+
+def test_a_layer_built_by_hand_is_not_built_again():
+    class Wrapper(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = layers.Dense(2)
+
+        def build(self, input_shape):
+            self.inner.build(input_shape)  # keras.io: build sublayers explicitly
+
+        def call(self, inputs):
+            return self.inner(inputs)
+
+    layer = Wrapper()
+    layer.build((None, 3))
+    assert layer.built and layer.inner.built
+    layer(np.ones((1, 3), "float32"))
+    assert [tuple(w.shape) for w in layer.weights] == [(3, 2), (2,)]
