@@ -14,14 +14,6 @@ def positive_int(value, name: str, owner: str) -> int:
     return int(value)
 
 
-def check_data_format(data_format, owner: str) -> None:
-    if data_format not in (None, "channels_last"):
-        raise ValueError(
-            f"{owner}: only data_format='channels_last' is supported. "
-            f"Received: data_format={data_format!r}"
-        )
-
-
 def int_tuple(value, rank: int, name: str, owner: str) -> tuple:
     values = (value,) * rank if isinstance(value, (int, np.integer)) else tuple(value)
     if len(values) != rank or not all(isinstance(v, (int, np.integer)) and v > 0 for v in values):
