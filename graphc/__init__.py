@@ -80,6 +80,7 @@ PUBLIC = {
     "shared": "graphc.api",
     "sigmoid": "graphc.api",
     "sign": "graphc.api",
+    "stop_gradient": "graphc.api",
     "sin": "graphc.api",
     "size": "graphc.api",
     "softmax": "graphc.api",

@@ -126,6 +126,12 @@ def sign(x) -> Node:
     return apply("sign", x)
 
 
+def stop_gradient(x) -> Node:
+    """x itself, as a constant to `grad`: no gradient flows through it (Theano's
+    disconnected_grad, Keras's ops.stop_gradient)."""
+    return apply("stop_gradient", x)
+
+
 def tanh(x) -> Node:
     """Elementwise hyperbolic tangent."""
     return apply("tanh", x)

@@ -82,10 +82,7 @@ def convert_to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+@op("stop_gradient")
 def stop_gradient(variable):
-    """Refused: graphc has no op that blocks gradients yet."""
-    raise NotImplementedError(
-        f"ops.stop_gradient: graphc has no gradient-blocking op yet. Received: {variable!r}. "
-        f"Compute the blocked value outside the differentiated graph (e.g. a non-trainable "
-        f"weight updated with add_update) instead (at {user_site()})"
-    )
+    """`variable` itself, with no gradient flowing through it (a constant to gradients)."""
+    return gc.stop_gradient(to_node(variable))

@@ -132,6 +132,9 @@ unary("neg", np.negative, lambda g, n: (-g,), ONE_CASE, numeric=True)
 unary("abs", np.abs, lambda g, n: (g * call("sign", n.inputs[0]),), AWAY_CASE, numeric=True)
 unary("sign", np.sign, lambda g, n: (None,), AWAY_CASE, numeric=True,
       doc="Gradient is zero almost everywhere.")
+# no vjp: autodiff treats what lies beyond it as constant (passes/autodiff.py)
+unary("stop_gradient", np.copy, None, [case(M34, grad=False)], numeric=True,
+      doc="The value of x; gradients do not flow through it.")
 unary("exp", np.exp, lambda g, n: (g * n,), ONE_CASE, cost=T)
 unary("log", np.log, lambda g, n: (g / n.inputs[0],), POSITIVE_CASE, cost=T)
 unary("log1p", np.log1p, lambda g, n: (g / (const(1, n) + n.inputs[0]),), POSITIVE_CASE, cost=T,

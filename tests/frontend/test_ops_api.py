@@ -293,7 +293,6 @@ def test_ops_in_a_custom_layer_call():
         (lambda: ops.where(A > 0), "pass both x1 and x2"),
         (lambda: ops.cumsum(gc.placeholder((None,))), "ops.cumsum: the length of axis 0"),
         (lambda: ops.norm(A, ord=2), "matrix norm 'fro' only"),
-        (lambda: ops.stop_gradient(A), "ops.stop_gradient: graphc has no gradient-blocking op"),
         (lambda: ops.squeeze(A, axis=1), "ops.squeeze: axis 1 .* has length 4"),
         (lambda: ops.split(A, 3, axis=1), "does not split into 3 equal sections"),
         (lambda: ops.ones((None, 3)), "None is not a size"),
@@ -329,3 +328,22 @@ def test_missing_keras_ops_say_why_or_suggest():
         ops.sort(A)
     with pytest.raises(AttributeError, match="Did you mean `mean`"):
         ops.meen(A)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_stop_gradient_blocks_the_gradient_but_keeps_the_value(backend):
+    """d/dx [x * stop_gradient(x)] is stop_gradient(x) = x, not 2x; the value is x * x."""
+    x = gc.placeholder((None, 3), "float64")
+    y = gc.sum(x * ops.stop_gradient(x))
+    f = gc.function([x], [y, gc.grad(y, x)], backend=backend)
+    value = np.array([[1.0, -2.0, 3.0]])
+    total, g = f(value)
+    np.testing.assert_allclose(total, np.sum(value * value))
+    np.testing.assert_allclose(g, value)
+
+
+def test_stop_gradient_on_arrays_and_in_a_functional_model():
+    np.testing.assert_array_equal(ops.stop_gradient(A), A)
+    inputs = keras.layers.Input((4,))
+    model = keras.models.Model(inputs, ops.stop_gradient(inputs) * 2.0)
+    np.testing.assert_allclose(model.predict(A[:1], verbose=0), 2 * A[:1], rtol=1e-6)

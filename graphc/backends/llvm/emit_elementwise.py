@@ -49,6 +49,11 @@ def emit_abs(ctx, node, args):
     return b.select(b.icmp_signed("<", x, c(node, 0)), b.sub(c(node, 0), x), x)
 
 
+@scalar("stop_gradient")
+def emit_stop_gradient(ctx, node, args):
+    return args[0]
+
+
 @scalar("sign")
 def emit_sign(ctx, node, args):
     x, b = args[0], ctx.b
