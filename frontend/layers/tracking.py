@@ -65,6 +65,7 @@ def marks_built(build):
     def build_and_mark(self, *args, **kwargs):
         result = build(self, *args, **kwargs)
         self.built = True
+        self._build_input_shape = args[0] if args else kwargs.get("input_shape")
         return result
 
     return build_and_mark

@@ -69,7 +69,7 @@ class Model(StepMethods, Trainer, Layer):
 
     @property
     def built_graph(self) -> bool:
-        return self._graph is not None or self._input_spec is not None
+        return self._graph is not None or self._known_input_spec() is not None
 
     def _require_graph(self):
         if self._graph is None:
@@ -276,8 +276,15 @@ class Model(StepMethods, Trainer, Layer):
             self._input_spec = InputSpec.of_nodes(inputs)
         Layer._maybe_build(self, inputs)
 
+    def _known_input_spec(self) -> InputSpec | None:
+        # a build(input_shape) of the user's own that did not call super() still tells it
+        shape = getattr(self, "_build_input_shape", None)
+        if self._input_spec is None and self._graph is None and self.built and shape:
+            self._input_spec = InputSpec.of_shapes(shape, backend.floatx())
+        return self._input_spec
+
     def _subclass_spec(self) -> InputSpec:
-        if self._input_spec is None:
+        if self._known_input_spec() is None:
             self._require_graph()
         return self._input_spec
 

@@ -273,3 +273,23 @@ def test_a_layer_built_by_hand_is_not_built_again():
     assert layer.built and layer.inner.built
     layer(np.ones((1, 3), "float32"))
     assert [tuple(w.shape) for w in layer.weights] == [(3, 2), (2,)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_model_with_its_own_build_and_add_weight(backend):
+    class Linear(models.Model):
+        def build(self, input_shape):  # no super().build(): Keras 3 allows it
+            self.w = self.add_weight(shape=(input_shape[-1], 1), initializer="zeros", name="w")
+
+        def call(self, inputs):
+            return gc.matmul(inputs, self.w)
+
+    x, y = data(32)
+    model = Linear()
+    model.build((None, 4))
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "Total params: 4" in "\n".join(lines)
+    model.compile(keras.optimizers.SGD(0.1), "mse", backend=backend)
+    model.fit(x, y, epochs=2, verbose=0)
+    assert len(model.weights) == 1 and not np.allclose(model.get_weights()[0], 0)
