@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 
 import graphc as gc
-from frontend import constraints, initializers, regularizers
 from frontend.layers.arguments import positive_int
 from frontend.layers.attention_scores import as_bool_mask, check_mask
 from frontend.layers.base import Layer
 from frontend.layers.core import Dropout
 from frontend.layers.einsum_dense import EinsumDense
+from frontend.layers.weight_options import set_weight_options, weight_options_config
 from graphc.ir import user_site
 
 _TENSOR_ARGUMENTS = ("query", "value", "key", "attention_mask")
@@ -53,12 +53,11 @@ class MultiHeadAttention(Layer):
         self.dropout, self.use_bias, self.seed = float(dropout), bool(use_bias), seed
         self._output_shape = _optional_shape(output_shape)
         self.attention_axes = _optional_shape(attention_axes)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(
+            self,
+            kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+            bias=(bias_initializer, bias_regularizer, bias_constraint),
+        )
         self._dropout_layer = Dropout(self.dropout, seed=seed)
 
     def __call__(self, query=None, value=None, key=None, attention_mask=None, **kwargs):
@@ -121,18 +120,9 @@ class MultiHeadAttention(Layer):
             )
 
     def _dense(self, equation, output_shape, bias_axes, name):
+        options = weight_options_config(self, "kernel", "bias")
         return EinsumDense(
-            equation,
-            output_shape,
-            bias_axes=bias_axes,
-            name=name,
-            dtype=self.dtype,
-            kernel_initializer=initializers.serialize(self.kernel_initializer),
-            bias_initializer=initializers.serialize(self.bias_initializer),
-            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=regularizers.serialize(self.bias_regularizer),
-            kernel_constraint=constraints.serialize(self.kernel_constraint),
-            bias_constraint=constraints.serialize(self.bias_constraint),
+            equation, output_shape, bias_axes=bias_axes, name=name, dtype=self.dtype, **options
         )
 
     def _projection(self, name, shape, heads):
@@ -193,12 +183,7 @@ class MultiHeadAttention(Layer):
             "use_bias": self.use_bias,
             "output_shape": self._output_shape,
             "attention_axes": self.attention_axes,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **weight_options_config(self, "kernel", "bias"),
             "seed": self.seed,
         }
 

@@ -223,6 +223,7 @@ from graphc.ops import (  # noqa: E402,F401
     leaves,
     movement,
     nn,
+    normalization,
     operators,
     pooling,
     random,

@@ -1,4 +1,4 @@
-"""The public function of the attention core's fused softmax (graphc/ops/attention.py)."""
+"""The public functions of the Transformer ops (graphc/ops/attention.py, normalization.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from graphc.ops.operators import apply
 def masked_softmax(x, mask=None, scale=1.0, causal=False) -> Node:
     """softmax(scale * x) over the last axis, keys where the bool `mask` is False (and, when
     `causal`, keys after the query's position) counting as -1e9 and given probability 0.
-    `mask` is shaped like x, like its last two axes, or (batch, 1, ..., 1, queries, keys)."""
+    `mask` broadcasts to x, e.g. (queries, keys) or (batch, 1, 1, keys)."""
     inputs = (x,) if mask is None else (x, mask)
     return apply("masked_softmax", *inputs, scale=float(scale), causal=bool(causal))
+
+
+def layer_norm(x, epsilon=1e-3) -> Node:
+    """(x - mean) / sqrt(variance + epsilon) over the last axis, one pass per row."""
+    return apply("layer_norm", x, epsilon=float(epsilon))
