@@ -7,6 +7,7 @@ present; each exports its public names in `__all__`.
 import importlib
 
 from frontend.layers.advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from frontend.layers.attention import AdditiveAttention, Attention
 from frontend.layers.base import LAYERS, Layer, get_layer_class, register_layer
 from frontend.layers.core import (
     Activation,
@@ -18,11 +19,20 @@ from frontend.layers.core import (
     InputLayer,
     Reshape,
 )
+from frontend.layers.einsum_dense import EinsumDense
+from frontend.layers.identity import Identity
 from frontend.layers.lambda_layer import Lambda
+from frontend.layers.layer_normalization import (
+    GroupNormalization,
+    LayerNormalization,
+    RMSNormalization,
+    UnitNormalization,
+)
 from frontend.layers.merging import (
     Add,
     Average,
     Concatenate,
+    Dot,
     Maximum,
     Minimum,
     Multiply,
@@ -30,11 +40,13 @@ from frontend.layers.merging import (
     add,
     average,
     concatenate,
+    dot,
     maximum,
     minimum,
     multiply,
     subtract,
 )
+from frontend.layers.multi_head_attention import MultiHeadAttention
 from frontend.layers.normalization import BatchNormalization
 from frontend.layers.registry import deserialize, serialize
 from frontend.layers.tensor import KerasTensor
@@ -68,6 +80,17 @@ __all__ = [
     "multiply",
     "subtract",
     "BatchNormalization",
+    "LayerNormalization",
+    "RMSNormalization",
+    "GroupNormalization",
+    "UnitNormalization",
+    "MultiHeadAttention",
+    "Attention",
+    "AdditiveAttention",
+    "EinsumDense",
+    "Identity",
+    "Dot",
+    "dot",
     "ELU",
     "LeakyReLU",
     "PReLU",

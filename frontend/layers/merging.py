@@ -1,5 +1,5 @@
 """Layers that merge a list of tensors: Concatenate, Add, Subtract, Multiply, Average,
-Maximum, Minimum, and their functional forms (`concatenate([a, b])`, `add([a, b])`, ...)."""
+Maximum, Minimum, Dot, and their functional forms (`concatenate([a, b])`, `add([a, b])`, ...)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import functools
 
 import graphc as gc
 from frontend.layers.base import Layer
+from frontend.layers.layer_normalization import l2_normalize
+from graphc.ir import user_site
 
 
 class _Merge(Layer):
@@ -107,3 +109,52 @@ average, maximum, minimum = _functional(Average), _functional(Maximum), _functio
 def concatenate(inputs, axis=-1, **kwargs):
     """Functional form of `Concatenate`: `concatenate([a, b], axis=-1)`."""
     return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+class Dot(_Merge):
+    """Per-sample dot products of two inputs along `axes` (an int, or one axis per input; batch
+    axis 0 excluded). `normalize=True` takes the cosine similarity. Example:
+    `Dot(axes=1)([a, b])` on (batch, n) inputs gives (batch, 1)."""
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        pair = (axes, axes) if isinstance(axes, int) else tuple(axes)
+        if len(pair) != 2 or not all(isinstance(a, int) for a in pair):
+            raise ValueError(
+                f"Dot: `axes` must be an int or a pair of ints. Received: axes={axes!r}"
+            )
+        self.axes, self.normalize = axes if isinstance(axes, int) else list(axes), bool(normalize)
+
+    def call(self, inputs):
+        self._check(inputs, exactly=2)
+        x, y = inputs
+        ax, ay = self._resolve_axes(x, y)
+        if self.normalize:
+            x, y = l2_normalize(x, (ax,)), l2_normalize(y, (ay,))
+        letters = iter("bcdefghijklmnopqrstuvwxyz")
+        spec_x = ["a"] + [next(letters) for _ in range(1, x.ndim)]
+        spec_y = ["a"] + [next(letters) for _ in range(1, y.ndim)]
+        spec_y[ay] = spec_x[ax]
+        rest = [c for c in spec_x[1:] if c != spec_x[ax]] + [
+            c for c in spec_y[1:] if c != spec_y[ay]
+        ]
+        out = gc.einsum(f"{''.join(spec_x)},{''.join(spec_y)}->a{''.join(rest)}", x, y)
+        return gc.expand_dims(out, 1) if out.ndim == 1 else out
+
+    def _resolve_axes(self, x, y):
+        pair = (self.axes, self.axes) if isinstance(self.axes, int) else tuple(self.axes)
+        ax, ay = (a % t.ndim if -t.ndim <= a < t.ndim else 0 for a, t in zip(pair, (x, y)))
+        if ax == 0 or ay == 0 or x.shape[ax] != y.shape[ay] or x.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"Dot '{self.name}': axes {pair} must name non-batch axes of equal size. "
+                f"Received: input shapes {x.shape} and {y.shape} (at {user_site()})"
+            )
+        return ax, ay
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def dot(inputs, axes=-1, **kwargs):
+    """Functional form of `Dot`: `dot([a, b], axes=1)`."""
+    return Dot(axes=axes, **kwargs)(inputs)

@@ -215,6 +215,7 @@ class Shaped:
 
 # Importing the op modules fills the table.
 from graphc.ops import (  # noqa: E402,F401
+    attention,
     conv,
     elementwise,
     grad,
@@ -222,6 +223,7 @@ from graphc.ops import (  # noqa: E402,F401
     leaves,
     movement,
     nn,
+    normalization,
     operators,
     pooling,
     random,

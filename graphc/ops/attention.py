@@ -1,0 +1,95 @@
+"""The attention core's softmax as one op: `masked_softmax(x[, mask], scale, causal)` scales
+the scores, masks them (keys where `mask` is False, and with `causal` keys after the query's
+position, count as -1e9), normalizes each row over the last axis and zeroes masked
+probabilities, as Keras 3's masked Softmax does (a row with every key masked gives zeros).
+
+One kernel of its own (graphc/backends/llvm/emit_attention.py) reads each row once from cache
+instead of a chain of broadcasts, reductions and selects; its gradient is the softmax's,
+scaled: scale * p * (g - sum(g * p)). The mask is bool and broadcasts to the scores (e.g.
+(queries, keys) for every sample and head, or (batch, 1, 1, keys) to hide padded keys).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.ir import DtypeError, ShapeError
+from graphc.ops import call, defop, dims_like_input, require_float
+from graphc.ops.cases import In, case
+from graphc.ops.elementwise import const
+
+LARGE_NEGATIVE = -1e9  # Keras 3's stand-in for -inf in masked float32 scores
+
+
+def infer_masked_softmax(inputs, *, scale, causal):
+    x = inputs[0]
+    dtype = require_float(x.dtype)
+    if x.ndim < 2:
+        raise ShapeError(f"masked_softmax needs scores of 2 or more axes, got shape {x.shape}")
+    if len(inputs) == 2:
+        mask = inputs[1]
+        if mask.dtype != "bool":
+            raise DtypeError(f"masked_softmax needs a bool mask, got {mask.dtype}")
+        if not broadcasts_to(mask.shape, x.shape):
+            raise ShapeError(
+                f"masked_softmax: the mask's shape {mask.shape} does not broadcast to the "
+                f"scores' {x.shape}"
+            )
+    return x.shape, dtype
+
+
+def broadcasts_to(shape, target) -> bool:
+    """NumPy broadcasting of `shape` to `target` without growing it (unknown sizes fit)."""
+    if len(shape) > len(target):
+        return False
+    pairs = zip(reversed(shape), reversed(target))
+    return all(a == 1 or a is None or b is None or a == b for a, b in pairs)
+
+
+def valid_positions(x, mask, causal):
+    """Booleans shaped like x: where a key counts."""
+    valid = np.ones(x.shape, bool) if mask is None else np.broadcast_to(mask, x.shape)
+    if causal:
+        rows, cols = x.shape[-2:]
+        valid = valid & np.tril(np.ones((rows, cols), bool))
+    return valid
+
+
+def impl_masked_softmax(x, mask=None, *, scale, causal):
+    valid = valid_positions(x, mask, causal)
+    scores = np.where(valid, x * scale, LARGE_NEGATIVE)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return np.where(valid, e / e.sum(axis=-1, keepdims=True), 0).astype(x.dtype)
+
+
+def vjp_masked_softmax(g, node):
+    scale = node.attr("scale")
+    inner = g - call("sum", g * node, axis=(node.ndim - 1,), keepdims=True)
+    grads = (node * inner * const(scale, node),)
+    return grads + (None,) * (len(node.inputs) - 1)
+
+
+def flops_masked_softmax(node, shape_of) -> int:
+    return 6 * int(np.prod(shape_of(node)))
+
+
+SCORES = In((2, 3, 4))
+defop(
+    "masked_softmax",
+    infer=infer_masked_softmax,
+    impl=impl_masked_softmax,
+    vjp=vjp_masked_softmax,
+    fusion="opaque",
+    dims=dims_like_input(0),
+    flops=flops_masked_softmax,
+    cases=[
+        case(SCORES, scale=0.5, causal=False),
+        case(SCORES, scale=1.0, causal=True),
+        case(SCORES, In((3, 4), "bool", "bool"), scale=0.7, causal=False),
+        case(SCORES, In((2, 3, 4), "bool", "bool"), scale=0.7, causal=True),
+        case(In((2, 2, 3, 4)), In((2, 1, 3, 4), "bool", "bool"), scale=0.7, causal=False),
+        case(In((2, 2, 3, 4)), In((2, 1, 1, 4), "bool", "bool"), scale=1.0, causal=True),
+        case(SCORES, In((3, 1), "bool", "bool"), scale=1.0, causal=False),
+    ],
+    doc="softmax(scale * x) over the last axis where mask (and, if causal, key <= query) holds.",
+)

@@ -1,0 +1,19 @@
+"""The public functions of the Transformer ops (graphc/ops/attention.py, normalization.py)."""
+
+from __future__ import annotations
+
+from graphc.ir import Node
+from graphc.ops.operators import apply
+
+
+def masked_softmax(x, mask=None, scale=1.0, causal=False) -> Node:
+    """softmax(scale * x) over the last axis, keys where the bool `mask` is False (and, when
+    `causal`, keys after the query's position) counting as -1e9 and given probability 0.
+    `mask` broadcasts to x, e.g. (queries, keys) or (batch, 1, 1, keys)."""
+    inputs = (x,) if mask is None else (x, mask)
+    return apply("masked_softmax", *inputs, scale=float(scale), causal=bool(causal))
+
+
+def layer_norm(x, epsilon=1e-3) -> Node:
+    """(x - mean) / sqrt(variance + epsilon) over the last axis, one pass per row."""
+    return apply("layer_norm", x, epsilon=float(epsilon))
