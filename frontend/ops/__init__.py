@@ -32,7 +32,7 @@ from frontend.ops.creation import (
     zeros,
     zeros_like,
 )
-from frontend.ops.linalg import dot, matmul, norm, outer, tensordot, vdot
+from frontend.ops.linalg import dot, einsum, matmul, norm, outer, tensordot, vdot
 from frontend.ops.math_ops import (
     abs,
     absolute,

@@ -1,5 +1,4 @@
-"""keras.ops' products and norms: matmul, dot, tensordot, outer, vdot, norm.
-(einsum is graphc's `gc.einsum`, wired in at merge.)"""
+"""keras.ops' products and norms: matmul, dot, einsum, tensordot, outer, vdot, norm."""
 
 from __future__ import annotations
 
@@ -17,6 +16,13 @@ BINARY = ("x1", "x2")
 def matmul(x1, x2):
     """x1 @ x2 as numpy.matmul (batched over leading axes; vectors as NumPy treats them)."""
     return gc.matmul(*operands(x1, x2))
+
+
+@op("einsum", tensors=(), tensor_lists=("operands",))
+def einsum(subscripts, *operands_):
+    """numpy.einsum for one or two operands, lowered to transposes and one batched matmul
+    (graphc.einsum; repeated indices within one operand are refused)."""
+    return gc.einsum(subscripts, *operands(*operands_))
 
 
 @op("dot", tensors=BINARY)

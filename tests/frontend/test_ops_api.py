@@ -347,3 +347,17 @@ def test_stop_gradient_on_arrays_and_in_a_functional_model():
     inputs = keras.layers.Input((4,))
     model = keras.models.Model(inputs, ops.stop_gradient(inputs) * 2.0)
     np.testing.assert_allclose(model.predict(A[:1], verbose=0), 2 * A[:1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_einsum_on_arrays_and_as_a_saved_op_layer(backend, tmp_path):
+    a, b = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 4, 5))
+    expected = np.einsum("bij,bjk->bik", a, b)
+    np.testing.assert_allclose(ops.einsum("bij,bjk->bik", a, b), expected, rtol=1e-6)
+    x, y = keras.layers.Input((3, 4)), keras.layers.Input((4, 5))
+    model = keras.models.Model([x, y], ops.einsum("bij,bjk->bik", x, y))
+    model.compile("sgd", "mse", backend=backend)
+    model.save(tmp_path / "einsum.keras")
+    reloaded = keras.models.load_model(tmp_path / "einsum.keras")
+    got = reloaded.predict([a.astype("float32"), b.astype("float32")], verbose=0)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
