@@ -80,6 +80,7 @@ __all__ = [
 
 OPTIONAL_MODULES = ("convolutional", "pooling", "recurrent")
 OPTIONAL_MODULES += ("reshaping", "noise", "preprocessing_layers", "rnn", "rnn_cells")  # issue 12
+OPTIONAL_MODULES += ("conv_transpose", "depthwise_separable")  # issue 12: conv family
 
 
 def _import_optional(module_name: str) -> None:
