@@ -74,23 +74,17 @@ VALUE_CASES = {
 }
 
 
-def build_model(make, shape):
-    inputs = layers.Input(shape=shape)
-    layer = make()
-    return Model(inputs, layer(inputs)), layer
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", sorted(VALUE_CASES))
-def test_values_match_numpy(case, backend):
+def test_values_and_output_shapes_match_numpy(case, backend):
     make, shape, reference = VALUE_CASES[case]
-    model, layer = build_model(make, shape)
-    x = data(2, *shape)
+    layer = make()
+    model = Sequential([layers.Input(shape=shape), layer])
     model.compile(loss="mse", backend=backend)
-    got = model.predict(x, verbose=0)
+    x = data(3, *shape)
     expected = reference(x.astype("float64"), [w.astype("float64") for w in layer.get_weights()])
-    assert got.shape == expected.shape == (2,) + model.output_shape[1:]
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert expected.shape[1:] == model.output_shape[1:]
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -103,19 +97,22 @@ def test_gradients_match_finite_differences(case, backend):
     check_layer_gradients(layer, RNG.standard_normal((2, *small)), backend, RNG)
 
 
-@pytest.mark.parametrize("case", sorted(VALUE_CASES))
-def test_save_load_and_plot(case, tmp_path):
-    make, shape, _ = VALUE_CASES[case]
-    model, layer = build_model(make, shape)
-    x = data(2, *shape)
-    model.save(tmp_path / "m.zip")
-    loaded = load_model(tmp_path / "m.zip")
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    twin = loaded.layers[-1]
-    assert type(twin) is type(layer) and twin.get_config() == layer.get_config()
-    drawn = plot_model(model, to_file=str(tmp_path / "m.dot"), show_shapes=True)
-    with open(drawn) as picture:
-        assert type(layer).__name__ in picture.read()
+def test_every_layer_saves_reloads_and_is_plotted(tmp_path):
+    """One model with a branch per case: predictions, configs and the drawing survive."""
+    inputs = {case: layers.Input(shape=VALUE_CASES[case][1]) for case in sorted(VALUE_CASES)}
+    made = {case: VALUE_CASES[case][0]() for case in inputs}
+    model = Model(list(inputs.values()), [made[case](inputs[case]) for case in inputs])
+    x = [data(2, *VALUE_CASES[case][1]) for case in inputs]
+    model.save(tmp_path / "family.zip")
+    loaded = load_model(tmp_path / "family.zip")
+    for before, after in zip(model.predict(x, verbose=0), loaded.predict(x, verbose=0)):
+        np.testing.assert_array_equal(after, before)
+    for layer in made.values():
+        twin = loaded.get_layer(layer.name)
+        assert type(twin) is type(layer) and twin.get_config() == layer.get_config()
+    with open(plot_model(model, to_file=str(tmp_path / "family.dot"), show_shapes=True)) as dot:
+        drawing = dot.read()
+    assert all(type(layer).__name__ in drawing for layer in made.values())
 
 
 def test_keras3_defaults_and_weight_names():
