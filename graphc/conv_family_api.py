@@ -5,26 +5,23 @@ Transposed convolutions build the `conv{r}d_transpose` op (graphc.ops.conv_famil
 Keras 3's output sizes: 'valid' gives (n - 1) * stride + max(extent, stride), 'same' n * stride,
 and `output_padding` (< stride) sets the extra length on the right.
 
-Depthwise and separable convolutions are composed from the forward convolution: the depthwise
-kernel (*k, cin, multiplier) becomes a block-diagonal (*k, cin, cin * multiplier) kernel, so one
-GEMM does the work at cin times the FLOPs of a per-channel kernel; a separable convolution folds
-its pointwise (1 x 1) kernel into that one, which costs a full convolution's FLOPs per pixel
-(cin * filters per tap) and never stores the depthwise output.
+Depthwise convolutions build the `depthwise_conv{r}d` op (direct loops over windows, 2 FLOPs
+per output element and tap); a separable convolution is that op and then its pointwise kernel
+as a 1 x 1 convolution (one GEMM), as Keras computes it.
 
 Example:
-    y = gc.conv_family_api.conv_transpose(x, k, strides=2, padding="same")
+    from graphc.conv_family_api import conv_transpose
+    y = conv_transpose(x, k, strides=2, padding="same")  # twice the rows and cols of x
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from graphc.api import as_node, reshape
-from graphc.api import sum as reduce_sum
+from graphc.api import as_node
 from graphc.ir import Node, ShapeError, user_site
-from graphc.nn_api import as_tuple, conv
+from graphc.nn_api import as_tuple, conv, spatial_padding
 from graphc.ops import make_node
-from graphc.ops.leaves import constant_node
 
 
 def keras_transpose_padding(kernel, stride, dilation, padding, output_padding):
@@ -67,38 +64,33 @@ def conv_transpose(x, kernel, strides=1, padding="valid", output_padding=None, d
     return make_node(what, [x, kernel], attrs)
 
 
-def block_diagonal(depthwise_kernel, rank: int) -> Node:
-    """(*k, cin, m) -> (*k, cin, cin * m), zero except output channels c * m .. c * m + m - 1
-    of input channel c (Keras's depthwise channel order)."""
-    k = as_node(depthwise_kernel)
-    taps, cin, multiplier = k.shape[:rank], k.shape[rank], k.shape[rank + 1]
-    eye = constant_node(np.eye(cin, dtype=k.dtype)[:, :, None])
-    spread = reshape(k, taps + (1, cin, multiplier)) * eye
-    return reshape(spread, taps + (cin, cin * multiplier))
-
-
 def depthwise_conv(x, depthwise_kernel, strides=1, padding="valid", dilation_rate=1,
                    rank=2) -> Node:
     """Depthwise convolution as Keras DepthwiseConv{rank}D: kernel (*k, cin, depth_multiplier),
-    output channels cin * depth_multiplier."""
-    kernel = check_depthwise(x, depthwise_kernel, rank, f"depthwise_conv{rank}d")
-    return conv(x, block_diagonal(kernel, rank), strides, padding, dilation_rate, rank=rank)
+    output channel c * depth_multiplier + m from input channel c alone."""
+    what = f"depthwise_conv{rank}d"
+    x, kernel = check_depthwise(x, depthwise_kernel, rank, what)
+    strides = as_tuple(strides, rank, "strides")
+    dilation = as_tuple(dilation_rate, rank, "dilation_rate")
+    pads = spatial_padding(x, padding, kernel.shape[:rank], strides, dilation, what)
+    return make_node(what, [x, kernel], {"strides": strides, "dilation": dilation,
+                                         "padding": pads})
 
 
 def separable_conv(x, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
                    dilation_rate=1, rank=2) -> Node:
-    """Separable convolution as Keras SeparableConv{rank}D: the depthwise kernel (*k, cin, m)
-    then the pointwise kernel (*1, cin * m, filters), folded into one (*k, cin, filters)."""
+    """Separable convolution as Keras SeparableConv{rank}D: the depthwise kernel (*k, cin, m),
+    then the pointwise kernel (*1, cin * m, filters) as a 1 x 1 convolution (a GEMM)."""
     what = f"separable_conv{rank}d"
-    kernel, pointwise = check_depthwise(x, depthwise_kernel, rank, what), as_node(pointwise_kernel)
+    _, kernel = check_depthwise(x, depthwise_kernel, rank, what)
+    pointwise = as_node(pointwise_kernel)
     cin, multiplier = kernel.shape[rank:]
-    if pointwise.shape[:rank] != (1,) * rank or pointwise.shape[rank] != cin * multiplier:
+    if pointwise.shape[:rank] != (1,) * rank or pointwise.shape[rank:-1] != (cin * multiplier,):
         raise ShapeError(
             f"{what}: pointwise kernel must be {(1,) * rank + (cin * multiplier,)} + (filters,), "
             f"got {pointwise.shape} (at {user_site()})")
-    mixing = reshape(pointwise, (1,) * rank + (cin, multiplier, pointwise.shape[-1]))
-    folded = reduce_sum(reshape(kernel, kernel.shape + (1,)) * mixing, axis=rank + 1)
-    return conv(x, folded, strides, padding, dilation_rate, rank=rank)
+    depthwise = depthwise_conv(x, kernel, strides, padding, dilation_rate, rank)
+    return conv(depthwise, pointwise, rank=rank)
 
 
 def check_depthwise(x, depthwise_kernel, rank, what) -> Node:
@@ -109,4 +101,4 @@ def check_depthwise(x, depthwise_kernel, rank, what) -> Node:
     if x.ndim != rank + 2 or x.shape[-1] != kernel.shape[rank]:
         raise ShapeError(f"{what}: input must be (batch, *spatial, {kernel.shape[rank]}) for "
                          f"kernel {kernel.shape}, got {x.shape} (at {user_site()})")
-    return kernel
+    return x, kernel

@@ -4,7 +4,7 @@ SeparableConv1D/2D (that, then a 1 x 1 convolution to `filters`). channels_last 
 
 Weights as Keras 3: the depthwise layers' `kernel` (*kernel_size, in_channels, multiplier);
 the separable layers' `depthwise_kernel`, `pointwise_kernel` (*1, in * multiplier, filters).
-The math is graphc.conv_family_api (composed from the forward convolution; costs there).
+The math is graphc.conv_family_api: the depthwise_conv op, then (separable) a 1 x 1 conv.
 """
 
 from __future__ import annotations

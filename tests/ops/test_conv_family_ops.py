@@ -135,6 +135,26 @@ def test_depthwise_and_separable_match_per_channel_loops(rank, sizes, padding, s
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_run_time_spatial_sizes(backend):
+    """Sizes known only when called: the kernels' direct loop nests, values and gradients."""
+    x, wt, wd = normal(2, 7, 5, 3), normal(3, 3, 4, 3), normal(3, 2, 3, 2)
+    xs = gc.placeholder((None, None, None, 3), "float64")
+    kernels = [gc.placeholder(w.shape, "float64") for w in (wt, wd)]
+    up = conv_transpose(xs, kernels[0], strides=(2, 1), output_padding=(1, 0))
+    down = depthwise_conv(xs, kernels[1], strides=(1, 2), dilation_rate=1)
+    cost = gc.sum(up * up) + gc.sum(down * down)
+    outputs = [up, down] + gc.grad(cost, [xs] + kernels)
+    got = gc.function([xs] + kernels, outputs, backend=backend)(x, wt, wd)
+    expected = gc.function([xs] + kernels, outputs, backend="numpy")(x, wt, wd)
+    np.testing.assert_allclose(got[0], transpose_reference(x, wt, (2, 1), (1, 1), "valid",
+                                                           (1, 0)), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(got[1], depthwise_reference(x, wd, (1, 2), (1, 1), "valid"),
+                               rtol=1e-10, atol=1e-10)
+    for a, b in zip(got[2:], expected[2:]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
 def gradient_errors(build, arrays, backend):
     """Relative errors of d sum(weights * build(...)) / d each input against finite
     differences."""
