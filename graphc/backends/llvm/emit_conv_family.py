@@ -7,10 +7,11 @@ attributes, so it serves both ops.
 The depthwise convolutions are direct loop nests over windows (a GEMM does not pay: each output
 channel reads one input channel). Channel j = c * M + m of the output, flattened, is also entry j
 of a kernel tap's (C, M) slice, so the innermost loops run over j, contiguous in both:
-    forward       threads split output rows; out[pixel, j] = sum over taps x[src, j / M] w[tap, j]
+    forward       threads split images; out[pixel, j] = sum over taps x[src, j / M] w[tap, j]
     input grad    threads split images; each output pixel scatters dy[pixel, j] w[tap, j]
                   into gx[src, j / M] of its own image (no races)
-    weight grad   threads split dW's rows (tap, c); each sums x[src, c] dy[pixel, c * M + m]
+    weight grad   threads split the kernel's taps; each sums x[src, j / M] dy[pixel, j] into
+                  its (C, M) slice
 """
 
 from __future__ import annotations
@@ -21,55 +22,25 @@ from graphc.backends.llvm.irutil import c64
 from graphc.backends.llvm.windows import add_into, geometry_of, zero
 
 
-def emit_depthwise(kb, node):
-    x, w = node.inputs
-    g = geometry_of(kb, node, x, node)
-    b, t, M = kb.b, node.dtype, w.shape[-1]
-    CM = b.mul(g.C, c64(M))
-
-    def row(n, oh):
-        def column(ow):
-            base = b.mul(g.pixel(n, oh, ow, g.OH, g.OW), CM)
-            zero(kb, kb.out, base, CM, t)
-
-            def tap(kh, kw, ih, iw, inside):
-                with b.if_then(inside):
-                    src = b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C)
-                    w_row = b.mul(b.add(b.mul(kh, c64(g.KW)), kw), CM)
-                    kb.loop(c64(0), CM, lambda j: add_into(kb, kb.out, b.add(base, j), b.fmul(
-                        kb.load(kb.ins[0], b.add(src, b.sdiv(j, c64(M))), t),
-                        kb.load(kb.ins[1], b.add(w_row, j), t)), t), name="j")
-
-            g.window(oh, ow, tap)
-
-        kb.loop(c64(0), g.OW, column, name="ow")
-
-    g.output_rows(row)
-    return kb.finish()
-
-
-def emit_depthwise_input_grad(kb, node):
-    dy, w = node.inputs[:2]  # the third, the forward input, lends only its sizes
-    g = geometry_of(kb, node, node, dy)
-    b, t, M = kb.b, node.dtype, w.shape[-1]
-    CM = b.mul(g.C, c64(M))
-    image = b.mul(b.mul(g.H, g.W), g.C)
+def sweep_images(kb, node, g, image, taps):
+    """Each thread its own images: zero the kernel's output image (`image` values), then for
+    every output pixel and every kernel tap inside the input,
+    taps(pixel_row, source_row, tap_row): rows of the (.., C * M) output/gradient, the
+    (.., C) input and the kernel's (C, M) slice."""
+    b = kb.b
+    CM = b.mul(g.C, c64(multiplier(node)))
 
     def one_image(n):
-        zero(kb, kb.out, b.mul(n, image), image, t)
+        zero(kb, kb.out, b.mul(n, image), image, node.dtype)
 
         def out_pixel(p):
             oh, ow = b.sdiv(p, g.OW), b.srem(p, g.OW)
-            dy_row = b.mul(g.pixel(n, oh, ow, g.OH, g.OW), CM)
+            pixel_row = b.mul(g.pixel(n, oh, ow, g.OH, g.OW), CM)
 
             def tap(kh, kw, ih, iw, inside):
                 with b.if_then(inside):
-                    dst = b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C)
-                    w_row = b.mul(b.add(b.mul(kh, c64(g.KW)), kw), CM)
-                    kb.loop(c64(0), CM, lambda j: add_into(
-                        kb, kb.out, b.add(dst, b.sdiv(j, c64(M))), b.fmul(
-                            kb.load(kb.ins[0], b.add(dy_row, j), t),
-                            kb.load(kb.ins[1], b.add(w_row, j), t)), t), name="j")
+                    taps(pixel_row, b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C),
+                         b.mul(b.add(b.mul(kh, c64(g.KW)), kw), CM))
 
             g.window(oh, ow, tap)
 
@@ -79,39 +50,79 @@ def emit_depthwise_input_grad(kb, node):
     return kb.finish()
 
 
-def emit_depthwise_weight_grad(kb, node):
-    x, dy = node.inputs
-    g = geometry_of(kb, node, x, dy)
-    b, t, M = kb.b, node.dtype, node.shape[-1]
-    CM = b.mul(g.C, c64(M))
-    lo, hi = kb.split(b.mul(c64(g.KH * g.KW), g.C))
-    pixels = b.mul(g.N, b.mul(g.OH, g.OW))
+def multiplier(node) -> int:
+    """M: the kernel's last axis (the weight gradient's output is the kernel)."""
+    return node.shape[-1] if node.op.endswith("weight_grad") else node.inputs[1].shape[-1]
 
-    def weight_row(k):
-        tap, c = b.sdiv(k, g.C), b.srem(k, g.C)
+
+def channel_products(kb, node, g, target_index, left, right):
+    """out[target_index(j, c)] += left * right for j < C * M, each factor a (pointer, index of
+    (j, c)) pair; index j of a (C, M) slice is input channel c = j / M."""
+    b, t, M = kb.b, node.dtype, multiplier(node)
+
+    def channel(j):
+        c = b.sdiv(j, c64(M))
+        product = b.fmul(*(kb.load(ptr, index(j, c), t) for ptr, index in (left, right)))
+        add_into(kb, kb.out, target_index(j, c), product, t)
+
+    kb.loop(c64(0), b.mul(g.C, c64(M)), channel, name="j")
+
+
+def emit_depthwise_sweep(kb, node):
+    """forward:    out[pixel, j] += x[source, j / M] * w[tap, j] over the taps;
+    input grad: gx[source, j / M] += dy[pixel, j] * w[tap, j] (its third input lends sizes)."""
+    forward = not node.op.endswith("input_grad")
+    image_node, out_node = (node.inputs[0], node) if forward else (node, node.inputs[0])
+    g = geometry_of(kb, node, image_node, out_node)
+    b = kb.b
+    image = kb.count(kb.out_dims()[1:])
+
+    def taps(pixel_row, source_row, tap_row):
+        def pixel(j, c):
+            return b.add(pixel_row, j)
+
+        def source(j, c):
+            return b.add(source_row, c)
+
+        target, read = (pixel, source) if forward else (source, pixel)
+        channel_products(kb, node, g, target, (kb.ins[0], read),
+                         (kb.ins[1], lambda j, c: b.add(tap_row, j)))
+
+    return sweep_images(kb, node, g, image, taps)
+
+
+def emit_depthwise_weight_grad(kb, node):
+    """Each thread its own kernel taps (all of their (C, M) slice): over every output pixel
+    whose window puts the tap inside the input, dW[tap, j] += x[source, j / M] * dy[pixel, j]."""
+    g = geometry_of(kb, node, node.inputs[0], node.inputs[1])
+    b = kb.b
+    CM = b.mul(g.C, c64(multiplier(node)))
+    lo, hi = kb.split(c64(g.KH * g.KW))
+    per_image = b.mul(g.OH, g.OW)
+
+    def own_tap(tap):
         kh, kw = b.sdiv(tap, c64(g.KW)), b.srem(tap, c64(g.KW))
-        out = b.mul(k, c64(M))
-        zero(kb, kb.out, out, c64(M), t)
+        tap_row = b.mul(tap, CM)
+        zero(kb, kb.out, tap_row, CM, node.dtype)
 
         def pixel(r):
-            n, p = b.sdiv(r, b.mul(g.OH, g.OW)), b.srem(r, b.mul(g.OH, g.OW))
-            oh, ow = b.sdiv(p, g.OW), b.srem(p, g.OW)
-            ih = g.source(oh, kh, g.SH, g.DH, g.PT)
-            iw = g.source(ow, kw, g.SW, g.DW, g.PL)
+            n, p = b.sdiv(r, per_image), b.srem(r, per_image)
+            ih = g.source(b.sdiv(p, g.OW), kh, g.SH, g.DH, g.PT)
+            iw = g.source(b.srem(p, g.OW), kw, g.SW, g.DW, g.PL)
+            source_row = b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C)
             with b.if_then(g.inside(ih, iw)):
-                xv = kb.load(kb.ins[0], b.add(b.mul(g.pixel(n, ih, iw, g.H, g.W), g.C), c), t)
-                dy_row = b.add(b.mul(r, CM), b.mul(c, c64(M)))
-                kb.loop(c64(0), c64(M), lambda m: add_into(kb, kb.out, b.add(out, m), b.fmul(
-                    xv, kb.load(kb.ins[1], b.add(dy_row, m), t)), t), name="m")
+                channel_products(kb, node, g, lambda j, c: b.add(tap_row, j),
+                                 (kb.ins[0], lambda j, c: b.add(source_row, c)),
+                                 (kb.ins[1], lambda j, c: b.add(b.mul(r, CM), j)))
 
-        kb.loop(c64(0), pixels, pixel, name="r")
+        kb.loop(c64(0), b.mul(g.N, per_image), pixel, name="r")
 
-    kb.loop(lo, hi, weight_row, name="k")
+    kb.loop(lo, hi, own_tap, name="tap")
     return kb.finish()
 
 
 for _r in (1, 2):
     register(f"conv{_r}d_transpose", "kernel", emit_conv_input_grad)
-    register(f"depthwise_conv{_r}d", "kernel", emit_depthwise)
-    register(f"depthwise_conv{_r}d_input_grad", "kernel", emit_depthwise_input_grad)
+    register(f"depthwise_conv{_r}d", "kernel", emit_depthwise_sweep)
+    register(f"depthwise_conv{_r}d_input_grad", "kernel", emit_depthwise_sweep)
     register(f"depthwise_conv{_r}d_weight_grad", "kernel", emit_depthwise_weight_grad)
