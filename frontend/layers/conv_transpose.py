@@ -8,17 +8,18 @@ The kernel is (*kernel_size, filters, in_channels), as Keras's; the output lengt
 
 from __future__ import annotations
 
-from frontend.layers.arguments import int_tuple
+import numpy as np
+
 from frontend.layers.convolutional import _Conv
 from frontend.layers.weight_options import add_weight_with_options
 from graphc.conv_family_api import conv_transpose
 from graphc.ir import user_site
 
 
-def check_conv_input(layer, input_shape, channels_known=True) -> None:
+def check_conv_input(layer, input_shape) -> None:
     """A (batch, *spatial, channels) input with known channels, or an error naming the layer,
     the shape received and the user's line."""
-    if len(input_shape) != layer.rank + 2 or (channels_known and input_shape[-1] is None):
+    if len(input_shape) != layer.rank + 2 or input_shape[-1] is None:
         spatial = "steps" if layer.rank == 1 else "rows, cols"
         raise ValueError(
             f"{type(layer).__name__} '{layer.name}' expects inputs of shape (batch, {spatial}, "
@@ -40,12 +41,20 @@ class _ConvTranspose(_Conv):
                              f"Received: padding={padding!r}")
         self.output_padding = None
         if output_padding is not None:
-            self.output_padding = int_tuple(output_padding, self.rank, "output_padding", owner) \
-                if output_padding != 0 else (0,) * self.rank
-            if any(e >= s for e, s in zip(self.output_padding, self.strides)):
-                raise ValueError(f"{owner}: `output_padding` must be smaller than `strides`. "
-                                 f"Received: output_padding={output_padding!r}, "
-                                 f"strides={self.strides}")
+            self.output_padding = self.checked_output_padding(output_padding)
+
+    def checked_output_padding(self, output_padding) -> tuple:
+        """Keras's: an int or one int per axis, each in [0, stride)."""
+        values = (output_padding,) * self.rank if isinstance(output_padding, (int, np.integer)) \
+            else tuple(output_padding)
+        if len(values) != self.rank or not all(
+                isinstance(e, (int, np.integer)) and 0 <= e < s
+                for e, s in zip(values, self.strides)):
+            raise ValueError(
+                f"{type(self).__name__}: `output_padding` must be {self.rank} ints >= 0 and "
+                f"smaller than `strides`. Received: output_padding={output_padding!r}, "
+                f"strides={self.strides}")
+        return tuple(int(e) for e in values)
 
     def build(self, input_shape):
         check_conv_input(self, input_shape)

@@ -39,10 +39,10 @@ VALUE_CASES = {
         lambda x, w: relu(transpose_reference(x, w[0], (2, 2), (1, 1), "same", None) + w[1]),
     ),
     "conv2d_transpose_valid_output_padding": (
-        lambda: layers.Conv2DTranspose(2, (2, 3), strides=(3, 2), output_padding=(1, 1),
+        lambda: layers.Conv2DTranspose(2, (2, 3), strides=(3, 2), output_padding=(2, 0),
                                        dilation_rate=1, use_bias=False),
         (4, 5, 2),
-        lambda x, w: transpose_reference(x, w[0], (3, 2), (1, 1), "valid", (1, 1)),
+        lambda x, w: transpose_reference(x, w[0], (3, 2), (1, 1), "valid", (2, 0)),
     ),
     "conv1d_transpose_dilated": (
         lambda: layers.Conv1DTranspose(3, 3, dilation_rate=2, bias_initializer="ones"),
@@ -139,9 +139,10 @@ def test_bad_input_names_the_layer_the_shape_and_this_line():
         layers.Conv2DTranspose(4, 3, name="up")(layers.Input(shape=(5, 3)))
     with pytest.raises(ValueError, match=r"SeparableConv1D 's' expects .*\(None, 4, 4, 2\)"):
         layers.SeparableConv1D(4, 3, name="s")(layers.Input(shape=(4, 4, 2)))
-    with pytest.raises(ValueError, match=r"Conv2DTranspose: `output_padding` must be smaller "
-                                         r"than `strides`"):
-        layers.Conv2DTranspose(4, 3, strides=2, output_padding=2)
+    with pytest.raises(ValueError, match=r"Conv2DTranspose: `output_padding` must be 2 ints >= 0 "
+                                         r"and smaller than `strides`. Received: "
+                                         r"output_padding=\(0, 2\), strides=\(2, 2\)"):
+        layers.Conv2DTranspose(4, 3, strides=2, output_padding=(0, 2))
     with pytest.raises(ValueError, match=r"DepthwiseConv2D: `padding` must be 'valid' or "
                                          r"'same'. Received: padding='causal'"):
         layers.DepthwiseConv2D(3, padding="causal")
