@@ -1,7 +1,6 @@
 """Keras-style layers: `from frontend.layers import Input, Dense, Dropout, ...`.
 
-Layer modules written elsewhere (convolutional, pooling, recurrent) are picked up here when
-present; each exports its public names in `__all__`.
+The layer modules in EXPORTING_MODULES each list their public names in `__all__`.
 """
 
 import importlib
@@ -101,21 +100,19 @@ __all__ = [
     "deserialize",
 ]
 
-OPTIONAL_MODULES = ("convolutional", "pooling", "recurrent")
-OPTIONAL_MODULES += ("reshaping", "noise", "preprocessing_layers", "rnn", "rnn_cells")  # issue 12
+# Modules whose public names (`__all__`) join this package's.
+EXPORTING_MODULES = (
+    "convolutional", "pooling", "recurrent", "reshaping", "noise", "preprocessing_layers", "rnn",
+    "rnn_cells", "conv_transpose", "depthwise_separable",
+)
 
 
-def _import_optional(module_name: str) -> None:
-    try:
-        module = importlib.import_module(f"frontend.layers.{module_name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"frontend.layers.{module_name}":
-            raise
-        return
-    for name in getattr(module, "__all__", ()):
+def _export(module_name: str) -> None:
+    module = importlib.import_module(f"frontend.layers.{module_name}")
+    for name in module.__all__:
         globals()[name] = getattr(module, name)
         __all__.append(name)
 
 
-for _name in OPTIONAL_MODULES:
-    _import_optional(_name)
+for _name in EXPORTING_MODULES:
+    _export(_name)

@@ -217,6 +217,7 @@ class Shaped:
 from graphc.ops import (  # noqa: E402,F401
     attention,
     conv,
+    conv_family,
     elementwise,
     grad,
     kernel,

@@ -70,3 +70,4 @@ def emitter_for(node, kind: str | None = None) -> Emitter:
 from graphc.backends.llvm import emit_elementwise, emit_movement, emit_nn, emit_reduce  # noqa: E402,F401,I001
 from graphc.backends.llvm import emit_conv, emit_conv_grad, emit_pool, emit_recurrent  # noqa: E402,F401,I001
 from graphc.backends.llvm import emit_attention, emit_normalization  # noqa: E402,F401,I001
+from graphc.backends.llvm import emit_conv_family  # noqa: E402,F401,I001
