@@ -16,15 +16,12 @@ KERAS_FOLDER = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
 
 def local_file(path: str, url: str, file_hash: str) -> Path:
-    """`path` itself if it names an existing file (or is absolute); otherwise the file
-    `path` in `$GRAPHC_HOME/datasets`, downloaded from `url` and checked against
-    `file_hash` (SHA-256, or MD5 for 32 hex digits) unless already there."""
+    """The file `path` in `$GRAPHC_HOME/datasets` (an absolute `path`: that file), downloaded
+    from `url` unless a copy is there, and checked against `file_hash` (SHA-256, or MD5 for 32
+    hex digits) before every use, as Keras's get_file: imdb and reuters are unpickled, so a
+    file that is not Keras's (one that happens to lie in the current folder) is never read."""
     given = Path(path).expanduser()
-    if given.is_absolute() or given.is_file():
-        if not given.is_file():
-            raise DatasetError(f"no such file: {given}")
-        return given
-    return download(url, datasets_dir() / given, file_hash)
+    return download(url, given if given.is_absolute() else datasets_dir() / given, file_hash)
 
 
 def extracted(archive: Path, folder: str) -> Path:

@@ -181,3 +181,37 @@ def test_no_network_and_no_cache_says_so(home, monkeypatch):
     serve(monkeypatch, imdb, b"")  # only imdb is served
     with pytest.raises(files.DownloadError, match="could not download .*boston_housing.npz"):
         boston_housing.load_data()
+
+
+def test_a_file_in_the_current_folder_is_never_unpickled(home, monkeypatch, tmp_path):
+    """imdb.npz holds pickles: only Keras's file (checked against its hash) is ever read, never
+    one that happens to lie in the current folder."""
+    ran = tmp_path / "ran.txt"
+    hostile = np.empty(1, dtype=object)
+    hostile[0] = Exploit(str(ran))
+    (tmp_path / "imdb.npz").write_bytes(npz_bytes(x_train=hostile, y_train=np.zeros(1),
+                                                  x_test=hostile, y_test=np.zeros(1)))
+    monkeypatch.chdir(tmp_path)
+    payload = npz_bytes(x_train=ragged([4, 5]), y_train=np.array([1]), x_test=ragged([6]),
+                        y_test=np.array([0]))
+    calls = serve(monkeypatch, imdb, payload)
+    (xt, yt), _ = imdb.load_data(start_char=None, index_from=0)
+    assert calls == [imdb.URL] and not ran.exists()
+    assert [list(x) for x in xt] == [[4, 5]] and list(yt) == [1]
+
+
+def test_an_absolute_path_is_checked_against_the_hash_too(home, monkeypatch, tmp_path):
+    own = tmp_path / "mine.npz"
+    own.write_bytes(npz_bytes(x=np.zeros((3, 13)), y=np.zeros(3)))
+    payload = npz_bytes(x=np.ones((5, 13)), y=np.ones(5))
+    serve(monkeypatch, boston_housing, payload)
+    (xt, _), _ = boston_housing.load_data(path=str(own), test_split=0.2)
+    assert xt.shape == (4, 13) and (xt == 1).all()  # replaced by Keras's file, as get_file does
+
+
+class Exploit:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
