@@ -116,10 +116,14 @@ class BatchStream:
         return self.steps_per_epoch or self.passes.num_batches
 
     def epoch(self):
-        """An iterator over this epoch's batches (read ahead in a thread for user code)."""
+        """An iterator over this epoch's batches (read ahead in a thread for user code); the
+        source's on_epoch_end runs here, in the training thread, once the last batch is taken
+        (not when the reader thread has read it)."""
+        batches = self._epoch_batches()
         if self.passes.reads_user_code and self.max_queue_size > 0:
-            return read_ahead(self._epoch_batches(), self.max_queue_size)
-        return self._epoch_batches()
+            batches = read_ahead(batches, self.max_queue_size)
+        yield from batches
+        self.passes.end_epoch()
 
     def _epoch_batches(self):
         known, taken = self.passes.num_batches, 0
@@ -134,7 +138,6 @@ class BatchStream:
             yield batch
         if known is not None and self._seen >= known:
             self._current = None
-        self.passes.end_epoch()
 
     def _ran_out(self, taken: int) -> None:
         self._current = None

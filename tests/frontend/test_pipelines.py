@@ -5,6 +5,7 @@ aliases; sparse-label checks; frontend.config."""
 
 import io
 import itertools
+import threading
 import warnings
 
 import numpy as np
@@ -246,3 +247,20 @@ def test_keras1_generator_keywords_are_renamed_as_keras2_did():
         assert len(model.evaluate_generator(looping_batches(), val_samples=2)) == 2
     with pytest.raises(TypeError, match="nb_epochs"):
         model.fit_generator(data, nb_epochs=2)
+
+
+def test_on_epoch_end_runs_in_the_training_thread_after_the_epochs_last_batch():
+    """Keras calls a Sequence's on_epoch_end once every batch of the epoch has trained, in the
+    training thread (the reader thread reads ahead; its end is not the epoch's end)."""
+    trained, ends = [], []
+
+    class Recording(Batches):
+        def on_epoch_end(self):
+            ends.append((len(trained), threading.current_thread() is threading.main_thread()))
+
+    class CountBatches(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            trained.append(batch)
+
+    small_model().fit(Recording(n_batches=20), epochs=2, verbose=0, callbacks=[CountBatches()])
+    assert ends == [(20, True), (40, True)]
