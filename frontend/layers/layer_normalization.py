@@ -68,9 +68,9 @@ def l2_normalize(x, axes: tuple):
 class _AffineNormalization(Layer):
     """A normalization followed by `* gamma + beta` (each optional) over the normalized axes."""
 
-    def _add_affine(self, shape):
-        self.gamma = add_weight_with_options(self, shape, "gamma") if self.scale else None
-        self.beta = add_weight_with_options(self, shape, "beta") if self.center else None
+    def _add_affine(self, shape, scale: bool, center: bool):
+        self.gamma = add_weight_with_options(self, shape, "gamma") if scale else None
+        self.beta = add_weight_with_options(self, shape, "beta") if center else None
 
     def _affine(self, out, axes):
         if self.gamma is not None:
@@ -129,7 +129,10 @@ class LayerNormalization(_AffineNormalization):
 
     def build(self, input_shape):
         self._axes = _resolve_axes(self, _axes(self.axis), tuple(input_shape))
-        self._add_affine(tuple(input_shape[a] for a in self._axes))
+        # as Keras 3: rms_scaling always has gamma and never beta
+        self._add_affine(tuple(input_shape[a] for a in self._axes),
+                         scale=self.scale or self.rms_scaling,
+                         center=self.center and not self.rms_scaling)
 
     def call(self, inputs):
         if self.rms_scaling:  # as Keras 3: x (not centred) over sqrt(variance + epsilon)
@@ -212,7 +215,7 @@ class GroupNormalization(_AffineNormalization):
                 f"{channels} channels of axis {self.axis}. Received: groups={self.groups}, "
                 f"input_shape={tuple(input_shape)} (at {user_site()})"
             )
-        self._add_affine((channels,))
+        self._add_affine((channels,), self.scale, self.center)
 
     def call(self, inputs):
         shape = tuple(-1 if d is None else d for d in inputs.shape)

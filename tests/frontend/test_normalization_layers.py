@@ -48,7 +48,7 @@ def test_layer_normalization_rms_scaling_is_keras_3s(backend):
     x = data(2, 5)
     layer = layers.LayerNormalization(rms_scaling=True, epsilon=1e-5)
     layer(x)
-    gamma, _ = randomize(layer)
+    (gamma,) = randomize(layer)  # as Keras 3: no beta with rms_scaling
     expected = x / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * gamma
     np.testing.assert_allclose(outputs_on(backend, layer, [x]), expected, rtol=1e-4, atol=1e-5)
 
@@ -150,3 +150,10 @@ def test_errors_name_the_layer_and_shapes():
         layers.LayerNormalization(axis=0, name="ln")(data(2, 3))
     with pytest.raises(ValueError, match="groups=0"):
         layers.GroupNormalization(0)
+
+
+@pytest.mark.parametrize("scale,center", [(True, True), (False, True), (False, False)])
+def test_rms_scaling_has_gamma_and_no_beta_as_keras(scale, center):
+    layer = layers.LayerNormalization(rms_scaling=True, scale=scale, center=center)
+    layer.build((None, 6))
+    assert [tuple(w.shape) for w in layer.weights] == [(6,)] and layer.beta is None
