@@ -16,6 +16,7 @@ from frontend.layers.core import (
     Flatten,
     Input,
     InputLayer,
+    Masking,
     Reshape,
 )
 from frontend.layers.lambda_layer import Lambda
@@ -51,6 +52,7 @@ __all__ = [
     "Flatten",
     "Input",
     "InputLayer",
+    "Masking",
     "Reshape",
     "Lambda",
     "Add",
