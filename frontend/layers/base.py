@@ -282,7 +282,7 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
             kwargs["training"] = bool(training)
         # a context marks "inside a call" for add_loss, also when nothing else opened one
         scope = call_context(bool(training)) if current_context() is None else nullcontext()
-        previous_mask = self._pass_mask(inputs, kwargs)
+        previous_mask = self._pass_mask(inputs, rest, kwargs)
         try:
             with scope:
                 self._maybe_build(inputs)

@@ -57,8 +57,16 @@ def first_mask(mask):
 
 
 @functools.cache
-def call_takes_mask(layer_class) -> bool:
-    return "mask" in inspect.signature(layer_class.call).parameters
+def positional_names(layer_class) -> tuple:
+    """The names `call` binds positional arguments to (after self)."""
+    parameters = inspect.signature(layer_class.call).parameters.values()
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(p.name for p in parameters if p.kind in kinds)[1:]
+
+
+@functools.cache
+def call_parameters(layer_class) -> frozenset:
+    return frozenset(inspect.signature(layer_class.call).parameters)
 
 
 class MaskedCalls:
@@ -80,12 +88,19 @@ class MaskedCalls:
         """The mask of the outputs; by default the input's mask, passed on unchanged."""
         return previous_mask
 
-    def _pass_mask(self, inputs, kwargs: dict):
-        """Give `call` its input's mask when it takes `mask` and none was given; returns the
-        input's mask."""
+    def _pass_mask(self, inputs, rest, kwargs: dict):
+        """Keras 3's rule: `call(..., mask=None)` receives the first input's mask and
+        `call(query, value, query_mask=None, value_mask=None)` each named input's, unless
+        given; returns the first input's mask."""
+        parameters, positional = call_parameters(type(self)), positional_names(type(self))
         previous = masks_of(inputs)
-        if call_takes_mask(type(self)) and kwargs.get("mask") is None:
+        if "mask" in parameters and kwargs.get("mask") is None:
             kwargs["mask"] = previous
+        bound = positional[: 1 + len(rest)]
+        for name, value in [*zip(bound, (inputs, *rest)), *list(kwargs.items())]:
+            key = f"{name}_mask"
+            if key in parameters and key not in bound and kwargs.get(key) is None:
+                kwargs[key] = masks_of(value)
         return previous
 
     def _attach_masks(self, inputs, outputs, previous) -> None:

@@ -93,6 +93,22 @@ def test_supporting_layers_pass_the_mask_and_others_drop_it_with_keras_warning()
         layers.Flatten()(layers.Dense(2)(layers.Input(shape=(3, 2))))
 
 
+class _Scale(layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True  # Keras 3's way to pass the mask on unchanged
+
+    def call(self, inputs):
+        return inputs * 2.0
+
+
+def test_a_user_layer_that_sets_supports_masking_passes_the_mask_on():
+    x = layers.Input(shape=(6,), dtype="int32")
+    embedded = layers.Embedding(10, 4, mask_zero=True)(x)
+    assert _Scale()(embedded)._keras_mask is not None
+    assert not layers.Flatten().supports_masking and layers.Dense(2).supports_masking
+
+
 class _MaskedMean(layers.Layer):
     """A user layer that reads the mask in call and drops it (compute_mask -> None)."""
 
@@ -117,6 +133,29 @@ def test_a_user_layer_receives_the_mask_in_call_and_the_model_replays_it(backend
     expected = [vectors[i, :n].mean(0) for i, n in enumerate(lengths(PADDED))]
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     assert get_keras_mask(pooled.node) is None
+
+
+class _TwoInputs(layers.Layer):
+    """Keras 3's `<argument>_mask` rule, as attention layers read it."""
+
+    def call(self, query, value, query_mask=None, value_mask=None):
+        self.received = (query_mask, value_mask)
+        return query + value
+
+    def compute_mask(self, inputs, previous_mask):
+        return None
+
+
+def test_a_layer_of_several_inputs_receives_each_ones_mask_by_argument_name():
+    query, value = gc.placeholder((None, 6), "int32"), gc.placeholder((None, 6), "int32")
+    query_vectors = layers.Embedding(10, 4, mask_zero=True)(query)
+    value_vectors = layers.Embedding(10, 4)(value)
+    layer = _TwoInputs()
+    layer(query_vectors, value_vectors)
+    assert layer.received == (get_keras_mask(query_vectors), None)
+    given = gc.placeholder((None, 6), "bool")
+    layer(query_vectors, value=value_vectors, query_mask=given)
+    assert layer.received[0] is given
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -239,6 +278,12 @@ class _MaskedLSTM(layers.Layer):
 def test_masked_lstm_gradients_match_finite_differences(backend):
     keep = np.array([[True, True, False, False], [True, False, True, True]])
     check_layer_gradients(_MaskedLSTM(keep), RNG.standard_normal((2, 4, 2)), backend, RNG)
+
+
+def test_a_mask_of_the_wrong_shape_is_refused_naming_the_layer():
+    x = gc.placeholder((None, 5, 2), "float32")
+    with pytest.raises(ValueError, match=r"'lstm_shape'.*\(None, 5\).*\(None, 3\)"):
+        layers.LSTM(2, name="lstm_shape")(x, mask=gc.placeholder((None, 3), "bool"))
 
 
 def test_a_masked_rnn_needs_a_known_number_of_steps():
