@@ -16,6 +16,7 @@ from frontend.layers.core import (
     Flatten,
     Input,
     InputLayer,
+    Masking,
     Reshape,
 )
 from frontend.layers.einsum_dense import EinsumDense
@@ -62,6 +63,7 @@ __all__ = [
     "Flatten",
     "Input",
     "InputLayer",
+    "Masking",
     "Reshape",
     "Lambda",
     "Add",

@@ -1,9 +1,8 @@
 """The Layer base class (Keras 3 pattern: `__init__` stores and validates config, `build`
 creates weights with `add_weight`, `call` is plain graphc math, `get_config` round-trips
-through `from_config`) and the registry that deserialization looks classes up in.
-
-Every subclass registers itself by class name, so layers defined in other modules
-(convolutional, recurrent, user code) load from saved configs once their module is imported.
+through `from_config`) and the registry that deserialization looks classes up in. Every
+subclass registers itself by class name, so layers defined in other modules (convolutional,
+recurrent, user code) load from saved configs once their module is imported. Masks: masks.py.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import numpy as np
 
 import graphc as gc
 from frontend import backend, constraints, initializers, regularizers
+from frontend.layers.masks import MaskedCalls
 from frontend.layers.registry import (  # noqa: F401 - re-exported for layer modules
     BASE_KWARGS,
     LAYERS,
@@ -51,7 +51,7 @@ def shape_of(structure):
     return map_structure(lambda t: tuple(t.shape), structure)
 
 
-class Layer(metaclass=TakesLegacyNames):
+class Layer(MaskedCalls, metaclass=TakesLegacyNames):
     """Base class of all layers.
 
     Subclasses implement `__init__` (store config; errors say `Received: units=...`),
@@ -92,11 +92,10 @@ class Layer(metaclass=TakesLegacyNames):
     def _input_shape_from(kwargs):
         if kwargs.get("batch_input_shape") is not None:
             return tuple(kwargs["batch_input_shape"])
-        if kwargs.get("input_shape") is not None:
-            shape = kwargs["input_shape"]
-            shape = (shape,) if isinstance(shape, int) else tuple(shape)
-            return (kwargs.get("batch_size"),) + shape
-        return None
+        shape = kwargs.get("input_shape")
+        if shape is None:
+            return None
+        return (kwargs.get("batch_size"),) + ((shape,) if isinstance(shape, int) else tuple(shape))
 
     @property
     def _tracked_layers(self) -> list:
@@ -283,6 +282,7 @@ class Layer(metaclass=TakesLegacyNames):
             kwargs["training"] = bool(training)
         # a context marks "inside a call" for add_loss, also when nothing else opened one
         scope = call_context(bool(training)) if current_context() is None else nullcontext()
+        previous_mask = self._pass_mask(inputs, rest, kwargs)
         try:
             with scope:
                 self._maybe_build(inputs)
@@ -293,6 +293,7 @@ class Layer(metaclass=TakesLegacyNames):
                 f"input of shape {shape_of(inputs)}: {err}"
             ) from None
         self._add_activity_loss(outputs)
+        self._attach_masks(inputs, outputs, previous_mask)
         return outputs
 
     def _add_activity_loss(self, outputs) -> None:
@@ -317,7 +318,6 @@ class Layer(metaclass=TakesLegacyNames):
 
     def _call_eager(self, inputs, rest, kwargs):
         """Compute on arrays right away with the NumPy interpreter (like Keras's eager mode)."""
-
         def const(value):
             array = np.asarray(value)
             if array.dtype.kind == "f":

@@ -1,9 +1,14 @@
-"""Core layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Embedding
-(and Lambda, defined in lambda_layer.py, importable from here as in Keras 1/2)."""
+"""Core layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Embedding,
+Masking (and Lambda, defined in lambda_layer.py, importable from here as in Keras 1/2).
+
+As in Keras 3, Dense, Activation and Dropout pass an input's mask on; Embedding(mask_zero=True)
+and Masking make one (masks.py)."""
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 import graphc as gc
 from frontend import activations, backend, seeding
@@ -15,6 +20,7 @@ from frontend.layers.weight_options import (
     set_weight_options,
     weight_options_config,
 )
+from graphc.ir import user_site
 
 
 class InputLayer(Layer):
@@ -85,6 +91,8 @@ def Input(
 class Dense(Layer):
     """`activation(inputs @ kernel + bias)` over the last axis."""
 
+    supports_masking = True
+
     def __init__(
         self,
         units=None,
@@ -136,6 +144,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation function (by name or callable)."""
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -151,6 +161,8 @@ class Dropout(Layer):
     """Inverted dropout: while training, zeroes each unit with probability `rate` and scales the
     rest by 1 / (1 - rate); the identity at inference. The mask comes from graphc's
     counter-based random op, keyed by the seed, this layer and the training step."""
+
+    supports_masking = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -229,7 +241,8 @@ class Reshape(Layer):
 
 
 class Embedding(Layer):
-    """Maps integer indices (batch, ...) to dense vectors (batch, ..., output_dim)."""
+    """Maps integer indices (batch, ...) to dense vectors (batch, ..., output_dim).
+    With mask_zero=True, index 0 is padding: the output's mask is `inputs != 0`."""
 
     def __init__(
         self,
@@ -245,13 +258,13 @@ class Embedding(Layer):
         if input_length is not None and "input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
-        if mask_zero:
-            raise ValueError("Embedding: mask_zero=True is not supported (graphc has no masks)")
         self.input_dim = positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = positive_int(output_dim, "output_dim", "Embedding")
         options = (embeddings_initializer, embeddings_regularizer, embeddings_constraint)
         set_weight_options(self, embeddings=options)
         self.input_length = input_length
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
 
     def build(self, input_shape):
         shape = (self.input_dim, self.output_dim)
@@ -262,14 +275,53 @@ class Embedding(Layer):
             inputs = gc.cast(inputs, "int32")
         return gc.take(self.embeddings, inputs, axis=0)
 
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return gc.not_equal(inputs, gc.constant(np.zeros((), inputs.dtype)))
+
     def get_config(self):
         return {
             **super().get_config(),
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
             **weight_options_config(self, "embeddings"),
-            "mask_zero": False,
+            "mask_zero": self.mask_zero,
         }
+
+
+class Masking(Layer):
+    """Marks as padding the time steps whose features all equal `mask_value`: their outputs
+    are zeros and the output's mask is False there (Keras 3).
+
+    Example: `Masking(mask_value=0.0)` on (batch, timesteps, features)
+    """
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(mask_value, (int, float)) or isinstance(mask_value, bool):
+            raise ValueError(
+                f"Masking: `mask_value` must be a number. Received: mask_value={mask_value!r} "
+                f"(at {user_site()})"
+            )
+        self.mask_value = mask_value
+
+    def compute_mask(self, inputs, mask=None):
+        return self.real_steps(inputs, keepdims=False)
+
+    def real_steps(self, inputs, keepdims: bool):
+        """True where some feature differs from mask_value (Keras: any over the last axis)."""
+        differs = gc.not_equal(inputs, gc.constant(np.asarray(self.mask_value, inputs.dtype)))
+        return gc.max(gc.cast(differs, "int32"), axis=-1, keepdims=keepdims) > 0
+
+    def call(self, inputs):
+        keep = self.real_steps(inputs, keepdims=True)
+        return gc.where(keep, inputs, gc.constant(np.zeros((), inputs.dtype)))
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
 
 # Keras 1/2 scripts import Lambda from keras.layers.core.

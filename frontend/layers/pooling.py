@@ -7,6 +7,8 @@ with a DeprecationWarning, by frontend/legacy_names.py.
 
 from __future__ import annotations
 
+import numpy as np
+
 import graphc as gc
 from frontend.layers.arguments import int_tuple
 from frontend.layers.base import Layer
@@ -86,21 +88,42 @@ class _GlobalPooling(Layer):
         self.keepdims = bool(keepdims)
 
     def call(self, inputs):
+        pool = gc.global_avg_pool if self.kind == "avg" else gc.global_max_pool
+        pooled = pool(self.channels_last(inputs), keepdims=self.keepdims)
+        return to_data_format(pooled, self.data_format) if self.keepdims else pooled
+
+    def channels_last(self, inputs):
         if inputs.ndim != self.rank + 2:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' expects {self.rank + 2}-d "
                 f"inputs (batch, *spatial, channels). Received: {inputs.shape}"
             )
-        pool = gc.global_avg_pool if self.kind == "avg" else gc.global_max_pool
-        pooled = pool(to_channels_last(inputs, self.data_format), keepdims=self.keepdims)
-        return to_data_format(pooled, self.data_format) if self.keepdims else pooled
+        return to_channels_last(inputs, self.data_format)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
+    """The mean over time; under a (batch, time) mask, the mean of the real steps only, and
+    the output has no mask (Keras 3)."""
+
     rank, kind = 1, "avg"
+    supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        x = self.channels_last(inputs)
+        real = gc.expand_dims(gc.cast(mask, "bool"), -1)
+        total = gc.sum(gc.where(real, x, gc.constant(np.zeros((), x.dtype))), axis=1)
+        pooled = total / gc.sum(gc.cast(real, x.dtype), axis=1)
+        if not self.keepdims:
+            return pooled
+        return to_data_format(gc.expand_dims(pooled, 1), self.data_format)
+
+    def compute_mask(self, inputs, previous_mask):
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalPooling):

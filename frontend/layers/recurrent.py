@@ -9,7 +9,8 @@ once (x @ kernel + bias, one matmul) and runs the recurrence as one graphc seque
 (graphc.ops.recurrent: the time loop lives inside one kernel, so a 100-step sequence costs no
 more graph than a 5-step one). With any other options it runs the cell unrolled over the
 time axis (ordinary graph ops, one cell per step; the time axis must then be known):
-`layer.fused` says which.
+`layer.fused` says which. Under a mask the cell runs unrolled too (the fused kernels take no
+mask): masked steps keep the states, as in Keras (rnn.py).
 
 Supported as in Keras: return_sequences, return_state, go_backwards, dropout and
 recurrent_dropout (one mask per sequence each), initial states (`layer(x, initial_state=[h,

@@ -13,6 +13,11 @@ read backwards and the outputs are returned in that order, as Keras), initial st
 of a batch are kept in shared variables (one row per sample, so the batch size must be fixed
 with Input(batch_size=...)/batch_input_shape) and start the next batch; `reset_states()`
 zeroes them. They advance in fit, predict and eager calls.
+
+Masks (Keras): under a (batch, time) mask (from Embedding(mask_zero=True), Masking, or
+`mask=`) the cell runs unrolled, and at a masked step the states stay as they were and the
+output repeats the previous one (zeros before the first real step, or always with
+zero_output_for_mask=True). With return_sequences the mask passes on to the next layer.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 
 import graphc as gc
 from frontend.layers.base import Layer
+from frontend.layers.masks import first_mask
 from frontend.layers.registry import deserialize, serialize
 from frontend.layers.rnn_cells import StackedRNNCells, as_list, build_cell, state_sizes
 from frontend.layers.tensor import current_context
@@ -110,7 +116,7 @@ class RNN(Layer):
 
     # ---- calling -----------------------------------------------------------------------------
 
-    def call(self, inputs, initial_state=None, training=False):
+    def call(self, inputs, initial_state=None, mask=None, training=False):
         if isinstance(inputs, (list, tuple)):
             inputs, initial_state = inputs[0], list(inputs[1:]) or initial_state
         states = self.starting_states(inputs, initial_state)
@@ -118,7 +124,12 @@ class RNN(Layer):
         for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
             if hasattr(self.cell, reset):  # a new sequence draws new masks
                 getattr(self.cell, reset)()
-        sequence, last, final = self.run(x, states, training)
+        mask = first_mask(mask)
+        if mask is None:
+            sequence, last, final = self.run(x, states, training)
+        else:
+            steps = self.time_mask(mask, inputs)
+            sequence, last, final = self.run_masked(x, steps, states, training)
         context = current_context()
         if self.stateful and context is not None:
             context.updates.extend(zip(self.state_variables, final))
@@ -148,6 +159,38 @@ class RNN(Layer):
             outputs.append(output)
             states = as_list(states)
         return gc.stack(outputs, axis=1), outputs[-1], states
+
+    def time_mask(self, mask, x) -> list:
+        """The mask as one (batch, 1) boolean per step, in the order the steps run."""
+        if tuple(mask.shape[1:]) != (x.shape[1],) or mask.ndim != 2:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': the mask must have shape (batch, "
+                f"timesteps) = (None, {x.shape[1]}). Received: mask of shape {mask.shape} "
+                f"for inputs of shape {x.shape} (at {user_site()})"
+            )
+        self.check_static_time(x, "runs its cell step by step under a mask")
+        steps = [gc.expand_dims(gc.cast(mask[:, t], "bool"), -1) for t in range(x.shape[1])]
+        return steps[::-1] if self.go_backwards else steps
+
+    def run_masked(self, x, steps, states, training):
+        """Keras's masked recurrence: at a masked step the states stay as they were and the
+        output repeats the previous one (zeros with zero_output_for_mask, and before any)."""
+        zero = gc.constant(np.zeros((), x.dtype))
+        outputs = []
+        for t, keep in enumerate(steps):
+            output, new_states = self.cell(x[:, t], states, training=training)
+            states = [gc.where(keep, n, s) for n, s in zip(as_list(new_states), states)]
+            previous = zero if self.zero_output_for_mask or not outputs else outputs[-1]
+            outputs.append(gc.where(keep, output, previous))
+        return gc.stack(outputs, axis=1), outputs[-1], states
+
+    def compute_mask(self, inputs, previous_mask):
+        """The sequence's mask goes on with return_sequences; the states carry none."""
+        mask = first_mask(previous_mask)
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(state_sizes(self.cell))
+        return output_mask
 
     def check_static_time(self, x, why: str) -> None:
         if x.shape[1] is None:

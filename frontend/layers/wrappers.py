@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import graphc as gc
 from frontend.layers.base import Layer
+from frontend.layers.masks import first_mask
 from frontend.layers.registry import deserialize
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -63,16 +64,21 @@ class Bidirectional(Layer):
         )
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
+        for direction in (self.forward_layer, self.backward_layer):
+            # Keras: under a mask, masked steps of returned sequences are zeros both ways
+            if hasattr(direction, "zero_output_for_mask"):
+                direction.zero_output_for_mask = self.return_sequences
 
-    def call(self, inputs, initial_state=None, training=False):
+    def call(self, inputs, initial_state=None, mask=None, training=False):
         if isinstance(inputs, (list, tuple)):
             inputs, initial_state = inputs[0], list(inputs[1:]) or initial_state
         forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
             forward_state, backward_state = initial_state[:half], initial_state[half:]
-        y_fw = self.forward_layer(inputs, initial_state=forward_state, training=training)
-        y_bw = self.backward_layer(inputs, initial_state=backward_state, training=training)
+        options = {"mask": first_mask(mask), "training": training}
+        y_fw = self.forward_layer(inputs, initial_state=forward_state, **options)
+        y_bw = self.backward_layer(inputs, initial_state=backward_state, **options)
         states = []
         if self.return_state:
             (y_fw, *states_fw), (y_bw, *states_bw) = y_fw, y_bw
@@ -83,6 +89,11 @@ class Bidirectional(Layer):
         if not self.return_state:
             return output
         return (output if isinstance(output, list) else [output]) + states
+
+    def compute_mask(self, inputs, previous_mask):
+        """The sequence's mask, on each output (merge_mode=None) or the merged one."""
+        mask = first_mask(previous_mask) if self.return_sequences else None
+        return [mask, mask] if self.merge_mode is None else mask
 
     def merge(self, a, b):
         if self.merge_mode == "concat":
@@ -108,8 +119,11 @@ class TimeDistributed(Layer):
     """Applies `layer` to every time step: (batch, time, ...) -> (batch, time, ...out).
 
     The steps are folded into the batch (one call of `layer` on batch * time rows); the
-    number of time steps may be None (known at run time). Example: `TimeDistributed(Dense(8))`
+    number of time steps may be None (known at run time). A (batch, time) mask passes on to
+    the output, as in Keras 2. Example: `TimeDistributed(Dense(8))`
     """
+
+    supports_masking = True
 
     def __init__(self, layer, **kwargs):
         if isinstance(layer, dict):

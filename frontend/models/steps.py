@@ -15,6 +15,7 @@ import numpy as np
 import graphc as gc
 from frontend import backend, losses, metrics, seeding
 from frontend.compat import lookup
+from frontend.layers.masks import get_keras_mask
 from frontend.layers.tensor import call_context, flatten
 from frontend.models.custom_step import build_traced_step
 from frontend.models.data import DataError
@@ -195,7 +196,10 @@ class StepFunctions:
     def losses_of(self, targets, outputs, weights):
         per_output = []
         for loss, y, pred, w in zip(self.output_losses, targets, outputs, weights):
+            mask = get_keras_mask(pred)
             y, pred = same_rank(y, pred)
+            if loss is not None and mask is not None:
+                w = masked_sample_weight(mask, w, getattr(loss, "reduction", None), pred.dtype)
             per_output.append(None if loss is None else loss(y, pred, w))
         terms = [lw * term for lw, term in zip(self.loss_weights, per_output) if term is not None]
         return sum_terms(terms), per_output
@@ -344,6 +348,21 @@ def same_rank(y_true, y_pred):
 
 def drop_last_axis(x):
     return x[(slice(None),) * (len(x.shape) - 1) + (0,)]
+
+
+def masked_sample_weight(mask, sample_weight, reduction, dtype):
+    """Keras 3's apply_mask: masked steps weigh 0; for mean reductions the real ones weigh
+    total / real, so the mean runs over the real steps only."""
+    mask = gc.cast(mask, dtype)
+    if reduction in ("mean", "sum_over_batch_size"):
+        real = gc.sum(mask) + gc.constant(np.asarray(backend.epsilon(), dtype))
+        mask = mask * (gc.size(mask, dtype=dtype) / real)
+    if sample_weight is None:
+        return mask
+    sample_weight = gc.cast(sample_weight, dtype)
+    while sample_weight.ndim < mask.ndim:  # one weight per sample, over every step
+        sample_weight = gc.expand_dims(sample_weight, -1)
+    return mask * sample_weight
 
 
 def sum_terms(terms):
