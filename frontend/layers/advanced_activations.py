@@ -36,6 +36,8 @@ class ReLU(Layer):
     """max(x, 0), or with Keras's options: `negative_slope * (x - threshold)` below
     `threshold`, capped at `max_value`."""
 
+    supports_masking = True  # the mask passes through, as in Keras 3
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None and max_value < 0:
@@ -62,6 +64,8 @@ class ReLU(Layer):
 class LeakyReLU(Layer):
     """x for x > 0, `negative_slope * x` otherwise (Keras 1/2 called the slope `alpha`)."""
 
+    supports_masking = True  # the mask passes through, as in Keras 3
+
     def __init__(self, negative_slope=0.3, **kwargs):
         super().__init__(**kwargs)
         if negative_slope is None or negative_slope < 0:
@@ -81,6 +85,8 @@ class LeakyReLU(Layer):
 class ELU(Layer):
     """x for x > 0, `alpha * (exp(x) - 1)` otherwise."""
 
+    supports_masking = True  # the mask passes through, as in Keras 3
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = float(alpha)
@@ -98,6 +104,8 @@ class PReLU(Layer):
 
     Example: `PReLU(shared_axes=[1, 2])` learns one slope per channel of an image.
     """
+
+    supports_masking = True  # the mask passes through, as in Keras 3
 
     def __init__(
         self,

@@ -8,5 +8,7 @@ from frontend.layers.base import Layer
 class Identity(Layer):
     """`Identity()(x)` is `x`."""
 
+    supports_masking = True  # the mask passes through, as in Keras 3
+
     def call(self, inputs):
         return inputs

@@ -68,6 +68,8 @@ def l2_normalize(x, axes: tuple):
 class _AffineNormalization(Layer):
     """A normalization followed by `* gamma + beta` (each optional) over the normalized axes."""
 
+    supports_masking = True  # the mask passes through, as in Keras 3
+
     def _add_affine(self, shape, scale: bool, center: bool):
         self.gamma = add_weight_with_options(self, shape, "gamma") if scale else None
         self.beta = add_weight_with_options(self, shape, "beta") if center else None
@@ -156,6 +158,8 @@ class LayerNormalization(_AffineNormalization):
 class RMSNormalization(Layer):
     """x / sqrt(mean(x**2 over `axis`) + epsilon) * scale (Keras 3.9; weight 'scale')."""
 
+    supports_masking = True  # the mask passes through, as in Keras 3
+
     def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
         self.axis, self.epsilon = _config_axis(axis), float(epsilon)
@@ -239,6 +243,8 @@ class GroupNormalization(_AffineNormalization):
 
 class UnitNormalization(Layer):
     """Scales each sample to unit L2 norm over `axis`: x / sqrt(max(sum(x**2), 1e-12))."""
+
+    supports_masking = True  # the mask passes through, as in Keras 3
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

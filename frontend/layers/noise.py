@@ -33,6 +33,8 @@ def standard_normal(key, like):
 class _TrainingNoise(Layer):
     """Shared by the layers below: a seed, a layer id for the key, identity at inference."""
 
+    supports_masking = True  # the mask passes through, as in Keras 3
+
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed, self.layer_id = seed, seeding.layer_id_for(seed)

@@ -12,6 +12,8 @@ class BatchNormalization(Layer):
     averages `moving = moving * momentum + batch * (1 - momentum)`; uses the moving averages at
     inference and when the layer is frozen (trainable=False)."""
 
+    supports_masking = True  # the mask passes through, as in Keras 3
+
     def __init__(
         self,
         axis=-1,

@@ -19,6 +19,8 @@ class Rescaling(Layer):
     Example: `Rescaling(1.0 / 255)` maps pixel values to [0, 1].
     """
 
+    supports_masking = True  # the mask passes through, as in Keras 3
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale, self.offset = float(scale), float(offset)
@@ -40,6 +42,8 @@ class Normalization(Layer):
     are then non-trainable weights named mean and variance, saved with the model).
     Example: `norm = Normalization(); norm.adapt(x_train); model = Sequential([norm, ...])`
     """
+
+    supports_masking = True  # the mask passes through, as in Keras 3
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)

@@ -324,3 +324,28 @@ def test_global_max_pooling_1d_ignores_the_mask_as_keras_3():
     with pytest.warns(UserWarning, match="does not support masking"):
         pooled = layers.GlobalMaxPooling1D()(layers.Embedding(10, 4, mask_zero=True)(x))
     assert pooled._keras_mask is None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: layers.BatchNormalization(),
+        lambda: layers.LayerNormalization(),
+        lambda: layers.RMSNormalization(),
+        lambda: layers.UnitNormalization(),
+        lambda: layers.ReLU(),
+        lambda: layers.LeakyReLU(),
+        lambda: layers.ELU(),
+        lambda: layers.PReLU(),
+        lambda: layers.GaussianNoise(0.1),
+        lambda: layers.GaussianDropout(0.1),
+        lambda: layers.Rescaling(0.5),
+        lambda: layers.Identity(),
+    ],
+)
+def test_elementwise_and_normalizing_layers_pass_the_mask_on(make):
+    """As Keras 3: these layers support masking, so an LSTM after them still sees the padding."""
+    tokens = layers.Input((5,), dtype="int32")
+    embedded = layers.Embedding(10, 4, mask_zero=True)(tokens)
+    out = make()(embedded)
+    assert out._keras_mask is not None
