@@ -59,6 +59,14 @@ class Profile:
     def peak_percent(self, row: KernelTime) -> float | None:
         return 100.0 * row.gflops * 1e9 / self.peak_flops if self.peak_flops else None
 
+    def thread_busy(self) -> list:
+        """Per thread, the share of the measured step it spent inside kernels (the rest:
+        barrier waits, dispatch and the Python side of the call)."""
+        busy = [sum(k.thread_seconds[t] for k in self.kernels if len(k.thread_seconds) > t)
+                for t in range(self.threads)]
+        total = self.step_seconds * self.calls
+        return [b / total if total else 0.0 for b in busy]
+
     def overlay(self) -> dict:
         """{kernel name: share of the step} (kernel names are those of f.kernels and of the
         'fused' stage's kernel nodes)."""
@@ -73,7 +81,8 @@ class Profile:
             rows.append(row)
         return {"backend": self.backend, "calls": self.calls, "threads": self.threads,
                 "step_seconds": self.step_seconds, "kernel_seconds": self.kernel_seconds,
-                "peak_flops": self.peak_flops, "kernels": rows}
+                "peak_flops": self.peak_flops, "thread_busy": self.thread_busy(),
+                "kernels": rows}
 
     def to_json(self, indent: int = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -93,6 +102,8 @@ class Profile:
         lines.append(f"step: {self.step_seconds * 1e6:.1f} us measured, kernels sum to "
                      f"{self.kernel_seconds * 1e6:.1f} us ({self.backend}, {self.threads} "
                      f"thread(s), {self.calls} calls)")
+        busy = ", ".join(f"t{t} {100 * b:.0f}%" for t, b in enumerate(self.thread_busy()))
+        lines.append(f"inside kernels, per thread: {busy}")
         if self.peak_flops:
             lines.append(f"machine peak: {self.peak_flops / 1e9:.1f} GFLOP/s float32")
         return "\n".join(lines)

@@ -89,6 +89,8 @@ def test_llvm_profile_rows_and_step_time():
     assert names <= set(rows) and set(rows) - names <= {"(copies)"}
     assert all(k.calls == 30 and k.seconds >= 0 for k in report.kernels)
     assert len(rows[next(iter(names))].thread_seconds) == report.threads
+    busy = report.thread_busy()
+    assert len(busy) == report.threads and all(0 < b <= 1.0 for b in busy)
     matmuls = [k for k in report.kernels if "matmul" in k.ops]
     assert matmuls and all(k.flops >= 2 * 256 * 10 and k.bytes > 0 for k in matmuls)
     # the kernels' spans cover the step (measured within ~10%; 35% here: a shared machine)
@@ -137,6 +139,7 @@ def test_machine_peak_is_measured_once_and_cached(home, monkeypatch):
 
     monkeypatch.setattr(peak, "measure_thread_peak", refuse)
     assert gc.machine_peak() == first
+    assert f"{first / 1e9:.1f} GFLOP/s" in peak.describe_peak()
     f, args, _ = mlp_step("llvm")
     report = gc.profile(f, *args, repeat=2)
     assert report.peak_flops == first and "machine peak" in str(report)

@@ -87,6 +87,12 @@ def machine_peak(remeasure: bool = False) -> float:
     return known[key] * threads.num_threads()
 
 
+def describe_peak() -> str:
+    """One line for `graphc info`."""
+    return (f"{machine_peak() / 1e9:.1f} GFLOP/s float32 (FMA loop: one thread's rate x "
+            f"{threads.num_threads()} threads; cached in {graphc_home() / PEAK_FILE})")
+
+
 def read_json(path) -> dict:
     """The cached peaks, or {} when the file is missing or damaged (it is measured again)."""
     try:
