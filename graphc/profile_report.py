@@ -31,13 +31,21 @@ class KernelTime:
         return self.seconds / self.calls if self.calls else 0.0
 
     @property
+    def busy_seconds(self) -> float:
+        """Per call, the longest any thread spent inside the kernel (no barrier wait)."""
+        return max(self.thread_seconds, default=self.seconds) / self.calls if self.calls else 0.0
+
+    @property
     def gflops(self) -> float:
-        return self.flops / self.mean_seconds / 1e9 if self.mean_seconds else 0.0
+        """The kernel's own rate: FLOPs over its busy time (barrier waits are not its)."""
+        return self.flops / self.busy_seconds / 1e9 if self.busy_seconds else 0.0
 
 
 @dataclass
 class Profile:
     """kernels: [KernelTime], slowest first; step_seconds: the measured wall time per call;
+    the table's 'mean us' is a kernel's share of the step (its barrier wait included), 'busy
+    us' the longest time a thread spent inside it;
     peak_flops: the machine's measured peak FLOP/s (gc.machine_peak) or None."""
 
     backend: str
@@ -76,7 +84,8 @@ class Profile:
         rows = []
         for k in self.kernels:
             row = asdict(k)
-            row.update(ops=list(k.ops), mean_seconds=k.mean_seconds, share=self.share(k),
+            row.update(ops=list(k.ops), mean_seconds=k.mean_seconds,
+                       busy_seconds=k.busy_seconds, share=self.share(k),
                        gflops=k.gflops, peak_percent=self.peak_percent(k))
             rows.append(row)
         return {"backend": self.backend, "calls": self.calls, "threads": self.threads,
@@ -89,13 +98,15 @@ class Profile:
 
     def __str__(self) -> str:
         head = (f"{'kernel':<30} {'kind':<8} {'calls':>5} {'total ms':>9} {'mean us':>9} "
-                f"{'share':>6} {'MFLOP':>8} {'GFLOP/s':>8} {'%peak':>6} {'KB':>8}  ops")
+                f"{'busy us':>9} {'share':>6} {'MFLOP':>8} {'GFLOP/s':>8} {'%peak':>6} "
+                f"{'KB':>8}  ops")
         lines = [head, "-" * len(head)]
         for k in self.kernels:
             peak = self.peak_percent(k)
             lines.append(
                 f"{k.name[:30]:<30} {k.kind[:8]:<8} {k.calls:>5} {k.seconds * 1e3:>9.3f} "
-                f"{k.mean_seconds * 1e6:>9.1f} {100 * self.share(k):>5.1f}% "
+                f"{k.mean_seconds * 1e6:>9.1f} {k.busy_seconds * 1e6:>9.1f} "
+                f"{100 * self.share(k):>5.1f}% "
                 f"{k.flops / 1e6:>8.3f} {k.gflops:>8.2f} "
                 f"{'' if peak is None else f'{peak:.1f}':>6} {k.bytes / 1024:>8.1f}  "
                 f"{' '.join(k.ops)[:40]}")

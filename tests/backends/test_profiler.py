@@ -120,7 +120,7 @@ def test_report_table_json_and_overlay(backend):
     report = gc.profile(f, *args, repeat=2, peak=False)
     data = json.loads(report.to_json())
     assert data["backend"] == backend and len(data["kernels"]) == len(report.kernels)
-    assert {"calls", "seconds", "mean_seconds", "share", "flops", "gflops", "bytes",
+    assert {"calls", "seconds", "mean_seconds", "busy_seconds", "share", "flops", "gflops", "bytes",
             "peak_percent"} <= set(data["kernels"][0])
     overlay = report.overlay()
     assert set(overlay) == {k.name for k in report.kernels}
