@@ -128,6 +128,9 @@ PUBLIC = {
     "upsample": "graphc.nn_api",
     "zero_pad": "graphc.nn_api",
     "OPS": "graphc.ops",
+    "compare_overlay": "graphc.overlays",
+    "machine_peak": "graphc.backends.llvm.peak",
+    "profile": "graphc.profile",
     "debugprint": "graphc.printing",
     "to_dot": "graphc.viz",
 }

@@ -17,6 +17,7 @@ from frontend.callbacks.monitoring import (
     ModelCheckpoint,
     ReduceLROnPlateau,
 )
+from frontend.callbacks.profiler import ProfilerCallback
 from frontend.callbacks.tensorboard import TensorBoard
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "BackupAndRestore",
     "SwapEMAWeights",
     "TensorBoard",
+    "ProfilerCallback",
 ]

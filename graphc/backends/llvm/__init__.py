@@ -33,14 +33,18 @@ from graphc.backends.llvm import jit, program_cache
 from graphc.backends.llvm.buffers import plan_memory
 from graphc.backends.llvm.emit import generate
 from graphc.backends.llvm.kernel_info import describe_kernels
+from graphc.backends.llvm.peak import cycle_counter, machine_peak  # noqa: F401 (for gc.profile)
+from graphc.backends.llvm.profiling import ProfiledExecutable
 from graphc.backends.llvm.runtime import Executable
 from graphc.backends.llvm.schedule import schedule_kernels
 from passes.expand import expand_composites
 from passes.fuse import fuse_kernels
 
 
-def compile(run, use_cache: bool = True):  # noqa: A001 - the backend protocol's name
-    """Compile the last stage of `run` (see the module doc)."""
+def compile(run, use_cache: bool = True, profile: bool = False):  # noqa: A001 - protocol name
+    """Compile the last stage of `run` (see the module doc); profile=True makes the profiling
+    build (profiling.py), which never goes through the program cache."""
+    use_cache = use_cache and not profile
     expanded = run.run("expanded", expand_composites)
     key, nodes = program_cache.fingerprint(expanded) if use_cache else (None, None)
     cached = load_cached(run, key, nodes, expanded) if use_cache else None
@@ -50,7 +54,7 @@ def compile(run, use_cache: bool = True):  # noqa: A001 - the backend protocol's
     fused = run.run("fused", fuse_kernels)
     schedule = run.measure("schedule", schedule_kernels, fused)
     program = run.measure("plan memory", plan_memory, schedule, expanded)
-    text, functions = run.measure("emit", generate, program)
+    text, functions = run.measure("emit", generate, program, profile)
     module = "graphc_fn_" + hashlib.sha1(text.encode()).hexdigest()[:10]
     compiled = run.measure("compile", jit.compile_ir, text, module)
     kernels = describe_kernels(program, functions, text, compiled.seconds)
@@ -58,7 +62,8 @@ def compile(run, use_cache: bool = True):  # noqa: A001 - the backend protocol's
         print_kernels(module, kernels)
     if use_cache:
         program_cache.store(key, nodes, program, kernels, text, compiled.seconds)
-    return run.measure("load", Executable, program, compiled, functions, kernels)
+    executable = ProfiledExecutable if profile else Executable
+    return run.measure("load", executable, program, compiled, functions, kernels)
 
 
 def load_cached(run, key, nodes, expanded):

@@ -9,6 +9,9 @@ barrier between phases (schedule.assign_phases) and after the last, then copies 
 could not be written in place.
 args[0] is the array of run-time sizes, args[1] the i64 status words (kernel call k writes word
 k + 1 when an index is out of range, and word 0 then gets k + 1), args[2 + k] buffer k.
+A profiling build (profile=True) also reads cycle counters around each call into the table at
+args[2 + number of buffers] (profiling.StepClock); a normal build emits exactly what it did
+before profiling existed.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from graphc.backends.llvm.irutil import (
 )
 from graphc.backends.llvm.loop_kernel import LoopEmitter
 from graphc.backends.llvm.op_kernel import OpKernelBuilder, emit_poly
+from graphc.backends.llvm.profiling import NoClock, StepClock
 from passes.kernels import GemmKernel, RecurrentKernel
 
 STEP = "graphc_step"
@@ -65,11 +69,11 @@ class ModuleText:
         return "\n".join(decls + list(self.definitions.values())) + "\n"
 
 
-def generate(program) -> tuple[str, list]:
-    """(module text, the function name each call runs)."""
+def generate(program, profile: bool = False) -> tuple[str, list]:
+    """(module text, the function name each call runs); profile=True times each call."""
     out = ModuleText()
     names = [out.add_module(*emit_call(call, program.syms)) for call in program.calls]
-    out.add_module(emit_step(program, names))
+    out.add_module(emit_step(program, names, profile))
     return out.text(), names
 
 
@@ -89,7 +93,7 @@ def emit_call(call, syms):
     return module, emitter_for(body.node, "kernel").fn(kb, body.node)
 
 
-def emit_step(program, names) -> ir.Module:
+def emit_step(program, names, profile: bool = False) -> ir.Module:
     module = ir.Module()
     fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I32, I32]), name=STEP)
     args, tid, nthreads = fn.args
@@ -97,6 +101,7 @@ def emit_step(program, names) -> ir.Module:
     slots, status = (b.load(b.gep(args, [c64(k)], source_etype=PTR), typ=PTR) for k in (0, 1))
     barrier = declare_barrier(module)
     sizes: dict = {}
+    clock = StepClock(b, module, args, tid, program) if profile else NoClock()
 
     def pointer(buf):
         return b.load(b.gep(args, [c64(2 + buf.slot)], source_etype=PTR), typ=PTR)
@@ -104,6 +109,7 @@ def emit_step(program, names) -> ir.Module:
     for k, (call, name) in enumerate(zip(program.calls, names)):
         if k and call.phase != program.calls[k - 1].phase:
             b.call(barrier, [tid, nthreads])
+        clock.start(k)
         ptrs = [pointer(buf) for buf in call.pointers]
         if call.plan is not None:
             extra = [emit_poly(b, p, slots, sizes) for p in call.plan.param_polys()]
@@ -113,11 +119,14 @@ def emit_step(program, names) -> ir.Module:
             extra, arg_types = [slots, own_status], [PTR] * (len(ptrs) + 2)
         kernel = declare(module, name, VOID, arg_types + [I32, I32])
         b.call(kernel, ptrs + extra + [tid, nthreads])
+        clock.stop(k)
     if program.calls:
         b.call(barrier, [tid, nthreads])
         report_failed_call(b, status, program.checked, tid)
+    clock.start(len(program.calls))  # the copies
     for dst, src in program.copies:
         copy_split(b, module, pointer(dst), pointer(src), dst, slots, sizes, tid, nthreads)
+    clock.start(None)
     b.ret_void()
     return module
 
