@@ -5,10 +5,15 @@ import io
 import os
 import sys
 import urllib.error
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import frontend as keras
+import graphc as gc
+from frontend import changed_defaults
 from frontend.datasets import fashion_mnist, files, mnist
 from frontend.utils import plotting, progbar
 from frontend.utils.progbar import Progbar
@@ -130,3 +135,128 @@ def test_no_install_hint_names_the_unrelated_graphc_package():
     sources = [p for d in ("frontend", "graphc", "passes") for p in (root / d).rglob("*.py")]
     offenders = [str(p) for p in sources if "pip install graphc" in p.read_text()]
     assert offenders == []
+
+
+@pytest.fixture
+def fresh_defaults_state(monkeypatch):
+    monkeypatch.setattr(changed_defaults, "legacy_spelling_seen", False)
+    monkeypatch.setattr(changed_defaults, "pending", {})
+    monkeypatch.setattr(changed_defaults, "warned", set())
+
+
+def changed_default_warnings(record) -> list:
+    return [str(w.message) for w in record if "Keras <= 2.3" in str(w.message)]
+
+
+def test_keras2_code_is_warned_once_about_adadeltas_default(fresh_defaults_state):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        keras.layers.Dense(output_dim=3)  # a Keras 1 spelling
+        keras.optimizers.Adadelta()
+        keras.optimizers.Adadelta()
+    found = changed_default_warnings(record)
+    assert len(found) == 1 and "Adadelta" in found[0] and "learning_rate=1.0" in found[0]
+    assert "test_newcomer.py" in found[0]
+
+
+def test_the_warning_also_comes_when_the_legacy_name_comes_later(fresh_defaults_state):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        optimizer = keras.optimizers.get("adagrad")
+        assert not changed_default_warnings(record)
+        keras.layers.Dropout(p=0.5)
+    found = changed_default_warnings(record)
+    assert optimizer is not None and len(found) == 1 and "learning_rate=0.01" in found[0]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: keras.optimizers.Adadelta(learning_rate=1.0),
+        lambda: keras.optimizers.Adadelta(1.0),
+        lambda: keras.optimizers.Adam(),
+        lambda: keras.optimizers.Adadelta(lr=1.0),
+    ],
+)
+def test_no_warning_when_the_default_is_not_relied_on(fresh_defaults_state, make):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        keras.layers.Dense(output_dim=3)
+        make()
+    assert changed_default_warnings(record) == []
+
+
+def test_keras3_code_is_not_warned(fresh_defaults_state):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        keras.layers.Dense(units=3)
+        keras.optimizers.Adadelta()
+    assert changed_default_warnings(record) == []
+
+
+THIS_FILE = "test_newcomer.py:"
+
+
+@pytest.mark.parametrize(
+    "make, names",
+    [
+        (lambda: keras.layers.Dense(3, activation="relux"), ("Dense:", "relu")),
+        (lambda: keras.layers.Activation("sigmod"), ("Activation:", "sigmoid")),
+        (lambda: keras.layers.Dense(units=0), ("Dense:", "units=0")),
+        (lambda: keras.layers.Dropout(1.5), ("Dropout:", "rate=1.5")),
+        (lambda: keras.models.load_model("no-such-model.keras"), ("no-such-model.keras",)),
+    ],
+)
+def test_layer_and_loading_errors_name_the_users_line(make, names, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises((ValueError, FileNotFoundError)) as caught:
+        make()
+    assert all(name in str(caught.value) for name in names) and THIS_FILE in str(caught.value)
+
+
+def test_truncated_model_file_names_the_users_line(tmp_path):
+    path = tmp_path / "cut.keras"
+    path.write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(ValueError, match="truncated") as caught:
+        keras.models.load_model(path)
+    assert THIS_FILE in str(caught.value)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+@pytest.mark.parametrize(
+    "arguments, error, text",
+    [
+        ((np.ones(3, "float32"), np.ones(3, "float32")), TypeError, "expects 1 arguments"),
+        ((np.ones((2, 3), "float32"),), gc.ShapeError, "expected shape"),
+        ((np.ones(3, "complex64"),), gc.DtypeError, "cannot"),
+    ],
+)
+def test_function_call_errors_name_the_function_and_line(backend, arguments, error, text):
+    x = gc.vector("x")
+    double = gc.function([x], 2 * x, backend=backend, name="double")
+    with pytest.raises(error, match=text) as caught:
+        double(*arguments)
+    assert "function 'double'" in str(caught.value) and THIS_FILE in str(caught.value)
+    np.testing.assert_array_equal(double(np.ones(3, "float32")), 2 * np.ones(3))
+
+
+def test_float_to_int_input_names_the_line():
+    i = gc.vector("i", dtype="int64")
+    twice = gc.function([i], i * 2, backend="numpy")
+    with pytest.raises(gc.DtypeError, match="cannot cast float64 to int64") as caught:
+        twice(np.array([1.5, 2.5]))
+    assert THIS_FILE in str(caught.value)
+
+
+def test_unknown_backend_names_the_line():
+    x = gc.vector("x")
+    with pytest.raises(ValueError, match="unknown backend 'cuda'") as caught:
+        gc.function([x], x, backend="cuda")
+    assert THIS_FILE in str(caught.value)
+
+
+def test_conv1d_on_2d_input_names_the_users_line():
+    model = keras.Sequential([keras.layers.Input((10,)), keras.layers.Conv1D(4, 3)])
+    with pytest.raises(ValueError, match=r"Conv1D .*input_shape=\(None, 10\)") as caught:
+        model.predict(np.ones((2, 10), "float32"), verbose=0)
+    assert THIS_FILE in str(caught.value)
