@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import graphc as gc
 from frontend.compat import lookup
+from graphc.ir import user_site
 
 
 def linear(x):
@@ -146,12 +147,16 @@ ALIASES = ("swish", "hard_swish")  # saved under the names they alias
 _CANONICAL = {fn: name for name, fn in ACTIVATIONS.items() if name not in ALIASES}
 
 
-def get(identifier):
-    """An activation function from a name, a callable or None (linear)."""
+def get(identifier, owner: str = "activations.get"):
+    """An activation function from a name, a callable or None (linear); `owner` (the layer)
+    and the user's line name a misspelt name's error."""
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        return lookup(identifier, ACTIVATIONS, "activation")
+        try:
+            return lookup(identifier, ACTIVATIONS, "activation")
+        except ValueError as err:
+            raise ValueError(f"{owner}: {err} (at {user_site()})") from None
     if isinstance(identifier, dict):
         return get(identifier.get("config", identifier.get("class_name")))
     if callable(identifier):

@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from frontend.changed_defaults import note_legacy_spelling, note_optimizer
 from frontend.compat import signature_names, warn_deprecated
 
 
@@ -49,6 +50,7 @@ class LegacyName:
             return
         old_text = "/".join(self.old)
         warn_deprecated(owner, old_text, self.shown or self.new, self.era)
+        note_legacy_spelling()
         if kwargs.get(self.new) is not None:
             if self.wins == "new":
                 return
@@ -164,8 +166,12 @@ class TakesLegacyNames(type):
     """Metaclass: calling the class first moves Keras 1/2 keywords to their Keras 3 names."""
 
     def __call__(cls, *args, **kwargs):
+        kinds, takes = class_keywords(cls)
         if kwargs:
-            kinds, takes = class_keywords(cls)
             args, kwargs = as_keywords(cls, args, kwargs)
             kwargs = modernize(kwargs, cls.__name__, kinds, takes)
-        return super().__call__(*args, **kwargs)
+        instance = super().__call__(*args, **kwargs)
+        if "Optimizer" in kinds:  # Keras 1/2 code may rely on a default that has changed
+            bound = (positional_names(cls) or ())[: len(args)]
+            note_optimizer(cls.__name__, set(bound) | set(kwargs))
+        return instance

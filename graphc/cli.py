@@ -2,8 +2,8 @@
 
     graphc dot FILE.py[:NAME] [--stage STAGE | --all-stages] [-o OUT.svg]
     graphc dot MODEL.zip [-o model.png]
-    graphc compare FILE.py[:NAME] | --demo mlp
-    graphc summary MODEL.zip
+    graphc compare FILE.py[:NAME] [--shape NAME=D1,D2 ...] [--batch N] | --demo mlp
+    graphc summary MODEL.zip [--unsafe-allow-code]
     graphc bench [--steps N] [--backend B] | graphc bench --scripts [NAME ...]
     graphc info
     graphc cache info | graphc cache clear
@@ -47,6 +47,7 @@ class Command:
     help: str
     description: str
     run: Callable | None
+    example: str
     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
 
 
@@ -76,12 +77,34 @@ def dot_arguments(p) -> None:
     )
     p.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"])
     p.add_argument("--no-constants", action="store_true", help="leave constants out")
+    allow_code_argument(p)
+
+
+def allow_code_argument(p) -> None:
+    p.add_argument(
+        "--unsafe-allow-code",
+        action="store_true",
+        help="load a saved model's Lambda layers, whose functions are Python bytecode that runs "
+        "(safe_mode=False): only for files you trust",
+    )
 
 
 def compare_arguments(p) -> None:
     p.add_argument("target", nargs="?", help="FILE.py[:NAME], as for `graphc dot`")
     p.add_argument("--demo", choices=sorted(commands.DEMOS), help="a built-in example instead")
-    p.add_argument("--batch", type=int, default=32, help="size of run-time (None) dimensions")
+    p.add_argument(
+        "--shape",
+        action="append",
+        metavar="NAME=D1,D2",
+        help="shape of input NAME's random array, e.g. x=100,784 (repeatable)",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="size of the other run-time (None) dimensions; default the first --shape's first "
+        f"dimension, else {commands.DEFAULT_BATCH}",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument(
         "--dot",
@@ -93,6 +116,7 @@ def compare_arguments(p) -> None:
 
 def summary_arguments(p) -> None:
     p.add_argument("model", help="the saved model file (.zip)")
+    allow_code_argument(p)
 
 
 def bench_arguments(p) -> None:
@@ -110,9 +134,13 @@ def bench_arguments(p) -> None:
 def cache_arguments(p) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=OneLineParser)
     actions.required = True
-    info = actions.add_parser("info", help="folder, number of entries and size")
+    info = actions.add_parser(
+        "info", help="folder, number of entries and size", epilog="example: graphc cache info"
+    )
     info.set_defaults(run=machine.cache_info)
-    clear = actions.add_parser("clear", help="delete every cached entry")
+    clear = actions.add_parser(
+        "clear", help="delete every cached entry", epilog="example: graphc cache clear"
+    )
     clear.set_defaults(run=machine.cache_clear)
 
 
@@ -123,6 +151,7 @@ COMMANDS = (
         "Draw a graphc Function (at a pipeline stage) or a Keras-style model. "
         "Writes .svg/.png/.pdf with graphviz's dot, or the .dot text without it.",
         commands.dot,
+        "graphc dot my_model.py:train --stage grad -o grad.svg",
         dot_arguments,
     ),
     Command(
@@ -131,6 +160,7 @@ COMMANDS = (
         "Run a Function with the NumPy interpreter and with the llvm backend on "
         "the same random inputs and print each output's and each kernel's error and time.",
         commands.compare,
+        "graphc compare my_model.py:train --shape x=100,784",
         compare_arguments,
     ),
     Command(
@@ -138,6 +168,7 @@ COMMANDS = (
         "print the summary of a saved model",
         "Load a model saved with model.save() and print its layers, shapes and parameter counts.",
         commands.summary,
+        "graphc summary mnist_mlp.zip",
         summary_arguments,
     ),
     Command(
@@ -147,6 +178,7 @@ COMMANDS = (
         "(batch 100, SGD) on each backend. With --scripts: run the repository's bench/ "
         "scripts (all, or those named).",
         machine.bench,
+        "graphc bench --steps 50 --backend llvm",
         bench_arguments,
     ),
     Command(
@@ -156,6 +188,7 @@ COMMANDS = (
         "threads, llvmlite/LLVM versions, the compile cache's folder and "
         "size, the datasets folder and graphviz.",
         machine.info,
+        "graphc info",
     ),
     Command(
         "cache",
@@ -163,6 +196,7 @@ COMMANDS = (
         "The llvm backend keeps compiled object code on disk "
         "(GRAPHC_CACHE_DIR) so a program compiles once.",
         None,  # its actions (info, clear) run
+        "graphc cache info",
         cache_arguments,
     ),
 )
@@ -185,7 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers.required = True
     for command in COMMANDS:
-        p = subparsers.add_parser(command.name, help=command.help, description=command.description)
+        p = subparsers.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description,
+            epilog=f"example: {command.example}",
+        )
         command.add_arguments(p)
         if command.run is not None:
             p.set_defaults(run=command.run)

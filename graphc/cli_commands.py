@@ -87,23 +87,27 @@ def pick_default(namespace: dict, path: Path):
     }
     if len(found) == 1:
         return next(iter(found.items()))
-    own = sorted(
+    builders = sorted(
         k
         for k, v in namespace.items()
         if callable(v)
         and not k.startswith("_")
         and getattr(v, "__module__", None) == "__graphc_target__"
     )
-    choice = f"; name one, e.g. {path}:{own[0]} ({', '.join(own)})" if own else ""
+    candidates = sorted(found) + [k for k in builders if k not in found]
+    choice = ""
+    if candidates:
+        choice = f"; name one, e.g. {path}:{candidates[0]} ({', '.join(candidates)})"
     what = "several" if found else "no"
     raise UsageError(f"{path} defines {what} graphc Functions or models at module level{choice}")
 
 
-def load_target(spec: str):
-    """(name, object) for FILE.py[:NAME], calling NAME if it is a zero-argument function."""
+def load_target(spec: str, allow_code: bool = False):
+    """(name, object) for FILE.py[:NAME], calling NAME if it is a zero-argument function;
+    a saved model file otherwise (`allow_code`: --unsafe-allow-code)."""
     path, name = split_target(spec)
     if path.suffix != ".py":
-        return path.stem, load_saved_model(path)
+        return path.stem, load_saved_model(path, allow_code)
     namespace = run_user_file(path)
     if name is None:
         name, obj = pick_default(namespace, path)
@@ -136,26 +140,30 @@ def call_builder(builder, label: str):
     return builder()
 
 
-def load_saved_model(path: Path):
+def load_saved_model(path: Path, allow_code: bool = False):
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     try:
-        load = model_support().load
+        support = model_support()
     except ImportError as err:
         raise CommandError(f"cannot load {path}: the frontend is not available ({err})") from None
-    return load(str(path))
+    try:
+        return support.load(str(path), allow_code)
+    except support.bad_file_errors as err:  # a bad input file: exit code 2
+        raise UsageError(str(err)) from err
 
 
 # ---- dot -------------------------------------------------------------------------------------
 
 
-def model_function(model):
-    """The compiled training step of a frontend model (built by its first fit)."""
+def model_function(model, instead: str):
+    """The compiled training step of a frontend model (built by its first fit); `instead`
+    says what else the user can do with an unfitted model."""
     fn = getattr(model, "train_function", None)
     if fn is None:
         raise UsageError(
-            "this model has no training step yet (fit builds it): leave out --stage to draw "
-            "its layers, or name a function in your file that compiles and fits the model"
+            f"this model has no training step yet (fit builds it): {instead}, or name a "
+            f"function in your file that compiles and fits the model"
         )
     return fn
 
@@ -180,12 +188,12 @@ def stages_to_draw(fn, args, name: str) -> list:
 
 
 def dot(args) -> int:
-    name, obj = load_target(args.target)
+    name, obj = load_target(args.target, args.unsafe_allow_code)
     if is_model(obj) and args.stage is None and not args.all_stages:
         out = Path(args.output or f"{name}.svg")
         print(model_support().draw(obj, str(out), args.rankdir))
         return 0
-    fn = model_function(obj) if is_model(obj) else obj
+    fn = model_function(obj, "leave out --stage to draw its layers") if is_model(obj) else obj
     for stage in stages_to_draw(fn, args, name):
         out = output_path(args.output, name, args.all_stages, stage or "graph")
         diagram = to_dot(
@@ -217,14 +225,44 @@ def demo_mlp():
 
 
 DEMOS = {"mlp": demo_mlp}
+DEFAULT_BATCH = 32  # run-time dimensions when neither --batch nor --shape says
 
 
-def random_inputs(fn, batch: int, seed: int) -> list:
-    """One random array per input; run-time (None) dimensions get `batch`."""
+def parse_shapes(specs: list, fn) -> dict:
+    """{input name: shape} from --shape NAME=D1,D2,... options, checked against `fn`'s inputs."""
+    names = [p.name for p in fn.inputs]
+    shapes = {}
+    for spec in specs or ():
+        name, sep, dims = spec.partition("=")
+        try:
+            shape = tuple(int(d) for d in dims.split(",")) if dims.strip() else ()
+        except ValueError:
+            shape = None
+        if not sep or shape is None or any(d < 1 for d in shape):
+            raise UsageError(f"--shape {spec!r}: expected NAME=D1,D2,... e.g. x=100,784")
+        if name not in names:
+            raise UsageError(f"--shape {spec!r}: the function has no input {name!r} ({names})")
+        shapes[name] = shape
+    return shapes
+
+
+def input_shape(p, given: dict, batch: int) -> tuple:
+    """The shape of the random array for input `p`: --shape's if given, else its own
+    with each run-time (None) dimension `batch`."""
+    shape = given.get(p.name) or tuple(batch if d is None else d for d in p.shape)
+    if len(shape) != len(p.shape) or any(d not in (None, s) for d, s in zip(p.shape, shape)):
+        dims = ",".join(map(str, shape))
+        raise UsageError(f"--shape {p.name}={dims}: input {p.name} has shape {shape_text(p.shape)}")
+    return shape
+
+
+def random_inputs(fn, batch: int, seed: int, given: dict | None = None) -> list:
+    """One random array per input, of the --shape `given` or with each run-time (None)
+    dimension `batch`."""
     rng = np.random.default_rng(seed)
     arrays = []
     for p in fn.inputs:
-        shape = tuple(batch if d is None else d for d in p.shape)
+        shape = input_shape(p, given or {}, batch)
         if p.dtype.startswith("float"):
             arrays.append(rng.standard_normal(shape).astype(p.dtype))
         elif p.dtype == "bool":
@@ -236,7 +274,7 @@ def random_inputs(fn, batch: int, seed: int) -> list:
 
 def function_to_compare(label: str, obj):
     if is_model(obj):
-        return model_function(obj)
+        return model_function(obj, "graphc compare runs a model's training step")
     if hasattr(obj, "pipeline"):
         return obj
     raise UsageError(
@@ -248,19 +286,21 @@ def function_to_compare(label: str, obj):
 def compare(args) -> int:
     if (args.target is None) == (args.demo is None):
         raise UsageError("give either FILE.py[:NAME] or --demo NAME")
-    if args.batch < 1:
-        raise UsageError(f"--batch must be at least 1, got {args.batch}")
     if args.demo:
         fn = DEMOS[args.demo]()
     else:
         fn = function_to_compare(args.target, load_target(args.target)[1])
+    given = parse_shapes(args.shape, fn)
+    batch = args.batch or next((s[0] for s in given.values() if s), DEFAULT_BATCH)
+    if batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {batch}")
     try:
-        report = run_compare(fn, *random_inputs(fn, args.batch, args.seed))
+        report = run_compare(fn, *random_inputs(fn, batch, args.seed, given))
     except ValueError as err:  # random inputs that do not fit the function's shapes
         shapes = ", ".join(f"{p.name or 'input'} {shape_text(p.shape)}" for p in fn.inputs)
         raise CommandError(
-            f"random inputs ({shapes}; each ? = --batch {args.batch}) do not "
-            f"fit: {err}. Give placeholders static shapes apart from the batch"
+            f"random inputs ({shapes}; each ? = --batch {batch}) do not "
+            f"fit: {err}. Give the inputs' shapes, e.g. --shape {fn.inputs[0].name}=100,784"
         ) from err
     print(report.table())
     if args.dot:
@@ -284,6 +324,6 @@ def compare(args) -> int:
 
 
 def summary(args) -> int:
-    model = load_saved_model(Path(args.model))
+    model = load_saved_model(Path(args.model), args.unsafe_allow_code)
     model.summary()
     return 0

@@ -13,12 +13,15 @@ ENTRY_POINT_GROUP = "graphc.models"
 
 @dataclass(frozen=True)
 class ModelSupport:
-    """What a model library gives the CLI: `load(path) -> model` for `graphc summary/dot
-    MODEL.zip`, and `draw(model, path, rankdir) -> path written` for `graphc dot`."""
+    """What a model library gives the CLI: `load(path, allow_code) -> model` for `graphc
+    summary/dot MODEL.zip` (allow_code: --unsafe-allow-code, the library's safe_mode=False),
+    `draw(model, path, rankdir) -> path written` for `graphc dot`, and the exceptions by which
+    `load` says the file is not a model file (exit code 2, not 1)."""
 
     name: str
-    load: Callable[[str], object]
+    load: Callable[[str, bool], object]
     draw: Callable[[object, str, str], str]
+    bad_file_errors: tuple[type[Exception], ...] = ()
 
 
 REGISTERED: dict[str, ModelSupport] = {}

@@ -41,7 +41,10 @@ class Function:
         raw = Graph(self.inputs, tuple(outs), check_updates(updates))
         check_no_missing_inputs(raw)
         self.backend = backend
-        module = get_backend(backend)
+        try:
+            module = get_backend(backend)
+        except ValueError as err:
+            raise ValueError(f"gc.function: {err} (at {user_site()})") from None
         self.pipeline = run_pipeline(raw)
         self.executable = module.compile(self.pipeline)
         self.locks = VariableLocks(n.attr("storage") for n in raw.nodes() if n.op == "shared")
@@ -61,18 +64,27 @@ class Function:
         return list(getattr(self.executable, "kernels", []))
 
     def __call__(self, *args):
-        if len(args) != len(self.inputs):
-            names = ", ".join(p.name or f"input {i}" for i, p in enumerate(self.inputs))
-            raise TypeError(
-                f"function expects {len(self.inputs)} arguments ({names}), got {len(args)}"
-            )
-        arrays = [coerce_input(p, a, i) for i, (p, a) in enumerate(zip(self.inputs, args))]
+        arrays = self.coerce_arguments(args)
         with self.locks.held():
             try:
                 outputs = self.executable(*arrays)
             except SizeOneBroadcast as err:  # checked before any native code ran
                 outputs = self.size_one.program_for(arrays, err)(*arrays)
         return outputs[0] if self.single else outputs
+
+    def coerce_arguments(self, args: tuple) -> list:
+        """The call's arguments as arrays; errors name this function and the caller's line."""
+        label = f"function {self.name!r}" if self.name else "function"
+        if len(args) != len(self.inputs):
+            names = ", ".join(p.name or f"input {i}" for i, p in enumerate(self.inputs))
+            raise TypeError(
+                f"{label} expects {len(self.inputs)} arguments ({names}), got {len(args)} "
+                f"(called at {user_site()})"
+            )
+        try:
+            return [coerce_input(p, a, i) for i, (p, a) in enumerate(zip(self.inputs, args))]
+        except (DtypeError, ShapeError) as err:
+            raise type(err)(f"{label}: {err} (called at {user_site()})") from None
 
 
 def check_inputs(inputs) -> tuple:

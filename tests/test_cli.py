@@ -252,7 +252,7 @@ def test_saved_model_has_no_training_step_to_draw(saved_model, capsys):
 def test_corrupt_saved_model_is_one_line(workdir, capsys):
     (workdir / "bad.zip").write_bytes(b"PK\x03\x04 truncated")
     code, _, err = run(capsys, "summary", "bad.zip")
-    assert code == 1 and "bad.zip" in one_line_error(err)
+    assert code == 2 and "bad.zip" in one_line_error(err)  # issue 18: a bad input file is 2
 
 
 STATIC_FILE = textwrap.dedent("""

@@ -92,7 +92,7 @@ class History(Callback):
     def plot(self, to_file="history.png", metrics=None, dpi=96):
         """Write a PNG with one panel per metric (training and validation curves per epoch).
 
-        Needs matplotlib: `pip install graphc[plot]`.
+        Needs matplotlib: `pip install matplotlib`.
         """
         return plot_history(self.history, self.epoch, to_file, metrics, dpi)
 

@@ -10,7 +10,13 @@ Labels: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shirt
 
 from __future__ import annotations
 
-from frontend.datasets.files import datasets_dir, download, load_idx_split
+from frontend.datasets.files import (
+    DownloadError,
+    datasets_dir,
+    download,
+    load_idx_split,
+    where_to_put,
+)
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 FILE_SHA256 = {  # as Keras publishes them
@@ -41,6 +47,10 @@ def load_data() -> tuple:
         (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
     """
     folder = datasets_dir("fashion-mnist")
-    for name, sha256 in FILE_SHA256.items():
-        download(BASE_URL + name, folder / name, sha256)
+    try:
+        for name, sha256 in FILE_SHA256.items():
+            download(BASE_URL + name, folder / name, sha256)
+    except DownloadError as err:
+        hint = where_to_put(folder, FILE_SHA256)
+        raise DownloadError(f"{err}; {hint} (from {BASE_URL})", err.reason) from None
     return load_idx_split(folder)

@@ -2,7 +2,9 @@
 
 Downloads go to `$GRAPHC_HOME/datasets` (default `~/.graphc/datasets`). Every file is checked
 against its published SHA-256; a download that fails or does not match is deleted, so a later
-call never reads a half-written or tampered file.
+call never reads a half-written or tampered file. A failed download is remembered for an hour
+(`<file>.failed` next to where the file would be), so a machine without a network does not wait
+for the network's timeout on every run; GRAPHC_OFFLINE=1 never tries the network at all.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,6 +25,8 @@ from graphc.files import graphc_home
 PACKAGED_DATA = Path(__file__).with_name("data")
 
 # IDX element types (the third byte of the magic number) -> NumPy dtype, big-endian.
+RETRY_AFTER_SECONDS = 3600.0  # how long a failed download is not retried
+
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -30,7 +35,12 @@ class DatasetError(Exception):
 
 
 class DownloadError(DatasetError):
-    """A download that could not be completed (no network, HTTP error, ...)."""
+    """A download that could not be completed (no network, HTTP error, ...); `reason` is the
+    cause in a few words, for callers that word their own message."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def datasets_dir(subdir: str = "") -> Path:
@@ -65,6 +75,30 @@ def fetch_url(url: str, dest: Path, timeout: float = 60.0) -> None:
         shutil.copyfileobj(response, out)
 
 
+def failure_marker(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".failed")
+
+
+def refuse_recent_failure(url: str, dest: Path) -> None:
+    """Raise DownloadError, without touching the network, when `dest`'s last download failed
+    less than RETRY_AFTER_SECONDS ago or GRAPHC_OFFLINE is set."""
+    name = url.rsplit("/", 1)[-1]
+    if offline():
+        reason = "GRAPHC_OFFLINE is set"
+        raise DownloadError(f"could not download {name}: {reason}", reason)
+    marker = failure_marker(dest)
+    if not marker.is_file():
+        return
+    minutes = (time.time() - marker.stat().st_mtime) / 60
+    if minutes * 60 < RETRY_AFTER_SECONDS:
+        reason = f"failed {minutes:.0f} min ago: {marker.read_text().strip()}"
+        raise DownloadError(
+            f"could not download {name} ({reason}); not retried for "
+            f"{RETRY_AFTER_SECONDS / 60:.0f} min (delete {marker} to retry now)",
+            reason,
+        )
+
+
 def download(url: str, dest: Path, sha256: str) -> Path:
     """`dest`, downloaded from `url` unless a copy with the right checksum is already there.
 
@@ -78,13 +112,16 @@ def download(url: str, dest: Path, sha256: str) -> Path:
             return dest
         print(f"graphc: cached {dest} does not match its checksum; downloading it again")
         dest.unlink()
+    refuse_recent_failure(url, dest)
     partial = dest.with_name(dest.name + ".part")
     try:
         fetch_url(url, partial)
     except (urllib.error.URLError, OSError, ValueError) as err:
         partial.unlink(missing_ok=True)
         reason = getattr(err, "reason", err)
-        raise DownloadError(f"could not download {url}: {reason}") from None
+        failure_marker(dest).write_text(f"{reason}\n")
+        raise DownloadError(f"could not download {url}: {reason}", str(reason)) from None
+    failure_marker(dest).unlink(missing_ok=True)
     actual = digest_of(partial, algorithm)
     if actual != sha256:
         partial.unlink()
@@ -95,6 +132,12 @@ def download(url: str, dest: Path, sha256: str) -> Path:
         )
     partial.replace(dest)
     return dest
+
+
+def where_to_put(folder: Path, sha256_by_name: dict) -> str:
+    """How to install a dataset by hand: the folder and each file with its SHA-256."""
+    files = "; ".join(f"{name} (SHA-256 {digest})" for name, digest in sha256_by_name.items())
+    return f"to use the full data, put {files} in {folder}"
 
 
 def open_maybe_gzip(path: Path):

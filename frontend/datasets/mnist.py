@@ -3,7 +3,8 @@
 The standard `mnist.npz` (60,000 train / 10,000 test digits) is downloaded once into
 `$GRAPHC_HOME/datasets` and checked against its SHA-256. Without a network and without a
 cached copy, `load_data()` says so in one line and returns the 5,000 real digits shipped in
-this package (4,000 train / 1,000 test), so examples run anywhere.
+this package (4,000 train / 1,000 test), so examples run anywhere; the first time in a process
+it also says where the full set can be put by hand.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from frontend.datasets.files import (
     datasets_dir,
     download,
     load_idx_split,
+    where_to_put,
 )
 
 URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 SAMPLE_DIR = PACKAGED_DATA / "mnist-5k"
+sample_explained = False  # the how-to-get-the-full-set note is printed once per process
 
 
 def load_data(path: str = "mnist.npz") -> tuple:
@@ -47,12 +50,25 @@ def load_data(path: str = "mnist.npz") -> tuple:
     try:
         return load_npz(download(URL, datasets_dir() / given, SHA256))
     except DownloadError as err:
-        print(
-            f"graphc: {err}; using the 5,000-digit MNIST sample shipped with graphc "
-            f"(4,000 train / 1,000 test)",
-            file=sys.stderr,
-        )
+        notice = f"graphc: MNIST not downloaded ({err.reason}); using the offline sample"
+        print(notice, file=sys.stderr)
+        explain_sample(given.name)
         return load_sample()
+
+
+def explain_sample(file_name: str) -> None:
+    """Once per process: the sample's sizes (code written for 60000/10000 will not fit) and how
+    to install the full set."""
+    global sample_explained
+    if sample_explained:
+        return
+    sample_explained = True
+    print(
+        "graphc: the offline MNIST sample has 4,000 train / 1,000 test digits (the full set: "
+        f"60,000 / 10,000); {where_to_put(datasets_dir(), {file_name: SHA256})} "
+        f"(from {URL}), or GRAPHC_OFFLINE=1 to skip the download",
+        file=sys.stderr,
+    )
 
 
 def load_sample() -> tuple:

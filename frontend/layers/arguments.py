@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.ir import user_site
+
 
 def positive_int(value, name: str, owner: str) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ValueError(
-            f"{owner}: `{name}` must be a positive integer. Received: {name}={value!r}"
+            f"{owner}: `{name}` must be a positive integer. Received: {name}={value!r} "
+            f"(at {user_site()})"
         )
     return int(value)
 

@@ -22,6 +22,7 @@ from frontend.layers.weight_options import (
     set_weight_options,
     weight_options_config,
 )
+from graphc.ir import user_site
 
 
 class _Conv(Layer):
@@ -87,7 +88,7 @@ class _Conv(Layer):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' expects inputs of shape "
                 f"(batch, {layout}) with known channels (data_format={self.data_format!r}). "
-                f"Received: input_shape={input_shape}"
+                f"Received: input_shape={input_shape} (at {user_site()})"
             )
         shape = self.kernel_size + (channels, self.filters)
         self.kernel = add_weight_with_options(self, shape, "kernel")

@@ -108,7 +108,7 @@ class Dense(Layer):
     ):
         super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
         self.units = positive_int(units, "units", "Dense")
-        self.activation, self.use_bias = activations.get(activation), bool(use_bias)
+        self.activation, self.use_bias = activations.get(activation, "Dense"), bool(use_bias)
         set_weight_options(
             self,
             kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
@@ -148,7 +148,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        self.activation = activations.get(activation, "Activation")
 
     def call(self, inputs):
         return self.activation(inputs)
@@ -167,7 +167,10 @@ class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(f"Dropout: `rate` must be a float in [0, 1). Received: rate={rate!r}")
+            raise ValueError(
+                f"Dropout: `rate` must be a float in [0, 1). Received: rate={rate!r} "
+                f"(at {user_site()})"
+            )
         if noise_shape is not None:
             raise ValueError(
                 f"Dropout: noise_shape is not supported. Received: noise_shape={noise_shape}"

@@ -23,6 +23,7 @@ from frontend.models.model import Model
 from frontend.models.saving import FORMAT, FORMAT_VERSION, assign_weights
 from frontend.models.sequential import Sequential
 from frontend.models.serialization import is_functional_config
+from graphc.ir import user_site
 
 
 def model_from_dict(spec: dict, custom_objects=None):
@@ -74,7 +75,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     Example: `model = load_model("mnist_mlp.keras")`
     """
     path = os.fspath(filepath)
-    members = read_model_archive(path)
+    try:
+        members = read_model_archive(path)
+    except (FileNotFoundError, FileFormatError) as err:  # name the user's load_model line
+        raise type(err)(f"{err} (load_model at {user_site()})") from None
     check_metadata(parse_json(members["metadata.json"], f"{path}: metadata.json"), path)
     config = parse_json(members["config.json"], f"{path}: config.json")
     limit = expansion_limit(path)

@@ -1,4 +1,5 @@
-"""PNG plots with matplotlib, an optional dependency (`pip install graphc[plot]`)."""
+"""PNG plots with matplotlib, an optional dependency (`pip install matplotlib`; from a checkout,
+`pip install -e ".[plot]"`: the `graphc` on PyPI is an unrelated project)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def require_matplotlib():
         import matplotlib
     except ImportError:
         raise ImportError(
-            "Plotting the training history needs matplotlib: pip install graphc[plot]"
+            "Plotting the training history needs matplotlib: pip install matplotlib"
         ) from None
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt

@@ -4,17 +4,33 @@ On a terminal (or in a notebook) the bar redraws in place with an ETA:
     `123/600 [====>.........................] - ETA: 1s - loss: 0.4521 - accuracy: 0.8712`
 and ends as `600/600 [==============================] - 2s 3ms/step - loss: ... - accuracy: ...`.
 When stdout is not a terminal (logs, CI) only that final line is written: no carriage returns.
+On a terminal the bar shrinks (and the line is cut) to fit the terminal's width, so it never wraps.
 verbose=2 writes one short line per epoch: `600/600 - 2s - loss: ... - 2s/epoch - 3ms/step`.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
+
+MIN_BAR_WIDTH = 5
 
 
 def is_interactive(stream) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) or "ipykernel" in sys.modules
+
+
+def terminal_columns(stream) -> int | None:
+    """The width of the terminal `stream` writes to (COLUMNS overrides it, as in
+    shutil.get_terminal_size); None when `stream` is no terminal file (a notebook, a StringIO)."""
+    try:
+        if not os.isatty(stream.fileno()):
+            return None
+    except (AttributeError, OSError, ValueError):
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def format_value(value) -> str:
@@ -61,15 +77,29 @@ class Progbar:
         self.start = self.last_draw = time.time()
         self.previous_width = 0
 
-    def bar(self, current: int) -> str:
+    def bar(self, current: int, width: int | None = None) -> str:
         if self.target is None:
             return f"{current:7d}/Unknown"
+        width = self.width if width is None else width
         digits = len(str(self.target))
         text = f"{current:{digits}d}/{self.target} ["
-        filled = int(self.width * current / self.target) if self.target else self.width
+        filled = int(width * current / self.target) if self.target else width
         if filled > 0:
             text += "=" * (filled - 1) + (">" if current < self.target else "=")
-        return text + "." * (self.width - filled) + "]"
+        return text + "." * (width - filled) + "]"
+
+    def fitted_line(self, current: int, tail: str) -> str:
+        """The bar line; on a terminal the bar shrinks (then the line is cut) to stay within
+        the terminal's width: a wrapped line cannot be redrawn with a carriage return."""
+        line = self.bar(current) + tail
+        columns = terminal_columns(self.stream)
+        if columns is None:
+            return line
+        columns -= 1  # writing the last column wraps on some terminals
+        overflow = len(line) - columns
+        if overflow > 0 and self.target is not None:
+            line = self.bar(current, max(MIN_BAR_WIDTH, self.width - overflow)) + tail
+        return line[:columns]
 
     @staticmethod
     def values_text(values) -> str:
@@ -105,7 +135,7 @@ class Progbar:
             info = f" - {format_time_per_unit(per_step, self.unit_name)}"
         else:
             info = f" - ETA: {format_eta(per_step * (self.target - current))}"
-        line = self.bar(current) + info + self.values_text(values)
+        line = self.fitted_line(current, info + self.values_text(values))
         padding = " " * max(0, self.previous_width - len(line))
         self.previous_width = len(line)
         prefix = "\r" if self.dynamic else ""
