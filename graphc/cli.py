@@ -4,6 +4,7 @@
     graphc dot MODEL.zip [-o model.png]
     graphc compare FILE.py[:NAME] [--shape NAME=D1,D2 ...] [--batch N] | --demo mlp
     graphc summary MODEL.zip [--unsafe-allow-code]
+    graphc profile FILE.py[:NAME] [--batch N] [--repeat N] [--json OUT] | --demo mlp
     graphc bench [--steps N] [--backend B] | graphc bench --scripts [NAME ...]
     graphc info
     graphc cache info | graphc cache clear
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 from graphc import cli_commands as commands
 from graphc import cli_machine as machine
+from graphc import cli_profile
 from graphc.cli_commands import CommandError, UsageError
 
 
@@ -170,6 +172,14 @@ COMMANDS = (
         commands.summary,
         "graphc summary mnist_mlp.zip",
         summary_arguments,
+    ),
+    Command(
+        "profile",
+        cli_profile.HELP,
+        cli_profile.DESCRIPTION,
+        cli_profile.run,
+        "graphc profile --demo mlp --repeat 50 --json profile.json",
+        cli_profile.arguments,
     ),
     Command(
         "bench",

@@ -166,6 +166,7 @@ def print_llvm_info(jit, cache, threads, versions) -> None:
         f"{os.environ.get('GRAPHC_NUM_THREADS', 'unset')}; {os.cpu_count()} CPUs)",
     )
     row("llvmlite", versions.llvmlite_version())
+    row("peak", importlib.import_module("graphc.backends.llvm.peak").describe_peak())
     files, nbytes = cache.cache_size()
     state = "on" if cache.enabled() else "off (GRAPHC_CACHE=0)"
     row("compile cache", f"{cache.cache_dir()}: {files} entries, {size_text(nbytes)}; {state}")

@@ -1,9 +1,5 @@
 """`graphc profile FILE.py[:NAME] | --demo mlp`: gc.profile's per-kernel table of a function
 (or of a model's step) on random inputs; --json writes the report as JSON.
-
-Registered in graphc/cli.py's COMMANDS as
-    Command("profile", cli_profile.HELP, cli_profile.DESCRIPTION, cli_profile.run,
-            cli_profile.arguments)
 """
 
 from __future__ import annotations
