@@ -17,6 +17,7 @@ from frontend.layers.tensor import KerasTensor
 from frontend.models import Model
 from frontend.ops.convert import standard_array, to_node
 from frontend.ops.dispatch import op
+from frontend.variables import variable as frontend_variable
 from graphc.ir import Node, user_site
 
 # Same meaning and signature as in keras.ops.
@@ -198,7 +199,7 @@ def variable(value, dtype=None, name=None, constraint=None):
     """A shared variable holding `value` (floats in floatx)."""
     if constraint is not None:
         raise ValueError(f"K.variable: constraints are not supported. Received: {constraint!r}")
-    return gc.shared(standard_array(value, dtype), name=name)
+    return frontend_variable(standard_array(value, dtype), name=name)
 
 
 def constant(value, dtype=None, shape=None, name=None):

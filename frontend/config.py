@@ -1,7 +1,15 @@
 """Keras 3's `keras.config`: the session's settings. Each function is the same object as in
-`frontend.backend` (K.*) or `frontend.image_format`, so there is one source of truth."""
+`frontend.backend` (K.*), `frontend.image_format` or `frontend.config_switches`, so there is
+one source of truth."""
 
-from frontend.backend import epsilon, floatx, set_epsilon, set_floatx
+from frontend.backend import backend, epsilon, floatx, set_epsilon, set_floatx
+from frontend.config_switches import (
+    disable_traceback_filtering,
+    enable_traceback_filtering,
+    enable_unsafe_deserialization,
+    is_traceback_filtering_enabled,
+    is_unsafe_deserialization_enabled,
+)
 from frontend.image_format import (
     image_data_format,
     image_dim_ordering,
@@ -20,4 +28,10 @@ __all__ = [
     "image_dim_ordering",
     "set_image_dim_ordering",
     "set_random_seed",
+    "backend",
+    "disable_traceback_filtering",
+    "enable_traceback_filtering",
+    "is_traceback_filtering_enabled",
+    "enable_unsafe_deserialization",
+    "is_unsafe_deserialization_enabled",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 
 import graphc as gc
 from frontend import backend, constraints, initializers, regularizers
+from frontend.layers.eager_call import call_eagerly
 from frontend.layers.masks import MaskedCalls
 from frontend.layers.registry import (  # noqa: F401 - re-exported for layer modules
     BASE_KWARGS,
@@ -43,6 +44,7 @@ from frontend.layers.tracking import (
     unique,
 )
 from frontend.legacy_names import TakesLegacyNames
+from frontend.variables import variable
 from graphc.ir import GraphError, user_site
 
 
@@ -83,6 +85,7 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
         self._trainable_weights, self._non_trainable_weights = [], []
         self._weight_info: dict[int, dict] = {}
         self._added_losses: list = []  # standing add_loss terms (nodes or callables)
+        self._last_call_losses: list = []  # what the last call on arrays added (Keras's losses)
         self._inbound_calls: list[CallRecord] = []
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")
@@ -137,7 +140,7 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
             initializer or ("glorot_uniform" if dtype.startswith("float") else "zeros")
         )
         value = np.asarray(init(shape, dtype), dtype=dtype).reshape(shape)
-        var = gc.shared(value, name=f"{self.name}/{name}")
+        var = variable(value, name=f"{self.name}/{name}")
         (self._trainable_weights if trainable else self._non_trainable_weights).append(var)
         self._weight_info[id(var)] = {
             "name": name,
@@ -234,7 +237,7 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
             info = self.weight_info(w)
             if info and info["regularizer"] is not None:
                 out.append(info["regularizer"](w))
-        return out + self._standing_losses()
+        return out + self._standing_losses() + self._last_call_losses
 
     def _standing_losses(self) -> list:
         own = [loss() if callable(loss) else loss for loss in self._added_losses]
@@ -318,18 +321,7 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
 
     def _call_eager(self, inputs, rest, kwargs):
         """Compute on arrays right away with the NumPy interpreter (like Keras's eager mode)."""
-        def const(value):
-            array = np.asarray(value)
-            if array.dtype.kind == "f":
-                array = array.astype(self.dtype)
-            return gc.constant(array)
-
-        nodes = map_structure(const, inputs)
-        with call_context(training=bool(kwargs.get("training"))) as ctx:
-            outputs = self._call_graph(nodes, rest, kwargs)
-        flat = flatten(outputs)
-        results = gc.function([], flat, updates=ctx.updates, backend="numpy")()
-        return restructure(outputs, results)
+        return call_eagerly(self, inputs, rest, kwargs)
 
     def add_update(self, variable, value) -> None:
         """Record a state update (e.g. a moving average) made while training."""
@@ -348,7 +340,7 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
         ctx = current_context()
         if ctx is None:
             self._added_losses.append(loss)
-        elif ctx.training:
+        elif ctx.training or ctx.eager:
             ctx.losses.append(loss)
 
     # ---- introspection --------------------------------------------------------------------

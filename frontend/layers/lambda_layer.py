@@ -18,7 +18,9 @@ import graphc as gc
 from frontend import backend, ops
 from frontend.layers.base import Layer
 
-SAFE_MODE = {"enabled": True}  # set by load_model while it deserializes
+# "enabled": set by load_model while it deserializes; "disabled_globally": by
+# keras.config.enable_unsafe_deserialization().
+SAFE_MODE = {"enabled": True, "disabled_globally": False}
 
 
 def dump_function(fn, owner: str = "Lambda") -> dict:
@@ -90,11 +92,12 @@ class Lambda(Layer):
         config = dict(config)
         spec = config.pop("function")
         if isinstance(spec, dict):
-            if SAFE_MODE["enabled"]:
+            if SAFE_MODE["enabled"] and not SAFE_MODE["disabled_globally"]:
                 raise ValueError(
                     "Refusing to load a Lambda layer: its function is stored as Python bytecode, "
                     "and loading it would run code from the file. If you trust the file, pass "
-                    "safe_mode=False to load_model."
+                    "safe_mode=False to load_model (or call "
+                    "keras.config.enable_unsafe_deserialization())."
                 )
             spec = load_function(spec, custom_objects)
         return cls(spec, **config)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
-from graphc.ir import Node
+import numpy as np
+
+from graphc.ir import Node, user_site
 
 
 class KerasTensor:
@@ -44,10 +46,11 @@ class KerasTensor:
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor has no truth value")
 
-    def _no_value(self, *_):
+    def _no_value(self, *_, **__):  # NumPy 2's __array__ also gets dtype= and copy=
         raise TypeError(
-            f"{self!r} is symbolic: it has no value until the model runs. Use it as the input "
-            f"of layers or frontend.ops functions, or call model.predict for values"
+            f"{self!r} is symbolic: it has no value until the model runs, so it cannot become "
+            f"a NumPy array or number. Use it as the input of layers or frontend.ops / "
+            f"frontend.backend functions, or call model.predict for values (at {user_site()})"
         )
 
     __int__ = __float__ = __array__ = _no_value
@@ -55,6 +58,14 @@ class KerasTensor:
     # Math operators (`x + y`, `x[:, 0]`, ...) are installed by frontend/ops/tensor_operators.py:
     # each becomes an op layer. NumPy defers to them instead of looping over a KerasTensor.
     __array_ufunc__ = None
+
+
+class EagerArray(np.ndarray):
+    """What a layer called on arrays returns: a NumPy array that also has Keras's tensor
+    method `numpy()` (scripts print `layer(x).numpy()`)."""
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(self)
 
 
 @dataclass
@@ -103,6 +114,7 @@ def has_nodes(structure) -> bool:
 @dataclass
 class CallContext:
     training: bool = False
+    eager: bool = False  # a layer called on arrays: state assignments apply right away
     updates: list = field(default_factory=list)  # (shared variable, new value) pairs
     losses: list = field(default_factory=list)  # scalar nodes added to the training loss
 
@@ -111,9 +123,9 @@ _CONTEXTS: list[CallContext] = []
 
 
 @contextlib.contextmanager
-def call_context(training: bool):
+def call_context(training: bool, eager: bool = False):
     """Collect state updates and losses of the layer calls made inside the block."""
-    ctx = CallContext(training=training)
+    ctx = CallContext(training=training, eager=eager)
     _CONTEXTS.append(ctx)
     try:
         yield ctx

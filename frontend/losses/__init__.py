@@ -61,6 +61,7 @@ from frontend.losses.objects import (
     weight_values,
 )
 from frontend.losses.overlap import dice, tversky
+from frontend.losses.symbolic import public_functions
 
 FUNCTIONS = {
     "categorical_crossentropy": categorical_crossentropy,
@@ -91,6 +92,13 @@ FUNCTIONS = {
     "dice": dice,
     "tversky": tversky,
 }
+# The module's public names (and FUNCTIONS, what names resolve to) dispatch on what they are
+# given (frontend/losses/symbolic.py); the Loss classes wrap the graph functions themselves.
+_PUBLIC = public_functions(FUNCTIONS)
+_PUBLIC_OF = {fn: _PUBLIC[name] for name, fn in FUNCTIONS.items()}
+FUNCTIONS = _PUBLIC
+globals().update(_PUBLIC)
+
 CLASSES = by_name(
     CategoricalCrossentropy,
     SparseCategoricalCrossentropy,
@@ -144,8 +152,10 @@ def serialize(loss):
 
 
 def loss_function(loss: Loss):
-    """The underlying per-sample function (used to detect the kind of loss)."""
-    return getattr(loss, "fn", None)
+    """The underlying per-sample function, as the module's public name (so `is
+    losses.categorical_crossentropy` detects the kind of loss)."""
+    fn = getattr(loss, "fn", None)
+    return _PUBLIC_OF.get(fn, fn)
 
 
 __all__ = [

@@ -75,7 +75,26 @@ def _metric_from(spec, custom_objects):
     return metrics.get(spec)
 
 
+def has_custom_compile(model) -> bool:
+    """Whether the model's class (the user's, not graphc's) overrides compile()."""
+    return any(
+        "compile" in vars(cls) for cls in type(model).__mro__
+        if not cls.__module__.startswith("frontend.")
+    )
+
+
 def compile_from_config(model, config, custom_objects=None) -> None:
+    """Compile `model` with the saved settings; a model with its own compile() signature
+    (keras.io's GAN) is left uncompiled with a warning, as Keras 3 does."""
+    if has_custom_compile(model):
+        warnings.warn(
+            f"load_model: {type(model).__name__} overrides compile(), so the saved compile "
+            f"settings cannot be applied to it; it is loaded uncompiled: call its compile() "
+            f"yourself after loading",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
     kwargs = dict(
         optimizer=optimizers.get(config["optimizer"]),
         loss=_loss_from(config["loss"], custom_objects),

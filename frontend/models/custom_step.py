@@ -52,10 +52,10 @@ class TracedStep:
         return out
 
 
-def build_traced_step(steps, kind: str, ys) -> TracedStep:
+def build_traced_step(steps, kind: str, ys, weighted: bool) -> TracedStep:
     model = steps.model
     xs, targets, weights = steps.placeholders(ys)
-    data = step_data(model, xs, targets)
+    data = step_data(model, xs, targets, weights if weighted else [])
     known = steps.trackers() + list(model.metrics) + attribute_metrics(model)
     with call_context(training=kind == "train") as ctx, tracing(model, kind), marked(known):
         result = call_user_step(getattr(model, f"{kind}_step"), data, kind)
@@ -101,13 +101,17 @@ def marked(metrics: list):
             del metric.result
 
 
-def step_data(model, xs: list, targets: list):
-    """What Keras passes a step: `x`, or `(x, y)` (inputs and targets as the model takes
-    them: one value, or a list/dict for several)."""
+def step_data(model, xs: list, targets: list, weights: list):
+    """What Keras passes a step: `x`, `(x, y)`, or `(x, y, sample_weight)` when the user gave
+    weights (inputs, targets and weights as the model takes them: one value, or a list for
+    several)."""
     x = arrange_inputs(model, xs)
     if not targets:
         return x
-    return x, (targets[0] if len(targets) == 1 else list(targets))
+    y = targets[0] if len(targets) == 1 else list(targets)
+    if not weights:
+        return x, y
+    return x, y, (weights[0] if len(weights) == 1 else list(weights))
 
 
 def arrange_inputs(model, xs: list):

@@ -12,6 +12,20 @@ from graphc.function import shape_text
 from graphc.ir import user_site
 
 
+class DefaultWeights(np.ndarray):
+    """Sample weights of ones made up because the user gave none: a custom train_step then
+    gets (x, y), not (x, y, sample_weight), as in Keras. Slices keep the type."""
+
+
+def default_weights(n: int) -> DefaultWeights:
+    return np.ones(n, np.float32).view(DefaultWeights)
+
+
+def weights_given(sample_weights: list) -> bool:
+    """Whether a batch's sample weights came from the user (sample_weight or class_weight)."""
+    return any(not isinstance(w, DefaultWeights) for w in sample_weights)
+
+
 class DataError(ValueError):
     """Data that does not fit the model."""
 

@@ -60,7 +60,7 @@ class DataHandling:
     def _sample_weights(self, ys, sample_weight, class_weight, n, method):
         names = self.output_names
         if sample_weight is None:
-            weights = [np.ones(n, np.float32) for _ in names]
+            weights = [D.default_weights(n) for _ in names]
         elif isinstance(sample_weight, (dict, list, tuple)) and len(names) > 1:
             weights = [
                 np.ones(n, np.float32) if w is None else np.asarray(w, np.float32)
@@ -74,7 +74,7 @@ class DataHandling:
                     f"{method}: class_weight needs a single-output model; use "
                     f"sample_weight for {names} (at {user_site()})"
                 )
-            weights[0] = weights[0] * D.class_weights_for(ys[0], class_weight)
+            weights[0] = np.asarray(weights[0]) * D.class_weights_for(ys[0], class_weight)
         return weights
 
     def _prepare(self, x, y, sample_weight, class_weight, method):
@@ -146,6 +146,12 @@ class DataHandling:
             return self._inputs(x, method)
         xs, ys, sws = self._prepare(x, y, sample_weight, batching.class_weight, method)
         return xs + ys + sws
+
+    def _step_for(self, kind: str, arrays):
+        """The compiled `kind` step for one prepared batch (its targets' shapes, and whether
+        it has sample weights from the user, pick the function)."""
+        weights = arrays[len(arrays) - len(self.output_names) :]
+        return self._steps.function(kind, self._targets_in(arrays), D.weights_given(weights))
 
     def _targets_in(self, arrays):
         """The targets among one prepared batch's flat arrays (inputs, targets, one sample

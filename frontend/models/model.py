@@ -184,14 +184,14 @@ class Model(StepMethods, Trainer, Layer):
 
     def _run_graph(self, input_nodes: list, training: bool) -> list:
         """The functional graph's outputs; tensors given to add_loss are computed alongside
-        and added to the losses of the training graph being built."""
+        and added to the losses of the training or test graph being built."""
         if not self._symbolic_losses:
             return self._graph.run(input_nodes, training)
         outputs = self._graph.flat_outputs
         extended = FunctionalGraph(self._graph.inputs, outputs + self._symbolic_losses, self.name)
         nodes = extended.run(input_nodes, training)
         ctx = current_context()
-        if ctx is not None and ctx.training:
+        if ctx is not None:
             ctx.losses.extend(gc.mean(n) if n.shape else n for n in nodes[len(outputs):])
         return nodes[: len(outputs)]
 

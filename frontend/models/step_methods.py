@@ -12,13 +12,7 @@ from frontend.layers.base import Layer
 from frontend.layers.tensor import KerasTensor, current_context
 from frontend.models.custom_step import CompiledLoss, CompiledMetrics, attribute_metrics
 from frontend.step_trace import active_trace
-
-
-def unpack_x_y_sample_weight(data):
-    """(x, y, sample_weight) from what a step receives: x, (x,), (x, y) or (x, y, sw)."""
-    if isinstance(data, tuple) and 1 <= len(data) <= 3:
-        return tuple(data) + (None,) * (3 - len(data))
-    return data, None, None
+from frontend.utils.batch_data import unpack_x_y_sample_weight
 
 
 class StepMethods:

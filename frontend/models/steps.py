@@ -253,9 +253,10 @@ class StepFunctions:
         with call_context(training=training) as ctx:
             outputs = self.model.forward(xs, training=training)
         total, per_output = self.losses_of(targets, outputs, weights)
-        if training:  # weight penalties and add_loss terms count in training only
-            penalties = self.model.losses + ctx.losses
-            total = sum_terms([total] + [gc.cast(p, backend.floatx()) for p in penalties])
+        # weight penalties count in training only; a functional model's add_loss(tensor)
+        # terms (ctx.losses outside training) in evaluation too, as the Keras 2 VAE expects
+        penalties = (self.model.losses if training else []) + ctx.losses
+        total = sum_terms([total] + [gc.cast(p, backend.floatx()) for p in penalties])
         if total is None:
             raise ValueError(
                 f"Model '{self.model.name}': compile() was given no loss and the model adds "
@@ -308,12 +309,16 @@ class StepFunctions:
         return tuple((target_shape(y, p), y.dtype.name)
                      for y, p in zip(ys, self.model.output_shapes))
 
-    def function(self, kind: str, ys):
+    def function(self, kind: str, ys, weighted: bool = False):
+        """The compiled `kind` step for targets like `ys`; `weighted`: the user gave sample
+        weights (a custom step's data then has them as its third element)."""
         self.create_metrics(ys)
-        key = (kind, self.signature(ys))
+        traced = self.model._step_is_traced(kind)
+        key = (kind, self.signature(ys), weighted and traced)
         if key not in self.cache:
-            traced = self.model._step_is_traced(kind)
-            self.cache[key] = build_traced_step(self, kind, ys) if traced else self.build(kind, ys)
+            self.cache[key] = (
+                build_traced_step(self, kind, ys, weighted) if traced else self.build(kind, ys)
+            )
         return self.cache[key]
 
     def predict_function(self):

@@ -270,7 +270,7 @@ class Trainer(DataHandling, GeneratorMethods):
             for step, batch in enumerate(batches):
                 arrays = prepare(batch, step)
                 cbs.on_train_batch_begin(step)
-                steps.function("train", self._targets_in(arrays))(*arrays)
+                self._step_for("train", arrays)(*arrays)
                 cbs.on_train_batch_end(step, steps.logs())
                 if self.stop_training:
                     break
@@ -288,7 +288,7 @@ class Trainer(DataHandling, GeneratorMethods):
                 arrays = prepare(batch, step)
                 if callbacks:
                     callbacks.on_test_batch_begin(step)
-                steps.function("test", self._targets_in(arrays))(*arrays)
+                self._step_for("test", arrays)(*arrays)
                 if callbacks:
                     callbacks.on_test_batch_end(step, steps.logs())
         logs = steps.logs()
@@ -387,7 +387,7 @@ class Trainer(DataHandling, GeneratorMethods):
     def _run_one_batch(self, kind, prepared, reset_metrics, return_dict):
         xs, ys, sws = prepared
         steps = self._step_functions()
-        fn = steps.function(kind, ys)
+        fn = steps.function(kind, ys, D.weights_given(sws))
         if reset_metrics:
             steps.reset()
         fn(*xs, *ys, *sws)

@@ -7,6 +7,8 @@ import numpy as np
 from frontend.backend import clear_session
 from frontend.compat import refuse_unsupported, reject_unknown, signature_names
 from frontend.seeding import set_random_seed
+from frontend.utils.batch_data import pack_x_y_sample_weight, unpack_x_y_sample_weight
+from frontend.utils.downloads import get_file
 from frontend.utils.padding import pad_sequences
 from frontend.utils.progbar import Progbar
 from frontend.utils.sequence import PyDataset, Sequence
@@ -95,4 +97,7 @@ __all__ = [
     "pad_sequences",
     "PyDataset",
     "Sequence",
+    "get_file",
+    "pack_x_y_sample_weight",
+    "unpack_x_y_sample_weight",
 ]
