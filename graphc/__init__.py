@@ -124,6 +124,7 @@ PUBLIC = {
     "OPS": "graphc.ops",
     "debugprint": "graphc.printing",
     "to_dot": "graphc.viz",
+    "view": "graphc.viz.view",
 }
 
 __all__ = sorted(PUBLIC)
