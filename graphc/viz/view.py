@@ -6,8 +6,11 @@ search, a stage selector and a details panel. No file is fetched when the page o
 CDN, no fonts, no scripts from elsewhere. graphviz lays the graph out because it is already
 graphc's diagram engine, so the page and `to_dot` draw the same picture.
 
-A stage with more than `max_nodes` drawn nodes is drawn with each fused kernel as one box,
-and one still too big is left out with a note saying how to draw it.
+Besides the pipeline's stages, the page has the fused stage again with each kernel as one
+box, and a model's layer view whose layers link to the ops that read their weights. Each
+node of a stage says whether that stage's pass made it (a checkbox outlines those). A stage
+with more than `max_nodes` drawn nodes is drawn with each fused kernel as one box, and one
+still too big is left out with a note saying how to draw it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from graphc.viz.layers import layers_digraph
 from graphc.viz.render import DiagramError, dot_program, run_dot
 from graphc.viz.view_assets import SCRIPT, STYLE
 
+BOXES = " (kernels as boxes)"  # the fused stage again, each kernel collapsed to one box
 MAX_NODES = 2500  # above this a stage takes dot many seconds and the page gets sluggish
 
 
@@ -63,12 +67,13 @@ def writer_for(drawing, collapse: bool) -> Writer:
     return writer
 
 
-def function_stage(fn, name: str, index: int, max_nodes: int) -> Stage:
-    """A pipeline stage of a Function; fused kernels collapsed to boxes if it is too big."""
+def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False) -> Stage:
+    """A pipeline stage of a Function; fused kernels drawn as boxes when `boxes` or when
+    their clusters would be too big."""
     drawing = resolve(fn, name)
-    stage = Stage(name, drawing.title)
-    collapse = name == "fused" and drawn_size(drawing, False) > max_nodes
-    if collapse:
+    stage = Stage(name + BOXES if boxes else name, drawing.title + BOXES * boxes)
+    collapse = boxes or (name == "fused" and drawn_size(drawing, False) > max_nodes)
+    if collapse and not boxes:
         stage.note = f"each kernel is drawn as one box: the clusters would exceed {max_nodes} nodes"
     size = drawn_size(drawing, collapse)
     if size > max_nodes:
@@ -79,16 +84,21 @@ def function_stage(fn, name: str, index: int, max_nodes: int) -> Stage:
         )
         return stage
     writer = writer_for(drawing, collapse)
-    stage.svg, stage.dot_seconds = svg_of(writer.dot.source, f"s{index}_")
-    stage.nodes = view_details.describe_drawn(writer, fn)
+    prefix = f"{'b' if boxes else 's'}{index}_"  # ids unique across the page's SVGs
+    stage.svg, stage.dot_seconds = svg_of(writer.dot.source, prefix)
+    before = view_details.node_ids(fn.graph(fn.stages[index - 1])) if index else None
+    stage.nodes = view_details.describe_drawn(writer, fn, before)
     return stage
 
 
 def function_stages(fn, max_nodes: int) -> list:
-    """Every stage of a Function, laid out two at a time (dot runs as its own process)."""
+    """Every stage of a Function, and the fused one again with each kernel as one box; laid
+    out two at a time (dot runs as its own process)."""
+    jobs = [(name, i, False) for i, name in enumerate(fn.stages)]
+    if "fused" in fn.stages:
+        jobs.append(("fused", fn.stages.index("fused"), True))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda i: function_stage(fn, fn.stages[i], i, max_nodes),
-                             range(len(fn.stages))))
+        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2]), jobs))
 
 
 def graph_stage(obj) -> Stage:
@@ -193,7 +203,9 @@ def page(title: str, stages: list, fn, initial: str) -> str:
         f"<header><h1>{html.escape(title)}</h1>"
         f'<label>stage <select id="stage">{options}</select></label>'
         f'<input id="search" type="search" placeholder="search op, name, shape (Enter: next)">'
-        f'<span id="hits"></span><button id="fit">fit</button></header>'
+        f'<span id="hits"></span><button id="fit">fit</button>'
+        f'<label><input id="changes" type="checkbox"> outline what this stage\'s pass made'
+        f"</label></header>"
         f'<main><div id="canvas">{divs}</div>'
         f'<aside id="details">click a node for its details</aside></main>'
         f'<script type="application/json" id="graphc-data">{payload}</script>'
@@ -222,7 +234,8 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES) -> Path:
     if dot_program() is None:
         raise DiagramError("gc.view lays graphs out with graphviz's `dot`, which is not installed")
     stages, fn = stages_of(obj, max_nodes)
-    initial = next((s.name for s in reversed(stages) if s.svg), stages[0].name)
+    shown = [s.name for s in stages if s.svg and not s.name.endswith(BOXES)]
+    initial = shown[-1] if shown else stages[0].name
     if is_model(obj):
         initial = "layers"
     title = getattr(obj, "name", None) or stages[0].title

@@ -31,6 +31,8 @@ g.node { cursor: pointer; }
 g.node.hit > :is(polygon, ellipse, path) { stroke: #f59e0b; stroke-width: 4px; }
 g.node.linked > :is(polygon, ellipse, path) { stroke: #7c3aed; stroke-width: 4px; }
 g.node.selected > :is(polygon, ellipse, path) { stroke: #2563eb; stroke-width: 5px; }
+.show-changes g.node.changed > :is(polygon, ellipse, path) { stroke: #16a34a; stroke-width: 4px;
+                                                             stroke-dasharray: 6 3; }
 button.link { margin: 2px; }
 """
 
@@ -73,7 +75,14 @@ SCRIPT = r"""
     current.hidden = false;
     picker.value = name;
     fit();
+    markChanges();
     runSearch();
+  }
+  function markChanges() {
+    current.querySelectorAll("g.node").forEach(function (g) {
+      var info = details(picker.value, nodeId(g));
+      g.classList.toggle("changed", !!(info && info["new in this stage"]));
+    });
   }
   function nodeId(g) {
     var t = g.querySelector("title");
@@ -159,7 +168,7 @@ SCRIPT = r"""
   }
   function searchText(g) {
     var info = details(picker.value, nodeId(g)) || {};
-    return [nodeId(g), info.op, info.name, info.shape, info.type, info.kernel,
+    return [nodeId(g), info.op, info.name, info.shape, info.type,
             g.textContent].join(" ").toLowerCase();
   }
   function runSearch() {
@@ -216,6 +225,9 @@ SCRIPT = r"""
   search.addEventListener("input", runSearch);
   search.addEventListener("keydown", function (e) { if (e.key === "Enter") { nextHit(); } });
   document.getElementById("fit").addEventListener("click", fit);
+  document.getElementById("changes").addEventListener("change", function (e) {
+    canvas.classList.toggle("show-changes", e.target.checked);
+  });
   window.graphcViewer = { showStage: showStage, select: select, search: function (q) {
     search.value = q; runSearch(); nextHit(); return hits.length;
   } };

@@ -86,20 +86,27 @@ def describe_node(node: Node, part, kernels: dict, shapes: dict) -> dict:
     return details
 
 
-def describe_drawn(writer, fn) -> dict:
-    """{DOT id: details} for every node a Writer drew (kernel inner ops included)."""
+def node_ids(graph) -> set:
+    """ids of a graph's nodes and of the ops inside its kernels."""
+    return {id(n) for node in graph.nodes() for n in (node, *inner_ops(node))}
+
+
+def describe_drawn(writer, fn, before: set | None = None) -> dict:
+    """{DOT id: details} for every node a Writer drew (kernel inner ops included); with
+    `before` (node ids of the stage before), each says whether this stage's pass made it."""
     kernels, shapes = kernel_table(fn), run_time_shapes(fn)
     nodes = {}
     for node in writer.drawing.graph.nodes():
         nodes[id(node)] = node
         for inner in inner_ops(node):
             nodes[id(inner)] = inner
-    parts = writer.drawing.parts
-    return {
-        dot_id: describe_node(nodes[key], parts.get(key), kernels, shapes)
-        for key, dot_id in writer.ids.items()
-        if key in nodes
-    }
+    parts, table = writer.drawing.parts, {}
+    for key, dot_id in writer.ids.items():
+        if key in nodes:
+            table[dot_id] = describe_node(nodes[key], parts.get(key), kernels, shapes)
+            if before is not None:
+                table[dot_id]["new in this stage"] = key not in before
+    return table
 
 
 def describe_kernels(fn) -> dict:

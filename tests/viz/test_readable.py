@@ -8,7 +8,7 @@ import pytest
 
 import graphc as gc
 from graphc.viz import DiagramError, to_dot
-from graphc.viz.graph import READABLE_ABOVE
+from graphc.viz.graph import FAST_LAYOUT, FAST_LAYOUT_ABOVE, READABLE_ABOVE
 
 
 def rank_groups(source: str) -> list:
@@ -56,3 +56,13 @@ def test_the_readable_layout_is_narrower(train_step, tmp_path):
         return float(re.search(r'<svg width="([\d.]+)pt"', svg.read_text()).group(1))
 
     assert width(True) < width(False)
+
+
+def test_big_diagrams_get_the_quicker_layout():
+    x = gc.vector("x")
+    small = gc.exp(x)
+    big = x
+    for _ in range(FAST_LAYOUT_ABOVE):
+        big = gc.tanh(big)
+    assert "mclimit" not in to_dot(small).source
+    assert all(f"{k}={v}" in to_dot(big).source for k, v in FAST_LAYOUT.items())

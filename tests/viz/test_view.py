@@ -81,7 +81,7 @@ def test_llvm_kernels_carry_their_ir_and_flops_after_a_call(tmp_path):
     step = llvm_step()
     step(np.ones((5, 4), "float32"), np.zeros((5, 3), "float32"))
     data = page_data(view(step, tmp_path / "v.html").read_text())
-    fused = data["stages"][-1]["nodes"]
+    fused = next(s["nodes"] for s in data["stages"] if s["name"] == "fused")
     inner = [d for d in fused.values() if d["kernel"] and d["op"] == "matmul"]
     assert inner and inner[0]["flops"] == 2 * 5 * 4 * 3
     assert set(data["ir"]) == set(data["kernels"]) == {k.name for k in step.kernels}
@@ -97,7 +97,8 @@ def test_a_model_shows_its_layers_linked_to_the_ops_of_its_training_step(tmp_pat
     model.fit(np.ones((8, 4), "float32"), np.zeros((8, 2), "float32"), epochs=1, verbose=0)
     text = view(model, tmp_path / "m.html").read_text()
     data = page_data(text)
-    assert [s["name"] for s in data["stages"]] == ["layers", *model.train_function.stages]
+    names = ["layers", *model.train_function.stages, "fused (kernels as boxes)"]
+    assert [s["name"] for s in data["stages"]] == names
     layer_nodes = data["stages"][0]["nodes"]
     hidden = next(d for d in layer_nodes.values() if d["name"] == "hidden")
     raw = data["stages"][1]["nodes"]
@@ -178,3 +179,24 @@ def test_a_model_before_fit_shows_its_layers_and_says_why_no_step(tmp_path):
     text = view(model, tmp_path / "m.html").read_text()
     assert [s["name"] for s in page_data(text)["stages"]] == ["layers"]
     assert "fit it to see the compiled graphs" in stage_svgs(text)["layers"]
+
+
+def test_each_stage_tells_which_nodes_its_pass_made(train_step, tmp_path):
+    data = page_data(view(train_step, tmp_path / "v.html").read_text())
+    raw, grad = data["stages"][0]["nodes"], data["stages"][1]["nodes"]
+    assert all("new in this stage" not in d for d in raw.values())
+    made = {d["op"] for d in grad.values() if d["new in this stage"]}
+    kept = {d["op"] for d in grad.values() if not d["new in this stage"]}
+    assert "grad" not in made | kept and "matmul" in made and "placeholder" in kept
+
+
+def test_the_fused_stage_comes_again_with_kernels_as_boxes(tmp_path):
+    step = llvm_step()
+    text = view(step, tmp_path / "v.html").read_text()
+    data, svgs = page_data(text), stage_svgs(text)
+    boxes = next(s for s in data["stages"] if s["name"] == "fused (kernels as boxes)")
+    assert {d["op"] for d in boxes["nodes"].values()} >= {"kernel"}
+    assert "cluster" not in svgs["fused (kernels as boxes)"] and "cluster" in svgs["fused"]
+    assert data["initial"] == "fused"
+    all_ids = re.findall(r'\bid="([^"]+)"', text)
+    assert len(all_ids) == len(set(all_ids))  # no two SVGs share an element id
