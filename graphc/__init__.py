@@ -133,6 +133,7 @@ PUBLIC = {
     "profile": "graphc.profile",
     "debugprint": "graphc.printing",
     "to_dot": "graphc.viz",
+    "view": "graphc.viz.view",
 }
 
 __all__ = sorted(PUBLIC)

@@ -6,7 +6,11 @@ What a diagram shows:
 - placeholders as blue ellipses, shared variables as yellow cylinders, constants as small
   grey text; each output points at an "output i" tag;
 - each update as an orange dashed edge from its new-value expression into the shared
-  variable, labelled "W :=";
+  variable, labelled "W :="; above 40 nodes (the readable layout) as a short "W := this"
+  tag under the expression instead, with each weight and input on the rank of the first op
+  that reads it (its layer) rather than all on the top rank;
+- above 150 nodes dot spends fewer passes on crossings, and above max_nodes (1500) to_dot
+  refuses with a message pointing to `gc.view`, which pans, zooms and searches;
 - each fused kernel (op 'kernel') as a cluster around the ops it contains (or, with
   collapse_kernels, as one box listing them), optionally outlined by the error that
   `graphc.compare` measured for it (and labelled with its time when the report has one).
@@ -36,6 +40,14 @@ STYLE = {
 UPDATE_EDGE = dict(
     color="#d97706", fontcolor="#b45309", style="dashed", penwidth="1.6", constraint="false"
 )
+UPDATE_TAG = dict(
+    shape="note", style="filled", fillcolor="#ffedd5", color="#d97706", fontcolor="#b45309"
+)
+READABLE_ABOVE = 40  # drawn nodes beyond which update edges cross the picture and need tags
+MAX_NODES = 1500  # beyond this dot takes long and no screen shows the text: gc.view does
+# Above this many nodes dot spends minutes untangling crossings: fewer passes, ~10x faster.
+FAST_LAYOUT_ABOVE = 150
+FAST_LAYOUT = {"mclimit": "0.1", "nslimit": "2", "nslimit1": "2"}
 
 
 @dataclass
@@ -104,14 +116,21 @@ class Writer:
     """Emits one diagram: gives each node a stable DOT id and draws nodes, edges, clusters."""
 
     def __init__(
-        self, drawing: Drawing, show_constants: bool, rankdir: str, collapse_kernels: bool = False
+        self,
+        drawing: Drawing,
+        show_constants: bool,
+        rankdir: str,
+        collapse_kernels: bool = False,
+        readable: bool = False,
     ):
         self.drawing = drawing
         self.show_constants = show_constants
         self.collapse_kernels = collapse_kernels
+        self.readable = readable
         self.ids: dict[int, str] = {}
         self.drawn: set[int] = set()
         count = len(drawing.graph.nodes())
+        fast = drawn_size(drawing, collapse_kernels) > FAST_LAYOUT_ABOVE
         self.dot = graphviz.Digraph(
             "graphc",
             graph_attr={
@@ -121,7 +140,8 @@ class Writer:
                 "fontname": "Helvetica",
                 "fontsize": "14",
                 "nodesep": "0.25",
-                "ranksep": "0.3",
+                "ranksep": "0.45" if readable else "0.3",
+                **(FAST_LAYOUT if fast else {}),
             },
             node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.08,0.04"},
             edge_attr={
@@ -163,7 +183,11 @@ class Writer:
                 self.draw_node(node)
                 self.draw_edges_into(node)
         self.draw_outputs(graph)
-        self.draw_updates(graph)
+        if self.readable:
+            self.draw_update_tags(graph)
+            self.rank_leaves_beside_users(graph)
+        else:
+            self.draw_updates(graph)
         return self.dot
 
     def draw_outputs(self, graph: Graph) -> None:
@@ -179,6 +203,47 @@ class Writer:
             self.dot.edge(kernels.exit_id(self, expr), self.id_of(var), label=label, **UPDATE_EDGE)
 
 
+    def draw_update_tags(self, graph: Graph) -> None:
+        """Each update as a short tag under its new value, not an edge back up to the
+        variable (which, in a training step, crosses the whole picture)."""
+        for i, (var, expr) in enumerate(graph.updates):
+            tag = f"update{i}"
+            self.dot.node(tag, f"{var.name or 'shared'} := this", **UPDATE_TAG)
+            self.dot.edge(kernels.exit_id(self, expr), tag, color=UPDATE_TAG["color"])
+
+    def rank_leaves_beside_users(self, graph: Graph) -> None:
+        """Put each weight and input on the rank of the first op that reads it (its layer),
+        instead of all of them on the top rank with long edges down."""
+        if not self.collapse_kernels and any(n.op == "kernel" for n in graph.nodes()):
+            return  # a rank shared across a cluster's border is not what dot draws well
+        placed = set()
+        for node in graph.nodes():
+            for leaf in node.inputs:
+                if leaf.op in ("shared", "placeholder") and id(leaf) not in placed:
+                    placed.add(id(leaf))
+                    with self.dot.subgraph() as rank:
+                        rank.attr(rank="same")
+                        rank.node(self.id_of(leaf))
+                        rank.node(self.id_of(node))
+
+
+def drawn_size(drawing: Drawing, collapse_kernels: bool) -> int:
+    """How many boxes a diagram of `drawing` has (a kernel's ops each, unless collapsed)."""
+    nodes = drawing.graph.nodes()
+    return len(nodes) + (0 if collapse_kernels else sum(len(kernels.inner_ops(n)) for n in nodes))
+
+
+def check_size(drawing: Drawing, size: int, max_nodes: int | None) -> int:
+    """`size`, or a DiagramError pointing to gc.view when it exceeds `max_nodes`."""
+    if max_nodes is not None and size > max_nodes:
+        raise DiagramError(
+            f"the {drawing.title} has {size} nodes, more than a static diagram shows legibly "
+            f"(max_nodes={max_nodes}): gc.view(...) writes a page that pans, zooms and "
+            f"searches it; or pass collapse_kernels=True (stage 'fused') or max_nodes=None"
+        )
+    return size
+
+
 def to_dot(
     obj,
     stage: str = "optimized",
@@ -189,6 +254,8 @@ def to_dot(
     report=None,
     collapse_kernels: bool = False,
     dpi: int = 96,
+    readable: bool | None = None,
+    max_nodes: int | None = MAX_NODES,
 ) -> Diagram:
     """Draw a graphc Function at a pipeline stage, a Graph, a node or a list of nodes.
 
@@ -202,6 +269,8 @@ def to_dot(
             and labelled with their time.
         collapse_kernels: draw each fused kernel as one box listing its ops, instead of a
             cluster around them (a compact view of a big training step).
+        readable: updates as tags, weights beside their readers; None: above 40 nodes.
+        max_nodes: a bigger diagram is an error that points to `gc.view`; None: no cap.
     Returns:
         a Diagram: `.source` is the DOT text, `.save(path)` writes a picture.
     Example:
@@ -212,7 +281,10 @@ def to_dot(
     if not drawing.graph.nodes():
         raise DiagramError(f"nothing to draw: the {drawing.title} has no outputs or updates")
     drawing.kernel_stats = kernels.stats_from_report(report)
-    diagram = Diagram(Writer(drawing, show_constants, rankdir, collapse_kernels).draw(), dpi)
+    size = check_size(drawing, drawn_size(drawing, collapse_kernels), max_nodes)
+    readable = size > READABLE_ABOVE if readable is None else readable
+    writer = Writer(drawing, show_constants, rankdir, collapse_kernels, readable)
+    diagram = Diagram(writer.draw(), dpi)
     if to_file is not None:
         diagram.save(to_file)
     return diagram

@@ -74,17 +74,23 @@ def render(source: str, to_file, dpi: int | None = None) -> Path:
             file=sys.stderr,
         )
         return fallback
+    picture = run_dot(dot, source, fmt, dpi, what=str(path))
+    atomic_write(path, lambda f: f.write(picture))
+    return path
+
+
+def run_dot(dot: str, source: str, fmt: str, dpi: int | None = None, what: str = "") -> bytes:
+    """The picture graphviz's `dot` draws from `source`, in format `fmt` (e.g. 'svg')."""
     command = [dot, f"-T{fmt}"]  # the picture comes back on stdout, so it is written whole
     if dpi and fmt in RASTER:
         command.insert(1, f"-Gdpi={int(dpi)}")
     done = subprocess.run(command, input=source.encode(), capture_output=True)
     if done.returncode != 0:
         raise DiagramError(
-            f"graphviz's dot failed on the diagram for {path}: "
+            f"graphviz's dot failed on the diagram for {what}: "
             f"{done.stderr.decode(errors='replace').strip()}"
         )
-    atomic_write(path, lambda f: f.write(done.stdout))
-    return path
+    return done.stdout
 
 
 class Diagram:

@@ -1,0 +1,245 @@
+"""`gc.view`: one self-contained HTML page to explore a Function, Graph or model.
+
+Each pipeline stage (raw, grad, optimized, expanded, fused) is laid out here by graphviz's
+`dot` as SVG and inlined; a small inline script (graphc/viz/view_assets.py) adds pan/zoom,
+search, a stage selector and a details panel. No file is fetched when the page opens: no
+CDN, no fonts, no scripts from elsewhere. graphviz lays the graph out because it is already
+graphc's diagram engine, so the page and `to_dot` draw the same picture.
+
+Besides the pipeline's stages, the page has the fused stage again with each kernel as one
+box, and a model's layer view whose layers link to the ops that read their weights. Each
+node of a stage says whether that stage's pass made it (a checkbox outlines those). A stage
+with more than `max_nodes` drawn nodes is drawn with each fused kernel as one box, and one
+still too big is left out with a note saying how to draw it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphc.backends import get_backend
+from graphc.files import atomic_write
+from graphc.ir import Graph, Node
+from graphc.viz import view_details
+from graphc.viz.graph import READABLE_ABOVE, Writer, drawn_size, resolve
+from graphc.viz.layers import layers_digraph
+from graphc.viz.render import DiagramError, dot_program, run_dot
+from graphc.viz.view_assets import SCRIPT, STYLE
+
+BOXES = " (kernels as boxes)"  # the fused stage again, each kernel collapsed to one box
+MAX_NODES = 2500  # above this a stage takes dot many seconds and the page gets sluggish
+
+
+@dataclass
+class Stage:
+    """One selectable view in the page: its SVG (or a note why not) and its nodes' details."""
+
+    name: str
+    title: str
+    svg: str = ""
+    note: str = ""
+    nodes: dict = field(default_factory=dict)
+    dot_seconds: float = 0.0
+
+
+def svg_of(source: str, prefix: str) -> tuple[str, float]:
+    """(inline SVG, seconds dot took); element ids get `prefix` so stages never share one."""
+    start = time.perf_counter()
+    svg = run_dot(dot_program(), source, "svg", what="the viewer").decode()
+    seconds = time.perf_counter() - start
+    svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
+    return svg, seconds
+
+
+def writer_for(drawing, collapse: bool) -> Writer:
+    """A drawn Writer, in the readable layout (update tags, ranked weights) when big."""
+    readable = drawn_size(drawing, collapse) > READABLE_ABOVE
+    writer = Writer(drawing, True, "TB", collapse_kernels=collapse, readable=readable)
+    writer.draw()
+    return writer
+
+
+def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False) -> Stage:
+    """A pipeline stage of a Function; fused kernels drawn as boxes when `boxes` or when
+    their clusters would be too big."""
+    drawing = resolve(fn, name)
+    stage = Stage(name + BOXES if boxes else name, drawing.title + BOXES * boxes)
+    collapse = boxes or (name == "fused" and drawn_size(drawing, False) > max_nodes)
+    if collapse and not boxes:
+        stage.note = f"each kernel is drawn as one box: the clusters would exceed {max_nodes} nodes"
+    size = drawn_size(drawing, collapse)
+    if size > max_nodes:
+        stage.note = (
+            f"stage {name!r} has {size} nodes, more than this page draws ({max_nodes}); "
+            f"its kernels are collapsed in stage 'fused', or pass max_nodes={size} to "
+            f"gc.view to draw it anyway"
+        )
+        return stage
+    writer = writer_for(drawing, collapse)
+    prefix = f"{'b' if boxes else 's'}{index}_"  # ids unique across the page's SVGs
+    stage.svg, stage.dot_seconds = svg_of(writer.dot.source, prefix)
+    before = view_details.node_ids(fn.graph(fn.stages[index - 1])) if index else None
+    stage.nodes = view_details.describe_drawn(writer, fn, before)
+    return stage
+
+
+def function_stages(fn, max_nodes: int) -> list:
+    """Every stage of a Function, and the fused one again with each kernel as one box; laid
+    out two at a time (dot runs as its own process)."""
+    jobs = [(name, i, False) for i, name in enumerate(fn.stages)]
+    if "fused" in fn.stages:
+        jobs.append(("fused", fn.stages.index("fused"), True))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2]), jobs))
+
+
+def graph_stage(obj) -> Stage:
+    """A Graph, node or list of nodes: one stage."""
+    drawing = resolve(obj, "optimized")
+    writer = writer_for(drawing, False)
+    stage = Stage("graph", drawing.title)
+    stage.svg, stage.dot_seconds = svg_of(writer.dot.source, "s0_")
+    stage.nodes = view_details.describe_drawn(writer, None)
+    return stage
+
+
+def layer_links(records: list, raw: Stage | None) -> dict:
+    """{layer name: DOT ids in the raw stage of the ops that read the layer's weights}
+    (weights are named 'layer/...'); the link the model's layer view offers."""
+    links = {r["name"]: [] for r in records}
+    if raw is None:
+        return links
+    for dot_id, info in raw.nodes.items():
+        layer = info["name"].split("/")[0] if info["op"] == "shared" else None
+        if layer in links:
+            links[layer].append(dot_id)
+    return links
+
+
+def layers_stage(model, raw: Stage | None) -> Stage:
+    records = model.layer_records()
+    digraph = layers_digraph(records, show_shapes=True, show_params=True, show_dtype=True)
+    stage = Stage("layers", f"{getattr(model, 'name', 'model')}: layers")
+    stage.svg, stage.dot_seconds = svg_of(digraph.source, "layers_")
+    links = layer_links(records, raw)
+    for i, record in enumerate(records):
+        details = {k: v for k, v in record.items() if k != "inbound"}
+        details["op"], details["inbound"] = record["type"], ", ".join(record.get("inbound", []))
+        if links[record["name"]]:
+            details["links"] = {"raw": links[record["name"]]}
+        stage.nodes[f"layer{i}"] = {k: str(v) if isinstance(v, (list, tuple)) else v
+                                    for k, v in details.items()}
+    return stage
+
+
+def is_function(obj) -> bool:
+    return hasattr(obj, "pipeline") and hasattr(obj, "graph")
+
+
+def is_model(obj) -> bool:
+    return hasattr(obj, "layer_records") and hasattr(obj, "layers")
+
+
+def module_ir(fn) -> str | None:
+    """The LLVM module text the llvm backend emits for `fn`, emitted again from its fused
+    stage (the backend keeps only compiled code), or None for another backend."""
+    if getattr(fn, "backend", None) != "llvm":
+        return None
+    llvm = get_backend("llvm")
+    schedule = llvm.schedule_kernels(fn.graph("fused"))
+    return llvm.generate(llvm.plan_memory(schedule, fn.graph("expanded")))[0]
+
+
+def stages_of(obj, max_nodes: int) -> tuple[list, object]:
+    """(stages, the Function whose kernels the page describes, or None)."""
+    if is_model(obj):
+        fn = getattr(obj, "train_function", None)
+        stages = function_stages(fn, max_nodes) if fn else []
+        raw = stages[0] if stages else None
+        layers = layers_stage(obj, raw)
+        if fn is None:
+            layers.note = "the model has no training step yet: fit it to see the compiled graphs"
+        return [layers, *stages], fn
+    if is_function(obj):
+        return function_stages(obj, max_nodes), obj
+    if isinstance(obj, (Graph, Node, list, tuple)):
+        return [graph_stage(obj)], None
+    raise DiagramError(
+        f"gc.view shows a graphc Function, Graph, node or list of nodes, or a model; "
+        f"got {type(obj).__name__}"
+    )
+
+
+def page(title: str, stages: list, fn, initial: str) -> str:
+    data = {
+        "initial": initial,
+        "stages": [{"name": s.name, "title": s.title, "nodes": s.nodes} for s in stages],
+        "kernels": view_details.describe_kernels(fn),
+        "ir": view_details.kernel_ir(fn, module_ir(fn)),
+        "no_ir": view_details.NO_IR,
+    }
+    payload = json.dumps(data, default=str).replace("</", "<\\/")  # cannot close the <script>
+    options = "".join(
+        f'<option value="{html.escape(s.name)}">{html.escape(s.title)}</option>' for s in stages
+    )
+    divs = "".join(
+        f'<div class="stage" data-stage="{html.escape(s.name)}" hidden>'
+        + (f'<p class="note">{html.escape(s.note)}</p>' if s.note else "")
+        + s.svg
+        + "</div>"
+        for s in stages
+    )
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<header><h1>{html.escape(title)}</h1>"
+        f'<label>stage <select id="stage">{options}</select></label>'
+        f'<input id="search" type="search" placeholder="search op, name, shape (Enter: next)">'
+        f'<span id="hits"></span><button id="fit">fit</button>'
+        f'<label><input id="changes" type="checkbox"> outline what this stage\'s pass made'
+        f"</label></header>"
+        f'<main><div id="canvas">{divs}</div>'
+        f'<aside id="details">click a node for its details</aside></main>'
+        f'<script type="application/json" id="graphc-data">{payload}</script>'
+        f"<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def default_path(obj) -> Path:
+    name = getattr(obj, "name", None) or "graph"
+    return Path(f"{re.sub(r'[^A-Za-z0-9_.-]', '_', str(name))}-view.html")
+
+
+def view(obj, path=None, *, max_nodes: int = MAX_NODES) -> Path:
+    """Write one self-contained HTML page to explore `obj`; returns its path.
+
+    Args:
+        obj: a Function (every pipeline stage: raw, grad, optimized, expanded, fused), a
+            Graph, a node or list of nodes, or a Keras-style model (its layers, linked to
+            the ops that read each layer's weights, and its training step once fitted).
+        path: the .html file to write; default NAME-view.html in the current folder.
+        max_nodes: a stage with more drawn nodes is drawn with kernels collapsed, or left
+            out with a note.
+    Example:
+        gc.view(train, "train.html")  # open it in any browser; it needs no network
+    """
+    if dot_program() is None:
+        raise DiagramError("gc.view lays graphs out with graphviz's `dot`, which is not installed")
+    stages, fn = stages_of(obj, max_nodes)
+    shown = [s.name for s in stages if s.svg and not s.name.endswith(BOXES)]
+    initial = shown[-1] if shown else stages[0].name
+    if is_model(obj):
+        initial = "layers"
+    title = getattr(obj, "name", None) or stages[0].title
+    text = page(f"graphc view: {title}", stages, fn, initial)
+    target = Path(path) if path is not None else default_path(obj)
+    atomic_write(target, lambda f: f.write(text.encode()))
+    return target
