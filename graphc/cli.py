@@ -4,6 +4,7 @@
     graphc dot MODEL.zip [-o model.png]
     graphc compare FILE.py[:NAME] [--shape NAME=D1,D2 ...] [--batch N] | --demo mlp
     graphc summary MODEL.zip [--unsafe-allow-code]
+    graphc view FILE.py[:NAME] | MODEL.zip [-o page.html]
     graphc profile FILE.py[:NAME] [--batch N] [--repeat N] [--json OUT] | --demo mlp
     graphc bench [--steps N] [--backend B] | graphc bench --scripts [NAME ...]
     graphc info
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 from graphc import cli_commands as commands
 from graphc import cli_machine as machine
-from graphc import cli_profile
+from graphc import cli_profile, cli_view
 from graphc.cli_commands import CommandError, UsageError
 
 
@@ -172,6 +173,14 @@ COMMANDS = (
         commands.summary,
         "graphc summary mnist_mlp.zip",
         summary_arguments,
+    ),
+    Command(
+        "view",
+        cli_view.HELP,
+        cli_view.DESCRIPTION,
+        cli_view.run,
+        "graphc view my_model.py:train -o step.html",
+        cli_view.arguments,
     ),
     Command(
         "profile",

@@ -1,8 +1,4 @@
-"""`graphc view FILE.py[:NAME] | MODEL.zip [-o OUT.html]`: the interactive viewer's page.
-
-Registered in graphc/cli.py's COMMANDS as
-    Command("view", HELP, DESCRIPTION, cli_view.run, cli_view.arguments)
-"""
+"""`graphc view FILE.py[:NAME] | MODEL.zip [-o OUT.html]`: the interactive viewer's page."""
 
 from __future__ import annotations
 
