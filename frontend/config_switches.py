@@ -8,7 +8,7 @@ filtering is always off: `disable_traceback_filtering()` is true to its word, an
 
 from __future__ import annotations
 
-from frontend.layers.lambda_layer import SAFE_MODE
+from frontend.layers.lambda_layer import UNSAFE_EVERYWHERE
 from graphc.ir import user_site
 
 
@@ -31,8 +31,8 @@ def enable_traceback_filtering() -> None:
 def enable_unsafe_deserialization() -> None:
     """Let every later load deserialize Lambda layers' Python bytecode (as
     `load_model(..., safe_mode=False)` does for one file). Only for files you trust."""
-    SAFE_MODE["disabled_globally"] = True
+    UNSAFE_EVERYWHERE["enabled"] = True
 
 
 def is_unsafe_deserialization_enabled() -> bool:
-    return SAFE_MODE["disabled_globally"]
+    return UNSAFE_EVERYWHERE["enabled"]

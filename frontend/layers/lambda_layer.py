@@ -7,6 +7,8 @@ Its function is saved as marshalled bytecode. Loading bytecode runs code from th
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import marshal
 import sys
 import types
@@ -18,9 +20,24 @@ import graphc as gc
 from frontend import backend, ops
 from frontend.layers.base import Layer
 
-# "enabled": set by load_model while it deserializes; "disabled_globally": by
-# keras.config.enable_unsafe_deserialization().
-SAFE_MODE = {"enabled": True, "disabled_globally": False}
+# load_model's safe_mode holds for its own call only: a context variable, so a trusted load in
+# one thread never lets an untrusted load in another run code.
+_SAFE_MODE = contextvars.ContextVar("graphc_safe_mode", default=True)
+UNSAFE_EVERYWHERE = {"enabled": False}  # keras.config.enable_unsafe_deserialization()
+
+
+@contextlib.contextmanager
+def safe_mode(enabled: bool):
+    """Within the block (in this thread or task), Lambda bytecode loads only if not `enabled`."""
+    token = _SAFE_MODE.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _SAFE_MODE.reset(token)
+
+
+def code_loading_allowed() -> bool:
+    return UNSAFE_EVERYWHERE["enabled"] or not _SAFE_MODE.get()
 
 
 def dump_function(fn, owner: str = "Lambda") -> dict:
@@ -92,7 +109,7 @@ class Lambda(Layer):
         config = dict(config)
         spec = config.pop("function")
         if isinstance(spec, dict):
-            if SAFE_MODE["enabled"] and not SAFE_MODE["disabled_globally"]:
+            if not code_loading_allowed():
                 raise ValueError(
                     "Refusing to load a Lambda layer: its function is stored as Python bytecode, "
                     "and loading it would run code from the file. If you trust the file, pass "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 
-from frontend.layers.lambda_layer import SAFE_MODE
+from frontend.layers.lambda_layer import safe_mode as lambda_safe_mode
 from frontend.layers.registry import LAYERS
 from frontend.layers.stored_weights import weights_must_match
 from frontend.models.archive import (
@@ -86,16 +86,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     weights, names = npz_to_arrays(members["model.weights.npz"], what, limit)
     if not is_subclass_spec(config):  # a subclass's config holds its own __init__ arguments
         check_saved_config(config, f"{path}: config.json", custom_objects)
-    previous, SAFE_MODE["enabled"] = SAFE_MODE["enabled"], bool(safe_mode)
-    try:
-        with (
-            weights_must_match([w.shape for w in weights], path),
-            config_faults_named(f"{path}: config.json"),
-        ):
-            model = model_from_dict(config, custom_objects)
-            assign_weights(model, weights, names, path)  # builds a lazy Sequential first
-    finally:
-        SAFE_MODE["enabled"] = previous
+    with (
+        lambda_safe_mode(safe_mode),
+        weights_must_match([w.shape for w in weights], path),
+        config_faults_named(f"{path}: config.json"),
+    ):
+        model = model_from_dict(config, custom_objects)
+        assign_weights(model, weights, names, path)  # builds a lazy Sequential first
     if compile and config.get("compile_config"):
         with config_faults_named(f"{path}: config.json['compile_config']"):
             compile_from_config(model, config["compile_config"], custom_objects)

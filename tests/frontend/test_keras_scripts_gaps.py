@@ -16,7 +16,7 @@ from frontend import backend as K
 from frontend import layers, losses, models, ops
 from frontend.datasets import files
 from frontend.layers.embeddings import Embedding
-from frontend.layers.lambda_layer import SAFE_MODE
+from frontend.layers.lambda_layer import UNSAFE_EVERYWHERE
 from frontend.losses import binary_crossentropy
 from frontend.utils.data_utils import get_file
 from tests.frontend.conftest import BACKENDS
@@ -111,7 +111,7 @@ def test_config_switches():
 
 
 def test_enable_unsafe_deserialization_lets_lambda_configs_load(monkeypatch):
-    monkeypatch.setitem(SAFE_MODE, "disabled_globally", False)
+    monkeypatch.setitem(UNSAFE_EVERYWHERE, "enabled", False)
     inputs = layers.Input((2,))
     model = models.Model(inputs, layers.Lambda(lambda t: t * 2.0)(inputs))
     config = model.to_json()

@@ -3,12 +3,14 @@ atomic writes."""
 
 import json
 import os
+import threading
 import zipfile
 
 import numpy as np
 import pytest
 
 from frontend.layers import BatchNormalization, Dense, Dropout, Input, Lambda
+from frontend.layers.lambda_layer import safe_mode
 from frontend.models import Model, Sequential, load_model, saving
 
 
@@ -163,3 +165,27 @@ def test_lambda_with_a_closure_is_refused_at_save_not_at_load(tmp_path):
     with pytest.raises(ValueError, match="Lambda layer 'scaler'.*enclosing function.*scale"):
         model.save(tmp_path / "m.keras")
     assert not (tmp_path / "m.keras").exists()
+
+
+def test_safe_mode_off_in_one_thread_never_lets_another_threads_load_run_code(tmp_path):
+    """safe_mode is per call: while a trusted load (safe_mode=False) is under way in one
+    thread, an untrusted load in another thread still refuses the Lambda's bytecode."""
+    model = Sequential([Input(shape=(2,)), Lambda(lambda t: t * 3.0), Dense(1)])
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    inside, done = threading.Event(), threading.Event()
+
+    def trusted_load_in_progress():
+        with safe_mode(False):
+            inside.set()
+            done.wait(10)
+
+    other = threading.Thread(target=trusted_load_in_progress)
+    other.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(ValueError, match="safe_mode=False"):
+            load_model(path)
+    finally:
+        done.set()
+        other.join()
