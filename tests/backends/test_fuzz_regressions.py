@@ -65,3 +65,14 @@ def test_gradient_through_reshape_of_a_run_time_sized_row(dtype, columns):
     y = gc.reshape(x * x, (1, -1))
     outputs = [y, *gc.grad(gc.sum(y), [x], disconnected="zeros")]
     assert_backends_agree([x], outputs, [np.arange(columns, dtype=dtype).reshape(1, -1)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduce", [gc.sum, gc.mean])
+def test_a_sum_keeps_the_nan_of_inf_minus_inf(dtype, reduce):
+    """Bug H (explore run of stop 20): sum(x - x) was 0 on llvm for x = inf, NumPy's is nan:
+    LLVM had folded the element's arithmetic into the reassociated accumulation."""
+    x, y = gc.placeholder((None,), dtype), gc.placeholder((None,), dtype)
+    values = [np.array([np.inf, 1.0, 2.0], dtype), np.array([np.inf, -np.inf, 3.0], dtype)]
+    outputs = [reduce(x - x), reduce((x + y) - y), reduce(x * 0.0), reduce(x - x, axis=0)]
+    assert_backends_agree([x, y], outputs, values)

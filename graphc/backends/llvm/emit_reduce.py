@@ -9,7 +9,10 @@ from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import I1, REG_TYPE, c64, const, intrinsic, is_float
 from graphc.ops import REDUCTIONS, normalize_axes
 
-REASSOC = ("reassoc", "nsz")  # lets LLVM vectorize a sum; NaN and inf still propagate
+# `reassoc` lets LLVM vectorize a sum. Not `nsz`: with both, InstCombine may also rewrite the
+# element's own arithmetic into the accumulation and fold sum(x - x) to 0 for x = inf (found by
+# the fuzzer); reassociating the accumulation alone keeps NaN and inf as NumPy has them.
+REASSOC = ("reassoc",)
 
 
 class Reducer:
