@@ -132,7 +132,15 @@ class Model(StepMethods, Trainer, Layer):
         return [t.history[0].name for t in self._graph.flat_inputs]
 
     @property
+    def _has_call(self) -> bool:
+        """False for a subclass that only overrides train_step (keras.io's VAE): it has no
+        outputs of its own, and its train_step calls its parts."""
+        return self._graph is not None or type(self).call is not Model.call
+
+    @property
     def output_names(self) -> list[str]:
+        if not self._has_call:
+            return []
         if self._graph is None:
             result = self._subclass_result()
             if isinstance(result, dict):
@@ -157,6 +165,8 @@ class Model(StepMethods, Trainer, Layer):
 
     @property
     def output_shapes(self) -> list[tuple]:
+        if not self._has_call:
+            return []
         if self._graph is None:
             return [tuple(o.shape) for o in flatten(self._subclass_result())]
         return [tuple(t.shape) for t in self._graph.flat_outputs]
@@ -257,7 +267,8 @@ class Model(StepMethods, Trainer, Layer):
             dtype = gc.ir.normalize_dtype(dtype or backend.floatx())
             self._input_spec = InputSpec.of_shapes(input_shape, dtype)
         self.built = True  # first: the trace calls the model, which must not build it again
-        self._subclass_result()
+        if self._has_call:  # keras.io's VAE has only a train_step: nothing to trace
+            self._subclass_result()
 
     def build_from_config(self, config: dict) -> None:
         """Build a subclassed model as `get_build_config()` describes (used by load_model)."""

@@ -138,3 +138,37 @@ def test_functional_subclass_with_custom_step_saves_and_loads(tmp_path):
     assert type(loaded) is Keras3Step
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     loaded.fit(x, y, verbose=0)
+
+
+class PartsOnly(models.Model):
+    """keras.io's VAE shape: sub-models as attributes, a train_step, and no call()."""
+
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder = encoder, decoder
+        self.loss_tracker = metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def train_step(self, data):
+        with GradientTape() as tape:
+            loss = keras.ops.mean(keras.ops.square(self.decoder(self.encoder(data)) - data))
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_with_only_a_train_step_and_no_call_trains_on_x_alone(backend):
+    x = np.random.default_rng(0).random((64, 6)).astype("float32")
+    encoder = models.Sequential([layers.Input((6,)), layers.Dense(3, activation="tanh")])
+    decoder = models.Sequential([layers.Input((3,)), layers.Dense(6)])
+    model = PartsOnly(encoder, decoder)
+    model.compile(keras.optimizers.Adam(0.05), backend=backend)
+    history = model.fit(x, epochs=8, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    with pytest.raises(NotImplementedError, match="has no graph"):
+        model.predict(x, verbose=0)
