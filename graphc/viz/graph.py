@@ -12,8 +12,9 @@ What a diagram shows:
 - above 150 nodes dot spends fewer passes on crossings, and above max_nodes (1500) to_dot
   refuses with a message pointing to `gc.view`, which pans, zooms and searches;
 - each fused kernel (op 'kernel') as a cluster around the ops it contains (or, with
-  collapse_kernels, as one box listing them), optionally outlined by the error that
-  `graphc.compare` measured for it (and labelled with its time when the report has one).
+  collapse_kernels, as one box listing them), optionally coloured by an overlay
+  (graphc/viz/overlay.py): its share of the step in a gc.profile report (numpy backend: each
+  op's), or the error gc.compare measured for it, with the number under its name.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ import re
 import numpy as np
 import pytest
 
+import frontend as keras
 import graphc as gc
+from frontend import layers
 from graphc.profile import LEAVES
 from graphc.profile import node_label as profiled_name
 from graphc.profile_report import KernelTime, Profile
@@ -130,3 +132,19 @@ def test_view_shows_a_compare_report_worst_kernel_first(tmp_path):
 def test_view_without_an_overlay_has_no_overlay_box(tmp_path):
     text = gc.view(step("numpy"), tmp_path / "n.html").read_text()
     assert 'id="overlay"' not in text
+
+
+@pytest.mark.needs_dot
+def test_view_of_a_fitted_model_with_its_profiler_callbacks_report(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(4, activation="relu"),
+                              layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    profiler = keras.callbacks.ProfilerCallback(tmp_path / "p.json", batch_size=4, repeat=2)
+    model.fit(X, X[:, :1], batch_size=4, epochs=1, verbose=0, callbacks=[profiler])
+    text = gc.view(model, tmp_path / "m.html", profile=profiler.profile).read_text()
+    slowest = profiler.profile.kernels[0].name
+    overlay = re.search(r'<details id="overlay" open>(.*?)</details>', text, re.S).group(1)
+    assert re.findall(r"</span>([^<]+)</td>", overlay)[0] == slowest
+    stages = {s["name"]: s["nodes"] for s in page_data(text)["stages"]}
+    drawn = next(k.name for k in profiler.profile.kernels if k.name != "(copies)")
+    assert any(info.get("profiled") == drawn for info in stages["fused"].values())
