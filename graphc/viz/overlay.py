@@ -1,7 +1,7 @@
 """Overlays in diagrams and the viewer: each kernel (or interpreter op) coloured by its share
 of the step (a gc.profile report) or by its error (a gc.compare report).
 
-An overlay is {key: {'name', 'colour', 'label', 'details', 'value'}}: key a fused kernel's
+An overlay is {key: {'key', 'name', 'colour', 'label', 'details', 'value'}}: key a fused kernel's
 name (llvm) or the node gc.profile timed as an interpreter op (numpy: its node's name, else
 'op@id'); 'name' the kernel's or op's name in the profile's table; 'label' the line a
 diagram adds under the kernel's name; 'details' the rows the viewer's details panel shows;
@@ -49,7 +49,9 @@ def from_profile(report: Profile) -> dict:
     stats = {}
     for row in report.kernels:
         share = report.share(row)
-        stats[profile_row_key(row)] = {
+        key = profile_row_key(row)
+        stats[key] = {
+            "key": key,
             "name": row.name,
             "colour": share_colour(share),
             "label": f"{100 * share:.1f}% of step, {row.mean_seconds * 1e6:.1f} us",
@@ -69,7 +71,7 @@ def from_profile(report: Profile) -> dict:
 def from_compare(report) -> dict:
     stats = kernels.stats_from_report(report)
     for name, entry in stats.items():
-        entry["name"] = name
+        entry["key"] = entry["name"] = name
         error = entry["error"]
         entry["value"] = float("inf") if entry["mismatches"] else error  # beyond tolerance: worst
         entry["details"] = {"max relative error": f"{error:.3e}" if error is not None else "n/a",

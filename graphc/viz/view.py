@@ -48,6 +48,7 @@ class Stage:
     note: str = ""
     nodes: dict = field(default_factory=dict)
     dot_seconds: float = 0.0
+    overlay_ids: dict = field(default_factory=dict)  # {overlay key: DOT ids of its nodes}
 
 
 def svg_of(source: str, prefix: str) -> tuple[str, float]:
@@ -92,7 +93,7 @@ def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = Fals
     stage.svg, stage.dot_seconds = svg_of(writer.dot.source, prefix)
     before = view_details.node_ids(fn.graph(fn.stages[index - 1])) if index else None
     stage.nodes = view_details.describe_drawn(writer, fn, before)
-    annotate(writer, stage.nodes, drawing.kernel_stats)
+    stage.overlay_ids = annotate(writer, stage.nodes, drawing.kernel_stats)
     return stage
 
 
@@ -252,7 +253,7 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=No
     if is_model(obj):
         initial = "layers"
     title = getattr(obj, "name", None) or stages[0].title
-    text = page(f"graphc view: {title}", stages, fn, initial, overlay_section(kind, stats))
+    text = page(f"graphc view: {title}", stages, fn, initial, overlay_section(kind, stats, stages))
     target = Path(path) if path is not None else default_path(obj)
     atomic_write(target, lambda f: f.write(text.encode()))
     return target

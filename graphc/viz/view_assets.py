@@ -41,6 +41,8 @@ button.link { margin: 2px; }
 .legend { list-style: none; padding: 0; margin: 4px 0; display: flex; gap: 10px; flex-wrap: wrap; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
 .ranking td, .ranking th { padding: 1px 6px; text-align: left; }
+.ranking tr[data-stage] { cursor: pointer; }
+.ranking tr[data-stage]:hover { background: #e2e8f0; }
 """
 
 SCRIPT = r"""
@@ -232,6 +234,11 @@ SCRIPT = r"""
   search.addEventListener("input", runSearch);
   search.addEventListener("keydown", function (e) { if (e.key === "Enter") { nextHit(); } });
   document.getElementById("fit").addEventListener("click", fit);
+  document.querySelectorAll("#overlay tr[data-stage]").forEach(function (tr) {
+    tr.addEventListener("click", function () {
+      showLinked(tr.getAttribute("data-stage"), tr.getAttribute("data-ids").split(" "));
+    });
+  });
   document.getElementById("changes").addEventListener("change", function (e) {
     canvas.classList.toggle("show-changes", e.target.checked);
   });

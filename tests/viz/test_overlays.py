@@ -3,6 +3,7 @@ numbers in to_dot diagrams and in the gc.view page (legend, worst-first table, d
 
 import json
 import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from graphc.profile import node_label as profiled_name
 from graphc.profile_report import KernelTime, Profile
 from graphc.viz.overlay import overlay_of, ranked, share_colour
 from passes.fuse import kernel_nodes
+from tests.viz.test_view import BROWSER
 
 X = np.linspace(-1, 1, 12, dtype="float32").reshape(4, 3)
 
@@ -113,6 +115,9 @@ def test_view_shows_a_profile_as_colours_legend_table_and_details(backend, tmp_p
     timed = next(info for info in nodes.values() if "profiled" in info)
     assert {"share of step", "time per call (us)", "GFLOP/s"} <= set(timed)
     assert any(share_colour(report.share(r)) in text for r in report.kernels)
+    for row_stage, ids in re.findall(r'<tr data-stage="([^"]+)" data-ids="([^"]+)">', overlay):
+        assert row_stage == stage and set(ids.split()) <= set(nodes)  # a click shows them
+    assert len(re.findall("<tr data-stage", overlay)) == len(shown)
 
 
 @pytest.mark.needs_dot
@@ -148,3 +153,26 @@ def test_view_of_a_fitted_model_with_its_profiler_callbacks_report(tmp_path):
     stages = {s["name"]: s["nodes"] for s in page_data(text)["stages"]}
     drawn = next(k.name for k in profiler.profile.kernels if k.name != "(copies)")
     assert any(info.get("profiled") == drawn for info in stages["fused"].values())
+
+
+CLICK_FIRST_ROW = """<script>
+document.querySelector("#overlay tr[data-stage]").click();
+var out = {stage: document.getElementById("stage").value,
+           linked: document.querySelectorAll(".stage:not([hidden]) g.node.linked").length};
+var pre = document.createElement("pre"); pre.id = "result";
+pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+</script>"""
+
+
+@pytest.mark.needs_dot
+@pytest.mark.skipif(BROWSER is None, reason="no chromium installed (CI: apt-get install chromium)")
+def test_clicking_a_table_row_shows_that_kernels_ops_in_a_browser(tmp_path):
+    f = step("llvm")
+    page = gc.view(f, tmp_path / "v.html", profile=gc.profile(f, X, repeat=2, peak=False))
+    page.write_text(page.read_text().replace("</body>", CLICK_FIRST_ROW + "</body>"))
+    done = subprocess.run(
+        [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    result = json.loads(re.search(r'<pre id="result">(.*?)</pre>', done.stdout).group(1))
+    assert result["stage"] == "fused" and result["linked"] >= 1
+    assert "Uncaught" not in done.stderr
