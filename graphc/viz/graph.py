@@ -12,8 +12,9 @@ What a diagram shows:
 - above 150 nodes dot spends fewer passes on crossings, and above max_nodes (1500) to_dot
   refuses with a message pointing to `gc.view`, which pans, zooms and searches;
 - each fused kernel (op 'kernel') as a cluster around the ops it contains (or, with
-  collapse_kernels, as one box listing them), optionally outlined by the error that
-  `graphc.compare` measured for it (and labelled with its time when the report has one).
+  collapse_kernels, as one box listing them), optionally coloured by an overlay
+  (graphc/viz/overlay.py): its share of the step in a gc.profile report (numpy backend: each
+  op's), or the error gc.compare measured for it, with the number under its name.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import graphviz
 import numpy as np
 
 from graphc.ir import Graph, Node, shape_text
-from graphc.viz import kernels
+from graphc.viz import kernels, overlay
 from graphc.viz.parts import BACKWARD, parts_of_graph, parts_of_stage
 from graphc.viz.render import Diagram, DiagramError, check_rankdir
 
@@ -159,8 +160,15 @@ class Writer:
         return self.show_constants or node.op != "constant"
 
     def draw_node(self, node: Node, target=None) -> None:
+        """Draw one node; an interpreter op a profile timed is outlined in its overlay colour
+        and labelled with its share (kernels are coloured as clusters, graphc/viz/kernels.py)."""
         part = self.drawing.parts.get(id(node))
-        (target or self.dot).node(self.id_of(node), node_label(node), **node_style(node, part))
+        style, label = dict(node_style(node, part)), node_label(node)
+        own = overlay.stats_of(node, self.drawing.kernel_stats)
+        if own:
+            label += "\n" + own["label"]
+            style.update(color=own["colour"], penwidth="2.5")
+        (target or self.dot).node(self.id_of(node), label, **style)
         self.drawn.add(id(node))
 
     def ensure_drawn(self, node: Node) -> None:
@@ -252,6 +260,8 @@ def to_dot(
     show_constants: bool = True,
     rankdir: str = "TB",
     report=None,
+    profile=None,
+    compare=None,
     collapse_kernels: bool = False,
     dpi: int = 96,
     readable: bool | None = None,
@@ -266,7 +276,10 @@ def to_dot(
         show_constants: draw constant leaves (small grey values).
         rankdir: 'TB' (top to bottom), 'LR', 'BT' or 'RL'.
         report: a `graphc.compare` report; fused kernels are then coloured by their error
-            and labelled with their time.
+            and labelled with their time (the same as compare=).
+        profile: a `gc.profile` report; kernels (or, numpy backend, ops) are coloured by
+            their share of the step and labelled with it and their time per call.
+        compare: a `gc.compare` report, as report=.
         collapse_kernels: draw each fused kernel as one box listing its ops, instead of a
             cluster around them (a compact view of a big training step).
         readable: updates as tags, weights beside their readers; None: above 40 nodes.
@@ -280,7 +293,7 @@ def to_dot(
     drawing = resolve(obj, stage)
     if not drawing.graph.nodes():
         raise DiagramError(f"nothing to draw: the {drawing.title} has no outputs or updates")
-    drawing.kernel_stats = kernels.stats_from_report(report)
+    drawing.kernel_stats = overlay.overlay_of(profile, compare if report is None else report)[1]
     size = check_size(drawing, drawn_size(drawing, collapse_kernels), max_nodes)
     readable = size > READABLE_ABOVE if readable is None else readable
     writer = Writer(drawing, show_constants, rankdir, collapse_kernels, readable)

@@ -100,18 +100,14 @@ def draw_kernel_box(writer, kernel: Node, body, stats) -> None:
     if parts >= {BACKWARD, FORWARD}:
         style["fillcolor"] = f"{fill['forward']}:{fill['backward']}"  # a gradient: both parts
     if stats:
-        style.update(color=stats_colour(stats), penwidth="2.5")
+        style.update(color=stats["colour"], penwidth="2.5")
     writer.dot.node(writer.id_of(kernel), label, **style)
     writer.draw_edges_into(kernel)
 
 
 def cluster_label(body, stats) -> str:
     label = f"{body.name} ({body.kind})"
-    if stats:
-        label += f"\nerror {stats['error']:.1e}"
-        if stats.get("seconds") is not None:
-            label += f", {stats['seconds'] * 1e3:.3g} ms"
-    return label
+    return f"{label}\n{stats['label']}" if stats else label
 
 
 def cluster_style(stats) -> dict:
@@ -123,14 +119,19 @@ def cluster_style(stats) -> dict:
         fontsize="10",
         labeljust="l",
     )
-    if stats:
-        base.update(color=stats_colour(stats), penwidth="2.5")
+    if stats:  # the outline in the overlay's colour, its ops on a tint of it
+        base.update(color=stats["colour"], fillcolor=stats["colour"] + "26", penwidth="2.5")
     return base
 
 
 def stats_colour(stats: dict) -> str:
     """A kernel with elements beyond the comparison's tolerance is red whatever its error."""
     return "#dc2626" if stats.get("mismatches") else error_colour(stats["error"])
+
+
+def error_label(error: float | None, seconds: float | None) -> str:
+    label = "error n/a" if error is None else f"error {error:.1e}"
+    return label if seconds is None else f"{label}, {seconds * 1e3:.3g} ms"
 
 
 def error_colour(error: float) -> str:
@@ -141,8 +142,9 @@ def error_colour(error: float) -> str:
 
 
 def stats_from_report(report) -> dict:
-    """{kernel name: {'error', 'seconds', 'mismatches'}} from a graphc.compare report: the
-    error is each kernel's largest relative difference from the interpreter (`max_rel`)."""
+    """{kernel name: {'error', 'seconds', 'mismatches', 'colour', 'label'}} from a
+    graphc.compare report: the error is each kernel's largest relative difference from the
+    interpreter (`max_rel`)."""
     if report is None:
         return {}
     rows = getattr(report, "kernels", None)
@@ -159,9 +161,7 @@ def stats_from_report(report) -> dict:
 
         error = get("max_rel") if get("max_rel") is not None else get("error")
         seconds = get("seconds") if get("seconds") is not None else get("time")
-        stats[get("name")] = {
-            "error": error,
-            "seconds": seconds,
-            "mismatches": get("mismatches") or 0,
-        }
+        entry = {"error": error, "seconds": seconds, "mismatches": get("mismatches") or 0}
+        entry.update(colour=stats_colour(entry), label=error_label(error, seconds))
+        stats[get("name")] = entry
     return stats

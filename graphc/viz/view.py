@@ -29,8 +29,10 @@ from graphc.ir import Graph, Node
 from graphc.viz import view_details
 from graphc.viz.graph import READABLE_ABOVE, Writer, drawn_size, resolve
 from graphc.viz.layers import layers_digraph
+from graphc.viz.overlay import overlay_of
 from graphc.viz.render import DiagramError, dot_program, run_dot
 from graphc.viz.view_assets import SCRIPT, STYLE
+from graphc.viz.view_overlay import annotate, overlay_section
 
 BOXES = " (kernels as boxes)"  # the fused stage again, each kernel collapsed to one box
 MAX_NODES = 2500  # above this a stage takes dot many seconds and the page gets sluggish
@@ -46,6 +48,7 @@ class Stage:
     note: str = ""
     nodes: dict = field(default_factory=dict)
     dot_seconds: float = 0.0
+    overlay_ids: dict = field(default_factory=dict)  # {overlay key: DOT ids of its nodes}
 
 
 def svg_of(source: str, prefix: str) -> tuple[str, float]:
@@ -67,10 +70,12 @@ def writer_for(drawing, collapse: bool) -> Writer:
     return writer
 
 
-def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False) -> Stage:
+def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False,
+                   stats: dict | None = None) -> Stage:
     """A pipeline stage of a Function; fused kernels drawn as boxes when `boxes` or when
-    their clusters would be too big."""
+    their clusters would be too big; kernels coloured by the overlay `stats`."""
     drawing = resolve(fn, name)
+    drawing.kernel_stats = stats or {}
     stage = Stage(name + BOXES if boxes else name, drawing.title + BOXES * boxes)
     collapse = boxes or (name == "fused" and drawn_size(drawing, False) > max_nodes)
     if collapse and not boxes:
@@ -88,17 +93,19 @@ def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = Fals
     stage.svg, stage.dot_seconds = svg_of(writer.dot.source, prefix)
     before = view_details.node_ids(fn.graph(fn.stages[index - 1])) if index else None
     stage.nodes = view_details.describe_drawn(writer, fn, before)
+    stage.overlay_ids = annotate(writer, stage.nodes, drawing.kernel_stats)
     return stage
 
 
-def function_stages(fn, max_nodes: int) -> list:
+def function_stages(fn, max_nodes: int, stats: dict | None = None) -> list:
     """Every stage of a Function, and the fused one again with each kernel as one box; laid
     out two at a time (dot runs as its own process)."""
     jobs = [(name, i, False) for i, name in enumerate(fn.stages)]
     if "fused" in fn.stages:
         jobs.append(("fused", fn.stages.index("fused"), True))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2]), jobs))
+        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2], stats),
+                             jobs))
 
 
 def graph_stage(obj) -> Stage:
@@ -158,18 +165,19 @@ def module_ir(fn) -> str | None:
     return llvm.generate(llvm.plan_memory(schedule, fn.graph("expanded")))[0]
 
 
-def stages_of(obj, max_nodes: int) -> tuple[list, object]:
-    """(stages, the Function whose kernels the page describes, or None)."""
+def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, object]:
+    """(stages, the Function whose kernels the page describes, or None); kernels coloured
+    by the overlay `stats`."""
     if is_model(obj):
         fn = getattr(obj, "train_function", None)
-        stages = function_stages(fn, max_nodes) if fn else []
+        stages = function_stages(fn, max_nodes, stats) if fn else []
         raw = stages[0] if stages else None
         layers = layers_stage(obj, raw)
         if fn is None:
             layers.note = "the model has no training step yet: fit it to see the compiled graphs"
         return [layers, *stages], fn
     if is_function(obj):
-        return function_stages(obj, max_nodes), obj
+        return function_stages(obj, max_nodes, stats), obj
     if isinstance(obj, (Graph, Node, list, tuple)):
         return [graph_stage(obj)], None
     raise DiagramError(
@@ -178,7 +186,7 @@ def stages_of(obj, max_nodes: int) -> tuple[list, object]:
     )
 
 
-def page(title: str, stages: list, fn, initial: str) -> str:
+def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
     data = {
         "initial": initial,
         "stages": [{"name": s.name, "title": s.title, "nodes": s.nodes} for s in stages],
@@ -207,7 +215,7 @@ def page(title: str, stages: list, fn, initial: str) -> str:
         f'<label><input id="changes" type="checkbox"> outline what this stage\'s pass made'
         f"</label></header>"
         f'<main><div id="canvas">{divs}</div>'
-        f'<aside id="details">click a node for its details</aside></main>'
+        f'<aside id="details">click a node for its details</aside>{overlay}</main>'
         f'<script type="application/json" id="graphc-data">{payload}</script>'
         f"<script>{SCRIPT}</script></body></html>"
     )
@@ -218,7 +226,7 @@ def default_path(obj) -> Path:
     return Path(f"{re.sub(r'[^A-Za-z0-9_.-]', '_', str(name))}-view.html")
 
 
-def view(obj, path=None, *, max_nodes: int = MAX_NODES) -> Path:
+def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=None) -> Path:
     """Write one self-contained HTML page to explore `obj`; returns its path.
 
     Args:
@@ -228,18 +236,24 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES) -> Path:
         path: the .html file to write; default NAME-view.html in the current folder.
         max_nodes: a stage with more drawn nodes is drawn with kernels collapsed, or left
             out with a note.
+        profile: a gc.profile report of the Function: each kernel (numpy backend: op) is
+            coloured by its share of the step, its details show time, share and GFLOP/s,
+            and a legend and a table list the kernels, slowest first.
+        compare: a gc.compare report: kernels coloured by their error, worst first.
     Example:
         gc.view(train, "train.html")  # open it in any browser; it needs no network
+        gc.view(train, "hot.html", profile=gc.profile(train, x, y))
     """
     if dot_program() is None:
         raise DiagramError("gc.view lays graphs out with graphviz's `dot`, which is not installed")
-    stages, fn = stages_of(obj, max_nodes)
+    kind, stats = overlay_of(profile, compare)
+    stages, fn = stages_of(obj, max_nodes, stats)
     shown = [s.name for s in stages if s.svg and not s.name.endswith(BOXES)]
     initial = shown[-1] if shown else stages[0].name
     if is_model(obj):
         initial = "layers"
     title = getattr(obj, "name", None) or stages[0].title
-    text = page(f"graphc view: {title}", stages, fn, initial)
+    text = page(f"graphc view: {title}", stages, fn, initial, overlay_section(kind, stats, stages))
     target = Path(path) if path is not None else default_path(obj)
     atomic_write(target, lambda f: f.write(text.encode()))
     return target

@@ -12,7 +12,7 @@ body { margin: 0; font: 13px Helvetica, Arial, sans-serif; display: flex; flex-d
 header { display: flex; gap: 10px; align-items: center; padding: 6px 10px;
          border-bottom: 1px solid #cbd5e1; background: #f8fafc; flex-wrap: wrap; }
 header h1 { font-size: 14px; margin: 0 10px 0 0; }
-main { flex: 1; display: flex; min-height: 0; }
+main { flex: 1; display: flex; min-height: 0; position: relative; }
 #canvas { flex: 1; overflow: hidden; position: relative; cursor: grab; background: #fff; }
 #canvas.dragging { cursor: grabbing; }
 .stage { position: absolute; left: 0; top: 0; transform-origin: 0 0; }
@@ -34,6 +34,15 @@ g.node.selected > :is(polygon, ellipse, path) { stroke: #2563eb; stroke-width: 5
 .show-changes g.node.changed > :is(polygon, ellipse, path) { stroke: #16a34a; stroke-width: 4px;
                                                              stroke-dasharray: 6 3; }
 button.link { margin: 2px; }
+#overlay { position: absolute; left: 8px; bottom: 8px; max-height: 45%; max-width: 40em;
+           overflow: auto; background: rgba(248, 250, 252, 0.95); border: 1px solid #cbd5e1;
+           padding: 4px 8px; font-size: 12px; }
+#overlay summary { font-weight: bold; cursor: pointer; }
+.legend { list-style: none; padding: 0; margin: 4px 0; display: flex; gap: 10px; flex-wrap: wrap; }
+.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
+.ranking td, .ranking th { padding: 1px 6px; text-align: left; }
+.ranking tr[data-stage] { cursor: pointer; }
+.ranking tr[data-stage]:hover { background: #e2e8f0; }
 """
 
 SCRIPT = r"""
@@ -225,6 +234,11 @@ SCRIPT = r"""
   search.addEventListener("input", runSearch);
   search.addEventListener("keydown", function (e) { if (e.key === "Enter") { nextHit(); } });
   document.getElementById("fit").addEventListener("click", fit);
+  document.querySelectorAll("#overlay tr[data-stage]").forEach(function (tr) {
+    tr.addEventListener("click", function () {
+      showLinked(tr.getAttribute("data-stage"), tr.getAttribute("data-ids").split(" "));
+    });
+  });
   document.getElementById("changes").addEventListener("change", function (e) {
     canvas.classList.toggle("show-changes", e.target.checked);
   });
