@@ -194,3 +194,77 @@ def test_metric_without_update_state_says_what_to_implement():
 
     with pytest.raises(NotImplementedError, match="Incomplete must implement update_state"):
         Incomplete().update_rules(None, None)
+
+
+class MeanOfPositives(keras.metrics.Metric):
+    """A metric built on a built-in one, with a constructor argument in its config."""
+
+    def __init__(self, threshold=0.0, name="mean_of_positives", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.threshold = threshold
+        self.mean = keras.metrics.Mean()
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.mean.update_state(y_pred, sample_weight=ops.cast(y_pred > self.threshold, "float32"))
+
+    def result(self):
+        return np.float32(self.mean.result())
+
+    def reset_state(self):
+        self.mean.reset_state()
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_metric_built_on_a_built_in_metric_in_compile(backend):
+    x, y = binary_data()
+    model = identity_model()
+    model.compile("sgd", "mse", metrics=[MeanOfPositives(threshold=0.7)], backend=backend)
+    results = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    assert results["mean_of_positives"] == pytest.approx(np.mean(x[x > 0.7]))
+    clone = MeanOfPositives.from_config(MeanOfPositives(threshold=0.7).get_config())
+    assert (clone.threshold, clone.name) == (0.7, "mean_of_positives")
+
+
+class LoopOverMetrics(models.Model):
+    """keras.io's Keras 3 step: compute_loss, a tape, optimizer.apply, a loop over self.metrics."""
+
+    def train_step(self, data):
+        x, y = data
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compiled_subclassed_metric_updated_by_a_custom_step(backend):
+    x, y = binary_data()
+    inputs = layers.Input((1,))
+    frozen = layers.Dense(1, kernel_initializer="ones", trainable=False)
+    model = LoopOverMetrics(inputs, frozen(inputs))
+    model.compile("sgd", "mse", metrics=[BinaryTruePositives(), MeanAbsoluteError()],
+                  backend=backend)
+    history = model.fit(x, y, batch_size=2, epochs=2, verbose=0)
+    assert history.history["binary_true_positives"] == pytest.approx([3.0, 3.0])
+    assert history.history["my_mae"] == pytest.approx([np.mean(np.abs(x - y))] * 2, rel=1e-6)
+
+
+def test_saved_model_with_a_subclassed_metric_loads_with_custom_objects(tmp_path):
+    x, y = binary_data()
+    model = identity_model()
+    model.compile("sgd", "mse", metrics=[BinaryTruePositives(name="tp")], backend="numpy")
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(
+        tmp_path / "model.keras", custom_objects={"BinaryTruePositives": BinaryTruePositives}
+    )
+    assert loaded.evaluate(x, y, verbose=0, return_dict=True)["tp"] == 3.0
