@@ -58,7 +58,8 @@ def record_traced_update(rules_of, *values) -> bool:
     step being traced and return True; False for NumPy values (the caller runs eagerly)."""
     if not any(isinstance(v, Node) for v in flatten(list(values))):
         return False
-    require_trace("metric.update_state")
+    if current_context() is None:
+        require_trace("metric.update_state")  # raises; a metric's own update_state is traced
     current_context().updates.extend(rules_of(*values))
     return True
 

@@ -124,8 +124,11 @@ OBJECTS = {
 }
 
 
-def get(identifier, y_true_shape=None, y_pred_shape=None, loss_fn=None) -> Metric:
-    """A Metric from a name, function, class, instance or config dict.
+def get(
+    identifier, y_true_shape=None, y_pred_shape=None, loss_fn=None, custom_objects=None
+) -> Metric:
+    """A Metric from a name, function, class, instance or config dict (its class among the
+    built-ins or `custom_objects`, as load_model passes them).
 
     'accuracy'/'acc' is chosen like Keras: binary when the model outputs one unit, sparse
     categorical when the labels have no class axis, categorical otherwise.
@@ -135,7 +138,7 @@ def get(identifier, y_true_shape=None, y_pred_shape=None, loss_fn=None) -> Metri
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, dict):
-        return object_from_dict(identifier, CLASSES, "metric")
+        return object_from_dict(identifier, {**CLASSES, **(custom_objects or {})}, "metric")
     if isinstance(identifier, str):
         if identifier.lower() in ("accuracy", "acc"):
             fn = pick_accuracy(y_true_shape, y_pred_shape, loss_fn)

@@ -4,6 +4,11 @@ A metric gives `update_rules(y_true, y_pred, sample_weight)`: (shared variable, 
 pairs that the training and test functions apply in the same native call as the step, so
 accumulating a metric costs no extra call. `result()` reads the accumulators; `reset_state()`
 zeroes them (at the start of each epoch and evaluation).
+
+A metric written the Keras 3 way (variables from `add_weight`, an `update_state` that calls
+their `assign`/`assign_add`, a `result` computed with ops) gets its update rules by tracing
+its `update_state` (see frontend/metrics/user_metric.py); its `result()` is evaluated from the
+variables' values after each step.
 """
 
 from __future__ import annotations
@@ -12,7 +17,13 @@ import numpy as np
 
 import graphc as gc
 from frontend import backend
+from frontend.metrics.user_metric import (
+    checked_result_method,
+    initial_value,
+    rules_of_update_state,
+)
 from frontend.step_trace import record_traced_update
+from frontend.variables import variable
 from graphc.ir import Node
 
 
@@ -25,11 +36,23 @@ class Metric:
         self.dtype = dtype or backend.floatx()
         self._variables: list = []
 
-    def add_variable(self, shape=(), initializer=0.0, dtype=None, name=None):
-        value = np.full(shape, initializer, dtype=dtype or self.dtype)
-        var = gc.shared(value, name=f"{self.name}/{name or 'var'}")
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "result" in vars(cls):
+            keras_style = cls.update_rules is Metric.update_rules
+            cls.result = checked_result_method(vars(cls)["result"], keras_style)
+
+    def add_variable(self, shape=(), initializer=0.0, dtype=None, aggregation="sum", name=None):
+        """A state Variable (`aggregation` is Keras' cross-device rule; graphc runs on one
+        device, so every rule gives the same value)."""
+        value = initial_value(initializer, shape, dtype or self.dtype, self.name)
+        var = variable(value, name=f"{self.name}/{name or 'var'}")
         self._variables.append((var, value.copy()))
         return var
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        """Keras' other spelling of `add_variable` (zeros when no initializer is given)."""
+        return self.add_variable(shape, initializer, dtype=dtype, name=name)
 
     @property
     def variables(self) -> list:
@@ -40,7 +63,13 @@ class Metric:
             var.set_value(initial)
 
     def update_rules(self, y_true, y_pred, sample_weight=None) -> list:
-        raise NotImplementedError
+        """The variable assignments of the subclass's Keras-style `update_state`."""
+        if type(self).update_state is Metric.update_state:
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement update_state(y_true, y_pred, "
+                f"sample_weight=None) (or update_rules)"
+            )
+        return rules_of_update_state(self, y_true, y_pred, sample_weight)
 
     def result(self):
         raise NotImplementedError

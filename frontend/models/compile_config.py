@@ -72,7 +72,7 @@ def _metric_from(spec, custom_objects):
         return [_metric_from(s, custom_objects) for s in spec]
     if "class_name" not in spec:
         return {k: _metric_from(v, custom_objects) for k, v in spec.items()}
-    return metrics.get(spec)
+    return metrics.get(spec, custom_objects=custom_objects)
 
 
 def has_custom_compile(model) -> bool:
