@@ -274,3 +274,17 @@ def test_eager_assign_add_of_another_dtype_casts_to_the_variable_dtype():
     counter = variable(np.int32(2))
     counter.assign_add(variable(np.float32(1.5)) * 2)  # a graph value of dtype float32
     assert counter.numpy() == 5 and counter.numpy().dtype == np.int32
+
+
+def test_python_float_result_in_a_custom_train_step_names_the_line():
+    class FloatResult(BinaryTruePositives):
+        def result(self):
+            return 1.5
+
+    x, y = binary_data()
+    inputs = layers.Input((1,))
+    model = StepWithOwnMetric(inputs, layers.Dense(1)(inputs))
+    model.tp_metric = FloatResult(name="tp")
+    model.compile("sgd", "mse", backend="numpy")
+    with pytest.raises(TypeError, match=r"FloatResult\.result \(.*test_custom_metrics\.py:\d+"):
+        model.fit(x, y, verbose=0)
