@@ -27,18 +27,30 @@ class Variable(SharedVariable):
         """Set the variable to `value` (returns the variable, as Keras does)."""
         ctx = current_context()
         if ctx is None or ctx.eager:
-            self.set_value(self._checked(evaluate_now(value, self.name)))
+            # cast like Keras' assign (and the graph branch below)
+            self.set_value(self._checked(evaluate_now(value, self.name).astype(self.dtype)))
         else:
             self._record_rule(ctx, self._checked(gc.cast(value, self.dtype)))
         return self
 
     def assign_add(self, delta):
         """Add `delta` to the variable."""
-        return self.assign(self._pending_value() + delta)
+        current, delta = self._promoted(delta)
+        return self.assign(current + delta)
 
     def assign_sub(self, delta):
         """Subtract `delta` from the variable."""
-        return self.assign(self._pending_value() - delta)
+        current, delta = self._promoted(delta)
+        return self.assign(current - delta)
+
+    def _promoted(self, delta) -> tuple:
+        """The pending value and a graph `delta` in their common dtype (graphc ops take one
+        dtype; Keras adds an int32 counter and an int64 size, then casts back on assign)."""
+        current = self._pending_value()
+        if not isinstance(delta, Node) or delta.dtype == self.dtype:
+            return current, delta
+        common = np.result_type(self.dtype, delta.dtype).name
+        return gc.cast(current, common), gc.cast(delta, common)
 
     def numpy(self) -> np.ndarray:
         return self.get_value()

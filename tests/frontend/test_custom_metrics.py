@@ -7,8 +7,9 @@ import pytest
 
 import frontend as keras
 from frontend import layers, models, ops
-from frontend.gradients import GradientTape
+from frontend.variables import variable
 from tests.frontend.conftest import BACKENDS
+from tests.frontend.test_custom_steps import Keras3Step
 
 
 class BinaryTruePositives(keras.metrics.Metric):
@@ -113,20 +114,12 @@ def test_sample_weighted_subclassed_metric(backend):
     )
 
 
-class StepWithOwnMetric(models.Model):
+class StepWithOwnMetric(Keras3Step):
+    """keras.io's Keras 3 step (a loop over self.metrics) with the metric as an attribute."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.tp_metric = BinaryTruePositives(name="tp")
-
-    def train_step(self, data):
-        x, y = data
-        with GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(y=y, y_pred=y_pred)
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        self.tp_metric.update_state(y, y_pred)
-        return {"tp": self.tp_metric.result()}
 
     @property
     def metrics(self):
@@ -228,30 +221,12 @@ def test_metric_built_on_a_built_in_metric_in_compile(backend):
     assert (clone.threshold, clone.name) == (0.7, "mean_of_positives")
 
 
-class LoopOverMetrics(models.Model):
-    """keras.io's Keras 3 step: compute_loss, a tape, optimizer.apply, a loop over self.metrics."""
-
-    def train_step(self, data):
-        x, y = data
-        with GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(y=y, y_pred=y_pred)
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(loss)
-            else:
-                metric.update_state(y, y_pred)
-        return {m.name: m.result() for m in self.metrics}
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_compiled_subclassed_metric_updated_by_a_custom_step(backend):
     x, y = binary_data()
     inputs = layers.Input((1,))
     frozen = layers.Dense(1, kernel_initializer="ones", trainable=False)
-    model = LoopOverMetrics(inputs, frozen(inputs))
+    model = Keras3Step(inputs, frozen(inputs))
     model.compile("sgd", "mse", metrics=[BinaryTruePositives(), MeanAbsoluteError()],
                   backend=backend)
     history = model.fit(x, y, batch_size=2, epochs=2, verbose=0)
@@ -268,3 +243,48 @@ def test_saved_model_with_a_subclassed_metric_loads_with_custom_objects(tmp_path
         tmp_path / "model.keras", custom_objects={"BinaryTruePositives": BinaryTruePositives}
     )
     assert loaded.evaluate(x, y, verbose=0, return_dict=True)["tp"] == 3.0
+
+
+class SampleCount(keras.metrics.Metric):
+    """An int32 counter: assign_add of an int64 size, cast back to the variable's dtype."""
+
+    def __init__(self, name="sample_count", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.seen = self.add_weight(shape=(), dtype="int32", name="seen")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.seen.assign_add(ops.size(y_true))
+
+    def result(self):
+        return self.seen
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_integer_counter_metric(backend):
+    x, y = binary_data()
+    model = identity_model()
+    model.compile("sgd", "mse", metrics=[SampleCount()], backend=backend)
+    assert model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)["sample_count"] == 6
+    eager = SampleCount()
+    eager.update_state(np.zeros((5, 1)), np.zeros((5, 1)))
+    assert eager.result() == 5 and eager.seen.numpy().dtype == np.int32
+
+
+def test_eager_assign_add_of_another_dtype_casts_to_the_variable_dtype():
+    counter = variable(np.int32(2))
+    counter.assign_add(variable(np.float32(1.5)) * 2)  # a graph value of dtype float32
+    assert counter.numpy() == 5 and counter.numpy().dtype == np.int32
+
+
+def test_python_float_result_in_a_custom_train_step_names_the_line():
+    class FloatResult(BinaryTruePositives):
+        def result(self):
+            return 1.5
+
+    x, y = binary_data()
+    inputs = layers.Input((1,))
+    model = StepWithOwnMetric(inputs, layers.Dense(1)(inputs))
+    model.tp_metric = FloatResult(name="tp")
+    model.compile("sgd", "mse", backend="numpy")
+    with pytest.raises(TypeError, match=r"FloatResult\.result \(.*test_custom_metrics\.py:\d+"):
+        model.fit(x, y, verbose=0)
