@@ -13,6 +13,7 @@ from graphc.ops import REDUCTIONS, normalize_axes
 # element's own arithmetic into the accumulation and fold sum(x - x) to 0 for x = inf (found by
 # the fuzzer); reassociating the accumulation alone keeps NaN and inf as NumPy has them.
 REASSOC = ("reassoc",)
+EXTREMA = ("reassoc", "nsz")  # llvm.maximum/minimum: as before, matching NumPy's zeros' signs
 
 
 class Reducer:
@@ -35,7 +36,7 @@ class Reducer:
             return b.fadd(acc, x, flags=REASSOC) if floating else b.add(acc, x)
         if floating:  # llvm.maximum/minimum propagate NaN, as np.max/np.min
             name = "llvm.maximum" if self.op == "max" else "llvm.minimum"
-            return b.call(intrinsic(b.module, name, acc.type, 2), [acc, x], fastmath=REASSOC)
+            return b.call(intrinsic(b.module, name, acc.type, 2), [acc, x], fastmath=EXTREMA)
         pred = ">" if self.op == "max" else "<"
         return b.select(b.icmp_signed(pred, x, acc), x, acc)
 
