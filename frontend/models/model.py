@@ -133,8 +133,7 @@ class Model(StepMethods, Trainer, Layer):
 
     @property
     def _has_call(self) -> bool:
-        """False for a subclass that only overrides train_step (keras.io's VAE): it has no
-        outputs of its own, and its train_step calls its parts."""
+        """False for a subclass with only a train_step (keras.io's VAE): no outputs of its own."""
         return self._graph is not None or type(self).call is not Model.call
 
     @property
