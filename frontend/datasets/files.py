@@ -80,8 +80,8 @@ def failure_marker(dest: Path) -> Path:
 
 
 def refuse_recent_failure(url: str, dest: Path) -> None:
-    """Raise DownloadError, without touching the network, when `dest`'s last download failed
-    less than RETRY_AFTER_SECONDS ago or GRAPHC_OFFLINE is set."""
+    """Raise DownloadError, without touching the network, when `dest`'s last download from
+    this `url` failed less than RETRY_AFTER_SECONDS ago, or GRAPHC_OFFLINE is set."""
     name = url.rsplit("/", 1)[-1]
     if offline():
         reason = "GRAPHC_OFFLINE is set"
@@ -89,9 +89,12 @@ def refuse_recent_failure(url: str, dest: Path) -> None:
     marker = failure_marker(dest)
     if not marker.is_file():
         return
+    failed_url, _, failure = marker.read_text().partition("\n")
+    if failed_url != url:  # another address (a corrected one) is tried at once
+        return
     minutes = (time.time() - marker.stat().st_mtime) / 60
     if minutes * 60 < RETRY_AFTER_SECONDS:
-        reason = f"failed {minutes:.0f} min ago: {marker.read_text().strip()}"
+        reason = f"failed {minutes:.0f} min ago: {failure.strip()}"
         raise DownloadError(
             f"could not download {name} ({reason}); not retried for "
             f"{RETRY_AFTER_SECONDS / 60:.0f} min (delete {marker} to retry now)",
@@ -119,7 +122,7 @@ def download(url: str, dest: Path, sha256: str) -> Path:
     except (urllib.error.URLError, OSError, ValueError) as err:
         partial.unlink(missing_ok=True)
         reason = getattr(err, "reason", err)
-        failure_marker(dest).write_text(f"{reason}\n")
+        failure_marker(dest).write_text(f"{url}\n{reason}\n")  # the address that failed
         raise DownloadError(f"could not download {url}: {reason}", str(reason)) from None
     failure_marker(dest).unlink(missing_ok=True)
     actual = digest_of(partial, algorithm)

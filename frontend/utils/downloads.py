@@ -46,8 +46,9 @@ def get_file(
     folder = Path(cache_dir or graphc_home()).expanduser() / cache_subdir
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / (fname + ".tar.gz" if untar else fname)
-    if force_download and target.exists():
-        target.unlink()
+    if force_download:
+        target.unlink(missing_ok=True)
+        files.failure_marker(target).unlink(missing_ok=True)  # and retry at once
     checksum = file_hash or md5_hash
     if checksum is not None:
         _check_algorithm(hash_algorithm, checksum)

@@ -172,6 +172,23 @@ def test_get_file_refuses_a_corrupt_download_and_a_bad_url(served, tmp_path):
         get_file("y", origin="http://example/babi.tar.gz", file_hash="ab", hash_algorithm="md5")
 
 
+def test_a_failed_download_does_not_block_a_corrected_url_or_force_download(served):
+    """Found by review: one failure blocked get_file for an hour whatever the address."""
+    payload, calls = served
+    digest = hashlib.sha256(payload).hexdigest()
+    with pytest.raises(files.DownloadError):
+        get_file("babi.tar.gz", origin="http://example/typo.tar.gz", file_hash=digest)
+    with pytest.raises(files.DownloadError, match="not retried"):
+        get_file("babi.tar.gz", origin="http://example/typo.tar.gz", file_hash=digest)
+    assert get_file("babi.tar.gz", origin="http://example/babi.tar.gz", file_hash=digest)
+    assert calls == ["http://example/typo.tar.gz", "http://example/babi.tar.gz"]
+    with pytest.raises(files.DownloadError):
+        get_file("other", origin="http://example/gone")
+    with pytest.raises(files.DownloadError, match="could not download http://example/gone"):
+        get_file("other", origin="http://example/gone", force_download=True)  # tried again
+    assert calls.count("http://example/gone") == 2
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_keras2_vae_loss_on_symbolic_tensors_trains_and_evaluates(backend):
     """k2_variational_autoencoder: `binary_crossentropy(inputs, outputs)` on KerasTensors,
