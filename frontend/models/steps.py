@@ -243,8 +243,11 @@ class StepFunctions:
         """Update rules of the compiled metrics for a batch."""
         rules = []
         for i, metric, weighted in self.output_metrics or []:
+            mask, w = get_keras_mask(outputs[i]), weights[i] if weighted else None
             y, pred = same_rank(targets[i], outputs[i])
-            rules += metric.update_rules(y, pred, weights[i] if weighted else None)
+            if mask is not None:  # as Keras: masked steps weigh 0 in the metrics too
+                w = masked_sample_weight(mask, w, None, pred.dtype)
+            rules += metric.update_rules(y, pred, w)
         return rules
 
     def build(self, kind: str, ys):

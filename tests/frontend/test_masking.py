@@ -349,3 +349,20 @@ def test_elementwise_and_normalizing_layers_pass_the_mask_on(make):
     embedded = layers.Embedding(10, 4, mask_zero=True)(tokens)
     out = make()(embedded)
     assert out._keras_mask is not None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compiled_metrics_count_only_the_real_steps(backend):
+    """As Keras: the output's mask weighs the metrics too, not only the loss (found by review)."""
+    x = np.array([[3, 1, 4, 0, 0, 0], [5, 9, 2, 6, 5, 3], [5, 0, 0, 0, 0, 0]], "int32")
+    y = np.zeros((3, 6), "int32")
+    model = Sequential([
+        layers.Input((6,)),
+        layers.Embedding(10, 4, mask_zero=True),
+        layers.LSTM(5, return_sequences=True),
+        layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"], backend=backend)
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    hits = model.predict(x, verbose=0).argmax(-1) == y
+    np.testing.assert_allclose(result["accuracy"], hits[x != 0].mean(), rtol=1e-6)
