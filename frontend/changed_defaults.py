@@ -64,4 +64,4 @@ def warn_pending() -> None:
             stacklevel=user_stacklevel(),
         )
         warned.add(class_name)
-        del pending[class_name]
+        pending.pop(class_name, None)  # two threads may warn at once

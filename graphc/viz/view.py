@@ -194,7 +194,8 @@ def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
         "ir": view_details.kernel_ir(fn, module_ir(fn)),
         "no_ir": view_details.NO_IR,
     }
-    payload = json.dumps(data, default=str).replace("</", "<\\/")  # cannot close the <script>
+    # every "<" escaped: no text in the data can close the <script> or open a comment in it
+    payload = json.dumps(data, default=str).replace("<", "\\u003c")
     options = "".join(
         f'<option value="{html.escape(s.name)}">{html.escape(s.title)}</option>' for s in stages
     )
