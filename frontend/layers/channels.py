@@ -26,10 +26,6 @@ def resolve_data_format(data_format, owner: str) -> str:
     return value
 
 
-def channels_axis(data_format: str) -> int:
-    return 1 if data_format == "channels_first" else -1
-
-
 def to_channels_last(x, data_format: str):
     """(batch, channels, *spatial) -> (batch, *spatial, channels) for channels-first data."""
     if data_format != "channels_first":

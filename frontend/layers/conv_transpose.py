@@ -10,25 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from frontend.layers.channels import channels_axis, to_channels_last, to_data_format
-from frontend.layers.convolutional import _Conv
+from frontend.layers.channels import to_channels_last, to_data_format
+from frontend.layers.convolutional import _Conv, conv_input_channels
 from frontend.layers.weight_options import add_weight_with_options
 from graphc.conv_family_api import conv_transpose
-from graphc.ir import user_site
-
-
-def check_conv_input(layer, input_shape) -> None:
-    """A (batch, *spatial, channels) input (channels first for data_format='channels_first')
-    with known channels, or an error naming the layer, the shape received and the user's line."""
-    axis = channels_axis(layer.data_format)
-    if len(input_shape) != layer.rank + 2 or input_shape[axis] is None:
-        spatial = "steps" if layer.rank == 1 else "rows, cols"
-        layout = f"channels, {spatial}" if axis == 1 else f"{spatial}, channels"
-        raise ValueError(
-            f"{type(layer).__name__} '{layer.name}' expects inputs of shape (batch, {layout}) "
-            f"with known channels (data_format={layer.data_format!r}). Received: "
-            f"input_shape={tuple(input_shape)} (at {user_site()})"
-        )
 
 
 class _ConvTranspose(_Conv):
@@ -60,14 +45,13 @@ class _ConvTranspose(_Conv):
         return tuple(int(e) for e in values)
 
     def build(self, input_shape):
-        check_conv_input(self, input_shape)
-        shape = self.kernel_size + (self.filters, input_shape[channels_axis(self.data_format)])
+        shape = self.kernel_size + (self.filters, conv_input_channels(self, input_shape))
         self.kernel = add_weight_with_options(self, shape, "kernel")
         bias_shape = (self.filters,)
         self.bias = add_weight_with_options(self, bias_shape, "bias") if self.use_bias else None
 
     def call(self, inputs):
-        check_conv_input(self, tuple(inputs.shape))
+        conv_input_channels(self, tuple(inputs.shape))
         x = conv_transpose(to_channels_last(inputs, self.data_format), self.kernel, self.strides,
                            self.padding, self.output_padding, self.dilation_rate, rank=self.rank)
         if self.bias is not None:

@@ -25,6 +25,22 @@ from frontend.layers.weight_options import (
 from graphc.ir import user_site
 
 
+def conv_input_channels(layer, input_shape) -> int:
+    """The channels of a (batch, *spatial, channels) input (channels first for
+    data_format='channels_first'), or an error naming the layer, the shape and the user's line."""
+    first = layer.data_format == "channels_first"
+    channels = input_shape[1 if first else -1] if len(input_shape) == layer.rank + 2 else None
+    if channels is None:
+        spatial = "steps" if layer.rank == 1 else "rows, cols"
+        layout = f"channels, {spatial}" if first else f"{spatial}, channels"
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}' expects inputs of shape "
+            f"(batch, {layout}) with known channels (data_format={layer.data_format!r}). "
+            f"Received: input_shape={tuple(input_shape)} (at {user_site()})"
+        )
+    return channels
+
+
 class _Conv(Layer):
     """Shared by Conv1D and Conv2D: `activation(conv(inputs, kernel) + bias)`."""
 
@@ -80,17 +96,7 @@ class _Conv(Layer):
         return str(padding).lower()
 
     def build(self, input_shape):
-        first = self.data_format == "channels_first"
-        channels = input_shape[1 if first else -1] if len(input_shape) == self.rank + 2 else None
-        if channels is None:
-            spatial = "steps" if self.rank == 1 else "rows, cols"
-            layout = f"channels, {spatial}" if first else f"{spatial}, channels"
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}' expects inputs of shape "
-                f"(batch, {layout}) with known channels (data_format={self.data_format!r}). "
-                f"Received: input_shape={input_shape} (at {user_site()})"
-            )
-        shape = self.kernel_size + (channels, self.filters)
+        shape = self.kernel_size + (conv_input_channels(self, input_shape), self.filters)
         self.kernel = add_weight_with_options(self, shape, "kernel")
         bias_shape = (self.filters,)
         self.bias = add_weight_with_options(self, bias_shape, "bias") if self.use_bias else None

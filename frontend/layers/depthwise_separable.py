@@ -13,12 +13,11 @@ from frontend import activations
 from frontend.layers.arguments import int_tuple, positive_int
 from frontend.layers.base import Layer
 from frontend.layers.channels import (
-    channels_axis,
     resolve_data_format,
     to_channels_last,
     to_data_format,
 )
-from frontend.layers.conv_transpose import check_conv_input
+from frontend.layers.convolutional import conv_input_channels
 from frontend.layers.weight_options import (
     add_weight_with_options,
     set_weight_options,
@@ -58,18 +57,15 @@ class _DepthwiseBase(Layer):
         )
 
     def add_depthwise_kernel(self, input_shape, kernel_name):
-        shape = self.kernel_size + (self.channels(input_shape), self.depth_multiplier)
+        shape = self.kernel_size + (conv_input_channels(self, input_shape), self.depth_multiplier)
         return add_weight_with_options(self, shape, "depthwise", name=kernel_name)
 
     def add_bias(self, out_channels):
         self.bias = add_weight_with_options(self, (out_channels,), "bias") \
             if self.use_bias else None
 
-    def channels(self, input_shape) -> int:
-        return input_shape[channels_axis(self.data_format)]
-
     def channels_last(self, inputs):
-        check_conv_input(self, tuple(inputs.shape))
+        conv_input_channels(self, tuple(inputs.shape))
         return to_channels_last(inputs, self.data_format)
 
     def finish(self, x):
@@ -94,9 +90,8 @@ class _DepthwiseBase(Layer):
 
 class _DepthwiseConv(_DepthwiseBase):
     def build(self, input_shape):
-        check_conv_input(self, input_shape)
         self.kernel = self.add_depthwise_kernel(input_shape, "kernel")
-        self.add_bias(self.channels(input_shape) * self.depth_multiplier)
+        self.add_bias(conv_input_channels(self, input_shape) * self.depth_multiplier)
 
     def call(self, inputs):
         return self.finish(depthwise_conv(self.channels_last(inputs), self.kernel, self.strides,
@@ -141,9 +136,8 @@ class _SeparableConv(_DepthwiseBase):
             self, pointwise=(pointwise_initializer, pointwise_regularizer, pointwise_constraint))
 
     def build(self, input_shape):
-        check_conv_input(self, input_shape)
         self.depthwise_kernel = self.add_depthwise_kernel(input_shape, "depthwise_kernel")
-        shape = (1,) * self.rank + (self.channels(input_shape) * self.depth_multiplier,
+        shape = (1,) * self.rank + (conv_input_channels(self, input_shape) * self.depth_multiplier,
                                     self.filters)
         self.pointwise_kernel = add_weight_with_options(self, shape, "pointwise",
                                                         name="pointwise_kernel")
