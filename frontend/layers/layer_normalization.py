@@ -90,9 +90,9 @@ class _AffineNormalization(Layer):
         }
 
 
-def _set_affine_options(layer, epsilon, center, scale, options):
+def _set_affine_options(layer, epsilon, center, scale, beta, gamma):
+    """`beta`, `gamma`: each its (initializer, regularizer, constraint)."""
     layer.epsilon, layer.center, layer.scale = float(epsilon), bool(center), bool(scale)
-    beta, gamma = zip(*options)
     set_weight_options(layer, beta=beta, gamma=gamma)
 
 
@@ -118,15 +118,9 @@ class LayerNormalization(_AffineNormalization):
         super().__init__(**kwargs)
         self.axis, self.rms_scaling = _config_axis(axis), bool(rms_scaling)
         _set_affine_options(
-            self,
-            epsilon,
-            center,
-            scale,
-            [
-                (beta_initializer, gamma_initializer),
-                (beta_regularizer, gamma_regularizer),
-                (beta_constraint, gamma_constraint),
-            ],
+            self, epsilon, center, scale,
+            beta=(beta_initializer, beta_regularizer, beta_constraint),
+            gamma=(gamma_initializer, gamma_regularizer, gamma_constraint),
         )
 
     def build(self, input_shape):
@@ -199,15 +193,9 @@ class GroupNormalization(_AffineNormalization):
         super().__init__(**kwargs)
         self.groups, self.axis = positive_int(groups, "groups", "GroupNormalization"), int(axis)
         _set_affine_options(
-            self,
-            epsilon,
-            center,
-            scale,
-            [
-                (beta_initializer, gamma_initializer),
-                (beta_regularizer, gamma_regularizer),
-                (beta_constraint, gamma_constraint),
-            ],
+            self, epsilon, center, scale,
+            beta=(beta_initializer, beta_regularizer, beta_constraint),
+            gamma=(gamma_initializer, gamma_regularizer, gamma_constraint),
         )
 
     def build(self, input_shape):
