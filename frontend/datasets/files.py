@@ -102,16 +102,17 @@ def refuse_recent_failure(url: str, dest: Path) -> None:
         )
 
 
-def download(url: str, dest: Path, sha256: str) -> Path:
-    """`dest`, downloaded from `url` unless a copy with the right checksum is already there.
+def download(url: str, dest: Path, sha256: str | None) -> Path:
+    """`dest`, downloaded from `url` unless a copy with the right checksum is already there
+    (any copy when `sha256` is None, as Keras's get_file allows).
 
     Raises DownloadError when the transfer fails and DatasetError when the file's SHA-256
     differs from `sha256` (an MD5 when it has 32 hex digits, as Keras's older files); in
     both cases nothing is left at `dest`.
     """
-    dest, algorithm = Path(dest), "md5" if len(sha256) == 32 else "sha256"
+    dest, algorithm = Path(dest), "md5" if sha256 and len(sha256) == 32 else "sha256"
     if dest.exists():
-        if digest_of(dest, algorithm) == sha256:
+        if sha256 is None or digest_of(dest, algorithm) == sha256:
             return dest
         print(f"graphc: cached {dest} does not match its checksum; downloading it again")
         dest.unlink()
@@ -125,7 +126,7 @@ def download(url: str, dest: Path, sha256: str) -> Path:
         failure_marker(dest).write_text(f"{url}\n{reason}\n")  # the address that failed
         raise DownloadError(f"could not download {url}: {reason}", str(reason)) from None
     failure_marker(dest).unlink(missing_ok=True)
-    actual = digest_of(partial, algorithm)
+    actual = None if sha256 is None else digest_of(partial, algorithm)
     if actual != sha256:
         partial.unlink()
         raise DatasetError(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import tarfile
-import urllib.error
 import zipfile
 from pathlib import Path
 
@@ -52,9 +51,7 @@ def get_file(
     checksum = file_hash or md5_hash
     if checksum is not None:
         _check_algorithm(hash_algorithm, checksum)
-        files.download(origin, target, checksum)
-    elif not target.exists():
-        _download_unchecked(origin, target)
+    files.download(origin, target, checksum)  # no checksum: any cached copy is kept
     if untar:
         extract_archive(target, folder / fname, "tar")
         return str(folder / fname)
@@ -71,19 +68,6 @@ def _check_algorithm(hash_algorithm, checksum) -> None:
             f"length. Received: {hash_algorithm!r} with a {len(checksum)}-digit hash "
             f"(at {user_site()})"
         )
-
-
-def _download_unchecked(origin, target: Path) -> None:
-    """No hash given (as Keras allows): download to a partial file, then rename."""
-    partial = target.with_name(target.name + ".part")
-    try:
-        files.fetch_url(origin, partial)
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        partial.unlink(missing_ok=True)
-        raise files.DownloadError(
-            f"get_file: could not download {origin}: {getattr(err, 'reason', err)}"
-        ) from None
-    partial.replace(target)
 
 
 def extract_archive(path: Path, into: Path, archive_format="auto") -> None:
