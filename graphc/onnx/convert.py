@@ -1,0 +1,101 @@
+"""A graphc inference graph -> an ONNX model: one emitter per graphc op (the table below),
+every op checked before anything is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import onnx
+
+from graphc.ir import Graph, GraphError, Node
+from graphc.onnx import emit_math, emit_nn, emit_recurrent, emit_shape
+from graphc.onnx.builder import OnnxBuilder, layer_label, value_info
+from graphc.ops.leaves import leaf_value
+
+EMITTERS = {
+    **emit_math.EMITTERS, **emit_shape.EMITTERS, **emit_nn.EMITTERS, **emit_recurrent.EMITTERS,
+}
+VALUE_LEAVES = ("constant", "shared")
+BATCH = "batch"  # the name of the dynamic batch size in the model's inputs and outputs
+
+
+class OnnxExportError(GraphError, ValueError):
+    """A graph holds ops that ONNX cannot express; the message lists every one."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    node: Node
+    reason: str
+
+    def __str__(self):
+        return f"  - {layer_label(self.node)} (op {self.node.op!r}, built at {self.node.site}): " \
+               f"{self.reason}"
+
+
+def node_problem(node: Node) -> str | None:
+    """Why `node` cannot be written as ONNX, or None."""
+    if node.op in VALUE_LEAVES or node.op == "placeholder":
+        return None
+    source = node.inputs[0] if node.inputs else None
+    if node.op == "getitem" and source.op in emit_recurrent.SEQUENCE_OPS:
+        return emit_recurrent.slot_read_problem(node)
+    if any(i.op in emit_recurrent.SEQUENCE_OPS for i in node.inputs):
+        return "reads a recurrent op's packed output other than by slicing h (or the last c)"
+    if node.op not in EMITTERS:
+        return "ONNX has no equivalent of this op"
+    if node.op == "masked_softmax" and node.attr("causal") and None in node.shape[-2:]:
+        return f"a causal mask needs static query and key lengths, got {node.shape}"
+    return None
+
+
+def problems_of(graph: Graph) -> list[Problem]:
+    """Every node ONNX cannot express, every state update, every packed recurrent output."""
+    found = [Problem(n, why) for n in graph.nodes() if (why := node_problem(n)) is not None]
+    found += [
+        Problem(out, "a graph output is a recurrent op's packed tensor")
+        for out in graph.outputs if out.op in emit_recurrent.SEQUENCE_OPS
+    ]
+    found += [
+        Problem(var, "the function updates this variable (stateful layers, training steps); "
+                     "an ONNX model has no state between runs")
+        for var, _ in graph.updates
+    ]
+    return found
+
+
+def check_exportable(graph: Graph, what: str) -> None:
+    problems = problems_of(graph)
+    if problems:
+        listing = "\n".join(str(p) for p in problems)
+        raise OnnxExportError(
+            f"cannot export {what} to ONNX: {len(problems)} op(s) have no ONNX form:\n{listing}"
+        )
+
+
+def to_onnx(graph: Graph, opset: int, name: str) -> onnx.ModelProto:
+    """The ONNX model computing `graph`'s outputs from its inputs (check_exportable first)."""
+    b = OnnxBuilder(opset)
+    values, inputs = {}, []
+    for k, p in enumerate(graph.inputs):
+        values[p] = b.fresh(p.name or f"input_{k}")
+        inputs.append(value_info(values[p], p, BATCH))
+    for node in graph.nodes():
+        if node in values:
+            continue
+        b.label = layer_label(node)
+        values[node] = emit_node(b, node, [values[i] for i in node.inputs])
+    outputs = []
+    for k, out in enumerate(graph.outputs):
+        b.label = f"output_{k}"
+        result = b.add("Identity", [values[out]])
+        outputs.append(value_info(result, out, BATCH))
+    return b.model(inputs, outputs, name)
+
+
+def emit_node(b: OnnxBuilder, node: Node, ins: list) -> str:
+    if node.op in VALUE_LEAVES:
+        return b.const(leaf_value(node), hint=node.name or node.op)
+    if node.op == "getitem" and node.inputs[0].op in emit_recurrent.SEQUENCE_OPS:
+        return emit_recurrent.emit_slot_read(b, node, ins)
+    return EMITTERS[node.op](b, node, ins)
