@@ -69,7 +69,7 @@ class OnnxBuilder:
         """An initializer holding `value` (as `dtype` when given); returns its name."""
         array = np.asarray(value, dtype=dtype)
         name = self.fresh(hint)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(numpy_helper.from_array(array.copy(order="C"), name))
         return name
 
     def ints(self, values) -> str:
