@@ -38,9 +38,9 @@ def node_problem(node: Node) -> str | None:
     if node.op in VALUE_LEAVES or node.op == "placeholder":
         return None
     source = node.inputs[0] if node.inputs else None
-    if node.op == "getitem" and source.op in emit_recurrent.SEQUENCE_OPS:
+    if node.op == "getitem" and source.op in emit_recurrent.PACKED_OPS:
         return emit_recurrent.slot_read_problem(node)
-    if any(i.op in emit_recurrent.SEQUENCE_OPS for i in node.inputs):
+    if any(i.op in emit_recurrent.PACKED_OPS for i in node.inputs):
         return "reads a recurrent op's packed output other than by slicing h (or the last c)"
     if node.op not in EMITTERS:
         return "ONNX has no equivalent of this op"
@@ -54,7 +54,7 @@ def problems_of(graph: Graph) -> list[Problem]:
     found = [Problem(n, why) for n in graph.nodes() if (why := node_problem(n)) is not None]
     found += [
         Problem(out, "a graph output is a recurrent op's packed tensor")
-        for out in graph.outputs if out.op in emit_recurrent.SEQUENCE_OPS
+        for out in graph.outputs if out.op in emit_recurrent.PACKED_OPS
     ]
     found += [
         Problem(var, "the function updates this variable (stateful layers, training steps); "
@@ -96,6 +96,6 @@ def to_onnx(graph: Graph, opset: int, name: str) -> onnx.ModelProto:
 def emit_node(b: OnnxBuilder, node: Node, ins: list) -> str:
     if node.op in VALUE_LEAVES:
         return b.const(leaf_value(node), hint=node.name or node.op)
-    if node.op == "getitem" and node.inputs[0].op in emit_recurrent.SEQUENCE_OPS:
+    if node.op == "getitem" and node.inputs[0].op in emit_recurrent.PACKED_OPS:
         return emit_recurrent.emit_slot_read(b, node, ins)
     return EMITTERS[node.op](b, node, ins)

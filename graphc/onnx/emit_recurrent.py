@@ -7,8 +7,8 @@ themselves: they get P with an input kernel that only reorders the gates (identi
 and GRU, whose gate order z, r, h ONNX shares; Keras's i, f, c, o -> ONNX's i, o, f, c for
 LSTM). GRU is Keras 3's reset_after=True, ONNX's linear_before_reset=1.
 
-Of the packed tensor ONNX gives every h and the last c; a slice of anything else (gate
-activations, earlier c) is reported as not exportable (`slot_read_problem`).
+Of LSTM's and GRU's packed tensor ONNX gives every h and the last c; a slice of anything else
+(gate activations, earlier c) is reported as not exportable (`slot_read_problem`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from graphc.onnx.builder import OnnxBuilder
 from graphc.onnx.emit_shape import emit_index
 
-SEQUENCE_OPS = ("simple_rnn_seq", "lstm_seq", "gru_seq")
+PACKED_OPS = ("lstm_seq", "gru_seq")  # SimpleRNN's output is every h and nothing else
 LSTM_TO_ONNX_GATES = (0, 3, 1, 2)  # ONNX's gate k (i, o, f, c) is Keras's gate (i, f, c, o)[..]
 RNN_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "linear": "Affine"}
 
