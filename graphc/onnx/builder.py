@@ -65,6 +65,12 @@ class OnnxBuilder:
         self.nodes.append(node)
         return names[0] if outputs == 1 else names
 
+    def rename(self, value: str, name: str) -> str:
+        """An Identity node whose output is named `name` (or a free variant of it)."""
+        out = self.fresh(name)
+        self.nodes.append(helper.make_node("Identity", [value], [out], name=self.fresh(name)))
+        return out
+
     def const(self, value, dtype=None, hint: str = "const") -> str:
         """An initializer holding `value` (as `dtype` when given); returns its name."""
         array = np.asarray(value, dtype=dtype)

@@ -69,7 +69,7 @@ def check_exportable(graph: Graph, what: str) -> None:
     if problems:
         listing = "\n".join(str(p) for p in problems)
         raise OnnxExportError(
-            f"cannot export {what} to ONNX: {len(problems)} op(s) have no ONNX form:\n{listing}"
+            f"cannot export {what} to ONNX: {len(problems)} part(s) ONNX cannot express:\n{listing}"
         )
 
 
@@ -87,8 +87,7 @@ def to_onnx(graph: Graph, opset: int, name: str) -> onnx.ModelProto:
         values[node] = emit_node(b, node, [values[i] for i in node.inputs])
     outputs = []
     for k, out in enumerate(graph.outputs):
-        b.label = f"output_{k}"
-        result = b.add("Identity", [values[out]])
+        result = b.rename(values[out], f"output_{k}")
         outputs.append(value_info(result, out, BATCH))
     return b.model(inputs, outputs, name)
 
