@@ -10,7 +10,12 @@ onnx = pytest.importorskip("onnx", reason="ONNX export needs the onnx extra (pip
 ort = pytest.importorskip("onnxruntime", reason="running exports needs onnxruntime "
                           "(pip install 'graphc[onnx]')")
 
-from graphc.onnx import export_onnx  # noqa: E402  (after the skips: it needs onnx)
+from graphc.onnx import (  # noqa: E402, F401  (after the skips: it needs onnx)
+    DEFAULT_OPSET,
+    MIN_OPSET,
+    OnnxExportError,
+    export_onnx,
+)
 from graphc.onnx.convert import EMITTERS  # noqa: E402, F401  (for the tests, after the skips)
 
 

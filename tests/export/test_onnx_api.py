@@ -7,9 +7,15 @@ import pytest
 import frontend.layers as L
 import graphc as gc
 from frontend.models import Model
-from tests.export.onnx_checks import assert_close, exported_outputs, export_onnx, onnx
-
-from graphc.onnx import DEFAULT_OPSET, MIN_OPSET, OnnxExportError  # noqa: I001  (needs onnx)
+from tests.export.onnx_checks import (
+    DEFAULT_OPSET,
+    MIN_OPSET,
+    OnnxExportError,
+    assert_close,
+    export_onnx,
+    exported_outputs,
+    onnx,
+)
 
 
 def theano_style_function(backend: str):
