@@ -22,14 +22,18 @@ def elem_type(dtype) -> int:
     return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
 
 
-def layer_label(node: Node) -> str:
+def layer_label(node: Node, labels: dict) -> str:
     """The layer a graphc node belongs to: its own name, else the layer part of a weight it
-    reads ('dense_1/kernel' -> 'dense_1'), else its op."""
+    reads ('dense_1/kernel' -> 'dense_1'), else the label of its first computed input (an
+    activation is its Dense layer's), else its op. `labels` holds the labels given so far."""
     if node.name:
         return node.name
     for source in node.inputs:
         if source.op == "shared" and source.name:
             return source.name.split("/")[0]
+    for source in node.inputs:
+        if source.op not in ("constant", "shared") and id(source) in labels:
+            return labels[id(source)]
     return node.op
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import onnx
 
-from graphc.ir import Graph, GraphError, Node
+from graphc.ir import Graph, GraphError, Node, toposort
 from graphc.onnx import emit_math, emit_nn, emit_recurrent, emit_shape
 from graphc.onnx.builder import OnnxBuilder, layer_label, value_info
+from graphc.onnx.recurrent_sources import SEQUENCE_OPS, recurrent_sources
 from graphc.ops.leaves import leaf_value
 
 EMITTERS = {
@@ -29,8 +30,8 @@ class Problem:
     reason: str
 
     def __str__(self):
-        return f"  - {layer_label(self.node)} (op {self.node.op!r}, built at {self.node.site}): " \
-               f"{self.reason}"
+        node = self.node
+        return f"  - {layer_label(node, {})} (op {node.op!r}, built at {node.site}): {self.reason}"
 
 
 def node_problem(node: Node) -> str | None:
@@ -76,20 +77,29 @@ def check_exportable(graph: Graph, what: str) -> None:
 def to_onnx(graph: Graph, opset: int, name: str) -> onnx.ModelProto:
     """The ONNX model computing `graph`'s outputs from its inputs (check_exportable first)."""
     b = OnnxBuilder(opset)
-    values, inputs = {}, []
+    values, inputs, labels = {}, [], {}
     for k, p in enumerate(graph.inputs):
-        values[p] = b.fresh(p.name or f"input_{k}")
+        values[p] = labels[id(p)] = b.fresh(p.name or f"input_{k}")
         inputs.append(value_info(values[p], p, BATCH))
+    needed = {id(n) for n in toposort(graph.outputs, sources)}
     for node in graph.nodes():
-        if node in values:
+        if node in values or id(node) not in needed:
             continue
-        b.label = layer_label(node)
-        values[node] = emit_node(b, node, [values[i] for i in node.inputs])
+        b.label = labels[id(node)] = layer_label(node, labels)
+        values[node] = emit_node(b, node, [values[i] for i in sources(node)])
     outputs = []
     for k, out in enumerate(graph.outputs):
         result = b.rename(values[out], f"output_{k}")
         outputs.append(value_info(result, out, BATCH))
     return b.model(inputs, outputs, name)
+
+
+def sources(node: Node) -> list:
+    """The graph values the ONNX form of `node` reads: its inputs, except that a recurrent
+    node reads its layer's input and weights instead of their projection."""
+    if node.op in SEQUENCE_OPS:
+        return [source for _, source in recurrent_sources(node).roles()]
+    return list(node.inputs)
 
 
 def emit_node(b: OnnxBuilder, node: Node, ins: list) -> str:

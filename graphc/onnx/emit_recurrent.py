@@ -1,14 +1,12 @@
 """ONNX RNN, LSTM and GRU nodes for graphc's recurrent sequence ops.
 
-graphc's sequence ops take P = x @ W + b already projected (batch, time, gates * units), the
-initial state(s) and the recurrent kernel U (units, gates * units), and return a packed tensor
-of states and gate activations that the layers slice. ONNX's nodes project their input
-themselves: they get P with an input kernel that only reorders the gates (identity for RNN
-and GRU, whose gate order z, r, h ONNX shares; Keras's i, f, c, o -> ONNX's i, o, f, c for
-LSTM). GRU is Keras 3's reset_after=True, ONNX's linear_before_reset=1.
+The ONNX node reads the layer's input, kernel and biases (graphc/onnx/recurrent_sources.py) with
+the gates in ONNX's order: LSTM's Keras order i, f, c, o becomes ONNX's i, o, f, c; GRU's z, r, h
+and ONNX's agree, and Keras 3's reset_after=True is ONNX's linear_before_reset=1.
 
-Of LSTM's and GRU's packed tensor ONNX gives every h and the last c; a slice of anything else
-(gate activations, earlier c) is reported as not exportable (`slot_read_problem`).
+graphc's LSTM and GRU ops return a packed tensor of states and gate activations that the
+layers slice. ONNX gives every h and the last c: a slice of anything else (gate activations,
+earlier c) is reported as not exportable (`slot_read_problem`). SimpleRNN's output is every h.
 """
 
 from __future__ import annotations
@@ -17,9 +15,10 @@ import numpy as np
 
 from graphc.onnx.builder import OnnxBuilder
 from graphc.onnx.emit_shape import emit_index
+from graphc.onnx.recurrent_sources import recurrent_sources
 
-PACKED_OPS = ("lstm_seq", "gru_seq")  # SimpleRNN's output is every h and nothing else
-LSTM_TO_ONNX_GATES = (0, 3, 1, 2)  # ONNX's gate k (i, o, f, c) is Keras's gate (i, f, c, o)[..]
+PACKED_OPS = ("lstm_seq", "gru_seq")
+GATE_ORDERS = {"simple_rnn_seq": (0,), "lstm_seq": (0, 3, 1, 2), "gru_seq": (0, 1, 2)}
 RNN_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "linear": "Affine"}
 
 
@@ -28,25 +27,48 @@ def gate_columns(units: int, order) -> np.ndarray:
     return np.concatenate([np.arange(g * units, (g + 1) * units) for g in order])
 
 
-def kernel_position(node) -> int:
-    """Where the recurrent kernel U is among a sequence op's inputs."""
-    return 2 if node.op in ("gru_seq", "simple_rnn_seq") else 3
-
-
 def batch_major(b: OnnxBuilder, x: str) -> str:
     return b.transpose(x, [1, 0, 2])
 
 
-def recurrent_inputs(b, node, ins, order):
-    """ONNX's X (time-major P), W (a gate-reordering identity) and R (U^T in ONNX order)."""
-    units = node.inputs[kernel_position(node)].shape[0]
-    gates = len(order)
-    columns = gate_columns(units, order)
-    eye = np.eye(gates * units, dtype=node.dtype)[columns]
-    w = b.const(eye[None], hint=f"{b.label}/W_gate_order")
-    reordered = b.add("Gather", [ins[kernel_position(node)], b.ints(columns)], axis=1)
-    r = b.unsqueeze(b.transpose(reordered, [1, 0]), [0])
-    return batch_major(b, ins[0]), w, r, units
+def in_onnx_order(b: OnnxBuilder, value: str, columns: np.ndarray, axis: int) -> str:
+    if np.array_equal(columns, np.arange(len(columns))):
+        return value
+    return b.add("Gather", [value, b.ints(columns)], axis=axis)
+
+
+def gate_matrix(b: OnnxBuilder, kernel: str, columns) -> str:
+    """A (features, gates * units) kernel as ONNX's (1 direction, gates * units, features)."""
+    return b.unsqueeze(b.transpose(in_onnx_order(b, kernel, columns, 1), [1, 0]), [0])
+
+
+def onnx_inputs(b: OnnxBuilder, node, ins) -> tuple[list, int]:
+    """X, W, R, B, "", initial states of ONNX's node, and the number of units."""
+    sources = recurrent_sources(node)
+    value = {role: name for (role, _), name in zip(sources.roles(), ins)}
+    units = sources.recurrent_kernel.shape[0]
+    columns = gate_columns(units, GATE_ORDERS[node.op])
+    if sources.kernel is None:  # x is P, projected already: W only reorders the gates
+        w = b.const(np.eye(len(columns), dtype=node.dtype)[columns][None], hint=f"{b.label}/W")
+    else:
+        w = gate_matrix(b, value["kernel"], columns)
+    r = gate_matrix(b, value["recurrent_kernel"], columns)
+    states = [b.unsqueeze(value[f"state{k}"], [0]) for k in range(len(sources.states))]
+    return [batch_major(b, value["x"]), w, r, onnx_bias(b, node, value, columns), "", *states], \
+        units
+
+
+def onnx_bias(b: OnnxBuilder, node, value: dict, columns) -> str:
+    """ONNX's B: the input bias, then the recurrent one (GRU's), zeros for an absent one."""
+    biases = [value.get(role) for role in ("bias", "recurrent_bias")]
+    if not any(biases):
+        return ""
+    parts = [
+        in_onnx_order(b, v, columns, 0) if v else
+        b.const(np.zeros(len(columns), node.dtype), hint=f"{b.label}/zero_bias")
+        for v in biases
+    ]
+    return b.unsqueeze(b.add("Concat", parts, axis=0), [0])
 
 
 def every_h(b, y: str) -> str:
@@ -55,29 +77,24 @@ def every_h(b, y: str) -> str:
 
 
 def emit_simple_rnn(b, node, ins):
-    x, w, r, units = recurrent_inputs(b, node, ins, (0,))
+    inputs, units = onnx_inputs(b, node, ins)
     activation = node.attr("activation")
     affine = {"activation_alpha": [1.0], "activation_beta": [0.0]} if activation == "linear" else {}
-    y, _ = b.add("RNN", [x, w, r, "", "", b.unsqueeze(ins[1], [0])], outputs=2,
-                 hidden_size=units, activations=[RNN_ACTIVATIONS[activation]], **affine)
-    b.sequences[node] = {0: every_h(b, y)}
-    return b.sequences[node][0]
+    y, _ = b.add("RNN", inputs, outputs=2, hidden_size=units,
+                 activations=[RNN_ACTIVATIONS[activation]], **affine)
+    return every_h(b, y)
 
 
 def emit_lstm(b, node, ins):
-    x, w, r, units = recurrent_inputs(b, node, ins, LSTM_TO_ONNX_GATES)
-    states = [b.unsqueeze(s, [0]) for s in ins[1:3]]
-    y, _, c_last = b.add("LSTM", [x, w, r, "", "", *states], outputs=3, hidden_size=units)
+    inputs, units = onnx_inputs(b, node, ins)
+    y, _, c_last = b.add("LSTM", inputs, outputs=3, hidden_size=units)
     b.sequences[node] = {0: every_h(b, y), "last c": b.squeeze(c_last, [0])}
     return b.sequences[node][0]
 
 
 def emit_gru(b, node, ins):
-    x, w, r, units = recurrent_inputs(b, node, ins, (0, 1, 2))
-    zeros = b.const(np.zeros(3 * units, node.dtype), hint=f"{b.label}/input_bias")
-    bias = b.unsqueeze(b.add("Concat", [zeros, ins[3]], axis=0), [0])
-    y, _ = b.add("GRU", [x, w, r, bias, "", b.unsqueeze(ins[1], [0])], outputs=2,
-                 hidden_size=units, linear_before_reset=1)
+    inputs, units = onnx_inputs(b, node, ins)
+    y, _ = b.add("GRU", inputs, outputs=2, hidden_size=units, linear_before_reset=1)
     b.sequences[node] = {0: every_h(b, y)}
     return b.sequences[node][0]
 
@@ -85,7 +102,7 @@ def emit_gru(b, node, ins):
 def read_slot(index, node):
     """(slot number, time item) of a getitem `index` of sequence op `node`'s packed output,
     or None when it does not read exactly one slot."""
-    units = node.inputs[kernel_position(node)].shape[0]
+    units = recurrent_sources(node).recurrent_kernel.shape[0]
     if len(index) != 3 or index[0] != ("slice", None, None, None) or index[2][0] != "slice":
         return None
     _, start, stop, step = index[2]

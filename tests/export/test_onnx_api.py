@@ -100,3 +100,17 @@ def test_stateful_model_is_refused(tmp_path):
 def test_other_objects_are_refused(tmp_path):
     with pytest.raises(TypeError, match=r"exports a model or a gc.function, got list"):
         export_onnx([1, 2], tmp_path / "x.onnx")
+
+
+def test_recurrent_nodes_read_the_layers_weights(tmp_path):
+    inputs = L.Input((5, 3))
+    x = L.LSTM(4, return_sequences=True, name="encoder")(inputs)
+    model = Model(inputs, L.GRU(2, name="decoder")(x))
+    graph = export_onnx(model, tmp_path / "m.onnx").graph
+    kinds = {n.op_type: n for n in graph.node}
+    assert kinds["LSTM"].name.startswith("encoder/") and kinds["GRU"].name.startswith("decoder/")
+    gru_attrs = {a.name: a.i for a in kinds["GRU"].attribute}
+    assert gru_attrs == {"hidden_size": 2, "linear_before_reset": 1}
+    weights = {i.name for i in graph.initializer}
+    assert {"encoder/kernel", "encoder/recurrent_kernel", "decoder/kernel"} <= weights
+    assert not any(name.endswith("/W") for name in weights)  # no identity input kernel
