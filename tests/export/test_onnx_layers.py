@@ -23,7 +23,10 @@ FLOATS = {
     "AdditiveAttention": (lambda i: L.AdditiveAttention()([i, i]), (3, 4)),
     "EinsumDense": (lambda i: L.EinsumDense("abc,cd->abd", (3, 2), bias_axes="d")(i), (3, 4)),
     "noise and dropout": (
-        lambda i: L.SpatialDropout1D(0.3)(L.GaussianNoise(0.2)(L.Dropout(0.5)(i))), (3, 4)),
+        lambda i: L.SpatialDropout1D(0.3)(L.GaussianNoise(0.2)(L.GaussianDropout(0.1)(
+            L.Dropout(0.5)(i)))), (3, 4)),
+    "GlobalMaxPooling1D": (lambda i: L.GlobalMaxPooling1D()(i), (5, 2)),
+    "GlobalAveragePooling2D": (lambda i: L.GlobalAveragePooling2D()(i), (3, 4, 2)),
     "Masking + LSTM": (lambda i: L.LSTM(3)(L.Masking(0.0)(i)), (3, 4)),
     "GRU reset_after=False": (lambda i: L.GRU(3, reset_after=False)(i), (3, 4)),
     "LSTM relu": (lambda i: L.LSTM(3, activation="relu")(i), (3, 4)),
