@@ -114,3 +114,15 @@ def test_recurrent_nodes_read_the_layers_weights(tmp_path):
     weights = {i.name for i in graph.initializer}
     assert {"encoder/kernel", "encoder/recurrent_kernel", "decoder/kernel"} <= weights
     assert not any(name.endswith("/W") for name in weights)  # no identity input kernel
+
+
+@pytest.mark.parametrize("steps", [1, 9])
+def test_run_time_sequence_length(steps, tmp_path):
+    inputs = L.Input((None, 3))
+    x = L.LSTM(4, return_sequences=True)(L.Conv1D(4, 3, padding="same")(inputs))
+    model = Model(inputs, L.Bidirectional(L.GRU(2))(x))
+    written = export_onnx(model, tmp_path / "m.onnx")
+    time_axis = written.graph.input[0].type.tensor_type.shape.dim[1]
+    assert time_axis.dim_param and not time_axis.dim_value
+    x = np.random.default_rng(steps).normal(size=(2, steps, 3)).astype("float32")
+    assert_close(exported_outputs(model, [x], tmp_path), [model.predict(x, verbose=0)])
