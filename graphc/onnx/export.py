@@ -47,7 +47,8 @@ def export_onnx(model_or_function, path, opset=None) -> onnx.ModelProto:
 def inference_function(obj) -> tuple[Function, str]:
     """The Function to export and how to name it in errors."""
     if isinstance(obj, Function):
-        return obj, f"function {obj.name or ''} (built at {obj.site})".replace("  ", " ")
+        label = f"function {obj.name!r}" if obj.name else "function"
+        return obj, f"{label} (built at {obj.site})"
     if hasattr(obj, "make_predict_function"):
         return obj.make_predict_function("numpy"), f"model {getattr(obj, 'name', '')!r}"
     raise TypeError(
