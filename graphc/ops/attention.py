@@ -18,6 +18,7 @@ from graphc.ir import DtypeError, ShapeError
 from graphc.ops import call, defop, dims_like_input, require_float
 from graphc.ops.cases import In, case
 from graphc.ops.elementwise import const
+from graphc.ops.normalization import gradient_shape
 
 LARGE_NEGATIVE = -1e9  # Keras 3's stand-in for -inf in masked float32 scores
 
@@ -70,15 +71,8 @@ def vjp_masked_softmax(g, node):
 
 def infer_masked_softmax_grad(inputs, *, scale):
     g, p = inputs
-    fits = len(g.shape) == len(p.shape) and all(
-        a is None or b is None or a == b for a, b in zip(g.shape, p.shape)
-    )
-    if not fits:
-        raise ShapeError(
-            f"masked_softmax_grad needs a gradient shaped like the probabilities, got {g.shape} "
-            f"and {p.shape}"
-        )
-    return tuple(b if a is None else a for a, b in zip(g.shape, p.shape)), require_float(p.dtype)
+    shape = gradient_shape("masked_softmax_grad", g, p, "the probabilities")
+    return shape, require_float(p.dtype)
 
 
 def impl_masked_softmax_grad(g, p, *, scale):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.ir import ShapeError
-from graphc.ops import call, defop, dims_like_input, require_float
+from graphc.ops import call, defop, dims_equal, dims_like_input, require_float
 from graphc.ops.cases import In, case
 from graphc.ops.elementwise import const
 
@@ -32,17 +32,18 @@ def vjp_layer_norm(g, node):
     return (call("layer_norm_grad", g, node.inputs[0], epsilon=node.attr("epsilon")),)
 
 
+def gradient_shape(op, g, x, what) -> tuple:
+    """The shape of a row kernel's gradient op: g's and x's, which must agree where known."""
+    fits = len(g.shape) == len(x.shape) and all(map(dims_equal, g.shape, x.shape))
+    if not fits:
+        raise ShapeError(f"{op} needs a gradient shaped like {what}, got {g.shape} and {x.shape}")
+    return tuple(b if a is None else a for a, b in zip(g.shape, x.shape))
+
+
 def infer_layer_norm_grad(inputs, *, epsilon):
     g, x = inputs
-    fits = len(g.shape) == len(x.shape) and all(
-        a is None or b is None or a == b for a, b in zip(g.shape, x.shape)
-    )
-    if not fits:
-        raise ShapeError(
-            f"layer_norm_grad needs a gradient shaped like its input, got {g.shape} and {x.shape}"
-        )
-    known = tuple(b if a is None else a for a, b in zip(g.shape, x.shape))
-    return known, infer_layer_norm([x], epsilon=epsilon)[1]
+    shape = gradient_shape("layer_norm_grad", g, x, "its input")
+    return shape, infer_layer_norm([x], epsilon=epsilon)[1]
 
 
 def _standardized(x, epsilon):

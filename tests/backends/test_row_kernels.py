@@ -3,18 +3,13 @@ interpreter on row lengths that are not multiples of the vector width (1, 7, 33,
 per-key and per-row masks and causality, on one and on two threads (each in a fresh process,
 as the thread count is fixed when the runtime starts)."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import graphc as gc
+from tests.backends.thread_runs import result_with_threads
 
-ROOT = Path(__file__).resolve().parents[2]
 LENGTHS = (1, 7, 33, 257)
 
 
@@ -56,13 +51,7 @@ def largest_errors() -> dict:
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_row_kernels_match_the_interpreter_on_odd_lengths(threads):
-    code = "import json, tests.backends.test_row_kernels as t\n"
-    code += "print(json.dumps(t.largest_errors()))"
-    env = dict(os.environ, GRAPHC_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    errors = json.loads(done.stdout.splitlines()[-1])
+    errors = result_with_threads(__name__, "largest_errors", threads)
     assert len(errors) == 2 * len(LENGTHS)
     for name, error in errors.items():
         assert error < (1e-4 if "float32" in name else 1e-10), (name, error)

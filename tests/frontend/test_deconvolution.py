@@ -2,8 +2,6 @@
 nb_col, output_shape), Keras 1 keywords, the output_shape check, and values, training and a
 save/reload equal to Conv2DTranspose's on the same weights, on both backends."""
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -12,13 +10,7 @@ from frontend.models import Sequential, load_model
 from tests.frontend.conftest import BACKENDS
 
 RNG = np.random.default_rng(12)
-
-
-@pytest.fixture(autouse=True)
-def quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras 1 names on purpose
 
 
 def test_keras1_positional_form_and_keywords():
