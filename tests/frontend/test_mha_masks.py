@@ -8,7 +8,7 @@ import pytest
 
 import graphc as gc
 from frontend import layers
-from frontend.models import Model
+from frontend.models import Model, load_model
 from tests.frontend.conftest import BACKENDS
 from tests.frontend.layer_checks import assert_gradients_match, outputs_on
 from tests.frontend.test_attention import data, np_mha
@@ -84,3 +84,15 @@ def test_masks_of_the_wrong_shape_name_the_argument_and_shapes():
     query, value = layers.Input((4, 6)), layers.Input((5, 6))
     with pytest.raises(ValueError, match=r"'mha'.*value_mask.*\(None, 5\).*\(None, 4\)"):
         layer(query, value, value_mask=layers.Input((4,), dtype="bool"))
+
+
+def test_a_model_with_a_value_mask_input_saves_and_reloads(tmp_path):
+    query, value = layers.Input((4, 6)), layers.Input((5, 6))
+    value_mask = layers.Input((5,), dtype="bool")
+    attended = layers.MultiHeadAttention(2, 3, name="mha")(query, value, value_mask=value_mask)
+    model = Model([query, value, value_mask], attended)
+    arrays = [data(2, 4, 6), data(2, 5, 6), RNG.random((2, 5)) > 0.3]
+    model.save(tmp_path / "masked.keras")
+    reloaded = load_model(tmp_path / "masked.keras")
+    np.testing.assert_allclose(reloaded.predict(arrays, verbose=0),
+                               model.predict(arrays, verbose=0), rtol=1e-6, atol=1e-7)
