@@ -196,19 +196,20 @@ def all_steps(Y, start, stop) -> Node:
     return make_node("getitem", [Y], {"index": (ALL, ALL, ("slice", start, stop, None))})
 
 
-def simple_rnn(x, W, U, b=None, h0=None, activation="tanh"):
-    """Keras SimpleRNN: h_t = activation(x_t W + b + h_{t-1} U).
+def simple_rnn(x, W, U, b=None, h0=None, activation="tanh", mask=None):
+    """Keras SimpleRNN: h_t = activation(x_t W + b + h_{t-1} U); where the bool (batch, time)
+    `mask` is False the state is held (so are LSTM's and GRU's below).
 
     Returns (every h: (batch, time, units), last h: (batch, units)).
     """
     P = project(x, W, b)
     units = as_node(U).shape[0]
     h0 = zero_state(P, units) if h0 is None else as_node(h0)
-    Y = make_node("simple_rnn_seq", [P, h0, as_node(U)], {"activation": activation})
+    Y = make_node("simple_rnn_seq", [P, h0, as_node(U), *masks(mask)], {"activation": activation})
     return Y, last_step(Y, 0, units)
 
 
-def lstm(x, W, U, b=None, h0=None, c0=None):
+def lstm(x, W, U, b=None, h0=None, c0=None, mask=None):
     """Keras LSTM (gates i, f, c, o; sigmoid gates, tanh cell).
 
     W (features, 4u), U (u, 4u), b (4u,). Returns (every h, last h, last c).
@@ -217,11 +218,11 @@ def lstm(x, W, U, b=None, h0=None, c0=None):
     units = as_node(U).shape[0]
     h0 = zero_state(P, units) if h0 is None else as_node(h0)
     c0 = zero_state(P, units) if c0 is None else as_node(c0)
-    Y = make_node("lstm_seq", [P, h0, c0, as_node(U)])
+    Y = make_node("lstm_seq", [P, h0, c0, as_node(U), *masks(mask)])
     return all_steps(Y, 0, units), last_step(Y, 0, units), last_step(Y, units, 2 * units)
 
 
-def gru(x, W, U, b=None, h0=None):
+def gru(x, W, U, b=None, h0=None, mask=None):
     """Keras 3 GRU with reset_after=True (gates z, r, h).
 
     W (features, 3u), U (u, 3u), b (2, 3u): row 0 the input bias, row 1 the recurrent bias
@@ -234,8 +235,16 @@ def gru(x, W, U, b=None, h0=None):
     b = as_node(b)
     P = project(x, W, b[0])
     h0 = zero_state(P, units) if h0 is None else as_node(h0)
-    Y = make_node("gru_seq", [P, h0, U, b[1]])
+    Y = make_node("gru_seq", [P, h0, U, b[1], *masks(mask)])
     return all_steps(Y, 0, units), last_step(Y, 0, units)
+
+
+def masks(mask) -> list:
+    """The recurrent ops' optional last input: the mask as bool, or nothing."""
+    if mask is None:
+        return []
+    mask = as_node(mask)
+    return [mask if mask.dtype == "bool" else make_node("cast", [mask], {"dtype": "bool"})]
 
 
 def reverse_time(x) -> Node:

@@ -105,7 +105,7 @@ __all__ = [
 # Modules whose public names (`__all__`) join this package's.
 EXPORTING_MODULES = (
     "convolutional", "pooling", "recurrent", "reshaping", "noise", "preprocessing_layers", "rnn",
-    "rnn_cells", "conv_transpose", "depthwise_separable",
+    "rnn_cells", "conv_transpose", "depthwise_separable", "deconvolution",
 )
 
 

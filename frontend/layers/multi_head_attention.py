@@ -4,6 +4,11 @@ attention over the sequence axes as batched GEMMs, and the heads merged by 'atte
 
 Called on several tensors (`mha(query, value, key=..., attention_mask=...)`), the layer packs
 them into one dict so a functional model records, saves and replays every input.
+
+Masks, as Keras 3 combines them: `query_mask` (batch, T), `value_mask` and `key_mask`
+(batch, S) - each given, or else the Keras mask the input carries (`Embedding(mask_zero=True)`,
+`Masking`) - are ANDed with `attention_mask` (batch, T, S) and the causal mask; the output
+carries the query's mask.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ from frontend.layers.attention_scores import as_bool_mask, check_mask
 from frontend.layers.base import Layer
 from frontend.layers.core import Dropout
 from frontend.layers.einsum_dense import EinsumDense
+from frontend.layers.masks import get_keras_mask
 from frontend.layers.weight_options import set_weight_options, weight_options_config
 from graphc.ir import user_site
 
-_TENSOR_ARGUMENTS = ("query", "value", "key", "attention_mask")
+_TENSOR_ARGUMENTS = (
+    "query", "value", "key", "query_mask", "value_mask", "key_mask", "attention_mask"
+)
+# Where each input's (batch, length) mask gains an axis to broadcast to (batch, T, S).
+_SEQUENCE_MASK_AXES = {"query": -1, "value": -2, "key": -2}
 
 
 class MultiHeadAttention(Layer):
@@ -60,7 +70,8 @@ class MultiHeadAttention(Layer):
         )
         self._dropout_layer = Dropout(self.dropout, seed=seed)
 
-    def __call__(self, query=None, value=None, key=None, attention_mask=None, **kwargs):
+    def __call__(self, query=None, value=None, key=None, query_mask=None, value_mask=None,
+                 key_mask=None, attention_mask=None, **kwargs):
         if isinstance(query, dict) and value is None:  # a replayed or reloaded call
             return super().__call__(query, **kwargs)
         if query is None or value is None:
@@ -68,7 +79,8 @@ class MultiHeadAttention(Layer):
                 f"MultiHeadAttention '{self.name}': `query` and `value` are required "
                 f"(at {user_site()})"
             )
-        given = dict(zip(_TENSOR_ARGUMENTS, (query, value, key, attention_mask)))
+        tensors = (query, value, key, query_mask, value_mask, key_mask, attention_mask)
+        given = dict(zip(_TENSOR_ARGUMENTS, tensors))
         return super().__call__({k: v for k, v in given.items() if v is not None}, **kwargs)
 
     # ---- building ---------------------------------------------------------------------------
@@ -78,6 +90,8 @@ class MultiHeadAttention(Layer):
         key = input_shape.get("key", value)
         self._check_shapes(query, value, key)
         self._seq_axes = tuple(range(1, len(query) - 1))
+        self._sequence_shapes = {name: tuple(shape[1:-1]) for name, shape in
+                                 (("query", query), ("value", value), ("key", key))}
         self._check_attention_axes(len(query))
         heads = (self.num_heads, self.key_dim)
         self.query_dense = self._projection("query", query, heads)
@@ -138,8 +152,10 @@ class MultiHeadAttention(Layer):
     def call(self, inputs, training=False, return_attention_scores=False, use_causal_mask=False):
         query, value = inputs["query"], inputs["value"]
         key = inputs.get("key", value)
-        q, k, v = self.query_dense(query), self.key_dense(key), self.value_dense(value)
-        mask = self._mask(inputs.get("attention_mask"), q, k)
+        # the projections run as plain functions: the masks are this layer's to combine
+        q, k, v = (dense.call(x) for dense, x in
+                   ((self.query_dense, query), (self.key_dense, key), (self.value_dense, value)))
+        mask = self._mask(inputs, q, k)
         context, probabilities = self._attend(
             *(self._flatten_sequence(t) for t in (q, k, v)), mask, use_causal_mask, training
         )
@@ -164,14 +180,43 @@ class MultiHeadAttention(Layer):
         context = gc.matmul(dropped, v)  # (batch, heads, seq, value_dim)
         return gc.transpose(context, (0, 2, 1, 3)), probabilities
 
-    def _mask(self, attention_mask, q, k):
-        """(batch, 1, T, S) or (T, S) booleans or None, T and S the flattened sequence lengths."""
-        if attention_mask is None:
+    def _mask(self, inputs, q, k):
+        """(batch, 1, T, S), (batch, 1, 1, S) or (T, S) booleans or None: attention_mask ANDed
+        with the query's, value's and key's masks (T and S the flattened sequence lengths)."""
+        lengths = {"query": _length(q.shape[1:-2]), "value": _length(k.shape[1:-2])}
+        lengths["key"] = lengths["value"]
+        combined = inputs.get("attention_mask")
+        if combined is not None:
+            check_mask(self, combined, (q.shape[0], lengths["query"], lengths["key"]),
+                       "attention_mask")
+            combined = as_bool_mask(combined)
+        for name, axis in _SEQUENCE_MASK_AXES.items():
+            mask = self.input_mask(inputs, name)
+            if mask is not None:
+                mask = gc.expand_dims(self._sequence_mask(mask, name, q.shape[0], lengths), axis)
+                combined = mask if combined is None else gc.logical_and(combined, mask)
+        if combined is None:
             return None
-        q_len, k_len = (_length(t.shape[1:-2]) for t in (q, k))
-        check_mask(self, attention_mask, (q.shape[0], q_len, k_len), "attention_mask")
-        attention_mask = as_bool_mask(attention_mask)
-        return gc.expand_dims(attention_mask, 1) if attention_mask.ndim == 3 else attention_mask
+        return gc.expand_dims(combined, 1) if combined.ndim == 3 else combined
+
+    @staticmethod
+    def input_mask(inputs, name):
+        """The `<name>_mask` given to the call, or else the Keras mask `<name>` carries."""
+        given = inputs.get(f"{name}_mask")
+        return given if given is not None else get_keras_mask(inputs.get(name))
+
+    def _sequence_mask(self, mask, name, batch, lengths):
+        """An input's mask as (batch, length) booleans, its sequence axes flattened."""
+        mask = gc.as_node(mask)
+        check_mask(self, mask, (batch, *self._sequence_shapes[name]), f"{name}_mask")
+        if mask.ndim > 2:
+            mask = gc.reshape(mask, (-1, lengths[name]))
+        return as_bool_mask(mask)
+
+    def compute_mask(self, inputs, previous_mask):
+        """As Keras 3: the output carries the query's mask (None for the scores)."""
+        mask = self.input_mask(inputs, "query")
+        return None if mask is None else as_bool_mask(mask)
 
     def get_config(self):
         return {

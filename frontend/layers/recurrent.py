@@ -9,8 +9,8 @@ once (x @ kernel + bias, one matmul) and runs the recurrence as one graphc seque
 (graphc.ops.recurrent: the time loop lives inside one kernel, so a 100-step sequence costs no
 more graph than a 5-step one). With any other options it runs the cell unrolled over the
 time axis (ordinary graph ops, one cell per step; the time axis must then be known):
-`layer.fused` says which. Under a mask the cell runs unrolled too (the fused kernels take no
-mask): masked steps keep the states, as in Keras (rnn.py).
+`layer.fused` says which. Under a mask the fused kernels take it too (masked steps keep the
+states, as in Keras; the unrolled cell does the same, rnn.py).
 
 Supported as in Keras: return_sequences, return_state, go_backwards, dropout and
 recurrent_dropout (one mask per sequence each), initial states (`layer(x, initial_state=[h,
@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import inspect
 from inspect import Parameter
+
+import numpy as np
 
 import graphc as gc
 from frontend import activations, backend
@@ -99,10 +101,28 @@ class _FusedRNN(RNN):
         if not self.fused:
             self.check_static_time(x, f"has options the fused kernel lacks ({self.why_unrolled()})")
             return super().run(x, states, training)
+        sequence, *final = self.fused_run(self.dropped(x, training), states)
+        return sequence, final[0], final
+
+    def time_mask(self, mask, x):
+        """Fused: the whole (batch, time) mask, which the kernel takes (else one per step)."""
+        return self.checked_mask(mask, x) if self.fused else super().time_mask(mask, x)
+
+    def run_masked(self, x, steps, states, training):
+        """Fused (`steps` the whole mask): the kernel holds the states at masked steps; the
+        output there repeats the previous one, zeros before any step ran (Keras)."""
+        if not self.fused:
+            return super().run_masked(x, steps, states, training)
+        held, *final = self.fused_run(self.dropped(x, training), states, steps)
+        shown = steps if self.zero_output_for_mask else ran_so_far(steps, x.dtype)
+        zero = gc.constant(np.zeros((), x.dtype))
+        sequence = gc.where(gc.expand_dims(shown, -1), held, zero)
+        return sequence, sequence[:, -1], final
+
+    def dropped(self, x, training):
         if training and self.cell.dropout:  # Keras: one input mask for every time step
             x = x * gc.expand_dims(self.cell.get_dropout_mask(x[:, 0]), 1)
-        sequence, *final = self.fused_run(x, states)
-        return sequence, final[0], final
+        return x
 
     def why_unrolled(self) -> str:
         if self.cell.recurrent_dropout:
@@ -139,10 +159,11 @@ class SimpleRNN(_FusedRNN):
             return super().why_unrolled()
         return f"activation={self.activation_names()[0]!r}"
 
-    def fused_run(self, x, states):
+    def fused_run(self, x, states, mask=None):
         cell = self.cell
         name = activations.serialize(cell.activation)
-        return gc.simple_rnn(x, cell.kernel, cell.recurrent_kernel, cell.bias, states[0], name)
+        return gc.simple_rnn(x, cell.kernel, cell.recurrent_kernel, cell.bias, states[0], name,
+                             mask)
 
 
 class LSTM(_FusedRNN):
@@ -173,9 +194,9 @@ class LSTM(_FusedRNN):
     def fused_activations(self) -> bool:
         return self.activation_names() == ("tanh", "sigmoid")
 
-    def fused_run(self, x, states):
+    def fused_run(self, x, states, mask=None):
         cell = self.cell
-        return gc.lstm(x, cell.kernel, cell.recurrent_kernel, cell.bias, *states)
+        return gc.lstm(x, cell.kernel, cell.recurrent_kernel, cell.bias, *states, mask=mask)
 
 
 class GRU(_FusedRNN):
@@ -211,9 +232,18 @@ class GRU(_FusedRNN):
             return "reset_after=False"
         return super().why_unrolled()
 
-    def fused_run(self, x, states):
+    def fused_run(self, x, states, mask=None):
         cell = self.cell
-        return gc.gru(x, cell.kernel, cell.recurrent_kernel, cell.bias, states[0])
+        return gc.gru(x, cell.kernel, cell.recurrent_kernel, cell.bias, states[0], mask)
+
+
+def ran_so_far(mask, dtype):
+    """(batch, time) booleans: whether any step up to t ran. A held one-unit recurrence
+    (h = 1 at a kept step, else held from 0) computes it without a graph that grows with time."""
+    kept = gc.expand_dims(gc.cast(mask, dtype), -1)
+    one, zero = (gc.constant(np.full((1, 1), v, dtype)) for v in (1, 0))
+    every, _ = gc.simple_rnn(kept, one, zero, activation="linear", mask=mask)
+    return gc.greater(every[:, :, 0], 0.5)
 
 
 _FusedRNN.__init__.__signature__ = keras_signature(_GatedCell.__init__, RNN.__init__)

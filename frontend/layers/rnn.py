@@ -162,15 +162,20 @@ class RNN(Layer):
 
     def time_mask(self, mask, x) -> list:
         """The mask as one (batch, 1) boolean per step, in the order the steps run."""
+        mask = self.checked_mask(mask, x)
+        self.check_static_time(x, "runs its cell step by step under a mask")
+        return [gc.expand_dims(mask[:, t], -1) for t in range(x.shape[1])]
+
+    def checked_mask(self, mask, x):
+        """The (batch, time) mask as booleans in the order the steps run."""
         if tuple(mask.shape[1:]) != (x.shape[1],) or mask.ndim != 2:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': the mask must have shape (batch, "
                 f"timesteps) = (None, {x.shape[1]}). Received: mask of shape {mask.shape} "
                 f"for inputs of shape {x.shape} (at {user_site()})"
             )
-        self.check_static_time(x, "runs its cell step by step under a mask")
-        steps = [gc.expand_dims(gc.cast(mask[:, t], "bool"), -1) for t in range(x.shape[1])]
-        return steps[::-1] if self.go_backwards else steps
+        mask = gc.cast(mask, "bool")
+        return gc.reverse_time(mask) if self.go_backwards else mask
 
     def run_masked(self, x, steps, states, training):
         """Keras's masked recurrence: at a masked step the states stay as they were and the

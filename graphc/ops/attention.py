@@ -5,7 +5,8 @@ probabilities, as Keras 3's masked Softmax does (a row with every key masked giv
 
 One kernel of its own (graphc/backends/llvm/emit_attention.py) reads each row once from cache
 instead of a chain of broadcasts, reductions and selects; its gradient is the softmax's,
-scaled: scale * p * (g - sum(g * p)). The mask is bool and broadcasts to the scores (e.g.
+scaled: scale * p * (g - sum(g * p)), the op `masked_softmax_grad(g, p, scale)` with a row
+kernel of its own too. The mask is bool and broadcasts to the scores (e.g.
 (queries, keys) for every sample and head, or (batch, 1, 1, keys) to hide padded keys).
 """
 
@@ -17,6 +18,7 @@ from graphc.ir import DtypeError, ShapeError
 from graphc.ops import call, defop, dims_like_input, require_float
 from graphc.ops.cases import In, case
 from graphc.ops.elementwise import const
+from graphc.ops.normalization import gradient_shape
 
 LARGE_NEGATIVE = -1e9  # Keras 3's stand-in for -inf in masked float32 scores
 
@@ -63,10 +65,31 @@ def impl_masked_softmax(x, mask=None, *, scale, causal):
 
 
 def vjp_masked_softmax(g, node):
-    scale = node.attr("scale")
-    inner = g - call("sum", g * node, axis=(node.ndim - 1,), keepdims=True)
-    grads = (node * inner * const(scale, node),)
+    grads = (call("masked_softmax_grad", g, node, scale=node.attr("scale")),)
     return grads + (None,) * (len(node.inputs) - 1)
+
+
+def infer_masked_softmax_grad(inputs, *, scale):
+    g, p = inputs
+    shape = gradient_shape("masked_softmax_grad", g, p, "the probabilities")
+    return shape, require_float(p.dtype)
+
+
+def impl_masked_softmax_grad(g, p, *, scale):
+    return (scale * p * (g - (g * p).sum(axis=-1, keepdims=True))).astype(p.dtype)
+
+
+def vjp_masked_softmax_grad(h, node):
+    """The Jacobian scale * (diag(p) - p p^T) is symmetric: h's gradient to g is the op again;
+    to p it is scale * (h * (g - sum(g p)) - g * sum(h p))."""
+    g, p = node.inputs
+    scale, last = node.attr("scale"), (node.ndim - 1,)
+
+    def total(v):
+        return call("sum", v, axis=last, keepdims=True)
+
+    to_p = const(scale, p) * (h * (g - total(g * p)) - g * total(h * p))
+    return call("masked_softmax_grad", h, p, scale=scale), to_p
 
 
 def flops_masked_softmax(node, shape_of) -> int:
@@ -92,4 +115,21 @@ defop(
         case(SCORES, In((3, 1), "bool", "bool"), scale=1.0, causal=False),
     ],
     doc="softmax(scale * x) over the last axis where mask (and, if causal, key <= query) holds.",
+)
+
+
+defop(
+    "masked_softmax_grad",
+    infer=infer_masked_softmax_grad,
+    impl=impl_masked_softmax_grad,
+    vjp=vjp_masked_softmax_grad,
+    fusion="opaque",
+    dims=dims_like_input(1),
+    flops=lambda node, shape_of: 4 * int(np.prod(shape_of(node))),
+    cases=[
+        case(SCORES, In((2, 3, 4), "positive"), scale=0.5),
+        case(In((3, 1)), In((3, 1)), scale=1.0),
+    ],
+    doc="masked_softmax's gradient to its scores from the probabilities p: "
+    "scale * p * (g - sum(g * p)).",
 )

@@ -24,6 +24,11 @@ and recurrent projections, the recurrent ones contiguous). The VJP then finishes
 ordinary graph ops (dU = H_prev^T dZ as one matmul; dh0, dc0 sliced from step 0).
 Second derivatives through a recurrence are not provided (the *_grad ops have no VJP).
 
+Masks (Keras): each op takes an optional last input, a bool (batch, time) mask. At a masked
+step the states stay as they were (the packed h and c slots repeat the previous step's, the
+gate slots hold zeros), so the gradient of the states passes through unchanged and the gates
+get none.
+
 Gate orders are Keras 3's: LSTM i, f, c, o; GRU z, r, h with reset_after=True (the reset
 gate multiplies the recurrent projection, which carries its own bias).
 """
@@ -69,8 +74,19 @@ def packed_shape(P, units, slots):
     return (P.shape[0], P.shape[1], slots * units)
 
 
+def without_mask(inputs, time_of):
+    """The inputs before an optional bool (batch, time) mask, after checking the mask."""
+    if inputs[-1].dtype != "bool":
+        return inputs
+    mask, batch_and_time = inputs[-1], time_of(inputs)
+    if mask.ndim != 2 or not all(map(dims_equal, mask.shape, batch_and_time)):
+        raise ShapeError(f"the mask must be (batch, time) = {batch_and_time}, got {mask.shape}")
+    return inputs[:-1]
+
+
 def infer_sequence(gates, slots, extra_inputs=0):
     def infer(inputs, **_):
+        inputs = without_mask(inputs, lambda i: i[0].shape[:2])
         P, *states, U = inputs[: len(inputs) - extra_inputs]
         dtype = require_float(same_dtype(inputs))
         units = check_sequence(P, states, U, gates)
@@ -84,6 +100,7 @@ def infer_sequence(gates, slots, extra_inputs=0):
 
 def infer_sequence_grad(gates, slots, grad_slots):
     def infer(inputs, **_):
+        inputs = without_mask(inputs, lambda i: i[-2].shape[:2])
         *states, U, Y, gY = inputs
         dtype = require_float(same_dtype(inputs))
         if Y.ndim != 3:
@@ -107,6 +124,11 @@ def split(a, parts):
     return np.split(a, parts, axis=-1)
 
 
+def kept(mask, t, like):
+    """(batch, 1) booleans: where step t runs (everywhere without a mask)."""
+    return np.ones((like.shape[0], 1), bool) if mask is None else mask[:, t, None]
+
+
 # ---- SimpleRNN: h_t = act(P_t + h_{t-1} U) ---------------------------------------------------
 
 ACT = {
@@ -123,20 +145,21 @@ DACT = {
 }  # in terms of the output
 
 
-def impl_rnn(P, h0, U, *, activation):
+def impl_rnn(P, h0, U, mask=None, *, activation):
     Y, h = np.empty_like(P), h0
     for t in range(P.shape[1]):
-        h = Y[:, t] = ACT[activation](P[:, t] + h @ U)
+        h = Y[:, t] = np.where(kept(mask, t, P), ACT[activation](P[:, t] + h @ U), h)
     return Y
 
 
-def impl_rnn_grad(U, Y, gY, *, activation):
+def impl_rnn_grad(U, Y, gY, mask=None, *, activation):
     units = U.shape[0]
     out = np.empty(Y.shape[:2] + (2 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(Y[:, 0])
     for t in reversed(range(Y.shape[1])):
-        da = (gY[:, t] + dh_next) * DACT[activation](Y[:, t])
-        dh_next = da @ U.T
+        keep, dh = kept(mask, t, Y), gY[:, t] + dh_next
+        da = np.where(keep, dh * DACT[activation](Y[:, t]), 0)
+        dh_next = da @ U.T + np.where(keep, 0, dh)
         out[:, t] = np.concatenate([da, dh_next], axis=-1)
     return out
 
@@ -148,30 +171,32 @@ def infer_rnn(inputs, *, activation):
 
 
 def vjp_rnn(g, node):
-    P, h0, U = node.inputs
-    G = call("simple_rnn_seq_grad", U, node, g, activation=node.attr("activation"))
+    P, h0, U, *mask = node.inputs
+    G = call("simple_rnn_seq_grad", U, node, g, *mask, activation=node.attr("activation"))
     dA = last_axis(G, 0, U.shape[0])
     dh0 = step_slice(G, 0, U.shape[0], 2 * U.shape[0])
-    return dA, dh0, recurrent_kernel_grad(h0, node, U.shape[0], dA)
+    return dA, dh0, recurrent_kernel_grad(h0, node, U.shape[0], dA), *[None] * len(mask)
 
 
 # ---- LSTM (Keras 3): i, f, c, o ---------------------------------------------------------------
 
 
-def impl_lstm(P, h0, c0, U):
+def impl_lstm(P, h0, c0, U, mask=None):
     units = U.shape[0]
     Y = np.empty(P.shape[:2] + (6 * units,), dtype=P.dtype)
     h, c = h0, c0
     for t in range(P.shape[1]):
         zi, zf, zg, zo = split(P[:, t] + h @ U, 4)
         i, f, g, o = sigmoid(zi), sigmoid(zf), np.tanh(zg), sigmoid(zo)
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        Y[:, t] = np.concatenate([h, c, i, f, g, o], axis=-1)
+        c_new = f * c + i * g
+        held = np.concatenate([h, c, np.zeros_like(P[:, t])], axis=-1)
+        new = np.concatenate([o * np.tanh(c_new), c_new, i, f, g, o], axis=-1)
+        Y[:, t] = np.where(kept(mask, t, P), new, held)
+        h, c = Y[:, t, :units], Y[:, t, units : 2 * units]
     return Y
 
 
-def impl_lstm_grad(c0, U, Y, gY):
+def impl_lstm_grad(c0, U, Y, gY, mask=None):
     units = U.shape[0]
     out = np.empty(Y.shape[:2] + (6 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(c0)
@@ -183,6 +208,7 @@ def impl_lstm_grad(c0, U, Y, gY):
         tc = np.tanh(c)
         dh = gh + dh_next
         dc = gc + dc_next + dh * o * (1 - tc * tc)
+        keep = kept(mask, t, Y)
         dz = np.concatenate(
             [
                 (dc * g + gi) * i * (1 - i),
@@ -192,24 +218,25 @@ def impl_lstm_grad(c0, U, Y, gY):
             ],
             axis=-1,
         )
-        dh_next, dc_next = dz @ U.T, dc * f
+        dz = np.where(keep, dz, 0)  # a held step's gates (zeros in Y) lead nowhere
+        dh_next, dc_next = dz @ U.T + np.where(keep, 0, dh), np.where(keep, dc * f, dc)
         out[:, t] = np.concatenate([dz, dh_next, dc_next], axis=-1)
     return out
 
 
 def vjp_lstm(g, node):
-    P, h0, c0, U = node.inputs
+    P, h0, c0, U, *mask = node.inputs
     u = U.shape[0]
-    G = call("lstm_seq_grad", c0, U, node, g)
+    G = call("lstm_seq_grad", c0, U, node, g, *mask)
     dZ = last_axis(G, 0, 4 * u)
     dh0, dc0 = step_slice(G, 0, 4 * u, 5 * u), step_slice(G, 0, 5 * u, 6 * u)
-    return dZ, dh0, dc0, recurrent_kernel_grad(h0, node, u, dZ)
+    return dZ, dh0, dc0, recurrent_kernel_grad(h0, node, u, dZ), *[None] * len(mask)
 
 
 # ---- GRU (Keras 3, reset_after=True): z, r, h ---------------------------------------------------
 
 
-def impl_gru(P, h0, U, b):
+def impl_gru(P, h0, U, b, mask=None):
     units = U.shape[0]
     Y = np.empty(P.shape[:2] + (5 * units,), dtype=P.dtype)
     h = h0
@@ -218,12 +245,14 @@ def impl_gru(P, h0, U, b):
         rz, rr, rh = split(h @ U + b, 3)
         z, r = sigmoid(xz + rz), sigmoid(xr + rr)
         hh = np.tanh(xh + r * rh)
-        h = z * h + (1 - z) * hh
-        Y[:, t] = np.concatenate([h, z, r, hh, rh], axis=-1)
+        new = np.concatenate([z * h + (1 - z) * hh, z, r, hh, rh], axis=-1)
+        held = np.concatenate([h, np.zeros_like(P[:, t]), np.zeros_like(h)], axis=-1)
+        Y[:, t] = np.where(kept(mask, t, P), new, held)
+        h = Y[:, t, :units]
     return Y
 
 
-def impl_gru_grad(h0, U, Y, gY):
+def impl_gru_grad(h0, U, Y, gY, mask=None):
     units = U.shape[0]
     out = np.empty(Y.shape[:2] + (5 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(h0)
@@ -235,21 +264,22 @@ def impl_gru_grad(h0, U, Y, gY):
         dzp = (dh * (h_prev - hh) + gz) * z * (1 - z)
         dah = (dh * (1 - z) + ghh) * (1 - hh * hh)
         drp = (dah * rh + gr) * r * (1 - r)
-        drh = dah * r + grh
-        dh_next = dh * z + np.concatenate([dzp, drp, drh], axis=-1) @ U.T
+        keep = kept(mask, t, Y)
+        dzp, drp, drh, dah = (np.where(keep, d, 0) for d in (dzp, drp, dah * r + grh, dah))
+        dh_next = np.where(keep, dh * z, dh) + np.concatenate([dzp, drp, drh], axis=-1) @ U.T
         out[:, t] = np.concatenate([dzp, drp, drh, dah, dh_next], axis=-1)
     return out
 
 
 def vjp_gru(g, node):
-    P, h0, U, b = node.inputs
+    P, h0, U, b, *mask = node.inputs
     u = U.shape[0]
-    G = call("gru_seq_grad", h0, U, node, g)
+    G = call("gru_seq_grad", h0, U, node, g, *mask)
     d_rec = last_axis(G, 0, 3 * u)  # contiguous, so BPTT's dh_prev is one GEMM
     dP = call("concatenate", last_axis(G, 0, 2 * u), last_axis(G, 3 * u, 4 * u), axis=2)
     dh0 = step_slice(G, 0, 4 * u, 5 * u)
     db = call("sum", d_rec, axis=(0, 1), keepdims=False)
-    return dP, dh0, recurrent_kernel_grad(h0, node, u, d_rec), db
+    return dP, dh0, recurrent_kernel_grad(h0, node, u, d_rec), db, *[None] * len(mask)
 
 
 # ---- graph-level pieces of the VJPs ----------------------------------------------------------
@@ -279,6 +309,7 @@ def recurrent_kernel_grad(h0, Y, units, dZ):
 
 # The recurrent ops' registration: their entries below, and which input is the recurrent
 # kernel U (its first axis: the units), which their fused kernels are specialised on.
+MASK24 = F((2, 4), "bool", "bool")  # a (batch, time) mask for the cases
 RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
                           "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
 
@@ -292,6 +323,7 @@ defop(
     cases=[
         case(F((2, 4, 3)), F((2, 3)), F((3, 3)), activation="tanh"),
         case(F((2, 3, 2)), F((2, 2)), F((2, 2)), activation="sigmoid"),
+        case(F((2, 4, 3)), F((2, 3)), F((3, 3)), MASK24, activation="tanh"),
     ],
     doc="h_t = activation(P_t + h_{t-1} @ U) over time; returns every h (batch, time, units).",
 )
@@ -300,7 +332,10 @@ defop(
     fusion="opaque",
     impl=impl_rnn_grad,
     infer=infer_sequence_grad(1, 1, 2),
-    cases=[case(F((3, 3)), F((2, 4, 3)), F((2, 4, 3)), activation="tanh", grad=False)],
+    cases=[
+        case(F((3, 3)), F((2, 4, 3)), F((2, 4, 3)), activation="tanh", grad=False),
+        case(F((3, 3)), F((2, 4, 3)), F((2, 4, 3)), MASK24, activation="relu", grad=False),
+    ],
     doc="BPTT of simple_rnn_seq: per step [d pre-activation, d h_prev].",
 )
 defop(
@@ -310,7 +345,10 @@ defop(
     vjp=vjp_lstm,
     fusion="opaque",
     dims=dims_keep_batch,
-    cases=[case(F((2, 4, 12)), F((2, 3)), F((2, 3)), F((3, 12)))],
+    cases=[
+        case(F((2, 4, 12)), F((2, 3)), F((2, 3)), F((3, 12))),
+        case(F((2, 4, 12)), F((2, 3)), F((2, 3)), F((3, 12)), MASK24),
+    ],
     doc="LSTM over time (Keras gate order i, f, c, o); packs [h, c, i, f, g, o] per step.",
 )
 defop(
@@ -318,7 +356,10 @@ defop(
     infer=infer_sequence_grad(4, 6, 6),
     impl=impl_lstm_grad,
     fusion="opaque",
-    cases=[case(F((2, 3)), F((3, 12)), F((2, 4, 18)), F((2, 4, 18)), grad=False)],
+    cases=[
+        case(F((2, 3)), F((3, 12)), F((2, 4, 18)), F((2, 4, 18)), grad=False),
+        case(F((2, 2)), F((2, 8)), F((2, 4, 12)), F((2, 4, 12)), MASK24, grad=False),
+    ],
     doc="BPTT of lstm_seq: per step [dz_i, dz_f, dz_c, dz_o, d h_prev, d c_prev].",
 )
 defop(
@@ -328,7 +369,10 @@ defop(
     vjp=vjp_gru,
     fusion="opaque",
     dims=dims_keep_batch,
-    cases=[case(F((2, 4, 9)), F((2, 3)), F((3, 9)), F((9,)))],
+    cases=[
+        case(F((2, 4, 9)), F((2, 3)), F((3, 9)), F((9,))),
+        case(F((2, 4, 9)), F((2, 3)), F((3, 9)), F((9,)), MASK24),
+    ],
     doc="GRU over time (Keras z, r, h; reset_after); packs [h, z, r, hh, "
     "h_prev @ U_h + b_h] per step.",
 )
@@ -337,7 +381,10 @@ defop(
     infer=infer_sequence_grad(3, 5, 5),
     impl=impl_gru_grad,
     fusion="opaque",
-    cases=[case(F((2, 3)), F((3, 9)), F((2, 4, 15)), F((2, 4, 15)), grad=False)],
+    cases=[
+        case(F((2, 3)), F((3, 9)), F((2, 4, 15)), F((2, 4, 15)), grad=False),
+        case(F((2, 3)), F((3, 9)), F((2, 4, 15)), F((2, 4, 15)), MASK24, grad=False),
+    ],
     doc="BPTT of gru_seq: per step [dz, dr, d(h_prev @ U_h + b_h), d pre-activation of hh, "
     "d h_prev].",
 )

@@ -27,7 +27,8 @@ def emit_sequence(kb, body):
     buffers, with a module global as the GEMM workspace."""
     node = body.node
     args = (node.attr("activation"),) if node.op.startswith("simple_rnn") else ()
-    fn = DEFINE[node.op](kb.module, node.dtype, body.units, *args)
+    masked = node.inputs[-1].dtype == "bool"  # the optional (batch, time) mask
+    fn = DEFINE[node.op](kb.module, node.dtype, body.units, *args, masked=masked)
     elems = workspace_elems(node.op, body.units, node.dtype)
     ws = global_buffer(kb.b, f"{kb.fn.name}_ws", node.dtype, elems)
     batch, steps = kb.dims(node)[:2]

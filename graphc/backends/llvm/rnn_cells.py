@@ -1,7 +1,8 @@
 """The six recurrent kernels (forward and BPTT of SimpleRNN, LSTM, GRU), written with the
 machinery of rnn_kernels.py: each thread takes blocks of batch rows through every time step
 (a GEMM with the recurrent kernel, then the pointwise cell update), with no barrier at all.
-The cell equations mirror graphc/ops/recurrent.py line by line."""
+The cell equations mirror graphc/ops/recurrent.py line by line, masks included: a held step
+keeps the previous states (and zero gates); its gradient passes on unchanged."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ from graphc.backends.llvm.rnn_kernels import (
 )
 
 
-def define(module, op, dtype, units, run_block, suffix="", transposed_gates=0):
+def define(module, op, dtype, units, run_block, suffix="", transposed_gates=0, masked=False):
     """The SPMD function of `op` (once per module): U^T into the workspace first when
     `transposed_gates` (the BPTT kernels), then run_block(r) for each block of rows."""
-    fn, r = start(module, op, dtype, units, suffix)
+    fn, r = start(module, op, dtype, units, suffix, masked)
     if r is None:
         return fn
     if transposed_gates:
@@ -65,37 +66,44 @@ def accumulating_forward(r, width, slot, gates, cell):
 
 
 def backward_in_time(r, width, gates, dh_slot, cell, acc=False):
-    """For t = T-1 .. 0: the cell's gradients, then G[t, dh_slot] (+)= G[t, :gates] @ U^T."""
+    """For t = T-1 .. 0: the cell's gradients, then G[t, dh_slot] (+)= G[t, :gates] @ U^T
+    (always += under a mask: the cell stores there the gradient a held step passes on)."""
 
     def step(t):
         cells(r, cell, t)
-        backward_gemm(r, t, width, gates, dh_slot, acc=acc)
+        backward_gemm(r, t, width, gates, dh_slot, acc=acc or r.masked)
 
     time_loop(r, False, step)
 
 
-def define_simple_rnn(module, dtype, units, act):
+def define_simple_rnn(module, dtype, units, act, masked=False):
     def cell(r, t, n, k):
-        value = activation(act, r.v("Y", r.b.add(r.row(1, n, t), k)))
-        r.st(value, "Y", r.b.add(r.row(1, n, t), k))
+        at = r.b.add(r.row(1, n, t), k)
+        value = activation(act, r.v("Y", at))
+        if r.masked:
+            value = r.hold(r.keep(n, t), value, hidden_before(r, t, 1, n, k))
+        r.st(value, "Y", at)
 
     def run(r):
         accumulating_forward(r, 1, 0, 1, lambda t, n, k: cell(r, t, n, k))
 
-    return define(module, "simple_rnn_seq", dtype, units, run, f"_{act}")
+    return define(module, "simple_rnn_seq", dtype, units, run, f"_{act}", masked=masked)
 
 
-def define_simple_rnn_grad(module, dtype, units, act):
+def define_simple_rnn_grad(module, dtype, units, act, masked=False):
     def cell(r, t, n, k):
-        at = r.b.add(r.row(1, n, t), k)
+        at, keep = r.b.add(r.row(1, n, t), k), r.keep(n, t)
         dh_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(2, n, nx), 1, k)))
-        da = (r.v("gY", at) + dh_next) * activation_slope(act, r.v("Y", at))
-        r.st(da, "G", r.b.add(r.row(2, n, t), k))
+        dh = r.v("gY", at) + dh_next
+        da = dh * activation_slope(act, r.v("Y", at))
+        r.st(r.hold(keep, da, 0), "G", r.b.add(r.row(2, n, t), k))
+        if r.masked:
+            r.st(r.hold(keep, 0, dh), "G", r.slot(r.row(2, n, t), 1, k))
 
     def run(r):
         backward_in_time(r, 2, 1, 1, lambda t, n, k: cell(r, t, n, k))
 
-    return define(module, "simple_rnn_seq_grad", dtype, units, run, f"_{act}", 1)
+    return define(module, "simple_rnn_seq_grad", dtype, units, run, f"_{act}", 1, masked)
 
 
 def cell_before(r, t, n, k):
@@ -118,7 +126,11 @@ def lstm_cell(r, t, n, k):
     )
     c_prev = cell_before(r, t, n, k)
     c = f * c_prev + i * g
-    for s, value in enumerate((o * tanh(c), c, i, f, g, o)):
+    values = (o * tanh(c), c, i, f, g, o)
+    if r.masked:
+        held = (hidden_before(r, t, 6, n, k), c_prev, 0, 0, 0, 0)
+        values = [r.hold(r.keep(n, t), v, old) for v, old in zip(values, held)]
+    for s, value in enumerate(values):
         r.st(value, "Y", r.slot(base, s, k))
 
 
@@ -137,23 +149,26 @@ def lstm_grad_cell(r, t, n, k):
         (dc * i + gg) * (1 - g * g),
         (dh * tc + go) * o * (1 - o),
     )
+    keep = r.keep(n, t)
     for s, value in enumerate(grads):
-        r.st(value, "G", r.slot(base, s, k))
-    r.st(dc * f, "G", r.slot(base, 5, k))
+        r.st(r.hold(keep, value, 0), "G", r.slot(base, s, k))
+    r.st(r.hold(keep, dc * f, dc), "G", r.slot(base, 5, k))
+    if r.masked:
+        r.st(r.hold(keep, 0, dh), "G", r.slot(base, 4, k))
 
 
-def define_lstm(module, dtype, units):
+def define_lstm(module, dtype, units, masked=False):
     def run(r):
         accumulating_forward(r, 6, 2, 4, lambda t, n, k: lstm_cell(r, t, n, k))
 
-    return define(module, "lstm_seq", dtype, units, run)
+    return define(module, "lstm_seq", dtype, units, run, masked=masked)
 
 
-def define_lstm_grad(module, dtype, units):
+def define_lstm_grad(module, dtype, units, masked=False):
     def run(r):
         backward_in_time(r, 6, 4, 4, lambda t, n, k: lstm_grad_cell(r, t, n, k))
 
-    return define(module, "lstm_seq_grad", dtype, units, run, transposed_gates=4)
+    return define(module, "lstm_seq_grad", dtype, units, run, transposed_gates=4, masked=masked)
 
 
 def gru_cell(r, t, n, k):
@@ -163,7 +178,11 @@ def gru_cell(r, t, n, k):
     h_prev = hidden_before(r, t, 5, n, k)
     z, reset = sigmoid(xz + rz), sigmoid(xr + rr)
     hh = tanh(xh + reset * rh)
-    for s, value in enumerate((z * h_prev + (1 - z) * hh, z, reset, hh)):
+    values = (z * h_prev + (1 - z) * hh, z, reset, hh)
+    if r.masked:  # a held step also zeroes its h_prev @ U_h + b_h slot
+        keep = r.keep(n, t)
+        values = [r.hold(keep, v, old) for v, old in zip((*values, rh), (h_prev, 0, 0, 0, 0))]
+    for s, value in enumerate(values):
         r.st(value, "Y", r.slot(base, s, k))
 
 
@@ -176,11 +195,15 @@ def gru_grad_cell(r, t, n, k):
     dzp = (dh * (h_prev - hh) + gz) * z * (1 - z)
     dah = (dh * (1 - z) + ghh) * (1 - hh * hh)
     drp = (dah * rh + gr) * reset * (1 - reset)
-    for s, value in enumerate((dzp, drp, dah * reset + grh, dah, dh * z)):
+    values = (dzp, drp, dah * reset + grh, dah, dh * z)
+    if r.masked:
+        keep = r.keep(n, t)
+        values = [r.hold(keep, v, old) for v, old in zip(values, (0, 0, 0, 0, dh))]
+    for s, value in enumerate(values):
         r.st(value, "G", r.slot(base, s, k))
 
 
-def define_gru(module, dtype, units):
+def define_gru(module, dtype, units, masked=False):
     def step(r, t):
         recurrent_gemm(r, t, 5, 3, 2, bias=r.a["b"])
         cells(r, lambda t, n, k: gru_cell(r, t, n, k), t)
@@ -188,14 +211,14 @@ def define_gru(module, dtype, units):
     def run(r):
         time_loop(r, True, lambda t: step(r, t))
 
-    return define(module, "gru_seq", dtype, units, run)
+    return define(module, "gru_seq", dtype, units, run, masked=masked)
 
 
-def define_gru_grad(module, dtype, units):
+def define_gru_grad(module, dtype, units, masked=False):
     def run(r):
         backward_in_time(r, 5, 3, 4, lambda t, n, k: gru_grad_cell(r, t, n, k), acc=True)
 
-    return define(module, "gru_seq_grad", dtype, units, run, transposed_gates=3)
+    return define(module, "gru_seq_grad", dtype, units, run, transposed_gates=3, masked=masked)
 
 
 DEFINE = {

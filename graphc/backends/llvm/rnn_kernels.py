@@ -16,6 +16,11 @@ vecmath). The packed layouts and equations are those of the NumPy references:
 where the forward GEMM writes its result straight into the packed output (LSTM: z into the
 gate slots, accumulated onto P; GRU: h_prev @ U + b into slots r, hh, rh, read before they are
 overwritten) and the backward GEMM writes dh_prev (GRU: accumulates onto dh * z).
+
+With a mask (the ops' optional last input, bool (batch, time)) the kernel takes one more
+pointer, `mask`, before the output: at a held step the cell's results are replaced by the
+previous states (and zero gates), and the backward GEMM accumulates onto the gradient that
+passes the step unchanged.
 """
 
 from __future__ import annotations
@@ -73,6 +78,26 @@ class Rec:
     lanes: int = 1  # > 1 while emitting a unit loop that moves whole vectors
     first_row: object = None  # the current block of batch rows (i64 values)
     block_rows: object = None
+    masked: bool = False  # whether the kernel takes a (batch, time) mask
+
+    def keep(self, n, t):
+        """Whether step t of row n runs (an i1, splatted over the lanes), or None unmasked."""
+        if not self.masked:
+            return None
+        flag = load(self.b, self.a["mask"], self.b.add(self.b.mul(n, self.T), t), "bool")
+        if self.lanes == 1:
+            return flag
+        vector = ir.VectorType(flag.type, self.lanes)
+        one = self.b.insert_element(ir.Constant(vector, None), flag, ir.Constant(I32, 0))
+        return self.b.shuffle_vector(one, ir.Constant(vector, None),
+                                     ir.Constant(ir.VectorType(I32, self.lanes), [0] * self.lanes))
+
+    def hold(self, keep, new, old):
+        """new where the step runs, else old (numbers are constants); new when unmasked."""
+        if keep is None:
+            return new
+        lift = lambda x: raw(x) if isinstance(x, V) else self.c(x)  # noqa: E731
+        return V(self, self.b.select(keep, lift(new), lift(old)))
 
     @property
     def vl(self) -> int:
@@ -250,11 +275,15 @@ def activation_slope(name: str, y: V) -> V:
     return V(y.r, y.r.c(1))
 
 
-def start(module, op, dtype, units, suffix=""):
-    names = LAYOUTS[op][0] + ("workspace",)
+def start(module, op, dtype, units, suffix="", masked=False):
+    *inputs, output = LAYOUTS[op][0]
+    names = (*inputs, *(("mask",) if masked else ()), output, "workspace")
+    suffix += "_masked" if masked else ""
     fn, b, a = define_spmd(module, f"graphc_{op}{suffix}_{tag(dtype)}_{units}", names,
                            ("batch", "steps"))
-    return fn, (None if b is None else Rec(b, a, dtype, None if a is None else a["steps"], units))
+    if b is None:
+        return fn, None
+    return fn, Rec(b, a, dtype, a["steps"], units, masked=masked)
 
 
 def time_loop(r, forward: bool, step):
