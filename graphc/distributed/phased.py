@@ -1,0 +1,62 @@
+"""A compiled function whose program holds allreduce nodes: its phases (split.py), each one
+native call, with the reductions across ranks (comm.py) run between them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.distributed.comm import world
+from graphc.distributed.split import split
+from graphc.ir import Graph, user_site
+from graphc.ops.leaves import leaf_value
+from passes.autodiff import differentiate
+
+
+class PhasedFunction:
+    """Called like a Function: one value per input; returns the outputs and applies the
+    updates (in the last phase, so they are stored once, from the reduced values).
+
+    `phases` are the graphc.distributed.split.Phase steps and `functions` their compiled
+    Functions (`functions[k].graph(stage)` draws phase k).
+    """
+
+    def __init__(self, raw: Graph, single: bool, backend: str, name, compile_function):
+        self.name, self.single, self.inputs, self.site = name, single, raw.inputs, user_site()
+        self.phases = split(differentiate(raw))  # gradients through allreduce are expanded first
+        self.functions = [
+            compile_function(list(phase.graph.inputs), list(phase.graph.outputs),
+                             phase.graph.updates, backend, f"{name or 'function'}_phase{k}")
+            for k, phase in enumerate(self.phases)
+        ]
+
+    def __call__(self, *args):
+        if len(args) != len(self.inputs):
+            raise TypeError(
+                f"function {self.name!r} expects {len(self.inputs)} arguments, got {len(args)} "
+                f"(called at {user_site()})"
+            )
+        values = {id(p): a for p, a in zip(self.inputs, args)}
+        for phase, function in zip(self.phases, self.functions):
+            outputs = function(*[value_of(node, values) for node in phase.feeds])
+            values.update(zip(map(id, phase.produces), outputs))
+            if phase.reductions:
+                reduce_into(values, phase.reductions)
+        return outputs[0] if self.single else outputs
+
+
+def value_of(node, values: dict) -> np.ndarray:
+    """A node's value for the next phase: computed, given, or a leaf's own."""
+    if id(node) in values:
+        return values[id(node)]
+    return node.get_value() if node.op == "shared" else leaf_value(node)
+
+
+def reduce_into(values: dict, reductions) -> None:
+    """Store each allreduce node's value: its payload summed over the ranks (in one packed
+    message per dtype), divided by the number of ranks for a mean."""
+    ranks = world()
+    payloads = [value_of(node.inputs[0], values) for node in reductions]
+    sums = ranks.allreduce(payloads, "sum")
+    for node, total in zip(reductions, sums):
+        mean = node.attr("reduce") == "mean"
+        values[id(node)] = (total / ranks.size).astype(total.dtype) if mean else total
