@@ -1,0 +1,57 @@
+"""fit under DataParallel (or on one process without mpiexec): prints rank 0's final weights
+and history as JSON; checks every rank ends with the same weights.
+
+argv: optimizer name, backend, global batch size, number of samples.
+"""
+
+import json
+import sys
+
+import numpy as np
+
+import frontend as keras
+from frontend import distribution
+
+
+OPTIMIZERS = {
+    "sgd": lambda: keras.optimizers.SGD(0.1),
+    "momentum": lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    "adam": lambda: keras.optimizers.Adam(0.01),
+    "rmsprop": lambda: keras.optimizers.RMSprop(0.01),
+}
+
+
+def build(optimizer: str, backend: str):
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([
+        keras.Input((7,)),
+        keras.layers.Dense(16, activation="tanh", kernel_regularizer=keras.regularizers.l2(1e-3)),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(optimizer=OPTIMIZERS[optimizer](), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], backend=backend)
+    return model
+
+
+def data(samples: int):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(samples, 7)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64") + (x[:, 2] > 1)
+    return x, y
+
+
+def main(optimizer, backend, batch_size, samples):
+    distribution.set_distribution(distribution.DataParallel())
+    model = build(optimizer, backend)
+    x, y = data(samples)
+    history = model.fit(x, y, batch_size=batch_size, epochs=3, validation_split=0.25, verbose=0)
+    weights = np.concatenate([w.ravel() for w in model.get_weights()])
+    world = distribution.distribution().world
+    everyone = world.allgather(weights)
+    if world.rank == 0:
+        assert all(np.array_equal(w, weights) for w in everyone), "ranks' weights differ"
+        print(json.dumps({"weights": weights.tolist(), "history": history.history}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
