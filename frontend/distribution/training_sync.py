@@ -41,10 +41,15 @@ def check_same_model(model, world) -> None:
             if mine != ours:
                 raise ValueError(
                     f"DataParallel: rank {rank} built a different model than rank 0: layer "
-                    f"{position} is '{mine[0]}' with weights {mine[1]} on rank {rank} but "
-                    f"'{ours[0]}' with weights {ours[1]} on rank 0; every rank must run the "
-                    f"same model definition (at {user_site()})"
+                    f"{position} is {described(mine)} on rank {rank} but {described(ours)} on "
+                    f"rank 0; every rank must run the same model definition (at {user_site()})"
                 )
+
+
+def described(layer: tuple) -> str:
+    name, weights = layer
+    shapes = ", ".join(f"{weight} {shape}" for weight, shape in weights) or "none"
+    return f"'{name}' (weights: {shapes})"
 
 
 def synchronize(model, once: bool = False) -> None:

@@ -1,6 +1,7 @@
-"""fit under DataParallel on `mpiexec -n 2` trains the model one process trains with the same
-global batch: same weights (to float tolerance), same history (metrics combined from summed
-states), for each optimizer family; uneven shards are weighed exactly."""
+"""fit (then evaluate and train_on_batch) under DataParallel on `mpiexec -n 2` trains the
+model one process trains with the same global batch: same weights (to float tolerance), same
+history (metrics combined from summed states), for each optimizer family; uneven shards are
+weighed exactly."""
 
 import json
 import os
@@ -26,6 +27,8 @@ def two_ranks(*args) -> dict:
 
 def assert_same_training(got: dict, want: dict) -> None:
     np.testing.assert_allclose(got["weights"], want["weights"], rtol=1e-4, atol=2e-6)
+    for key in ("evaluate", "train_on_batch"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-6, err_msg=key)
     assert got["history"].keys() == want["history"].keys()
     for key, values in want["history"].items():
         np.testing.assert_allclose(got["history"][key], values, rtol=1e-4, atol=1e-6, err_msg=key)

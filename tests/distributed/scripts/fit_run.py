@@ -1,5 +1,6 @@
-"""fit under DataParallel (or on one process without mpiexec): prints rank 0's final weights
-and history as JSON; checks every rank ends with the same weights.
+"""fit, evaluate and train_on_batch under DataParallel (or on one process without mpiexec):
+prints rank 0's final weights, history and results as JSON; checks every rank ends with the
+same weights.
 
 argv: optimizer name, backend, global batch size, number of samples.
 """
@@ -11,7 +12,6 @@ import numpy as np
 
 import frontend as keras
 from frontend import distribution
-
 
 OPTIMIZERS = {
     "sgd": lambda: keras.optimizers.SGD(0.1),
@@ -45,12 +45,15 @@ def main(optimizer, backend, batch_size, samples):
     model = build(optimizer, backend)
     x, y = data(samples)
     history = model.fit(x, y, batch_size=batch_size, epochs=3, validation_split=0.25, verbose=0)
+    evaluated = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    on_batch = model.train_on_batch(x[:batch_size], y[:batch_size])
     weights = np.concatenate([w.ravel() for w in model.get_weights()])
     world = distribution.distribution().world
     everyone = world.allgather(weights)
     if world.rank == 0:
         assert all(np.array_equal(w, weights) for w in everyone), "ranks' weights differ"
-        print(json.dumps({"weights": weights.tolist(), "history": history.history}))
+        print(json.dumps({"weights": weights.tolist(), "history": history.history,
+                          "evaluate": evaluated, "train_on_batch": on_batch}))
 
 
 if __name__ == "__main__":
