@@ -38,6 +38,12 @@ def test_different_models_are_refused_naming_the_rank_and_the_layer():
             "dense/kernel (4, 8), dense/bias (8,)) on rank 0") in result.stderr
 
 
+def test_a_custom_train_step_is_refused_clearly():
+    result = mpiexec("faults.py", "custom", timeout=100)
+    assert result.returncode != 0
+    assert "DataParallel averages the gradients of the built-in train_step" in result.stderr
+
+
 def test_backup_and_restore_resumes_a_killed_distributed_run(tmp_path):
     backup = tmp_path / "backup"
     killed = mpiexec("faults.py", "backup", backup, 1)

@@ -3,6 +3,7 @@
 stall: rank 1 stops answering in its second step (the others must time out).
 kill: rank 1 is killed (SIGKILL) in its second step.
 mismatch: rank 1 builds a wider first layer.
+custom: a model with its own train_step (not distributed yet: refused).
 backup DIR KILL: fit 4 epochs with BackupAndRestore(DIR), unshuffled, verbose=2; KILL=1:
     rank 1 is killed in the second step of epoch 3 (its first step needed rank 0,
     which had saved epoch 2 before it). Prints rank
@@ -54,11 +55,20 @@ def kill():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+class OwnStep(keras.Sequential):
+    def train_step(self, data):
+        return super().train_step(data)
+
+
 def main(mode, *args):
     distribution.set_distribution(distribution.DataParallel())
     x, y = data()
     width = 9 if mode == "mismatch" and distribution.distribution().process_id == 1 else 8
     model = build(width)
+    if mode == "custom":
+        own = OwnStep(model.layers)
+        own.compile(optimizer="sgd", loss="mse")
+        own.fit(x, y, batch_size=16, epochs=1, verbose=0)
     if mode in ("stall", "kill", "mismatch"):
         action = (lambda: time.sleep(120)) if mode == "stall" else kill
         model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[Fault(0, 1, action)])
