@@ -29,6 +29,7 @@ import numpy as np
 
 import graphc as gc
 from frontend import layers
+from frontend.distribution.training_sync import gradient_buckets
 from graphc.distributed.comm import world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,9 +37,12 @@ MLP, MLP_BATCH = (784, 500, 500, 10), 100
 BLOCK_BATCH, BLOCK_SEQ, D_MODEL, FEED_FORWARD = 8, 64, 128, 512
 NETWORKS = {"10 GbE (assumed)": (25e-6, 1 / 1.1e9), "100 Gb/s IB (assumed)": (2e-6, 1 / 11e9)}
 MACHINES = (8, 64, 512)
+CONTENDERS = [("mlp 1x2", "mlp", 1), ("mlp 2x1", "mlp", 2), ("mlp 2x1+overlap", "mlp+overlap", 2),
+              ("block 1x2", "block", 1), ("block 2x1", "block", 2),
+              ("block 2x1+overlap", "block+overlap", 2), ("allreduce", "latency", 2)]
 
 
-def mlp_step(batch: int, ranks: int):
+def mlp_step(batch: int, ranks: int, buckets: int):
     """(step function, gradient-phase function, parameter count, FLOPs per global step)."""
     rng = np.random.default_rng(0)
     params = []
@@ -54,10 +58,10 @@ def mlp_step(batch: int, ranks: int):
     n = sum(p.get_value().size for p in params)
     labels = np.eye(MLP[-1], dtype="f")[rng.integers(0, MLP[-1], batch)]
     data = (rng.random((batch, MLP[0]), "f"), labels)
-    return compiled(loss, params, [x, y], ranks), data, n, 6 * batch * ranks * n
+    return compiled(loss, params, [x, y], ranks, buckets), data, n, 6 * batch * ranks * n
 
 
-def block_step(batch: int, ranks: int):
+def block_step(batch: int, ranks: int, buckets: int):
     rng = np.random.default_rng(0)
     x = gc.placeholder((None, BLOCK_SEQ, D_MODEL), name="x")
     y = gc.placeholder((None, BLOCK_SEQ, D_MODEL), name="y")
@@ -72,13 +76,14 @@ def block_step(batch: int, ranks: int):
     data = (rng.standard_normal(shape).astype("f"), rng.standard_normal(shape).astype("f"))
     tokens = batch * ranks * BLOCK_SEQ
     flops = 6 * tokens * n + 12 * batch * ranks * BLOCK_SEQ ** 2 * D_MODEL
-    return compiled(loss, params, [x, y], ranks), data, n, flops
+    return compiled(loss, params, [x, y], ranks, buckets), data, n, flops
 
 
-def compiled(loss, params, inputs, ranks):
+def compiled(loss, params, inputs, ranks, buckets):
     grads = gc.grad(loss, params)
     if ranks > 1:
-        grads = [gc.allreduce(g, op="mean") for g in grads]
+        bucket_of = gradient_buckets([p.shape for p in params], buckets)
+        grads = [gc.allreduce(g, op="mean", bucket=b) for g, b in zip(grads, bucket_of)]
     return gc.function(inputs, loss, updates=[(p, p - 1e-3 * g) for p, g in zip(params, grads)])
 
 
@@ -96,13 +101,15 @@ def best_seconds(call, steps: int) -> float:
     return min(rounds)
 
 
-def worker(model: str, steps: int) -> dict:
-    ranks = world().size
+def worker(role: str, steps: int) -> dict:
+    """Time one model's step; role: 'mlp' or 'block', '+overlap' for 2 gradient buckets."""
+    ranks, model = world().size, role.split("+")[0]
     batch = (MLP_BATCH if model == "mlp" else BLOCK_BATCH) // ranks
-    step, data, params, flops = (mlp_step if model == "mlp" else block_step)(batch, ranks)
+    build = mlp_step if model == "mlp" else block_step
+    step, data, params, flops = build(batch, ranks, 2 if role.endswith("+overlap") else 1)
     result = {"step": best_seconds(lambda: step(*data), steps), "params": params, "flops": flops}
-    if ranks > 1:
-        grads = [np.zeros(r.inputs[0].shape, "f") for r in step.phases[0].reductions]
+    if ranks > 1 and len(step.functions) == 2:  # one bucket: phase 0 is all the compute
+        grads = [np.zeros(r.inputs[0].shape, "f") for p in step.phases for r in p.reductions]
         result["compute"] = best_seconds(lambda: step.functions[0](*data), steps)
         result["allreduce"] = best_seconds(lambda: world().allreduce(grads), steps)
     result["peak"] = gc.machine_peak() * ranks  # the machine: every rank's threads
@@ -138,9 +145,7 @@ def measure(rounds: int, steps: int) -> dict:
     """The best round of every contender, the launches interleaved round by round."""
     best: dict = {}
     for _ in range(rounds):
-        for key, role, ranks in [("mlp 1x2", "mlp", 1), ("mlp 2x1", "mlp", 2),
-                                 ("block 1x2", "block", 1), ("block 2x1", "block", 2),
-                                 ("allreduce", "latency", 2)]:
+        for key, role, ranks in CONTENDERS:
             result = launch(role, ranks, steps)
             score = result.get("step", result.get("alpha"))
             if key not in best or score < best[key].get("step", best[key].get("alpha")):
@@ -155,7 +160,7 @@ def allreduce_seconds(machines: int, nbytes: float, alpha: float, beta: float) -
 def report(best: dict) -> str:
     lines = ["| model | layout | ms/step | GFLOP/s | % of peak | compute ms | allreduce ms |",
              "|---|---|---|---|---|---|---|"]
-    for key in ("mlp 1x2", "mlp 2x1", "block 1x2", "block 2x1"):
+    for key, _, _ in CONTENDERS[:-1]:
         r = best[key]
         gflops = r["flops"] / r["step"] / 1e9
         split = (f"{r['compute'] * 1e3:.2f} | {r['allreduce'] * 1e3:.2f}" if "compute" in r

@@ -28,9 +28,13 @@ class DataParallel:
             over MPI ranks, so only the full list is accepted.
         device_mesh: accepted for Keras code only as None (a 1-D mesh over the ranks).
         auto_shard_dataset: True: each rank takes its shard of every batch fit reads.
+        gradient_buckets: graphc's own option: the gradients are reduced in this many
+            buckets, the last layers' first, each reduction under way while the earlier
+            layers' gradients are computed (docs/distributed.md measures what it saves).
     """
 
-    def __init__(self, device_mesh=None, devices=None, auto_shard_dataset=True):
+    def __init__(self, device_mesh=None, devices=None, auto_shard_dataset=True, *,
+                 gradient_buckets=1):
         all_devices = list_devices()
         if device_mesh is not None:
             raise ValueError(
@@ -47,7 +51,12 @@ class DataParallel:
                 f"DataParallel: graphc shards every batch itself; auto_shard_dataset must be "
                 f"True. Received: {auto_shard_dataset!r} (at {user_site()})"
             )
-        self.devices = all_devices
+        if not isinstance(gradient_buckets, int) or gradient_buckets < 1:
+            raise ValueError(
+                f"DataParallel: gradient_buckets must be a positive integer. Received: "
+                f"gradient_buckets={gradient_buckets!r} (at {user_site()})"
+            )
+        self.devices, self.gradient_buckets = all_devices, gradient_buckets
         self.world = world()
 
     @property

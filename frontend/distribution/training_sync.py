@@ -5,23 +5,37 @@ batch, metrics combined from their summed states, and only rank 0 printing."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 
 import graphc as gc
 from frontend import seeding
-from frontend.distribution.data_parallel import active_world, is_chief
+from frontend.distribution.data_parallel import active_world, distribution, is_chief
 from frontend.models.data import DataError
 from graphc.ir import user_site
 
 
 def averaged_gradients(grads: list, batch) -> list:
     """The gradients of the global batch's loss: each rank's weighted by its share of the
-    samples (shards of a last partial batch may differ by one), as graph nodes."""
+    samples (shards of a last partial batch may differ by one), as graph nodes; reduced in
+    the distribution's gradient buckets, the last layers' first."""
     if active_world() is None:
         return list(grads)
     samples = gc.allreduce(batch, op="sum")
-    return [gc.allreduce(g * gc.cast(batch, g.dtype), op="sum") / gc.cast(samples, g.dtype)
-            for g in grads]
+    bucket_of = gradient_buckets([g.shape for g in grads], distribution().gradient_buckets)
+    return [gc.allreduce(g * gc.cast(batch, g.dtype), op="sum", bucket=b)
+            / gc.cast(samples, g.dtype) for g, b in zip(grads, bucket_of)]
+
+
+def gradient_buckets(shapes: list, count: int) -> list:
+    """A bucket per gradient: sizes counted from the last gradient back, cut into `count`
+    buckets of about equal size (bucket 0: the last layers', computed first)."""
+    sizes = [math.prod(shape) for shape in shapes]
+    total, behind, out = max(sum(sizes), 1), 0, []
+    for size in reversed(sizes):
+        out.append(min(count - 1, (2 * behind + size) * count // (2 * total)))  # its middle
+        behind += size
+    return out[::-1]
 
 
 def layer_signature(model) -> list:

@@ -36,11 +36,14 @@ class PhasedFunction:
                 f"(called at {user_site()})"
             )
         values = {id(p): a for p, a in zip(self.inputs, args)}
+        pending = []  # reductions under way: (allreduce nodes, PendingReduction)
         for phase, function in zip(self.phases, self.functions):
+            if pending and any(id(node) not in values for node in phase.feeds):
+                finish(pending, values)
             outputs = function(*[value_of(node, values) for node in phase.feeds])
             values.update(zip(map(id, phase.produces), outputs))
             if phase.reductions:
-                reduce_into(values, phase.reductions)
+                pending.append(start_reduction(phase.reductions, values))
         return outputs[0] if self.single else outputs
 
 
@@ -51,12 +54,19 @@ def value_of(node, values: dict) -> np.ndarray:
     return node.get_value() if node.op == "shared" else leaf_value(node)
 
 
-def reduce_into(values: dict, reductions) -> None:
-    """Store each allreduce node's value: its payload summed over the ranks (in one packed
-    message per dtype), divided by the number of ranks for a mean."""
-    ranks = world()
+def start_reduction(reductions, values: dict) -> tuple:
+    """Start summing the allreduce nodes' payloads over the ranks (one packed non-blocking
+    message per dtype)."""
     payloads = [value_of(node.inputs[0], values) for node in reductions]
-    sums = ranks.allreduce(payloads, "sum")
-    for node, total in zip(reductions, sums):
-        mean = node.attr("reduce") == "mean"
-        values[id(node)] = (total / ranks.size).astype(total.dtype) if mean else total
+    return reductions, world().start_allreduce(payloads, "sum")
+
+
+def finish(pending: list, values: dict) -> None:
+    """Wait for the reductions under way; store each allreduce node's value (a mean: the
+    sum divided by the number of ranks)."""
+    ranks = world()
+    for reductions, request in pending:
+        for node, total in zip(reductions, request.wait()):
+            mean = node.attr("reduce") == "mean"
+            values[id(node)] = (total / ranks.size).astype(total.dtype) if mean else total
+    pending.clear()

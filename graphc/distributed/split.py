@@ -1,16 +1,22 @@
 """A program with allreduce nodes as a sequence of phases, each an ordinary graph that one
-compiled function runs: phase p computes what needs the reductions of phases before it, and
-the values that later phases read (so no node is computed twice, and random values are drawn
-once); between phases the payloads of the allreduce nodes are reduced across ranks.
+compiled function runs. Each phase computes what its reductions need and the values later
+phases read, so no node is computed twice (random values are drawn once); the reductions of
+a phase start when it ends, and are waited for by the first phase that reads them.
 
 The level of a node is how many reductions stand between it and the inputs: leaves and nodes
 depending on no allreduce are level 0, an allreduce is one more than its payload, any other
-node is the highest level of its inputs. Phase p computes the level-p nodes; the last phase
-computes the function's outputs and its updates (so updates are stored once, at the end).
+node is the highest level of its inputs. Level L runs as one phase per `bucket` of the
+allreduce payloads computed at L, bucket 0 first: a node joins the first phase that needs
+it (a payload's bucket, or its users' phase), so a bucket's reduction is under way while
+later buckets compute (the last layers' gradients reduced while earlier ones are computed).
+Nodes that only a later level needs join level L's last phase. The last phase computes the
+function's outputs and its updates (so updates are stored once, at the end).
 """
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from dataclasses import dataclass
 
 from graphc.ir import Graph, Node, toposort
@@ -23,7 +29,7 @@ class Phase:
     """One compiled step: `graph`'s inputs are fed from `feeds` (each an original node: a
     function input, an allreduce result or a value an earlier phase produced); its outputs
     are the values of the original nodes `produces` (the last phase: the function's outputs).
-    After it runs, `reductions` (allreduce nodes) are reduced from their payloads' values."""
+    When it ends, the reduction of `reductions` (allreduce nodes) starts."""
 
     graph: Graph
     feeds: tuple
@@ -31,10 +37,10 @@ class Phase:
     reductions: tuple
 
 
-def levels(roots) -> dict:
-    """id(node) -> level (see the module docstring)."""
+def levels(order: list) -> dict:
+    """id(node) -> level (see the module docstring), for nodes in topological order."""
     level: dict[int, int] = {}
-    for node in toposort(roots):
+    for node in order:
         if node.op in LEAVES:
             level[id(node)] = 0
         elif node.op == "allreduce":
@@ -44,47 +50,96 @@ def levels(roots) -> dict:
     return level
 
 
-def carried_values(roots, level: dict) -> list:
-    """The computed nodes a later phase (or a reduction) reads, each with its level."""
-    carried: dict[int, Node] = {}
-    for node in toposort(roots):
+def buckets(order: list, roots, level: dict) -> dict:
+    """id(computed node) -> the bucket of its level whose phase first needs it (inf: only
+    later levels or the outputs need it)."""
+    users = defaultdict(list)
+    for node in order:
         for i in node.inputs:
-            if i.op not in LEAVES and i.op != "allreduce" and level[id(i)] < level[id(node)]:
-                carried[id(i)] = i
-    return list(carried.values())
+            users[id(i)].append(node)
+    root_ids = {id(r) for r in roots}
+    bucket: dict[int, float] = {}
+    for node in reversed(order):
+        if node.op in LEAVES or node.op == "allreduce":
+            continue
+        wanted = [math.inf] if id(node) in root_ids else []
+        for user in users[id(node)]:
+            if user.op == "allreduce":
+                wanted.append(user.attr("bucket"))
+            else:
+                same = level[id(user)] == level[id(node)]
+                wanted.append(bucket[id(user)] if same else math.inf)
+        bucket[id(node)] = min(wanted)
+    return bucket
+
+
+def placement(order: list, roots) -> tuple[dict, int]:
+    """(id(node) -> phase index, number of phases): computed nodes by where they run,
+    allreduce nodes by the first phase that may read them."""
+    level = levels(order)
+    bucket = buckets(order, roots, level)
+    last = max(level[id(r)] for r in roots)
+    computed = [n for n in order if id(n) in bucket]
+    finite = defaultdict(set)
+    for node in computed:
+        if bucket[id(node)] != math.inf and level[id(node)] < last:
+            finite[level[id(node)]].add(bucket[id(node)])
+    keys = sorted({(lv, b) for lv, bs in finite.items() for b in bs} |
+                  {(lv, max(finite.get(lv, {0}))) for lv in range(last + 1)})
+    index = {key: k for k, key in enumerate(keys)}
+    phase = {}
+    for node in computed:
+        lv = level[id(node)]
+        b = 0 if lv == last else bucket[id(node)]
+        phase[id(node)] = index[(lv, max(finite.get(lv, {0})) if b == math.inf else b)]
+    for node in order:
+        if node.op == "allreduce":
+            phase[id(node)] = min(k for (lv, _), k in index.items() if lv >= level[id(node)])
+    return phase, len(keys)
 
 
 def split(graph: Graph) -> list[Phase]:
     """The phases of `graph` (its gradients already expanded), in the order they run."""
     roots = graph.roots
-    level = levels(roots)
-    last = max(level[id(r)] for r in roots)
-    carried = carried_values(roots, level)
-    reductions = [n for n in toposort(roots) if n.op == "allreduce"]
-    # a root computed before the last phase reaches it through a placeholder
-    final = [n for n in roots if n.op not in LEAVES and level[id(n)] < last]
-    carried += [n for n in final if all(n is not c for c in carried)]
-    phases = []
-    for p in range(last + 1):
-        produces = [n for n in carried if level[id(n)] == p] if p < last else list(roots)
-        reduced = tuple(r for r in reductions if level[id(r)] == p + 1)
-        phases.append(phase_graph(graph, produces, p, level, p == last) + (reduced,))
-    return [Phase(*parts) for parts in phases]
+    order = toposort(roots)
+    phase, count = placement(order, roots)
+    produced = defaultdict(dict)  # phase -> {id: node} its later phases or reductions read
+    for node in order:
+        for i in node.inputs:
+            if id(i) in phase and i.op != "allreduce" and phase[id(i)] < phase.get(id(node), 0):
+                produced[phase[id(i)]][id(i)] = i
+            if node.op == "allreduce" and i.op not in LEAVES and i.op != "allreduce":
+                produced[phase[id(i)]][id(i)] = i
+    for root in roots:  # an output computed before the last phase reaches it as a value
+        if id(root) in phase and root.op != "allreduce" and phase[id(root)] < count - 1:
+            produced[phase[id(root)]][id(root)] = root
+    reductions = defaultdict(list)
+    for node in order:
+        if node.op == "allreduce":
+            payload = node.inputs[0]
+            reductions[phase.get(id(payload), 0) if payload.op not in LEAVES else 0].append(node)
+    return [
+        Phase(*phase_graph(graph, list(produced[p].values()), p, phase, p == count - 1),
+              tuple(reductions[p]))
+        for p in range(count)
+    ]
 
 
-def phase_graph(graph: Graph, produces: list, p: int, level: dict, is_last: bool) -> tuple:
+def phase_graph(graph: Graph, produces: list, p: int, phase: dict, is_last: bool) -> tuple:
     """(graph, feeds, produces) of phase p: nodes of earlier phases become placeholders."""
     substitutes: dict[int, tuple] = {}  # id(original) -> (original, placeholder)
 
     def earlier(node) -> bool:
-        computed = node.op not in LEAVES and level[id(node)] < p
-        return computed or (node.op == "allreduce" and level[id(node)] <= p)
+        if node.op == "allreduce":
+            return phase[id(node)] <= p
+        return id(node) in phase and phase[id(node)] < p
 
     def inputs_of(node):
         return () if earlier(node) else node.inputs
 
     memo: dict[int, Node] = {}
-    for node in toposort(produces, inputs_of):
+    roots = graph.roots if is_last else produces
+    for node in toposort(roots, inputs_of):
         if earlier(node):
             stand_in = make_node("placeholder", (), {"shape": node.shape, "dtype": node.dtype},
                                  name=f"phase{p}_in{len(substitutes)}")
@@ -101,7 +156,6 @@ def phase_graph(graph: Graph, produces: list, p: int, level: dict, is_last: bool
         updates = tuple((var, new) for (var, _), new in zip(graph.updates, new_roots[n:]))
         return Graph(inputs, tuple(new_roots[:n]), updates), feeds, tuple(graph.outputs)
     return Graph(inputs, tuple(memo[id(n)] for n in produces), ()), feeds, tuple(produces)
-
 
 
 def mentions_allreduce(outputs, updates) -> bool:

@@ -76,3 +76,38 @@ def test_two_ranks_with_half_batches_equal_one_process(backend):
     out = check(mpiexec("theano_loop.py", backend))
     two_ranks = np.array(json.loads(out.strip().splitlines()[-1]))
     np.testing.assert_allclose(two_ranks, train(backend, 0, 1).ravel(), rtol=1e-5, atol=1e-6)
+
+
+def three_layers():
+    rng = np.random.default_rng(4)
+    params = [gc.shared(rng.normal(size=shape).astype("f"), name=f"W{k}")
+              for k, shape in enumerate([(5, 6), (6, 4), (4, 1)])]
+    x = gc.placeholder((None, 5), name="x")
+    h = x
+    for W in params:
+        h = gc.tanh(gc.matmul(h, W))
+    return params, x, gc.sum(h)
+
+
+@pytest.mark.parametrize("backend", ["llvm", "numpy"])
+def test_buckets_reduce_the_last_layers_first_without_computing_twice(backend):
+    params, x, loss = three_layers()
+    grads = gc.grad(loss, params)
+    plain = gc.function([x], grads, backend=backend)
+    bucketed = gc.function(
+        [x], [gc.allreduce(g, bucket=b) for g, b in zip(grads, [1, 0, 0])], backend=backend)
+    assert len(bucketed.phases) == 3  # bucket 0, bucket 1 (W0's gradient), the outputs
+    assert [len(p.reductions) for p in bucketed.phases] == [2, 1, 0]
+    tanh_counts = [p.graph.count("tanh") for p in bucketed.phases]
+    assert tanh_counts[0] == 3 and tanh_counts[1:] == [0, 0]  # the forward runs once
+    data = np.random.default_rng(5).normal(size=(7, 5)).astype("f")
+    for got, want in zip(bucketed(data), plain(data)):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_bad_buckets_and_nested_reductions_are_refused():
+    x = gc.placeholder((2,))
+    with pytest.raises(ValueError, match=r"bucket must be a non-negative integer.*bucket=-1"):
+        gc.allreduce(x, bucket=-1)
+    with pytest.raises(ValueError, match="its input is an allreduce already"):
+        gc.allreduce(gc.allreduce(x))

@@ -34,6 +34,7 @@ def test_one_process_has_one_device_and_no_distribution_by_default():
     ({"devices": ["cpu:0", "cpu:1"]}, r"devices must be all MPI ranks \['cpu:0'\]"),
     ({"device_mesh": "mesh"}, r"Received: device_mesh='mesh'"),
     ({"auto_shard_dataset": False}, r"auto_shard_dataset must be True"),
+    ({"gradient_buckets": 0}, r"gradient_buckets must be a positive integer.*=0"),
 ])
 def test_data_parallel_refuses_what_it_cannot_do(kwargs, message):
     with pytest.raises(ValueError, match=message):

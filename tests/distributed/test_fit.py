@@ -44,3 +44,8 @@ def test_two_ranks_train_like_one_process(optimizer):
 def test_uneven_shards_are_weighed_by_their_samples(batch_size, samples):
     args = ("adam", "numpy", batch_size, samples)  # odd batches; last batches of 7 and 3
     assert_same_training(two_ranks(*args), one_process(*args))
+
+
+def test_gradients_reduced_in_buckets_train_the_same():
+    args = ("momentum", "llvm", 22, 88)
+    assert_same_training(two_ranks(*args, 3), one_process(*args))

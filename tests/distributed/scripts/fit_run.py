@@ -2,7 +2,7 @@
 prints rank 0's final weights, history and results as JSON; checks every rank ends with the
 same weights.
 
-argv: optimizer name, backend, global batch size, number of samples.
+argv: optimizer name, backend, global batch size, number of samples[, gradient buckets].
 """
 
 import json
@@ -40,8 +40,8 @@ def data(samples: int):
     return x, y
 
 
-def main(optimizer, backend, batch_size, samples):
-    distribution.set_distribution(distribution.DataParallel())
+def main(optimizer, backend, batch_size, samples, buckets=1):
+    distribution.set_distribution(distribution.DataParallel(gradient_buckets=buckets))
     model = build(optimizer, backend)
     x, y = data(samples)
     history = model.fit(x, y, batch_size=batch_size, epochs=3, validation_split=0.25, verbose=0)
@@ -57,4 +57,4 @@ def main(optimizer, backend, batch_size, samples):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    main(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:]))
