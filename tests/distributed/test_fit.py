@@ -13,39 +13,43 @@ import pytest
 
 from tests.distributed.launch import ROOT, SCRIPTS, check, mpiexec
 
+# [optimizer, backend, global batch, samples, gradient buckets]: one launch runs them all
+RUNS = {
+    "sgd": ["sgd", "llvm", 22, 88, 1],
+    "momentum": ["momentum", "llvm", 22, 88, 1],
+    "adam": ["adam", "llvm", 22, 88, 1],
+    "rmsprop": ["rmsprop", "llvm", 22, 88, 1],
+    # shares that differ by one: batches of 21 (52 training samples: 21, 21, 10) and a last
+    # batch of 11 (27 training samples: 16, 11)
+    "uneven 21": ["adam", "numpy", 21, 70, 1],
+    "uneven 16": ["adam", "numpy", 16, 36, 1],
+    "3 buckets": ["momentum", "llvm", 22, 88, 3],
+}
 
-def one_process(*args) -> dict:
+
+def by_run(out: str) -> dict:
+    return dict(zip(RUNS, json.loads(out.strip().splitlines()[-1])))
+
+
+@pytest.fixture(scope="module")
+def one_process() -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, str(SCRIPTS / "fit_run.py"), *map(str, args)],
-                            env=env, capture_output=True, text=True, timeout=240, cwd=ROOT)
-    return json.loads(check(result).strip().splitlines()[-1])
+    command = [sys.executable, str(SCRIPTS / "fit_run.py"), json.dumps(list(RUNS.values()))]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400, cwd=ROOT)
+    return by_run(check(done))
 
 
-def two_ranks(*args) -> dict:
-    return json.loads(check(mpiexec("fit_run.py", *args)).strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def two_ranks() -> dict:
+    return by_run(check(mpiexec("fit_run.py", json.dumps(list(RUNS.values())), timeout=400)))
 
 
-def assert_same_training(got: dict, want: dict) -> None:
+@pytest.mark.parametrize("run", list(RUNS))
+def test_two_ranks_train_like_one_process(run, two_ranks, one_process):
+    got, want = two_ranks[run], one_process[run]
     np.testing.assert_allclose(got["weights"], want["weights"], rtol=1e-4, atol=2e-6)
     for key in ("evaluate", "train_on_batch"):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-6, err_msg=key)
     assert got["history"].keys() == want["history"].keys()
     for key, values in want["history"].items():
         np.testing.assert_allclose(got["history"][key], values, rtol=1e-4, atol=1e-6, err_msg=key)
-
-
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "rmsprop"])
-def test_two_ranks_train_like_one_process(optimizer):
-    args = (optimizer, "llvm", 22, 88)
-    assert_same_training(two_ranks(*args), one_process(*args))
-
-
-@pytest.mark.parametrize("batch_size, samples", [(21, 70), (16, 35)])
-def test_uneven_shards_are_weighed_by_their_samples(batch_size, samples):
-    args = ("adam", "numpy", batch_size, samples)  # odd batches; last batches of 7 and 3
-    assert_same_training(two_ranks(*args), one_process(*args))
-
-
-def test_gradients_reduced_in_buckets_train_the_same():
-    args = ("momentum", "llvm", 22, 88)
-    assert_same_training(two_ranks(*args, 3), one_process(*args))

@@ -2,7 +2,8 @@
 prints rank 0's final weights, history and results as JSON; checks every rank ends with the
 same weights.
 
-argv: optimizer name, backend, global batch size, number of samples[, gradient buckets].
+argv: a JSON list of runs, each [optimizer name, backend, global batch size, number of samples
+(, gradient buckets)]; prints a JSON list of their results.
 """
 
 import json
@@ -40,7 +41,7 @@ def data(samples: int):
     return x, y
 
 
-def main(optimizer, backend, batch_size, samples, buckets=1):
+def run(optimizer, backend, batch_size, samples, buckets=1) -> dict:
     distribution.set_distribution(distribution.DataParallel(gradient_buckets=buckets))
     model = build(optimizer, backend)
     x, y = data(samples)
@@ -48,13 +49,13 @@ def main(optimizer, backend, batch_size, samples, buckets=1):
     evaluated = model.evaluate(x, y, batch_size=batch_size, verbose=0)
     on_batch = model.train_on_batch(x[:batch_size], y[:batch_size])
     weights = np.concatenate([w.ravel() for w in model.get_weights()])
-    world = distribution.distribution().world
-    everyone = world.allgather(weights)
-    if world.rank == 0:
-        assert all(np.array_equal(w, weights) for w in everyone), "ranks' weights differ"
-        print(json.dumps({"weights": weights.tolist(), "history": history.history,
-                          "evaluate": evaluated, "train_on_batch": on_batch}))
+    everyone = distribution.distribution().world.allgather(weights)
+    assert all(np.array_equal(w, weights) for w in everyone), "ranks' weights differ"
+    return {"weights": weights.tolist(), "history": history.history, "evaluate": evaluated,
+            "train_on_batch": on_batch}
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:]))
+    results = [run(*config) for config in json.loads(sys.argv[1])]
+    if distribution.distribution().process_id == 0:
+        print(json.dumps(results))
