@@ -38,6 +38,12 @@ def test_different_models_are_refused_naming_the_rank_and_the_layer():
             "dense/kernel (4, 8), dense/bias (8,)) on rank 0") in result.stderr
 
 
+def test_a_batch_smaller_than_the_ranks_is_refused_clearly():
+    result = mpiexec("faults.py", "tiny", timeout=100)
+    assert result.returncode != 0
+    assert "fit: a batch of 1 samples cannot be shared by 2 ranks" in result.stderr
+
+
 def test_a_custom_train_step_is_refused_clearly():
     result = mpiexec("faults.py", "custom", timeout=100)
     assert result.returncode != 0

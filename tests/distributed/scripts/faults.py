@@ -4,6 +4,7 @@ stall: rank 1 stops answering in its second step (the others must time out).
 kill: rank 1 is killed (SIGKILL) in its second step.
 mismatch: rank 1 builds a wider first layer.
 custom: a model with its own train_step (not distributed yet: refused).
+tiny: 33 samples in batches of 16: the last batch (1 sample) cannot be shared by 2 ranks.
 backup DIR KILL: fit 4 epochs with BackupAndRestore(DIR), unshuffled, verbose=2; KILL=1:
     rank 1 is killed in the second step of epoch 3 (its first step needed rank 0,
     which had saved epoch 2 before it). Prints rank
@@ -65,6 +66,8 @@ def main(mode, *args):
     x, y = data()
     width = 9 if mode == "mismatch" and distribution.distribution().process_id == 1 else 8
     model = build(width)
+    if mode == "tiny":
+        model.fit(x[:33], y[:33], batch_size=16, epochs=1, verbose=0)
     if mode == "custom":
         own = OwnStep(model.layers)
         own.compile(optimizer="sgd", loss="mse")
