@@ -17,7 +17,9 @@ class PhasedFunction:
     updates (in the last phase, so they are stored once, from the reduced values).
 
     `phases` are the graphc.distributed.split.Phase steps and `functions` their compiled
-    Functions (`functions[k].graph(stage)` draws phase k).
+    Functions (`functions[k].graph(stage)` draws phase k). Each phase holds its variables'
+    locks while it runs, not across phases: call one PhasedFunction from one thread (every
+    rank must make the same calls in the same order anyway).
     """
 
     def __init__(self, raw: Graph, single: bool, backend: str, name, compile_function):
