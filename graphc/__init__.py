@@ -128,6 +128,7 @@ PUBLIC = {
     "upsample": "graphc.nn_api",
     "zero_pad": "graphc.nn_api",
     "OPS": "graphc.ops",
+    "allreduce": "graphc.ops.collective",
     "compare_overlay": "graphc.overlays",
     "machine_peak": "graphc.backends.llvm.peak",
     "profile": "graphc.profile",

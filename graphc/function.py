@@ -6,6 +6,8 @@ import numpy as np
 
 from graphc import ir
 from graphc.backends import get_backend
+from graphc.distributed.phased import PhasedFunction
+from graphc.distributed.split import mentions_allreduce
 from graphc.ir import DtypeError, Graph, GraphError, Node, ShapeError, user_site
 from graphc.ops.leaves import SharedVariable
 from graphc.ops.operators import as_node
@@ -178,5 +180,10 @@ def function(inputs, outputs, updates=None, backend="llvm", name=None) -> Functi
         backend: 'llvm' (native code) or 'numpy' (the reference interpreter).
     Example:
         train = gc.function([x, y], loss, updates=[(W, W - 0.1 * gc.grad(loss, W))])
+    With gc.allreduce nodes it returns a graphc.distributed PhasedFunction (docs/distributed.md).
     """
+    if mentions_allreduce(outputs, updates):
+        outs = [outputs] if isinstance(outputs, Node) else list(outputs)
+        raw = Graph(check_inputs(inputs), tuple(outs), check_updates(updates))
+        return PhasedFunction(raw, isinstance(outputs, Node), backend, name, Function)
     return Function(inputs, outputs, updates, backend, name)

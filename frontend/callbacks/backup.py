@@ -16,6 +16,7 @@ import numpy as np
 from frontend import seeding
 from frontend.callbacks.base import Callback
 from frontend.callbacks.frequency import EveryNBatches, check_save_freq
+from frontend.distribution.data_parallel import is_chief
 from graphc.files import atomic_write
 from graphc.ir import user_site
 
@@ -69,7 +70,7 @@ class BackupAndRestore(Callback):
             self.save()
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint:
+        if self.delete_checkpoint and is_chief():
             for path in (self.path, self.previous_path):
                 if os.path.exists(path):
                     os.remove(path)
@@ -79,6 +80,8 @@ class BackupAndRestore(Callback):
     # ---- the backup file -----------------------------------------------------------------
 
     def save(self) -> None:
+        if not is_chief():  # DataParallel: rank 0 writes the backup every rank restores
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self.path):
             with open(self.path, "rb") as f:

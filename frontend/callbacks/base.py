@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from frontend.compat import reject_unknown
+from frontend.distribution.data_parallel import is_chief
 from frontend.legacy_names import TakesLegacyNames
 from frontend.utils.plotting import plot_history
 from frontend.utils.progbar import Progbar
@@ -16,6 +17,8 @@ from frontend.utils.progbar import Progbar
 
 class Callback(metaclass=TakesLegacyNames):
     """Base class; override any hook. `self.model` and `self.params` are set by fit."""
+
+    chief_only = False  # True: it only writes files or prints (rank 0 alone runs it)
 
     def __init__(self):
         self.model, self.params = None, {}
@@ -49,10 +52,12 @@ class Callback(metaclass=TakesLegacyNames):
 
 
 class CallbackList:
-    """Calls a hook on every callback in order."""
+    """Calls a hook on every callback in order (under DataParallel, on ranks other than 0,
+    not the chief_only ones)."""
 
     def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
+        chief = is_chief()
+        self.callbacks = [cb for cb in callbacks if chief or not cb.chief_only]
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
@@ -100,6 +105,8 @@ class History(Callback):
 class ProgbarLogger(Callback):
     """Prints `Epoch i/n` and a progress bar (verbose 1) or one line per epoch (verbose 2)."""
 
+    chief_only = True
+
     def __init__(self, verbose=1):
         super().__init__()
         self.verbose, self.bar, self.in_fit = verbose, None, False
@@ -145,6 +152,8 @@ class ProgbarLogger(Callback):
 
 class CSVLogger(Callback):
     """Writes one CSV row per epoch: epoch, then the logs in sorted key order."""
+
+    chief_only = True
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()

@@ -114,6 +114,8 @@ class ModelCheckpoint(_Monitoring):
     'model.{epoch:02d}-{val_loss:.2f}.keras'.
     """
 
+    chief_only = True
+
     def __init__(
         self,
         filepath,

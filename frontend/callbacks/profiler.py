@@ -23,6 +23,8 @@ class ProfilerCallback(Callback):
     wall time of the run's own batches, as fit saw them.
     """
 
+    chief_only = True
+
     def __init__(self, path, batch_size: int = 32, repeat: int = 10):
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:

@@ -43,6 +43,8 @@ class TensorBoard(Callback):
             no embedding projector).
     """
 
+    chief_only = True
+
     def __init__(
         self,
         log_dir="logs",

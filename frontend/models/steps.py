@@ -15,6 +15,11 @@ import numpy as np
 import graphc as gc
 from frontend import backend, losses, metrics, seeding
 from frontend.compat import lookup
+from frontend.distribution.training_sync import (
+    averaged_gradients,
+    combined_results,
+    refuse_custom_step,
+)
 from frontend.layers.masks import get_keras_mask
 from frontend.layers.tensor import call_context, flatten
 from frontend.models.custom_step import build_traced_step
@@ -172,7 +177,7 @@ class StepFunctions:
     def logs(self) -> dict:
         if self.last_traced is not None:
             return self.last_traced.logs()
-        return {m.name: m.result() for m in self.trackers()}
+        return combined_results(self.trackers())  # summed over the ranks under DataParallel
 
     # ---- graph pieces --------------------------------------------------------------------------
 
@@ -268,7 +273,7 @@ class StepFunctions:
         batch = gc.size(xs[0], axis=0, dtype=backend.floatx())
         rules = []
         if training:
-            rules += self.gradient_rules(total)
+            rules += self.gradient_rules(total, batch)
             rules.append((seeding.step_counter(), seeding.step_counter() + 1))
         rules += ctx.updates  # outside training only stateful RNNs record any (their states)
         rules += self.tracking_rules(total, per_output, targets, outputs, weights, batch)
@@ -280,12 +285,12 @@ class StepFunctions:
             name=f"{self.model.name}_{kind}_step",
         )
 
-    def gradient_rules(self, total) -> list:
+    def gradient_rules(self, total, batch) -> list:
         params = self.model.trainable_weights
         if not params:
             return [(self.optimizer.iterations, self.optimizer.iterations + 1)]
         self.check_optimizer_variables(params)
-        grads = gc.grad(total, params, disconnected="zeros")
+        grads = averaged_gradients(gc.grad(total, params, disconnected="zeros"), batch)
         return constrained(self.model, self.optimizer.update_rules(grads, params))
 
     def check_optimizer_variables(self, params) -> None:
@@ -317,6 +322,8 @@ class StepFunctions:
         weights (a custom step's data then has them as its third element)."""
         self.create_metrics(ys)
         traced = self.model._step_is_traced(kind)
+        if traced and kind == "train":
+            refuse_custom_step(self.model)
         key = (kind, self.signature(ys), weighted and traced)
         if key not in self.cache:
             self.cache[key] = (

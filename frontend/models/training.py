@@ -13,6 +13,7 @@ import numpy as np
 from frontend import backend, losses, optimizers
 from frontend import metrics as M
 from frontend.callbacks import CallbackList, History, ProgbarLogger
+from frontend.distribution.training_sync import chief_output, shard, shard_prepared, synchronize
 from frontend.models import arguments as A
 from frontend.models import data as D
 from frontend.models.generator_methods import GeneratorMethods
@@ -207,8 +208,10 @@ class Trainer(DataHandling, GeneratorMethods):
         train, val = self._fit_streams((x, y, sample_weight), batching,
                                        (validation_data, validation_split), val_batching)
         history, verbose = History(), A.verbosity(verbose)
-        cbs = self._fit_callbacks(callbacks, history, verbose, epochs, train[0].steps)
-        self._run_epochs(train, range(initial_epoch, epochs), cbs, (val, validation_freq))
+        cbs = self._callbacks(list(callbacks or []) + [history], verbose, epochs=epochs,
+                              steps=train[0].steps)
+        with chief_output():  # under DataParallel rank 0 alone prints
+            self._run_epochs(train, range(initial_epoch, epochs), cbs, (val, validation_freq))
         return history
 
     def _fit_streams(self, data, batching, validation, val_batching):
@@ -225,11 +228,10 @@ class Trainer(DataHandling, GeneratorMethods):
             return train, self._validation_batches(validation_data, val_batching)
         return train, held and self._array_stream(held, "fit", val_batching)
 
-    def _fit_callbacks(self, callbacks, history, verbose, epochs, steps) -> CallbackList:
-        """The user's callbacks, then History and (unless silent) the progress bar."""
+    def _callbacks(self, callbacks, verbose, **params) -> CallbackList:
+        """The user's callbacks, then (unless silent) the progress bar."""
         progbar = [ProgbarLogger(verbose)] if verbose else []
-        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        return CallbackList(list(callbacks or []) + [history] + progbar, self, params)
+        return CallbackList(list(callbacks or []) + progbar, self, dict(verbose=verbose, **params))
 
     def _run_epochs(self, train, epochs, cbs, val_every):
         """The epoch loop of fit; `val_every`: ((validation stream, prepare) or None, every
@@ -238,6 +240,7 @@ class Trainer(DataHandling, GeneratorMethods):
         steps = self._step_functions()
         self.stop_training = False
         cbs.on_train_begin()
+        synchronize(self)  # DataParallel: rank 0's weights (after BackupAndRestore) everywhere
         resume_at = getattr(self, "_initial_epoch", None) or 0  # set by BackupAndRestore
         for epoch in (e for e in epochs if e >= resume_at):
             steps.reset()
@@ -268,7 +271,7 @@ class Trainer(DataHandling, GeneratorMethods):
         steps = self._steps
         with contextlib.closing(stream.epoch()) as batches:
             for step, batch in enumerate(batches):
-                arrays = prepare(batch, step)
+                arrays = shard(prepare(batch, step), "fit")
                 cbs.on_train_batch_begin(step)
                 self._step_for("train", arrays)(*arrays)
                 cbs.on_train_batch_end(step, steps.logs())
@@ -285,7 +288,7 @@ class Trainer(DataHandling, GeneratorMethods):
             callbacks.on_test_begin()
         with contextlib.closing(stream.epoch()) as batches:
             for step, batch in enumerate(batches):
-                arrays = prepare(batch, step)
+                arrays = shard(prepare(batch, step), "evaluate")
                 if callbacks:
                     callbacks.on_test_batch_begin(step)
                 self._step_for("test", arrays)(*arrays)
@@ -320,12 +323,9 @@ class Trainer(DataHandling, GeneratorMethods):
                             A.step_counts("evaluate", steps=steps)["steps"], max_queue_size)
         stream, prepare = self._batches("evaluate", (x, y, sample_weight), batching)
         verbose = A.verbosity(verbose)
-        cbs = CallbackList(
-            list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
-            self,
-            {"verbose": verbose, "steps": stream.steps},
-        )
-        logs = self._run_test(stream, prepare, cbs)
+        cbs = self._callbacks(callbacks, verbose, steps=stream.steps)
+        with chief_output():
+            logs = self._run_test(stream, prepare, cbs)
         return self._format_results(logs, return_dict)
 
     @staticmethod
@@ -346,11 +346,7 @@ class Trainer(DataHandling, GeneratorMethods):
         stream, prepare = self._batches("predict", (x, None, None), batching)
         fn = self.make_predict_function(self._backend_for_inference())
         verbose = A.verbosity(verbose)
-        cbs = CallbackList(
-            list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []),
-            self,
-            {"verbose": verbose, "steps": stream.steps},
-        )
+        cbs = self._callbacks(callbacks, verbose, steps=stream.steps)
         cbs.on_predict_begin()
         chunks = []
         with contextlib.closing(stream.epoch()) as batches:
@@ -385,8 +381,10 @@ class Trainer(DataHandling, GeneratorMethods):
         return self._run_one_batch("test", prepared, reset_metrics, return_dict)
 
     def _run_one_batch(self, kind, prepared, reset_metrics, return_dict):
-        xs, ys, sws = prepared
+        xs, ys, sws = shard_prepared(prepared, f"{kind}_on_batch")
         steps = self._step_functions()
+        if kind == "train":
+            synchronize(self, once=True)
         fn = steps.function(kind, ys, D.weights_given(sws))
         if reset_metrics:
             steps.reset()

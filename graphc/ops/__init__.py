@@ -216,6 +216,7 @@ class Shaped:
 # Importing the op modules fills the table.
 from graphc.ops import (  # noqa: E402,F401
     attention,
+    collective,
     conv,
     conv_family,
     elementwise,
