@@ -32,7 +32,9 @@ from graphc.viz.layers import layers_digraph
 from graphc.viz.overlay import overlay_of
 from graphc.viz.render import DiagramError, dot_program, run_dot
 from graphc.viz.view_assets import SCRIPT, STYLE
+from graphc.viz.view_collapse import COLLAPSE_SCRIPT
 from graphc.viz.view_overlay import annotate, overlay_section
+from graphc.viz.view_scopes import changes, every_node, mark_drawn, scopes_of
 
 BOXES = " (kernels as boxes)"  # the fused stage again, each kernel collapsed to one box
 MAX_NODES = 2500  # above this a stage takes dot many seconds and the page gets sluggish
@@ -49,6 +51,7 @@ class Stage:
     nodes: dict = field(default_factory=dict)
     dot_seconds: float = 0.0
     overlay_ids: dict = field(default_factory=dict)  # {overlay key: DOT ids of its nodes}
+    scopes: dict = field(default_factory=dict)  # {layer or kernel: DOT ids}, collapsible
 
 
 def svg_of(source: str, prefix: str) -> tuple[str, float]:
@@ -71,9 +74,10 @@ def writer_for(drawing, collapse: bool) -> Writer:
 
 
 def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False,
-                   stats: dict | None = None) -> Stage:
+                   stats: dict | None = None, layers: set | None = None) -> Stage:
     """A pipeline stage of a Function; fused kernels drawn as boxes when `boxes` or when
-    their clusters would be too big; kernels coloured by the overlay `stats`."""
+    their clusters would be too big; kernels coloured by the overlay `stats`; `layers`: the
+    model's layer names (what the raw..expanded stages collapse by)."""
     drawing = resolve(fn, name)
     drawing.kernel_stats = stats or {}
     stage = Stage(name + BOXES if boxes else name, drawing.title + BOXES * boxes)
@@ -91,20 +95,35 @@ def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = Fals
     writer = writer_for(drawing, collapse)
     prefix = f"{'b' if boxes else 's'}{index}_"  # ids unique across the page's SVGs
     stage.svg, stage.dot_seconds = svg_of(writer.dot.source, prefix)
-    before = view_details.node_ids(fn.graph(fn.stages[index - 1])) if index else None
-    stage.nodes = view_details.describe_drawn(writer, fn, before)
-    stage.overlay_ids = annotate(writer, stage.nodes, drawing.kernel_stats)
+    describe_stage(stage, writer, fn, index, boxes, layers)
     return stage
 
 
-def function_stages(fn, max_nodes: int, stats: dict | None = None) -> list:
+def describe_stage(stage: Stage, writer: Writer, fn, index: int, boxes: bool,
+                   layers: set | None) -> None:
+    """Fill in a drawn stage's node details, scopes (none when kernels are already boxes),
+    the changes its pass made and the overlay."""
+    drawing = writer.drawing
+    before = fn.graph(fn.stages[index - 1]) if index else None
+    after = fn.graph(fn.stages[index + 1]) if index + 1 < len(fn.stages) else None
+    old = None if before is None else set(every_node(before))
+    stage.nodes = view_details.describe_drawn(writer, fn, old)
+    scopes = {} if boxes else scopes_of(drawing.graph, drawing.parts, layers)
+    marks = changes(drawing.graph, before, None if boxes else after)
+    stage.scopes = mark_drawn(writer, stage.nodes, scopes, marks)
+    stage.overlay_ids = annotate(writer, stage.nodes, drawing.kernel_stats)
+
+
+def function_stages(fn, max_nodes: int, stats: dict | None = None,
+                    layers: set | None = None) -> list:
     """Every stage of a Function, and the fused one again with each kernel as one box; laid
     out two at a time (dot runs as its own process)."""
     jobs = [(name, i, False) for i, name in enumerate(fn.stages)]
     if "fused" in fn.stages:
         jobs.append(("fused", fn.stages.index("fused"), True))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2], stats),
+        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2], stats,
+                                                            layers),
                              jobs))
 
 
@@ -170,7 +189,8 @@ def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, obj
     by the overlay `stats`."""
     if is_model(obj):
         fn = getattr(obj, "train_function", None)
-        stages = function_stages(fn, max_nodes, stats) if fn else []
+        names = {record["name"] for record in obj.layer_records()}
+        stages = function_stages(fn, max_nodes, stats, names) if fn else []
         raw = stages[0] if stages else None
         layers = layers_stage(obj, raw)
         if fn is None:
@@ -186,10 +206,21 @@ def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, obj
     )
 
 
+def renumber_keys(stages: list) -> None:
+    """Node keys (Python ids, the same node in every stage) as small numbers."""
+    numbers: dict = {}
+    for stage in stages:
+        for info in stage.nodes.values():
+            if "key" in info:
+                info["key"] = numbers.setdefault(info["key"], len(numbers))
+
+
 def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
+    renumber_keys(stages)
     data = {
         "initial": initial,
-        "stages": [{"name": s.name, "title": s.title, "nodes": s.nodes} for s in stages],
+        "stages": [{"name": s.name, "title": s.title, "nodes": s.nodes, "scopes": s.scopes}
+                   for s in stages],
         "kernels": view_details.describe_kernels(fn),
         "ir": view_details.kernel_ir(fn, module_ir(fn)),
         "no_ir": view_details.NO_IR,
@@ -213,12 +244,15 @@ def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
         f'<label>stage <select id="stage">{options}</select></label>'
         f'<input id="search" type="search" placeholder="search op, name, shape (Enter: next)">'
         f'<span id="hits"></span><button id="fit">fit</button>'
-        f'<label><input id="changes" type="checkbox"> outline what this stage\'s pass made'
-        f"</label></header>"
+        f'<button id="collapse-all">collapse all</button>'
+        f'<button id="expand-all">expand all</button>'
+        f'<label><input id="changes" type="checkbox"> outline what the passes changed</label>'
+        f'<span class="changes-key">(green: added by this stage\'s pass, blue: rewritten, '
+        f"red: removed by the next)</span></header>"
         f'<main><div id="canvas">{divs}</div>'
         f'<aside id="details">click a node for its details</aside>{overlay}</main>'
         f'<script type="application/json" id="graphc-data">{payload}</script>'
-        f"<script>{SCRIPT}</script></body></html>"
+        f"<script>{SCRIPT}{COLLAPSE_SCRIPT}</script></body></html>"
     )
 
 

@@ -86,11 +86,6 @@ def describe_node(node: Node, part, kernels: dict, shapes: dict) -> dict:
     return details
 
 
-def node_ids(graph) -> set:
-    """ids of a graph's nodes and of the ops inside its kernels."""
-    return {id(n) for node in graph.nodes() for n in (node, *inner_ops(node))}
-
-
 def describe_drawn(writer, fn, before: set | None = None) -> dict:
     """{DOT id: details} for every node a Writer drew (kernel inner ops included); with
     `before` (node ids of the stage before), each says whether this stage's pass made it."""
