@@ -166,6 +166,21 @@ def layers_stage(model, raw: Stage | None) -> Stage:
     return stage
 
 
+def link_ops_to_layers(layers: Stage, stages: list) -> None:
+    """Each layer links to the ops it made in each stage scoped by layer (raw keeps its
+    weights), and each of those ops links back to its layer."""
+    by_name = {info["name"]: dot_id for dot_id, info in layers.nodes.items()}
+    for stage in stages:
+        for scope, ids in stage.scopes.items():
+            if scope not in by_name:
+                continue  # a kernel's scope, or no layer of this model
+            layer = layers.nodes[by_name[scope]]
+            if stage.name != "raw":
+                layer.setdefault("links", {})[stage.name] = ids
+            for dot_id in ids:
+                stage.nodes[dot_id].setdefault("links", {})["layers"] = [by_name[scope]]
+
+
 def is_function(obj) -> bool:
     return hasattr(obj, "pipeline") and hasattr(obj, "graph")
 
@@ -174,14 +189,16 @@ def is_model(obj) -> bool:
     return hasattr(obj, "layer_records") and hasattr(obj, "layers")
 
 
-def module_ir(fn) -> str | None:
-    """The LLVM module text the llvm backend emits for `fn`, emitted again from its fused
-    stage (the backend keeps only compiled code), or None for another backend."""
+def module_code(fn) -> tuple[str | None, str | None]:
+    """(the LLVM module text the llvm backend emits for `fn`, its assembly), emitted again
+    from its fused stage (the backend keeps only compiled code); (None, None) for another
+    backend."""
     if getattr(fn, "backend", None) != "llvm":
-        return None
+        return None, None
     llvm = get_backend("llvm")
     schedule = llvm.schedule_kernels(fn.graph("fused"))
-    return llvm.generate(llvm.plan_memory(schedule, fn.graph("expanded")))[0]
+    ir = llvm.generate(llvm.plan_memory(schedule, fn.graph("expanded")))[0]
+    return ir, llvm.jit.assembly_of(ir, f"{fn.name or 'function'} (for gc.view)")
 
 
 def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, object]:
@@ -193,6 +210,7 @@ def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, obj
         stages = function_stages(fn, max_nodes, stats, names) if fn else []
         raw = stages[0] if stages else None
         layers = layers_stage(obj, raw)
+        link_ops_to_layers(layers, stages)
         if fn is None:
             layers.note = "the model has no training step yet: fit it to see the compiled graphs"
         return [layers, *stages], fn
@@ -217,12 +235,14 @@ def renumber_keys(stages: list) -> None:
 
 def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
     renumber_keys(stages)
+    ir, assembly = module_code(fn)
     data = {
         "initial": initial,
         "stages": [{"name": s.name, "title": s.title, "nodes": s.nodes, "scopes": s.scopes}
                    for s in stages],
         "kernels": view_details.describe_kernels(fn),
-        "ir": view_details.kernel_ir(fn, module_ir(fn)),
+        "ir": view_details.kernel_ir(fn, ir),
+        "asm": view_details.kernel_assembly(fn, assembly),
         "no_ir": view_details.NO_IR,
     }
     # every "<" escaped: no text in the data can close the <script> or open a comment in it

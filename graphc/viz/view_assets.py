@@ -207,6 +207,10 @@ SCRIPT = r"""
     if (kernel) {
       var title = "LLVM IR of " + kernel + " (as emitted, before LLVM optimizes it)";
       panel.appendChild(folded(title, data.ir[kernel] || data.no_ir));
+      if (data.asm[kernel]) {
+        var asm = "assembly of " + kernel + " (after LLVM's optimizations, as it runs)";
+        panel.appendChild(folded(asm, data.asm[kernel]));
+      }
     }
   }
   function select(g) {
