@@ -33,6 +33,7 @@ from graphc.viz.overlay import overlay_of
 from graphc.viz.render import DiagramError, dot_program, run_dot
 from graphc.viz.view_assets import SCRIPT, STYLE
 from graphc.viz.view_collapse import COLLAPSE_SCRIPT
+from graphc.viz.view_dashboard import dashboard_html
 from graphc.viz.view_overlay import annotate, overlay_section
 from graphc.viz.view_scopes import changes, every_node, mark_drawn, scopes_of
 
@@ -295,12 +296,17 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=No
             coloured by its share of the step, its details show time, share and GFLOP/s,
             and a legend and a table list the kernels, slowest first.
         compare: a gc.compare report: kernels coloured by their error, worst first.
+        A fitted model's page also shows its loss and metric curves and, when fit profiled
+        its step (profile=True or a ProfilerCallback), that profile's summary and overlay.
     Example:
         gc.view(train, "train.html")  # open it in any browser; it needs no network
         gc.view(train, "hot.html", profile=gc.profile(train, x, y))
     """
     if dot_program() is None:
         raise DiagramError("gc.view lays graphs out with graphviz's `dot`, which is not installed")
+    history = getattr(obj, "history", None) if is_model(obj) else None
+    if profile is None and compare is None:
+        profile = getattr(history, "profile", None)  # fit(profile=True) or ProfilerCallback
     kind, stats = overlay_of(profile, compare)
     stages, fn = stages_of(obj, max_nodes, stats)
     shown = [s.name for s in stages if s.svg and not s.name.endswith(BOXES)]
@@ -308,7 +314,8 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=No
     if is_model(obj):
         initial = "layers"
     title = getattr(obj, "name", None) or stages[0].title
-    text = page(f"graphc view: {title}", stages, fn, initial, overlay_section(kind, stats, stages))
+    boxes = overlay_section(kind, stats, stages) + dashboard_html(history, profile)
+    text = page(f"graphc view: {title}", stages, fn, initial, boxes)
     target = Path(path) if path is not None else default_path(obj)
     atomic_write(target, lambda f: f.write(text.encode()))
     return target

@@ -45,7 +45,11 @@ button.link { margin: 2px; }
 #overlay { position: absolute; left: 8px; bottom: 8px; max-height: 45%; max-width: 40em;
            overflow: auto; background: rgba(248, 250, 252, 0.95); border: 1px solid #cbd5e1;
            padding: 4px 8px; font-size: 12px; }
-#overlay summary { font-weight: bold; cursor: pointer; }
+#overlay summary, #dashboard summary { font-weight: bold; cursor: pointer; }
+#dashboard { position: absolute; right: 370px; top: 8px; max-height: 90%; overflow: auto;
+             background: rgba(248, 250, 252, 0.95); border: 1px solid #cbd5e1;
+             padding: 4px 8px; font-size: 12px; max-width: 400px; }
+#dashboard svg.curve { display: block; margin: 4px 0; }
 .legend { list-style: none; padding: 0; margin: 4px 0; display: flex; gap: 10px; flex-wrap: wrap; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
 .ranking td, .ranking th { padding: 1px 6px; text-align: left; }
