@@ -16,17 +16,28 @@ COLLAPSE_SCRIPT = r"""
     var t = g.querySelector("title");
     return t ? t.textContent : "";
   }
-  function byTitle(div, selector) {
-    var table = {};
-    div.querySelectorAll(selector).forEach(function (g) { table[titleOf(g)] = g; });
-    return table;
+  // Each stage's nodes, clusters and edges by title, found once (a stage has thousands).
+  function index(div) {
+    if (div.graphcIndex) { return div.graphcIndex; }
+    var found = { nodes: {}, clusters: {}, edges: [] };
+    div.querySelectorAll("g.node").forEach(function (g) { found.nodes[titleOf(g)] = g; });
+    div.querySelectorAll("g.cluster").forEach(function (g) { found.clusters[titleOf(g)] = g; });
+    div.querySelectorAll("g.edge").forEach(function (e) {
+      var path = e.querySelector("path"), arrow = e.querySelector("polygon");
+      if (!path) { return; }
+      found.edges.push({ e: e, ends: titleOf(e).split("->"), path: path, arrow: arrow,
+                         d: path.getAttribute("d"),
+                         points: arrow ? arrow.getAttribute("points") : null });
+    });
+    div.graphcIndex = found;
+    return found;
   }
   // The scope's nodes, and a kernel's cluster (titled "cluster_" + the kernel's DOT id).
   function parts(div, ids) {
-    var nodes = byTitle(div, "g.node"), clusters = byTitle(div, "g.cluster"), found = [];
+    var table = index(div), found = [];
     ids.forEach(function (id) {
-      if (nodes[id]) { found.push(nodes[id]); }
-      if (clusters["cluster_" + id]) { found.push(clusters["cluster_" + id]); }
+      if (table.nodes[id]) { found.push(table.nodes[id]); }
+      if (table.clusters["cluster_" + id]) { found.push(table.clusters["cluster_" + id]); }
     });
     return found;
   }
@@ -98,55 +109,60 @@ COLLAPSE_SCRIPT = r"""
     Object.keys(boxes).forEach(function (s) {
       boxes[s].ids.forEach(function (id) { owner[id] = boxes[s]; });
     });
-    div.querySelectorAll("g.edge").forEach(function (e) {
-      var ends = titleOf(e).split("->"), a = owner[ends[0]], b = owner[ends[1]];
-      var path = e.querySelector("path"), arrow = e.querySelector("polygon");
-      if (!path) { return; }
-      if (!path.hasAttribute("data-d")) {
-        path.setAttribute("data-d", path.getAttribute("d"));
-        if (arrow) { arrow.setAttribute("data-points", arrow.getAttribute("points")); }
-      }
-      e.style.display = a && a === b ? "none" : "";
-      e.classList.toggle("rerouted", !!(a || b) && a !== b);
-      var p = points(path.getAttribute("data-d")), start = p.start, end = p.end;
+    index(div).edges.forEach(function (edge) {
+      var a = owner[edge.ends[0]], b = owner[edge.ends[1]], arrow = edge.arrow;
+      edge.e.style.display = a && a === b ? "none" : "";
+      edge.e.classList.toggle("rerouted", !!(a || b) && a !== b);
+      var p = points(edge.d), start = p.start, end = p.end;
       if (a) { start = border(a, b ? middle(b) : end); }
       if (b) { end = border(b, start); }
-      path.setAttribute("d", a || b ? "M" + start + "L" + end : path.getAttribute("data-d"));
-      if (arrow) {
-        arrow.setAttribute("points", b ? arrowAt(start, end) : arrow.getAttribute("data-points"));
-      }
+      edge.path.setAttribute("d", a || b ? "M" + start + "L" + end : edge.d);
+      if (arrow) { arrow.setAttribute("points", b ? arrowAt(start, end) : edge.points); }
     });
   }
-  function collapse(scope) {
-    var here = v.current(), info = v.stageInfo(here.name) || {};
-    var ids = (info.scopes || {})[scope];
-    folded[here.name] = folded[here.name] || {};
-    if (!ids || folded[here.name][scope]) { return false; }
-    var elements = parts(here.div, ids), box = placeBox(elements, scope);
-    elements.forEach(function (g) { g.style.display = "none"; });
-    box.ids = ids; box.elements = elements;
-    box.g = drawBox(here.div, scope, box, ids.length);
-    folded[here.name][scope] = box;
-    reroute(here.div, here.name);
-    return true;
+  // Where a scope's box goes (layout is only read here, so many boxes cost one layout).
+  function plan(name, div, scope) {
+    var ids = ((v.stageInfo(name) || {}).scopes || {})[scope];
+    folded[name] = folded[name] || {};
+    if (!ids || folded[name][scope]) { return null; }
+    var elements = parts(div, ids), box = placeBox(elements, scope);
+    box.ids = ids; box.elements = elements; box.scope = scope;
+    return box;
   }
-  function expand(scope) {
-    var here = v.current(), box = (folded[here.name] || {})[scope];
-    if (!box) { return false; }
-    box.elements.forEach(function (g) { g.style.display = ""; });
-    box.g.remove();
-    delete folded[here.name][scope];
-    reroute(here.div, here.name);
-    return true;
+  function fold(name, div, box) {
+    box.elements.forEach(function (g) { g.style.display = "none"; });
+    box.g = drawBox(div, box.scope, box, box.ids.length);
+    folded[name][box.scope] = box;
   }
-  function everyScope(action) {
-    var info = v.stageInfo(v.current().name) || {};
-    return Object.keys(info.scopes || {}).filter(action).length;
+  function collapseEach(scopes) {
+    var here = v.current();
+    var boxes = scopes.map(function (s) { return plan(here.name, here.div, s); })
+      .filter(function (box) { return box; });
+    boxes.forEach(function (box) { fold(here.name, here.div, box); });
+    if (boxes.length) { reroute(here.div, here.name); }
+    return boxes.length;
   }
-  v.collapse = collapse;
+  function expandEach(scopes) {
+    var here = v.current(), done = 0;
+    scopes.forEach(function (scope) {
+      var box = (folded[here.name] || {})[scope];
+      if (!box) { return; }
+      box.elements.forEach(function (g) { g.style.display = ""; });
+      box.g.remove();
+      delete folded[here.name][scope];
+      done += 1;
+    });
+    if (done) { reroute(here.div, here.name); }
+    return done;
+  }
+  function scopes() {
+    return Object.keys((v.stageInfo(v.current().name) || {}).scopes || {});
+  }
+  function expand(scope) { return expandEach([scope]) > 0; }
+  v.collapse = function (scope) { return collapseEach([scope]) > 0; };
   v.expand = expand;
-  v.collapseAll = function () { return everyScope(collapse); };
-  v.expandAll = function () { return everyScope(expand); };
+  v.collapseAll = function () { return collapseEach(scopes()); };
+  v.expandAll = function () { return expandEach(scopes()); };
   document.getElementById("collapse-all").addEventListener("click", v.collapseAll);
   document.getElementById("expand-all").addEventListener("click", v.expandAll);
 })();
