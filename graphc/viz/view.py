@@ -234,7 +234,9 @@ def renumber_keys(stages: list) -> None:
                 info["key"] = numbers.setdefault(info["key"], len(numbers))
 
 
-def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
+def page_data(stages: list, fn, initial: str) -> str:
+    """The page's JSON block: stages with their nodes' details and scopes, and the kernels
+    with their IR and assembly."""
     renumber_keys(stages)
     ir, assembly = module_code(fn)
     data = {
@@ -247,7 +249,11 @@ def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
         "no_ir": view_details.NO_IR,
     }
     # every "<" escaped: no text in the data can close the <script> or open a comment in it
-    payload = json.dumps(data, default=str).replace("<", "\\u003c")
+    return json.dumps(data, default=str).replace("<", "\\u003c")
+
+
+def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
+    payload = page_data(stages, fn, initial)
     options = "".join(
         f'<option value="{html.escape(s.name)}">{html.escape(s.title)}</option>' for s in stages
     )

@@ -18,6 +18,7 @@ from graphc import cli_view
 from graphc.viz.render import DiagramError
 from graphc.viz.view import view
 from graphc.viz.view_assets import SCRIPT
+from graphc.viz.view_collapse import COLLAPSE_SCRIPT
 from tests.viz.browser import BROWSER
 
 pytestmark = pytest.mark.needs_dot
@@ -126,9 +127,10 @@ def test_what_cannot_be_viewed_is_named(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: no JS check")
-def test_the_script_parses(tmp_path):
+@pytest.mark.parametrize("text", [SCRIPT, COLLAPSE_SCRIPT], ids=["viewer", "collapse"])
+def test_the_script_parses(tmp_path, text):
     script = tmp_path / "viewer.js"
-    script.write_text(SCRIPT)
+    script.write_text(text)
     done = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

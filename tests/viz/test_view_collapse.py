@@ -2,9 +2,6 @@
 the changes each pass made, and stages that keep a node in place when switching; the page
 driven in headless chromium (skipped with the reason where there is none)."""
 
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 
@@ -13,7 +10,6 @@ import graphc as gc
 from frontend import layers
 from graphc.ir import Graph
 from graphc.viz.view import view
-from graphc.viz.view_collapse import COLLAPSE_SCRIPT
 from graphc.viz.view_scopes import changes
 from tests.viz.browser import needs_browser, run_driver
 from tests.viz.test_view import page_data
@@ -79,14 +75,6 @@ def test_nodes_keep_one_key_across_stages(fitted_page):
             and "rewritten" not in d["change"]]
     assert kept and all(raw_keys[d["key"]]["op"] == d["op"] for d in kept)
     assert {d["change"] for d in raw.values() if d["op"] == "grad"} == {"removed"}
-
-
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: no JS check")
-def test_the_collapse_script_parses(tmp_path):
-    script = tmp_path / "collapse.js"
-    script.write_text(COLLAPSE_SCRIPT)
-    done = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
 
 
 COLLAPSE = """
