@@ -13,6 +13,7 @@ import numpy as np
 from frontend import backend, losses, optimizers
 from frontend import metrics as M
 from frontend.callbacks import CallbackList, History, ProgbarLogger
+from frontend.callbacks.profiler import fit_profiler
 from frontend.distribution.training_sync import chief_output, shard, shard_prepared, synchronize
 from frontend.models import arguments as A
 from frontend.models import data as D
@@ -169,6 +170,7 @@ class Trainer(DataHandling, GeneratorMethods):
         max_queue_size=10,
         workers=1,
         use_multiprocessing=False,
+        profile=False,
         **kwargs,
     ):
         """Train for `epochs` epochs (counted from `initial_epoch`); returns a History.
@@ -190,6 +192,8 @@ class Trainer(DataHandling, GeneratorMethods):
             verbose: 0 silent, 1 a progress bar, 2 one line per epoch.
             max_queue_size: batches of a generator/Sequence read ahead in a background thread.
             workers, use_multiprocessing: accepted (Keras 2); graphc reads in one thread.
+            profile: True or a path: write the step's gc.profile there as ProfilerCallback
+                (True: NAME-profile.json); the History's `profile`, `profile_path` hold it.
         Example: `history = model.fit(x_train, y_train, batch_size=128, epochs=5,
         validation_split=0.1)`
         """
@@ -208,8 +212,8 @@ class Trainer(DataHandling, GeneratorMethods):
         train, val = self._fit_streams((x, y, sample_weight), batching,
                                        (validation_data, validation_split), val_batching)
         history, verbose = History(), A.verbosity(verbose)
-        cbs = self._callbacks(list(callbacks or []) + [history], verbose, epochs=epochs,
-                              steps=train[0].steps)
+        callbacks = [*(callbacks or []), *fit_profiler(profile, self, batch_size, verbose)]
+        cbs = self._callbacks(callbacks + [history], verbose, epochs=epochs, steps=train[0].steps)
         with chief_output():  # under DataParallel rank 0 alone prints
             self._run_epochs(train, range(initial_epoch, epochs), cbs, (val, validation_freq))
         return history

@@ -32,7 +32,10 @@ from graphc.viz.layers import layers_digraph
 from graphc.viz.overlay import overlay_of
 from graphc.viz.render import DiagramError, dot_program, run_dot
 from graphc.viz.view_assets import SCRIPT, STYLE
+from graphc.viz.view_collapse import COLLAPSE_SCRIPT
+from graphc.viz.view_dashboard import dashboard_html
 from graphc.viz.view_overlay import annotate, overlay_section
+from graphc.viz.view_scopes import changes, every_node, mark_drawn, scopes_of
 
 BOXES = " (kernels as boxes)"  # the fused stage again, each kernel collapsed to one box
 MAX_NODES = 2500  # above this a stage takes dot many seconds and the page gets sluggish
@@ -49,6 +52,7 @@ class Stage:
     nodes: dict = field(default_factory=dict)
     dot_seconds: float = 0.0
     overlay_ids: dict = field(default_factory=dict)  # {overlay key: DOT ids of its nodes}
+    scopes: dict = field(default_factory=dict)  # {layer or kernel: DOT ids}, collapsible
 
 
 def svg_of(source: str, prefix: str) -> tuple[str, float]:
@@ -71,9 +75,10 @@ def writer_for(drawing, collapse: bool) -> Writer:
 
 
 def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False,
-                   stats: dict | None = None) -> Stage:
+                   stats: dict | None = None, layers: set | None = None) -> Stage:
     """A pipeline stage of a Function; fused kernels drawn as boxes when `boxes` or when
-    their clusters would be too big; kernels coloured by the overlay `stats`."""
+    their clusters would be too big; kernels coloured by the overlay `stats`; `layers`: the
+    model's layer names (what the raw..expanded stages collapse by)."""
     drawing = resolve(fn, name)
     drawing.kernel_stats = stats or {}
     stage = Stage(name + BOXES if boxes else name, drawing.title + BOXES * boxes)
@@ -91,20 +96,35 @@ def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = Fals
     writer = writer_for(drawing, collapse)
     prefix = f"{'b' if boxes else 's'}{index}_"  # ids unique across the page's SVGs
     stage.svg, stage.dot_seconds = svg_of(writer.dot.source, prefix)
-    before = view_details.node_ids(fn.graph(fn.stages[index - 1])) if index else None
-    stage.nodes = view_details.describe_drawn(writer, fn, before)
-    stage.overlay_ids = annotate(writer, stage.nodes, drawing.kernel_stats)
+    describe_stage(stage, writer, fn, index, boxes, layers)
     return stage
 
 
-def function_stages(fn, max_nodes: int, stats: dict | None = None) -> list:
+def describe_stage(stage: Stage, writer: Writer, fn, index: int, boxes: bool,
+                   layers: set | None) -> None:
+    """Fill in a drawn stage's node details, scopes (none when kernels are already boxes),
+    the changes its pass made and the overlay."""
+    drawing = writer.drawing
+    before = fn.graph(fn.stages[index - 1]) if index else None
+    after = fn.graph(fn.stages[index + 1]) if index + 1 < len(fn.stages) else None
+    old = None if before is None else set(every_node(before))
+    stage.nodes = view_details.describe_drawn(writer, fn, old)
+    scopes = {} if boxes else scopes_of(drawing.graph, drawing.parts, layers)
+    marks = changes(drawing.graph, before, None if boxes else after)
+    stage.scopes = mark_drawn(writer, stage.nodes, scopes, marks)
+    stage.overlay_ids = annotate(writer, stage.nodes, drawing.kernel_stats)
+
+
+def function_stages(fn, max_nodes: int, stats: dict | None = None,
+                    layers: set | None = None) -> list:
     """Every stage of a Function, and the fused one again with each kernel as one box; laid
     out two at a time (dot runs as its own process)."""
     jobs = [(name, i, False) for i, name in enumerate(fn.stages)]
     if "fused" in fn.stages:
         jobs.append(("fused", fn.stages.index("fused"), True))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2], stats),
+        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2], stats,
+                                                            layers),
                              jobs))
 
 
@@ -147,6 +167,21 @@ def layers_stage(model, raw: Stage | None) -> Stage:
     return stage
 
 
+def link_ops_to_layers(layers: Stage, stages: list) -> None:
+    """Each layer links to the ops it made in each stage scoped by layer (raw keeps its
+    weights), and each of those ops links back to its layer."""
+    by_name = {info["name"]: dot_id for dot_id, info in layers.nodes.items()}
+    for stage in stages:
+        for scope, ids in stage.scopes.items():
+            if scope not in by_name:
+                continue  # a kernel's scope, or no layer of this model
+            layer = layers.nodes[by_name[scope]]
+            if stage.name != "raw":
+                layer.setdefault("links", {})[stage.name] = ids
+            for dot_id in ids:
+                stage.nodes[dot_id].setdefault("links", {})["layers"] = [by_name[scope]]
+
+
 def is_function(obj) -> bool:
     return hasattr(obj, "pipeline") and hasattr(obj, "graph")
 
@@ -155,14 +190,16 @@ def is_model(obj) -> bool:
     return hasattr(obj, "layer_records") and hasattr(obj, "layers")
 
 
-def module_ir(fn) -> str | None:
-    """The LLVM module text the llvm backend emits for `fn`, emitted again from its fused
-    stage (the backend keeps only compiled code), or None for another backend."""
+def module_code(fn) -> tuple[str | None, str | None]:
+    """(the LLVM module text the llvm backend emits for `fn`, its assembly), emitted again
+    from its fused stage (the backend keeps only compiled code); (None, None) for another
+    backend."""
     if getattr(fn, "backend", None) != "llvm":
-        return None
+        return None, None
     llvm = get_backend("llvm")
     schedule = llvm.schedule_kernels(fn.graph("fused"))
-    return llvm.generate(llvm.plan_memory(schedule, fn.graph("expanded")))[0]
+    ir = llvm.generate(llvm.plan_memory(schedule, fn.graph("expanded")))[0]
+    return ir, llvm.jit.assembly_of(ir, f"{fn.name or 'function'} (for gc.view)")
 
 
 def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, object]:
@@ -170,9 +207,11 @@ def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, obj
     by the overlay `stats`."""
     if is_model(obj):
         fn = getattr(obj, "train_function", None)
-        stages = function_stages(fn, max_nodes, stats) if fn else []
+        names = {record["name"] for record in obj.layer_records()}
+        stages = function_stages(fn, max_nodes, stats, names) if fn else []
         raw = stages[0] if stages else None
         layers = layers_stage(obj, raw)
+        link_ops_to_layers(layers, stages)
         if fn is None:
             layers.note = "the model has no training step yet: fit it to see the compiled graphs"
         return [layers, *stages], fn
@@ -186,16 +225,35 @@ def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, obj
     )
 
 
-def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
+def renumber_keys(stages: list) -> None:
+    """Node keys (Python ids, the same node in every stage) as small numbers."""
+    numbers: dict = {}
+    for stage in stages:
+        for info in stage.nodes.values():
+            if "key" in info:
+                info["key"] = numbers.setdefault(info["key"], len(numbers))
+
+
+def page_data(stages: list, fn, initial: str) -> str:
+    """The page's JSON block: stages with their nodes' details and scopes, and the kernels
+    with their IR and assembly."""
+    renumber_keys(stages)
+    ir, assembly = module_code(fn)
     data = {
         "initial": initial,
-        "stages": [{"name": s.name, "title": s.title, "nodes": s.nodes} for s in stages],
+        "stages": [{"name": s.name, "title": s.title, "nodes": s.nodes, "scopes": s.scopes}
+                   for s in stages],
         "kernels": view_details.describe_kernels(fn),
-        "ir": view_details.kernel_ir(fn, module_ir(fn)),
+        "ir": view_details.kernel_ir(fn, ir),
+        "asm": view_details.kernel_assembly(fn, assembly),
         "no_ir": view_details.NO_IR,
     }
     # every "<" escaped: no text in the data can close the <script> or open a comment in it
-    payload = json.dumps(data, default=str).replace("<", "\\u003c")
+    return json.dumps(data, default=str).replace("<", "\\u003c")
+
+
+def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
+    payload = page_data(stages, fn, initial)
     options = "".join(
         f'<option value="{html.escape(s.name)}">{html.escape(s.title)}</option>' for s in stages
     )
@@ -213,12 +271,15 @@ def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
         f'<label>stage <select id="stage">{options}</select></label>'
         f'<input id="search" type="search" placeholder="search op, name, shape (Enter: next)">'
         f'<span id="hits"></span><button id="fit">fit</button>'
-        f'<label><input id="changes" type="checkbox"> outline what this stage\'s pass made'
-        f"</label></header>"
+        f'<button id="collapse-all">collapse all</button>'
+        f'<button id="expand-all">expand all</button>'
+        f'<label><input id="changes" type="checkbox"> outline what the passes changed</label>'
+        f'<span class="changes-key">(green: added by this stage\'s pass, blue: rewritten, '
+        f"red: removed by the next)</span></header>"
         f'<main><div id="canvas">{divs}</div>'
         f'<aside id="details">click a node for its details</aside>{overlay}</main>'
         f'<script type="application/json" id="graphc-data">{payload}</script>'
-        f"<script>{SCRIPT}</script></body></html>"
+        f"<script>{SCRIPT}{COLLAPSE_SCRIPT}</script></body></html>"
     )
 
 
@@ -241,12 +302,17 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=No
             coloured by its share of the step, its details show time, share and GFLOP/s,
             and a legend and a table list the kernels, slowest first.
         compare: a gc.compare report: kernels coloured by their error, worst first.
+        A fitted model's page also shows its loss and metric curves and, when fit profiled
+        its step (profile=True or a ProfilerCallback), that profile's summary and overlay.
     Example:
         gc.view(train, "train.html")  # open it in any browser; it needs no network
         gc.view(train, "hot.html", profile=gc.profile(train, x, y))
     """
     if dot_program() is None:
         raise DiagramError("gc.view lays graphs out with graphviz's `dot`, which is not installed")
+    history = getattr(obj, "history", None) if is_model(obj) else None
+    if profile is None and compare is None:
+        profile = getattr(history, "profile", None)  # fit(profile=True) or ProfilerCallback
     kind, stats = overlay_of(profile, compare)
     stages, fn = stages_of(obj, max_nodes, stats)
     shown = [s.name for s in stages if s.svg and not s.name.endswith(BOXES)]
@@ -254,7 +320,8 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=No
     if is_model(obj):
         initial = "layers"
     title = getattr(obj, "name", None) or stages[0].title
-    text = page(f"graphc view: {title}", stages, fn, initial, overlay_section(kind, stats, stages))
+    boxes = overlay_section(kind, stats, stages) + dashboard_html(history, profile)
+    text = page(f"graphc view: {title}", stages, fn, initial, boxes)
     target = Path(path) if path is not None else default_path(obj)
     atomic_write(target, lambda f: f.write(text.encode()))
     return target

@@ -31,13 +31,25 @@ g.node { cursor: pointer; }
 g.node.hit > :is(polygon, ellipse, path) { stroke: #f59e0b; stroke-width: 4px; }
 g.node.linked > :is(polygon, ellipse, path) { stroke: #7c3aed; stroke-width: 4px; }
 g.node.selected > :is(polygon, ellipse, path) { stroke: #2563eb; stroke-width: 5px; }
-.show-changes g.node.changed > :is(polygon, ellipse, path) { stroke: #16a34a; stroke-width: 4px;
-                                                             stroke-dasharray: 6 3; }
+.show-changes g.node.change-added > :is(polygon, ellipse, path) { stroke: #16a34a;
+  stroke-width: 4px; stroke-dasharray: 6 3; }
+.show-changes g.node.change-rewritten > :is(polygon, ellipse, path) { stroke: #0891b2;
+  stroke-width: 4px; stroke-dasharray: 6 3; }
+.show-changes g.node.change-removed > :is(polygon, ellipse, path) { stroke: #dc2626;
+  stroke-width: 4px; stroke-dasharray: 2 3; }
+.changes-key { font-size: 11px; color: #475569; }
+g.scope-box { cursor: pointer; }
+g.scope-box rect { fill: #ede9fe; stroke: #6d28d9; stroke-width: 2px; }
+g.scope-box text { font: 12px Helvetica, Arial, sans-serif; fill: #4c1d95; }
 button.link { margin: 2px; }
 #overlay { position: absolute; left: 8px; bottom: 8px; max-height: 45%; max-width: 40em;
            overflow: auto; background: rgba(248, 250, 252, 0.95); border: 1px solid #cbd5e1;
            padding: 4px 8px; font-size: 12px; }
-#overlay summary { font-weight: bold; cursor: pointer; }
+#overlay summary, #dashboard summary { font-weight: bold; cursor: pointer; }
+#dashboard { position: absolute; right: 370px; top: 8px; max-height: 90%; overflow: auto;
+             background: rgba(248, 250, 252, 0.95); border: 1px solid #cbd5e1;
+             padding: 4px 8px; font-size: 12px; max-width: 400px; }
+#dashboard svg.curve { display: block; margin: 4px 0; }
 .legend { list-style: none; padding: 0; margin: 4px 0; display: flex; gap: 10px; flex-wrap: wrap; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
 .ranking td, .ranking th { padding: 1px 6px; text-align: left; }
@@ -78,19 +90,61 @@ SCRIPT = r"""
     }
     apply();
   }
+  function centre(g) {
+    var box = g.getBoundingClientRect();
+    return { x: box.left + box.width / 2, y: box.top + box.height / 2 };
+  }
+  function idsByKey(name) {
+    var nodes = (stageInfo(name) || {}).nodes || {}, table = {};
+    Object.keys(nodes).forEach(function (id) {
+      if (nodes[id].key !== undefined) { table[nodes[id].key] = id; }
+    });
+    return table;
+  }
+  // The node the view keeps in place when the stage changes: the selected one, else the
+  // one nearest the middle of the screen, among the nodes the next stage has too.
+  function anchorFor(name) {
+    if (!current || current.hidden) { return null; }
+    var target = idsByKey(name), frame = canvas.getBoundingClientRect(), best = null;
+    var mid = { x: frame.left + frame.width / 2, y: frame.top + frame.height / 2 };
+    current.querySelectorAll("g.node").forEach(function (g) {
+      var info = details(picker.value, nodeId(g));
+      if (!info || info.key === undefined || target[info.key] === undefined) { return; }
+      var at = centre(g), d = Math.abs(at.x - mid.x) + Math.abs(at.y - mid.y);
+      if (g.classList.contains("selected")) { d = -1; }
+      if (!best || d < best.d) { best = { d: d, at: at, id: target[info.key],
+                                         selected: d < 0 }; }
+    });
+    return best;
+  }
+  function placeAnchor(anchor) {
+    var g = null;
+    current.querySelectorAll("g.node").forEach(function (n) {
+      if (nodeId(n) === anchor.id) { g = n; }
+    });
+    if (!g) { fit(); return; }
+    apply();
+    var at = centre(g);
+    view.x += anchor.at.x - at.x; view.y += anchor.at.y - at.y;
+    apply();
+    if (anchor.selected) { select(g); }
+  }
   function showStage(name) {
+    var anchor = anchorFor(name);
     canvas.querySelectorAll(".stage").forEach(function (d) { d.hidden = true; });
     current = stageDiv(name);
     current.hidden = false;
     picker.value = name;
-    fit();
+    if (anchor) { placeAnchor(anchor); } else { fit(); }
     markChanges();
     runSearch();
   }
   function markChanges() {
     current.querySelectorAll("g.node").forEach(function (g) {
-      var info = details(picker.value, nodeId(g));
-      g.classList.toggle("changed", !!(info && info["new in this stage"]));
+      var info = details(picker.value, nodeId(g)) || {}, words = (info.change || "").split(" ");
+      ["added", "rewritten", "removed"].forEach(function (word) {
+        g.classList.toggle("change-" + word, words.indexOf(word) >= 0);
+      });
     });
   }
   function nodeId(g) {
@@ -135,12 +189,21 @@ SCRIPT = r"""
     if (!info) { panel.appendChild(row("", "no details for this node")); return; }
     var table = document.createElement("table");
     Object.keys(info).forEach(function (key) {
-      if (key === "links" || info[key] === "" || info[key] === null) { return; }
+      if (key === "links" || key === "key" || info[key] === "" || info[key] === null) {
+        return;
+      }
       var value = Array.isArray(info[key]) ? info[key].join("; ") : String(info[key]);
       table.appendChild(row(key, value));
     });
     panel.appendChild(table);
     if (info.links) { panel.appendChild(linkButtons(info.links)); }
+    if (info.scope && window.graphcViewer.collapse) {
+      var fold = document.createElement("button");
+      fold.className = "link";
+      fold.textContent = "collapse " + info.scope + " to one box";
+      fold.addEventListener("click", function () { window.graphcViewer.collapse(info.scope); });
+      panel.appendChild(fold);
+    }
     var kernel = info.kernel;
     if (kernel && data.kernels[kernel]) {
       panel.appendChild(folded("kernel " + kernel, JSON.stringify(data.kernels[kernel], null, 1)));
@@ -148,6 +211,10 @@ SCRIPT = r"""
     if (kernel) {
       var title = "LLVM IR of " + kernel + " (as emitted, before LLVM optimizes it)";
       panel.appendChild(folded(title, data.ir[kernel] || data.no_ir));
+      if (data.asm[kernel]) {
+        var asm = "assembly of " + kernel + " (after LLVM's optimizations, as it runs)";
+        panel.appendChild(folded(asm, data.asm[kernel]));
+      }
     }
   }
   function select(g) {
@@ -244,7 +311,8 @@ SCRIPT = r"""
   });
   window.graphcViewer = { showStage: showStage, select: select, search: function (q) {
     search.value = q; runSearch(); nextHit(); return hits.length;
-  } };
+  }, data: data, stageInfo: stageInfo, nodeId: nodeId,
+     current: function () { return { name: picker.value, div: current }; } };
   showStage(data.initial);
 })();
 """

@@ -86,11 +86,6 @@ def describe_node(node: Node, part, kernels: dict, shapes: dict) -> dict:
     return details
 
 
-def node_ids(graph) -> set:
-    """ids of a graph's nodes and of the ops inside its kernels."""
-    return {id(n) for node in graph.nodes() for n in (node, *inner_ops(node))}
-
-
 def describe_drawn(writer, fn, before: set | None = None) -> dict:
     """{DOT id: details} for every node a Writer drew (kernel inner ops included); with
     `before` (node ids of the stage before), each says whether this stage's pass made it."""
@@ -137,20 +132,41 @@ def function_definitions(module_text: str) -> dict:
     return found
 
 
-def kernel_ir(fn, module_text: str | None) -> dict:
-    """{kernel name: its LLVM IR (with its helper functions <name>.<part>)}, each capped."""
-    if not module_text:
-        return {}
-    definitions = function_definitions(module_text)
+def assembly_functions(assembly: str) -> dict:
+    """{function name: its assembly, from its label to the end of its body} in an .s text."""
+    found, name, lines = {}, None, []
+    for line in assembly.splitlines():
+        label = re.match(r"([A-Za-z_][\w.$]*):", line)
+        if label and name is None:
+            name, lines = label.group(1), []
+        if name is not None:
+            lines.append(line)
+        if name is not None and re.match(r"\.Lfunc_end\d+:", line):
+            found[name], name = "\n".join(lines), None
+    return found
+
+
+def capped(text: str) -> str:
+    if len(text) > IR_LIMIT:
+        return text[:IR_LIMIT] + f"\n; ... {len(text) - IR_LIMIT} more characters"
+    return text
+
+
+def per_kernel(fn, functions: dict) -> dict:
+    """{kernel name: the text of its LLVM function and its helpers <function>.<part>}."""
     table = {}
     for info in getattr(fn, "kernels", None) or []:
-        own = [
-            text
-            for name, text in definitions.items()
-            if name == info.function or name.startswith(info.function + ".")
-        ]
-        text = "\n\n".join(own)
-        if len(text) > IR_LIMIT:
-            text = text[:IR_LIMIT] + f"\n; ... {len(text) - IR_LIMIT} more characters"
-        table[info.name] = text
+        own = [text for name, text in functions.items()
+               if name == info.function or name.startswith(info.function + ".")]
+        table[info.name] = capped("\n\n".join(own))
     return table
+
+
+def kernel_ir(fn, module_text: str | None) -> dict:
+    """{kernel name: its LLVM IR as emitted}, each capped."""
+    return per_kernel(fn, function_definitions(module_text)) if module_text else {}
+
+
+def kernel_assembly(fn, assembly: str | None) -> dict:
+    """{kernel name: its assembly as compiled (after LLVM's optimizations)}, each capped."""
+    return per_kernel(fn, assembly_functions(assembly)) if assembly else {}

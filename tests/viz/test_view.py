@@ -18,6 +18,8 @@ from graphc import cli_view
 from graphc.viz.render import DiagramError
 from graphc.viz.view import view
 from graphc.viz.view_assets import SCRIPT
+from graphc.viz.view_collapse import COLLAPSE_SCRIPT
+from tests.viz.browser import BROWSER
 
 pytestmark = pytest.mark.needs_dot
 
@@ -30,7 +32,8 @@ def page_data(text: str) -> dict:
 
 def stage_svgs(text: str) -> dict:
     """{stage name: the HTML of its div}."""
-    parts = re.split(r'<div class="stage" data-stage="([^"]+)" hidden>', text)[1:]
+    canvas = text[text.index('<div id="canvas">') : text.index('<aside id="details">')]
+    parts = re.split(r'<div class="stage" data-stage="([^"]+)" hidden>', canvas)[1:]
     return dict(zip(parts[0::2], parts[1::2]))
 
 
@@ -124,9 +127,10 @@ def test_what_cannot_be_viewed_is_named(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: no JS check")
-def test_the_script_parses(tmp_path):
+@pytest.mark.parametrize("text", [SCRIPT, COLLAPSE_SCRIPT], ids=["viewer", "collapse"])
+def test_the_script_parses(tmp_path, text):
     script = tmp_path / "viewer.js"
-    script.write_text(SCRIPT)
+    script.write_text(text)
     done = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -146,8 +150,6 @@ def test_the_command_line_writes_the_page(tmp_path):
                                                                           "optimized"]
 
 
-BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")
-                if shutil.which(b)), None)
 # Runs in the page after the viewer: switch stage, search, click a node; the results go into
 # the DOM, which the browser dumps.
 DRIVER = """<script>

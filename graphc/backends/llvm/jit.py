@@ -4,6 +4,7 @@ Public API:
   host_target_machine() -> llvmlite.binding.TargetMachine   (cached; host CPU and features)
   host_cpu() -> (cpu_name, feature_string)                     (what the machine was built for)
   compile_ir(ir_text, name, debug=None, speed_level=3) -> CompiledModule
+  assembly_of(ir_text, name, speed_level=3) -> str            (what compile_ir makes, to read)
   options_tag(speed_level) -> str                              (cache-key tag of the settings)
   CompiledModule.address(symbol) -> int, .name, .seconds, .from_cache, .optimized_ir (or None)
   debug_level(debug=None) -> int                               (explicit value, else GRAPHC_DEBUG)
@@ -32,6 +33,7 @@ import re
 from graphc.backends.llvm import threads
 from graphc.backends.llvm.mcjit import (  # noqa: F401 (jit's public API)
     CompiledModule,
+    assembly_of,
     compile_module,
     debug_level,
     host_cpu,

@@ -116,6 +116,14 @@ def compile_module(ir_text: str, name: str, debug: int | None = None,
     return compiled
 
 
+def assembly_of(ir_text: str, name: str, speed_level: int = 3) -> str:
+    """The assembly compile_module makes of `ir_text` (the same IR passes and code generator),
+    to read (gc.view shows each kernel's); nothing is loaded or cached."""
+    with _LOCK:
+        module = _parse_and_optimize(ir_text, name, speed_level)
+        return host_target_machine().emit_assembly(module)
+
+
 def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_level: int,
                      options: str) -> CompiledModule:
     cpu, features = host_cpu()

@@ -1,0 +1,94 @@
+"""Benchmark: gc.view at size. The 2-block Transformer classifier's training step
+(examples/transformer_classifier.py, Adam, llvm backend) is viewed, and the page is loaded
+in headless chromium, which then switches to every stage, searches, and collapses every
+scope of a stage.
+
+Reported: nodes per stage, the seconds gc.view takes (graphviz's dot lays out each stage,
+the kernels' assembly is compiled again), the page's size, and in the browser the time to
+load (scripts done), to show each stage, to search, and to collapse and expand all.
+
+    python bench/bench_viewer.py [--out transformer-view.html]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+
+from transformer_classifier import build_model, make_sentences  # noqa: E402
+
+import graphc as gc  # noqa: E402
+
+DRIVER = """<script>
+var out = {loaded: performance.now(), show: {}}, v = window.graphcViewer;
+function timed(f) { var a = performance.now(); var r = f(); return [performance.now() - a, r]; }
+v.data.stages.forEach(function (s) {
+  out.show[s.name] = timed(function () { v.showStage(s.name); })[0]; });
+v.showStage("grad");
+out.search = timed(function () { return v.search("matmul"); });
+out.collapse_layers = timed(v.collapseAll);
+out.expand_layers = timed(v.expandAll);
+v.showStage("fused");
+out.collapse_kernels = timed(v.collapseAll);
+var pre = document.createElement("pre"); pre.id = "result";
+pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+</script>"""
+
+
+def fitted_model():
+    model = build_model()
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"],
+                  backend="llvm")
+    x, y = make_sentences(128, np.random.default_rng(0))
+    model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    return model
+
+
+def browser_times(page: Path) -> dict:
+    browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")
+                    if shutil.which(b)), None)
+    if browser is None:
+        return {"skipped": "no chromium on PATH"}
+    driven = page.with_name("driven-" + page.name)
+    driven.write_text(page.read_text().replace("</body>", DRIVER + "</body>"))
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--window-size=1400,900", "--dump-dom", driven.as_uri()],
+                          capture_output=True, text=True, timeout=600)
+    driven.unlink()
+    return json.loads(re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S).group(1))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="transformer-view.html", help="the page to write")
+    args = parser.parse_args(argv)
+    model = fitted_model()
+    step = model.train_function
+    print("nodes per stage:", {s: len(step.graph(s).nodes()) for s in step.stages})
+    start = time.perf_counter()
+    page = gc.view(model, args.out)
+    print(f"gc.view: {time.perf_counter() - start:.1f} s, page {page.stat().st_size / 1e6:.1f} MB")
+    times = browser_times(page)
+    if "skipped" in times:
+        print("browser:", times["skipped"])
+        return
+    print(f"chromium: loaded (scripts done) after {times['loaded']:.0f} ms")
+    print("show a stage, ms:", {k: round(v) for k, v in times["show"].items()})
+    for key in ("search", "collapse_layers", "expand_layers", "collapse_kernels"):
+        ms, result = times[key]
+        print(f"{key}: {ms:.0f} ms ({result} {'found' if key == 'search' else 'scopes'})")
+
+
+if __name__ == "__main__":
+    main()
