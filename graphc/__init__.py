@@ -40,6 +40,7 @@ PUBLIC = {
     "equal": "graphc.api",
     "erf": "graphc.api",
     "exp": "graphc.api",
+    "export": "graphc.export",
     "expand_dims": "graphc.api",
     "expm1": "graphc.api",
     "ge": "graphc.api",

@@ -1,0 +1,30 @@
+"""`model.export(filepath, format=...)`, as in Keras 3: one exporter per format in EXPORTERS
+(each a function of the model, the path, verbose and the format's own keyword arguments)."""
+
+from __future__ import annotations
+
+import graphc as gc
+from graphc.ir import user_site
+
+
+def export_shared_library(model, filepath, verbose=True, **kwargs):
+    """The model's inference (predict) as a C library: libNAME.so, libNAME.a, NAME.h and a
+    README in the folder `filepath` (see graphc.export.export for name, cpu, weights_file and
+    batch_chunk)."""
+    kwargs["name"] = kwargs.get("name") or model.name
+    result = gc.export(model.make_predict_function("llvm"), filepath, **kwargs)
+    if verbose:
+        print(f"Saved the C library {result.name} (lib{result.name}.so, lib{result.name}.a, "
+              f"{result.name}.h) for cpu {result.cpu} at '{filepath}'.")
+    return result
+
+
+EXPORTERS = {"so": export_shared_library}
+
+
+def export_model(model, filepath, format="so", verbose=True, **kwargs):  # noqa: A002 - Keras's
+    exporter = EXPORTERS.get(format)
+    if exporter is None:
+        raise ValueError(f"Model.export: unknown format {format!r}; graphc exports "
+                         f"{', '.join(sorted(EXPORTERS))} (called at {user_site()})")
+    return exporter(model, filepath, verbose=verbose, **kwargs)
