@@ -81,19 +81,24 @@ def test_the_library_needs_no_python_llvm_or_libstdcxx_and_exports_only_its_api(
         "pair_create", "pair_destroy", "pair_last_error", "pair_predict"]
 
 
+def assert_library_predicts_like(lib, model, rows, threads, *create_args):
+    """The library's outputs for random rows equal model.predict (one 10-wide output)."""
+    ctx = lib.create(threads, *create_args)
+    x = RNG.random((rows, 784))
+    code, (y,) = lib.run(ctx, [x], [(rows, 10)])
+    lib.destroy(ctx)
+    assert code == 0, lib.last_error(ctx)
+    np.testing.assert_allclose(y, model.predict(x.astype("float32"), verbose=0), rtol=1e-5,
+                               atol=1e-6)
+
+
 @needs_cc
 def test_weights_file_is_read_at_create_and_checked(tmp_path):
     model = small_model("mlp", seed=3)
     result = model.export(tmp_path, name="mlpw", weights_file=True, verbose=False)
     weights = result.files["weights"]
     lib = Library(tmp_path / "libmlpw.so", "mlpw", 1, 1, weights_file=True)
-    ctx = lib.create(2, str(weights).encode())
-    x = RNG.random((9, 784))
-    code, (y,) = lib.run(ctx, [x], [(9, 10)])
-    lib.destroy(ctx)
-    assert code == 0
-    np.testing.assert_allclose(y, model.predict(x.astype("float32"), verbose=0), rtol=1e-5,
-                               atol=1e-6)
+    assert_library_predicts_like(lib, model, 9, 2, str(weights).encode())
     (tmp_path / "other.weights").write_bytes(weights.read_bytes()[:-8] + b"\x01" * 8)
     assert not lib.create(1, str(tmp_path / "other.weights").encode())
     assert b"is not this library's weights file" in lib.last_error(None)
@@ -109,29 +114,17 @@ def test_portable_cpu_levels(tmp_path, cpu, feature):
     assert result.cpu.startswith(cpu) and cpu in (tmp_path / "lvl.h").read_text()
     if not host_has(feature):
         pytest.skip(f"this CPU lacks {feature}: the {cpu} library cannot run here")
-    lib = Library(tmp_path / "liblvl.so", "lvl", 1, 1)
-    ctx = lib.create(1)
-    x = RNG.random((5, 784))
-    code, (y,) = lib.run(ctx, [x], [(5, 10)])
-    lib.destroy(ctx)
-    assert code == 0
-    np.testing.assert_allclose(y, model.predict(x.astype("float32"), verbose=0), rtol=1e-5,
-                               atol=1e-6)
+    assert_library_predicts_like(Library(tmp_path / "liblvl.so", "lvl", 1, 1), model, 5, 1)
 
 
 @needs_cc
 def test_two_libraries_in_one_process_keep_their_own_code(tmp_path):
     models = [small_model("mlp", seed=s) for s in (5, 6)]
-    x = RNG.random((4, 784))
     for k, model in enumerate(models):
         model.export(tmp_path / f"m{k}", name=f"twin{k}", verbose=False)
     for k, model in enumerate(models):
         lib = Library(tmp_path / f"m{k}" / f"libtwin{k}.so", f"twin{k}", 1, 1)
-        ctx = lib.create(2)
-        code, (y,) = lib.run(ctx, [x], [(4, 10)])
-        lib.destroy(ctx)
-        np.testing.assert_allclose(y, model.predict(x.astype("float32"), verbose=0),
-                                   rtol=1e-5, atol=1e-6)
+        assert_library_predicts_like(lib, model, 4, 2)
 
 
 def test_unsupported_models_and_arguments_are_named(tmp_path):

@@ -14,7 +14,7 @@ import re
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm, gemm_library, jit
+from graphc.backends.llvm import gemm, gemm_library, jit, mcjit
 from graphc.backends.llvm.emit import STEP, generate
 
 BARRIER = "graphc_barrier"
@@ -44,11 +44,11 @@ def object_code(program, prefix: str, cpu: str) -> tuple:
     """(object bytes defining `{prefix}step` and calling `{prefix}barrier`, cpu described)."""
     machine, described = target_machine(cpu)
     text, _ = generate(program)
-    module = parse(text, "step", machine)
-    optimize(module, machine)
+    module = parse(text, machine)
+    mcjit._optimize(module, machine)  # O3 with the vectorizers, as the JIT compiles
     for name in sorted(set(_DECLARED.findall(text))):
         if name in gemm_library.VARIANTS:
-            module.link_in(parse(gemm_text(name), name, machine))
+            module.link_in(parse(gemm_text(name), machine))
     rename_and_hide(module, prefix)
     module.verify()
     return machine.emit_object(module), described
@@ -60,24 +60,12 @@ def gemm_text(name: str) -> str:
     return str(library)
 
 
-def parse(text: str, name: str, machine) -> llvm.ModuleRef:
-    try:
-        module = llvm.parse_assembly(text)
-        module.verify()
-    except RuntimeError as err:
-        raise RuntimeError(f"export: LLVM rejected the IR of {name!r}: {err}") from None
-    module.triple = machine.triple
-    module.data_layout = str(machine.target_data)
+def parse(text: str, machine) -> llvm.ModuleRef:
+    """The module of IR graphc emitted, for `machine` (it verifies as the JIT's does)."""
+    module = llvm.parse_assembly(text)
+    module.verify()
+    module.triple, module.data_layout = machine.triple, str(machine.target_data)
     return module
-
-
-def optimize(module: llvm.ModuleRef, machine) -> None:
-    """O3 with the vectorizers, as jit.py compiles a function's module."""
-    tuning = llvm.create_pipeline_tuning_options(speed_level=3)
-    tuning.loop_vectorization = tuning.slp_vectorization = True
-    tuning.loop_unrolling = tuning.loop_interleaving = True
-    builder = llvm.create_pass_builder(machine, tuning)
-    builder.getModulePassManager().run(module, builder)
 
 
 def rename_and_hide(module: llvm.ModuleRef, prefix: str) -> None:
