@@ -7,11 +7,18 @@ import graphc as gc
 from graphc.ir import user_site
 
 
-def export_shared_library(model, filepath, verbose=True, **kwargs):
+def export_shared_library(model, filepath, verbose=True, train_step=False, **kwargs):
     """The model's inference (predict) as a C library: libNAME.so, libNAME.a, NAME.h and a
     README in the folder `filepath` (see graphc.export.export for name, cpu, weights_file and
-    batch_chunk)."""
+    batch_chunk). train_step=True adds NAME_train_step: the compiled training step that the
+    model's last fit or train_on_batch ran, for fine-tuning without Python."""
     kwargs["name"] = kwargs.get("name") or model.name
+    if train_step:
+        kwargs["train_function"] = model.train_function
+        if kwargs["train_function"] is None:
+            raise ValueError(f"Model.export: train_step=True needs the compiled training step "
+                             f"of model {model.name!r}: compile it and run fit or "
+                             f"train_on_batch once first (called at {user_site()})")
     result = gc.export(model.make_predict_function("llvm"), filepath, **kwargs)
     if verbose:
         print(f"Saved the C library {result.name} (lib{result.name}.so, lib{result.name}.a, "

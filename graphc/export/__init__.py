@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from graphc.backends.llvm.aot_object import CPUS, object_code
-from graphc.export.build import ToolMissing, compile_and_link
-from graphc.export.csource import c_identifier, header, model_source
+from graphc.export.build import API, ToolMissing, compile_and_link
+from graphc.export.csource import WHAT, c_identifier, header, model_source
 from graphc.export.lowering import UnsupportedForExport, lower
 from graphc.export.readme import readme
 from graphc.files import atomic_write
@@ -42,7 +42,8 @@ class ExportResult:
 
 
 def export(function, path, name: str | None = None, cpu: str = "native",
-           weights_file: bool = False, batch_chunk: int = DEFAULT_CHUNK) -> ExportResult:
+           weights_file: bool = False, batch_chunk: int = DEFAULT_CHUNK,
+           train_function=None) -> ExportResult:
     """Write `function` (a graphc Function of float32 arrays, batch first) as a C library.
 
     Args:
@@ -51,7 +52,10 @@ def export(function, path, name: str | None = None, cpu: str = "native",
       cpu: "native" (this machine, the default), "x86-64-v3" or "x86-64-v4".
       weights_file: write the weights to NAME.weights, read by NAME_create, instead of
         embedding them.
-      batch_chunk: rows per internal step (calls take any number of rows).
+      batch_chunk: rows per internal step (predict takes any number of rows); the largest
+        batch of NAME_train_step.
+      train_function: a training step over the same shared variables (e.g. a model's
+        train_function), exported as NAME_train_step; it updates the context's weights.
     Raises UnsupportedForExport naming what cannot be exported, ToolMissing when no C
     compiler is found.
     """
@@ -59,25 +63,36 @@ def export(function, path, name: str | None = None, cpu: str = "native",
         raise ValueError(f"export: batch_chunk must be a positive int; received {batch_chunk!r} "
                          f"(at {user_site()})")
     name = c_identifier(name or function.name or "model")
-    lowered = lower(function, batch_chunk)
+    lowered = lower(function, batch_chunk, train_function)
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="graphc-export-") as temp:
-        work = Path(temp)
-        step_object, described = object_code(lowered.program, f"{name}_graphc_", cpu)
-        blob = work / f"{name}.weights"
-        blob.write_bytes(lowered.weights)
-        (work / f"{name}.h").write_text(header(name, lowered, weights_file, described))
-        (work / f"{name}_model.c").write_text(model_source(
-            name, lowered, None if weights_file else str(blob), weights_hash(lowered.weights)))
-        (work / "README.md").write_text(readme(name, lowered, described, weights_file))
-        built = compile_and_link(work, name, step_object)
-        roles = {"shared": built[0], "static": built[1], "header": work / f"{name}.h",
-                 "readme": work / "README.md"}
-        if weights_file:
-            roles["weights"] = blob
+        roles, described = build_library(Path(temp), name, lowered, cpu, weights_file)
         files = {role: publish(source, folder) for role, source in roles.items()}
     return ExportResult(name, files, described)
+
+
+def build_library(work: Path, name: str, lowered, cpu: str, weights_file: bool) -> tuple:
+    """({role: file in `work`}, cpu described): objects, C sources, README, libraries."""
+    objects = []
+    for program in lowered.programs:
+        what = WHAT[program.training]
+        code, described = object_code(program.program, f"{name}_graphc_{what}_step",
+                                      f"{name}_graphc_barrier", cpu)
+        objects.append(code)
+    blob = work / f"{name}.weights"
+    blob.write_bytes(lowered.weights)
+    (work / f"{name}.h").write_text(header(name, lowered, weights_file, described))
+    (work / f"{name}_model.c").write_text(model_source(
+        name, lowered, None if weights_file else str(blob), weights_hash(lowered.weights)))
+    (work / "README.md").write_text(readme(name, lowered, described, weights_file))
+    api = API + (("train_step",) if lowered.train is not None else ())
+    shared, static = compile_and_link(work, name, objects, api)
+    roles = {"shared": shared, "static": static, "header": work / f"{name}.h",
+             "readme": work / "README.md"}
+    if weights_file:
+        roles["weights"] = blob
+    return roles, described
 
 
 def publish(source: Path, folder: Path) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 COMPILERS = ("cc", "gcc", "clang")
 RUNTIME = Path(__file__).with_name("runtime.c")
-API = ("create", "predict", "destroy", "last_error")
+API = ("create", "predict", "destroy", "last_error")  # + train_step when exported
 
 
 class ToolMissing(RuntimeError):
@@ -37,22 +37,26 @@ def run_tool(command: list, what: str) -> None:
                            f"{' '.join(command)}\n{done.stderr.strip()}")
 
 
-def compile_and_link(work: Path, name: str, step_object: bytes) -> tuple:
-    """In `work` (holding NAME.h and NAME_model.c): build (libNAME.so, libNAME.a) paths."""
+def compile_and_link(work: Path, name: str, step_objects: list, api: tuple) -> tuple:
+    """In `work` (holding NAME.h and NAME_model.c): build (libNAME.so, libNAME.a) paths from
+    the steps' object code; the .so exports NAME_<f> for f in `api` only."""
     cc = c_compiler()
     shutil.copyfile(RUNTIME, work / "graphc_runtime.c")
-    (work / "step.o").write_bytes(step_object)
+    objects = [str(work / "model.o")]
+    for k, code in enumerate(step_objects):
+        objects.append(str(work / f"step{k}.o"))
+        Path(objects[-1]).write_bytes(code)
     run_tool([cc, "-O2", "-fPIC", "-pthread", "-std=c11", "-D_GNU_SOURCE", "-I", str(work),
               "-c", str(work / f"{name}_model.c"), "-o", str(work / "model.o")],
              "compiling the model source")
-    exported = "".join(f"{name}_{fn}; " for fn in API)
+    exported = "".join(f"{name}_{fn}; " for fn in api)
     (work / "exports.map").write_text(f"{{ global: {exported}local: *; }};\n")
     library = work / f"lib{name}.so"
-    run_tool([cc, "-shared", "-o", str(library), str(work / "model.o"), str(work / "step.o"),
+    run_tool([cc, "-shared", "-o", str(library), *objects,
               f"-Wl,--version-script={work / 'exports.map'}", "-Wl,-z,noexecstack",
               "-pthread", "-lm"], "linking the shared library")
     archive = work / f"lib{name}.a"
-    run_tool([archiver(), "rcs", str(archive), str(work / "model.o"), str(work / "step.o")],
+    run_tool([archiver(), "rcs", str(archive), *objects],
              "archiving the static library")
     return library, archive
 

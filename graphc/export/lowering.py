@@ -1,10 +1,12 @@
-"""A compiled function as the tables an ahead-of-time library needs: its Program (the LLVM
-backend's stages, run again), the run-time size symbols for every batch of 1..chunk rows, the
-arena offsets planned for a full chunk, and the weights laid out in one 64-byte-aligned blob.
+"""Compiled functions as the tables an ahead-of-time library needs: each one's Program (the
+LLVM backend's stages, run again), the run-time size symbols for every batch of 1..chunk rows and
+the arena offsets planned for a full chunk; and the weights (every shared variable and constant
+of all of them, each shared variable once) laid out in one 64-byte-aligned blob.
 
-The library runs a call of n rows as chunks of at most `chunk` rows, as Keras's predict runs
-batches: every size is then known when the library is built, and the arena planned for a full
-chunk holds every smaller one (checked here for each chunk size).
+The library runs a predict call of n rows as chunks of at most `chunk` rows, as Keras's predict
+runs batches; a training step takes at most `chunk` rows (one step, one batch). Every size is
+then known when the library is built, and the arena planned for a full chunk holds every smaller
+one (checked here for each chunk size).
 """
 
 from __future__ import annotations
@@ -37,53 +39,88 @@ class Shaped:
 
 
 @dataclass
-class Lowered:
-    """Everything the C tables hold, plus the Program the LLVM module is emitted from."""
+class LoweredProgram:
+    """One function's C tables, plus the Program its LLVM module is emitted from."""
 
     program: object
+    training: bool  # a training step: updates allowed, outputs written once (not per row)
     chunk: int
     slot_table: list  # per chunk size m = 1..chunk: the symbol values
-    places: list  # per buffer: (kind code, index or byte offset)
+    arena_offsets: dict  # id(buffer) -> byte offset in the arena
     arena_bytes: int
-    weights: bytes
     inputs: list  # (name, shape without the batch) per input
-    outputs: list  # (name, shape without the batch) per output
+    outputs: list  # (name, shape without the batch, or the whole shape of a step's output)
 
 
-def lower(function, chunk: int) -> Lowered:
-    """The tables of `function` (a graphc Function on the llvm backend's graphs)."""
-    check_function(function)
+@dataclass
+class Lowered:
+    """The predict program, the training step's (or None), and the weights of both."""
+
+    predict: LoweredProgram
+    train: LoweredProgram | None
+    weights: bytes
+    weight_offsets: dict  # weight_key(buffer) -> byte offset in `weights`
+
+    @property
+    def programs(self) -> list:
+        return [p for p in (self.predict, self.train) if p is not None]
+
+    def places(self, lowered: LoweredProgram) -> list:
+        """Per buffer of `lowered`: (place code, input/output index or byte offset)."""
+        return [place_of(b, self.weight_offsets, lowered.arena_offsets)
+                for b in lowered.program.buffers]
+
+
+def lower(function, chunk: int, train_function=None) -> Lowered:
+    """The tables of `function` (inference) and of `train_function` (a training step, or
+    None): graphc Functions on the llvm backend's graphs."""
+    programs = [lower_program(function, chunk, False)]
+    if train_function is not None:
+        programs.append(lower_program(train_function, chunk, True))
+    weights, offsets = weight_blob([b for p in programs for b in p.program.buffers])
+    return Lowered(programs[0], programs[1] if len(programs) > 1 else None, weights, offsets)
+
+
+def lower_program(function, chunk: int, training: bool) -> LoweredProgram:
+    check_function(function, training)
     expanded = expand_composites(function.graph("optimized"))
     program = plan_memory(schedule_kernels(fuse_kernels(expanded)), expanded)
     inputs = [(p.name or f"input{k}", tuple(p.shape[1:]))
               for k, p in enumerate(program.graph.inputs)]
-    outputs = [(o.name or f"output{k}", tuple(o.shape[1:]))
+    outputs = [(o.name or f"output{k}", tuple(o.shape if training else o.shape[1:]))
                for k, o in enumerate(program.graph.outputs)]
     slot_table = [symbol_values(program, m, function) for m in range(1, chunk + 1)]
-    weights, weight_offsets = weight_blob(program.buffers)
     arena_offsets, arena_bytes = plan_arena(program, slot_table, function)
-    places = [place_of(buf, weight_offsets, arena_offsets) for buf in program.buffers]
-    return Lowered(program, chunk, slot_table, places, arena_bytes, weights, inputs, outputs)
+    return LoweredProgram(program, training, chunk, slot_table, arena_offsets, arena_bytes,
+                          inputs, outputs)
 
 
-def check_function(function) -> None:
-    """Inference functions of float32 arrays with the batch first, and no updates."""
+def check_function(function, training: bool) -> None:
+    """Functions of float32 arrays with the batch first; inference ones update nothing and
+    return the batch first, a training step's outputs have fixed shapes."""
     label = f"function {function.name!r}" if function.name else "the function"
     graph = function.graph("optimized")
-    if graph.updates:
+    if graph.updates and not training:
         names = ", ".join(v.name or "?" for v, _ in graph.updates)
         raise UnsupportedForExport(f"export: {label} updates variables ({names}); a stateful "
                                    f"model (e.g. stateful=True RNN) cannot be exported")
-    for kind, nodes in (("input", graph.inputs), ("output", graph.outputs)):
-        for k, node in enumerate(nodes):
-            what = f"{kind} {k} ({node.name or 'unnamed'})"
-            if node.dtype not in SUPPORTED_DTYPES:
-                raise UnsupportedForExport(f"export: {label}: {what} has dtype {node.dtype}; "
-                                           f"exported libraries take float32 only")
-            if not node.shape or node.shape[0] is not None or None in node.shape[1:]:
-                raise UnsupportedForExport(
-                    f"export: {label}: {what} has shape {node.shape}; exported libraries need "
-                    f"the batch (None) first and every other size fixed")
+    for k, node in enumerate(graph.inputs):
+        check_array(label, f"input {k}", node, batch_first=True)
+    for k, node in enumerate(graph.outputs):
+        check_array(label, f"output {k}", node, batch_first=not training)
+
+
+def check_array(label: str, what: str, node, batch_first: bool) -> None:
+    what = f"{what} ({node.name or 'unnamed'})"
+    if node.dtype not in SUPPORTED_DTYPES:
+        raise UnsupportedForExport(f"export: {label}: {what} has dtype {node.dtype}; "
+                                   f"exported libraries take float32 only")
+    fixed = node.shape[1:] if batch_first else node.shape
+    if None in fixed or (batch_first and (not node.shape or node.shape[0] is not None)):
+        need = "the batch (None) first and every other size fixed" if batch_first else \
+            "fixed sizes"
+        raise UnsupportedForExport(f"export: {label}: {what} has shape {node.shape}; "
+                                   f"exported libraries need {need}")
 
 
 def symbol_values(program, rows: int, function) -> list:
@@ -127,14 +164,20 @@ def plan_arena(program, slot_table, function) -> tuple:
     return {id(b): o for b, o in zip(temps, offsets)}, total
 
 
+def weight_key(buf) -> int:
+    """Buffers of one shared variable in several programs share their bytes."""
+    return id(buf.node.attr("storage")) if buf.kind == "shared" else id(buf)
+
+
 def weight_blob(buffers) -> tuple:
-    """(bytes of every shared variable and constant, each 64-byte aligned; {id: offset})."""
+    """(bytes of every shared variable and constant, each 64-byte aligned; {weight_key:
+    offset})."""
     parts, offsets, size = [], {}, 0
     for buf in buffers:
-        if buf.kind not in WEIGHT_KINDS:
+        if buf.kind not in WEIGHT_KINDS or weight_key(buf) in offsets:
             continue
         data = np.ascontiguousarray(buf.array).tobytes()
-        offsets[id(buf)] = size
+        offsets[weight_key(buf)] = size
         padded = align_up(max(len(data), 1), ALIGNMENT)
         parts.append(data + bytes(padded - len(data)))
         size += padded
@@ -151,5 +194,5 @@ def place_of(buf, weight_offsets, arena_offsets) -> tuple:
     if buf.kind == "output":
         return PLACE_CODES["output"], buf.index
     if buf.kind in WEIGHT_KINDS:
-        return PLACE_CODES["weight"], weight_offsets[id(buf)]
+        return PLACE_CODES["weight"], weight_offsets[weight_key(buf)]
     return PLACE_CODES["arena"], arena_offsets[id(buf)]

@@ -6,14 +6,17 @@ from graphc.export.csource import parameters
 
 
 def readme(name: str, lowered, cpu: str, weights_file: bool) -> str:
-    xs, ys = parameters(lowered)
+    xs, ys = parameters(lowered.predict)
     create = (f'{name}_create(2, "{name}.weights")' if weights_file else f"{name}_create(2)")
     inputs = "\n".join(f"- input {k} `{n}`: n x {shape}" for k, (n, shape) in
-                       enumerate(lowered.inputs))
+                       enumerate(lowered.predict.inputs))
     outputs = "\n".join(f"- output {k} `{n}`: n x {shape}" for k, (n, shape) in
-                        enumerate(lowered.outputs))
+                        enumerate(lowered.predict.outputs))
     weights = (f"The weights are in `{name}.weights`; pass its path to `{name}_create`."
                if weights_file else "The weights are embedded in the library.")
+    if lowered.train is not None:
+        weights += (f" `{name}_train_step` (at most {lowered.train.chunk} rows a step) trains "
+                    f"the context's own copy of the weights; see `{name}.h`.")
     return f"""# {name}: a graphc model as a C library
 
 Files: `lib{name}.so` (shared), `lib{name}.a` (static), `{name}.h` (the API).

@@ -21,17 +21,30 @@ enum { GRAPHC_OK = 0, GRAPHC_BAD_ARGUMENT = 1, GRAPHC_NO_MEMORY = 2, GRAPHC_INDE
 
 typedef void (*graphc_step_fn)(void **args, int32_t tid, int32_t nthreads);
 
+/* One compiled function: predict (outputs per row) or a training step (outputs once). */
 typedef struct {
-    const char *name;
-    int64_t chunk, nsyms, nbuffers, ncalls, ninputs, noutputs, arena_bytes, weight_bytes;
+    const char *what;            /* "predict" or "train_step", for error messages */
+    int64_t chunk, nsyms, nbuffers, ncalls, ninputs, noutputs, arena_bytes, per_row_outputs;
     const int64_t *slot_table;   /* chunk rows of nsyms values: sizes of a call of m rows */
     const int64_t *places;       /* per buffer: place code, index or byte offset */
     const int64_t *input_sizes;  /* floats per row of each input */
-    const int64_t *output_sizes;
+    const int64_t *output_sizes; /* floats per row (predict) or in all (a training step) */
+    graphc_step_fn step;
+} graphc_program;
+
+typedef struct {
+    const char *name;
+    int64_t weight_bytes;
     const unsigned char *weights; /* NULL: the weights come from a file */
     uint64_t weight_hash;
-    graphc_step_fn step;
+    const graphc_program *predict, *train; /* train: NULL, or it updates the weights */
 } graphc_model;
+
+/* A program's pointer table, run-time sizes and status words in one context. */
+typedef struct {
+    void **args;
+    int64_t *slots, *status;
+} graphc_table;
 
 typedef struct graphc_pool {
     int nthreads;
@@ -48,9 +61,8 @@ typedef struct graphc_pool {
 typedef struct graphc_context {
     const graphc_model *model;
     graphc_pool pool;
-    pthread_mutex_t call_lock; /* one call at a time per context: the pointer table is shared */
-    void **args;
-    int64_t *slots, *status;
+    pthread_mutex_t call_lock; /* one call at a time per context: tables and arena are shared */
+    graphc_table tables[2];    /* predict, train */
     unsigned char *arena, *weights_owned;
     const unsigned char *weights;
     char error[GRAPHC_ERROR_CHARS];
@@ -175,10 +187,26 @@ static int graphc_read_weights(graphc_context *ctx, const char *path) {
     return GRAPHC_OK;
 }
 
+/* A training step writes the weights: they get memory of the context's own. */
+static int graphc_copy_weights(graphc_context *ctx) {
+    const graphc_model *m = ctx->model;
+    ctx->weights_owned = aligned_alloc(64, (size_t)(m->weight_bytes + 63) / 64 * 64 + 64);
+    if (!ctx->weights_owned) return graphc_fail(ctx, GRAPHC_NO_MEMORY, "%s_create: no memory for the weights", m->name);
+    memcpy(ctx->weights_owned, m->weights, (size_t)m->weight_bytes);
+    ctx->weights = ctx->weights_owned;
+    return GRAPHC_OK;
+}
+
+static const graphc_program *graphc_program_of(const graphc_model *m, int k) {
+    return k == 0 ? m->predict : m->train;
+}
+
 static void graphc_free_context(graphc_context *ctx) {
-    free(ctx->args);
-    free(ctx->slots);
-    free(ctx->status);
+    for (int k = 0; k < 2; k++) {
+        free(ctx->tables[k].args);
+        free(ctx->tables[k].slots);
+        free(ctx->tables[k].status);
+    }
     free(ctx->arena);
     free(ctx->weights_owned);
     pthread_mutex_destroy(&ctx->call_lock);
@@ -187,16 +215,36 @@ static void graphc_free_context(graphc_context *ctx) {
 
 static int graphc_allocate(graphc_context *ctx) {
     const graphc_model *m = ctx->model;
-    ctx->args = calloc((size_t)(2 + m->nbuffers), sizeof(void *));
-    ctx->slots = calloc((size_t)(m->nsyms + 1), sizeof(int64_t));
-    ctx->status = calloc((size_t)(m->ncalls + 1), sizeof(int64_t));
-    ctx->arena = aligned_alloc(64, (size_t)(m->arena_bytes + 63) / 64 * 64 + 64);
-    if (!ctx->args || !ctx->slots || !ctx->status || !ctx->arena)
+    int64_t arena_bytes = 0;
+    for (int k = 0; k < 2; k++) {
+        const graphc_program *p = graphc_program_of(m, k);
+        if (!p) continue;
+        graphc_table *t = &ctx->tables[k];
+        t->args = calloc((size_t)(2 + p->nbuffers), sizeof(void *));
+        t->slots = calloc((size_t)(p->nsyms + 1), sizeof(int64_t));
+        t->status = calloc((size_t)(p->ncalls + 1), sizeof(int64_t));
+        if (!t->args || !t->slots || !t->status) return graphc_fail(ctx, GRAPHC_NO_MEMORY, "%s_create: no memory", m->name);
+        t->args[0] = t->slots;
+        t->args[1] = t->status;
+        if (p->arena_bytes > arena_bytes) arena_bytes = p->arena_bytes;
+    }
+    ctx->arena = aligned_alloc(64, (size_t)(arena_bytes + 63) / 64 * 64 + 64);
+    if (!ctx->arena)
         return graphc_fail(ctx, GRAPHC_NO_MEMORY, "%s_create: no memory for a %lld-byte arena",
-                           m->name, (long long)m->arena_bytes);
-    ctx->args[0] = ctx->slots;
-    ctx->args[1] = ctx->status;
+                           m->name, (long long)arena_bytes);
     return GRAPHC_OK;
+}
+
+/* Weights and arena addresses: fixed for the context's life. */
+static void graphc_bind_fixed(graphc_context *ctx) {
+    for (int k = 0; k < 2; k++) {
+        const graphc_program *p = graphc_program_of(ctx->model, k);
+        for (int64_t b = 0; p && b < p->nbuffers; b++) {
+            int64_t place = p->places[2 * b], where = p->places[2 * b + 1];
+            if (place == PLACE_WEIGHT) ctx->tables[k].args[2 + b] = (void *)(ctx->weights + where);
+            if (place == PLACE_ARENA) ctx->tables[k].args[2 + b] = ctx->arena + where;
+        }
+    }
 }
 
 static graphc_context *graphc_create(const graphc_model *m, int num_threads, const char *weights_path) {
@@ -210,7 +258,9 @@ static graphc_context *graphc_create(const graphc_model *m, int num_threads, con
     ctx->model = m;
     ctx->weights = m->weights;
     pthread_mutex_init(&ctx->call_lock, NULL);
-    if (graphc_allocate(ctx) != GRAPHC_OK || (!m->weights && graphc_read_weights(ctx, weights_path) != GRAPHC_OK)) {
+    int weights = !m->weights ? graphc_read_weights(ctx, weights_path)
+                  : m->train ? graphc_copy_weights(ctx) : GRAPHC_OK;
+    if (weights != GRAPHC_OK || graphc_allocate(ctx) != GRAPHC_OK) {
         graphc_free_context(ctx);
         return NULL;
     }
@@ -219,11 +269,7 @@ static graphc_context *graphc_create(const graphc_model *m, int num_threads, con
         graphc_free_context(ctx);
         return NULL;
     }
-    for (int64_t k = 0; k < m->nbuffers; k++) {
-        int64_t place = m->places[2 * k], where = m->places[2 * k + 1];
-        if (place == PLACE_WEIGHT) ctx->args[2 + k] = (void *)(ctx->weights + where);
-        if (place == PLACE_ARENA) ctx->args[2 + k] = ctx->arena + where;
-    }
+    graphc_bind_fixed(ctx);
     return ctx;
 }
 
@@ -233,41 +279,46 @@ static void graphc_destroy(graphc_context *ctx) {
     graphc_free_context(ctx);
 }
 
-static int graphc_check_call(graphc_context *ctx, const float *const *xs, int64_t n, float *const *ys) {
-    if (!ctx) return graphc_fail(NULL, GRAPHC_BAD_ARGUMENT, "predict: the context is NULL (create failed?)");
-    const graphc_model *m = ctx->model;
-    if (n <= 0) return graphc_fail(ctx, GRAPHC_BAD_ARGUMENT, "%s_predict: n (rows) must be > 0; received %lld", m->name, (long long)n);
-    for (int64_t k = 0; k < m->ninputs; k++)
-        if (!xs[k]) return graphc_fail(ctx, GRAPHC_BAD_ARGUMENT, "%s_predict: input %lld is NULL", m->name, (long long)k);
-    for (int64_t k = 0; k < m->noutputs; k++)
-        if (!ys[k]) return graphc_fail(ctx, GRAPHC_BAD_ARGUMENT, "%s_predict: output %lld is NULL", m->name, (long long)k);
+static int graphc_check_call(const graphc_model *m, graphc_context *ctx, const graphc_program *p, const float *const *xs, int64_t n, float *const *ys) {
+    const char *name = m->name;
+    if (!ctx) return graphc_fail(NULL, GRAPHC_BAD_ARGUMENT, "%s_%s: the context is NULL (create failed?)", name, p->what);
+    if (n <= 0) return graphc_fail(ctx, GRAPHC_BAD_ARGUMENT, "%s_%s: n (rows) must be > 0; received %lld", name, p->what, (long long)n);
+    if (!p->per_row_outputs && n > p->chunk)
+        return graphc_fail(ctx, GRAPHC_BAD_ARGUMENT, "%s_%s: n (rows) must be at most %lld, the batch it was exported for; received %lld",
+                           name, p->what, (long long)p->chunk, (long long)n);
+    for (int64_t k = 0; k < p->ninputs; k++)
+        if (!xs[k]) return graphc_fail(ctx, GRAPHC_BAD_ARGUMENT, "%s_%s: input %lld is NULL", name, p->what, (long long)k);
+    for (int64_t k = 0; k < p->noutputs; k++)
+        if (!ys[k]) return graphc_fail(ctx, GRAPHC_BAD_ARGUMENT, "%s_%s: output %lld is NULL", name, p->what, (long long)k);
     return GRAPHC_OK;
 }
 
-/* Points the table at rows [row, row + rows) of the inputs and outputs. */
-static void graphc_bind_rows(graphc_context *ctx, const float *const *xs, float *const *ys, int64_t row, int64_t rows) {
-    const graphc_model *m = ctx->model;
-    memcpy(ctx->slots, m->slot_table + (rows - 1) * m->nsyms, (size_t)m->nsyms * sizeof(int64_t));
-    for (int64_t k = 0; k < m->nbuffers; k++) {
-        int64_t place = m->places[2 * k], index = m->places[2 * k + 1];
-        if (place == PLACE_INPUT) ctx->args[2 + k] = (void *)(xs[index] + row * m->input_sizes[index]);
-        if (place == PLACE_OUTPUT) ctx->args[2 + k] = ys[index] + row * m->output_sizes[index];
+/* Points the table at rows [row, row + rows) of the inputs (and of per-row outputs). */
+static void graphc_bind_rows(graphc_table *t, const graphc_program *p, const float *const *xs, float *const *ys, int64_t row, int64_t rows) {
+    memcpy(t->slots, p->slot_table + (rows - 1) * p->nsyms, (size_t)p->nsyms * sizeof(int64_t));
+    int64_t out_row = p->per_row_outputs ? row : 0;
+    for (int64_t k = 0; k < p->nbuffers; k++) {
+        int64_t place = p->places[2 * k], index = p->places[2 * k + 1];
+        if (place == PLACE_INPUT) t->args[2 + k] = (void *)(xs[index] + row * p->input_sizes[index]);
+        if (place == PLACE_OUTPUT) t->args[2 + k] = ys[index] + out_row * p->output_sizes[index];
     }
 }
 
-static int graphc_predict(graphc_context *ctx, const float *const *xs, int64_t n, float *const *ys) {
-    int code = graphc_check_call(ctx, xs, n, ys);
+/* Program k (0 predict, 1 train) over rows [0, n), in chunks of at most p->chunk rows. */
+static int graphc_call(const graphc_model *m, graphc_context *ctx, int k, const float *const *xs, int64_t n, float *const *ys) {
+    const graphc_program *p = graphc_program_of(m, k);
+    int code = graphc_check_call(m, ctx, p, xs, n, ys);
     if (code != GRAPHC_OK) return code;
-    const graphc_model *m = ctx->model;
+    graphc_table *t = &ctx->tables[k];
     pthread_mutex_lock(&ctx->call_lock);
-    for (int64_t row = 0; row < n && code == GRAPHC_OK; row += m->chunk) {
-        int64_t rows = n - row < m->chunk ? n - row : m->chunk;
-        graphc_bind_rows(ctx, xs, ys, row, rows);
-        graphc_pool_run(&ctx->pool, m->step, ctx->args);
-        if (ctx->status[0]) {
-            code = graphc_fail(ctx, GRAPHC_INDEX, "%s_predict: an index computed in kernel %lld is out of range "
-                               "(rows %lld..%lld)", m->name, (long long)ctx->status[0] - 1, (long long)row, (long long)(row + rows - 1));
-            memset(ctx->status, 0, (size_t)(m->ncalls + 1) * sizeof(int64_t));
+    for (int64_t row = 0; row < n && code == GRAPHC_OK; row += p->chunk) {
+        int64_t rows = n - row < p->chunk ? n - row : p->chunk;
+        graphc_bind_rows(t, p, xs, ys, row, rows);
+        graphc_pool_run(&ctx->pool, p->step, t->args);
+        if (t->status[0]) {
+            code = graphc_fail(ctx, GRAPHC_INDEX, "%s_%s: an index computed in kernel %lld is out of range (rows %lld..%lld)",
+                               m->name, p->what, (long long)t->status[0] - 1, (long long)row, (long long)(row + rows - 1));
+            memset(t->status, 0, (size_t)(p->ncalls + 1) * sizeof(int64_t));
         }
     }
     pthread_mutex_unlock(&ctx->call_lock);

@@ -3,8 +3,8 @@ ahead-of-time libraries).
 
 The module the JIT would load calls the GEMM library and the thread pool's barrier by name
 (gemm_library.py, threads.py); here the GEMM variants it calls are linked into the module, every
-function but the entry becomes internal, and the entry and the barrier get the library's prefix,
-so two exported libraries linked into one program never share a symbol.
+function but the entry becomes internal, and the entry and the barrier get the library's names,
+so two exported libraries (or two functions of one) linked into one program share no symbol.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def target_machine(cpu: str) -> tuple:
     return machine, described
 
 
-def object_code(program, prefix: str, cpu: str) -> tuple:
-    """(object bytes defining `{prefix}step` and calling `{prefix}barrier`, cpu described)."""
+def object_code(program, step: str, barrier: str, cpu: str) -> tuple:
+    """(object bytes defining the entry `step` and calling `barrier`, cpu described)."""
     machine, described = target_machine(cpu)
     text, _ = generate(program)
     module = parse(text, machine)
@@ -49,7 +49,7 @@ def object_code(program, prefix: str, cpu: str) -> tuple:
     for name in sorted(set(_DECLARED.findall(text))):
         if name in gemm_library.VARIANTS:
             module.link_in(parse(gemm_text(name), machine))
-    rename_and_hide(module, prefix)
+    rename_and_hide(module, {STEP: step, BARRIER: barrier})
     module.verify()
     return machine.emit_object(module), described
 
@@ -68,10 +68,10 @@ def parse(text: str, machine) -> llvm.ModuleRef:
     return module
 
 
-def rename_and_hide(module: llvm.ModuleRef, prefix: str) -> None:
-    """Entry and barrier get the prefix; every other definition becomes internal."""
+def rename_and_hide(module: llvm.ModuleRef, names: dict) -> None:
+    """Entry and barrier get the library's names; every other definition becomes internal."""
     for fn in module.functions:
-        if fn.name in (STEP, BARRIER):
-            fn.name = prefix + fn.name.removeprefix("graphc_")
+        if fn.name in names:
+            fn.name = names[fn.name]
         elif not fn.is_declaration:
             fn.linkage = "internal"
