@@ -52,8 +52,7 @@ typedef struct graphc_pool {
     pthread_mutex_t lock;
     pthread_cond_t go, finished;
     pthread_barrier_t barrier;
-    unsigned generation;
-    int done, quit;
+    int generation, done, quit; /* read with atomics while spinning, written under the lock */
     void **args;
     graphc_step_fn step;
 } graphc_pool;
@@ -86,28 +85,48 @@ static int graphc_fail(graphc_context *ctx, int code, const char *format, ...) {
     return code;
 }
 
+/* Back-to-back calls meet without sleeping: a waiting thread first spins this many times
+ * (tens of microseconds), then sleeps on the condition variable. */
+#define GRAPHC_SPINS 4096
+
+static void graphc_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Returns once *word != value or the pool quits; spins first, then sleeps on `cond`. */
+static void graphc_wait_while(graphc_pool *pool, int *word, int value, pthread_cond_t *cond) {
+    for (int spin = 0; spin < GRAPHC_SPINS; spin++) {
+        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != value || __atomic_load_n(&pool->quit, __ATOMIC_ACQUIRE)) return;
+        graphc_pause();
+    }
+    pthread_mutex_lock(&pool->lock);
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value && !pool->quit) pthread_cond_wait(cond, &pool->lock);
+    pthread_mutex_unlock(&pool->lock);
+}
+
 static void *graphc_worker(void *arg) {
     graphc_pool *pool = (graphc_pool *)((void **)arg)[0];
     int tid = (int)(intptr_t)((void **)arg)[1];
     free(arg);
     graphc_current_pool = pool;
-    unsigned seen = 0;
+    int seen = 0;
     for (;;) {
-        pthread_mutex_lock(&pool->lock);
-        while (pool->generation == seen && !pool->quit) pthread_cond_wait(&pool->go, &pool->lock);
-        if (pool->quit) { pthread_mutex_unlock(&pool->lock); return NULL; }
-        seen = pool->generation;
-        pthread_mutex_unlock(&pool->lock);
+        graphc_wait_while(pool, &pool->generation, seen, &pool->go);
+        if (__atomic_load_n(&pool->quit, __ATOMIC_ACQUIRE)) return NULL;
+        seen = __atomic_load_n(&pool->generation, __ATOMIC_ACQUIRE);
         pool->step(pool->args, tid, pool->nthreads);
         pthread_mutex_lock(&pool->lock);
-        if (++pool->done == pool->nthreads - 1) pthread_cond_signal(&pool->finished);
+        if (__atomic_add_fetch(&pool->done, 1, __ATOMIC_ACQ_REL) == pool->nthreads - 1)
+            pthread_cond_signal(&pool->finished);
         pthread_mutex_unlock(&pool->lock);
     }
 }
 
 static void graphc_pool_stop(graphc_pool *pool, int started) {
     pthread_mutex_lock(&pool->lock);
-    pool->quit = 1;
+    __atomic_store_n(&pool->quit, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&pool->go);
     pthread_mutex_unlock(&pool->lock);
     for (int k = 0; k < started; k++) pthread_join(pool->workers[k], NULL);
@@ -146,17 +165,14 @@ static void graphc_pool_run(graphc_pool *pool, graphc_step_fn step, void **args)
         pthread_mutex_lock(&pool->lock);
         pool->step = step;
         pool->args = args;
-        pool->done = 0;
-        pool->generation++;
+        __atomic_store_n(&pool->done, 0, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&pool->generation, 1, __ATOMIC_RELEASE); /* publishes step, args */
         pthread_cond_broadcast(&pool->go);
         pthread_mutex_unlock(&pool->lock);
     }
     step(args, 0, pool->nthreads);
-    if (pool->nthreads > 1) {
-        pthread_mutex_lock(&pool->lock);
-        while (pool->done < pool->nthreads - 1) pthread_cond_wait(&pool->finished, &pool->lock);
-        pthread_mutex_unlock(&pool->lock);
-    }
+    for (int done; pool->nthreads > 1 && (done = __atomic_load_n(&pool->done, __ATOMIC_ACQUIRE)) < pool->nthreads - 1;)
+        graphc_wait_while(pool, &pool->done, done, &pool->finished);
 }
 
 /* graphc.export.weights_hash: sum of w[k] * (2k + 1) over the 64-bit words, mod 2^64. */
