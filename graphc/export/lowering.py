@@ -18,6 +18,7 @@ import numpy as np
 from graphc.backends.llvm.buffers import plan_memory
 from graphc.backends.llvm.irutil import ITEMSIZE
 from graphc.backends.llvm.schedule import schedule_kernels
+from graphc.ir import user_site
 from passes.expand import expand_composites
 from passes.fuse import fuse_kernels
 from passes.memory import align_up, plan_offsets
@@ -30,7 +31,11 @@ ALIGNMENT = 64
 
 
 class UnsupportedForExport(ValueError):
-    """The function (or model) uses something an exported library cannot do."""
+    """The function (or model) uses something an exported library cannot do; the message
+    ends with the user's file:line."""
+
+    def __init__(self, message: str):
+        super().__init__(f"{message} (called at {user_site()})")
 
 
 @dataclass

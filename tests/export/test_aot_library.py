@@ -130,7 +130,8 @@ def test_two_libraries_in_one_process_keep_their_own_code(tmp_path):
 def test_unsupported_models_and_arguments_are_named(tmp_path):
     tokens = Sequential([Input((4,), dtype="int32"), Embedding(10, 3)], name="tokens")
     with pytest.raises(UnsupportedForExport, match=r"input 0 .* has dtype int32; exported "
-                                                   r"libraries take float32 only"):
+                                                   r"libraries take float32 only \(called at "
+                                                   r".*test_aot_library.py:\d+\)"):
         tokens.export(tmp_path, verbose=False)
     with pytest.raises(ValueError, match="unknown format 'tflite'; graphc exports so"):
         small_model("mlp").export(tmp_path, format="tflite")
@@ -140,6 +141,20 @@ def test_unsupported_models_and_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="batch_chunk must be a positive int; received 0"):
         small_model("mlp").export(tmp_path, batch_chunk=0, verbose=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_functions_that_update_or_return_no_batch_are_named(tmp_path):
+    x = gc.placeholder((None, 3), "float32", name="x")
+    total = gc.shared(np.zeros(3, "float32"), name="running_total")
+    counting = gc.function([x], x * 2, updates=[(total, total + gc.sum(x, axis=0))],
+                           name="counting")
+    with pytest.raises(UnsupportedForExport, match=r"function 'counting' updates variables "
+                                                   r"\(running_total\); a stateful model"):
+        gc.export(counting, tmp_path)
+    summed = gc.function([x], gc.sum(x), name="summed")
+    with pytest.raises(UnsupportedForExport, match=r"output 0 \(unnamed\) has shape \(\); "
+                                                   r"exported libraries need the batch"):
+        gc.export(summed, tmp_path)
 
 
 def test_unbuilt_model_is_refused(tmp_path):
