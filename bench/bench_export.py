@@ -96,12 +96,15 @@ def onnx_contender(model, folder: Path, x_by_batch: dict) -> dict:
 
 
 def measure(runs: dict, rounds: int) -> dict:
-    """{(label, batch): best seconds per call}, contenders interleaved in every round."""
-    best = {}
-    for _ in range(rounds):
+    """{(label, batch): best seconds per call}, contenders interleaved in every round (in a
+    rotated order, so none always runs right after another's threads went to sleep)."""
+    best, labels = {}, list(runs)
+    for k in range(rounds):
+        order = labels[k % len(labels):] + labels[:k % len(labels)]
         for batch in BATCHES:
             repeat = 20 if batch == 1 else 2
-            for label, run in runs.items():
+            for label in order:
+                run = runs[label]
                 start = time.perf_counter()
                 for _ in range(repeat):
                     run(batch)
