@@ -15,7 +15,7 @@ def readme(name: str, lowered, cpu: str, weights_file: bool) -> str:
     weights = (f"The weights are in `{name}.weights`; pass its path to `{name}_create`."
                if weights_file else "The weights are embedded in the library.")
     if lowered.train is not None:
-        weights += (f" `{name}_train_step` (at most {lowered.train.chunk} rows a step) trains "
+        weights += (f"\n`{name}_train_step` (at most {lowered.train.chunk} rows a step) trains "
                     f"the context's own copy of the weights; see `{name}.h`.")
     return f"""# {name}: a graphc model as a C library
 
