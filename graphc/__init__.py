@@ -40,6 +40,8 @@ PUBLIC = {
     "equal": "graphc.api",
     "erf": "graphc.api",
     "exp": "graphc.api",
+    "export": "graphc.export",
+    "export_onnx": "graphc.onnx",  # needs the onnx extra; loaded on first use
     "expand_dims": "graphc.api",
     "expm1": "graphc.api",
     "ge": "graphc.api",

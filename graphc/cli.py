@@ -6,6 +6,7 @@
     graphc summary MODEL.zip [--unsafe-allow-code]
     graphc view FILE.py[:NAME] | MODEL.zip [-o page.html]
     graphc profile FILE.py[:NAME] [--batch N] [--repeat N] [--json OUT] | --demo mlp
+    graphc export MODEL.zip|FILE.py[:NAME] --format so -o DIR [--cpu CPU] [--weights-file]
     graphc bench [--steps N] [--backend B] | graphc bench --scripts [NAME ...]
     graphc info
     graphc cache info | graphc cache clear
@@ -29,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphc import cli_commands as commands
+from graphc import cli_export, cli_profile, cli_view
 from graphc import cli_machine as machine
-from graphc import cli_profile, cli_view
 from graphc.cli_commands import CommandError, UsageError
 
 
@@ -189,6 +190,14 @@ COMMANDS = (
         cli_profile.run,
         "graphc profile --demo mlp --repeat 50 --json profile.json",
         cli_profile.arguments,
+    ),
+    Command(
+        "export",
+        cli_export.HELP,
+        cli_export.DESCRIPTION,
+        cli_export.run,
+        "graphc export mnist_mlp.zip --format so -o mnist_c",
+        cli_export.arguments,
     ),
     Command(
         "bench",

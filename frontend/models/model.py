@@ -14,6 +14,7 @@ from frontend.layers.base import Layer
 from frontend.layers.tensor import call_context, current_context, flatten
 from frontend.layers.tracking import auto_config
 from frontend.models.custom_step import arrange_inputs, call_user_step
+from frontend.models.exporting import export_model
 from frontend.models.functional import FunctionalGraph
 from frontend.models.input_spec import InputSpec
 from frontend.models.saving import load_weights, save_model, save_weights
@@ -374,6 +375,10 @@ class Model(StepMethods, Trainer, Layer):
         """
         reject_unknown(kwargs, {"save_format"}, "save")
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def export(self, filepath, format="so", verbose=True, **kwargs):  # noqa: A002 - Keras's
+        """Write the model for use without graphc (Keras 3's export; models/exporting.py)."""
+        return export_model(self, filepath, format, verbose, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights (in `model.weights` order) to an .npz archive."""
