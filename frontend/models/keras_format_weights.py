@@ -113,7 +113,8 @@ def assign_layer_weights(layer, arrays: list, path: str, where: str) -> None:
     for var, value in zip(weights, arrays):
         if tuple(value.shape) != tuple(var.shape):
             raise FileFormatError(
-                f"{where}: weight {var.name!r} of layer '{layer.name}' has shape {var.shape}, "
+                f"{where}: weight {var.name!r} of layer '{layer.name}' ({type(layer).__name__}) "
+                f"has shape {var.shape}, "
                 f"but the file's {path} holds shape {value.shape}"
             )
     for var, value in zip(weights, arrays):
