@@ -124,6 +124,7 @@ def assign_layer_weights(layer, arrays: list, path: str, where: str) -> None:
 def load_keras_weights(model, layer_specs: list, source, where: str) -> None:
     """Fill `model`'s layers from Keras 3 weights (a path or bytes of an .h5 file)."""
     require_h5py(where)
+    model.weights  # noqa: B018 - builds a Sequential's layers once its input shape is known
     opened = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         with h5py.File(opened, "r") as h5file:

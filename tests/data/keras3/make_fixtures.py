@@ -2,10 +2,10 @@
 
     KERAS_BACKEND=torch python tests/data/keras3/make_fixtures.py
 
-Each model NAME gets NAME.keras (Keras 3's zip), NAME.h5 (legacy Keras 2 full model, some models),
-NAME.weights.h5 (Keras 3 weights file, some models) and NAME.npz holding fixed inputs (x0, x1, ...) and
-Keras's own predictions on them (y0, y1, ...). Keras 3.15's numpy backend imports jax, so the
-torch backend writes them; the files do not depend on the backend.
+Each model NAME gets NAME.keras (Keras 3's zip), for some models NAME.h5 (legacy Keras 2 full
+model) and NAME.weights.h5 (Keras 3 weights file), and NAME.npz holding fixed inputs (x0, x1,
+...) and Keras's own predictions on them (y0, y1, ...). Written here with Keras 3.15.1 and the
+torch backend (its numpy backend imports jax); the files do not depend on the backend.
 """
 
 from __future__ import annotations
