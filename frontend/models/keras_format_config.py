@@ -113,8 +113,8 @@ def call_from_keras(call, cls) -> dict:
         return {"args": refs[0] if len(refs) == 1 else refs, "kwargs": kwargs}
     args = list(call.get("args", []))
     kwargs = {k: v for k, v in call.get("kwargs", {}).items() if v is not None}  # None: default
-    if len(args) == 1:
-        return {"args": args[0], "kwargs": kwargs}
+    if len(args) == 1 or cls is None:  # an unknown class fails later, by its name
+        return {"args": args[0] if len(args) == 1 else args, "kwargs": kwargs}
     names = call_parameters(cls)
     packed = dict(zip(names, args))
     for name in names[len(args) :]:

@@ -25,6 +25,8 @@ except ImportError:  # the `h5` extra; only Keras-format files need it
 RNN_CLASSES = ("LSTM", "GRU", "SimpleRNN", "RNN")
 ATTENTION_GROUPS = ("query_dense", "key_dense", "value_dense", "output_dense")
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
+# Variables Keras keeps after graphc's: Normalization's sample `count` (adapt() leaves it 0).
+KERAS_ONLY_VARIABLES = {"Normalization": [np.zeros((), "int32")]}
 
 
 def require_h5py(what: str):
@@ -131,7 +133,11 @@ def load_keras_weights(model, layer_specs: list, source, where: str) -> None:
             for spec, (name, path) in zip(non_input(layer_specs), layer_paths(layer_specs)):
                 groups = [vars_path(path, g) for g in variable_groups(spec)]
                 arrays = [a for group in groups for a in read_group(h5file, group, where)]
-                assign_layer_weights(model.get_layer(name), arrays, path, where)
+                layer = model.get_layer(name)
+                extra = len(KERAS_ONLY_VARIABLES.get(spec["class_name"], []))
+                if extra and len(arrays) == len(layer.weights) + extra:
+                    arrays = arrays[: len(layer.weights)]
+                assign_layer_weights(layer, arrays, path, where)
     except OSError as err:
         raise FileFormatError(f"{where} is not a readable HDF5 weights file ({err})") from None
 
@@ -145,6 +151,7 @@ def write_keras_weights(model, layer_specs: list, target) -> None:
             layer = model.get_layer(name)
             groups = variable_groups(spec)
             values = [w.get_value() for w in layer.weights]
+            values += KERAS_ONLY_VARIABLES.get(spec["class_name"], [])
             if len(values) % len(groups):
                 raise ValueError(
                     f"Cannot save layer '{name}' ({spec['class_name']}) in Keras 3's format: "

@@ -37,32 +37,41 @@ needs_keras = pytest.mark.skipif(
 )
 
 KERAS_PREDICTS = """
-import sys, numpy as np, keras
-model = keras.saving.load_model(sys.argv[1])
-data = np.load(sys.argv[2])
-xs = [data[k] for k in sorted(data.files)]
-if len(sys.argv) > 4:  # a weights file to load into the model first
-    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
-    model.load_weights(sys.argv[4])
-ys = keras.tree.flatten(model.predict(xs if len(xs) > 1 else xs[0], verbose=0))
-np.savez(sys.argv[3], *[np.asarray(y) for y in ys])
-print(model.compiled, type(model.optimizer).__name__ if model.compiled else None)
+import json, sys, numpy as np, keras
+for job in json.load(open(sys.argv[1])):
+    model = keras.saving.load_model(job["model"])
+    data = np.load(job["x"])
+    xs = [data[k] for k in sorted(data.files)]
+    if job["weights"]:  # a weights file to load into the model first
+        model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+        model.load_weights(job["weights"])
+    ys = keras.tree.flatten(model.predict(xs if len(xs) > 1 else xs[0], verbose=0))
+    np.savez(job["y"], *[np.asarray(y) for y in ys])
+    print(model.compiled, type(model.optimizer).__name__ if model.compiled else None)
 """
 
 
-def keras_predictions(tmp_path, model_path, xs, weights_path=None):
-    """(Keras's predictions on `xs`, its stdout) from a fresh interpreter."""
-    np.savez(tmp_path / "x.npz", *(xs if isinstance(xs, list) else [xs]))
-    args = [str(model_path), str(tmp_path / "x.npz"), str(tmp_path / "y.npz")]
-    args += [str(weights_path)] if weights_path else []
+def keras_predictions(tmp_path, jobs):
+    """Keras's predictions for each (model file, inputs, weights file or None) of `jobs`,
+    and the lines it printed (compiled?, optimizer class), from one fresh interpreter."""
+    specs = []
+    for i, (model_path, xs, weights_path) in enumerate(jobs):
+        np.savez(tmp_path / f"x{i}.npz", *(xs if isinstance(xs, list) else [xs]))
+        weights = str(weights_path) if weights_path else None
+        files = {"x": str(tmp_path / f"x{i}.npz"), "y": str(tmp_path / f"y{i}.npz")}
+        specs.append({"model": str(model_path), **files, "weights": weights})
+    (tmp_path / "jobs.json").write_text(json.dumps(specs))
     env = dict(os.environ, KERAS_BACKEND=keras_backend())
     done = subprocess.run(
-        [sys.executable, "-c", KERAS_PREDICTS, *args],
-        env=env, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", KERAS_PREDICTS, str(tmp_path / "jobs.json")],
+        env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    saved = np.load(tmp_path / "y.npz")
-    return [saved[f"arr_{i}"] for i in range(len(saved.files))], done.stdout
+    outputs = []
+    for spec in specs:
+        saved = np.load(spec["y"])
+        outputs.append([saved[f"arr_{i}"] for i in range(len(saved.files))])
+    return outputs, done.stdout.splitlines()
 
 
 def as_list(y):
@@ -148,32 +157,30 @@ def test_weights_are_laid_out_as_keras_lays_them_out(tmp_path, name):
 
 @needs_keras
 def test_real_keras_loads_graphc_files_and_predicts_the_same(tmp_path):
-    rng = np.random.default_rng(1)
+    rng, jobs, expected, optimizers = np.random.default_rng(1), [], [], []
     for build in (graphc_functional, graphc_sequential):
         model = build()
         xs = random_inputs(model, rng)
         xs = xs if len(xs) > 1 else xs[0]
         model.fit(xs, [np.asarray(y) for y in as_list(model.predict(xs, verbose=0))], verbose=0)
-        model.save(tmp_path / "m.keras", format="keras3")
-        model.save_weights(tmp_path / "m.weights.h5")
-        theirs, printed = keras_predictions(tmp_path, tmp_path / "m.keras", xs)
-        assert printed.split()[:2] == ["True", type(model.optimizer).__name__]
-        for got, want in zip(theirs, as_list(model.predict(xs, verbose=0))):
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path, format="keras3")
+        model.save_weights(tmp_path / f"{model.name}.weights.h5")
+        jobs += [(path, xs, None), (path, xs, tmp_path / f"{model.name}.weights.h5")]
+        expected += [as_list(model.predict(xs, verbose=0))] * 2
+        optimizers += [type(model.optimizer).__name__] * 2
+    for name in KERAS_MODELS:  # Keras's own models, through graphc and back
+        model = keras.models.load_model(fixture(name, ".keras"))
+        model.save(tmp_path / f"back_{name}.keras", format="keras3")
+        xs, ys = inputs_and_predictions(name)
+        jobs.append((tmp_path / f"back_{name}.keras", xs, None))
+        expected.append(ys)
+        optimizers.append(type(model.optimizer).__name__)
+    outputs, printed = keras_predictions(tmp_path, jobs)
+    assert printed == [f"True {name}" for name in optimizers]
+    for theirs, ours in zip(outputs, expected):
+        for got, want in zip(theirs, ours):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-        theirs, _ = keras_predictions(tmp_path, tmp_path / "m.keras", xs, tmp_path / "m.weights.h5")
-        for got, want in zip(theirs, as_list(model.predict(xs, verbose=0))):
-            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-
-
-@needs_keras
-@pytest.mark.parametrize("name", ["rnn", "misc"])
-def test_real_keras_loads_its_models_back_from_graphc(tmp_path, name):
-    model = keras.models.load_model(fixture(name, ".keras"))
-    model.save(tmp_path / "back.keras", format="keras3")
-    xs, expected = inputs_and_predictions(name)
-    theirs, _ = keras_predictions(tmp_path, tmp_path / "back.keras", xs)
-    for got, want in zip(theirs, expected):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_layers_keras_lacks_are_refused_by_name(tmp_path):

@@ -1,6 +1,6 @@
 """Regenerate the Keras 3 fixture files of tests/frontend/test_keras_files.py with real Keras 3.
 
-    KERAS_BACKEND=torch python tests/data/keras3/make_fixtures.py
+    KERAS_BACKEND=torch python tests/data/keras3/make_fixtures.py [NAME ...]
 
 Each model NAME gets NAME.keras (Keras 3's zip), for some models NAME.h5 (legacy Keras 2 full
 model) and NAME.weights.h5 (Keras 3 weights file), and NAME.npz holding fixed inputs (x0, x1,
@@ -11,6 +11,7 @@ torch backend (its numpy backend imports jax); the files do not depend on the ba
 from __future__ import annotations
 
 import os
+import sys
 
 import keras
 import numpy as np
@@ -147,6 +148,26 @@ def misc():
     return model
 
 
+def extra():
+    norm = layers.Normalization(axis=-1)
+    norm.adapt(np.random.default_rng(0).normal(2.0, 3.0, size=(50, 1)).astype("float32"))
+    model = keras.Sequential(  # Sequential: a functional Masking records Keras ops (NotEqual)
+        [
+            keras.Input((6, 3)),
+            layers.Masking(0.0),
+            layers.RNN(layers.LSTMCell(4), return_sequences=True),
+            layers.SimpleRNN(3, return_sequences=True),
+            layers.Reshape((6, 3, 1)),
+            layers.SpatialDropout2D(0.2),
+            layers.GlobalAveragePooling2D(),
+            norm,
+        ],
+        name="extra",
+    )
+    model.compile(optimizer="adamw", loss="huber")
+    return model
+
+
 def inputs_for(model, rng):
     xs = []
     for tensor in model.inputs:
@@ -176,16 +197,19 @@ def write(name, model, rng):
         model.save(path + ".h5")
 
 
-def main():
+def main(names):
+    """Write the models `names` (all when empty)."""
     keras.utils.set_random_seed(15)
     rng = np.random.default_rng(15)
     for name, build in [
         ("mlp", mlp), ("cnn", cnn), ("conv1d", conv1d), ("rnn", rnn),
-        ("functional", functional), ("misc", misc),
+        ("functional", functional), ("misc", misc), ("extra", extra),
     ]:
-        write(name, build(), rng)
-        print("wrote", name)
+        model = build()  # every model, so that the random streams stay the same
+        if not names or name in names:
+            write(name, model, rng)
+            print("wrote", name)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
