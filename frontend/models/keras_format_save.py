@@ -82,6 +82,12 @@ def save_keras_model(model, path: str) -> None:
 def refuse_non_keras_layers(model) -> None:
     """Keras 3 loads only its own layer classes: graphc's OpLayer (an op on a symbolic
     tensor), Lambda functions of graphc nodes and user-defined layers cannot be saved."""
+    if type(model).__name__ not in ("Sequential", "Model"):
+        raise ValueError(
+            f"Cannot save model '{model.name}' in Keras 3's format: it is a subclassed model "
+            f"({type(model).__name__}), whose code Keras 3 does not have. Save it in graphc's "
+            f"format (format=None) instead"
+        )
     foreign = [
         f"'{layer.name}' ({type(layer).__name__})"
         for layer in model.layers

@@ -81,7 +81,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     path = os.fspath(filepath)
     if os.path.isfile(path) and (is_keras_archive(path) or is_hdf5(path)):  # Keras's files
         load = load_keras_model if is_keras_archive(path) else load_legacy_h5
-        return load(path, custom_objects, compile=compile, safe_mode=safe_mode)
+        try:
+            return load(path, custom_objects, compile=compile, safe_mode=safe_mode)
+        except FileFormatError as err:  # name the user's load_model line
+            raise type(err)(f"{err} (load_model at {user_site()})") from None
     try:
         members = read_model_archive(path)
     except (FileNotFoundError, FileFormatError) as err:  # name the user's load_model line

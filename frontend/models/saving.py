@@ -10,7 +10,9 @@ never leaves a half-written model. Loading (frontend/models/archive.py, loading.
 declared size before reading or allocating, never unpickles and refuses Lambda layers (whose
 functions are bytecode) unless `safe_mode=False`.
 
-`save_weights(path)` writes only the .npz part (any file name; '.weights.npz' is suggested).
+`save_weights(path)` writes only the .npz part (any file name; '.weights.npz' is suggested),
+or Keras 3's HDF5 layout for a name ending '.weights.h5'. `save(path, format="keras3")`
+writes Keras 3's `.keras` file instead (frontend/models/keras_format_save.py).
 """
 
 from __future__ import annotations

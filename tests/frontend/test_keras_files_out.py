@@ -192,6 +192,15 @@ def test_layers_keras_lacks_are_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="format must be None, 'graphc' or 'keras3'"):
         model.save(tmp_path / "m.keras", format="onnx")
 
+    class Twice(keras.Model):
+        def call(self, inputs):
+            return inputs * 2
+
+    subclassed = Twice()
+    subclassed.predict(np.ones((1, 3), "float32"), verbose=0)
+    with pytest.raises(ValueError, match=r"subclassed model \(Twice\)"):
+        subclassed.save(tmp_path / "m.keras", format="keras3")
+
 
 def test_saving_is_atomic(tmp_path, monkeypatch):
     model = graphc_sequential()
