@@ -106,20 +106,15 @@ def read_group(h5file, path: str, where: str) -> list:
 
 
 def assign_layer_weights(layer, arrays: list, path: str, where: str) -> None:
-    weights = layer.weights
-    if len(arrays) != len(weights):
+    """Set `layer`'s weights to `arrays`, once their number and shapes all match."""
+    wanted = [tuple(w.shape) for w in layer.weights]
+    found = [tuple(a.shape) for a in arrays]
+    if found != wanted:
         raise FileFormatError(
-            f"{where}: layer '{layer.name}' ({type(layer).__name__}) has {len(weights)} "
-            f"weights but the file's {path} holds {len(arrays)}"
+            f"{where}: layer '{layer.name}' ({type(layer).__name__}) has weights of shapes "
+            f"{wanted}, but the file's {path} holds arrays of shapes {found}"
         )
-    for var, value in zip(weights, arrays):
-        if tuple(value.shape) != tuple(var.shape):
-            raise FileFormatError(
-                f"{where}: weight {var.name!r} of layer '{layer.name}' ({type(layer).__name__}) "
-                f"has shape {var.shape}, "
-                f"but the file's {path} holds shape {value.shape}"
-            )
-    for var, value in zip(weights, arrays):
+    for var, value in zip(layer.weights, arrays):
         var.set_value(value.astype(var.dtype))
 
 
