@@ -18,7 +18,7 @@ from tests.frontend.conftest import BACKENDS
 h5py = pytest.importorskip("h5py", reason="Keras files need h5py (graphc's 'h5' extra)")
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "keras3")
-KERAS_MODELS = ["mlp", "cnn", "conv1d", "rnn", "functional", "misc", "extra"]
+KERAS_MODELS = ["mlp", "cnn", "conv1d", "rnn", "functional", "misc", "extra", "nested"]
 LEGACY_H5 = ["mlp", "cnn", "functional"]
 WEIGHTS_H5 = ["mlp", "rnn", "functional"]
 

@@ -168,6 +168,16 @@ def extra():
     return model
 
 
+def nested():
+    inner = keras.Sequential(
+        [keras.Input((4,)), layers.Dense(3, activation="relu"), layers.Dense(2)], name="inner"
+    )
+    x = keras.Input((4,))
+    model = keras.Model(x, layers.Dense(2)(inner(x)), name="nested")
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
 def inputs_for(model, rng):
     xs = []
     for tensor in model.inputs:
@@ -204,6 +214,7 @@ def main(names):
     for name, build in [
         ("mlp", mlp), ("cnn", cnn), ("conv1d", conv1d), ("rnn", rnn),
         ("functional", functional), ("misc", misc), ("extra", extra),
+        ("nested", nested),
     ]:
         model = build()  # every model, so that the random streams stay the same
         if not names or name in names:
