@@ -14,6 +14,7 @@ import pytest
 import frontend as keras
 from frontend.models.archive import FileFormatError
 from tests.frontend.conftest import BACKENDS
+from tests.frontend.test_hostile_files import forge_declared_size
 
 h5py = pytest.importorskip("h5py", reason="Keras files need h5py (graphc's 'h5' extra)")
 
@@ -180,3 +181,11 @@ def test_weights_of_the_wrong_shape_name_the_layer(tmp_path):
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3), keras.layers.Dense(5)])
     with pytest.raises(FileFormatError, match=r"layer 'dense.*\(Dense\).*shape"):
         model.load_weights(fixture("mlp", ".weights.h5"))
+
+
+def test_a_keras_zip_bomb_is_refused_before_reading(tmp_path):
+    path = tmp_path / "bomb.keras"
+    path.write_bytes(Path(fixture("mlp", ".keras")).read_bytes())
+    forge_declared_size(path, "model.weights.h5", 3_000_000_000)
+    with pytest.raises(FileFormatError, match="zip bomb"):
+        keras.models.load_model(path)
