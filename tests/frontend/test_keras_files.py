@@ -189,3 +189,40 @@ def test_a_keras_zip_bomb_is_refused_before_reading(tmp_path):
     forge_declared_size(path, "model.weights.h5", 3_000_000_000)
     with pytest.raises(FileFormatError, match="zip bomb"):
         keras.models.load_model(path)
+
+
+def keras2_layer(class_name, name, config, inbound):
+    """A layer as Keras 2 (tf.keras) wrote it: inbound calls as [[layer, call, output, kwargs]]."""
+    nodes = [[[source, 0, 0, {}] for source in inbound]] if inbound else []
+    return {"class_name": class_name, "config": {"name": name, **config}, "name": name,
+            "inbound_nodes": nodes}
+
+
+def test_a_keras2_functional_h5_file_loads(tmp_path):
+    """tf.keras 2 wrote inbound nodes as lists and weights named 'dense/kernel:0'."""
+    dense = {"units": 2, "activation": "tanh", "use_bias": True, "dtype": "float32"}
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": [
+        keras2_layer("InputLayer", "input_1", {"batch_input_shape": [None, 3]}, []),
+        keras2_layer("Dense", "dense", dense, ["input_1"]),
+        keras2_layer("Dense", "dense_1", dense, ["input_1"]),
+        keras2_layer("Add", "add", {}, ["dense", "dense_1"]),
+    ], "input_layers": [["input_1", 0, 0]], "output_layers": [["add", 0, 0]]}}
+    rng = np.random.default_rng(2)
+    weights = {n: [rng.normal(size=(3, 2)), rng.normal(size=2)] for n in ("dense", "dense_1")}
+    path = tmp_path / "keras2.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(config)
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [b"input_1", b"dense", b"dense_1", b"add"]
+        for layer in ("input_1", "add"):
+            group.create_group(layer).attrs["weight_names"] = []
+        for layer, (kernel, bias) in weights.items():
+            names = [f"{layer}/kernel:0", f"{layer}/bias:0"]
+            group.create_group(layer).attrs["weight_names"] = [n.encode() for n in names]
+            group[layer].create_dataset(names[0], data=kernel)
+            group[layer].create_dataset(names[1], data=bias)
+    model = keras.models.load_model(path)
+    x = rng.normal(size=(4, 3)).astype("float32")
+    want = sum(np.tanh(x @ k + b) for k, b in weights.values())
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    assert not model.compiled  # the file holds no training_config
