@@ -19,6 +19,9 @@ from frontend.models.archive import (
 )
 from frontend.models.compile_config import compile_from_config
 from frontend.models.config_check import check_saved_config, config_faults_named
+from frontend.models.keras_format import is_keras_archive, load_keras_model
+from frontend.models.legacy_h5 import load_legacy_h5
+from frontend.models.legacy_h5_weights import is_hdf5
 from frontend.models.model import Model
 from frontend.models.saving import FORMAT, FORMAT_VERSION, assign_weights
 from frontend.models.sequential import Sequential
@@ -64,7 +67,8 @@ def model_from_json(json_string: str, custom_objects=None):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002
     """Load a model written by `model.save` (architecture, weights, compile settings and
-    optimizer state). Nothing in the file is unpickled or run as code.
+    optimizer state), or by Keras 3 (`.keras`, and Keras 2 style full-model `.h5`; the format
+    is read from the file's content). Nothing in the file is unpickled or run as code.
 
     Args:
         filepath: the saved zip file.
@@ -75,6 +79,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     Example: `model = load_model("mnist_mlp.keras")`
     """
     path = os.fspath(filepath)
+    if os.path.isfile(path) and (is_keras_archive(path) or is_hdf5(path)):  # Keras's files
+        load = load_keras_model if is_keras_archive(path) else load_legacy_h5
+        try:
+            return load(path, custom_objects, compile=compile, safe_mode=safe_mode)
+        except FileFormatError as err:  # name the user's load_model line
+            raise type(err)(f"{err} (load_model at {user_site()})") from None
     try:
         members = read_model_archive(path)
     except (FileNotFoundError, FileFormatError) as err:  # name the user's load_model line

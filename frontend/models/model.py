@@ -370,11 +370,11 @@ class Model(StepMethods, Trainer, Layer):
                 zip format, written to a temporary file and renamed).
             overwrite: replace an existing file (else FileExistsError).
             include_optimizer: also keep the optimizer's state, so training resumes exactly.
-            save_format: accepted for Keras 2 code; graphc has one format.
+            save_format: accepted for Keras 2 code. format: None (graphc's zip) or "keras3".
         Example: `model.save("mnist_mlp.keras")`, then `load_model("mnist_mlp.keras")`
         """
-        reject_unknown(kwargs, {"save_format"}, "save")
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        reject_unknown(kwargs, {"save_format", "format"}, "save")
+        save_model(self, filepath, overwrite, include_optimizer, format=kwargs.get("format"))
 
     def export(self, filepath, format="so", verbose=True, **kwargs):  # noqa: A002 - Keras's
         """Write the model for use without graphc (Keras 3's export; models/exporting.py)."""

@@ -10,7 +10,9 @@ never leaves a half-written model. Loading (frontend/models/archive.py, loading.
 declared size before reading or allocating, never unpickles and refuses Lambda layers (whose
 functions are bytecode) unless `safe_mode=False`.
 
-`save_weights(path)` writes only the .npz part (any file name; '.weights.npz' is suggested).
+`save_weights(path)` writes only the .npz part (any file name; '.weights.npz' is suggested),
+or Keras 3's HDF5 layout for a name ending '.weights.h5'. `save(path, format="keras3")`
+writes Keras 3's `.keras` file instead (frontend/models/keras_format_save.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ import numpy as np
 import graphc
 from frontend.models.archive import FileFormatError, read_weights_file
 from frontend.models.compile_config import compile_config
+from frontend.models.keras_format_save import save_keras_model
+from frontend.models.keras_format_weights_file import (
+    is_keras_weights_source,
+    load_keras_weights_file,
+    save_keras_weights,
+)
 from frontend.models.serialization import model_to_dict
 from graphc.files import atomic_write
 
@@ -55,11 +63,11 @@ def metadata(model) -> dict:
     }
 
 
-def check_target(path: str, overwrite: bool) -> str:
+def check_target(path: str, overwrite: bool, warn_h5=True) -> str:
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    if path.endswith((".h5", ".hdf5")):
+    if warn_h5 and path.endswith((".h5", ".hdf5")):
         warnings.warn(
             f"{path}: graphc writes its own zip format (JSON config + NumPy weights), "
             f"not HDF5, whatever the extension; '.keras' is the usual name",
@@ -69,8 +77,13 @@ def check_target(path: str, overwrite: bool) -> str:
     return path
 
 
-def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
-    """Write `model` as one zip archive (see the module docstring), atomically."""
+def save_model(model, filepath, overwrite=True, include_optimizer=True, format=None) -> None:  # noqa: A002
+    """Write `model` as one zip archive (see the module docstring), atomically; with
+    format="keras3", as Keras 3's `.keras` file (frontend/models/keras_format_save.py)."""
+    if format not in (None, "graphc", "keras3"):
+        raise ValueError(f"save: format must be None, 'graphc' or 'keras3'; received {format!r}")
+    if format == "keras3":
+        return save_keras_model(model, check_target(filepath, overwrite, warn_h5=False))
     path = check_target(filepath, overwrite)
     config = {**model_to_dict(model), "compile_config": compile_config(model)}
     members = {
@@ -111,13 +124,18 @@ def assign_weights(model, arrays, names, source: str) -> None:
 
 
 def save_weights(model, filepath, overwrite=True) -> None:
+    """NumPy .npz weights, or Keras 3's layout for a name ending '.weights.h5' (as Keras)."""
+    if os.fspath(filepath).endswith(".weights.h5"):
+        return save_keras_weights(model, check_target(filepath, overwrite, warn_h5=False))
     path = check_target(filepath, overwrite)
     data = arrays_to_npz(model.get_weights(), [w.name for w in model.weights])
     atomic_write(path, lambda f: f.write(data))
 
 
 def load_weights(model, filepath) -> None:
-    """Weights from `save_weights` output or from a whole saved model."""
+    """Weights from `save_weights` output or from a whole saved model (also Keras's)."""
     path = os.fspath(filepath)
+    if is_keras_weights_source(path):
+        return load_keras_weights_file(model, path)
     arrays, names = read_weights_file(path)
     assign_weights(model, arrays, names, path)
