@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from graphc.ir import DtypeError
+from graphc.ir import FLOAT_DTYPES, DtypeError
 from graphc.ops import broadcast_shapes, call, defop, per_element, require_float, same_dtype
 from graphc.ops.cases import A34, M34, POS34, F, In, case, with_0d
 from graphc.ops.leaves import constant_node
@@ -201,7 +201,7 @@ def infer_cast(inputs, *, dtype):
 
 def vjp_cast(g, node):
     x = node.inputs[0]
-    if x.dtype not in ("float32", "float64") or node.dtype not in ("float32", "float64"):
+    if x.dtype not in FLOAT_DTYPES or node.dtype not in FLOAT_DTYPES:
         return (None,)
     return (call("cast", g, dtype=x.dtype),)
 
