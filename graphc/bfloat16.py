@@ -17,7 +17,7 @@ from graphc.ir import DtypeError
 # Fusion classes whose ops compute element by element (or only move data): bfloat16 passes.
 ELEMENTWISE_CLASSES = ("elementwise", "leaf", "view", "structural")
 # Other ops with a bfloat16 kernel of their own (operands bfloat16, float32 accumulation).
-BFLOAT16_OPS: set = set()
+BFLOAT16_OPS = {"matmul"}
 
 
 def check_bfloat16_support(op: str, fusion: str, inputs, dtype: str) -> None:

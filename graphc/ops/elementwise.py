@@ -22,7 +22,10 @@ def const(value, like):
 
 
 def unbroadcast(g, shape):
-    """Sum `g` down to `shape`: the gradient of broadcasting to g's shape."""
+    """Sum `g` down to `shape`: the gradient of broadcasting to g's shape (a bfloat16 `g` is
+    summed in float32 and rounded once: sums do not run in bfloat16)."""
+    if g.dtype == "bfloat16":
+        return call("cast", unbroadcast(call("cast", g, dtype="float32"), shape), dtype=g.dtype)
     lead = g.ndim - len(shape)
     if lead:
         g = call("sum", g, axis=tuple(range(lead)), keepdims=False)

@@ -11,6 +11,7 @@ Public API:
   bf16_workspace_words(N, K) -> int   i32 words (64-byte aligned) of `workspace`
   hardware_dot_product() -> bool      this CPU runs vdpbf16ps (else the emulated path)
   describe_path() -> str              the line `graphc info` prints
+  program_gemm(module, ...) -> ir.Function  the variant a compiled bfloat16 matmul calls
 
 `vdpbf16ps` takes, per float32 lane, a PAIR of consecutive k: op(B) is packed into words
 (B[2p, j], B[2p+1, j]) (the high half zero past an odd K), panel-major in 64-column panels
@@ -28,7 +29,7 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
-from graphc.backends.llvm.gemm_bf16_kernel import MR, PANEL, VI16, VI32, VL, emit_tile
+from graphc.backends.llvm.gemm_bf16_kernel import MR, PANEL, V32, VI16, VI32, VL, emit_tile
 from graphc.backends.llvm.gemm_variant import counted_loop, declare
 from graphc.backends.llvm.irutil import I16, I32, I64, PTR, c64, split_range
 
@@ -74,6 +75,15 @@ def define_bf16_gemm(module: ir.Module, transpose_a: bool, transpose_b: bool, bi
                     emulated).fn
 
 
+def program_gemm(module: ir.Module, transpose_a, transpose_b, bias, activation) -> ir.Function:
+    """The variant a bfloat16 matmul kernel of a compiled function calls: bfloat16 C, this
+    CPU's path; defined inside the function's module (internal: modules never share it)."""
+    fn = define_bf16_gemm(module, transpose_a, transpose_b, bias, activation, "bfloat16",
+                          not hardware_dot_product())
+    fn.linkage = "internal"
+    return fn
+
+
 @dataclass
 class Bf16Gemm:
     """One variant, emitted on construction: pack op(B) in pairs, barrier, row tiles."""
@@ -89,6 +99,7 @@ class Bf16Gemm:
     fn: ir.Function = field(init=False)
 
     def __post_init__(self):
+        self.V = V32  # the accumulators' type (gemm_microkernel.k_loop reads it)
         self.fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), ENTRY_TYPES),
                               name=self.name)
         for arg, arg_name in zip(self.fn.args, ENTRY_ARGS, strict=True):

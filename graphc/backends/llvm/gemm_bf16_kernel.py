@@ -8,6 +8,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.bf16 import round_to_bfloat16, widen_bits
+from graphc.backends.llvm.gemm_microkernel import add_incoming, k_loop
 from graphc.backends.llvm.gemm_variant import declare
 from graphc.backends.llvm.irutil import F32, I16, I32, I64, PTR, c64
 
@@ -90,7 +91,7 @@ def emit_tile(g, b, i0, mr, j0):
             out += [dot(g, b, accs[r * NV + v], pair, bvec[v]) for v in range(NV)]
         return out
 
-    accs = carried_loop(b, full_pairs, [ir.Constant(V32, None)] * (mr * NV), pair_step)
+    accs = k_loop(g, b, full_pairs, [ir.Constant(V32, None)] * (mr * NV), pair_step)
     odd = b.icmp_signed("!=", b.srem(g.args["K"], c64(2)), c64(0))
     accs = if_else_values(b, odd, lambda b: pair_step(b, full_pairs, accs, True), accs)
     emit_epilogue(g, b, i0, mr, j0, accs)
@@ -138,30 +139,13 @@ def masked_store(g, b, x, base, index, mask):
     ty, align = (VI16, 2) if g.out_dtype == "bfloat16" else (V32, 4)
     fn = declare(g.module, f"llvm.masked.store.v16{'i16' if ty == VI16 else 'f32'}.p0",
                  ir.FunctionType(ir.VoidType(), [ty, PTR, I32, MASK]))
-    if ty == VI16:  # already rounded: the upper halves are the bfloat16 bits
-        x = b.trunc(b.lshr(b.bitcast(x, VI32), ir.Constant(VI32, [16] * VL)), VI16)
+    if ty == VI16:  # already rounded: the upper halves (odd i16 lanes) are the bfloat16 bits
+        # a shuffle, not lshr+trunc: LLVM 22 turns a truncating masked store with a constant
+        # one-lane mask (N = 1 known at compile time) into a 4-byte store, past the element
+        halves = b.bitcast(x, ir.VectorType(I16, 2 * VL))
+        odd = ir.Constant(ir.VectorType(I32, VL), list(range(1, 2 * VL, 2)))
+        x = b.shuffle_vector(halves, ir.Constant(halves.type, ir.Undefined), odd)
     b.call(fn, [x, b.gep(base, [index], source_etype=ty.element), ir.Constant(I32, align), mask])
-
-
-def carried_loop(b, count, init, step):
-    """for p in range(count): values = step(b, p, values); returns the final values."""
-    pre = b.block
-    body, end = b.append_basic_block("p"), b.append_basic_block("p.end")
-    b.cbranch(b.icmp_signed(">", count, c64(0)), body, end)
-    b.position_at_end(body)
-    p = b.phi(I64)
-    phis = [b.phi(v.type) for v in init]
-    out = step(b, p, phis)
-    p_next = b.add(p, c64(1))
-    b.cbranch(b.icmp_signed("<", p_next, count), body, end)
-    last = b.block
-    p.add_incoming(c64(0), pre)
-    p.add_incoming(p_next, last)
-    for phi, first, new in zip(phis, init, out, strict=True):
-        phi.add_incoming(first, pre)
-        phi.add_incoming(new, last)
-    b.position_at_end(end)
-    return merge(b, init, pre, out, last)
 
 
 def if_else_values(b, cond, then, values):
@@ -174,12 +158,6 @@ def if_else_values(b, cond, then, values):
     last = b.block
     b.branch(end)
     b.position_at_end(end)
-    return merge(b, values, pre, new, last)
-
-
-def merge(b, first, first_block, second, second_block):
-    merged = [b.phi(v.type) for v in first]
-    for phi, x, y in zip(merged, first, second, strict=True):
-        phi.add_incoming(x, first_block)
-        phi.add_incoming(y, second_block)
+    merged = [b.phi(v.type) for v in values]
+    add_incoming(merged, values, pre, new, last)
     return merged
