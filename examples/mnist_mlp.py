@@ -16,6 +16,7 @@ into the output folder:
 Offline, mnist.load_data() uses the 5,000 digits shipped with graphc (4,000 train, 1,000 test).
 
     python examples/mnist_mlp.py [--epochs 20] [--backend llvm|numpy] [--out out] [--smoke]
+                                 [--mixed-bfloat16]
 """
 
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 from _common import check_reload, example_arguments, load_digits, output_folder
 
 import graphc as gc
+from frontend import mixed_precision
 from frontend.layers import Dense, Input
 from frontend.models import Sequential
 from frontend.utils import plot_model
@@ -61,7 +63,12 @@ def draw(model, history, out: Path):
 
 
 def main():
-    args = example_arguments(__doc__, epochs=20, smoke_data="400 digits").parse_args()
+    parser = example_arguments(__doc__, epochs=20, smoke_data="400 digits")
+    parser.add_argument("--mixed-bfloat16", action="store_true",
+                        help="float32 weights, bfloat16 GEMMs and activations (Keras 3 policy)")
+    args = parser.parse_args()
+    if args.mixed_bfloat16:
+        mixed_precision.set_global_policy("mixed_bfloat16")
     out = output_folder(args)
     # each image flattened into a row of 784 pixels
     (x_train, y_train), (x_test, y_test) = load_digits((784,), 400 if args.smoke else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import graphc as gc
 from frontend.compat import lookup
+from frontend.mixed_precision import float32_island
 from graphc.ir import user_site
 
 
@@ -36,11 +37,11 @@ def tanh(x):
 
 
 def softmax(x, axis=-1):
-    return gc.softmax(x, axis=axis)
+    return gc.softmax(float32_island(x), axis=axis)  # sums: float32 under mixed_bfloat16
 
 
 def log_softmax(x, axis=-1):
-    return gc.log_softmax(x, axis=axis)
+    return gc.log_softmax(float32_island(x), axis=axis)
 
 
 def softplus(x):

@@ -140,7 +140,7 @@ def coerce_input(p: Node, value, position: int) -> np.ndarray:
     """`value` as a C-contiguous array of the placeholder's dtype, or a clear error."""
     label = f"input {position}" + (f" ({p.name!r})" if p.name else "")
     array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "biuf" and array.dtype.name != "bfloat16":
         raise DtypeError(f"{label}: cannot use {array.dtype} data for a {p.dtype} input")
     if array.dtype != p.dtype:
         if not np.can_cast(array.dtype, p.dtype, "same_kind"):

@@ -13,10 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import ml_dtypes  # noqa: F401 - registers NumPy's "bfloat16" dtype (the interpreter computes with it)
 import numpy as np
 
-DTYPES = ("float32", "float64", "int32", "int64", "bool")
-FLOAT_DTYPES = ("float32", "float64")
+DTYPES = ("float32", "float64", "int32", "int64", "bool", "bfloat16")
+FLOAT_DTYPES = ("float32", "float64", "bfloat16")
 INT_DTYPES = ("int32", "int64")
 
 Shape = tuple  # of int | None (None: known only at run time, e.g. the batch)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from graphc.ir import Graph, GraphError, Node, toposort
+from graphc.ir import FLOAT_DTYPES, Graph, GraphError, Node, toposort
 from graphc.ops import OPS, call
 from graphc.ops.leaves import constant_node
 from graphc.ops.rebuild import rebuild
 
-FLOATS = ("float32", "float64")
+FLOATS = FLOAT_DTYPES  # bfloat16 activations pass gradients too
 
 
 def differentiate(graph: Graph) -> Graph:

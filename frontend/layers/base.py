@@ -13,7 +13,7 @@ from contextlib import nullcontext
 import numpy as np
 
 import graphc as gc
-from frontend import backend, constraints, initializers, regularizers
+from frontend import backend, constraints, initializers, mixed_precision, regularizers
 from frontend.layers.eager_call import call_eagerly
 from frontend.layers.masks import MaskedCalls
 from frontend.layers.registry import (  # noqa: F401 - re-exported for layer modules
@@ -79,7 +79,8 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
         owner = type(self).__name__
         check_keywords(type(self), kwargs, Layer.__init__)
         self.name = name or backend.unique_name(backend.to_snake_case(owner))
-        self.dtype = gc.ir.normalize_dtype(dtype or backend.floatx())
+        self.dtype_policy = mixed_precision.as_policy(dtype)  # Keras 3: a name or DTypePolicy
+        self.dtype = self.dtype_policy.variable_dtype
         self._trainable = bool(trainable)
         self.built = False
         self._trainable_weights, self._non_trainable_weights = [], []
@@ -99,6 +100,9 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
         if shape is None:
             return None
         return (kwargs.get("batch_size"),) + ((shape,) if isinstance(shape, int) else tuple(shape))
+
+    compute_dtype = property(lambda self: self.dtype_policy.compute_dtype)  # Keras 3's names
+    variable_dtype = property(lambda self: self.dtype_policy.variable_dtype)
 
     @property
     def _tracked_layers(self) -> list:
@@ -289,7 +293,8 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
         try:
             with scope:
                 self._maybe_build(inputs)
-                outputs = self.call(inputs, *rest, **kwargs)
+                outputs = mixed_precision.call_in_compute_dtype(self, self.call, inputs, rest,
+                                                                kwargs)
         except GraphError as err:
             raise type(err)(
                 f"Layer '{self.name}' ({type(self).__name__}) could not process its "
@@ -375,7 +380,9 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
     # ---- config ------------------------------------------------------------------------------
 
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        policy = self.dtype_policy
+        dtype = policy.name if policy.name in mixed_precision.MIXED else self.dtype
+        config = {"name": self.name, "trainable": self.trainable, "dtype": dtype}
         if type(self).get_config is Layer.get_config:
             config = {**auto_config(self), **config}
         if self.activity_regularizer is not None:

@@ -72,7 +72,7 @@ def as_array(value, what: str) -> np.ndarray:
             f"{what}: expected {ACCEPTED}; received a {type(value).__name__}{hint} "
             f"(at {user_site()})"
         )
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "biuf" and array.dtype.name != "bfloat16":
         raise DataError(
             f"{what}: expected numbers, received an array of dtype {array.dtype} (at {user_site()})"
         )

@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 import graphc as gc
-from frontend import backend, losses, metrics, seeding
+from frontend import backend, losses, metrics, mixed_precision, seeding
 from frontend.compat import lookup
 from frontend.distribution.training_sync import (
     averaged_gradients,
@@ -260,6 +260,7 @@ class StepFunctions:
         training = kind == "train"
         with call_context(training=training) as ctx:
             outputs = self.model.forward(xs, training=training)
+        outputs = mixed_precision.float32_outputs(outputs)  # losses, metrics: float32 (Keras 3)
         total, per_output = self.losses_of(targets, outputs, weights)
         # weight penalties count in training only; a functional model's add_loss(tensor)
         # terms (ctx.losses outside training) in evaluation too, as the Keras 2 VAE expects

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc.bfloat16 import widen
 from graphc.ir import Graph, GraphError
 from graphc.ops import OPS, Shaped
 from passes.symbols import run_time_shape
@@ -44,7 +45,7 @@ class Interpreter:
                                       for v, i in zip(values, node.inputs)])
             with np.errstate(all="ignore"):  # NaN and inf in data are not errors
                 try:
-                    result = OPS[node.op].impl(*values, **node.attr_dict)
+                    result = OPS[node.op].impl(*widen(values), **node.attr_dict)
                 except IndexError as err:  # an index computed in the graph
                     raise IndexError(f"{node.op}: {err} (node built at {node.site})") from None
             env[id(node)] = check(node, np.asarray(result, dtype=node.dtype))

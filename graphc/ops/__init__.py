@@ -16,7 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.ir import DtypeError, GraphError, Node, ShapeError, normalize_dtype, user_site
+from graphc.bfloat16 import check_bfloat16_support
+from graphc.ir import (
+    FLOAT_DTYPES,
+    DtypeError,
+    GraphError,
+    Node,
+    ShapeError,
+    normalize_dtype,
+    user_site,
+)
 
 # What the fusion pass does with an op (passes/fuse_groups.py), by class.
 FUSION_CLASSES = {
@@ -140,6 +149,7 @@ def make_node(op: str, inputs, attrs=None, *, name=None, site=None) -> Node:
     site = site or user_site()
     try:
         shape, dtype = opdef.infer(inputs, **attrs)
+        check_bfloat16_support(op, opdef.fusion, inputs, normalize_dtype(dtype))
     except (ShapeError, DtypeError) as err:
         detail = f"{op}: {err}. Received: {describe_inputs(inputs)}"
         if attrs:
@@ -181,7 +191,7 @@ def same_dtype(inputs) -> str:
 
 
 def require_float(dtype: str) -> str:
-    if dtype not in ("float32", "float64"):
+    if dtype not in FLOAT_DTYPES:
         raise DtypeError(f"needs a float input, got {dtype}; cast it with gc.cast(x, 'float32')")
     return dtype
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from graphc.ir import DtypeError
+from graphc.ir import FLOAT_DTYPES, DtypeError
 from graphc.ops import broadcast_shapes, call, defop, per_element, require_float, same_dtype
 from graphc.ops.cases import A34, M34, POS34, F, In, case, with_0d
 from graphc.ops.leaves import constant_node
@@ -22,7 +22,10 @@ def const(value, like):
 
 
 def unbroadcast(g, shape):
-    """Sum `g` down to `shape`: the gradient of broadcasting to g's shape."""
+    """Sum `g` down to `shape`: the gradient of broadcasting to g's shape (a bfloat16 `g` is
+    summed in float32 and rounded once: sums do not run in bfloat16)."""
+    if g.dtype == "bfloat16":
+        return call("cast", unbroadcast(call("cast", g, dtype="float32"), shape), dtype=g.dtype)
     lead = g.ndim - len(shape)
     if lead:
         g = call("sum", g, axis=tuple(range(lead)), keepdims=False)
@@ -201,7 +204,7 @@ def infer_cast(inputs, *, dtype):
 
 def vjp_cast(g, node):
     x = node.inputs[0]
-    if x.dtype not in ("float32", "float64") or node.dtype not in ("float32", "float64"):
+    if x.dtype not in FLOAT_DTYPES or node.dtype not in FLOAT_DTYPES:
         return (None,)
     return (call("cast", g, dtype=x.dtype),)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import Node, normalize_dtype
+from graphc.ir import DTYPES, Node, normalize_dtype
 from graphc.ops import defop, make_node
 
 
@@ -133,6 +133,6 @@ def leaf_value(node: Node) -> np.ndarray:
 
 def constant_node(value, dtype=None, site=None):
     array = np.array(value, dtype=normalize_dtype(dtype) if dtype else None)
-    if array.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):
+    if array.dtype.name not in DTYPES:
         array = array.astype("int64" if array.dtype.kind in "iu" else "float32")
     return make_node("constant", (), {"value": Literal(array)}, site=site)

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from graphc.ir import DtypeError, Node, ShapeError, normalize_dtype, user_site
+from graphc.ir import FLOAT_DTYPES, DtypeError, Node, ShapeError, normalize_dtype, user_site
 from graphc.ops import make_node, normalize_axes
 from graphc.ops.leaves import constant_node
 
@@ -31,7 +31,7 @@ def as_node(value, like: Node | None = None) -> Node:
     if isinstance(value, (bool, np.bool_)):
         return constant_node(value, "bool")
     if isinstance(value, numbers.Number) and like is not None and like.dtype != "bool":
-        if isinstance(value, numbers.Integral) or like.dtype.startswith("float"):
+        if isinstance(value, numbers.Integral) or like.dtype in FLOAT_DTYPES:
             return constant_node(value, like.dtype)
         raise DtypeError(
             f"cannot combine the float {value} with a {like.dtype} tensor "
@@ -39,7 +39,8 @@ def as_node(value, like: Node | None = None) -> Node:
         )
     if isinstance(value, (list, tuple, np.ndarray)) and like is not None:
         array = np.asarray(value)
-        if array.dtype.kind == like.dtype[0] or (array.dtype.kind == "f" and like.dtype[0] == "f"):
+        floats = array.dtype.kind == "f" and like.dtype in FLOAT_DTYPES
+        if array.dtype.kind == like.dtype[0] or floats:
             return constant_node(array, like.dtype)
     return constant(value)
 

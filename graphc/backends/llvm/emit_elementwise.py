@@ -149,7 +149,9 @@ def cast(b, x, src: str, dst: str):
         return b.fcmp_unordered("!=", x, zero) if is_float(src) else b.icmp_unsigned("!=", x, zero)
     if src == "bool":
         return b.uitofp(x, ty) if is_float(dst) else b.zext(x, ty)
-    if is_float(src) and is_float(dst):
+    if is_float(src) and is_float(dst):  # bfloat16 is float32 in registers, rounded by its op
+        if x.type == ty:
+            return x
         return b.fpext(x, ty) if dst == "float64" else b.fptrunc(x, ty)
     if is_float(src):
         return float_to_int(b, x, src, dst)

@@ -8,8 +8,9 @@ from llvmlite import ir
 
 from graphc.backends.llvm.emit_elementwise import cast
 from graphc.backends.llvm.emitters import register
+from graphc.backends.llvm.gemm_bf16 import program_gemm
 from graphc.backends.llvm.gemm_library import gemm_function
-from graphc.backends.llvm.irutil import I32, I64, c64, const, declare_barrier
+from graphc.backends.llvm.irutil import I32, I64, MEM_TYPE, c64, const, declare_barrier
 from graphc.backends.llvm.loop_plan import size_poly
 from graphc.ops.random import GOLDEN
 from passes.symbols import Poly
@@ -91,8 +92,11 @@ def emit_dense(kb, body):
     with a barrier between items, since the GEMM's workspace is reused."""
     mm, (ta, tb) = body.gemm, body.transposes
     (lda, a_batch), (ldb, b_batch) = (operand_layout(v) for v in body.views)
-    fn = gemm_function(kb.module, mm.dtype, ta, tb, body.bias is not None,
-                       body.activation_name, False)
+    if mm.dtype == "bfloat16":  # vdpbf16ps (or its emulation), float32 accumulation
+        fn = program_gemm(kb.module, ta, tb, body.bias is not None, body.activation_name)
+    else:
+        fn = gemm_function(kb.module, mm.dtype, ta, tb, body.bias is not None,
+                           body.activation_name, False)
     dims, a_shape = kb.syms.shape(mm), kb.syms.shape(mm.inputs[0])
     M, N = kb.size(dims[-2]), kb.size(dims[-1])
     K = kb.size(a_shape[-2] if mm.attr("transpose_a") else a_shape[-1])
@@ -116,7 +120,7 @@ def batched(kb, mm, dims, a_batch, b_batch, call):
     strides = [batch_strides(a_batch, batch, kb.syms), batch_strides(b_batch, batch, kb.syms),
                View.contiguous(dims).strides[:-2]]
     barrier = declare_barrier(kb.module)
-    elem = const(mm.dtype, 0).type
+    elem = MEM_TYPE[mm.dtype]
 
     def item(coords):
         ptrs = [b.gep(p, [kb.offset(coords, [kb.size(x) for x in s])], source_etype=elem)

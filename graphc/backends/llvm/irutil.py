@@ -5,20 +5,26 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
+from graphc.backends.llvm.bf16 import narrow_bits, widen_bits
+
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+I16 = ir.IntType(16)
 F32, F64 = ir.FloatType(), ir.DoubleType()
 PTR = ir.PointerType()
 VOID = ir.VoidType()
 
 # How each dtype lives in registers and in memory (bools are bytes in memory, i1 in registers).
-REG_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I1}
-MEM_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I8}
-ITEMSIZE = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1}
+# bfloat16 computes as float32 and is stored as its upper 16 bits (bf16.py).
+REG_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I1, "bfloat16": F32}
+MEM_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I8,
+            "bfloat16": I16}
+ITEMSIZE = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1, "bfloat16": 2}
 FAST = ("fast",)
+COMPUTE_DTYPE = {"bfloat16": "float32"}
 
 
 def is_float(dtype: str) -> bool:
-    return dtype in ("float32", "float64")
+    return dtype in ("float32", "float64", "bfloat16")
 
 
 def c64(value: int) -> ir.Constant:
@@ -30,8 +36,8 @@ def const(dtype: str, value) -> ir.Constant:
     ty = REG_TYPE[dtype]
     if dtype == "bool":
         return ir.Constant(I1, int(bool(value)))
-    if is_float(dtype):
-        return ir.Constant(ty, float(np.asarray(value, dtype)))
+    if is_float(dtype):  # a bfloat16 op's constants take part in its float32 computation
+        return ir.Constant(ty, float(np.asarray(value, COMPUTE_DTYPE.get(dtype, dtype))))
     return ir.Constant(ty, int(value))
 
 
@@ -39,6 +45,8 @@ def load(b: ir.IRBuilder, ptr, index, dtype: str):
     """Element `index` (i64) of a `dtype` buffer, as a register value."""
     addr = b.gep(ptr, [index], source_etype=MEM_TYPE[dtype], inbounds=True)
     value = b.load(addr, typ=MEM_TYPE[dtype])
+    if dtype == "bfloat16":
+        return widen_bits(b, value)
     return b.icmp_unsigned("!=", value, ir.Constant(I8, 0)) if dtype == "bool" else value
 
 
@@ -46,6 +54,8 @@ def store(b: ir.IRBuilder, value, ptr, index, dtype: str):
     addr = b.gep(ptr, [index], source_etype=MEM_TYPE[dtype], inbounds=True)
     if dtype == "bool":
         value = b.zext(value, I8)
+    elif dtype == "bfloat16":
+        value = narrow_bits(b, value)
     b.store(value, addr)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from graphc.backends.llvm.bf16 import round_to_bfloat16
 from graphc.backends.llvm.emitters import emitter_for
 from graphc.backends.llvm.irutil import (
     I32,
@@ -236,6 +237,8 @@ class LoopEmitter:
         else:
             args = [self.read(node, k) for k in range(len(data_inputs(node)))]
             result = emitter_for(node, "scalar").fn(self, node, args)
+            if node.dtype == "bfloat16":  # each bfloat16 op rounds once, as the interpreter
+                result = round_to_bfloat16(self.b, result)
         self.memo[id(node)] = result
         return result
 

@@ -1,0 +1,81 @@
+"""A layer's call under its dtype policy (Keras 3's autocast): float inputs and the layer's own
+float32 variables are cast to the compute dtype for the call; the variables stay float32
+(master weights), so their gradients and the optimizer's updates are float32.
+
+Layers whose math graphc computes in bfloat16 (BFLOAT16_LAYERS: GEMMs and elementwise work)
+run in bfloat16. Every other layer under a bfloat16 policy is a float32 island, shown by its
+float32 output: its inputs are cast to float32 (statistics, reductions and random masks stay in
+float32, as Keras keeps normalization statistics), and the next bfloat16 layer casts back.
+Softmax and log-softmax activations are float32 islands too (float32_island), so a mixed
+model's probabilities and its losses are float32.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import graphc as gc
+
+BFLOAT16_LAYERS = {"Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Flatten", "Reshape",
+                   "Add", "Subtract", "Multiply", "Maximum", "Minimum", "Identity"}
+FLOATS = ("float32", "float64", "bfloat16")
+
+
+def compute_dtype_for(layer) -> str:
+    """The dtype `layer` computes in: its policy's, or float32 for a float32 island."""
+    compute = layer.dtype_policy.compute_dtype
+    if compute == "bfloat16" and type(layer).__name__ not in BFLOAT16_LAYERS:
+        return "float32"
+    return compute
+
+
+def call_in_compute_dtype(layer, call, inputs, rest, kwargs):
+    """`call(inputs, *rest, **kwargs)` with inputs and own variables in the compute dtype."""
+    policy = layer.dtype_policy
+    if policy.compute_dtype == policy.variable_dtype:
+        return call(inputs, *rest, **kwargs)
+    dtype = compute_dtype_for(layer)
+    inputs = cast_nodes(inputs, dtype)
+    with variables_read_as(layer, dtype):
+        return call(inputs, *rest, **kwargs)
+
+
+def cast_nodes(structure, dtype):
+    """Float nodes in a structure of lists, tuples and dicts, cast to `dtype`."""
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(cast_nodes(x, dtype) for x in structure)
+    if isinstance(structure, dict):
+        return {k: cast_nodes(v, dtype) for k, v in structure.items()}
+    return cast_float(structure, dtype)
+
+
+def cast_float(x, dtype):
+    if isinstance(x, gc.Node) and x.dtype in FLOATS and x.dtype != dtype:
+        return gc.cast(x, dtype)
+    return x
+
+
+def float32_island(x):
+    """A bfloat16 node as float32 (other nodes unchanged): for ops that accumulate."""
+    return cast_float(x, "float32") if getattr(x, "dtype", None) == "bfloat16" else x
+
+
+def float32_outputs(outputs: list) -> list:
+    """A model's outputs as its losses and metrics read them: float32 (Keras 3's Loss and
+    Metric dtype), so the reductions of a mixed model's loss are float32."""
+    return [float32_island(o) for o in outputs]
+
+
+@contextmanager
+def variables_read_as(layer, dtype):
+    """The layer's own float32 variables, held in its attributes, read as `dtype` casts."""
+    own = {id(w) for w in layer._trainable_weights + layer._non_trainable_weights}
+    saved = {name: value for name, value in vars(layer).items()
+             if id(value) in own and value.dtype == "float32" != dtype}
+    try:
+        for name, value in saved.items():
+            object.__setattr__(layer, name, gc.cast(value, dtype))
+        yield
+    finally:
+        for name, value in saved.items():
+            object.__setattr__(layer, name, value)
