@@ -3,15 +3,18 @@ portable path, and the dequantize epilogue bit-for-bit against the same f32 step
 
 import ctypes
 import functools
+import threading
 
 import numpy as np
 import pytest
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm_int8, jit, threads
+from graphc.backends.llvm import gemm_int8, jit
+from graphc.ops import quant
 
 ODD = [1, 7, 33, 257]
 SIZES = [(m, n, k) for m in ODD for n in ODD for k in ODD if m * n * k <= 257 * 257 * 33]
+STEP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)
 VNNI = [True, False] if gemm_int8.host_has_vnni() else [False]
 
 
@@ -25,21 +28,24 @@ def compiled(epilogue, activation="linear", bias=False, vnni=True):
 
 
 def run(module, A, w, C, comp=None, row_scale=None, col_scale=None, bias=None, nthreads=1):
-    """C = gemm(A, w) through the step wrapper; nthreads=1 on this thread, else the pool."""
+    """C = gemm(A, w) through the step wrapper, on `nthreads` threads."""
     M, K = A.shape
     N = w.shape[1]
-    lda = gemm_int8.padded_k(K)
+    lda = quant.padded_k(K)
     A_padded = np.full((M, lda), 77, np.uint8)  # a non-zero pad: it must not count
     A_padded[:, :K] = A
-    B = gemm_int8.pack_weights(w)
+    B = quant.pack_weights(w)
     keep = [A_padded, B, comp, row_scale, col_scale, bias, C]
     ptrs = [0 if x is None else x.ctypes.data for x in keep]
     args = (ctypes.c_int64 * 12)(M, N, K, ptrs[0], lda, *ptrs[1:], C.shape[1])
-    if nthreads == 1:
-        step = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)
-        step(module.address("step"))(ctypes.addressof(args), 0, 1)
-    else:
-        threads.parallel_run(module.address("step"), ctypes.addressof(args))
+    step = STEP(module.address("step"))
+    # the SPMD contract by hand: each thread calls with its tid (ctypes releases the GIL)
+    workers = [threading.Thread(target=step, args=(ctypes.addressof(args), tid, nthreads))
+               for tid in range(nthreads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     del keep
     return C
 
@@ -51,7 +57,7 @@ def operands(rng, M, N, K):
 
 
 @pytest.mark.parametrize("vnni", VNNI)
-@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("nthreads", [1, 2, 3])
 def test_int32_exact_on_odd_sizes(vnni, nthreads):
     rng = np.random.default_rng(0)
     module = compiled("int32", vnni=vnni)
@@ -97,10 +103,10 @@ def test_dequantize_epilogue_bit_exact(activation, bias, nthreads):
 
 def test_pack_weights_layout_and_errors():
     w = np.arange(-10, 11, dtype=np.int8).reshape(7, 3)
-    packed = gemm_int8.pack_weights(w)
+    packed = quant.pack_weights(w)
     assert packed.shape == (2, 16, 4) and packed[0, 2, 1] == w[1, 2] and packed[1, 0, 3] == 0
     with pytest.raises(TypeError, match="int8 matrix, received \\(7, 3\\) float32"):
-        gemm_int8.pack_weights(w.astype(np.float32))
+        quant.pack_weights(w.astype(np.float32))
 
 
 def test_bad_variant_is_named():

@@ -10,14 +10,14 @@ Public API:
         epilogue 'dequantize': C[m, n] = act(f32(acc - comp[n]) * (row_scale[m] * col_scale[n])
                                              + bias[n])                           (C is f32*)
       (comp, row_scale, col_scale, bias are unused, may be null, with 'int32'; bias without it).
-  pack_weights(w_int8[K, N]) -> the B operand: int8 [ceil(K/4), round_up(N, 16), 4], zero-padded
-  padded_k(K) -> the bytes each row of A must hold (lda >= padded_k(K); the pad is never used
-      for the result since B's pad rows are zero)
+B is packed once by graphc.ops.quant.pack_weights: int8 [ceil(K/4), round_up(N, 16), 4],
+zero-padded. Each row of A holds lda >= quant.padded_k(K) bytes (the pad is never part of the
+result: B's pad rows are zero).
 
 A is read as unsigned bytes: signed activations q in [-128, 127] are stored as q + 128 and the
 offset is removed in the epilogue with comp[n] = 128 * sum_k B[k, n] (quant_scheme.py).
-SPMD contract as gemm.py: every thread calls with its tid; rows (in MR blocks) or column
-vectors are split between the threads, whichever balances better; no workspace, no barrier
+SPMD contract as gemm.py: every thread calls with its tid; rows (in MR blocks) or, below MR
+rows per thread, column vectors are split between the threads; no workspace, no barrier
 (B is packed once, when the weights are quantized). Loads are `align 1`: NumPy's buffers carry
 no alignment promise.
 
@@ -27,16 +27,14 @@ Micro-kernel: an MR x NV block of <16 x i32> accumulators over the K/4 groups; p
 
 from __future__ import annotations
 
-import numpy as np
 from llvmlite import ir
 
 from graphc.backends.llvm import jit, vecmath
 from graphc.backends.llvm.gemm_microkernel import MR, NV, k_loop
 from graphc.backends.llvm.gemm_variant import counted_loop, declare, round_up
 from graphc.backends.llvm.irutil import F32, I1, I32, I64, PTR, VOID, c64
+from graphc.ops.quant import GROUP, LANES
 
-LANES = 16
-GROUP = 4  # k values per 32-bit lane of vpdpbusd
 VI32 = ir.VectorType(I32, LANES)
 VF32 = ir.VectorType(F32, LANES)
 VMASK = ir.VectorType(I1, LANES)
@@ -45,22 +43,6 @@ ENTRY_ARGS = ["tid", "nthreads", "M", "N", "K", "A", "lda", "B", "comp", "row_sc
               "col_scale", "bias", "C", "ldc"]
 ENTRY_TYPES = [I32, I32, I64, I64, I64, PTR, I64, PTR, PTR, PTR, PTR, PTR, PTR, I64]
 VPDPBUSD = "llvm.x86.avx512.vpdpbusd.512"
-
-
-def padded_k(K: int) -> int:
-    return -(-K // GROUP) * GROUP
-
-
-def pack_weights(w) -> np.ndarray:
-    """int8 [K, N] -> [ceil(K/4), round_up(N, 16), 4]: each i32 lane holds 4 k values of one
-    column (vpdpbusd's layout); the pad rows and columns are zero."""
-    w = np.asarray(w)
-    if w.dtype != np.int8 or w.ndim != 2:
-        raise TypeError(f"pack_weights: needs an int8 matrix, received {w.shape} {w.dtype}")
-    K, N = w.shape
-    padded = np.zeros((padded_k(K), -(-N // LANES) * LANES), np.int8)
-    padded[:K, :N] = w
-    return np.ascontiguousarray(padded.reshape(-1, GROUP, padded.shape[1]).transpose(0, 2, 1))
 
 
 def host_has_vnni() -> bool:
@@ -153,8 +135,8 @@ def byte_at(b, ptr, offset):
 
 
 def emit_entry(spec, fn, panels):
-    """Split C between the threads by MR-row blocks or by column vectors (the smaller share
-    of tiles wins), then run the panels of this thread's part."""
+    """Split C between the threads: by MR-row blocks, or by column vectors when there are
+    fewer than MR rows per thread (a batch of 1 still uses every thread)."""
     a = dict(zip(ENTRY_ARGS, fn.args, strict=True))
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     M, N = a["M"], a["N"]
@@ -164,11 +146,10 @@ def emit_entry(spec, fn, panels):
     nt = b.select(b.icmp_signed("<", nt, c64(1)), c64(1), nt)
     t = b.sext(a["tid"], I64)
     nvec = b.sdiv(b.add(N, c64(LANES - 1)), c64(LANES))
-    rows_per = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), MR)
-    cost_cols = b.mul(b.sdiv(b.add(nvec, b.sub(nt, c64(1))), nt), round_up(b, M, MR))
-    by_cols = b.icmp_signed("<=", cost_cols, b.mul(nvec, rows_per))
-    r0 = b.select(by_cols, c64(0), clamp(b, b.mul(t, rows_per), M))
-    r1 = b.select(by_cols, M, clamp(b, b.add(r0, rows_per), M))
+    by_cols = b.icmp_signed("<", M, b.mul(nt, c64(MR)))
+    share = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), MR)
+    r0 = b.select(by_cols, c64(0), clamp(b, b.mul(t, share), M))
+    r1 = b.select(by_cols, M, clamp(b, b.add(r0, share), M))
     v0 = b.select(by_cols, b.sdiv(b.mul(t, nvec), nt), c64(0))
     v1 = b.select(by_cols, b.sdiv(b.mul(b.add(t, c64(1)), nvec), nt), nvec)
     span = b.sub(v1, v0)

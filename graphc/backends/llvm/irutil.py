@@ -11,9 +11,11 @@ PTR = ir.PointerType()
 VOID = ir.VoidType()
 
 # How each dtype lives in registers and in memory (bools are bytes in memory, i1 in registers).
-REG_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I1}
-MEM_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I8}
-ITEMSIZE = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1}
+REG_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I1, "int8": I8,
+            "uint8": I8}
+MEM_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I8, "int8": I8,
+            "uint8": I8}
+ITEMSIZE = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1, "int8": 1, "uint8": 1}
 FAST = ("fast",)
 
 
