@@ -157,7 +157,7 @@ def bench_predict(seconds):
         for batch in BATCHES:
             x = np.resize(x_test, (batch,) + x_test.shape[1:])
             best = best_of_rounds({name: (lambda c=c, x=x: c(x)) for name, c in calls.items()},
-                                  seconds * len(calls))
+                                  seconds * len(calls), rounds=40)
             times = " ".join(f"{1e3 * best[name]:12.3f}" for name in calls)
             gain = ", ".join(f"{f} {best[f'{f} fp32'] / best[f'{f} int8']:.2f}x"
                              for f in ("graphc", "torch", "ort"))
