@@ -1,7 +1,8 @@
 """`model.quantize("int8")` (Keras 3) and `calibrate(model, x)`: static input scales.
 
-quantize walks the model's leaf layers: each that can be quantized (Dense) is, the others keep
-float32; a warning names the layers with weights that stay float32 (as Keras warns). The
+quantize walks the model's leaf layers: each that can be quantized (Dense, Conv1D, Conv2D) is,
+the others keep float32; a warning names the layers with weights that stay float32 and why
+(as Keras warns), e.g. a first convolution on one channel, faster in float32. The
 model's compiled functions are dropped, so the next predict traces the int8 graph.
 """
 
@@ -53,12 +54,12 @@ def quantize_model(model, mode) -> list:
         try:
             layer.quantize(mode)
             done.append(layer)
-        except NotImplementedError:
+        except NotImplementedError as err:
             if layer.weights:
-                left.append(f"{type(layer).__name__} '{layer.name}'")
+                left.append(f"{type(layer).__name__} '{layer.name}' ({err})")
     if left:
-        warnings.warn(f"model.quantize({mode!r}): no int8 path for {', '.join(left)}; they stay "
-                      f"float32", UserWarning, stacklevel=3)
+        warnings.warn(f"model.quantize({mode!r}): these layers stay float32: {'; '.join(left)}",
+                      UserWarning, stacklevel=3)
     forget_compiled(model)
     if done:
         fresh_optimizer(model)

@@ -127,12 +127,13 @@ def test_convnet_equals_the_numpy_scheme_and_stays_close():
 
 
 def test_conv1d_quantizes_and_reloads(tmp_path):
-    model = models.Sequential([layers.Input((12, 3)),
-                               layers.Conv1D(4, 3, padding="same", activation="relu"),
+    model = models.Sequential([layers.Input((12, 6)),
+                               layers.Conv1D(8, 3, padding="same", activation="relu"),
                                layers.Conv1D(2, 2, strides=2, activation="tanh")])
-    x = RNG.standard_normal((5, 12, 3)).astype(np.float32)
+    x = RNG.standard_normal((5, 12, 6)).astype(np.float32)
     before = model.predict(x, verbose=0)
     model.quantize("int8")
+    assert [layer.kernel.dtype for layer in model.layers] == ["int8", "int8"]
     after = model.predict(x, verbose=0)
     assert np.abs(after - before).max() < 0.03
     model.save(tmp_path / "c.keras")
@@ -142,13 +143,16 @@ def test_conv1d_quantizes_and_reloads(tmp_path):
 
 def test_layers_without_an_int8_path_are_named_and_stay_float():
     model = models.Sequential([layers.Input((6, 6, 2)), layers.Conv2DTranspose(4, 3),
-                               layers.Flatten(), layers.Dense(5)])
+                               layers.Conv2D(3, 1), layers.Flatten(), layers.Dense(5)])
     images = RNG.standard_normal((4, 6, 6, 2)).astype(np.float32)
     before = model.predict(images, verbose=0)
-    with pytest.warns(UserWarning, match=r"no int8 path for Conv2DTranspose 'conv2d_transpose"
-                                         r".*'; they stay float32"):
+    with pytest.warns(UserWarning, match=r"stay float32: Conv2DTranspose 'conv2d_transpose.*' "
+                                         r"\(Layer Conv2DTranspose does not have a `quantize\(\)` "
+                                         r"method implemented.\); Conv2D 'conv2d.*' \(.*kernel "
+                                         r"rows hold 4 values \(< 16\), faster in float32\)"):
         model.quantize("int8")
-    assert model.layers[0].kernel.dtype == "float32" and model.layers[2].kernel.dtype == "int8"
+    assert [layer.kernel.dtype for layer in (model.layers[0], model.layers[1], model.layers[3])] \
+        == ["float32", "float32", "int8"]
     after = model.predict(images, verbose=0)
     assert np.abs(after - before).max() < 0.02 * np.abs(before).max()
 
