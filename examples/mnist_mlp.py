@@ -15,8 +15,11 @@ into the output folder:
 
 Offline, mnist.load_data() uses the 5,000 digits shipped with graphc (4,000 train, 1,000 test).
 
+With --int8 the trained model is then quantized (Keras 3's model.quantize("int8")), evaluated
+again and saved/reloaded as int8 (mnist_mlp_int8.zip).
+
     python examples/mnist_mlp.py [--epochs 20] [--backend llvm|numpy] [--out out] [--smoke]
-                                 [--mixed-bfloat16]
+                                 [--mixed-bfloat16] [--int8]
 """
 
 import sys
@@ -62,10 +65,20 @@ def draw(model, history, out: Path):
         print(f"no training curves: {err}")
 
 
+def evaluate_int8(model, x_test, y_test, float_accuracy, out: Path):
+    """The trained model quantized to int8 in place, its accuracy, and an int8 save/reload."""
+    model.quantize("int8")
+    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    change = 100 * (accuracy - float_accuracy)
+    print(f"int8 test accuracy {accuracy:.4f} ({change:+.2f} points against float32)")
+    check_reload(model, x_test, out / "mnist_mlp_int8.zip")
+
+
 def main():
     parser = example_arguments(__doc__, epochs=20, smoke_data="400 digits")
     parser.add_argument("--mixed-bfloat16", action="store_true",
                         help="float32 weights, bfloat16 GEMMs and activations (Keras 3 policy)")
+    parser.add_argument("--int8", action="store_true", help="then quantize to int8, evaluate")
     args = parser.parse_args()
     if args.mixed_bfloat16:
         mixed_precision.set_global_policy("mixed_bfloat16")
@@ -104,6 +117,8 @@ def main():
 
     check_reload(model, x_test, out / "mnist_mlp.zip")
     draw(model, history, out)
+    if args.int8:
+        evaluate_int8(model, x_test, y_test, accuracy, out)
     if not args.smoke and len(x_test) == 1000 and accuracy < TARGET_ACCURACY:
         sys.exit(f"test accuracy {accuracy:.4f} is below {TARGET_ACCURACY}")
 

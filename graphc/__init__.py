@@ -82,6 +82,8 @@ PUBLIC = {
     "pow": "graphc.api",
     "random_uniform": "graphc.api",
     "relu": "graphc.api",
+    "quantized_conv": "graphc.quant_api",
+    "quantized_matmul": "graphc.quant_api",
     "reshape": "graphc.api",
     "scalar": "graphc.api",
     "selu": "graphc.api",

@@ -16,7 +16,7 @@ from typing import Any
 import ml_dtypes  # noqa: F401 - registers NumPy's "bfloat16" dtype (the interpreter computes with it)
 import numpy as np
 
-DTYPES = ("float32", "float64", "int32", "int64", "bool", "bfloat16")
+DTYPES = ("float32", "float64", "int32", "int64", "bool", "bfloat16", "int8", "uint8")
 FLOAT_DTYPES = ("float32", "float64", "bfloat16")
 INT_DTYPES = ("int32", "int64")
 

@@ -225,6 +225,19 @@ class Layer(MaskedCalls, metaclass=TakesLegacyNames):
                 )
             var.set_value(value.astype(var.dtype))
 
+    quantization = None  # {"mode": "int8", "input_scale": ...} once quantized (Dense, Conv)
+
+    @property
+    def quantization_mode(self):
+        """Keras 3: None, or the mode the layer's weights are quantized to."""
+        return None if self.quantization is None else self.quantization["mode"]
+
+    def quantize(self, mode, **kwargs):
+        """Keras 3: quantize this layer's weights (layers with an int8 path override it)."""
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} does not have a `quantize()` method implemented."
+        )
+
     def count_params(self) -> int:
         if not self.built:
             raise ValueError(

@@ -22,6 +22,7 @@ from frontend.layers.weight_options import (
     set_weight_options,
     weight_options_config,
 )
+from frontend.quantizers import int8
 from graphc.ir import user_site
 
 
@@ -66,7 +67,9 @@ class _Conv(Layer):
         **kwargs,
     ):
         owner = type(self).__name__
+        quantization = kwargs.pop("quantization", None)  # a quantized layer's saved config
         super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
+        self.quantization = int8.check_config(self, quantization)
         self.filters = positive_int(filters, "filters", owner)
         if kernel_size is None:
             raise ValueError(f"{owner}: `kernel_size` is required. Received: kernel_size=None")
@@ -97,13 +100,22 @@ class _Conv(Layer):
 
     def build(self, input_shape):
         shape = self.kernel_size + (conv_input_channels(self, input_shape), self.filters)
+        if self.quantization is not None:
+            return int8.build_int8(self, shape)
         self.kernel = add_weight_with_options(self, shape, "kernel")
         bias_shape = (self.filters,)
         self.bias = add_weight_with_options(self, bias_shape, "bias") if self.use_bias else None
 
-    def call(self, inputs):
+    def quantize(self, mode, **kwargs):
+        """Keras 3: this layer's kernel to int8 in place (frontend/quantizers/int8.py)."""
+        int8.quantize_layer(self, mode, _Conv)
+
+    def call(self, inputs, training=False):
         conv = gc.conv1d if self.rank == 1 else gc.conv2d
         x = to_channels_last(inputs, self.data_format)
+        if self.quantization is not None:
+            y = int8.conv_call(self, x, training)
+            return to_data_format(y, self.data_format)
         x = conv(x, self.kernel, self.strides, self.padding, self.dilation_rate)
         if self.bias is not None:
             x = x + self.bias
@@ -122,6 +134,7 @@ class _Conv(Layer):
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
             **weight_options_config(self, "kernel", "bias"),
+            **int8.quantization_config(self),
         }
 
 

@@ -20,6 +20,7 @@ from frontend.layers.weight_options import (
     set_weight_options,
     weight_options_config,
 )
+from frontend.quantizers import int8
 from graphc.ir import user_site
 
 
@@ -106,8 +107,10 @@ class Dense(Layer):
         bias_constraint=None,
         **kwargs,
     ):
+        quantization = kwargs.pop("quantization", None)  # a quantized Dense's saved config
         super().__init__(**kwargs)  # activity_regularizer, name, ...: the base layer's
         self.units = positive_int(units, "units", "Dense")
+        self.quantization = int8.check_config(self, quantization)
         self.activation, self.use_bias = activations.get(activation, "Dense"), bool(use_bias)
         set_weight_options(
             self,
@@ -122,10 +125,18 @@ class Dense(Layer):
                 f"Dense '{self.name}': the last dimension of its input must be known. "
                 f"Received: input_shape={input_shape}"
             )
+        if self.quantization is not None:
+            return int8.build_int8(self, (features, self.units))
         self.kernel = add_weight_with_options(self, (features, self.units), "kernel")
         self.bias = add_weight_with_options(self, (self.units,), "bias") if self.use_bias else None
 
-    def call(self, inputs):
+    def quantize(self, mode, **kwargs):
+        """Keras 3: this layer's kernel to int8 in place (frontend/quantizers/int8.py)."""
+        int8.quantize_layer(self, mode, Dense)
+
+    def call(self, inputs, training=False):
+        if self.quantization is not None:
+            return int8.dense_call(self, inputs, training)
         x = gc.matmul(inputs, self.kernel)
         if self.bias is not None:
             x = x + self.bias
@@ -138,6 +149,7 @@ class Dense(Layer):
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
             **weight_options_config(self, "kernel", "bias"),
+            **int8.quantization_config(self),
         }
 
 

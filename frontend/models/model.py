@@ -28,6 +28,7 @@ from frontend.models.serialization import (
 from frontend.models.step_methods import StepMethods
 from frontend.models.summary import layer_records, print_summary
 from frontend.models.training import Trainer
+from frontend.quantizers.model import calibrate, quantize_model
 from frontend.step_trace import tracing
 
 
@@ -308,6 +309,15 @@ class Model(StepMethods, Trainer, Layer):
                 arg = spec.arrange(spec.placeholders())
                 self._traced_result = self._call_graph(arg, (), {"training": False})
         return self._traced_result
+
+    def quantize(self, mode, **kwargs):
+        """Keras 3: quantize every layer with an int8 path in place (frontend/quantizers); the
+        others stay float32, named in a warning."""
+        quantize_model(self, mode)
+
+    def calibrate(self, x, batch_size=256) -> dict:
+        """After quantize: static input scales from the data `x` (frontend.quantizers)."""
+        return calibrate(self, x, batch_size)
 
     # ---- description -------------------------------------------------------------------------
 

@@ -238,6 +238,8 @@ from graphc.ops import (  # noqa: E402,F401
     normalization,
     operators,
     pooling,
+    quant,
+    quant_conv,
     random,
     recurrent,
     reduce,

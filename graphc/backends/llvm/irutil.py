@@ -15,10 +15,12 @@ VOID = ir.VoidType()
 
 # How each dtype lives in registers and in memory (bools are bytes in memory, i1 in registers).
 # bfloat16 computes as float32 and is stored as its upper 16 bits (bf16.py).
-REG_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I1, "bfloat16": F32}
+REG_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I1, "bfloat16": F32,
+            "int8": I8, "uint8": I8}
 MEM_TYPE = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I8,
-            "bfloat16": I16}
-ITEMSIZE = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1, "bfloat16": 2}
+            "bfloat16": I16, "int8": I8, "uint8": I8}
+ITEMSIZE = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1, "bfloat16": 2,
+            "int8": 1, "uint8": 1}
 FAST = ("fast",)
 COMPUTE_DTYPE = {"bfloat16": "float32"}
 
