@@ -133,7 +133,7 @@ def test_unsupported_models_and_arguments_are_named(tmp_path):
                                                    r"libraries take float32 only \(called at "
                                                    r".*test_aot_library.py:\d+\)"):
         tokens.export(tmp_path, verbose=False)
-    with pytest.raises(ValueError, match="unknown format 'tflite'; graphc exports so"):
+    with pytest.raises(ValueError, match="unknown format 'tflite'; graphc exports onnx, so"):
         small_model("mlp").export(tmp_path, format="tflite")
     with pytest.raises(ValueError, match="cpu must be one of native, x86-64-v3, x86-64-v4; "
                                          "received 'pentium'"):
