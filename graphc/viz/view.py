@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graphc.backends import get_backend
 from graphc.files import atomic_write
 from graphc.ir import Graph, Node
 from graphc.viz import view_details
@@ -31,6 +30,7 @@ from graphc.viz.graph import READABLE_ABOVE, Writer, drawn_size, resolve
 from graphc.viz.layers import layers_digraph
 from graphc.viz.overlay import overlay_of
 from graphc.viz.render import DiagramError, dot_program, run_dot
+from graphc.viz.view_assembly import module_code
 from graphc.viz.view_assets import SCRIPT, STYLE
 from graphc.viz.view_collapse import COLLAPSE_SCRIPT
 from graphc.viz.view_dashboard import dashboard_html
@@ -190,18 +190,6 @@ def is_model(obj) -> bool:
     return hasattr(obj, "layer_records") and hasattr(obj, "layers")
 
 
-def module_code(fn) -> tuple[str | None, str | None]:
-    """(the LLVM module text the llvm backend emits for `fn`, its assembly), emitted again
-    from its fused stage (the backend keeps only compiled code); (None, None) for another
-    backend."""
-    if getattr(fn, "backend", None) != "llvm":
-        return None, None
-    llvm = get_backend("llvm")
-    schedule = llvm.schedule_kernels(fn.graph("fused"))
-    ir = llvm.generate(llvm.plan_memory(schedule, fn.graph("expanded")))[0]
-    return ir, llvm.jit.assembly_of(ir, f"{fn.name or 'function'} (for gc.view)")
-
-
 def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, object]:
     """(stages, the Function whose kernels the page describes, or None); kernels coloured
     by the overlay `stats`."""
@@ -234,26 +222,28 @@ def renumber_keys(stages: list) -> None:
                 info["key"] = numbers.setdefault(info["key"], len(numbers))
 
 
-def page_data(stages: list, fn, initial: str) -> str:
+def page_data(stages: list, fn, initial: str, assembly: bool | None = None) -> str:
     """The page's JSON block: stages with their nodes' details and scopes, and the kernels
     with their IR and assembly."""
     renumber_keys(stages)
-    ir, assembly = module_code(fn)
+    code = module_code(fn, assembly)
     data = {
         "initial": initial,
         "stages": [{"name": s.name, "title": s.title, "nodes": s.nodes, "scopes": s.scopes}
                    for s in stages],
         "kernels": view_details.describe_kernels(fn),
-        "ir": view_details.kernel_ir(fn, ir),
-        "asm": view_details.kernel_assembly(fn, assembly),
+        "ir": view_details.kernel_ir(fn, code.ir),
+        "asm": view_details.kernel_assembly(fn, code.assembly),
+        "asm_source": code.source,
         "no_ir": view_details.NO_IR,
     }
     # every "<" escaped: no text in the data can close the <script> or open a comment in it
     return json.dumps(data, default=str).replace("<", "\\u003c")
 
 
-def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
-    payload = page_data(stages, fn, initial)
+def page(title: str, stages: list, fn, initial: str, overlay: str = "",
+         assembly: bool | None = None) -> str:
+    payload = page_data(stages, fn, initial, assembly)
     options = "".join(
         f'<option value="{html.escape(s.name)}">{html.escape(s.title)}</option>' for s in stages
     )
@@ -288,7 +278,8 @@ def default_path(obj) -> Path:
     return Path(f"{re.sub(r'[^A-Za-z0-9_.-]', '_', str(name))}-view.html")
 
 
-def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=None) -> Path:
+def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=None,
+         assembly: bool | None = None) -> Path:
     """Write one self-contained HTML page to explore `obj`; returns its path.
 
     Args:
@@ -302,6 +293,10 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=No
             coloured by its share of the step, its details show time, share and GFLOP/s,
             and a legend and a table list the kernels, slowest first.
         compare: a gc.compare report: kernels coloured by their error, worst first.
+        assembly: each llvm kernel's assembly is disassembled from the object code its
+            compile left in the disk cache (needs `objdump`); when that is missing, None
+            compiles a small module again (a big one is left out, with a note), True
+            compiles any module again, False leaves the assembly out.
         A fitted model's page also shows its loss and metric curves and, when fit profiled
         its step (profile=True or a ProfilerCallback), that profile's summary and overlay.
     Example:
@@ -321,7 +316,7 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=No
         initial = "layers"
     title = getattr(obj, "name", None) or stages[0].title
     boxes = overlay_section(kind, stats, stages) + dashboard_html(history, profile)
-    text = page(f"graphc view: {title}", stages, fn, initial, boxes)
+    text = page(f"graphc view: {title}", stages, fn, initial, boxes, assembly)
     target = Path(path) if path is not None else default_path(obj)
     atomic_write(target, lambda f: f.write(text.encode()))
     return target
