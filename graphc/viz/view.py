@@ -34,6 +34,7 @@ from graphc.viz.view_assembly import module_code
 from graphc.viz.view_assets import SCRIPT, STYLE
 from graphc.viz.view_collapse import COLLAPSE_SCRIPT
 from graphc.viz.view_dashboard import dashboard_html
+from graphc.viz.view_layout import shared_layout
 from graphc.viz.view_overlay import annotate, overlay_section
 from graphc.viz.view_scopes import changes, every_node, mark_drawn, scopes_of
 
@@ -55,15 +56,18 @@ class Stage:
     scopes: dict = field(default_factory=dict)  # {layer or kernel: DOT ids}, collapsible
 
 
-def svg_of(source: str, prefix: str) -> tuple[str, float]:
-    """(inline SVG, seconds dot took); element ids get `prefix` so stages never share one."""
-    start = time.perf_counter()
-    svg = run_dot(dot_program(), source, "svg", what="the viewer").decode()
-    seconds = time.perf_counter() - start
+def prefixed(svg: str, prefix: str) -> str:
+    """Inline SVG whose element ids get `prefix`, so the page's stages never share one."""
     svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype
     svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
-    return svg, seconds
+    return re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
+
+
+def svg_of(source: str, prefix: str) -> tuple[str, float]:
+    """(inline SVG, seconds dot took); element ids get `prefix`."""
+    start = time.perf_counter()
+    svg = run_dot(dot_program(), source, "svg", what="the viewer").decode()
+    return prefixed(svg, prefix), time.perf_counter() - start
 
 
 def writer_for(drawing, collapse: bool) -> Writer:
@@ -74,11 +78,11 @@ def writer_for(drawing, collapse: bool) -> Writer:
     return writer
 
 
-def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False,
-                   stats: dict | None = None, layers: set | None = None) -> Stage:
-    """A pipeline stage of a Function; fused kernels drawn as boxes when `boxes` or when
-    their clusters would be too big; kernels coloured by the overlay `stats`; `layers`: the
-    model's layer names (what the raw..expanded stages collapse by)."""
+def prepared_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False,
+                   stats: dict | None = None) -> tuple[Stage, Writer | None]:
+    """A pipeline stage of a Function and its drawn Writer (None when it is too big to
+    draw); fused kernels drawn as boxes when `boxes` or when their clusters would be too
+    big; kernels coloured by the overlay `stats`."""
     drawing = resolve(fn, name)
     drawing.kernel_stats = stats or {}
     stage = Stage(name + BOXES if boxes else name, drawing.title + BOXES * boxes)
@@ -92,12 +96,32 @@ def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = Fals
             f"its kernels are collapsed in stage 'fused', or pass max_nodes={size} to "
             f"gc.view to draw it anyway"
         )
-        return stage
-    writer = writer_for(drawing, collapse)
-    prefix = f"{'b' if boxes else 's'}{index}_"  # ids unique across the page's SVGs
-    stage.svg, stage.dot_seconds = svg_of(writer.dot.source, prefix)
-    describe_stage(stage, writer, fn, index, boxes, layers)
-    return stage
+        return stage, None
+    return stage, writer_for(drawing, collapse)
+
+
+def has_kernels(writer: Writer) -> bool:
+    """Whether the drawing has fused kernels (clusters or boxes): laid out on its own."""
+    return writer.collapse_kernels or any(n.op == "kernel" for n in writer.drawing.graph.nodes())
+
+
+def lay_out(writers: list) -> tuple[list, float]:
+    """(each Writer's SVG, seconds): the stages without kernels from one shared layout
+    (graphc/viz/view_layout.py: a node keeps its place between them), the others each
+    from its own; two dot processes at a time."""
+    start = time.perf_counter()
+    shared = [i for i, w in enumerate(writers) if w is not None and not has_kernels(w)]
+    alone = [i for i, w in enumerate(writers) if w is not None and i not in shared]
+    svgs = [""] * len(writers)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = pool.submit(shared_layout, [writers[i] for i in shared]) if shared else None
+        separate = pool.map(lambda i: run_dot(dot_program(), writers[i].dot.source, "svg",
+                                              what="the viewer").decode(), alone)
+        for i, svg in zip(alone, separate):
+            svgs[i] = svg
+        for i, svg in zip(shared, together.result() if together else []):
+            svgs[i] = svg
+    return svgs, time.perf_counter() - start
 
 
 def describe_stage(stage: Stage, writer: Writer, fn, index: int, boxes: bool,
@@ -117,15 +141,19 @@ def describe_stage(stage: Stage, writer: Writer, fn, index: int, boxes: bool,
 
 def function_stages(fn, max_nodes: int, stats: dict | None = None,
                     layers: set | None = None) -> list:
-    """Every stage of a Function, and the fused one again with each kernel as one box; laid
-    out two at a time (dot runs as its own process)."""
+    """Every stage of a Function, and the fused one again with each kernel as one box;
+    `layers`: the model's layer names (what the raw..expanded stages collapse by)."""
     jobs = [(name, i, False) for i, name in enumerate(fn.stages)]
     if "fused" in fn.stages:
         jobs.append(("fused", fn.stages.index("fused"), True))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2], stats,
-                                                            layers),
-                             jobs))
+    prepared = [prepared_stage(fn, name, i, max_nodes, boxes, stats) for name, i, boxes in jobs]
+    svgs, seconds = lay_out([writer for _, writer in prepared])
+    for (stage, writer), svg, (_, index, boxes) in zip(prepared, svgs, jobs):
+        if writer is not None:
+            stage.svg = prefixed(svg, f"{'b' if boxes else 's'}{index}_")
+            stage.dot_seconds = seconds
+            describe_stage(stage, writer, fn, index, boxes, layers)
+    return [stage for stage, _ in prepared]
 
 
 def graph_stage(obj) -> Stage:
