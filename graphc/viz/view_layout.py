@@ -17,11 +17,16 @@ from dataclasses import dataclass, field
 import graphviz
 
 from graphc.viz.render import dot_program, run_dot
+from graphc.viz.view_scopes import signature
 
 STATEMENT = re.compile(r"\t(\w+)(?: -> (\w+))?(.*)", re.S)
 ELEMENT = re.compile(r'<g id="([^"]+)" class="(node|edge)">\n<title>([^<]*)</title>\n.*?</g>\n',
                      re.S)
 TITLE = "@@graphcstagetitle@@"  # the union's label, replaced by each stage's own
+# dot's x-placement (network simplex) takes ~nslimit x nodes steps, each costing more the
+# more long edges cross ranks: ~60 s for a 3600-node union at graph.py's nslimit=2. This
+# many steps at most keeps a Transformer step's union to seconds (edges straighten less).
+PLACEMENT_STEPS = 600
 
 
 @dataclass
@@ -71,19 +76,45 @@ class StageCut:
     edges: set = field(default_factory=set)
 
 
+def look(node) -> tuple:
+    """What a node looks like with its inputs: how a pass's copy of a node is recognised."""
+    return signature(node), tuple(signature(i) for i in node.inputs)
+
+
 class Union:
-    """The merged drawing of several stages' Writers; nodes are one when their graph node
-    is one (Writer.ids keys), tags (outputs, updates) when they hang from the same node."""
+    """The merged drawing of several stages' Writers. Nodes are one when their graph node
+    is one (Writer.ids keys) or, for a node a pass copied (the optimizer rebuilds most of
+    the graph), when it looks the same as a node of an earlier stage that this stage has
+    not matched yet; tags (outputs, updates) are one when they hang from the same node."""
 
     def __init__(self):
         self.nodes: dict = {}  # union id -> attributes text (the first stage's)
         self.edges: dict = {}  # (tail, head, attributes, n-th) -> union edge id
         self.ranks: dict = {}  # first id of a rank group -> the group (the first stage's)
+        self.looks: dict = {}  # look(node) -> union ids of nodes that look so
         self.cuts: list = []
+
+    def node_ids(self, writer) -> dict:
+        """{DOT id: union id} of a Writer's nodes: the same node, else an unmatched one that
+        looks the same, else a new one."""
+        graph_nodes = {id(n): n for n in writer.drawing.graph.nodes()}
+        claimed = {f"k{key}" for key in writer.ids if f"k{key}" in self.nodes}
+        local = {}
+        for key, dot_id in writer.ids.items():
+            union_id, node = f"k{key}", graph_nodes.get(key)
+            if union_id not in self.nodes and node is not None:
+                free = [u for u in self.looks.get(look(node), ()) if u not in claimed]
+                union_id = free[0] if free else union_id
+                claimed.add(union_id)
+            local[dot_id] = union_id
+            same = self.looks.setdefault(look(node), []) if node is not None else [union_id]
+            if union_id not in same:
+                same.append(union_id)
+        return local
 
     def add(self, writer) -> None:
         parsed = parse_body(writer.dot.body)
-        local = {dot_id: f"k{key}" for key, dot_id in writer.ids.items()}
+        local = self.node_ids(writer)
         for tail, head, _ in parsed.edges:
             if head not in local:  # a tag: named by the node it hangs from
                 local[head] = f"{head}_at_{local.get(tail, tail)}"
@@ -104,7 +135,10 @@ class Union:
 
     def source(self, first) -> str:
         """The union's DOT text, with the graph settings of the Writer `first`."""
-        digraph = graphviz.Digraph("graphc", graph_attr={**first.dot.graph_attr, "label": TITLE},
+        settings = {**first.dot.graph_attr, "label": TITLE}
+        limit = float(settings.get("nslimit", 2))
+        settings["nslimit"] = f"{min(limit, PLACEMENT_STEPS / max(1, len(self.nodes))):.3g}"
+        digraph = graphviz.Digraph("graphc", graph_attr=settings,
                                    node_attr=first.dot.node_attr, edge_attr=first.dot.edge_attr)
         body = [f"\t{union_id}{attributes}" for union_id, attributes in self.nodes.items()]
         body += [f"\t{tail} -> {head}{with_id(attributes, edge_id)}"
