@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pytest
 
+import graphc as gc
+from graphc.viz import view_layout
 from graphc.viz.graph import resolve
 from graphc.viz.view import view, writer_for
 from graphc.viz.view_layout import Union, cut_svg, parse_body, shared_layout
@@ -102,3 +104,28 @@ def test_a_cut_without_elements_is_still_an_svg():
     assert cut_svg(svg, union_cut()).endswith("</g>\n</svg>\n")
     assert "empty &lt;stage&gt;" in cut_svg(svg, union_cut())
     assert union.nodes == {}
+
+
+def two_layer_step(seed: int):
+    rng = np.random.default_rng(seed)
+    x = gc.matrix("x")
+    w = gc.shared(rng.normal(size=(4, 3)).astype("float32"), name="W")
+    loss = gc.mean(gc.tanh(x @ w))
+    return gc.function([x], loss, updates=[(w, w - 0.1 * gc.grad(loss, w))], backend="numpy")
+
+
+def test_a_pass_copy_of_a_node_is_drawn_where_the_original_was():
+    """Two functions built alike stand for a pass that rebuilt every node: each node is
+    matched with the one that looks the same and sits at its coordinates."""
+    first, second = (writer_for(resolve(two_layer_step(seed), "grad"), False) for seed in (0, 1))
+    union = Union()
+    union.add(first)
+    union.add(second)
+    assert len(union.nodes) == len(union.cuts[0].names) == len(union.cuts[1].names)
+    svgs = shared_layout([first, second])
+    where = [places(svg) for svg in svgs]
+    by_look = [{view_layout.look(n): first.ids[id(n)] for n in first.drawing.graph.nodes()},
+               {view_layout.look(n): second.ids[id(n)] for n in second.drawing.graph.nodes()}]
+    assert by_look[0].keys() == by_look[1].keys()
+    for key, dot_id in by_look[0].items():
+        assert where[0][dot_id] == where[1][by_look[1][key]]
