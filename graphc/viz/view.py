@@ -1,10 +1,13 @@
 """`gc.view`: one self-contained HTML page to explore a Function, Graph or model.
 
 Each pipeline stage (raw, grad, optimized, expanded, fused) is laid out here by graphviz's
-`dot` as SVG and inlined; a small inline script (graphc/viz/view_assets.py) adds pan/zoom,
-search, a stage selector and a details panel. No file is fetched when the page opens: no
-CDN, no fonts, no scripts from elsewhere. graphviz lays the graph out because it is already
-graphc's diagram engine, so the page and `to_dot` draw the same picture.
+`dot` as SVG and inlined: the stages before fusion are cut from one layout of their union,
+so a node keeps its place when the stage changes (graphc/viz/view_layout.py), the fused
+stage and its kernels-as-boxes twin are laid out on their own, alongside. A small inline
+script (graphc/viz/view_assets.py) adds pan/zoom, search, a stage selector and a details
+panel. No file is fetched when the page opens: no CDN, no fonts, no scripts from elsewhere.
+graphviz lays the graph out because it is already graphc's diagram engine, so the page and
+`to_dot` draw the same picture.
 
 Besides the pipeline's stages, the page has the fused stage again with each kernel as one
 box, and a model's layer view whose layers link to the ops that read their weights. Each

@@ -13,6 +13,7 @@ from graphc.viz import view_layout
 from graphc.viz.graph import resolve
 from graphc.viz.view import view, writer_for
 from graphc.viz.view_layout import Union, cut_svg, parse_body, shared_layout
+from tests.viz.browser import needs_browser, run_driver
 from tests.viz.test_view import drawn_ids, llvm_step, page_data, stage_svgs
 
 pytestmark = pytest.mark.needs_dot
@@ -129,3 +130,35 @@ def test_a_pass_copy_of_a_node_is_drawn_where_the_original_was():
     assert by_look[0].keys() == by_look[1].keys()
     for key, dot_id in by_look[0].items():
         assert where[0][dot_id] == where[1][by_look[1][key]]
+
+
+SAME_PLACE = """
+var v = window.graphcViewer;
+function boxes(name) {
+  v.showStage(name);
+  var info = v.stageInfo(name).nodes, found = {};
+  document.querySelectorAll(".stage:not([hidden]) g.node").forEach(function (g) {
+    var d = info[v.nodeId(g)];
+    if (d && d.key !== undefined) {
+      var b = g.getBBox(); found[d.key] = [b.x, b.y, b.width, b.height].join(",");
+    }
+  });
+  return found;
+}
+var raw = boxes("raw"), grad = boxes("grad");
+out.common = 0; out.moved = [];
+out.places = Object.keys(raw).map(function (k) { return raw[k]; }).filter(function (b, i, all) {
+  return all.indexOf(b) === i; }).length;  // drawn boxes, not all empty
+Object.keys(raw).forEach(function (k) {
+  if (k in grad) { out.common += 1; if (raw[k] !== grad[k]) { out.moved.push(k); } }
+});
+"""
+
+
+@needs_browser
+def test_in_the_browser_a_node_stays_put_when_the_stage_changes(train_step, tmp_path):
+    page = view(train_step, tmp_path / "v.html")
+    out, stderr = run_driver(page, SAME_PLACE)
+    assert out["common"] > 10 and out["moved"] == []
+    assert out["places"] > 10
+    assert "Uncaught" not in stderr
