@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import graphviz
 
-from graphc.viz.render import dot_program, run_dot
+from graphc.viz.render import DiagramError, dot_program, run_dot
 from graphc.viz.view_scopes import signature
 
-STATEMENT = re.compile(r"\t(\w+)(?: -> (\w+))?(.*)", re.S)
+STATEMENT = re.compile(r"\t(\w+)(?: -> (\w+))?((?: \[.*\])?\n)", re.S)
 ELEMENT = re.compile(r'<g id="([^"]+)" class="(node|edge)">\n<title>([^<]*)</title>\n.*?</g>\n',
                      re.S)
 TITLE = "@@graphcstagetitle@@"  # the union's label, replaced by each stage's own
@@ -38,6 +38,15 @@ class Statements:
     ranks: list = field(default_factory=list)  # [ids on one rank]
 
 
+def statement(item: str) -> tuple:
+    """(tail or node id, head id or None, attributes text) of one DOT statement."""
+    found = STATEMENT.fullmatch(item)
+    if found is None:
+        raise DiagramError(f"gc.view cannot merge stages with the DOT statement {item!r}: "
+                           f"it expects nodes, edges and rank groups only")
+    return found.groups()
+
+
 def parse_body(body: list) -> Statements:
     """The statements a graphviz.Digraph's body holds (as Writer emits them: one statement
     per item, rank groups as '{', 'rank=same', ids, '}')."""
@@ -52,7 +61,7 @@ def parse_body(body: list) -> Statements:
             if "rank=" not in item:
                 group.append(item.strip())
         else:
-            tail, head, rest = STATEMENT.fullmatch(item).groups()
+            tail, head, rest = statement(item)
             if head:
                 parsed.edges.append((tail, head, rest))
             else:

@@ -11,6 +11,7 @@ import pytest
 import graphc as gc
 from graphc.viz import view_layout
 from graphc.viz.graph import resolve
+from graphc.viz.render import DiagramError
 from graphc.viz.view import view, writer_for
 from graphc.viz.view_layout import Union, cut_svg, parse_body, shared_layout
 from tests.viz.browser import needs_browser, run_driver
@@ -162,3 +163,8 @@ def test_in_the_browser_a_node_stays_put_when_the_stage_changes(train_step, tmp_
     assert out["common"] > 10 and out["moved"] == []
     assert out["places"] > 10
     assert "Uncaught" not in stderr
+
+
+def test_a_statement_the_union_cannot_merge_is_named():
+    with pytest.raises(DiagramError, match="subgraph cluster_k0"):
+        parse_body(["\tsubgraph cluster_k0 {\n"])
