@@ -1,9 +1,12 @@
 """Where the viewer's assembly comes from: the object code compile cached, disassembled by
 objdump; compiled again only for a small module or when asked; never silently missing."""
 
+import argparse
+
 import numpy as np
 import pytest
 
+from graphc import cli_view
 from graphc.viz import view_assembly
 from graphc.viz.view import view
 from graphc.viz.view_assembly import split_functions
@@ -76,3 +79,22 @@ def test_a_big_module_without_its_object_says_how_to_get_the_assembly(step, tmp_
 def test_assembly_false_leaves_it_out(step, tmp_path):
     data = page_data(view(step, tmp_path / "v.html", assembly=False).read_text())
     assert data["asm"] == {} and data["ir"] and "assembly=False" in data["asm_source"]
+
+
+def test_the_command_line_can_leave_the_assembly_out(tmp_path):
+    source = tmp_path / "step.py"
+    source.write_text(
+        "import numpy as np\n"
+        "import graphc as gc\n"
+        "x = gc.vector('x')\n"
+        "f = gc.function([x], gc.exp(x) * 2, name='f')\n"
+        "f(np.ones(7, 'float32'))\n"
+    )
+    parser = argparse.ArgumentParser()
+    cli_view.arguments(parser)
+    out = tmp_path / "f.html"
+    assert cli_view.run(parser.parse_args([f"{source}:f", "--no-assembly", "-o", str(out)])) == 0
+    data = page_data(out.read_text())
+    assert data["asm"] == {} and data["ir"] and "assembly=False" in data["asm_source"]
+    assert cli_view.run(parser.parse_args([f"{source}:f", "--assembly", "-o", str(out)])) == 0
+    assert page_data(out.read_text())["asm"]
