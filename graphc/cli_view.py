@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from graphc.cli_commands import load_target
 from graphc.viz.view import MAX_NODES, view
 
@@ -26,9 +28,17 @@ def arguments(p) -> None:
         default=MAX_NODES,
         help="stages with more nodes are drawn with kernels collapsed, or left out",
     )
+    p.add_argument(
+        "--assembly",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="kernels' assembly: by default disassembled from the cached object code "
+        "(or a small module compiled again); --assembly compiles any module again",
+    )
 
 
 def run(args) -> int:
     name, obj = load_target(args.target)
-    print(view(obj, args.output or f"{name}-view.html", max_nodes=args.max_nodes))
+    print(view(obj, args.output or f"{name}-view.html", max_nodes=args.max_nodes,
+               assembly=args.assembly))
     return 0

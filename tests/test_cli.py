@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
-import frontend  # noqa: F401 - registers model loading with the CLI, as its entry point would
+import frontend  # registers model loading with the CLI, as its entry point would
+import frontend.backend
 from graphc.cli import main
 
 STEP_FILE = textwrap.dedent("""
@@ -222,6 +223,7 @@ MODEL_FILE = textwrap.dedent("""
 
 @pytest.fixture
 def saved_model(workdir, capsys):
+    frontend.backend.clear_session()  # the layer names the test expects, whatever ran before
     (workdir / "mdl.py").write_text(MODEL_FILE)
     code, out, _ = run(capsys, "dot", "mdl.py:trained", "-o", "layers.svg")
     assert code == 0 and out.strip() == "layers.svg"

@@ -1,10 +1,13 @@
 """`gc.view`: one self-contained HTML page to explore a Function, Graph or model.
 
 Each pipeline stage (raw, grad, optimized, expanded, fused) is laid out here by graphviz's
-`dot` as SVG and inlined; a small inline script (graphc/viz/view_assets.py) adds pan/zoom,
-search, a stage selector and a details panel. No file is fetched when the page opens: no
-CDN, no fonts, no scripts from elsewhere. graphviz lays the graph out because it is already
-graphc's diagram engine, so the page and `to_dot` draw the same picture.
+`dot` as SVG and inlined: the stages before fusion are cut from one layout of their union,
+so a node keeps its place when the stage changes (graphc/viz/view_layout.py), the fused
+stage and its kernels-as-boxes twin are laid out on their own, alongside. A small inline
+script (graphc/viz/view_assets.py) adds pan/zoom, search, a stage selector and a details
+panel. No file is fetched when the page opens: no CDN, no fonts, no scripts from elsewhere.
+graphviz lays the graph out because it is already graphc's diagram engine, so the page and
+`to_dot` draw the same picture.
 
 Besides the pipeline's stages, the page has the fused stage again with each kernel as one
 box, and a model's layer view whose layers link to the ops that read their weights. Each
@@ -23,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graphc.backends import get_backend
 from graphc.files import atomic_write
 from graphc.ir import Graph, Node
 from graphc.viz import view_details
@@ -31,9 +33,11 @@ from graphc.viz.graph import READABLE_ABOVE, Writer, drawn_size, resolve
 from graphc.viz.layers import layers_digraph
 from graphc.viz.overlay import overlay_of
 from graphc.viz.render import DiagramError, dot_program, run_dot
+from graphc.viz.view_assembly import module_code
 from graphc.viz.view_assets import SCRIPT, STYLE
 from graphc.viz.view_collapse import COLLAPSE_SCRIPT
 from graphc.viz.view_dashboard import dashboard_html
+from graphc.viz.view_layout import shared_layout
 from graphc.viz.view_overlay import annotate, overlay_section
 from graphc.viz.view_scopes import changes, every_node, mark_drawn, scopes_of
 
@@ -55,15 +59,18 @@ class Stage:
     scopes: dict = field(default_factory=dict)  # {layer or kernel: DOT ids}, collapsible
 
 
-def svg_of(source: str, prefix: str) -> tuple[str, float]:
-    """(inline SVG, seconds dot took); element ids get `prefix` so stages never share one."""
-    start = time.perf_counter()
-    svg = run_dot(dot_program(), source, "svg", what="the viewer").decode()
-    seconds = time.perf_counter() - start
+def prefixed(svg: str, prefix: str) -> str:
+    """Inline SVG whose element ids get `prefix`, so the page's stages never share one."""
     svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype
     svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
-    return svg, seconds
+    return re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
+
+
+def svg_of(source: str, prefix: str) -> tuple[str, float]:
+    """(inline SVG, seconds dot took); element ids get `prefix`."""
+    start = time.perf_counter()
+    svg = run_dot(dot_program(), source, "svg", what="the viewer").decode()
+    return prefixed(svg, prefix), time.perf_counter() - start
 
 
 def writer_for(drawing, collapse: bool) -> Writer:
@@ -74,11 +81,11 @@ def writer_for(drawing, collapse: bool) -> Writer:
     return writer
 
 
-def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False,
-                   stats: dict | None = None, layers: set | None = None) -> Stage:
-    """A pipeline stage of a Function; fused kernels drawn as boxes when `boxes` or when
-    their clusters would be too big; kernels coloured by the overlay `stats`; `layers`: the
-    model's layer names (what the raw..expanded stages collapse by)."""
+def prepared_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = False,
+                   stats: dict | None = None) -> tuple[Stage, Writer | None]:
+    """A pipeline stage of a Function and its drawn Writer (None when it is too big to
+    draw); fused kernels drawn as boxes when `boxes` or when their clusters would be too
+    big; kernels coloured by the overlay `stats`."""
     drawing = resolve(fn, name)
     drawing.kernel_stats = stats or {}
     stage = Stage(name + BOXES if boxes else name, drawing.title + BOXES * boxes)
@@ -92,12 +99,32 @@ def function_stage(fn, name: str, index: int, max_nodes: int, boxes: bool = Fals
             f"its kernels are collapsed in stage 'fused', or pass max_nodes={size} to "
             f"gc.view to draw it anyway"
         )
-        return stage
-    writer = writer_for(drawing, collapse)
-    prefix = f"{'b' if boxes else 's'}{index}_"  # ids unique across the page's SVGs
-    stage.svg, stage.dot_seconds = svg_of(writer.dot.source, prefix)
-    describe_stage(stage, writer, fn, index, boxes, layers)
-    return stage
+        return stage, None
+    return stage, writer_for(drawing, collapse)
+
+
+def has_kernels(writer: Writer) -> bool:
+    """Whether the drawing has fused kernels (clusters or boxes): laid out on its own."""
+    return writer.collapse_kernels or any(n.op == "kernel" for n in writer.drawing.graph.nodes())
+
+
+def lay_out(writers: list) -> tuple[list, float]:
+    """(each Writer's SVG, seconds): the stages without kernels from one shared layout
+    (graphc/viz/view_layout.py: a node keeps its place between them), the others each
+    from its own; two dot processes at a time."""
+    start = time.perf_counter()
+    shared = [i for i, w in enumerate(writers) if w is not None and not has_kernels(w)]
+    alone = [i for i, w in enumerate(writers) if w is not None and i not in shared]
+    svgs = [""] * len(writers)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = pool.submit(shared_layout, [writers[i] for i in shared]) if shared else None
+        separate = pool.map(lambda i: run_dot(dot_program(), writers[i].dot.source, "svg",
+                                              what="the viewer").decode(), alone)
+        for i, svg in zip(alone, separate):
+            svgs[i] = svg
+        for i, svg in zip(shared, together.result() if together else []):
+            svgs[i] = svg
+    return svgs, time.perf_counter() - start
 
 
 def describe_stage(stage: Stage, writer: Writer, fn, index: int, boxes: bool,
@@ -117,15 +144,19 @@ def describe_stage(stage: Stage, writer: Writer, fn, index: int, boxes: bool,
 
 def function_stages(fn, max_nodes: int, stats: dict | None = None,
                     layers: set | None = None) -> list:
-    """Every stage of a Function, and the fused one again with each kernel as one box; laid
-    out two at a time (dot runs as its own process)."""
+    """Every stage of a Function, and the fused one again with each kernel as one box;
+    `layers`: the model's layer names (what the raw..expanded stages collapse by)."""
     jobs = [(name, i, False) for i, name in enumerate(fn.stages)]
     if "fused" in fn.stages:
         jobs.append(("fused", fn.stages.index("fused"), True))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda job: function_stage(fn, *job[:2], max_nodes, job[2], stats,
-                                                            layers),
-                             jobs))
+    prepared = [prepared_stage(fn, name, i, max_nodes, boxes, stats) for name, i, boxes in jobs]
+    svgs, seconds = lay_out([writer for _, writer in prepared])
+    for (stage, writer), svg, (_, index, boxes) in zip(prepared, svgs, jobs):
+        if writer is not None:
+            stage.svg = prefixed(svg, f"{'b' if boxes else 's'}{index}_")
+            stage.dot_seconds = seconds
+            describe_stage(stage, writer, fn, index, boxes, layers)
+    return [stage for stage, _ in prepared]
 
 
 def graph_stage(obj) -> Stage:
@@ -190,18 +221,6 @@ def is_model(obj) -> bool:
     return hasattr(obj, "layer_records") and hasattr(obj, "layers")
 
 
-def module_code(fn) -> tuple[str | None, str | None]:
-    """(the LLVM module text the llvm backend emits for `fn`, its assembly), emitted again
-    from its fused stage (the backend keeps only compiled code); (None, None) for another
-    backend."""
-    if getattr(fn, "backend", None) != "llvm":
-        return None, None
-    llvm = get_backend("llvm")
-    schedule = llvm.schedule_kernels(fn.graph("fused"))
-    ir = llvm.generate(llvm.plan_memory(schedule, fn.graph("expanded")))[0]
-    return ir, llvm.jit.assembly_of(ir, f"{fn.name or 'function'} (for gc.view)")
-
-
 def stages_of(obj, max_nodes: int, stats: dict | None = None) -> tuple[list, object]:
     """(stages, the Function whose kernels the page describes, or None); kernels coloured
     by the overlay `stats`."""
@@ -234,26 +253,28 @@ def renumber_keys(stages: list) -> None:
                 info["key"] = numbers.setdefault(info["key"], len(numbers))
 
 
-def page_data(stages: list, fn, initial: str) -> str:
+def page_data(stages: list, fn, initial: str, assembly: bool | None = None) -> str:
     """The page's JSON block: stages with their nodes' details and scopes, and the kernels
     with their IR and assembly."""
     renumber_keys(stages)
-    ir, assembly = module_code(fn)
+    code = module_code(fn, assembly)
     data = {
         "initial": initial,
         "stages": [{"name": s.name, "title": s.title, "nodes": s.nodes, "scopes": s.scopes}
                    for s in stages],
         "kernels": view_details.describe_kernels(fn),
-        "ir": view_details.kernel_ir(fn, ir),
-        "asm": view_details.kernel_assembly(fn, assembly),
+        "ir": view_details.kernel_ir(fn, code.ir),
+        "asm": view_details.kernel_assembly(fn, code.assembly),
+        "asm_source": code.source,
         "no_ir": view_details.NO_IR,
     }
     # every "<" escaped: no text in the data can close the <script> or open a comment in it
     return json.dumps(data, default=str).replace("<", "\\u003c")
 
 
-def page(title: str, stages: list, fn, initial: str, overlay: str = "") -> str:
-    payload = page_data(stages, fn, initial)
+def page(title: str, stages: list, fn, initial: str, overlay: str = "",
+         assembly: bool | None = None) -> str:
+    payload = page_data(stages, fn, initial, assembly)
     options = "".join(
         f'<option value="{html.escape(s.name)}">{html.escape(s.title)}</option>' for s in stages
     )
@@ -288,7 +309,8 @@ def default_path(obj) -> Path:
     return Path(f"{re.sub(r'[^A-Za-z0-9_.-]', '_', str(name))}-view.html")
 
 
-def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=None) -> Path:
+def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=None,
+         assembly: bool | None = None) -> Path:
     """Write one self-contained HTML page to explore `obj`; returns its path.
 
     Args:
@@ -302,6 +324,10 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=No
             coloured by its share of the step, its details show time, share and GFLOP/s,
             and a legend and a table list the kernels, slowest first.
         compare: a gc.compare report: kernels coloured by their error, worst first.
+        assembly: each llvm kernel's assembly is disassembled from the object code its
+            compile left in the disk cache (needs `objdump`); when that is missing, None
+            compiles a small module again (a big one is left out, with a note), True
+            compiles any module again, False leaves the assembly out.
         A fitted model's page also shows its loss and metric curves and, when fit profiled
         its step (profile=True or a ProfilerCallback), that profile's summary and overlay.
     Example:
@@ -321,7 +347,7 @@ def view(obj, path=None, *, max_nodes: int = MAX_NODES, profile=None, compare=No
         initial = "layers"
     title = getattr(obj, "name", None) or stages[0].title
     boxes = overlay_section(kind, stats, stages) + dashboard_html(history, profile)
-    text = page(f"graphc view: {title}", stages, fn, initial, boxes)
+    text = page(f"graphc view: {title}", stages, fn, initial, boxes, assembly)
     target = Path(path) if path is not None else default_path(obj)
     atomic_write(target, lambda f: f.write(text.encode()))
     return target

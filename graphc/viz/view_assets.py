@@ -211,9 +211,12 @@ SCRIPT = r"""
     if (kernel) {
       var title = "LLVM IR of " + kernel + " (as emitted, before LLVM optimizes it)";
       panel.appendChild(folded(title, data.ir[kernel] || data.no_ir));
+      var asm = "assembly of " + kernel + " (after LLVM's optimizations, as it runs; " +
+        data.asm_source + ")";
       if (data.asm[kernel]) {
-        var asm = "assembly of " + kernel + " (after LLVM's optimizations, as it runs)";
         panel.appendChild(folded(asm, data.asm[kernel]));
+      } else if (data.ir[kernel]) {
+        panel.appendChild(folded("assembly of " + kernel, data.asm_source));
       }
     }
   }

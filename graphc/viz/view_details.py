@@ -167,6 +167,7 @@ def kernel_ir(fn, module_text: str | None) -> dict:
     return per_kernel(fn, function_definitions(module_text)) if module_text else {}
 
 
-def kernel_assembly(fn, assembly: str | None) -> dict:
-    """{kernel name: its assembly as compiled (after LLVM's optimizations)}, each capped."""
-    return per_kernel(fn, assembly_functions(assembly)) if assembly else {}
+def kernel_assembly(fn, functions: dict | None) -> dict:
+    """{kernel name: its assembly as compiled (after LLVM's optimizations)}, each capped;
+    `functions`: {function name: its assembly} of the module."""
+    return per_kernel(fn, functions) if functions else {}

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import frontend.backend
 import graphc as gc
 
 
@@ -26,3 +27,11 @@ def train_step():
     grads = gc.grad(loss, params)
     updates = [(w, w - 0.1 * g) for w, g in zip(params, grads)]
     return gc.function([x, y], loss, updates=updates, backend="numpy", name="train_step")
+
+
+@pytest.fixture(autouse=True)
+def fresh_layer_names():
+    """Each test names its layers from 'dense' again, and leaves no names to later modules."""
+    frontend.backend.clear_session()
+    yield
+    frontend.backend.clear_session()
