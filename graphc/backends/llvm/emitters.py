@@ -71,3 +71,4 @@ from graphc.backends.llvm import emit_elementwise, emit_movement, emit_nn, emit_
 from graphc.backends.llvm import emit_conv, emit_conv_grad, emit_pool, emit_recurrent  # noqa: E402,F401,I001
 from graphc.backends.llvm import emit_attention, emit_normalization  # noqa: E402,F401,I001
 from graphc.backends.llvm import emit_conv_family  # noqa: E402,F401,I001
+from graphc.backends.llvm import flash_attention, flash_attention_grad  # noqa: E402,F401,I001
