@@ -1,8 +1,9 @@
 """The flash_attention kernel (graphc/ops/flash_attention.py). Work items are (batch*head, query
 tile) pairs, split between the threads. An item walks the key tiles (with `causal`, only those
-at or before its last query): S = Q_i K_j^T as a one-thread GEMM into a (queries x keys) block
-on the stack, then per query row the online softmax (scale, mask, the running maximum and sum,
-exponentials written back over S, the context row rescaled when the maximum grows), then
+at or before its last query): S = Q_i K_j^T as a one-thread GEMM (K_j packed into a stack
+buffer) into a (queries x keys) block on the stack, then per query row the online softmax
+(scale, mask, the running maximum and sum, exponentials written back over S, the context row
+rescaled when the maximum grows), then
 O_i += P V_j, a GEMM that accumulates straight into the packed output. At the end each row is
 divided by its sum and the logsumexp stored in the last slot. The (Lq, Lk) scores are never
 held: a thread's memory is one block."""
@@ -13,7 +14,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.flash_tiles import FlashTiles
+from graphc.backends.llvm.flash_tiles import FlashTiles, add, fold_lanes, larger
 from graphc.backends.llvm.irutil import REG_TYPE, c64
 from graphc.backends.llvm.row_vectors import RowVectors
 
@@ -56,10 +57,11 @@ class FlashForward:
     def key_tile(self, head, first, rows, q_rows, out_rows, key, keys):
         b, t = self.b, self.t
         tile = b.add(b.mul(head, t.lk), key)
-        t.transpose(t.rows_of(t.k, tile, t.dk), keys, t.dk, self.keys_t)
-        t.gemm(False, False, rows, keys, t.dk, q_rows, t.dk, self.keys_t, t.bk, self.scores, t.bk)
-        self.kb.loop(c64(0), rows,
-                     lambda r: self.online_row(head, first, r, key, keys, out_rows), name="row")
+        t.gemm(False, False, rows, keys, t.dk, q_rows, t.dk, t.rows_of(t.k, tile, t.dk), t.dk,
+               self.scores, t.bk, packed_into=self.keys_t)
+        t.over_keys(keys, lambda width: self.kb.loop(
+            c64(0), rows, lambda r: self.online_row(head, first, r, key, width, out_rows),
+            name="row"))
         t.gemm(False, True, rows, t.dv, keys, self.scores, t.bk, t.rows_of(t.v, tile, t.dv), t.dv,
                out_rows, self.width)
 
@@ -79,7 +81,7 @@ class FlashForward:
             return [b.select(b.fcmp_ordered(">", s, m), s, m)]
 
         old = self.kb.load(self.top, r, t.dtype)
-        new = self.larger(old, rv.maximum(rv.loop(bigger, [never], name="max")[0]))
+        new = larger(b, old, fold_lanes(b, rv.loop(bigger, [never], name="max")[0], larger))
         safe = b.select(b.fcmp_ordered("==", new, self.constant(float("-inf"))),
                         self.constant(0.0), new)
 
@@ -89,7 +91,7 @@ class FlashForward:
             rv.store(e, self.scores, start, j)
             return [b.fadd(total, e)]
 
-        added = rv.total(rv.loop(exponentials, [rv.constant(0.0)], name="exp")[0])
+        added = fold_lanes(b, rv.loop(exponentials, [rv.constant(0.0)], name="exp")[0], add)
         factor = vecmath.emit_exp(b, b.fsub(old, safe))
         total = b.fadd(b.fmul(self.kb.load(self.total, r, t.dtype), factor), added)
         self.kb.store(total, self.total, r, t.dtype)
@@ -113,9 +115,6 @@ class FlashForward:
         splat = rv.splat(factor)
         rv.loop(lambda j: rv.store(b.fmul(rv.load(out_rows, start, j), splat), out_rows,
                                    start, j), name="rescale")
-
-    def larger(self, x, y):
-        return self.b.select(self.b.fcmp_ordered(">", y, x), y, x)
 
     def constant(self, value):
         return ir.Constant(self.scalar, value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.flash_tiles import FlashTiles
+from graphc.backends.llvm.flash_tiles import FlashTiles, add, fold_lanes
 from graphc.backends.llvm.irutil import c64
 from graphc.backends.llvm.row_vectors import RowVectors
 
@@ -59,12 +59,13 @@ class FlashBackward:
         q_rows, g_rows = t.rows_of(t.q, row, t.dk), t.rows_of(self.g, row, self.width)
         o_rows = t.rows_of(self.out, row, self.width)
         t.gemm(False, False, rows, keys, t.dk, q_rows, t.dk, self.keys_t, t.bk, self.p, t.bk)
-        self.kb.loop(c64(0), rows, lambda r: self.probabilities(
-            head, query, r, key, keys, g_rows, o_rows), name="prow")
+        t.over_keys(keys, lambda width: self.kb.loop(c64(0), rows, lambda r: self.probabilities(
+            head, query, r, key, width, g_rows, o_rows), name="prow"))
         t.gemm(True, True, keys, t.dv, rows, self.p, t.bk, g_rows, self.width, dv, t.dv)
         t.gemm(False, False, rows, keys, t.dv, g_rows, self.width, self.values_t, t.bk, self.dp,
                t.bk)
-        self.kb.loop(c64(0), rows, lambda r: self.score_gradient(r, keys), name="dsrow")
+        t.over_keys(keys, lambda width: self.kb.loop(
+            c64(0), rows, lambda r: self.score_gradient(r, width), name="dsrow"))
         t.gemm(False, True, rows, t.dk, keys, self.dp, t.bk, t.rows_of(t.k, b.add(
             b.mul(head, t.lk), key), t.dk), t.dk, t.rows_of(dq, query, t.dk), t.dk)
         t.gemm(True, True, keys, t.dk, rows, self.dp, t.bk, q_rows, t.dk, dk, t.dk)
@@ -90,7 +91,7 @@ class FlashBackward:
             product = b.fmul(pv.load(g_rows, packed, j), pv.load(o_rows, packed, j))
             return [b.fadd(total, product)]
 
-        dot = pv.total(pv.loop(add_product, [pv.constant(0.0)], name="dot")[0])
+        dot = fold_lanes(b, pv.loop(add_product, [pv.constant(0.0)], name="dot")[0], add)
         g_lse = kb.load(g_rows, b.add(packed, c64(t.dv)), t.dtype)
         kb.store(b.fsub(dot, g_lse), self.delta, r, t.dtype)
 

@@ -1,8 +1,9 @@
 """What the flash-attention kernels (flash_attention.py, its gradient) share: the sizes of one
-node, per-thread tile buffers on the stack, one-thread GEMM calls on tiles (gemm.py, B read in
-place: tiles are at most DIRECT_MAX_ROWS rows, so no packing and no barrier), key tiles
-transposed so that q k^T is a plain GEMM, and which keys of a score row count (mask and
-causality, as masked_softmax)."""
+node, per-thread tile buffers on the stack, one-thread GEMM calls on tiles (gemm.py: B read in
+place, as tiles are at most DIRECT_MAX_ROWS rows, or B^T packed into a stack buffer; never a
+barrier), key tiles transposed for the backward's plain GEMMs, which keys of a score row count
+(mask and causality, as masked_softmax), and lane folds in halving steps (the row passes fold
+one vector per row: an ordered reduction intrinsic would be a 16-add chain)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,27 @@ BLOCK_QUERIES = 64  # queries per tile: a tile's rows stay in L1 with its score 
 BLOCK_KEYS = 64  # keys per tile: 4 vectors of 16 floats, one GEMM panel
 TRANSPOSED_BYTES = 1 << 17  # a transposed key tile stays this small (it lives on the stack)
 assert BLOCK_QUERIES <= DIRECT_MAX_ROWS and BLOCK_KEYS <= DIRECT_MAX_ROWS
+
+
+def fold_lanes(b, v, combine):
+    """A vector's lanes folded by `combine(b, x, y)` in halving steps (log2 lanes deep, not
+    the lane-by-lane chain an ordered reduction intrinsic compiles to)."""
+    lanes = v.type.count
+    while lanes > 1:
+        lanes //= 2
+        high = b.shuffle_vector(v, v, ir.Constant(ir.VectorType(I32, lanes), list(range(
+            lanes, 2 * lanes))))
+        low = b.shuffle_vector(v, v, ir.Constant(ir.VectorType(I32, lanes), list(range(lanes))))
+        v = combine(b, low, high)
+    return b.extract_element(v, ir.Constant(I32, 0))
+
+
+def add(b, x, y):
+    return b.fadd(x, y)
+
+
+def larger(b, x, y):
+    return b.select(b.fcmp_ordered(">", y, x), y, x)
 
 
 class FlashTiles:
@@ -54,14 +76,17 @@ class FlashTiles:
         """The address of row `row` (i64) of a buffer of rows `width` (int) elements long."""
         return self.at(ptr, self.b.mul(row, c64(width)))
 
-    def gemm(self, ta, acc, M, N, K, A, lda, B, ldb, C, ldc):
-        """C (+)= op(A) @ B on this thread alone (M <= DIRECT_MAX_ROWS: B read in place)."""
-        fn = gemm_function(self.kb.module, self.dtype, ta, False, False, "linear", acc)
+    def gemm(self, ta, acc, M, N, K, A, lda, B, ldb, C, ldc, packed_into=None):
+        """C (+)= op(A) @ B on this thread alone (M <= DIRECT_MAX_ROWS: B read in place), or
+        op(A) @ B^T with B packed into the buffer `packed_into` (K * bk elements)."""
+        fn = gemm_function(self.kb.module, self.dtype, ta, packed_into is not None, False,
+                           "linear", acc)
         alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
         sizes = [s if isinstance(s, ir.Value) else c64(s) for s in (M, N, K, lda, ldb, ldc)]
         M, N, K, lda, ldb, ldc = sizes
+        workspace = self.workspace if packed_into is None else packed_into
         null = ir.Constant(PTR, None)
-        self.b.call(fn, [*alone, M, N, K, A, lda, B, ldb, C, ldc, null, self.workspace])
+        self.b.call(fn, [*alone, M, N, K, A, lda, B, ldb, C, ldc, null, workspace])
 
     def tiles(self, lo, hi, size: int, body):
         """body(first, count) over [lo, hi) in tiles of at most `size`."""
@@ -73,6 +98,15 @@ class FlashTiles:
             body(first, self.smaller(b.sub(hi, first), c64(size)))
 
         for_range(b, c64(0), count, tile, name="tile")
+
+    def over_keys(self, keys, body):
+        """body(width): the row passes of a key tile of `keys` keys, emitted twice: for a full
+        tile with the constant width bk (unrolled, unmasked vectors) and for the last one."""
+        with self.b.if_else(self.b.icmp_signed("==", keys, c64(self.bk))) as (full, partial):
+            with full:
+                body(c64(self.bk))
+            with partial:
+                body(keys)
 
     def smaller(self, x, y):
         return self.b.select(self.b.icmp_signed("<", x, y), x, y)
