@@ -1,6 +1,9 @@
 """MultiHeadAttention (Keras 3): query, key and value projected per head by EinsumDense layers
 named 'query', 'key' and 'value' (kernels (features, heads, key_dim)), scaled dot-product
-attention over the sequence axes as batched GEMMs, and the heads merged by 'attention_output'.
+attention over the sequence axes, and the heads merged by 'attention_output'. The attention
+runs as gc.flash_attention (blocked: the (T, S) scores never held) unless the scores are
+returned, dropout is drawn (training with dropout > 0) or a length is unknown; then as batched
+GEMMs around gc.masked_softmax.
 
 Called on several tensors (`mha(query, value, key=..., attention_mask=...)`), the layer packs
 them into one dict so a functional model records, saves and replays every input.
