@@ -1,8 +1,12 @@
 """Benchmark: one training step of a Transformer encoder block (MultiHeadAttention with 4 heads
 + residual + LayerNormalization + a 4x ReLU feed-forward + residual + LayerNormalization, a mean
 squared error loss, plain SGD) at batch 32, d_model 128, for sequence lengths 64, 256 and 1024:
-graphc's LLVM backend against PyTorch eager, torch.compile and JAX (when installed), in ms/step,
-with each process's peak memory growth over the step (max RSS after stepping minus RSS before).
+graphc's LLVM backend against PyTorch eager, PyTorch with the attention as an explicit
+F.scaled_dot_product_attention ('torch sdpa'), torch.compile and JAX (when installed), in
+ms/step, with each process's peak memory growth over the step (max RSS after stepping minus RSS
+before) and its whole max RSS (ru_maxrss of the fresh process).
+graphc's MultiHeadAttention runs the blocked attention kernel (gc.flash_attention): memory
+linear in the sequence length, no (batch, heads, seq, seq) score buffers.
 
     python bench/bench_transformer.py [--seconds 20] [--seqs 64 256 1024] [--batch 32]
 
@@ -77,8 +81,31 @@ def torch_block(threads):
     return torch, Block()
 
 
-def torch_step(threads, compiled=False):
+class SdpaAttention:
+    """torch.nn.functional.scaled_dot_product_attention between explicit projections (the
+    fused attention kernel torch picks on CPU: flash attention for float32)."""
+
+    @staticmethod
+    def module(torch):
+        class Attention(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.qkv = torch.nn.Linear(D_MODEL, 3 * D_MODEL)
+                self.out = torch.nn.Linear(D_MODEL, D_MODEL)
+
+            def forward(self, x, *_, **__):
+                b, t, _ = x.shape
+                q, k, v = self.qkv(x).view(b, t, 3, HEADS, -1).permute(2, 0, 3, 1, 4)
+                context = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+                return (self.out(context.transpose(1, 2).reshape(b, t, D_MODEL)), None)
+
+        return Attention()
+
+
+def torch_step(threads, compiled=False, sdpa=False):
     torch, block = torch_block(threads)
+    if sdpa:
+        block.attention = SdpaAttention.module(torch)
     opt = torch.optim.SGD(block.parameters(), lr=LR)
     run = torch.compile(block) if compiled else block
 
@@ -139,6 +166,7 @@ def jax_step(batch, seq):
 ROWS = {
     "graphc llvm": lambda threads, batch, seq: graphc_step(batch, seq),
     "pytorch eager": lambda threads, batch, seq: torch_step(threads),
+    "torch sdpa": lambda threads, batch, seq: torch_step(threads, sdpa=True),
     "torch.compile": lambda threads, batch, seq: torch_step(threads, compiled=True),
     "jax jit": lambda threads, batch, seq: jax_step(batch, seq),
 }
@@ -156,7 +184,7 @@ step = ROWS[{name!r}](threads.num_threads(), {batch}, {seq})
 before = rss_mb()
 ms = best_ms(step, x, y, {seconds!r})
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({{"ms": ms, "peak_growth_mb": peak - before}}))
+print(json.dumps({{"ms": ms, "peak_growth_mb": peak - before, "max_rss_mb": peak}}))
 """
 
 
@@ -197,7 +225,7 @@ def print_table(best, seqs, batch, rows) -> None:
         f"Transformer block training step, batch {batch}, d_model {D_MODEL}, {HEADS} heads, "
         f"float32; 1-min load average {os.getloadavg()[0]:.2f} (other processes skew rows)"
     )
-    print(f"{'':16} {'seq':>5} {'ms/step':>10} {'vs llvm':>8} {'peak MB':>9}")
+    print(f"{'':16} {'seq':>5} {'ms/step':>10} {'vs llvm':>8} {'peak MB':>9} {'max RSS':>8}")
     for seq in seqs:
         llvm = best[("graphc llvm", seq)]
         for name in rows:
@@ -207,7 +235,7 @@ def print_table(best, seqs, batch, rows) -> None:
                 continue
             print(
                 f"{name:16} {seq:5} {got['ms']:10.2f} {got['ms'] / llvm['ms']:7.2f}x "
-                f"{got['peak_growth_mb']:9.0f}"
+                f"{got['peak_growth_mb']:9.0f} {got['max_rss_mb']:8.0f}"
             )
 
 

@@ -63,6 +63,7 @@ PUBLIC = {
     "logical_or": "graphc.api",
     "lt": "graphc.api",
     "masked_softmax": "graphc.transformer_api",
+    "flash_attention": "graphc.flash_api",
     "conv_transpose": "graphc.conv_family_api",
     "depthwise_conv": "graphc.conv_family_api",
     "separable_conv": "graphc.conv_family_api",

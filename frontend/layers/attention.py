@@ -9,7 +9,7 @@ replays the masks as inputs too.
 from __future__ import annotations
 
 import graphc as gc
-from frontend.layers.attention_scores import as_bool_mask, check_mask
+from frontend.layers.attention_scores import as_bool_mask, check_mask, flash_applies
 from frontend.layers.base import Layer
 from frontend.layers.core import Dropout
 from graphc.ir import user_site
@@ -70,15 +70,36 @@ class Attention(Layer):
         masks = inputs if isinstance(inputs, dict) else {}
         tensors = inputs["inputs"] if isinstance(inputs, dict) else inputs
         query, value, key = tensors[0], tensors[1], tensors[-1]
-        scores = self._scores(query, key)
-        mask = self._value_mask(masks.get("value_mask"), scores)
-        weights = gc.masked_softmax(scores, mask, causal=use_causal_mask)
-        weights = self._dropout_layer.call(weights, training=training)
-        result = gc.matmul(weights, value)
+        if not return_attention_scores and self._flash_applies(query, value, key, training):
+            result, weights = self._flash(query, value, key, masks, use_causal_mask), None
+        else:
+            scores = self._scores(query, key)
+            mask = self._value_mask(masks.get("value_mask"), key)
+            weights = gc.masked_softmax(scores, mask, causal=use_causal_mask)
+            weights = self._dropout_layer.call(weights, training=training)
+            result = gc.matmul(weights, value)
         if masks.get("query_mask") is not None:
             query_mask = gc.cast(as_bool_mask(masks["query_mask"]), result.dtype)
             result = result * gc.expand_dims(query_mask, -1)
         return [result, weights] if return_attention_scores else result
+
+    def _flash_applies(self, query, value, key, training):
+        """Dot scores of (batch, length, dim) tensors: the blocked kernel serves the call."""
+        if self.score_mode != "dot" or not query.ndim == value.ndim == key.ndim == 3:
+            return False
+        heads = [gc.expand_dims(t, 1) for t in (query, key, value)]
+        return flash_applies(heads, self.dropout, training)
+
+    def _flash(self, query, value, key, masks, causal):
+        """softmax(query key^T) value as one head of gc.flash_attention (a learned scale
+        multiplies the query: (s q) k^T = s (q k^T))."""
+        if self.scale is not None:
+            query = query * self.scale
+        mask = self._value_mask(masks.get("value_mask"), key)
+        heads = [gc.expand_dims(t, 1) for t in (query, key, value)]
+        mask = None if mask is None else gc.expand_dims(mask, 1)
+        context = gc.flash_attention(*heads, mask, causal=causal)
+        return gc.reshape(context, (-1, query.shape[1], value.shape[2]))
 
     def _scores(self, query, key):
         if self.score_mode == "dot":
@@ -89,11 +110,11 @@ class Attention(Layer):
             pairs = pairs * self.scale
         return self.concat_score_weight * gc.sum(gc.tanh(pairs), axis=-1)
 
-    def _value_mask(self, value_mask, scores):
+    def _value_mask(self, value_mask, key):
         """The (batch, Tv) mask as (batch, 1, Tv) booleans over the scores, or None."""
         if value_mask is None:
             return None
-        check_mask(self, value_mask, scores.shape[:-2] + scores.shape[-1:], "value_mask")
+        check_mask(self, value_mask, key.shape[:-1], "value_mask")
         return gc.expand_dims(as_bool_mask(value_mask), -2)
 
     def get_config(self):

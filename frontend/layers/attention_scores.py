@@ -26,3 +26,13 @@ def check_mask(layer, mask, wanted: tuple, what: str) -> None:
             f"{type(layer).__name__} '{layer.name}': `{what}` must broadcast to {wanted}. "
             f"Received: {what}.shape={shape} (at {user_site()})"
         )
+
+
+def flash_applies(heads, dropout: float, training) -> bool:
+    """Whether `gc.flash_attention` (blocked, the (T, S) scores never held) serves an attention
+    on (batch, heads, length, dim) q, k, v: no dropout to draw on the probabilities (rate 0 or
+    not training; else the masked-softmax path draws it) and known lengths and head dims (its
+    gradient is sliced by them)."""
+    q, k, v = heads
+    known = None not in (q.shape[2], k.shape[2], q.shape[3], v.shape[3])
+    return known and (dropout == 0 or not training)

@@ -1,6 +1,9 @@
 """MultiHeadAttention (Keras 3): query, key and value projected per head by EinsumDense layers
 named 'query', 'key' and 'value' (kernels (features, heads, key_dim)), scaled dot-product
-attention over the sequence axes as batched GEMMs, and the heads merged by 'attention_output'.
+attention over the sequence axes, and the heads merged by 'attention_output'. The attention
+runs as gc.flash_attention (blocked: the (T, S) scores never held) unless the scores are
+returned, dropout is drawn (training with dropout > 0) or a length is unknown; then as batched
+GEMMs around gc.masked_softmax.
 
 Called on several tensors (`mha(query, value, key=..., attention_mask=...)`), the layer packs
 them into one dict so a functional model records, saves and replays every input.
@@ -17,7 +20,7 @@ import math
 
 import graphc as gc
 from frontend.layers.arguments import positive_int
-from frontend.layers.attention_scores import as_bool_mask, check_mask
+from frontend.layers.attention_scores import as_bool_mask, check_mask, flash_applies
 from frontend.layers.base import Layer
 from frontend.layers.core import Dropout
 from frontend.layers.einsum_dense import EinsumDense
@@ -156,9 +159,13 @@ class MultiHeadAttention(Layer):
         q, k, v = (dense.call(x) for dense, x in
                    ((self.query_dense, query), (self.key_dense, key), (self.value_dense, value)))
         mask = self._mask(inputs, q, k)
-        context, probabilities = self._attend(
-            *(self._flatten_sequence(t) for t in (q, k, v)), mask, use_causal_mask, training
-        )
+        heads = [self._flatten_sequence(t) for t in (q, k, v)]
+        if return_attention_scores or not flash_applies(heads, self.dropout, training):
+            context, probabilities = self._attend(*heads, mask, use_causal_mask, training)
+        else:  # blocked attention: the (T, S) scores are never held
+            context = gc.transpose(gc.flash_attention(
+                *heads, mask, scale=1.0 / math.sqrt(self.key_dim), causal=use_causal_mask
+            ), (0, 2, 1, 3))
         seq_shape = tuple(-1 if d is None else d for d in query.shape[:-1])
         context = gc.reshape(context, seq_shape + (self.num_heads, self.value_dim))
         output = self.output_dense(context)

@@ -230,6 +230,7 @@ from graphc.ops import (  # noqa: E402,F401
     conv,
     conv_family,
     elementwise,
+    flash_attention,
     grad,
     kernel,
     leaves,

@@ -86,7 +86,7 @@ def _key_validity(kb, node, rv, r, dims):
     mask = node.inputs[1] if len(node.inputs) == 2 else None
     query = rv.splat(b.srem(r, dims[-2]))
     if mask is not None:
-        mask_start = _mask_start(kb, mask, x, r, dims)
+        mask_start = mask_row_start(kb, mask, x.shape, r, dims)
         per_key = not mask.shape[-1] == 1 != x.shape[-1]  # else one flag for the whole row
         row_flag = None if per_key else rv.splat(kb.load(kb.ins[1], mask_start, "bool"))
 
@@ -101,18 +101,19 @@ def _key_validity(kb, node, rv, r, dims):
     return valid
 
 
-def _mask_start(kb, mask, x, r, dims):
-    """The mask's element for key 0 of score row r: r's coordinates over the scores' row axes
-    dotted with the mask's strides (0 along the axes it broadcasts over)."""
-    b = kb.b
-    shape = (1,) * (x.ndim - mask.ndim) + tuple(mask.shape)
-    sizes = [c64(1)] * (x.ndim - mask.ndim) + kb.dims(mask)
+def mask_row_start(kb, mask, score_shape, r, dims):
+    """The mask's element for key 0 of score row r (scores of static shape `score_shape` and
+    i64 sizes `dims`): r's coordinates over the scores' row axes dotted with the mask's
+    strides (0 along the axes it broadcasts over)."""
+    b, ndim = kb.b, len(score_shape)
+    shape = (1,) * (ndim - mask.ndim) + tuple(mask.shape)
+    sizes = [c64(1)] * (ndim - mask.ndim) + kb.dims(mask)
     strides = kb.strides(sizes)
     offset, rest = c64(0), r
-    for axis in reversed(range(x.ndim - 1)):
+    for axis in reversed(range(ndim - 1)):
         coord = b.srem(rest, dims[axis])
         rest = b.sdiv(rest, dims[axis])
-        if shape[axis] != 1 or x.shape[axis] == 1:
+        if shape[axis] != 1 or score_shape[axis] == 1:
             offset = b.add(offset, b.mul(coord, strides[axis]))
     return offset
 

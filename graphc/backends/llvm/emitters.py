@@ -72,3 +72,4 @@ from graphc.backends.llvm import emit_conv, emit_conv_grad, emit_pool, emit_recu
 from graphc.backends.llvm import emit_attention, emit_normalization  # noqa: E402,F401,I001
 from graphc.backends.llvm import emit_conv_family  # noqa: E402,F401,I001
 from graphc.backends.llvm import emit_quant, emit_quant_conv  # noqa: E402,F401,I001
+from graphc.backends.llvm import flash_attention, flash_attention_grad  # noqa: E402,F401,I001
