@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 import frontend.layers as L
+import graphc as gc
 from frontend.models import Model
-from tests.export.onnx_checks import assert_model_matches_predict, onnx
+from tests.export.onnx_checks import (
+    assert_close,
+    assert_model_matches_predict,
+    exported_outputs,
+    onnx,
+)
 
 STEPS, FEATURES = 6, 4
 RECURRENT = {"SimpleRNN": L.SimpleRNN, "LSTM": L.LSTM, "GRU": L.GRU}
@@ -92,3 +98,36 @@ def test_masked_lstm_is_a_scan_and_unmasked_an_lstm_node(masked, wanted, unwante
     model.export(tmp_path / "m.onnx", format="onnx")
     op_types = {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
     assert wanted in op_types and unwanted not in op_types
+
+
+@pytest.mark.parametrize("build, steps", [
+    pytest.param(lambda i: L.LSTM(3, return_sequences=True)(i), None, id="LSTM run-time length"),
+    pytest.param(lambda i: L.GRU(3)(i), None, id="GRU run-time length"),
+    pytest.param(lambda i: L.SimpleRNN(3, activation="linear")(i), None, id="SimpleRNN linear"),
+    pytest.param(lambda i: L.LSTM(3, use_bias=False)(i), None, id="LSTM use_bias=False"),
+    pytest.param(lambda i: L.GRU(3, reset_after=False)(i), STEPS, id="unrolled GRU"),
+])
+def test_masked_variants(build, steps, tmp_path):
+    inputs = L.Input((steps, FEATURES))
+    model = Model(inputs, build(L.Masking(0.0)(inputs)))
+    assert_model_matches_predict(model, [masked_input("holes", 7)], tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+@pytest.mark.parametrize("batch, steps", [(1, 1), (7, 7), (2, 33)])
+def test_masked_ops_with_initial_states(backend, batch, steps, tmp_path):
+    """The ops themselves, a mask given as an input: every h, last h and last c (LSTM) and
+    GRU's every h from non-zero initial states, held where the mask is False."""
+    x = gc.placeholder((None, steps, FEATURES), name="x")
+    mask = gc.placeholder((None, steps), "bool", name="mask")
+    h0, c0 = (gc.placeholder((None, 3), name=n) for n in ("h0", "c0"))
+    rng = np.random.default_rng(steps)
+    W, U = (rng.normal(size=s).astype("float32") for s in ((FEATURES, 12), (3, 12)))
+    every, last_h, last_c = gc.lstm(x, W, U, rng.normal(size=12).astype("float32"), h0, c0, mask)
+    gru_every, _ = gc.gru(x, W[:, :9], U[:, :9], rng.normal(size=(2, 9)).astype("float32"), h0,
+                          mask)
+    fn = gc.function([x, mask, h0, c0], [every, last_h, last_c, gru_every], backend=backend)
+    arrays = [rng.normal(size=(batch, steps, FEATURES)).astype("float32"),
+              rng.random((batch, steps)) < 0.6,
+              *(rng.normal(size=(batch, 3)).astype("float32") for _ in range(2))]
+    assert_close(exported_outputs(fn, arrays, tmp_path), [np.asarray(y) for y in fn(*arrays)])
