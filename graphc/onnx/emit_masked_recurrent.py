@@ -29,7 +29,7 @@ def emit_masked(b: OnnxBuilder, node, value: dict) -> dict:
         "Scan", [*states, P, value["mask"]], outputs=count + 1, body=body,
         num_scan_inputs=2, scan_input_axes=[1, 1], scan_output_axes=[1],
     )
-    return {0: every_h, "last c": finals[-1]}
+    return {0: every_h, "last c": finals[1]} if node.op == "lstm_seq" else {0: every_h}
 
 
 def projected(b: OnnxBuilder, value: dict) -> str:
