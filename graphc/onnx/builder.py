@@ -7,6 +7,8 @@ with the layer it came from ('dense_1/MatMul_3'), so ONNX viewers show the model
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -68,6 +70,16 @@ class OnnxBuilder:
         )
         self.nodes.append(node)
         return names[0] if outputs == 1 else names
+
+    @contextmanager
+    def subgraph(self):
+        """Collects the nodes written inside the `with` block in the list it yields (a Scan's
+        body); constants still go to the outer graph, which a body may read."""
+        outer, self.nodes = self.nodes, []
+        try:
+            yield self.nodes
+        finally:
+            self.nodes = outer
 
     def rename(self, value: str, name: str) -> str:
         """An Identity node whose output is named `name` (or a free variant of it)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.onnx.builder import OnnxBuilder
+from graphc.onnx.emit_masked_recurrent import emit_masked
 from graphc.onnx.emit_shape import emit_index
 from graphc.onnx.recurrent_sources import recurrent_sources
 
@@ -42,10 +43,14 @@ def gate_matrix(b: OnnxBuilder, kernel: str, columns) -> str:
     return b.unsqueeze(b.transpose(in_onnx_order(b, kernel, columns, 1), [1, 0]), [0])
 
 
+def role_values(node, ins) -> dict:
+    """The ONNX value of each of the sequence op's source roles ('x', 'kernel', 'mask', ...)."""
+    return {role: name for (role, _), name in zip(recurrent_sources(node).roles(), ins)}
+
+
 def onnx_inputs(b: OnnxBuilder, node, ins) -> tuple[list, int]:
     """X, W, R, B, "", initial states of ONNX's node, and the number of units."""
-    sources = recurrent_sources(node)
-    value = {role: name for (role, _), name in zip(sources.roles(), ins)}
+    sources, value = recurrent_sources(node), role_values(node, ins)
     units = sources.recurrent_kernel.shape[0]
     columns = gate_columns(units, GATE_ORDERS[node.op])
     if sources.kernel is None:  # x is P, projected already: W only reorders the gates
@@ -76,13 +81,25 @@ def every_h(b, y: str) -> str:
     return batch_major(b, b.squeeze(y, [1]))
 
 
+def emit_sequence(fused_emitter):
+    """An emitter writing a masked op as a Scan, an unmasked one with `fused_emitter`'s node."""
+    def emit(b, node, ins):
+        value = role_values(node, ins)
+        if "mask" in value:
+            b.sequences[node] = emit_masked(b, node, value)
+            return b.sequences[node][0]
+        return fused_emitter(b, node, ins)
+    return emit
+
+
 def emit_simple_rnn(b, node, ins):
     inputs, units = onnx_inputs(b, node, ins)
     activation = node.attr("activation")
     affine = {"activation_alpha": [1.0], "activation_beta": [0.0]} if activation == "linear" else {}
     y, _ = b.add("RNN", inputs, outputs=2, hidden_size=units,
                  activations=[RNN_ACTIVATIONS[activation]], **affine)
-    return every_h(b, y)
+    b.sequences[node] = {0: every_h(b, y)}
+    return b.sequences[node][0]
 
 
 def emit_lstm(b, node, ins):
@@ -136,4 +153,7 @@ def emit_slot_read(b, getitem, ins):
     return emit_index(b, b.sequences[node][0], (("slice", None, None, None), time_item))
 
 
-EMITTERS = {"simple_rnn_seq": emit_simple_rnn, "lstm_seq": emit_lstm, "gru_seq": emit_gru}
+EMITTERS = {
+    "simple_rnn_seq": emit_sequence(emit_simple_rnn), "lstm_seq": emit_sequence(emit_lstm),
+    "gru_seq": emit_sequence(emit_gru),
+}

@@ -5,6 +5,8 @@ x, W and b and project themselves. When P is the projection graphc's `project` b
 (reshape(matmul(reshape(x, (-1, features)), W), (-1, time, gates * units)) + b, or
 matmul(x, W) + b for a run-time length), the ONNX node reads x, W and b, so the model holds the
 layer's real weights; any other P is fed as x with an identity input kernel.
+
+A masked op's last input is its bool (batch, time) mask (graphc/ops/recurrent.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from graphc.ir import Node
 
 SEQUENCE_OPS = ("simple_rnn_seq", "lstm_seq", "gru_seq")
+UNMASKED_INPUTS = {"simple_rnn_seq": 3, "lstm_seq": 4, "gru_seq": 4}
 
 
 @dataclass(frozen=True)
@@ -26,22 +29,25 @@ class RecurrentSources:
     states: tuple  # h0, and c0 for LSTM
     recurrent_kernel: Node  # U (units, gates * units)
     recurrent_bias: Node | None  # GRU's (gates * units,)
+    mask: Node | None = None  # bool (batch, time): where the steps run
 
     def roles(self) -> list[tuple[str, Node]]:
         """(role, node) of every present value, in a fixed order (the emitter's inputs)."""
         named = [("x", self.x), ("kernel", self.kernel), ("bias", self.bias)]
         named += [(f"state{k}", s) for k, s in enumerate(self.states)]
         named += [("recurrent_kernel", self.recurrent_kernel),
-                  ("recurrent_bias", self.recurrent_bias)]
+                  ("recurrent_bias", self.recurrent_bias), ("mask", self.mask)]
         return [(role, node) for role, node in named if node is not None]
 
 
 def recurrent_sources(node: Node) -> RecurrentSources:
-    P, *rest = node.inputs
+    inputs = list(node.inputs)
+    mask = inputs.pop() if len(inputs) > UNMASKED_INPUTS[node.op] else None
+    P, *rest = inputs
     recurrent_bias = rest.pop() if node.op == "gru_seq" else None
     *states, U = rest
     x, kernel, bias = projection_of(P) or (P, None, None)
-    return RecurrentSources(x, kernel, bias, tuple(states), U, recurrent_bias)
+    return RecurrentSources(x, kernel, bias, tuple(states), U, recurrent_bias, mask)
 
 
 def projection_of(P: Node):

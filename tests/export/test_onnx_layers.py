@@ -1,5 +1,5 @@
 """More frontend layers through ONNX: normalizations, activation layers, attention layers,
-EinsumDense, CategoryEncoding, inference-time no-ops, masked (unrolled) recurrences, GRU with
+EinsumDense, CategoryEncoding, inference-time no-ops, a masked LSTM, GRU with
 reset_after=False, TimeDistributed and Lambda; each equals `predict` at batch sizes 1 and 7."""
 
 import numpy as np
