@@ -16,7 +16,8 @@ declare and call them:
       runs the step on the calling thread alone with nthreads = 1 instead of deadlocking.
 
 Python API:
-  parallel_run(step_address: int, args_address: int) -> None    one ctypes call
+  parallel_run(step_address, args_address, stats_address=0)     one ctypes call; with a stats
+      record, adaptive: the pool or the caller alone, whichever has been faster for the step
   parallel_run_address() -> int                                  address of graphc_parallel_run
   barrier_address() -> int
   num_threads() -> int                                           pool size (GRAPHC_NUM_THREADS)
@@ -218,6 +219,72 @@ release:
   ret void
 }
 
+; Adaptive run: serial (the caller alone, nthreads 1) or on the pool, whichever has been faster
+; for this step. %stats is i64[4]: [0] serial and [1] pool cycles (a moving average: each run
+; moves it a quarter of the way; the mean, not the best, as a pool run that needs two free
+; cores is sometimes fast and often slow on a busy machine), [2] runs until the other mode is
+; tried again, [3] that interval (4 after a switch, doubling to 128 while the choice holds).
+; A core taken by another process, or a step too small to pay for the fork and barriers,
+; makes serial win; a quiet core makes the pool win back on the next probe.
+define void @graphc_adaptive_run(ptr %step, ptr %args, ptr %stats) {
+entry:
+  %n = load i32, ptr @pool_nthreads
+  %alone = icmp sle i32 %n, 1
+  br i1 %alone, label %serial_only, label %choose
+serial_only:
+  call void %step(ptr %args, i32 0, i32 1)
+  ret void
+choose:
+  %pool_slot = getelementptr i64, ptr %stats, i64 1
+  %count_slot = getelementptr i64, ptr %stats, i64 2
+  %interval_slot = getelementptr i64, ptr %stats, i64 3
+  %s = load i64, ptr %stats
+  %p = load i64, ptr %pool_slot
+  %prefer_pool = icmp ule i64 %p, %s
+  %count = load i64, ptr %count_slot
+  %probe = icmp sle i64 %count, 0
+  %left = sub i64 %count, 1
+  store i64 %left, ptr %count_slot
+  %use_pool = xor i1 %prefer_pool, %probe
+  %t0 = call i64 @llvm.readcyclecounter()
+  br i1 %use_pool, label %pool, label %serial
+pool:
+  call void @graphc_parallel_run(ptr %step, ptr %args)
+  br label %timed
+serial:
+  call void %step(ptr %args, i32 0, i32 1)
+  br label %timed
+timed:
+  %t1 = call i64 @llvm.readcyclecounter()
+  %t = sub i64 %t1, %t0
+  %slot = select i1 %use_pool, ptr %pool_slot, ptr %stats
+  %old = load i64, ptr %slot
+  %unknown = icmp eq i64 %old, 0
+  %three = mul i64 %old, 3
+  %sum = add i64 %three, %t
+  %mean = lshr i64 %sum, 2
+  %new = select i1 %unknown, i64 %t, i64 %mean
+  store i64 %new, ptr %slot
+  br i1 %probe, label %reschedule, label %done
+reschedule:
+  %s2 = load i64, ptr %stats
+  %p2 = load i64, ptr %pool_slot
+  %now_pool = icmp ule i64 %p2, %s2
+  %switched = icmp ne i1 %now_pool, %prefer_pool
+  %interval = load i64, ptr %interval_slot
+  %doubled = shl i64 %interval, 1
+  %low = icmp ult i64 %doubled, 4
+  %at_least = select i1 %low, i64 4, i64 %doubled
+  %high = icmp ugt i64 %at_least, 128
+  %held = select i1 %high, i64 128, i64 %at_least
+  %next = select i1 %switched, i64 4, i64 %held
+  store i64 %next, ptr %interval_slot
+  store i64 %next, ptr %count_slot
+  br label %done
+done:
+  ret void
+}
+
 define void @graphc_barrier(i32 %tid, i32 %n) {
 entry:
   %alone = icmp sle i32 %n, 1
@@ -249,9 +316,12 @@ define void @graphc_pool_shutdown() {
 """
 
 _VOID_PP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_VOID_PPP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+ADAPTIVE_STATS_WORDS = 4  # int64 words of graphc_adaptive_run's per-step record
 _LOCK = threading.Lock()
 _runtime = None  # the started _Runtime
 _run = None  # ctypes function of graphc_parallel_run, the fast path of parallel_run
+_adaptive = None  # ctypes function of graphc_adaptive_run
 
 
 def _threads_from_env() -> int:
@@ -285,6 +355,7 @@ class _Runtime:
         for symbol in ("graphc_barrier", "graphc_parallel_run"):
             llvm.add_symbol(symbol, self.module.address(symbol))
         self.run = _VOID_PP(self.module.address("graphc_parallel_run"))
+        self.adaptive = _VOID_PPP(self.module.address("graphc_adaptive_run"))
         self.spin_cycles = int(_spin_microseconds() * 1e-6 * self._cycles_per_second())
         self.workers: list[threading.Thread] = []
         self.start_workers()
@@ -340,7 +411,7 @@ class _Runtime:
 def ensure_runtime() -> None:
     """Compile the runtime, register its symbols and start the workers (once per process, and
     once more in a fork()ed child, whose pool starts on its first run)."""
-    global _runtime, _run
+    global _runtime, _run, _adaptive
     if _run is not None:
         return
     with _LOCK:
@@ -350,6 +421,7 @@ def ensure_runtime() -> None:
             _runtime = runtime
         elif not _runtime.workers:
             _runtime.start_workers()
+        _adaptive = _runtime.adaptive
         _run = _runtime.run
 
 
@@ -367,14 +439,22 @@ os.register_at_fork(before=_LOCK.acquire, after_in_parent=_LOCK.release,
                     after_in_child=_forget_the_parents_pool)
 
 
-def parallel_run(step_address: int, args_address: int) -> None:
+def parallel_run(step_address: int, args_address: int, stats_address: int = 0) -> None:
     """Run the step function at `step_address` on every pool thread with `args_address`
-    (an i8** array); returns when all threads have finished. One ctypes call when warm."""
+    (an i8** array); returns when all threads have finished. One ctypes call when warm.
+
+    With `stats_address` (the step's record: ADAPTIVE_STATS_WORDS int64 zeros at first, one
+    per step and input shapes) the step runs on the pool or on the calling thread alone,
+    whichever has been faster for it (graphc_adaptive_run): results are the same either way,
+    as kernels give thread-count-independent results."""
     run = _run
     if run is None:
         ensure_runtime()
         run = _run
-    run(step_address, args_address)
+    if stats_address:
+        _adaptive(step_address, args_address, stats_address)
+    else:
+        run(step_address, args_address)
 
 
 def parallel_run_address() -> int:
