@@ -1,9 +1,12 @@
 """Benchmark: graphc on a busy machine. Times the MLP training step (bench_mlp), the MNIST
-convnet training step (bench_conv's conv2d, batch 128) and a 100x500 column sum, each with
-1 and with 2 threads, on a quiet machine and with a competing busy process pinned to one core
-(`taskset -c 1 python -c "while 1: pass"`, started and stopped by this script), all in one run:
-one worker process per thread count (GRAPHC_NUM_THREADS), asked in turn, many short rounds,
-the busy process switched on and off between rounds. Reports the best round of each.
+convnet training step (bench_conv's conv2d, batch 128) and a 100x500 column sum on a quiet
+machine and with a competing busy process pinned to one core (`taskset -c 1 python -c "while
+1: pass"`, started and stopped by this script), all in one run, each three ways in one process
+with a 2-thread pool, interleaved in short rounds (the best round of each is reported):
+
+  1 thread   every call on the calling thread alone (what GRAPHC_NUM_THREADS=1 runs)
+  2T pool    every call on the pool of 2 threads (graphc before adaptive runs)
+  2T         the default: pool or calling thread, whichever has been faster for the step
 
     python bench/bench_busy.py [--rounds 6] [--seconds 0.3] [--models mlp,convnet,colsum]
 
@@ -23,7 +26,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("mlp", "convnet", "colsum")
-THREAD_COUNTS = (1, 2)
 
 
 # ---- the worker: compiles the models once, then times what it is asked -----------------------
@@ -65,30 +67,53 @@ def best_ms(step, args, seconds: float) -> float:
     return best
 
 
+MODES = ("1 thread", "2T pool", "2T")
+
+
+def with_mode(step, args, mode: str):
+    """A call of `step` that runs as `mode` asks (see the docstring)."""
+    executable = step.executable
+    step(*args)  # prepares the executable for these shapes
+    adaptive = executable.stats_address
+    # a record that always prefers the calling thread and never tries the pool
+    alone = np.array([1, 1 << 62, 1 << 62, 1 << 62], np.int64)
+
+    def call():
+        executable.stats_address = {"1 thread": alone.ctypes.data, "2T pool": 0}.get(mode,
+                                                                                    adaptive)
+        try:
+            return step(*args)
+        finally:
+            executable.stats_address = adaptive
+    return call
+
+
 def serve(names) -> None:
-    """Worker loop: read `model seconds` lines, answer with the best ms per call."""
+    """Worker loop: read `model mode seconds` lines, answer with the best ms per call."""
     models = build_models(names)
+    calls = {(name, mode): with_mode(step, args, mode)
+             for name, (step, args) in models.items() for mode in MODES}
     print("ready", flush=True)
     for line in sys.stdin:
-        name, seconds = line.split()
-        step, args = models[name]
-        print(f"{best_ms(step, args, float(seconds)):.6f}", flush=True)
+        name, rest = line.split(" ", 1)
+        mode, seconds = rest.rsplit(" ", 1)
+        print(f"{best_ms(calls[name, mode], (), float(seconds)):.6f}", flush=True)
 
 
-# ---- the parent: workers per thread count, the busy process, the table -----------------------
+# ---- the parent: the worker, the busy process, the table ---------------------------------------
 
 
-def start_worker(nthreads: int, names) -> subprocess.Popen:
-    env = dict(os.environ, GRAPHC_NUM_THREADS=str(nthreads), PYTHONPATH=str(ROOT))
+def start_worker(names) -> subprocess.Popen:
+    env = dict(os.environ, GRAPHC_NUM_THREADS="2", PYTHONPATH=str(ROOT))
     worker = subprocess.Popen([sys.executable, __file__, "--worker", "--models", ",".join(names)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     if worker.stdout.readline().strip() != "ready":
-        raise RuntimeError(f"the {nthreads}-thread worker failed to compile the models")
+        raise RuntimeError("the worker failed to compile the models")
     return worker
 
 
-def ask(worker: subprocess.Popen, name: str, seconds: float) -> float:
-    worker.stdin.write(f"{name} {seconds}\n")
+def ask(worker: subprocess.Popen, name: str, mode: str, seconds: float) -> float:
+    worker.stdin.write(f"{name} {mode} {seconds}\n")
     worker.stdin.flush()
     return float(worker.stdout.readline())
 
@@ -101,8 +126,8 @@ def start_busy_process() -> subprocess.Popen:
 
 
 def measure(names, rounds: int, seconds: float) -> dict:
-    """{(model, threads, busy): best ms}."""
-    workers = {n: start_worker(n, names) for n in THREAD_COUNTS}
+    """{(model, mode, busy): best ms}."""
+    worker = start_worker(names)
     best: dict = {}
     try:
         for _ in range(rounds):
@@ -110,31 +135,32 @@ def measure(names, rounds: int, seconds: float) -> dict:
                 competitor = start_busy_process() if busy else None
                 try:
                     for name in names:
-                        for n, worker in workers.items():
-                            ms = ask(worker, name, seconds)
-                            best[name, n, busy] = min(best.get((name, n, busy), np.inf), ms)
+                        for mode in MODES:
+                            ms = ask(worker, name, mode, seconds)
+                            best[name, mode, busy] = min(best.get((name, mode, busy), np.inf), ms)
                 finally:
                     if competitor is not None:
                         competitor.kill()
                         competitor.wait()
     finally:
-        for worker in workers.values():
-            worker.stdin.close()
-            worker.wait()
+        worker.stdin.close()
+        worker.wait()
     return best
 
 
 def report(names, best: dict) -> None:
     print(f"best ms per call; 1-min load average {os.getloadavg()[0]:.2f}; busy = one core "
-          f"taken by a spinning process")
-    print(f"{'model':10} {'quiet 1T':>10} {'quiet 2T':>10} {'2T/1T':>6} "
-          f"{'busy 1T':>10} {'busy 2T':>10} {'2T/1T':>6}")
+          f"taken by a spinning process; ratios against 1 thread")
+    header = " ".join(f"{f'{state} {mode}':>15}" for state in ("quiet", "busy") for mode in MODES)
+    print(f"{'model':8} {header}")
     for name in names:
         cells = []
         for busy in (False, True):
-            one, two = best[name, 1, busy], best[name, 2, busy]
-            cells.append(f"{one:10.4f} {two:10.4f} {two / one:6.2f}")
-        print(f"{name:10} {' '.join(cells)}")
+            one = best[name, "1 thread", busy]
+            cells.append(f"{one:15.4f}")
+            cells += [f"{best[name, mode, busy]:8.4f} ({best[name, mode, busy] / one:4.2f})"
+                      for mode in MODES[1:]]
+        print(f"{name:8} {' '.join(cells)}")
 
 
 def main(argv=None) -> None:
