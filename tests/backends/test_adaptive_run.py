@@ -73,7 +73,8 @@ def test_a_slow_serial_run_makes_the_step_run_on_the_pool(timed_step):
 def test_probe_interval_doubles_while_the_choice_holds(timed_step):
     _, stats = run_many(timed_step[1], serial_cycles=0, pool_cycles=SLOW)
     interval = int(stats[3])
-    assert 4 <= interval <= 128 and interval & (interval - 1) == 0 and interval > 4
+    # 4 after a switch, doubled on every try that confirms the choice
+    assert interval > 4 and interval & (interval - 1) == 0
 
 
 def test_without_a_record_every_run_uses_the_pool(timed_step):
