@@ -18,6 +18,7 @@ import numpy as np
 from llvmlite import ir
 
 from graphc.backends.llvm import gemm, jit, threads
+from graphc.backends.llvm.peak import machine_peak
 
 # (label, M, K, N, transpose_a, transpose_b, bias+relu epilogue)
 CASES = [
@@ -99,13 +100,16 @@ def main():
     threads.ensure_runtime()
     print(f"graphc GEMM vs numpy @, {opts.dtype}, graphc threads: {threads.num_threads()}, "
           f"CPU: {jit.host_cpu()[0]}")
-    header = f"{'case':44s} {'ours GF/s':>10s} {'numpy GF/s':>11s} {'ratio':>6s} {'ours 1T':>8s}"
+    peak = machine_peak() / 1e9
+    header = (f"{'case':44s} {'ours GF/s':>10s} {'% peak':>7s} {'numpy GF/s':>11s} {'ratio':>6s} "
+              f"{'ours 1T':>8s} {'% 1T peak':>9s}")
     print(header)
     print("-" * len(header))
     for case in CASES:
         label, ours, numpy_rate, one = run_case(case, opts.dtype, opts.seconds_per_case, rng)
-        print(f"{label:44s} {ours:10.1f} {numpy_rate:11.1f} {ours / numpy_rate:6.2f} {one:8.1f}",
-              flush=True)
+        one_peak = peak / threads.num_threads()
+        print(f"{label:44s} {ours:10.1f} {100 * ours / peak:6.1f}% {numpy_rate:11.1f} "
+              f"{ours / numpy_rate:6.2f} {one:8.1f} {100 * one / one_peak:8.1f}%", flush=True)
 
 
 if __name__ == "__main__":

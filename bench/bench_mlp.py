@@ -34,6 +34,14 @@ def data(seed=0):
     return x, y
 
 
+def step_flops() -> float:
+    """FLOPs of one training step's matrix products: forward, weight gradients, and the input
+    gradients of every layer but the first (the elementwise work is a rounding error)."""
+    pairs = list(zip(SIZES[:-1], SIZES[1:]))
+    products = sum(a * b for a, b in pairs)
+    return 2.0 * BATCH * (2 * products + products - pairs[0][0] * pairs[0][1])
+
+
 def init_params(seed=0):
     rng = np.random.default_rng(seed)
     out = []
@@ -284,10 +292,16 @@ def main(argv=None):
     print(f"MLP {'-'.join(map(str, SIZES))} training step, batch {BATCH}, float32, "
           f"{nthreads} threads; 1-min load average {load_before:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after (other processes on these cores skew every row)")
-    print(f"{'':36} {'ms/step':>10} {'vs llvm':>9}")
+    from graphc.backends.llvm.peak import machine_peak
+
+    peak = machine_peak()
+    print(f"{'':36} {'ms/step':>10} {'vs llvm':>9} {'GFLOP/s':>8} {'% of peak':>9}  "
+          f"(peak {peak / 1e9:.0f} GFLOP/s: graphc info --peak)")
     for name, ms in rows:
-        shown = "not installed" if ms is None else f"{ms:10.3f} {ms / llvm:8.2f}x"
-        print(f"{name:36} {shown:>20}")
+        rate = None if ms is None else step_flops() / (ms * 1e-3)
+        shown = "not installed" if ms is None else \
+            f"{ms:10.3f} {ms / llvm:8.2f}x {rate / 1e9:8.1f} {100 * rate / peak:8.1f}%"
+        print(f"{name:36} {shown:>39}")
     for label, t in (("cold (empty disk cache)", cold), ("from the disk cache", cached),
                      ("new code, GEMM library cached", new)):
         llvm_s = t["stages"].get("compile", 0)

@@ -216,7 +216,8 @@ COMMANDS = (
         "threads, llvmlite/LLVM versions, the compile cache's folder and "
         "size, the datasets folder and graphviz.",
         machine.info,
-        "graphc info",
+        "graphc info --peak",
+        machine.info_arguments,
     ),
     Command(
         "cache",

@@ -129,7 +129,18 @@ def size_text(nbytes: int) -> str:
         nbytes /= 1024
 
 
+def info_arguments(p) -> None:
+    p.add_argument("--peak", action="store_true",
+                   help="print only the machine's float32 peak (measured once, then cached)")
+    p.add_argument("--remeasure", action="store_true",
+                   help="with --peak: time the FMA loop again and update the cached peak")
+
+
 def info(args) -> int:
+    if getattr(args, "remeasure", False) and not args.peak:
+        raise UsageError("--remeasure goes with --peak (graphc info --peak --remeasure)")
+    if getattr(args, "peak", False):
+        return print_peak(args.remeasure)
     row("graphc", f"{version()} ({Path(__file__).resolve().parent})")
     row("python", f"{platform.python_version()} ({sys.executable})")
     row("numpy", np.__version__)
@@ -171,6 +182,15 @@ def print_llvm_info(jit, cache, threads, versions) -> None:
     files, nbytes = cache.cache_size()
     state = "on" if cache.enabled() else "off (GRAPHC_CACHE=0)"
     row("compile cache", f"{cache.cache_dir()}: {files} entries, {size_text(nbytes)}; {state}")
+
+
+def print_peak(remeasure: bool) -> int:
+    modules, problem = llvm_modules()
+    if modules is None:
+        raise CommandError(f"the peak is measured with the llvm backend, which is not "
+                           f"available ({problem})")
+    row("peak", importlib.import_module("graphc.backends.llvm.peak").describe_peak(remeasure))
+    return 0
 
 
 def cache_module():

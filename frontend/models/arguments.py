@@ -126,6 +126,8 @@ def resolve_backend(backend) -> str:
 def check_kwargs(method, kwargs):
     """Move Keras 1/2 keywords (frontend/legacy_names.py) to their new names with a warning;
     refuse the rest of the keywords `method` does not take."""
+    if not kwargs:  # the common call: nothing to rename or refuse (skips inspect.signature)
+        return {}
     known = signature_names(method)
     kwargs = modernize(kwargs, method.__name__, {method.__name__}, known)
     reject_unknown({k: v for k, v in kwargs.items() if k not in known}, known, method.__name__)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
-
 from frontend import backend, losses, optimizers
 from frontend import metrics as M
 from frontend.callbacks import CallbackList, History, ProgbarLogger
@@ -19,6 +17,7 @@ from frontend.models import arguments as A
 from frontend.models import data as D
 from frontend.models.generator_methods import GeneratorMethods
 from frontend.models.inputs import DataHandling
+from frontend.models.prediction import Prediction
 from frontend.models.steps import (
     StepFunctions,
     resolve_metric_specs,
@@ -29,7 +28,7 @@ from frontend.models.streams import Batching
 from graphc.ir import user_site
 
 
-class Trainer(DataHandling, GeneratorMethods):
+class Trainer(DataHandling, GeneratorMethods, Prediction):
     """Mixin giving a Model compile/fit/evaluate/predict."""
 
     compiled = False
@@ -339,32 +338,6 @@ class Trainer(DataHandling, GeneratorMethods):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
-                max_queue_size=10, workers=1, use_multiprocessing=False, **kwargs):
-        """The model's outputs for `x` (arrays, a generator or a Sequence; `steps` batches
-        of it), batch by batch: an array, or a list for several outputs."""
-        A.check_kwargs(Trainer.predict, kwargs)
-        A.refuse_with_batch_source("predict", x, batch_size=batch_size)
-        batching = Batching(A.batch_size_or_default("predict", batch_size), False,
-                            A.step_counts("predict", steps=steps)["steps"], max_queue_size)
-        stream, prepare = self._batches("predict", (x, None, None), batching)
-        fn = self.make_predict_function(self._backend_for_inference())
-        verbose = A.verbosity(verbose)
-        cbs = self._callbacks(callbacks, verbose, steps=stream.steps)
-        cbs.on_predict_begin()
-        chunks = []
-        with contextlib.closing(stream.epoch()) as batches:
-            for step, batch in enumerate(batches):
-                xs = prepare(batch, step)
-                cbs.on_predict_batch_begin(step)
-                chunks.append(fn(*xs))
-                cbs.on_predict_batch_end(step)
-        cbs.on_predict_end()
-        if not chunks:  # no samples: one call on the empty arrays gives outputs of right shapes
-            chunks.append(fn(*self._inputs_without_batches(x)))
-        outputs = [np.concatenate([c[i] for c in chunks]) for i in range(len(self.output_names))]
-        return outputs[0] if len(outputs) == 1 else outputs
-
     def train_on_batch(
         self,
         x,
@@ -394,9 +367,3 @@ class Trainer(DataHandling, GeneratorMethods):
             steps.reset()
         fn(*xs, *ys, *sws)
         return self._format_results(steps.logs(), return_dict)
-
-    def predict_on_batch(self, x):
-        xs = self._inputs(x, "predict_on_batch")
-        outputs = self.make_predict_function(self._backend_for_inference())(*xs)
-        return outputs[0] if len(outputs) == 1 else outputs
-

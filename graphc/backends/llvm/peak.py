@@ -87,10 +87,19 @@ def machine_peak(remeasure: bool = False) -> float:
     return known[key] * threads.num_threads()
 
 
-def describe_peak() -> str:
-    """One line for `graphc info`."""
-    return (f"{machine_peak() / 1e9:.1f} GFLOP/s float32 (FMA loop: one thread's rate x "
-            f"{threads.num_threads()} threads; cached in {graphc_home() / PEAK_FILE})")
+def describe_peak(remeasure: bool = False) -> str:
+    """One line for `graphc info` (remeasure: time the FMA loop again and update the cache)."""
+    total = machine_peak(remeasure)
+    lanes = vector_lanes(jit.host_cpu()[1])
+    return (f"{total / 1e9:.1f} GFLOP/s float32 ({total / threads.num_threads() / 1e9:.1f} per "
+            f"thread x {threads.num_threads()} threads; {lanes}-lane FMA loop, "
+            f"{'measured again' if remeasure else 'measured once'}, "
+            f"kept in {graphc_home() / PEAK_FILE})")
+
+
+def percent_of_peak(flops_per_second: float) -> float:
+    """flops_per_second as a percentage of the machine's float32 peak (for benchmarks)."""
+    return 100.0 * flops_per_second / machine_peak()
 
 
 def read_json(path) -> dict:

@@ -71,6 +71,8 @@ class ProfiledExecutable(Executable):
     """An Executable of a profiling build: its pointer table has one more slot, the address of
     the counter table (threads x row_words int64 cycle counts, summed over calls)."""
 
+    adaptive = False  # every thread counts its kernels in every call
+
     def __init__(self, program, compiled, names, kernels):
         super().__init__(program, compiled, names, kernels)
         self.args = np.append(self.args, np.uint64(0))

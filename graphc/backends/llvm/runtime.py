@@ -56,6 +56,8 @@ class KernelInfo:
 
 
 class Executable:
+    adaptive = True  # each call runs on the pool or serially, whichever has been faster
+
     def __init__(self, program, compiled, names, kernels):
         self.program, self.compiled, self.kernels = program, compiled, kernels
         self.step = compiled.address("graphc_step")
@@ -82,12 +84,15 @@ class Executable:
         self.sizes_by_shapes: dict = {}
         self.index_inputs = indices_from_inputs(self.order, program.graph.inputs)
         self.arena_plans: dict = {}
+        self.run_stats: dict = {}  # input shapes -> graphc_adaptive_run's record
+        self.stats_address = 0
 
     def prepare(self, arrays, reuse: bool = True) -> None:
         """Sizes, arena layout and output shapes for inputs of these shapes (reuse=False gives
         every intermediate its own bytes, so all of them can be read after a call)."""
         program = self.program
         shapes, values = self.run_time_sizes(arrays)
+        self.stats_address = self.stats_for(tuple(a.shape for a in arrays))
         self.slots[:len(values)] = values
         total = self.place_arena([b for b in program.buffers if b.kind in ARENA_KINDS], values,
                                  reuse)
@@ -97,6 +102,17 @@ class Executable:
         for info in self.kernels:
             if info.flops_of is not None:
                 info.shapes, info.flops = info.flops_of(shapes, values)
+
+    def stats_for(self, signature) -> int:
+        """Address of the adaptive-run record of these input shapes (0: always the pool)."""
+        if not self.adaptive:
+            return 0
+        record = self.run_stats.get(signature)
+        if record is None:
+            if len(self.run_stats) >= REMEMBERED_SHAPES:
+                self.run_stats.clear()
+            record = self.run_stats[signature] = np.zeros(threads.ADAPTIVE_STATS_WORDS, np.int64)
+        return record.ctypes.data
 
     def run_time_sizes(self, arrays) -> tuple:
         """(concrete shapes, symbol values) for inputs of these shapes, checked (see
@@ -204,7 +220,7 @@ class Executable:
         outs = [np.empty(shape, buf.dtype) for shape, buf in zip(self.out_shapes, self.outputs)]
         for out, buf in zip(outs, self.outputs):
             args[2 + buf.slot] = out.ctypes.data
-        threads.parallel_run(self.step, self.args_address)
+        threads.parallel_run(self.step, self.args_address, self.stats_address)
         return outs
 
     def call_guarded(self, arrays):

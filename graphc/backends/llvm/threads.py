@@ -16,21 +16,25 @@ declare and call them:
       runs the step on the calling thread alone with nthreads = 1 instead of deadlocking.
 
 Python API:
-  parallel_run(step_address: int, args_address: int) -> None    one ctypes call
+  parallel_run(step_address, args_address, stats_address=0)     one ctypes call; with a stats
+      record, adaptive: the pool or the caller alone, whichever has been faster for the step
   parallel_run_address() -> int                                  address of graphc_parallel_run
   barrier_address() -> int
   num_threads() -> int                                           pool size (GRAPHC_NUM_THREADS)
   ensure_runtime() -> None                                       compile + register + start
 
-How it works: the runtime is a small hand-written LLVM module (compiled through mcjit.py, so it is
-cached on disk). Workers are Python daemon threads, each making one ctypes call into the JIT'd
-worker loop, which never returns until shutdown (ctypes releases the GIL). A worker waits for the
-run counter `gen` to change. Every wait (workers for a run, the caller for the join, threads at
-the barrier) spins with `pause` for GRAPHC_SPIN_US microseconds (default 300), so back-to-back
-runs fork/join in about a microsecond, then sleeps in a futex wait: an idle process uses no
-CPU, and a thread descheduled by an oversubscribed machine does not leave the others burning
-their cores. The barrier is a centralized counter barrier with a generation number.
-GRAPHC_NUM_THREADS=1 starts no workers: steps run on the calling thread.
+How it works: the runtime is a small hand-written LLVM module (pool_ir.py, compiled through
+mcjit.py, so it is cached on disk). Workers are Python daemon threads, each making one ctypes
+call into the JIT'd worker loop, which never returns until shutdown (ctypes releases the GIL). A
+worker waits for the run counter `gen` to change. Every wait (workers for a run, the caller for
+the join, threads at the barrier) spins with `pause` for GRAPHC_SPIN_US microseconds (default
+300), so back-to-back runs fork/join in about a microsecond, then sleeps in a futex wait: an
+idle process uses no CPU, and a thread descheduled by an oversubscribed machine does not leave
+the others burning their cores. The barrier is a centralized counter barrier with a generation
+number.
+GRAPHC_NUM_THREADS=1 starts no workers: steps run on the calling thread. A compiled function's
+calls are adaptive (runtime.Executable passes a record per input shapes): the pool or the
+caller alone, whichever has been faster lately, the other tried at growing intervals.
 Fork-safe: a fork()ed child zeroes the pool's words (the parent may have been mid-run) and
 runs steps serially until its first Python-level run starts its own workers.
 Measured (2-core Zen 4 VM): an empty parallel_run from Python 0.4 us when hot, 0.55 us with
@@ -49,209 +53,15 @@ import time
 import llvmlite.binding as llvm
 
 from graphc.backends.llvm import mcjit
-
-_RUNTIME_IR = r"""
-; Futex words and their sleeper counts, each on its own cache line.
-@pool_gen = internal global i32 0, align 64
-@pool_parked = internal global i32 0, align 64
-@pool_done = internal global i32 0, align 64
-@join_sleepers = internal global i32 0, align 64
-@pool_busy = internal global i32 0, align 64
-@pool_quit = internal global i32 0, align 64
-@barrier_count = internal global i32 0, align 64
-@barrier_gen = internal global i32 0, align 64
-@barrier_sleepers = internal global i32 0, align 64
-@pool_step = internal global ptr null, align 64
-@pool_args = internal global ptr null, align 8
-@pool_nthreads = internal global i32 1, align 8
-@pool_spin_cycles = internal global i64 0, align 8
-@pool_ready = internal global i32 0, align 64
-
-declare i64 @syscall(i64, ...)
-declare i64 @llvm.readcyclecounter()
-declare void @llvm.x86.sse2.pause()
-
-define internal void @futex_wait(ptr %addr, i32 %expected) {
-  %e = zext i32 %expected to i64
-  %r = call i64 (i64, ...) @syscall(i64 202, ptr %addr, i64 128, i64 %e, ptr null, ptr null, i64 0)
-  ret void
-}
-
-; Wake everyone sleeping on %addr, if anyone is (a syscall costs a microsecond or more).
-define internal void @wake_sleepers(ptr %addr, ptr %sleepers) {
-entry:
-  %n = load atomic i32, ptr %sleepers seq_cst, align 4
-  %any = icmp ne i32 %n, 0
-  br i1 %any, label %wake, label %done
-wake:
-  %r = call i64 (i64, ...) @syscall(i64 202, ptr %addr, i64 129, i64 2147483647,
-                                    ptr null, ptr null, i64 0)
-  br label %done
-done:
-  ret void
-}
-
-; Return once *%addr != %value: spin with `pause` for pool_spin_cycles, then sleep in the
-; kernel (counted in *%sleepers so that whoever changes *%addr knows to wake us). Sleeper count
-; and futex word are both seq_cst: either the changer sees the count, or futex_wait sees the
-; new value and returns at once.
-define internal void @wait_while_eq(ptr %addr, i32 %value, ptr %sleepers) {
-entry:
-  %limit = load i64, ptr @pool_spin_cycles
-  br label %round
-round:
-  %start = call i64 @llvm.readcyclecounter()
-  br label %spin
-spin:
-  %now_value = load atomic i32, ptr %addr acquire, align 4
-  %changed = icmp ne i32 %now_value, %value
-  br i1 %changed, label %done, label %pause
-pause:
-  call void @llvm.x86.sse2.pause()
-  %now = call i64 @llvm.readcyclecounter()
-  %elapsed = sub i64 %now, %start
-  %keep_spinning = icmp ult i64 %elapsed, %limit
-  br i1 %keep_spinning, label %spin, label %sleep
-sleep:
-  %s0 = atomicrmw add ptr %sleepers, i32 1 seq_cst
-  %again = load atomic i32, ptr %addr seq_cst, align 4
-  %still = icmp eq i32 %again, %value
-  br i1 %still, label %futex, label %awake
-futex:
-  call void @futex_wait(ptr %addr, i32 %value)
-  br label %awake
-awake:
-  %s1 = atomicrmw sub ptr %sleepers, i32 1 seq_cst
-  br label %round
-done:
-  ret void
-}
-
-define void @graphc_pool_configure(i32 %n, i64 %spin_cycles) {
-  store i32 %n, ptr @pool_nthreads
-  store i64 %spin_cycles, ptr @pool_spin_cycles
-  ret void
-}
-
-; Zero every counter and flag: a fork()ed child has none of the parent's worker threads, and
-; the words may have been mid-run (busy, a half-full barrier) when the parent forked.
-define void @graphc_pool_reset() {
-  store atomic i32 0, ptr @pool_gen seq_cst, align 4
-  store atomic i32 0, ptr @pool_parked seq_cst, align 4
-  store atomic i32 0, ptr @pool_done seq_cst, align 4
-  store atomic i32 0, ptr @join_sleepers seq_cst, align 4
-  store atomic i32 0, ptr @pool_busy seq_cst, align 4
-  store atomic i32 0, ptr @pool_quit seq_cst, align 4
-  store atomic i32 0, ptr @barrier_count seq_cst, align 4
-  store atomic i32 0, ptr @barrier_gen seq_cst, align 4
-  store atomic i32 0, ptr @barrier_sleepers seq_cst, align 4
-  store atomic i32 0, ptr @pool_ready seq_cst, align 4
-  store i32 1, ptr @pool_nthreads
-  ret void
-}
-
-define i32 @graphc_pool_ready() {
-  %r = load atomic i32, ptr @pool_ready seq_cst, align 4
-  ret i32 %r
-}
-
-define i64 @graphc_pool_cycles() {
-  %c = call i64 @llvm.readcyclecounter()
-  ret i64 %c
-}
-
-; %first_gen is the run counter before any run: a worker thread that the OS starts late must
-; still take part in runs posted before it got here.
-define void @graphc_pool_worker(i32 %tid, i32 %first_gen) {
-entry:
-  %r = atomicrmw add ptr @pool_ready, i32 1 seq_cst
-  br label %wait
-wait:
-  %seen = phi i32 [ %first_gen, %entry ], [ %gen, %work ]
-  call void @wait_while_eq(ptr @pool_gen, i32 %seen, ptr @pool_parked)
-  %gen = load atomic i32, ptr @pool_gen acquire, align 4
-  %quit = load atomic i32, ptr @pool_quit acquire, align 4
-  %stop = icmp ne i32 %quit, 0
-  br i1 %stop, label %exit, label %work
-work:
-  %step = load ptr, ptr @pool_step
-  %args = load ptr, ptr @pool_args
-  %n = load i32, ptr @pool_nthreads
-  call void %step(ptr %args, i32 %tid, i32 %n)
-  %d = atomicrmw add ptr @pool_done, i32 1 seq_cst
-  call void @wake_sleepers(ptr @pool_done, ptr @join_sleepers)
-  br label %wait
-exit:
-  ret void
-}
-
-define void @graphc_parallel_run(ptr %step, ptr %args) {
-entry:
-  %n = load i32, ptr @pool_nthreads
-  %alone = icmp sle i32 %n, 1
-  br i1 %alone, label %serial, label %lock
-lock:
-  %claim = cmpxchg ptr @pool_busy, i32 0, i32 1 acquire monotonic
-  %claimed = extractvalue { i32, i1 } %claim, 1
-  br i1 %claimed, label %fork, label %serial
-serial:
-  call void %step(ptr %args, i32 0, i32 1)
-  ret void
-fork:
-  store ptr %step, ptr @pool_step
-  store ptr %args, ptr @pool_args
-  store atomic i32 0, ptr @pool_done monotonic, align 4
-  %old = atomicrmw add ptr @pool_gen, i32 1 seq_cst
-  call void @wake_sleepers(ptr @pool_gen, ptr @pool_parked)
-  call void %step(ptr %args, i32 0, i32 %n)
-  %workers = sub i32 %n, 1
-  br label %join
-join:
-  %done = load atomic i32, ptr @pool_done acquire, align 4
-  %all = icmp eq i32 %done, %workers
-  br i1 %all, label %release, label %not_yet
-not_yet:
-  call void @wait_while_eq(ptr @pool_done, i32 %done, ptr @join_sleepers)
-  br label %join
-release:
-  store atomic i32 0, ptr @pool_busy release, align 4
-  ret void
-}
-
-define void @graphc_barrier(i32 %tid, i32 %n) {
-entry:
-  %alone = icmp sle i32 %n, 1
-  br i1 %alone, label %exit, label %arrive
-arrive:
-  %gen = load atomic i32, ptr @barrier_gen acquire, align 4
-  %before = atomicrmw add ptr @barrier_count, i32 1 acq_rel
-  %last = sub i32 %n, 1
-  %is_last = icmp eq i32 %before, %last
-  br i1 %is_last, label %open, label %wait
-open:
-  store atomic i32 0, ptr @barrier_count monotonic, align 4
-  %g1 = atomicrmw add ptr @barrier_gen, i32 1 seq_cst
-  call void @wake_sleepers(ptr @barrier_gen, ptr @barrier_sleepers)
-  br label %exit
-wait:
-  call void @wait_while_eq(ptr @barrier_gen, i32 %gen, ptr @barrier_sleepers)
-  br label %exit
-exit:
-  ret void
-}
-
-define void @graphc_pool_shutdown() {
-  store atomic i32 1, ptr @pool_quit seq_cst, align 4
-  %old = atomicrmw add ptr @pool_gen, i32 1 seq_cst
-  call void @wake_sleepers(ptr @pool_gen, ptr @pool_parked)
-  ret void
-}
-"""
+from graphc.backends.llvm.pool_ir import RUNTIME_IR
 
 _VOID_PP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_VOID_PPP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+ADAPTIVE_STATS_WORDS = 4  # int64 words of graphc_adaptive_run's per-step record
 _LOCK = threading.Lock()
 _runtime = None  # the started _Runtime
 _run = None  # ctypes function of graphc_parallel_run, the fast path of parallel_run
+_adaptive = None  # ctypes function of graphc_adaptive_run
 
 
 def _threads_from_env() -> int:
@@ -281,10 +91,11 @@ class _Runtime:
 
     def __init__(self, nthreads: int):
         self.nthreads = nthreads
-        self.module = mcjit.compile_module(_RUNTIME_IR, "graphc_runtime")
+        self.module = mcjit.compile_module(RUNTIME_IR, "graphc_runtime")
         for symbol in ("graphc_barrier", "graphc_parallel_run"):
             llvm.add_symbol(symbol, self.module.address(symbol))
         self.run = _VOID_PP(self.module.address("graphc_parallel_run"))
+        self.adaptive = _VOID_PPP(self.module.address("graphc_adaptive_run"))
         self.spin_cycles = int(_spin_microseconds() * 1e-6 * self._cycles_per_second())
         self.workers: list[threading.Thread] = []
         self.start_workers()
@@ -340,7 +151,7 @@ class _Runtime:
 def ensure_runtime() -> None:
     """Compile the runtime, register its symbols and start the workers (once per process, and
     once more in a fork()ed child, whose pool starts on its first run)."""
-    global _runtime, _run
+    global _runtime, _run, _adaptive
     if _run is not None:
         return
     with _LOCK:
@@ -350,6 +161,7 @@ def ensure_runtime() -> None:
             _runtime = runtime
         elif not _runtime.workers:
             _runtime.start_workers()
+        _adaptive = _runtime.adaptive
         _run = _runtime.run
 
 
@@ -367,14 +179,22 @@ os.register_at_fork(before=_LOCK.acquire, after_in_parent=_LOCK.release,
                     after_in_child=_forget_the_parents_pool)
 
 
-def parallel_run(step_address: int, args_address: int) -> None:
+def parallel_run(step_address: int, args_address: int, stats_address: int = 0) -> None:
     """Run the step function at `step_address` on every pool thread with `args_address`
-    (an i8** array); returns when all threads have finished. One ctypes call when warm."""
+    (an i8** array); returns when all threads have finished. One ctypes call when warm.
+
+    With `stats_address` (the step's record: ADAPTIVE_STATS_WORDS int64 zeros at first, one
+    per step and input shapes) the step runs on the pool or on the calling thread alone,
+    whichever has been faster for it (graphc_adaptive_run): results are the same either way,
+    as kernels give thread-count-independent results."""
     run = _run
     if run is None:
         ensure_runtime()
         run = _run
-    run(step_address, args_address)
+    if stats_address:
+        _adaptive(step_address, args_address, stats_address)
+    else:
+        run(step_address, args_address)
 
 
 def parallel_run_address() -> int:
