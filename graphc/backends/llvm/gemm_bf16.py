@@ -11,7 +11,10 @@ Public API:
   bf16_workspace_words(N, K) -> int   i32 words (64-byte aligned) of `workspace`
   hardware_dot_product() -> bool      this CPU runs vdpbf16ps (else the emulated path)
   describe_path() -> str              the line `graphc info` prints
-  program_gemm(module, ...) -> ir.Function  the variant a compiled bfloat16 matmul calls
+  program_gemm(module, ...) -> ir.Function  the variant a compiled bfloat16 matmul calls:
+      AMX (gemm_amx.py) where the CPU has amx-bf16 and Linux grants tile data, else
+      vdpbf16ps, else its emulation
+  program_workspace_words(M, N, K) -> int  `workspace` words of program_gemm's variant
 
 `vdpbf16ps` takes, per float32 lane, a PAIR of consecutive k: op(B) is packed into words
 (B[2p, j], B[2p+1, j]) (gemm_bf16_pack.py), then each thread computes its share of C's rows in
@@ -24,7 +27,8 @@ from __future__ import annotations
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from graphc.backends.llvm import vecmath
+from graphc.backends.llvm import gemm_amx_tiles, vecmath
+from graphc.backends.llvm.gemm_amx import amx_workspace_words, define_amx_gemm
 from graphc.backends.llvm.gemm_bf16_kernel import MR, PANEL, emit_tile
 from graphc.backends.llvm.gemm_bf16_pack import PairPackedGemm, panel_words
 from graphc.backends.llvm.gemm_variant import counted_loop
@@ -38,6 +42,8 @@ def hardware_dot_product() -> bool:
 
 
 def describe_path() -> str:
+    if gemm_amx_tiles.permission_granted():
+        return "AMX tdpbf16ps (amx-bf16): float32 accumulation in tiles, 32 x 32 blocks"
     if hardware_dot_product():
         return "vdpbf16ps (AVX512-BF16): float32 accumulation in hardware"
     return ("emulated with float32 arithmetic (no AVX512-BF16): the same bits as vdpbf16ps, "
@@ -46,6 +52,12 @@ def describe_path() -> str:
 
 def bf16_workspace_words(N: int, K: int) -> int:
     return panel_words(N, (K + 1) // 2)
+
+
+def program_workspace_words(M: int, N: int, K: int) -> int:
+    if gemm_amx_tiles.permission_granted():
+        return amx_workspace_words(M, N, K)
+    return bf16_workspace_words(N, K)
 
 
 def bf16_gemm_name(transpose_a, transpose_b, bias, activation, out_dtype, emulated) -> str:
@@ -72,8 +84,11 @@ def define_bf16_gemm(module: ir.Module, transpose_a: bool, transpose_b: bool, bi
 def program_gemm(module: ir.Module, transpose_a, transpose_b, bias, activation) -> ir.Function:
     """The variant a bfloat16 matmul kernel of a compiled function calls: bfloat16 C, this
     CPU's path; defined inside the function's module (internal: modules never share it)."""
-    fn = define_bf16_gemm(module, transpose_a, transpose_b, bias, activation, "bfloat16",
-                          not hardware_dot_product())
+    if gemm_amx_tiles.permission_granted():
+        fn = define_amx_gemm(module, transpose_a, transpose_b, bias, activation, "bfloat16")
+    else:
+        fn = define_bf16_gemm(module, transpose_a, transpose_b, bias, activation, "bfloat16",
+                              not hardware_dot_product())
     fn.linkage = "internal"
     return fn
 
