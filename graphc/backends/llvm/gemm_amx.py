@@ -9,10 +9,11 @@ Public API (the signature and the epilogue of gemm_bf16.define_bf16_gemm):
 op(B) is packed as for vdpbf16ps (gemm_bf16_pack.py: pair rows, 64-column panels) with the pair
 rows padded to a multiple of 16, which is AMX's B-tile layout (one tile: 16 pair rows x 16
 columns, a row stride of one panel). Each thread then takes whole 32-row blocks of C: it copies
-the block's op(A) rows, zero-padded to 32 rows and to K a multiple of 32, after op(B) in the
-workspace, and computes each 32 x 32 block of C in four accumulator tiles (0-3) from two A tiles
-(4, 5) and two B tiles (6, 7), stores them to the stack and runs the bfloat16 GEMM's epilogue.
-Zero padding keeps NaN-free: nothing past op(A) or op(B) is read into a tile.
+their op(A) rows, zero-padded to 32 rows and to K a multiple of 32, after op(B) in the
+workspace, and computes each 32 x 32 block of C (column strips outside, row blocks inside)
+in four accumulator tiles (0-3) from two A tiles (4, 5) and two B tiles (6, 7), stores them to
+the stack and runs the bfloat16 GEMM's epilogue. The zero padding keeps out NaN: nothing past
+op(A) or op(B) is read into a tile.
 """
 
 from __future__ import annotations
@@ -80,15 +81,14 @@ class AmxGemm(PairPackedGemm):
         tiles.load_config(module, b)
         blocks = b.sdiv(b.add(a["M"], c64(BLOCK - 1)), c64(BLOCK))
         lo, hi = split_range(b, blocks, a["tid"], a["nthreads"])
-        counted_loop(b, lo, hi, c64(1), self.emit_row_block, "rb")
+        counted_loop(b, b.mul(lo, c64(BLOCK)), b.mul(hi, c64(BLOCK)), c64(1), self.pack_a_row,
+                     "pa")
+        # columns outside: one 32-column strip of packed B (K x 128 bytes) stays in L2 while
+        # the thread's row blocks pass; rows outside streamed all of B once per row block
+        counted_loop(b, c64(0), a["N"], c64(BLOCK), lambda b, j0: counted_loop(
+            b, lo, hi, c64(1), lambda b, rb: self.emit_block(b, b.mul(rb, c64(BLOCK)), j0),
+            "rb"), "cb")
         tiles.release(module, b)
-
-    def emit_row_block(self, b, block):
-        i0 = b.mul(block, c64(BLOCK))
-        counted_loop(b, c64(0), c64(BLOCK), c64(1),
-                     lambda b, r: self.pack_a_row(b, b.add(i0, r)), "pa")
-        counted_loop(b, c64(0), self.args["N"], c64(BLOCK),
-                     lambda b, j0: self.emit_block(b, i0, j0), "cb")
 
     def a_row(self, b, i):
         """Packed op(A) row i (bfloat16 elements, pairs * 2 of them)."""
