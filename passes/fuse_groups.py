@@ -283,7 +283,8 @@ class Grouper:
         if len(members) > 1:
             bias = add.inputs[1] if add.inputs[0] is mm else add.inputs[0]
             root = self.resolve(bias)[0]
-            if id(root) not in self.owner and self.index[id(root)] > self.index[id(mm)]:
+            if root.op == "cast" and id(root) not in self.owner and \
+                    self.index[id(root)] > self.index[id(mm)]:
                 self.add_loop_node(root)  # the bias's cast (bias_of): its own kernel, before
             self.read_contiguous(group, add, bias)
         self.groups.append(group)
