@@ -2,7 +2,6 @@
 operands and with the vdpbf16ps path, every transpose, odd sizes, 1 or 2 threads, the bias and
 activation epilogue, a bfloat16 C; and compiled bfloat16 matmuls take it where AMX is granted."""
 
-import ctypes
 import functools
 
 import ml_dtypes
@@ -10,8 +9,8 @@ import numpy as np
 import pytest
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm, gemm_amx, gemm_amx_tiles, gemm_bf16, jit, threads
-from tests.bf16.test_bf16_gemm import SIZES, aligned, operands
+from graphc.backends.llvm import gemm, gemm_amx, gemm_amx_tiles, gemm_bf16, jit
+from tests.bf16.test_bf16_gemm import SIZES, call_step, operands
 from tests.bf16.test_bf16_gemm import run as run_vdpbf16ps
 
 BF16 = ml_dtypes.bfloat16
@@ -32,20 +31,8 @@ def compiled(bias=False, ta=False, tb=False, act="linear", out="float32"):
 
 def run(A, B, nthreads, bias=None, ta=False, tb=False, act="linear", out="float32"):
     """C = act(op(A) @ op(B) + bias) on AMX through the step wrapper; A, B as stored."""
-    M, K = A.shape[::-1] if ta else A.shape
-    N = B.shape[0] if tb else B.shape[1]
-    C = np.full((M, N), np.nan, np.float32).astype(out)
-    ws = aligned(gemm_amx.amx_workspace_words(M, N, K), np.int32)
     module = compiled(bias is not None, ta, tb, act, out)
-    args = (ctypes.c_int64 * 11)(M, N, K, A.ctypes.data, max(A.shape[1], 1), B.ctypes.data,
-                                 max(B.shape[1], 1), C.ctypes.data, N,
-                                 0 if bias is None else bias.ctypes.data, ws.ctypes.data)
-    if nthreads == 1:
-        step = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)
-        step(module.address("step"))(ctypes.addressof(args), 0, 1)
-    else:
-        threads.parallel_run(module.address("step"), ctypes.addressof(args))
-    return C
+    return call_step(module, gemm_amx.amx_workspace_words, A, B, nthreads, bias, ta, tb, out)
 
 
 def stored(A, B, ta, tb):
