@@ -2,8 +2,9 @@
 
     python bench/bench_bf16.py [--rounds 30] [--skip-gemm] [--skip-training]
 
-GEMM: graphc's bf16 GEMM (vdpbf16ps, and its emulation) against its float32 GEMM, GFLOP/s and
-% of the float32 peak (graphc.machine_peak), on 1 thread and on the pool.
+GEMM: graphc's bf16 GEMMs (AMX tdpbf16ps where granted, vdpbf16ps, and the emulation) against
+its float32 GEMM, GFLOP/s and % of the float32 peak (graphc.machine_peak), on 1 thread and on
+the pool.
 Training: one Adam step (forward, softmax cross-entropy, backward, update) of the tutorial MLP
 784-500-500-10 at batch 100 and the wide MLP 784-2048-2048-10 at batch 256, graphc float32
 against graphc mixed_bfloat16 (float32 master weights, bfloat16 GEMMs and activations), and
@@ -22,9 +23,9 @@ import numpy as np
 from llvmlite import ir
 
 import graphc as gc
-from graphc.backends.llvm import gemm, gemm_bf16, jit, peak, threads
+from graphc.backends.llvm import gemm, gemm_amx, gemm_amx_tiles, gemm_bf16, jit, peak, threads
 
-GEMM_SHAPES = [(100, 784, 500), (256, 2048, 2048), (512, 512, 512)]  # M, K, N
+GEMM_SHAPES = [(512, 512, 512), (1024, 784, 500), (256, 2048, 2048), (100, 784, 500)]  # M, K, N
 
 
 def aligned(elems, dtype):
@@ -69,6 +70,11 @@ def gemm_contenders(M, K, N, nthreads):
         module = compiled_step(lambda m, e=emulated: gemm_bf16.define_bf16_gemm(
             m, False, False, False, "linear", "float32", e))
         out[label] = gemm_call(module, A16, B16, C, ws16, nthreads)
+    if gemm_amx_tiles.permission_granted():
+        module = compiled_step(lambda m: gemm_amx.define_amx_gemm(m, False, False, False,
+                                                                  "linear", "float32"))
+        ws_amx = aligned(gemm_amx.amx_workspace_words(M, N, K), np.int32)
+        out["bf16 AMX"] = gemm_call(module, A16, B16, C, ws_amx, nthreads)
     return out
 
 

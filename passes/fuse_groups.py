@@ -282,6 +282,10 @@ class Grouper:
             self.read_contiguous(group, mm, i, allow_transpose=mm.op == "matmul")
         if len(members) > 1:
             bias = add.inputs[1] if add.inputs[0] is mm else add.inputs[0]
+            root = self.resolve(bias)[0]
+            if root.op == "cast" and id(root) not in self.owner and \
+                    self.index[id(root)] > self.index[id(mm)]:
+                self.add_loop_node(root)  # the bias's cast (bias_of): its own kernel, before
             self.read_contiguous(group, add, bias)
         self.groups.append(group)
 
@@ -296,7 +300,7 @@ class Grouper:
         if add.inputs[0] is add.inputs[1] or add.shape != mm.shape:
             return False
         root, chain = self.resolve(other)
-        if root.op not in LEAVES and self.index.get(id(root), 1 << 60) > self.index[id(mm)]:
+        if not self.computable_before(root, mm):
             return False
         view = self.compose(root, chain)
         if view is None:
@@ -304,6 +308,14 @@ class Grouper:
         strides = broadcast_view(view, self.syms.shape(mm), self.syms).strides
         # one value per output column (a conv's channel), the same for every row / pixel
         return all(s == 0 for s in strides[:-1]) and strides[-1] == 1 and view.offset == 0
+
+    def computable_before(self, node, mm, casts=1) -> bool:
+        """A leaf, computed before mm, or a cast of such (mixed precision's bias cast(b), which
+        the order may place after the GEMM; add_dense computes it first)."""
+        if node.op in LEAVES or self.index.get(id(node), 1 << 60) < self.index[id(mm)]:
+            return True
+        return casts > 0 and node.op == "cast" and \
+            self.computable_before(self.resolve(node.inputs[0])[0], mm, casts - 1)
 
     def read_contiguous(self, group, reader, value, allow_transpose=False):
         """Op and dense kernels read buffers laid out contiguously (or transposed, for GEMM)."""

@@ -37,11 +37,17 @@ def compiled(emulated, bias=False, ta=False, tb=False, act="linear", out="float3
 
 def run(A, B, emulated, nthreads, bias=None, ta=False, tb=False, act="linear", out="float32"):
     """C = act(op(A) @ op(B) + bias) through the step wrapper; A, B as stored."""
+    module = compiled(emulated, bias is not None, ta, tb, act, out)
+    words = lambda M, N, K: gemm_bf16.bf16_workspace_words(N, K)  # noqa: E731
+    return call_step(module, words, A, B, nthreads, bias, ta, tb, out)
+
+
+def call_step(module, workspace_words, A, B, nthreads, bias, ta, tb, out):
+    """Run a compiled GEMM step (gemm.define_gemm_step) on 1 thread or the pool."""
     M, K = A.shape[::-1] if ta else A.shape
     N = B.shape[0] if tb else B.shape[1]
     C = np.full((M, N), np.nan, np.float32).astype(out)
-    ws = aligned(gemm_bf16.bf16_workspace_words(N, K), np.int32)
-    module = compiled(emulated, bias is not None, ta, tb, act, out)
+    ws = aligned(workspace_words(M, N, K), np.int32)
     args = (ctypes.c_int64 * 11)(M, N, K, A.ctypes.data, max(A.shape[1], 1), B.ctypes.data,
                                  max(B.shape[1], 1), C.ctypes.data, N,
                                  0 if bias is None else bias.ctypes.data, ws.ctypes.data)

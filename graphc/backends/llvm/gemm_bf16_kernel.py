@@ -97,15 +97,16 @@ def emit_tile(g, b, i0, mr, j0):
     emit_epilogue(g, b, i0, mr, j0, accs)
 
 
-def emit_epilogue(g, b, i0, mr, j0, accs):
+def emit_epilogue(g, b, i0, mr, j0, accs, nv=NV):
+    """accs (mr rows x nv vectors) into C[i0:i0+mr, j0:j0+16nv], columns past N masked off."""
     a = g.args
     iota = ir.Constant(ir.VectorType(I64, VL), list(range(VL)))
-    for v in range(NV):
+    for v in range(nv):
         first = b.add(j0, c64(v * VL))
         mask = b.icmp_signed("<", iota, splat(b, b.sub(a["N"], first), I64))
         bias = masked_load(g, b, a["bias"], first, mask) if g.bias else None
         for r in range(mr):
-            x = finish(g, b, accs[r * NV + v], bias)
+            x = finish(g, b, accs[r * nv + v], bias)
             offset = b.add(b.mul(b.add(i0, c64(r)), a["ldc"]), first)
             masked_store(g, b, x, a["C"], offset, mask)
 

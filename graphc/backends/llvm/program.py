@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphc.backends.llvm.gemm import gemm_workspace_elems
-from graphc.backends.llvm.gemm_bf16 import bf16_workspace_words
+from graphc.backends.llvm.gemm_bf16 import program_workspace_words
 from graphc.backends.llvm.loop_plan import LoopPlan
 from passes.symbols import Poly
 
@@ -42,7 +42,7 @@ class Workspace:
     def __call__(self, values, nthreads) -> int:
         m, n, k = (d.evaluate(values) for d in self.dims)
         if self.dtype == "bfloat16":  # words of two bfloat16 (gemm_bf16.py), in elements
-            return 2 * bf16_workspace_words(n, k)
+            return 2 * program_workspace_words(m, n, k)
         return gemm_workspace_elems(m, n, k, nthreads, self.dtype)
 
 
