@@ -18,6 +18,7 @@ images), the MNIST convnet step on a busy machine went from 49 / 99 ms (best / m
 from __future__ import annotations
 
 from graphc.backends.llvm import vecmath
+from graphc.backends.llvm.conv_direct import emit_conv_direct_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
 from graphc.backends.llvm.conv_kernels import define_im2col_block
 from graphc.backends.llvm.emitters import register
@@ -39,7 +40,9 @@ def emit_conv(kb, node, bias, activation):
     """Each thread: its share of the output pixels, BLOCK_ROWS at a time: im2col, GEMM (whose
     epilogue adds the bias and applies the activation)."""
     if runs_direct(node):
-        return emit_conv_direct(kb, node, bias, activation)
+        static = None not in node.inputs[0].shape[1:-1]
+        direct = emit_conv_direct_blocked if static else emit_conv_direct
+        return direct(kb, node, bias, activation)
     x, w = node.inputs
     ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
@@ -68,9 +71,10 @@ def runs_direct(node) -> bool:
 
 
 def emit_conv_direct(kb, node, bias, activation):
-    """A loop nest for receptive fields too small for the GEMM to pay off (e.g. 3 x 3 x 1):
-    each output pixel accumulates tap by tap, the innermost loop over contiguous filters, then
-    gets its bias and activation (added last, as the GEMM's epilogue does)."""
+    """A loop nest for convolutions with run-time spatial sizes and receptive fields too
+    small for the GEMM (static ones run register-blocked, conv_direct.py): each output
+    pixel accumulates tap by tap, the innermost loop over contiguous filters, then gets its
+    bias and activation (added last, as the GEMM's epilogue does)."""
     g = geometry_of(kb, node, node.inputs[0], node)
     co = kb.dims(node)[-1]
 
