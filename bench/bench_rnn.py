@@ -42,6 +42,7 @@ def graphc_step(cell, steps):
 def torch_step(cell, steps):
     import torch
 
+    torch.set_num_threads(2)  # graphc's default here: the machine's two cores
     layer = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(FEATURES, UNITS,
                                                                 batch_first=True)
     head = torch.nn.Linear(UNITS, CLASSES, bias=False)
@@ -89,12 +90,6 @@ def main():
     parser.add_argument("--lengths", default="25,50,100,200")
     parser.add_argument("--cells", default="lstm,gru")
     args = parser.parse_args()
-    try:
-        import torch
-
-        torch.set_num_threads(2)
-    except ImportError:
-        pass
     rng = np.random.default_rng(1)
     y = rng.integers(0, CLASSES, args.batch).astype("int64")
     for cell in args.cells.split(","):

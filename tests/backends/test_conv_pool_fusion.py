@@ -3,19 +3,14 @@ conv_pool.py, conv_direct.py) against the NumPy interpreter: the direct kernel (
 channel) and the GEMM path, pools that do and do not divide the image, 1-D and 2-D, with and
 without bias and activation, odd channel counts, one and two threads; and what is not fused."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import graphc as gc
 from passes.fuse import kernel_nodes
 
+from .test_conv_direct import run_on_threads
 from .test_emit_conv import TOL
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(autouse=True)
@@ -128,7 +123,4 @@ check((9, 11, 3), (3, 3, 3, 7), 2, batches=(1, 7, 33))
 
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_one_and_two_threads(threads):
-    env = dict(os.environ, GRAPHC_NUM_THREADS=threads, GRAPHC_CACHE="0", PYTHONPATH=ROOT)
-    done = subprocess.run([sys.executable, "-c", THREADS_CODE], env=env, cwd=ROOT, timeout=180,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_on_threads(THREADS_CODE, threads)
