@@ -1,5 +1,6 @@
-"""The register-blocked direct convolution (conv_direct.py: receptive fields under
-emit_conv.DIRECT_BELOW, static geometry) against the NumPy interpreter: output channel counts
+"""The register-blocked direct convolution and its weight gradient (conv_direct.py,
+conv_direct_grad.py: receptive fields under emit_conv.DIRECT_BELOW, static geometry; `check`
+computes the forward and both gradients) against the NumPy interpreter: output channel counts
 around the vector blocks (1, 7, 33, 257), row widths around the pixel block, padding, strides,
 dilation, bias and activation epilogues, one and two threads."""
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.backends.llvm import conv_direct
+from graphc.backends.llvm import emit_conv, emit_conv_grad
 
 from .test_emit_conv import TOL, check
 
@@ -56,17 +57,22 @@ def test_bias_and_activation_epilogue(dtype, activation):
     np.testing.assert_allclose(llvm(v), numpy(v), **TOL[dtype])
 
 
-def test_the_blocked_kernel_is_the_one_that_runs(monkeypatch):
+def test_the_blocked_kernels_are_the_ones_that_run(monkeypatch):
     calls = []
-    real = conv_direct.emit_conv_direct_blocked
 
-    def counting(*args):
-        calls.append(args[1].op)
-        return real(*args)
+    def counting(module, name):
+        real = getattr(module, name)
 
-    monkeypatch.setattr("graphc.backends.llvm.emit_conv.emit_conv_direct_blocked", counting)
+        def count(*args):
+            calls.append(args[1].op)
+            return real(*args)
+
+        monkeypatch.setattr(module, name, count)
+
+    counting(emit_conv, "emit_conv_direct_blocked")
+    counting(emit_conv_grad, "emit_conv_weight_grad_blocked")
     check(2, (2, 6, 6, 1), (3, 3, 1, 4), "float64")
-    assert "conv2d" in calls
+    assert "conv2d" in calls and "conv2d_weight_grad" in calls
 
 
 THREADS_CODE = """
@@ -77,6 +83,9 @@ llvm, numpy = gc.function([x], y), gc.function([x], y, backend="numpy")
 for batch in (1, 7, 33):
     v = np.random.default_rng(batch).standard_normal((batch, 13, 11, 1)).astype("float32")
     np.testing.assert_allclose(llvm(v), numpy(v), rtol=2e-4, atol=2e-5)
+from tests.backends.test_emit_conv import check  # forward and both gradients
+check(2, (3, 7, 9, 1), (3, 3, 1, 33), "float32", batches=[1, 7, 33])
+check(2, (3, 5, 7, 1), (3, 3, 1, 7), "float64", batches=[2], padding="same")
 """
 
 

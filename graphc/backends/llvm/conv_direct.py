@@ -22,17 +22,15 @@ from graphc.backends.llvm.irutil import MEM_TYPE, c64, const, for_range
 PIXELS = 4  # output pixels per register block along a row
 
 
-class DirectConv:
-    """The IR of one direct convolution kernel: geometry, types, loads and the pixel block."""
+class DirectTaps:
+    """A direct kernel reading the input x (its first pointer) tap by tap: the static geometry
+    of a convolution with kernel shape `w_shape` (..., cin, cout), and vector helpers."""
 
-    def __init__(self, kb, node, bias, activation, pool):
+    def __init__(self, kb, node, x_shape, w_shape):
         self.kb, self.b, self.dtype = kb, kb.b, node.dtype
-        x, w = node.inputs
-        self.g = conv_geometry(node, x.shape, w.shape)
-        self.cout = w.shape[-1]
-        self.bias, self.activation = bias, activation
+        self.g = conv_geometry(node, x_shape, w_shape)
+        self.cout = w_shape[-1]
         self.vec = ChannelVectors(kb.b, self.dtype)
-        self.pool = PoolWindow.of(pool, self.g)
 
     def tap_value(self, n, ih, iw, channel):
         """x[n, ih, iw, channel], or 0 where (ih, iw) lies in the padding."""
@@ -43,6 +41,14 @@ class DirectConv:
         value = b.load(b.gep(self.kb.ins[0], [index], source_etype=MEM_TYPE[self.dtype],
                              inbounds=True), typ=MEM_TYPE[self.dtype])
         return b.select(inside, value, const(self.dtype, 0))
+
+class DirectConv(DirectTaps):
+    """The IR of one direct convolution kernel: its epilogue and the pixel blocks."""
+
+    def __init__(self, kb, node, bias, activation, pool):
+        super().__init__(kb, node, node.inputs[0].shape, node.inputs[1].shape)
+        self.bias, self.activation = bias, activation
+        self.pool = PoolWindow.of(pool, self.g)
 
     def accumulate(self, n, oh, ows, first, lanes):
         """Accumulators (one vector of `lanes` channels from `first` per pixel in `ows`)."""
