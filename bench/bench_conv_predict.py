@@ -23,7 +23,7 @@ def flops(batch: int) -> float:
 
 def graphc_predict(weights):
     x = gc.placeholder((None, 28, 28, 1), name="x")
-    params = {k: gc.constant(v) for k, v in weights.items()}
+    params = {k: gc.shared(v, name=k) for k, v in weights.items()}  # a model's variables
     return gc.function([x], gc.softmax(graphc_logits("conv2d", x, params)))
 
 

@@ -125,7 +125,9 @@ def typed_body(grp: Group, name, nodes, inputs, outputs, syms) -> KernelBody:
         return LoopKernel(*common, space=dict(grp.space), X=grp.X, R=grp.R)
     if grp.kind == "op":
         return op_body(common, grp.members[0])
-    gemm, add, act = ([m for m in grp.members if m is not grp.pool] + [None, None])[:3]
+    gemm, *epilogue = [m for m in grp.members if m is not grp.pool]
+    add = next((m for m in epilogue if m.op == "add"), None)
+    act = next((m for m in epilogue if m.op != "add"), None)
     bias = None if add is None else add.inputs[1] if add.inputs[0] is gemm else add.inputs[0]
     epilogue = {"gemm": gemm, "bias_add": add, "bias": bias, "activation": act}
     if gemm.op in CONVOLUTIONS:

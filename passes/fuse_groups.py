@@ -284,9 +284,10 @@ class Grouper:
         has_bias = epilogue and add is not None and add.op == "add" and self.bias_of(add, mm)
         if has_bias:
             members.append(add)
-            act = self.only_consumer(add)
-            if act is not None and act.op in ACTIVATIONS:
-                members.append(act)
+        # a convolution's activation may follow it directly (no bias, or a zero one folded away)
+        act = self.only_consumer(members[-1])
+        if act is not None and act.op in ACTIVATIONS and (has_bias or mm.op in CONVOLUTIONS):
+            members.append(act)
         pool = self.only_consumer(members[-1])
         if mm.op in CONVOLUTIONS and tiles_the_image(pool, mm):
             members.append(pool)

@@ -76,7 +76,8 @@ def test_gemm_path_rows_longer_than_a_block():
     check((6, 82, 16), (3, 3, 16, 8), 2, batches=(2,))
 
 
-@pytest.mark.parametrize("activation,bias", [(None, False), ("sigmoid", True), (None, True)])
+@pytest.mark.parametrize("activation,bias", [(None, False), ("sigmoid", True), (None, True),
+                                             ("relu", False)])
 def test_with_and_without_epilogues(activation, bias):
     check((8, 8, 2), (3, 3, 2, 17), 2, "float64", activation=activation, bias=bias)
     check((8, 8, 1), (2, 2, 1, 4), 2, "float64", activation=activation, bias=bias)
@@ -124,3 +125,14 @@ check((9, 11, 3), (3, 3, 3, 7), 2, batches=(1, 7, 33))
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_one_and_two_threads(threads):
     run_on_threads(THREADS_CODE, threads)
+
+
+def test_an_activation_right_after_the_convolution_joins_its_kernel():
+    # a zero bias constant is folded away, leaving conv -> relu -> pool: still one kernel
+    x = gc.placeholder((None, 8, 8, 1), name="x")
+    k = gc.constant(np.random.default_rng(0).standard_normal((3, 3, 1, 4)).astype("float32"))
+    y = gc.max_pool2d(gc.relu(gc.conv2d(x, k) + gc.constant(np.zeros(4, "float32"))), 2)
+    f = gc.function([x], y)
+    assert ("conv2d", "relu", "max_pool2d") in fused_ops(f)
+    v = np.random.default_rng(1).standard_normal((3, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(f(v), gc.function([x], y, backend="numpy")(v), **TOL["float32"])
