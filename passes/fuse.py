@@ -4,7 +4,8 @@ Runs as the LLVM backend's stage 'fused', after passes.expand.expand_composites 
 
 - `fuse_kernels`: every computed node of the expanded graph lands in exactly one kernel:
     * 'dense': matmul or conv1d/conv2d -> bias add (per output column / channel) ->
-      relu/sigmoid/tanh; the bias and activation run in the GEMM's epilogue;
+      relu/sigmoid/tanh; the bias and activation run in the GEMM's epilogue; a convolution's
+      max pooling whose windows tile its result joins it (when nothing else reads the result);
     * 'loop': elementwise chains (broadcast operands read in place), reductions with the
       elementwise ops that produce their input (mean of squares, softmax + cross-entropy)
       and consume their result, and optimizer updates (Adam's moments and parameter update
@@ -124,11 +125,13 @@ def typed_body(grp: Group, name, nodes, inputs, outputs, syms) -> KernelBody:
         return LoopKernel(*common, space=dict(grp.space), X=grp.X, R=grp.R)
     if grp.kind == "op":
         return op_body(common, grp.members[0])
-    gemm, add, act = (grp.members + [None, None])[:3]
+    gemm, *epilogue = [m for m in grp.members if m is not grp.pool]
+    add = next((m for m in epilogue if m.op == "add"), None)
+    act = next((m for m in epilogue if m.op != "add"), None)
     bias = None if add is None else add.inputs[1] if add.inputs[0] is gemm else add.inputs[0]
     epilogue = {"gemm": gemm, "bias_add": add, "bias": bias, "activation": act}
     if gemm.op in CONVOLUTIONS:
-        return ConvKernel(*common, **epilogue)
+        return ConvKernel(*common, **epilogue, pool=grp.pool)
     roots = root_ids(inputs, nodes)
     views = tuple(buffer_view(v, roots, syms) for v in gemm.inputs[:2])
     return DenseKernel(*common, **epilogue, views=views)

@@ -30,11 +30,22 @@ class Group:
         self.reads: list = []  # (reader, root, chain) for roots outside this group
         self.extra: list = []  # view and 'S' nodes computed inside
         self.forced: list = []  # nodes that must be outputs (copies)
+        self.pool = None  # a convolution's max pooling fused into its dense group
 
     def k_shapes(self):
         keep = tuple(Poly.of(1) if i in self.R else d for i, d in enumerate(self.X))
         drop = tuple(d for i, d in enumerate(self.X) if i not in self.R)
         return keep, drop
+
+
+def tiles_the_image(pool, conv) -> bool:
+    """A max pooling of a convolution's result whose windows tile it (strides = pool size, no
+    padding) over static sizes: the convolution's kernel pools each window as it finishes it."""
+    if pool is None or pool.op != f"max_pool{conv.ndim - 2}d":
+        return False
+    return (tuple(pool.attr("strides")) == tuple(pool.attr("pool_size"))
+            and all(tuple(p) == (0, 0) for p in pool.attr("padding"))
+            and None not in conv.inputs[0].shape[1:] and None not in conv.shape[1:])
 
 
 class Grouper:
@@ -270,17 +281,23 @@ class Grouper:
         members = [mm]
         add = self.only_consumer(mm)
         epilogue = mm.ndim == 2 or mm.op in CONVOLUTIONS
-        if epilogue and add is not None and add.op == "add" and self.bias_of(add, mm):
+        has_bias = epilogue and add is not None and add.op == "add" and self.bias_of(add, mm)
+        if has_bias:
             members.append(add)
-            act = self.only_consumer(add)
-            if act is not None and act.op in ACTIVATIONS:
-                members.append(act)
+        # a convolution's activation may follow it directly (no bias, or a zero one folded away)
+        act = self.only_consumer(members[-1])
+        if act is not None and act.op in ACTIVATIONS and (has_bias or mm.op in CONVOLUTIONS):
+            members.append(act)
+        pool = self.only_consumer(members[-1])
+        if mm.op in CONVOLUTIONS and tiles_the_image(pool, mm):
+            members.append(pool)
+            group.pool = pool
         for m in members:
             group.members.append(m)
             self.owner[id(m)] = group
         for i in data_inputs(mm):
             self.read_contiguous(group, mm, i, allow_transpose=mm.op == "matmul")
-        if len(members) > 1:
+        if has_bias:
             bias = add.inputs[1] if add.inputs[0] is mm else add.inputs[0]
             root = self.resolve(bias)[0]
             if root.op == "cast" and id(root) not in self.owner and \

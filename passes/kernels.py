@@ -115,7 +115,10 @@ class DenseKernel(GemmKernel):
 @dataclass(frozen=True, eq=False, repr=False)
 class ConvKernel(GemmKernel):
     """A forward convolution (`gemm`: conv1d/conv2d, run as one-thread GEMMs over pixel
-    blocks that need no workspace) and its epilogue (the bias is one value per channel)."""
+    blocks that need no workspace) and its epilogue (the bias is one value per channel),
+    then, when `pool` is not None, that max pooling of the result (the kernel's output)."""
+
+    pool: Node | None = None
 
 
 @dataclass(frozen=True, eq=False, repr=False)

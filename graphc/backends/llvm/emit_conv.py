@@ -18,8 +18,10 @@ images), the MNIST convnet step on a busy machine went from 49 / 99 ms (best / m
 from __future__ import annotations
 
 from graphc.backends.llvm import vecmath
+from graphc.backends.llvm.conv_direct import emit_conv_direct_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
 from graphc.backends.llvm.conv_kernels import define_im2col_block
+from graphc.backends.llvm.conv_pool import PoolWindow, emit_conv_pooled
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import c64
 from graphc.backends.llvm.windows import add_into, geometry_of, zero
@@ -30,18 +32,24 @@ DIRECT_BELOW = 16  # forward convolutions with a smaller im2col row run as a dir
 def emit_conv_dense(kb, body):
     """A forward convolution's 'dense' kernel (passes.kernels.ConvKernel): the convolution,
     and when fused its bias add (one value per channel) and activation, applied as each pixel
-    is finished."""
+    is finished, and its max pooling (conv_pool.py)."""
     bias = kb.ins[2] if body.bias is not None else None
-    return emit_conv(kb, body.gemm, bias, body.activation_name)
+    return emit_conv(kb, body.gemm, bias, body.activation_name, body.pool)
 
 
-def emit_conv(kb, node, bias, activation):
+def emit_conv(kb, node, bias, activation, pool=None):
     """Each thread: its share of the output pixels, BLOCK_ROWS at a time: im2col, GEMM (whose
-    epilogue adds the bias and applies the activation)."""
+    epilogue adds the bias and applies the activation); or the direct kernels for tiny
+    receptive fields; or, pooling fused, its pooled rows (conv_pool.py)."""
     if runs_direct(node):
+        if None not in node.inputs[0].shape[1:-1]:
+            return emit_conv_direct_blocked(kb, node, bias, activation, pool)
+        assert pool is None, "passes.fuse_groups fuses pooling over static sizes only"
         return emit_conv_direct(kb, node, bias, activation)
     x, w = node.inputs
     ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
+    if pool is not None:
+        return emit_conv_pooled(kb, node, bias, activation, PoolWindow.of(pool, ck.g))
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
     cols = ck.column_buffer(ck.block_rows, g.K)
@@ -68,9 +76,10 @@ def runs_direct(node) -> bool:
 
 
 def emit_conv_direct(kb, node, bias, activation):
-    """A loop nest for receptive fields too small for the GEMM to pay off (e.g. 3 x 3 x 1):
-    each output pixel accumulates tap by tap, the innermost loop over contiguous filters, then
-    gets its bias and activation (added last, as the GEMM's epilogue does)."""
+    """A loop nest for convolutions with run-time spatial sizes and receptive fields too
+    small for the GEMM (static ones run register-blocked, conv_direct.py): each output
+    pixel accumulates tap by tap, the innermost loop over contiguous filters, then gets its
+    bias and activation (added last, as the GEMM's epilogue does)."""
     g = geometry_of(kb, node, node.inputs[0], node)
     co = kb.dims(node)[-1]
 

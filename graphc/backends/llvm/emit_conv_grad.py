@@ -6,14 +6,17 @@ onto one-thread GEMMs over pixel blocks (conv_gemm.ConvBlocks):
                   cols = dy[block] @ W^T -> col2im into its own image (no races)
     weight grad   each thread a range of dW's rows (im2col columns), <= 128 at a time, over
                   all pixels 256 at a time: im2col(block, its columns) -> dW[rows] (+)= cols^T @ dy
-                  (with run-time spatial sizes: a loop nest over the pixels instead)
+                  (with run-time spatial sizes: a loop nest over the pixels instead; for
+                  receptive fields under DIRECT_BELOW, register-blocked: conv_direct_grad.py)
 """
 
 from __future__ import annotations
 
 from graphc.backends.llvm import conv_gemm
+from graphc.backends.llvm.conv_direct_grad import emit_conv_weight_grad_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks
 from graphc.backends.llvm.conv_kernels import define_col2im_block, define_im2col_block
+from graphc.backends.llvm.emit_conv import DIRECT_BELOW
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import c64, const, declare_barrier, global_buffer
 from graphc.backends.llvm.windows import add_into, geometry_of, zero
@@ -119,6 +122,8 @@ def emit_conv_weight_grad(kb, node):
     x, _ = node.inputs
     if None in x.shape[1:-1]:
         return emit_conv_weight_grad_direct(kb, node)
+    if conv_gemm.conv_geometry(node, x.shape, node.shape).K < DIRECT_BELOW:
+        return emit_conv_weight_grad_blocked(kb, node)
     ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
     width = min(conv_gemm.BLOCK_ROWS, ck.g.K)
     cols = ck.column_buffer(WGRAD_ROWS, width)

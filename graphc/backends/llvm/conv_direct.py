@@ -1,0 +1,110 @@
+"""A register-blocked direct convolution for receptive fields too small for the GEMM (a first
+layer on one input channel: 3 x 3 x 1 -> 32), with a static geometry.
+
+Each thread takes its share of the output rows (image, out row). Along a row, PIXELS output
+pixels at a time, and the output channels in blocks of a few vectors (channel_vectors.py): every
+tap's weight vector is loaded once and feeds an FMA into each pixel's accumulators (x values
+broadcast, zero in the padding), so the accumulators live in registers and each output value
+is stored once, after its bias and activation (oneDNN's NHWC direct convolution, blocked over
+output channels and pixels); a fused max pooling (conv_pool.py) takes the max of each window's
+finished pixels in registers, and only the pooled pixels are stored. The scalar loop nest
+(emit_conv.emit_conv_direct) stays for run-time spatial sizes.
+"""
+
+from __future__ import annotations
+
+from graphc.backends.llvm import vecmath
+from graphc.backends.llvm.channel_vectors import ChannelVectors
+from graphc.backends.llvm.conv_gemm import conv_geometry
+from graphc.backends.llvm.conv_pool import PoolWindow
+from graphc.backends.llvm.irutil import MEM_TYPE, c64, const, for_range
+
+PIXELS = 4  # output pixels per register block along a row
+
+
+class DirectTaps:
+    """A direct kernel reading the input x (its first pointer) tap by tap: the static geometry
+    of a convolution with kernel shape `w_shape` (..., cin, cout), and vector helpers."""
+
+    def __init__(self, kb, node, x_shape, w_shape):
+        self.kb, self.b, self.dtype = kb, kb.b, node.dtype
+        self.g = conv_geometry(node, x_shape, w_shape)
+        self.cout = w_shape[-1]
+        self.vec = ChannelVectors(kb.b, self.dtype)
+
+    def tap_value(self, n, ih, iw, channel):
+        """x[n, ih, iw, channel], or 0 where (ih, iw) lies in the padding."""
+        b, g = self.b, self.g
+        inside = b.and_(b.icmp_unsigned("<", ih, c64(g.H)), b.icmp_unsigned("<", iw, c64(g.W)))
+        pixel = b.add(b.mul(b.add(b.mul(n, c64(g.H)), ih), c64(g.W)), iw)
+        index = b.select(inside, b.add(b.mul(pixel, c64(g.C)), c64(channel)), c64(0))
+        value = b.load(b.gep(self.kb.ins[0], [index], source_etype=MEM_TYPE[self.dtype],
+                             inbounds=True), typ=MEM_TYPE[self.dtype])
+        return b.select(inside, value, const(self.dtype, 0))
+
+class DirectConv(DirectTaps):
+    """The IR of one direct convolution kernel: its epilogue and the pixel blocks."""
+
+    def __init__(self, kb, node, bias, activation, pool):
+        super().__init__(kb, node, node.inputs[0].shape, node.inputs[1].shape)
+        self.bias, self.activation = bias, activation
+        self.pool = PoolWindow.of(pool, self.g)
+
+    def accumulate(self, n, oh, ows, first, lanes):
+        """Accumulators (one vector of `lanes` channels from `first` per pixel in `ows`)."""
+        b, g = self.b, self.g
+        accs = [vecmath.const(self.vec.type(lanes), 0.0) for _ in ows]
+        for kh in range(g.KH):
+            ih = b.add(b.mul(oh, c64(g.SH)), c64(kh * g.DH - g.PT))
+            for kw in range(g.KW):
+                iws = [b.add(b.mul(ow, c64(g.SW)), c64(kw * g.DW - g.PL)) for ow in ows]
+                for ci in range(g.C):
+                    row = ((kh * g.KW + kw) * g.C + ci) * self.cout + first
+                    wv = self.vec.load(self.kb.ins[1], c64(row), lanes)
+                    accs = [vecmath.fma(b, self.vec.splat(self.tap_value(n, ih, iw, ci), lanes), wv,
+                                        acc) for iw, acc in zip(iws, accs)]
+        return accs
+
+    def epilogue(self, acc, first):
+        """act(acc + bias): the GEMM epilogue's order."""
+        if self.bias is not None:
+            acc = self.b.fadd(acc, self.vec.load(self.bias, c64(first), acc.type.count))
+        return vecmath.emit_activation(self.b, self.activation, acc)
+
+    def pixel_block(self, n, ph, pw0, count):
+        """Pooled pixels pw0 .. pw0 + count - 1 of pooled row (n, ph), every channel: the max
+        of each window's finished conv pixels (with no pooling, the conv pixels themselves)."""
+        b, p = self.b, self.pool
+        ows = [b.add(b.mul(b.add(pw0, c64(k)), c64(p.PW)), c64(dw))
+               for k in range(count) for dw in range(p.PW)]
+        first_row = b.mul(ph, c64(p.PH))
+        out = b.mul(b.add(b.mul(n, c64(p.POH)), ph), c64(p.POW))
+        for first, lanes in self.vec.chunks(self.cout):
+            best = [None] * count
+            for dh in range(p.PH):
+                accs = self.accumulate(n, b.add(first_row, c64(dh)), ows, first, lanes)
+                for i, acc in enumerate(accs):
+                    value, k = self.epilogue(acc, first), i // p.PW
+                    best[k] = value if best[k] is None else self.vec.maximum(best[k], value)
+            for k, value in enumerate(best):
+                pixel = b.add(out, b.add(pw0, c64(k)))
+                self.vec.store(value, self.kb.out, b.add(b.mul(pixel, c64(self.cout)), c64(first)))
+
+    def row(self, r):
+        """Pooled row r = n * POH + ph: blocks of about PIXELS conv pixels, then the rest."""
+        b, p = self.b, self.pool
+        n, ph = b.sdiv(r, c64(p.POH)), b.srem(r, c64(p.POH))
+        per = max(1, PIXELS // p.PW)
+        blocks = p.POW // per
+        for_range(b, c64(0), c64(blocks),
+                  lambda k: self.pixel_block(n, ph, b.mul(k, c64(per)), per), name="owb")
+        for_range(b, c64(blocks * per), c64(p.POW), lambda pw: self.pixel_block(n, ph, pw, 1),
+                  name="ow")
+
+
+def emit_conv_direct_blocked(kb, node, bias, activation, pool=None):
+    """The kernel: each thread its share of the (pooled) output rows (see the module doc)."""
+    conv = DirectConv(kb, node, bias, activation, pool)
+    lo, hi = kb.split(kb.b.mul(kb.dims(node)[0], c64(conv.pool.POH)))
+    for_range(kb.b, lo, hi, conv.row, name="row")
+    return kb.finish()
