@@ -142,6 +142,9 @@ class AdditiveAttention(Attention):
             self.add_weight((features,), "glorot_uniform", name="scale") if self.use_scale else None
         )
 
+    def _flash_applies(self, query, value, key, training):
+        return False  # additive scores are no dot product: the blocked kernel cannot serve them
+
     def _scores(self, query, key):
         pairs = gc.tanh(gc.expand_dims(query, -2) + gc.expand_dims(key, -3))
         return gc.sum(pairs * self.scale if self.scale is not None else pairs, axis=-1)
