@@ -13,6 +13,7 @@ from frontend import mixed_precision
 from frontend.layers import Dense, Dropout, Input
 from frontend.models import Sequential
 from frontend.optimizers import Adam
+from frontend.utils import set_random_seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 from _common import load_digits  # noqa: E402
@@ -64,6 +65,7 @@ def test_loss_scale_optimizer_is_the_inner_optimizer_for_bfloat16():
 
 
 def tutorial_mlp_accuracy(policy, x, y, xt, yt, backend):
+    set_random_seed(7)  # the same initial weights for both policies, and a repeatable accuracy
     mixed_precision.set_global_policy(policy)
     model = Sequential([Input(shape=(784,)), Dense(64, activation="relu"),
                         Dense(64, activation="relu"), Dense(10, activation="softmax")])
