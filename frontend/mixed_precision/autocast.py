@@ -22,7 +22,10 @@ FLOATS = ("float32", "float64", "bfloat16")
 
 
 def compute_dtype_for(layer) -> str:
-    """The dtype `layer` computes in: its policy's, or float32 for a float32 island."""
+    """The dtype `layer` computes in: its policy's, or float32 for a float32 island, or the
+    dtype assigned to `layer.dtype` after it was made (its weights are made in that one)."""
+    if layer.dtype != layer.dtype_policy.variable_dtype:
+        return layer.dtype
     compute = layer.dtype_policy.compute_dtype
     if compute == "bfloat16" and type(layer).__name__ not in BFLOAT16_LAYERS:
         return "float32"
