@@ -3,7 +3,9 @@ dropout keys. `set_random_seed(s)` resets all of it, so a run repeats exactly an
 same numbers on every backend (dropout masks come from graphc's counter-based random op).
 
 A dropout mask is `random_uniform(key)` with key = base(seed) + layer id * 2**32 + step, where
-`step` is a shared int64 counter that every training function increments.
+`step` is a shared int64 counter that every training function increments. Masks are drawn for
+the global batch: a DataParallel rank's shard starts its numbers at its first row's
+(`set_first_row`), so 2 ranks of B/2 rows draw what 1 process of B rows does.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def _init(seed: int | None) -> None:
     if "base" not in _STATE:
         _STATE["base"] = gc.shared(np.int64(base), name="dropout_seed")
         _STATE["step"] = gc.shared(np.int64(0), name="dropout_step")
+        _STATE["first_row"] = gc.shared(np.int64(0), name="shard_first_row")
     _STATE["base"].set_value(np.int64(base))
     _STATE["step"].set_value(np.int64(0))
     _STATE["next_layer_id"] = 1
@@ -85,3 +88,19 @@ def dropout_key(layer_id: int, seed: int | None = None):
     offset = gc.constant(np.int64(layer_id << LAYER_BITS))
     base = _STATE["base"] if seed is None else gc.constant(np.int64(_base_key(seed)))
     return base + offset + _STATE["step"]
+
+
+def set_first_row(row: int) -> None:
+    """The global batch row this process's batch starts at (its DataParallel shard's)."""
+    step_counter()
+    _STATE["first_row"].set_value(np.int64(row))
+
+
+def uniform_rows(key, like):
+    """`gc.random_uniform(key, like)` for a batch-first `like`, numbered from this process's
+    first global row: a shard draws its rows' numbers of the global batch's draw."""
+    step_counter()
+    rest = tuple(like.shape[1:])
+    per_row = (gc.constant(np.int64(np.prod(rest, dtype=np.int64))) if None not in rest else
+               gc.size(like, axis=tuple(range(1, like.ndim)), dtype="int64"))
+    return gc.random_uniform(key, like, _STATE["first_row"] * per_row)

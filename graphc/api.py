@@ -338,9 +338,11 @@ def one_hot(indices, depth, dtype="float32") -> Node:
     return apply("one_hot", indices, depth=int(depth), dtype=normalize_dtype(dtype))
 
 
-def random_uniform(key, like) -> Node:
-    """Uniform [0, 1) numbers shaped like `like`, a pure function of the integer `key`."""
-    return make_node("random_uniform", [as_node(key), as_node(like)])
+def random_uniform(key, like, offset=None) -> Node:
+    """Uniform [0, 1) numbers shaped like `like`, a pure function of the integer `key`;
+    `offset` (an integer scalar) starts them that many numbers into the stream."""
+    inputs = [as_node(key), as_node(like)] + ([] if offset is None else [as_node(offset)])
+    return make_node("random_uniform", inputs)
 
 
 def size(x, axis=None, dtype="float32") -> Node:

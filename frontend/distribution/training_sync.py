@@ -97,6 +97,7 @@ def shard(arrays: list, method: str) -> list:
             f"{world.size} in the last batch, or set steps_per_epoch (at {user_site()})"
         )
     start, stop = n * world.rank // world.size, n * (world.rank + 1) // world.size
+    seeding.set_first_row(start)  # dropout masks: this shard's rows of the global batch's
     return [a[start:stop] for a in arrays]
 
 

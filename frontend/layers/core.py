@@ -193,7 +193,7 @@ class Dropout(Layer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        keep = gc.random_uniform(seeding.dropout_key(self.layer_id), inputs) >= self.rate
+        keep = seeding.uniform_rows(seeding.dropout_key(self.layer_id), inputs) >= self.rate
         return gc.where(keep, inputs / (1.0 - self.rate), 0.0)
 
     def get_config(self):

@@ -25,9 +25,9 @@ def check_rate(rate, owner: str) -> float:
 
 def standard_normal(key, like):
     """N(0, 1) noise shaped like `like`: Box-Muller on two uniform draws of one stream."""
-    uniforms = gc.random_uniform(key, gc.stack([like, like], axis=0))
-    radius = gc.sqrt(-2.0 * gc.log(1.0 - uniforms[0]))  # 1 - u lies in (0, 1]: log is finite
-    return radius * gc.cos((2.0 * math.pi) * uniforms[1])
+    uniforms = seeding.uniform_rows(key, gc.stack([like, like], axis=-1))  # batch first
+    radius = gc.sqrt(-2.0 * gc.log(1.0 - uniforms[..., 0]))  # 1 - u in (0, 1]: log is finite
+    return radius * gc.cos((2.0 * math.pi) * uniforms[..., 1])
 
 
 class _TrainingNoise(Layer):
@@ -120,7 +120,7 @@ class _SpatialDropout(_TrainingNoise):
             slice(0, 1) if first <= axis < first + self.rank else slice(None)
             for axis in range(inputs.ndim)
         )
-        keep = gc.random_uniform(key, inputs[index]) >= self.rate  # one draw per channel
+        keep = seeding.uniform_rows(key, inputs[index]) >= self.rate  # one draw per channel
         return inputs * (gc.cast(keep, inputs.dtype) * (1.0 / (1.0 - self.rate)))
 
     def get_config(self):

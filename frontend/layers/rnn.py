@@ -59,7 +59,7 @@ class RNN(Layer):
         **kwargs,
     ):
         if isinstance(cell, (list, tuple)):
-            cell = StackedRNNCells(cell)
+            cell = StackedRNNCells(cell, dtype=kwargs.get("dtype"))  # the RNN's compute dtype
         super().__init__(**kwargs)
         if not isinstance(cell, Layer) or not hasattr(cell, "state_size"):
             raise ValueError(

@@ -43,7 +43,7 @@ def dropout_rate(value, name: str, owner: str) -> float:
 
 def keep_mask(key, like, rate: float):
     """1 / (1 - rate) where kept, 0 where dropped (inverted dropout), shaped like `like`."""
-    keep = gc.random_uniform(key, like) >= rate
+    keep = seeding.uniform_rows(key, like) >= rate
     return gc.cast(keep, like.dtype) * (1.0 / (1.0 - rate))
 
 

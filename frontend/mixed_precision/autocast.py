@@ -22,7 +22,10 @@ FLOATS = ("float32", "float64", "bfloat16")
 
 
 def compute_dtype_for(layer) -> str:
-    """The dtype `layer` computes in: its policy's, or float32 for a float32 island."""
+    """The dtype `layer` computes in: its policy's, or float32 for a float32 island, or the
+    dtype assigned to `layer.dtype` after it was made (its weights are made in that one)."""
+    if layer.dtype != layer.dtype_policy.variable_dtype:
+        return layer.dtype
     compute = layer.dtype_policy.compute_dtype
     if compute == "bfloat16" and type(layer).__name__ not in BFLOAT16_LAYERS:
         return "float32"
@@ -30,10 +33,10 @@ def compute_dtype_for(layer) -> str:
 
 
 def call_in_compute_dtype(layer, call, inputs, rest, kwargs):
-    """`call(inputs, *rest, **kwargs)` with inputs and own variables in the compute dtype."""
-    policy = layer.dtype_policy
-    if policy.compute_dtype == policy.variable_dtype:
-        return call(inputs, *rest, **kwargs)
+    """`call(inputs, *rest, **kwargs)` with inputs and own variables in the compute dtype.
+
+    Float inputs are always cast (Keras's autocast): a float64 or bfloat16 layer takes
+    float32 inputs, and a float32 layer float64 ones."""
     dtype = compute_dtype_for(layer)
     inputs = cast_nodes(inputs, dtype)
     with variables_read_as(layer, dtype):
@@ -68,10 +71,11 @@ def float32_outputs(outputs: list) -> list:
 
 @contextmanager
 def variables_read_as(layer, dtype):
-    """The layer's own float32 variables, held in its attributes, read as `dtype` casts."""
+    """The layer's own float variables of another dtype (float32 master weights, or a
+    bfloat16 layer's weights in a float32 island), held in its attributes, read as casts."""
     own = {id(w) for w in layer._trainable_weights + layer._non_trainable_weights}
     saved = {name: value for name, value in vars(layer).items()
-             if id(value) in own and value.dtype == "float32" != dtype}
+             if id(value) in own and value.dtype in FLOATS and value.dtype != dtype}
     try:
         for name, value in saved.items():
             object.__setattr__(layer, name, gc.cast(value, dtype))

@@ -11,6 +11,7 @@ the output folder atomically.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from graphc.backends.llvm.aot_object import CPUS, object_code
 from graphc.export.build import API, ToolMissing, compile_and_link
-from graphc.export.csource import WHAT, c_identifier, header, model_source
+from graphc.export.csource import WHAT, header, library_name, model_source
 from graphc.export.lowering import UnsupportedForExport, lower
 from graphc.export.readme import readme
 from graphc.files import atomic_write
@@ -26,6 +27,7 @@ from graphc.ir import user_site
 
 __all__ = ["CPUS", "ExportResult", "ToolMissing", "UnsupportedForExport", "export"]
 DEFAULT_CHUNK = 256
+MIXED_ROWS = ("max_batch", "refuse")
 
 
 @dataclass
@@ -43,7 +45,7 @@ class ExportResult:
 
 def export(function, path, name: str | None = None, cpu: str = "native",
            weights_file: bool = False, batch_chunk: int = DEFAULT_CHUNK,
-           train_function=None) -> ExportResult:
+           train_function=None, mixed_rows: str = "max_batch") -> ExportResult:
     """Write `function` (a graphc Function of float32 arrays, batch first) as a C library.
 
     Args:
@@ -62,8 +64,15 @@ def export(function, path, name: str | None = None, cpu: str = "native",
     if not isinstance(batch_chunk, int) or batch_chunk < 1:
         raise ValueError(f"export: batch_chunk must be a positive int; received {batch_chunk!r} "
                          f"(at {user_site()})")
-    name = c_identifier(name or function.name or "model")
-    lowered = lower(function, batch_chunk, train_function)
+    if mixed_rows not in MIXED_ROWS:
+        raise ValueError(f"export: mixed_rows must be one of {', '.join(MIXED_ROWS)}; received "
+                         f"{mixed_rows!r} (at {user_site()})")
+    name = library_name(name or function.name or "model")
+    lowered = lower(function, batch_chunk, train_function, mixed_rows)
+    if lowered.predict.mixes is not None:
+        warnings.warn(f"export: {name} mixes the rows of its batch ({lowered.predict.mixes}); "
+                      f"{name}_predict takes at most {batch_chunk} rows (batch_chunk)",
+                      stacklevel=2)
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="graphc-export-") as temp:

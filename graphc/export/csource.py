@@ -6,8 +6,13 @@ from __future__ import annotations
 import math
 import re
 
+from graphc.export.lowering import UnsupportedForExport
+
 ERROR_CODES = ("OK", "BAD_ARGUMENT", "NO_MEMORY", "INDEX", "WEIGHTS", "THREADS")  # runtime.c's
 WHAT = {False: "predict", True: "train_step"}  # the C function of a program
+# runtime.c's names start with graphc_/GRAPHC_ and it includes pthread.h: a NAME with one of
+# these prefixes would define NAME_create or NAME_OK over them.
+RESERVED_PREFIXES = ("graphc", "pthread")
 
 
 def c_identifier(text: str) -> str:
@@ -16,12 +21,38 @@ def c_identifier(text: str) -> str:
     return name if name and not name[0].isdigit() else "_" + name
 
 
+def library_name(text: str) -> str:
+    """The C prefix of a library named `text`; refused when it would clash with runtime.c."""
+    name = c_identifier(text)
+    clash = [p for p in RESERVED_PREFIXES if re.fullmatch(f"{p}(_.*)?", name, re.IGNORECASE)]
+    if clash:
+        raise UnsupportedForExport(
+            f"export: the library name {text!r} is reserved (names {clash[0]} and "
+            f"{clash[0]}_* clash with the runtime's own C names); pass another name=")
+    return name
+
+
+def unique_identifiers(texts) -> list:
+    """`texts` as distinct C identifiers, in order: a repeat gets _2, _3, ... appended
+    ("in-1" and "in_1" become in_1 and in_1_2)."""
+    taken, names = set(), []
+    for text in texts:
+        base = name = c_identifier(text)
+        count = 1
+        while name in taken:
+            count += 1
+            name = f"{base}_{count}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
 def parameters(program) -> tuple:
     """(input parameter names, output parameter names) of NAME_predict / NAME_train_step."""
     def names(pairs, single, prefix):
         if len(pairs) == 1 and not program.training:
             return [single]
-        return [f"{prefix}_{c_identifier(n)}" for n, _ in pairs]
+        return unique_identifiers(f"{prefix}_{n}" for n, _ in pairs)
     return names(program.inputs, "x", "x"), names(program.outputs, "y", "y")
 
 
@@ -59,7 +90,7 @@ def header(name: str, lowered, weights_file: bool, cpu: str) -> str:
     lines += [f"#define {up}_{code} {k}" for k, code in enumerate(ERROR_CODES)]
     lines += [f"#define {up}_NUM_INPUTS {len(predict.inputs)}",
               f"#define {up}_NUM_OUTPUTS {len(predict.outputs)}",
-              f"#define {up}_BATCH_CHUNK {predict.chunk}  /* rows per step inside; any n works */"]
+              batch_line(up, predict)]
     lines += shape_lines(up, "INPUT", predict.inputs, True)
     lines += shape_lines(up, "OUTPUT", predict.outputs, True)
     lines += ["", "/* A context with num_threads threads (1 runs on the caller's thread alone);",
@@ -73,6 +104,13 @@ def header(name: str, lowered, weights_file: bool, cpu: str) -> str:
               f"const char* {name}_last_error(const {name}_context* ctx);",
               "", "#ifdef __cplusplus", "}", "#endif", f"#endif /* {up}_H */", ""]
     return "\n".join(lines)
+
+
+def batch_line(up: str, predict) -> str:
+    if predict.chunked:
+        return f"#define {up}_BATCH_CHUNK {predict.chunk}  /* rows per step inside; any n works */"
+    return (f"#define {up}_MAX_BATCH {predict.chunk}  /* n <= this: the model mixes rows "
+            f"({predict.mixes}) */")
 
 
 def train_header_lines(name: str, train) -> list:
@@ -103,8 +141,8 @@ def program_lines(name: str, lowered, program) -> list:
             f'static const graphc_program {what}_program = {{"{what}", {program.chunk}, '
             f"{nsyms}, {len(program.program.buffers)}, {len(program.program.calls)}, "
             f"{len(program.inputs)}, {len(program.outputs)}, {program.arena_bytes}, "
-            f"{int(not program.training)}, {what}_slots, {what}_places, {what}_input_sizes, "
-            f"{what}_output_sizes, {step}}};"]
+            f"{int(not program.training)}, {int(program.chunked)}, {what}_slots, "
+            f"{what}_places, {what}_input_sizes, {what}_output_sizes, {step}}};"]
 
 
 def model_source(name: str, lowered, weights_path: str | None, weight_hash: int) -> str:

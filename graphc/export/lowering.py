@@ -4,7 +4,8 @@ the arena offsets planned for a full chunk; and the weights (every shared variab
 of all of them, each shared variable once) laid out in one 64-byte-aligned blob.
 
 The library runs a predict call of n rows as chunks of at most `chunk` rows, as Keras's predict
-runs batches; a training step takes at most `chunk` rows (one step, one batch). Every size is
+runs batches, when the function keeps its rows apart (rows.py proves it); otherwise, and for a
+training step, a call takes at most `chunk` rows (one step, one batch). Every size is
 then known when the library is built, and the arena planned for a full chunk holds every smaller
 one (checked here for each chunk size).
 """
@@ -18,6 +19,7 @@ import numpy as np
 from graphc.backends.llvm.buffers import plan_memory
 from graphc.backends.llvm.irutil import ITEMSIZE
 from graphc.backends.llvm.schedule import schedule_kernels
+from graphc.export.rows import mixing_node
 from graphc.ir import user_site
 from passes.expand import expand_composites
 from passes.fuse import fuse_kernels
@@ -50,11 +52,17 @@ class LoweredProgram:
     program: object
     training: bool  # a training step: updates allowed, outputs written once (not per row)
     chunk: int
+    mixes: str | None  # predict: what mixes its rows (then n <= chunk), or None (any n)
     slot_table: list  # per chunk size m = 1..chunk: the symbol values
     arena_offsets: dict  # id(buffer) -> byte offset in the arena
     arena_bytes: int
     inputs: list  # (name, shape without the batch) per input
     outputs: list  # (name, shape without the batch, or the whole shape of a step's output)
+
+    @property
+    def chunked(self) -> bool:
+        """Whether a call of any n rows runs as chunks (else n is at most `chunk`)."""
+        return not self.training and self.mixes is None
 
 
 @dataclass
@@ -76,10 +84,17 @@ class Lowered:
                 for b in lowered.program.buffers]
 
 
-def lower(function, chunk: int, train_function=None) -> Lowered:
+def lower(function, chunk: int, train_function=None, mixed_rows: str = "max_batch") -> Lowered:
     """The tables of `function` (inference) and of `train_function` (a training step, or
-    None): graphc Functions on the llvm backend's graphs."""
+    None): graphc Functions on the llvm backend's graphs. mixed_rows: what to do when
+    `function` mixes its batch rows: "max_batch" (calls take at most `chunk` rows) or
+    "refuse" (raise UnsupportedForExport)."""
     programs = [lower_program(function, chunk, False)]
+    if programs[0].mixes is not None and mixed_rows == "refuse":
+        raise UnsupportedForExport(
+            f"export: {function.name or 'the function'} mixes the rows of its batch "
+            f"({programs[0].mixes}), so it cannot run in chunks of {chunk} rows; pass "
+            f"mixed_rows='max_batch' to export it for calls of at most batch_chunk rows")
     if train_function is not None:
         programs.append(lower_program(train_function, chunk, True))
     weights, offsets = weight_blob([b for p in programs for b in p.program.buffers])
@@ -96,8 +111,9 @@ def lower_program(function, chunk: int, training: bool) -> LoweredProgram:
                for k, o in enumerate(program.graph.outputs)]
     slot_table = [symbol_values(program, m, function) for m in range(1, chunk + 1)]
     arena_offsets, arena_bytes = plan_arena(program, slot_table, function)
-    return LoweredProgram(program, training, chunk, slot_table, arena_offsets, arena_bytes,
-                          inputs, outputs)
+    mixes = None if training else mixing_node(function.graph("optimized"))
+    return LoweredProgram(program, training, chunk, mixes, slot_table, arena_offsets,
+                          arena_bytes, inputs, outputs)
 
 
 def check_function(function, training: bool) -> None:

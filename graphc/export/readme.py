@@ -14,6 +14,11 @@ def readme(name: str, lowered, cpu: str, weights_file: bool) -> str:
                         enumerate(lowered.predict.outputs))
     weights = (f"The weights are in `{name}.weights`; pass its path to `{name}_create`."
                if weights_file else "The weights are embedded in the library.")
+    rows = "any n > 0"
+    if not lowered.predict.chunked:
+        rows = f"0 < n <= {lowered.predict.chunk}"
+        weights += (f"\n`{name}_predict` takes at most {lowered.predict.chunk} rows a call: the "
+                    f"model mixes the rows of its batch ({lowered.predict.mixes}).")
     if lowered.train is not None:
         weights += (f"\n`{name}_train_step` (at most {lowered.train.chunk} rows a step) trains "
                     f"the context's own copy of the weights; see `{name}.h`.")
@@ -31,7 +36,7 @@ pthreads only).
 #include "{name}.h"
 {name}_context* ctx = {create};          /* 2 threads */
 if (!ctx) {{ puts({name}_last_error(NULL)); return 1; }}
-int err = {name}_predict(ctx, {", ".join(xs)}, n, {", ".join(ys)});  /* any n > 0 */
+int err = {name}_predict(ctx, {", ".join(xs)}, n, {", ".join(ys)});  /* {rows} */
 if (err) puts({name}_last_error(ctx));
 {name}_destroy(ctx);
 ```

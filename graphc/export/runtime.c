@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { PLACE_INPUT = 0, PLACE_OUTPUT = 1, PLACE_WEIGHT = 2, PLACE_ARENA = 3 };
+enum { GRAPHC_PLACE_INPUT = 0, GRAPHC_PLACE_OUTPUT = 1, GRAPHC_PLACE_WEIGHT = 2,
+       GRAPHC_PLACE_ARENA = 3 };
 enum { GRAPHC_OK = 0, GRAPHC_BAD_ARGUMENT = 1, GRAPHC_NO_MEMORY = 2, GRAPHC_INDEX = 3,
        GRAPHC_WEIGHTS = 4, GRAPHC_THREADS = 5 };
 #define GRAPHC_ERROR_CHARS 512
@@ -25,6 +26,7 @@ typedef void (*graphc_step_fn)(void **args, int32_t tid, int32_t nthreads);
 typedef struct {
     const char *what;            /* "predict" or "train_step", for error messages */
     int64_t chunk, nsyms, nbuffers, ncalls, ninputs, noutputs, arena_bytes, per_row_outputs;
+    int64_t chunked;             /* 1: any n, run in chunks; 0: n <= chunk (it mixes rows) */
     const int64_t *slot_table;   /* chunk rows of nsyms values: sizes of a call of m rows */
     const int64_t *places;       /* per buffer: place code, index or byte offset */
     const int64_t *input_sizes;  /* floats per row of each input */
@@ -257,8 +259,8 @@ static void graphc_bind_fixed(graphc_context *ctx) {
         const graphc_program *p = graphc_program_of(ctx->model, k);
         for (int64_t b = 0; p && b < p->nbuffers; b++) {
             int64_t place = p->places[2 * b], where = p->places[2 * b + 1];
-            if (place == PLACE_WEIGHT) ctx->tables[k].args[2 + b] = (void *)(ctx->weights + where);
-            if (place == PLACE_ARENA) ctx->tables[k].args[2 + b] = ctx->arena + where;
+            if (place == GRAPHC_PLACE_WEIGHT) ctx->tables[k].args[2 + b] = (void *)(ctx->weights + where);
+            if (place == GRAPHC_PLACE_ARENA) ctx->tables[k].args[2 + b] = ctx->arena + where;
         }
     }
 }
@@ -299,7 +301,7 @@ static int graphc_check_call(const graphc_model *m, graphc_context *ctx, const g
     const char *name = m->name;
     if (!ctx) return graphc_fail(NULL, GRAPHC_BAD_ARGUMENT, "%s_%s: the context is NULL (create failed?)", name, p->what);
     if (n <= 0) return graphc_fail(ctx, GRAPHC_BAD_ARGUMENT, "%s_%s: n (rows) must be > 0; received %lld", name, p->what, (long long)n);
-    if (!p->per_row_outputs && n > p->chunk)
+    if (!p->chunked && n > p->chunk)
         return graphc_fail(ctx, GRAPHC_BAD_ARGUMENT, "%s_%s: n (rows) must be at most %lld, the batch it was exported for; received %lld",
                            name, p->what, (long long)p->chunk, (long long)n);
     for (int64_t k = 0; k < p->ninputs; k++)
@@ -315,8 +317,8 @@ static void graphc_bind_rows(graphc_table *t, const graphc_program *p, const flo
     int64_t out_row = p->per_row_outputs ? row : 0;
     for (int64_t k = 0; k < p->nbuffers; k++) {
         int64_t place = p->places[2 * k], index = p->places[2 * k + 1];
-        if (place == PLACE_INPUT) t->args[2 + k] = (void *)(xs[index] + row * p->input_sizes[index]);
-        if (place == PLACE_OUTPUT) t->args[2 + k] = ys[index] + out_row * p->output_sizes[index];
+        if (place == GRAPHC_PLACE_INPUT) t->args[2 + k] = (void *)(xs[index] + row * p->input_sizes[index]);
+        if (place == GRAPHC_PLACE_OUTPUT) t->args[2 + k] = ys[index] + out_row * p->output_sizes[index];
     }
 }
 

@@ -32,23 +32,25 @@ def stream_key(key: int) -> np.uint32:
     return lowbias32(lo ^ lowbias32(hi + np.uint32(GOLDEN)))
 
 
-def uniform_bits(key: int, size: int) -> np.ndarray:
-    """The 32-bit hash of every index 0..size-1 under `key`."""
+def uniform_bits(key: int, size: int, offset: int = 0) -> np.ndarray:
+    """The 32-bit hash of every index offset..offset+size-1 under `key`."""
     s = stream_key(key)
-    index = np.arange(size, dtype=np.uint32)
+    index = np.arange(size, dtype=np.uint32) + np.uint32(int(offset) & 0xFFFFFFFF)
     return lowbias32(lowbias32(index + s) ^ s)
 
 
 def infer_random_uniform(inputs):
-    key, like = inputs
-    if key.dtype not in ("int32", "int64") or key.shape != ():
-        raise DtypeError(f"random_uniform needs a scalar integer key, got {key.shape} {key.dtype}")
+    key, like, *offset = inputs  # offset: the index of the first number (a shard's share)
+    for what, node in (("key", key), *(("offset", o) for o in offset)):
+        if node.dtype not in ("int32", "int64") or node.shape != ():
+            raise DtypeError(f"random_uniform needs a scalar integer {what}, got {node.shape} "
+                             f"{node.dtype}")
     return like.shape, require_float(like.dtype)
 
 
-def impl_random_uniform(key, like):
+def impl_random_uniform(key, like, offset=0):
     with np.errstate(over="ignore"):
-        bits = uniform_bits(int(key), like.size)
+        bits = uniform_bits(int(key), like.size, offset)
     scale = np.asarray(2.0**-24, dtype=like.dtype)
     return ((bits >> np.uint32(8)).astype(like.dtype) * scale).reshape(like.shape)
 
@@ -60,6 +62,7 @@ defop(
     fusion="random",
     shape_only=(1,),
     dims=dims_like_input(1),
-    cases=[case(In((), "key", "int64"), In((3, 4), "like"), grad=False)],
+    cases=[case(In((), "key", "int64"), In((3, 4), "like"), grad=False),
+           case(In((), "key", "int64"), In((3, 4), "like"), In((), "key", "int64"), grad=False)],
     doc="Uniform [0, 1) numbers shaped like the second input, from an integer key.",
 )

@@ -38,6 +38,8 @@ def emit_random_uniform(ctx, node, args):
     lo, hi = b.trunc(key, I32), b.trunc(b.lshr(key, c64(32)), I32)
     stream = lowbias32(b, b.xor(lo, lowbias32(b, b.add(hi, ir.Constant(I32, GOLDEN)))))
     index = b.trunc(ctx.linear_index(node), I32)
+    if len(args) > 1:  # the data inputs are key and an offset (the first number's index)
+        index = b.add(index, b.trunc(args[1], I32) if args[1].type != I32 else args[1])
     bits = lowbias32(b, b.xor(lowbias32(b, b.add(index, stream)), stream))
     top = b.uitofp(b.lshr(bits, ir.Constant(I32, 8)), const(node.dtype, 0).type)
     return b.fmul(top, const(node.dtype, 2.0**-24))
