@@ -3,7 +3,10 @@ the scores, masks them (keys where `mask` is False, and with `causal` keys after
 position, count as -1e9) and normalizes each row over the last axis, as Keras 3's attention
 does (ops.dot_product_attention, the Attention layer). A row with no key that counts is
 therefore uniform, 1/Lk everywhere: its scores are all -1e9 after float32 rounding, so its
-weights do not depend on the scores and their gradient there is 0.
+weights do not depend on the scores and their gradient there is 0. With
+keyless_rows="zeros" the probabilities of keys that do not count are set to 0 afterwards, as
+Keras's masked Softmax layer does (MultiHeadAttention's path with dropout or returned scores):
+a keyless row is then zeros.
 
 One kernel of its own (graphc/backends/llvm/emit_attention.py) reads each row once from cache
 instead of a chain of broadcasts, reductions and selects; its gradient is the softmax's,
@@ -26,9 +29,15 @@ from graphc.ops.normalization import gradient_shape
 LARGE_NEGATIVE = -1e9  # Keras 3's stand-in for -inf in masked float32 scores
 
 
-def infer_masked_softmax(inputs, *, scale, causal):
+KEYLESS_ROWS = ("uniform", "zeros")  # Keras's attention kernels; Keras's masked Softmax layer
+
+
+def infer_masked_softmax(inputs, *, scale, causal, keyless_rows="uniform"):
     x = inputs[0]
     dtype = require_float(x.dtype)
+    if keyless_rows not in KEYLESS_ROWS:
+        raise ValueError(f"masked_softmax: keyless_rows must be one of {KEYLESS_ROWS}, got "
+                         f"{keyless_rows!r}")
     if x.ndim < 2:
         raise ShapeError(f"masked_softmax needs scores of 2 or more axes, got shape {x.shape}")
     if len(inputs) == 2:
@@ -60,11 +69,12 @@ def valid_positions(x, mask, causal):
     return valid
 
 
-def impl_masked_softmax(x, mask=None, *, scale, causal):
+def impl_masked_softmax(x, mask=None, *, scale, causal, keyless_rows="uniform"):
     valid = valid_positions(x, mask, causal)
     scores = np.where(valid, x * scale, LARGE_NEGATIVE)
     e = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(x.dtype)
+    p = e / e.sum(axis=-1, keepdims=True)
+    return (p if keyless_rows == "uniform" else np.where(valid, p, 0)).astype(x.dtype)
 
 
 def vjp_masked_softmax(g, node):
@@ -137,6 +147,8 @@ defop(
         case(In((2, 2, 3, 4)), In((2, 1, 3, 4), "bool", "bool"), scale=0.7, causal=False),
         case(In((2, 2, 3, 4)), In((2, 1, 1, 4), "bool", "bool"), scale=1.0, causal=True),
         case(SCORES, In((3, 1), "bool", "bool"), scale=1.0, causal=False),
+        case(SCORES, In((2, 3, 1), "bool", "bool"), scale=0.7, causal=True,
+             keyless_rows="zeros"),
     ],
     doc="softmax(scale * x) over the last axis where mask (and, if causal, key <= query) holds.",
 )

@@ -1,8 +1,9 @@
 """Queries with no key that counts (padded queries under Embedding(mask_zero=True), an all-False
 attention_mask row, a causal mask over padded first keys) get what real Keras 3 gives: the
 uniform average of all the values (Keras scores masked keys -1e9, so such a row's softmax is
-1/Lk everywhere), on the blocked and the masked-softmax paths and both backends; checked
-against Keras in a fresh interpreter with the same weights."""
+1/Lk everywhere) on the blocked path; with the attention scores returned, Keras's masked
+Softmax layer zeroes such a row's weights. Both backends, checked against Keras in a fresh
+interpreter with the same weights."""
 
 import json
 import os
@@ -35,6 +36,14 @@ layer = keras.layers.MultiHeadAttention(2, 3)
 layer(a["query"], a["value"], attention_mask=a["mask"], use_causal_mask=causal)
 layer.set_weights(weights)
 result = layer(a["query"], a["value"], attention_mask=a["mask"], use_causal_mask=causal)
+""",
+    "mha_scores": """
+layer = keras.layers.MultiHeadAttention(2, 3)
+layer(a["query"], a["value"], attention_mask=a["mask"], use_causal_mask=causal)
+layer.set_weights(weights)
+result = np.concatenate([np.ravel(r) for r in layer(
+    a["query"], a["value"], attention_mask=a["mask"], use_causal_mask=causal,
+    return_attention_scores=True)])
 """,
     "attention_masks": """
 layer = keras.layers.Attention()
@@ -85,6 +94,8 @@ JOBS = {  # name: (case, arrays, weights, causal)
     "embedded_mha": ("embedded_mha", {"tokens": TOKENS}, mha_weights(embedding=True), False),
     **{f"mha {causal}": ("mha_masks", mha_arrays(), mha_weights(), causal)
        for causal in (False, True)},
+    **{f"mha scores {causal}": ("mha_scores", mha_arrays(), mha_weights(), causal)
+       for causal in (False, True)},
     **{f"attention {causal}": ("attention_masks", attention_arrays(), [], causal)
        for causal in (False, True)},
 }
@@ -124,19 +135,33 @@ def test_padded_queries_of_embedded_mha_equal_keras(keras_results, backend):
 
 @needs_keras
 @pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("scores", [False, True])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_mha_keyless_rows_of_attention_mask_equal_keras(keras_results, backend, scores, causal):
-    """Blocked (flash) and, with return_attention_scores, the masked-softmax path."""
+def test_mha_keyless_rows_of_attention_mask_equal_keras(keras_results, backend, causal):
+    """The blocked (flash) path: a keyless query attends uniformly to every key."""
+    got = mha_outputs(backend, causal, scores=False)
+    np.testing.assert_allclose(got, keras_results[f"mha {causal}"], rtol=1e-5, atol=1e-5)
+
+
+@needs_keras
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mha_returned_scores_equal_keras(keras_results, backend, causal):
+    """The masked-softmax path: Keras's Softmax layer gives a keyless query zero weights."""
+    output, scores = mha_outputs(backend, causal, scores=True)
+    assert not scores[0, :, 1].any()
+    got = np.concatenate([output.ravel(), scores.ravel()])
+    np.testing.assert_allclose(got, keras_results[f"mha scores {causal}"], rtol=1e-5,
+                               atol=1e-5)
+
+
+def mha_outputs(backend, causal, scores):
     _, arrays, weights, _ = JOBS[f"mha {causal}"]
     layer = layers.MultiHeadAttention(2, 3)
     holders = [gc.placeholder(arrays[n].shape, arrays[n].dtype.name) for n in arrays]
     out = layer(*holders[:2], attention_mask=holders[2], use_causal_mask=causal,
                 return_attention_scores=scores)
     layer.set_weights(weights)
-    got = gc.function(holders, out[0] if scores else out, backend=backend)(*arrays.values())
-    expected = keras_results[f"mha {causal}"]
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    return gc.function(holders, out, backend=backend)(*arrays.values())
 
 
 @needs_keras

@@ -2,7 +2,8 @@
 a row (one query's scores over the keys) is read three times while it sits in cache, in vector
 chunks (row_vectors.py): its masked maximum, the exponentials and their sum (written to the
 output), the scaling. A row with no key that counts has every score -1e9, so it comes out
-uniform (Keras's rule); its gradient kernel gives 0 on such rows."""
+uniform (Keras's rule), or zeros with keyless_rows="zeros"; the gradient kernel gives 0 on
+such rows."""
 
 from __future__ import annotations
 
@@ -47,8 +48,11 @@ def _softmax_row(kb, node, rv, r, dims):
     total = rv.total(rv.loop(exponentials, [rv.constant(0.0)], name="sum")[0])
     inverse = rv.splat(b.fdiv(ir.Constant(total.type, 1.0), total))
 
+    zeros = node.attr("keyless_rows", "uniform") == "zeros"
+
     def normalize(j):
-        rv.store(b.fmul(rv.load(kb.out, start, j), inverse), kb.out, start, j)
+        p = b.fmul(rv.load(kb.out, start, j), inverse)
+        rv.store(b.select(valid(j), p, rv.constant(0.0)) if zeros else p, kb.out, start, j)
 
     rv.loop(normalize, name="norm")
 
