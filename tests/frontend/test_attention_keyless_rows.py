@@ -5,6 +5,7 @@ uniform average of all the values (Keras scores masked keys -1e9, so such a row'
 Softmax layer zeroes such a row's weights. Both backends, checked against Keras in a fresh
 interpreter with the same weights."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -17,7 +18,9 @@ import frontend
 import graphc as gc
 from frontend import layers
 from frontend.models import Model
+from tests.export.onnx_checks import assert_model_matches_predict
 from tests.frontend.conftest import BACKENDS
+from tests.frontend.layer_checks import assert_gradients_match
 from tests.frontend.test_keras_files_out import keras_backend, needs_keras
 
 TOKENS = np.array([[1, 2, 0, 0, 0], [0, 0, 3, 4, 5], [1, 0, 2, 0, 3]], "int32")
@@ -175,3 +178,36 @@ def test_attention_keyless_rows_equal_keras(keras_results, backend, causal):
     np.testing.assert_allclose(got, keras_results[f"attention {causal}"], rtol=1e-5, atol=1e-5)
     no_key = arrays["value"][1].mean(0)  # the second sample has no key: the values' mean
     np.testing.assert_allclose(got[1, 0], no_key, atol=1e-5)
+
+
+@pytest.mark.parametrize("scores", [False, True])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keyless_rows_gradients_match_finite_differences(backend, scores):
+    """Blocked path (uniform rows: only the values get a gradient from them) and the returned
+    scores' path (zero rows), queries padded and a sample with no key at all."""
+    rng = np.random.default_rng(8)
+    query, value = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5, 3))
+    query_mask = np.array([[True, True, False, False], [True] * 4])
+    value_mask = np.array([[True, False, True, True, False], [False] * 5])
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=2, dtype="float64")
+    layer(gc.placeholder(query.shape, "float64"), gc.placeholder(value.shape, "float64"))
+
+    def build(q, v, qm, vm):
+        out = layer(q, v, query_mask=qm, value_mask=vm, use_causal_mask=True,
+                    return_attention_scores=scores)
+        return out[0] if scores else out
+
+    assert_gradients_match(backend, build, [query, value, query_mask, value_mask],
+                           weights=layer.weights)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
+                    reason="needs onnxruntime (graphc's 'onnx' extra)")
+@pytest.mark.parametrize("causal", [False, True])
+def test_onnx_export_of_padded_mha_matches_predict(tmp_path, causal):
+    tokens = layers.Input((5,), dtype="int32")
+    embedded = layers.Embedding(6, 4, mask_zero=True)(tokens)
+    attended = layers.MultiHeadAttention(2, 3)(embedded, embedded, use_causal_mask=causal)
+    model = Model(tokens, attended)
+    model.set_weights(JOBS["embedded_mha"][2])
+    assert_model_matches_predict(model, [TOKENS], tmp_path)
