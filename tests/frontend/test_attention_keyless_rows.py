@@ -48,6 +48,12 @@ result = np.concatenate([np.ravel(r) for r in layer(
     a["query"], a["value"], attention_mask=a["mask"], use_causal_mask=causal,
     return_attention_scores=True)])
 """,
+    "mha_dropout": """
+layer = keras.layers.MultiHeadAttention(2, 3, dropout=0.5)
+layer(a["query"], a["value"], attention_mask=a["mask"], use_causal_mask=causal)
+layer.set_weights(weights)
+result = layer(a["query"], a["value"], attention_mask=a["mask"], use_causal_mask=causal)
+""",
     "attention_masks": """
 layer = keras.layers.Attention()
 masks = [a["query_mask"], a["value_mask"]]
@@ -99,6 +105,7 @@ JOBS = {  # name: (case, arrays, weights, causal)
        for causal in (False, True)},
     **{f"mha scores {causal}": ("mha_scores", mha_arrays(), mha_weights(), causal)
        for causal in (False, True)},
+    "mha dropout": ("mha_dropout", mha_arrays(), mha_weights(), True),
     **{f"attention {causal}": ("attention_masks", attention_arrays(), [], causal)
        for causal in (False, True)},
 }
@@ -157,9 +164,17 @@ def test_mha_returned_scores_equal_keras(keras_results, backend, causal):
                                atol=1e-5)
 
 
-def mha_outputs(backend, causal, scores):
+@needs_keras
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mha_with_dropout_at_inference_equals_keras(keras_results, backend):
+    """Keras takes its masked Softmax layer whenever dropout > 0: keyless queries get 0."""
+    got = mha_outputs(backend, True, scores=False, dropout=0.5)
+    np.testing.assert_allclose(got, keras_results["mha dropout"], rtol=1e-5, atol=1e-5)
+
+
+def mha_outputs(backend, causal, scores, dropout=0.0):
     _, arrays, weights, _ = JOBS[f"mha {causal}"]
-    layer = layers.MultiHeadAttention(2, 3)
+    layer = layers.MultiHeadAttention(2, 3, dropout=dropout)
     holders = [gc.placeholder(arrays[n].shape, arrays[n].dtype.name) for n in arrays]
     out = layer(*holders[:2], attention_mask=holders[2], use_causal_mask=causal,
                 return_attention_scores=scores)
