@@ -11,7 +11,9 @@ them into one dict so a functional model records, saves and replays every input.
 Masks, as Keras 3 combines them: `query_mask` (batch, T), `value_mask` and `key_mask`
 (batch, S) - each given, or else the Keras mask the input carries (`Embedding(mask_zero=True)`,
 `Masking`) - are ANDed with `attention_mask` (batch, T, S) and the causal mask; the output
-carries the query's mask.
+carries the query's mask. A query no key counts for (e.g. a padded one) attends uniformly to
+all keys, as Keras 3's dot_product_attention; where Keras takes its masked Softmax layer
+instead (scores returned, dropout > 0, several attention axes) its weights are zeros, here too.
 """
 
 from __future__ import annotations
@@ -160,8 +162,13 @@ class MultiHeadAttention(Layer):
                    ((self.query_dense, query), (self.key_dense, key), (self.value_dense, value)))
         mask = self._mask(inputs, q, k)
         heads = [self._flatten_sequence(t) for t in (q, k, v)]
-        if return_attention_scores or not flash_applies(heads, self.dropout, training):
-            context, probabilities = self._attend(*heads, mask, use_causal_mask, training)
+        # Keras runs these through its masked Softmax layer, which zeroes keyless rows
+        softmax_layer = return_attention_scores or self.dropout > 0 or q.ndim != 4
+        keyless_rows = "zeros" if softmax_layer and mask is not None else "uniform"
+        if keyless_rows == "zeros" or return_attention_scores or not flash_applies(
+                heads, self.dropout, training):
+            context, probabilities = self._attend(*heads, mask, use_causal_mask, training,
+                                                  keyless_rows)
         else:  # blocked attention: the (T, S) scores are never held
             context = gc.transpose(gc.flash_attention(
                 *heads, mask, scale=1.0 / math.sqrt(self.key_dim), causal=use_causal_mask
@@ -177,12 +184,13 @@ class MultiHeadAttention(Layer):
             x = gc.reshape(x, (-1, _length(x.shape[1:-2]), x.shape[-2], x.shape[-1]))
         return gc.transpose(x, (0, 2, 1, 3))
 
-    def _attend(self, q, k, v, mask, causal, training):
+    def _attend(self, q, k, v, mask, causal, training, keyless_rows):
         """softmax(q k^T / sqrt(key_dim)) v per head (scale, mask and softmax in one kernel),
         dropout on the probabilities."""
         scores = gc.matmul(q, k, transpose_b=True)
         scale = 1.0 / math.sqrt(self.key_dim)
-        probabilities = gc.masked_softmax(scores, mask, scale=scale, causal=causal)
+        probabilities = gc.masked_softmax(scores, mask, scale=scale, causal=causal,
+                                          keyless_rows=keyless_rows)
         dropped = self._dropout_layer.call(probabilities, training=training)
         context = gc.matmul(dropped, v)  # (batch, heads, seq, value_dim)
         return gc.transpose(context, (0, 2, 1, 3)), probabilities

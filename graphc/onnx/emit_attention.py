@@ -1,6 +1,7 @@
 """ONNX emitter for graphc's blocked attention op (graphc/ops/flash_attention.py): ONNX has no
 such op, so the export writes the plain formula (the (Lq, Lk) scores as a tensor), packed as
-graphc packs it: the context, then each query's logsumexp (0 for a query with no key)."""
+graphc packs it: the context, then each query's logsumexp (log(Lk) for a query with no key,
+whose weights are uniform)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ def emit_flash_attention(b, node, ins):
         lse = b.reduce("ReduceLogSumExp", scores, [-1], keepdims=True)
     else:
         kept = b.add("Where", [valid, scores, b.scalar(LARGE_NEGATIVE, node.dtype)])
-        weights = b.add("Where", [valid, b.add("Softmax", [kept], axis=-1),
-                                  b.scalar(0, node.dtype)])
-        counted = b.add("Where", [valid, b.scalar(1, node.dtype), b.scalar(0, node.dtype)])
-        some = b.reduce("ReduceMax", counted, [-1], keepdims=True)
-        lse = b.add("Mul", [b.reduce("ReduceLogSumExp", kept, [-1], keepdims=True), some])
+        counted = b.add("Cast", [valid], to=1)  # 1: FLOAT
+        some = b.add("Cast", [b.reduce("ReduceMax", counted, [-1], keepdims=True)], to=9)
+        # a row with no key scores 0 everywhere: uniform weights, logsumexp log(Lk)
+        kept = b.add("Where", [some, kept, b.scalar(0, node.dtype)])
+        weights = b.add("Softmax", [kept], axis=-1)
+        lse = b.reduce("ReduceLogSumExp", kept, [-1], keepdims=True)
     context = b.add("MatMul", [weights, v])
     return b.add("Concat", [context, lse], axis=-1)
 

@@ -93,14 +93,17 @@ def emit_layer_norm(b, node, ins):
 
 
 def emit_masked_softmax(b, node, ins):
-    """softmax(x * scale) over keys, where the mask (and, if causal, the lower triangle) holds;
-    0 elsewhere."""
+    """softmax(x * scale) over keys, masked keys (and, if causal, those above the diagonal)
+    scoring -1e9: ~0 where some key counts, uniform on a row with none (Keras's rule) or, with
+    keyless_rows="zeros", 0 wherever a key does not count."""
     scores = b.add("Mul", [ins[0], b.scalar(node.attr("scale"), node.dtype)])
     valid = masked_positions(b, node, ins)
     if valid is None:
         return b.add("Softmax", [scores], axis=-1)
     kept = b.add("Where", [valid, scores, b.scalar(LARGE_NEGATIVE, node.dtype)])
     weights = b.add("Softmax", [kept], axis=-1)
+    if node.attr("keyless_rows", "uniform") == "uniform":
+        return weights
     return b.add("Where", [valid, weights, b.scalar(0, node.dtype)])
 
 

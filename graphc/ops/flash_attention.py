@@ -1,17 +1,20 @@
 """Blocked ("flash") attention as one op: `flash_attention(q, k, v[, mask], scale, causal)` with
 q (batch, heads, Lq, Dk), k (batch, heads, Lk, Dk), v (batch, heads, Lk, Dv) returns
 softmax(scale * q k^T) v over the keys that count (mask and causality as `masked_softmax`;
-a query with no key that counts gets zeros), and never holds the (Lq, Lk) scores: its kernel
-(graphc/backends/llvm/flash_attention.py) walks tiles of queries x keys with an online softmax.
+a query with no key that counts gets the mean of all Lk values, as Keras), and never holds
+the (Lq, Lk) scores: its kernel (graphc/backends/llvm/flash_attention.py) walks tiles of
+queries x keys with an online softmax.
 
 The output packs, like the recurrent ops' reserve space, the context and the backward pass's
 saved statistic: (batch, heads, Lq, Dv + 1), the last slot the logsumexp of each query's
-scaled scores (0 for a query with no key). `gc.flash_attention` slices the context out.
+scaled scores (log(Lk) for a query with no key: its scores all count as 0).
+`gc.flash_attention` slices the context out.
 
 The gradient op `flash_attention_grad(g, q, k, v, out[, mask])` recomputes each score tile
 from the saved logsumexp: P = exp(s - lse), dV = P^T dO, dS = P (dO v^T - D) with
 D = rowsum(dO * O) - g_lse (the logsumexp slot's own gradient), dQ = scale dS k,
-dK = scale dS^T q; it returns them flat per (batch, head): (batch, heads, Lq Dk + Lk (Dk + Dv)).
+dK = scale dS^T q (a query with no key adds dO / Lk to every dV row and nothing else); it
+returns them flat per (batch, head): (batch, heads, Lq Dk + Lk (Dk + Dv)).
 Second derivatives are not provided (the gradient op has no VJP).
 """
 
@@ -69,8 +72,9 @@ def impl_flash_attention(q, k, v, mask=None, *, scale, causal):
     e = np.where(valid, np.exp(s - top), 0.0)
     total = e.sum(axis=-1, keepdims=True)
     some = total > 0
-    context = np.where(some, (e @ v) / np.where(some, total, 1.0), 0.0)
-    lse = np.where(some, top + np.log(np.where(some, total, 1.0)), 0.0)
+    uniform = v.mean(axis=-2, keepdims=True)  # a row with no key: every score counts as 0
+    context = np.where(some, (e @ v) / np.where(some, total, 1.0), uniform)
+    lse = np.where(some, top + np.log(np.where(some, total, 1.0)), np.log(k.shape[-2]))
     return np.concatenate([context, lse], axis=-1).astype(q.dtype)
 
 
@@ -107,7 +111,10 @@ def impl_flash_attention_grad(g, q, k, v, out, mask=None, *, scale, causal):
     g_out = g[..., :dv_size].astype(np.float64)
     delta = (g_out * out[..., :dv_size]).sum(axis=-1, keepdims=True) - g[..., dv_size:]
     d_scores = scale * p * (g_out @ np.swapaxes(v, -1, -2) - delta)
-    grads = (d_scores @ k, np.swapaxes(d_scores, -1, -2) @ q, np.swapaxes(p, -1, -2) @ g_out)
+    # a row with no key weighs every value 1/Lk whatever the scores: dV only
+    weights = np.where(valid.any(axis=-1, keepdims=True), p, 1.0 / k.shape[-2])
+    grads = (d_scores @ k, np.swapaxes(d_scores, -1, -2) @ q,
+             np.swapaxes(weights, -1, -2) @ g_out)
     flat = [x.reshape(x.shape[0], x.shape[1], -1) for x in grads]
     return np.concatenate(flat, axis=-1).astype(q.dtype)
 
@@ -152,6 +159,7 @@ defop(
         _case(4, 4, 3, 2, scale=0.7, causal=True),
         _case(3, 5, 2, 2, In((2, 1, 1, 5), "bool", "bool"), scale=1.0, causal=False),
         _case(4, 4, 2, 3, In((4, 4), "bool", "bool"), scale=0.7, causal=True),
+        _case(3, 5, 2, 2, In((2, 2, 3, 1), "bool", "bool"), scale=0.7, causal=False),
     ],
     doc="softmax(scale * q k^T) v over the keys that count, packed with each query's "
     "logsumexp; tiles of queries x keys, the (Lq, Lk) scores never held.",

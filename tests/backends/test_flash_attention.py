@@ -33,7 +33,7 @@ def _arrays(lq, lk, dk, dv, dtype):
     normal = [rng.standard_normal(s).astype(dtype) for s in
               ((2, 3, lq, dk), (2, 3, lk, dk), (2, 3, lk, dv), (2, 3, lq, dv))]
     keys = rng.random((2, 1, 1, lk)) > 0.3
-    keys[1] = False  # the second sample has no key: its rows are zeros
+    keys[1] = False  # the second sample has no key: its rows are uniform
     pairs = rng.random((lq, lk)) > 0.5
     pairs[0] = False  # so has the first query under the pair mask
     return normal + [keys, pairs]
@@ -81,7 +81,9 @@ def test_flash_attention_is_the_masked_softmax_path(causal):
         results = gc.function([q, k, v, mask], outputs, backend=backend)(*arrays, keys)
         for a, b in zip(results[:1] + results[2:5], results[1:2] + results[5:]):
             np.testing.assert_allclose(a, b, atol=1e-12)
-        assert not results[1][0].any()  # the sample with no key
+        # the sample with no key: every query gets the mean of all values (Keras's -1e9 rule)
+        uniform = np.broadcast_to(arrays[2][0].mean(axis=-2, keepdims=True), results[1][0].shape)
+        np.testing.assert_allclose(results[1][0], uniform, atol=1e-12)
 
 
 def test_flash_attention_rejects_mismatched_inputs():

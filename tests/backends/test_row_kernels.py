@@ -1,6 +1,7 @@
 """The vectorized row kernels (masked_softmax, layer_norm and their gradients) against the NumPy
 interpreter on row lengths that are not multiples of the vector width (1, 7, 33, 257), with
-per-key and per-row masks and causality, on one and on two threads (each in a fresh process,
+per-key and per-row masks and causality (rows with no key that counts included), on one and
+on two threads (each in a fresh process,
 as the thread count is fixed when the runtime starts)."""
 
 
@@ -24,6 +25,8 @@ def _functions(length, dtype):
         gc.layer_norm(x, 1e-3),
         gc.grad(gc.sum(gc.layer_norm(x, 1e-3) * g), x),
         gc.grad(gc.sum(gc.masked_softmax(x, keys, scale=0.3, causal=True) * g), x),
+        gc.masked_softmax(x, keys, scale=0.3, causal=True, keyless_rows="zeros"),
+        gc.grad(gc.sum(gc.masked_softmax(x, rows, scale=1.7) * g * g), x),
     ]
     return [x, g, keys, rows], outputs
 
@@ -32,7 +35,9 @@ def _arrays(length, dtype):
     rng = np.random.default_rng(length)
     x = (rng.standard_normal((3, 2, 5, length)) * 3 + 1).astype(dtype)
     g = rng.standard_normal((3, 2, 5, length)).astype(dtype)
-    return [x, g, rng.random((3, 1, 1, length)) > 0.3, rng.random((3, 1, 5, 1)) > 0.3]
+    keys, rows = rng.random((3, 1, 1, length)) > 0.3, rng.random((3, 1, 5, 1)) > 0.3
+    keys[1, ..., 0], rows[2, 0, 3] = False, False  # keyless rows: uniform, gradient 0
+    return [x, g, keys, rows]
 
 
 def largest_errors() -> dict:

@@ -20,12 +20,14 @@ def data(*shape, dtype="float32"):
     return RNG.standard_normal(shape).astype(dtype)
 
 
-def np_softmax(x, mask=None):
+def np_softmax(x, mask=None, keyless_rows="zeros"):
+    """Keras 3's masked Softmax layer; with keyless_rows="uniform" its attention kernels (a
+    row with no key that counts is then uniform, not zeros)."""
     if mask is not None:
         x = np.where(mask, x, -1e9)
     e = np.exp(x - x.max(-1, keepdims=True))
     p = e / e.sum(-1, keepdims=True)
-    return p if mask is None else np.where(mask, p, 0.0)
+    return p if mask is None or keyless_rows == "uniform" else np.where(mask, p, 0.0)
 
 
 def np_mha(layer, query, value, key, mask=None):
@@ -175,7 +177,7 @@ def np_attention(query, value, key, scores_of, value_mask=None, causal=False):
     if causal:
         tri = np.tril(np.ones(scores.shape[-2:], bool))
         mask = tri if mask is None else mask & tri
-    weights = np_softmax(scores, mask)
+    weights = np_softmax(scores, mask, keyless_rows="uniform")  # Keras: scores - 1e9
     return weights @ value
 
 

@@ -55,7 +55,9 @@ def _both_paths(layer, build, arrays, backend):
 def test_mha_blocked_path_matches_the_softmax_path(backend, causal):
     query, value = RNG.standard_normal((3, 7, 6)), RNG.standard_normal((3, 33, 5))
     query_mask, value_mask = RNG.random((3, 7)) > 0.2, RNG.random((3, 33)) > 0.3
-    value_mask[1] = False  # a sample with no key: its context is zeros
+    # padded queries are keyless: uniform on the blocked path, zeros with the scores returned,
+    # as in Keras (tests/frontend/test_attention_keyless_rows.py); here the rest must agree
+    query_mask[:], value_mask[:, 0] = True, True
     layer = layers.MultiHeadAttention(num_heads=3, key_dim=7, value_dim=2, dtype="float64")
 
     def build(q, v, qm, vm, scores):

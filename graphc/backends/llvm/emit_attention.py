@@ -1,7 +1,9 @@
 """The masked_softmax kernel (graphc/ops/attention.py): each thread takes a share of the rows;
 a row (one query's scores over the keys) is read three times while it sits in cache, in vector
 chunks (row_vectors.py): its masked maximum, the exponentials and their sum (written to the
-output), the scaling."""
+output), the scaling. A row with no key that counts has every score -1e9, so it comes out
+uniform (Keras's rule), or zeros with keyless_rows="zeros"; the gradient kernel gives 0 on
+such rows."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def _softmax_row(kb, node, rv, r, dims):
     """Three vector passes over score row r: masked maximum, exponentials and their sum
     (written to the output), normalization."""
     b, start = kb.b, kb.b.mul(r, dims[-1])
-    valid = _key_validity(kb, node, rv, r, dims)
+    valid = _key_validity(kb, node, rv, r, dims, node.inputs[1:])
     scale, masked = rv.constant(node.attr("scale")), rv.constant(LARGE_NEGATIVE)
 
     def score(j):
@@ -46,23 +48,26 @@ def _softmax_row(kb, node, rv, r, dims):
     total = rv.total(rv.loop(exponentials, [rv.constant(0.0)], name="sum")[0])
     inverse = rv.splat(b.fdiv(ir.Constant(total.type, 1.0), total))
 
+    zeros = node.attr("keyless_rows", "uniform") == "zeros"
+
     def normalize(j):
         p = b.fmul(rv.load(kb.out, start, j), inverse)
-        rv.store(b.select(valid(j), p, rv.constant(0.0)), kb.out, start, j)
+        rv.store(b.select(valid(j), p, rv.constant(0.0)) if zeros else p, kb.out, start, j)
 
     rv.loop(normalize, name="norm")
 
 
 def emit_masked_softmax_grad(kb, node):
-    """scale * p * (g - sum(g * p)) row by row: one pass for the sum, one for the output."""
-    b, (grad, probabilities) = kb.b, kb.ins
+    """scale * p * (g - sum(g * p)) row by row: one pass for the sum, one for the output (with a
+    mask or causality, scale is 0 on rows where no key counts)."""
+    b, (grad, probabilities) = kb.b, kb.ins[:2]
     dims = kb.dims(node)
     lo, hi = kb.split(kb.count(dims[:-1]))
     rv = RowVectors(kb, node.dtype, dims[-1])
-    scale = rv.constant(node.attr("scale"))
 
     def row(r):
         start = b.mul(r, dims[-1])
+        scale = _live_row_scale(kb, node, rv, r, dims)
 
         def add_product(j, total):
             product = b.fmul(rv.load(grad, start, j), rv.load(probabilities, start, j))
@@ -80,20 +85,41 @@ def emit_masked_softmax_grad(kb, node):
     return kb.finish()
 
 
-def _key_validity(kb, node, rv, r, dims):
-    """valid(j): <VL x i1>, where keys j.. of score row r count (mask and causality)."""
+def _live_row_scale(kb, node, rv, r, dims):
+    """<VL x float>: the op's scale on score row r if a key of it counts, else 0 (without a
+    mask every row counts key 0, causal or not)."""
+    b, scale = kb.b, rv.constant(node.attr("scale"))
+    if len(node.inputs) == 2:
+        return scale
+    valid = _key_validity(kb, node, rv, r, dims, node.inputs[2:])
+
+    def any_valid(j, seen):
+        return [b.or_(seen, b.and_(valid(j), rv.in_row(j)))]
+
+    none = rv.splat(ir.Constant(ir.IntType(1), 0))
+    seen = rv.loop(any_valid, [none], name="live")[0]
+    live = b.icmp_unsigned("!=", b.bitcast(seen, ir.IntType(rv.vl)), ir.Constant(
+        ir.IntType(rv.vl), 0))
+    return b.select(live, scale, rv.constant(0.0))
+
+
+def _key_validity(kb, node, rv, r, dims, masks):
+    """valid(j): <VL x i1>, where keys j.. of score row r count (the mask, the one node in
+    `masks` if any, read from the kernel input of the same position, and causality)."""
     b, x = kb.b, node.inputs[0]
-    mask = node.inputs[1] if len(node.inputs) == 2 else None
+    mask = masks[0] if masks else None
+    if mask is not None:
+        pointer = kb.ins[len(node.inputs) - 1]
     query = rv.splat(b.srem(r, dims[-2]))
     if mask is not None:
         mask_start = mask_row_start(kb, mask, x.shape, r, dims)
         per_key = not mask.shape[-1] == 1 != x.shape[-1]  # else one flag for the whole row
-        row_flag = None if per_key else rv.splat(kb.load(kb.ins[1], mask_start, "bool"))
+        row_flag = None if per_key else rv.splat(kb.load(pointer, mask_start, "bool"))
 
     def valid(j):
         ok = rv.splat(ir.Constant(ir.IntType(1), 1))
         if mask is not None:
-            ok = rv.load_bool(kb.ins[1], mask_start, j) if per_key else row_flag
+            ok = rv.load_bool(pointer, mask_start, j) if per_key else row_flag
         if node.attr("causal"):
             ok = b.and_(ok, b.icmp_signed("<=", rv.positions(j), query))
         return ok

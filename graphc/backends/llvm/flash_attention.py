@@ -5,7 +5,8 @@ buffer) into a (queries x keys) block on the stack, then per query row the onlin
 (scale, mask, the running maximum and sum, exponentials written back over S, the context row
 rescaled when the maximum grows), then
 O_i += P V_j, a GEMM that accumulates straight into the packed output. At the end each row is
-divided by its sum and the logsumexp stored in the last slot. The (Lq, Lk) scores are never
+divided by its sum and the logsumexp stored in the last slot (a row that no key counts for
+gets the mean of all values and log(Lk), as Keras's -1e9 scores give). The (Lq, Lk) scores are never
 held: a thread's memory is one block."""
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class FlashForward:
             self.key_tile(head, first, rows, q_rows, out_rows, key, keys)
 
         t.tiles(c64(0), keys_end, t.bk, key_tile)
-        self.kb.loop(c64(0), rows, lambda r: self.finish_row(out_rows, r), name="finish")
+        self.kb.loop(c64(0), rows, lambda r: self.finish_row(head, out_rows, r), name="finish")
 
     def key_tile(self, head, first, rows, q_rows, out_rows, key, keys):
         b, t = self.b, self.t
@@ -98,16 +99,33 @@ class FlashForward:
         self.kb.store(new, self.top, r, t.dtype)
         self.rescale(out_rows, r, factor)
 
-    def finish_row(self, out_rows, r):
-        """context / sum and logsumexp = max + log(sum); zeros for a row with no key."""
+    def finish_row(self, head, out_rows, r):
+        """context / sum and logsumexp = max + log(sum); for a row with no key (only a mask
+        makes one) every score counts as 0: the mean of all Lk values and log(Lk)."""
         b, t = self.b, self.t
         total = self.kb.load(self.total, r, t.dtype)
         some = b.fcmp_ordered(">", total, self.constant(0.0))
         self.rescale(out_rows, r, b.select(some, b.fdiv(self.constant(1.0), total),
                                            self.constant(0.0)))
         lse = b.fadd(self.kb.load(self.top, r, t.dtype), vecmath.emit_log(b, total))
+        keys = b.sitofp(t.lk, self.scalar)
         slot = b.add(b.mul(r, c64(self.width)), c64(t.dv))
-        self.kb.store(b.select(some, lse, self.constant(0.0)), out_rows, slot, t.dtype)
+        self.kb.store(b.select(some, lse, vecmath.emit_log(b, keys)), out_rows, slot, t.dtype)
+        if t.mask is not None:
+            with b.if_then(b.not_(some)):
+                self.add_mean_value(head, out_rows, r, b.fdiv(self.constant(1.0), keys))
+
+    def add_mean_value(self, head, out_rows, r, inverse):
+        """The context part of packed output row r (zeros) += the mean of the head's values."""
+        b, t, rv = self.b, self.t, self.context
+        start, weight = b.mul(r, c64(self.width)), rv.splat(inverse)
+
+        def key(n):
+            value = t.rows_of(t.v, b.add(b.mul(head, t.lk), n), t.dv)
+            rv.loop(lambda j: rv.store(b.fadd(rv.load(out_rows, start, j), b.fmul(
+                rv.load(value, c64(0), j), weight)), out_rows, start, j), name="mean")
+
+        self.kb.loop(c64(0), t.lk, key, name="key")
 
     def rescale(self, out_rows, r, factor):
         """The context part of packed output row r times `factor`."""

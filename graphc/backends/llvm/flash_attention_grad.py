@@ -5,14 +5,18 @@ can see them (with `causal`, those at or after the tile's first key):
   S = Q_i K_j^T; P = exp(scale S - lse) where keys count, 0 elsewhere (the saved logsumexp);
   dV_j += P^T dO_i; dP = dO_i V_j^T; dS = scale P (dP - D) with D = rowsum(dO * O) - g_lse;
   dQ_i += dS K_j; dK_j += dS^T Q_i
-five one-thread GEMMs on blocks of the thread's stack; the (Lq, Lk) scores are never held."""
+five one-thread GEMMs on blocks of the thread's stack; the (Lq, Lk) scores are never held.
+With a mask, a query that no key counts for (uniform weights, Keras's rule) adds dO / Lk to
+every dV row afterwards."""
 
 from __future__ import annotations
+
+from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.flash_tiles import FlashTiles, add, fold_lanes
-from graphc.backends.llvm.irutil import c64
+from graphc.backends.llvm.irutil import I1, c64
 from graphc.backends.llvm.row_vectors import RowVectors
 
 
@@ -39,6 +43,30 @@ class FlashBackward:
         dv = t.at(dk, b.mul(t.lk, c64(t.dk)))
         t.zero(dq, size)
         t.tiles(c64(0), t.lk, t.bk, lambda key, keys: self.key_tile(head, key, keys, dq, dk, dv))
+        if t.mask is not None:  # only a mask leaves a query with no key
+            self.kb.loop(c64(0), t.lq, lambda r: self.keyless_row(head, r, dv), name="keyless")
+
+    def keyless_row(self, head, r, dv):
+        """A query that no key counts for weighs every value 1/Lk whatever its scores: dO / Lk
+        into every dV row (its P and dS in the tiles are 0)."""
+        b, t, kb = self.b, self.t, self.kb
+        keys = RowVectors(kb, t.dtype, t.lk)
+        valid = t.key_validity(keys, head, r, c64(0))
+        none = keys.splat(ir.Constant(I1, 0))
+        seen = keys.loop(lambda j, seen: [b.or_(seen, valid(j))], [none], name="live")[0]
+        lanes = ir.IntType(keys.vl)
+        dead = b.icmp_unsigned("==", b.bitcast(seen, lanes), ir.Constant(lanes, 0))
+        with b.if_then(dead):
+            rv, packed = self.packed, b.mul(b.add(b.mul(head, t.lq), r), c64(self.width))
+            weight = rv.splat(b.fdiv(ir.Constant(rv.V.element, 1.0),
+                                     b.sitofp(t.lk, rv.V.element)))
+
+            def key(n):
+                row = b.mul(n, c64(t.dv))
+                rv.loop(lambda j: rv.store(b.fadd(rv.load(dv, row, j), b.fmul(
+                    rv.load(self.g, packed, j), weight)), dv, row, j), name="dv")
+
+            kb.loop(c64(0), t.lk, key, name="key")
 
     def key_tile(self, head, key, keys, dq, dk, dv):
         b, t = self.b, self.t
