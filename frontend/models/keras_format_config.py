@@ -30,6 +30,7 @@ KERAS_ONLY_OPTIONS = {
     "flash_attention": (None,),
     "sliding_window": (None,),
     "loss_scale_factor": (None,),
+    "ignore_class": (None,),  # SparseCategoricalCrossentropy's; Keras writes it always
     "renorm": (False,),
     "renorm_clipping": (None,),
     "renorm_momentum": (0.99,),  # Keras's default; used only with renorm
