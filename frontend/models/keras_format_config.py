@@ -41,6 +41,7 @@ DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy")
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 MODEL_MODULES = {"Sequential": "keras", "Functional": "keras.src.models.functional"}
 ONE_PAIR_OPTIONS = {"ZeroPadding1D": ("padding",), "Cropping1D": ("cropping",)}
+KERAS_3_NAMES = {"Deconvolution2D": "Conv2DTranspose"}  # graphc's Keras 1/2 classes Keras 3 lacks
 NOT_IN_KERAS = {"SpatialDropout1D": ("trainable",), "SpatialDropout2D": ("trainable",)}
 
 
@@ -139,7 +140,7 @@ def to_keras(spec, tensors: dict, module: str = "keras.layers"):
         return spec
     if "class_name" not in spec or not isinstance(spec.get("config"), dict):
         return {k: to_keras(v, tensors, module_of(k, module)) for k, v in spec.items()}
-    class_name = spec["class_name"]
+    class_name = KERAS_3_NAMES.get(spec["class_name"], spec["class_name"])
     config = {k: to_keras(v, tensors, module_of(k, module)) for k, v in spec["config"].items()}
     if class_name in MODEL_CLASSES and "layers" in config:
         config["layers"] = [layer_to_keras(layer, tensors) for layer in spec["config"]["layers"]]
