@@ -15,6 +15,7 @@ import inspect
 from frontend.compat import signature_names
 from frontend.layers.base import Layer
 from frontend.layers.registry import BASE_KWARGS, LAYERS
+from frontend.models.keras_format_masks import drop_mask_ops, keras_op_names
 
 # Keras 3 options graphc's layers and initializers lack -> the values that mean what graphc does.
 KERAS_ONLY_OPTIONS = {
@@ -69,7 +70,8 @@ def from_keras(spec, where: str):
     if isinstance(out.get("config"), dict) and class_name:
         out["config"] = drop_keras_only(class_name, out["config"], where)
         if class_name in MODEL_CLASSES and "layers" in out["config"]:
-            out["config"] = model_config_from_keras(out["config"])
+            ops = keras_op_names(spec["config"]["layers"])
+            out["config"] = model_config_from_keras(drop_mask_ops(out["config"], ops, where))
     return out
 
 

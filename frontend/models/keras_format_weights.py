@@ -17,6 +17,7 @@ import numpy as np
 
 from frontend.models.archive import FileFormatError
 from frontend.models.keras_format_h5 import h5py, require_h5py, stored_dataset, walk
+from frontend.models.keras_format_masks import is_keras_op
 
 RNN_CLASSES = ("LSTM", "GRU", "SimpleRNN", "RNN")
 ATTENTION_GROUPS = ("query_dense", "key_dense", "value_dense", "output_dense")
@@ -34,9 +35,7 @@ def snake_case(class_name: str) -> str:
 def layer_paths(layer_specs: list, prefix: str = "layers") -> list:
     """[(layer name, path)] for the non-input layers of a model config, in Keras's order."""
     used, paths = {}, []
-    for spec in layer_specs:
-        if spec["class_name"] == "InputLayer":
-            continue
+    for spec in non_input(layer_specs):
         base = snake_case(spec["class_name"])
         count = used.get(base, 0)
         used[base] = count + 1
@@ -69,7 +68,8 @@ def variable_groups(spec: dict) -> list:
 
 
 def non_input(layer_specs: list) -> list:
-    return [s for s in layer_specs if s["class_name"] != "InputLayer"]
+    """The layers that Keras keeps weights groups for: not inputs, not recorded Keras ops."""
+    return [s for s in layer_specs if s["class_name"] != "InputLayer" and not is_keras_op(s)]
 
 
 def vars_path(layer_path: str, group: str) -> str:

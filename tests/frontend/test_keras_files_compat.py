@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import frontend as keras
+from tests.frontend.conftest import BACKENDS
 from tests.frontend.test_keras_files import (
     assert_predicts_as_keras,
     fixture,
@@ -45,3 +46,31 @@ def test_ignore_class_loads_only_at_none(tmp_path):
     path = keras_file_with(tmp_path, ignore_class, name="compiled")
     with pytest.raises(ValueError, match="ignore_class=0.*ignore_class=None"):
         keras.models.load_model(path)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_functional_masks_keras_records_as_ops_load(ext, backend):
+    keras.backend.set_default_backend(backend)
+    model = keras.models.load_model(fixture("masked", ext))
+    assert [type(layer).__name__ for layer in model.layers if "Equal" in type(layer).__name__] == []
+    assert_predicts_as_keras(model, "masked")  # padded steps in both inputs: masks matter
+
+
+def mask_op(config, name):
+    return next(layer for layer in config["config"]["layers"] if layer["name"] == name)
+
+
+def test_recorded_ops_that_are_not_keras_masks_are_named(tmp_path):
+    def other_value(config):
+        mask_op(config, "not_equal_2")["inbound_nodes"][0]["args"][1] = 3
+
+    with pytest.raises(ValueError, match=r"Keras ops \['not_equal_2'\].*mask_zero=True"):
+        keras.models.load_model(keras_file_with(tmp_path, other_value, name="masked"))
+
+    def used_as_value(config):
+        history = mask_op(config, "concatenate_1")["inbound_nodes"][0]["args"][0][1]
+        history["config"]["keras_history"] = ["any_1", 0, 0]
+
+    with pytest.raises(ValueError, match=r"mask ops \['any_1'\] are used as values"):
+        keras.models.load_model(keras_file_with(tmp_path, used_as_value, name="masked"))
