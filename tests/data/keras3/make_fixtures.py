@@ -18,7 +18,8 @@ import numpy as np
 from keras import layers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LEGACY_H5 = ("mlp", "cnn", "functional", "compiled", "masked")  # also written as Keras 2 style .h5 files
+# also written as Keras 2 style .h5 files
+LEGACY_H5 = ("mlp", "cnn", "functional", "compiled", "masked")
 WEIGHTS_H5 = ("mlp", "rnn", "functional")  # also written as Keras 3 .weights.h5 files
 
 
