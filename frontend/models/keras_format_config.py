@@ -15,6 +15,7 @@ import inspect
 from frontend.compat import signature_names
 from frontend.layers.base import Layer
 from frontend.layers.registry import BASE_KWARGS, LAYERS
+from frontend.models.keras_format_masks import drop_mask_ops, keras_op_names
 
 # Keras 3 options graphc's layers and initializers lack -> the values that mean what graphc does.
 KERAS_ONLY_OPTIONS = {
@@ -30,6 +31,7 @@ KERAS_ONLY_OPTIONS = {
     "flash_attention": (None,),
     "sliding_window": (None,),
     "loss_scale_factor": (None,),
+    "ignore_class": (None,),  # SparseCategoricalCrossentropy's; Keras writes it always
     "renorm": (False,),
     "renorm_clipping": (None,),
     "renorm_momentum": (0.99,),  # Keras's default; used only with renorm
@@ -40,6 +42,7 @@ DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy")
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 MODEL_MODULES = {"Sequential": "keras", "Functional": "keras.src.models.functional"}
 ONE_PAIR_OPTIONS = {"ZeroPadding1D": ("padding",), "Cropping1D": ("cropping",)}
+KERAS_3_NAMES = {"Deconvolution2D": "Conv2DTranspose"}  # graphc's Keras 1/2 classes Keras 3 lacks
 NOT_IN_KERAS = {"SpatialDropout1D": ("trainable",), "SpatialDropout2D": ("trainable",)}
 
 
@@ -67,7 +70,8 @@ def from_keras(spec, where: str):
     if isinstance(out.get("config"), dict) and class_name:
         out["config"] = drop_keras_only(class_name, out["config"], where)
         if class_name in MODEL_CLASSES and "layers" in out["config"]:
-            out["config"] = model_config_from_keras(out["config"])
+            ops = keras_op_names(spec["config"]["layers"])
+            out["config"] = model_config_from_keras(drop_mask_ops(out["config"], ops, where))
     return out
 
 
@@ -138,7 +142,7 @@ def to_keras(spec, tensors: dict, module: str = "keras.layers"):
         return spec
     if "class_name" not in spec or not isinstance(spec.get("config"), dict):
         return {k: to_keras(v, tensors, module_of(k, module)) for k, v in spec.items()}
-    class_name = spec["class_name"]
+    class_name = KERAS_3_NAMES.get(spec["class_name"], spec["class_name"])
     config = {k: to_keras(v, tensors, module_of(k, module)) for k, v in spec["config"].items()}
     if class_name in MODEL_CLASSES and "layers" in config:
         config["layers"] = [layer_to_keras(layer, tensors) for layer in spec["config"]["layers"]]

@@ -89,8 +89,8 @@ def refuse_non_keras_layers(model) -> None:
             f"format (format=None) instead"
         )
     foreign = [
-        f"'{layer.name}' ({type(layer).__name__})"
-        for layer in model.layers
+        f"'{name}' ({type(layer).__name__})"
+        for name, layer in nested_layers(model)
         if type(layer).__name__ in GRAPHC_ONLY or not type(layer).__module__.startswith("frontend.")
     ]
     if foreign:
@@ -98,3 +98,13 @@ def refuse_non_keras_layers(model) -> None:
             f"Cannot save model '{model.name}' in Keras 3's format: Keras 3 cannot load its "
             f"layers {', '.join(foreign)}. Save it in graphc's format (format=None) instead"
         )
+
+
+def nested_layers(layer, prefix: str = "") -> list:
+    """[(path name, layer)] of `layer`'s sublayers at every depth: a nested model's layers,
+    a wrapper's (TimeDistributed, Bidirectional) layer, an RNN's cell."""
+    found = []
+    for sub in layer._sublayers():
+        name = f"{prefix}{sub.name}"
+        found += [(name, sub), *nested_layers(sub, f"{name}/")]
+    return found

@@ -16,23 +16,14 @@ import re
 import numpy as np
 
 from frontend.models.archive import FileFormatError
-
-try:
-    import h5py
-except ImportError:  # the `h5` extra; only Keras-format files need it
-    h5py = None
+from frontend.models.keras_format_h5 import h5py, require_h5py, stored_dataset, walk
+from frontend.models.keras_format_masks import is_keras_op
 
 RNN_CLASSES = ("LSTM", "GRU", "SimpleRNN", "RNN")
 ATTENTION_GROUPS = ("query_dense", "key_dense", "value_dense", "output_dense")
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 # Variables Keras keeps after graphc's: Normalization's sample `count` (adapt() leaves it 0).
 KERAS_ONLY_VARIABLES = {"Normalization": [np.zeros((), "int32")]}
-
-
-def require_h5py(what: str):
-    if h5py is None:
-        raise ImportError(f"{what} needs h5py: pip install h5py (or graphc's 'h5' extra)")
-    return h5py
 
 
 def snake_case(class_name: str) -> str:
@@ -44,9 +35,7 @@ def snake_case(class_name: str) -> str:
 def layer_paths(layer_specs: list, prefix: str = "layers") -> list:
     """[(layer name, path)] for the non-input layers of a model config, in Keras's order."""
     used, paths = {}, []
-    for spec in layer_specs:
-        if spec["class_name"] == "InputLayer":
-            continue
+    for spec in non_input(layer_specs):
         base = snake_case(spec["class_name"])
         count = used.get(base, 0)
         used[base] = count + 1
@@ -79,7 +68,8 @@ def variable_groups(spec: dict) -> list:
 
 
 def non_input(layer_specs: list) -> list:
-    return [s for s in layer_specs if s["class_name"] != "InputLayer"]
+    """The layers that Keras keeps weights groups for: not inputs, not recorded Keras ops."""
+    return [s for s in layer_specs if s["class_name"] != "InputLayer" and not is_keras_op(s)]
 
 
 def vars_path(layer_path: str, group: str) -> str:
@@ -87,26 +77,22 @@ def vars_path(layer_path: str, group: str) -> str:
 
 
 def read_group(h5file, path: str, where: str) -> list:
-    """The datasets '0', '1', ... of `path` (none if Keras wrote no group: no variables)."""
-    if path not in h5file:
+    """The datasets '0', '1', ... of `path` (none if Keras wrote no group: no variables),
+    unread: their shapes are checked before their data (a tiny file may declare huge ones)."""
+    group = walk(h5file, path, where)
+    if group is None:
         return []
-    group = h5file[path]
     if not isinstance(group, h5py.Group):
         raise FileFormatError(f"{where}: {path} is not an HDF5 group")
     keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
     if any(not k.isdigit() for k in keys):
         raise FileFormatError(f"{where}: {path} holds {keys}; Keras names variables 0, 1, ...")
-    arrays = []
-    for key in keys:
-        dataset = group[key]
-        if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "biuf":
-            raise FileFormatError(f"{where}: {path}/{key} is not a numeric dataset")
-        arrays.append(np.asarray(dataset[()]))
-    return arrays
+    return [stored_dataset(walk(group, key, where), f"{path}/{key}", where) for key in keys]
 
 
 def assign_layer_weights(layer, arrays: list, path: str, where: str) -> None:
-    """Set `layer`'s weights to `arrays`, once their number and shapes all match."""
+    """Set `layer`'s weights to `arrays` (arrays or unread datasets), once their number and
+    shapes all match."""
     wanted = [tuple(w.shape) for w in layer.weights]
     found = [tuple(a.shape) for a in arrays]
     if found != wanted:
@@ -115,7 +101,7 @@ def assign_layer_weights(layer, arrays: list, path: str, where: str) -> None:
             f"{wanted}, but the file's {path} holds arrays of shapes {found}"
         )
     for var, value in zip(layer.weights, arrays):
-        var.set_value(value.astype(var.dtype))
+        var.set_value(np.asarray(value[()]).astype(var.dtype))
 
 
 def load_keras_weights(model, layer_specs: list, source, where: str) -> None:

@@ -8,13 +8,9 @@ import os
 import zipfile
 
 from frontend.models.archive import expansion_limit, read_members
+from frontend.models.keras_format_h5 import h5py, require_h5py, walk
 from frontend.models.keras_format_save import keras_config
-from frontend.models.keras_format_weights import (
-    h5py,
-    load_keras_weights,
-    require_h5py,
-    write_keras_weights,
-)
+from frontend.models.keras_format_weights import load_keras_weights, write_keras_weights
 from frontend.models.legacy_h5_weights import is_hdf5, load_legacy_weights
 from graphc.files import atomic_write
 
@@ -49,6 +45,6 @@ def load_keras_weights_file(model, path: str) -> None:
         return load_keras_weights(model, layers, member["model.weights.h5"], path)
     with h5py.File(path, "r") as h5file:
         if "layer_names" in h5file.attrs or "model_weights" in h5file:  # Keras 2's layout
-            group = h5file.get("model_weights", h5file)
+            group = walk(h5file, "model_weights", path) or h5file
             return load_legacy_weights(model, group, path)
     return load_keras_weights(model, layers, path, path)

@@ -18,7 +18,7 @@ from frontend.models.keras_format import (
     refuse_lambdas,
 )
 from frontend.models.keras_format_config import from_keras
-from frontend.models.keras_format_weights import h5py, require_h5py
+from frontend.models.keras_format_h5 import h5py, require_h5py, walk
 from frontend.models.legacy_h5_weights import json_attribute, load_legacy_weights
 
 
@@ -40,7 +40,7 @@ def load_legacy_h5(path: str, custom_objects=None, compile=True, safe_mode=True)
         refuse_lambdas(config, safe_mode, where)
         with lambda_safe_mode(safe_mode), config_faults_named(where):
             model = model_from_keras_config(config, custom_objects, where)
-        load_legacy_weights(model, h5file["model_weights"], path)
+        load_legacy_weights(model, walk(h5file, "model_weights", path), path)
         training = json_attribute(h5file, "training_config", path)
     if compile and isinstance(training, dict):
         where = f"{path}: training_config"

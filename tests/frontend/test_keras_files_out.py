@@ -225,3 +225,56 @@ def test_the_default_format_stays_graphcs_own(tmp_path):
     model.save_weights(tmp_path / "w.weights.h5")
     with h5py.File(tmp_path / "w.weights.h5", "r") as f:
         assert "layers/conv2d/vars/0" in f
+
+
+class Doubling(layers.Layer):  # a user-defined layer: Keras 3 has no class of that name
+    def call(self, inputs):
+        return inputs * 2
+
+
+def test_layers_keras_lacks_are_refused_inside_models_and_wrappers(tmp_path):
+    inner = keras.Sequential([keras.Input((4,)), layers.Lambda(lambda t: t * 2, name="twice")])
+    x = keras.Input((4,))
+    nested = keras.Model(x, layers.Dense(2)(inner(x)))
+    wrapped = keras.Sequential(
+        [keras.Input((3, 4)), layers.TimeDistributed(layers.Lambda(lambda t: t + 1, name="inc"))]
+    )
+    custom = keras.Sequential(
+        [keras.Input((4,)), keras.Sequential([keras.Input((4,)), Doubling(name="doubling")])]
+    )
+    for model, refused in (
+        (nested, r"'sequential\w*/twice' \(Lambda\)"),
+        (wrapped, r"'time_distributed\w*/inc' \(Lambda\)"),
+        (custom, r"'sequential\w*/doubling' \(Doubling\)"),
+    ):
+        with pytest.raises(ValueError, match=f"Keras 3 cannot load its layers {refused}"):
+            model.save(tmp_path / "m.keras", format="keras3")
+        assert not (tmp_path / "m.keras").exists()
+
+
+def deconvolution_model():
+    with pytest.warns(DeprecationWarning):
+        deconv = layers.Deconvolution2D(3, 3, 3, output_shape=(None, 7, 7, 3))
+    model = keras.Sequential([keras.Input((5, 5, 2)), deconv])
+    rng = np.random.default_rng(4)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.weights])
+    return model
+
+
+def test_deconvolution2d_is_written_as_conv2d_transpose(tmp_path):
+    model = deconvolution_model()
+    model.save(tmp_path / "d.keras", format="keras3")
+    config = json.loads(zipfile.ZipFile(tmp_path / "d.keras").read("config.json"))
+    assert [layer["class_name"] for layer in config["config"]["layers"]][-1] == "Conv2DTranspose"
+    x = np.random.default_rng(5).normal(size=(2, 5, 5, 2)).astype("float32")
+    again = keras.models.load_model(tmp_path / "d.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@needs_keras
+def test_real_keras_loads_a_deconvolution2d_model(tmp_path):
+    model = deconvolution_model()
+    model.save(tmp_path / "d.keras", format="keras3")
+    x = np.random.default_rng(5).normal(size=(2, 5, 5, 2)).astype("float32")
+    (theirs,), _ = keras_predictions(tmp_path, [(tmp_path / "d.keras", x, None)])
+    np.testing.assert_allclose(theirs[0], model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

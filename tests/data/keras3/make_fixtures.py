@@ -18,7 +18,8 @@ import numpy as np
 from keras import layers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LEGACY_H5 = ("mlp", "cnn", "functional")  # also written as Keras 2 style .h5 files
+# also written as Keras 2 style .h5 files
+LEGACY_H5 = ("mlp", "cnn", "functional", "compiled", "masked")
 WEIGHTS_H5 = ("mlp", "rnn", "functional")  # also written as Keras 3 .weights.h5 files
 
 
@@ -178,14 +179,49 @@ def nested():
     return model
 
 
+def compiled():
+    """Compile settings whose Keras configs carry Keras-only keys (ignore_class, schedules)."""
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3)], name="compiled")
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.01, 100)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[
+            keras.metrics.SparseCategoricalAccuracy(),
+            keras.metrics.SparseTopKCategoricalAccuracy(k=2),
+            keras.metrics.SparseCategoricalCrossentropy(from_logits=True),
+        ],
+    )
+    return model
+
+
+def masked():
+    """Functional masks: Keras records Embedding(mask_zero=True)'s as a NotEqual op and
+    Masking's as NotEqual then Any, passed to the RNNs as mask= arguments."""
+    tokens = keras.Input((5,), dtype="int32")
+    h = layers.Embedding(20, 4, mask_zero=True)(tokens)
+    h = layers.LSTM(3, return_sequences=True)(h)
+    features = keras.Input((5, 2))
+    g = layers.GRU(2)(layers.Masking(0.0)(features))
+    out = layers.Concatenate()([layers.GRU(2)(h), g])
+    model = keras.Model([tokens, features], out, name="masked")
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
 def inputs_for(model, rng):
     xs = []
     for tensor in model.inputs:
         shape = (3,) + tuple(tensor.shape[1:])
         if "int" in str(tensor.dtype):
-            xs.append(rng.integers(0, 20, size=shape).astype("int32"))
+            tokens = rng.integers(0, 20, size=shape)
+            if model.name == "masked":  # padded (masked) steps at the end and the start
+                tokens[0, 3:] = tokens[1, :2] = 0
+            xs.append(tokens.astype("int32"))
         else:
-            xs.append(rng.normal(size=shape).astype("float32"))
+            values = rng.normal(size=shape).astype("float32")
+            if model.name == "masked":
+                values[2, 1:3] = 0.0
+            xs.append(values)
     return xs
 
 
@@ -214,7 +250,7 @@ def main(names):
     for name, build in [
         ("mlp", mlp), ("cnn", cnn), ("conv1d", conv1d), ("rnn", rnn),
         ("functional", functional), ("misc", misc), ("extra", extra),
-        ("nested", nested),
+        ("nested", nested), ("compiled", compiled), ("masked", masked),
     ]:
         model = build()  # every model, so that the random streams stay the same
         if not names or name in names:
