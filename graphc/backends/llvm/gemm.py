@@ -48,6 +48,7 @@ from graphc.backends.llvm.gemm_variant import (
     GemmVariant,
     counted_loop,
     declare,
+    entry_prologue,
     round_up,
 )
 from graphc.backends.llvm.irutil import I32, I64, PTR, c64
@@ -107,14 +108,7 @@ class GemmEntry:
         self.emit_dispatch(b)
 
     def emit_dispatch(self, b):
-        a = self.a
-        M, N = a["M"], a["N"]
-        with b.if_then(b.or_(b.icmp_signed("<=", M, c64(0)), b.icmp_signed("<=", N, c64(0)))):
-            b.ret_void()
-        nt = b.sext(a["nthreads"], I64)
-        nt = b.select(b.icmp_signed("<", nt, c64(1)), c64(1), nt)
-        t = b.sext(a["tid"], I64)
-        nvec = b.sdiv(b.add(N, c64(self.g.vl - 1)), c64(self.g.vl))
+        M, N, nt, t, nvec = entry_prologue(b, self.a, self.g.vl)
         rows_per = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), MR)
         cost_cols = b.mul(b.sdiv(b.add(nvec, b.sub(nt, c64(1))), nt), round_up(b, M, MR))
         cost_rows = b.mul(nvec, rows_per)

@@ -31,7 +31,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm import jit, vecmath
 from graphc.backends.llvm.gemm_microkernel import MR, NV, k_loop
-from graphc.backends.llvm.gemm_variant import counted_loop, declare, round_up
+from graphc.backends.llvm.gemm_variant import counted_loop, declare, entry_prologue, round_up
 from graphc.backends.llvm.irutil import F32, I1, I32, I64, PTR, VOID, c64
 from graphc.ops.quant import GROUP, LANES
 
@@ -139,13 +139,7 @@ def emit_entry(spec, fn, panels):
     fewer than MR rows per thread (a batch of 1 still uses every thread)."""
     a = dict(zip(ENTRY_ARGS, fn.args, strict=True))
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    M, N = a["M"], a["N"]
-    with b.if_then(b.or_(b.icmp_signed("<=", M, c64(0)), b.icmp_signed("<=", N, c64(0)))):
-        b.ret_void()
-    nt = b.sext(a["nthreads"], I64)
-    nt = b.select(b.icmp_signed("<", nt, c64(1)), c64(1), nt)
-    t = b.sext(a["tid"], I64)
-    nvec = b.sdiv(b.add(N, c64(LANES - 1)), c64(LANES))
+    M, N, nt, t, nvec = entry_prologue(b, a, LANES)
     by_cols = b.icmp_signed("<", M, b.mul(nt, c64(MR)))
     share = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), MR)
     r0 = b.select(by_cols, c64(0), clamp(b, b.mul(t, share), M))

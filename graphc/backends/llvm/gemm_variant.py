@@ -98,3 +98,15 @@ def counted_loop(b, start, stop, step, body, name):
 
 def round_up(b, x, multiple):
     return b.mul(b.sdiv(b.add(x, c64(multiple - 1)), c64(multiple)), c64(multiple))
+
+
+def entry_prologue(b, a, lanes: int):
+    """A GEMM entry's start: return at once for an empty C; else (M, N, nthreads (at least
+    1), tid, the number of `lanes`-wide column vectors of C), all i64."""
+    M, N = a["M"], a["N"]
+    with b.if_then(b.or_(b.icmp_signed("<=", M, c64(0)), b.icmp_signed("<=", N, c64(0)))):
+        b.ret_void()
+    nt = b.sext(a["nthreads"], I64)
+    nt = b.select(b.icmp_signed("<", nt, c64(1)), c64(1), nt)
+    t = b.sext(a["tid"], I64)
+    return M, N, nt, t, b.sdiv(b.add(N, c64(lanes - 1)), c64(lanes))
