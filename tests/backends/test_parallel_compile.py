@@ -86,6 +86,7 @@ def test_a_part_failing_in_its_process_names_the_module_and_the_error():
         return text.encode()
 
     assert compile_parts(["a", "b", "c"], compile_one, "m") == [b"a", b"b", b"c"]
+    assert compile_parts([], compile_one, "m") == []
     with pytest.raises(RuntimeError, match="module 'm' failed: ValueError: no such instruction"):
         compile_parts(["a", "bad"], compile_one, "m")
 

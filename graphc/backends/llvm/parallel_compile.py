@@ -64,6 +64,8 @@ def unpack(payload: bytes) -> list:
 
 def compile_parts(parts: list, compile_one, name: str) -> list:
     """[compile_one(part) for part in parts], the parts after the first in forked children."""
+    if not parts:
+        return []
     children = [_fork(part, compile_one) for part in parts[1:]]
     first = compile_one(parts[0])
     return [first] + [_collect(child, part, compile_one, name)
