@@ -38,12 +38,14 @@ def objdump_program() -> str | None:
     return shutil.which("objdump") or shutil.which("llvm-objdump")
 
 
-def disassemble(payload: bytes, objdump: str) -> dict:
-    """{function: its disassembly} of an object file's bytes."""
+def disassemble(objects: list, objdump: str) -> dict:
+    """{function: its disassembly} of object files' bytes (one module's, or its parts')."""
     with tempfile.TemporaryDirectory(prefix="graphc-view-") as folder:
-        path = Path(folder) / "module.o"
-        path.write_bytes(payload)
-        done = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(path)],
+        paths = []
+        for k, code in enumerate(objects):
+            paths.append(Path(folder) / f"part{k}.o")
+            paths[-1].write_bytes(code)
+        done = subprocess.run([objdump, "-d", "--no-show-raw-insn", *map(str, paths)],
                               capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{objdump} could not disassemble the cached module: "
@@ -88,7 +90,7 @@ def module_code(fn, assembly: bool | None = None) -> ModuleCode:
         return ModuleCode(ir, None, "assembly left out (gc.view(..., assembly=False))")
     payload, objdump = cached_object(llvm, ir), objdump_program()
     if payload is not None and objdump is not None:
-        return ModuleCode(ir, disassemble(payload, objdump),
+        return ModuleCode(ir, disassemble(llvm.parallel_compile.unpack(payload), objdump),
                           f"disassembled by {Path(objdump).name} from the compiled object")
     if assembly or len(ir) < SMALL_MODULE:
         text = llvm.jit.assembly_of(ir, f"{fn.name or 'function'} (for gc.view)")

@@ -57,6 +57,18 @@ def test_the_assembly_is_disassembled_from_the_cached_object(step, tmp_path, mon
         assert "ret" in data["asm"][kernel.name]
 
 
+@pytest.mark.skipif(view_assembly.objdump_program() is None, reason="no objdump installed")
+def test_a_module_compiled_in_parts_is_disassembled_from_all_of_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GRAPHC_COMPILE_PROCESSES", "2")
+    monkeypatch.setattr(view_assembly.get_backend("llvm").parallel_compile, "MIN_SPLIT_CHARS", 0)
+    step = called_step()
+    data = page_data(view(step, tmp_path / "v.html").read_text())
+    assert data["asm_source"].startswith("disassembled by")
+    for kernel in step.kernels:
+        assert data["asm"][kernel.name].startswith(kernel.function + ":")
+
+
 def test_without_objdump_a_small_module_is_compiled_again(step, tmp_path, monkeypatch):
     monkeypatch.setattr(view_assembly, "objdump_program", lambda: None)
     data = page_data(view(step, tmp_path / "v.html").read_text())

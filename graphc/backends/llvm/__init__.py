@@ -29,9 +29,9 @@ import hashlib
 import sys
 import time
 
-from graphc.backends.llvm import jit, program_cache
+from graphc.backends.llvm import jit, parallel_compile, program_cache
 from graphc.backends.llvm.buffers import plan_memory
-from graphc.backends.llvm.emit import generate
+from graphc.backends.llvm.emit import generate, generate_units  # noqa: F401 (generate: API)
 from graphc.backends.llvm.kernel_info import describe_kernels
 from graphc.backends.llvm.peak import cycle_counter, machine_peak  # noqa: F401 (for gc.profile)
 from graphc.backends.llvm.profiling import ProfiledExecutable
@@ -54,9 +54,11 @@ def compile(run, use_cache: bool = True, profile: bool = False):  # noqa: A001 -
     fused = run.run("fused", fuse_kernels)
     schedule = run.measure("schedule", schedule_kernels, fused)
     program = run.measure("plan memory", plan_memory, schedule, expanded)
-    text, functions = run.measure("emit", generate, program, profile)
+    units, functions = run.measure("emit", generate_units, program, profile)
+    text = units.text()
     module = "graphc_fn_" + hashlib.sha1(text.encode()).hexdigest()[:10]
-    compiled = run.measure("compile", jit.compile_ir, text, module)
+    parts = module_parts(units, text)
+    compiled = run.measure("compile", jit.compile_ir, text, module, None, 3, parts)
     kernels = describe_kernels(program, functions, text, compiled.seconds)
     if jit.debug_level() >= 1:
         print_kernels(module, kernels)
@@ -64,6 +66,14 @@ def compile(run, use_cache: bool = True, profile: bool = False):  # noqa: A001 -
         program_cache.store(key, nodes, program, kernels, text, compiled.seconds)
     executable = ProfiledExecutable if profile else Executable
     return run.measure("load", executable, program, compiled, functions, kernels)
+
+
+def module_parts(units, text: str) -> list | None:
+    """The module in parts for several compiling processes, when it is big enough to pay."""
+    count = parallel_compile.processes()
+    if count < 2 or len(text) < parallel_compile.MIN_SPLIT_CHARS:
+        return None
+    return units.parts(count)
 
 
 def load_cached(run, key, nodes, expanded):

@@ -16,8 +16,11 @@ before profiling existed.
 
 from __future__ import annotations
 
+import re
+
 from llvmlite import ir
 
+from graphc.backends.llvm import gemm_library
 from graphc.backends.llvm.emitters import emitter_for
 from graphc.backends.llvm.irutil import (
     I8,
@@ -41,16 +44,18 @@ STEP = "graphc_step"
 
 class ModuleText:
     """Functions emitted into throwaway llvmlite modules, merged as text: definitions once
-    by name, identical kernels once by content, declarations only when nothing defines them."""
+    by name, identical kernels once by content, declarations only when nothing defines them.
+    Each added module is a unit (a kernel, or the entry) that `parts` can compile apart."""
 
     def __init__(self):
         self.definitions: dict = {}
         self.declarations: dict = {}
         self.by_content: dict = {}
+        self.units: list = []  # (kernel name or None, the names its module defines)
 
     def add_module(self, module: ir.Module, kernel: ir.Function | None = None) -> str | None:
         """Add every function of `module`; returns the final name of `kernel`."""
-        final = None
+        final, names = None, []
         for gv in module.global_values:
             if isinstance(gv, ir.Function) and gv.is_declaration:
                 self.declarations.setdefault(gv.name, str(gv))
@@ -60,21 +65,65 @@ class ModuleText:
                 key = text.replace(f'@"{gv.name}"', '@"KERNEL"')
                 final = self.by_content.setdefault(key, gv.name)
                 if final != gv.name:
-                    continue
+                    return final  # the same code is a unit already
             self.definitions.setdefault(gv.name, text)
+            names.append(gv.name)
+        self.units.append((None if kernel is None else final, names))
         return final
 
     def text(self) -> str:
+        return self._text(self.definitions, set())
+
+    def parts(self, count: int) -> list:
+        """The module as `count` (or fewer) modules to compile apart and load together: units
+        spread by size; a kernel another part calls is defined with external linkage."""
+        loads = [[0, []] for _ in range(max(1, count))]
+        for unit in sorted(self.units, key=lambda u: -self._size(u[1])):
+            lightest = min(loads, key=lambda load: load[0])
+            lightest[0] += self._size(unit[1])
+            lightest[1].append(unit)
+        used = [units for _, units in loads if units]
+        shared = {kernel for kernel, _ in self.units if kernel is not None} if len(used) > 1 \
+            else set()
+        return [self._part(units, shared) for units in used]
+
+    def _size(self, names) -> int:
+        return sum(len(self.definitions.get(name, "")) for name in names)
+
+    def _part(self, units, kernels) -> str:
+        names = {name for _, unit_names in units for name in unit_names}
+        defined = {n: self.definitions[n] for n in self.definitions if n in names}
+        return self._text(defined, kernels)
+
+    def _text(self, defined: dict, exported: set) -> str:
+        """`defined` with every other name this module uses declared; names in `exported`
+        lose their internal linkage (another part calls them)."""
         decls = [t for name, t in self.declarations.items() if name not in self.definitions]
-        return "\n".join(decls + list(self.definitions.values())) + "\n"
+        decls += [DECLARE.sub("declare ", t.split("\n", 1)[0], count=1)
+                  for name, t in self.definitions.items()
+                  if name not in defined and name in exported]
+        bodies = [INTERNAL.sub("define ", t, count=1) if name in exported else t
+                  for name, t in defined.items()]
+        return "\n".join(decls + bodies) + "\n"
+
+
+DECLARE = re.compile(r"^define (internal |private )?")
+INTERNAL = re.compile(r"^define (internal|private) ")
 
 
 def generate(program, profile: bool = False) -> tuple[str, list]:
     """(module text, the function name each call runs); profile=True times each call."""
+    out, names = generate_units(program, profile)
+    return out.text(), names
+
+
+def generate_units(program, profile: bool = False) -> tuple[ModuleText, list]:
+    """generate's ModuleText (which can also split the module in parts) and names."""
     out = ModuleText()
     names = [out.add_module(*emit_call(call, program.syms)) for call in program.calls]
     out.add_module(emit_step(program, names, profile))
-    return out.text(), names
+    gemm_library.load_pending()  # the GEMM variants the kernels call, compiled at once
+    return out, names
 
 
 def emit_call(call, syms):

@@ -1,7 +1,9 @@
 """GEMM variants as a library: each variant of gemm.define_gemm is compiled once per process in
 a module of its own (disk-cached like any module) and its symbol registered with LLVM, so the
 modules of compiled functions only declare and call it. A function's module then stays small
-(its kernels and entry), and every later function reuses the same GEMM code.
+(its kernels and entry), and every later function reuses the same GEMM code. Emitting a module
+only declares the variants it calls; `load_pending` then loads them from the disk cache, or
+compiles the missing ones at once in several processes (~0.1 s each, once per machine).
 
 The variants compile with no IR optimization pipeline (SPEED_LEVEL 0; code generation still
 at O3): their IR is vectorized and register-blocked by hand, and measured on Zen 4 the O3
@@ -15,11 +17,12 @@ import threading
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm, jit, objects
+from graphc.backends.llvm import gemm, jit, mcjit, objects, parallel_compile, threads
 from graphc.backends.llvm.irutil import VOID
 
 _LOADED: dict = {}  # symbol -> CompiledModule (kept alive: it owns the code)
 VARIANTS: dict = {}  # symbol -> define_gemm arguments
+_PENDING: list = []  # symbols declared by emitted modules and not loaded yet
 _LOCK = threading.Lock()
 SPEED_LEVEL = 0  # jit.compile_ir's IR optimization level for the variants (see above)
 GEMM_TYPE = ir.FunctionType(VOID, gemm.ENTRY_TYPES)
@@ -27,9 +30,13 @@ GEMM_TYPE = ir.FunctionType(VOID, gemm.ENTRY_TYPES)
 
 def gemm_function(module: ir.Module, dtype, transpose_a, transpose_b, bias, activation,
                   accumulate) -> ir.Function:
-    """Declare the GEMM variant in `module`, compiling and registering it first if needed."""
+    """Declare the GEMM variant in `module`; load_pending makes it callable."""
     variant = (dtype, transpose_a, transpose_b, bias, activation, accumulate)
-    name = load_variant(variant)
+    name = gemm.gemm_name(*variant)
+    with _LOCK:
+        if name not in _LOADED:
+            _PENDING.append(name)
+        VARIANTS[name] = variant
     existing = module.globals.get(name)
     return existing if existing is not None else ir.Function(module, GEMM_TYPE, name=name)
 
@@ -38,15 +45,51 @@ def load_variant(variant: tuple) -> str:
     """Make the GEMM variant callable from JIT code (disk cache first); returns its symbol."""
     name = gemm.gemm_name(*variant)
     with _LOCK:
+        VARIANTS[name] = variant
         if name not in _LOADED:
             compiled = objects.load(repr(variant), name)
             if compiled is None:
-                library = ir.Module(name=name)
-                gemm.define_gemm(library, *variant)
-                text = str(library)
+                text = variant_ir(name)
                 compiled = jit.compile_ir(text, name, speed_level=SPEED_LEVEL)
                 objects.remember(repr(variant), text, jit.options_tag(SPEED_LEVEL))
-            llvm.add_symbol(name, compiled.address(name))
-            _LOADED[name] = compiled
-            VARIANTS[name] = variant
+            _register(name, compiled)
     return name
+
+
+def load_pending() -> None:
+    """Make every variant that emitted modules declared callable: from the disk cache, else
+    compiled, the missing ones split among the compiling processes."""
+    with _LOCK:
+        names = [name for name in dict.fromkeys(_PENDING) if name not in _LOADED]
+        _PENDING.clear()
+        missing = []
+        for name in names:
+            compiled = objects.load(repr(VARIANTS[name]), name)
+            if compiled is None:
+                missing.append(name)
+            else:
+                _register(name, compiled)
+        count = min(len(missing), parallel_compile.processes())
+        groups = [missing[k::count] for k in range(count)]
+        for group, payload in zip(groups, mcjit.compile_apart(groups, _group_objects,
+                                                              "the GEMM library")):
+            for name, code in zip(group, parallel_compile.unpack(payload)):
+                objects.store(repr(VARIANTS[name]), code)
+                threads.ensure_runtime()  # the variants call graphc_barrier
+                _register(name, mcjit.load_object(code, name))
+
+
+def _group_objects(names: list) -> bytes:
+    return parallel_compile.pack([mcjit.object_code(variant_ir(name), name, SPEED_LEVEL)
+                                  for name in names])
+
+
+def variant_ir(name: str) -> str:
+    library = ir.Module(name=name)
+    gemm.define_gemm(library, *VARIANTS[name])
+    return str(library)
+
+
+def _register(name: str, compiled) -> None:
+    llvm.add_symbol(name, compiled.address(name))
+    _LOADED[name] = compiled

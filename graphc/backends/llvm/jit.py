@@ -46,7 +46,7 @@ _RUNTIME_REFERENCE = re.compile(r'^declare [^\n]*@"?graphc_(barrier|parallel_run
 
 
 def compile_ir(ir_text: str, name: str, debug: int | None = None,
-               speed_level: int = 3) -> CompiledModule:
+               speed_level: int = 3, parts: list | None = None) -> CompiledModule:
     """Compile LLVM IR text to native code (or load it from the disk cache).
 
     Args:
@@ -56,8 +56,10 @@ def compile_ir(ir_text: str, name: str, debug: int | None = None,
       speed_level: 0-3, the IR optimization pipeline (O3 by default). 0 runs none: for IR that
         is already vectorized and blocked by hand (the GEMM library), where O3 costs ~2/3 of
         the compile time and gains nothing measurable. Part of the disk cache key.
+      parts: the same module split in modules that link together (emit.ModuleText.parts):
+        on a cache miss they compile at once in several processes (parallel_compile.py).
     Raises RuntimeError naming the module when the IR does not parse or verify.
     """
     if _RUNTIME_REFERENCE.search(ir_text):
         threads.ensure_runtime()
-    return compile_module(ir_text, name, debug, speed_level)
+    return compile_module(ir_text, name, debug, speed_level, parts)

@@ -7,6 +7,7 @@ and jit.py, above both, links the runtime into modules that call it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import llvmlite.binding as llvm
 
-from graphc.backends.llvm import cache
+from graphc.backends.llvm import cache, parallel_compile
 
 _LOCK = threading.RLock()  # LLVM's global context is not safe to use from two threads at once
 # No fork() in the middle of a compile: the child would inherit LLVM's state half-changed.
@@ -103,13 +104,15 @@ def options_tag(speed_level: int = 3) -> str:
 
 
 def compile_module(ir_text: str, name: str, debug: int | None = None,
-                   speed_level: int = 3) -> CompiledModule:
-    """jit.compile_ir without linking the thread-pool runtime: the IR must not call it."""
+                   speed_level: int = 3, parts: list | None = None) -> CompiledModule:
+    """jit.compile_ir without linking the thread-pool runtime: the IR must not call it.
+    `parts`: the same module as several that link together (emit.ModuleText.parts), compiled
+    at once in processes of their own when the disk cache misses (parallel_compile.py)."""
     options = options_tag(speed_level)
     level = debug_level(debug)
     with _LOCK:
         start = time.perf_counter()
-        compiled = _load_or_compile(ir_text, name, level, start, speed_level, options)
+        compiled = _load_or_compile(ir_text, name, level, start, speed_level, options, parts)
     if level >= 1:
         how = "loaded from cache" if compiled.from_cache else "compiled"
         print(f"graphc: {name}: {how} in {compiled.seconds * 1e3:.1f} ms", file=sys.stderr)
@@ -125,7 +128,7 @@ def assembly_of(ir_text: str, name: str, speed_level: int = 3) -> str:
 
 
 def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_level: int,
-                     options: str) -> CompiledModule:
+                     options: str, parts: list | None = None) -> CompiledModule:
     cpu, features = host_cpu()
     key = cache.cache_key(ir_text, cpu, features, options)
     if level < 2:  # higher levels want the optimized IR, which only a real compile produces
@@ -133,16 +136,38 @@ def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_le
         if payload is not None:
             engine = _engine_from_object(payload)
             return CompiledModule(name, engine, time.perf_counter() - start, True, None)
-    module = _parse_and_optimize(ir_text, name, speed_level)
-    optimized_ir = str(module)
-    payload = host_target_machine().emit_object(module)
-    if level >= 2:
-        _dump(name, ".ll", optimized_ir)
-    if level >= 3:
-        _dump(name, ".s", host_target_machine().emit_assembly(module))
+    if parts is not None and len(parts) > 1 and level < 2:  # dumps want the whole module
+        payload, optimized_ir = _compile_parts(parts, name, speed_level), None
+    else:
+        module = _parse_and_optimize(ir_text, name, speed_level)
+        optimized_ir = str(module)
+        payload = host_target_machine().emit_object(module)
+        if level >= 2:
+            _dump(name, ".ll", optimized_ir)
+        if level >= 3:
+            _dump(name, ".s", host_target_machine().emit_assembly(module))
     cache.store(key, payload)
     engine = _engine_from_object(payload)
     return CompiledModule(name, engine, time.perf_counter() - start, False, optimized_ir)
+
+
+def _compile_parts(parts: list, name: str, speed_level: int) -> bytes:
+    return parallel_compile.pack(compile_apart(
+        parts, lambda text: object_code(text, name, speed_level), name))
+
+
+def compile_apart(parts: list, compile_one, name: str) -> list:
+    """[compile_one(part) for part in parts], at once in forked processes (parallel_compile)."""
+    # llvmlite's own lock too: a fork while another thread is inside LLVM (numba, say) would
+    # leave the child's LLVM locked forever
+    with _LOCK, getattr(llvm.ffi.lib, "_lock", contextlib.nullcontext()):
+        return parallel_compile.compile_parts(parts, compile_one, name)
+
+
+def object_code(ir_text: str, name: str, speed_level: int = 3) -> bytes:
+    """The object file of `ir_text` (no disk cache)."""
+    with _LOCK:
+        return host_target_machine().emit_object(_parse_and_optimize(ir_text, name, speed_level))
 
 
 def _parse_and_optimize(ir_text: str, name: str, speed_level: int = 3) -> llvm.ModuleRef:
@@ -184,7 +209,8 @@ def _engine_from_object(payload: bytes) -> llvm.ExecutionEngine:
     holder.triple = tm.triple
     holder.data_layout = str(tm.target_data)
     engine = llvm.create_mcjit_compiler(holder, tm)
-    engine.add_object_file(llvm.ObjectFileRef.from_data(payload))
+    for code in parallel_compile.unpack(payload):  # parts of one module link to each other
+        engine.add_object_file(llvm.ObjectFileRef.from_data(code))
     engine.finalize_object()
     return engine
 

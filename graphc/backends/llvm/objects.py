@@ -2,7 +2,8 @@
 without first generating its LLVM IR (jit.compile_ir keys its cache by the IR text, which for
 a GEMM variant or a whole function takes longer to produce than to load).
 
-`remember(key, ir_text)` copies the object that jit.compile_ir cached for `ir_text` to `key`;
+`remember(key, ir_text)` copies the object that jit.compile_ir cached for `ir_text` to `key`
+(`store(key, payload)` saves object code made elsewhere);
 `load(key, name)` returns that code as a jit.CompiledModule, or None. Keys are hashed with the
 host CPU, its features, the llvmlite/LLVM versions and `source_digest()`: the sources of the
 passes and the backend, so an edited emitter never reuses stale code.
@@ -71,6 +72,11 @@ def remember(key: str, ir_text: str, options: str = "") -> None:
     payload = cache.load(cache.cache_key(ir_text, cpu, features, options))
     if payload is not None:
         cache.store(object_key(key), payload)
+
+
+def store(key: str, payload: bytes) -> None:
+    """Object code saved under `key` (what `load` reads)."""
+    cache.store(object_key(key), payload)
 
 
 def load(key: str, name: str):
