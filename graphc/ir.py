@@ -54,6 +54,8 @@ def user_site() -> str:
 
 def normalize_dtype(dtype: Any) -> str:
     """A dtype name from graphc's set, or a DtypeError naming the choices."""
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return dtype  # most calls, while graphs are built and rebuilt: np.dtype() costs more
     try:
         name = np.dtype(dtype).name
     except TypeError:
