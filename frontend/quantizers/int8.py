@@ -109,6 +109,10 @@ def unpacked_kernel(layer) -> np.ndarray:
 def int8_call(layer, inputs, training, product):
     """act(product(x, kernel, scale, bias, fused activation, static input scale)), the
     activation fused when it is relu or linear."""
+    if inputs.dtype == "bfloat16":  # mixed_bfloat16 (Keras: int8_from_mixed_bfloat16): the
+        # int8 op runs on float32, with the scale and bias the policy read as bfloat16
+        return gc.cast(int8_call(layer, gc.cast(inputs, "float32"), training, product),
+                       "bfloat16")
     if training:
         raise ValueError(
             f"{what(layer)} is quantized to int8: training it is not supported (its kernel is "
@@ -118,8 +122,7 @@ def int8_call(layer, inputs, training, product):
         _RECORDERS[-1].append((layer, inputs))
     dtype = inputs.dtype
     scale, bias = layer.kernel_scale, layer.bias
-    if dtype != "float32":
-        scale, bias = gc.cast(scale, dtype), None if bias is None else gc.cast(bias, dtype)
+    scale, bias = gc.cast(scale, dtype), None if bias is None else gc.cast(bias, dtype)
     name = activations.serialize(layer.activation)
     y = product(inputs, layer.kernel, scale, bias, name if name in FUSED else "linear",
                 layer.quantization["input_scale"])
