@@ -30,7 +30,6 @@ import graphc as gc
 from frontend.layers.tensor import current_context
 from frontend.layers.weight_options import add_weight_with_options
 from frontend.quantizers import int8
-from graphc.ir import user_site
 from graphc.ops import quant
 
 _ELLIPSIS = string.digits  # stand-ins for the axes "..." covers (never an equation letter)
@@ -112,12 +111,7 @@ def build_int8(layer, kernel_shape: tuple, bias_shape) -> None:
 def check_quantizable(layer, mode) -> Int8Plan:
     """The layer's plan, after the checks Keras and graphc's Dense make."""
     int8.check_mode(f"{int8.what(layer)}.quantize", mode)
-    if not layer.built:
-        raise ValueError(f"Cannot quantize {int8.what(layer)}: it is not built yet (call it on "
-                         f"an input or build the model first) (at {user_site()})")
-    if layer.quantization is not None:
-        raise ValueError(f"{int8.what(layer)} is already quantized "
-                         f"(mode {layer.quantization['mode']!r}) (at {user_site()})")
+    int8.check_state(layer)
     shape = tuple(layer.kernel.shape)
     plan = plan_for(layer, input_rank(layer), shape)
     k = kernel_matrix_shape(plan, shape)[0]

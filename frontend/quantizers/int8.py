@@ -37,6 +37,16 @@ def what(layer) -> str:
     return f"{type(layer).__name__} '{layer.name}'"
 
 
+def check_state(layer) -> None:
+    """A layer to quantize must be built and not quantized yet."""
+    if not layer.built:
+        raise ValueError(f"Cannot quantize {what(layer)}: it is not built yet (call it on an "
+                         f"input or build the model first) (at {user_site()})")
+    if layer.quantization is not None:
+        raise ValueError(f"{what(layer)} is already quantized "
+                         f"(mode {layer.quantization['mode']!r}) (at {user_site()})")
+
+
 def check_config(layer, quantization) -> dict | None:
     """A layer's saved `quantization` entry, checked (None: a float layer)."""
     if quantization is None:
@@ -80,12 +90,7 @@ def quantize_layer(layer, mode, base: type) -> None:
         raise NotImplementedError(
             f"{what(layer)}: its kernel rows hold {np.prod(layer.kernel.shape[:-1])} values "
             f"(< {MIN_ROWS}), faster in float32")
-    if not layer.built:
-        raise ValueError(f"Cannot quantize {what(layer)}: it is not built yet (call it on an "
-                         f"input or build the model first) (at {user_site()})")
-    if layer.quantization is not None:
-        raise ValueError(f"{what(layer)} is already quantized "
-                         f"(mode {layer.quantization['mode']!r}) (at {user_site()})")
+    check_state(layer)
     w = layer.kernel.get_value()
     bias = None if layer.bias is None else layer.bias.get_value()
     layer._trainable_weights, layer._non_trainable_weights = [], []
