@@ -152,13 +152,17 @@ def einsum_call(layer, inputs, training=False):
         free = x.shape[: x.ndim - plan.contracted]
         if plan.contracted != 1:
             x = gc.reshape(x, free + (math.prod(x.shape[len(free):]),))
-        y = gc.quantized_matmul(x, kernel, scale, None, "linear", input_scale)
+        # a bias over exactly the kernel's output axes, last in the output, joins the epilogue
+        fused = bias is not None and plan.output_order is None and bias.shape == plan.kernel_dims
+        y = gc.quantized_matmul(x, kernel, scale, gc.reshape(bias, (-1,)) if fused else None,
+                                activation if fused or bias is None else "linear", input_scale)
         if plan.kernel_dims != (y.shape[-1],):
             y = gc.reshape(y, free + plan.kernel_dims)
         if plan.output_order is not None:
             y = gc.transpose(y, plan.output_order)
-        y = y if bias is None else y + bias
-        return gc.relu(y) if activation == "relu" else y
+        if bias is None or fused:
+            return y
+        return gc.relu(y + bias) if activation == "relu" else y + bias
     return int8.int8_call(layer, inputs, training, product)
 
 
