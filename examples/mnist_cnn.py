@@ -7,13 +7,28 @@ Flatten -> Dropout(0.5) -> Dense(10, softmax), trained with Adam on mini-batches
 Offline, mnist.load_data() gives the 5,000 digits shipped with graphc: 4,000 to train on and
 1,000 to test on; the script fails if the test accuracy ends below 95%.
 
+With --mixed-bfloat16 it trains under Keras 3's "mixed_bfloat16" policy (float32 weights,
+bfloat16 compute where graphc has it). With --int8 the trained model is then quantized
+(model.quantize("int8"): the second convolution and the Dense; the first convolution, 3x3 on
+one channel, stays float32, as the warning says), evaluated again, drawn (mnist_cnn_int8.png)
+and saved/reloaded as int8 (mnist_cnn_int8.zip).
+
     python examples/mnist_cnn.py [--epochs 15] [--backend llvm|numpy] [--out out] [--smoke]
+                                 [--mixed-bfloat16] [--int8]
 """
 
 import sys
 import time
 
-from _common import check_reload, example_arguments, load_digits, output_folder
+from _common import (
+    apply_precision,
+    check_reload,
+    evaluate_int8,
+    example_arguments,
+    load_digits,
+    output_folder,
+    precision_arguments,
+)
 
 from frontend.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
 from frontend.models import Sequential
@@ -39,7 +54,9 @@ def build_model():
 
 
 def main():
-    args = example_arguments(__doc__, epochs=15, smoke_data="300 digits").parse_args()
+    parser = example_arguments(__doc__, epochs=15, smoke_data="300 digits")
+    args = precision_arguments(parser).parse_args()
+    apply_precision(args)
     out = output_folder(args)
     # channels_last images, as Keras: (n, 28, 28, 1)
     (x_train, y_train), (x_test, y_test) = load_digits((28, 28, 1), 300 if args.smoke else None)
@@ -66,6 +83,8 @@ def main():
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f}")
     check_reload(model, x_test[:200], out / "mnist_cnn.zip")
+    if args.int8:
+        evaluate_int8(model, x_test, y_test, accuracy, out, "mnist_cnn")
     if not args.smoke and len(x_test) == 1000 and accuracy < TARGET_ACCURACY:
         sys.exit(f"test accuracy {accuracy:.4f} is below {TARGET_ACCURACY}")
 

@@ -16,7 +16,8 @@ into the output folder:
 Offline, mnist.load_data() uses the 5,000 digits shipped with graphc (4,000 train, 1,000 test).
 
 With --int8 the trained model is then quantized (Keras 3's model.quantize("int8")), evaluated
-again and saved/reloaded as int8 (mnist_mlp_int8.zip).
+again, drawn (mnist_mlp_int8.png, int8 layers framed in green) and saved/reloaded as int8
+(mnist_mlp_int8.zip).
 
     python examples/mnist_mlp.py [--epochs 20] [--backend llvm|numpy] [--out out] [--smoke]
                                  [--mixed-bfloat16] [--int8]
@@ -26,10 +27,17 @@ import sys
 import time
 from pathlib import Path
 
-from _common import check_reload, example_arguments, load_digits, output_folder
+from _common import (
+    apply_precision,
+    check_reload,
+    evaluate_int8,
+    example_arguments,
+    load_digits,
+    output_folder,
+    precision_arguments,
+)
 
 import graphc as gc
-from frontend import mixed_precision
 from frontend.layers import Dense, Input
 from frontend.models import Sequential
 from frontend.utils import plot_model
@@ -65,23 +73,10 @@ def draw(model, history, out: Path):
         print(f"no training curves: {err}")
 
 
-def evaluate_int8(model, x_test, y_test, float_accuracy, out: Path):
-    """The trained model quantized to int8 in place, its accuracy, and an int8 save/reload."""
-    model.quantize("int8")
-    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    change = 100 * (accuracy - float_accuracy)
-    print(f"int8 test accuracy {accuracy:.4f} ({change:+.2f} points against float32)")
-    check_reload(model, x_test, out / "mnist_mlp_int8.zip")
-
-
 def main():
     parser = example_arguments(__doc__, epochs=20, smoke_data="400 digits")
-    parser.add_argument("--mixed-bfloat16", action="store_true",
-                        help="float32 weights, bfloat16 GEMMs and activations (Keras 3 policy)")
-    parser.add_argument("--int8", action="store_true", help="then quantize to int8, evaluate")
-    args = parser.parse_args()
-    if args.mixed_bfloat16:
-        mixed_precision.set_global_policy("mixed_bfloat16")
+    args = precision_arguments(parser).parse_args()
+    apply_precision(args)
     out = output_folder(args)
     # each image flattened into a row of 784 pixels
     (x_train, y_train), (x_test, y_test) = load_digits((784,), 400 if args.smoke else None)
@@ -118,7 +113,7 @@ def main():
     check_reload(model, x_test, out / "mnist_mlp.zip")
     draw(model, history, out)
     if args.int8:
-        evaluate_int8(model, x_test, y_test, accuracy, out)
+        evaluate_int8(model, x_test, y_test, accuracy, out, "mnist_mlp")
     if not args.smoke and len(x_test) == 1000 and accuracy < TARGET_ACCURACY:
         sys.exit(f"test accuracy {accuracy:.4f} is below {TARGET_ACCURACY}")
 

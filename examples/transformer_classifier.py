@@ -8,14 +8,28 @@ A bag of tokens cannot tell (both always occur); a model must relate the two pos
 It trains with Adam on the llvm backend, checks that the saved model reloads to the same
 predictions, and fails if the held-out accuracy ends below 90% (chance is 50%).
 
+With --mixed-bfloat16 it trains under Keras 3's "mixed_bfloat16" policy. With --int8 the
+trained model is then quantized (model.quantize("int8")): the Dense layers and the attention's
+query/key/value/output projections (EinsumDense) go int8, the attention scores, softmax and
+embeddings stay float32 (the warning names them); it is evaluated again, drawn
+(transformer_classifier_int8.png) and saved/reloaded as int8.
+
     python examples/transformer_classifier.py [--epochs 6] [--backend llvm|numpy] [--smoke]
+                                              [--mixed-bfloat16] [--int8]
 """
 
 import sys
 import time
 
 import numpy as np
-from _common import check_reload, example_arguments, output_folder
+from _common import (
+    apply_precision,
+    check_reload,
+    evaluate_int8,
+    example_arguments,
+    output_folder,
+    precision_arguments,
+)
 
 import graphc as gc
 from frontend import layers
@@ -73,7 +87,8 @@ def make_sentences(n: int, rng: np.random.Generator):
 
 def main():
     parser = example_arguments(__doc__, epochs=6, smoke_data="512 sentences")
-    args = parser.parse_args()
+    args = precision_arguments(parser).parse_args()
+    apply_precision(args)
     out = output_folder(args)
     rng = np.random.default_rng(0)
     n_train, n_test = (512, 128) if args.smoke else (8000, 1000)
@@ -91,6 +106,8 @@ def main():
     held_out = float(((model.predict(x_test, verbose=0) > 0.5) == (y_test > 0.5)).mean())
     print(f"held-out accuracy {held_out:.4f} (chance 0.5)")
     check_reload(model, x_test[:64], out / "transformer_classifier.zip")
+    if args.int8:
+        evaluate_int8(model, x_test, y_test, held_out, out, "transformer_classifier")
     if not args.smoke and held_out < TARGET_ACCURACY:
         sys.exit(f"held-out accuracy {held_out:.4f} is below {TARGET_ACCURACY}")
 

@@ -27,8 +27,7 @@ WRITES = {
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_example_runs_in_smoke_mode(script, tmp_path):
+def run_smoke(script, tmp_path, *flags):
     # offline: the examples use the packaged digits without waiting on a network that may hang
     env = {
         **os.environ,
@@ -36,14 +35,19 @@ def test_example_runs_in_smoke_mode(script, tmp_path):
         "GRAPHC_OFFLINE": "1",
         "MPLBACKEND": "Agg",
     }
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), "--smoke"],
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), "--smoke", *flags],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_example_runs_in_smoke_mode(script, tmp_path):
+    done = run_smoke(script, tmp_path)
     assert done.returncode == 0, f"{script} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     written = {p.name for p in (tmp_path / "out").glob("*")}
     if WRITES.get(script) and dot_program() is None:
@@ -51,3 +55,11 @@ def test_example_runs_in_smoke_mode(script, tmp_path):
     assert WRITES.get(script, set()) <= written
     if script == "mnist_mlp.py":  # the training curves need the optional matplotlib
         assert "training.png" in written or "matplotlib" in done.stdout
+
+
+def test_mnist_cnn_trains_mixed_bfloat16_then_quantizes_to_int8(tmp_path):
+    done = run_smoke("mnist_cnn.py", tmp_path, "--mixed-bfloat16", "--int8")
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert "int8 test accuracy" in done.stdout
+    assert "stay float32: Conv2D 'conv2d'" in done.stderr  # the 3x3x1 convolution
+    assert {"mnist_cnn_int8.zip"} <= {p.name for p in (tmp_path / "out").glob("*")}

@@ -13,6 +13,8 @@ from frontend.layers.weight_options import (
     set_weight_options,
     weight_options_config,
 )
+from frontend.quantizers import einsum as int8_einsum
+from frontend.quantizers import int8
 from graphc.ir import user_site
 
 # "ab,bc->ac", "...b,bc->...c" (left ellipsis) and "ab...,bc->ac..." (right ellipsis)
@@ -41,7 +43,9 @@ class EinsumDense(Layer):
         bias_constraint=None,
         **kwargs,
     ):
+        quantization = kwargs.pop("quantization", None)  # a quantized layer's saved config
         super().__init__(**kwargs)
+        self.quantization = int8.check_config(self, quantization)
         self.equation = str(equation)
         self.partial_output_shape = _as_shape(output_shape)
         self.activation = activations.get(activation)
@@ -66,6 +70,8 @@ class EinsumDense(Layer):
 
     def build(self, input_shape):
         kernel_shape, bias_shape, self.full_output_shape = self._analyze(tuple(input_shape))
+        if self.quantization is not None:
+            return int8_einsum.build_int8(self, kernel_shape, bias_shape)
         self.kernel = add_weight_with_options(self, kernel_shape, "kernel")
         self.bias = (
             add_weight_with_options(self, bias_shape, "bias") if bias_shape is not None else None
@@ -133,7 +139,13 @@ class EinsumDense(Layer):
         trailing = elided if elided > 0 and elided_side != "left" else 0
         return tuple(shape) + (1,) * trailing
 
-    def call(self, inputs):
+    def quantize(self, mode, **kwargs):
+        """Keras 3: this layer's kernel to int8 in place (frontend/quantizers/einsum.py)."""
+        int8_einsum.quantize_einsum(self, mode, EinsumDense)
+
+    def call(self, inputs, training=False):
+        if self.quantization is not None:
+            return int8_einsum.einsum_call(self, inputs, training)
         x = gc.einsum(self.equation, inputs, self.kernel)
         if self.bias is not None:
             x = x + self.bias
@@ -147,6 +159,7 @@ class EinsumDense(Layer):
             "activation": activations.serialize(self.activation),
             "bias_axes": self.bias_axes,
             **weight_options_config(self, "kernel", "bias"),
+            **int8.quantization_config(self),
         }
 
 

@@ -28,6 +28,7 @@ from frontend.layers.core import Dropout
 from frontend.layers.einsum_dense import EinsumDense
 from frontend.layers.masks import get_keras_mask
 from frontend.layers.weight_options import set_weight_options, weight_options_config
+from frontend.quantizers.einsum import projections_quantization_config
 from graphc.ir import user_site
 
 _TENSOR_ARGUMENTS = (
@@ -39,6 +40,10 @@ _SEQUENCE_MASK_AXES = {"query": -1, "value": -2, "key": -2}
 
 class MultiHeadAttention(Layer):
     """Example: `MultiHeadAttention(num_heads=4, key_dim=32)(x, x, use_causal_mask=True)`."""
+
+    # what model.quantize("int8") leaves float32 (frontend/quantizers/einsum.py)
+    int8_float_part = ("the attention scores q k^T, their softmax and the weighted sum of values "
+                       "stay float32; its query/key/value/output projections are int8")
 
     def __init__(
         self,
@@ -58,6 +63,7 @@ class MultiHeadAttention(Layer):
         seed=None,
         **kwargs,
     ):
+        self._projection_quantization = kwargs.pop("quantization", None) or {}  # int8 reload
         super().__init__(**kwargs)
         owner = "MultiHeadAttention"
         self.num_heads = positive_int(num_heads, "num_heads", owner)
@@ -141,7 +147,8 @@ class MultiHeadAttention(Layer):
     def _dense(self, equation, output_shape, bias_axes, name):
         options = weight_options_config(self, "kernel", "bias")
         return EinsumDense(
-            equation, output_shape, bias_axes=bias_axes, name=name, dtype=self.dtype, **options
+            equation, output_shape, bias_axes=bias_axes, name=name, dtype=self.dtype,
+            quantization=self._projection_quantization.get(name), **options
         )
 
     def _projection(self, name, shape, heads):
@@ -245,6 +252,7 @@ class MultiHeadAttention(Layer):
             "attention_axes": self.attention_axes,
             **weight_options_config(self, "kernel", "bias"),
             "seed": self.seed,
+            **projections_quantization_config(self._sublayers()),
         }
 
 

@@ -166,4 +166,7 @@ def layer_records(model) -> list[dict]:
                 "inbound": inbound,
             }
         )
+        compute = "int8" if layer.quantization_mode else layer.compute_dtype
+        if compute != layer.dtype:  # diagrams frame bfloat16 and int8 layers in its colour
+            records[-1]["compute_dtype"] = compute
     return records

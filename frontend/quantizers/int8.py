@@ -37,6 +37,16 @@ def what(layer) -> str:
     return f"{type(layer).__name__} '{layer.name}'"
 
 
+def check_state(layer) -> None:
+    """A layer to quantize must be built and not quantized yet."""
+    if not layer.built:
+        raise ValueError(f"Cannot quantize {what(layer)}: it is not built yet (call it on an "
+                         f"input or build the model first) (at {user_site()})")
+    if layer.quantization is not None:
+        raise ValueError(f"{what(layer)} is already quantized "
+                         f"(mode {layer.quantization['mode']!r}) (at {user_site()})")
+
+
 def check_config(layer, quantization) -> dict | None:
     """A layer's saved `quantization` entry, checked (None: a float layer)."""
     if quantization is None:
@@ -80,12 +90,7 @@ def quantize_layer(layer, mode, base: type) -> None:
         raise NotImplementedError(
             f"{what(layer)}: its kernel rows hold {np.prod(layer.kernel.shape[:-1])} values "
             f"(< {MIN_ROWS}), faster in float32")
-    if not layer.built:
-        raise ValueError(f"Cannot quantize {what(layer)}: it is not built yet (call it on an "
-                         f"input or build the model first) (at {user_site()})")
-    if layer.quantization is not None:
-        raise ValueError(f"{what(layer)} is already quantized "
-                         f"(mode {layer.quantization['mode']!r}) (at {user_site()})")
+    check_state(layer)
     w = layer.kernel.get_value()
     bias = None if layer.bias is None else layer.bias.get_value()
     layer._trainable_weights, layer._non_trainable_weights = [], []
@@ -109,6 +114,10 @@ def unpacked_kernel(layer) -> np.ndarray:
 def int8_call(layer, inputs, training, product):
     """act(product(x, kernel, scale, bias, fused activation, static input scale)), the
     activation fused when it is relu or linear."""
+    if inputs.dtype == "bfloat16":  # mixed_bfloat16 (Keras: int8_from_mixed_bfloat16): the
+        # int8 op runs on float32, with the scale and bias the policy read as bfloat16
+        return gc.cast(int8_call(layer, gc.cast(inputs, "float32"), training, product),
+                       "bfloat16")
     if training:
         raise ValueError(
             f"{what(layer)} is quantized to int8: training it is not supported (its kernel is "
@@ -118,8 +127,7 @@ def int8_call(layer, inputs, training, product):
         _RECORDERS[-1].append((layer, inputs))
     dtype = inputs.dtype
     scale, bias = layer.kernel_scale, layer.bias
-    if dtype != "float32":
-        scale, bias = gc.cast(scale, dtype), None if bias is None else gc.cast(bias, dtype)
+    scale, bias = gc.cast(scale, dtype), None if bias is None else gc.cast(bias, dtype)
     name = activations.serialize(layer.activation)
     y = product(inputs, layer.kernel, scale, bias, name if name in FUSED else "linear",
                 layer.quantization["input_scale"])

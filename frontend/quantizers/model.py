@@ -14,7 +14,7 @@ import numpy as np
 
 import graphc as gc
 from frontend.layers.tensor import call_context
-from frontend.quantizers import int8
+from frontend.quantizers import einsum, int8
 from graphc.ir import user_site
 from graphc.ops import quant
 
@@ -57,6 +57,7 @@ def quantize_model(model, mode) -> list:
         except NotImplementedError as err:
             if layer.weights:
                 left.append(f"{type(layer).__name__} '{layer.name}' ({err})")
+    left += einsum.float_parts(model)  # e.g. attention around int8 projections
     if left:
         warnings.warn(f"model.quantize({mode!r}): these layers stay float32: {'; '.join(left)}",
                       UserWarning, stacklevel=3)

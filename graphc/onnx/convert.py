@@ -8,14 +8,21 @@ from dataclasses import dataclass
 import onnx
 
 from graphc.ir import Graph, GraphError, Node, toposort
-from graphc.onnx import emit_attention, emit_math, emit_nn, emit_recurrent, emit_shape
+from graphc.onnx import (
+    emit_attention,
+    emit_math,
+    emit_nn,
+    emit_quant,
+    emit_recurrent,
+    emit_shape,
+)
 from graphc.onnx.builder import OnnxBuilder, layer_label, value_info
 from graphc.onnx.recurrent_sources import SEQUENCE_OPS, recurrent_sources
 from graphc.ops.leaves import leaf_value
 
 EMITTERS = {
     **emit_math.EMITTERS, **emit_shape.EMITTERS, **emit_nn.EMITTERS, **emit_recurrent.EMITTERS,
-    **emit_attention.EMITTERS,
+    **emit_attention.EMITTERS, **emit_quant.EMITTERS,
 }
 VALUE_LEAVES = ("constant", "shared")
 BATCH = "batch"  # the name of the dynamic batch size in the model's inputs and outputs

@@ -2,7 +2,9 @@
 
 What a diagram shows:
 - ops as boxes labelled with the op, its attributes, shape and dtype; forward ops white,
-  backward ops (gradients and optimizer arithmetic, see graphc/viz/parts.py) red;
+  backward ops (gradients and optimizer arithmetic, see graphc/viz/parts.py) red; ops and
+  kernels that compute in bfloat16, int8 or int32 outlined in that dtype's colour, with a
+  legend (graphc/viz/dtypes.py), so float32 islands show;
 - placeholders as blue ellipses, shared variables as yellow cylinders, constants as small
   grey text; each output points at an "output i" tag;
 - each update as an orange dashed edge from its new-value expression into the shared
@@ -25,7 +27,7 @@ import graphviz
 import numpy as np
 
 from graphc.ir import Graph, Node, shape_text
-from graphc.viz import kernels, overlay
+from graphc.viz import dtypes, kernels, overlay
 from graphc.viz.parts import BACKWARD, parts_of_graph, parts_of_stage
 from graphc.viz.render import Diagram, DiagramError, check_rankdir
 
@@ -130,6 +132,7 @@ class Writer:
         self.readable = readable
         self.ids: dict[int, str] = {}
         self.drawn: set[int] = set()
+        self.legend = dtypes.DtypeLegend()
         count = len(drawing.graph.nodes())
         fast = drawn_size(drawing, collapse_kernels) > FAST_LAYOUT_ABOVE
         self.dot = graphviz.Digraph(
@@ -164,6 +167,8 @@ class Writer:
         and labelled with its share (kernels are coloured as clusters, graphc/viz/kernels.py)."""
         part = self.drawing.parts.get(id(node))
         style, label = dict(node_style(node, part)), node_label(node)
+        if node.op != "constant":  # outlined in its dtype's colour (graphc/viz/dtypes.py)
+            style.update(dtypes.outline(self.legend.note(dtypes.compute_class(node))))
         own = overlay.stats_of(node, self.drawing.kernel_stats)
         if own:
             label += "\n" + own["label"]
@@ -297,7 +302,9 @@ def to_dot(
     size = check_size(drawing, drawn_size(drawing, collapse_kernels), max_nodes)
     readable = size > READABLE_ABOVE if readable is None else readable
     writer = Writer(drawing, show_constants, rankdir, collapse_kernels, readable)
-    diagram = Diagram(writer.draw(), dpi)
+    digraph = writer.draw()
+    writer.legend.draw(digraph)  # here, not in draw: gc.view shows its own page around it
+    diagram = Diagram(digraph, dpi)
     if to_file is not None:
         diagram.save(to_file)
     return diagram

@@ -14,6 +14,7 @@ import textwrap
 
 from graphc.ir import Node, shape_text
 from graphc.ops import LEAVES
+from graphc.viz import dtypes
 from graphc.viz.parts import BACKWARD, FORWARD
 
 
@@ -67,7 +68,8 @@ def draw_kernel(writer, kernel: Node) -> None:
         draw_kernel_box(writer, kernel, body, stats)
         return
     with writer.dot.subgraph(name=f"cluster_{writer.id_of(kernel)}") as cluster:
-        cluster.attr(label=cluster_label(body, stats), **cluster_style(stats))
+        cluster.attr(label=cluster_label(body, stats),
+                     **cluster_style(stats, kernel_class(writer, kernel)))
         if not body.nodes:
             cluster.node(writer.id_of(kernel), "copy", shape="box", style="rounded")
         for inner in body.nodes:
@@ -99,6 +101,7 @@ def draw_kernel_box(writer, kernel: Node, body, stats) -> None:
     )
     if parts >= {BACKWARD, FORWARD}:
         style["fillcolor"] = f"{fill['forward']}:{fill['backward']}"  # a gradient: both parts
+    style.update(dtypes.outline(kernel_class(writer, kernel)))
     if stats:
         style.update(color=stats["colour"], penwidth="2.5")
     writer.dot.node(writer.id_of(kernel), label, **style)
@@ -110,7 +113,14 @@ def cluster_label(body, stats) -> str:
     return f"{label}\n{stats['label']}" if stats else label
 
 
-def cluster_style(stats) -> dict:
+def kernel_class(writer, kernel: Node) -> str:
+    """The dtype class a kernel computes in: the narrowest of its ops' (noted in the legend)."""
+    inner = inner_ops(kernel)
+    classes = [dtypes.compute_class(n) for n in inner] or [dtypes.compute_class(kernel)]
+    return writer.legend.note(dtypes.narrowest(classes))
+
+
+def cluster_style(stats, dtype_class: str = "float32") -> dict:
     base = dict(
         style="rounded,filled",
         fillcolor="#f1f5f9",
@@ -119,6 +129,7 @@ def cluster_style(stats) -> dict:
         fontsize="10",
         labeljust="l",
     )
+    base.update(dtypes.outline(dtype_class))
     if stats:  # the outline in the overlay's colour, its ops on a tint of it
         base.update(color=stats["colour"], fillcolor=stats["colour"] + "26", penwidth="2.5")
     return base

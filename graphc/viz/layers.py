@@ -1,6 +1,7 @@
 """The model as layers, like Keras's plot_model: one box per layer with its name, type and
 input/output shapes (and optionally dtype, parameters, activation, trainable), arrows for
-the connections between layers."""
+the connections between layers. A layer whose record's compute_dtype is bfloat16 or int8
+(quantized) is framed in that dtype's colour, with a legend (graphc/viz/dtypes.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import graphviz
 
 from graphc.function import shape_text
+from graphc.viz import dtypes
 from graphc.viz.render import Diagram, DiagramError, check_rankdir, render
 
 FILL = {"input": "#dbeafe", "weights": "#fef3c7", "frozen": "#e5e7eb", "plain": "#f8fafc"}
@@ -82,8 +84,11 @@ def layer_label(record: dict, options: dict) -> str:
     if options["show_trainable"]:
         extras.append(f"Trainable: {record.get('trainable', True)}")
     rows.extend(f'<tr><td colspan="2">{escape(text)}</td></tr>' for text in extras)
+    cls = dtypes.dtype_class(record.get("compute_dtype") or "float32")
+    frame = dtypes.outline(cls)  # a layer computing in bfloat16 or int8 framed in its colour
+    border = f' border="2" color="{frame["color"]}"' if frame else ' border="0"'
     return (
-        '<<table border="0" cellborder="1" cellspacing="0" cellpadding="6">'
+        f'<<table{border} cellborder="1" cellspacing="0" cellpadding="6">'
         + "".join(rows)
         + "</table>>"
     )
@@ -127,10 +132,13 @@ def layers_digraph(records, **options) -> graphviz.Digraph:
         edge_attr={"arrowsize": "0.7"},
     )
     ids = {record["name"]: f"layer{i}" for i, record in enumerate(records)}
+    legend = dtypes.DtypeLegend()
     for record in records:
+        legend.note(dtypes.dtype_class(record.get("compute_dtype") or "float32"))
         dot.node(ids[record["name"]], layer_label(record, options))
         for source in record.get("inbound", []):
             dot.edge(ids[source], ids[record["name"]])
+    legend.draw(dot)
     return dot
 
 
@@ -150,7 +158,8 @@ def draw_layers(
 
     Args:
         records: one dict per layer, in order: name, type, input_shapes and output_shapes
-            (lists of tuples, None for the batch), dtype, params (int), trainable (bool),
+            (lists of tuples, None for the batch), dtype, compute_dtype (e.g. 'bfloat16',
+            'int8' once quantized), params (int), trainable (bool),
             activation (str or None), inbound (names of the layers feeding this one).
         to_file: .png, .svg, .pdf or .dot; without graphviz's `dot` the .dot text is written.
         rankdir: 'TB' (top to bottom), 'LR', 'BT' or 'RL'.
