@@ -2,10 +2,11 @@
 float32 variables are cast to the compute dtype for the call; the variables stay float32
 (master weights), so their gradients and the optimizer's updates are float32.
 
-Layers whose math graphc computes in bfloat16 (BFLOAT16_LAYERS: GEMMs and elementwise work)
-run in bfloat16. Every other layer under a bfloat16 policy is a float32 island, shown by its
-float32 output: its inputs are cast to float32 (statistics, reductions and random masks stay in
-float32, as Keras keeps normalization statistics), and the next bfloat16 layer casts back.
+Layers whose math graphc computes in bfloat16 (BFLOAT16_LAYERS: GEMMs, convolutions with an
+im2col row of at least SMALLEST_BF16_RECEPTIVE_FIELD, and elementwise work) run in bfloat16.
+Every other layer under a bfloat16 policy is a float32 island, shown by its float32 output:
+its inputs are cast to float32 (statistics, reductions and random masks stay in float32, as
+Keras keeps normalization statistics), and the next bfloat16 layer casts back.
 Softmax and log-softmax activations are float32 islands too (float32_island), so a mixed
 model's probabilities and its losses are float32.
 """
@@ -14,10 +15,17 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import numpy as np
+
 import graphc as gc
 
-BFLOAT16_LAYERS = {"Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Flatten", "Reshape",
-                   "Add", "Subtract", "Multiply", "Maximum", "Minimum", "Identity"}
+BFLOAT16_LAYERS = {"Dense", "Conv1D", "Conv2D", "Convolution2D", "Activation", "ReLU",
+                   "LeakyReLU", "ELU", "Flatten", "Reshape", "Add", "Subtract", "Multiply",
+                   "Maximum", "Minimum", "Identity"}
+# A convolution with a shorter im2col row (kernel area x input channels; a first layer on
+# 1 channel: 3 x 3 x 1) is a float32 island: its GEMMs are too thin for bfloat16 to pay
+# (its weight gradient took 10x the float32 direct kernel), and float32 fuses its pooling.
+SMALLEST_BF16_RECEPTIVE_FIELD = 16
 FLOATS = ("float32", "float64", "bfloat16")
 
 
@@ -27,9 +35,18 @@ def compute_dtype_for(layer) -> str:
     if layer.dtype != layer.dtype_policy.variable_dtype:
         return layer.dtype
     compute = layer.dtype_policy.compute_dtype
-    if compute == "bfloat16" and type(layer).__name__ not in BFLOAT16_LAYERS:
+    if compute == "bfloat16" and (type(layer).__name__ not in BFLOAT16_LAYERS
+                                  or receptive_field(layer) < SMALLEST_BF16_RECEPTIVE_FIELD):
         return "float32"
     return compute
+
+
+def receptive_field(layer) -> float:
+    """A built convolution's im2col row length (kernel area x input channels), else inf."""
+    kernel = getattr(layer, "kernel", None)
+    if getattr(layer, "rank", None) is None or kernel is None:
+        return float("inf")
+    return int(np.prod(kernel.shape[:-1]))
 
 
 def call_in_compute_dtype(layer, call, inputs, rest, kwargs):

@@ -1,0 +1,243 @@
+"""Convolutions with bfloat16 operands (conv1d/conv2d, their input and weight gradients), on the
+bfloat16 GEMM (gemm_bf16.program_gemm: AMX tiles, vdpbf16ps or its emulation) with float32
+accumulation, each thread alone on its own blocks (as conv_gemm.ConvBlocks runs float32):
+
+    forward       each thread a range of output pixels, FORWARD_ROWS at a time:
+                  im2col (bfloat16 bits, copied) -> y = act(cols @ W + bias), rounded once
+    input grad    each thread whole images: cols = dy[block] @ W^T in float32, col2im into a
+                  float32 image on its stack, rounded once into dx
+    weight grad   each thread a range of dW's rows, <= WGRAD_WIDTH at a time, over all pixels
+                  WGRAD_PIXELS at a time: cols^T @ dy in float32, summed, rounded once into dW
+
+Every result is a float32 sum rounded once to bfloat16, as the interpreter's conv ops compute
+(widened operands, float32 arithmetic, one rounding); the sums run in another order, so the
+two agree to within one bfloat16 rounding of the result plus float32 order effects.
+The GEMM packs its operands into a workspace; each thread's lives on its stack, and the GEMM
+runs with nthreads = 1 (its barrier then returns at once).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from graphc.backends.llvm.bf16 import narrow_bits
+from graphc.backends.llvm.conv_gemm import ConvBlocks
+from graphc.backends.llvm.conv_kernels import Sweep, define_block, define_col2im_block
+from graphc.backends.llvm.gemm_bf16 import program_gemm, program_workspace_words
+from graphc.backends.llvm.irutil import F32, I16, I32, PTR, c64, for_range
+
+FORWARD_ROWS = 512  # output pixels per forward / input-grad GEMM (fewer for long im2col rows)
+BLOCK_BYTES = 1 << 18  # a thread's bfloat16 column block stays this small (on its stack)
+WGRAD_WIDTH = 160  # dW rows per weight-gradient pass (the GEMM's M: 5 AMX row blocks)
+WGRAD_PIXELS = 512  # output pixels per weight-gradient GEMM (its inner dimension)
+
+
+def block_rows(row_elems: int) -> int:
+    """Pixels per block: FORWARD_ROWS, fewer (a multiple of 32, >= 32) for long rows."""
+    return max(32, min(FORWARD_ROWS, BLOCK_BYTES // (2 * row_elems)) // 32 * 32)
+
+
+def define_im2col_bf16(module: ir.Module, g) -> ir.Function:
+    """cols[i, k - k0] = x under column k (= tap * C + channel) of output position r0 + i, for
+    i < rows and k0 <= k < k1, zero in the padding: bits copied, a tap's channels at a time."""
+    fn, b, a = define_block(module, f"graphc_im2col_bf16_{g.key}", ("x", "cols"))
+    if b is None:
+        return fn
+    s, k0, k1 = Sweep(b, g), a["k0"], a["k1"]
+    width = b.sub(k1, k0)
+
+    def row(i):
+        n, oh, ow = s.position(b.add(a["r0"], i))
+
+        def tap(t, ih, iw, inside):
+            start = b.mul(t, c64(g.C))
+            c_lo = b.select(b.icmp_signed(">", k0, start), b.sub(k0, start), c64(0))
+            c_hi = b.select(b.icmp_signed("<", b.sub(k1, start), c64(g.C)), b.sub(k1, start),
+                            c64(g.C))
+            src = b.select(inside, s.pixel(n, ih, iw), c64(0))  # read in bounds, then mask
+            dst = b.add(b.mul(i, width), b.sub(start, k0))
+
+            def channel(c):
+                value = b.load(elem(b, a["x"], b.add(src, c)), typ=I16)
+                b.store(b.select(inside, value, ir.Constant(I16, 0)),
+                        elem(b, a["cols"], b.add(dst, c)))
+
+            for_range(b, c_lo, c_hi, channel, name="c")
+
+        s.taps(oh, ow, tap)
+
+    for_range(b, c64(0), a["rows"], row, name="i")
+    b.ret_void()
+    return fn
+
+
+def elem(b, ptr, index, ty=I16):
+    return b.gep(ptr, [index], source_etype=ty)
+
+
+def stack_array(kb, ty, elems: int):
+    """A thread's own 64-byte aligned array, on its stack (allocated at kernel entry)."""
+    buffer = kb.pre.alloca(ty, size=c64(max(1, elems)))
+    buffer.align = 64
+    return buffer
+
+
+class ThreadGemm:
+    """One bfloat16 GEMM variant run by a thread alone, with its workspace on the stack."""
+
+    def __init__(self, kb, transposes, bias, activation, out_dtype, dims):
+        self.b = kb.b
+        self.fn = program_gemm(kb.module, *transposes, bias, activation, out_dtype)
+        self.workspace = stack_array(kb, I32, program_workspace_words(*dims))
+
+    def __call__(self, M, N, K, A, lda, B, ldb, C, ldc, bias=None):
+        alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
+        bias = ir.Constant(PTR, None) if bias is None else bias
+        self.b.call(self.fn, [*alone, M, N, K, A, lda, B, ldb, C, ldc, bias, self.workspace])
+
+
+def round_into(kb, src, dst, dst_offset, count):
+    """dst[dst_offset + i] = bfloat16(src[i]) (bits) for i < count."""
+    b = kb.b
+
+    def one(i):
+        b.store(narrow_bits(b, b.load(elem(b, src, i, F32))), elem(b, dst, b.add(dst_offset, i)))
+
+    for_range(b, c64(0), count, one, name="round")
+
+
+def zero_floats(kb, ptr, count):
+    b = kb.b
+
+    def one(i):
+        b.store(ir.Constant(F32, 0), elem(b, ptr, i, F32))
+
+    for_range(b, c64(0), count, one, name="zero")
+
+
+def emit_conv_bf16(kb, node, bias, activation, pool=None):
+    """The forward 'dense' kernel: per block im2col, then the GEMM whose epilogue adds the
+    bias and applies the activation, its bfloat16 result written in place."""
+    if pool is not None:  # passes.fuse_groups fuses max pooling; pooling refuses bfloat16
+        raise NotImplementedError(f"llvm backend: {node.op} on bfloat16 with fused pooling "
+                                  f"(node built at {node.site})")
+    x, w = node.inputs
+    ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
+    g, b, cout = ck.g, kb.b, c64(ck.cout)
+    rows = block_rows(g.K)
+    gemm = ThreadGemm(kb, (False, False), bias is not None, activation, "bfloat16",
+                      (rows, ck.cout, g.K))
+    cols = ck.column_buffer(rows, g.K)
+    im2col = define_im2col_bf16(kb.module, g)
+    lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
+
+    def block(first, count):
+        if ck.pointwise:
+            A = ck.at(kb.ins[0], b.mul(first, c64(g.K)))
+        else:
+            b.call(im2col, [first, count, c64(0), c64(g.K), kb.ins[0], cols])
+            A = cols
+        gemm(count, cout, c64(g.K), A, c64(g.K), kb.ins[1], cout,
+             ck.at(kb.out, b.mul(first, cout)), cout, bias)
+
+    ck.blocks(lo, hi, rows, block)
+    return kb.finish()
+
+
+def emit_conv_input_grad_bf16(kb, node):
+    """Each thread its own images: a float32 image on its stack gets col2im of dy @ W^T block
+    by block, then is rounded into dx."""
+    dy, w = node.inputs[:2]
+    ck = ConvBlocks(kb, node, node.shape, w.shape, w.shape[-1])
+    g, b, K = ck.g, kb.b, c64(ck.g.K)
+    rows = block_rows(g.K)
+    gemm = ThreadGemm(kb, (False, True), False, "linear", "float32", (rows, g.K, ck.cout))
+    cols = stack_array(kb, F32, rows * g.K)
+    image, pixels = g.H * g.W * g.C, g.OH * g.OW
+    dx = stack_array(kb, F32, image)
+    col2im = define_col2im_block(kb.module, "float32", g)
+
+    def one_image(n):
+        zero_floats(kb, dx, c64(image))
+        origin = elem(b, dx, b.neg(b.mul(n, c64(image))), F32)  # col2im indexes whole batches
+
+        def block(first, count):
+            gemm(count, K, c64(ck.cout), ck.at(kb.ins[0], b.mul(first, c64(ck.cout))),
+                 c64(ck.cout), kb.ins[1], c64(ck.cout), cols, K)
+            b.call(col2im, [first, count, c64(0), c64(0), cols, origin])
+
+        start = b.mul(n, c64(pixels))
+        ck.blocks(start, b.add(start, c64(pixels)), rows, block)
+        round_into(kb, dx, kb.out, b.mul(n, c64(image)), c64(image))
+
+    lo, hi = kb.split(kb.dims(node)[0])
+    kb.loop(lo, hi, one_image, name="n")
+    return kb.finish()
+
+
+def emit_conv_weight_grad_bf16(kb, node):
+    """Each thread a range of dW's rows (im2col columns), WGRAD_WIDTH at a time: over all
+    pixels, WGRAD_PIXELS at a time, im2col of those columns and dy transposed, then
+    dW^T += dy^T @ cols in float32 on its stack; rounded once into dW."""
+    x, _ = node.inputs
+    ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
+    g, b, cout = ck.g, kb.b, c64(ck.cout)
+    width = min(WGRAD_WIDTH, g.K)
+    gemm = ThreadGemm(kb, (False, False), False, "linear", "float32",
+                      (ck.cout, width, WGRAD_PIXELS))
+    cols = ck.block_buffer(WGRAD_PIXELS * width)
+    dy_t = ck.block_buffer(WGRAD_PIXELS * ck.cout)
+    part, total = (stack_array(kb, F32, width * ck.cout) for _ in range(2))
+    im2col = define_im2col_bf16(kb.module, g)
+    pixels = b.mul(kb.dims(x)[0], c64(g.OH * g.OW))
+
+    def columns(k0, kcount):
+        size = b.mul(kcount, cout)
+        zero_floats(kb, total, size)
+
+        def block(first, count):
+            b.call(im2col, [first, count, k0, b.add(k0, kcount), kb.ins[0], cols])
+            transpose_rows(kb, ck.at(kb.ins[1], b.mul(first, cout)), count, ck.cout, dy_t)
+            gemm(cout, kcount, count, dy_t, c64(WGRAD_PIXELS), cols, kcount, part, kcount)
+            for_range(b, c64(0), size, lambda i: add_float(b, total, part, i), name="sum")
+
+        ck.blocks(c64(0), pixels, WGRAD_PIXELS, block)
+        round_transposed(kb, total, kcount, ck.cout, ck.at(kb.out, b.mul(k0, cout)))
+
+    k_lo, k_hi = kb.split(c64(g.K))
+    ck.blocks(k_lo, k_hi, width, columns)
+    return kb.finish()
+
+
+def transpose_rows(kb, src, rows, width: int, dst):
+    """dst[j, i] = src[i, j] (bfloat16 bits) for i < rows, j < width; dst rows WGRAD_PIXELS
+    long. Column by column: strided reads of cached rows, contiguous writes."""
+    b = kb.b
+
+    def column(j):
+        def one(i):
+            value = b.load(elem(b, src, b.add(b.mul(i, c64(width)), j)), typ=I16)
+            b.store(value, elem(b, dst, b.add(b.mul(j, c64(WGRAD_PIXELS)), i)))
+
+        for_range(b, c64(0), rows, one, name="ti")
+
+    for_range(b, c64(0), c64(width), column, name="tj")
+
+
+def round_transposed(kb, src, rows, width: int, dst):
+    """dst[k, j] = bfloat16(src[j, k]) for k < rows, j < width (src is width x rows)."""
+    b = kb.b
+
+    def row(k):
+        def one(j):
+            value = b.load(elem(b, src, b.add(b.mul(j, rows), k), F32))
+            b.store(narrow_bits(b, value), elem(b, dst, b.add(b.mul(k, c64(width)), j)))
+
+        for_range(b, c64(0), c64(width), one, name="rj")
+
+    for_range(b, c64(0), rows, row, name="rk")
+
+
+def add_float(b, total, part, i):
+    target = elem(b, total, i, F32)
+    b.store(b.fadd(b.load(target), b.load(elem(b, part, i, F32))), target)
