@@ -8,6 +8,7 @@ Offline, mnist.load_data() gives the 5,000 digits shipped with graphc: 4,000 to 
 1,000 to test on; the script fails if the test accuracy ends below 95%.
 
     python examples/mnist_cnn.py [--epochs 15] [--backend llvm|numpy] [--out out] [--smoke]
+                                 [--mixed-bfloat16]
 """
 
 import sys
@@ -15,6 +16,7 @@ import time
 
 from _common import check_reload, example_arguments, load_digits, output_folder
 
+from frontend import mixed_precision
 from frontend.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
 from frontend.models import Sequential
 
@@ -39,7 +41,12 @@ def build_model():
 
 
 def main():
-    args = example_arguments(__doc__, epochs=15, smoke_data="300 digits").parse_args()
+    parser = example_arguments(__doc__, epochs=15, smoke_data="300 digits")
+    parser.add_argument("--mixed-bfloat16", action="store_true",
+                        help="float32 weights, bfloat16 convolutions, GEMMs and activations")
+    args = parser.parse_args()
+    if args.mixed_bfloat16:
+        mixed_precision.set_global_policy("mixed_bfloat16")
     out = output_folder(args)
     # channels_last images, as Keras: (n, 28, 28, 1)
     (x_train, y_train), (x_test, y_test) = load_digits((28, 28, 1), 300 if args.smoke else None)
