@@ -3,12 +3,14 @@ llvm backend against the interpreter on odd sizes, the same bits on 1 and 2 thre
 mixed-precision gradients against float64."""
 
 import hashlib
+import os
 
 import ml_dtypes
 import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.backends.llvm import gemm_amx_tiles, gemm_bf16
 from tests.backends.thread_runs import result_with_threads
 
 BF16 = ml_dtypes.bfloat16
@@ -59,8 +61,7 @@ def run_case(case, backend, dtype="bfloat16", absolute=False):
     return [np.asarray(r) for r in gc.function(inputs, outputs, backend=backend)(*values)]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"conv{c[0]}d-{c[1]}-{c[2]}" for c in CASES])
-def test_forward_and_gradients_match_the_interpreter(case):
+def assert_matches_the_interpreter(case):
     ref = run_case(case, "numpy")
     got = run_case(case, "llvm")
     scales = run_case(case, "numpy", "float64", absolute=True)  # sums of |terms|
@@ -70,6 +71,28 @@ def test_forward_and_gradients_match_the_interpreter(case):
         # of the result plus float32 order effects on the scale of the sum of |terms|
         error = np.abs(a.astype(np.float64) - b)
         assert np.all(error <= ULP * np.abs(b) + 1e-5 * scale), (name, error.max())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"conv{c[0]}d-{c[1]}-{c[2]}" for c in CASES])
+def test_forward_and_gradients_match_the_interpreter(case):
+    assert_matches_the_interpreter(case)
+
+
+def other_paths_match() -> list:
+    """The vdpbf16ps GEMM (where the CPU has it) and its emulation, as a CPU without AMX (and
+    without AVX512-BF16) takes them, compiled afresh: the paths that ran, each checked."""
+    os.environ["GRAPHC_CACHE"] = "0"  # the cache keys on the graph, not on the GEMM path
+    gemm_amx_tiles.permission_granted = lambda: False
+    paths = ["emulated"] + (["vdpbf16ps"] if gemm_bf16.hardware_dot_product() else [])
+    for path in paths:
+        gemm_bf16.hardware_dot_product = lambda path=path: path == "vdpbf16ps"
+        for case in CASES[:2] + CASES[4:5]:
+            assert_matches_the_interpreter(case)
+    return paths
+
+
+def test_the_vdpbf16ps_and_emulated_paths_match_the_interpreter():
+    assert "emulated" in result_with_threads("tests.bf16.test_conv_bf16", "other_paths_match", 2)
 
 
 def bits_digest() -> list:
