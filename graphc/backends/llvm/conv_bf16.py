@@ -24,12 +24,17 @@ from graphc.backends.llvm.bf16 import narrow_bits
 from graphc.backends.llvm.conv_gemm import ConvBlocks
 from graphc.backends.llvm.conv_kernels import Sweep, define_block, define_col2im_block
 from graphc.backends.llvm.gemm_bf16 import program_gemm, program_workspace_words
+from graphc.backends.llvm.gemm_bf16_kernel import VL
 from graphc.backends.llvm.irutil import F32, I16, I32, PTR, c64, for_range
 
 FORWARD_ROWS = 512  # output pixels per forward / input-grad GEMM (fewer for long im2col rows)
 BLOCK_BYTES = 1 << 18  # a thread's bfloat16 column block stays this small (on its stack)
-WGRAD_WIDTH = 160  # dW rows per weight-gradient pass (the GEMM's M: 5 AMX row blocks)
+WGRAD_WIDTH = 320  # dW rows per weight-gradient pass (the GEMM's N)
 WGRAD_PIXELS = 512  # output pixels per weight-gradient GEMM (its inner dimension)
+VI16 = ir.VectorType(I16, VL)
+# the two halves of interleaving two 16-lane vectors: (a0, b0, a1, b1, ...), (a8, b8, ...)
+INTERLEAVE = [ir.Constant(ir.VectorType(I32, VL), [half * 8 + k // 2 + VL * (k % 2)
+                                                    for k in range(VL)]) for half in (0, 1)]
 
 
 def block_rows(row_elems: int) -> int:
@@ -211,8 +216,28 @@ def emit_conv_weight_grad_bf16(kb, node):
 
 def transpose_rows(kb, src, rows, width: int, dst):
     """dst[j, i] = src[i, j] (bfloat16 bits) for i < rows, j < width; dst rows WGRAD_PIXELS
-    long. Column by column: strided reads of cached rows, contiguous writes."""
+    long. 16 x 16 tiles in registers (columns past `rows` get copies of the last row: the GEMM
+    reads only the first `rows`), the columns past a multiple of 16 one value at a time."""
     b = kb.b
+    full = width // VL * VL
+    last = b.sub(rows, c64(1))
+
+    def tile(i0, j0):
+        sources = [b.select(b.icmp_signed("<", b.add(i0, c64(r)), rows), b.add(i0, c64(r)), last)
+                   for r in range(VL)]
+        vectors = [b.load(elem(b, src, b.add(b.mul(i, c64(width)), j0)), typ=VI16, align=2)
+                   for i in sources]
+        for _ in range(4):  # each round interleaves rows k and k + 8: four rounds transpose
+            vectors = [b.shuffle_vector(vectors[k], vectors[k + VL // 2], half)
+                       for k in range(VL // 2) for half in INTERLEAVE]
+        for r, vector in enumerate(vectors):
+            row = b.add(b.mul(b.add(j0, c64(r)), c64(WGRAD_PIXELS)), i0)
+            b.store(vector, b.bitcast(elem(b, dst, row), VI16.as_pointer()), align=2)
+
+    tiles = b.sdiv(b.add(rows, c64(VL - 1)), c64(VL))
+    for_range(b, c64(0), tiles, lambda t: for_range(
+        b, c64(0), c64(full // VL), lambda u: tile(b.mul(t, c64(VL)), b.mul(u, c64(VL))),
+        name="tu"), name="tt")
 
     def column(j):
         def one(i):
@@ -221,7 +246,7 @@ def transpose_rows(kb, src, rows, width: int, dst):
 
         for_range(b, c64(0), rows, one, name="ti")
 
-    for_range(b, c64(0), c64(width), column, name="tj")
+    for_range(b, c64(full), c64(width), column, name="tj")
 
 
 def round_transposed(kb, src, rows, width: int, dst):
