@@ -150,33 +150,35 @@ def emit_conv_bf16(kb, node, bias, activation, pool=None):
 
 
 def emit_conv_input_grad_bf16(kb, node):
-    """Each thread its own images: a float32 image on its stack gets col2im of dy @ W^T block
-    by block, then is rounded into dx."""
+    """Each thread its own images, as many at a time as one GEMM block holds: float32 images
+    on its stack get col2im of dy @ W^T block by block, then are rounded into dx."""
     dy, w = node.inputs[:2]
     ck = ConvBlocks(kb, node, node.shape, w.shape, w.shape[-1])
     g, b, K = ck.g, kb.b, c64(ck.g.K)
     rows = block_rows(g.K)
+    image, pixels = g.H * g.W * g.C, g.OH * g.OW
+    group = max(1, rows // pixels)  # images per pass: fewer GEMM calls, each packing W^T
     gemm = ThreadGemm(kb, (False, True), False, "linear", "float32", (rows, g.K, ck.cout))
     cols = stack_array(kb, F32, rows * g.K)
-    image, pixels = g.H * g.W * g.C, g.OH * g.OW
-    dx = stack_array(kb, F32, image)
+    dx = stack_array(kb, F32, group * image)
     col2im = define_col2im_block(kb.module, "float32", g)
 
-    def one_image(n):
-        zero_floats(kb, dx, c64(image))
-        origin = elem(b, dx, b.neg(b.mul(n, c64(image))), F32)  # col2im indexes whole batches
+    def images(n0, count):
+        size = b.mul(count, c64(image))
+        zero_floats(kb, dx, size)
+        origin = elem(b, dx, b.neg(b.mul(n0, c64(image))), F32)  # col2im indexes the batch
 
-        def block(first, count):
-            gemm(count, K, c64(ck.cout), ck.at(kb.ins[0], b.mul(first, c64(ck.cout))),
+        def block(first, rows_here):
+            gemm(rows_here, K, c64(ck.cout), ck.at(kb.ins[0], b.mul(first, c64(ck.cout))),
                  c64(ck.cout), kb.ins[1], c64(ck.cout), cols, K)
-            b.call(col2im, [first, count, c64(0), c64(0), cols, origin])
+            b.call(col2im, [first, rows_here, c64(0), c64(0), cols, origin])
 
-        start = b.mul(n, c64(pixels))
-        ck.blocks(start, b.add(start, c64(pixels)), rows, block)
-        round_into(kb, dx, kb.out, b.mul(n, c64(image)), c64(image))
+        start = b.mul(n0, c64(pixels))
+        ck.blocks(start, b.add(start, b.mul(count, c64(pixels))), rows, block)
+        round_into(kb, dx, kb.out, b.mul(n0, c64(image)), size)
 
     lo, hi = kb.split(kb.dims(node)[0])
-    kb.loop(lo, hi, one_image, name="n")
+    ck.blocks(lo, hi, group, images)
     return kb.finish()
 
 
