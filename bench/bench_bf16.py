@@ -1,7 +1,7 @@
 """bfloat16 against float32 on this machine, contenders interleaved in one run (best round kept).
 
     python bench/bench_bf16.py [--rounds 30] [--skip-gemm] [--skip-training]
-                               [--models mlp,convnet,transformer]
+                               [--models mlp,convnet,transformer] [--cpu-time]
 
 GEMM: graphc's bf16 GEMMs (AMX tdpbf16ps where granted, vdpbf16ps, and the emulation) against
 its float32 GEMM, GFLOP/s and % of the float32 peak (graphc.machine_peak), on 1 thread and on
@@ -102,16 +102,17 @@ def gemm_contenders(M, K, N, nthreads):
     return out
 
 
-def interleaved_best(contenders: dict, rounds: int, repeat: int = 1) -> dict:
+def interleaved_best(contenders: dict, rounds: int, repeat: int = 1,
+                     clock=time.perf_counter) -> dict:
     """Best mean time per call of each contender over `rounds` rounds, each round running
     every contender `repeat` times in turn (a noisy machine disturbs some rounds, not all)."""
     best = dict.fromkeys(contenders, float("inf"))
     for _ in range(rounds):
         for label, call in contenders.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(repeat):
                 call()
-            best[label] = min(best[label], (time.perf_counter() - t0) / repeat)
+            best[label] = min(best[label], (clock() - t0) / repeat)
     return best
 
 
@@ -227,15 +228,17 @@ def training_contenders(kind, sizes, batch):
     return out
 
 
-def bench_training(rounds: int, kinds) -> None:
-    print("Training step (ms, best round; speed-up of bfloat16 over the same stack's float32)")
+def bench_training(rounds: int, kinds, clock=time.perf_counter) -> None:
+    what = "CPU ms of the process" if clock is time.process_time else "ms"
+    print(f"Training step ({what}, best round; speed-up of bfloat16 over the same stack's "
+          "float32)")
     for label, kind, sizes, batch in MODELS:
         if kind not in kinds:
             continue
         contenders = training_contenders(kind, sizes, batch)
         for call in contenders.values():
             call()  # compile / warm up
-        best = interleaved_best(contenders, rounds, repeat=3)
+        best = interleaved_best(contenders, rounds, repeat=3, clock=clock)
         print(f" {label}")
         for name, seconds in best.items():
             base = best[name.replace("bfloat16", "float32").replace("bf16", "float32")]
@@ -249,12 +252,16 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--models", default="mlp,convnet,transformer",
                         help="training rows to run: mlp, convnet, transformer")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time training steps in CPU seconds of the process (all its "
+                             "threads; steadier than wall time on a busy machine)")
     args = parser.parse_args(argv)
     print(f"bf16 GEMM path: {gemm_bf16.describe_path()}")
     if not args.skip_gemm:
         bench_gemms(args.rounds)
     if not args.skip_training:
-        bench_training(args.rounds, args.models.split(","))
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        bench_training(args.rounds, args.models.split(","), clock)
 
 
 if __name__ == "__main__":

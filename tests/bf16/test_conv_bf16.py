@@ -12,6 +12,7 @@ import pytest
 import graphc as gc
 from graphc.backends.llvm import gemm_amx_tiles, gemm_bf16
 from tests.backends.thread_runs import result_with_threads
+from tests.bf16.mixed_gradients import assert_normwise_within, mixed_and_exact_gradients
 
 BF16 = ml_dtypes.bfloat16
 ULP = 2.0**-8  # bfloat16's relative spacing: 8 significant bits
@@ -120,20 +121,10 @@ def test_mixed_precision_conv_gradients_against_float64(backend):
     rng = np.random.default_rng(3)
     xs, ts = rng.standard_normal((7, 9, 9, 3)), rng.standard_normal((7, 7, 7, 5))
     w1s, w2s = rng.standard_normal((3, 3, 3, 8)) * 0.3, rng.standard_normal((3, 3, 8, 5)) * 0.2
-    grads = {}
-    for dtype in ("float64", "bfloat16"):
-        io = "float64" if dtype == "float64" else "float32"
-        x, t = gc.placeholder((None, 9, 9, 3), io), gc.placeholder((None, 7, 7, 5), io)
-        w1, w2 = gc.shared(w1s.astype(io)), gc.shared(w2s.astype(io))
-        loss = mixed_convnet_loss(x, t, w1, w2, dtype)
-        f = gc.function([x, t], gc.grad(loss, [w1, w2]), backend=backend)
-        grads[dtype] = f(xs.astype(io), ts.astype(io))
-    for mixed, exact in zip(grads["bfloat16"], grads["float64"]):
-        assert mixed.dtype == np.float32  # master weights' gradients are float32
-        # x, weights, the hidden activation, dy, dh and dW are each rounded to bfloat16
-        # (relative 2^-9 each) on the way to a gradient: a normwise error of a few 2^-8
-        error = np.linalg.norm(mixed - exact) / np.linalg.norm(exact)
-        assert error < 4 * ULP, error
+    grads = mixed_and_exact_gradients(mixed_convnet_loss, (xs, ts), (w1s, w2s), backend)
+    # x, weights, the hidden activation, dy, dh and dW are each rounded to bfloat16
+    # (relative 2^-9 each) on the way to a gradient: a normwise error of a few 2^-8
+    assert_normwise_within(grads, 4 * ULP)
 
 
 def test_bfloat16_conv_ops_keep_their_dtype():
