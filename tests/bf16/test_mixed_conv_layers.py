@@ -32,6 +32,14 @@ def test_conv_layers_compute_in_bfloat16_from_an_im2col_row_of_16(mixed_policy, 
     assert all(w.dtype == "float32" for w in conv.weights)  # master weights
 
 
+def test_a_convolution_over_run_time_lengths_is_a_float32_island(mixed_policy):
+    x = gc.placeholder((None, None, 8))
+    y = Conv1D(4, 5)(x)  # the llvm bfloat16 kernels need static sizes
+    assert y.dtype == "float32"
+    xs = np.ones((2, 9, 8), np.float32)
+    assert np.asarray(gc.function([x], y)(xs)).shape == (2, 5, 4)
+
+
 def test_the_bias_and_activation_run_in_the_convolutions_epilogue(mixed_policy):
     x = gc.placeholder((None, 8, 8, 3))
     y = Conv2D(5, 3, activation="relu")(x)
