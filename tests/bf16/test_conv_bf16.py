@@ -16,10 +16,12 @@ from tests.bf16.mixed_gradients import assert_normwise_within, mixed_and_exact_g
 
 BF16 = ml_dtypes.bfloat16
 ULP = 2.0**-8  # bfloat16's relative spacing: 8 significant bits
+STEP = 2.0**-7  # the largest relative gap between neighbouring bfloat16 values
 
 # (rank, x shape, kernel shape, keyword arguments): odd batches, channels and sizes; the first
 # has a 297-long im2col row (two weight-gradient column blocks) and 7 x 4 x 4 = 112 pixels, the
-# second 567 pixels (two weight-gradient pixel blocks); a pointwise one skips im2col
+# second 567 pixels (two weight-gradient pixel blocks); a pointwise one skips im2col; the last
+# needs its GEMM workspaces on the heap
 CASES = [
     (2, (7, 7, 7, 33), (3, 3, 33, 7), dict(padding="same", strides=2)),
     (2, (7, 9, 9, 3), (3, 3, 3, 33), {}),
@@ -27,6 +29,7 @@ CASES = [
     (2, (3, 5, 5, 257), (1, 1, 257, 7), {}),
     (1, (7, 33, 16), (5, 16, 33), dict(padding="same")),
     (1, (1, 257, 7), (3, 7, 1), dict(strides=2)),
+    (2, (2, 6, 6, 512), (3, 3, 512, 512), dict(padding="same")),  # 4.7 MB of packed weights
 ]
 
 
@@ -68,10 +71,11 @@ def assert_matches_the_interpreter(case):
     scales = run_case(case, "numpy", "float64", absolute=True)  # sums of |terms|
     for name, a, b, scale in zip(("y", "dx", "dw"), got, ref, scales):
         assert a.shape == b.shape, name
-        # both round a float32 sum (in different orders) to bfloat16 once: one bfloat16 step
-        # of the result plus float32 order effects on the scale of the sum of |terms|
+        # both round a float32 sum (in different orders) to bfloat16 once, so they may land
+        # on neighbouring bfloat16 values: one step (at most 2^-7 of the value) plus float32
+        # order effects on the scale of the sum of |terms| (measured: 99.97% equal bits)
         error = np.abs(a.astype(np.float64) - b)
-        assert np.all(error <= ULP * np.abs(b) + 1e-5 * scale), (name, error.max())
+        assert np.all(error <= STEP * np.abs(b) + 1e-5 * scale), (name, error.max())
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"conv{c[0]}d-{c[1]}-{c[2]}" for c in CASES])

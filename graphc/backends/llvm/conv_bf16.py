@@ -12,8 +12,8 @@ accumulation, each thread alone on its own blocks (as conv_gemm.ConvBlocks runs 
 Every result is a float32 sum rounded once to bfloat16, as the interpreter's conv ops compute
 (widened operands, float32 arithmetic, one rounding); the sums run in another order, so the
 two agree to within one bfloat16 rounding of the result plus float32 order effects.
-The GEMM packs its operands into a workspace; each thread's lives on its stack, and the GEMM
-runs with nthreads = 1 (its barrier then returns at once).
+The GEMM packs its operands into a workspace of each thread's own (ThreadBuffers: its stack, or
+the heap when large), and runs with nthreads = 1 (its barrier then returns at once).
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from graphc.backends.llvm.conv_gemm import ConvBlocks
 from graphc.backends.llvm.conv_kernels import Sweep, define_block, define_col2im_block
 from graphc.backends.llvm.gemm_bf16 import program_gemm, program_workspace_words
 from graphc.backends.llvm.gemm_bf16_kernel import VL
-from graphc.backends.llvm.irutil import F32, I16, I32, PTR, c64, for_range
+from graphc.backends.llvm.irutil import F32, I16, I32, I64, PTR, VOID, c64, declare, for_range
 
 FORWARD_ROWS = 512  # output pixels per forward / input-grad GEMM (fewer for long im2col rows)
-BLOCK_BYTES = 1 << 18  # a thread's bfloat16 column block stays this small (on its stack)
+BLOCK_BYTES = 1 << 18  # a thread's bfloat16 column block stays this small (in its L2)
 WGRAD_WIDTH = 320  # dW rows per weight-gradient pass (the GEMM's N)
 WGRAD_PIXELS = 512  # output pixels per weight-gradient GEMM (its inner dimension)
+STACK_BYTES = 1 << 16  # larger per-thread arrays come from the heap (ThreadBuffers)
+ITEM_BYTES = {"i16": 2, "i32": 4, "float": 4}
 VI16 = ir.VectorType(I16, VL)
 # the two halves of interleaving two 16-lane vectors: (a0, b0, a1, b1, ...), (a8, b8, ...)
 INTERLEAVE = [ir.Constant(ir.VectorType(I32, VL), [half * 8 + k // 2 + VL * (k % 2)
@@ -80,20 +82,40 @@ def elem(b, ptr, index, ty=I16):
     return b.gep(ptr, [index], source_etype=ty)
 
 
-def stack_array(kb, ty, elems: int):
-    """A thread's own 64-byte aligned array, on its stack (allocated at kernel entry)."""
-    buffer = kb.pre.alloca(ty, size=c64(max(1, elems)))
-    buffer.align = 64
-    return buffer
+class ThreadBuffers:
+    """A kernel's per-thread arrays, 64-byte aligned: on the thread's stack up to STACK_BYTES,
+    larger ones from aligned_alloc at kernel entry, freed by finish() (a deep layer's packed
+    weights alone take megabytes: 3x3x512 -> 512 packs 4.7 MB, past a thread's stack)."""
+
+    def __init__(self, kb):
+        self.kb, self.heap = kb, []
+
+    def array(self, ty, elems: int):
+        size = max(1, elems) * ITEM_BYTES[str(ty)]
+        if size <= STACK_BYTES:
+            buffer = self.kb.pre.alloca(ty, size=c64(max(1, elems)))
+            buffer.align = 64
+            return buffer
+        alloc = declare(self.kb.module, "aligned_alloc", PTR, [I64, I64])
+        buffer = self.kb.pre.call(alloc, [c64(64), c64(-(-size // 64) * 64)])
+        self.heap.append(buffer)
+        return buffer
+
+    def finish(self) -> ir.Function:
+        """Free the heap arrays, then end the kernel (its body has no other exit)."""
+        free = declare(self.kb.module, "free", VOID, [PTR])
+        for buffer in self.heap:
+            self.kb.b.call(free, [buffer])
+        return self.kb.finish()
 
 
 class ThreadGemm:
-    """One bfloat16 GEMM variant run by a thread alone, with its workspace on the stack."""
+    """One bfloat16 GEMM variant run by a thread alone, with its own workspace."""
 
-    def __init__(self, kb, transposes, bias, activation, out_dtype, dims):
-        self.b = kb.b
-        self.fn = program_gemm(kb.module, *transposes, bias, activation, out_dtype)
-        self.workspace = stack_array(kb, I32, program_workspace_words(*dims))
+    def __init__(self, buffers, transposes, bias, activation, out_dtype, dims):
+        self.b = buffers.kb.b
+        self.fn = program_gemm(buffers.kb.module, *transposes, bias, activation, out_dtype)
+        self.workspace = buffers.array(I32, program_workspace_words(*dims))
 
     def __call__(self, M, N, K, A, lda, B, ldb, C, ldc, bias=None):
         alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
@@ -106,7 +128,8 @@ def round_into(kb, src, dst, dst_offset, count):
     b = kb.b
 
     def one(i):
-        b.store(narrow_bits(b, b.load(elem(b, src, i, F32))), elem(b, dst, b.add(dst_offset, i)))
+        b.store(narrow_bits(b, b.load(elem(b, src, i, F32), typ=F32)),
+                elem(b, dst, b.add(dst_offset, i)))
 
     for_range(b, c64(0), count, one, name="round")
 
@@ -130,9 +153,10 @@ def emit_conv_bf16(kb, node, bias, activation, pool=None):
     ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
     g, b, cout = ck.g, kb.b, c64(ck.cout)
     rows = block_rows(g.K)
-    gemm = ThreadGemm(kb, (False, False), bias is not None, activation, "bfloat16",
+    buffers = ThreadBuffers(kb)
+    gemm = ThreadGemm(buffers, (False, False), bias is not None, activation, "bfloat16",
                       (rows, ck.cout, g.K))
-    cols = ck.column_buffer(rows, g.K)
+    cols = None if ck.pointwise else buffers.array(I16, rows * g.K)
     im2col = define_im2col_bf16(kb.module, g)
     lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
 
@@ -146,7 +170,7 @@ def emit_conv_bf16(kb, node, bias, activation, pool=None):
              ck.at(kb.out, b.mul(first, cout)), cout, bias)
 
     ck.blocks(lo, hi, rows, block)
-    return kb.finish()
+    return buffers.finish()
 
 
 def emit_conv_input_grad_bf16(kb, node):
@@ -158,9 +182,10 @@ def emit_conv_input_grad_bf16(kb, node):
     rows = block_rows(g.K)
     image, pixels = g.H * g.W * g.C, g.OH * g.OW
     group = max(1, rows // pixels)  # images per pass: fewer GEMM calls, each packing W^T
-    gemm = ThreadGemm(kb, (False, True), False, "linear", "float32", (rows, g.K, ck.cout))
-    cols = stack_array(kb, F32, rows * g.K)
-    dx = stack_array(kb, F32, group * image)
+    buffers = ThreadBuffers(kb)
+    gemm = ThreadGemm(buffers, (False, True), False, "linear", "float32", (rows, g.K, ck.cout))
+    cols = buffers.array(F32, rows * g.K)
+    dx = buffers.array(F32, group * image)
     col2im = define_col2im_block(kb.module, "float32", g)
 
     def images(n0, count):
@@ -179,7 +204,7 @@ def emit_conv_input_grad_bf16(kb, node):
 
     lo, hi = kb.split(kb.dims(node)[0])
     ck.blocks(lo, hi, group, images)
-    return kb.finish()
+    return buffers.finish()
 
 
 def emit_conv_weight_grad_bf16(kb, node):
@@ -190,11 +215,12 @@ def emit_conv_weight_grad_bf16(kb, node):
     ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
     g, b, cout = ck.g, kb.b, c64(ck.cout)
     width = min(WGRAD_WIDTH, g.K)
-    gemm = ThreadGemm(kb, (False, False), False, "linear", "float32",
+    buffers = ThreadBuffers(kb)
+    gemm = ThreadGemm(buffers, (False, False), False, "linear", "float32",
                       (ck.cout, width, WGRAD_PIXELS))
-    cols = ck.block_buffer(WGRAD_PIXELS * width)
-    dy_t = ck.block_buffer(WGRAD_PIXELS * ck.cout)
-    part, total = (stack_array(kb, F32, width * ck.cout) for _ in range(2))
+    cols = buffers.array(I16, WGRAD_PIXELS * width)
+    dy_t = buffers.array(I16, WGRAD_PIXELS * ck.cout)
+    part, total = (buffers.array(F32, width * ck.cout) for _ in range(2))
     im2col = define_im2col_bf16(kb.module, g)
     pixels = b.mul(kb.dims(x)[0], c64(g.OH * g.OW))
 
@@ -213,7 +239,7 @@ def emit_conv_weight_grad_bf16(kb, node):
 
     k_lo, k_hi = kb.split(c64(g.K))
     ck.blocks(k_lo, k_hi, width, columns)
-    return kb.finish()
+    return buffers.finish()
 
 
 def transpose_rows(kb, src, rows, width: int, dst):
@@ -257,7 +283,7 @@ def round_transposed(kb, src, rows, width: int, dst):
 
     def row(k):
         def one(j):
-            value = b.load(elem(b, src, b.add(b.mul(j, rows), k), F32))
+            value = b.load(elem(b, src, b.add(b.mul(j, rows), k), F32), typ=F32)
             b.store(narrow_bits(b, value), elem(b, dst, b.add(b.mul(k, c64(width)), j)))
 
         for_range(b, c64(0), c64(width), one, name="rj")
@@ -267,4 +293,4 @@ def round_transposed(kb, src, rows, width: int, dst):
 
 def add_float(b, total, part, i):
     target = elem(b, total, i, F32)
-    b.store(b.fadd(b.load(target), b.load(elem(b, part, i, F32))), target)
+    b.store(b.fadd(b.load(target, typ=F32), b.load(elem(b, part, i, F32), typ=F32)), target)
