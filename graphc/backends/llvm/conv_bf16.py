@@ -4,14 +4,16 @@ accumulation, each thread alone on its own blocks (as conv_gemm.ConvBlocks runs 
 
     forward       each thread a range of output pixels, FORWARD_ROWS at a time:
                   im2col (bfloat16 bits, copied) -> y = act(cols @ W + bias), rounded once
-    input grad    each thread whole images: cols = dy[block] @ W^T in float32, col2im into a
-                  float32 image on its stack, rounded once into dx
+    input grad    each thread whole images, as many per pass as a block holds: cols = dy @ W^T
+                  in float32, col2im into float32 images of its own, rounded once into dx
     weight grad   each thread a range of dW's rows, <= WGRAD_WIDTH at a time, over all pixels
-                  WGRAD_PIXELS at a time: cols^T @ dy in float32, summed, rounded once into dW
+                  WGRAD_PIXELS at a time: dy transposed in 16 x 16 register tiles, im2col,
+                  dW^T += dy^T @ cols in float32, rounded once into dW
 
 Every result is a float32 sum rounded once to bfloat16, as the interpreter's conv ops compute
 (widened operands, float32 arithmetic, one rounding); the sums run in another order, so the
-two agree to within one bfloat16 rounding of the result plus float32 order effects.
+two agree to within one bfloat16 step of the result plus float32 order effects (99.97% of the
+bits equal on a 3x3x512 -> 512 layer).
 The GEMM packs its operands into a workspace of each thread's own (ThreadBuffers: its stack, or
 the heap when large), and runs with nthreads = 1 (its barrier then returns at once).
 """
