@@ -1,14 +1,18 @@
 """bfloat16 against float32 on this machine, contenders interleaved in one run (best round kept).
 
     python bench/bench_bf16.py [--rounds 30] [--skip-gemm] [--skip-training]
+                               [--models mlp,convnet,transformer] [--cpu-time]
 
 GEMM: graphc's bf16 GEMMs (AMX tdpbf16ps where granted, vdpbf16ps, and the emulation) against
 its float32 GEMM, GFLOP/s and % of the float32 peak (graphc.machine_peak), on 1 thread and on
 the pool.
-Training: one Adam step (forward, softmax cross-entropy, backward, update) of the tutorial MLP
-784-500-500-10 at batch 100 and the wide MLP 784-2048-2048-10 at batch 256, graphc float32
-against graphc mixed_bfloat16 (float32 master weights, bfloat16 GEMMs and activations), and
-PyTorch eager float32 against torch.autocast(bfloat16) when torch is installed; ms per step.
+Training: one Adam step (forward, loss, backward, update) of the tutorial MLP 784-500-500-10
+at batch 100, the wide MLP 784-2048-2048-10 at batch 256, Keras's MNIST convnet at batch 128
+(train_on_batch) and bench_transformer.py's block (SGD, its own loss) at batch 32 and seq 64:
+graphc float32 against graphc mixed_bfloat16 (float32 master weights, bfloat16 GEMMs,
+convolutions and activations), PyTorch eager float32 against torch.autocast(bfloat16), and JAX
+jit float32 against bfloat16 casts inside the step (bf16_peers.py), when installed (`pip
+install torch jax`; not needed by CI); ms per step.
 """
 
 from __future__ import annotations
@@ -16,15 +20,35 @@ from __future__ import annotations
 import argparse
 import ctypes
 import functools
+import sys
 import time
+from pathlib import Path
 
 import ml_dtypes
 import numpy as np
 from llvmlite import ir
 
 import graphc as gc
+from frontend import mixed_precision
+from frontend.layers import (
+    Add,
+    Conv2D,
+    Dense,
+    Flatten,
+    Input,
+    LayerNormalization,
+    MaxPooling2D,
+    MultiHeadAttention,
+)
+from frontend.models import Model, Sequential
+from frontend.optimizers import SGD
 from graphc.backends.llvm import gemm, gemm_amx, gemm_amx_tiles, gemm_bf16, jit, peak, threads
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_transformer  # noqa: E402 (bench/ holds no package)
+import bf16_peers  # noqa: E402
+
+TRANSFORMER_SEQ = 64
 GEMM_SHAPES = [(512, 512, 512), (1024, 784, 500), (256, 2048, 2048), (100, 784, 500)]  # M, K, N
 
 
@@ -78,16 +102,17 @@ def gemm_contenders(M, K, N, nthreads):
     return out
 
 
-def interleaved_best(contenders: dict, rounds: int, repeat: int = 1) -> dict:
+def interleaved_best(contenders: dict, rounds: int, repeat: int = 1,
+                     clock=time.perf_counter) -> dict:
     """Best mean time per call of each contender over `rounds` rounds, each round running
     every contender `repeat` times in turn (a noisy machine disturbs some rounds, not all)."""
     best = dict.fromkeys(contenders, float("inf"))
     for _ in range(rounds):
         for label, call in contenders.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(repeat):
                 call()
-            best[label] = min(best[label], (time.perf_counter() - t0) / repeat)
+            best[label] = min(best[label], (clock() - t0) / repeat)
     return best
 
 
@@ -108,9 +133,11 @@ def bench_gemms(rounds: int) -> None:
                       f"{base / seconds:5.2f}x")
 
 
-MLPS = [("tutorial MLP 784-500-500-10, batch 100", (784, 500, 500, 10), 100),
-        ("wide MLP 784-2048-2048-10, batch 256", (784, 2048, 2048, 10), 256)]
-LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-7
+MODELS = [("tutorial MLP 784-500-500-10, batch 100", "mlp", (784, 500, 500, 10), 100),
+          ("wide MLP 784-2048-2048-10, batch 256", "mlp", (784, 2048, 2048, 10), 256),
+          ("MNIST convnet (Keras example), batch 128", "convnet", None, 128),
+          ("Transformer block (bench_transformer.py), batch 32, seq 64", "transformer", None, 32)]
+LR, B1, B2, EPS = bf16_peers.LR, bf16_peers.B1, bf16_peers.B2, bf16_peers.EPS
 
 
 def graphc_training_step(sizes, compute_dtype):
@@ -137,53 +164,84 @@ def graphc_training_step(sizes, compute_dtype):
     return gc.function([x, y], loss, updates=updates)
 
 
-def torch_training_step(sizes, autocast):
-    import torch  # noqa: PLC0415 - an optional peer, imported only when it is benchmarked
-
-    torch.set_num_threads(threads.num_threads())
-    layers = []
-    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if k < len(sizes) - 2 else [])
-    model = torch.nn.Sequential(*layers)
-    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=(B1, B2), eps=EPS)
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def step(x, y):
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-
-    return step, torch
-
-
-def training_contenders(sizes, batch):
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
-    y = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], batch)]
-    out = {f"graphc {d}": functools.partial(graphc_training_step(sizes, d), x, y)
-           for d in ("float32", "bfloat16")}
+def graphc_convnet_step(policy):
+    """Keras's MNIST convnet (without its Dropout) under `policy`, Adam, train_on_batch."""
+    mixed_precision.set_global_policy(policy)
     try:
-        for label, autocast in (("torch float32", False), ("torch autocast bf16", True)):
-            step, torch = torch_training_step(sizes, autocast)
-            xt, yt = torch.from_numpy(x), torch.from_numpy(y.argmax(axis=1))
-            out[label] = functools.partial(step, xt, yt)
-    except ImportError as err:
-        print(f"  (no PyTorch: {err})")
+        model = Sequential([Input(shape=(28, 28, 1)), Conv2D(32, 3, activation="relu"),
+                            MaxPooling2D(2), Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
+                            Flatten(), Dense(10, activation="softmax")])
+    finally:
+        mixed_precision.set_global_policy("float32")
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    return model.train_on_batch
+
+
+def graphc_transformer_step(policy, batch, seq):
+    """bench_transformer.py's block as a functional Keras model (its residual sums as Add
+    layers, which cast their inputs to the policy's compute dtype, as Keras's do), SGD."""
+    block = bench_transformer
+    d, heads, ff = block.D_MODEL, block.HEADS, block.FEED_FORWARD
+    mixed_precision.set_global_policy(policy)
+    try:
+        x = Input(shape=(seq, d))
+        h = LayerNormalization()(Add()([x, MultiHeadAttention(heads, d // heads)(x, x)]))
+        out = LayerNormalization()(Add()([h, Dense(d)(Dense(ff, activation="relu")(h))]))
+        model = Model(x, out)
+    finally:
+        mixed_precision.set_global_policy("float32")
+    model.compile(optimizer=SGD(block.LR), loss="mse")
+    return model.train_on_batch
+
+
+def model_data(kind, sizes, batch):
+    rng = np.random.default_rng(1)
+    if kind == "transformer":
+        return bench_transformer.data(batch, TRANSFORMER_SEQ)
+    x = rng.standard_normal((batch, sizes[0]) if kind == "mlp" else (batch, 28, 28, 1))
+    classes = sizes[-1] if kind == "mlp" else 10
+    return x.astype(np.float32), np.eye(classes, dtype=np.float32)[rng.integers(0, classes, batch)]
+
+
+def graphc_step(kind, sizes, batch, bf16):
+    if kind == "mlp":
+        return graphc_training_step(sizes, "bfloat16" if bf16 else "float32")
+    policy = "mixed_bfloat16" if bf16 else "float32"
+    if kind == "convnet":
+        return graphc_convnet_step(policy)
+    return graphc_transformer_step(policy, batch, TRANSFORMER_SEQ)
+
+
+def training_contenders(kind, sizes, batch):
+    """label -> zero-argument step: graphc, PyTorch autocast and JAX, float32 and bfloat16."""
+    x, y = model_data(kind, sizes, batch)
+    out = {}
+    for bf16 in (False, True):
+        out[f"graphc {'bfloat16' if bf16 else 'float32'}"] = functools.partial(
+            graphc_step(kind, sizes, batch, bf16), x, y)
+    for peer, make in (("torch", bf16_peers.torch_step), ("jax", bf16_peers.jax_step)):
+        try:
+            for bf16 in (False, True):
+                out[f"{peer} {'bf16' if bf16 else 'float32'}"] = make(kind, sizes, bf16, x, y)
+        except ImportError as err:
+            print(f"  (no {peer} row: {err})")
     return out
 
 
-def bench_training(rounds: int) -> None:
-    print("Training step (ms, best round; speed-up of bfloat16 over the same stack's float32)")
-    for label, sizes, batch in MLPS:
-        contenders = training_contenders(sizes, batch)
+def bench_training(rounds: int, kinds, clock=time.perf_counter) -> None:
+    what = "CPU ms of the process" if clock is time.process_time else "ms"
+    print(f"Training step ({what}, best round; speed-up of bfloat16 over the same stack's "
+          "float32)")
+    for label, kind, sizes, batch in MODELS:
+        if kind not in kinds:
+            continue
+        contenders = training_contenders(kind, sizes, batch)
         for call in contenders.values():
             call()  # compile / warm up
-        best = interleaved_best(contenders, rounds, repeat=5)
+        best = interleaved_best(contenders, rounds, repeat=3, clock=clock)
         print(f" {label}")
         for name, seconds in best.items():
-            base = best[name.replace("bfloat16", "float32").replace("autocast bf16", "float32")]
+            base = best[name.replace("bfloat16", "float32").replace("bf16", "float32")]
             print(f"  {name:22s} {seconds * 1e3:8.3f} ms  {base / seconds:5.2f}x")
 
 
@@ -192,12 +250,18 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--skip-gemm", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--models", default="mlp,convnet,transformer",
+                        help="training rows to run: mlp, convnet, transformer")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time training steps in CPU seconds of the process (all its "
+                             "threads; steadier than wall time on a busy machine)")
     args = parser.parse_args(argv)
     print(f"bf16 GEMM path: {gemm_bf16.describe_path()}")
     if not args.skip_gemm:
         bench_gemms(args.rounds)
     if not args.skip_training:
-        bench_training(args.rounds)
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        bench_training(args.rounds, args.models.split(","), clock)
 
 
 if __name__ == "__main__":

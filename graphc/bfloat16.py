@@ -17,7 +17,8 @@ from graphc.ir import DtypeError
 # Fusion classes whose ops compute element by element (or only move data): bfloat16 passes.
 ELEMENTWISE_CLASSES = ("elementwise", "leaf", "view", "structural")
 # Other ops with a bfloat16 kernel of their own (operands bfloat16, float32 accumulation).
-BFLOAT16_OPS = {"matmul"}
+BFLOAT16_OPS = {"matmul", "conv1d", "conv2d", "conv1d_input_grad", "conv2d_input_grad",
+                "conv1d_weight_grad", "conv2d_weight_grad"}
 
 
 def check_bfloat16_support(op: str, fusion: str, inputs, dtype: str) -> None:

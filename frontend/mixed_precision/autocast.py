@@ -2,10 +2,11 @@
 float32 variables are cast to the compute dtype for the call; the variables stay float32
 (master weights), so their gradients and the optimizer's updates are float32.
 
-Layers whose math graphc computes in bfloat16 (BFLOAT16_LAYERS: GEMMs and elementwise work)
-run in bfloat16. Every other layer under a bfloat16 policy is a float32 island, shown by its
-float32 output: its inputs are cast to float32 (statistics, reductions and random masks stay in
-float32, as Keras keeps normalization statistics), and the next bfloat16 layer casts back.
+Layers whose math graphc computes in bfloat16 (BFLOAT16_LAYERS: GEMMs, convolutions with an
+im2col row of at least SMALLEST_BF16_RECEPTIVE_FIELD, and elementwise work) run in bfloat16.
+Every other layer under a bfloat16 policy is a float32 island, shown by its float32 output:
+its inputs are cast to float32 (statistics, reductions and random masks stay in float32, as
+Keras keeps normalization statistics), and the next bfloat16 layer casts back.
 Softmax and log-softmax activations are float32 islands too (float32_island), so a mixed
 model's probabilities and its losses are float32.
 """
@@ -14,22 +15,42 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import numpy as np
+
 import graphc as gc
 
-BFLOAT16_LAYERS = {"Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Flatten", "Reshape",
-                   "Add", "Subtract", "Multiply", "Maximum", "Minimum", "Identity"}
+BFLOAT16_LAYERS = {"Dense", "Conv1D", "Conv2D", "Convolution2D", "Activation", "ReLU",
+                   "LeakyReLU", "ELU", "Flatten", "Reshape", "Add", "Subtract", "Multiply",
+                   "Maximum", "Minimum", "Identity"}
+# A convolution with a shorter im2col row (kernel area x input channels; a first layer on
+# 1 channel: 3 x 3 x 1) is a float32 island: its GEMMs are too thin for bfloat16 to pay
+# (its weight gradient took 4x the float32 direct kernel), and float32 fuses its pooling.
+SMALLEST_BF16_RECEPTIVE_FIELD = 16
 FLOATS = ("float32", "float64", "bfloat16")
 
 
-def compute_dtype_for(layer) -> str:
-    """The dtype `layer` computes in: its policy's, or float32 for a float32 island, or the
-    dtype assigned to `layer.dtype` after it was made (its weights are made in that one)."""
+def compute_dtype_for(layer, inputs=None) -> str:
+    """The dtype `layer` computes in (on `inputs`, when given): its policy's, or float32 for a
+    float32 island, or the dtype assigned to `layer.dtype` after it was made (its weights are
+    made in that one)."""
     if layer.dtype != layer.dtype_policy.variable_dtype:
         return layer.dtype
     compute = layer.dtype_policy.compute_dtype
-    if compute == "bfloat16" and type(layer).__name__ not in BFLOAT16_LAYERS:
+    if compute == "bfloat16" and (type(layer).__name__ not in BFLOAT16_LAYERS
+                                  or not bfloat16_convolution(layer, inputs)):
         return "float32"
     return compute
+
+
+def bfloat16_convolution(layer, inputs) -> bool:
+    """True unless `layer` is a built convolution that bfloat16 does not pay for (an im2col
+    row under SMALLEST_BF16_RECEPTIVE_FIELD) or that the llvm bfloat16 kernels cannot run
+    (spatial sizes known only at run time: the float32 loop nests take those)."""
+    kernel = getattr(layer, "kernel", None)
+    if getattr(layer, "rank", None) is None or kernel is None:
+        return True
+    static = not isinstance(inputs, gc.Node) or None not in inputs.shape[1:]
+    return static and int(np.prod(kernel.shape[:-1])) >= SMALLEST_BF16_RECEPTIVE_FIELD
 
 
 def call_in_compute_dtype(layer, call, inputs, rest, kwargs):
@@ -37,7 +58,7 @@ def call_in_compute_dtype(layer, call, inputs, rest, kwargs):
 
     Float inputs are always cast (Keras's autocast): a float64 or bfloat16 layer takes
     float32 inputs, and a float32 layer float64 ones."""
-    dtype = compute_dtype_for(layer)
+    dtype = compute_dtype_for(layer, inputs)
     inputs = cast_nodes(inputs, dtype)
     with variables_read_as(layer, dtype):
         return call(inputs, *rest, **kwargs)

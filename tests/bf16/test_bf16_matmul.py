@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from tests.bf16.mixed_gradients import assert_normwise_within, mixed_and_exact_gradients
 
 BF16 = ml_dtypes.bfloat16
 ULP = 2.0**-8  # bfloat16's relative spacing: 8 significant bits
@@ -57,25 +58,22 @@ def mixed_loss(x, t, w1, w2):
     return gc.mean((y - t) ** 2)
 
 
+def mlp_loss(x, t, w1, w2, dtype):
+    """mixed_loss in bfloat16, its exact value in float64."""
+    if dtype == "bfloat16":
+        return mixed_loss(x, t, w1, w2)
+    return gc.mean((gc.matmul(gc.relu(gc.matmul(x, w1)), w2) - t) ** 2)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "llvm"])
 def test_mixed_precision_gradients_against_float64(backend):
     rng = np.random.default_rng(2)
     xs, ts = rng.standard_normal((33, 20)), rng.standard_normal((33, 7))
     w1s, w2s = rng.standard_normal((20, 16)) * 0.3, rng.standard_normal((16, 7)) * 0.3
-    grads = {}
-    for dtype in ("float64", "float32"):
-        x, t = gc.placeholder((None, 20), dtype), gc.placeholder((None, 7), dtype)
-        w1, w2 = gc.shared(w1s.astype(dtype)), gc.shared(w2s.astype(dtype))
-        loss = mixed_loss(x, t, w1, w2) if dtype == "float32" else (
-            gc.mean((gc.matmul(gc.relu(gc.matmul(x, w1)), w2) - t) ** 2))
-        f = gc.function([x, t], [gc.grad(loss, w1), gc.grad(loss, w2)], backend=backend)
-        grads[dtype] = f(xs.astype(dtype), ts.astype(dtype))
-    for mixed, exact in zip(grads["float32"], grads["float64"]):
-        assert mixed.dtype == np.float32  # master weights' gradients are float32
-        # inputs, weights and activations are rounded to bfloat16 (relative 2^-9 each) at
-        # four places on the way to a gradient: a normwise error of a few 2^-8 at most
-        error = np.linalg.norm(mixed - exact) / np.linalg.norm(exact)
-        assert error < 4 * ULP, error
+    grads = mixed_and_exact_gradients(mlp_loss, (xs, ts), (w1s, w2s), backend)
+    # inputs, weights and activations are rounded to bfloat16 (relative 2^-9 each) at
+    # four places on the way to a gradient: a normwise error of a few 2^-8 at most
+    assert_normwise_within(grads, 4 * ULP)
 
 
 def test_gradient_of_a_broadcast_bfloat16_bias_sums_in_float32():

@@ -18,6 +18,7 @@ images), the MNIST convnet step on a busy machine went from 49 / 99 ms (best / m
 from __future__ import annotations
 
 from graphc.backends.llvm import vecmath
+from graphc.backends.llvm.conv_bf16 import emit_conv_bf16
 from graphc.backends.llvm.conv_direct import emit_conv_direct_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
 from graphc.backends.llvm.conv_kernels import define_im2col_block
@@ -41,6 +42,8 @@ def emit_conv(kb, node, bias, activation, pool=None):
     """Each thread: its share of the output pixels, BLOCK_ROWS at a time: im2col, GEMM (whose
     epilogue adds the bias and applies the activation); or the direct kernels for tiny
     receptive fields; or, pooling fused, its pooled rows (conv_pool.py)."""
+    if node.dtype == "bfloat16":  # bfloat16 operands: the bfloat16 GEMM (conv_bf16.py)
+        return emit_conv_bf16(kb, node, bias, activation, pool)
     if runs_direct(node):
         if None not in node.inputs[0].shape[1:-1]:
             return emit_conv_direct_blocked(kb, node, bias, activation, pool)

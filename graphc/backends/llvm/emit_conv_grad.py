@@ -13,6 +13,7 @@ onto one-thread GEMMs over pixel blocks (conv_gemm.ConvBlocks):
 from __future__ import annotations
 
 from graphc.backends.llvm import conv_gemm
+from graphc.backends.llvm.conv_bf16 import emit_conv_input_grad_bf16, emit_conv_weight_grad_bf16
 from graphc.backends.llvm.conv_direct_grad import emit_conv_weight_grad_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks
 from graphc.backends.llvm.conv_kernels import define_col2im_block, define_im2col_block
@@ -27,6 +28,8 @@ WGRAD_ROWS = 256  # output pixels per weight-gradient GEMM (its inner dimension)
 def emit_conv_input_grad(kb, node):
     """W^T once (threads share it, one barrier); then each thread its own images, BLOCK_ROWS
     output pixels at a time: cols = dy @ W^T, col2im into the image (zeroed first)."""
+    if node.dtype == "bfloat16":  # bfloat16 operands: the bfloat16 GEMM (conv_bf16.py)
+        return emit_conv_input_grad_bf16(kb, node)
     dy, w = node.inputs[:2]  # the third, the forward input, lends only its sizes
     if None in node.shape[1:-1]:
         return emit_conv_input_grad_direct(kb, node)
@@ -119,6 +122,8 @@ def transposed_weights(kb, ck, w):
 def emit_conv_weight_grad(kb, node):
     """Each thread owns a range of dW's rows (im2col columns) and walks all output pixels,
     WGRAD_ROWS at a time: im2col of just its columns, then dW[cols] (+)= cols^T @ dy."""
+    if node.dtype == "bfloat16":  # bfloat16 operands: the bfloat16 GEMM (conv_bf16.py)
+        return emit_conv_weight_grad_bf16(kb, node)
     x, _ = node.inputs
     if None in x.shape[1:-1]:
         return emit_conv_weight_grad_direct(kb, node)

@@ -11,7 +11,8 @@ Public API:
   bf16_workspace_words(N, K) -> int   i32 words (64-byte aligned) of `workspace`
   hardware_dot_product() -> bool      this CPU runs vdpbf16ps (else the emulated path)
   describe_path() -> str              the line `graphc info` prints
-  program_gemm(module, ...) -> ir.Function  the variant a compiled bfloat16 matmul calls:
+  program_gemm(module, ..., out_dtype="bfloat16") -> ir.Function  the variant a compiled
+      bfloat16 matmul or convolution calls:
       AMX (gemm_amx.py) where the CPU has amx-bf16 and Linux grants tile data, else
       vdpbf16ps, else its emulation
   program_workspace_words(M, N, K) -> int  `workspace` words of program_gemm's variant
@@ -81,13 +82,15 @@ def define_bf16_gemm(module: ir.Module, transpose_a: bool, transpose_b: bool, bi
                     emulated).fn
 
 
-def program_gemm(module: ir.Module, transpose_a, transpose_b, bias, activation) -> ir.Function:
-    """The variant a bfloat16 matmul kernel of a compiled function calls: bfloat16 C, this
-    CPU's path; defined inside the function's module (internal: modules never share it)."""
+def program_gemm(module: ir.Module, transpose_a, transpose_b, bias, activation,
+                 out_dtype: str = "bfloat16") -> ir.Function:
+    """The variant a bfloat16 matmul or convolution kernel of a compiled function calls
+    (`out_dtype` C and bias), this CPU's path; defined inside the function's module (internal:
+    modules never share it)."""
     if gemm_amx_tiles.permission_granted():
-        fn = define_amx_gemm(module, transpose_a, transpose_b, bias, activation, "bfloat16")
+        fn = define_amx_gemm(module, transpose_a, transpose_b, bias, activation, out_dtype)
     else:
-        fn = define_bf16_gemm(module, transpose_a, transpose_b, bias, activation, "bfloat16",
+        fn = define_bf16_gemm(module, transpose_a, transpose_b, bias, activation, out_dtype,
                               not hardware_dot_product())
     fn.linkage = "internal"
     return fn

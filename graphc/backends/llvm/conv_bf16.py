@@ -1,0 +1,298 @@
+"""Convolutions with bfloat16 operands (conv1d/conv2d, their input and weight gradients), on the
+bfloat16 GEMM (gemm_bf16.program_gemm: AMX tiles, vdpbf16ps or its emulation) with float32
+accumulation, each thread alone on its own blocks (as conv_gemm.ConvBlocks runs float32):
+
+    forward       each thread a range of output pixels, FORWARD_ROWS at a time:
+                  im2col (bfloat16 bits, copied) -> y = act(cols @ W + bias), rounded once
+    input grad    each thread whole images, as many per pass as a block holds: cols = dy @ W^T
+                  in float32, col2im into float32 images of its own, rounded once into dx
+    weight grad   each thread a range of dW's rows, <= WGRAD_WIDTH at a time, over all pixels
+                  WGRAD_PIXELS at a time: dy transposed in 16 x 16 register tiles, im2col,
+                  dW^T += dy^T @ cols in float32, rounded once into dW
+
+Every result is a float32 sum rounded once to bfloat16, as the interpreter's conv ops compute
+(widened operands, float32 arithmetic, one rounding); the sums run in another order, so the
+two agree to within one bfloat16 step of the result plus float32 order effects (99.97% of the
+bits equal on a 3x3x512 -> 512 layer).
+The GEMM packs its operands into a workspace of each thread's own (ThreadBuffers: its stack, or
+the heap when large), and runs with nthreads = 1 (its barrier then returns at once).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from graphc.backends.llvm.bf16 import narrow_bits
+from graphc.backends.llvm.conv_gemm import ConvBlocks
+from graphc.backends.llvm.conv_kernels import Sweep, define_block, define_col2im_block
+from graphc.backends.llvm.gemm_bf16 import program_gemm, program_workspace_words
+from graphc.backends.llvm.gemm_bf16_kernel import VL
+from graphc.backends.llvm.irutil import F32, I16, I32, I64, PTR, VOID, c64, declare, for_range
+
+FORWARD_ROWS = 512  # output pixels per forward / input-grad GEMM (fewer for long im2col rows)
+BLOCK_BYTES = 1 << 18  # a thread's bfloat16 column block stays this small (in its L2)
+WGRAD_WIDTH = 320  # dW rows per weight-gradient pass (the GEMM's N)
+WGRAD_PIXELS = 512  # output pixels per weight-gradient GEMM (its inner dimension)
+STACK_BYTES = 1 << 16  # larger per-thread arrays come from the heap (ThreadBuffers)
+ITEM_BYTES = {"i16": 2, "i32": 4, "float": 4}
+VI16 = ir.VectorType(I16, VL)
+# the two halves of interleaving two 16-lane vectors: (a0, b0, a1, b1, ...), (a8, b8, ...)
+INTERLEAVE = [ir.Constant(ir.VectorType(I32, VL), [half * 8 + k // 2 + VL * (k % 2)
+                                                    for k in range(VL)]) for half in (0, 1)]
+
+
+def block_rows(row_elems: int) -> int:
+    """Pixels per block: FORWARD_ROWS, fewer (a multiple of 32, >= 32) for long rows."""
+    return max(32, min(FORWARD_ROWS, BLOCK_BYTES // (2 * row_elems)) // 32 * 32)
+
+
+def define_im2col_bf16(module: ir.Module, g) -> ir.Function:
+    """cols[i, k - k0] = x under column k (= tap * C + channel) of output position r0 + i, for
+    i < rows and k0 <= k < k1, zero in the padding: bits copied, a tap's channels at a time."""
+    fn, b, a = define_block(module, f"graphc_im2col_bf16_{g.key}", ("x", "cols"))
+    if b is None:
+        return fn
+    s, k0, k1 = Sweep(b, g), a["k0"], a["k1"]
+    width = b.sub(k1, k0)
+
+    def row(i):
+        n, oh, ow = s.position(b.add(a["r0"], i))
+
+        def tap(t, ih, iw, inside):
+            start = b.mul(t, c64(g.C))
+            c_lo = b.select(b.icmp_signed(">", k0, start), b.sub(k0, start), c64(0))
+            c_hi = b.select(b.icmp_signed("<", b.sub(k1, start), c64(g.C)), b.sub(k1, start),
+                            c64(g.C))
+            src = b.select(inside, s.pixel(n, ih, iw), c64(0))  # read in bounds, then mask
+            dst = b.add(b.mul(i, width), b.sub(start, k0))
+
+            def channel(c):
+                value = b.load(elem(b, a["x"], b.add(src, c)), typ=I16)
+                b.store(b.select(inside, value, ir.Constant(I16, 0)),
+                        elem(b, a["cols"], b.add(dst, c)))
+
+            for_range(b, c_lo, c_hi, channel, name="c")
+
+        s.taps(oh, ow, tap)
+
+    for_range(b, c64(0), a["rows"], row, name="i")
+    b.ret_void()
+    return fn
+
+
+def elem(b, ptr, index, ty=I16):
+    return b.gep(ptr, [index], source_etype=ty)
+
+
+class ThreadBuffers:
+    """A kernel's per-thread arrays, 64-byte aligned: on the thread's stack up to STACK_BYTES,
+    larger ones from aligned_alloc at kernel entry, freed by finish() (a deep layer's packed
+    weights alone take megabytes: 3x3x512 -> 512 packs 4.7 MB, past a thread's stack)."""
+
+    def __init__(self, kb):
+        self.kb, self.heap = kb, []
+
+    def array(self, ty, elems: int):
+        size = max(1, elems) * ITEM_BYTES[str(ty)]
+        if size <= STACK_BYTES:
+            buffer = self.kb.pre.alloca(ty, size=c64(max(1, elems)))
+            buffer.align = 64
+            return buffer
+        alloc = declare(self.kb.module, "aligned_alloc", PTR, [I64, I64])
+        buffer = self.kb.pre.call(alloc, [c64(64), c64(-(-size // 64) * 64)])
+        self.heap.append(buffer)
+        return buffer
+
+    def finish(self) -> ir.Function:
+        """Free the heap arrays, then end the kernel (its body has no other exit)."""
+        free = declare(self.kb.module, "free", VOID, [PTR])
+        for buffer in self.heap:
+            self.kb.b.call(free, [buffer])
+        return self.kb.finish()
+
+
+class ThreadGemm:
+    """One bfloat16 GEMM variant run by a thread alone, with its own workspace."""
+
+    def __init__(self, buffers, transposes, bias, activation, out_dtype, dims):
+        self.b = buffers.kb.b
+        self.fn = program_gemm(buffers.kb.module, *transposes, bias, activation, out_dtype)
+        self.workspace = buffers.array(I32, program_workspace_words(*dims))
+
+    def __call__(self, M, N, K, A, lda, B, ldb, C, ldc, bias=None):
+        alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
+        bias = ir.Constant(PTR, None) if bias is None else bias
+        self.b.call(self.fn, [*alone, M, N, K, A, lda, B, ldb, C, ldc, bias, self.workspace])
+
+
+def round_into(kb, src, dst, dst_offset, count):
+    """dst[dst_offset + i] = bfloat16(src[i]) (bits) for i < count."""
+    b = kb.b
+
+    def one(i):
+        b.store(narrow_bits(b, b.load(elem(b, src, i, F32), typ=F32)),
+                elem(b, dst, b.add(dst_offset, i)))
+
+    for_range(b, c64(0), count, one, name="round")
+
+
+def zero_floats(kb, ptr, count):
+    b = kb.b
+
+    def one(i):
+        b.store(ir.Constant(F32, 0), elem(b, ptr, i, F32))
+
+    for_range(b, c64(0), count, one, name="zero")
+
+
+def emit_conv_bf16(kb, node, bias, activation, pool=None):
+    """The forward 'dense' kernel: per block im2col, then the GEMM whose epilogue adds the
+    bias and applies the activation, its bfloat16 result written in place."""
+    if pool is not None:  # passes.fuse_groups fuses max pooling; pooling refuses bfloat16
+        raise NotImplementedError(f"llvm backend: {node.op} on bfloat16 with fused pooling "
+                                  f"(node built at {node.site})")
+    x, w = node.inputs
+    ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
+    g, b, cout = ck.g, kb.b, c64(ck.cout)
+    rows = block_rows(g.K)
+    buffers = ThreadBuffers(kb)
+    gemm = ThreadGemm(buffers, (False, False), bias is not None, activation, "bfloat16",
+                      (rows, ck.cout, g.K))
+    cols = None if ck.pointwise else buffers.array(I16, rows * g.K)
+    im2col = define_im2col_bf16(kb.module, g)
+    lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
+
+    def block(first, count):
+        if ck.pointwise:
+            A = ck.at(kb.ins[0], b.mul(first, c64(g.K)))
+        else:
+            b.call(im2col, [first, count, c64(0), c64(g.K), kb.ins[0], cols])
+            A = cols
+        gemm(count, cout, c64(g.K), A, c64(g.K), kb.ins[1], cout,
+             ck.at(kb.out, b.mul(first, cout)), cout, bias)
+
+    ck.blocks(lo, hi, rows, block)
+    return buffers.finish()
+
+
+def emit_conv_input_grad_bf16(kb, node):
+    """Each thread its own images, as many at a time as one GEMM block holds: float32 images
+    on its stack get col2im of dy @ W^T block by block, then are rounded into dx."""
+    dy, w = node.inputs[:2]
+    ck = ConvBlocks(kb, node, node.shape, w.shape, w.shape[-1])
+    g, b, K = ck.g, kb.b, c64(ck.g.K)
+    rows = block_rows(g.K)
+    image, pixels = g.H * g.W * g.C, g.OH * g.OW
+    group = max(1, rows // pixels)  # images per pass: fewer GEMM calls, each packing W^T
+    buffers = ThreadBuffers(kb)
+    gemm = ThreadGemm(buffers, (False, True), False, "linear", "float32", (rows, g.K, ck.cout))
+    cols = buffers.array(F32, rows * g.K)
+    dx = buffers.array(F32, group * image)
+    col2im = define_col2im_block(kb.module, "float32", g)
+
+    def images(n0, count):
+        size = b.mul(count, c64(image))
+        zero_floats(kb, dx, size)
+        origin = elem(b, dx, b.neg(b.mul(n0, c64(image))), F32)  # col2im indexes the batch
+
+        def block(first, rows_here):
+            gemm(rows_here, K, c64(ck.cout), ck.at(kb.ins[0], b.mul(first, c64(ck.cout))),
+                 c64(ck.cout), kb.ins[1], c64(ck.cout), cols, K)
+            b.call(col2im, [first, rows_here, c64(0), c64(0), cols, origin])
+
+        start = b.mul(n0, c64(pixels))
+        ck.blocks(start, b.add(start, b.mul(count, c64(pixels))), rows, block)
+        round_into(kb, dx, kb.out, b.mul(n0, c64(image)), size)
+
+    lo, hi = kb.split(kb.dims(node)[0])
+    ck.blocks(lo, hi, group, images)
+    return buffers.finish()
+
+
+def emit_conv_weight_grad_bf16(kb, node):
+    """Each thread a range of dW's rows (im2col columns), WGRAD_WIDTH at a time: over all
+    pixels, WGRAD_PIXELS at a time, im2col of those columns and dy transposed, then
+    dW^T += dy^T @ cols in float32 on its stack; rounded once into dW."""
+    x, _ = node.inputs
+    ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
+    g, b, cout = ck.g, kb.b, c64(ck.cout)
+    width = min(WGRAD_WIDTH, g.K)
+    buffers = ThreadBuffers(kb)
+    gemm = ThreadGemm(buffers, (False, False), False, "linear", "float32",
+                      (ck.cout, width, WGRAD_PIXELS))
+    cols = buffers.array(I16, WGRAD_PIXELS * width)
+    dy_t = buffers.array(I16, WGRAD_PIXELS * ck.cout)
+    part, total = (buffers.array(F32, width * ck.cout) for _ in range(2))
+    im2col = define_im2col_bf16(kb.module, g)
+    pixels = b.mul(kb.dims(x)[0], c64(g.OH * g.OW))
+
+    def columns(k0, kcount):
+        size = b.mul(kcount, cout)
+        zero_floats(kb, total, size)
+
+        def block(first, count):
+            b.call(im2col, [first, count, k0, b.add(k0, kcount), kb.ins[0], cols])
+            transpose_rows(kb, ck.at(kb.ins[1], b.mul(first, cout)), count, ck.cout, dy_t)
+            gemm(cout, kcount, count, dy_t, c64(WGRAD_PIXELS), cols, kcount, part, kcount)
+            for_range(b, c64(0), size, lambda i: add_float(b, total, part, i), name="sum")
+
+        ck.blocks(c64(0), pixels, WGRAD_PIXELS, block)
+        round_transposed(kb, total, kcount, ck.cout, ck.at(kb.out, b.mul(k0, cout)))
+
+    k_lo, k_hi = kb.split(c64(g.K))
+    ck.blocks(k_lo, k_hi, width, columns)
+    return buffers.finish()
+
+
+def transpose_rows(kb, src, rows, width: int, dst):
+    """dst[j, i] = src[i, j] (bfloat16 bits) for i < rows, j < width; dst rows WGRAD_PIXELS
+    long. 16 x 16 tiles in registers (columns past `rows` get copies of the last row: the GEMM
+    reads only the first `rows`), the columns past a multiple of 16 one value at a time."""
+    b = kb.b
+    full = width // VL * VL
+    last = b.sub(rows, c64(1))
+
+    def tile(i0, j0):
+        sources = [b.select(b.icmp_signed("<", b.add(i0, c64(r)), rows), b.add(i0, c64(r)), last)
+                   for r in range(VL)]
+        vectors = [b.load(elem(b, src, b.add(b.mul(i, c64(width)), j0)), typ=VI16, align=2)
+                   for i in sources]
+        for _ in range(4):  # each round interleaves rows k and k + 8: four rounds transpose
+            vectors = [b.shuffle_vector(vectors[k], vectors[k + VL // 2], half)
+                       for k in range(VL // 2) for half in INTERLEAVE]
+        for r, vector in enumerate(vectors):
+            row = b.add(b.mul(b.add(j0, c64(r)), c64(WGRAD_PIXELS)), i0)
+            b.store(vector, b.bitcast(elem(b, dst, row), VI16.as_pointer()), align=2)
+
+    tiles = b.sdiv(b.add(rows, c64(VL - 1)), c64(VL))
+    for_range(b, c64(0), tiles, lambda t: for_range(
+        b, c64(0), c64(full // VL), lambda u: tile(b.mul(t, c64(VL)), b.mul(u, c64(VL))),
+        name="tu"), name="tt")
+
+    def column(j):
+        def one(i):
+            value = b.load(elem(b, src, b.add(b.mul(i, c64(width)), j)), typ=I16)
+            b.store(value, elem(b, dst, b.add(b.mul(j, c64(WGRAD_PIXELS)), i)))
+
+        for_range(b, c64(0), rows, one, name="ti")
+
+    for_range(b, c64(full), c64(width), column, name="tj")
+
+
+def round_transposed(kb, src, rows, width: int, dst):
+    """dst[k, j] = bfloat16(src[j, k]) for k < rows, j < width (src is width x rows)."""
+    b = kb.b
+
+    def row(k):
+        def one(j):
+            value = b.load(elem(b, src, b.add(b.mul(j, rows), k), F32), typ=F32)
+            b.store(narrow_bits(b, value), elem(b, dst, b.add(b.mul(k, c64(width)), j)))
+
+        for_range(b, c64(0), c64(width), one, name="rj")
+
+    for_range(b, c64(0), rows, row, name="rk")
+
+
+def add_float(b, total, part, i):
+    target = elem(b, total, i, F32)
+    b.store(b.fadd(b.load(target, typ=F32), b.load(elem(b, part, i, F32), typ=F32)), target)
