@@ -20,6 +20,7 @@ from __future__ import annotations
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.conv_direct import emit_conv_direct_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
+from graphc.backends.llvm.conv_implicit import emit_conv_implicit, forward_applies
 from graphc.backends.llvm.conv_kernels import define_im2col_block
 from graphc.backends.llvm.conv_pool import PoolWindow, emit_conv_pooled
 from graphc.backends.llvm.emitters import register
@@ -48,8 +49,11 @@ def emit_conv(kb, node, bias, activation, pool=None):
         return emit_conv_direct(kb, node, bias, activation)
     x, w = node.inputs
     ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
+    window = PoolWindow.of(pool, ck.g)
+    if forward_applies(ck.g, window):
+        return emit_conv_implicit(kb, ck, bias, activation, window)
     if pool is not None:
-        return emit_conv_pooled(kb, node, bias, activation, PoolWindow.of(pool, ck.g))
+        return emit_conv_pooled(kb, node, bias, activation, window)
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
     cols = ck.column_buffer(ck.block_rows, g.K)

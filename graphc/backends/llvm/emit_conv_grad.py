@@ -15,6 +15,11 @@ from __future__ import annotations
 from graphc.backends.llvm import conv_gemm
 from graphc.backends.llvm.conv_direct_grad import emit_conv_weight_grad_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks
+from graphc.backends.llvm.conv_implicit import (
+    define_col2im_runs_block,
+    emit_weight_grad_implicit,
+    implicit_applies,
+)
 from graphc.backends.llvm.conv_kernels import define_col2im_block, define_im2col_block
 from graphc.backends.llvm.emit_conv import DIRECT_BELOW
 from graphc.backends.llvm.emitters import register
@@ -34,7 +39,8 @@ def emit_conv_input_grad(kb, node):
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     wt = transposed_weights(kb, ck, kb.ins[1])
     cols = ck.column_buffer(ck.block_rows, g.K)
-    col2im = define_col2im_block(kb.module, ck.dtype, g)
+    runs = define_col2im_runs_block if implicit_applies(g) else define_col2im_block
+    col2im = runs(kb.module, ck.dtype, g)
     pixels, image = g.OH * g.OW, g.H * g.W * g.C
 
     def block(first, rows):
@@ -125,6 +131,8 @@ def emit_conv_weight_grad(kb, node):
     if conv_gemm.conv_geometry(node, x.shape, node.shape).K < DIRECT_BELOW:
         return emit_conv_weight_grad_blocked(kb, node)
     ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
+    if implicit_applies(ck.g):
+        return emit_weight_grad_implicit(kb, ck)
     width = min(conv_gemm.BLOCK_ROWS, ck.g.K)
     cols = ck.column_buffer(WGRAD_ROWS, width)
     pixels = kb.b.mul(kb.dims(x)[0], c64(ck.g.OH * ck.g.OW))
