@@ -6,21 +6,24 @@ same ones emit_conv runs directly: a first layer on one input channel), static g
 Each thread takes whole machine vectors of output channels (so every dW element is summed in
 the same order on any thread count), keeps one accumulator vector per im2col column (K < 16)
 in registers, and walks every output pixel once: a dy vector load, then a broadcast-FMA per
-tap. The GEMM path would instead run K-row GEMMs behind an im2col per block of pixels.
+tap (conv{1,2}d_weight_bias_grad: and an add into one more accumulator, the bias gradient,
+stored as row K). The GEMM path would instead run K-row GEMMs behind an im2col per block of pixels.
 """
 
 from __future__ import annotations
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.conv_direct import DirectTaps
+from graphc.backends.llvm.conv_gemm import kernel_shape
 from graphc.backends.llvm.gemm_variant import VECTOR_LANES
 from graphc.backends.llvm.irutil import c64, for_range
 
 
 class DirectWeightGrad(DirectTaps):
     def __init__(self, kb, node):
-        super().__init__(kb, node, node.inputs[0].shape, node.shape)
+        super().__init__(kb, node, node.inputs[0].shape, kernel_shape(node))
         self.lanes = VECTOR_LANES[self.dtype]
+        self.with_bias = node.op.endswith("weight_bias_grad")  # one more row: the dy sums
 
     def pixel(self, n, oh, ow, first, lanes, accs):
         """The accumulators after output pixel (n, oh, ow)."""
@@ -36,7 +39,7 @@ class DirectWeightGrad(DirectTaps):
                     x = self.vec.splat(self.tap_value(n, ih, iw, ci), lanes)
                     out.append(vecmath.fma(b, x, dy, accs[k]))
                     k += 1
-        return out
+        return out + [b.fadd(accs[k], dy)] if self.with_bias else out
 
     def channels(self, first, lanes):
         """dW[:, first : first + lanes], summed over every output pixel."""
@@ -49,7 +52,7 @@ class DirectWeightGrad(DirectTaps):
                              lambda ow, *a: self.pixel(n, oh, ow, first, lanes, a), accs, "ow")
 
         rows = b.mul(self.kb.dims(self.kb.node.inputs[1])[0], c64(g.OH))
-        accs = for_range(b, c64(0), rows, row, [zero] * g.K, "row")
+        accs = for_range(b, c64(0), rows, row, [zero] * (g.K + self.with_bias), "row")
         for k, acc in enumerate(accs):
             self.vec.store(acc, self.kb.out, b.add(c64(k * self.cout), first))
 

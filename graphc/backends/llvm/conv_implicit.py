@@ -23,18 +23,19 @@ place: no workspace, no barrier.
 
 from __future__ import annotations
 
+from llvmlite import ir
+
 from graphc.backends.llvm.channel_vectors import ChannelVectors
-from graphc.backends.llvm.conv_gemm import BLOCK_BYTES, BLOCK_ROWS, ConvBlocks, is_pointwise
+from graphc.backends.llvm.conv_gemm import (
+    BLOCK_BYTES,
+    BLOCK_ROWS,
+    ConvBlocks,
+    implicit_applies,
+)
 from graphc.backends.llvm.conv_kernels import Geometry, Sweep, define_block, tag
 from graphc.backends.llvm.conv_pool import PoolWindow, pool_row
-from graphc.backends.llvm.irutil import ITEMSIZE, c64, for_range
+from graphc.backends.llvm.irutil import I32, ITEMSIZE, c64, for_range
 from graphc.backends.llvm.windows import zero
-
-
-def implicit_applies(g: Geometry) -> bool:
-    """'valid' padding, unit strides, no dilation along rows (DH may be anything)."""
-    valid = g.OH == g.H - g.DH * (g.KH - 1) and g.OW == g.W - g.KW + 1
-    return valid and (g.SH, g.SW, g.DW, g.PT, g.PL) == (1, 1, 1, 0, 0) and not is_pointwise(g)
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -106,10 +107,11 @@ def weight_grad_rows(g: Geometry, cout: int, dtype: str) -> int:
     return balanced(g.OH, most)
 
 
-def emit_weight_grad_implicit(kb, ck: ConvBlocks):
+def emit_weight_grad_implicit(kb, ck: ConvBlocks, with_bias=False):
     """Each thread owns rows m0 .. m1 of every kernel row's dW[kh] (KW * C rows each) and walks
     every image in blocks of output rows: dy's rows extended once, then
-    dW[kh, m0 : m1] += X_kh^T @ dy_ext (<= BLOCK_ROWS rows of dW per GEMM)."""
+    dW[kh, m0 : m1] += X_kh^T @ dy_ext (<= BLOCK_ROWS rows of dW per GEMM). `with_bias`
+    (conv{1,2}d_weight_bias_grad): thread 0 also sums dy into row K as it extends the rows."""
     g, b, cout = ck.g, kb.b, ck.cout
     width = g.KW * g.C
     rows = weight_grad_rows(g, cout, ck.dtype)
@@ -119,12 +121,16 @@ def emit_weight_grad_implicit(kb, ck: ConvBlocks):
     for kh in range(g.KH):
         zero(kb, kb.out, b.mul(b.add(c64(kh * width), lo), c64(cout)),
              b.mul(b.sub(hi, lo), c64(cout)), ck.dtype)
+    sums = b.icmp_signed("==", kb.tid, ir.Constant(I32, 0))  # thread 0 sums the bias row
+    if with_bias:
+        with b.if_then(sums):
+            zero(kb, kb.out, c64(g.K * cout), c64(cout), ck.dtype)
 
     def unit(u):
         n, row0 = b.sdiv(u, c64(blocks)), b.mul(b.srem(u, c64(blocks)), c64(rows))
         left = b.sub(c64(g.OH), row0)
         count = b.select(b.icmp_signed("<", left, c64(rows)), left, c64(rows))
-        extend_rows(ck, n, row0, count, dy_ext)
+        extend_rows(ck, n, row0, count, dy_ext, sums if with_bias else None)
         for kh in range(g.KH):
             source_row = b.add(b.mul(n, c64(g.H)), b.add(row0, c64(kh * g.DH)))
             x_rows = b.mul(source_row, c64(g.W * g.C))
@@ -141,9 +147,10 @@ def emit_weight_grad_implicit(kb, ck: ConvBlocks):
     return kb.finish()
 
 
-def extend_rows(ck: ConvBlocks, n, row0, count, out):
+def extend_rows(ck: ConvBlocks, n, row0, count, out, sums=None):
     """out = dy's output rows row0 .. row0 + count - 1 of image n, each widened to W pixels
-    with zeros (so the junk rows of the extended layout add nothing)."""
+    with zeros (so the junk rows of the extended layout add nothing); where `sums` (an i1) is
+    set, each dy vector is also added into the bias-gradient row K of the kernel's output."""
     g, b, kb, cout = ck.g, ck.b, ck.kb, ck.cout
     vec = ChannelVectors(b, ck.dtype)
 
@@ -153,7 +160,13 @@ def extend_rows(ck: ConvBlocks, n, row0, count, out):
         for first, lanes in vec.chunks(cout):
             def copy(ow, first=first, lanes=lanes):
                 at = b.add(b.mul(ow, c64(cout)), c64(first))
-                vec.store(vec.load(kb.ins[1], b.add(source, at), lanes), out, b.add(target, at))
+                value = vec.load(kb.ins[1], b.add(source, at), lanes)
+                vec.store(value, out, b.add(target, at))
+                if sums is not None:
+                    with b.if_then(sums):
+                        bias_at = c64(g.K * cout + first)
+                        vec.store(b.fadd(vec.load(kb.out, bias_at, lanes), value), kb.out,
+                                  bias_at)
 
             def clear(ow, first=first, lanes=lanes):
                 at = b.add(b.mul(ow, c64(cout)), c64(first))

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.conv_direct import emit_conv_direct_blocked
-from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
+from graphc.backends.llvm.conv_gemm import DIRECT_BELOW, ConvBlocks, conv_geometry
 from graphc.backends.llvm.conv_implicit import emit_conv_implicit, forward_applies
 from graphc.backends.llvm.conv_kernels import define_im2col_block
 from graphc.backends.llvm.conv_pool import PoolWindow, emit_conv_pooled
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import c64
 from graphc.backends.llvm.windows import add_into, geometry_of, zero
-
-DIRECT_BELOW = 16  # forward convolutions with a smaller im2col row run as a direct loop nest
 
 
 def emit_conv_dense(kb, body):

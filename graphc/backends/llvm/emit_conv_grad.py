@@ -14,12 +14,8 @@ from __future__ import annotations
 
 from graphc.backends.llvm import conv_gemm
 from graphc.backends.llvm.conv_direct_grad import emit_conv_weight_grad_blocked
-from graphc.backends.llvm.conv_gemm import ConvBlocks
-from graphc.backends.llvm.conv_implicit import (
-    define_col2im_runs_block,
-    emit_weight_grad_implicit,
-    implicit_applies,
-)
+from graphc.backends.llvm.conv_gemm import ConvBlocks, implicit_applies, kernel_shape
+from graphc.backends.llvm.conv_implicit import define_col2im_runs_block, emit_weight_grad_implicit
 from graphc.backends.llvm.conv_kernels import define_col2im_block, define_im2col_block
 from graphc.backends.llvm.emit_conv import DIRECT_BELOW
 from graphc.backends.llvm.emitters import register
@@ -123,22 +119,49 @@ def transposed_weights(kb, ck, w):
 
 
 def emit_conv_weight_grad(kb, node):
+    """conv{1,2}d_weight_grad, and conv{1,2}d_weight_bias_grad (bias_grad_fusion.py: dW's rows,
+    then row K, the bias gradient): the direct and implicit kernels sum the bias row as they
+    read dy; the others add a pass over dy for it."""
+    x, with_bias = node.inputs[0], node.op.endswith("weight_bias_grad")
+    if None in x.shape[1:-1]:
+        emit_conv_weight_grad_direct(kb, node)
+        return finish_with_bias_sums(kb, node, with_bias)
+    if conv_gemm.conv_geometry(node, x.shape, kernel_shape(node)).K < DIRECT_BELOW:
+        return emit_conv_weight_grad_blocked(kb, node)
+    ck = ConvBlocks(kb, node, x.shape, kernel_shape(node), node.shape[-1])
+    if implicit_applies(ck.g):
+        return emit_weight_grad_implicit(kb, ck, with_bias)
+    emit_weight_grad_gemm(kb, ck)
+    return finish_with_bias_sums(kb, node, with_bias)
+
+
+def emit_weight_grad_gemm(kb, ck):
     """Each thread owns a range of dW's rows (im2col columns) and walks all output pixels,
     WGRAD_ROWS at a time: im2col of just its columns, then dW[cols] (+)= cols^T @ dy."""
-    x, _ = node.inputs
-    if None in x.shape[1:-1]:
-        return emit_conv_weight_grad_direct(kb, node)
-    if conv_gemm.conv_geometry(node, x.shape, node.shape).K < DIRECT_BELOW:
-        return emit_conv_weight_grad_blocked(kb, node)
-    ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
-    if implicit_applies(ck.g):
-        return emit_weight_grad_implicit(kb, ck)
     width = min(conv_gemm.BLOCK_ROWS, ck.g.K)
     cols = ck.column_buffer(WGRAD_ROWS, width)
-    pixels = kb.b.mul(kb.dims(x)[0], c64(ck.g.OH * ck.g.OW))
+    pixels = kb.b.mul(kb.dims(kb.node.inputs[0])[0], c64(ck.g.OH * ck.g.OW))
     k_lo, k_hi = kb.split(c64(ck.g.K))
     ck.blocks(k_lo, k_hi, width,
               lambda k0, kcount: weight_grad_columns(kb, ck, cols, pixels, k0, kcount))
+
+
+def finish_with_bias_sums(kb, node, with_bias):
+    """With `with_bias`, row K of the output = dy summed over its pixels, each thread its
+    share of the channels; then the kernel's end."""
+    if with_bias:
+        b, t, dy, cout = kb.b, node.dtype, node.inputs[1], node.shape[-1]
+        pixels, row = kb.count(kb.dims(dy)[:-1]), c64((node.shape[0] - 1) * cout)
+        lo, hi = kb.split(c64(cout))
+
+        def channel(j):
+            def add(p, total):
+                return [b.fadd(total, kb.load(kb.ins[1], b.add(b.mul(p, c64(cout)), j), t))]
+
+            (total,) = kb.loop(c64(0), pixels, add, [const(t, 0)], "p")
+            kb.store(total, kb.out, b.add(row, j), t)
+
+        kb.loop(lo, hi, channel, name="j")
     return kb.finish()
 
 
@@ -195,9 +218,9 @@ def emit_conv_weight_grad_direct(kb, node):
         kb.loop(c64(0), pixels, pixel, name="r")
 
     kb.loop(lo, hi, weight_row, name="k")
-    return kb.finish()
 
 
 for _r in (1, 2):
     register(f"conv{_r}d_weight_grad", "kernel", emit_conv_weight_grad)
+    register(f"conv{_r}d_weight_bias_grad", "kernel", emit_conv_weight_grad)
     register(f"conv{_r}d_input_grad", "kernel", emit_conv_input_grad)
