@@ -111,6 +111,7 @@ from tests.backends.test_conv_pool_fusion import check as check_pooled
 check(2, (33, 7, 9, 3), (3, 3, 3, 33), "float32", batches=[1, 7, 33])
 check(2, (7, 6, 257, 2), (3, 3, 2, 7), "float64", batches=[7])
 check_pooled((11, 13, 4), (3, 3, 4, 7), 2, batches=(1, 7, 33))
+check(2, (7, 9, 8, 20), (3, 3, 20, 7), "float32", batches=[1, 7], padding="same")
 """
 
 
