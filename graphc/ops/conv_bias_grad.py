@@ -6,6 +6,8 @@ makes it: graphc/backends/llvm/bias_grad_fusion.py).
     out[K]   = g summed over every axis but the channels (the bias gradient)
 
 The result is (K + 1, cout); views of it (reshape, getitem) give the two gradients.
+conv{r}d_relu_weight_bias_grad(x, y, g) is the same of where(y > 0, g, 0): the ReLU's mask
+(y its output) applied as g is read, when nothing else reads the masked gradient.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import math
 
 import numpy as np
 
-from graphc.ops import call, defop
-from graphc.ops.cases import F, case
+from graphc.ir import ShapeError
+from graphc.ops import call, defop, make_node
+from graphc.ops.cases import F, In, case
 from graphc.ops.conv import (
     flops_conv,
     impl_conv_weight_grad,
     infer_conv_weight_grad,
     vjp_conv_weight_grad,
 )
+from graphc.ops.leaves import constant_node
 
 
 def infer_weight_bias_grad(rank):
@@ -55,6 +59,37 @@ def vjp_weight_bias_grad(rank):
     return vjp
 
 
+def infer_relu_weight_bias_grad(rank):
+    unmasked = infer_weight_bias_grad(rank)
+
+    def infer(inputs, **attrs):
+        x, y, g = inputs
+        if y.shape != g.shape:
+            raise ShapeError(f"ReLU output {y.shape} and output gradient {g.shape} differ")
+        return unmasked((x, g), **attrs)
+
+    return infer
+
+
+def impl_relu_weight_bias_grad(x, y, g, **attrs):
+    return impl_weight_bias_grad(x, np.where(y > 0, g, np.zeros((), g.dtype)), **attrs)
+
+
+def vjp_relu_weight_bias_grad(rank):
+    """The unmasked rule on the masked g, its g part masked again (none for y: a step)."""
+    unmasked = vjp_weight_bias_grad(rank)
+
+    def vjp(gz, node):
+        x, y, g = node.inputs
+        positive = call("greater", y, constant_node(0, y.dtype))
+        masked = call("where", positive, g, constant_node(0, g.dtype))
+        inner = make_node(f"conv{rank}d_weight_bias_grad", (x, masked), node.attr_dict)
+        gx, gg = unmasked(gz, inner)
+        return gx, None, call("where", positive, gg, constant_node(0, g.dtype))
+
+    return vjp
+
+
 CASES = {
     1: [case(F((2, 7, 2)), F((2, 5, 3)), kernel_size=(3,), strides=(1,), dilation=(1,),
              padding=((0, 0),))],
@@ -72,4 +107,23 @@ for _r in (1, 2):
         flops=flops_conv,
         cases=CASES[_r],
         doc=f"conv{_r}d_weight_grad's rows, then the bias gradient (g summed but for channels).",
+    )
+
+RELU_CASES = {
+    1: [case(F((2, 7, 2)), In((2, 5, 3), "away"), F((2, 5, 3)), kernel_size=(3,), strides=(1,),
+             dilation=(1,), padding=((0, 0),))],
+    2: [case(F((2, 5, 4, 2)), In((2, 3, 2, 3), "away"), F((2, 3, 2, 3)), kernel_size=(3, 3),
+             strides=(1, 1), dilation=(1, 1), padding=((0, 0), (0, 0)))],
+}
+
+for _r in (1, 2):
+    defop(
+        f"conv{_r}d_relu_weight_bias_grad",
+        infer=infer_relu_weight_bias_grad(_r),
+        impl=impl_relu_weight_bias_grad,
+        vjp=vjp_relu_weight_bias_grad(_r),
+        fusion="opaque",
+        flops=flops_conv,
+        cases=RELU_CASES[_r],
+        doc=f"conv{_r}d_weight_bias_grad of where(y > 0, g, 0) (y: a ReLU's output).",
     )

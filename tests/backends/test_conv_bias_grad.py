@@ -1,6 +1,7 @@
 """The conv-bias gradient fused into the weight gradient (bias_grad_fusion.py, the
 conv{1,2}d_weight_bias_grad kernels: the direct kernel of first layers and the implicit-GEMM
-kernel sum dy as they read it) against the NumPy interpreter and finite differences: odd
+kernel sum dy as they read it; conv{1,2}d_relu_weight_bias_grad also applies the ReLU mask
+there) against the NumPy interpreter and finite differences: odd
 channel counts (1, 7, 33, 257), batches of 1, 7 and 33, 1-D and 2-D, geometries that fuse and
 ones that do not, one and two threads."""
 
@@ -20,8 +21,8 @@ def fresh_code(monkeypatch):
     monkeypatch.setenv("GRAPHC_CACHE", "0")
 
 
-def conv_bias_step(x_shape, k_shape, dtype="float32", **conv_args):
-    """(llvm, numpy) functions x, r -> [loss, dW, db, dx] of sum(relu(conv(x, W) + b) * r)."""
+def conv_bias_step(x_shape, k_shape, dtype="float32", input_grad=True, **conv_args):
+    """(llvm, numpy) functions x, r -> [loss, dW, db(, dx)] of sum(relu(conv(x, W) + b) * r)."""
     rank = len(k_shape) - 2
     rng = np.random.default_rng(len(x_shape) + k_shape[-1])
     x = gc.placeholder((None, *x_shape), dtype, name="x")
@@ -30,7 +31,7 @@ def conv_bias_step(x_shape, k_shape, dtype="float32", **conv_args):
     y = gc.relu((gc.conv1d if rank == 1 else gc.conv2d)(x, w, **conv_args) + b)
     r = gc.placeholder((None, *y.shape[1:]), dtype, name="r")
     loss = gc.sum(y * r)
-    outputs = [loss, *gc.grad(loss, [w, b, x])]
+    outputs = [loss, *gc.grad(loss, [w, b, x] if input_grad else [w, b])]
     return (gc.function([x, r], outputs), gc.function([x, r], outputs, backend="numpy"),
             y.shape[1:])
 
@@ -39,10 +40,14 @@ def fused_ops(f) -> list:
     return [op for k in kernel_nodes(f.graph("fused")) for op in k.attr("ops")]
 
 
-def check(x_shape, k_shape, dtype="float32", batches=(3, 1), fused=True, **conv_args):
-    llvm, numpy, y_shape = conv_bias_step(x_shape, k_shape, dtype, **conv_args)
+def check(x_shape, k_shape, dtype="float32", batches=(3, 1), fused=True, input_grad=True,
+          **conv_args):
+    """With input_grad=False nothing but the fused kernel reads the masked gradient: the
+    ReLU-masked op runs (relu_weight_bias_grad)."""
+    llvm, numpy, y_shape = conv_bias_step(x_shape, k_shape, dtype, input_grad, **conv_args)
     rank = len(k_shape) - 2
-    assert (f"conv{rank}d_weight_bias_grad" in fused_ops(llvm)) == fused
+    op = f"conv{rank}d_{'' if input_grad else 'relu_'}weight_bias_grad"
+    assert (op in fused_ops(llvm)) == fused
     for batch in batches:
         rng = np.random.default_rng(batch)
         x = rng.standard_normal((batch, *x_shape)).astype(dtype)
@@ -70,6 +75,39 @@ def test_batches_of_1_7_33(dtype):
 def test_one_dimensional():
     check((17, 4), (5, 4, 7))  # implicit
     check((17, 2), (3, 2, 9), padding="same")  # direct (K = 6)
+
+
+@pytest.mark.parametrize("cout", [1, 7, 33, 257])
+def test_relu_mask_applied_as_dy_is_read(cout):
+    check((9, 8, 1), (3, 3, 1, cout), input_grad=False)  # direct
+    check((7, 9, 3), (3, 3, 3, cout), input_grad=False)  # implicit
+
+
+def test_relu_mask_batches_dtypes_and_one_dimensional():
+    check((9, 10, 2), (3, 3, 2, 5), "float64", batches=(1, 7, 33), input_grad=False)
+    check((17, 4), (5, 4, 7), input_grad=False, batches=(1, 7, 33))
+    check((17, 2), (3, 2, 9), "float64", input_grad=False, padding="same")
+
+
+def test_a_masked_gradient_read_elsewhere_is_not_fused_into_the_mask():
+    x = gc.placeholder((None, 7, 9, 3), name="x")
+    w = gc.shared(np.ones((3, 3, 3, 4), "float32"), name="w")
+    b = gc.shared(np.zeros(4, "float32"), name="b")
+    z = gc.conv2d(x, w) + b
+    r = gc.placeholder((None, 5, 7, 4), name="r")
+    loss = gc.sum(gc.relu(z) * r)
+    f = gc.function([x, r], gc.grad(loss, [w, b, z]))  # the masked gradient is an output
+    ops = fused_ops(f)
+    assert "conv2d_weight_bias_grad" in ops and "conv2d_relu_weight_bias_grad" not in ops
+
+
+def test_no_relu_no_mask():
+    x = gc.placeholder((None, 7, 9, 3), "float64", name="x")
+    w = gc.shared(np.ones((3, 3, 3, 4)), name="w")
+    b = gc.shared(np.zeros(4), name="b")
+    loss = gc.sum(gc.tanh(gc.conv2d(x, w) + b))
+    ops = fused_ops(gc.function([x], gc.grad(loss, [w, b])))
+    assert "conv2d_weight_bias_grad" in ops and "conv2d_relu_weight_bias_grad" not in ops
 
 
 def test_geometries_without_a_fused_kernel_keep_the_separate_sum():
@@ -123,6 +161,8 @@ from tests.backends.test_conv_bias_grad import check
 check((9, 8, 1), (3, 3, 1, 33), batches=(1, 7, 33))
 check((7, 9, 3), (3, 3, 3, 7), "float64", batches=(1, 7, 33))
 check((13, 5), (3, 5, 257), batches=(7,))
+check((9, 8, 1), (3, 3, 1, 33), batches=(1, 7, 33), input_grad=False)
+check((7, 9, 3), (3, 3, 3, 7), "float64", batches=(1, 7, 33), input_grad=False)
 """
 
 

@@ -19,6 +19,15 @@ from graphc.backends.llvm.gemm_variant import VECTOR_LANES
 from graphc.backends.llvm.irutil import c64, for_range
 
 
+def output_gradient(kb, vec, offset, lanes: int):
+    """`lanes` values of the weight gradient's dy from element `offset`: its second input, or,
+    for conv{1,2}d_relu_weight_bias_grad (x, y, g), where(y > 0, g, 0)."""
+    if not kb.node.op.endswith("relu_weight_bias_grad"):
+        return vec.load(kb.ins[1], offset, lanes)
+    b, y, g = kb.b, vec.load(kb.ins[1], offset, lanes), vec.load(kb.ins[2], offset, lanes)
+    return b.select(b.fcmp_ordered(">", y, vec.zeros(lanes)), g, vec.zeros(lanes))
+
+
 class DirectWeightGrad(DirectTaps):
     def __init__(self, kb, node):
         super().__init__(kb, node, node.inputs[0].shape, kernel_shape(node))
@@ -29,7 +38,7 @@ class DirectWeightGrad(DirectTaps):
         """The accumulators after output pixel (n, oh, ow)."""
         b, g = self.b, self.g
         pixel = b.add(b.mul(b.add(b.mul(n, c64(g.OH)), oh), c64(g.OW)), ow)
-        dy = self.vec.load(self.kb.ins[1], b.add(b.mul(pixel, c64(self.cout)), first), lanes)
+        dy = output_gradient(self.kb, self.vec, b.add(b.mul(pixel, c64(self.cout)), first), lanes)
         out, k = [], 0
         for kh in range(g.KH):
             ih = b.add(b.mul(oh, c64(g.SH)), c64(kh * g.DH - g.PT))

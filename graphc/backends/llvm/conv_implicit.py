@@ -26,6 +26,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.channel_vectors import ChannelVectors
+from graphc.backends.llvm.conv_direct_grad import output_gradient
 from graphc.backends.llvm.conv_gemm import (
     BLOCK_BYTES,
     BLOCK_ROWS,
@@ -160,7 +161,7 @@ def extend_rows(ck: ConvBlocks, n, row0, count, out, sums=None):
         for first, lanes in vec.chunks(cout):
             def copy(ow, first=first, lanes=lanes):
                 at = b.add(b.mul(ow, c64(cout)), c64(first))
-                value = vec.load(kb.ins[1], b.add(source, at), lanes)
+                value = output_gradient(kb, vec, b.add(source, at), lanes)
                 vec.store(value, out, b.add(target, at))
                 if sums is not None:
                     with b.if_then(sums):

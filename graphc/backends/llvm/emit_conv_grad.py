@@ -12,7 +12,7 @@ onto one-thread GEMMs over pixel blocks (conv_gemm.ConvBlocks):
 
 from __future__ import annotations
 
-from graphc.backends.llvm import conv_gemm
+from graphc.backends.llvm import bias_grad_fusion, conv_gemm
 from graphc.backends.llvm.conv_direct_grad import emit_conv_weight_grad_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks, implicit_applies, kernel_shape
 from graphc.backends.llvm.conv_implicit import define_col2im_runs_block, emit_weight_grad_implicit
@@ -119,10 +119,14 @@ def transposed_weights(kb, ck, w):
 
 
 def emit_conv_weight_grad(kb, node):
-    """conv{1,2}d_weight_grad, and conv{1,2}d_weight_bias_grad (bias_grad_fusion.py: dW's rows,
-    then row K, the bias gradient): the direct and implicit kernels sum the bias row as they
-    read dy; the others add a pass over dy for it."""
+    """conv{1,2}d_weight_grad, and conv{1,2}d_(relu_)weight_bias_grad (bias_grad_fusion.py:
+    dW's rows, then row K, the bias gradient): the direct and implicit kernels sum the bias row
+    (and apply the ReLU mask) as they read dy; the others add a pass over dy for the sum."""
     x, with_bias = node.inputs[0], node.op.endswith("weight_bias_grad")
+    if node.op.endswith("relu_weight_bias_grad") and not bias_grad_fusion.fuses(node):
+        raise NotImplementedError(
+            f"llvm backend: {node.op} runs in the direct and implicit-GEMM kernels only, not for "
+            f"input {x.shape} and kernel {kernel_shape(node)} (node built at {node.site})")
     if None in x.shape[1:-1]:
         emit_conv_weight_grad_direct(kb, node)
         return finish_with_bias_sums(kb, node, with_bias)
@@ -223,4 +227,5 @@ def emit_conv_weight_grad_direct(kb, node):
 for _r in (1, 2):
     register(f"conv{_r}d_weight_grad", "kernel", emit_conv_weight_grad)
     register(f"conv{_r}d_weight_bias_grad", "kernel", emit_conv_weight_grad)
+    register(f"conv{_r}d_relu_weight_bias_grad", "kernel", emit_conv_weight_grad)
     register(f"conv{_r}d_input_grad", "kernel", emit_conv_input_grad)
