@@ -169,3 +169,27 @@ check((7, 9, 3), (3, 3, 3, 7), "float64", batches=(1, 7, 33), input_grad=False)
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_one_and_two_threads(threads):
     run_on_threads(THREADS_CODE, threads)
+
+
+@pytest.mark.parametrize("spatial", [(7, 6), (None, None)])
+def test_the_op_on_geometries_the_rewrite_leaves_alone(spatial):
+    """conv2d_weight_bias_grad itself on a padded, strided geometry (GEMM path, then a pass
+    over dy for the bias row) and on run-time spatial sizes (the loop nest)."""
+    x = gc.placeholder((None, *spatial, 3), "float64", name="x")
+    g = gc.placeholder((None, *((4, 3) if spatial[0] else (None, None)), 5), "float64", name="g")
+    out = call("conv2d_weight_bias_grad", x, g, kernel_size=(3, 3), strides=(2, 2),
+               dilation=(1, 1), padding=((1, 1), (1, 1)))
+    llvm, numpy = gc.function([x, g], out), gc.function([x, g], out, backend="numpy")
+    for batch in (1, 7):
+        rng = np.random.default_rng(batch)
+        xv, gv = rng.standard_normal((batch, 7, 6, 3)), rng.standard_normal((batch, 4, 3, 5))
+        np.testing.assert_allclose(llvm(xv, gv), numpy(xv, gv), **TOL["float64"])
+
+
+def test_the_relu_op_outside_its_kernels_is_refused_by_name():
+    x = gc.placeholder((None, 7, 6, 3), name="x")
+    y, g = (gc.placeholder((None, 4, 3, 5), name=n) for n in "yg")
+    out = call("conv2d_relu_weight_bias_grad", x, y, g, kernel_size=(3, 3), strides=(2, 2),
+               dilation=(1, 1), padding=((1, 1), (1, 1)))
+    with pytest.raises(NotImplementedError, match="conv2d_relu_weight_bias_grad.*direct"):
+        gc.function([x, y, g], out)
