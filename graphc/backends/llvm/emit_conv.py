@@ -4,9 +4,12 @@ convolution with its per-channel bias add and activation, lowered onto the GEMM 
     forward       each thread: a range of output pixels, 128 at a time:
                   im2col(block) -> y[block] = act(cols @ W + bias)
 
-A 1 x 1 convolution with unit strides and no padding skips im2col (x is already the column
-matrix). A forward convolution whose im2col row is shorter than DIRECT_BELOW (a first layer
-on one channel: 3 x 3 x 1), or whose spatial sizes are known only at run time, runs as a
+A 'valid' convolution with unit strides runs as an implicit GEMM instead (conv_implicit.py:
+the GEMM reads the image's overlapping rows, no column matrix; pooling fused or not); padded
+and strided ones copy whole taps into the column block as vectors. A 1 x 1 convolution with
+unit strides and no padding skips im2col (x is already the column matrix). A forward
+convolution whose im2col row is shorter than DIRECT_BELOW (a first layer on one channel:
+3 x 3 x 1), or whose spatial sizes are known only at run time, runs as a
 direct loop nest instead, which measured faster there
 (1.0 vs 1.5 ms for 3x3x1->32 on 128 28x28 images, one thread); from 3x3x32->64 on, the GEMM
 path is 1.7-2x faster than direct loops in all three directions. Against an earlier version

@@ -7,7 +7,12 @@ onto one-thread GEMMs over pixel blocks (conv_gemm.ConvBlocks):
     weight grad   each thread a range of dW's rows (im2col columns), <= 128 at a time, over
                   all pixels 256 at a time: im2col(block, its columns) -> dW[rows] (+)= cols^T @ dy
                   (with run-time spatial sizes: a loop nest over the pixels instead; for
-                  receptive fields under DIRECT_BELOW, register-blocked: conv_direct_grad.py)
+                  receptive fields under DIRECT_BELOW, register-blocked: conv_direct_grad.py;
+                  'valid' with unit strides, an implicit GEMM: conv_implicit.py)
+
+'valid' unit-stride input gradients add each column row into dx as KH contiguous vector runs
+(conv_implicit.define_col2im_runs_block). conv{1,2}d_(relu_)weight_bias_grad, made by
+bias_grad_fusion.py, are the weight gradient with the bias gradient as one more row.
 """
 
 from __future__ import annotations
