@@ -1,5 +1,6 @@
-"""Training-step time of three small networks: graphc's llvm backend, the NumPy interpreter, and
-PyTorch (eager, when installed), with the ratios, in one run.
+"""Training-step time of three small networks: graphc's llvm backend, the NumPy interpreter,
+PyTorch (eager) and JAX (jit; the conv networks), when installed, with the ratios, GFLOP/s and
+% of graphc.machine_peak(), in one run.
 
   conv1d  Conv1D classifier on length-40 sequences (16 features): Conv1D(32, 5, relu) ->
           MaxPooling1D(2) -> Conv1D(64, 3, relu) -> GlobalAveragePooling1D -> Dense(4)
@@ -153,6 +154,60 @@ def keras_to_torch(name, w) -> dict:
     return out
 
 
+# ---- the conv networks in JAX (jit) --------------------------------------------------------------
+
+
+def jax_step(name, weights):
+    """The same SGD step under jax.jit (the conv networks only)."""
+    import jax
+    import jax.numpy as jnp
+
+    if name == "lstm":
+        raise ImportError("no JAX version of the LSTM network here")
+    dims = ("NWC", "WIO", "NWC") if name == "conv1d" else ("NHWC", "HWIO", "NHWC")
+    ones = (1,) * (len(dims[0]) - 2)
+
+    def conv(h, k, b):
+        return jax.nn.relu(jax.lax.conv_general_dilated(h, k, ones, "VALID",
+                                                        dimension_numbers=dims) + b)
+
+    def pool(h):
+        window = (1, *(2,) * len(ones), 1)
+        return jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, window, window, "VALID")
+
+    def loss(p, x, y):
+        h = pool(conv(x, p["k1"], p["b1"]))
+        h = conv(h, p["k2"], p["b2"])
+        h = h.mean(axis=1) if name == "conv1d" else pool(h).reshape(-1, 1600)
+        logits = h @ p["w"] + p["b"]
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
+
+    @jax.jit
+    def update(p, x, y):
+        value, grads = jax.value_and_grad(loss)(p, x, y)
+        return value, jax.tree_util.tree_map(lambda w, g: w - LR * g, p, grads)
+
+    state = {"p": {k: jnp.asarray(v) for k, v in weights.items()}}
+
+    def step(x, y):
+        value, state["p"] = update(state["p"], x, y)
+        return float(value)  # waits for the step
+
+    return step
+
+
+def step_flops(name, batch):
+    """Multiply-adds x 2 of a training step: each conv forward, the weight gradients of both
+    and the second's input gradient, the dense layer three times; None for the LSTM."""
+    if name == "conv2d":
+        first, second, dense = 26 * 26 * 32 * 9, 11 * 11 * 64 * 288, 1600 * 10
+    elif name == "conv1d":
+        first, second, dense = 36 * 32 * 80, 16 * 64 * 96, 64 * 4
+    else:
+        return None
+    return 2.0 * batch * (2 * first + 3 * second + 3 * dense)
+
+
 # ---- timing -----------------------------------------------------------------------------------
 
 
@@ -165,10 +220,11 @@ def step_functions(name, weights) -> dict:
             columns[backend] = (fn, f"compile {compile_s:.2f} s")
         except Exception as err:  # the table says why a column is missing, never hides it
             columns[backend] = (None, f"{type(err).__name__}: {err}"[:90])
-    try:
-        columns["torch"] = (torch_step(name, weights), "eager")
-    except ImportError:
-        columns["torch"] = (None, "not installed")
+    for column, make, note in (("torch", torch_step, "eager"), ("jax", jax_step, "jit")):
+        try:
+            columns[column] = (make(name, weights), note)
+        except ImportError as err:
+            columns[column] = (None, f"not run: {err}"[:90])
     return columns
 
 
@@ -208,12 +264,16 @@ def bench_model(name, batch, steps, rounds=3) -> dict:
 
 def report(name, batch, row) -> None:
     print(f"\n{name} (batch {batch}): training step, best / median of the steps")
+    flops, peak = step_flops(name, batch), gc.machine_peak()
     for column, (loss, best, median, note) in row.items():
         timing = f"{best:8.2f} / {median:8.2f} ms" if best is not None else " " * 22 + "n/a"
+        if flops and best:
+            rate = flops / best / 1e6
+            timing += f"  {rate:6.1f} GFLOP/s {100 * rate * 1e9 / peak:5.1f}% of peak"
         first = f"first loss {loss:.5f}" if loss is not None else ""
         print(f"  {column:6s} {timing}   {first:22s} {note}")
     llvm_ms = row["llvm"][1]
-    for other in ("numpy", "torch"):
+    for other in ("numpy", "torch", "jax"):
         if llvm_ms and row[other][1]:
             print(f"  {other}/llvm = {row[other][1] / llvm_ms:.2f}x (best times)")
     losses = [v[0] for v in row.values() if v[0] is not None]

@@ -228,6 +228,7 @@ from graphc.ops import (  # noqa: E402,F401
     attention,
     collective,
     conv,
+    conv_bias_grad,
     conv_family,
     elementwise,
     flash_attention,

@@ -160,3 +160,11 @@ def test_max_pool_gradient_threads_never_write_each_others_images():
     done = subprocess.run([sys.executable, "-c", RACE_CODE], env=env, cwd=root, timeout=60,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("cin", [16, 20, 33])
+def test_im2col_copies_whole_taps_as_vectors(cin):
+    # padded and strided (not implicit): whole taps in vectors, zero in the padding; dW's
+    # column blocks of <= 128 split taps, whose channels are then copied one by one
+    check(2, (3, 7, 6, cin), (3, 3, cin, 5), "float32", padding="same", batches=[3, 1])
+    check(2, (2, 9, 8, cin), (3, 2, cin, 4), "float64", strides=2, padding="same")

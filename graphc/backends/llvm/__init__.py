@@ -5,6 +5,7 @@ pool of native threads with one call per function call.
 before it, timed on the PipelineRun (run.seconds), the graph stages kept in run.stages:
 
     expanded     passes.expand.expand_composites softmax/log_softmax into reductions, relu masks
+                 (+ bias_grad_fusion)            conv-bias gradients into the weight gradients
     fused        passes.fuse.fuse_kernels        typed dense / conv / loop / op kernels
     schedule     schedule.schedule_kernels       kernel order, updates written in place
     plan memory  buffers.plan_memory             buffers, calls, phases, lifetimes: a Program
@@ -30,6 +31,7 @@ import sys
 import time
 
 from graphc.backends.llvm import jit, parallel_compile, program_cache
+from graphc.backends.llvm.bias_grad_fusion import expand_for_llvm
 from graphc.backends.llvm.buffers import plan_memory
 from graphc.backends.llvm.emit import generate, generate_units  # noqa: F401 (generate: API)
 from graphc.backends.llvm.kernel_info import describe_kernels
@@ -37,7 +39,6 @@ from graphc.backends.llvm.peak import cycle_counter, machine_peak  # noqa: F401 
 from graphc.backends.llvm.profiling import ProfiledExecutable
 from graphc.backends.llvm.runtime import Executable
 from graphc.backends.llvm.schedule import schedule_kernels
-from passes.expand import expand_composites
 from passes.fuse import fuse_kernels
 
 
@@ -45,7 +46,7 @@ def compile(run, use_cache: bool = True, profile: bool = False):  # noqa: A001 -
     """Compile the last stage of `run` (see the module doc); profile=True makes the profiling
     build (profiling.py), which never goes through the program cache."""
     use_cache = use_cache and not profile
-    expanded = run.run("expanded", expand_composites)
+    expanded = run.run("expanded", expand_for_llvm)
     key, nodes = program_cache.fingerprint(expanded) if use_cache else (None, None)
     cached = load_cached(run, key, nodes, expanded) if use_cache else None
     if cached is not None:

@@ -37,7 +37,13 @@ class ChannelVectors:
         return self.b.load(self.address(ptr, offset), typ=self.type(lanes), align=self.align)
 
     def store(self, value, ptr, offset):
-        self.b.store(value, self.address(ptr, offset), align=self.align)
+        """Also into a typed stack buffer (llvmlite checks a typed pointer's element type)."""
+        at = self.address(ptr, offset)
+        at = at if at.type.is_opaque else self.b.bitcast(at, value.type.as_pointer())
+        self.b.store(value, at, align=self.align)
+
+    def zeros(self, lanes: int):
+        return vecmath.const(self.type(lanes), 0.0)
 
     def splat(self, value, lanes: int):
         """A vector of `lanes` copies of the scalar `value`."""

@@ -19,6 +19,7 @@ from graphc.backends.llvm.irutil import ITEMSIZE, MEM_TYPE, PTR, c64, for_range
 
 BLOCK_ROWS = DIRECT_MAX_ROWS  # output pixels per GEMM call: the GEMM then reads B in place
 BLOCK_BYTES = 1 << 19  # a thread's column block stays this small (it lives on the stack)
+DIRECT_BELOW = 16  # forward convolutions with a smaller im2col row run as a direct loop nest
 
 
 def conv_geometry(node, x_shape, w_shape) -> Geometry:
@@ -36,6 +37,20 @@ def conv_geometry(node, x_shape, w_shape) -> Geometry:
         for n, k, s, d, (lo, hi) in zip(x_shape[1:-1], kernel, strides, dilation, padding)
     )
     return Geometry.of(x_shape[1:-1], x_shape[-1], out, kernel, strides, dilation, padding)
+
+
+def implicit_applies(g: Geometry) -> bool:
+    """'valid' padding, unit strides, no dilation along rows (DH may be anything): the
+    implicit-GEMM kernels (conv_implicit.py) run it."""
+    valid = g.OH == g.H - g.DH * (g.KH - 1) and g.OW == g.W - g.KW + 1
+    return valid and (g.SH, g.SW, g.DW, g.PT, g.PL) == (1, 1, 1, 0, 0) and not is_pointwise(g)
+
+
+def kernel_shape(node) -> tuple:
+    """The kernel's shape (*kernel_size, cin, cout) of a weight-gradient node; the fused
+    weight_bias_grad node's own shape is (K + 1, cout)."""
+    x = node.inputs[0]
+    return tuple(node.attr("kernel_size")) + (x.shape[-1], node.shape[-1])
 
 
 def is_pointwise(g: Geometry) -> bool:

@@ -24,7 +24,19 @@ from dataclasses import astuple, dataclass
 
 from llvmlite import ir
 
-from graphc.backends.llvm.irutil import I32, I64, PTR, VOID, c64, const, for_range, load, store
+from graphc.backends.llvm.irutil import (
+    I32,
+    I64,
+    ITEMSIZE,
+    MEM_TYPE,
+    PTR,
+    VOID,
+    c64,
+    const,
+    for_range,
+    load,
+    store,
+)
 
 
 @dataclass(frozen=True)
@@ -188,13 +200,35 @@ def define_im2col_block(module: ir.Module, dtype: str, g: Geometry) -> ir.Functi
                 value = b.select(inside, load(b, a["x"], b.add(src, c), dtype), zero)
                 store(b, value, a["cols"], b.add(dst, c), dtype)
 
-            for_range(b, c_lo, c_hi, channel, name="c")
+            whole = b.and_(b.icmp_signed("==", c_lo, c64(0)), b.icmp_signed("==", c_hi, c64(g.C)))
+            with b.if_else(whole) as (all_channels, some):
+                with all_channels:
+                    copy_run(b, dtype, g.C, inside, (a["x"], src), (a["cols"], dst))
+                with some:
+                    for_range(b, c_lo, c_hi, channel, name="c")
 
         for_range(b, first_tap, end_tap, tap, name="t")
 
     for_range(b, c64(0), a["rows"], row, name="i")
     b.ret_void()
     return fn
+
+
+RUN_LANES = 16  # values per vector of an im2col run copy
+
+
+def copy_run(b, dtype: str, count: int, inside, source, target):
+    """target[i] = source[i] if inside else 0 for i < count (static), in vectors: a tap's C
+    channels are contiguous in both x and cols (the source index is valid when outside)."""
+    for first in range(0, count, RUN_LANES):
+        lanes = min(RUN_LANES, count - first)
+        vector = ir.VectorType(MEM_TYPE[dtype], lanes)
+        (src, at), (dst, to) = source, target
+        value = b.load(b.gep(src, [b.add(at, c64(first))], source_etype=MEM_TYPE[dtype],
+                             inbounds=True), typ=vector, align=ITEMSIZE[dtype])
+        value = b.select(inside, value, ir.Constant(vector, [0.0] * lanes))
+        b.store(value, b.gep(dst, [b.add(to, c64(first))], source_etype=MEM_TYPE[dtype],
+                             inbounds=True), align=ITEMSIZE[dtype])
 
 
 def define_col2im_block(module: ir.Module, dtype: str, g: Geometry) -> ir.Function:

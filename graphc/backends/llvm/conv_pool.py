@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.channel_vectors import ChannelVectors
 from graphc.backends.llvm.conv_gemm import ConvBlocks
 from graphc.backends.llvm.conv_kernels import Geometry, define_im2col_block
@@ -68,9 +69,13 @@ def emit_conv_pooled(kb, node, bias, activation, pool: PoolWindow):
     return kb.finish()
 
 
-def pool_row(kb, ck, pool, image, r):
-    """out[pooled row r] = the max over each window of `image` (PH conv rows of OW pixels)."""
-    b, vec, cout, OW = kb.b, ChannelVectors(kb.b, ck.dtype), ck.cout, ck.g.OW
+def pool_row(kb, ck, pool, image, r, row_stride=None, activation="linear"):
+    """out[pooled row r] = the max over each window of `image` (PH conv rows of `row_stride`
+    pixels, OW by default), then the activation: after the max when it commutes with it
+    exactly (relu), else on each value first (a polynomial sigmoid may not be monotone)."""
+    b, vec, cout = kb.b, ChannelVectors(kb.b, ck.dtype), ck.cout
+    stride = ck.g.OW if row_stride is None else row_stride
+    late = activation in ("linear", "relu")
 
     def pixel(pw):
         out = b.mul(b.add(b.mul(r, c64(pool.POW)), pw), c64(cout))
@@ -78,9 +83,11 @@ def pool_row(kb, ck, pool, image, r):
             best = None
             for dh in range(pool.PH):
                 for dw in range(pool.PW):
-                    at = b.add(b.mul(pw, c64(pool.PW)), c64(dh * OW + dw))
+                    at = b.add(b.mul(pw, c64(pool.PW)), c64(dh * stride + dw))
                     value = vec.load(image, b.add(b.mul(at, c64(cout)), c64(first)), lanes)
+                    value = value if late else vecmath.emit_activation(b, activation, value)
                     best = value if best is None else vec.maximum(best, value)
+            best = vecmath.emit_activation(b, activation, best) if late else best
             vec.store(best, kb.out, b.add(out, c64(first)))
 
     for_range(b, c64(0), c64(pool.POW), pixel, name="pw")

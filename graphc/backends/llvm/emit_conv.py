@@ -4,9 +4,12 @@ convolution with its per-channel bias add and activation, lowered onto the GEMM 
     forward       each thread: a range of output pixels, 128 at a time:
                   im2col(block) -> y[block] = act(cols @ W + bias)
 
-A 1 x 1 convolution with unit strides and no padding skips im2col (x is already the column
-matrix). A forward convolution whose im2col row is shorter than DIRECT_BELOW (a first layer
-on one channel: 3 x 3 x 1), or whose spatial sizes are known only at run time, runs as a
+A 'valid' convolution with unit strides runs as an implicit GEMM instead (conv_implicit.py:
+the GEMM reads the image's overlapping rows, no column matrix; pooling fused or not); padded
+and strided ones copy whole taps into the column block as vectors. A 1 x 1 convolution with
+unit strides and no padding skips im2col (x is already the column matrix). A forward
+convolution whose im2col row is shorter than DIRECT_BELOW (a first layer on one channel:
+3 x 3 x 1), or whose spatial sizes are known only at run time, runs as a
 direct loop nest instead, which measured faster there
 (1.0 vs 1.5 ms for 3x3x1->32 on 128 28x28 images, one thread); from 3x3x32->64 on, the GEMM
 path is 1.7-2x faster than direct loops in all three directions. Against an earlier version
@@ -20,14 +23,13 @@ from __future__ import annotations
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.conv_bf16 import emit_conv_bf16
 from graphc.backends.llvm.conv_direct import emit_conv_direct_blocked
-from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
+from graphc.backends.llvm.conv_gemm import DIRECT_BELOW, ConvBlocks, conv_geometry
+from graphc.backends.llvm.conv_implicit import emit_conv_implicit, forward_applies
 from graphc.backends.llvm.conv_kernels import define_im2col_block
 from graphc.backends.llvm.conv_pool import PoolWindow, emit_conv_pooled
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import c64
 from graphc.backends.llvm.windows import add_into, geometry_of, zero
-
-DIRECT_BELOW = 16  # forward convolutions with a smaller im2col row run as a direct loop nest
 
 
 def emit_conv_dense(kb, body):
@@ -51,8 +53,11 @@ def emit_conv(kb, node, bias, activation, pool=None):
         return emit_conv_direct(kb, node, bias, activation)
     x, w = node.inputs
     ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
+    window = PoolWindow.of(pool, ck.g)
+    if forward_applies(ck.g, window):
+        return emit_conv_implicit(kb, ck, bias, activation, window)
     if pool is not None:
-        return emit_conv_pooled(kb, node, bias, activation, PoolWindow.of(pool, ck.g))
+        return emit_conv_pooled(kb, node, bias, activation, window)
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
     cols = ck.column_buffer(ck.block_rows, g.K)

@@ -7,15 +7,21 @@ onto one-thread GEMMs over pixel blocks (conv_gemm.ConvBlocks):
     weight grad   each thread a range of dW's rows (im2col columns), <= 128 at a time, over
                   all pixels 256 at a time: im2col(block, its columns) -> dW[rows] (+)= cols^T @ dy
                   (with run-time spatial sizes: a loop nest over the pixels instead; for
-                  receptive fields under DIRECT_BELOW, register-blocked: conv_direct_grad.py)
+                  receptive fields under DIRECT_BELOW, register-blocked: conv_direct_grad.py;
+                  'valid' with unit strides, an implicit GEMM: conv_implicit.py)
+
+'valid' unit-stride input gradients add each column row into dx as KH contiguous vector runs
+(conv_implicit.define_col2im_runs_block). conv{1,2}d_(relu_)weight_bias_grad, made by
+bias_grad_fusion.py, are the weight gradient with the bias gradient as one more row.
 """
 
 from __future__ import annotations
 
-from graphc.backends.llvm import conv_gemm
+from graphc.backends.llvm import bias_grad_fusion, conv_gemm
 from graphc.backends.llvm.conv_bf16 import emit_conv_input_grad_bf16, emit_conv_weight_grad_bf16
 from graphc.backends.llvm.conv_direct_grad import emit_conv_weight_grad_blocked
-from graphc.backends.llvm.conv_gemm import ConvBlocks
+from graphc.backends.llvm.conv_gemm import ConvBlocks, implicit_applies, kernel_shape
+from graphc.backends.llvm.conv_implicit import define_col2im_runs_block, emit_weight_grad_implicit
 from graphc.backends.llvm.conv_kernels import define_col2im_block, define_im2col_block
 from graphc.backends.llvm.emit_conv import DIRECT_BELOW
 from graphc.backends.llvm.emitters import register
@@ -37,7 +43,8 @@ def emit_conv_input_grad(kb, node):
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     wt = transposed_weights(kb, ck, kb.ins[1])
     cols = ck.column_buffer(ck.block_rows, g.K)
-    col2im = define_col2im_block(kb.module, ck.dtype, g)
+    runs = define_col2im_runs_block if implicit_applies(g) else define_col2im_block
+    col2im = runs(kb.module, ck.dtype, g)
     pixels, image = g.OH * g.OW, g.H * g.W * g.C
 
     def block(first, rows):
@@ -120,22 +127,55 @@ def transposed_weights(kb, ck, w):
 
 
 def emit_conv_weight_grad(kb, node):
-    """Each thread owns a range of dW's rows (im2col columns) and walks all output pixels,
-    WGRAD_ROWS at a time: im2col of just its columns, then dW[cols] (+)= cols^T @ dy."""
+    """conv{1,2}d_weight_grad, and conv{1,2}d_(relu_)weight_bias_grad (bias_grad_fusion.py:
+    dW's rows, then row K, the bias gradient): the direct and implicit kernels sum the bias row
+    (and apply the ReLU mask) as they read dy; the others add a pass over dy for the sum."""
     if node.dtype == "bfloat16":  # bfloat16 operands: the bfloat16 GEMM (conv_bf16.py)
         return emit_conv_weight_grad_bf16(kb, node)
-    x, _ = node.inputs
+    x, with_bias = node.inputs[0], node.op.endswith("weight_bias_grad")
+    if node.op.endswith("relu_weight_bias_grad") and not bias_grad_fusion.fuses(node):
+        raise NotImplementedError(
+            f"llvm backend: {node.op} runs in the direct and implicit-GEMM kernels only, not for "
+            f"input {x.shape} and kernel {kernel_shape(node)} (node built at {node.site})")
     if None in x.shape[1:-1]:
-        return emit_conv_weight_grad_direct(kb, node)
-    if conv_gemm.conv_geometry(node, x.shape, node.shape).K < DIRECT_BELOW:
+        emit_conv_weight_grad_direct(kb, node)
+        return finish_with_bias_sums(kb, node, with_bias)
+    if conv_gemm.conv_geometry(node, x.shape, kernel_shape(node)).K < DIRECT_BELOW:
         return emit_conv_weight_grad_blocked(kb, node)
-    ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
+    ck = ConvBlocks(kb, node, x.shape, kernel_shape(node), node.shape[-1])
+    if implicit_applies(ck.g):
+        return emit_weight_grad_implicit(kb, ck, with_bias)
+    emit_weight_grad_gemm(kb, ck)
+    return finish_with_bias_sums(kb, node, with_bias)
+
+
+def emit_weight_grad_gemm(kb, ck):
+    """Each thread owns a range of dW's rows (im2col columns) and walks all output pixels,
+    WGRAD_ROWS at a time: im2col of just its columns, then dW[cols] (+)= cols^T @ dy."""
     width = min(conv_gemm.BLOCK_ROWS, ck.g.K)
     cols = ck.column_buffer(WGRAD_ROWS, width)
-    pixels = kb.b.mul(kb.dims(x)[0], c64(ck.g.OH * ck.g.OW))
+    pixels = kb.b.mul(kb.dims(kb.node.inputs[0])[0], c64(ck.g.OH * ck.g.OW))
     k_lo, k_hi = kb.split(c64(ck.g.K))
     ck.blocks(k_lo, k_hi, width,
               lambda k0, kcount: weight_grad_columns(kb, ck, cols, pixels, k0, kcount))
+
+
+def finish_with_bias_sums(kb, node, with_bias):
+    """With `with_bias`, row K of the output = dy summed over its pixels, each thread its
+    share of the channels; then the kernel's end."""
+    if with_bias:
+        b, t, dy, cout = kb.b, node.dtype, node.inputs[1], node.shape[-1]
+        pixels, row = kb.count(kb.dims(dy)[:-1]), c64((node.shape[0] - 1) * cout)
+        lo, hi = kb.split(c64(cout))
+
+        def channel(j):
+            def add(p, total):
+                return [b.fadd(total, kb.load(kb.ins[1], b.add(b.mul(p, c64(cout)), j), t))]
+
+            (total,) = kb.loop(c64(0), pixels, add, [const(t, 0)], "p")
+            kb.store(total, kb.out, b.add(row, j), t)
+
+        kb.loop(lo, hi, channel, name="j")
     return kb.finish()
 
 
@@ -192,9 +232,10 @@ def emit_conv_weight_grad_direct(kb, node):
         kb.loop(c64(0), pixels, pixel, name="r")
 
     kb.loop(lo, hi, weight_row, name="k")
-    return kb.finish()
 
 
 for _r in (1, 2):
     register(f"conv{_r}d_weight_grad", "kernel", emit_conv_weight_grad)
+    register(f"conv{_r}d_weight_bias_grad", "kernel", emit_conv_weight_grad)
+    register(f"conv{_r}d_relu_weight_bias_grad", "kernel", emit_conv_weight_grad)
     register(f"conv{_r}d_input_grad", "kernel", emit_conv_input_grad)
