@@ -12,6 +12,8 @@ import sys
 import numpy as np
 
 import graphc as gc
+from graphc.backends.llvm.conv_kernels import Geometry
+from graphc.backends.llvm.quant_image import image_fits
 from graphc.ops import quant
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,6 +25,8 @@ CASES2D = [
     (3, (5, 5), 7, 1, (3, 3), (1, 1), "same", (1, 1), "float32", 40.0, True),
     (1, (4, 9), 8, 5, (1, 1), (1, 1), "valid", (1, 1), "float64", 3.0, False),
     (2, (12, 12), 32, 64, (3, 3), (1, 1), "valid", (1, 1), "float32", None, True),
+    # static scale on an image above quant_image.IMAGE_BYTES: windows quantized one by one
+    (1, (129, 129), 17, 5, (3, 3), (2, 2), "same", (1, 1), "float32", 30.0, True),
 ]
 CASES1D = [
     (2, (33,), 3, 7, (3,), (2,), "same", (1,), "float32", None, True),
@@ -45,7 +49,8 @@ def conv(rng, batch, size, cin, cout, kernel, strides, padding, dilation, dtype,
 
 
 # (case, pool): the pooling's windows tile the result (odd sizes leave a last row unpooled)
-POOLED = [(CASES2D[0], (2, 2)), (CASES2D[1], (3, 2)), (CASES2D[2], (1, 3)), (CASES2D[5], (2, 2)),
+POOLED = [(CASES2D[0], (2, 2)), (CASES2D[1], (3, 2)), (CASES2D[2], (1, 3)), (CASES2D[3], (2, 2)),
+          (CASES2D[5], (2, 2)),
           (CASES1D[0], (2,)), (CASES1D[1], (3,))]
 
 
@@ -75,6 +80,12 @@ def test_llvm_equals_the_interpreter():
         got = gc.function([x], y)(xs)
         want = gc.function([x], y, backend="numpy")(xs)
         np.testing.assert_array_equal(got, want, err_msg=str(spec))
+
+
+def test_both_static_paths_are_covered():
+    """Small images are quantized once (quant_image.py), the large case window by window."""
+    fits = [image_fits(Geometry(*size, cin, 1, 1, 1, 1)) for _, size, cin, *_ in CASES2D]
+    assert fits == [True] * (len(CASES2D) - 1) + [False]
 
 
 def test_saturating_static_scale_and_zero_windows():

@@ -1,13 +1,15 @@
 """The LLVM kernels of quantized_conv1d / quantized_conv2d (graphc/ops/quant_conv.py): each
-thread takes its share of the output pixels, a block at a time: the block's windows are
-quantized straight from the input into u8 GEMM rows (quant_windows.py: no float column
-matrix), then the one-thread int8 GEMM of emit_quant.py runs with its fused dequantize + bias +
-activation epilogue (float64: int32 sums, dequantized after).
+thread takes its share of the output pixels, a block at a time: the block's windows become
+u8 GEMM rows without a float column matrix, then the one-thread int8 GEMM of emit_quant.py
+runs with its fused dequantize + bias + activation epilogue (float64: int32 sums, dequantized
+after). The rows come from quant_windows.py (each window quantized from the input: dynamic
+scales, or large images) or, with a static input scale, from quant_image.py (each image
+quantized once on the thread's stack, windows copied as bytes).
 
 With a fused max pooling (the op's `pool`), blocks hold whole pooling windows (their rows in
-window order, quant_windows.py), the GEMM writes the block's pixels to the thread's stack and
-each window's maximum, a vector of channels at a time, goes to the output: the pre-pooling
-image never reaches memory.
+window order), the GEMM writes the block's pixels to the thread's stack and each window's
+maximum, a vector of channels at a time, goes to the output: the pre-pooling image never
+reaches memory.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from graphc.backends.llvm.conv_gemm import conv_geometry
 from graphc.backends.llvm.emit_quant import QuantizedMatmul, column_terms, dequantize_block
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import I8, I32, c64, for_range
+from graphc.backends.llvm.quant_image import (
+    define_byte_windows,
+    define_quantized_image,
+    image_fits,
+)
 from graphc.backends.llvm.quant_windows import define_quantized_windows
 
 
@@ -30,43 +37,96 @@ def pool_window(node) -> tuple:
     return pool if len(pool) == 2 else (1, *pool)
 
 
+class ConvRows:
+    """One kernel being emitted: its geometry, this thread's rows and stack buffers."""
+
+    def __init__(self, kb, node):
+        x = node.inputs[0]
+        kernel = tuple(node.attr("kernel_size"))
+        self.g = conv_geometry(node, x.shape, kernel + (x.shape[-1], node.shape[-1]))
+        self.kb, self.b, self.q = kb, kb.b, QuantizedMatmul(kb, node, self.g.K)
+        self.pool = pool_window(node)
+        self.window = math.prod(self.pool)
+        self.per_block = max(1, self.q.block // self.window) * self.window  # whole windows
+        self.per_image = math.prod(node.shape[1:-1]) * self.window  # GEMM rows of one image
+        self.static = node.attr("input_scale")
+
+    def buffers(self):
+        q, n = self.q, self.per_block
+        self.comp, self.col_scale = column_terms(q)
+        self.a_block, self.row_scale = q.buffer(I8, n * q.Kp), q.buffer(q.T, n)
+        self.sums = q.buffer(I32, n * q.N) if q.dtype == "float64" else None
+        self.image = q.buffer(q.T, n * q.N) if self.window > 1 else None
+
+    def blocks(self, lo, hi, fill):
+        """GEMM rows lo..hi a block at a time: fill(first, rows) writes the block's A rows."""
+        b, n = self.b, self.per_block
+
+        def block(k):
+            first = b.add(lo, b.mul(k, c64(n)))
+            rows = b.sub(hi, first)
+            rows = b.select(b.icmp_signed("<", rows, c64(n)), rows, c64(n))
+            fill(first, rows)
+            self.multiply(first, rows)
+        count = b.sdiv(b.add(b.sub(hi, lo), c64(n - 1)), c64(n))
+        self.kb.loop(c64(0), count, block, name="block")
+
+    def multiply(self, first, rows):
+        """The GEMM of a filled block into the output (pooled: through the stack)."""
+        b, q = self.b, self.q
+        out = q.at(self.kb.out, b.mul(b.sdiv(first, c64(self.window)), c64(q.N)), q.T)
+        pixels = out if self.image is None else self.image
+        terms = (self.comp, self.row_scale, self.col_scale)
+        if self.sums is None:
+            q.gemm("dequantize", rows, self.a_block, *terms, pixels)
+        else:
+            q.gemm("int32", rows, self.a_block, None, None, None, self.sums)
+            dequantize_block(q, rows, self.sums, *terms, pixels)
+        if self.image is not None:
+            pool_block(q, self.window, b.sdiv(rows, c64(self.window)), self.image, out)
+
+
 def emit_quantized_conv(kb, node):
-    x = node.inputs[0]
-    kernel = tuple(node.attr("kernel_size"))
-    g = conv_geometry(node, x.shape, kernel + (x.shape[-1], node.shape[-1]))
-    q, b = QuantizedMatmul(kb, node, g.K), kb.b
-    pool = pool_window(node)
-    window = math.prod(pool)
-    rows_per_block = max(1, q.block // window) * window  # whole pooling windows
-    lo, hi = (b.mul(end, c64(window)) for end in kb.split(b.mul(
+    c, b = ConvRows(kb, node), kb.b
+    lo, hi = (b.mul(end, c64(c.window)) for end in kb.split(b.mul(
         kb.dims(node)[0], c64(math.prod(node.shape[1:-1])))))
     with b.if_then(b.icmp_signed(">=", lo, hi)):
         b.ret_void()
-    static = node.attr("input_scale")
-    windows = define_quantized_windows(kb.module, q.dtype, g, static is None, pool)
-    scale = ir.Constant(q.T, 1.0 if static is None else float(static))
-    comp, col_scale = column_terms(q)
-    a_block, row_scale = q.buffer(I8, rows_per_block * q.Kp), q.buffer(q.T, rows_per_block)
-    sums = q.buffer(I32, rows_per_block * q.N) if q.dtype == "float64" else None
-    image = q.buffer(q.T, rows_per_block * q.N) if window > 1 else None
-
-    def block(k):
-        first = b.add(lo, b.mul(k, c64(rows_per_block)))
-        rows = b.sub(hi, first)
-        rows = b.select(b.icmp_signed("<", rows, c64(rows_per_block)), rows, c64(rows_per_block))
-        b.call(windows, [first, rows, scale, kb.ins[0], a_block, row_scale])
-        out = q.at(kb.out, b.mul(b.sdiv(first, c64(window)), c64(q.N)), q.T)
-        pixels = out if image is None else image
-        if sums is None:
-            q.gemm("dequantize", rows, a_block, comp, row_scale, col_scale, pixels)
-        else:
-            q.gemm("int32", rows, a_block, None, None, None, sums)
-            dequantize_block(q, rows, sums, comp, row_scale, col_scale, pixels)
-        if image is not None:
-            pool_block(q, window, b.sdiv(rows, c64(window)), image, out)
-    count = b.sdiv(b.add(b.sub(hi, lo), c64(rows_per_block - 1)), c64(rows_per_block))
-    kb.loop(c64(0), count, block, name="block")
+    c.buffers()
+    if c.static is not None and image_fits(c.g):
+        rows_of_images(c, lo, hi)
+    else:
+        rows_of_windows(c, lo, hi)
     return kb.finish()
+
+
+def rows_of_windows(c, lo, hi):
+    windows = define_quantized_windows(c.kb.module, c.q.dtype, c.g, c.static is None, c.pool)
+    scale = ir.Constant(c.q.T, 1.0 if c.static is None else float(c.static))
+    c.blocks(lo, hi, lambda first, rows: c.b.call(
+        windows, [first, rows, scale, c.kb.ins[0], c.a_block, c.row_scale]))
+
+
+def rows_of_images(c, lo, hi):
+    """Image by image: quantize it once, then its rows' windows as bytes."""
+    b, g, q, P = c.b, c.g, c.q, c.per_image
+    quantize = define_quantized_image(c.kb.module, q.dtype, g.H * g.W * g.C)
+    copy = define_byte_windows(c.kb.module, g, c.pool)
+    scale = ir.Constant(q.T, float(c.static))
+    one = ir.Constant(q.T, 1.0)
+    for_range(b, c64(0), c64(c.per_block), lambda i: q.put(b.fdiv(one, scale), c.row_scale, i))
+    image = q.buffer(I8, g.H * g.W * g.C)
+
+    def each_image(n):
+        start = b.mul(n, c64(P))
+        b.call(quantize, [scale, q.at(c.kb.ins[0], b.mul(n, c64(g.H * g.W * g.C)), q.T), image])
+        first = b.select(b.icmp_signed(">", lo, start), lo, start)
+        end = b.add(start, c64(P))
+        last = b.select(b.icmp_signed("<", hi, end), hi, end)
+        c.blocks(first, last, lambda r0, rows: b.call(copy, [b.sub(r0, start), rows, image,
+                                                              c.a_block]))
+    for_range(b, b.sdiv(lo, c64(P)), b.add(b.sdiv(b.sub(hi, c64(1)), c64(P)), c64(1)),
+              each_image, name="n")
 
 
 def pool_block(q, window, pooled, image, out):

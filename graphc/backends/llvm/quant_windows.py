@@ -95,8 +95,12 @@ class Windows:
                     self.quantize(self.load(src, self.channel(first, j, lanes), lanes, inside), s),
                     out, self.channel(first, j, lanes)), name="v")
         self.each_tap(tap)
-        for k in range(g.K, self.Kp):  # pad bytes zero: the kernel's pad rows then add nothing
-            b.store(ir.Constant(I8, 0), b.gep(dst, [c64(k)], source_etype=I8))
+        self.zero_pad(dst)
+
+    def zero_pad(self, dst) -> None:
+        """Pad bytes K..Kp of a row zero: the kernel's pad rows then add nothing."""
+        for k in range(self.g.K, self.Kp):
+            self.b.store(ir.Constant(I8, 0), self.b.gep(dst, [c64(k)], source_etype=I8))
 
     def each_tap(self, body, carried=()):
         """for_range over the taps, unrolled when there are few (their offsets then fold)."""
