@@ -25,8 +25,9 @@ CASES2D = [
     (3, (5, 5), 7, 1, (3, 3), (1, 1), "same", (1, 1), "float32", 40.0, True),
     (1, (4, 9), 8, 5, (1, 1), (1, 1), "valid", (1, 1), "float64", 3.0, False),
     (2, (12, 12), 32, 64, (3, 3), (1, 1), "valid", (1, 1), "float32", None, True),
-    # static scale on an image above quant_image.IMAGE_BYTES: windows quantized one by one
+    # images above quant_image.IMAGE_BYTES: windows quantized one by one
     (1, (129, 129), 17, 5, (3, 3), (2, 2), "same", (1, 1), "float32", 30.0, True),
+    (1, (129, 129), 17, 3, (2, 3), (3, 2), "valid", (1, 1), "float32", None, False),
 ]
 CASES1D = [
     (2, (33,), 3, 7, (3,), (2,), "same", (1,), "float32", None, True),
@@ -82,10 +83,10 @@ def test_llvm_equals_the_interpreter():
         np.testing.assert_array_equal(got, want, err_msg=str(spec))
 
 
-def test_both_static_paths_are_covered():
-    """Small images are quantized once (quant_image.py), the large case window by window."""
+def test_both_paths_are_covered():
+    """Small images get per-image work (quant_image.py), the large cases none."""
     fits = [image_fits(Geometry(*size, cin, 1, 1, 1, 1)) for _, size, cin, *_ in CASES2D]
-    assert fits == [True] * (len(CASES2D) - 1) + [False]
+    assert fits == [True] * (len(CASES2D) - 2) + [False] * 2
 
 
 def test_saturating_static_scale_and_zero_windows():
@@ -101,12 +102,12 @@ def test_saturating_static_scale_and_zero_windows():
 
 
 def test_same_bits_on_one_thread():
-    env = dict(os.environ, GRAPHC_NUM_THREADS="1", PYTHONPATH=ROOT)
-    code = "import tests.int8.test_quantized_conv as t; print(t.outputs_digest())"
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == outputs_digest()
+    """Every case's output, hashed, is the same with one thread as with the pool."""
+    script = "import tests.int8.test_quantized_conv as t; print(t.outputs_digest())"
+    child = subprocess.run([sys.executable, "-c", script], cwd=ROOT, text=True, timeout=300,
+                           env={**os.environ, "GRAPHC_NUM_THREADS": "1", "PYTHONPATH": ROOT},
+                           capture_output=True)
+    assert (child.returncode, child.stdout.strip()) == (0, outputs_digest()), child.stderr[-3000:]
 
 
 def test_fused_max_pooling_equals_the_interpreter():

@@ -2,9 +2,10 @@
 thread takes its share of the output pixels, a block at a time: the block's windows become
 u8 GEMM rows without a float column matrix, then the one-thread int8 GEMM of emit_quant.py
 runs with its fused dequantize + bias + activation epilogue (float64: int32 sums, dequantized
-after). The rows come from quant_windows.py (each window quantized from the input: dynamic
-scales, or large images) or, with a static input scale, from quant_image.py (each image
-quantized once on the thread's stack, windows copied as bytes).
+after). The rows come from quant_windows.py (each window quantized from the input) after
+quant_image.py's work once per image when an image fits the thread's stack: with a static
+input scale the image quantized to bytes (windows are then byte copies), with dynamic scales
+the pixels' abs-maxima.
 
 With a fused max pooling (the op's `pool`), blocks hold whole pooling windows (their rows in
 window order), the GEMM writes the block's pixels to the thread's stack and each window's
@@ -22,9 +23,10 @@ from graphc.backends.llvm.channel_vectors import ChannelVectors
 from graphc.backends.llvm.conv_gemm import conv_geometry
 from graphc.backends.llvm.emit_quant import QuantizedMatmul, column_terms, dequantize_block
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import I8, I32, c64, for_range
+from graphc.backends.llvm.irutil import I8, I32, ITEMSIZE, PTR, c64, for_range
 from graphc.backends.llvm.quant_image import (
     define_byte_windows,
+    define_pixel_maxima,
     define_quantized_image,
     image_fits,
 )
@@ -93,38 +95,64 @@ def emit_quantized_conv(kb, node):
     with b.if_then(b.icmp_signed(">=", lo, hi)):
         b.ret_void()
     c.buffers()
-    if c.static is not None and image_fits(c.g):
-        rows_of_images(c, lo, hi)
-    else:
+    if not image_fits(c.g):
         rows_of_windows(c, lo, hi)
+    elif c.static is None:
+        rows_of_images(c, lo, hi, pixel_maxima(c))
+    else:
+        rows_of_images(c, lo, hi, byte_images(c))
     return kb.finish()
 
 
+def scale_constant(c):
+    return ir.Constant(c.q.T, 1.0 if c.static is None else float(c.static))
+
+
 def rows_of_windows(c, lo, hi):
-    windows = define_quantized_windows(c.kb.module, c.q.dtype, c.g, c.static is None, c.pool)
-    scale = ir.Constant(c.q.T, 1.0 if c.static is None else float(c.static))
+    mode = "dynamic" if c.static is None else "static"
+    windows = define_quantized_windows(c.kb.module, c.q.dtype, c.g, mode, c.pool)
+    null = ir.Constant(PTR, None)
     c.blocks(lo, hi, lambda first, rows: c.b.call(
-        windows, [first, rows, scale, c.kb.ins[0], c.a_block, c.row_scale]))
+        windows, [first, rows, scale_constant(c), c.kb.ins[0], c.a_block, c.row_scale, null]))
 
 
-def rows_of_images(c, lo, hi):
-    """Image by image: quantize it once, then its rows' windows as bytes."""
-    b, g, q, P = c.b, c.g, c.q, c.per_image
+def pixel_maxima(c):
+    """(prepare(x), fill(x, r0, rows)) of one image x: dynamic scales from pixel maxima."""
+    b, g, q = c.b, c.g, c.q
+    find = define_pixel_maxima(c.kb.module, q.dtype, g.H * g.W, g.C)
+    windows = define_quantized_windows(c.kb.module, q.dtype, g, "pixels", c.pool)
+    maxima = q.buffer(ir.IntType(8 * ITEMSIZE[q.dtype]), g.H * g.W)
+    return (lambda x: b.call(find, [x, maxima]),
+            lambda x, r0, rows: b.call(windows, [r0, rows, scale_constant(c), x, c.a_block,
+                                                 c.row_scale, maxima]))
+
+
+def byte_images(c):
+    """(prepare(x), fill(x, r0, rows)) of one image x: a static scale: bytes, then copies."""
+    b, g, q = c.b, c.g, c.q
     quantize = define_quantized_image(c.kb.module, q.dtype, g.H * g.W * g.C)
     copy = define_byte_windows(c.kb.module, g, c.pool)
-    scale = ir.Constant(q.T, float(c.static))
-    one = ir.Constant(q.T, 1.0)
+    one, scale = ir.Constant(q.T, 1.0), scale_constant(c)
     for_range(b, c64(0), c64(c.per_block), lambda i: q.put(b.fdiv(one, scale), c.row_scale, i))
     image = q.buffer(I8, g.H * g.W * g.C)
+    return (lambda x: b.call(quantize, [scale, x, image]),
+            lambda x, r0, rows: b.call(copy, [r0, rows, image, c.a_block]))
+
+
+def rows_of_images(c, lo, hi, work):
+    """Image by image: prepare(its x) once, then its blocks: fill(x, first row in the image,
+    rows)."""
+    b, g, q, P = c.b, c.g, c.q, c.per_image
+    prepare, fill = work
 
     def each_image(n):
         start = b.mul(n, c64(P))
-        b.call(quantize, [scale, q.at(c.kb.ins[0], b.mul(n, c64(g.H * g.W * g.C)), q.T), image])
+        x = q.at(c.kb.ins[0], b.mul(n, c64(g.H * g.W * g.C)), q.T)
+        prepare(x)
         first = b.select(b.icmp_signed(">", lo, start), lo, start)
         end = b.add(start, c64(P))
         last = b.select(b.icmp_signed("<", hi, end), hi, end)
-        c.blocks(first, last, lambda r0, rows: b.call(copy, [b.sub(r0, start), rows, image,
-                                                              c.a_block]))
+        c.blocks(first, last, lambda r0, rows: fill(x, b.sub(r0, start), rows))
     for_range(b, b.sdiv(lo, c64(P)), b.add(b.sdiv(b.sub(hi, c64(1)), c64(P)), c64(1)),
               each_image, name="n")
 

@@ -1,10 +1,14 @@
-"""A quantized convolution with a static input scale (from calibrate): each image is quantized
-once, to bytes q + 128 on the thread's stack, and the windows are then copied as bytes into the
-int8 GEMM's A block: each input value is rounded once instead of once per window it is in
-(9 times for a 3 x 3 kernel). The bytes are those quant_windows.py makes (same steps).
+"""Per-image work of a quantized convolution, once per image on the thread's stack instead of
+once per window (each value is in 9 windows of a 3 x 3 kernel). With a static input scale
+(from calibrate) each image is quantized to bytes q + 128 and the windows are copied as bytes
+into the int8 GEMM's A block; with dynamic scales each pixel's max |x| over its channels is
+found once, and a window's abs-max is the max of its pixels' (quant_windows.py, mode
+'pixels'). The bytes are those quant_windows.py makes from the input (same steps).
 
     void graphc_quant_image_<f32|f64>_<elems>(T scale, ptr x, ptr image)
         image[k] = clip(roundeven(x[k] * scale), -127, 127) + 128 for k < elems
+    void graphc_pixel_maxima_<f32|f64>_<pixels>_<channels>(ptr x, ptr maxima)
+        maxima[p] = the bits of max_c |x[p, c]| (as quant_windows.py orders them)
     void graphc_byte_windows_<pool>_<geometry>(i64 r0, i64 rows, ptr image, ptr a)
         rows r0 .. r0 + rows of one image (row order as quant_windows.py), each window's bytes
         at a + i * Kp: 128 (zero) in the padding, pad bytes K..Kp zero.
@@ -53,6 +57,24 @@ def define_quantized_image(module: ir.Module, dtype: str, elems: int) -> ir.Func
         for_range(b, c64(0), c64(count), lambda j, lanes=lanes, first=first: w.store(
             w.quantize(w.load(c64(0), w.channel(first, j, lanes), lanes, inside), a["scale"]),
             a["image"], w.channel(first, j, lanes)), name="v")
+    b.ret_void()
+    return fn
+
+
+def define_pixel_maxima(module: ir.Module, dtype: str, pixels: int, C: int) -> ir.Function:
+    fn, b, a = new_function(module, f"graphc_pixel_maxima_{tag(dtype)}_{pixels}_{C}",
+                            [PTR, PTR], ["x", "maxima"])
+    if b is None:
+        return fn
+    w = Windows(b, dtype, Geometry(1, 1, C, 1, 1, 1, 1), a, (1, 1))
+    inside = ir.Constant(ir.IntType(1), 1)
+
+    def pixel(p):
+        src = b.mul(p, c64(C))
+        best = [w.fold(src, inside, count, lanes, ir.Constant(ir.VectorType(w.bits, lanes), None))
+                for count, lanes in w.chunks()]
+        b.store(w.reduce(best), b.gep(a["maxima"], [p], source_etype=w.bits))
+    for_range(b, c64(0), c64(pixels), pixel, name="p")
     b.ret_void()
     return fn
 

@@ -1,15 +1,17 @@
 """Convolution windows quantized straight from a channels_last input into the int8 GEMM's A
 block (emit_quant_conv.py): no float column matrix is ever written.
 
-    void graphc_quant_windows_<f32|f64>_<dyn|static>_<pool>_<geometry>(
-        i64 r0, i64 rows, T scale, ptr x, ptr a, ptr row_scale)
+    void graphc_quant_windows_<f32|f64>_<mode>_<pool>_<geometry>(
+        i64 r0, i64 rows, T scale, ptr x, ptr a, ptr row_scale, ptr maxima)
 
 Rows count output positions in raster order, or, with a pooling window PH x PW (`pool`,
 emit_quant_conv.py pools the GEMM's rows), window by window: row r is position r % (PH * PW)
 (row-major) of pooling window r // (PH * PW) (raster order over the pooled image).
 For each output position of rows r0 + i (i < rows) its window, in im2col order (tap, channel) with
 zeros in the padding, becomes bytes q + 128 at a + i * Kp (pad bytes K..Kp zero), and 1 / s
-goes to row_scale[i]: s = 127 / (max |window| + EPSILON) (dynamic) or the static `scale`;
+goes to row_scale[i]: s = 127 / (max |window| + EPSILON) (mode 'dynamic'; mode 'pixels'
+takes max |window| from maxima, the bits of each pixel's max |x| over its channels, made once
+per image by quant_image.py) or the static `scale` (mode 'static');
 q = clip(roundeven(v * s), -127, 127). These are the steps of emit_quant.quantize_row, one
 vector of channels at a time, so the bytes equal the interpreter's (graphc/ops/quant.py).
 """
@@ -37,19 +39,22 @@ from graphc.ops.quant import EPSILON, QMAX, padded_k
 
 OFFSET = 128  # signed q -> the unsigned byte vpdpbusd reads
 UNROLL_TAPS = 16  # kernels of up to 4 x 4 taps have them unrolled
-ARGS = ("r0", "rows", "scale", "x", "a", "row_scale")
+ARGS = ("r0", "rows", "scale", "x", "a", "row_scale", "maxima")
+MODES = ("dynamic", "static", "pixels")
 
 
-def define_quantized_windows(module: ir.Module, dtype: str, g: Geometry, dynamic: bool,
+def define_quantized_windows(module: ir.Module, dtype: str, g: Geometry, mode: str,
                              pool: tuple = (1, 1)) -> ir.Function:
     """The block function above for geometry g (defined once per module)."""
-    name = (f"graphc_quant_windows_{tag(dtype)}_{'dyn' if dynamic else 'static'}_"
-            f"{pool[0]}x{pool[1]}_{g.key}")
+    if mode not in MODES:
+        raise ValueError(f"define_quantized_windows: mode must be one of {MODES}; received "
+                         f"{mode!r}")
+    name = f"graphc_quant_windows_{tag(dtype)}_{mode}_{pool[0]}x{pool[1]}_{g.key}"
     existing = module.globals.get(name)
     if existing is not None:
         return existing
     T = REG_TYPE[dtype]
-    fn = ir.Function(module, ir.FunctionType(VOID, [I64, I64, T, PTR, PTR, PTR]), name=name)
+    fn = ir.Function(module, ir.FunctionType(VOID, [I64, I64, T] + [PTR] * 4), name=name)
     fn.linkage = "internal"
     for arg, arg_name in zip(fn.args, ARGS, strict=True):
         arg.name = arg_name
@@ -57,7 +62,7 @@ def define_quantized_windows(module: ir.Module, dtype: str, g: Geometry, dynamic
         arg.add_attribute("noalias")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     w = Windows(b, dtype, g, dict(zip(ARGS, fn.args)), pool)
-    for_range(b, c64(0), w.a["rows"], lambda i: w.window(i, dynamic), name="i")
+    for_range(b, c64(0), w.a["rows"], lambda i: w.window(i, mode), name="i")
     b.ret_void()
     return fn
 
@@ -78,10 +83,11 @@ class Windows:
         whole, rest = divmod(self.g.C, self.lanes)
         return [(n, lanes) for n, lanes in ((whole, self.lanes), (1, rest)) if n and lanes]
 
-    def window(self, i, dynamic: bool) -> None:
+    def window(self, i, mode: str) -> None:
         b, g = self.b, self.g
         n, oh, ow = self.position(b.add(self.a["r0"], i))
-        s = self.dynamic_scale(n, oh, ow) if dynamic else self.a["scale"]
+        scales = {"dynamic": self.dynamic_scale, "pixels": self.pixels_scale}
+        s = scales[mode](n, oh, ow) if mode in scales else self.a["scale"]
         b.store(b.fdiv(ir.Constant(self.T, 1.0), s),
                 b.gep(self.a["row_scale"], [i], source_etype=self.T))
         dst = b.gep(self.a["a"], [b.mul(i, c64(self.Kp))], source_etype=I8)
@@ -166,7 +172,6 @@ class Windows:
     def dynamic_scale(self, n, oh, ow):
         """127 / (max |window| + EPSILON): the unsigned maximum of the sign-cleared bits, as
         emit_quant.abs_max (a NaN ranks above inf and comes out NaN)."""
-        b = self.b
         chunks = self.chunks()
         zeros = [ir.Constant(ir.VectorType(self.bits, lanes), None) for _, lanes in chunks]
 
@@ -174,15 +179,35 @@ class Windows:
             src, inside = self.source(n, oh, ow, t)
             return [self.fold(src, inside, count, lanes, bound)
                     for (count, lanes), bound in zip(chunks, best)]
-        best = self.each_tap(tap, zeros)
+        return self.scale_of(self.reduce(self.each_tap(tap, zeros)))
+
+    def pixels_scale(self, n, oh, ow):
+        """dynamic_scale's value from the pixels' maxima (one load per tap)."""
+        b, g, zero = self.b, self.g, ir.Constant(self.bits, 0)
+
+        def tap(t, best):
+            ih, iw, inside = self.sweep.tap_source(oh, ow, t)
+            pixel = b.select(inside, b.add(b.mul(b.add(b.mul(n, c64(g.H)), ih), c64(g.W)), iw),
+                             c64(0))
+            bits = b.load(b.gep(self.a["maxima"], [pixel], source_etype=self.bits),
+                          typ=self.bits)
+            return [self.umax(best, b.select(inside, bits, zero))]
+        return self.scale_of(self.each_tap(tap, [zero])[0])
+
+    def reduce(self, vectors):
+        """The unsigned maximum of all lanes of `vectors` (0 for none)."""
         total = ir.Constant(self.bits, 0)
-        for value in best:
-            reduce = declare(b.module, f"llvm.vector.reduce.umax.v{value.type.count}"
+        for value in vectors:
+            reduce = declare(self.b.module, f"llvm.vector.reduce.umax.v{value.type.count}"
                              f"i{self.bits.width}", self.bits, [value.type])
-            total = self.umax(total, b.call(reduce, [value]))
-        amax = b.bitcast(total, self.T)
+            total = self.umax(total, self.b.call(reduce, [value]))
+        return total
+
+    def scale_of(self, bits):
+        """127 / (the float with these bits + EPSILON)."""
+        b = self.b
         return b.fdiv(ir.Constant(self.T, float(QMAX)),
-                      b.fadd(amax, ir.Constant(self.T, EPSILON)))
+                      b.fadd(b.bitcast(bits, self.T), ir.Constant(self.T, EPSILON)))
 
     def fold(self, src, inside, count, lanes, best):
         """best, umax-ed with the magnitude bits of `count` vectors of `lanes` channels."""
