@@ -28,9 +28,10 @@ from graphc.backends.llvm.quant_image import (
     define_byte_windows,
     define_pixel_maxima,
     define_quantized_image,
+    image_bytes,
     image_fits,
 )
-from graphc.backends.llvm.quant_windows import define_quantized_windows
+from graphc.backends.llvm.quant_windows import OFFSET, define_quantized_windows
 
 
 def pool_window(node) -> tuple:
@@ -130,11 +131,13 @@ def pixel_maxima(c):
 def byte_images(c):
     """(prepare(x), fill(x, r0, rows)) of one image x: a static scale: bytes, then copies."""
     b, g, q = c.b, c.g, c.q
-    quantize = define_quantized_image(c.kb.module, q.dtype, g.H * g.W * g.C)
+    quantize = define_quantized_image(c.kb.module, q.dtype, g)
     copy = define_byte_windows(c.kb.module, g, c.pool)
     one, scale = ir.Constant(q.T, 1.0), scale_constant(c)
     for_range(b, c64(0), c64(c.per_block), lambda i: q.put(b.fdiv(one, scale), c.row_scale, i))
-    image = q.buffer(I8, g.H * g.W * g.C)
+    image = q.buffer(I8, image_bytes(g))
+    # the padding of every image: bytes 128 (zero), set once; images fill only the inside
+    for_range(b, c64(0), c64(image_bytes(g)), lambda k: q.put(ir.Constant(I8, OFFSET), image, k))
     return (lambda x: b.call(quantize, [scale, x, image]),
             lambda x, r0, rows: b.call(copy, [r0, rows, image, c.a_block]))
 

@@ -5,29 +5,43 @@ into the int8 GEMM's A block; with dynamic scales each pixel's max |x| over its 
 found once, and a window's abs-max is the max of its pixels' (quant_windows.py, mode
 'pixels'). The bytes are those quant_windows.py makes from the input (same steps).
 
-    void graphc_quant_image_<f32|f64>_<elems>(T scale, ptr x, ptr image)
-        image[k] = clip(roundeven(x[k] * scale), -127, 127) + 128 for k < elems
+    void graphc_quant_image_<f32|f64>_<geometry>(T scale, ptr x, ptr image)
+        the image x, clip(roundeven(x * scale), -127, 127) + 128, into the inside of the byte
+        image padded for every window (padded_size; the kernel sets its padding to 128 once)
     void graphc_pixel_maxima_<f32|f64>_<pixels>_<channels>(ptr x, ptr maxima)
         maxima[p] = the bits of max_c |x[p, c]| (as quant_windows.py orders them)
     void graphc_byte_windows_<pool>_<geometry>(i64 r0, i64 rows, ptr image, ptr a)
         rows r0 .. r0 + rows of one image (row order as quant_windows.py), each window's bytes
-        at a + i * Kp: 128 (zero) in the padding, pad bytes K..Kp zero.
+        at a + i * Kp, copied from the padded image a kernel row at a time (a tap at a time
+        when dilated); pad bytes K..Kp zero.
 """
 
 from __future__ import annotations
+
+import math
 
 from llvmlite import ir
 
 from graphc.backends.llvm.conv_kernels import Geometry, tag
 from graphc.backends.llvm.irutil import I8, I64, PTR, REG_TYPE, VOID, c64, for_range
-from graphc.backends.llvm.quant_windows import OFFSET, Windows
+from graphc.backends.llvm.quant_windows import Windows
 
 IMAGE_BYTES = 1 << 18  # larger images take quant_windows.py's path (their bytes stay on stack)
 BYTE_LANES = 64  # bytes per vector copy
 
 
+def padded_size(g: Geometry) -> tuple:
+    """(height, width) of the byte image with its padding: every tap of every window inside."""
+    return (max(g.PT + g.H, (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1),
+            max(g.PL + g.W, (g.OW - 1) * g.SW + (g.KW - 1) * g.DW + 1))
+
+
+def image_bytes(g: Geometry) -> int:
+    return math.prod(padded_size(g)) * g.C
+
+
 def image_fits(g: Geometry) -> bool:
-    return g.H * g.W * g.C <= IMAGE_BYTES
+    return image_bytes(g) <= IMAGE_BYTES
 
 
 def new_function(module, name, types, names):
@@ -45,18 +59,27 @@ def new_function(module, name, types, names):
     return fn, ir.IRBuilder(fn.append_basic_block("entry")), dict(zip(names, fn.args))
 
 
-def define_quantized_image(module: ir.Module, dtype: str, elems: int) -> ir.Function:
-    fn, b, a = new_function(module, f"graphc_quant_image_{tag(dtype)}_{elems}",
+def define_quantized_image(module: ir.Module, dtype: str, g: Geometry) -> ir.Function:
+    """Rows of the image quantized into the inside of the padded byte image (whose padding
+    the kernel sets to 128, zero, once)."""
+    fn, b, a = new_function(module, f"graphc_quant_image_{tag(dtype)}_{g.key}",
                             [REG_TYPE[dtype], PTR, PTR], ["scale", "x", "image"])
     if b is None:
         return fn
-    w = Windows(b, dtype, Geometry(1, 1, elems, 1, 1, 1, 1), a, (1, 1))
-    inside = ir.Constant(ir.IntType(1), 1)
-    for count, lanes in w.chunks():
-        first = w.first_channel(lanes)
-        for_range(b, c64(0), c64(count), lambda j, lanes=lanes, first=first: w.store(
-            w.quantize(w.load(c64(0), w.channel(first, j, lanes), lanes, inside), a["scale"]),
-            a["image"], w.channel(first, j, lanes)), name="v")
+    row = g.W * g.C
+    w = Windows(b, dtype, Geometry(1, 1, row, 1, 1, 1, 1), a, (1, 1))
+    inside, width = ir.Constant(ir.IntType(1), 1), padded_size(g)[1]
+
+    def image_row(h):
+        src = b.mul(h, c64(row))
+        dst = b.gep(a["image"], [b.mul(b.add(b.mul(b.add(h, c64(g.PT)), c64(width)),
+                                             c64(g.PL)), c64(g.C))], source_etype=I8)
+        for count, lanes in w.chunks():
+            first = w.first_channel(lanes)
+            for_range(b, c64(0), c64(count), lambda j, lanes=lanes, first=first: w.store(
+                w.quantize(w.load(src, w.channel(first, j, lanes), lanes, inside), a["scale"]),
+                dst, w.channel(first, j, lanes)), name="v")
+    for_range(b, c64(0), c64(g.H), image_row, name="h")
     b.ret_void()
     return fn
 
@@ -85,24 +108,28 @@ def define_byte_windows(module: ir.Module, g: Geometry, pool: tuple) -> ir.Funct
     if b is None:
         return fn
     w = Windows(b, "float32", g, a, pool)
-    whole, rest = divmod(g.C, BYTE_LANES)
-    chunks = [(c, BYTE_LANES) for c in range(0, whole * BYTE_LANES, BYTE_LANES)]
-    chunks += [(whole * BYTE_LANES, rest)] if rest else []
+    width = padded_size(g)[1]
+    # a kernel row's taps are one run of bytes when they are adjacent (no dilation)
+    runs = [(kw * g.DW, kw, g.C) for kw in range(g.KW)] if g.DW > 1 else [(0, 0, g.KW * g.C)]
 
     def window(i):
-        n, oh, ow = w.position(b.add(a["r0"], i))
+        _, oh, ow = w.position(b.add(a["r0"], i))
+        top_left = b.add(b.mul(b.mul(oh, c64(g.SH)), c64(width)), b.mul(ow, c64(g.SW)))
         dst = b.gep(a["a"], [b.mul(i, c64(w.Kp))], source_etype=I8)
-
-        def tap(t):
-            src, inside = w.source(n, oh, ow, t)
-            for first, lanes in chunks:
-                vty = ir.VectorType(I8, lanes)
-                at = b.gep(a["image"], [b.add(src, c64(first))], source_etype=I8)
-                value = b.select(inside, b.load(at, typ=vty, align=1),
-                                 ir.Constant(vty, [OFFSET] * lanes))
-                w.store(value, dst, b.add(b.mul(t, c64(g.C)), c64(first)))
-        w.each_tap(tap)
+        for kh in range(g.KH):
+            for column, kw, length in runs:
+                pixel = b.add(top_left, c64(kh * g.DH * width + column))
+                copy_bytes(b, b.gep(a["image"], [b.mul(pixel, c64(g.C))], source_etype=I8),
+                           b.gep(dst, [c64((kh * g.KW + kw) * g.C)], source_etype=I8), length)
         w.zero_pad(dst)
     for_range(b, c64(0), a["rows"], window, name="i")
     b.ret_void()
     return fn
+
+
+def copy_bytes(b, src, dst, length: int) -> None:
+    """`length` bytes from src to dst, in vectors of up to BYTE_LANES."""
+    for first in range(0, length, BYTE_LANES):
+        vty = ir.VectorType(I8, min(BYTE_LANES, length - first))
+        value = b.load(b.gep(src, [c64(first)], source_etype=I8), typ=vty, align=1)
+        b.store(value, b.gep(dst, [c64(first)], source_etype=I8), align=1)
