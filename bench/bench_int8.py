@@ -5,11 +5,13 @@
                                                        model.predict, fp32 vs int8 vs peers
 
 `predict`: the tutorial MLP (784-500-500-10) and the MNIST convnet (examples/mnist_cnn.py),
-trained briefly on the packaged digits, then copied and quantized with model.quantize("int8");
-the compiled predict functions of both, and the same weights in PyTorch (fp32, and
-quantize_dynamic int8: Linear layers only, as PyTorch's dynamic quantization offers) and
-onnxruntime (fp32, and quantize_dynamic int8: MatMul and Conv), at batch 1 and 1024, all
-interleaved in one run; then the test accuracy of each int8 model against its fp32 model.
+trained briefly on the packaged digits, then copied and quantized with model.quantize("int8")
+(dynamic input scales), and once more quantized and calibrated on 1,000 training digits
+(`calibrate`: static input scales, "int8 cal"); the compiled predict functions of these, and
+the same weights in PyTorch (fp32, and quantize_dynamic int8: Linear layers only, as
+PyTorch's dynamic quantization offers) and onnxruntime (fp32, and quantize_dynamic int8:
+MatMul and Conv), at batch 1 and 1024, all interleaved in one run; then the test accuracy of
+each int8 model against its fp32 model.
 
 `gemm`: graphc's int8 GEMM (gemm_int8.py, weights packed once) and its fp32 GEMM (gemm.py) on the
 same shapes, alternating short rounds, best round of each, on 1 thread and on the whole pool.
@@ -108,7 +110,8 @@ def bench_gemm(seconds):
 
 
 def mnist_models(kind: str):
-    """(fp32 model, int8 copy, test digits, test labels) for 'mlp' or 'cnn'."""
+    """(fp32 model, int8 copy, calibrated int8 copy, test digits, test labels) for 'mlp' or
+    'cnn'."""
     from frontend import layers, models
     from frontend.datasets import mnist
     (x, y), (x_test, y_test) = mnist.load_data()
@@ -127,16 +130,18 @@ def mnist_models(kind: str):
     fp32 = build()
     fp32.compile("adam", "sparse_categorical_crossentropy")
     fp32.fit(x, y, epochs=3 if kind == "mlp" else 2, batch_size=100, verbose=0)
-    int8 = build()
-    int8.set_weights(fp32.get_weights())
-    int8.quantize("int8")
-    return fp32, int8, x_test, y_test
+    int8, calibrated = build(), build()
+    for model in (int8, calibrated):
+        model.set_weights(fp32.get_weights())
+        model.quantize("int8")
+    calibrated.calibrate(x[:1000])
+    return fp32, int8, calibrated, x_test, y_test
 
 
-def predict_contenders(kind, fp32, int8):
+def predict_contenders(kind, fp32, int8, calibrated):
     n = threads.num_threads()
-    predict = {name: m.make_predict_function("llvm") for name, m in (("fp32", fp32),
-                                                                      ("int8", int8))}
+    predict = {name: m.make_predict_function("llvm") for name, m in (
+        ("fp32", fp32), ("int8", int8), ("int8 cal", calibrated))}
     calls = {f"graphc {name}": (lambda x, f=f: f(x)[0]) for name, f in predict.items()}
     calls["torch fp32"], calls["torch int8"] = int8_peers.torch_model(fp32, kind, n)
     calls["ort fp32"], calls["ort int8"] = int8_peers.onnxruntime_model(fp32, kind, n)
@@ -151,8 +156,8 @@ def bench_predict(seconds, cpu_time=False):
           f"threads {threads.num_threads()} (graphc pool, torch, onnxruntime intra-op), "
           f"{'CPU time at batch 1024' if cpu_time else 'wall time'}")
     for kind in ("mlp", "cnn"):
-        fp32, int8, x_test, y_test = mnist_models(kind)
-        calls = predict_contenders(kind, fp32, int8)
+        fp32, int8, calibrated, x_test, y_test = mnist_models(kind)
+        calls = predict_contenders(kind, fp32, int8, calibrated)
         accuracy = {name: float((call(x_test).argmax(1) == y_test).mean())
                     for name, call in calls.items()}
         print(f"\n{kind}: test accuracy on {len(y_test)} digits: " + ", ".join(
@@ -167,6 +172,7 @@ def bench_predict(seconds, cpu_time=False):
             times = " ".join(f"{1e3 * best[name]:12.3f}" for name in calls)
             gain = ", ".join(f"{f} {best[f'{f} fp32'] / best[f'{f} int8']:.2f}x"
                              for f in ("graphc", "torch", "ort"))
+            gain += f", graphc cal {best['graphc fp32'] / best['graphc int8 cal']:.2f}x"
             print(f"{batch:5d} {times}   {gain}", flush=True)
 
 

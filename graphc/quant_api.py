@@ -28,11 +28,13 @@ def quantized_matmul(x, packed_kernel, kernel_scale, bias=None, activation="line
 
 def quantized_conv(x, packed_kernel, kernel_scale, bias=None, *, kernel_size, strides=1,
                    padding="valid", dilation_rate=1, activation="linear",
-                   input_scale=None) -> Node:
+                   input_scale=None, pool_size=None) -> Node:
     """Conv1D/Conv2D (channels_last, Keras padding names) on an int8 kernel of shape
     (*kernel_size, cin, filters) packed as a (prod(kernel_size) * cin, filters) matrix by
     graphc.ops.quant.pack_weights; each window quantized to int8 by its abs-max (or by the
-    static `input_scale`). Not differentiable. activation: 'linear' or 'relu'."""
+    static `input_scale`). Not differentiable. activation: 'linear' or 'relu'. pool_size: a max
+    pooling of the result fused in (strides = pool_size, no padding; what the compiler makes of
+    a max pooling of this op's result)."""
     x = as_node(x)
     rank = len(kernel_size)
     strides = as_tuple(strides, rank, "strides")
@@ -45,5 +47,6 @@ def quantized_conv(x, packed_kernel, kernel_scale, bias=None, *, kernel_size, st
     inputs = [x, packed_kernel, kernel_scale] + ([] if bias is None else [bias])
     attrs = {"kernel_size": tuple(kernel_size), "strides": strides, "dilation": dilation,
              "padding": pads, "activation": activation,
-             "input_scale": None if input_scale is None else float(input_scale)}
+             "input_scale": None if input_scale is None else float(input_scale),
+             "pool": None if pool_size is None else as_tuple(pool_size, rank, "pool_size")}
     return make_node(f"quantized_conv{rank}d", inputs, attrs)

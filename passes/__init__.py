@@ -1,5 +1,6 @@
 """Graph -> Graph transformations: autodiff, simplification, fusion, memory planning."""
 
+from passes import quant_pool  # noqa: F401 (registers its rule in simplify's ALGEBRA table)
 from passes.autodiff import differentiate
 from passes.manager import CORE_PIPELINE, PipelineRun, run_pipeline
 from passes.simplify import (

@@ -1,7 +1,8 @@
 """int8 inference (Keras 3's quantization API): `model.quantize("int8")`, `layer.quantize`,
 `calibrate(model, x)` for static input scales, and Keras's `abs_max_quantize`.
 
-Supported: Dense (and layers built on it). Others stay float32 with a warning naming them.
+Supported: Dense (and layers built on it), Conv1D and Conv2D. Others stay float32 with a
+warning naming them.
 The arithmetic (graphc/ops/quant.py): per-output-channel symmetric int8 weights, inputs
 quantized per row by their abs-max, int32 sums on AVX512-VNNI, dequantize + bias + relu fused.
 """

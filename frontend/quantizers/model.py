@@ -68,9 +68,11 @@ def quantize_model(model, mode) -> list:
 
 
 def calibrate(model, x, batch_size: int = 256) -> dict:
-    """Static per-layer input scales (127 / max |input| over `x`) for the quantized Dense
-    layers of `model`, replacing their per-row dynamic scales; returns {layer name: scale}.
-    Inputs beyond the calibrated range are clipped to +-127 steps at predict time."""
+    """Static per-layer input scales (127 / max |input| over `x`) for the quantized layers of
+    `model` (Dense, Conv1D, Conv2D), replacing their per-row (per-window) dynamic scales;
+    returns {layer name: scale}. Inputs beyond the calibrated range are clipped to +-127 steps
+    at predict time. A convolution with a static scale quantizes each image once instead of
+    each window (backends/llvm/quant_image.py)."""
     layers = [layer for layer in leaf_layers(model) if getattr(layer, "quantization", None)]
     if not layers:
         raise ValueError(f"calibrate: model '{model.name}' has no quantized layer; call "
@@ -90,7 +92,7 @@ def calibrate(model, x, batch_size: int = 256) -> dict:
 
 
 def input_maxima(model, x, batch_size) -> dict:
-    """{layer name: max |input|} of each quantized Dense over the batches of x."""
+    """{layer name: max |input|} of each quantized layer over the batches of x."""
     arrays = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
     xs = [gc.placeholder(s, d, name=n)
           for n, s, d in zip(model.input_names, model.input_shapes, model.input_dtypes)]

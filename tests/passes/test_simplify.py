@@ -97,7 +97,16 @@ CASES = {
     "stable_log_softmax": RuleCase(
         lambda x: [gc.log(gc.softmax(x))], "log_softmax(x)", miss=lambda x: [gc.log(gc.exp(x))]
     ),
+    "pool_inside_quantized_conv": RuleCase(  # passes/quant_pool.py
+        lambda x: [gc.max_pool2d(quantized_1x1(x), 2)], "quantized_conv2d(x, 1, 1)",
+        miss=lambda x: [gc.max_pool2d(quantized_1x1(x), 2, strides=1)], shape=(2, 4, 4, 3)
+    ),
 }
+
+
+def quantized_1x1(x):
+    ones = gc.constant(np.ones((1, 16, 4), np.int8)), gc.constant(np.ones(5))
+    return gc.quantized_conv(x, *ones, kernel_size=(1, 1))
 TABLES = (FOLDING, ALGEBRA)
 
 
