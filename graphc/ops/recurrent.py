@@ -175,7 +175,7 @@ def vjp_rnn(g, node):
     G = call("simple_rnn_seq_grad", U, node, g, *mask, activation=node.attr("activation"))
     dA = last_axis(G, 0, U.shape[0])
     dh0 = step_slice(G, 0, U.shape[0], 2 * U.shape[0])
-    return dA, dh0, recurrent_kernel_grad(h0, node, U.shape[0], dA), *[None] * len(mask)
+    return dA, dh0, recurrent_kernel_grad(h0, node, G, 1), *[None] * len(mask)
 
 
 # ---- LSTM (Keras 3): i, f, c, o ---------------------------------------------------------------
@@ -230,7 +230,7 @@ def vjp_lstm(g, node):
     G = call("lstm_seq_grad", c0, U, node, g, *mask)
     dZ = last_axis(G, 0, 4 * u)
     dh0, dc0 = step_slice(G, 0, 4 * u, 5 * u), step_slice(G, 0, 5 * u, 6 * u)
-    return dZ, dh0, dc0, recurrent_kernel_grad(h0, node, u, dZ), *[None] * len(mask)
+    return dZ, dh0, dc0, recurrent_kernel_grad(h0, node, G, 4), *[None] * len(mask)
 
 
 # ---- GRU (Keras 3, reset_after=True): z, r, h ---------------------------------------------------
@@ -279,7 +279,7 @@ def vjp_gru(g, node):
     dP = call("concatenate", last_axis(G, 0, 2 * u), last_axis(G, 3 * u, 4 * u), axis=2)
     dh0 = step_slice(G, 0, 4 * u, 5 * u)
     db = call("sum", d_rec, axis=(0, 1), keepdims=False)
-    return dP, dh0, recurrent_kernel_grad(h0, node, u, d_rec), db, *[None] * len(mask)
+    return dP, dh0, recurrent_kernel_grad(h0, node, G, 3), db, *[None] * len(mask)
 
 
 # ---- graph-level pieces of the VJPs ----------------------------------------------------------
@@ -295,16 +295,38 @@ def step_slice(x, t, start, stop):
     return call("getitem", x, index=(ALL, ("int", t), ("slice", start, stop, None)))
 
 
-def recurrent_kernel_grad(h0, Y, units, dZ):
-    """dU = sum_t h_{t-1}^T dZ_t, as one matmul over (batch * time) rows."""
-    h_prev = call("expand_dims", h0, axis=(1,))
-    if Y.shape[1] != 1:
-        earlier = call(
-            "getitem", Y, index=(ALL, ("slice", None, -1, None), ("slice", 0, units, None))
-        )
-        h_prev = call("concatenate", h_prev, earlier, axis=1)
-    rows = lambda a: call("reshape", a, shape=(-1, a.shape[-1]))  # noqa: E731
-    return call("matmul", rows(h_prev), rows(dZ), transpose_a=True, transpose_b=False)
+def recurrent_kernel_grad(h0, Y, G, gates):
+    """dU = sum_t h_{t-1}^T dZ_t (dZ_t: the first `gates` unit slots of G's step t)."""
+    return call("recurrent_kernel_grad", h0, Y, G, gates=gates)
+
+
+def infer_kernel_grad(inputs, *, gates):
+    h0, Y, G = inputs
+    dtype = require_float(same_dtype(inputs))
+    units = h0.shape[1] if h0.ndim == 2 else None
+    fits = (units is not None and Y.ndim == 3 and G.ndim == 3 and isinstance(gates, int)
+            and gates >= 1 and all(map(dims_equal, Y.shape[:2], G.shape[:2]))
+            and dims_equal(Y.shape[0], h0.shape[0]) and Y.shape[2] is not None
+            and G.shape[2] is not None and Y.shape[2] % units == 0
+            and G.shape[2] % units == 0 and G.shape[2] >= gates * units)
+    if not fits:
+        raise ShapeError(f"recurrent_kernel_grad: h0 (batch, units), packed states (batch, time, "
+                         f"k * units) and gradients (batch, time, >= {gates} * units) expected, "
+                         f"got {h0.shape}, {Y.shape}, {G.shape}")
+    return (units, gates * units), dtype
+
+
+def impl_kernel_grad(h0, Y, G, *, gates):
+    units, steps = h0.shape[1], Y.shape[1]
+    h_prev = np.concatenate([h0[:, None], Y[:, :-1, :units]], axis=1)[:, :steps]
+    dZ = G[..., : gates * units]
+    return h_prev.reshape(-1, units).T @ dZ.reshape(-1, gates * units)
+
+
+def flops_kernel_grad(node, shape_of) -> int:
+    """One multiply-add per (batch, time) row, unit and gate unit."""
+    batch, steps, _ = shape_of(node.inputs[1])
+    return 2 * batch * steps * int(np.prod(shape_of(node)))
 
 
 # The recurrent ops' registration: their entries below, and which input is the recurrent
@@ -387,4 +409,17 @@ defop(
     ],
     doc="BPTT of gru_seq: per step [dz, dr, d(h_prev @ U_h + b_h), d pre-activation of hh, "
     "d h_prev].",
+)
+defop(
+    "recurrent_kernel_grad",
+    infer=infer_kernel_grad,
+    impl=impl_kernel_grad,
+    fusion="opaque",
+    flops=flops_kernel_grad,
+    cases=[
+        case(F((2, 3)), F((2, 4, 18)), F((2, 4, 18)), gates=4, grad=False),
+        case(F((3, 2)), F((3, 5, 2)), F((3, 5, 4)), gates=1, grad=False),
+    ],
+    doc="The recurrent kernel's gradient sum_t h_{t-1}^T dZ_t, h_{t-1} from h0 and slot 0 of "
+    "the packed states, dZ_t the first `gates` unit slots of the BPTT op's output.",
 )

@@ -20,6 +20,7 @@ from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import global_buffer
 from graphc.backends.llvm.rnn_cells import DEFINE
 from graphc.backends.llvm.rnn_kernels import workspace_elems
+from graphc.backends.llvm.rnn_weight_grad import emit_kernel_grad
 
 
 def emit_sequence(kb, body):
@@ -38,3 +39,4 @@ def emit_sequence(kb, body):
 
 for _op in DEFINE:
     register(_op, "recurrent", emit_sequence)
+register("recurrent_kernel_grad", "kernel", emit_kernel_grad)

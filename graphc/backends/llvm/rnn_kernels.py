@@ -177,26 +177,8 @@ class Rec:
     def gemm(self, N, K, A, lda, B, ldb, C, ldc, *, bias=None, acc=False):
         """C (+)= A @ B (+ bias) for the current block's rows, on this thread alone: with at
         most DIRECT_MAX_ROWS rows the GEMM reads B in place (no packing, no barrier)."""
-        fn = gemm_function(self.b.module, self.dtype, False, False, bias is not None, "linear", acc)
-        alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
-        no_bias = ir.Constant(PTR, None)
-        self.b.call(
-            fn,
-            [
-                *alone,
-                self.block_rows,
-                c64(N),
-                c64(K),
-                A,
-                lda,
-                B,
-                c64(ldb),
-                C,
-                ldc,
-                no_bias if bias is None else bias,
-                self.a["workspace"],
-            ],
-        )
+        gemm_alone(self.b, self.dtype, (self.block_rows, c64(N), c64(K)), (A, lda), (B, c64(ldb)),
+                   (C, ldc), bias=bias, acc=acc, workspace=self.a["workspace"])
 
     def slot(self, base, slot, k):
         """Index of unit k of slot `slot` in a packed row starting at `base`."""
@@ -220,6 +202,17 @@ class Rec:
         is_last = self.b.icmp_signed("==", t, self.last_step())
         nxt = self.b.select(is_last, t, self.b.add(t, c64(1)))
         return V(self, self.b.select(is_last, self.c(0), raw(later_value(nxt))))
+
+
+def gemm_alone(b, dtype, sizes, A, B, C, *, bias=None, acc=False, transpose_a=False,
+               workspace=None):
+    """C (+)= op(A) @ B (+ bias) on the calling thread alone (tid 0 of 1): sizes = (M, N, K),
+    A, B, C = (pointer, leading dimension), all i64 values. With at most DIRECT_MAX_ROWS rows
+    the GEMM reads B in place and needs no workspace."""
+    fn = gemm_function(b.module, dtype, transpose_a, False, bias is not None, "linear", acc)
+    null = ir.Constant(PTR, None)
+    b.call(fn, [ir.Constant(I32, 0), ir.Constant(I32, 1), *sizes, *A, *B, *C,
+                null if bias is None else bias, null if workspace is None else workspace])
 
 
 def raw(x):
