@@ -17,11 +17,12 @@ Why dedicated sequence ops and not a Theano-style `scan` or unrolling:
 Each forward op takes P = x @ W + b (batch, time, gates * units), the initial state(s) and
 the recurrent kernel U, and returns one tensor (batch, time, k * units) that packs the
 states and the gate activations the backward pass needs (cuDNN's "reserve space"); the
-layers slice h (and c) out of it. Each `*_grad` op takes the upstream gradient of that
-packed tensor (any slot may carry gradient) and returns, per step, the gradient of the
+layers slice h (and c) out of it. Each `*_grad` op takes U^T and the upstream gradient of
+that packed tensor (any slot may carry gradient) and returns, per step, the gradient of the
 pre-activations followed by the gradient reaching the previous state(s) (GRU: of the input
 and recurrent projections, the recurrent ones contiguous). The VJP then finishes with
-ordinary graph ops (dU = H_prev^T dZ as one matmul; dh0, dc0 sliced from step 0).
+`recurrent_kernel_grad` (dU = sum_t h_{t-1}^T dZ_t, read in place from the packed tensors)
+and ordinary graph ops (dh0, dc0 sliced from step 0).
 Second derivatives through a recurrence are not provided (the *_grad ops have no VJP).
 
 Masks (Keras): each op takes an optional last input, a bool (batch, time) mask. At a masked
@@ -101,8 +102,13 @@ def infer_sequence(gates, slots, extra_inputs=0):
 def infer_sequence_grad(gates, slots, grad_slots):
     def infer(inputs, **_):
         inputs = without_mask(inputs, lambda i: i[-2].shape[:2])
-        *states, U, Y, gY = inputs
+        *states, UT, Y, gY = inputs
         dtype = require_float(same_dtype(inputs))
+        if UT.ndim != 2:
+            raise ShapeError(f"transposed recurrent kernel must be ({gates} * units, units), "
+                             f"got {UT.shape}")
+        rows, units = UT.shape  # a run-time row count is gates * units
+        U = Shaped((units, gates * units if rows is None and units is not None else rows))
         if Y.ndim != 3:
             raise ShapeError(f"packed output must be (batch, time, {slots} * units), got {Y.shape}")
         units = check_sequence(Shaped(Y.shape[:2] + (None,)), states, U, gates)
@@ -152,14 +158,14 @@ def impl_rnn(P, h0, U, mask=None, *, activation):
     return Y
 
 
-def impl_rnn_grad(U, Y, gY, mask=None, *, activation):
-    units = U.shape[0]
+def impl_rnn_grad(UT, Y, gY, mask=None, *, activation):
+    units = UT.shape[1]
     out = np.empty(Y.shape[:2] + (2 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(Y[:, 0])
     for t in reversed(range(Y.shape[1])):
         keep, dh = kept(mask, t, Y), gY[:, t] + dh_next
         da = np.where(keep, dh * DACT[activation](Y[:, t]), 0)
-        dh_next = da @ U.T + np.where(keep, 0, dh)
+        dh_next = da @ UT + np.where(keep, 0, dh)
         out[:, t] = np.concatenate([da, dh_next], axis=-1)
     return out
 
@@ -172,7 +178,8 @@ def infer_rnn(inputs, *, activation):
 
 def vjp_rnn(g, node):
     P, h0, U, *mask = node.inputs
-    G = call("simple_rnn_seq_grad", U, node, g, *mask, activation=node.attr("activation"))
+    G = call("simple_rnn_seq_grad", transposed(U), node, g, *mask,
+             activation=node.attr("activation"))
     dA = last_axis(G, 0, U.shape[0])
     dh0 = step_slice(G, 0, U.shape[0], 2 * U.shape[0])
     return dA, dh0, recurrent_kernel_grad(h0, node, G, 1), *[None] * len(mask)
@@ -196,8 +203,8 @@ def impl_lstm(P, h0, c0, U, mask=None):
     return Y
 
 
-def impl_lstm_grad(c0, U, Y, gY, mask=None):
-    units = U.shape[0]
+def impl_lstm_grad(c0, UT, Y, gY, mask=None):
+    units = UT.shape[1]
     out = np.empty(Y.shape[:2] + (6 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(c0)
     dc_next = np.zeros_like(c0)
@@ -219,7 +226,7 @@ def impl_lstm_grad(c0, U, Y, gY, mask=None):
             axis=-1,
         )
         dz = np.where(keep, dz, 0)  # a held step's gates (zeros in Y) lead nowhere
-        dh_next, dc_next = dz @ U.T + np.where(keep, 0, dh), np.where(keep, dc * f, dc)
+        dh_next, dc_next = dz @ UT + np.where(keep, 0, dh), np.where(keep, dc * f, dc)
         out[:, t] = np.concatenate([dz, dh_next, dc_next], axis=-1)
     return out
 
@@ -227,7 +234,7 @@ def impl_lstm_grad(c0, U, Y, gY, mask=None):
 def vjp_lstm(g, node):
     P, h0, c0, U, *mask = node.inputs
     u = U.shape[0]
-    G = call("lstm_seq_grad", c0, U, node, g, *mask)
+    G = call("lstm_seq_grad", c0, transposed(U), node, g, *mask)
     dZ = last_axis(G, 0, 4 * u)
     dh0, dc0 = step_slice(G, 0, 4 * u, 5 * u), step_slice(G, 0, 5 * u, 6 * u)
     return dZ, dh0, dc0, recurrent_kernel_grad(h0, node, G, 4), *[None] * len(mask)
@@ -252,8 +259,8 @@ def impl_gru(P, h0, U, b, mask=None):
     return Y
 
 
-def impl_gru_grad(h0, U, Y, gY, mask=None):
-    units = U.shape[0]
+def impl_gru_grad(h0, UT, Y, gY, mask=None):
+    units = UT.shape[1]
     out = np.empty(Y.shape[:2] + (5 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(h0)
     for t in reversed(range(Y.shape[1])):
@@ -266,7 +273,7 @@ def impl_gru_grad(h0, U, Y, gY, mask=None):
         drp = (dah * rh + gr) * r * (1 - r)
         keep = kept(mask, t, Y)
         dzp, drp, drh, dah = (np.where(keep, d, 0) for d in (dzp, drp, dah * r + grh, dah))
-        dh_next = np.where(keep, dh * z, dh) + np.concatenate([dzp, drp, drh], axis=-1) @ U.T
+        dh_next = np.where(keep, dh * z, dh) + np.concatenate([dzp, drp, drh], axis=-1) @ UT
         out[:, t] = np.concatenate([dzp, drp, drh, dah, dh_next], axis=-1)
     return out
 
@@ -274,7 +281,7 @@ def impl_gru_grad(h0, U, Y, gY, mask=None):
 def vjp_gru(g, node):
     P, h0, U, b, *mask = node.inputs
     u = U.shape[0]
-    G = call("gru_seq_grad", h0, U, node, g, *mask)
+    G = call("gru_seq_grad", h0, transposed(U), node, g, *mask)
     d_rec = last_axis(G, 0, 3 * u)  # contiguous, so BPTT's dh_prev is one GEMM
     dP = call("concatenate", last_axis(G, 0, 2 * u), last_axis(G, 3 * u, 4 * u), axis=2)
     dh0 = step_slice(G, 0, 4 * u, 5 * u)
@@ -285,6 +292,12 @@ def vjp_gru(g, node):
 # ---- graph-level pieces of the VJPs ----------------------------------------------------------
 
 ALL = ("slice", None, None, None)
+
+
+def transposed(U):
+    """U^T, the BPTT ops' input: a kernel of its own before them, so their threads need not
+    transpose U together and meet at a barrier."""
+    return call("transpose", U, axes=(1, 0))
 
 
 def last_axis(x, start, stop):
@@ -335,6 +348,12 @@ MASK24 = F((2, 4), "bool", "bool")  # a (batch, time) mask for the cases
 RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
                           "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
 
+
+def recurrent_units(node) -> int:
+    """The units of a recurrent op: U's rows (U^T's columns for the BPTT ops)."""
+    kernel = node.inputs[RECURRENT_KERNEL_INPUT[node.op]]
+    return kernel.shape[1 if node.op.endswith("_grad") else 0]
+
 defop(
     "simple_rnn_seq",
     infer=infer_rnn,
@@ -379,8 +398,8 @@ defop(
     impl=impl_lstm_grad,
     fusion="opaque",
     cases=[
-        case(F((2, 3)), F((3, 12)), F((2, 4, 18)), F((2, 4, 18)), grad=False),
-        case(F((2, 2)), F((2, 8)), F((2, 4, 12)), F((2, 4, 12)), MASK24, grad=False),
+        case(F((2, 3)), F((12, 3)), F((2, 4, 18)), F((2, 4, 18)), grad=False),
+        case(F((2, 2)), F((8, 2)), F((2, 4, 12)), F((2, 4, 12)), MASK24, grad=False),
     ],
     doc="BPTT of lstm_seq: per step [dz_i, dz_f, dz_c, dz_o, d h_prev, d c_prev].",
 )
@@ -404,8 +423,8 @@ defop(
     impl=impl_gru_grad,
     fusion="opaque",
     cases=[
-        case(F((2, 3)), F((3, 9)), F((2, 4, 15)), F((2, 4, 15)), grad=False),
-        case(F((2, 3)), F((3, 9)), F((2, 4, 15)), F((2, 4, 15)), MASK24, grad=False),
+        case(F((2, 3)), F((9, 3)), F((2, 4, 15)), F((2, 4, 15)), grad=False),
+        case(F((2, 3)), F((9, 3)), F((2, 4, 15)), F((2, 4, 15)), MASK24, grad=False),
     ],
     doc="BPTT of gru_seq: per step [dz, dr, d(h_prev @ U_h + b_h), d pre-activation of hh, "
     "d h_prev].",
