@@ -10,6 +10,7 @@ machine shared with other work, CPU time is what a step costs when it is not des
 GFLOP/s and % of graphc's peak from the wall time (the GEMM FLOPs of the step).
 
     python bench/bench_rnn.py [--batch 64] [--rounds 5] [--lengths 25,50,100,200]
+                              [--cells lstm,gru] [--peers torch,jax]
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ def graphc_step(cell, steps):
                                                zip(params.values(), grads)])
 
 
-def contenders(cell, steps) -> dict:
+def contenders(cell, steps, peers) -> dict:
     out = {"graphc": graphc_step(cell, steps)}
     for name, build in (("torch", torch_step), ("jax", jax_step)):
+        if name not in peers:
+            continue
         try:
             out[name] = build(cell, steps)
         except ImportError:
@@ -101,6 +104,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lengths", default="25,50,100,200")
     parser.add_argument("--cells", default="lstm,gru")
+    parser.add_argument("--peers", default="torch,jax", help="comma-separated; '' for none")
     args = parser.parse_args()
     rng = np.random.default_rng(1)
     y = rng.integers(0, CLASSES, args.batch).astype("int64")
@@ -110,7 +114,8 @@ def main():
               f"step), best CPU ms; peak {peak / 1e9:.0f} GFLOP/s")
         for steps in (int(s) for s in args.lengths.split(",")):
             x = rng.standard_normal((args.batch, steps, FEATURES)).astype("float32")
-            best = best_times(contenders(cell, steps), x, y, args.rounds)
+            best = best_times(contenders(cell, steps, args.peers.split(",")), x, y,
+                              args.rounds)
             report(steps, best, step_flops(cell, steps, args.batch), peak)
 
 
