@@ -354,8 +354,16 @@ def recurrent_units(node) -> int:
     kernel = node.inputs[RECURRENT_KERNEL_INPUT[node.op]]
     return kernel.shape[1 if node.op.endswith("_grad") else 0]
 
+
+def flops_sequence(node, shape_of) -> int:
+    """Each step's GEMM with U (or U^T), plus one FLOP per packed element for the cells."""
+    batch, steps, width = shape_of(node)
+    kernel = shape_of(node.inputs[RECURRENT_KERNEL_INPUT[node.op]])
+    return batch * steps * (2 * int(np.prod(kernel)) + width)
+
 defop(
     "simple_rnn_seq",
+    flops=flops_sequence,
     infer=infer_rnn,
     impl=impl_rnn,
     vjp=vjp_rnn,
@@ -370,6 +378,7 @@ defop(
 )
 defop(
     "simple_rnn_seq_grad",
+    flops=flops_sequence,
     fusion="opaque",
     impl=impl_rnn_grad,
     infer=infer_sequence_grad(1, 1, 2),
@@ -381,6 +390,7 @@ defop(
 )
 defop(
     "lstm_seq",
+    flops=flops_sequence,
     infer=infer_sequence(4, 6),
     impl=impl_lstm,
     vjp=vjp_lstm,
@@ -394,6 +404,7 @@ defop(
 )
 defop(
     "lstm_seq_grad",
+    flops=flops_sequence,
     infer=infer_sequence_grad(4, 6, 6),
     impl=impl_lstm_grad,
     fusion="opaque",
@@ -405,6 +416,7 @@ defop(
 )
 defop(
     "gru_seq",
+    flops=flops_sequence,
     infer=infer_sequence(3, 5, extra_inputs=1),
     impl=impl_gru,
     vjp=vjp_gru,
@@ -419,6 +431,7 @@ defop(
 )
 defop(
     "gru_seq_grad",
+    flops=flops_sequence,
     infer=infer_sequence_grad(3, 5, 5),
     impl=impl_gru_grad,
     fusion="opaque",
