@@ -37,7 +37,7 @@ import numpy as np
 from graphc.ir import Graph, Node, toposort
 from graphc.ops import DENSE, LEAVES, LOOP_OPS, OPS, REDUCTIONS, VIEWS, make_node
 from graphc.ops.leaves import leaf_value
-from graphc.ops.recurrent import RECURRENT_KERNEL_INPUT, recurrent_units
+from graphc.ops.recurrent_kernel import RECURRENT_KERNEL_INPUT, recurrent_units
 from passes.fuse_groups import (
     CONVOLUTIONS,
     Group,
