@@ -176,10 +176,10 @@ def project(x, W, b=None) -> Node:
         )
     steps = x.shape[1]
     if steps is None:
-        out = matmul(x, W)
-    else:
-        out = reshape(matmul(reshape(x, (-1, x.shape[2])), W), (-1, steps, W.shape[1]))
-    return out if b is None else out + as_node(b)
+        return matmul(x, W) if b is None else matmul(x, W) + as_node(b)
+    rows = matmul(reshape(x, (-1, x.shape[2])), W)
+    rows = rows if b is None else rows + as_node(b)  # before the reshape: the GEMM's epilogue
+    return reshape(rows, (-1, steps, W.shape[1]))
 
 
 def zero_state(P, units) -> Node:

@@ -37,7 +37,7 @@ import numpy as np
 from graphc.ir import Graph, Node, toposort
 from graphc.ops import DENSE, LEAVES, LOOP_OPS, OPS, REDUCTIONS, VIEWS, make_node
 from graphc.ops.leaves import leaf_value
-from graphc.ops.recurrent import RECURRENT_KERNEL_INPUT
+from graphc.ops.recurrent_kernel import RECURRENT_KERNEL_INPUT, recurrent_units
 from passes.fuse_groups import (
     CONVOLUTIONS,
     Group,
@@ -143,7 +143,7 @@ def op_body(common, node) -> OpKernel:
         return OpKernel(*common, node=node)
     recurrent = node.inputs[RECURRENT_KERNEL_INPUT[node.op]]
     return RecurrentKernel(*common, node=node, recurrent=recurrent, steps=node.shape[1],
-                           units=recurrent.shape[0])
+                           units=recurrent_units(node))
 
 
 def label(group, nodes) -> str:

@@ -57,6 +57,8 @@ def projection_of(P: Node):
         P, bias = P.inputs
     if P.op == "reshape" and P.attr("shape") == (-1, *P.shape[1:]):
         P = P.inputs[0]
+    if P.op == "add" and bias is None and P.inputs[1].shape == (gates,):  # bias on the rows
+        P, bias = P.inputs
     if P.op != "matmul" or P.attr("transpose_a") or P.attr("transpose_b"):
         return None
     x, kernel = P.inputs

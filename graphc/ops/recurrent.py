@@ -17,11 +17,12 @@ Why dedicated sequence ops and not a Theano-style `scan` or unrolling:
 Each forward op takes P = x @ W + b (batch, time, gates * units), the initial state(s) and
 the recurrent kernel U, and returns one tensor (batch, time, k * units) that packs the
 states and the gate activations the backward pass needs (cuDNN's "reserve space"); the
-layers slice h (and c) out of it. Each `*_grad` op takes the upstream gradient of that
-packed tensor (any slot may carry gradient) and returns, per step, the gradient of the
+layers slice h (and c) out of it. Each `*_grad` op takes U^T and the upstream gradient of
+that packed tensor (any slot may carry gradient) and returns, per step, the gradient of the
 pre-activations followed by the gradient reaching the previous state(s) (GRU: of the input
 and recurrent projections, the recurrent ones contiguous). The VJP then finishes with
-ordinary graph ops (dU = H_prev^T dZ as one matmul; dh0, dc0 sliced from step 0).
+`recurrent_kernel_grad` (dU = sum_t h_{t-1}^T dZ_t, read in place from the packed tensors)
+and ordinary graph ops (dh0, dc0 sliced from step 0).
 Second derivatives through a recurrence are not provided (the *_grad ops have no VJP).
 
 Masks (Keras): each op takes an optional last input, a bool (batch, time) mask. At a masked
@@ -41,6 +42,7 @@ from graphc.ir import ShapeError
 from graphc.ops import Shaped, call, defop, dims_equal, dims_keep_batch, require_float, same_dtype
 from graphc.ops.cases import F, case
 from graphc.ops.elementwise import _sigmoid as sigmoid
+from graphc.ops.recurrent_kernel import flops_sequence, recurrent_kernel_grad
 
 # Packed layouts, in units of `units` along the last axis.
 LSTM_SLOTS = ("h", "c", "i", "f", "g", "o")
@@ -101,8 +103,13 @@ def infer_sequence(gates, slots, extra_inputs=0):
 def infer_sequence_grad(gates, slots, grad_slots):
     def infer(inputs, **_):
         inputs = without_mask(inputs, lambda i: i[-2].shape[:2])
-        *states, U, Y, gY = inputs
+        *states, UT, Y, gY = inputs
         dtype = require_float(same_dtype(inputs))
+        if UT.ndim != 2:
+            raise ShapeError(f"transposed recurrent kernel must be ({gates} * units, units), "
+                             f"got {UT.shape}")
+        rows, units = UT.shape  # a run-time row count is gates * units
+        U = Shaped((units, gates * units if rows is None and units is not None else rows))
         if Y.ndim != 3:
             raise ShapeError(f"packed output must be (batch, time, {slots} * units), got {Y.shape}")
         units = check_sequence(Shaped(Y.shape[:2] + (None,)), states, U, gates)
@@ -152,14 +159,14 @@ def impl_rnn(P, h0, U, mask=None, *, activation):
     return Y
 
 
-def impl_rnn_grad(U, Y, gY, mask=None, *, activation):
-    units = U.shape[0]
+def impl_rnn_grad(UT, Y, gY, mask=None, *, activation):
+    units = UT.shape[1]
     out = np.empty(Y.shape[:2] + (2 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(Y[:, 0])
     for t in reversed(range(Y.shape[1])):
         keep, dh = kept(mask, t, Y), gY[:, t] + dh_next
         da = np.where(keep, dh * DACT[activation](Y[:, t]), 0)
-        dh_next = da @ U.T + np.where(keep, 0, dh)
+        dh_next = da @ UT + np.where(keep, 0, dh)
         out[:, t] = np.concatenate([da, dh_next], axis=-1)
     return out
 
@@ -172,10 +179,11 @@ def infer_rnn(inputs, *, activation):
 
 def vjp_rnn(g, node):
     P, h0, U, *mask = node.inputs
-    G = call("simple_rnn_seq_grad", U, node, g, *mask, activation=node.attr("activation"))
+    G = call("simple_rnn_seq_grad", transposed(U), node, g, *mask,
+             activation=node.attr("activation"))
     dA = last_axis(G, 0, U.shape[0])
     dh0 = step_slice(G, 0, U.shape[0], 2 * U.shape[0])
-    return dA, dh0, recurrent_kernel_grad(h0, node, U.shape[0], dA), *[None] * len(mask)
+    return dA, dh0, recurrent_kernel_grad(h0, node, G, 1), *[None] * len(mask)
 
 
 # ---- LSTM (Keras 3): i, f, c, o ---------------------------------------------------------------
@@ -196,8 +204,8 @@ def impl_lstm(P, h0, c0, U, mask=None):
     return Y
 
 
-def impl_lstm_grad(c0, U, Y, gY, mask=None):
-    units = U.shape[0]
+def impl_lstm_grad(c0, UT, Y, gY, mask=None):
+    units = UT.shape[1]
     out = np.empty(Y.shape[:2] + (6 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(c0)
     dc_next = np.zeros_like(c0)
@@ -219,7 +227,7 @@ def impl_lstm_grad(c0, U, Y, gY, mask=None):
             axis=-1,
         )
         dz = np.where(keep, dz, 0)  # a held step's gates (zeros in Y) lead nowhere
-        dh_next, dc_next = dz @ U.T + np.where(keep, 0, dh), np.where(keep, dc * f, dc)
+        dh_next, dc_next = dz @ UT + np.where(keep, 0, dh), np.where(keep, dc * f, dc)
         out[:, t] = np.concatenate([dz, dh_next, dc_next], axis=-1)
     return out
 
@@ -227,10 +235,10 @@ def impl_lstm_grad(c0, U, Y, gY, mask=None):
 def vjp_lstm(g, node):
     P, h0, c0, U, *mask = node.inputs
     u = U.shape[0]
-    G = call("lstm_seq_grad", c0, U, node, g, *mask)
+    G = call("lstm_seq_grad", c0, transposed(U), node, g, *mask)
     dZ = last_axis(G, 0, 4 * u)
     dh0, dc0 = step_slice(G, 0, 4 * u, 5 * u), step_slice(G, 0, 5 * u, 6 * u)
-    return dZ, dh0, dc0, recurrent_kernel_grad(h0, node, u, dZ), *[None] * len(mask)
+    return dZ, dh0, dc0, recurrent_kernel_grad(h0, node, G, 4), *[None] * len(mask)
 
 
 # ---- GRU (Keras 3, reset_after=True): z, r, h ---------------------------------------------------
@@ -252,8 +260,8 @@ def impl_gru(P, h0, U, b, mask=None):
     return Y
 
 
-def impl_gru_grad(h0, U, Y, gY, mask=None):
-    units = U.shape[0]
+def impl_gru_grad(h0, UT, Y, gY, mask=None):
+    units = UT.shape[1]
     out = np.empty(Y.shape[:2] + (5 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(h0)
     for t in reversed(range(Y.shape[1])):
@@ -266,7 +274,7 @@ def impl_gru_grad(h0, U, Y, gY, mask=None):
         drp = (dah * rh + gr) * r * (1 - r)
         keep = kept(mask, t, Y)
         dzp, drp, drh, dah = (np.where(keep, d, 0) for d in (dzp, drp, dah * r + grh, dah))
-        dh_next = np.where(keep, dh * z, dh) + np.concatenate([dzp, drp, drh], axis=-1) @ U.T
+        dh_next = np.where(keep, dh * z, dh) + np.concatenate([dzp, drp, drh], axis=-1) @ UT
         out[:, t] = np.concatenate([dzp, drp, drh, dah, dh_next], axis=-1)
     return out
 
@@ -274,17 +282,23 @@ def impl_gru_grad(h0, U, Y, gY, mask=None):
 def vjp_gru(g, node):
     P, h0, U, b, *mask = node.inputs
     u = U.shape[0]
-    G = call("gru_seq_grad", h0, U, node, g, *mask)
+    G = call("gru_seq_grad", h0, transposed(U), node, g, *mask)
     d_rec = last_axis(G, 0, 3 * u)  # contiguous, so BPTT's dh_prev is one GEMM
     dP = call("concatenate", last_axis(G, 0, 2 * u), last_axis(G, 3 * u, 4 * u), axis=2)
     dh0 = step_slice(G, 0, 4 * u, 5 * u)
     db = call("sum", d_rec, axis=(0, 1), keepdims=False)
-    return dP, dh0, recurrent_kernel_grad(h0, node, u, d_rec), db, *[None] * len(mask)
+    return dP, dh0, recurrent_kernel_grad(h0, node, G, 3), db, *[None] * len(mask)
 
 
 # ---- graph-level pieces of the VJPs ----------------------------------------------------------
 
 ALL = ("slice", None, None, None)
+
+
+def transposed(U):
+    """U^T, the BPTT ops' input: a kernel of its own before them, so their threads need not
+    transpose U together and meet at a barrier."""
+    return call("transpose", U, axes=(1, 0))
 
 
 def last_axis(x, start, stop):
@@ -295,26 +309,12 @@ def step_slice(x, t, start, stop):
     return call("getitem", x, index=(ALL, ("int", t), ("slice", start, stop, None)))
 
 
-def recurrent_kernel_grad(h0, Y, units, dZ):
-    """dU = sum_t h_{t-1}^T dZ_t, as one matmul over (batch * time) rows."""
-    h_prev = call("expand_dims", h0, axis=(1,))
-    if Y.shape[1] != 1:
-        earlier = call(
-            "getitem", Y, index=(ALL, ("slice", None, -1, None), ("slice", 0, units, None))
-        )
-        h_prev = call("concatenate", h_prev, earlier, axis=1)
-    rows = lambda a: call("reshape", a, shape=(-1, a.shape[-1]))  # noqa: E731
-    return call("matmul", rows(h_prev), rows(dZ), transpose_a=True, transpose_b=False)
-
-
-# The recurrent ops' registration: their entries below, and which input is the recurrent
-# kernel U (its first axis: the units), which their fused kernels are specialised on.
+# The recurrent ops' entries (recurrent_kernel.py says which input is U).
 MASK24 = F((2, 4), "bool", "bool")  # a (batch, time) mask for the cases
-RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
-                          "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
 
 defop(
     "simple_rnn_seq",
+    flops=flops_sequence,
     infer=infer_rnn,
     impl=impl_rnn,
     vjp=vjp_rnn,
@@ -329,6 +329,7 @@ defop(
 )
 defop(
     "simple_rnn_seq_grad",
+    flops=flops_sequence,
     fusion="opaque",
     impl=impl_rnn_grad,
     infer=infer_sequence_grad(1, 1, 2),
@@ -340,6 +341,7 @@ defop(
 )
 defop(
     "lstm_seq",
+    flops=flops_sequence,
     infer=infer_sequence(4, 6),
     impl=impl_lstm,
     vjp=vjp_lstm,
@@ -353,17 +355,19 @@ defop(
 )
 defop(
     "lstm_seq_grad",
+    flops=flops_sequence,
     infer=infer_sequence_grad(4, 6, 6),
     impl=impl_lstm_grad,
     fusion="opaque",
     cases=[
-        case(F((2, 3)), F((3, 12)), F((2, 4, 18)), F((2, 4, 18)), grad=False),
-        case(F((2, 2)), F((2, 8)), F((2, 4, 12)), F((2, 4, 12)), MASK24, grad=False),
+        case(F((2, 3)), F((12, 3)), F((2, 4, 18)), F((2, 4, 18)), grad=False),
+        case(F((2, 2)), F((8, 2)), F((2, 4, 12)), F((2, 4, 12)), MASK24, grad=False),
     ],
     doc="BPTT of lstm_seq: per step [dz_i, dz_f, dz_c, dz_o, d h_prev, d c_prev].",
 )
 defop(
     "gru_seq",
+    flops=flops_sequence,
     infer=infer_sequence(3, 5, extra_inputs=1),
     impl=impl_gru,
     vjp=vjp_gru,
@@ -378,12 +382,13 @@ defop(
 )
 defop(
     "gru_seq_grad",
+    flops=flops_sequence,
     infer=infer_sequence_grad(3, 5, 5),
     impl=impl_gru_grad,
     fusion="opaque",
     cases=[
-        case(F((2, 3)), F((3, 9)), F((2, 4, 15)), F((2, 4, 15)), grad=False),
-        case(F((2, 3)), F((3, 9)), F((2, 4, 15)), F((2, 4, 15)), MASK24, grad=False),
+        case(F((2, 3)), F((9, 3)), F((2, 4, 15)), F((2, 4, 15)), grad=False),
+        case(F((2, 3)), F((9, 3)), F((2, 4, 15)), F((2, 4, 15)), MASK24, grad=False),
     ],
     doc="BPTT of gru_seq: per step [dz, dr, d(h_prev @ U_h + b_h), d pre-activation of hh, "
     "d h_prev].",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import global_buffer
 from graphc.backends.llvm.rnn_cells import DEFINE
-from graphc.backends.llvm.rnn_kernels import workspace_elems
+from graphc.backends.llvm.rnn_weight_grad import emit_kernel_grad
 
 
 def emit_sequence(kb, body):
@@ -29,8 +29,7 @@ def emit_sequence(kb, body):
     args = (node.attr("activation"),) if node.op.startswith("simple_rnn") else ()
     masked = node.inputs[-1].dtype == "bool"  # the optional (batch, time) mask
     fn = DEFINE[node.op](kb.module, node.dtype, body.units, *args, masked=masked)
-    elems = workspace_elems(node.op, body.units, node.dtype)
-    ws = global_buffer(kb.b, f"{kb.fn.name}_ws", node.dtype, elems)
+    ws = global_buffer(kb.b, f"{kb.fn.name}_ws", node.dtype, 1)  # the GEMMs read B in place
     batch, steps = kb.dims(node)[:2]
     kb.b.call(fn, [kb.tid, kb.nthreads, batch, steps, *kb.ins, kb.out, ws])
     return kb.finish()
@@ -38,3 +37,4 @@ def emit_sequence(kb, body):
 
 for _op in DEFINE:
     register(_op, "recurrent", emit_sequence)
+register("recurrent_kernel_grad", "kernel", emit_kernel_grad)

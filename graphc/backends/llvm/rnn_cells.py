@@ -17,18 +17,14 @@ from graphc.backends.llvm.rnn_kernels import (
     start,
     tanh,
     time_loop,
-    transpose_u,
 )
 
 
-def define(module, op, dtype, units, run_block, suffix="", transposed_gates=0, masked=False):
-    """The SPMD function of `op` (once per module): U^T into the workspace first when
-    `transposed_gates` (the BPTT kernels), then run_block(r) for each block of rows."""
+def define(module, op, dtype, units, run_block, suffix="", masked=False):
+    """The SPMD function of `op` (once per module): run_block(r) for each block of rows."""
     fn, r = start(module, op, dtype, units, suffix, masked)
     if r is None:
         return fn
-    if transposed_gates:
-        transpose_u(r, transposed_gates)
     r.row_blocks(lambda: run_block(r))
     r.b.ret_void()
     return fn
@@ -103,7 +99,7 @@ def define_simple_rnn_grad(module, dtype, units, act, masked=False):
     def run(r):
         backward_in_time(r, 2, 1, 1, lambda t, n, k: cell(r, t, n, k))
 
-    return define(module, "simple_rnn_seq_grad", dtype, units, run, f"_{act}", 1, masked)
+    return define(module, "simple_rnn_seq_grad", dtype, units, run, f"_{act}", masked)
 
 
 def cell_before(r, t, n, k):
@@ -168,7 +164,7 @@ def define_lstm_grad(module, dtype, units, masked=False):
     def run(r):
         backward_in_time(r, 6, 4, 4, lambda t, n, k: lstm_grad_cell(r, t, n, k))
 
-    return define(module, "lstm_seq_grad", dtype, units, run, transposed_gates=4, masked=masked)
+    return define(module, "lstm_seq_grad", dtype, units, run, masked=masked)
 
 
 def gru_cell(r, t, n, k):
@@ -218,7 +214,7 @@ def define_gru_grad(module, dtype, units, masked=False):
     def run(r):
         backward_in_time(r, 5, 3, 4, lambda t, n, k: gru_grad_cell(r, t, n, k), acc=True)
 
-    return define(module, "gru_seq_grad", dtype, units, run, transposed_gates=3, masked=masked)
+    return define(module, "gru_seq_grad", dtype, units, run, masked=masked)
 
 
 DEFINE = {

@@ -5,10 +5,11 @@ so neither the code nor its size depends on the sequence length (which may be a 
 
     void name(i32 tid, i32 nthreads, i64 batch, i64 steps, ptr inputs..., ptr out, ptr workspace)
 
-Each step is: barrier, one packed GEMM with the recurrent kernel (every thread takes part;
-`workspace` holds its packed B), barrier, then a pointwise pass over this thread's batch
-rows (innermost loop over units, branch-free so it vectorizes; the sigmoid/tanh come from
-vecmath). The packed layouts and equations are those of the NumPy references:
+Each thread takes blocks of its batch rows through every step: one GEMM of the block's
+states with the recurrent kernel (read in place: no workspace, no barrier; the BPTT ops get
+U^T as an input), then a pointwise pass over the block's rows (innermost loop over units,
+branch-free so it vectorizes; the sigmoid/tanh come from vecmath). The packed layouts
+and equations are those of the NumPy references:
     simple_rnn_seq  [h]                    simple_rnn_seq_grad  [da, dh_prev]
     lstm_seq        [h, c, i, f, g, o]     lstm_seq_grad        [dz_i, dz_f, dz_g, dz_o, dh_prev,
                                                                   dc_prev]
@@ -40,7 +41,6 @@ from graphc.backends.llvm.irutil import (
     PTR,
     c64,
     const,
-    declare_barrier,
     for_range,
     load,
     split_range,
@@ -52,18 +52,12 @@ BLOCK_ROWS = DIRECT_MAX_ROWS  # rows per GEMM call: the most the GEMM reads B in
 # (pointer names, gates, slots of the packed output) per op
 LAYOUTS = {
     "simple_rnn_seq": (("P", "h0", "U", "Y"), 1, 1),
-    "simple_rnn_seq_grad": (("U", "Y", "gY", "G"), 1, 2),
+    "simple_rnn_seq_grad": (("UT", "Y", "gY", "G"), 1, 2),
     "lstm_seq": (("P", "h0", "c0", "U", "Y"), 4, 6),
-    "lstm_seq_grad": (("c0", "U", "Y", "gY", "G"), 4, 6),
+    "lstm_seq_grad": (("c0", "UT", "Y", "gY", "G"), 4, 6),
     "gru_seq": (("P", "h0", "U", "b", "Y"), 3, 5),
-    "gru_seq_grad": (("h0", "U", "Y", "gY", "G"), 3, 5),
+    "gru_seq_grad": (("h0", "UT", "Y", "gY", "G"), 3, 5),
 }
-
-
-def workspace_elems(op: str, units: int, dtype: str) -> int:
-    """Elements of `dtype` the kernel's workspace needs: U^T for the backward kernels (the
-    forward GEMMs read U in place and need none)."""
-    return LAYOUTS[op][1] * units * units if op.endswith("_grad") else 1
 
 
 @dataclass
@@ -171,32 +165,11 @@ class Rec:
         if whole < self.u:
             for_range(self.b, c64(whole), c64(self.u), body, name="k")
 
-    def barrier(self):
-        self.b.call(declare_barrier(self.b.module), [self.a["tid"], self.a["nthreads"]])
-
     def gemm(self, N, K, A, lda, B, ldb, C, ldc, *, bias=None, acc=False):
         """C (+)= A @ B (+ bias) for the current block's rows, on this thread alone: with at
         most DIRECT_MAX_ROWS rows the GEMM reads B in place (no packing, no barrier)."""
-        fn = gemm_function(self.b.module, self.dtype, False, False, bias is not None, "linear", acc)
-        alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
-        no_bias = ir.Constant(PTR, None)
-        self.b.call(
-            fn,
-            [
-                *alone,
-                self.block_rows,
-                c64(N),
-                c64(K),
-                A,
-                lda,
-                B,
-                c64(ldb),
-                C,
-                ldc,
-                no_bias if bias is None else bias,
-                self.a["workspace"],
-            ],
-        )
+        gemm_alone(self.b, self.dtype, (self.block_rows, c64(N), c64(K)), (A, lda), (B, c64(ldb)),
+                   (C, ldc), bias=bias, acc=acc, workspace=self.a["workspace"])
 
     def slot(self, base, slot, k):
         """Index of unit k of slot `slot` in a packed row starting at `base`."""
@@ -220,6 +193,17 @@ class Rec:
         is_last = self.b.icmp_signed("==", t, self.last_step())
         nxt = self.b.select(is_last, t, self.b.add(t, c64(1)))
         return V(self, self.b.select(is_last, self.c(0), raw(later_value(nxt))))
+
+
+def gemm_alone(b, dtype, sizes, A, B, C, *, bias=None, acc=False, transpose_a=False,
+               workspace=None):
+    """C (+)= op(A) @ B (+ bias) on the calling thread alone (tid 0 of 1): sizes = (M, N, K),
+    A, B, C = (pointer, leading dimension), all i64 values. With at most DIRECT_MAX_ROWS rows
+    the GEMM reads B in place and needs no workspace."""
+    fn = gemm_function(b.module, dtype, transpose_a, False, bias is not None, "linear", acc)
+    null = ir.Constant(PTR, None)
+    b.call(fn, [ir.Constant(I32, 0), ir.Constant(I32, 1), *sizes, *A, *B, *C,
+                null if bias is None else bias, null if workspace is None else workspace])
 
 
 def raw(x):
@@ -322,7 +306,7 @@ def recurrent_gemm(r, t, width, gates, C_offset, bias=None, acc=False):
 
 
 def backward_gemm(r, t, width, k_units, c_slot, acc=False):
-    """G[block, t, c_slot] (+)= G[block, t, :k_units] @ U^T, with U^T from transpose_u."""
+    """G[block, t, c_slot] (+)= G[block, t, :k_units] @ U^T (the op's input UT)."""
     b, u = r.b, r.u
     row = b.add(b.mul(r.first_row, r.step_stride(width)), b.mul(t, c64(width * u)))
     C = r.at("G", b.add(row, c64(c_slot * u)))
@@ -331,40 +315,9 @@ def backward_gemm(r, t, width, k_units, c_slot, acc=False):
         k_units * u,
         r.at("G", row),
         r.step_stride(width),
-        r.a["workspace"],
+        r.a["UT"],
         u,
         C,
         r.step_stride(width),
         acc=acc,
     )
-
-
-def transpose_u(r, k_units):
-    """workspace = U^T ((k_units * u) x u), the threads sharing the rows, then a barrier:
-    the backward GEMMs then read it in place instead of packing U^T at every step."""
-    b, u, n = r.b, r.u, k_units * r.u
-    lo, hi = split_range(b, c64(n), r.a["tid"], r.a["nthreads"])
-
-    def row(j):
-        r.units(
-            lambda i: r.st(
-                r.ld("U", b.add(b.mul(i, c64(n)), j))
-                if r.lanes == 1
-                else gather_column(r, j, i, n),
-                "workspace",
-                b.add(b.mul(j, c64(u)), i),
-            )
-        )
-
-    for_range(b, lo, hi, row, name="j")
-    r.barrier()
-
-
-def gather_column(r, j, i, n):
-    """U[i .. i + lanes, j] as one vector (a strided column read)."""
-    b = r.b
-    vec = ir.Constant(ir.VectorType(MEM_TYPE[r.dtype], r.lanes), None)
-    for lane in range(r.lanes):
-        value = load(b, r.a["U"], b.add(b.mul(b.add(i, c64(lane)), c64(n)), j), r.dtype)
-        vec = b.insert_element(vec, value, ir.Constant(I32, lane))
-    return vec
