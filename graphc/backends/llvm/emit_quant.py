@@ -1,5 +1,6 @@
-"""The LLVM kernels of `quantized_matmul` (graphc/ops/quant.py) over the int8 GEMM of
-gemm_int8.py (and the row blocks emit_quant_conv.py fills by im2col).
+"""The LLVM kernels of `quantized_matmul` (graphc/ops/quant.py) over this CPU's int8 GEMM
+(gemm_int8_path.py: AMX, vpdpbusd or portable), and the row blocks emit_quant_conv.py fills by
+im2col.
 
 Each thread takes its share of the rows and works alone, in blocks of at most BLOCK_ROWS rows
 that live on its stack: it quantizes a block of x to offset bytes (q + 128) with the rows'
@@ -16,7 +17,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.gemm_int8 import define_gemm_int8
+from graphc.backends.llvm.gemm_int8_path import define_host_gemm_int8
 from graphc.backends.llvm.irutil import I8, I32, PTR, REG_TYPE, c64, intrinsic
 from graphc.ops.quant import EPSILON, QMAX, padded_k
 
@@ -53,8 +54,8 @@ class QuantizedMatmul:
 
     def gemm(self, epilogue, M, A, comp, row_scale, col_scale, C):
         """The one-thread GEMM on `M` quantized rows at A (None: a pointer the variant ignores)."""
-        fn = define_gemm_int8(self.kb.module, epilogue, self.activation,
-                              len(self.node.inputs) == 4)
+        fn = define_host_gemm_int8(self.kb.module, epilogue, self.activation,
+                                   len(self.node.inputs) == 4)
         alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
         terms = [ir.Constant(PTR, None) if p is None else p for p in (comp, row_scale, col_scale)]
         self.b.call(fn, [*alone, M, c64(self.N), c64(self.K), A, c64(self.Kp), self.kb.ins[1],

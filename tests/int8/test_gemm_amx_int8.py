@@ -1,0 +1,79 @@
+"""gemm_amx_int8.py (tdpbusd) against NumPy integer math: odd sizes (M, N, K off the tiles'
+16 / 32 / 64), 1 and 2 threads, the tile path forced down to one row, the dequantize epilogue
+bit-for-bit, and the path choice `graphc info` reports."""
+
+import functools
+
+import numpy as np
+import pytest
+from llvmlite import ir
+
+from graphc.backends.llvm import gemm_amx_int8, gemm_amx_tiles, gemm_int8, gemm_int8_path, jit
+from tests.int8.test_gemm_int8 import SIZES, dequantize_reference, operands, run
+
+needs_amx = pytest.mark.skipif(not gemm_amx_tiles.int8_granted(),
+                               reason="this CPU or kernel grants no AMX int8 tiles")
+
+
+@functools.cache
+def compiled(epilogue, activation="linear", bias=False, min_rows=1):
+    module = ir.Module(name="gemm_amx_int8_test")
+    fn = gemm_amx_int8.define_gemm_int8_amx(module, epilogue, activation, bias, min_rows)
+    assert gemm_amx_int8.define_gemm_int8_amx(module, epilogue, activation, bias,
+                                              min_rows) is fn
+    gemm_int8.define_gemm_int8_step(module, fn, "step")
+    return jit.compile_ir(str(module), fn.name)
+
+
+@needs_amx
+@pytest.mark.parametrize("min_rows", [1, gemm_amx_int8.MIN_ROWS])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_int32_exact_on_odd_sizes(min_rows, nthreads):
+    rng = np.random.default_rng(2)
+    module = compiled("int32", min_rows=min_rows)
+    sizes = SIZES + [(40, 70, 130), (64, 32, 64), (65, 33, 65), (3, 500, 784)]
+    for M, N, K in sizes:
+        A, w, exact = operands(rng, M, N, K)
+        C = run(module, A, w, np.full((M, N), -1, np.int32), nthreads=nthreads)
+        np.testing.assert_array_equal(C, exact, err_msg=f"M={M} N={N} K={K}")
+
+
+@needs_amx
+def test_extreme_values_are_exact():
+    """255 x -128 in every product over K = 257 (several tile steps and a tail)."""
+    module = compiled("int32")
+    A = np.full((33, 257), 255, np.uint8)
+    w = np.full((257, 33), -128, np.int8)
+    C = run(module, A, w, np.zeros((33, 33), np.int32))
+    np.testing.assert_array_equal(C, np.full((33, 33), 255 * -128 * 257))
+
+
+@needs_amx
+@pytest.mark.parametrize("activation,bias", [("linear", False), ("relu", True)])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_dequantize_epilogue_bit_exact(activation, bias, nthreads):
+    rng = np.random.default_rng(3)
+    module = compiled("dequantize", activation, bias)
+    for M, N, K in [(1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7), (64, 48, 128)]:
+        A, w, exact = operands(rng, M, N, K)
+        comp = rng.integers(-1000, 1000, N).astype(np.int32)
+        row_scale = rng.uniform(1e-3, 1e-2, M).astype(np.float32)
+        col_scale = rng.uniform(1e-3, 1e-2, N).astype(np.float32)
+        b = rng.standard_normal(N).astype(np.float32) if bias else None
+        C = run(module, A, w, np.full((M, N), np.nan, np.float32), comp, row_scale, col_scale,
+                b, nthreads)
+        want = dequantize_reference(exact.astype(np.int32), comp, row_scale, col_scale, b,
+                                    activation)
+        np.testing.assert_array_equal(C, want, err_msg=f"M={M} N={N} K={K}")
+
+
+def test_path_follows_the_cpu():
+    path = gemm_int8_path.int8_path()
+    expected = ("amx" if gemm_amx_tiles.int8_granted() else
+                "vnni" if gemm_int8.host_has_vnni() else "portable")
+    assert path == expected
+    assert gemm_int8_path.describe_path() == gemm_int8_path.DESCRIPTIONS[path]
+    module = ir.Module(name="host_int8")
+    fn = gemm_int8_path.define_host_gemm_int8(module, "dequantize", "relu", True)
+    assert ("_amx_" in fn.name) == (path == "amx")
+    assert fn.name.endswith("_portable") == (path == "portable")
