@@ -9,6 +9,7 @@ import pytest
 from llvmlite import ir
 
 from graphc.backends.llvm import gemm_amx_int8, gemm_amx_tiles, gemm_int8, gemm_int8_path, jit
+from graphc.ops import quant
 from tests.int8.test_gemm_int8 import SIZES, dequantize_reference, operands, run
 
 needs_amx = pytest.mark.skipif(not gemm_amx_tiles.int8_granted(),
@@ -16,11 +17,11 @@ needs_amx = pytest.mark.skipif(not gemm_amx_tiles.int8_granted(),
 
 
 @functools.cache
-def compiled(epilogue, activation="linear", bias=False, min_rows=1):
+def compiled(epilogue, activation="linear", bias=False, min_rows=1, a_padded=False):
     module = ir.Module(name="gemm_amx_int8_test")
-    fn = gemm_amx_int8.define_gemm_int8_amx(module, epilogue, activation, bias, min_rows)
-    assert gemm_amx_int8.define_gemm_int8_amx(module, epilogue, activation, bias,
-                                              min_rows) is fn
+    variant = (epilogue, activation, bias, min_rows, a_padded)
+    fn = gemm_amx_int8.define_gemm_int8_amx(module, *variant)
+    assert gemm_amx_int8.define_gemm_int8_amx(module, *variant) is fn
     gemm_int8.define_gemm_int8_step(module, fn, "step")
     return jit.compile_ir(str(module), fn.name)
 
@@ -35,6 +36,19 @@ def test_int32_exact_on_odd_sizes(min_rows, nthreads):
     for M, N, K in sizes:
         A, w, exact = operands(rng, M, N, K)
         C = run(module, A, w, np.full((M, N), -1, np.int32), nthreads=nthreads)
+        np.testing.assert_array_equal(C, exact, err_msg=f"M={M} N={N} K={K}")
+
+
+@needs_amx
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_padded_a_is_read_in_place(nthreads):
+    """a_padded: tiles read A's buffer itself; random bytes past its rows must not count."""
+    rng = np.random.default_rng(4)
+    module = compiled("int32", min_rows=1, a_padded=True)
+    for M, N, K in [(1, 7, 1), (7, 33, 257), (33, 257, 33), (257, 33, 130), (40, 70, 784)]:
+        A, w, exact = operands(rng, M, N, K)
+        a_bytes = gemm_amx_int8.a_rows_bytes(M, quant.padded_k(K))
+        C = run(module, A, w, np.full((M, N), -1, np.int32), nthreads=nthreads, a_bytes=a_bytes)
         np.testing.assert_array_equal(C, exact, err_msg=f"M={M} N={N} K={K}")
 
 

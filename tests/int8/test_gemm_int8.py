@@ -27,13 +27,19 @@ def compiled(epilogue, activation="linear", bias=False, vnni=True):
     return jit.compile_ir(str(module), fn.name)
 
 
-def run(module, A, w, C, comp=None, row_scale=None, col_scale=None, bias=None, nthreads=1):
-    """C = gemm(A, w) through the step wrapper, on `nthreads` threads."""
+def run(module, A, w, C, comp=None, row_scale=None, col_scale=None, bias=None, nthreads=1,
+        a_bytes=None):
+    """C = gemm(A, w) through the step wrapper, on `nthreads` threads; a_bytes: A's rows sit at
+    the start of a buffer of that many random bytes (else of exactly M rows)."""
     M, K = A.shape
     N = w.shape[1]
     lda = quant.padded_k(K)
     A_padded = np.full((M, lda), 77, np.uint8)  # a non-zero pad: it must not count
     A_padded[:, :K] = A
+    if a_bytes is not None:
+        buffer = np.random.default_rng(9).integers(0, 256, a_bytes, dtype=np.uint8)
+        buffer[:A_padded.size] = A_padded.ravel()
+        A_padded = buffer
     B = quant.pack_weights(w)
     keep = [A_padded, B, comp, row_scale, col_scale, bias, C]
     ptrs = [0 if x is None else x.ctypes.data for x in keep]

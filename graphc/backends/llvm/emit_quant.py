@@ -17,6 +17,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.emitters import register
+from graphc.backends.llvm.gemm_amx_int8 import a_rows_bytes
 from graphc.backends.llvm.gemm_int8_path import define_host_gemm_int8
 from graphc.backends.llvm.irutil import I8, I32, PTR, REG_TYPE, c64, intrinsic
 from graphc.ops.quant import EPSILON, QMAX, padded_k
@@ -52,10 +53,11 @@ class QuantizedMatmul:
         """Store `value` at element `index` of ptr; returns nothing (a loop body's result)."""
         self.b.store(value, self.at(ptr, index, value.type))
 
-    def gemm(self, epilogue, M, A, comp, row_scale, col_scale, C):
-        """The one-thread GEMM on `M` quantized rows at A (None: a pointer the variant ignores)."""
+    def gemm(self, epilogue, M, A, comp, row_scale, col_scale, C, a_padded=True):
+        """The one-thread GEMM on `M` quantized rows at A (None: a pointer the variant ignores);
+        a_padded: A is emit_rows's block (the AMX GEMM reads its tiles from it)."""
         fn = define_host_gemm_int8(self.kb.module, epilogue, self.activation,
-                                   len(self.node.inputs) == 4)
+                                   len(self.node.inputs) == 4, a_padded)
         alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
         terms = [ir.Constant(PTR, None) if p is None else p for p in (comp, row_scale, col_scale)]
         self.b.call(fn, [*alone, M, c64(self.N), c64(self.K), A, c64(self.Kp), self.kb.ins[1],
@@ -77,7 +79,7 @@ def emit_rows(q, lo, hi, float_rows):
     with b.if_then(b.icmp_signed(">=", lo, hi)):
         b.ret_void()
     comp, col_scale = column_terms(q)
-    a_block = q.buffer(I8, q.block * q.Kp)
+    a_block = q.buffer(I8, a_rows_bytes(q.block, q.Kp))  # quantized straight into GEMM tiles
     row_scale = q.buffer(q.T, q.block)
     sums = q.buffer(I32, q.block * q.N) if q.dtype == "float64" else None
     count = b.sdiv(b.add(b.sub(hi, lo), c64(q.block - 1)), c64(q.block))
@@ -107,7 +109,7 @@ def column_terms(q):
         b.select(b.icmp_signed("<", k, c64(q.K)), ir.Constant(I8, OFFSET), ir.Constant(I8, 0)),
         offsets, k))
     comp = q.buffer(I32, q.N)
-    q.gemm("int32", c64(1), offsets, None, None, None, comp)
+    q.gemm("int32", c64(1), offsets, None, None, None, comp, a_padded=False)
     col_scale = q.buffer(q.T, q.N)
     one = ir.Constant(q.T, 1.0)
     kb.loop(c64(0), c64(q.N), lambda n: q.put(

@@ -3,19 +3,23 @@ x 16 columns of signed bytes of B, into 16 x 16 int32 per instruction).
 
 Public API (the signature, contract and epilogues of gemm_int8.define_gemm_int8):
   define_gemm_int8_amx(module, epilogue, activation='linear', bias=False,
-                       min_rows=MIN_ROWS) -> ir.Function
+                       min_rows=MIN_ROWS, a_padded=False) -> ir.Function
+  a_rows_bytes(M, lda) -> int   bytes an `a_padded` A must hold (whole 32-row blocks + slack)
 
 B's packed layout (graphc.ops.quant.pack_weights: [ceil(K/4), round_up(N, 16), 4]) is AMX's
 B-tile layout already: a tile is 16 of its k-group rows x 16 columns, the row stride one
 packed row. Each thread takes whole 32-row blocks of C; it copies a block's rows of A to its
 stack, zero-padded to 32 rows and to K a multiple of 64 (A's rows end anywhere: nothing past
-them is read), and computes each 32 x 32 block of C (row blocks outside, column blocks inside)
-in four accumulator tiles (0-3) from two A tiles (4, 5) and two B tiles (6, 7), then stores
-them to the stack and runs gemm_int8's epilogue per row. The last 16 k-group rows of B are
-read from a zero-padded copy on the stack (made once per call), so no tile reads past B; a
-16-column tile past N's last vector reads the next row of B into columns the epilogue drops.
-Below `min_rows` rows, where a tile would mostly multiply padding, the call goes to the
-vpdpbusd variant (which splits a few rows by columns between the threads).
+them is read) - or, with `a_padded` (A quantized straight into such a buffer by emit_quant.py),
+reads the tiles from A itself: rows past M and bytes past K are then read but never used
+(they meet zero rows of B or land in rows of C that are not stored) - and computes each
+32 x 32 block of C (row blocks outside, column blocks inside) in four accumulator tiles (0-3)
+from two A tiles (4, 5) and two B tiles (6, 7), then stores them to the stack and runs
+gemm_int8's epilogue per row. The last 16 k-group rows of B are read from a zero-padded copy on
+the stack (made once per call), so no tile reads past B; a 16-column tile past N's last vector
+reads the next row of B into columns the epilogue drops. Below `min_rows` rows, where a tile
+would mostly multiply padding, the call goes to the vpdpbusd variant (which splits a few rows
+by columns between the threads).
 """
 
 from __future__ import annotations
@@ -47,18 +51,25 @@ TILE_GROUPS = TILE_K // GROUP
 MIN_ROWS = 16  # fewer rows: vpdpbusd (a tile of 16 rows would be mostly padding)
 
 
+def a_rows_bytes(M: int, lda: int) -> int:
+    """Bytes an `a_padded` A holds: whole 32-row blocks, and a tile row of slack past the last
+    (its last k step may start within the row and read 64 bytes)."""
+    return -(-M // BLOCK) * BLOCK * lda + TILE_K
+
+
 def define_gemm_int8_amx(module: ir.Module, epilogue: str, activation: str = "linear",
-                         bias: bool = False, min_rows: int = MIN_ROWS) -> ir.Function:
+                         bias: bool = False, min_rows: int = MIN_ROWS,
+                         a_padded: bool = False) -> ir.Function:
     """Define the variant in `module` (or return it if already defined). See module doc."""
     small = define_gemm_int8(module, epilogue, activation, bias, vnni=True)
     name = gemm_int8_name(epilogue, activation, bias, True).replace("_u8s8_", "_amx_u8s8_")
-    name += "" if min_rows == MIN_ROWS else f"_from{min_rows}"
+    name += ("" if min_rows == MIN_ROWS else f"_from{min_rows}") + ("_apadded" if a_padded else "")
     existing = module.globals.get(name)
     if existing is not None:
         return existing
     fn = new_function(module, name, ENTRY_TYPES, ENTRY_ARGS)
     AmxInt8Gemm(Int8Variant(module, name, epilogue, activation, bias, True), fn, small,
-                min_rows).emit()
+                min_rows, a_padded).emit()
     return fn
 
 
@@ -79,8 +90,9 @@ def clamp(b, x, hi):
 class AmxInt8Gemm:
     """One entry being emitted: its arguments, stack buffers and loops."""
 
-    def __init__(self, spec, fn, small, min_rows):
+    def __init__(self, spec, fn, small, min_rows, a_padded):
         self.spec, self.fn, self.small, self.min_rows = spec, fn, small, min_rows
+        self.a_padded = a_padded
         self.module = spec.module
         self.a = dict(zip(ENTRY_ARGS, fn.args, strict=True))
 
@@ -110,9 +122,12 @@ class AmxInt8Gemm:
     def alloc_buffers(self, b):
         # one tile of slack past the tail copy: the last 16-column tile may read past N's vector
         self.b_tail = b.alloca(I8, size=b.add(b.mul(self.ldb, c64(TILE_GROUPS)), c64(64)))
-        self.a_block = b.alloca(I8, size=b.mul(self.kt, c64(BLOCK)))
         self.scratch = b.alloca(I32, size=c64(BLOCK * BLOCK))
-        for buf in (self.b_tail, self.a_block, self.scratch):
+        buffers = [self.b_tail, self.scratch]
+        if not self.a_padded:
+            self.a_block = b.alloca(I8, size=b.mul(self.kt, c64(BLOCK)))
+            buffers.append(self.a_block)
+        for buf in buffers:
             buf.align = 64
 
     def copy_b_tail(self, b, groups):
@@ -128,9 +143,20 @@ class AmxInt8Gemm:
         counted_loop(b, c64(0), c64(TILE_GROUPS), c64(1), row, "bt")
 
     def row_block(self, b, i0):
-        """C[i0:i0+32, :]: A's rows to the stack, then every 32-column block."""
+        """C[i0:i0+32, :]: A's rows (to the stack unless a_padded), then every 32-column
+        block."""
         a = self.a
         rows = clamp(b, b.sub(a["M"], i0), c64(BLOCK))
+        if self.a_padded:
+            self.tiles_a, self.lda = byte_at(b, a["A"], b.mul(i0, a["lda"])), a["lda"]
+        else:
+            self.copy_a(b, i0, rows)
+            self.tiles_a, self.lda = self.a_block, self.kt
+        counted_loop(b, c64(0), a["N"], c64(BLOCK),
+                     lambda b, j0: self.column_block(b, i0, rows, j0), "cb")
+
+    def copy_a(self, b, i0, rows):
+        a = self.a
 
         def copy_row(b, r):
             dst = byte_at(b, self.a_block, b.mul(r, self.kt))
@@ -141,8 +167,6 @@ class AmxInt8Gemm:
         # rows past M: zeros, so the tiles never meet uninitialized bytes
         memset(b, self.module, byte_at(b, self.a_block, b.mul(rows, self.kt)),
                b.mul(b.sub(c64(BLOCK), rows), self.kt))
-        counted_loop(b, c64(0), a["N"], c64(BLOCK),
-                     lambda b, j0: self.column_block(b, i0, rows, j0), "cb")
 
     def column_block(self, b, i0, rows, j0):
         module = self.module
@@ -152,9 +176,9 @@ class AmxInt8Gemm:
 
         def k_step(b, q, b_rows):
             for t, half in ((4, 0), (5, 1)):
-                ptr = byte_at(b, self.a_block, b.add(b.mul(c64(half * 16), self.kt),
+                ptr = byte_at(b, self.tiles_a, b.add(b.mul(c64(half * 16), self.lda),
                                                      b.mul(q, c64(TILE_K))))
-                tiles.load(module, b, t, ptr, self.kt)
+                tiles.load(module, b, t, ptr, self.lda)
             for t, col in zip((6, 7), b_cols):
                 tiles.load(module, b, t, byte_at(b, b_rows, col), self.ldb)
             for acc, (at, bt) in enumerate(((4, 6), (4, 7), (5, 6), (5, 7))):

@@ -5,7 +5,10 @@ vector IR). All three give the same int32 sums, so the same results.
 Public API:
   int8_path() -> 'amx' | 'vnni' | 'portable'
   describe_path() -> str                            (for `graphc info`)
-  define_host_gemm_int8(module, epilogue, activation='linear', bias=False) -> ir.Function
+  define_host_gemm_int8(module, epilogue, activation='linear', bias=False,
+                        a_padded=False) -> ir.Function
+      a_padded: A's buffer holds gemm_amx_int8.a_rows_bytes(M, lda) bytes (the AMX path then
+      reads its tiles from A without a copy; the other paths need no more than M rows)
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ def describe_path() -> str:
 
 
 def define_host_gemm_int8(module: ir.Module, epilogue: str, activation: str = "linear",
-                          bias: bool = False) -> ir.Function:
+                          bias: bool = False, a_padded: bool = False) -> ir.Function:
     """The variant this CPU runs best (same signature and results on every path)."""
     if int8_path() == "amx":
-        return define_gemm_int8_amx(module, epilogue, activation, bias)
+        return define_gemm_int8_amx(module, epilogue, activation, bias, a_padded=a_padded)
     return define_gemm_int8(module, epilogue, activation, bias)
