@@ -61,12 +61,14 @@ def define_gemm_int8_amx(module: ir.Module, epilogue: str, activation: str = "li
                          bias: bool = False, min_rows: int = MIN_ROWS,
                          a_padded: bool = False) -> ir.Function:
     """Define the variant in `module` (or return it if already defined). See module doc."""
-    small = define_gemm_int8(module, epilogue, activation, bias, vnni=True)
     name = gemm_int8_name(epilogue, activation, bias, True).replace("_u8s8_", "_amx_u8s8_")
     name += ("" if min_rows == MIN_ROWS else f"_from{min_rows}") + ("_apadded" if a_padded else "")
     existing = module.globals.get(name)
     if existing is not None:
         return existing
+    # min_rows 1: every call on tiles, no vpdpbusd variant compiled alongside
+    small = define_gemm_int8(module, epilogue, activation, bias, vnni=True) if min_rows > 1 \
+        else None
     fn = new_function(module, name, ENTRY_TYPES, ENTRY_ARGS)
     AmxInt8Gemm(Int8Variant(module, name, epilogue, activation, bias, True), fn, small,
                 min_rows, a_padded).emit()
@@ -100,9 +102,10 @@ class AmxInt8Gemm:
         a, module = self.a, self.module
         b = ir.IRBuilder(self.fn.append_basic_block("entry"))
         M, N, nt, t, nvec = entry_prologue(b, a, LANES)
-        with b.if_then(b.icmp_signed("<", M, c64(self.min_rows))):
-            b.call(self.small, list(self.fn.args))
-            b.ret_void()
+        if self.small is not None:
+            with b.if_then(b.icmp_signed("<", M, c64(self.min_rows))):
+                b.call(self.small, list(self.fn.args))
+                b.ret_void()
         groups = b.sdiv(b.add(a["K"], c64(GROUP - 1)), c64(GROUP))
         steps = b.sdiv(b.add(groups, c64(TILE_GROUPS - 1)), c64(TILE_GROUPS))
         self.steps = b.select(b.icmp_signed("<", steps, c64(1)), c64(1), steps)
