@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm_amx_int8, gemm_amx_tiles, gemm_int8, gemm_int8_path, jit
+from graphc.backends.llvm import gemm_amx_int8, gemm_amx_tiles, gemm_int8, gemm_int8_path
 from graphc.ops import quant
-from tests.int8.test_gemm_int8 import SIZES, dequantize_reference, operands, run
+from tests.int8.test_gemm_int8 import SIZES, check_dequantize, compile_variant, operands, run
 
 needs_amx = pytest.mark.skipif(not gemm_amx_tiles.int8_granted(),
                                reason="this CPU or kernel grants no AMX int8 tiles")
@@ -18,12 +18,8 @@ needs_amx = pytest.mark.skipif(not gemm_amx_tiles.int8_granted(),
 
 @functools.cache
 def compiled(epilogue, activation="linear", bias=False, min_rows=1, a_padded=False):
-    module = ir.Module(name="gemm_amx_int8_test")
-    variant = (epilogue, activation, bias, min_rows, a_padded)
-    fn = gemm_amx_int8.define_gemm_int8_amx(module, *variant)
-    assert gemm_amx_int8.define_gemm_int8_amx(module, *variant) is fn
-    gemm_int8.define_gemm_int8_step(module, fn, "step")
-    return jit.compile_ir(str(module), fn.name)
+    return compile_variant(gemm_amx_int8.define_gemm_int8_amx, epilogue, activation, bias,
+                           min_rows, a_padded)
 
 
 @needs_amx
@@ -66,19 +62,9 @@ def test_extreme_values_are_exact():
 @pytest.mark.parametrize("activation,bias", [("linear", False), ("relu", True)])
 @pytest.mark.parametrize("nthreads", [1, 2])
 def test_dequantize_epilogue_bit_exact(activation, bias, nthreads):
-    rng = np.random.default_rng(3)
     module = compiled("dequantize", activation, bias)
-    for M, N, K in [(1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7), (64, 48, 128)]:
-        A, w, exact = operands(rng, M, N, K)
-        comp = rng.integers(-1000, 1000, N).astype(np.int32)
-        row_scale = rng.uniform(1e-3, 1e-2, M).astype(np.float32)
-        col_scale = rng.uniform(1e-3, 1e-2, N).astype(np.float32)
-        b = rng.standard_normal(N).astype(np.float32) if bias else None
-        C = run(module, A, w, np.full((M, N), np.nan, np.float32), comp, row_scale, col_scale,
-                b, nthreads)
-        want = dequantize_reference(exact.astype(np.int32), comp, row_scale, col_scale, b,
-                                    activation)
-        np.testing.assert_array_equal(C, want, err_msg=f"M={M} N={N} K={K}")
+    sizes = [(1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7), (64, 48, 128)]
+    check_dequantize(module, sizes, 3, activation, bias, nthreads)
 
 
 def test_path_follows_the_cpu():

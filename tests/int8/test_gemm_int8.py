@@ -18,13 +18,19 @@ STEP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)
 VNNI = [True, False] if gemm_int8.host_has_vnni() else [False]
 
 
-@functools.cache
-def compiled(epilogue, activation="linear", bias=False, vnni=True, own_comp=False):
+def compile_variant(define, *variant):
+    """define(module, *variant) compiled with the step wrapper (and defined once per module)."""
     module = ir.Module(name="gemm_int8_test")
-    fn = gemm_int8.define_gemm_int8(module, epilogue, activation, bias, vnni, own_comp)
-    assert gemm_int8.define_gemm_int8(module, epilogue, activation, bias, vnni, own_comp) is fn
+    fn = define(module, *variant)
+    assert define(module, *variant) is fn
     gemm_int8.define_gemm_int8_step(module, fn, "step")
     return jit.compile_ir(str(module), fn.name)
+
+
+@functools.cache
+def compiled(epilogue, activation="linear", bias=False, vnni=True, own_comp=False):
+    return compile_variant(gemm_int8.define_gemm_int8, epilogue, activation, bias, vnni,
+                           own_comp)
 
 
 def run(module, A, w, C, comp=None, row_scale=None, col_scale=None, bias=None, nthreads=1,
@@ -91,22 +97,30 @@ def dequantize_reference(acc, comp, row_scale, col_scale, bias, activation):
     return np.maximum(x, np.float32(0)) if activation == "relu" else x
 
 
-@pytest.mark.parametrize("activation,bias", [("linear", False), ("relu", True)])
-@pytest.mark.parametrize("nthreads", [1, 2])
-def test_dequantize_epilogue_bit_exact(activation, bias, nthreads):
-    rng = np.random.default_rng(1)
-    module = compiled("dequantize", activation, bias, VNNI[0])
-    for M, N, K in [(1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7)]:
+def check_dequantize(module, sizes, seed, activation, bias, nthreads, own_comp=False):
+    """The dequantize epilogue against NumPy's f32 steps on each (M, N, K); own_comp: the
+    kernel sums comp itself (B's pad rows then hold 5s it must not count)."""
+    rng = np.random.default_rng(seed)
+    for M, N, K in sizes:
         A, w, exact = operands(rng, M, N, K)
-        comp = rng.integers(-1000, 1000, N).astype(np.int32)
+        comp = ((128 * w.astype(np.int64).sum(0)).astype(np.int32) if own_comp
+                else rng.integers(-1000, 1000, N).astype(np.int32))
         row_scale = rng.uniform(1e-3, 1e-2, M).astype(np.float32)
         col_scale = rng.uniform(1e-3, 1e-2, N).astype(np.float32)
         b = rng.standard_normal(N).astype(np.float32) if bias else None
-        C = run(module, A, w, np.full((M, N), np.nan, np.float32), comp, row_scale, col_scale,
-                b, nthreads)
+        C = run(module, A, w, np.full((M, N), np.nan, np.float32), None if own_comp else comp,
+                row_scale, col_scale, b, nthreads, b_pad=5 if own_comp else 0)
         want = dequantize_reference(exact.astype(np.int32), comp, row_scale, col_scale, b,
                                     activation)
         np.testing.assert_array_equal(C, want, err_msg=f"M={M} N={N} K={K}")
+
+
+@pytest.mark.parametrize("activation,bias", [("linear", False), ("relu", True)])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_dequantize_epilogue_bit_exact(activation, bias, nthreads):
+    module = compiled("dequantize", activation, bias, VNNI[0])
+    check_dequantize(module, [(1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7)], 1,
+                     activation, bias, nthreads)
 
 
 @pytest.mark.parametrize("vnni", VNNI)
@@ -114,19 +128,9 @@ def test_dequantize_epilogue_bit_exact(activation, bias, nthreads):
 def test_own_comp_equals_comp_from_memory(vnni, nthreads):
     """own_comp: comp = 128 * sum_k w[k, n] summed in the kernel (the comp argument is null);
     B's pad rows (k past K in the last group) are not counted, whatever they hold."""
-    rng = np.random.default_rng(5)
     module = compiled("dequantize", "relu", True, vnni, own_comp=True)
-    for M, N, K in [(1, 1, 1), (1, 257, 33), (7, 33, 257), (15, 7, 7), (33, 65, 130)]:
-        A, w, exact = operands(rng, M, N, K)
-        comp = (128 * w.astype(np.int64).sum(0)).astype(np.int32)
-        row_scale = rng.uniform(1e-3, 1e-2, M).astype(np.float32)
-        col_scale = rng.uniform(1e-3, 1e-2, N).astype(np.float32)
-        b = rng.standard_normal(N).astype(np.float32)
-        C = run(module, A, w, np.full((M, N), np.nan, np.float32), None, row_scale, col_scale,
-                b, nthreads, b_pad=5)
-        want = dequantize_reference(exact.astype(np.int32), comp, row_scale, col_scale, b,
-                                    "relu")
-        np.testing.assert_array_equal(C, want, err_msg=f"M={M} N={N} K={K}")
+    sizes = [(1, 1, 1), (1, 257, 33), (7, 33, 257), (15, 7, 7), (33, 65, 130)]
+    check_dequantize(module, sizes, 5, "relu", True, nthreads, own_comp=True)
 
 
 def test_pack_weights_layout_and_errors():
