@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm_amx_int8, gemm_amx_tiles, gemm_int8, gemm_int8_path
+from graphc import cli_machine
+from graphc.backends.llvm import (
+    cache,
+    gemm_amx_int8,
+    gemm_amx_tiles,
+    gemm_int8,
+    gemm_int8_path,
+    jit,
+    peak,
+    threads,
+    versions,
+)
 from graphc.ops import quant
 from tests.int8.test_gemm_int8 import SIZES, check_dequantize, compile_variant, operands, run
 
@@ -77,3 +88,13 @@ def test_path_follows_the_cpu():
     fn = gemm_int8_path.define_host_gemm_int8(module, "dequantize", "relu", True)
     assert ("_amx_" in fn.name) == (path == "amx")
     assert fn.name.endswith("_portable") == (path == "portable")
+
+
+
+def test_graphc_info_names_the_int8_path(capsys, monkeypatch):
+    # the row alone: the cache scan and the peak measurement are other tests' business
+    monkeypatch.setattr(cache, "cache_size", lambda: (0, 0))
+    monkeypatch.setattr(peak, "describe_peak", lambda: "not measured here")
+    cli_machine.print_llvm_info(jit, cache, threads, versions)
+    out = capsys.readouterr().out
+    assert f"\nint8 GEMM      {gemm_int8_path.describe_path()}\n" in out
