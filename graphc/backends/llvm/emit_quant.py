@@ -4,11 +4,13 @@ im2col.
 
 Each thread takes its share of the rows and works alone, in blocks of at most BLOCK_ROWS rows
 that live on its stack: it quantizes a block of x to offset bytes (q + 128) with the rows'
-scales, then runs the one-thread GEMM on it, whose epilogue dequantizes, adds the bias and
-applies the activation straight into the output (float32). A float64 x takes the GEMM's int32
-epilogue into a stack block and dequantizes it in float64 after. Before its first block, each
-thread computes comp[n] = 128 * sum_k w[k, n] (the GEMM on one row of 128s) and 1 /
-kernel_scale[n]: a K x N pass, small beside the rows' K x N per row.
+scales (the block is laid out as the AMX GEMM's tile rows: it reads them in place), then runs
+the one-thread GEMM on it, whose epilogue dequantizes, adds the bias and applies the
+activation straight into the output (float32). A float64 x takes the GEMM's int32 epilogue
+into a stack block and dequantizes it in float64 after. Before its first block, each thread
+computes 1 / kernel_scale[n] and comp[n] = 128 * sum_k w[k, n] (the GEMM on one row of 128s:
+a K x N pass, small beside many rows' K x N each); a float32 thread with fewer than FEW_ROWS
+rows skips that pass and runs the vpdpbusd GEMM that sums comp from its own loads of w.
 """
 
 from __future__ import annotations
