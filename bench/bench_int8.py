@@ -13,10 +13,12 @@ PyTorch's dynamic quantization offers) and onnxruntime (fp32, and quantize_dynam
 MatMul and Conv), at batch 1 and 1024, all interleaved in one run; then the test accuracy of
 each int8 model against its fp32 model.
 
-`gemm`: graphc's int8 GEMM (gemm_int8.py, weights packed once) and its fp32 GEMM (gemm.py) on the
-same shapes, alternating short rounds, best round of each, on 1 thread and on the whole pool.
-One multiply-add counts as 2 operations for both; "% fp32 peak" is against graphc.machine_peak
-(the fp32 FMA peak: int8's ceiling is ~4x it).
+`gemm`: graphc's int8 GEMMs (AMX tdpbusd in gemm_amx_int8.py where granted, vpdpbusd in
+gemm_int8.py; weights packed once) and its fp32 GEMM (gemm.py) on the same shapes, alternating
+short rounds, best round of each, on 1 thread (timed by the thread's CPU time) and on the
+whole pool (wall time). One multiply-add counts as 2 operations for all; each path's "% of
+own peak" is against its own peak: the int8 loops of peak_int8.py measured at the start of
+the run, graphc.machine_peak for fp32.
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ from pathlib import Path
 import numpy as np
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm, gemm_int8, jit, peak, threads
+from graphc.backends.llvm import (
+    gemm,
+    gemm_amx_int8,
+    gemm_amx_tiles,
+    gemm_int8,
+    jit,
+    peak,
+    peak_int8,
+    threads,
+)
+from graphc.backends.llvm.gemm_int8_path import int8_path
 from graphc.ops import quant
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,9 +77,17 @@ def compile_step(define, name):
     return jit.compile_ir(str(module), name)
 
 
-def gemm_calls(M, K, N, rng):
-    """Two thread-count variants of the int8 and fp32 GEMM calls on prepared operands."""
-    i8 = compile_step(lambda m: gemm_int8.define_gemm_int8(m, "int32"), "bench_gemm_int8")
+def int8_gemms() -> dict:
+    """{label: compiled step} of the int8 GEMM paths this CPU has (int32 results)."""
+    paths = {"int8 VNNI": lambda m: gemm_int8.define_gemm_int8(m, "int32")}
+    if gemm_amx_tiles.int8_granted():
+        paths = {"int8 AMX": lambda m: gemm_amx_int8.define_gemm_int8_amx(m, "int32"), **paths}
+    return {label: compile_step(define, f"bench_gemm_{label.split()[1].lower()}")
+            for label, define in paths.items()}
+
+
+def gemm_calls(M, K, N, rng, int8_steps):
+    """The 1-thread and pool calls of each int8 path and of the fp32 GEMM, operands prepared."""
     f32 = compile_step(lambda m: gemm.define_gemm(m, "float32", False, False, False, "linear",
                                                   False), "bench_gemm_f32")
     A = rng.integers(0, 256, (M, quant.padded_k(K)), dtype=np.uint8)
@@ -77,36 +97,52 @@ def gemm_calls(M, K, N, rng):
     Cf = np.zeros((M, N), np.float32)
     ws = np.zeros(gemm.gemm_workspace_elems(M, N, K, threads.num_threads()) + 16, np.float32)
     ws = ws[(-ws.ctypes.data % 64) // 4:]
-    keep = (A, B, C, Af, Bf, Cf, ws)
     i8_args = (ctypes.c_int64 * 12)(M, N, K, A.ctypes.data, A.shape[1], B.ctypes.data, 0, 0, 0,
                                     0, C.ctypes.data, N)
     f32_args = (ctypes.c_int64 * 11)(M, N, K, Af.ctypes.data, K, Bf.ctypes.data, N,
                                      Cf.ctypes.data, N, 0, ws.ctypes.data)
+    keep = (A, B, C, Af, Bf, Cf, ws, i8_args, f32_args, f32)
     calls = {}
-    for label, mod, args in (("int8", i8, i8_args), ("fp32", f32, f32_args)):
+    for label, mod, args in [*((k, m, i8_args) for k, m in int8_steps.items()),
+                             ("fp32", f32, f32_args)]:
         address, argp = mod.address("step"), ctypes.addressof(args)
         one = STEP(address)
         calls[f"{label} 1T"] = lambda one=one, argp=argp: one(argp, 0, 1)
         calls[f"{label} pool"] = lambda a=address, p=argp: threads.parallel_run(a, p)
-    return calls, (keep, i8_args, f32_args, i8, f32)
+    return calls, keep
 
 
 def bench_gemm(seconds):
     rng = np.random.default_rng(0)
+    peaks = peak_int8.measure_int8_peaks()  # per thread, MAC/s
     peak_1t = peak.machine_peak() / threads.num_threads()
-    print(f"int8 vs fp32 GEMM, CPU {jit.host_cpu()[0]}, VNNI: {gemm_int8.host_has_vnni()}, "
-          f"pool threads {threads.num_threads()}, fp32 peak/thread {peak_1t / 1e9:.0f} GFLOP/s")
-    print(f"{'M x K x N':18s} {'threads':>7s} {'int8 GOP/s':>11s} {'fp32 GFLOP/s':>13s} "
-          f"{'ratio':>6s} {'int8 % fp32 peak':>17s}")
+    steps = int8_gemms()
+    print(f"int8 vs fp32 GEMM, CPU {jit.host_cpu()[0]}, int8 path: {int8_path()}, pool threads "
+          f"{threads.num_threads()}; per thread: fp32 peak {peak_1t / 1e9:.0f} GFLOP/s, int8 "
+          "peak " + ", ".join(f"{p} {2 * v / 1e9:.0f} GOP/s" for p, v in peaks.items()) +
+          " (measured now; 2 ops per multiply-add)")
+    labels = [*steps, "fp32"]
+    print(f"{'M x K x N':16s} {'thr':>3s} " + " ".join(f"{x + ' GOP/s':>15s}" for x in labels) +
+          "   int8 / fp32, % of own peak")
     for M, K, N in GEMM_SHAPES:
-        calls, keep = gemm_calls(M, K, N, rng)
-        best = best_of_rounds(calls, seconds)
-        ops = 2.0 * M * K * N
-        for label, nt in (("1T", 1), ("pool", threads.num_threads())):
-            i8, f32 = ops / best[f"int8 {label}"] / 1e9, ops / best[f"fp32 {label}"] / 1e9
-            print(f"{f'{M}x{K}x{N}':18s} {nt:7d} {i8:11.1f} {f32:13.1f} {i8 / f32:6.2f} "
-                  f"{100 * i8 * 1e9 / (peak_1t * nt):16.0f}%", flush=True)
+        calls, keep = gemm_calls(M, K, N, rng, steps)
+        for tag, nt in (("1T", 1), ("pool", threads.num_threads())):
+            # one thread: its own CPU time (a shared machine's preemptions do not count)
+            best = best_of_rounds({k: c for k, c in calls.items() if k.endswith(tag)},
+                                  seconds * len(labels) / 2,
+                                  clock=time.thread_time if nt == 1 else time.perf_counter)
+            print_gemm_row(f"{M}x{K}x{N}", nt, {x: 2.0 * M * K * N / best[f"{x} {tag}"]
+                                                for x in labels}, peaks, peak_1t)
         del keep
+
+
+def print_gemm_row(shape, nt, rate, peaks, fp32_peak):
+    """GOP/s of each contender, then its ratio to fp32 and its % of its own peak on nt threads."""
+    own = {x: nt * (fp32_peak if x == "fp32" else 2 * peaks[x.split()[1].lower()]) for x in rate}
+    ratios = ", ".join(f"{x} {rate[x] / rate['fp32']:.2f}x {100 * rate[x] / own[x]:.0f}%"
+                       for x in rate)
+    print(f"{shape:16s} {nt:3d} " + " ".join(f"{r / 1e9:15.1f}" for r in rate.values()) +
+          f"   {ratios}", flush=True)
 
 
 def mnist_models(kind: str):

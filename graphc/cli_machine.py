@@ -179,6 +179,7 @@ def print_llvm_info(jit, cache, threads, versions) -> None:
     row("llvmlite", versions.llvmlite_version())
     row("peak", importlib.import_module("graphc.backends.llvm.peak").describe_peak())
     row("bf16 GEMM", importlib.import_module("graphc.backends.llvm.gemm_bf16").describe_path())
+    row("int8 GEMM", importlib.import_module("graphc.backends.llvm.gemm_int8_path").describe_path())
     files, nbytes = cache.cache_size()
     state = "on" if cache.enabled() else "off (GRAPHC_CACHE=0)"
     row("compile cache", f"{cache.cache_dir()}: {files} entries, {size_text(nbytes)}; {state}")

@@ -18,23 +18,37 @@ STEP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)
 VNNI = [True, False] if gemm_int8.host_has_vnni() else [False]
 
 
-@functools.cache
-def compiled(epilogue, activation="linear", bias=False, vnni=True):
+def compile_variant(define, *variant):
+    """define(module, *variant) compiled with the step wrapper (and defined once per module)."""
     module = ir.Module(name="gemm_int8_test")
-    fn = gemm_int8.define_gemm_int8(module, epilogue, activation, bias, vnni)
-    assert gemm_int8.define_gemm_int8(module, epilogue, activation, bias, vnni) is fn
+    fn = define(module, *variant)
+    assert define(module, *variant) is fn
     gemm_int8.define_gemm_int8_step(module, fn, "step")
     return jit.compile_ir(str(module), fn.name)
 
 
-def run(module, A, w, C, comp=None, row_scale=None, col_scale=None, bias=None, nthreads=1):
-    """C = gemm(A, w) through the step wrapper, on `nthreads` threads."""
+@functools.cache
+def compiled(epilogue, activation="linear", bias=False, vnni=True, own_comp=False):
+    return compile_variant(gemm_int8.define_gemm_int8, epilogue, activation, bias, vnni,
+                           own_comp)
+
+
+def run(module, A, w, C, comp=None, row_scale=None, col_scale=None, bias=None, nthreads=1,
+        a_bytes=None, b_pad=0):
+    """C = gemm(A, w) through the step wrapper, on `nthreads` threads; a_bytes: A's rows sit at
+    the start of a buffer of that many random bytes (else of exactly M rows); b_pad: the value
+    of B's pad rows (A's pad is then zero, as the quantizing kernels write it)."""
     M, K = A.shape
     N = w.shape[1]
     lda = quant.padded_k(K)
-    A_padded = np.full((M, lda), 77, np.uint8)  # a non-zero pad: it must not count
+    A_padded = np.full((M, lda), 0 if b_pad else 77, np.uint8)  # a non-zero pad must not count
     A_padded[:, :K] = A
+    if a_bytes is not None:
+        buffer = np.random.default_rng(9).integers(0, 256, a_bytes, dtype=np.uint8)
+        buffer[:A_padded.size] = A_padded.ravel()
+        A_padded = buffer
     B = quant.pack_weights(w)
+    B[-1, :, K - 4 * (B.shape[0] - 1):] = b_pad
     keep = [A_padded, B, comp, row_scale, col_scale, bias, C]
     ptrs = [0 if x is None else x.ctypes.data for x in keep]
     args = (ctypes.c_int64 * 12)(M, N, K, ptrs[0], lda, *ptrs[1:], C.shape[1])
@@ -83,22 +97,40 @@ def dequantize_reference(acc, comp, row_scale, col_scale, bias, activation):
     return np.maximum(x, np.float32(0)) if activation == "relu" else x
 
 
-@pytest.mark.parametrize("activation,bias", [("linear", False), ("relu", True)])
-@pytest.mark.parametrize("nthreads", [1, 2])
-def test_dequantize_epilogue_bit_exact(activation, bias, nthreads):
-    rng = np.random.default_rng(1)
-    module = compiled("dequantize", activation, bias, VNNI[0])
-    for M, N, K in [(1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7)]:
+def check_dequantize(module, sizes, seed, activation, bias, nthreads, own_comp=False):
+    """The dequantize epilogue against NumPy's f32 steps on each (M, N, K); own_comp: the
+    kernel sums comp itself (B's pad rows then hold 5s it must not count)."""
+    rng = np.random.default_rng(seed)
+    for M, N, K in sizes:
         A, w, exact = operands(rng, M, N, K)
-        comp = rng.integers(-1000, 1000, N).astype(np.int32)
+        comp = ((128 * w.astype(np.int64).sum(0)).astype(np.int32) if own_comp
+                else rng.integers(-1000, 1000, N).astype(np.int32))
         row_scale = rng.uniform(1e-3, 1e-2, M).astype(np.float32)
         col_scale = rng.uniform(1e-3, 1e-2, N).astype(np.float32)
         b = rng.standard_normal(N).astype(np.float32) if bias else None
-        C = run(module, A, w, np.full((M, N), np.nan, np.float32), comp, row_scale, col_scale,
-                b, nthreads)
+        C = run(module, A, w, np.full((M, N), np.nan, np.float32), None if own_comp else comp,
+                row_scale, col_scale, b, nthreads, b_pad=5 if own_comp else 0)
         want = dequantize_reference(exact.astype(np.int32), comp, row_scale, col_scale, b,
                                     activation)
         np.testing.assert_array_equal(C, want, err_msg=f"M={M} N={N} K={K}")
+
+
+@pytest.mark.parametrize("activation,bias", [("linear", False), ("relu", True)])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_dequantize_epilogue_bit_exact(activation, bias, nthreads):
+    module = compiled("dequantize", activation, bias, VNNI[0])
+    check_dequantize(module, [(1, 1, 1), (7, 33, 257), (257, 7, 33), (33, 257, 7)], 1,
+                     activation, bias, nthreads)
+
+
+@pytest.mark.parametrize("vnni", VNNI)
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_own_comp_equals_comp_from_memory(vnni, nthreads):
+    """own_comp: comp = 128 * sum_k w[k, n] summed in the kernel (the comp argument is null);
+    B's pad rows (k past K in the last group) are not counted, whatever they hold."""
+    module = compiled("dequantize", "relu", True, vnni, own_comp=True)
+    sizes = [(1, 1, 1), (1, 257, 33), (7, 33, 257), (15, 7, 7), (33, 65, 130)]
+    check_dequantize(module, sizes, 5, "relu", True, nthreads, own_comp=True)
 
 
 def test_pack_weights_layout_and_errors():
@@ -114,3 +146,5 @@ def test_bad_variant_is_named():
         gemm_int8.define_gemm_int8(ir.Module(), "float8")
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
         gemm_int8.define_gemm_int8(ir.Module(), "dequantize", "gelu")
+    with pytest.raises(ValueError, match="own_comp needs the 'dequantize' epilogue"):
+        gemm_int8.define_gemm_int8(ir.Module(), "int32", own_comp=True)

@@ -1,13 +1,16 @@
-"""The LLVM kernels of `quantized_matmul` (graphc/ops/quant.py) over the int8 GEMM of
-gemm_int8.py (and the row blocks emit_quant_conv.py fills by im2col).
+"""The LLVM kernels of `quantized_matmul` (graphc/ops/quant.py) over this CPU's int8 GEMM
+(gemm_int8_path.py: AMX, vpdpbusd or portable), and the row blocks emit_quant_conv.py fills by
+im2col.
 
 Each thread takes its share of the rows and works alone, in blocks of at most BLOCK_ROWS rows
 that live on its stack: it quantizes a block of x to offset bytes (q + 128) with the rows'
-scales, then runs the one-thread GEMM on it, whose epilogue dequantizes, adds the bias and
-applies the activation straight into the output (float32). A float64 x takes the GEMM's int32
-epilogue into a stack block and dequantizes it in float64 after. Before its first block, each
-thread computes comp[n] = 128 * sum_k w[k, n] (the GEMM on one row of 128s) and 1 /
-kernel_scale[n]: a K x N pass, small beside the rows' K x N per row.
+scales (the block is laid out as the AMX GEMM's tile rows: it reads them in place), then runs
+the one-thread GEMM on it, whose epilogue dequantizes, adds the bias and applies the
+activation straight into the output (float32). A float64 x takes the GEMM's int32 epilogue
+into a stack block and dequantizes it in float64 after. Before its first block, each thread
+computes 1 / kernel_scale[n] and comp[n] = 128 * sum_k w[k, n] (the GEMM on one row of 128s:
+a K x N pass, small beside many rows' K x N each); a float32 thread with fewer than FEW_ROWS
+rows skips that pass and runs the vpdpbusd GEMM that sums comp from its own loads of w.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.emitters import register
+from graphc.backends.llvm.gemm_amx_int8 import MIN_ROWS, a_rows_bytes
 from graphc.backends.llvm.gemm_int8 import define_gemm_int8
-from graphc.backends.llvm.irutil import I8, I32, PTR, REG_TYPE, c64, intrinsic
+from graphc.backends.llvm.gemm_int8_path import define_host_gemm_int8
+from graphc.backends.llvm.irutil import I1, I8, I32, PTR, REG_TYPE, c64, intrinsic
 from graphc.ops.quant import EPSILON, QMAX, padded_k
 
 BLOCK_BYTES = 1 << 17  # a block's quantized rows (and int32 sums) stay this small
 OFFSET = 128  # signed q -> unsigned byte q + 128 (vpdpbusd reads A unsigned)
+FEW_ROWS = MIN_ROWS  # fewer rows per thread: vpdpbusd with comp summed alongside (not AMX)
 BITS = {"float32": ir.IntType(32), "float64": ir.IntType(64)}
 
 
@@ -52,9 +58,16 @@ class QuantizedMatmul:
         self.b.store(value, self.at(ptr, index, value.type))
 
     def gemm(self, epilogue, M, A, comp, row_scale, col_scale, C):
-        """The one-thread GEMM on `M` quantized rows at A (None: a pointer the variant ignores)."""
-        fn = define_gemm_int8(self.kb.module, epilogue, self.activation,
-                              len(self.node.inputs) == 4)
+        """The one-thread GEMM on `M` quantized rows of emit_rows's block A (None: a pointer
+        the variant ignores; comp None with 'dequantize': the variant sums comp itself)."""
+        own_comp = epilogue == "dequantize" and comp is None
+        # many rows: the AMX path reads tiles straight from the block, even a remainder
+        fn = define_host_gemm_int8(self.kb.module, epilogue, self.activation,
+                                   len(self.node.inputs) == 4, a_padded=True,
+                                   own_comp=own_comp, min_rows=1)
+        self.call(fn, M, A, comp, row_scale, col_scale, C)
+
+    def call(self, fn, M, A, comp, row_scale, col_scale, C):
         alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
         terms = [ir.Constant(PTR, None) if p is None else p for p in (comp, row_scale, col_scale)]
         self.b.call(fn, [*alone, M, c64(self.N), c64(self.K), A, c64(self.Kp), self.kb.ins[1],
@@ -75,8 +88,12 @@ def emit_rows(q, lo, hi, float_rows):
     b, kb = q.b, q.kb
     with b.if_then(b.icmp_signed(">=", lo, hi)):
         b.ret_void()
-    comp, col_scale = column_terms(q)
-    a_block = q.buffer(I8, q.block * q.Kp)
+    # a few rows: the GEMM sums comp from its own loads of the kernel (a pass of its own
+    # over the kernel would cost as much as the rows' product)
+    few = (b.icmp_signed("<", b.sub(hi, lo), c64(FEW_ROWS)) if q.dtype == "float32"
+           else ir.Constant(I1, 0))
+    comp, col_scale = column_terms(q, few)
+    a_block = q.buffer(I8, a_rows_bytes(q.block, q.Kp))  # quantized straight into GEMM tiles
     row_scale = q.buffer(q.T, q.block)
     sums = q.buffer(I32, q.block * q.N) if q.dtype == "float64" else None
     count = b.sdiv(b.add(b.sub(hi, lo), c64(q.block - 1)), c64(q.block))
@@ -90,23 +107,29 @@ def emit_rows(q, lo, hi, float_rows):
             q, q.at(x, b.mul(r, c64(q.K)), q.T), r, a_block, row_scale))
         out = q.at(kb.out, b.mul(first, c64(q.N)), q.T)
         if sums is None:
-            q.gemm("dequantize", rows, a_block, comp, row_scale, col_scale, out)
+            with b.if_else(few) as (alone, shared):
+                with alone:
+                    q.gemm("dequantize", rows, a_block, None, row_scale, col_scale, out)
+                with shared:
+                    q.gemm("dequantize", rows, a_block, comp, row_scale, col_scale, out)
         else:
             q.gemm("int32", rows, a_block, None, None, None, sums)
             dequantize_block(q, rows, sums, comp, row_scale, col_scale, out)
     kb.loop(c64(0), count, block, name="block")
 
 
-def column_terms(q):
-    """comp[n] (the GEMM of one row of 128s) and 1 / kernel_scale[n], on this thread's stack."""
+def column_terms(q, few):
+    """comp[n] (the GEMM of one row of 128s; not computed when `few`) and 1 / kernel_scale[n],
+    on this thread's stack."""
     b, kb = q.b, q.kb
     offsets = q.buffer(I8, q.Kp)
-    # 128 for each real k, 0 on the pad: comp must not count pad rows of the packed kernel
-    kb.loop(c64(0), c64(q.Kp), lambda k: q.put(
-        b.select(b.icmp_signed("<", k, c64(q.K)), ir.Constant(I8, OFFSET), ir.Constant(I8, 0)),
-        offsets, k))
     comp = q.buffer(I32, q.N)
-    q.gemm("int32", c64(1), offsets, None, None, None, comp)
+    with b.if_then(b.not_(few)):
+        # 128 for each real k, 0 on the pad: comp must not count pad rows of the packed kernel
+        kb.loop(c64(0), c64(q.Kp), lambda k: q.put(
+            b.select(b.icmp_signed("<", k, c64(q.K)), ir.Constant(I8, OFFSET),
+                     ir.Constant(I8, 0)), offsets, k))
+        q.call(define_gemm_int8(kb.module, "int32"), c64(1), offsets, None, None, None, comp)
     col_scale = q.buffer(q.T, q.N)
     one = ir.Constant(q.T, 1.0)
     kb.loop(c64(0), c64(q.N), lambda n: q.put(

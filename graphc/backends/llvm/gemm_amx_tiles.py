@@ -1,11 +1,12 @@
 """Intel AMX from llvmlite: the process's permission to use tile data, the tile configuration
 and the tile instructions (LLVM's intrinsics with immediate tile numbers, target features
-+amx-tile,+amx-bf16).
++amx-tile and +amx-bf16 or +amx-int8).
 
 Linux grants tile data per process, on request (arch_prctl ARCH_REQ_XCOMP_PERM): without it the
-first tile instruction kills the process with SIGILL. `permission_granted()` asks once from
-Python (it decides the path); the compiled GEMM asks again on its first call, so the code also
-runs in a process that never imported graphc (an exported library).
+first tile instruction kills the process with SIGILL. `permission_granted()` (bf16) and
+`int8_granted()` ask once from Python (they decide the paths); the compiled GEMM asks again
+on its first call, so the code also runs in a process that never imported graphc (an
+exported library).
 """
 
 from __future__ import annotations
@@ -29,13 +30,28 @@ def cpu_has_amx_bf16() -> bool:
     return bool(features.get("amx-tile") and features.get("amx-bf16"))
 
 
+def cpu_has_amx_int8() -> bool:
+    features = llvm.get_host_cpu_features()
+    return bool(features.get("amx-tile") and features.get("amx-int8"))
+
+
 @functools.cache
-def permission_granted() -> bool:
-    """This process may use AMX tile data (asked for once; False on other CPUs and kernels)."""
-    if not cpu_has_amx_bf16():
+def tile_data_granted() -> bool:
+    """Linux lets this process use tile data (asked for once; False without amx-tile)."""
+    if not llvm.get_host_cpu_features().get("amx-tile"):
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     return libc.syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0
+
+
+def permission_granted() -> bool:
+    """This process may run AMX bf16 tiles (False on other CPUs and kernels)."""
+    return cpu_has_amx_bf16() and tile_data_granted()
+
+
+def int8_granted() -> bool:
+    """This process may run AMX int8 tiles (tdpbusd)."""
+    return cpu_has_amx_int8() and tile_data_granted()
 
 
 def config_bytes() -> bytes:
@@ -98,6 +114,12 @@ def load(module, b, t, ptr, stride_bytes):
 
 def store(module, b, t, ptr, stride_bytes):
     b.call(intrinsic(module, "tilestored64", [I8, PTR, I64]), [tile(t), ptr, stride_bytes])
+
+
+def dot_u8s8(module, b, acc, a, bt):
+    """tile acc (16 x 16 int32) += tile a (16 x 64 unsigned bytes) @ tile bt (16 rows of 4 k
+    x 16 columns, signed bytes): exact, wrapping int32 sums."""
+    b.call(intrinsic(module, "tdpbusd", [I8, I8, I8]), [tile(acc), tile(a), tile(bt)])
 
 
 def dot_bf16(module, b, acc, a, bt):

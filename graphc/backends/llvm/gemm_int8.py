@@ -1,7 +1,8 @@
 """An int8 GEMM on AVX512-VNNI (`vpdpbusd`: 4 u8 x s8 products summed into each i32 lane).
 
 Public API:
-  define_gemm_int8(module, epilogue, activation='linear', bias=False, vnni=None) -> ir.Function
+  define_gemm_int8(module, epilogue, activation='linear', bias=False, vnni=None,
+                   own_comp=False) -> ir.Function
       defines (once per variant per module)
         void @name(i32 tid, i32 nthreads, i64 M, i64 N, i64 K, u8* A, i64 lda, i8* B, i32* comp,
                    f32* row_scale, f32* col_scale, f32* bias, void* C, i64 ldc)
@@ -10,6 +11,9 @@ Public API:
         epilogue 'dequantize': C[m, n] = act(f32(acc - comp[n]) * (row_scale[m] * col_scale[n])
                                              + bias[n])                           (C is f32*)
       (comp, row_scale, col_scale, bias are unused, may be null, with 'int32'; bias without it).
+      own_comp ('dequantize' only): comp is not read but summed in the kernel, from the same
+      loads of B (one more vpdpbusd per vector, A = 128 in every byte): for a few rows, where
+      a separate pass over B for comp would cost as much as the product.
 B is packed once by graphc.ops.quant.pack_weights: int8 [ceil(K/4), round_up(N, 16), 4],
 zero-padded. Each row of A holds lda >= quant.padded_k(K) bytes (the pad is never part of the
 result: B's pad rows are zero).
@@ -43,19 +47,23 @@ ENTRY_ARGS = ["tid", "nthreads", "M", "N", "K", "A", "lda", "B", "comp", "row_sc
               "col_scale", "bias", "C", "ldc"]
 ENTRY_TYPES = [I32, I32, I64, I64, I64, PTR, I64, PTR, PTR, PTR, PTR, PTR, PTR, I64]
 VPDPBUSD = "llvm.x86.avx512.vpdpbusd.512"
+OFFSET_BYTES = 0x80808080  # A's offset 128 in each of a lane's 4 bytes (own_comp)
 
 
 def host_has_vnni() -> bool:
     return "+avx512vnni" in jit.host_cpu()[1].split(",")
 
 
-def gemm_int8_name(epilogue: str, activation: str, bias: bool, vnni: bool) -> str:
+def gemm_int8_name(epilogue: str, activation: str, bias: bool, vnni: bool,
+                   own_comp: bool = False) -> str:
     tail = f"_{activation}{'_bias' if bias else ''}" if epilogue == "dequantize" else ""
+    tail += "_owncomp" if own_comp else ""
     return f"graphc_gemm_u8s8_{epilogue}{tail}{'' if vnni else '_portable'}"
 
 
 def define_gemm_int8(module: ir.Module, epilogue: str, activation: str = "linear",
-                     bias: bool = False, vnni: bool | None = None) -> ir.Function:
+                     bias: bool = False, vnni: bool | None = None,
+                     own_comp: bool = False) -> ir.Function:
     """Define the variant in `module` (or return it if already defined). See module doc.
     vnni: use vpdpbusd (default: when this CPU has AVX512-VNNI); False emits the same exact
     integer sums from plain vector IR (any CPU, slower)."""
@@ -66,11 +74,14 @@ def define_gemm_int8(module: ir.Module, epilogue: str, activation: str = "linear
     if activation not in vecmath.ACTIVATIONS:
         raise ValueError(f"define_gemm_int8: unknown activation {activation!r}; choose one of "
                          f"{', '.join(sorted(vecmath.ACTIVATIONS))}")
-    name = gemm_int8_name(epilogue, activation, bias, vnni)
+    if own_comp and epilogue != "dequantize":
+        raise ValueError("define_gemm_int8: own_comp needs the 'dequantize' epilogue (comp "
+                         f"is only used there); received {epilogue!r}")
+    name = gemm_int8_name(epilogue, activation, bias, vnni, own_comp)
     existing = module.globals.get(name)
     if existing is not None:
         return existing
-    spec = Int8Variant(module, name, epilogue, activation, bias, vnni)
+    spec = Int8Variant(module, name, epilogue, activation, bias, vnni, own_comp)
     panels = {nv: define_panel(spec, nv) for nv in (1, NV)}
     fn = new_function(module, name, ENTRY_TYPES, ENTRY_ARGS)
     emit_entry(spec, fn, panels)
@@ -80,9 +91,9 @@ def define_gemm_int8(module: ir.Module, epilogue: str, activation: str = "linear
 class Int8Variant:
     """The flags of one variant and the vector helpers its kernels share."""
 
-    def __init__(self, module, name, epilogue, activation, bias, vnni):
+    def __init__(self, module, name, epilogue, activation, bias, vnni, own_comp=False):
         self.module, self.name, self.epilogue, self.vnni = module, name, epilogue, vnni
-        self.act, self.bias = activation, bias
+        self.act, self.bias, self.own_comp = activation, bias, own_comp
         self.V = VI32  # the accumulators' type (gemm_microkernel.k_loop)
 
     def masked_load(self, b, ptr, mask, vty):
@@ -212,14 +223,21 @@ def emit_tile(spec, b, nv, mr, i0, a):
             x = b.load(byte_at(b, rows[r], b.mul(g, c64(GROUP))), typ=I32, align=1)
             xs = splat(b, x, VI32)
             out += [spec.dot(b, accs[r * nv + v], xs, w[v]) for v in range(nv)]
+        if spec.own_comp:  # comp[n] = sum_k 128 * B[k, n], k < K: B's pad rows not counted
+            ones = b.select(b.icmp_signed("<", g, b.sub(groups, c64(1))), c64(4),
+                            b.sub(a["K"], b.mul(b.sub(groups, c64(1)), c64(GROUP))))
+            word = b.trunc(b.lshr(c64(OFFSET_BYTES), b.mul(b.sub(c64(4), ones), c64(8))), I32)
+            out += [spec.dot(b, accs[mr * nv + v], splat(b, word, VI32), w[v])
+                    for v in range(nv)]
         return out
-    accs = k_loop(spec, b, groups, [ir.Constant(VI32, None)] * (mr * nv), step)
+    count = (mr + spec.own_comp) * nv
+    accs = k_loop(spec, b, groups, [ir.Constant(VI32, None)] * count, step)
     emit_epilogue(spec, b, nv, mr, i0, accs, a)
 
 
 def emit_epilogue(spec, b, nv, mr, i0, accs, a):
     masks = [lane_mask(b, c64(v * LANES), a["ncols"]) for v in range(nv)]
-    columns = column_terms(spec, b, nv, masks, a)
+    columns = column_terms(spec, b, nv, masks, a, accs[mr * nv:] if spec.own_comp else None)
     rows_left = b.sub(a["i_end"], i0)
     for r in range(mr):
         row = b.add(i0, c64(r))
@@ -227,8 +245,9 @@ def emit_epilogue(spec, b, nv, mr, i0, accs, a):
             store_row(spec, b, row, accs[r * nv:(r + 1) * nv], columns, masks, a)
 
 
-def column_terms(spec, b, nv, masks, a):
-    """Per column vector: (comp, col_scale, bias or None), read once per tile."""
+def column_terms(spec, b, nv, masks, a, own_comp=None):
+    """Per column vector: (comp, col_scale, bias or None), read once per tile (comp: the
+    tile's own sums when given)."""
     if spec.epilogue == "int32":
         return []
 
@@ -236,7 +255,7 @@ def column_terms(spec, b, nv, masks, a):
         base = b.gep(ptr, [a["j0"]], source_etype=vty.element)
         return [spec.masked_load(b, b.gep(base, [c64(v * LANES)], source_etype=vty.element),
                                  masks[v], vty) for v in range(nv)]
-    comp = vectors(a["comp"], VI32)
+    comp = vectors(a["comp"], VI32) if own_comp is None else own_comp
     scale = vectors(a["col_scale"], VF32)
     bias = vectors(a["bias"], VF32) if spec.bias else [None] * nv
     return list(zip(comp, scale, bias, strict=True))
