@@ -20,7 +20,12 @@ import math
 import numpy as np
 
 from graphc.onnx.builder import OnnxBuilder, elem_type
-from graphc.onnx.emit_nn import channels_first_op, window_attrs
+from graphc.onnx.emit_nn import (
+    channels_first_op,
+    to_channels_first,
+    to_channels_last,
+    window_attrs,
+)
 from graphc.ops import quant
 
 INT8, INT32 = 3, 6  # ONNX TensorProto element types
@@ -96,7 +101,14 @@ def emit_quantized_conv(b, node, ins):
                              **attrs)
     k, n = math.prod(kernel_size) * channels, node.shape[-1]
     weights = unpacked_kernel(b, ins[1], node.inputs[1].shape, k, n)
-    return quantized_rows(b, rows, node.dtype, weights, ins, node_attrs(node))
+    out = quantized_rows(b, rows, node.dtype, weights, ins, node_attrs(node))
+    pool = node.attr("pool")
+    if pool is None:
+        return out
+    # passes/quant_pool.py fused a max pooling of windows `pool` (strides = pool, no padding)
+    pooled = b.add("MaxPool", [to_channels_first(b, out, rank)], kernel_shape=list(pool),
+                   strides=list(pool))
+    return to_channels_last(b, pooled, rank)
 
 
 EMITTERS = {

@@ -23,7 +23,8 @@ from graphc.backends.llvm.channel_vectors import ChannelVectors
 from graphc.backends.llvm.conv_gemm import conv_geometry
 from graphc.backends.llvm.emit_quant import QuantizedMatmul, column_terms, dequantize_block
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import I8, I32, ITEMSIZE, PTR, c64, for_range
+from graphc.backends.llvm.gemm_amx_int8 import a_rows_bytes
+from graphc.backends.llvm.irutil import I1, I8, I32, ITEMSIZE, PTR, c64, for_range
 from graphc.backends.llvm.quant_image import (
     define_byte_windows,
     define_pixel_maxima,
@@ -56,8 +57,9 @@ class ConvRows:
 
     def buffers(self):
         q, n = self.q, self.per_block
-        self.comp, self.col_scale = column_terms(q)
-        self.a_block, self.row_scale = q.buffer(I8, n * q.Kp), q.buffer(q.T, n)
+        self.comp, self.col_scale = column_terms(q, ir.Constant(I1, 0))  # many rows: comp once
+        # the AMX GEMM reads whole tiles of rows in place, past a remainder: a_rows_bytes
+        self.a_block, self.row_scale = q.buffer(I8, a_rows_bytes(n, q.Kp)), q.buffer(q.T, n)
         self.sums = q.buffer(I32, n * q.N) if q.dtype == "float64" else None
         self.image = q.buffer(q.T, n * q.N) if self.window > 1 else None
 
