@@ -1,0 +1,89 @@
+"""Compile time of training steps, in fresh processes: cold (an empty disk cache), new code (the
+GEMM library cached, the step itself new: another learning rate) and warm (everything from the
+disk cache), compiled by one process or by several at once (GRAPHC_COMPILE_PROCESSES,
+backends/llvm/parallel_compile.py). Interleaved rounds; the best of each counts.
+
+    python bench/bench_compile.py [--rounds 5] [--models mlp,convnet] [--processes 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+STEP = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+import graphc
+from graphc.backends.llvm import threads
+threads.ensure_runtime()  # the pool is a process's cost, not a compile's
+if {model!r} == "mlp":
+    from bench.bench_mlp import training_graph
+    inputs, loss, updates = training_graph({lr!r})
+    start = time.perf_counter()
+    cpu = time.process_time()
+    graphc.function(inputs, loss, updates=updates)
+else:
+    import numpy as np
+    from bench import bench_conv
+    bench_conv.LR = {lr!r}
+    weights = bench_conv.init_weights("conv2d", np.random.default_rng(0))
+    start = time.perf_counter()
+    cpu = time.process_time()
+    bench_conv.graphc_step("conv2d", weights, "llvm")
+print(json.dumps({{"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}}))
+"""
+
+
+def compile_once(model: str, lr: float, cache: str, processes: int) -> float:
+    env = dict(os.environ, GRAPHC_CACHE_DIR=cache, GRAPHC_COMPILE_PROCESSES=str(processes))
+    env.pop("GRAPHC_CACHE", None)
+    script = STEP.format(root=str(ROOT), model=model, lr=lr)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"{model}: {done.stderr.strip().splitlines()[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["wall"]
+
+
+def one_round(model: str, processes: int, salt: int) -> dict:
+    """Seconds cold, for new code and warm, in one empty cache folder."""
+    with tempfile.TemporaryDirectory(prefix="graphc-bench-compile-") as cache:
+        cold = compile_once(model, 0.01, cache, processes)
+        new = compile_once(model, 0.01 + 1e-6 * (salt + 1), cache, processes)
+        warm = compile_once(model, 0.01, cache, processes)
+    return {"cold": cold, "new code": new, "warm": warm}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--models", default="mlp,convnet")
+    parser.add_argument("--processes", default="1,2")
+    args = parser.parse_args(argv)
+    models, counts = args.models.split(","), [int(p) for p in args.processes.split(",")]
+    best: dict = {}
+    for k in range(args.rounds):
+        for model in models:
+            for count in counts:  # interleaved: a noisy minute hits every contender alike
+                for kind, seconds in one_round(model, count, k).items():
+                    key = (model, count, kind)
+                    best[key] = min(best.get(key, seconds), seconds)
+    print(f"compile time, best of {args.rounds} interleaved rounds, ms "
+          f"(1-min load average now {os.getloadavg()[0]:.1f})")
+    print(f"{'model':10} {'processes':>9} {'cold':>8} {'new code':>9} {'warm':>8}")
+    for model in models:
+        for count in counts:
+            row = [best[(model, count, kind)] * 1e3 for kind in ("cold", "new code", "warm")]
+            print(f"{model:10} {count:>9} {row[0]:8.0f} {row[1]:9.0f} {row[2]:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
