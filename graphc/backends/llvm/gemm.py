@@ -41,8 +41,9 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
-from graphc.backends.llvm.gemm_microkernel import MR, NV, define_panel
+from graphc.backends.llvm.gemm_microkernel import define_panel
 from graphc.backends.llvm.gemm_pack import define_pack
+from graphc.backends.llvm.gemm_plan import TilePlan, host_plan
 from graphc.backends.llvm.gemm_variant import (
     VECTOR_LANES,
     GemmVariant,
@@ -75,8 +76,10 @@ def gemm_workspace_elems(M: int, N: int, K: int, nthreads: int, dtype: str = "fl
 
 
 def define_gemm(module: ir.Module, dtype: str, transpose_a: bool, transpose_b: bool,
-                bias: bool, activation: str, accumulate: bool) -> ir.Function:
-    """Define the GEMM variant in `module` (or return it if already defined). See module doc."""
+                bias: bool, activation: str, accumulate: bool,
+                plan: TilePlan | None = None) -> ir.Function:
+    """Define the GEMM variant in `module` (or return it if already defined). See module doc.
+    plan: the register tile and blocking (default: gemm_plan.host_plan(), this machine's)."""
     if dtype not in VECTOR_LANES:
         raise ValueError(f"define_gemm: dtype must be 'float32' or 'float64'; received {dtype!r}")
     if activation not in vecmath.ACTIVATIONS:
@@ -87,7 +90,7 @@ def define_gemm(module: ir.Module, dtype: str, transpose_a: bool, transpose_b: b
     if existing is not None:
         return existing
     variant = GemmVariant(module, name, dtype, transpose_a, transpose_b, bias, activation,
-                          accumulate)
+                          accumulate, plan or host_plan())
     return GemmEntry(variant).fn
 
 
@@ -98,7 +101,8 @@ class GemmEntry:
     def __init__(self, g: GemmVariant):
         self.g = g
         self.pack = define_pack(g)
-        self.panels = {nv: define_panel(g, nv) for nv in (1, NV)}
+        self.nv = g.plan.nv
+        self.panels = {nv: define_panel(g, nv) for nv in {1, self.nv}}
         self.barrier = declare(g.module, "graphc_barrier",
                                ir.FunctionType(ir.VoidType(), [I32, I32]))
         self.fn, b = g.function(g.name, ENTRY_TYPES, ENTRY_ARGS)
@@ -109,8 +113,9 @@ class GemmEntry:
 
     def emit_dispatch(self, b):
         M, N, nt, t, nvec = entry_prologue(b, self.a, self.g.vl)
-        rows_per = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), MR)
-        cost_cols = b.mul(b.sdiv(b.add(nvec, b.sub(nt, c64(1))), nt), round_up(b, M, MR))
+        mr = self.g.plan.mr
+        rows_per = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), mr)
+        cost_cols = b.mul(b.sdiv(b.add(nvec, b.sub(nt, c64(1))), nt), round_up(b, M, mr))
         cost_rows = b.mul(nvec, rows_per)
         split_cols = b.icmp_signed("<=", cost_cols, cost_rows)
         for direct in ((True, False) if not self.g.tb else (False,)):
@@ -129,15 +134,15 @@ class GemmEntry:
         """Panel u of a column range starting at vector `first` that holds `full` NV-vector
         panels followed by one-vector panels: (first column vector, is it NV wide)."""
         is_full = b.icmp_signed("<", u, full)
-        offset = b.select(is_full, b.mul(u, c64(NV)), b.add(b.mul(full, c64(NV)),
-                                                              b.sub(u, full)))
+        nv = c64(self.nv)
+        offset = b.select(is_full, b.mul(u, nv), b.add(b.mul(full, nv), b.sub(u, full)))
         return b.add(first, offset), is_full
 
     def emit_split_columns(self, b, t, nt, nvec, direct=False):
         c0 = b.sdiv(b.mul(t, nvec), nt)
         span = b.sub(b.sdiv(b.mul(b.add(t, c64(1)), nvec), nt), c0)
-        full = b.sdiv(span, c64(NV))
-        count = b.add(full, b.srem(span, c64(NV)))
+        full = b.sdiv(span, c64(self.nv))
+        count = b.add(full, b.srem(span, c64(self.nv)))
 
         def panel(b, u):
             p, is_full = self.panel_at(b, c0, u, full)
@@ -146,8 +151,8 @@ class GemmEntry:
         counted_loop(b, c64(0), count, c64(1), panel, "pc")
 
     def emit_split_rows(self, b, t, nt, nvec, rows_per, direct):
-        full = b.sdiv(nvec, c64(NV))
-        count = b.add(full, b.srem(nvec, c64(NV)))
+        full = b.sdiv(nvec, c64(self.nv))
+        count = b.add(full, b.srem(nvec, c64(self.nv)))
         if not direct:
             self.emit_shared_packing(b, t, nt, full, count)
         M = self.a["M"]
@@ -173,7 +178,7 @@ class GemmEntry:
         """Pack and/or compute the panel at column vector p (NV vectors wide, or one);
         `direct` computes from op(B) in place (only without transpose_b)."""
         a = self.a
-        pc = b.select(is_full, c64(NV), c64(1))
+        pc = b.select(is_full, c64(self.nv), c64(1))
         j0 = b.mul(p, c64(self.g.vl))
         ncols = b.sub(a["N"], j0)
         width = b.mul(pc, c64(self.g.vl))
@@ -190,7 +195,7 @@ class GemmEntry:
                 ncols, a["bias"]]
         with b.if_else(is_full) as (wide, narrow):
             with wide:
-                b.call(self.panels[NV], args)
+                b.call(self.panels[self.nv], args)
             with narrow:
                 b.call(self.panels[1], args)
 

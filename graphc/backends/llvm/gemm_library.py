@@ -16,6 +16,7 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from graphc.backends.llvm import gemm, jit, objects
+from graphc.backends.llvm.gemm_plan import host_plan
 from graphc.backends.llvm.irutil import VOID
 
 _LOADED: dict = {}  # symbol -> CompiledModule (kept alive: it owns the code)
@@ -39,13 +40,14 @@ def load_variant(variant: tuple) -> str:
     name = gemm.gemm_name(*variant)
     with _LOCK:
         if name not in _LOADED:
-            compiled = objects.load(repr(variant), name)
+            key = repr((*variant, host_plan().tag()))  # the blocking chosen for this machine
+            compiled = objects.load(key, name)
             if compiled is None:
                 library = ir.Module(name=name)
                 gemm.define_gemm(library, *variant)
                 text = str(library)
                 compiled = jit.compile_ir(text, name, speed_level=SPEED_LEVEL)
-                objects.remember(repr(variant), text, jit.options_tag(SPEED_LEVEL))
+                objects.remember(key, text, jit.options_tag(SPEED_LEVEL))
             llvm.add_symbol(name, compiled.address(name))
             _LOADED[name] = compiled
             VARIANTS[name] = variant
