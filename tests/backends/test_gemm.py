@@ -151,7 +151,7 @@ def test_three_threads_split_rows_and_columns():
 # Plans (gemm_plan.py): the Zen tile; K-blocking with short blocks (many passes, partial sums
 # kept in C); unrolled k loops with a remainder; A prefetch; other register tiles.
 PLANS = [gemm_plan.ZEN, gemm_plan.TilePlan(6, 4, 16, 0, 4), gemm_plan.TilePlan(8, 3, 32, 64, 2),
-         gemm_plan.TilePlan(14, 2, None, 0, 3), gemm_plan.blocked_plan(48 * 1024)]
+         gemm_plan.TilePlan(14, 2, None, 0, 3), gemm_plan.blocked_plan(48 * 1024, share=2)]
 # every odd size (1, 7, 33, 257) in each role; 130 rows pack B (in place up to 128)
 ODD_SIZES = [(1, 1, 1), (7, 33, 257), (33, 257, 7), (257, 7, 33), (257, 257, 33), (33, 1, 257),
              (1, 257, 33), (7, 7, 7), (130, 257, 257), (13, 70, 0)]
