@@ -73,6 +73,17 @@ class GemmVariant:
                      ir.FunctionType(ir.VoidType(), [self.V, PTR, I32, self.MV]))
         b.call(fn, [value, ptr, ir.Constant(I32, self.align), mask])
 
+    def load_vector(self, b, ptr, mask):
+        """A vector from ptr: masked, or a plain load when mask is None (all lanes)."""
+        return b.load(ptr, typ=self.V, align=self.align) if mask is None else \
+            self.masked_load(b, ptr, mask)
+
+    def store_vector(self, b, value, ptr, mask):
+        if mask is None:
+            b.store(value, ptr, align=self.align)
+        else:
+            self.masked_store(b, value, ptr, mask)
+
     def tname(self):
         return "f32" if self.dtype == "float32" else "f64"
 
