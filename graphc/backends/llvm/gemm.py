@@ -21,19 +21,23 @@ cooperatively and meets the others at `graphc_barrier`. The workspace is in use 
 thread has returned: a caller that reuses it for another kernel puts a barrier in between.
 M, N, K are run-time values; any sizes work (0 included: nothing is written, or act(bias)).
 
-Algorithm (BLIS-style, A is never packed): a micro-kernel keeps an MR x NV = 6 x 4 block of
-<16 x float> (or <8 x double>) accumulators in registers over the whole k loop (LLVM unrolls it
-x4), broadcasting one A element per row per k step into llvm.fma with the NV vectors of B's
-row k. op(B) is read in place for at most DIRECT_MAX_ROWS rows of C (not transposed); otherwise
-it is first packed into panels of 4 vectors (or 1 for the last few columns), zero-padded; B^T is
-packed with in-register VL x VL transposes. Loads of B and stores of C are masked, so the N tail
-costs nothing extra; the M tail runs a 6-row tile that re-reads the last row (and skips its
-stores) while 3-5 rows remain, and 1-row tiles for the last 1-2. Threads split the columns
-(each packs its own panels, no barrier) or, when that balances worse (few columns, e.g. N=10),
-the rows (packing shared, then one barrier; none when B is read in place).
+Algorithm (BLIS-style, A is never packed): a micro-kernel keeps an MR x NV block of <16 x float>
+(or <8 x double>) accumulators in registers over the k loop (gemm_plan.py picks MR x NV, the
+unrolling and the K-blocking per machine: 6 x 4 everywhere so far), broadcasting one A element
+per row per k step into llvm.fma with the NV vectors of B's row k. op(B) is read in place for
+at most DIRECT_MAX_ROWS rows of C (not transposed); otherwise it is first packed into panels of
+NV vectors (or 1 for the last few columns), zero-padded; B^T is packed with in-register VL x VL
+transposes. Whole panels load B and store C unmasked; the panel holding the N tail masks them
+(a masked load cost the k loop ~20% of the peak on Intel). The M tail runs an MR-row tile that
+re-reads the last row (and skips its stores) while 3 or more rows remain, and 1-row tiles for
+the last 1-2. With K-blocking a panel is computed in passes over blocks of k (partial sums kept
+in C). Threads split the columns (each packs its own panels, no barrier) or, when that balances
+worse (few columns, e.g. N=10), the rows (packing shared, then one barrier; none when B is read
+in place).
 
-Modules: gemm_variant.py (a variant's types, vector helpers), gemm_pack.py (packing op(B)),
-gemm_microkernel.py (register block and epilogue), this one (the entry: the threads' split).
+Modules: gemm_variant.py (a variant's types, vector helpers), gemm_plan.py (blocking per
+machine), gemm_pack.py (packing op(B)), gemm_microkernel.py (register block and epilogue),
+this one (the entry: the threads' split).
 """
 
 from __future__ import annotations
