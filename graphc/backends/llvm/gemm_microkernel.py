@@ -103,15 +103,15 @@ def tile_sums(g, b, nv, mr, a, row_base, masks, kp: KPass, init):
     def step(b, k, accs):
         bp = g.gep(b, a["Bp"], b.mul(k, a["b_stride"]))
         bvec = [g.load_vector(b, g.gep(b, bp, c64(v * g.vl)), masks[v]) for v in range(nv)]
-        koff = b.mul(k, k_stride)
+        a_k = g.gep(b, a["A"], b.mul(k, k_stride))  # one pointer per k, loop-invariant rows
         prefetch(b, k)
         out = []
         for r in range(mr):
-            x = b.load(g.gep(b, a["A"], b.add(row_base[r], koff)), typ=g.T)
+            x = b.load(g.gep(b, a_k, row_base[r]), typ=g.T)
             xs = g.splat(b, x)
             out += [vecmath.fma(b, xs, bvec[v], accs[r * nv + v]) for v in range(nv)]
         return out
-    return k_range_loop(g, b, kp.k0, kp.k1, init, step, g.plan.unroll)
+    return k_range_loop(g, b, kp.k0, kp.k1, init, step, g.unroll)
 
 
 def prefetcher(g, b, A, row_base, k_stride):

@@ -46,6 +46,12 @@ class GemmVariant:
         a nonlinear act needs all of K in one pass (the old C is folded in first otherwise)."""
         return None if self.acc and self.act != "linear" else self.plan.k_block
 
+    @property
+    def unroll(self) -> int:
+        """k steps per trip of the k loop. With A transposed, LLVM turns each unrolled step's
+        rows into addresses of their own and spills them (and B vectors) to the stack: one."""
+        return 1 if self.ta else self.plan.unroll
+
     def gep(self, b, ptr, idx):
         return b.gep(ptr, [idx], source_etype=self.T)
 
