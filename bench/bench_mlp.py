@@ -273,6 +273,13 @@ def compile_times(cache_dir):
     return out
 
 
+def select_model(name: str) -> None:
+    """Time `name` of MODELS: here, and in the rows' processes (they read the variable)."""
+    global SIZES, BATCH
+    os.environ[MODEL_VARIABLE] = name
+    SIZES, BATCH = MODELS[name]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0,
@@ -280,10 +287,8 @@ def main(argv=None):
     parser.add_argument("--wide", action="store_true", help="the wide MLP 784-2048-2048-10, "
                         "batch 256")
     args = parser.parse_args(argv)
-    if args.wide:  # the rows run in processes of their own: they read the model from here
-        os.environ[MODEL_VARIABLE] = "wide"
-        global SIZES, BATCH
-        SIZES, BATCH = MODELS["wide"]
+    if args.wide:
+        select_model("wide")
     from graphc.backends.llvm import threads
 
     nthreads = threads.num_threads()
