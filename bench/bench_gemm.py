@@ -1,6 +1,6 @@
 """GFLOP/s of graphc's JIT GEMM against NumPy's `@` (OpenBLAS), measured in the same run.
 
-    python bench/bench_gemm.py [--seconds-per-case 2] [--dtype float32]
+    python bench/bench_gemm.py [--seconds-per-case 2] [--dtype float32] [--only 512x]
 
 Each case alternates rounds of ours and numpy's and keeps the best time of each (the machine may
 be shared and noisy). "ours" runs on the whole graphc thread pool (GRAPHC_NUM_THREADS, default
@@ -27,6 +27,12 @@ CASES = [
     ("A@B^T  100x500x784 (input gradient)", 100, 500, 784, False, True, False),
     ("A@B    512x512x512", 512, 512, 512, False, False, False),
     ("relu(A@B+b) 100x784x500 (fused epilogue)", 100, 784, 500, False, False, True),
+    ("relu(A@B+b) 100x500x500 (tutorial layer 2)", 100, 500, 500, False, False, True),
+    ("A^T@B  500x100x500 (layer 2 weight grad)", 500, 100, 500, True, False, False),
+    ("A@B^T  100x500x500 (layer 2 input grad)", 100, 500, 500, False, True, False),
+    ("relu(A@B+b) 256x2048x2048 (wide MLP)", 256, 2048, 2048, False, False, True),
+    ("A^T@B  2048x256x2048 (wide weight grad)", 2048, 256, 2048, True, False, False),
+    ("A@B^T  256x2048x2048 (wide input grad)", 256, 2048, 2048, False, True, False),
 ]
 
 
@@ -95,6 +101,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds-per-case", type=float, default=3.0)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--only", default="", help="run the cases whose label contains this")
     opts = parser.parse_args()
     rng = np.random.default_rng(0)
     threads.ensure_runtime()
@@ -105,7 +112,7 @@ def main():
               f"{'ours 1T':>8s} {'% 1T peak':>9s}")
     print(header)
     print("-" * len(header))
-    for case in CASES:
+    for case in [c for c in CASES if opts.only in c[0]]:
         label, ours, numpy_rate, one = run_case(case, opts.dtype, opts.seconds_per_case, rng)
         one_peak = peak / threads.num_threads()
         print(f"{label:44s} {ours:10.1f} {100 * ours / peak:6.1f}% {numpy_rate:11.1f} "

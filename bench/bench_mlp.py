@@ -4,7 +4,9 @@ interpreter, a hand-written NumPy step, and PyTorch / JAX when installed; plus g
 time cold (empty disk cache, fresh process) and from the disk cache (fresh process).
 Prints one table; ratios are against graphc llvm, all measured in this run.
 
-    python bench/bench_mlp.py [--seconds 60]
+    python bench/bench_mlp.py [--seconds 60] [--wide]
+
+--wide: the wide MLP 784-2048-2048-10 at batch 256 instead (every GEMM large).
 
 Runs in well under two minutes. Thread counts: graphc uses GRAPHC_NUM_THREADS (default all
 cores); PyTorch and NumPy's BLAS use the same number.
@@ -22,8 +24,9 @@ import time
 
 import numpy as np
 
-SIZES = (784, 500, 500, 10)
-BATCH = 100
+MODELS = {"tutorial": ((784, 500, 500, 10), 100), "wide": ((784, 2048, 2048, 10), 256)}
+MODEL_VARIABLE = "GRAPHC_BENCH_MLP_MODEL"  # set by --wide; the rows' processes inherit it
+SIZES, BATCH = MODELS[os.environ.get(MODEL_VARIABLE, "tutorial")]
 LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-7
 
 
@@ -270,11 +273,22 @@ def compile_times(cache_dir):
     return out
 
 
+def select_model(name: str) -> None:
+    """Time `name` of MODELS: here, and in the rows' processes (they read the variable)."""
+    global SIZES, BATCH
+    os.environ[MODEL_VARIABLE] = name
+    SIZES, BATCH = MODELS[name]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="time spent timing the steps (in all)")
+    parser.add_argument("--wide", action="store_true", help="the wide MLP 784-2048-2048-10, "
+                        "batch 256")
     args = parser.parse_args(argv)
+    if args.wide:
+        select_model("wide")
     from graphc.backends.llvm import threads
 
     nthreads = threads.num_threads()

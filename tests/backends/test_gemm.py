@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm, jit, threads
+from graphc.backends.llvm import gemm, gemm_plan, jit, threads
 
 # (M, N, K); with B not transposed, M <= 128 reads B in place and larger M packs it;
 # (100, 10, 500) and (200, 70, 33) split rows on 2 threads, the others split columns.
@@ -146,3 +146,63 @@ def test_three_threads_split_rows_and_columns():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, GRAPHC_NUM_THREADS="3")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=root, timeout=120)
+
+
+# Plans (gemm_plan.py): the Zen tile; K-blocking with short blocks (many passes, partial sums
+# kept in C); unrolled k loops with a remainder; A prefetch; other register tiles.
+PLANS = [gemm_plan.ZEN, gemm_plan.TilePlan(6, 4, 16, 0, 4), gemm_plan.TilePlan(8, 3, 32, 64, 2),
+         gemm_plan.TilePlan(14, 2, None, 0, 3), gemm_plan.blocked_plan(48 * 1024, share=2)]
+# every odd size (1, 7, 33, 257) in each role; 130 rows pack B (in place up to 128)
+ODD_SIZES = [(1, 1, 1), (7, 33, 257), (33, 257, 7), (257, 7, 33), (257, 257, 33), (33, 1, 257),
+             (1, 257, 33), (7, 7, 7), (130, 257, 257), (13, 70, 0)]
+
+
+@functools.cache
+def compiled_with(plan, ta, tb, bias=False, activation="linear", accumulate=False):
+    module = ir.Module(name="gemm_plan_test")
+    fn = gemm.define_gemm(module, "float32", ta, tb, bias, activation, accumulate, plan)
+    gemm.define_gemm_step(module, fn, "step")
+    return jit.compile_ir(str(module), fn.name)
+
+
+@pytest.mark.parametrize("plan", PLANS, ids=lambda p: p.tag())
+@pytest.mark.parametrize("ta,tb", TRANSPOSES)
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_plans_on_odd_sizes(plan, ta, tb, nthreads):
+    rng = np.random.default_rng(4)
+    module = compiled_with(plan, ta, tb)
+    for M, N, K in ODD_SIZES:
+        A, B, exact = operands(rng, "float32", M, N, K, ta, tb)
+        C = run_gemm(module, A, B, np.full((M, N), np.nan, np.float32), M, N, K,
+                     nthreads=nthreads)
+        assert_close(C, exact, K, np.float32)
+
+
+@pytest.mark.parametrize("plan", PLANS[1:3], ids=lambda p: p.tag())
+@pytest.mark.parametrize("activation,with_bias,accumulate",
+                         [("relu", True, False), ("linear", True, True), ("tanh", False, True),
+                          ("sigmoid", True, False)])
+def test_plans_epilogues_after_passes(plan, activation, with_bias, accumulate):
+    """The epilogue runs once, after the last k pass; accumulating folds the old C in first
+    (a nonlinear activation with accumulate runs all of K in one pass)."""
+    rng = np.random.default_rng(5)
+    module = compiled_with(plan, False, False, with_bias, activation, accumulate)
+    for M, N, K in [(33, 17, 129), (257, 70, 40), (7, 1, 0), (1, 33, 257)]:
+        A, B, exact = operands(rng, "float32", M, N, K, False, False)
+        bias = rng.standard_normal(N).astype(np.float32) if with_bias else None
+        old = rng.standard_normal((M, N)).astype(np.float32)
+        C = run_gemm(module, A, B, old.copy(), M, N, K, bias=bias)
+        expected = reference_epilogue(exact, bias, activation, old if accumulate else None)
+        assert_close(C, expected, K, np.float32)
+
+
+def test_host_plan_keeps_zen_and_blocks_elsewhere(monkeypatch):
+    gemm_plan.host_plan.cache_clear()
+    monkeypatch.setattr(jit, "host_cpu", lambda: ("znver4", "+avx512f"))
+    assert gemm_plan.host_plan() == gemm_plan.ZEN
+    gemm_plan.host_plan.cache_clear()
+    monkeypatch.setattr(jit, "host_cpu", lambda: ("sapphirerapids", "+avx512f"))
+    plan = gemm_plan.host_plan()
+    gemm_plan.host_plan.cache_clear()
+    assert plan.mr * plan.nv + plan.nv + 1 <= 32  # accumulators, B vectors, a broadcast
+    assert gemm_plan.parse_size("48K") == 48 * 1024 and gemm_plan.parse_size("2M") == 2 << 20

@@ -21,19 +21,23 @@ cooperatively and meets the others at `graphc_barrier`. The workspace is in use 
 thread has returned: a caller that reuses it for another kernel puts a barrier in between.
 M, N, K are run-time values; any sizes work (0 included: nothing is written, or act(bias)).
 
-Algorithm (BLIS-style, A is never packed): a micro-kernel keeps an MR x NV = 6 x 4 block of
-<16 x float> (or <8 x double>) accumulators in registers over the whole k loop (LLVM unrolls it
-x4), broadcasting one A element per row per k step into llvm.fma with the NV vectors of B's
-row k. op(B) is read in place for at most DIRECT_MAX_ROWS rows of C (not transposed); otherwise
-it is first packed into panels of 4 vectors (or 1 for the last few columns), zero-padded; B^T is
-packed with in-register VL x VL transposes. Loads of B and stores of C are masked, so the N tail
-costs nothing extra; the M tail runs a 6-row tile that re-reads the last row (and skips its
-stores) while 3-5 rows remain, and 1-row tiles for the last 1-2. Threads split the columns
-(each packs its own panels, no barrier) or, when that balances worse (few columns, e.g. N=10),
-the rows (packing shared, then one barrier; none when B is read in place).
+Algorithm (BLIS-style, A is never packed): a micro-kernel keeps an MR x NV block of <16 x float>
+(or <8 x double>) accumulators in registers over the k loop (gemm_plan.py picks MR x NV, the
+unrolling and the K-blocking per machine: 6 x 4 everywhere so far), broadcasting one A element
+per row per k step into llvm.fma with the NV vectors of B's row k. op(B) is read in place for
+at most DIRECT_MAX_ROWS rows of C (not transposed); otherwise it is first packed into panels of
+NV vectors (or 1 for the last few columns), zero-padded; B^T is packed with in-register VL x VL
+transposes. Whole panels load B and store C unmasked; the panel holding the N tail masks them
+(a masked load cost the k loop ~20% of the peak on Intel). The M tail runs an MR-row tile that
+re-reads the last row (and skips its stores) while 3 or more rows remain, and 1-row tiles for
+the last 1-2. With K-blocking a panel is computed in passes over blocks of k (partial sums kept
+in C). Threads split the columns (each packs its own panels, no barrier) or, when that balances
+worse (few columns, e.g. N=10), the rows (packing shared, then one barrier; none when B is read
+in place).
 
-Modules: gemm_variant.py (a variant's types, vector helpers), gemm_pack.py (packing op(B)),
-gemm_microkernel.py (register block and epilogue), this one (the entry: the threads' split).
+Modules: gemm_variant.py (a variant's types, vector helpers), gemm_plan.py (blocking per
+machine), gemm_pack.py (packing op(B)), gemm_microkernel.py (register block and epilogue),
+this one (the entry: the threads' split).
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
-from graphc.backends.llvm.gemm_microkernel import MR, NV, define_panel
+from graphc.backends.llvm.gemm_microkernel import define_panel
 from graphc.backends.llvm.gemm_pack import define_pack
+from graphc.backends.llvm.gemm_plan import TilePlan, host_plan
 from graphc.backends.llvm.gemm_variant import (
     VECTOR_LANES,
     GemmVariant,
@@ -75,8 +80,10 @@ def gemm_workspace_elems(M: int, N: int, K: int, nthreads: int, dtype: str = "fl
 
 
 def define_gemm(module: ir.Module, dtype: str, transpose_a: bool, transpose_b: bool,
-                bias: bool, activation: str, accumulate: bool) -> ir.Function:
-    """Define the GEMM variant in `module` (or return it if already defined). See module doc."""
+                bias: bool, activation: str, accumulate: bool,
+                plan: TilePlan | None = None) -> ir.Function:
+    """Define the GEMM variant in `module` (or return it if already defined). See module doc.
+    plan: the register tile and blocking (default: gemm_plan.host_plan(), this machine's)."""
     if dtype not in VECTOR_LANES:
         raise ValueError(f"define_gemm: dtype must be 'float32' or 'float64'; received {dtype!r}")
     if activation not in vecmath.ACTIVATIONS:
@@ -87,7 +94,7 @@ def define_gemm(module: ir.Module, dtype: str, transpose_a: bool, transpose_b: b
     if existing is not None:
         return existing
     variant = GemmVariant(module, name, dtype, transpose_a, transpose_b, bias, activation,
-                          accumulate)
+                          accumulate, plan or host_plan())
     return GemmEntry(variant).fn
 
 
@@ -98,7 +105,8 @@ class GemmEntry:
     def __init__(self, g: GemmVariant):
         self.g = g
         self.pack = define_pack(g)
-        self.panels = {nv: define_panel(g, nv) for nv in (1, NV)}
+        self.nv = g.plan.nv
+        self.panels = {nv: define_panel(g, nv) for nv in {1, self.nv}}
         self.barrier = declare(g.module, "graphc_barrier",
                                ir.FunctionType(ir.VoidType(), [I32, I32]))
         self.fn, b = g.function(g.name, ENTRY_TYPES, ENTRY_ARGS)
@@ -109,8 +117,9 @@ class GemmEntry:
 
     def emit_dispatch(self, b):
         M, N, nt, t, nvec = entry_prologue(b, self.a, self.g.vl)
-        rows_per = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), MR)
-        cost_cols = b.mul(b.sdiv(b.add(nvec, b.sub(nt, c64(1))), nt), round_up(b, M, MR))
+        mr = self.g.plan.mr
+        rows_per = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), mr)
+        cost_cols = b.mul(b.sdiv(b.add(nvec, b.sub(nt, c64(1))), nt), round_up(b, M, mr))
         cost_rows = b.mul(nvec, rows_per)
         split_cols = b.icmp_signed("<=", cost_cols, cost_rows)
         for direct in ((True, False) if not self.g.tb else (False,)):
@@ -129,15 +138,15 @@ class GemmEntry:
         """Panel u of a column range starting at vector `first` that holds `full` NV-vector
         panels followed by one-vector panels: (first column vector, is it NV wide)."""
         is_full = b.icmp_signed("<", u, full)
-        offset = b.select(is_full, b.mul(u, c64(NV)), b.add(b.mul(full, c64(NV)),
-                                                              b.sub(u, full)))
+        nv = c64(self.nv)
+        offset = b.select(is_full, b.mul(u, nv), b.add(b.mul(full, nv), b.sub(u, full)))
         return b.add(first, offset), is_full
 
     def emit_split_columns(self, b, t, nt, nvec, direct=False):
         c0 = b.sdiv(b.mul(t, nvec), nt)
         span = b.sub(b.sdiv(b.mul(b.add(t, c64(1)), nvec), nt), c0)
-        full = b.sdiv(span, c64(NV))
-        count = b.add(full, b.srem(span, c64(NV)))
+        full = b.sdiv(span, c64(self.nv))
+        count = b.add(full, b.srem(span, c64(self.nv)))
 
         def panel(b, u):
             p, is_full = self.panel_at(b, c0, u, full)
@@ -146,8 +155,8 @@ class GemmEntry:
         counted_loop(b, c64(0), count, c64(1), panel, "pc")
 
     def emit_split_rows(self, b, t, nt, nvec, rows_per, direct):
-        full = b.sdiv(nvec, c64(NV))
-        count = b.add(full, b.srem(nvec, c64(NV)))
+        full = b.sdiv(nvec, c64(self.nv))
+        count = b.add(full, b.srem(nvec, c64(self.nv)))
         if not direct:
             self.emit_shared_packing(b, t, nt, full, count)
         M = self.a["M"]
@@ -173,7 +182,7 @@ class GemmEntry:
         """Pack and/or compute the panel at column vector p (NV vectors wide, or one);
         `direct` computes from op(B) in place (only without transpose_b)."""
         a = self.a
-        pc = b.select(is_full, c64(NV), c64(1))
+        pc = b.select(is_full, c64(self.nv), c64(1))
         j0 = b.mul(p, c64(self.g.vl))
         ncols = b.sub(a["N"], j0)
         width = b.mul(pc, c64(self.g.vl))
@@ -190,7 +199,7 @@ class GemmEntry:
                 ncols, a["bias"]]
         with b.if_else(is_full) as (wide, narrow):
             with wide:
-                b.call(self.panels[NV], args)
+                b.call(self.panels[self.nv], args)
             with narrow:
                 b.call(self.panels[1], args)
 

@@ -18,6 +18,7 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from graphc.backends.llvm import gemm, jit, mcjit, objects, parallel_compile, threads
+from graphc.backends.llvm.gemm_plan import host_plan
 from graphc.backends.llvm.irutil import VOID
 
 _LOADED: dict = {}  # symbol -> CompiledModule (kept alive: it owns the code)
@@ -47,11 +48,11 @@ def load_variant(variant: tuple) -> str:
     with _LOCK:
         VARIANTS[name] = variant
         if name not in _LOADED:
-            compiled = objects.load(repr(variant), name)
+            compiled = objects.load(object_key(name), name)
             if compiled is None:
                 text = variant_ir(name)
                 compiled = jit.compile_ir(text, name, speed_level=SPEED_LEVEL)
-                objects.remember(repr(variant), text, jit.options_tag(SPEED_LEVEL))
+                objects.remember(object_key(name), text, jit.options_tag(SPEED_LEVEL))
             _register(name, compiled)
     return name
 
@@ -64,7 +65,7 @@ def load_pending() -> None:
         _PENDING.clear()
         missing = []
         for name in names:
-            compiled = objects.load(repr(VARIANTS[name]), name)
+            compiled = objects.load(object_key(name), name)
             if compiled is None:
                 missing.append(name)
             else:
@@ -74,9 +75,14 @@ def load_pending() -> None:
         for group, payload in zip(groups, mcjit.compile_apart(groups, _group_objects,
                                                               "the GEMM library")):
             for name, code in zip(group, parallel_compile.unpack(payload)):
-                objects.store(repr(VARIANTS[name]), code)
+                objects.store(object_key(name), code)
                 threads.ensure_runtime()  # the variants call graphc_barrier
                 _register(name, mcjit.load_object(code, name))
+
+
+def object_key(name: str) -> str:
+    """The variant's disk-cache key: its arguments and the blocking chosen for this machine."""
+    return repr((*VARIANTS[name], host_plan().tag()))
 
 
 def _group_objects(names: list) -> bytes:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from llvmlite import ir
 
+from graphc.backends.llvm.gemm_plan import TilePlan
 from graphc.backends.llvm.irutil import I32, I64, PTR, c64
 
 VECTOR_LANES = {"float32": 16, "float64": 8}
@@ -25,6 +26,7 @@ class GemmVariant:
     bias: bool
     act: str
     acc: bool  # accumulate into C
+    plan: TilePlan  # register tile, K-blocking, prefetch (gemm_plan.py)
     T: ir.Type = field(init=False)  # the element type
     vl: int = field(init=False)  # lanes per vector
     V: ir.VectorType = field(init=False)
@@ -38,6 +40,18 @@ class GemmVariant:
         self.MV = ir.VectorType(ir.IntType(1), self.vl)
         self.align = 4 if self.dtype == "float32" else 8
 
+    @property
+    def k_block(self) -> int | None:
+        """k rows per pass. Passes keep partial sums in C, so `act(op(A) @ op(B)) + old C` with
+        a nonlinear act needs all of K in one pass (the old C is folded in first otherwise)."""
+        return None if self.acc and self.act != "linear" else self.plan.k_block
+
+    @property
+    def unroll(self) -> int:
+        """k steps per trip of the k loop. With A transposed, LLVM turns each unrolled step's
+        rows into addresses of their own and spills them (and B vectors) to the stack: one."""
+        return 1 if self.ta else self.plan.unroll
+
     def gep(self, b, ptr, idx):
         return b.gep(ptr, [idx], source_etype=self.T)
 
@@ -49,8 +63,11 @@ class GemmVariant:
 
     def lane_mask(self, b, first_col, ncols):
         """Lanes (columns first_col + 0..VL-1) that are < ncols."""
-        iota = ir.Constant(ir.VectorType(I64, self.vl), list(range(self.vl)))
-        return b.icmp_signed("<", iota, self.splat(b, b.sub(ncols, first_col)))
+        # one 32-bit compare (two of 64 bits would be merged in a mask register per use)
+        left = b.sub(ncols, first_col)
+        left = b.trunc(b.select(b.icmp_signed("<", left, c64(self.vl)), left, c64(self.vl)), I32)
+        iota = ir.Constant(ir.VectorType(I32, self.vl), list(range(self.vl)))
+        return b.icmp_signed("<", iota, self.splat(b, left))
 
     def masked_load(self, b, ptr, mask):
         fn = declare(self.module, f"llvm.masked.load.v{self.vl}{self.tname()}.p0",
@@ -61,6 +78,17 @@ class GemmVariant:
         fn = declare(self.module, f"llvm.masked.store.v{self.vl}{self.tname()}.p0",
                      ir.FunctionType(ir.VoidType(), [self.V, PTR, I32, self.MV]))
         b.call(fn, [value, ptr, ir.Constant(I32, self.align), mask])
+
+    def load_vector(self, b, ptr, mask):
+        """A vector from ptr: masked, or a plain load when mask is None (all lanes)."""
+        return b.load(ptr, typ=self.V, align=self.align) if mask is None else \
+            self.masked_load(b, ptr, mask)
+
+    def store_vector(self, b, value, ptr, mask):
+        if mask is None:
+            b.store(value, ptr, align=self.align)
+        else:
+            self.masked_store(b, value, ptr, mask)
 
     def tname(self):
         return "f32" if self.dtype == "float32" else "f64"
