@@ -247,6 +247,40 @@ def fork_during_runs_scenario():
             thread.join()
 
 
+def fork_during_llvm_calls_scenario():
+    """Fork while another thread is inside llvmlite (symbol lookups in a loop, each under
+    llvmlite's global lock): a child that inherited that lock held would wait forever, in the
+    pool's fork handler or in its first compile. Each child runs and compiles a function."""
+    import threading
+
+    fn, xs = _fork_model()
+    want = fn(xs)
+    module = compiled_steps()
+    stop = threading.Event()
+
+    def look_up_symbols():
+        while not stop.is_set():
+            module.address("rounds")
+
+    caller = threading.Thread(target=look_up_symbols)
+    caller.start()
+    try:
+        for _ in range(12):
+            got = in_os_fork_child(lambda x: np.concatenate([fn(x), _doubled_max(x)]), xs, 30)
+            np.testing.assert_array_equal(got, np.concatenate([want, 2 * xs.max(axis=0)]))
+    finally:
+        stop.set()
+        caller.join()
+
+
+def _doubled_max(xs):
+    """A function compiled (or loaded from the disk cache) in the caller's process."""
+    import graphc as gc
+
+    y = gc.placeholder((None, xs.shape[1]), name="y")
+    return gc.function([y], gc.max(y * 2.0, axis=0))(xs)
+
+
 def _read_within(fd, pid, seconds):
     """All a forked child writes to `fd`; a child still silent after `seconds` is killed."""
     import select
@@ -282,3 +316,10 @@ def test_children_forked_while_the_pool_runs_start_afresh():
     env = dict(os.environ, GRAPHC_NUM_THREADS="3")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
                    timeout=180)
+
+
+def test_children_forked_during_llvm_calls_do_not_inherit_its_lock():
+    code = "import tests.backends.test_threads as t\nt.fork_during_llvm_calls_scenario()\n"
+    env = dict(os.environ, GRAPHC_NUM_THREADS="2")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
+                   timeout=600)

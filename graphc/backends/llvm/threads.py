@@ -94,56 +94,61 @@ class _Runtime:
         self.module = mcjit.compile_module(RUNTIME_IR, "graphc_runtime")
         for symbol in ("graphc_barrier", "graphc_parallel_run"):
             llvm.add_symbol(symbol, self.module.address(symbol))
+        # Every entry point is looked up now: a fork()ed child restarts its pool without
+        # llvmlite, whose global lock another thread of the parent may have held at the fork.
         self.run = _VOID_PP(self.module.address("graphc_parallel_run"))
         self.adaptive = _VOID_PPP(self.module.address("graphc_adaptive_run"))
+        self.configure = self._native("graphc_pool_configure", None, ctypes.c_int32,
+                                      ctypes.c_int64)
+        self.reset = self._native("graphc_pool_reset", None)
+        self.ready = self._native("graphc_pool_ready", ctypes.c_int32)
+        self.worker_loop = self._native("graphc_pool_worker", None, ctypes.c_int32,
+                                        ctypes.c_int32)
+        self.quit = self._native("graphc_pool_shutdown", None)
         self.spin_cycles = int(_spin_microseconds() * 1e-6 * self._cycles_per_second())
         self.workers: list[threading.Thread] = []
         self.start_workers()
 
-    def _native(self, name: str, *argtypes):
-        return ctypes.CFUNCTYPE(None, *argtypes)(self.module.address(name))
+    def _native(self, name: str, restype, *argtypes):
+        return ctypes.CFUNCTYPE(restype, *argtypes)(self.module.address(name))
 
     def start_workers(self) -> None:
-        self._native("graphc_pool_configure", ctypes.c_int32, ctypes.c_int64)(
-            self.nthreads, self.spin_cycles)
+        self.configure(self.nthreads, self.spin_cycles)
         self.workers = [self._start_worker(tid) for tid in range(1, self.nthreads)]
         self._wait_until_workers_are_native()
 
     def forget_workers(self) -> None:
         """In a fork()ed child: the parent's workers do not exist here. Zero the pool's words
         so that runs go serial (nthreads 1) until start_workers() starts the child's own."""
-        self._native("graphc_pool_reset")()
+        self.reset()
         self.workers = []
 
     def _wait_until_workers_are_native(self) -> None:
         # A just-started thread needs the GIL to reach its ctypes call; until it is in native
         # code the first runs would wait on it.
-        ready = ctypes.CFUNCTYPE(ctypes.c_int32)(self.module.address("graphc_pool_ready"))
         deadline = time.perf_counter() + 10.0
-        while ready() < self.nthreads - 1:
+        while self.ready() < self.nthreads - 1:
             if time.perf_counter() > deadline:
-                raise RuntimeError(f"graphc: only {ready()} of {self.nthreads - 1} worker "
+                raise RuntimeError(f"graphc: only {self.ready()} of {self.nthreads - 1} worker "
                                    f"threads started within 10 s")
             time.sleep(0.0002)
 
     def _cycles_per_second(self) -> float:
-        cycles = ctypes.CFUNCTYPE(ctypes.c_int64)(self.module.address("graphc_pool_cycles"))
+        cycles = self._native("graphc_pool_cycles", ctypes.c_int64)
         t0, c0 = time.perf_counter(), cycles()
         time.sleep(0.002)
         t1, c1 = time.perf_counter(), cycles()
         return (c1 - c0) / (t1 - t0)
 
     def _start_worker(self, tid: int) -> threading.Thread:
-        loop = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32)(
-            self.module.address("graphc_pool_worker"))
         # no run has been posted yet (the runtime is published after its workers start): 0
-        worker = threading.Thread(target=loop, args=(tid, 0), name=f"graphc-worker-{tid}",
-                                  daemon=True)
+        worker = threading.Thread(target=self.worker_loop, args=(tid, 0),
+                                  name=f"graphc-worker-{tid}", daemon=True)
         worker.start()
         return worker
 
     def shutdown(self) -> None:
-        self._native("graphc_pool_shutdown")()
+        self.quit()
         for worker in self.workers:
             worker.join(timeout=2.0)
 
