@@ -32,6 +32,8 @@ the join, threads at the barrier) spins with `pause` for GRAPHC_SPIN_US microsec
 idle process uses no CPU, and a thread descheduled by an oversubscribed machine does not leave
 the others burning their cores. The barrier is a centralized counter barrier with a generation
 number.
+Inside a step, loop kernels claim their blocks from a counter (claims.py), so a descheduled
+thread delays one block of a kernel, not a fixed share of it.
 GRAPHC_NUM_THREADS=1 starts no workers: steps run on the calling thread. A compiled function's
 calls are adaptive (runtime.Executable passes a record per input shapes): the pool or the
 caller alone, whichever has been faster lately, the other tried at growing intervals.
