@@ -27,10 +27,12 @@ How it works: the runtime is a small hand-written LLVM module (pool_ir.py, compi
 mcjit.py, so it is cached on disk). Workers are Python daemon threads, each making one ctypes
 call into the JIT'd worker loop, which never returns until shutdown (ctypes releases the GIL). A
 worker waits for the run counter `gen` to change. Every wait (workers for a run, the caller for
-the join, threads at the barrier) spins with `pause` for GRAPHC_SPIN_US microseconds (default
-300), so back-to-back runs fork/join in about a microsecond, then sleeps in a futex wait: an
-idle process uses no CPU, and a thread descheduled by an oversubscribed machine does not leave
-the others burning their cores. The barrier is a centralized counter barrier with a generation
+the join, threads at the barrier) spins with `pause` for up to GRAPHC_SPIN_US microseconds
+(default 300), so back-to-back runs fork/join in about a microsecond, then sleeps in a futex
+wait: an idle process uses no CPU. The limit adapts (spin_limits()): a wait that had to sleep
+halves it, down to 1/16, one that ended while spinning doubles it, so when a partner thread is
+descheduled (an oversubscribed machine) the others park quickly instead of burning the
+process's share of the CPU. The barrier is a centralized counter barrier with a generation
 number.
 Inside a step, loop kernels claim their blocks from a counter (claims.py), so a descheduled
 thread delays one block of a kernel, not a fixed share of it.
@@ -107,6 +109,7 @@ class _Runtime:
         self.worker_loop = self._native("graphc_pool_worker", None, ctypes.c_int32,
                                         ctypes.c_int32)
         self.quit = self._native("graphc_pool_shutdown", None)
+        self.spin_limit = self._native("graphc_pool_spin_limit", ctypes.c_int64, ctypes.c_int32)
         self.spin_cycles = int(_spin_microseconds() * 1e-6 * self._cycles_per_second())
         self.workers: list[threading.Thread] = []
         self.start_workers()
@@ -214,6 +217,14 @@ def barrier_address() -> int:
     """Address of the native `graphc_barrier`."""
     ensure_runtime()
     return _runtime.module.address("graphc_barrier")
+
+
+def spin_limits() -> dict:
+    """The spin limits in force, in cycles, beside their maximum (GRAPHC_SPIN_US): 'idle' for
+    workers waiting for a run, 'sync' for barrier and join waits (see pool_ir.wait_while_eq)."""
+    ensure_runtime()
+    return {"idle": _runtime.spin_limit(0), "sync": _runtime.spin_limit(1),
+            "most": _runtime.spin_cycles}
 
 
 def num_threads() -> int:
