@@ -1,6 +1,8 @@
-"""Benchmark: graphc on a busy machine. Times the MLP training step (bench_mlp), the MNIST
-convnet training step (bench_conv's conv2d, batch 128) and a 100x500 column sum on a quiet
-machine and with a competing busy process pinned to one core (`taskset -c 1 python -c "while
+"""Benchmark: graphc on a busy machine. Times the MLP training step (bench_mlp), the wide MLP
+784-2048-2048-10 at batch 256 (bench_bf16's float32 step), the MNIST convnet training step
+(bench_conv's conv2d, batch 128), the LSTM(128) step at 50 time steps and batch 64 (bench_rnn),
+a Transformer block's step at batch 8, sequence 64 (bench_transformer) and a 100x500 column sum on
+a quiet machine and with a competing busy process pinned to one core (`taskset -c 1 python -c "while
 1: pass"`, started and stopped by this script), all in one run, each three ways in one process
 with a 2-thread pool, interleaved in short rounds (the best round of each is reported):
 
@@ -8,7 +10,7 @@ with a 2-thread pool, interleaved in short rounds (the best round of each is rep
   2T pool    every call on the pool of 2 threads (graphc before adaptive runs)
   2T         the default: pool or calling thread, whichever has been faster for the step
 
-    python bench/bench_busy.py [--rounds 6] [--seconds 0.3] [--models mlp,convnet,colsum]
+    python bench/bench_busy.py [--rounds 6] [--seconds 0.3] [--models mlp,wide,convnet,...]
 
 The goal (issue 13): with the busy core, 2 threads are never slower than 1 (within 10%).
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ("mlp", "convnet", "colsum")
+MODELS = ("mlp", "wide", "convnet", "lstm", "transformer", "colsum")
 
 
 # ---- the worker: compiles the models once, then times what it is asked -----------------------
@@ -35,22 +37,51 @@ def build_models(names) -> dict:
     """{name: (step, args)} of the models, compiled for the llvm backend."""
     sys.path.insert(0, str(ROOT))
     import graphc as gc
-    from bench import bench_conv, bench_mlp
+    from bench import bench_conv, bench_mlp, bench_rnn
 
     models = {}
     if "mlp" in names:
         inputs, loss, updates = bench_mlp.training_graph()
         models["mlp"] = (gc.function(inputs, loss, updates=updates), bench_mlp.data())
+    if "wide" in names:
+        models["wide"] = wide_mlp()
     if "convnet" in names:
         rng = np.random.default_rng(0)
         step, _ = bench_conv.graphc_step("conv2d", bench_conv.init_weights("conv2d", rng), "llvm")
         x = rng.standard_normal((128, 28, 28, 1)).astype("float32")
         models["convnet"] = (step, (x, rng.integers(0, 10, 128).astype("int64")))
+    if "lstm" in names:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((64, 50, bench_rnn.FEATURES)).astype("float32")
+        models["lstm"] = (bench_rnn.graphc_step("lstm", 50),
+                          (x, rng.integers(0, 10, 64).astype("int64")))
+    if "transformer" in names:
+        models["transformer"] = transformer_block()
     if "colsum" in names:
         x = gc.placeholder((None, 500), name="x")
         column_sum = gc.function([x], gc.sum(x, axis=0))
         models["colsum"] = (column_sum, (np.ones((100, 500), "float32"),))
     return models
+
+
+def wide_mlp() -> tuple:
+    """The float32 training step of 784-2048-2048-10 at batch 256, with its data."""
+    from bench import bench_bf16
+
+    sizes = (784, 2048, 2048, 10)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, sizes[0])).astype("float32")
+    y = np.eye(sizes[-1], dtype="float32")[rng.integers(0, sizes[-1], 256)]
+    return bench_bf16.graphc_training_step(sizes, "float32"), (x, y)
+
+
+def transformer_block() -> tuple:
+    """bench_transformer's training step at batch 8, sequence 64, with its data."""
+    from bench import bench_transformer
+
+    wrapper = bench_transformer.graphc_step(8, 64)
+    (step,) = (cell.cell_contents for cell in wrapper.__closure__)  # the function it wraps
+    return step, bench_transformer.data(8, 64)
 
 
 def best_ms(step, args, seconds: float) -> float:

@@ -9,6 +9,8 @@ import numpy as np
 
 from graphc.backends.llvm import jit, threads
 
+from .thread_runs import result_with_threads
+
 # Each round: every thread writes round*1000+tid into its slot, barrier, then sums all slots
 # into out[round, tid]; a second barrier keeps the next round's writes after everyone's reads.
 STEP_IR = r"""
@@ -247,6 +249,40 @@ def fork_during_runs_scenario():
             thread.join()
 
 
+def fork_during_llvm_calls_scenario():
+    """Fork while another thread is inside llvmlite (symbol lookups in a loop, each under
+    llvmlite's global lock): a child that inherited that lock held would wait forever, in the
+    pool's fork handler or in its first compile. Each child runs and compiles a function."""
+    import threading
+
+    fn, xs = _fork_model()
+    want = fn(xs)
+    module = compiled_steps()
+    stop = threading.Event()
+
+    def look_up_symbols():
+        while not stop.is_set():
+            module.address("rounds")
+
+    caller = threading.Thread(target=look_up_symbols)
+    caller.start()
+    try:
+        for _ in range(12):
+            got = in_os_fork_child(lambda x: np.concatenate([fn(x), _doubled_max(x)]), xs, 30)
+            np.testing.assert_array_equal(got, np.concatenate([want, 2 * xs.max(axis=0)]))
+    finally:
+        stop.set()
+        caller.join()
+
+
+def _doubled_max(xs):
+    """A function compiled (or loaded from the disk cache) in the caller's process."""
+    import graphc as gc
+
+    y = gc.placeholder((None, xs.shape[1]), name="y")
+    return gc.function([y], gc.max(y * 2.0, axis=0))(xs)
+
+
 def _read_within(fd, pid, seconds):
     """All a forked child writes to `fd`; a child still silent after `seconds` is killed."""
     import select
@@ -282,3 +318,43 @@ def test_children_forked_while_the_pool_runs_start_afresh():
     env = dict(os.environ, GRAPHC_NUM_THREADS="3")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
                    timeout=180)
+
+
+def test_children_forked_during_llvm_calls_do_not_inherit_its_lock():
+    code = "import tests.backends.test_threads as t\nt.fork_during_llvm_calls_scenario()\n"
+    env = dict(os.environ, GRAPHC_NUM_THREADS="2")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=_repo_root(),
+                   timeout=600)
+
+
+def spin_limits_after_waits() -> dict:
+    """The workers' spin limit after each of 8 runs spaced by 20 ms sleeps (every wait for a
+    run sleeps), then its highest value over 2000 back-to-back runs (most waits end while
+    spinning), sampled every 50 runs; and the maximum."""
+    import time
+
+    module = jit.compile_ir(COUNT_IR, "count")
+    step, counter = module.address("count"), np.zeros(1, np.int64)
+    threads.parallel_run(step, counter.ctypes.data)
+    spaced = []
+    for _ in range(8):
+        time.sleep(0.02)
+        threads.parallel_run(step, counter.ctypes.data)
+        spaced.append(threads.spin_limits()["idle"])
+    back_to_back = 0
+    for k in range(2000):
+        threads.parallel_run(step, counter.ctypes.data)
+        if k % 50 == 49:
+            back_to_back = max(back_to_back, threads.spin_limits()["idle"])
+    return {"spaced": spaced, "back_to_back": back_to_back, "most": threads.spin_limits()["most"]}
+
+
+def test_waits_that_sleep_shorten_the_spin_and_quick_ones_lengthen_it():
+    limits = result_with_threads("tests.backends.test_threads", "spin_limits_after_waits", 2)
+    floor = limits["most"] >> 4
+    # 20 ms between runs: each wait outlasts its spin, halving the limit down to 1/16
+    assert limits["spaced"][-1] == floor, limits
+    assert all(a >= b for a, b in zip(limits["spaced"], limits["spaced"][1:])), limits
+    # back-to-back runs: waits that end while spinning double it again (a loaded machine
+    # deschedules workers now and then, halving it: the highest sample is checked)
+    assert limits["back_to_back"] >= 4 * floor, limits

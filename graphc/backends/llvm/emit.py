@@ -8,7 +8,8 @@ that every thread of the pool runs (threads.parallel_run): it calls the kernels 
 barrier between phases (schedule.assign_phases) and after the last, then copies the values that
 could not be written in place.
 args[0] is the array of run-time sizes, args[1] the i64 status words (kernel call k writes word
-k + 1 when an index is out of range, and word 0 then gets k + 1), args[2 + k] buffer k.
+k + 1 when an index is out of range, and word 0 then gets k + 1; a loop kernel claims its blocks
+with its word, zero again when it ends: claims.py), args[2 + k] buffer k.
 A profiling build (profile=True) also reads cycle counters around each call into the table at
 args[2 + number of buffers] (profiling.StepClock); a normal build emits exactly what it did
 before profiling existed.
@@ -160,11 +161,11 @@ def emit_step(program, names, profile: bool = False) -> ir.Module:
             b.call(barrier, [tid, nthreads])
         clock.start(k)
         ptrs = [pointer(buf) for buf in call.pointers]
-        if call.plan is not None:
+        own_status = b.gep(status, [c64(k + 1)], source_etype=I64)  # names the call
+        if call.plan is not None:  # the word is the loop kernel's block counter (claims.py)
             extra = [emit_poly(b, p, slots, sizes) for p in call.plan.param_polys()]
-            arg_types = [PTR] * len(ptrs) + [I64] * len(extra)
+            extra, arg_types = extra + [own_status], [PTR] * len(ptrs) + [I64] * len(extra) + [PTR]
         else:
-            own_status = b.gep(status, [c64(k + 1)], source_etype=I64)  # names the call
             extra, arg_types = [slots, own_status], [PTR] * (len(ptrs) + 2)
         kernel = declare(module, name, VOID, arg_types + [I32, I32])
         b.call(kernel, ptrs + extra + [tid, nthreads])

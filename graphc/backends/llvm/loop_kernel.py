@@ -1,12 +1,14 @@
 """Emit a fused 'loop' kernel from its LoopPlan (see loop_plan.py for the pass structure).
 
-The kernel is `void k(ptr bufs..., i64 sizes..., i32 tid, i32 nthreads)`. The first kept axis
-is cut into fixed blocks whose size depends on the sizes only, never on the thread count; each
-thread takes a contiguous run of blocks and calls `k.block(ptr bufs..., i64 sizes..., i64 lo,
-i64 hi)`, which runs all passes over rows [lo, hi) of that axis. Every element is so computed by
-the same code over the same block whatever the number of threads: LLVM may reassociate a
-reduction differently in a vector loop's body and its remainder, and with thread-dependent
-slices an element's place in them (so its rounding) would depend on the thread count. Values
+The kernel is `void k(ptr bufs..., i64 sizes..., ptr claim, i32 tid, i32 nthreads)`. The first
+kept axis is cut into fixed blocks whose size depends on the sizes only, never on the thread
+count; the threads claim blocks one at a time from the counter at `claim` (claims.py: a thread
+descheduled by a busy machine delays one block, not a fixed half) and call `k.block(ptr
+bufs..., i64 sizes..., i64 lo, i64 hi)`, which runs all passes over rows [lo, hi) of that axis.
+Every element is so computed by the same code over the same block whatever the number of
+threads and whichever thread claims it: LLVM may reassociate a reduction differently in a
+vector loop's body and its remainder, and with thread-dependent slices an element's place in
+them (so its rounding) would depend on the thread count. Values
 are computed by the scalar emitters of graphc.backends.llvm.emitters inside the innermost loop;
 loop-invariant parts (scalars, row values) are hoisted by LLVM, and the innermost loop
 vectorizes.
@@ -17,6 +19,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.bf16 import round_to_bfloat16
+from graphc.backends.llvm.claims import claimed_blocks
 from graphc.backends.llvm.emitters import emitter_for
 from graphc.backends.llvm.irutil import (
     I32,
@@ -27,7 +30,6 @@ from graphc.backends.llvm.irutil import (
     const,
     for_range,
     load,
-    split_range,
     store,
 )
 from graphc.backends.llvm.loop_plan import size_poly
@@ -45,7 +47,7 @@ class LoopEmitter:
         self.params = plan.param_polys()
         self.nptr = len(plan.pointers)
         args = [PTR] * self.nptr + [I64] * len(self.params)
-        self.fn = kernel_function(module, name, args + [I32, I32], self.nptr)
+        self.fn = kernel_function(module, name, args + [PTR, I32, I32], self.nptr)
         # all passes over one block, the same code for every block (see the module doc)
         self.block_fn = kernel_function(module, name + ".block", args + [I64, I64], self.nptr)
         self.ptrs = self.block_fn.args[:self.nptr]
@@ -82,12 +84,12 @@ class LoopEmitter:
         return self.fn
 
     def emit_thread_share(self):
-        """The entry: this thread's run of blocks, one k.block call each; without a kept axis
-        to split, thread 0 runs the one block."""
+        """The entry: the blocks this thread claims, one k.block call each; without a kept
+        axis to split, thread 0 runs the one block."""
         b = self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
         self.bind_params(self.fn)
-        tid, nthreads = self.fn.args[-2], self.fn.args[-1]
-        forward = list(self.fn.args[:-2])
+        counter, tid, nthreads = self.fn.args[-3:]
+        forward = list(self.fn.args[:-3])
         axis = self.plan.split_axis
         if axis is None:
             with b.if_then(b.icmp_signed("==", tid, ir.Constant(I32, 0))):
@@ -98,7 +100,6 @@ class LoopEmitter:
         rows = self.block_rows(dims, axis)
         n = dims[axis]
         nblocks = b.sdiv(b.add(n, b.sub(rows, c64(1))), rows)
-        first, last = split_range(b, nblocks, tid, nthreads)
 
         def block(k):
             lo = b.mul(k, rows)
@@ -106,7 +107,7 @@ class LoopEmitter:
             hi = b.select(b.icmp_signed("<", hi, n), hi, n)
             b.call(self.block_fn, forward + [lo, hi])
 
-        for_range(b, first, last, block, name="block")
+        claimed_blocks(b, counter, nblocks, nthreads, block)
         b.ret_void()
 
     def block_rows(self, dims, axis):

@@ -21,9 +21,22 @@ import llvmlite.binding as llvm
 from graphc.backends.llvm import cache, parallel_compile
 
 _LOCK = threading.RLock()  # LLVM's global context is not safe to use from two threads at once
-# No fork() in the middle of a compile: the child would inherit LLVM's state half-changed.
-os.register_at_fork(before=_LOCK.acquire, after_in_parent=_LOCK.release,
-                    after_in_child=_LOCK.release)
+_LLVM_CALLS = llvm.ffi.lib._lock  # llvmlite's own lock around each LLVM call (also lookups)
+
+
+def _before_fork() -> None:
+    # No fork() in the middle of a compile, nor of any LLVM call in another thread: the child
+    # would inherit LLVM's state half-changed, or llvmlite's lock held by no thread, forever.
+    _LOCK.acquire()
+    _LLVM_CALLS.__enter__()
+
+
+def _after_fork() -> None:
+    _LLVM_CALLS.__exit__(None, None, None)
+    _LOCK.release()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
 
 @functools.cache

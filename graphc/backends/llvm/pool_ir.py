@@ -19,6 +19,10 @@ RUNTIME_IR = r"""
 @pool_args = internal global ptr null, align 8
 @pool_nthreads = internal global i32 1, align 8
 @pool_spin_cycles = internal global i64 0, align 8
+; The spin limits in force (cycles), adapted between pool_spin_cycles / 16 and pool_spin_cycles:
+; workers waiting for a run, and threads waiting at a barrier or for the join.
+@spin_idle = internal global i64 0, align 64
+@spin_sync = internal global i64 0, align 64
 @pool_ready = internal global i32 0, align 64
 
 declare i64 @syscall(i64, ...)
@@ -45,15 +49,18 @@ done:
   ret void
 }
 
-; Return once *%addr != %value: spin with `pause` for pool_spin_cycles, then sleep in the
+; Return once *%addr != %value: spin with `pause` for *%limit_slot cycles, then sleep in the
 ; kernel (counted in *%sleepers so that whoever changes *%addr knows to wake us). Sleeper count
 ; and futex word are both seq_cst: either the changer sees the count, or futex_wait sees the
-; new value and returns at once.
-define internal void @wait_while_eq(ptr %addr, i32 %value, ptr %sleepers) {
+; new value and returns at once. A wait that has to sleep halves the limit (down to 1/16 of
+; pool_spin_cycles), one that ends while spinning doubles it: when the partner is descheduled
+; (an oversubscribed machine) spinning only burns this process's share of the CPU.
+define internal void @wait_while_eq(ptr %addr, i32 %value, ptr %sleepers, ptr %limit_slot) {
 entry:
-  %limit = load i64, ptr @pool_spin_cycles
+  %limit = load atomic i64, ptr %limit_slot monotonic, align 8
   br label %round
 round:
+  %slept = phi i1 [ false, %entry ], [ true, %awake ]
   %start = call i64 @llvm.readcyclecounter()
   br label %spin
 spin:
@@ -67,6 +74,8 @@ pause:
   %keep_spinning = icmp ult i64 %elapsed, %limit
   br i1 %keep_spinning, label %spin, label %sleep
 sleep:
+  %halved = lshr i64 %limit, 1
+  call void @set_spin_limit(ptr %limit_slot, i64 %limit, i64 %halved)
   %s0 = atomicrmw add ptr %sleepers, i32 1 seq_cst
   %again = load atomic i32, ptr %addr seq_cst, align 4
   %still = icmp eq i32 %again, %value
@@ -78,12 +87,46 @@ awake:
   %s1 = atomicrmw sub ptr %sleepers, i32 1 seq_cst
   br label %round
 done:
+  br i1 %slept, label %exit, label %grow
+grow:
+  %doubled = shl i64 %limit, 1
+  call void @set_spin_limit(ptr %limit_slot, i64 %limit, i64 %doubled)
+  br label %exit
+exit:
   ret void
+}
+
+; *%slot = %wanted clamped to [pool_spin_cycles / 16, pool_spin_cycles], stored only when it
+; differs from %old (the line stays shared while the limit holds).
+define internal void @set_spin_limit(ptr %slot, i64 %old, i64 %wanted) {
+entry:
+  %most = load i64, ptr @pool_spin_cycles
+  %least = lshr i64 %most, 4
+  %above = call i64 @llvm.umax.i64(i64 %wanted, i64 %least)
+  %new = call i64 @llvm.umin.i64(i64 %above, i64 %most)
+  %same = icmp eq i64 %new, %old
+  br i1 %same, label %exit, label %store
+store:
+  store atomic i64 %new, ptr %slot monotonic, align 8
+  br label %exit
+exit:
+  ret void
+}
+
+; The spin limits in force, in cycles: %which 0 the workers' wait for a run, 1 the barrier and
+; join waits (for tests and diagnostics).
+define i64 @graphc_pool_spin_limit(i32 %which) {
+  %idle = icmp eq i32 %which, 0
+  %slot = select i1 %idle, ptr @spin_idle, ptr @spin_sync
+  %limit = load atomic i64, ptr %slot monotonic, align 8
+  ret i64 %limit
 }
 
 define void @graphc_pool_configure(i32 %n, i64 %spin_cycles) {
   store i32 %n, ptr @pool_nthreads
   store i64 %spin_cycles, ptr @pool_spin_cycles
+  store atomic i64 %spin_cycles, ptr @spin_idle monotonic, align 8
+  store atomic i64 %spin_cycles, ptr @spin_sync monotonic, align 8
   ret void
 }
 
@@ -122,7 +165,7 @@ entry:
   br label %wait
 wait:
   %seen = phi i32 [ %first_gen, %entry ], [ %gen, %work ]
-  call void @wait_while_eq(ptr @pool_gen, i32 %seen, ptr @pool_parked)
+  call void @wait_while_eq(ptr @pool_gen, i32 %seen, ptr @pool_parked, ptr @spin_idle)
   %gen = load atomic i32, ptr @pool_gen acquire, align 4
   %quit = load atomic i32, ptr @pool_quit acquire, align 4
   %stop = icmp ne i32 %quit, 0
@@ -165,7 +208,7 @@ join:
   %all = icmp eq i32 %done, %workers
   br i1 %all, label %release, label %not_yet
 not_yet:
-  call void @wait_while_eq(ptr @pool_done, i32 %done, ptr @join_sleepers)
+  call void @wait_while_eq(ptr @pool_done, i32 %done, ptr @join_sleepers, ptr @spin_sync)
   br label %join
 release:
   store atomic i32 0, ptr @pool_busy release, align 4
@@ -275,7 +318,7 @@ open:
   call void @wake_sleepers(ptr @barrier_gen, ptr @barrier_sleepers)
   br label %exit
 wait:
-  call void @wait_while_eq(ptr @barrier_gen, i32 %gen, ptr @barrier_sleepers)
+  call void @wait_while_eq(ptr @barrier_gen, i32 %gen, ptr @barrier_sleepers, ptr @spin_sync)
   br label %exit
 exit:
   ret void

@@ -27,11 +27,15 @@ How it works: the runtime is a small hand-written LLVM module (pool_ir.py, compi
 mcjit.py, so it is cached on disk). Workers are Python daemon threads, each making one ctypes
 call into the JIT'd worker loop, which never returns until shutdown (ctypes releases the GIL). A
 worker waits for the run counter `gen` to change. Every wait (workers for a run, the caller for
-the join, threads at the barrier) spins with `pause` for GRAPHC_SPIN_US microseconds (default
-300), so back-to-back runs fork/join in about a microsecond, then sleeps in a futex wait: an
-idle process uses no CPU, and a thread descheduled by an oversubscribed machine does not leave
-the others burning their cores. The barrier is a centralized counter barrier with a generation
+the join, threads at the barrier) spins with `pause` for up to GRAPHC_SPIN_US microseconds
+(default 300), so back-to-back runs fork/join in about a microsecond, then sleeps in a futex
+wait: an idle process uses no CPU. The limit adapts (spin_limits()): a wait that had to sleep
+halves it, down to 1/16, one that ended while spinning doubles it, so when a partner thread is
+descheduled (an oversubscribed machine) the others park quickly instead of burning the
+process's share of the CPU. The barrier is a centralized counter barrier with a generation
 number.
+Inside a step, loop kernels claim their blocks from a counter (claims.py), so a descheduled
+thread delays one block of a kernel, not a fixed share of it.
 GRAPHC_NUM_THREADS=1 starts no workers: steps run on the calling thread. A compiled function's
 calls are adaptive (runtime.Executable passes a record per input shapes): the pool or the
 caller alone, whichever has been faster lately, the other tried at growing intervals.
@@ -94,56 +98,62 @@ class _Runtime:
         self.module = mcjit.compile_module(RUNTIME_IR, "graphc_runtime")
         for symbol in ("graphc_barrier", "graphc_parallel_run"):
             llvm.add_symbol(symbol, self.module.address(symbol))
+        # Every entry point is looked up now: a fork()ed child restarts its pool without
+        # llvmlite, whose global lock another thread of the parent may have held at the fork.
         self.run = _VOID_PP(self.module.address("graphc_parallel_run"))
         self.adaptive = _VOID_PPP(self.module.address("graphc_adaptive_run"))
+        self.configure = self._native("graphc_pool_configure", None, ctypes.c_int32,
+                                      ctypes.c_int64)
+        self.reset = self._native("graphc_pool_reset", None)
+        self.ready = self._native("graphc_pool_ready", ctypes.c_int32)
+        self.worker_loop = self._native("graphc_pool_worker", None, ctypes.c_int32,
+                                        ctypes.c_int32)
+        self.quit = self._native("graphc_pool_shutdown", None)
+        self.spin_limit = self._native("graphc_pool_spin_limit", ctypes.c_int64, ctypes.c_int32)
         self.spin_cycles = int(_spin_microseconds() * 1e-6 * self._cycles_per_second())
         self.workers: list[threading.Thread] = []
         self.start_workers()
 
-    def _native(self, name: str, *argtypes):
-        return ctypes.CFUNCTYPE(None, *argtypes)(self.module.address(name))
+    def _native(self, name: str, restype, *argtypes):
+        return ctypes.CFUNCTYPE(restype, *argtypes)(self.module.address(name))
 
     def start_workers(self) -> None:
-        self._native("graphc_pool_configure", ctypes.c_int32, ctypes.c_int64)(
-            self.nthreads, self.spin_cycles)
+        self.configure(self.nthreads, self.spin_cycles)
         self.workers = [self._start_worker(tid) for tid in range(1, self.nthreads)]
         self._wait_until_workers_are_native()
 
     def forget_workers(self) -> None:
         """In a fork()ed child: the parent's workers do not exist here. Zero the pool's words
         so that runs go serial (nthreads 1) until start_workers() starts the child's own."""
-        self._native("graphc_pool_reset")()
+        self.reset()
         self.workers = []
 
     def _wait_until_workers_are_native(self) -> None:
         # A just-started thread needs the GIL to reach its ctypes call; until it is in native
         # code the first runs would wait on it.
-        ready = ctypes.CFUNCTYPE(ctypes.c_int32)(self.module.address("graphc_pool_ready"))
         deadline = time.perf_counter() + 10.0
-        while ready() < self.nthreads - 1:
+        while self.ready() < self.nthreads - 1:
             if time.perf_counter() > deadline:
-                raise RuntimeError(f"graphc: only {ready()} of {self.nthreads - 1} worker "
+                raise RuntimeError(f"graphc: only {self.ready()} of {self.nthreads - 1} worker "
                                    f"threads started within 10 s")
             time.sleep(0.0002)
 
     def _cycles_per_second(self) -> float:
-        cycles = ctypes.CFUNCTYPE(ctypes.c_int64)(self.module.address("graphc_pool_cycles"))
+        cycles = self._native("graphc_pool_cycles", ctypes.c_int64)
         t0, c0 = time.perf_counter(), cycles()
         time.sleep(0.002)
         t1, c1 = time.perf_counter(), cycles()
         return (c1 - c0) / (t1 - t0)
 
     def _start_worker(self, tid: int) -> threading.Thread:
-        loop = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32)(
-            self.module.address("graphc_pool_worker"))
         # no run has been posted yet (the runtime is published after its workers start): 0
-        worker = threading.Thread(target=loop, args=(tid, 0), name=f"graphc-worker-{tid}",
-                                  daemon=True)
+        worker = threading.Thread(target=self.worker_loop, args=(tid, 0),
+                                  name=f"graphc-worker-{tid}", daemon=True)
         worker.start()
         return worker
 
     def shutdown(self) -> None:
-        self._native("graphc_pool_shutdown")()
+        self.quit()
         for worker in self.workers:
             worker.join(timeout=2.0)
 
@@ -207,6 +217,14 @@ def barrier_address() -> int:
     """Address of the native `graphc_barrier`."""
     ensure_runtime()
     return _runtime.module.address("graphc_barrier")
+
+
+def spin_limits() -> dict:
+    """The spin limits in force, in cycles, beside their maximum (GRAPHC_SPIN_US): 'idle' for
+    workers waiting for a run, 'sync' for barrier and join waits (see pool_ir.wait_while_eq)."""
+    ensure_runtime()
+    return {"idle": _runtime.spin_limit(0), "sync": _runtime.spin_limit(1),
+            "most": _runtime.spin_cycles}
 
 
 def num_threads() -> int:
