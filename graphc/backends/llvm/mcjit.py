@@ -7,7 +7,6 @@ and jit.py, above both, links the runtime into modules that call it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import re
@@ -170,10 +169,9 @@ def _compile_parts(parts: list, name: str, speed_level: int) -> bytes:
 
 
 def compile_apart(parts: list, compile_one, name: str) -> list:
-    """[compile_one(part) for part in parts], at once in forked processes (parallel_compile)."""
-    # llvmlite's own lock too: a fork while another thread is inside LLVM (numba, say) would
-    # leave the child's LLVM locked forever
-    with _LOCK, getattr(llvm.ffi.lib, "_lock", contextlib.nullcontext()):
+    """[compile_one(part) for part in parts], at once in forked processes (parallel_compile;
+    _before_fork keeps the children's LLVM unlocked)."""
+    with _LOCK:
         return parallel_compile.compile_parts(parts, compile_one, name)
 
 
