@@ -18,7 +18,8 @@ Each forward op takes P = x @ W + b (batch, time, gates * units), the initial st
 the recurrent kernel U, and returns one tensor (batch, time, k * units) that packs the
 states and the gate activations the backward pass needs (cuDNN's "reserve space"); the
 layers slice h (and c) out of it. Each `*_grad` op takes U^T and the upstream gradient of
-that packed tensor (any slot may carry gradient) and returns, per step, the gradient of the
+that packed tensor (any slot may carry gradient; or of its last step alone, when only that step
+carries any: recurrent_upstream.py) and returns, per step, the gradient of the
 pre-activations followed by the gradient reaching the previous state(s) (GRU: of the input
 and recurrent projections, the recurrent ones contiguous). The VJP then finishes with
 `recurrent_kernel_grad` (dU = sum_t h_{t-1}^T dZ_t, read in place from the packed tensors)
@@ -43,6 +44,7 @@ from graphc.ops import Shaped, call, defop, dims_equal, dims_keep_batch, require
 from graphc.ops.cases import F, case
 from graphc.ops.elementwise import _sigmoid as sigmoid
 from graphc.ops.recurrent_kernel import flops_sequence, recurrent_kernel_grad
+from graphc.ops.recurrent_upstream import ALL, check_upstream, every_step, upstream
 
 # Packed layouts, in units of `units` along the last axis.
 LSTM_SLOTS = ("h", "c", "i", "f", "g", "o")
@@ -102,7 +104,7 @@ def infer_sequence(gates, slots, extra_inputs=0):
 
 def infer_sequence_grad(gates, slots, grad_slots):
     def infer(inputs, **_):
-        inputs = without_mask(inputs, lambda i: i[-2].shape[:2])
+        inputs = without_mask(inputs, lambda i: i[-3].shape[:2])  # Y, before gY and the mask
         *states, UT, Y, gY = inputs
         dtype = require_float(same_dtype(inputs))
         if UT.ndim != 2:
@@ -113,15 +115,9 @@ def infer_sequence_grad(gates, slots, grad_slots):
         if Y.ndim != 3:
             raise ShapeError(f"packed output must be (batch, time, {slots} * units), got {Y.shape}")
         units = check_sequence(Shaped(Y.shape[:2] + (None,)), states, U, gates)
-        if (
-            Y.ndim != 3
-            or gY.ndim != 3
-            or not all(map(dims_equal, gY.shape, Y.shape))
-            or not dims_equal(Y.shape[2], slots * units)
-        ):
-            raise ShapeError(
-                f"packed output {Y.shape} and its gradient {gY.shape} do not fit {units} units"
-            )
+        if not dims_equal(Y.shape[2], slots * units):
+            raise ShapeError(f"packed output {Y.shape} does not fit {units} units")
+        check_upstream(Y, gY)
         return (Y.shape[0], Y.shape[1], grad_slots * units), dtype
 
     return infer
@@ -160,6 +156,7 @@ def impl_rnn(P, h0, U, mask=None, *, activation):
 
 
 def impl_rnn_grad(UT, Y, gY, mask=None, *, activation):
+    gY = every_step(gY, Y)
     units = UT.shape[1]
     out = np.empty(Y.shape[:2] + (2 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(Y[:, 0])
@@ -179,7 +176,7 @@ def infer_rnn(inputs, *, activation):
 
 def vjp_rnn(g, node):
     P, h0, U, *mask = node.inputs
-    G = call("simple_rnn_seq_grad", transposed(U), node, g, *mask,
+    G = call("simple_rnn_seq_grad", transposed(U), node, upstream(g, node), *mask,
              activation=node.attr("activation"))
     dA = last_axis(G, 0, U.shape[0])
     dh0 = step_slice(G, 0, U.shape[0], 2 * U.shape[0])
@@ -205,6 +202,7 @@ def impl_lstm(P, h0, c0, U, mask=None):
 
 
 def impl_lstm_grad(c0, UT, Y, gY, mask=None):
+    gY = every_step(gY, Y)
     units = UT.shape[1]
     out = np.empty(Y.shape[:2] + (6 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(c0)
@@ -235,7 +233,7 @@ def impl_lstm_grad(c0, UT, Y, gY, mask=None):
 def vjp_lstm(g, node):
     P, h0, c0, U, *mask = node.inputs
     u = U.shape[0]
-    G = call("lstm_seq_grad", c0, transposed(U), node, g, *mask)
+    G = call("lstm_seq_grad", c0, transposed(U), node, upstream(g, node), *mask)
     dZ = last_axis(G, 0, 4 * u)
     dh0, dc0 = step_slice(G, 0, 4 * u, 5 * u), step_slice(G, 0, 5 * u, 6 * u)
     return dZ, dh0, dc0, recurrent_kernel_grad(h0, node, G, 4), *[None] * len(mask)
@@ -261,6 +259,7 @@ def impl_gru(P, h0, U, b, mask=None):
 
 
 def impl_gru_grad(h0, UT, Y, gY, mask=None):
+    gY = every_step(gY, Y)
     units = UT.shape[1]
     out = np.empty(Y.shape[:2] + (5 * units,), dtype=Y.dtype)
     dh_next = np.zeros_like(h0)
@@ -282,7 +281,7 @@ def impl_gru_grad(h0, UT, Y, gY, mask=None):
 def vjp_gru(g, node):
     P, h0, U, b, *mask = node.inputs
     u = U.shape[0]
-    G = call("gru_seq_grad", h0, transposed(U), node, g, *mask)
+    G = call("gru_seq_grad", h0, transposed(U), node, upstream(g, node), *mask)
     d_rec = last_axis(G, 0, 3 * u)  # contiguous, so BPTT's dh_prev is one GEMM
     dP = call("concatenate", last_axis(G, 0, 2 * u), last_axis(G, 3 * u, 4 * u), axis=2)
     dh0 = step_slice(G, 0, 4 * u, 5 * u)
@@ -291,9 +290,6 @@ def vjp_gru(g, node):
 
 
 # ---- graph-level pieces of the VJPs ----------------------------------------------------------
-
-ALL = ("slice", None, None, None)
-
 
 def transposed(U):
     """U^T, the BPTT ops' input: a kernel of its own before them, so their threads need not
@@ -336,8 +332,10 @@ defop(
     cases=[
         case(F((3, 3)), F((2, 4, 3)), F((2, 4, 3)), activation="tanh", grad=False),
         case(F((3, 3)), F((2, 4, 3)), F((2, 4, 3)), MASK24, activation="relu", grad=False),
+        case(F((3, 3)), F((2, 4, 3)), F((2, 3)), activation="tanh", grad=False),  # last step
     ],
-    doc="BPTT of simple_rnn_seq: per step [d pre-activation, d h_prev].",
+    doc="BPTT of simple_rnn_seq: per step [d pre-activation, d h_prev] (gradient input: of "
+    "every step, or (batch, units) of the last alone; so for LSTM and GRU).",
 )
 defop(
     "lstm_seq",
@@ -362,6 +360,7 @@ defop(
     cases=[
         case(F((2, 3)), F((12, 3)), F((2, 4, 18)), F((2, 4, 18)), grad=False),
         case(F((2, 2)), F((8, 2)), F((2, 4, 12)), F((2, 4, 12)), MASK24, grad=False),
+        case(F((2, 3)), F((12, 3)), F((2, 4, 18)), F((2, 18)), MASK24, grad=False),
     ],
     doc="BPTT of lstm_seq: per step [dz_i, dz_f, dz_c, dz_o, d h_prev, d c_prev].",
 )
@@ -389,6 +388,7 @@ defop(
     cases=[
         case(F((2, 3)), F((9, 3)), F((2, 4, 15)), F((2, 4, 15)), grad=False),
         case(F((2, 3)), F((9, 3)), F((2, 4, 15)), F((2, 4, 15)), MASK24, grad=False),
+        case(F((2, 3)), F((9, 3)), F((2, 4, 15)), F((2, 15)), grad=False),
     ],
     doc="BPTT of gru_seq: per step [dz, dr, d(h_prev @ U_h + b_h), d pre-activation of hh, "
     "d h_prev].",

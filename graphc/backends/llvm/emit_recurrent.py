@@ -19,6 +19,7 @@ from __future__ import annotations
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import global_buffer
 from graphc.backends.llvm.rnn_cells import DEFINE
+from graphc.backends.llvm.rnn_kernels import LAYOUTS
 from graphc.backends.llvm.rnn_weight_grad import emit_kernel_grad
 
 
@@ -27,8 +28,10 @@ def emit_sequence(kb, body):
     buffers, with a module global as the GEMM workspace."""
     node = body.node
     args = (node.attr("activation"),) if node.op.startswith("simple_rnn") else ()
-    masked = node.inputs[-1].dtype == "bool"  # the optional (batch, time) mask
-    fn = DEFINE[node.op](kb.module, node.dtype, body.units, *args, masked=masked)
+    flags = {"masked": node.inputs[-1].dtype == "bool"}  # the optional (batch, time) mask
+    if node.op.endswith("_grad"):  # its upstream gradient may be of the last step alone
+        flags["last_only"] = node.inputs[LAYOUTS[node.op][0].index("gY")].ndim == 2
+    fn = DEFINE[node.op](kb.module, node.dtype, body.units, *args, **flags)
     ws = global_buffer(kb.b, f"{kb.fn.name}_ws", node.dtype, 1)  # the GEMMs read B in place
     batch, steps = kb.dims(node)[:2]
     kb.b.call(fn, [kb.tid, kb.nthreads, batch, steps, *kb.ins, kb.out, ws])

@@ -20,9 +20,10 @@ from graphc.backends.llvm.rnn_kernels import (
 )
 
 
-def define(module, op, dtype, units, run_block, suffix="", masked=False):
-    """The SPMD function of `op` (once per module): run_block(r) for each block of rows."""
-    fn, r = start(module, op, dtype, units, suffix, masked)
+def define(module, op, dtype, units, run_block, suffix="", **flags):
+    """The SPMD function of `op` (once per module): run_block(r) for each block of rows;
+    flags: masked, last_only (rnn_kernels.start)."""
+    fn, r = start(module, op, dtype, units, suffix, **flags)
     if r is None:
         return fn
     r.row_blocks(lambda: run_block(r))
@@ -86,11 +87,11 @@ def define_simple_rnn(module, dtype, units, act, masked=False):
     return define(module, "simple_rnn_seq", dtype, units, run, f"_{act}", masked=masked)
 
 
-def define_simple_rnn_grad(module, dtype, units, act, masked=False):
+def define_simple_rnn_grad(module, dtype, units, act, masked=False, last_only=False):
     def cell(r, t, n, k):
         at, keep = r.b.add(r.row(1, n, t), k), r.keep(n, t)
         dh_next = r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(2, n, nx), 1, k)))
-        dh = r.v("gY", at) + dh_next
+        dh = r.upstream(1, n, t, 0, k) + dh_next
         da = dh * activation_slope(act, r.v("Y", at))
         r.st(r.hold(keep, da, 0), "G", r.b.add(r.row(2, n, t), k))
         if r.masked:
@@ -99,7 +100,8 @@ def define_simple_rnn_grad(module, dtype, units, act, masked=False):
     def run(r):
         backward_in_time(r, 2, 1, 1, lambda t, n, k: cell(r, t, n, k))
 
-    return define(module, "simple_rnn_seq_grad", dtype, units, run, f"_{act}", masked)
+    return define(module, "simple_rnn_seq_grad", dtype, units, run, f"_{act}", masked=masked,
+                  last_only=last_only)
 
 
 def cell_before(r, t, n, k):
@@ -132,7 +134,7 @@ def lstm_cell(r, t, n, k):
 
 def lstm_grad_cell(r, t, n, k):
     base = r.row(6, n, t)
-    gh, gc, gi, gf, gg, go = (r.v("gY", r.slot(base, s, k)) for s in range(6))
+    gh, gc, gi, gf, gg, go = (r.upstream(6, n, t, s, k) for s in range(6))
     c, i, f, g, o = (r.v("Y", r.slot(base, s, k)) for s in range(1, 6))
     c_prev = cell_before(r, t, n, k)
     dh = gh + r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(6, n, nx), 4, k)))
@@ -160,11 +162,11 @@ def define_lstm(module, dtype, units, masked=False):
     return define(module, "lstm_seq", dtype, units, run, masked=masked)
 
 
-def define_lstm_grad(module, dtype, units, masked=False):
+def define_lstm_grad(module, dtype, units, masked=False, last_only=False):
     def run(r):
         backward_in_time(r, 6, 4, 4, lambda t, n, k: lstm_grad_cell(r, t, n, k))
 
-    return define(module, "lstm_seq_grad", dtype, units, run, masked=masked)
+    return define(module, "lstm_seq_grad", dtype, units, run, masked=masked, last_only=last_only)
 
 
 def gru_cell(r, t, n, k):
@@ -184,7 +186,7 @@ def gru_cell(r, t, n, k):
 
 def gru_grad_cell(r, t, n, k):
     base = r.row(5, n, t)
-    gh, gz, gr, ghh, grh = (r.v("gY", r.slot(base, s, k)) for s in range(5))
+    gh, gz, gr, ghh, grh = (r.upstream(5, n, t, s, k) for s in range(5))
     z, reset, hh, rh = (r.v("Y", r.slot(base, s, k)) for s in range(1, 5))
     h_prev = hidden_before(r, t, 5, n, k)
     dh = gh + r.next_or_zero(t, lambda nx: r.v("G", r.slot(r.row(5, n, nx), 4, k)))
@@ -210,11 +212,11 @@ def define_gru(module, dtype, units, masked=False):
     return define(module, "gru_seq", dtype, units, run, masked=masked)
 
 
-def define_gru_grad(module, dtype, units, masked=False):
+def define_gru_grad(module, dtype, units, masked=False, last_only=False):
     def run(r):
         backward_in_time(r, 5, 3, 4, lambda t, n, k: gru_grad_cell(r, t, n, k), acc=True)
 
-    return define(module, "gru_seq_grad", dtype, units, run, masked=masked)
+    return define(module, "gru_seq_grad", dtype, units, run, masked=masked, last_only=last_only)
 
 
 DEFINE = {

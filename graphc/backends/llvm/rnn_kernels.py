@@ -18,6 +18,9 @@ where the forward GEMM writes its result straight into the packed output (LSTM: 
 gate slots, accumulated onto P; GRU: h_prev @ U + b into slots r, hh, rh, read before they are
 overwritten) and the backward GEMM writes dh_prev (GRU: accumulates onto dh * z).
 
+A BPTT op whose upstream gradient gY is of the last step alone (batch, slots * u: ops/
+recurrent_upstream.py) gets a `_last` variant that reads it at step T-1 and zeros before.
+
 With a mask (the ops' optional last input, bool (batch, time)) the kernel takes one more
 pointer, `mask`, before the output: at a held step the cell's results are replaced by the
 previous states (and zero gates), and the backward GEMM accumulates onto the gradient that
@@ -73,6 +76,7 @@ class Rec:
     first_row: object = None  # the current block of batch rows (i64 values)
     block_rows: object = None
     masked: bool = False  # whether the kernel takes a (batch, time) mask
+    last_only: bool = False  # whether gY is the last step's gradient alone (batch, width * u)
 
     def keep(self, n, t):
         """Whether step t of row n runs (an i1, splatted over the lanes), or None unmasked."""
@@ -85,6 +89,15 @@ class Rec:
         one = self.b.insert_element(ir.Constant(vector, None), flag, ir.Constant(I32, 0))
         return self.b.shuffle_vector(one, ir.Constant(vector, None),
                                      ir.Constant(ir.VectorType(I32, self.lanes), [0] * self.lanes))
+
+    def upstream(self, width, n, t, slot, k):
+        """gY[n, t, slot, k]; with last_only the op got step T-1's rows alone (zeros before),
+        so no (batch, T, width * u) tensor of zeros is written and read."""
+        if not self.last_only:
+            return self.v("gY", self.slot(self.row(width, n, t), slot, k))
+        value = self.ld("gY", self.slot(self.b.mul(n, c64(width * self.u)), slot, k))
+        is_last = self.b.icmp_signed("==", t, self.last_step())
+        return V(self, self.b.select(is_last, value, self.c(0)))
 
     def hold(self, keep, new, old):
         """new where the step runs, else old (numbers are constants); new when unmasked."""
@@ -259,15 +272,15 @@ def activation_slope(name: str, y: V) -> V:
     return V(y.r, y.r.c(1))
 
 
-def start(module, op, dtype, units, suffix="", masked=False):
+def start(module, op, dtype, units, suffix="", masked=False, last_only=False):
     *inputs, output = LAYOUTS[op][0]
     names = (*inputs, *(("mask",) if masked else ()), output, "workspace")
-    suffix += "_masked" if masked else ""
+    suffix += ("_masked" if masked else "") + ("_last" if last_only else "")
     fn, b, a = define_spmd(module, f"graphc_{op}{suffix}_{tag(dtype)}_{units}", names,
                            ("batch", "steps"))
     if b is None:
         return fn, None
-    return fn, Rec(b, a, dtype, a["steps"], units, masked=masked)
+    return fn, Rec(b, a, dtype, a["steps"], units, masked=masked, last_only=last_only)
 
 
 def time_loop(r, forward: bool, step):
