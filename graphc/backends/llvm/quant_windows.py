@@ -24,6 +24,7 @@ from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.conv_kernels import Geometry, Sweep, tag
 from graphc.backends.llvm.gemm_variant import VECTOR_LANES
 from graphc.backends.llvm.irutil import (
+    I1,
     I8,
     I32,
     I64,
@@ -77,6 +78,10 @@ class Windows:
         self.lanes = VECTOR_LANES[dtype]
         self.sweep = Sweep(b, g)
         self.Kp = padded_k(g.K)
+        # no padding: every tap is inside the image (no masking; LLVM cannot prove it)
+        self.unpadded = g.PT == 0 and g.PL == 0 and all(
+            (out - 1) * stride + (k - 1) * dilation < size for out, stride, k, dilation, size in (
+                (g.OH, g.SH, g.KH, g.DH, g.H), (g.OW, g.SW, g.KW, g.DW, g.W)))
 
     def chunks(self) -> list:
         """(vectors, lanes) of a row of C channels: `vectors` whole vectors, then the rest."""
@@ -98,7 +103,8 @@ class Windows:
             for count, lanes in self.chunks():
                 first = self.first_channel(lanes)
                 for_range(b, c64(0), c64(count), lambda j, lanes=lanes, first=first: self.store(
-                    self.quantize(self.load(src, self.channel(first, j, lanes), lanes, inside), s),
+                    self.quantize(self.load(src, self.channel(first, j, lanes), lanes, inside), s,
+                                  clip=mode == "static"),
                     out, self.channel(first, j, lanes)), name="v")
         self.each_tap(tap)
         self.zero_pad(dst)
@@ -138,8 +144,13 @@ class Windows:
 
     def source(self, n, oh, ow, t):
         """(offset of tap t's pixel, or 0 outside the image; inside) of output (n, oh, ow)."""
-        ih, iw, inside = self.sweep.tap_source(oh, ow, t)
+        ih, iw, inside = self.tap_source(oh, ow, t)
         return self.b.select(inside, self.sweep.pixel(n, ih, iw), c64(0)), inside
+
+    def tap_source(self, oh, ow, t):
+        """Sweep.tap_source, `inside` a constant true when there is no padding."""
+        ih, iw, inside = self.sweep.tap_source(oh, ow, t)
+        return ih, iw, ir.Constant(I1, 1) if self.unpadded else inside
 
     def load(self, src, c, lanes, inside):
         """`lanes` channels from x at src + c; zeros outside the image (read, then mask)."""
@@ -148,16 +159,23 @@ class Windows:
         value = b.load(ptr, typ=vty, align=ITEMSIZE[self.dtype])
         return b.select(inside, value, ir.Constant(vty, None))
 
-    def quantize(self, v, s):
-        """Bytes roundeven(clip(v * s)) + 128, the steps of emit_quant.quantize_row."""
+    def quantize(self, v, s, clip=True):
+        """Bytes roundeven(clip(v * s)) + 128, the steps of emit_quant.quantize_row. clip False:
+        s is the window's own 127 / (max |v| + EPSILON), so |v * s| < 127.5 (NaN stays NaN
+        either way) and rounding alone keeps q within +-127."""
         b, vty = self.b, v.type
-        v = b.call(vecmath.intrinsic(b, "roundeven", vty, 1),
-                   [b.fmul(v, self.splat(s, vty))])
-        top, bottom = vecmath.const(vty, float(QMAX)), vecmath.const(vty, float(-QMAX))
-        v = b.select(b.fcmp_ordered(">", v, top), top, v)
-        v = b.select(b.fcmp_ordered("<", v, bottom), bottom, v)
+        v = b.fmul(v, self.splat(s, vty))
+        if clip:
+            top, bottom = vecmath.const(vty, float(QMAX)), vecmath.const(vty, float(-QMAX))
+            # clipping first: the bounds are whole, so the rounded value is the same
+            v = b.select(b.fcmp_ordered(">", v, top), top, v)
+            v = b.select(b.fcmp_ordered("<", v, bottom), bottom, v)
         ity = ir.VectorType(I32, vty.count)
-        byte = b.add(b.fptosi(v, ity), vecmath.const(ity, OFFSET))
+        # lrint rounds to nearest even (the default mode) and converts in one instruction
+        # (vcvtps2dq), where roundeven + fptosi take two
+        lrint = declare(b.module, f"llvm.lrint.v{vty.count}i32.v{vty.count}"
+                        f"{'f32' if vty.element == ir.FloatType() else 'f64'}", ity, [vty])
+        byte = b.add(b.call(lrint, [v]), vecmath.const(ity, OFFSET))
         return b.trunc(byte, ir.VectorType(I8, vty.count))
 
     def store(self, value, out, c) -> None:
@@ -186,7 +204,7 @@ class Windows:
         b, g, zero = self.b, self.g, ir.Constant(self.bits, 0)
 
         def tap(t, best):
-            ih, iw, inside = self.sweep.tap_source(oh, ow, t)
+            ih, iw, inside = self.tap_source(oh, ow, t)
             pixel = b.select(inside, b.add(b.mul(b.add(b.mul(n, c64(g.H)), ih), c64(g.W)), iw),
                              c64(0))
             bits = b.load(b.gep(self.a["maxima"], [pixel], source_etype=self.bits),
