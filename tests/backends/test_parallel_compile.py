@@ -1,6 +1,10 @@
 """A module compiled as parts in forked processes runs as the whole module compiled here does,
 caches as one payload, and reports a part that fails to compile."""
 
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 
@@ -94,7 +98,6 @@ def test_a_part_failing_in_its_process_names_the_module_and_the_error():
 def test_a_part_whose_process_dies_is_an_error_not_a_hang():
     def compile_one(text):
         if text == "die":
-            import os
             os._exit(3)
         return b""
 
@@ -116,3 +119,29 @@ def test_debug_dumps_compile_the_whole_module(monkeypatch, tmp_path, capfd):
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
     compiled = jit.compile_ir(text, "dumped", debug=2, parts=parts)
     assert compiled.optimized_ir is not None and (tmp_path / "dumps" / "dumped.ll").exists()
+
+
+def test_a_part_failing_here_still_waits_for_every_child():
+    def compile_one(text):
+        if text == "bad":
+            raise ValueError("no such instruction")
+        return text.encode()
+
+    for _ in range(3):
+        with pytest.raises(ValueError, match="no such instruction"):
+            compile_parts(["bad", "ok", "ok"], compile_one, "m")
+    time.sleep(0.2)  # children left unwaited would have ended by now
+    try:  # ... and be reaped here
+        leftover, _ = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:  # no child at all
+        leftover = 0
+    assert leftover == 0
+
+
+def test_children_compile_with_sigchld_ignored():
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # as daemons run: no status kept
+    try:
+        assert compile_parts(["a", "b", "c"], lambda t: t.encode() * 3, "m") == \
+            [b"aaa", b"bbb", b"ccc"]
+    finally:
+        signal.signal(signal.SIGCHLD, previous)

@@ -63,55 +63,81 @@ def unpack(payload: bytes) -> list:
 
 
 def compile_parts(parts: list, compile_one, name: str) -> list:
-    """[compile_one(part) for part in parts], the parts after the first in forked children."""
+    """[compile_one(part) for part in parts], the parts after the first in forked children.
+    Every child is waited for and its pipe closed, whatever fails."""
     if not parts:
         return []
-    children = [_fork(part, compile_one) for part in parts[1:]]
-    first = compile_one(parts[0])
-    return [first] + [_collect(child, part, compile_one, name)
-                      for child, part in zip(children, parts[1:])]
-
-
-def _fork(part: str, compile_one):
-    """(pid, read end) of a child compiling `part`, or None when no process can be made."""
+    children = [_Child.fork(part, compile_one) for part in parts[1:]]
     try:
-        read, write = os.pipe()
-        pid = os.fork()
-    except OSError:
-        return None  # out of processes or memory: the part compiles here (same code)
-    if pid == 0:  # the child: compile, send, and leave without running the parent's exit code
-        status = 1
+        first = compile_one(parts[0])
+        return [first] + [compile_one(part) if child is None else child.result(name)
+                          for child, part in zip(children, parts[1:])]
+    finally:
+        for child in children:
+            if child is not None:
+                child.close()
+
+
+class _Child:
+    """A forked process compiling one part; it sends one frame: length, tag (K: object code,
+    E: an error message), data."""
+
+    def __init__(self, pid: int, read: int):
+        self.pid, self.read, self.status = pid, read, None
+
+    @classmethod
+    def fork(cls, part, compile_one):
+        """The child compiling `part`, or None when no process can be made."""
         try:
+            read, write = os.pipe()
+        except OSError:
+            return None  # out of descriptors: the part compiles here (same code)
+        try:
+            pid = os.fork()
+        except OSError:
             os.close(read)
-            _send(write, b"K" + compile_one(part))
-            status = 0
-        except BaseException as err:  # noqa: BLE001 - reported to the parent, not raised here
-            _send(write, b"E" + f"{type(err).__name__}: {err}".encode())
-        finally:
-            os._exit(status)
-    os.close(write)
-    return pid, read
+            os.close(write)
+            return None  # out of processes or memory: the part compiles here (same code)
+        if pid == 0:  # the child: compile, send, and leave without running the parent's exit code
+            status = 1
+            try:
+                os.close(read)
+                _send(write, b"K" + compile_one(part))
+                status = 0
+            except BaseException as err:  # noqa: BLE001 - reported to the parent, not raised
+                _send(write, b"E" + f"{type(err).__name__}: {err}".encode())
+            finally:
+                os._exit(status)
+        os.close(write)
+        return cls(pid, read)
+
+    def result(self, name: str) -> bytes:
+        chunks = []
+        while chunk := os.read(self.read, 1 << 20):
+            chunks.append(chunk)
+        self.close()
+        frame = b"".join(chunks)
+        (length,) = _LENGTH.unpack_from(frame) if len(frame) >= 8 else (-1,)
+        data = frame[8:] if length == len(frame) - 8 else b""  # a cut frame: the child died
+        # status None: SIGCHLD ignored (or another thread reaped it): a whole frame still counts
+        if data[:1] == b"K" and self.status in (0, None):
+            return data[1:]
+        why = data[1:].decode(errors="replace") if data[:1] == b"E" else \
+            f"the compiling process ended with status {self.status}"
+        raise RuntimeError(f"graphc: compiling a part of module {name!r} failed: {why}")
+
+    def close(self) -> None:
+        if self.read is not None:
+            os.close(self.read)
+            self.read = None
+            try:
+                self.status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+            except ChildProcessError:
+                self.status = None
 
 
 def _send(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+    view = memoryview(_LENGTH.pack(len(data)) + data)
     while view:
         view = view[os.write(fd, view):]
     os.close(fd)
-
-
-def _collect(child, part: str, compile_one, name: str) -> bytes:
-    if child is None:
-        return compile_one(part)
-    pid, read = child
-    chunks = []
-    while chunk := os.read(read, 1 << 20):
-        chunks.append(chunk)
-    os.close(read)
-    _, status = os.waitpid(pid, 0)
-    data = b"".join(chunks)
-    if data[:1] == b"K" and os.waitstatus_to_exitcode(status) == 0:
-        return data[1:]
-    why = data[1:].decode(errors="replace") if data[:1] == b"E" else \
-        f"the compiling process ended with status {os.waitstatus_to_exitcode(status)}"
-    raise RuntimeError(f"graphc: compiling a part of module {name!r} failed: {why}")
