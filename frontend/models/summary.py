@@ -11,6 +11,7 @@ import numpy as np
 
 from frontend import activations
 from frontend.layers.core import InputLayer
+from frontend.mixed_precision.autocast import compute_dtype_for
 from frontend.models.functional import record_of
 
 
@@ -166,7 +167,9 @@ def layer_records(model) -> list[dict]:
                 "inbound": inbound,
             }
         )
-        compute = "int8" if layer.quantization_mode else layer.compute_dtype
-        if compute != layer.dtype:  # diagrams frame bfloat16 and int8 layers in its colour
+        # what the layer really computes in: a float32 island of a mixed_bfloat16 model stays
+        # float32 (autocast's rule), so diagrams frame only bfloat16 and int8 work in colour
+        compute = "int8" if layer.quantization_mode else compute_dtype_for(layer)
+        if compute != layer.dtype:
             records[-1]["compute_dtype"] = compute
     return records

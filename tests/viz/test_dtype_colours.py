@@ -92,6 +92,18 @@ def test_layer_diagram_frames_int8_and_bfloat16_layers():
     assert "bfloat16" in re.search(r"dtype_legend \[label=<(.*)>", source).group(1)
 
 
+def test_float32_islands_of_a_mixed_model_are_not_framed_bfloat16():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = models.Sequential([
+            layers.Input((12, 12, 1)),
+            layers.Conv2D(4, 3, dtype="mixed_bfloat16"),  # a 9-value receptive field: float32
+            layers.MaxPooling2D(2, dtype="mixed_bfloat16"),
+            layers.Conv2D(8, 3, dtype="mixed_bfloat16")])  # 36 values: bfloat16
+    computed = [r.get("compute_dtype", r["dtype"]) for r in model.layer_records()]
+    assert computed[-3:] == ["float32", "float32", "bfloat16"]
+
+
 @pytest.mark.needs_dot
 def test_the_viewer_outlines_int8_ops_and_layers(tmp_path):
     model, predict = quantized_mlp()
