@@ -19,6 +19,10 @@ overlap (leading dimension C). gemm.py reads A in place (it never packs A), so
 The last block row ends at ow = OW - 1, so no GEMM reads past the image (the junk rows of a
 block read the next input row). Every GEMM writes at most BLOCK_ROWS rows, so it reads B in
 place: no workspace, no barrier.
+
+One difference from the interpreter, for non-finite inputs only: in the weight gradient the junk
+rows multiply real input values by dy's zeros, so an inf or NaN in x makes NaN (0 * inf) in taps
+where the interpreter's sums stay finite (finite inputs add exact zeros: the same sums).
 """
 
 from __future__ import annotations
