@@ -27,6 +27,9 @@ BFLOAT16_LAYERS = {"Dense", "Conv1D", "Conv2D", "Convolution2D", "Activation", "
 # (its weight gradient took 4x the float32 direct kernel), and float32 fuses its pooling.
 SMALLEST_BF16_RECEPTIVE_FIELD = 16
 FLOATS = ("float32", "float64", "bfloat16")
+# Max pooling is exact in bfloat16: it stays bfloat16 when fed bfloat16 with static sizes and
+# windows that tile (where llvm routes its gradient exactly), else it is a float32 island.
+MAX_POOLING_LAYERS = {"MaxPooling1D", "MaxPooling2D"}
 
 
 def compute_dtype_for(layer, inputs=None) -> str:
@@ -36,6 +39,11 @@ def compute_dtype_for(layer, inputs=None) -> str:
     if layer.dtype != layer.dtype_policy.variable_dtype:
         return layer.dtype
     compute = layer.dtype_policy.compute_dtype
+    if compute == "bfloat16" and type(layer).__name__ in MAX_POOLING_LAYERS:
+        fed = isinstance(inputs, gc.Node) and inputs.dtype == compute
+        fed = fed and None not in inputs.shape[1:]
+        tiles = tuple(layer.strides) == tuple(layer.pool_size) and layer.padding == "valid"
+        return compute if fed and tiles else "float32"
     if compute == "bfloat16" and (type(layer).__name__ not in BFLOAT16_LAYERS
                                   or not bfloat16_convolution(layer, inputs)):
         return "float32"

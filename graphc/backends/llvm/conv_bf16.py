@@ -4,6 +4,7 @@ accumulation, each thread alone on its own blocks (as conv_gemm.ConvBlocks runs 
 
     forward       each thread a range of output pixels, FORWARD_ROWS at a time:
                   im2col (bfloat16 bits, copied) -> y = act(cols @ W + bias), rounded once
+                  (max pooling fused: a pooled row's conv rows into a buffer, then pooled)
     input grad    each thread whole images, as many per pass as a block holds: cols = dy @ W^T
                   in float32, col2im into float32 images of its own, rounded once into dx
     weight grad   each thread a range of dW's rows, <= WGRAD_WIDTH at a time, over all pixels
@@ -23,8 +24,9 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.bf16 import narrow_bits
-from graphc.backends.llvm.conv_gemm import ConvBlocks
+from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
 from graphc.backends.llvm.conv_kernels import Sweep, define_block, define_col2im_block
+from graphc.backends.llvm.conv_pool import PoolWindow, pool_row
 from graphc.backends.llvm.gemm_bf16 import program_gemm, program_workspace_words
 from graphc.backends.llvm.gemm_bf16_kernel import VL
 from graphc.backends.llvm.irutil import F32, I16, I32, I64, PTR, VOID, c64, declare, for_range
@@ -145,34 +147,70 @@ def zero_floats(kb, ptr, count):
     for_range(b, c64(0), count, one, name="zero")
 
 
+class ForwardBlocks:
+    """The forward GEMM of a block of output pixels: im2col (unless pointwise), then
+    y = act(cols @ W + bias) in the GEMM's epilogue, rounded once, into bfloat16 C."""
+
+    def __init__(self, kb, node, bias, activation, rows_at_most=None):
+        x, w = node.inputs
+        self.kb, self.bias = kb, bias
+        self.ck = ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
+        self.rows = block_rows(ck.g.K) if rows_at_most is None else min(
+            rows_at_most, block_rows(ck.g.K))
+        self.buffers = ThreadBuffers(kb)
+        self.gemm = ThreadGemm(self.buffers, (False, False), bias is not None, activation,
+                               "bfloat16", (self.rows, ck.cout, ck.g.K))
+        self.cols = None if ck.pointwise else self.buffers.array(I16, self.rows * ck.g.K)
+        self.im2col = define_im2col_bf16(kb.module, ck.g)
+
+    def __call__(self, first, count, C):
+        """Output pixels first .. first + count into C (rows of cout)."""
+        b, ck, K, cout = self.kb.b, self.ck, c64(self.ck.g.K), c64(self.ck.cout)
+        if ck.pointwise:
+            A = ck.at(self.kb.ins[0], b.mul(first, K))
+        else:
+            b.call(self.im2col, [first, count, c64(0), K, self.kb.ins[0], self.cols])
+            A = self.cols
+        self.gemm(count, cout, K, A, K, self.kb.ins[1], cout, C, cout, self.bias)
+
+
 def emit_conv_bf16(kb, node, bias, activation, pool=None):
     """The forward 'dense' kernel: per block im2col, then the GEMM whose epilogue adds the
-    bias and applies the activation, its bfloat16 result written in place."""
-    if pool is not None:  # passes.fuse_groups fuses max pooling; pooling refuses bfloat16
-        raise NotImplementedError(f"llvm backend: {node.op} on bfloat16 with fused pooling "
-                                  f"(node built at {node.site})")
-    x, w = node.inputs
-    ck = ConvBlocks(kb, node, x.shape, w.shape, w.shape[-1])
-    g, b, cout = ck.g, kb.b, c64(ck.cout)
-    rows = block_rows(g.K)
-    buffers = ThreadBuffers(kb)
-    gemm = ThreadGemm(buffers, (False, False), bias is not None, activation, "bfloat16",
-                      (rows, ck.cout, g.K))
-    cols = None if ck.pointwise else buffers.array(I16, rows * g.K)
-    im2col = define_im2col_bf16(kb.module, g)
+    bias and applies the activation, its bfloat16 result written in place (max pooling
+    fused: emit_conv_bf16_pooled)."""
+    if pool is not None:
+        return emit_conv_bf16_pooled(kb, node, bias, activation, pool)
+    forward = ForwardBlocks(kb, node, bias, activation)
+    g, b, cout = forward.ck.g, kb.b, c64(forward.ck.cout)
     lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(g.OH * g.OW)))
+    forward.ck.blocks(lo, hi, forward.rows,
+                      lambda first, count: forward(first, count,
+                                                   forward.ck.at(kb.out, b.mul(first, cout))))
+    return forward.buffers.finish()
 
-    def block(first, count):
-        if ck.pointwise:
-            A = ck.at(kb.ins[0], b.mul(first, c64(g.K)))
-        else:
-            b.call(im2col, [first, count, c64(0), c64(g.K), kb.ins[0], cols])
-            A = cols
-        gemm(count, cout, c64(g.K), A, c64(g.K), kb.ins[1], cout,
-             ck.at(kb.out, b.mul(first, cout)), cout, bias)
 
-    ck.blocks(lo, hi, rows, block)
-    return buffers.finish()
+def emit_conv_bf16_pooled(kb, node, bias, activation, pool_node):
+    """Max pooling fused (windows that tile the result): each thread its pooled rows, the PH
+    conv rows under one computed into a bfloat16 buffer of its own, then their windows'
+    maxima stored (exact: the max of bfloat16 values is one of them), as conv_pool.py does."""
+    x, w = node.inputs
+    g, b = conv_geometry(node, x.shape, w.shape), kb.b
+    pool = PoolWindow.of(pool_node, g)
+    unit = pool.PH * g.OW  # conv pixels under one pooled row
+    forward = ForwardBlocks(kb, node, bias, activation, rows_at_most=unit)
+    ck = forward.ck
+    image = forward.buffers.array(I16, unit * ck.cout)
+    lo, hi = kb.split(b.mul(kb.dims(node)[0], c64(pool.POH)))
+
+    def pooled_row(r):
+        n, ph = b.sdiv(r, c64(pool.POH)), b.srem(r, c64(pool.POH))
+        start = b.add(b.mul(n, c64(g.OH * g.OW)), b.mul(ph, c64(unit)))
+        ck.blocks(start, b.add(start, c64(unit)), forward.rows, lambda first, count: forward(
+            first, count, elem(b, image, b.mul(b.sub(first, start), c64(ck.cout)))))
+        pool_row(kb, ck, pool, image, r)
+
+    for_range(b, lo, hi, pooled_row, name="prow")
+    return forward.buffers.finish()
 
 
 def emit_conv_input_grad_bf16(kb, node):

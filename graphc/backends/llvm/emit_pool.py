@@ -5,7 +5,11 @@ from __future__ import annotations
 from graphc.backends.llvm.emit_reduce import Reducer
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import c64, const
-from graphc.backends.llvm.pool_grad_vector import emit_max_pool_grad_vector, has_static_geometry
+from graphc.backends.llvm.pool_grad_vector import (
+    check_bfloat16_routing,
+    emit_max_pool_grad_vector,
+    has_static_geometry,
+)
 from graphc.backends.llvm.windows import add_into, geometry_of, zero
 
 
@@ -51,6 +55,8 @@ def emit_pool(kind):
 def emit_max_pool_grad(kb, node):
     """Each thread its own images: dy goes to the first input that holds its window's max
     (over a static geometry: vectorized along the channels, pool_grad_vector.py)."""
+    if node.dtype == "bfloat16":
+        check_bfloat16_routing(node)
     if has_static_geometry(node):
         return emit_max_pool_grad_vector(kb, node)
     x, gy = node.inputs

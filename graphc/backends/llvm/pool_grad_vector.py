@@ -28,12 +28,30 @@ def has_static_geometry(node) -> bool:
     return None not in x.shape[1:] and None not in gy.shape[1:]
 
 
+def windows_tile(g: Geometry) -> bool:
+    """Each input pixel lies in at most one window: it receives at most one gradient."""
+    return (g.SH, g.SW, g.PT, g.PL) == (g.KH, g.KW, 0, 0)
+
+
+def check_bfloat16_routing(node) -> None:
+    """bfloat16 gradients are routed exactly only where no pixel sums two of them (the
+    interpreter sums in float32 and rounds once; a bfloat16 buffer would round each sum)."""
+    if has_static_geometry(node) and windows_tile(pool_grad_geometry(node)):
+        return
+    x, gy = node.inputs
+    raise NotImplementedError(
+        f"llvm backend: {node.op} on bfloat16 needs static spatial sizes and windows that tile "
+        f"the input (strides == pool_size, no top/left padding); received x {x.shape}, "
+        f"dy {gy.shape}, pool_size {node.attr('pool_size')}, strides {node.attr('strides')}, "
+        f"padding {node.attr('padding')}: cast x and dy to float32 for this op")
+
+
 class MaxPoolGrad:
     def __init__(self, kb, node):
         self.kb, self.b, self.g = kb, kb.b, pool_grad_geometry(node)
         self.vec = ChannelVectors(kb.b, node.dtype)
         g = self.g
-        self.tiles = (g.SH, g.SW, g.PT, g.PL) == (g.KH, g.KW, 0, 0)  # each pixel in <= 1 window
+        self.tiles = windows_tile(g)
         # the windows cover every pixel: nothing to zero first
         self.covers = self.tiles and (g.OH * g.KH, g.OW * g.KW) == (g.H, g.W)
 
