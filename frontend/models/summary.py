@@ -169,7 +169,8 @@ def layer_records(model) -> list[dict]:
         )
         # what the layer really computes in: a float32 island of a mixed_bfloat16 model stays
         # float32 (autocast's rule), so diagrams frame only bfloat16 and int8 work in colour
-        compute = "int8" if layer.quantization_mode else compute_dtype_for(layer)
+        fed = recs[0].input_tensors[0].node if recs and recs[0].input_tensors else None
+        compute = "int8" if layer.quantization_mode else compute_dtype_for(layer, fed)
         if compute != layer.dtype:
             records[-1]["compute_dtype"] = compute
     return records

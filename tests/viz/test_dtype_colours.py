@@ -96,12 +96,13 @@ def test_float32_islands_of_a_mixed_model_are_not_framed_bfloat16():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = models.Sequential([
-            layers.Input((12, 12, 1)),
+            layers.Input((14, 14, 1)),
             layers.Conv2D(4, 3, dtype="mixed_bfloat16"),  # a 9-value receptive field: float32
-            layers.MaxPooling2D(2, dtype="mixed_bfloat16"),
-            layers.Conv2D(8, 3, dtype="mixed_bfloat16")])  # 36 values: bfloat16
+            layers.MaxPooling2D(2, dtype="mixed_bfloat16"),  # fed float32
+            layers.Conv2D(8, 3, dtype="mixed_bfloat16"),  # 36 values: bfloat16
+            layers.MaxPooling2D(2, dtype="mixed_bfloat16")])  # fed bfloat16, windows tile
     computed = [r.get("compute_dtype", r["dtype"]) for r in model.layer_records()]
-    assert computed[-3:] == ["float32", "float32", "bfloat16"]
+    assert computed[-4:] == ["float32", "float32", "bfloat16", "bfloat16"]
 
 
 @pytest.mark.needs_dot
