@@ -127,6 +127,27 @@ def test_workspace_size_covers_packed_b_and_a_per_thread():
     assert gemm.gemm_workspace_elems(5, 7, 0, 1) >= 1
 
 
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_b_read_in_place_needs_no_workspace(ta, nthreads):
+    """Up to DIRECT_MAX_ROWS rows (B not transposed) neither B nor A is packed: the conv
+    kernels pass a scratch of 16 elements (conv_gemm.py)."""
+    rng = np.random.default_rng(5)
+    M, N, K = gemm.DIRECT_MAX_ROWS, 33, 257
+    A, B, exact = operands(rng, "float32", M, N, K, ta, False)
+    C = np.zeros((M, N), np.float32)
+    ws = aligned((16,), np.float32)
+    args = (ctypes.c_int64 * 11)(M, N, K, A.ctypes.data, A.shape[1], B.ctypes.data, N,
+                                 C.ctypes.data, N, 0, ws.ctypes.data)
+    step = compiled("float32", ta, False).address("step")
+    if nthreads == 1:
+        call = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)(step)
+        call(ctypes.addressof(args), 0, 1)
+    else:
+        threads.parallel_run(step, ctypes.addressof(args))
+    assert_close(C, exact, K, np.float32)
+
+
 def test_bad_arguments_are_named():
     module = ir.Module()
     with pytest.raises(ValueError, match="float16"):

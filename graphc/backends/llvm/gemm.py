@@ -31,11 +31,12 @@ NV vectors (or 1 for the last few columns), zero-padded; B^T is packed with in-r
 transposes. Whole panels load B and store C unmasked; the panel holding the N tail masks them
 (a masked load cost the k loop ~20% of the peak on Intel). The M tail runs an MR-row tile that
 re-reads the last row (and skips its stores) while 3 or more rows remain, and 1-row tiles for
-the last 1-2. A transposed is first copied by each thread into contiguous MR-row panels (the
-rows it computes), which its MR-row tiles read (one stream, unrolled k loop). With K-blocking
-a panel is computed in passes over blocks of k (partial sums kept in C). Threads split the
-columns (each packs its own panels, no barrier) or, when that balances worse (few columns, e.g.
-N=10), the rows (packing shared, then one barrier; none when B is read in place).
+the last 1-2. A transposed is copied by each thread into contiguous MR-row panels (the rows it
+computes) when op(B) is packed, which its MR-row tiles read (one stream, unrolled k loop); a
+caller that reads B in place (M <= DIRECT_MAX_ROWS, B not transposed) needs no workspace. With
+K-blocking a panel is computed in passes over blocks of k (partial sums kept in C). Threads
+split the columns (each packs its own panels, no barrier) or, when that balances worse (few
+columns, e.g. N=10), the rows (packing shared, then one barrier; none when B is read in place).
 
 Modules: gemm_variant.py (a variant's types, vector helpers), gemm_plan.py (blocking per
 machine), gemm_pack.py (packing op(B)), gemm_microkernel.py (register block and epilogue),
@@ -111,7 +112,8 @@ class GemmEntry:
         if g.plan.mr > MAX_MR:
             raise ValueError(f"define_gemm: plan.mr must be <= {MAX_MR}; received {g.plan.mr}")
         self.nv = g.plan.nv
-        self.panels = {nv: define_panel(g, nv) for nv in {1, self.nv}}
+        self.panels = {(nv, packed): define_panel(g, nv, packed)
+                       for nv in {1, self.nv} for packed in {False, g.pack_a}}
         self.barrier = declare(g.module, "graphc_barrier",
                                ir.FunctionType(ir.VoidType(), [I32, I32]))
         self.fn, b = g.function(g.name, ENTRY_TYPES, ENTRY_ARGS)
@@ -168,12 +170,13 @@ class GemmEntry:
         span = b.sub(b.sdiv(b.mul(b.add(t, c64(1)), nvec), nt), c0)
         full = b.sdiv(span, c64(self.nv))
         count = b.add(full, b.srem(span, c64(self.nv)))
-        self.emit_pack_a(b, c64(0), self.a["M"])
 
         def panel(b, u):
             p, is_full = self.panel_at(b, c0, u, full)
             self.emit_panel(b, p, is_full, pack=not direct, i_start=c64(0), i_end=self.a["M"],
                             direct=direct)
+        if not direct:
+            self.emit_pack_a(b, c64(0), self.a["M"])
         counted_loop(b, c64(0), count, c64(1), panel, "pc")
 
     def emit_split_rows(self, b, t, nt, nvec, rows_per, direct):
@@ -186,7 +189,8 @@ class GemmEntry:
         r0 = b.select(b.icmp_signed("<", r0, M), r0, M)
         r1 = b.add(r0, rows_per)
         r1 = b.select(b.icmp_signed("<", r1, M), r1, M)
-        self.emit_pack_a(b, r0, r1)
+        if not direct:
+            self.emit_pack_a(b, r0, r1)
 
         def compute(b, u):
             p, is_full = self.panel_at(b, c64(0), u, full)
@@ -218,13 +222,14 @@ class GemmEntry:
             b.call(self.pack, [a["B"], a["ldb"], a["K"], j0, ncols, pc, bp])
         if i_start is None:
             return
+        packed_a = self.pack_a is not None and not direct
         args = [a["K"], a["A"], a["lda"], i_start, i_end, bp, b_stride, a["C"], a["ldc"], j0,
-                ncols, a["bias"], self.ap]
+                ncols, a["bias"], self.ap if packed_a else ir.Constant(PTR, None)]
         with b.if_else(is_full) as (wide, narrow):
             with wide:
-                b.call(self.panels[self.nv], args)
+                b.call(self.panels[self.nv, packed_a], args)
             with narrow:
-                b.call(self.panels[1], args)
+                b.call(self.panels[1, packed_a], args)
 
 
 def define_gemm_step(module: ir.Module, gemm: ir.Function, name: str) -> ir.Function:

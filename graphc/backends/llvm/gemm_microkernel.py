@@ -36,20 +36,20 @@ class KPass:
     last: ir.Value | None = None
 
 
-def define_panel(g: GemmVariant, nv: int) -> ir.Function:
+def define_panel(g: GemmVariant, nv: int, packed_a: bool = False) -> ir.Function:
     """panel(K, A, lda, i_start, i_end, Bp, b_stride, C, ldc, j0, ncols, bias, Ap): rows
     i_start..i_end of C's columns j0..j0+ncols (<= nv*VL) from the panel at Bp whose k rows
     are b_stride elements apart (a packed panel, or op(B) itself read in place). With
-    g.pack_a the MR-row tiles read A from Ap, packed by gemm_pack.define_pack_a from i_start
+    packed_a the MR-row tiles read A from Ap, packed by gemm_pack.define_pack_a from i_start
     (the single rows of the tail still read A)."""
-    fn, b = g.function(f"{g.name}_panel{nv}",
+    fn, b = g.function(f"{g.name}_panel{nv}{'_pa' if packed_a else ''}",
                        [I64, PTR, I64, I64, I64, PTR, I64, PTR, I64, I64, I64, PTR, PTR],
                        PANEL_ARGS)
     fn.linkage = "internal"
     args = dict(zip(PANEL_ARGS, fn.args, strict=True))
     K, k_block = args["K"], g.k_block
     if k_block is None:
-        emit_row_tiles(g, b, nv, args, KPass(c64(0), K))
+        emit_row_tiles(g, b, nv, args, KPass(c64(0), K), packed_a)
     else:
         # at least one pass: with K = 0 the epilogue still writes act(bias)
         passes = b.sdiv(b.add(K, c64(k_block - 1)), c64(k_block))
@@ -60,23 +60,24 @@ def define_panel(g: GemmVariant, nv: int) -> ir.Function:
             k1 = b.add(k0, c64(k_block))
             k1 = b.select(b.icmp_signed("<", k1, K), k1, K)
             first = b.icmp_signed("==", p, c64(0))
-            emit_row_tiles(g, b, nv, args, KPass(k0, k1, first, b.icmp_signed(">=", k1, K)))
+            last = b.icmp_signed(">=", k1, K)
+            emit_row_tiles(g, b, nv, args, KPass(k0, k1, first, last), packed_a)
         counted_loop(b, c64(0), passes, c64(1), k_pass, "kp")
     b.ret_void()
     return fn
 
 
-def emit_row_tiles(g, b, nv, args, kp: KPass):
+def emit_row_tiles(g, b, nv, args, kp: KPass, packed_a: bool):
     # MR-row tiles while at least 3 rows remain (the last may re-read rows it does not
     # store), then single rows: batches of 1 or 2 rows do not pay for MR.
     mr = g.plan.mr
     tiled_end = tiled_rows_end(b, mr, args["i_start"], args["i_end"])
     counted_loop(b, args["i_start"], tiled_end, c64(mr),
-                 lambda b, i0: emit_tile(g, b, nv, mr, i0, args, kp), "mi")
+                 lambda b, i0: emit_tile(g, b, nv, mr, i0, args, kp, packed_a), "mi")
     single_start = b.select(b.icmp_signed("<", tiled_end, args["i_end"]), tiled_end,
                             args["i_end"])
     counted_loop(b, single_start, args["i_end"], c64(1),
-                 lambda b, i0: emit_tile(g, b, nv, 1, i0, args, kp), "m1")
+                 lambda b, i0: emit_tile(g, b, nv, 1, i0, args, kp, False), "m1")
 
 
 @dataclass
@@ -89,9 +90,10 @@ class ASource:
     unroll: int
 
 
-def a_source(g, b, mr, i0, a, rows) -> ASource:
-    """A packed (contiguous MR-row panels, g.pack_a) for full tiles, else A itself."""
-    if g.pack_a and mr == g.plan.mr:
+def a_source(g, b, i0, a, rows, packed_a) -> ASource:
+    """Packed A (contiguous MR-row panels at Ap) when packed_a, else A itself."""
+    mr = len(rows)
+    if packed_a:
         panel = b.mul(b.sub(i0, a["i_start"]), a["K"])  # MR * K elements per panel
         return ASource(a["Ap"], [b.add(panel, c64(r)) for r in range(mr)], c64(mr),
                        g.plan.unroll)
@@ -100,13 +102,13 @@ def a_source(g, b, mr, i0, a, rows) -> ASource:
                    a["lda"] if g.ta else c64(1), g.unroll)
 
 
-def emit_tile(g, b, nv, mr, i0, a, kp: KPass):
+def emit_tile(g, b, nv, mr, i0, a, kp: KPass, packed_a: bool):
     last_row = b.sub(a["i_end"], c64(1))
     rows = []
     for r in range(mr):
         row = b.add(i0, c64(r))
         rows.append(b.select(b.icmp_signed("<", row, last_row), row, last_row) if r else row)
-    source = a_source(g, b, mr, i0, a, rows)
+    source = a_source(g, b, i0, a, rows, packed_a)
     c_rows = [g.gep(b, a["C"], b.add(b.mul(row, a["ldc"]), a["j0"])) for row in rows]
     masks = [g.lane_mask(b, c64(v * g.vl), a["ncols"]) for v in range(nv)]
     # whole panels load and store unmasked (masked loads held the k loop at ~78% of peak on

@@ -49,8 +49,9 @@ class GemmVariant:
     @property
     def pack_a(self) -> bool:
         """A is copied into contiguous MR-row panels (gemm_pack.define_pack_a) before the
-        tiles read it: only when transposed, where a tile's MR elements of a k row are
-        contiguous (a cheap copy) and unpacked reads cost unrolling (see `unroll`)."""
+        tiles read it when op(B) is packed too (gemm.py): only when transposed, where a tile's
+        MR elements of a k row are contiguous (a cheap copy) and unpacked reads cost
+        unrolling (see `unroll`)."""
         return self.ta
 
     @property
