@@ -18,7 +18,7 @@ from pathlib import Path
 from graphc.backends.llvm import cache, jit, mcjit, threads
 from graphc.files import atomic_write
 
-PACKAGES = ("graphc/backends/llvm", "graphc/ops", "passes")
+PACKAGES = ("graphc", "graphc/backends/llvm", "graphc/ops", "passes")  # graphc: ir.py
 DIGEST_MEMO = "sources.digest"  # "<stamp of the files> <digest of their contents>"
 
 
