@@ -118,3 +118,9 @@ def test_a_lazy_pipeline_computes_what_an_eager_one_does():
     assert program_cache.fingerprint(lazy.stages["optimized"])[0] == \
         program_cache.fingerprint(eager.stages["optimized"])[0]
     assert {"grad", "optimized"} <= set(lazy.seconds)
+
+
+def test_only_attributes_whose_repr_tells_their_value_make_a_key():
+    assert expanded_cache.plain((1, "same", 2.5, None, (True, -3)))
+    assert not expanded_cache.plain(np.zeros(2000))  # its repr elides the middle
+    assert not expanded_cache.plain((1, np.float32(0.5)))

@@ -17,7 +17,7 @@ import pickle  # the cache is the user's own and holds native code we run anyway
 
 from graphc.backends.llvm import cache, objects, program_cache
 from graphc.ir import Graph, Node
-from graphc.ops.leaves import SharedStorage
+from graphc.ops.leaves import Literal, SharedStorage
 
 FORMAT = 1
 
@@ -28,12 +28,21 @@ def shortcut_key(run, backend_step) -> str | None:
     stages = run.stages
     if list(stages)[:1] != ["raw"] or any(name in stages.graphs for name in list(stages)[1:]):
         return None
+    if not all(plain(value) for n in stages["raw"].nodes() for _, value in n.attrs):
+        return None  # an attribute whose repr may not tell its value: no key from reprs
     steps = [(name, step.__module__, step.__qualname__)
              for name, (step, _) in stages.deferred.items()]
     steps.append(("expanded", backend_step.__module__, backend_step.__qualname__))
     raw_key, _ = program_cache.fingerprint(stages["raw"])
     text = repr((f"graphc-expanded-{FORMAT}", steps, raw_key))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def plain(value) -> bool:
+    """Whether the fingerprint's repr of an attribute value tells the value exactly."""
+    if isinstance(value, tuple):
+        return all(plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str, Literal, SharedStorage))
 
 
 def store(key: str, raw: Graph, expanded: Graph, expanded_key: str) -> None:
