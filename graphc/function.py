@@ -47,7 +47,7 @@ class Function:
             module = get_backend(backend)
         except ValueError as err:
             raise ValueError(f"gc.function: {err} (at {user_site()})") from None
-        self.pipeline = run_pipeline(raw)
+        self.pipeline = run_pipeline(raw, lazy=True)  # the backend may skip the passes
         self.executable = module.compile(self.pipeline)
         self.locks = VariableLocks(n.attr("storage") for n in raw.nodes() if n.op == "shared")
         self.size_one = SizeOnePrograms(raw, module)

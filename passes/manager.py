@@ -3,7 +3,8 @@
 Stages that produce a graph are kept in `run.stages`; a backend's other steps (schedule,
 memory plan, emit, ...) are timed with `run.measure` and appear in `run.seconds` only. A stage
 may be deferred (`run.defer`): it is computed, and timed, the first time it is read, so a
-compile that does not need it (a program-cache hit) does not pay for it.
+compile that does not need it (a program-cache hit) does not pay for it. `run_pipeline(graph,
+lazy=True)` defers every stage, so a backend may find the whole pipeline's result in its cache.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Stages(Mapping):
 
     def __init__(self, graphs=None, seconds=None):
         self.graphs: dict = dict(graphs or {})
-        self.deferred: dict = {}  # name -> (pass, input graph)
+        self.deferred: dict = {}  # name -> (pass, name of the input stage)
         self.seconds = {} if seconds is None else seconds
         self.order: list = list(self.graphs)
 
@@ -38,15 +39,16 @@ class Stages(Mapping):
         self.graphs[name] = graph
         self.order.append(name)
 
-    def defer(self, name: str, step: Pass, source: Graph) -> None:
+    def defer(self, name: str, step: Pass, source: str) -> None:
         self.deferred[name] = (step, source)
         self.order.append(name)
 
     def __getitem__(self, name: str) -> Graph:
         if name in self.deferred:
             step, source = self.deferred[name]
+            graph = self[source]  # computed first when itself deferred
             start = time.perf_counter()
-            self.graphs[name] = step(source)  # a step that raises stays deferred, and raises again
+            self.graphs[name] = step(graph)  # a step that raises stays deferred, and raises again
             self.seconds[name] = time.perf_counter() - start
             del self.deferred[name]
         return self.graphs[name]
@@ -85,7 +87,7 @@ class PipelineRun:
 
     def defer(self, name: str, step: Pass) -> None:
         """Stage `name` is `step` of the last stage, computed when first read."""
-        self.stages.defer(name, step, self.last)
+        self.stages.defer(name, step, self.stages.order[-1])
 
     def measure(self, name: str, step: Callable, *inputs):
         """step(*inputs), its time kept as seconds[name] (a backend step that is no graph)."""
@@ -95,9 +97,14 @@ class PipelineRun:
         return result
 
 
-def run_pipeline(graph: Graph, pipeline=CORE_PIPELINE, run: PipelineRun | None = None):
-    """Run `pipeline` (a sequence of (stage name, pass)) from `graph`, keeping every stage."""
+def run_pipeline(graph: Graph, pipeline=CORE_PIPELINE, run: PipelineRun | None = None,
+                 lazy: bool = False):
+    """Run `pipeline` (a sequence of (stage name, pass)) from `graph`, keeping every stage;
+    lazy=True defers each stage until it (or a later one) is read."""
     run = run or PipelineRun(stages={"raw": graph})
     for name, step in pipeline:
-        run.run(name, step)
+        if lazy:
+            run.defer(name, step)
+        else:
+            run.run(name, step)
     return run

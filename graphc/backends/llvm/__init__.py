@@ -17,7 +17,9 @@ before it, timed on the PipelineRun (run.seconds), the graph stages kept in run.
 output, applying updates in place; its `.kernels` describes each kernel (runtime.KernelInfo).
 A function whose expanded graph has the structure of one compiled before (in any process) is
 loaded from the program cache instead ('cache'); its 'fused' stage is then deferred: computed
-only when read.
+only when read. When the passes before 'expanded' are still deferred (graphc.function defers
+them) and the user's graph was compiled before, the expanded graph itself comes from the disk
+(expanded_cache.py) and those passes never run unless their stages are read.
 
 GRAPHC_DEBUG=1 prints each compile and one line per kernel (ops, LLVM function, its share of
 the compile time); 2 also dumps the optimized LLVM IR of the module (every kernel is one
@@ -30,7 +32,7 @@ import hashlib
 import sys
 import time
 
-from graphc.backends.llvm import jit, parallel_compile, program_cache
+from graphc.backends.llvm import expanded_cache, jit, parallel_compile, program_cache
 from graphc.backends.llvm.bias_grad_fusion import expand_for_llvm
 from graphc.backends.llvm.buffers import plan_memory
 from graphc.backends.llvm.emit import generate, generate_units  # noqa: F401 (generate: API)
@@ -46,11 +48,17 @@ def compile(run, use_cache: bool = True, profile: bool = False):  # noqa: A001 -
     """Compile the last stage of `run` (see the module doc); profile=True makes the profiling
     build (profiling.py), which never goes through the program cache."""
     use_cache = use_cache and not profile
+    shortcut = expanded_cache.shortcut_key(run, expand_for_llvm) if use_cache else None
+    cached = load_shortcut(run, shortcut) if shortcut else None
+    if cached is not None:
+        return cached
     expanded = run.run("expanded", expand_for_llvm)
     key, nodes = program_cache.fingerprint(expanded) if use_cache else (None, None)
     cached = load_cached(run, key, nodes, expanded) if use_cache else None
     if cached is not None:
         run.defer("fused", fuse_kernels)
+        if shortcut:
+            expanded_cache.store(shortcut, run.stages["raw"], expanded, key)
         return cached
     fused = run.run("fused", fuse_kernels)
     schedule = run.measure("schedule", schedule_kernels, fused)
@@ -65,6 +73,8 @@ def compile(run, use_cache: bool = True, profile: bool = False):  # noqa: A001 -
         print_kernels(module, kernels)
     if use_cache:
         program_cache.store(key, nodes, program, kernels, text, compiled.seconds)
+        if shortcut:
+            expanded_cache.store(shortcut, run.stages["raw"], expanded, key)
     executable = ProfiledExecutable if profile else Executable
     return run.measure("load", executable, program, compiled, functions, kernels)
 
@@ -75,6 +85,23 @@ def module_parts(units, text: str) -> list | None:
     if count < 2 or len(text) < parallel_compile.MIN_SPLIT_CHARS:
         return None
     return units.parts(count)
+
+
+def load_shortcut(run, shortcut: str):
+    """The Executable of a hit of both the expanded-graph and the program cache (the passes
+    before 'expanded' stay deferred: computed only when read), or None."""
+    start = time.perf_counter()
+    found = expanded_cache.load(shortcut, run.stages["raw"])
+    if found is None:
+        return None
+    key, nodes, expanded = found
+    executable = load_cached(run, key, nodes, expanded)
+    if executable is None:
+        return None
+    run.seconds["cache"] = time.perf_counter() - start - run.seconds["load"]
+    run.stages.add("expanded", expanded)
+    run.defer("fused", fuse_kernels)
+    return executable
 
 
 def load_cached(run, key, nodes, expanded):

@@ -57,6 +57,32 @@ def load_variant(variant: tuple) -> str:
     return name
 
 
+def cached_objects(variants) -> dict:
+    """{symbol: object code from the disk cache} of the variants not loaded yet, for loading
+    with other code in one engine (`register_loaded`); one not on disk is loaded now."""
+    found = {}
+    for variant in variants:
+        name = gemm.gemm_name(*variant)
+        with _LOCK:
+            VARIANTS[name] = variant
+            if name in _LOADED:
+                continue
+        code = objects.payload(object_key(name))
+        if code is None:
+            load_variant(variant)
+        else:
+            found[name] = code
+    return found
+
+
+def register_loaded(names, compiled) -> None:
+    """The variants `names`, loaded as part of `compiled`, become callable from later code."""
+    with _LOCK:
+        for name in names:
+            if name not in _LOADED:
+                _register(name, compiled)
+
+
 def load_pending() -> None:
     """Make every variant that emitted modules declared callable: from the disk cache, else
     compiled, the missing ones split among the compiling processes."""

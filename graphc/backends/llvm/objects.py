@@ -4,9 +4,10 @@ a GEMM variant or a whole function takes longer to produce than to load).
 
 `remember(key, ir_text)` copies the object that jit.compile_ir cached for `ir_text` to `key`
 (`store(key, payload)` saves object code made elsewhere);
-`load(key, name)` returns that code as a jit.CompiledModule, or None. Keys are hashed with the
-host CPU, its features, the llvmlite/LLVM versions and `source_digest()`: the sources of the
-passes and the backend, so an edited emitter never reuses stale code.
+`load(key, name)` returns that code as a jit.CompiledModule, or None (`payload(key)`: the
+bytes). Keys are hashed with the host CPU, its features, the llvmlite/LLVM versions and
+`source_digest()`: the sources of graphc's core, the passes and the backend, so an edited
+emitter never reuses stale code.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from graphc.backends.llvm import cache, jit, mcjit, threads
 from graphc.files import atomic_write
 
-PACKAGES = ("graphc/backends/llvm", "graphc/ops", "passes")
+PACKAGES = ("graphc", "graphc/backends/llvm", "graphc/ops", "passes")  # graphc: ir.py
 DIGEST_MEMO = "sources.digest"  # "<stamp of the files> <digest of their contents>"
 
 
@@ -77,6 +78,11 @@ def remember(key: str, ir_text: str, options: str = "") -> None:
 def store(key: str, payload: bytes) -> None:
     """Object code saved under `key` (what `load` reads)."""
     cache.store(object_key(key), payload)
+
+
+def payload(key: str) -> bytes | None:
+    """The object code remembered under `key` (not loaded), or None."""
+    return cache.load(object_key(key))
 
 
 def load(key: str, name: str):

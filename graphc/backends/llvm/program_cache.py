@@ -17,8 +17,9 @@ import time
 
 import numpy as np
 
-from graphc.backends.llvm import cache, objects
-from graphc.backends.llvm.gemm_library import VARIANTS, load_variant
+from graphc.backends.llvm import cache, gemm_library, mcjit, objects, parallel_compile, threads
+from graphc.backends.llvm.gemm_library import VARIANTS
+from graphc.backends.llvm.mcjit import CompiledModule
 from graphc.backends.llvm.program import Buffer, Program
 from graphc.backends.llvm.runtime import KernelInfo
 from graphc.ops.leaves import aligned_copy
@@ -78,11 +79,10 @@ def load(key, nodes, graph):
     start = time.perf_counter()
     try:
         d = pickle.loads(payload)
-        for variant in d["gemms"]:
-            load_variant(variant)
-        compiled = objects.load("program " + key, "graphc_fn_cached")
-        if compiled is None:
+        code = objects.payload("program " + key)
+        if code is None:
             return None
+        compiled = load_with_gemms(code, d["gemms"])
         program = rebuild(d, nodes, graph)
     except Exception:  # noqa: BLE001 - a stale or damaged entry is a miss
         return None
@@ -90,6 +90,18 @@ def load(key, nodes, graph):
     kernels = [KernelInfo(name=n, kind=k, ops=tuple(o), function=f, compile_ms=ms)
                for n, k, o, f, ms in d["kernels"]]
     return program, compiled, kernels
+
+
+def load_with_gemms(code: bytes, gemms) -> CompiledModule:
+    """The program's code loaded in one engine with the GEMM variants it calls that are not
+    loaded yet (an engine costs ~1 ms to make: one per variant was most of a warm start)."""
+    variants = gemm_library.cached_objects(gemms)
+    parts = [part for payload in [*variants.values(), code]
+             for part in parallel_compile.unpack(payload)]
+    threads.ensure_runtime()  # the code may call graphc_barrier
+    compiled = mcjit.load_object(parallel_compile.pack(parts), "graphc_fn_cached")
+    gemm_library.register_loaded(variants, compiled)
+    return compiled
 
 
 def rebuild(d, nodes, graph) -> Program:
