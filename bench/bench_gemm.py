@@ -33,8 +33,6 @@ CASES = [
     ("relu(A@B+b) 256x2048x2048 (wide MLP)", 256, 2048, 2048, False, False, True),
     ("A^T@B  2048x256x2048 (wide weight grad)", 2048, 256, 2048, True, False, False),
     ("A@B^T  256x2048x2048 (wide input grad)", 256, 2048, 2048, False, True, False),
-    ("A^T@B  128x4096x512 (RNN weight grad, deep K)", 128, 4096, 512, True, False, False),
-    ("A^T@B  64x8192x256 (RNN weight grad, deeper K)", 64, 8192, 256, True, False, False),
 ]
 
 

@@ -38,8 +38,7 @@ def compiled(dtype, ta, tb, bias=False, activation="linear", accumulate=False):
 
 def run_gemm(module, A, B, C, M, N, K, bias=None, nthreads=None):
     """C = gemm(A, B) through the step wrapper; nthreads=1 runs on this thread only."""
-    ws = aligned(gemm.gemm_workspace_elems(M, N, K, threads.num_threads(), C.dtype.name),
-                 C.dtype)
+    ws = aligned(gemm.gemm_workspace_elems(M, N, K, 2, C.dtype.name), C.dtype)
     keep = (A, B, C, bias, ws)
     args = (ctypes.c_int64 * 11)(M, N, K, A.ctypes.data, A.shape[1], B.ctypes.data, B.shape[1],
                                  C.ctypes.data, C.shape[1], 0 if bias is None else bias.ctypes.data,
@@ -87,7 +86,7 @@ def test_leading_dimensions_and_views():
     C_big = np.zeros((M, N + 5), np.float32)
     module = compiled("float32", False, False)
     A, B = A_big[:, :K], B_big[:, :N]
-    ws = aligned(gemm.gemm_workspace_elems(M, N, K, threads.num_threads()), np.float32)
+    ws = aligned(gemm.gemm_workspace_elems(M, N, K, 2), np.float32)
     args = (ctypes.c_int64 * 11)(M, N, K, A_big.ctypes.data, K + 7, B_big.ctypes.data, N + 3,
                                  C_big.ctypes.data, N + 5, 0, ws.ctypes.data)
     threads.parallel_run(module.address("step"), ctypes.addressof(args))
@@ -119,33 +118,10 @@ def test_epilogues(dtype, activation, with_bias, accumulate):
         assert_close(C, expected, K, dtype)
 
 
-def test_workspace_size_covers_packed_b_and_a_per_thread():
-    # op(B) packed (784 x 512), then per thread A's rows rounded up to a tile (<= 16 rows)
-    assert gemm.gemm_workspace_elems(100, 500, 784, 2) == 784 * 512 + 2 * (115 * 784 + 16)
-    assert gemm.gemm_workspace_elems(100, 500, 784, 2, "float64") == \
-        784 * 504 + 2 * (115 * 784 + 8)
+def test_workspace_size_covers_packed_b():
+    assert gemm.gemm_workspace_elems(100, 500, 784, 2) == 784 * 512
+    assert gemm.gemm_workspace_elems(100, 500, 784, 2, "float64") == 784 * 504
     assert gemm.gemm_workspace_elems(5, 7, 0, 1) >= 1
-
-
-@pytest.mark.parametrize("ta", [False, True])
-@pytest.mark.parametrize("nthreads", [1, 2])
-def test_b_read_in_place_needs_no_workspace(ta, nthreads):
-    """Up to DIRECT_MAX_ROWS rows (B not transposed) neither B nor A is packed: the conv
-    kernels pass a scratch of 16 elements (conv_gemm.py)."""
-    rng = np.random.default_rng(5)
-    M, N, K = gemm.DIRECT_MAX_ROWS, 33, 257
-    A, B, exact = operands(rng, "float32", M, N, K, ta, False)
-    C = np.zeros((M, N), np.float32)
-    ws = aligned((16,), np.float32)
-    args = (ctypes.c_int64 * 11)(M, N, K, A.ctypes.data, A.shape[1], B.ctypes.data, N,
-                                 C.ctypes.data, N, 0, ws.ctypes.data)
-    step = compiled("float32", ta, False).address("step")
-    if nthreads == 1:
-        call = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32)(step)
-        call(ctypes.addressof(args), 0, 1)
-    else:
-        threads.parallel_run(step, ctypes.addressof(args))
-    assert_close(C, exact, K, np.float32)
 
 
 def test_bad_arguments_are_named():
@@ -163,11 +139,10 @@ def test_three_threads_split_rows_and_columns():
         "from tests.backends import test_gemm as t\n"
         "rng = np.random.default_rng(3)\n"
         "for (M, N, K) in [(100, 10, 50), (31, 300, 20), (7, 13, 5)]:\n"
-        "    for ta, tb in [(False, True), (True, False)]:\n"
-        "        A, B, exact = t.operands(rng, 'float32', M, N, K, ta, tb)\n"
-        "        C = t.run_gemm(t.compiled('float32', ta, tb), A, B,\n"
-        "                       np.zeros((M, N), np.float32), M, N, K)\n"
-        "        t.assert_close(C, exact, K, np.float32)\n")
+        "    A, B, exact = t.operands(rng, 'float32', M, N, K, False, True)\n"
+        "    C = t.run_gemm(t.compiled('float32', False, True), A, B,\n"
+        "                   np.zeros((M, N), np.float32), M, N, K)\n"
+        "    t.assert_close(C, exact, K, np.float32)\n")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, GRAPHC_NUM_THREADS="3")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=root, timeout=120)

@@ -10,8 +10,7 @@ Public API:
       op(B) = B^T when transpose_b (B stored N x K). `bias` is ignored (may be null) without the
       bias flag. activation: 'linear', 'relu', 'sigmoid', 'tanh'. dtype 'float32' | 'float64'.
   gemm_workspace_elems(M, N, K, nthreads, dtype='float32') -> int   elements of T for
-      `workspace` (64-byte aligned): all of op(B) packed (K * ceil(N / VL) * VL), then one
-      packed copy of A per thread (gemm_pack.packed_a_elems; used when A is transposed)
+      `workspace` (64-byte aligned; K * ceil(N / VL) * VL: independent of M and nthreads)
   gemm_name(...) -> str                              the symbol define_gemm uses
   define_gemm_step(module, gemm, name) -> ir.Function   a step function that calls one GEMM with
       arguments read from an i8** array (for tests and benchmarks via threads.parallel_run)
@@ -22,7 +21,7 @@ cooperatively and meets the others at `graphc_barrier`. The workspace is in use 
 thread has returned: a caller that reuses it for another kernel puts a barrier in between.
 M, N, K are run-time values; any sizes work (0 included: nothing is written, or act(bias)).
 
-Algorithm (BLIS-style): a micro-kernel keeps an MR x NV block of <16 x float>
+Algorithm (BLIS-style, A is never packed): a micro-kernel keeps an MR x NV block of <16 x float>
 (or <8 x double>) accumulators in registers over the k loop (gemm_plan.py picks MR x NV, the
 unrolling and the K-blocking per machine: 6 x 4 everywhere so far), broadcasting one A element
 per row per k step into llvm.fma with the NV vectors of B's row k. op(B) is read in place for
@@ -31,12 +30,10 @@ NV vectors (or 1 for the last few columns), zero-padded; B^T is packed with in-r
 transposes. Whole panels load B and store C unmasked; the panel holding the N tail masks them
 (a masked load cost the k loop ~20% of the peak on Intel). The M tail runs an MR-row tile that
 re-reads the last row (and skips its stores) while 3 or more rows remain, and 1-row tiles for
-the last 1-2. A transposed is copied by each thread into contiguous MR-row panels (the rows it
-computes) when op(B) is packed, which its MR-row tiles read (one stream, unrolled k loop); a
-caller that reads B in place (M <= DIRECT_MAX_ROWS, B not transposed) needs no workspace. With
-K-blocking a panel is computed in passes over blocks of k (partial sums kept in C). Threads
-split the columns (each packs its own panels, no barrier) or, when that balances worse (few
-columns, e.g. N=10), the rows (packing shared, then one barrier; none when B is read in place).
+the last 1-2. With K-blocking a panel is computed in passes over blocks of k (partial sums kept
+in C). Threads split the columns (each packs its own panels, no barrier) or, when that balances
+worse (few columns, e.g. N=10), the rows (packing shared, then one barrier; none when B is read
+in place).
 
 Modules: gemm_variant.py (a variant's types, vector helpers), gemm_plan.py (blocking per
 machine), gemm_pack.py (packing op(B)), gemm_microkernel.py (register block and epilogue),
@@ -49,7 +46,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.gemm_microkernel import define_panel
-from graphc.backends.llvm.gemm_pack import MAX_MR, define_pack, define_pack_a, packed_a_elems
+from graphc.backends.llvm.gemm_pack import define_pack
 from graphc.backends.llvm.gemm_plan import TilePlan, host_plan
 from graphc.backends.llvm.gemm_variant import (
     VECTOR_LANES,
@@ -77,9 +74,9 @@ def gemm_name(dtype, transpose_a, transpose_b, bias, activation, accumulate) -> 
 
 def gemm_workspace_elems(M: int, N: int, K: int, nthreads: int, dtype: str = "float32") -> int:
     """Elements of T the caller allocates (64-byte aligned) for `workspace`: all of op(B), packed
-    into vectors, then a packed A for each of `nthreads` threads (the most it may call with)."""
+    into vectors. M and nthreads do not change it (kept in the signature for callers)."""
     vl = VECTOR_LANES[dtype]
-    return max(1, K * ((N + vl - 1) // vl) * vl) + max(1, nthreads) * packed_a_elems(M, K, vl)
+    return max(1, K * ((N + vl - 1) // vl) * vl)
 
 
 def define_gemm(module: ir.Module, dtype: str, transpose_a: bool, transpose_b: bool,
@@ -108,12 +105,8 @@ class GemmEntry:
     def __init__(self, g: GemmVariant):
         self.g = g
         self.pack = define_pack(g)
-        self.pack_a = define_pack_a(g) if g.pack_a else None
-        if g.plan.mr > MAX_MR:
-            raise ValueError(f"define_gemm: plan.mr must be <= {MAX_MR}; received {g.plan.mr}")
         self.nv = g.plan.nv
-        self.panels = {(nv, packed): define_panel(g, nv, packed)
-                       for nv in {1, self.nv} for packed in {False, g.pack_a}}
+        self.panels = {nv: define_panel(g, nv) for nv in {1, self.nv}}
         self.barrier = declare(g.module, "graphc_barrier",
                                ir.FunctionType(ir.VoidType(), [I32, I32]))
         self.fn, b = g.function(g.name, ENTRY_TYPES, ENTRY_ARGS)
@@ -124,7 +117,6 @@ class GemmEntry:
 
     def emit_dispatch(self, b):
         M, N, nt, t, nvec = entry_prologue(b, self.a, self.g.vl)
-        self.ap = self.packed_a_area(b, t, nvec)
         mr = self.g.plan.mr
         rows_per = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), mr)
         cost_cols = b.mul(b.sdiv(b.add(nvec, b.sub(nt, c64(1))), nt), round_up(b, M, mr))
@@ -141,21 +133,6 @@ class GemmEntry:
                         self.emit_split_rows(b, t, nt, nvec, rows_per, direct)
                 b.ret_void()
         b.ret_void()
-
-    def packed_a_area(self, b, t, nvec):
-        """This thread's packed A in the workspace, past op(B)'s panels (packed_a_elems)."""
-        if self.pack_a is None:
-            return ir.Constant(PTR, None)
-        a, vl = self.a, self.g.vl
-        per_thread = b.add(b.mul(b.add(a["M"], c64(MAX_MR - 1)), a["K"]), c64(vl))
-        per_thread = round_up(b, per_thread, vl)
-        start = b.add(b.mul(a["K"], b.mul(nvec, c64(vl))), b.mul(t, per_thread))
-        return self.g.gep(b, a["workspace"], start)
-
-    def emit_pack_a(self, b, i_start, i_end):
-        if self.pack_a is not None:
-            a = self.a
-            b.call(self.pack_a, [a["A"], a["lda"], a["K"], i_start, i_end, self.ap])
 
     def panel_at(self, b, first, u, full):
         """Panel u of a column range starting at vector `first` that holds `full` NV-vector
@@ -175,8 +152,6 @@ class GemmEntry:
             p, is_full = self.panel_at(b, c0, u, full)
             self.emit_panel(b, p, is_full, pack=not direct, i_start=c64(0), i_end=self.a["M"],
                             direct=direct)
-        if not direct:
-            self.emit_pack_a(b, c64(0), self.a["M"])
         counted_loop(b, c64(0), count, c64(1), panel, "pc")
 
     def emit_split_rows(self, b, t, nt, nvec, rows_per, direct):
@@ -189,8 +164,6 @@ class GemmEntry:
         r0 = b.select(b.icmp_signed("<", r0, M), r0, M)
         r1 = b.add(r0, rows_per)
         r1 = b.select(b.icmp_signed("<", r1, M), r1, M)
-        if not direct:
-            self.emit_pack_a(b, r0, r1)
 
         def compute(b, u):
             p, is_full = self.panel_at(b, c64(0), u, full)
@@ -222,14 +195,13 @@ class GemmEntry:
             b.call(self.pack, [a["B"], a["ldb"], a["K"], j0, ncols, pc, bp])
         if i_start is None:
             return
-        packed_a = self.pack_a is not None and not direct
         args = [a["K"], a["A"], a["lda"], i_start, i_end, bp, b_stride, a["C"], a["ldc"], j0,
-                ncols, a["bias"], self.ap if packed_a else ir.Constant(PTR, None)]
+                ncols, a["bias"]]
         with b.if_else(is_full) as (wide, narrow):
             with wide:
-                b.call(self.panels[self.nv, packed_a], args)
+                b.call(self.panels[self.nv], args)
             with narrow:
-                b.call(self.panels[1, packed_a], args)
+                b.call(self.panels[1], args)
 
 
 def define_gemm_step(module: ir.Module, gemm: ir.Function, name: str) -> ir.Function:

@@ -12,17 +12,12 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
-from graphc.backends.llvm.gemm_variant import (
-    GemmVariant,
-    counted_loop,
-    declare,
-    tiled_rows_end,
-)
+from graphc.backends.llvm.gemm_variant import GemmVariant, counted_loop, declare, round_up
 from graphc.backends.llvm.irutil import I32, I64, PTR, c64
 
 MR, NV = 6, 4  # the default register tile (gemm_plan.TilePlan); the int8/bf16 GEMMs use it too
 PANEL_ARGS = ["K", "A", "lda", "i_start", "i_end", "Bp", "b_stride", "C", "ldc", "j0", "ncols",
-              "bias", "Ap"]
+              "bias"]
 
 
 @dataclass
@@ -36,20 +31,17 @@ class KPass:
     last: ir.Value | None = None
 
 
-def define_panel(g: GemmVariant, nv: int, packed_a: bool = False) -> ir.Function:
-    """panel(K, A, lda, i_start, i_end, Bp, b_stride, C, ldc, j0, ncols, bias, Ap): rows
+def define_panel(g: GemmVariant, nv: int) -> ir.Function:
+    """panel(K, A, lda, i_start, i_end, Bp, b_stride, C, ldc, j0, ncols, bias): rows
     i_start..i_end of C's columns j0..j0+ncols (<= nv*VL) from the panel at Bp whose k rows
-    are b_stride elements apart (a packed panel, or op(B) itself read in place). With
-    packed_a the MR-row tiles read A from Ap, packed by gemm_pack.define_pack_a from i_start
-    (the single rows of the tail still read A)."""
-    fn, b = g.function(f"{g.name}_panel{nv}{'_pa' if packed_a else ''}",
-                       [I64, PTR, I64, I64, I64, PTR, I64, PTR, I64, I64, I64, PTR, PTR],
-                       PANEL_ARGS)
+    are b_stride elements apart (a packed panel, or op(B) itself read in place)."""
+    fn, b = g.function(f"{g.name}_panel{nv}",
+                       [I64, PTR, I64, I64, I64, PTR, I64, PTR, I64, I64, I64, PTR], PANEL_ARGS)
     fn.linkage = "internal"
     args = dict(zip(PANEL_ARGS, fn.args, strict=True))
     K, k_block = args["K"], g.k_block
     if k_block is None:
-        emit_row_tiles(g, b, nv, args, KPass(c64(0), K), packed_a)
+        emit_row_tiles(g, b, nv, args, KPass(c64(0), K))
     else:
         # at least one pass: with K = 0 the epilogue still writes act(bias)
         passes = b.sdiv(b.add(K, c64(k_block - 1)), c64(k_block))
@@ -60,55 +52,36 @@ def define_panel(g: GemmVariant, nv: int, packed_a: bool = False) -> ir.Function
             k1 = b.add(k0, c64(k_block))
             k1 = b.select(b.icmp_signed("<", k1, K), k1, K)
             first = b.icmp_signed("==", p, c64(0))
-            last = b.icmp_signed(">=", k1, K)
-            emit_row_tiles(g, b, nv, args, KPass(k0, k1, first, last), packed_a)
+            emit_row_tiles(g, b, nv, args, KPass(k0, k1, first, b.icmp_signed(">=", k1, K)))
         counted_loop(b, c64(0), passes, c64(1), k_pass, "kp")
     b.ret_void()
     return fn
 
 
-def emit_row_tiles(g, b, nv, args, kp: KPass, packed_a: bool):
+def emit_row_tiles(g, b, nv, args, kp: KPass):
     # MR-row tiles while at least 3 rows remain (the last may re-read rows it does not
     # store), then single rows: batches of 1 or 2 rows do not pay for MR.
     mr = g.plan.mr
-    tiled_end = tiled_rows_end(b, mr, args["i_start"], args["i_end"])
+    rows = b.sub(args["i_end"], args["i_start"])
+    over_two = b.sub(rows, c64(2))
+    over_two = b.select(b.icmp_signed(">", over_two, c64(0)), over_two, c64(0))
+    tiled_end = b.add(args["i_start"], round_up(b, over_two, mr))
     counted_loop(b, args["i_start"], tiled_end, c64(mr),
-                 lambda b, i0: emit_tile(g, b, nv, mr, i0, args, kp, packed_a), "mi")
+                 lambda b, i0: emit_tile(g, b, nv, mr, i0, args, kp), "mi")
     single_start = b.select(b.icmp_signed("<", tiled_end, args["i_end"]), tiled_end,
                             args["i_end"])
     counted_loop(b, single_start, args["i_end"], c64(1),
-                 lambda b, i0: emit_tile(g, b, nv, 1, i0, args, kp, False), "m1")
+                 lambda b, i0: emit_tile(g, b, nv, 1, i0, args, kp), "m1")
 
 
-@dataclass
-class ASource:
-    """Where a tile reads A: element (row r, k) at ptr[row_base[r] + k * k_stride]."""
-
-    ptr: ir.Value
-    row_base: list
-    k_stride: ir.Value
-    unroll: int
-
-
-def a_source(g, b, i0, a, rows, packed_a) -> ASource:
-    """Packed A (contiguous MR-row panels at Ap) when packed_a, else A itself."""
-    mr = len(rows)
-    if packed_a:
-        panel = b.mul(b.sub(i0, a["i_start"]), a["K"])  # MR * K elements per panel
-        return ASource(a["Ap"], [b.add(panel, c64(r)) for r in range(mr)], c64(mr),
-                       g.plan.unroll)
-    row_scale = c64(1) if g.ta else a["lda"]
-    return ASource(a["A"], [b.mul(row, row_scale) for row in rows],
-                   a["lda"] if g.ta else c64(1), g.unroll)
-
-
-def emit_tile(g, b, nv, mr, i0, a, kp: KPass, packed_a: bool):
+def emit_tile(g, b, nv, mr, i0, a, kp: KPass):
     last_row = b.sub(a["i_end"], c64(1))
+    row_scale = c64(1) if g.ta else a["lda"]
     rows = []
     for r in range(mr):
         row = b.add(i0, c64(r))
         rows.append(b.select(b.icmp_signed("<", row, last_row), row, last_row) if r else row)
-    source = a_source(g, b, i0, a, rows, packed_a)
+    row_base = [b.mul(row, row_scale) for row in rows]
     c_rows = [g.gep(b, a["C"], b.add(b.mul(row, a["ldc"]), a["j0"])) for row in rows]
     masks = [g.lane_mask(b, c64(v * g.vl), a["ncols"]) for v in range(nv)]
     # whole panels load and store unmasked (masked loads held the k loop at ~78% of peak on
@@ -117,20 +90,20 @@ def emit_tile(g, b, nv, mr, i0, a, kp: KPass, packed_a: bool):
         for branch, lanes in ((whole, [None] * nv), (partial, masks)):
             with branch:
                 init = starting_sums(g, b, nv, c_rows, lanes, kp)
-                accs = tile_sums(g, b, nv, mr, a, source, lanes, kp, init)
+                accs = tile_sums(g, b, nv, mr, a, row_base, lanes, kp, init)
                 emit_epilogue(g, b, nv, i0, accs, a, c_rows, lanes, kp)
 
 
-def tile_sums(g, b, nv, mr, a, source: ASource, masks, kp: KPass, init):
+def tile_sums(g, b, nv, mr, a, row_base, masks, kp: KPass, init):
     """The k loop of one tile: B's nv vectors per k (masks[v] None: unmasked) times a
     broadcast A element per row."""
-    row_base, k_stride = source.row_base, source.k_stride
-    prefetch = prefetcher(g, b, source.ptr, row_base, k_stride)
+    k_stride = a["lda"] if g.ta else c64(1)
+    prefetch = prefetcher(g, b, a["A"], row_base, k_stride)
 
     def step(b, k, accs):
         bp = g.gep(b, a["Bp"], b.mul(k, a["b_stride"]))
         bvec = [g.load_vector(b, g.gep(b, bp, c64(v * g.vl)), masks[v]) for v in range(nv)]
-        a_k = g.gep(b, source.ptr, b.mul(k, k_stride))  # one pointer per k, invariant rows
+        a_k = g.gep(b, a["A"], b.mul(k, k_stride))  # one pointer per k, loop-invariant rows
         prefetch(b, k)
         out = []
         for r in range(mr):
@@ -138,7 +111,7 @@ def tile_sums(g, b, nv, mr, a, source: ASource, masks, kp: KPass, init):
             xs = g.splat(b, x)
             out += [vecmath.fma(b, xs, bvec[v], accs[r * nv + v]) for v in range(nv)]
         return out
-    return k_range_loop(g, b, kp.k0, kp.k1, init, step, source.unroll)
+    return k_range_loop(g, b, kp.k0, kp.k1, init, step, g.unroll)
 
 
 def prefetcher(g, b, A, row_base, k_stride):

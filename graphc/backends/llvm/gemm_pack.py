@@ -1,12 +1,11 @@
-"""Packing for the GEMM (gemm.py): op(B)'s columns j0..j0+ncols into zero-padded panels of whole
-vectors (B^T is transposed VL x VL blocks at a time in registers); A^T's rows into MR-row panels
-(k-major, MR contiguous elements per k)."""
+"""Packing op(B) for the GEMM (gemm.py): columns j0..j0+ncols into zero-padded panels of whole
+vectors; B^T is transposed VL x VL blocks at a time in registers."""
 
 from __future__ import annotations
 
 from llvmlite import ir
 
-from graphc.backends.llvm.gemm_variant import GemmVariant, counted_loop, tiled_rows_end
+from graphc.backends.llvm.gemm_variant import GemmVariant, counted_loop
 from graphc.backends.llvm.irutil import I32, I64, PTR, c64
 
 
@@ -25,53 +24,6 @@ def define_pack(g: GemmVariant) -> ir.Function:
         pack_transposed(g, b, B, ldb, K, j0, ncols, stride, dst)
     else:
         pack_rows(g, b, B, ldb, K, j0, ncols, nvp, stride, dst)
-    b.ret_void()
-    return fn
-
-
-MAX_MR = 16  # the most rows a plan's register tile may have (the packed A's size assumes it)
-
-
-def packed_a_elems(M: int, K: int, vl: int) -> int:
-    """Elements one thread's packed A may take (define_pack_a: M rows rounded up to MR <=
-    MAX_MR, and a vector of slack), a whole number of vectors; gemm.py computes it in IR."""
-    return -(-((M + MAX_MR - 1) * K + vl) // vl) * vl
-
-
-def define_pack_a(g: GemmVariant) -> ir.Function:
-    """pack_a(A, lda, K, i_start, i_end, dst): rows i_start.. of op(A) = A^T, as many as the
-    MR-row tiles of rows i_start..i_end read (gemm_variant.tiled_rows_end), into
-    dst: panel p at p*MR*K, element (r, k) at k*MR + r. Rows past i_end repeat the last."""
-    mr = g.plan.mr
-    name = f"graphc_gemm_pack_a_{g.tname()}_t{mr}"
-    if name in g.module.globals:
-        return g.module.globals[name]
-    fn, b = g.function(name, [PTR, I64, I64, I64, I64, PTR],
-                       ["A", "lda", "K", "i_start", "i_end", "dst"])
-    fn.linkage = "internal"
-    A, lda, K, i_start, i_end, dst = fn.args
-    row_vector = ir.VectorType(g.T, mr)
-    last_row = b.sub(i_end, c64(1))
-
-    def panel(b, i0):
-        out = g.gep(b, dst, b.mul(b.sub(i0, i_start), K))
-
-        def whole(b, k):  # MR contiguous elements of A's row k
-            x = b.load(g.gep(b, A, b.add(b.mul(k, lda), i0)), typ=row_vector, align=g.align)
-            b.store(x, g.gep(b, out, b.mul(k, c64(mr))), align=g.align)
-
-        def clamped(b, k):
-            for r in range(mr):
-                row = b.add(i0, c64(r))
-                row = b.select(b.icmp_signed("<", row, last_row), row, last_row)
-                x = b.load(g.gep(b, A, b.add(b.mul(k, lda), row)), typ=g.T)
-                b.store(x, g.gep(b, out, b.add(b.mul(k, c64(mr)), c64(r))))
-        with b.if_else(b.icmp_signed("<=", b.add(i0, c64(mr)), i_end)) as (fits, tail):
-            with fits:
-                counted_loop(b, c64(0), K, c64(1), whole, "ak")
-            with tail:
-                counted_loop(b, c64(0), K, c64(1), clamped, "at")
-    counted_loop(b, i_start, tiled_rows_end(b, mr, i_start, i_end), c64(mr), panel, "ap")
     b.ret_void()
     return fn
 

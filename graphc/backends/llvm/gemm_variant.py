@@ -47,18 +47,9 @@ class GemmVariant:
         return None if self.acc and self.act != "linear" else self.plan.k_block
 
     @property
-    def pack_a(self) -> bool:
-        """A is copied into contiguous MR-row panels (gemm_pack.define_pack_a) before the
-        tiles read it when op(B) is packed too (gemm.py): only when transposed, where a tile's
-        MR elements of a k row are contiguous (a cheap copy) and unpacked reads cost
-        unrolling (see `unroll`)."""
-        return self.ta
-
-    @property
     def unroll(self) -> int:
         """k steps per trip of the k loop. With A transposed, LLVM turns each unrolled step's
-        rows into addresses of their own and spills them (and B vectors) to the stack: one
-        (the tiles that read packed A use plan.unroll)."""
+        rows into addresses of their own and spills them (and B vectors) to the stack: one."""
         return 1 if self.ta else self.plan.unroll
 
     def gep(self, b, ptr, idx):
@@ -147,10 +138,3 @@ def entry_prologue(b, a, lanes: int):
     nt = b.select(b.icmp_signed("<", nt, c64(1)), c64(1), nt)
     t = b.sext(a["tid"], I64)
     return M, N, nt, t, b.sdiv(b.add(N, c64(lanes - 1)), c64(lanes))
-
-
-def tiled_rows_end(b, mr, i_start, i_end):
-    """Where the MR-row tiles of rows i_start..i_end end: they run while 3 or more rows remain."""
-    over_two = b.sub(b.sub(i_end, i_start), c64(2))
-    over_two = b.select(b.icmp_signed(">", over_two, c64(0)), over_two, c64(0))
-    return b.add(i_start, round_up(b, over_two, mr))
