@@ -5,8 +5,7 @@ Lay the output pixels of a block of output rows out with the input's row width W
 rows: pixel (oh, ow) is row e = oh * W + ow; rows with ow >= OW are junk). For kernel row kh,
 the im2col columns kh * KW * C .. (kh + 1) * KW * C of row e are then the KW * C contiguous
 values of x from pixel (oh + kh * DH, ow): row e of a matrix at x + kh * DH * W * C whose rows
-overlap (leading dimension C). gemm.py reads A in place (it packs A only where it packs B,
-which these GEMMs of at most BLOCK_ROWS rows read in place), so
+overlap (leading dimension C). gemm.py reads A in place (it never packs A), so
 
     forward       ext = sum over kh of X_kh @ W[kh] (the bias in the first GEMM), then each
                   valid row, or each pooling window's max (conv_pool.pool_row), gets the
