@@ -17,7 +17,7 @@ import threading
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm, jit, mcjit, objects, parallel_compile, threads
+from graphc.backends.llvm import gemm, mcjit, objects, parallel_compile, threads
 from graphc.backends.llvm.gemm_plan import host_plan
 from graphc.backends.llvm.irutil import VOID
 
@@ -25,35 +25,32 @@ _LOADED: dict = {}  # symbol -> CompiledModule (kept alive: it owns the code)
 VARIANTS: dict = {}  # symbol -> define_gemm arguments
 _PENDING: list = []  # symbols declared by emitted modules and not loaded yet
 _LOCK = threading.Lock()
-SPEED_LEVEL = 0  # jit.compile_ir's IR optimization level for the variants (see above)
+SPEED_LEVEL = 0  # the IR optimization level the variants compile at (see above)
 GEMM_TYPE = ir.FunctionType(VOID, gemm.ENTRY_TYPES)
 
 
 def gemm_function(module: ir.Module, dtype, transpose_a, transpose_b, bias, activation,
                   accumulate) -> ir.Function:
     """Declare the GEMM variant in `module`; load_pending makes it callable."""
-    variant = (dtype, transpose_a, transpose_b, bias, activation, accumulate)
-    name = gemm.gemm_name(*variant)
-    with _LOCK:
-        if name not in _LOADED:
-            _PENDING.append(name)
-        VARIANTS[name] = variant
+    name = _declare((dtype, transpose_a, transpose_b, bias, activation, accumulate))
     existing = module.globals.get(name)
     return existing if existing is not None else ir.Function(module, GEMM_TYPE, name=name)
 
 
 def load_variant(variant: tuple) -> str:
     """Make the GEMM variant callable from JIT code (disk cache first); returns its symbol."""
+    name = _declare(variant)
+    load_pending()
+    return name
+
+
+def _declare(variant: tuple) -> str:
+    """The variant's symbol, queued for load_pending unless it is loaded already."""
     name = gemm.gemm_name(*variant)
     with _LOCK:
         VARIANTS[name] = variant
         if name not in _LOADED:
-            compiled = objects.load(object_key(name), name)
-            if compiled is None:
-                text = variant_ir(name)
-                compiled = jit.compile_ir(text, name, speed_level=SPEED_LEVEL)
-                objects.remember(object_key(name), text, jit.options_tag(SPEED_LEVEL))
-            _register(name, compiled)
+            _PENDING.append(name)
     return name
 
 
@@ -96,13 +93,15 @@ def load_pending() -> None:
                 missing.append(name)
             else:
                 _register(name, compiled)
+        if not missing:
+            return
+        threads.ensure_runtime()  # the variants call graphc_barrier
         count = min(len(missing), parallel_compile.processes())
         groups = [missing[k::count] for k in range(count)]
         for group, payload in zip(groups, mcjit.compile_apart(groups, _group_objects,
                                                               "the GEMM library")):
             for name, code in zip(group, parallel_compile.unpack(payload)):
                 objects.store(object_key(name), code)
-                threads.ensure_runtime()  # the variants call graphc_barrier
                 _register(name, mcjit.load_object(code, name))
 
 
