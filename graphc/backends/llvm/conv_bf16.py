@@ -23,24 +23,25 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from graphc.backends.llvm import gemm_amx_tiles
 from graphc.backends.llvm.bf16 import narrow_bits
+from graphc.backends.llvm.conv_bf16_parts import (
+    WGRAD_PIXELS,
+    ThreadBuffers,
+    elem,
+    transpose_rows,
+    zero_floats,
+)
+from graphc.backends.llvm.conv_bf16_wgrad import emit_conv_weight_grad_amx
 from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
 from graphc.backends.llvm.conv_kernels import Sweep, define_block, define_col2im_block
 from graphc.backends.llvm.conv_pool import PoolWindow, pool_row
 from graphc.backends.llvm.gemm_bf16 import program_gemm, program_workspace_words
-from graphc.backends.llvm.gemm_bf16_kernel import VL
-from graphc.backends.llvm.irutil import F32, I16, I32, I64, PTR, VOID, c64, declare, for_range
+from graphc.backends.llvm.irutil import F32, I16, I32, PTR, c64, for_range
 
 FORWARD_ROWS = 512  # output pixels per forward / input-grad GEMM (fewer for long im2col rows)
 BLOCK_BYTES = 1 << 18  # a thread's bfloat16 column block stays this small (in its L2)
 WGRAD_WIDTH = 320  # dW rows per weight-gradient pass (the GEMM's N)
-WGRAD_PIXELS = 512  # output pixels per weight-gradient GEMM (its inner dimension)
-STACK_BYTES = 1 << 16  # larger per-thread arrays come from the heap (ThreadBuffers)
-ITEM_BYTES = {"i16": 2, "i32": 4, "float": 4}
-VI16 = ir.VectorType(I16, VL)
-# the two halves of interleaving two 16-lane vectors: (a0, b0, a1, b1, ...), (a8, b8, ...)
-INTERLEAVE = [ir.Constant(ir.VectorType(I32, VL), [half * 8 + k // 2 + VL * (k % 2)
-                                                    for k in range(VL)]) for half in (0, 1)]
 
 
 def block_rows(row_elems: int) -> int:
@@ -82,37 +83,6 @@ def define_im2col_bf16(module: ir.Module, g) -> ir.Function:
     return fn
 
 
-def elem(b, ptr, index, ty=I16):
-    return b.gep(ptr, [index], source_etype=ty)
-
-
-class ThreadBuffers:
-    """A kernel's per-thread arrays, 64-byte aligned: on the thread's stack up to STACK_BYTES,
-    larger ones from aligned_alloc at kernel entry, freed by finish() (a deep layer's packed
-    weights alone take megabytes: 3x3x512 -> 512 packs 4.7 MB, past a thread's stack)."""
-
-    def __init__(self, kb):
-        self.kb, self.heap = kb, []
-
-    def array(self, ty, elems: int):
-        size = max(1, elems) * ITEM_BYTES[str(ty)]
-        if size <= STACK_BYTES:
-            buffer = self.kb.pre.alloca(ty, size=c64(max(1, elems)))
-            buffer.align = 64
-            return buffer
-        alloc = declare(self.kb.module, "aligned_alloc", PTR, [I64, I64])
-        buffer = self.kb.pre.call(alloc, [c64(64), c64(-(-size // 64) * 64)])
-        self.heap.append(buffer)
-        return buffer
-
-    def finish(self) -> ir.Function:
-        """Free the heap arrays, then end the kernel (its body has no other exit)."""
-        free = declare(self.kb.module, "free", VOID, [PTR])
-        for buffer in self.heap:
-            self.kb.b.call(free, [buffer])
-        return self.kb.finish()
-
-
 class ThreadGemm:
     """One bfloat16 GEMM variant run by a thread alone, with its own workspace."""
 
@@ -136,15 +106,6 @@ def round_into(kb, src, dst, dst_offset, count):
                 elem(b, dst, b.add(dst_offset, i)))
 
     for_range(b, c64(0), count, one, name="round")
-
-
-def zero_floats(kb, ptr, count):
-    b = kb.b
-
-    def one(i):
-        b.store(ir.Constant(F32, 0), elem(b, ptr, i, F32))
-
-    for_range(b, c64(0), count, one, name="zero")
 
 
 class ForwardBlocks:
@@ -248,6 +209,13 @@ def emit_conv_input_grad_bf16(kb, node):
 
 
 def emit_conv_weight_grad_bf16(kb, node):
+    """On AMX tiles fed directly (conv_bf16_wgrad.py) where granted, else on the GEMM."""
+    if gemm_amx_tiles.permission_granted():
+        return emit_conv_weight_grad_amx(kb, node)
+    return emit_conv_weight_grad_gemm(kb, node)
+
+
+def emit_conv_weight_grad_gemm(kb, node):
     """Each thread a range of dW's rows (im2col columns), WGRAD_WIDTH at a time: over all
     pixels, WGRAD_PIXELS at a time, im2col of those columns and dy transposed, then
     dW^T += dy^T @ cols in float32 on its stack; rounded once into dW."""
@@ -280,41 +248,6 @@ def emit_conv_weight_grad_bf16(kb, node):
     k_lo, k_hi = kb.split(c64(g.K))
     ck.blocks(k_lo, k_hi, width, columns)
     return buffers.finish()
-
-
-def transpose_rows(kb, src, rows, width: int, dst):
-    """dst[j, i] = src[i, j] (bfloat16 bits) for i < rows, j < width; dst rows WGRAD_PIXELS
-    long. 16 x 16 tiles in registers (columns past `rows` get copies of the last row: the GEMM
-    reads only the first `rows`), the columns past a multiple of 16 one value at a time."""
-    b = kb.b
-    full = width // VL * VL
-    last = b.sub(rows, c64(1))
-
-    def tile(i0, j0):
-        sources = [b.select(b.icmp_signed("<", b.add(i0, c64(r)), rows), b.add(i0, c64(r)), last)
-                   for r in range(VL)]
-        vectors = [b.load(elem(b, src, b.add(b.mul(i, c64(width)), j0)), typ=VI16, align=2)
-                   for i in sources]
-        for _ in range(4):  # each round interleaves rows k and k + 8: four rounds transpose
-            vectors = [b.shuffle_vector(vectors[k], vectors[k + VL // 2], half)
-                       for k in range(VL // 2) for half in INTERLEAVE]
-        for r, vector in enumerate(vectors):
-            row = b.add(b.mul(b.add(j0, c64(r)), c64(WGRAD_PIXELS)), i0)
-            b.store(vector, b.bitcast(elem(b, dst, row), VI16.as_pointer()), align=2)
-
-    tiles = b.sdiv(b.add(rows, c64(VL - 1)), c64(VL))
-    for_range(b, c64(0), tiles, lambda t: for_range(
-        b, c64(0), c64(full // VL), lambda u: tile(b.mul(t, c64(VL)), b.mul(u, c64(VL))),
-        name="tu"), name="tt")
-
-    def column(j):
-        def one(i):
-            value = b.load(elem(b, src, b.add(b.mul(i, c64(width)), j)), typ=I16)
-            b.store(value, elem(b, dst, b.add(b.mul(j, c64(WGRAD_PIXELS)), i)))
-
-        for_range(b, c64(0), rows, one, name="ti")
-
-    for_range(b, c64(full), c64(width), column, name="tj")
 
 
 def round_transposed(kb, src, rows, width: int, dst):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from graphc.backends.llvm.conv_bf16_parts import allocates_per_thread
 from graphc.backends.llvm.gemm import gemm_workspace_elems
 from graphc.backends.llvm.gemm_bf16 import program_workspace_words
 from graphc.backends.llvm.loop_plan import LoopPlan
@@ -97,5 +98,7 @@ INDEXING_OPS = {"take", "take_grad"}  # their kernels check index values as they
 
 
 def checked_node(call: Call):
-    node = getattr(call.body, "node", None)
-    return node if call.plan is None and node is not None and node.op in INDEXING_OPS else None
+    node = getattr(call.body, "node", getattr(call.body, "gemm", None))  # gemm: a conv's
+    if call.plan is not None or node is None:
+        return None
+    return node if node.op in INDEXING_OPS or allocates_per_thread(node) else None

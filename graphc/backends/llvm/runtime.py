@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from graphc.backends.llvm import guards, threads
+from graphc.backends.llvm.conv_bf16_parts import ALLOCATION_FAILED
 from graphc.backends.llvm.irutil import ITEMSIZE
 from graphc.backends.llvm.program import INDEXING_OPS
 from graphc.ops.leaves import aligned_copy
@@ -177,8 +178,11 @@ class Executable:
             outs = self.call_prepared(arrays)
             failed = self.status[0]
             if failed:
-                node = self.program.checked[failed - 1]
+                node, code = self.program.checked[failed - 1], self.status[failed]
                 self.status[:] = 0
+        if failed and code == ALLOCATION_FAILED:
+            raise MemoryError(f"{node.op}: a thread's {node.dtype} buffers could not be "
+                              f"allocated (node built at {node.site}); nothing was computed")
         if failed:
             raise IndexError(f"{node.op}: an index computed in the graph is out of range; "
                              f"indices must lie in [-n, n) for an axis of size n (node built "
