@@ -11,6 +11,7 @@ import pytest
 import graphc as gc
 from graphc.backends.llvm import gemm_amx_tiles
 from tests.backends.thread_runs import result_with_threads
+from tests.bf16.test_conv_bf16 import assert_matches_the_interpreter
 
 BF16 = ml_dtypes.bfloat16
 
@@ -68,3 +69,12 @@ def test_a_failed_heap_allocation_raises_memory_error_naming_the_op():
     assert message.startswith("4608.0 conv2d: a thread's bfloat16 buffers could not be "
                               "allocated"), message
     assert "test_conv_bf16_wgrad.py" in message  # the user's line that built the node
+
+
+@pytest.mark.parametrize("case", [(2, (3, 9, 9, 1), (3, 3, 1, 5), {}),  # K = 9: the GEMM's cols
+                                  (2, (2, 7, 7, 2), (3, 3, 2, 40), dict(padding="same"))],
+                         ids=["im2col-row-9", "im2col-row-18"])
+def test_short_im2col_rows_match_the_interpreter(case):
+    # under 16 values the input gradient's columns come from the GEMM, from 16 on from tiles
+    # whose rows spill into the next row (18: each tile row spans the row's end)
+    assert_matches_the_interpreter(case)

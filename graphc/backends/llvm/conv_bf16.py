@@ -25,10 +25,13 @@ from llvmlite import ir
 
 from graphc.backends.llvm import gemm_amx_tiles
 from graphc.backends.llvm.bf16 import narrow_bits
+from graphc.backends.llvm.conv_bf16_dgrad import SLACK, column_product
 from graphc.backends.llvm.conv_bf16_parts import (
     WGRAD_PIXELS,
     ThreadBuffers,
+    ThreadGemm,
     elem,
+    round_into,
     transpose_rows,
     zero_floats,
 )
@@ -36,8 +39,7 @@ from graphc.backends.llvm.conv_bf16_wgrad import emit_conv_weight_grad_amx
 from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
 from graphc.backends.llvm.conv_kernels import Sweep, define_block, define_col2im_block
 from graphc.backends.llvm.conv_pool import PoolWindow, pool_row
-from graphc.backends.llvm.gemm_bf16 import program_gemm, program_workspace_words
-from graphc.backends.llvm.irutil import F32, I16, I32, PTR, c64, for_range
+from graphc.backends.llvm.irutil import F32, I16, c64, for_range
 
 FORWARD_ROWS = 512  # output pixels per forward / input-grad GEMM (fewer for long im2col rows)
 BLOCK_BYTES = 1 << 18  # a thread's bfloat16 column block stays this small (in its L2)
@@ -81,31 +83,6 @@ def define_im2col_bf16(module: ir.Module, g) -> ir.Function:
     for_range(b, c64(0), a["rows"], row, name="i")
     b.ret_void()
     return fn
-
-
-class ThreadGemm:
-    """One bfloat16 GEMM variant run by a thread alone, with its own workspace."""
-
-    def __init__(self, buffers, transposes, bias, activation, out_dtype, dims):
-        self.b = buffers.kb.b
-        self.fn = program_gemm(buffers.kb.module, *transposes, bias, activation, out_dtype)
-        self.workspace = buffers.array(I32, program_workspace_words(*dims))
-
-    def __call__(self, M, N, K, A, lda, B, ldb, C, ldc, bias=None):
-        alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
-        bias = ir.Constant(PTR, None) if bias is None else bias
-        self.b.call(self.fn, [*alone, M, N, K, A, lda, B, ldb, C, ldc, bias, self.workspace])
-
-
-def round_into(kb, src, dst, dst_offset, count):
-    """dst[dst_offset + i] = bfloat16(src[i]) (bits) for i < count."""
-    b = kb.b
-
-    def one(i):
-        b.store(narrow_bits(b, b.load(elem(b, src, i, F32), typ=F32)),
-                elem(b, dst, b.add(dst_offset, i)))
-
-    for_range(b, c64(0), count, one, name="round")
 
 
 class ForwardBlocks:
@@ -175,18 +152,19 @@ def emit_conv_bf16_pooled(kb, node, bias, activation, pool_node):
 
 
 def emit_conv_input_grad_bf16(kb, node):
-    """Each thread its own images, as many at a time as one GEMM block holds: float32 images
-    on its stack get col2im of dy @ W^T block by block, then are rounded into dx."""
-    dy, w = node.inputs[:2]
+    """Each thread its own images, as many at a time as one block holds: float32 images on
+    its stack get col2im of cols = dy @ W^T block by block (conv_bf16_dgrad: AMX tiles fed
+    directly, or the GEMM), then are rounded into dx."""
+    w = node.inputs[1]
     ck = ConvBlocks(kb, node, node.shape, w.shape, w.shape[-1])
-    g, b, K = ck.g, kb.b, c64(ck.g.K)
+    g, b = ck.g, kb.b
     rows = block_rows(g.K)
     image, pixels = g.H * g.W * g.C, g.OH * g.OW
-    group = max(1, rows // pixels)  # images per pass: fewer GEMM calls, each packing W^T
+    group = max(1, rows // pixels)  # images per pass: fewer blocks, each a whole GEMM
     buffers = ThreadBuffers(kb)
-    gemm = ThreadGemm(buffers, (False, True), False, "linear", "float32", (rows, g.K, ck.cout))
-    cols = buffers.array(F32, rows * g.K)
+    cols = buffers.array(F32, rows * g.K + SLACK)
     dx = buffers.array(F32, group * image)
+    product = column_product(kb, ck, buffers, rows)
     col2im = define_col2im_block(kb.module, "float32", g)
 
     def images(n0, count):
@@ -195,8 +173,7 @@ def emit_conv_input_grad_bf16(kb, node):
         origin = elem(b, dx, b.neg(b.mul(n0, c64(image))), F32)  # col2im indexes the batch
 
         def block(first, rows_here):
-            gemm(rows_here, K, c64(ck.cout), ck.at(kb.ins[0], b.mul(first, c64(ck.cout))),
-                 c64(ck.cout), kb.ins[1], c64(ck.cout), cols, K)
+            product(first, rows_here, cols)
             b.call(col2im, [first, rows_here, c64(0), c64(0), cols, origin])
 
         start = b.mul(n0, c64(pixels))
@@ -205,6 +182,7 @@ def emit_conv_input_grad_bf16(kb, node):
 
     lo, hi = kb.split(kb.dims(node)[0])
     ck.blocks(lo, hi, group, images)
+    product.finish()
     return buffers.finish()
 
 

@@ -1,5 +1,6 @@
-"""Parts the bfloat16 convolution kernels share (conv_bf16.py, conv_bf16_wgrad.py): per-thread
-arrays (ThreadBuffers), element pointers, zeroing and the 16 x 16 register transpose of dy.
+"""Parts the bfloat16 convolution kernels share (conv_bf16*.py): per-thread arrays
+(ThreadBuffers), a GEMM run by one thread (ThreadGemm), element pointers, zeroing, rounding
+and the 16 x 16 register transpose of dy.
 
 A heap array that aligned_alloc cannot give makes the kernel store ALLOCATION_FAILED into its
 status word and return at once (freeing what it got): the executable raises MemoryError
@@ -9,8 +10,21 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from graphc.backends.llvm.bf16 import narrow_bits
+from graphc.backends.llvm.gemm_amx_int8 import memset
+from graphc.backends.llvm.gemm_bf16 import program_gemm, program_workspace_words
 from graphc.backends.llvm.gemm_bf16_kernel import VL
-from graphc.backends.llvm.irutil import F32, I16, I32, I64, PTR, VOID, c64, declare, for_range
+from graphc.backends.llvm.irutil import (
+    F32,
+    I16,
+    I32,
+    I64,
+    PTR,
+    VOID,
+    c64,
+    declare,
+    for_range,
+)
 
 WGRAD_PIXELS = 512  # output pixels per weight-gradient pass (dy^T's row length)
 STACK_BYTES = 1 << 16  # larger per-thread arrays come from the heap (ThreadBuffers)
@@ -72,13 +86,48 @@ class ThreadBuffers:
         return self.kb.finish()
 
 
+class ThreadGemm:
+    """One bfloat16 GEMM variant run by a thread alone, with its own workspace."""
+
+    def __init__(self, buffers, transposes, bias, activation, out_dtype, dims):
+        self.b = buffers.kb.b
+        self.fn = program_gemm(buffers.kb.module, *transposes, bias, activation, out_dtype)
+        self.workspace = buffers.array(I32, program_workspace_words(*dims))
+
+    def __call__(self, M, N, K, A, lda, B, ldb, C, ldc, bias=None):
+        alone = (ir.Constant(I32, 0), ir.Constant(I32, 1))
+        bias = ir.Constant(PTR, None) if bias is None else bias
+        self.b.call(self.fn, [*alone, M, N, K, A, lda, B, ldb, C, ldc, bias, self.workspace])
+
+
 def zero_floats(kb, ptr, count):
+    """ptr[:count] = 0.0 (float32)."""
+    zero_elements(kb, ptr, c64(0), count, F32)
+
+
+def zero_elements(kb, ptr, lo, hi, ty=I16):
+    """ptr[lo:hi] = 0 (`ty` elements; one memset)."""
     b = kb.b
+    start = elem(b, ptr, lo, ty)
+    memset(b, kb.module, start, b.mul(b.sub(hi, lo), c64(ITEM_BYTES[str(ty)])))
+
+
+def round_into(kb, src, dst, dst_offset, count):
+    """dst[dst_offset + i] = bfloat16(src[i]) (bits) for i < count: 16 at a time, then one."""
+    b = kb.b
+    out = elem(b, dst, dst_offset)
+
+    def vector(v):
+        i = b.mul(v, c64(VL))
+        value = b.load(elem(b, src, i, F32), typ=ir.VectorType(F32, VL), align=4)
+        b.store(narrow_bits(b, value), elem(b, out, i), align=2)
 
     def one(i):
-        b.store(ir.Constant(F32, 0), elem(b, ptr, i, F32))
+        b.store(narrow_bits(b, b.load(elem(b, src, i, F32), typ=F32)), elem(b, out, i))
 
-    for_range(b, c64(0), count, one, name="zero")
+    vectors = b.sdiv(count, c64(VL))
+    for_range(b, c64(0), vectors, vector, name="round")
+    for_range(b, b.mul(vectors, c64(VL)), count, one, name="round1")
 
 
 def transpose_rows(kb, src, rows, width: int, dst, dst_stride: int = WGRAD_PIXELS):

@@ -26,6 +26,7 @@ from graphc.backends.llvm.conv_bf16_parts import (
     ThreadBuffers,
     elem,
     transpose_rows,
+    zero_elements,
     zero_floats,
 )
 from graphc.backends.llvm.conv_gemm import ConvBlocks
@@ -76,13 +77,14 @@ class TileWeightGrad:
     def zero_padded_couts(self):
         """dy^T rows past cout: zero (A tiles read them; their results are not stored)."""
         start = self.ck.cout * ROW
-        zero_words(self.b, self.dy_t, c64(start), c64(self.couts * ROW))
+        zero_elements(self.kb, self.dy_t, c64(start), c64(self.couts * ROW))
 
     def columns(self, k0, kcount, pixels):
         """dW rows k0 .. k0 + kcount: sums over every pixel, then rounded into dW."""
         b, ck = self.b, self.ck
         zero_floats(self.kb, self.total, c64(self.couts * WIDTH))
-        zero_words(b, self.pairs, c64(0), c64(PIXELS // 2 * WIDTH), I32)  # columns past kcount
+        # columns past kcount stay zero
+        zero_elements(self.kb, self.pairs, c64(0), c64(PIXELS // 2 * WIDTH), I32)
 
         def chunk(first, count):
             dy = ck.at(self.kb.ins[1], b.mul(first, c64(ck.cout)))
@@ -101,7 +103,7 @@ class TileWeightGrad:
 
         def row(j):
             base = b.mul(j, c64(ROW))
-            zero_words(b, self.dy_t, b.add(base, count), b.add(base, end))
+            zero_elements(self.kb, self.dy_t, b.add(base, count), b.add(base, end))
 
         for_range(b, c64(0), c64(self.ck.cout), row, name="zt")
 
@@ -216,15 +218,6 @@ class TileWeightGrad:
             for_range(b, c64(0), c64(cout), one, name="rj")
 
         for_range(b, c64(0), kcount, row, name="rk")
-
-
-def zero_words(b, ptr, lo, hi, ty=I16):
-    """ptr[lo:hi] = 0 (`ty` elements)."""
-
-    def one(i):
-        b.store(ir.Constant(ty, 0), elem(b, ptr, i, ty))
-
-    for_range(b, lo, hi, one, name="z")
 
 
 def splat_bit(b, bit):
