@@ -99,10 +99,10 @@ def test_the_implicit_kernels_are_the_ones_that_run(monkeypatch):
 
     counting(emit_conv, "emit_conv_implicit")
     counting(emit_conv_grad, "emit_weight_grad_implicit")
-    counting(emit_conv_grad, "emit_input_grad_implicit")
+    counting(emit_conv_grad, "define_col2im_runs_block")
     check(2, (2, 6, 6, 3), (3, 3, 3, 4), "float64")
     assert set(calls) == {"emit_conv_implicit", "emit_weight_grad_implicit",
-                          "emit_input_grad_implicit"}
+                          "define_col2im_runs_block"}
 
 
 THREADS_CODE = """

@@ -22,10 +22,6 @@ from graphc.backends.llvm.conv_bf16 import emit_conv_input_grad_bf16, emit_conv_
 from graphc.backends.llvm.conv_direct_grad import emit_conv_weight_grad_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks, implicit_applies, kernel_shape
 from graphc.backends.llvm.conv_implicit import define_col2im_runs_block, emit_weight_grad_implicit
-from graphc.backends.llvm.conv_implicit_input_grad import (
-    emit_input_grad_implicit,
-    input_grad_applies,
-)
 from graphc.backends.llvm.conv_kernels import define_col2im_block, define_im2col_block
 from graphc.backends.llvm.emit_conv import DIRECT_BELOW
 from graphc.backends.llvm.emitters import register
@@ -44,8 +40,6 @@ def emit_conv_input_grad(kb, node):
     if None in node.shape[1:-1]:
         return emit_conv_input_grad_direct(kb, node)
     ck = ConvBlocks(kb, node, node.shape, w.shape, w.shape[-1])
-    if implicit_applies(ck.g) and input_grad_applies(ck.g, ck.cout, ck.dtype):
-        return emit_input_grad_implicit(kb, ck)
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
     wt = transposed_weights(kb, ck, kb.ins[1])
     cols = ck.column_buffer(ck.block_rows, g.K)
