@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.backends.llvm import conv_implicit, emit_conv, emit_conv_grad
+from graphc.backends.llvm import conv_blocking, conv_implicit, emit_conv, emit_conv_grad
 from graphc.backends.llvm.conv_gemm import conv_geometry
 
 from .test_conv_direct import run_on_threads
@@ -44,7 +44,7 @@ def test_row_dilation_and_one_dimensional():
 
 
 def test_weight_gradient_in_one_row_blocks(monkeypatch):
-    monkeypatch.setattr(conv_implicit, "BLOCK_BYTES", 64)  # one output row per block
+    monkeypatch.setattr(conv_blocking, "BLOCK_BYTES", 64)  # one output row per block
     check(2, (3, 7, 6, 8), (3, 3, 8, 4), "float64", batches=[3, 1])
 
 

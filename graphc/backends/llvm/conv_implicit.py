@@ -31,29 +31,27 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.channel_vectors import ChannelVectors
+from graphc.backends.llvm.conv_blocking import (
+    balanced,
+    ceil_div,
+    is_padded,
+    padded,
+    weight_grad_rows,
+)
 from graphc.backends.llvm.conv_direct_grad import output_gradient
 from graphc.backends.llvm.conv_gemm import (
-    BLOCK_BYTES,
     BLOCK_ROWS,
     ConvBlocks,
     implicit_applies,
 )
 from graphc.backends.llvm.conv_kernels import Geometry, Sweep, define_block, tag
+from graphc.backends.llvm.conv_padded_rows import pad_rows
 from graphc.backends.llvm.conv_pool import PoolWindow, pool_row
 from graphc.backends.llvm.gemm_variant import VECTOR_LANES
-from graphc.backends.llvm.irutil import I32, ITEMSIZE, c64, const, for_range
+from graphc.backends.llvm.irutil import I32, c64, const, for_range
 from graphc.backends.llvm.windows import zero
 
 FINITE_VECTORS = 4  # independent accumulators of the finiteness check (hides the add latency)
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def balanced(total: int, most: int) -> int:
-    """Items per block when `total` items go in blocks of at most `most`, evened out."""
-    return max(1, ceil_div(total, max(1, ceil_div(total, most))))
 
 
 def pooled_rows_per_block(g: Geometry, pool: PoolWindow) -> int:
@@ -110,22 +108,18 @@ def emit_conv_implicit(kb, ck: ConvBlocks, bias, activation, pool: PoolWindow):
     return kb.finish()
 
 
-def weight_grad_rows(g: Geometry, cout: int, dtype: str) -> int:
-    """Output rows per weight-gradient block: dy's rows, extended, stay under BLOCK_BYTES."""
-    most = max(g.W, BLOCK_BYTES // (cout * ITEMSIZE[dtype])) // g.W
-    return balanced(g.OH, most)
-
-
 def emit_weight_grad_implicit(kb, ck: ConvBlocks, with_bias=False):
     """Each thread owns rows m0 .. m1 of every kernel row's dW[kh] (KW * C rows each) and walks
     every image in blocks of output rows: dy's rows extended once, then
     dW[kh, m0 : m1] += X_kh^T @ dy_ext (<= BLOCK_ROWS rows of dW per GEMM). `with_bias`
     (conv{1,2}d_weight_bias_grad): thread 0 also sums dy into row K as it extends the rows."""
-    g, b, cout = ck.g, kb.b, ck.cout
-    width = g.KW * g.C
-    rows = weight_grad_rows(g, cout, ck.dtype)
+    original, b, cout = ck.g, kb.b, ck.cout
+    rows = weight_grad_rows(original, cout, ck.dtype)
+    g = ck.g = padded(original)  # a padded x is copied block by block (conv_padded_rows)
+    width, halo = g.KW * g.C, g.DH * (g.KH - 1)
     blocks = ceil_div(g.OH, rows)
     dy_ext = ck.block_buffer(rows * g.W * cout)
+    x_pad = ck.block_buffer((rows + halo) * g.W * g.C) if is_padded(original) else None
     lo, hi = kb.split(c64(width))
     for kh in range(g.KH):
         zero(kb, kb.out, b.mul(b.add(c64(kh * width), lo), c64(cout)),
@@ -140,40 +134,44 @@ def emit_weight_grad_implicit(kb, ck: ConvBlocks, with_bias=False):
         left = b.sub(c64(g.OH), row0)
         count = b.select(b.icmp_signed("<", left, c64(rows)), left, c64(rows))
         extend_rows(ck, n, row0, count, dy_ext, sums if with_bias else None)
-        first_x = b.mul(b.add(b.mul(n, c64(g.H)), row0), c64(g.W * g.C))
-        x_values = b.mul(b.add(count, c64(g.DH * (g.KH - 1))), c64(g.W * g.C))
-        with b.if_else(all_finite(ck, first_x, x_values)) as (finite, not_finite):
+        source, first_x = kb.ins[0], b.mul(b.add(b.mul(n, c64(g.H)), row0), c64(g.W * g.C))
+        if x_pad is not None:
+            pad_rows(ck, original, n, row0, b.add(count, c64(halo)), x_pad)
+            source, first_x = x_pad, c64(0)
+        x_values = b.mul(b.add(count, c64(halo)), c64(g.W * g.C))
+        with b.if_else(all_finite(ck, source, first_x, x_values)) as (finite, not_finite):
             with finite:  # the junk rows add exact zeros
-                weight_grad_gemms(ck, lo, hi, first_x, c64(0), extended(b, g, count), dy_ext)
+                weight_grad_gemms(ck, lo, hi, source, first_x, c64(0), extended(b, g, count),
+                                  dy_ext)
             with not_finite:  # valid pixels only, one output row at a time
                 for_range(b, c64(0), count, lambda r: weight_grad_gemms(
-                    ck, lo, hi, b.add(first_x, b.mul(r, c64(g.W * g.C))),
+                    ck, lo, hi, source, b.add(first_x, b.mul(r, c64(g.W * g.C))),
                     b.mul(r, c64(g.W * cout)), c64(g.OW), dy_ext), name="exact")
 
     for_range(b, c64(0), b.mul(kb.dims(kb.node.inputs[0])[0], c64(blocks)), unit, name="unit")
     return kb.finish()
 
 
-def weight_grad_gemms(ck: ConvBlocks, lo, hi, x_first, dy_first, pixels, dy_ext):
+def weight_grad_gemms(ck: ConvBlocks, lo, hi, x, x_first, dy_first, pixels, dy_ext):
     """dW[kh, lo : hi] += X_kh^T @ dy_ext[dy_first ...] for every kernel row kh, over `pixels`
-    extended rows from x element x_first (kernel row 0's first pixel)."""
+    extended rows from element x_first of x (kernel row 0's first pixel)."""
     g, b, cout, width = ck.g, ck.b, ck.cout, ck.g.KW * ck.g.C
     for kh in range(g.KH):
         x_rows = b.add(x_first, c64(kh * g.DH * g.W * g.C))
 
         def gemm(m0, mcount, kh=kh, x_rows=x_rows):
             dw = ck.at(ck.kb.out, b.mul(b.add(c64(kh * width), m0), c64(cout)))
-            ck.gemm(True, True, mcount, c64(cout), pixels, ck.at(ck.kb.ins[0], b.add(x_rows, m0)),
+            ck.gemm(True, True, mcount, c64(cout), pixels, ck.at(x, b.add(x_rows, m0)),
                     c64(g.C), ck.at(dy_ext, dy_first), c64(cout), dw, c64(cout))
 
         ck.blocks(lo, hi, BLOCK_ROWS, gemm)
 
 
-def all_finite(ck: ConvBlocks, start, count):
+def all_finite(ck: ConvBlocks, x, start, count):
     """An i1: x[start : start + count] holds no inf or NaN. Sums x - x (0 for finite x, NaN
     otherwise) in FINITE_VECTORS independent vector accumulators, then the tail as scalars."""
     b, vec, lanes = ck.b, ChannelVectors(ck.b, ck.dtype), VECTOR_LANES[ck.dtype]
-    step, x = FINITE_VECTORS * lanes, ck.kb.ins[0]
+    step = FINITE_VECTORS * lanes
 
     def chunk(i, *accs):
         at = b.add(start, b.mul(i, c64(step)))
