@@ -12,8 +12,8 @@ import graphc as gc
 from graphc.backends.llvm import conv_blocking, conv_implicit
 from graphc.backends.llvm.conv_gemm import conv_geometry
 
+from .test_conv_bias_grad import assert_finite_difference, fused_ops
 from .test_conv_bias_grad import check as check_bias
-from .test_conv_bias_grad import fused_ops
 from .test_conv_direct import run_on_threads
 from .test_emit_conv import check
 
@@ -121,16 +121,8 @@ def test_weight_and_bias_gradients_against_finite_differences():
     xv = rng.standard_normal((2, 6, 7, 2))
     _, dw, db = f(xv)
     for var, grad in ((w, dw), (b, db)):
-        start = var.get_value().copy()
-        for index in np.ndindex(start.shape):
-            bump = np.zeros_like(start)
-            bump[index] = 1e-6
-            var.set_value(start + bump)
-            plus = f(xv)[0]
-            var.set_value(start - bump)
-            minus = f(xv)[0]
-            var.set_value(start)
-            assert abs((plus - minus) / 2e-6 - grad[index]) < 1e-6 * max(1.0, abs(grad[index]))
+        for index in np.ndindex(grad.shape):
+            assert_finite_difference(lambda: f(xv)[0], var, grad, index)
 
 
 THREADS_CODE = """
