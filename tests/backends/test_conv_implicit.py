@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.backends.llvm import conv_implicit, emit_conv, emit_conv_grad
+from graphc.backends.llvm import conv_blocking, conv_implicit, emit_conv, emit_conv_grad
 from graphc.backends.llvm.conv_gemm import conv_geometry
 
 from .test_conv_direct import run_on_threads
@@ -44,7 +44,7 @@ def test_row_dilation_and_one_dimensional():
 
 
 def test_weight_gradient_in_one_row_blocks(monkeypatch):
-    monkeypatch.setattr(conv_implicit, "BLOCK_BYTES", 64)  # one output row per block
+    monkeypatch.setattr(conv_blocking, "BLOCK_BYTES", 64)  # one output row per block
     check(2, (3, 7, 6, 8), (3, 3, 8, 4), "float64", batches=[3, 1])
 
 
@@ -112,6 +112,9 @@ check(2, (33, 7, 9, 3), (3, 3, 3, 33), "float32", batches=[1, 7, 33])
 check(2, (7, 6, 257, 2), (3, 3, 2, 7), "float64", batches=[7])
 check_pooled((11, 13, 4), (3, 3, 4, 7), 2, batches=(1, 7, 33))
 check(2, (7, 9, 8, 20), (3, 3, 20, 7), "float32", batches=[1, 7], padding="same")
+from tests.backends.test_conv_implicit import (
+    test_weight_gradient_of_non_finite_inputs_is_the_interpreters as non_finite)
+non_finite(float("inf"), "float32")
 """
 
 
@@ -145,3 +148,27 @@ def test_gradients_match_finite_differences():
         minus = f(xv)[0]
         w.set_value(w0)
         assert abs((plus - minus) / (2 * step) - gw[index]) < 1e-5 * max(1.0, abs(gw[index]))
+
+
+def weight_gradients(x, k_shape, dtype):
+    """d(sum(conv2d(x, w) * r))/dw on both backends, r and w fixed."""
+    rng = np.random.default_rng(5)
+    x_in, w_in = gc.placeholder((None, *x.shape[1:]), dtype), gc.placeholder(k_shape, dtype)
+    y = gc.conv2d(x_in, w_in)
+    r = gc.constant(rng.standard_normal((x.shape[0], *y.shape[1:])).astype(dtype))
+    grad = gc.grad(gc.sum(y * r), w_in)
+    w = rng.standard_normal(k_shape).astype(dtype)
+    return [gc.function([x_in, w_in], grad, backend=k)(x, w) for k in ("llvm", "numpy")]
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_weight_gradient_of_non_finite_inputs_is_the_interpreters(bad, dtype):
+    """x's last pixel of a row is read by the junk rows of the extended layout: its taps
+    stay finite where no valid window meets it, as in the interpreter."""
+    x = np.random.default_rng(4).standard_normal((3, 7, 6, 3)).astype(dtype)
+    x[1, 2, 5, 1] = bad  # the last pixel of row 2: only kw = 2 taps of valid windows meet it
+    got, want = weight_gradients(x, (3, 3, 3, 4), dtype)
+    assert np.isfinite(want).sum() > 0
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=2e-4 if dtype == "float32" else 1e-11, atol=1e-5)

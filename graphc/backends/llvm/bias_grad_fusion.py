@@ -4,22 +4,19 @@ LLVM backend's 'expanded' stage.
 A training graph sums a convolution's output gradient g over every axis but the channels (the
 bias gradient) and also feeds g to conv{r}d_weight_grad(x, g). Where the weight-gradient kernel
 reads g in a pass of its own (the register-blocked direct kernel of first layers, the
-implicit-GEMM kernel's extended rows), both become views of one conv{r}d_weight_bias_grad(x, g)
-whose kernel adds each g vector into the bias sum as it reads it: the separate reduction over
-N * H * W is gone. When g is a ReLU's masked gradient where(y > 0, g', 0) that nothing else
-reads (a first layer, whose input gradient is not needed), the op is
+implicit-GEMM kernel's extended rows, 'valid' or padded), both become views of one
+conv{r}d_weight_bias_grad(x, g) whose kernel adds each g vector into the bias sum as it reads
+it: the separate reduction over N * H * W is gone. When g is a ReLU's masked gradient
+where(y > 0, g', 0) that nothing else reads (a first layer, whose input gradient is not
+needed), the op is
 conv{r}d_relu_weight_bias_grad(x, y, g'): the mask is applied as g' is read, and the masked
 gradient is never written.
 """
 
 from __future__ import annotations
 
-from graphc.backends.llvm.conv_gemm import (
-    DIRECT_BELOW,
-    conv_geometry,
-    implicit_applies,
-    kernel_shape,
-)
+from graphc.backends.llvm.conv_blocking import weight_grad_applies
+from graphc.backends.llvm.conv_gemm import DIRECT_BELOW, conv_geometry, kernel_shape
 from graphc.ir import Graph
 from graphc.ops import call, make_node, normalize_axes
 from graphc.ops.rebuild import transform
@@ -47,7 +44,7 @@ def fuses(node) -> bool:
     if None in x.shape[1:] or None in g.shape[1:]:
         return False
     geometry = conv_geometry(node, x.shape, kernel_shape(node))
-    return geometry.K < DIRECT_BELOW or implicit_applies(geometry)
+    return geometry.K < DIRECT_BELOW or weight_grad_applies(geometry, node.shape[-1], node.dtype)
 
 
 def is_bias_sum(node, g) -> bool:

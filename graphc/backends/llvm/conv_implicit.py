@@ -20,9 +20,10 @@ The last block row ends at ow = OW - 1, so no GEMM reads past the image (the jun
 block read the next input row). Every GEMM writes at most BLOCK_ROWS rows, so it reads B in
 place: no workspace, no barrier.
 
-One difference from the interpreter, for non-finite inputs only: in the weight gradient the junk
-rows multiply real input values by dy's zeros, so an inf or NaN in x makes NaN (0 * inf) in taps
-where the interpreter's sums stay finite (finite inputs add exact zeros: the same sums).
+In the weight gradient the junk rows multiply real input values by dy's zeros: exact zeros for
+finite x, but NaN (0 * inf) for an inf or NaN where no valid window meets it. So each block first
+checks the x rows it reads (x - x is 0 exactly when x is finite); a block that holds a non-finite
+value runs one GEMM per output row over its OW valid pixels instead: the interpreter's products.
 """
 
 from __future__ import annotations
@@ -30,26 +31,27 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.channel_vectors import ChannelVectors
+from graphc.backends.llvm.conv_blocking import (
+    balanced,
+    ceil_div,
+    is_padded,
+    padded,
+    weight_grad_rows,
+)
 from graphc.backends.llvm.conv_direct_grad import output_gradient
 from graphc.backends.llvm.conv_gemm import (
-    BLOCK_BYTES,
     BLOCK_ROWS,
     ConvBlocks,
     implicit_applies,
 )
 from graphc.backends.llvm.conv_kernels import Geometry, Sweep, define_block, tag
+from graphc.backends.llvm.conv_padded_rows import pad_rows
 from graphc.backends.llvm.conv_pool import PoolWindow, pool_row
-from graphc.backends.llvm.irutil import I32, ITEMSIZE, c64, for_range
+from graphc.backends.llvm.gemm_variant import VECTOR_LANES
+from graphc.backends.llvm.irutil import I32, c64, const, for_range
 from graphc.backends.llvm.windows import zero
 
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def balanced(total: int, most: int) -> int:
-    """Items per block when `total` items go in blocks of at most `most`, evened out."""
-    return max(1, ceil_div(total, max(1, ceil_div(total, most))))
+FINITE_VECTORS = 4  # independent accumulators of the finiteness check (hides the add latency)
 
 
 def pooled_rows_per_block(g: Geometry, pool: PoolWindow) -> int:
@@ -106,22 +108,18 @@ def emit_conv_implicit(kb, ck: ConvBlocks, bias, activation, pool: PoolWindow):
     return kb.finish()
 
 
-def weight_grad_rows(g: Geometry, cout: int, dtype: str) -> int:
-    """Output rows per weight-gradient block: dy's rows, extended, stay under BLOCK_BYTES."""
-    most = max(g.W, BLOCK_BYTES // (cout * ITEMSIZE[dtype])) // g.W
-    return balanced(g.OH, most)
-
-
 def emit_weight_grad_implicit(kb, ck: ConvBlocks, with_bias=False):
     """Each thread owns rows m0 .. m1 of every kernel row's dW[kh] (KW * C rows each) and walks
     every image in blocks of output rows: dy's rows extended once, then
     dW[kh, m0 : m1] += X_kh^T @ dy_ext (<= BLOCK_ROWS rows of dW per GEMM). `with_bias`
     (conv{1,2}d_weight_bias_grad): thread 0 also sums dy into row K as it extends the rows."""
-    g, b, cout = ck.g, kb.b, ck.cout
-    width = g.KW * g.C
-    rows = weight_grad_rows(g, cout, ck.dtype)
+    original, b, cout = ck.g, kb.b, ck.cout
+    rows = weight_grad_rows(original, cout, ck.dtype)
+    g = ck.g = padded(original)  # a padded x is copied block by block (conv_padded_rows)
+    width, halo = g.KW * g.C, g.DH * (g.KH - 1)
     blocks = ceil_div(g.OH, rows)
     dy_ext = ck.block_buffer(rows * g.W * cout)
+    x_pad = ck.block_buffer((rows + halo) * g.W * g.C) if is_padded(original) else None
     lo, hi = kb.split(c64(width))
     for kh in range(g.KH):
         zero(kb, kb.out, b.mul(b.add(c64(kh * width), lo), c64(cout)),
@@ -136,20 +134,65 @@ def emit_weight_grad_implicit(kb, ck: ConvBlocks, with_bias=False):
         left = b.sub(c64(g.OH), row0)
         count = b.select(b.icmp_signed("<", left, c64(rows)), left, c64(rows))
         extend_rows(ck, n, row0, count, dy_ext, sums if with_bias else None)
-        for kh in range(g.KH):
-            source_row = b.add(b.mul(n, c64(g.H)), b.add(row0, c64(kh * g.DH)))
-            x_rows = b.mul(source_row, c64(g.W * g.C))
-
-            def gemm(m0, mcount, kh=kh, x_rows=x_rows):
-                dw = ck.at(kb.out, b.mul(b.add(c64(kh * width), m0), c64(cout)))
-                ck.gemm(True, True, mcount, c64(cout), extended(b, g, count),
-                        ck.at(kb.ins[0], b.add(x_rows, m0)), c64(g.C), dy_ext, c64(cout), dw,
-                        c64(cout))
-
-            ck.blocks(lo, hi, BLOCK_ROWS, gemm)
+        source, first_x = kb.ins[0], b.mul(b.add(b.mul(n, c64(g.H)), row0), c64(g.W * g.C))
+        if x_pad is not None:
+            pad_rows(ck, original, n, row0, b.add(count, c64(halo)), x_pad)
+            source, first_x = x_pad, c64(0)
+        x_values = b.mul(b.add(count, c64(halo)), c64(g.W * g.C))
+        with b.if_else(all_finite(ck, source, first_x, x_values)) as (finite, not_finite):
+            with finite:  # the junk rows add exact zeros
+                weight_grad_gemms(ck, lo, hi, source, first_x, c64(0), extended(b, g, count),
+                                  dy_ext)
+            with not_finite:  # valid pixels only, one output row at a time
+                for_range(b, c64(0), count, lambda r: weight_grad_gemms(
+                    ck, lo, hi, source, b.add(first_x, b.mul(r, c64(g.W * g.C))),
+                    b.mul(r, c64(g.W * cout)), c64(g.OW), dy_ext), name="exact")
 
     for_range(b, c64(0), b.mul(kb.dims(kb.node.inputs[0])[0], c64(blocks)), unit, name="unit")
     return kb.finish()
+
+
+def weight_grad_gemms(ck: ConvBlocks, lo, hi, x, x_first, dy_first, pixels, dy_ext):
+    """dW[kh, lo : hi] += X_kh^T @ dy_ext[dy_first ...] for every kernel row kh, over `pixels`
+    extended rows from element x_first of x (kernel row 0's first pixel)."""
+    g, b, cout, width = ck.g, ck.b, ck.cout, ck.g.KW * ck.g.C
+    for kh in range(g.KH):
+        x_rows = b.add(x_first, c64(kh * g.DH * g.W * g.C))
+
+        def gemm(m0, mcount, kh=kh, x_rows=x_rows):
+            dw = ck.at(ck.kb.out, b.mul(b.add(c64(kh * width), m0), c64(cout)))
+            ck.gemm(True, True, mcount, c64(cout), pixels, ck.at(x, b.add(x_rows, m0)),
+                    c64(g.C), ck.at(dy_ext, dy_first), c64(cout), dw, c64(cout))
+
+        ck.blocks(lo, hi, BLOCK_ROWS, gemm)
+
+
+def all_finite(ck: ConvBlocks, x, start, count):
+    """An i1: x[start : start + count] holds no inf or NaN. Sums x - x (0 for finite x, NaN
+    otherwise) in FINITE_VECTORS independent vector accumulators, then the tail as scalars."""
+    b, vec, lanes = ck.b, ChannelVectors(ck.b, ck.dtype), VECTOR_LANES[ck.dtype]
+    step = FINITE_VECTORS * lanes
+
+    def chunk(i, *accs):
+        at = b.add(start, b.mul(i, c64(step)))
+        values = [vec.load(x, b.add(at, c64(j * lanes)), lanes) for j in range(FINITE_VECTORS)]
+        return [b.fadd(acc, b.fsub(v, v)) for acc, v in zip(accs, values)]
+
+    full = b.sdiv(count, c64(step))
+    accs = for_range(b, c64(0), full, chunk, [vec.zeros(lanes)] * FINITE_VECTORS, "chunk")
+    total = accs[0]
+    for acc in accs[1:]:
+        total = b.fadd(total, acc)
+
+    def tail(i, acc):
+        v = vec.load(x, b.add(start, i), 1)
+        return [b.fadd(acc, b.extract_element(b.fsub(v, v), ir.Constant(I32, 0)))]
+
+    (rest,) = for_range(b, b.mul(full, c64(step)), count, tail, [const(ck.dtype, 0)], "tail")
+    lanes_nan = b.fcmp_unordered("uno", total, total)
+    any_nan = b.icmp_unsigned("!=", b.bitcast(lanes_nan, ir.IntType(lanes)),
+                              ir.Constant(ir.IntType(lanes), 0))
+    return b.not_(b.or_(any_nan, b.fcmp_unordered("uno", rest, rest)))
 
 
 def extend_rows(ck: ConvBlocks, n, row0, count, out, sums=None):

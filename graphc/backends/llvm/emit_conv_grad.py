@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from graphc.backends.llvm import bias_grad_fusion, conv_gemm
 from graphc.backends.llvm.conv_bf16 import emit_conv_input_grad_bf16, emit_conv_weight_grad_bf16
+from graphc.backends.llvm.conv_blocking import weight_grad_applies
 from graphc.backends.llvm.conv_direct_grad import emit_conv_weight_grad_blocked
 from graphc.backends.llvm.conv_gemm import ConvBlocks, implicit_applies, kernel_shape
 from graphc.backends.llvm.conv_implicit import define_col2im_runs_block, emit_weight_grad_implicit
@@ -143,7 +144,7 @@ def emit_conv_weight_grad(kb, node):
     if conv_gemm.conv_geometry(node, x.shape, kernel_shape(node)).K < DIRECT_BELOW:
         return emit_conv_weight_grad_blocked(kb, node)
     ck = ConvBlocks(kb, node, x.shape, kernel_shape(node), node.shape[-1])
-    if implicit_applies(ck.g):
+    if weight_grad_applies(ck.g, ck.cout, ck.dtype):
         return emit_weight_grad_implicit(kb, ck, with_bias)
     emit_weight_grad_gemm(kb, ck)
     return finish_with_bias_sums(kb, node, with_bias)
