@@ -7,6 +7,7 @@ and jit.py, above both, links the runtime into modules that call it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -175,10 +176,27 @@ def compile_apart(parts: list, compile_one, name: str) -> list:
         return parallel_compile.compile_parts(parts, compile_one, name)
 
 
-def object_code(ir_text: str, name: str, speed_level: int = 3) -> bytes:
-    """The object file of `ir_text` (no disk cache)."""
-    with _LOCK:
+def object_code(ir_text: str, name: str, speed_level: int = 3,
+                strength_reduction: bool = True) -> bytes:
+    """The object file of `ir_text` (no disk cache). strength_reduction=False skips the code
+    generator's loop strength reduction: for IR whose addressing is blocked by hand (the GEMM
+    library), where it took ~half of the code generation for no measurable speed."""
+    with _LOCK, _strength_reduction(strength_reduction):
         return host_target_machine().emit_object(_parse_and_optimize(ir_text, name, speed_level))
+
+
+@contextlib.contextmanager
+def _strength_reduction(enabled: bool):
+    """LLVM reads -disable-lsr (a process-wide option) when it builds each code generator
+    pipeline: set for this compile only, under _LOCK, and always restored."""
+    if enabled:
+        yield
+        return
+    llvm.set_option("graphc", "-disable-lsr=true")
+    try:
+        yield
+    finally:
+        llvm.set_option("graphc", "-disable-lsr=false")
 
 
 def _parse_and_optimize(ir_text: str, name: str, speed_level: int = 3) -> llvm.ModuleRef:
