@@ -150,7 +150,7 @@ def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_le
             engine = _engine_from_object(payload)
             return CompiledModule(name, engine, time.perf_counter() - start, True, None)
     if parts is not None and len(parts) > 1 and level < 2:  # dumps want the whole module
-        payload, optimized_ir = _compile_parts(parts, name, speed_level), None
+        payload, optimized_ir = _compile_parts(parts, name, speed_level, options), None
     else:
         module = _parse_and_optimize(ir_text, name, speed_level)
         optimized_ir = str(module)
@@ -164,9 +164,25 @@ def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_le
     return CompiledModule(name, engine, time.perf_counter() - start, False, optimized_ir)
 
 
-def _compile_parts(parts: list, name: str, speed_level: int) -> bytes:
-    return parallel_compile.pack(compile_apart(
-        parts, lambda text: object_code(text, name, speed_level), name))
+def _compile_parts(parts: list, name: str, speed_level: int, options: str) -> bytes:
+    """The parts' objects, each from the disk cache under its own IR's key (new code reuses
+    the kernels it did not change), the missing ones compiled at once in groups of similar
+    size, one per process, and cached each under its key."""
+    cpu, features = host_cpu()
+    keys = [cache.cache_key(part, cpu, features, options) for part in parts]
+    found = [cache.load(key) for key in keys]
+    missing = [k for k, code in enumerate(found) if code is None]
+    groups = parallel_compile.spread(missing, [len(parts[k]) for k in missing],
+                                     parallel_compile.processes())
+
+    def compile_group(group: list) -> bytes:
+        return parallel_compile.pack([object_code(parts[k], name, speed_level) for k in group])
+
+    for group, payload in zip(groups, compile_apart(groups, compile_group, name)):
+        for k, code in zip(group, parallel_compile.unpack(payload)):
+            found[k] = code
+            cache.store(keys[k], code)
+    return parallel_compile.pack(found)
 
 
 def compile_apart(parts: list, compile_one, name: str) -> list:

@@ -38,6 +38,17 @@ def processes() -> int:
     return min(2, len(os.sched_getaffinity(0)))
 
 
+def spread(items: list, sizes: list, count: int) -> list:
+    """`items` in at most `count` non-empty groups of similar total size (largest first, each
+    to the lightest group), each group in the items' order."""
+    loads = [[0, []] for _ in range(max(1, count))]
+    for size, position in sorted(zip(sizes, range(len(items))), key=lambda p: -p[0]):
+        lightest = min(loads, key=lambda load: load[0])
+        lightest[0] += size
+        lightest[1].append(position)
+    return [[items[k] for k in sorted(group)] for _, group in loads if group]
+
+
 def pack(objects: list) -> bytes:
     """One payload for the parts' objects (a single object stays as it is)."""
     if len(objects) == 1:
