@@ -8,17 +8,12 @@ import graphc as gc
 from graphc.backends.llvm import cache, jit, mcjit, parallel_compile
 from graphc.backends.llvm.emit import generate_units
 from graphc.backends.llvm.parallel_compile import spread, unpack
+from tests.backends.test_parallel_compile import mlp_step
 
 
-def sgd_step(lr, seed=0):
-    rng = np.random.default_rng(seed)
-    x, y = gc.placeholder((None, 33), name="x"), gc.placeholder((None, 7), name="y")
-    w1 = gc.shared(rng.normal(size=(33, 17)).astype("float32"), name="w1")
-    w2 = gc.shared(rng.normal(size=(17, 7)).astype("float32"), name="w2")
-    out = gc.softmax(gc.dot(gc.relu(gc.dot(x, w1)), w2))
-    loss = gc.mean(gc.sum((out - y) ** 2, axis=1))
-    updates = [(w, w - lr * g) for w, g in zip((w1, w2), gc.grad(loss, [w1, w2]))]
-    return [x, y], loss, updates
+def sgd_step(lr):
+    inputs, loss, updates, _, _ = mlp_step(lr=lr)
+    return inputs, loss, updates
 
 
 def losses(step, seed=1):
@@ -56,7 +51,7 @@ def test_new_code_compiles_only_the_kernels_it_changed(threads, counted, monkeyp
     np.testing.assert_allclose(losses(step), losses(oracle), rtol=1e-5)
 
 
-def split_module(tmp_path):
+def split_module():
     inputs, loss, updates = sgd_step(0.1)
     units, _ = generate_units(gc.function(inputs, loss, updates=updates).executable.program)
     return units.text(), units.parts(len(units.units))
@@ -64,7 +59,7 @@ def split_module(tmp_path):
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_a_damaged_kernel_entry_is_compiled_again(damage, counted, tmp_path):
-    text, parts = split_module(tmp_path)
+    text, parts = split_module()
     whole = jit.compile_ir(text + "; again\n", "m", parts=parts)  # a new whole-module key
     cpu, features = jit.host_cpu()
     entry = cache.cache_dir() / (cache.cache_key(parts[0], cpu, features) + ".o")

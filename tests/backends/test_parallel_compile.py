@@ -14,14 +14,14 @@ from graphc.backends.llvm.emit import generate_units
 from graphc.backends.llvm.parallel_compile import CONTAINER, compile_parts, pack, unpack
 
 
-def mlp_step(seed=0):
+def mlp_step(seed=0, lr=0.1):
     rng = np.random.default_rng(seed)
     x, y = gc.placeholder((None, 33), name="x"), gc.placeholder((None, 7), name="y")
     w1 = gc.shared(rng.normal(size=(33, 17)).astype("float32"), name="w1")
     w2 = gc.shared(rng.normal(size=(17, 7)).astype("float32"), name="w2")
     out = gc.softmax(gc.dot(gc.relu(gc.dot(x, w1)), w2))
     loss = gc.mean(gc.sum((out - y) ** 2, axis=1))
-    updates = [(w, w - 0.1 * g) for w, g in zip((w1, w2), gc.grad(loss, [w1, w2]))]
+    updates = [(w, w - lr * g) for w, g in zip((w1, w2), gc.grad(loss, [w1, w2]))]
     data = rng.normal(size=(257, 33)).astype("float32"), rng.random((257, 7)).astype("float32")
     return [x, y], loss, updates, (w1, w2), data
 
