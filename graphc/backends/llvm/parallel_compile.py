@@ -5,7 +5,9 @@ once; processes can. `compile_parts` forks one child per part but the first, com
 part itself meanwhile, and reads each child's object code from a pipe. The parts (emit.ModuleText
 .parts) are loaded together into one execution engine, where their calls to one another link.
 Their objects travel and are cached as one payload (`pack` / `unpack`); a payload of one object
-is that object's bytes, so everything that read single objects still reads them.
+is that object's bytes, so everything that read single objects still reads them. A step module
+is split one part per kernel (each also cached alone, mcjit._compile_parts), and the parts to
+compile go to the processes in groups of similar size (`spread`).
 
 GRAPHC_COMPILE_PROCESSES sets how many processes compile (default: the CPUs this process may
 run on, at most 2, since the kernels of one step are few; 1 compiles everything here).
@@ -18,7 +20,7 @@ import struct
 
 CONTAINER = b"GRAPHCMO"  # several object files in one payload
 _LENGTH = struct.Struct("<Q")
-MIN_SPLIT_CHARS = 24_000  # below this a fork costs about what a second process saves
+MIN_SPLIT_CHARS = 24_000  # below: compiled whole (a part costs ~2 ms, a fork more: not worth it)
 
 
 def processes() -> int:
