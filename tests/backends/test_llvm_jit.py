@@ -151,3 +151,23 @@ def test_unwritable_cache_warns_and_still_compiles(tmp_path, monkeypatch):
     with pytest.warns(RuntimeWarning, match="compile cache"):
         module = jit.compile_ir(SQUARE_IR, "square")
     assert call_square(module, 5.0) == 25.0 and not module.from_cache
+
+
+def smallest_gemm_ir():
+    from llvmlite import ir
+
+    from graphc.backends.llvm import gemm
+
+    module = ir.Module(name="gemm_lsr")
+    gemm.define_gemm(module, "float32", True, False, False, "linear", True)
+    return str(module)
+
+
+def test_strength_reduction_off_is_for_that_compile_only():
+    from graphc.backends.llvm import mcjit
+
+    text = smallest_gemm_ir()
+    default = mcjit.object_code(text, "gemm_lsr", 0)
+    without = mcjit.object_code(text, "gemm_lsr", 0, strength_reduction=False)
+    assert without != default  # the option reached the code generator
+    assert mcjit.object_code(text, "gemm_lsr", 0) == default  # and was restored after it

@@ -80,11 +80,11 @@ def compile(run, use_cache: bool = True, profile: bool = False):  # noqa: A001 -
 
 
 def module_parts(units, text: str) -> list | None:
-    """The module in parts for several compiling processes, when it is big enough to pay."""
-    count = parallel_compile.processes()
-    if count < 2 or len(text) < parallel_compile.MIN_SPLIT_CHARS:
+    """The module in parts, one per kernel (each cached apart, compiled at once in several
+    processes: jit.compile_ir), when it is big enough to pay."""
+    if len(text) < parallel_compile.MIN_SPLIT_CHARS:
         return None
-    return units.parts(count)
+    return units.parts(len(units.units))
 
 
 def load_shortcut(run, shortcut: str):

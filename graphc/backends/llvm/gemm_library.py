@@ -7,7 +7,10 @@ compiles the missing ones at once in several processes (~0.1 s each, once per ma
 
 The variants compile with no IR optimization pipeline (SPEED_LEVEL 0; code generation still
 at O3): their IR is vectorized and register-blocked by hand, and measured on Zen 4 the O3
-pipeline cost ~2/3 of each variant's ~130 ms for no GFLOP/s (bench/bench_gemm.py).
+pipeline cost ~2/3 of each variant's ~130 ms for no GFLOP/s (bench/bench_gemm.py). Nor does
+the code generator's loop strength reduction run on them: on the AVX-512 Xeon it was half of a
+variant's code generation (~150 -> ~75 ms) for no GFLOP/s (single-thread, interleaved: the
+eight bench_gemm cases 100-512 within -3..+3%, noise).
 """
 
 from __future__ import annotations
@@ -111,7 +114,8 @@ def object_key(name: str) -> str:
 
 
 def _group_objects(names: list) -> bytes:
-    return parallel_compile.pack([mcjit.object_code(variant_ir(name), name, SPEED_LEVEL)
+    return parallel_compile.pack([mcjit.object_code(variant_ir(name), name, SPEED_LEVEL,
+                                                    strength_reduction=False)
                                   for name in names])
 
 

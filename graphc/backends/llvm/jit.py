@@ -57,7 +57,8 @@ def compile_ir(ir_text: str, name: str, debug: int | None = None,
         is already vectorized and blocked by hand (the GEMM library), where O3 costs ~2/3 of
         the compile time and gains nothing measurable. Part of the disk cache key.
       parts: the same module split in modules that link together (emit.ModuleText.parts):
-        on a cache miss they compile at once in several processes (parallel_compile.py).
+        on a cache miss each part's object comes from the disk cache under its own IR's key,
+        the missing ones compiled at once in several processes (parallel_compile.py).
     Raises RuntimeError naming the module when the IR does not parse or verify.
     """
     if _RUNTIME_REFERENCE.search(ir_text):

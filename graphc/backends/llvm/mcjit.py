@@ -7,6 +7,7 @@ and jit.py, above both, links the runtime into modules that call it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -149,7 +150,7 @@ def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_le
             engine = _engine_from_object(payload)
             return CompiledModule(name, engine, time.perf_counter() - start, True, None)
     if parts is not None and len(parts) > 1 and level < 2:  # dumps want the whole module
-        payload, optimized_ir = _compile_parts(parts, name, speed_level), None
+        payload, optimized_ir = _compile_parts(parts, name, speed_level, options), None
     else:
         module = _parse_and_optimize(ir_text, name, speed_level)
         optimized_ir = str(module)
@@ -163,9 +164,25 @@ def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_le
     return CompiledModule(name, engine, time.perf_counter() - start, False, optimized_ir)
 
 
-def _compile_parts(parts: list, name: str, speed_level: int) -> bytes:
-    return parallel_compile.pack(compile_apart(
-        parts, lambda text: object_code(text, name, speed_level), name))
+def _compile_parts(parts: list, name: str, speed_level: int, options: str) -> bytes:
+    """The parts' objects, each from the disk cache under its own IR's key (new code reuses
+    the kernels it did not change), the missing ones compiled at once in groups of similar
+    size, one per process, and cached each under its key."""
+    cpu, features = host_cpu()
+    keys = [cache.cache_key(part, cpu, features, options) for part in parts]
+    found = [cache.load(key) for key in keys]
+    missing = [k for k, code in enumerate(found) if code is None]
+    groups = parallel_compile.spread(missing, [len(parts[k]) for k in missing],
+                                     parallel_compile.processes())
+
+    def compile_group(group: list) -> bytes:
+        return parallel_compile.pack([object_code(parts[k], name, speed_level) for k in group])
+
+    for group, payload in zip(groups, compile_apart(groups, compile_group, name)):
+        for k, code in zip(group, parallel_compile.unpack(payload)):
+            found[k] = code
+            cache.store(keys[k], code)
+    return parallel_compile.pack(found)
 
 
 def compile_apart(parts: list, compile_one, name: str) -> list:
@@ -175,10 +192,27 @@ def compile_apart(parts: list, compile_one, name: str) -> list:
         return parallel_compile.compile_parts(parts, compile_one, name)
 
 
-def object_code(ir_text: str, name: str, speed_level: int = 3) -> bytes:
-    """The object file of `ir_text` (no disk cache)."""
-    with _LOCK:
+def object_code(ir_text: str, name: str, speed_level: int = 3,
+                strength_reduction: bool = True) -> bytes:
+    """The object file of `ir_text` (no disk cache). strength_reduction=False skips the code
+    generator's loop strength reduction: for IR whose addressing is blocked by hand (the GEMM
+    library), where it took ~half of the code generation for no measurable speed."""
+    with _LOCK, _strength_reduction(strength_reduction):
         return host_target_machine().emit_object(_parse_and_optimize(ir_text, name, speed_level))
+
+
+@contextlib.contextmanager
+def _strength_reduction(enabled: bool):
+    """LLVM reads -disable-lsr (a process-wide option) when it builds each code generator
+    pipeline: set for this compile only, under _LOCK, and always restored."""
+    if enabled:
+        yield
+        return
+    llvm.set_option("graphc", "-disable-lsr=true")
+    try:
+        yield
+    finally:
+        llvm.set_option("graphc", "-disable-lsr=false")
 
 
 def _parse_and_optimize(ir_text: str, name: str, speed_level: int = 3) -> llvm.ModuleRef:

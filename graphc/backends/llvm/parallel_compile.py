@@ -5,7 +5,9 @@ once; processes can. `compile_parts` forks one child per part but the first, com
 part itself meanwhile, and reads each child's object code from a pipe. The parts (emit.ModuleText
 .parts) are loaded together into one execution engine, where their calls to one another link.
 Their objects travel and are cached as one payload (`pack` / `unpack`); a payload of one object
-is that object's bytes, so everything that read single objects still reads them.
+is that object's bytes, so everything that read single objects still reads them. A step module
+is split one part per kernel (each also cached alone, mcjit._compile_parts), and the parts to
+compile go to the processes in groups of similar size (`spread`).
 
 GRAPHC_COMPILE_PROCESSES sets how many processes compile (default: the CPUs this process may
 run on, at most 2, since the kernels of one step are few; 1 compiles everything here).
@@ -18,7 +20,7 @@ import struct
 
 CONTAINER = b"GRAPHCMO"  # several object files in one payload
 _LENGTH = struct.Struct("<Q")
-MIN_SPLIT_CHARS = 24_000  # below this a fork costs about what a second process saves
+MIN_SPLIT_CHARS = 24_000  # below: compiled whole (a part costs ~2 ms, a fork more: not worth it)
 
 
 def processes() -> int:
@@ -36,6 +38,17 @@ def processes() -> int:
     if not hasattr(os, "fork"):
         return 1
     return min(2, len(os.sched_getaffinity(0)))
+
+
+def spread(items: list, sizes: list, count: int) -> list:
+    """`items` in at most `count` non-empty groups of similar total size (largest first, each
+    to the lightest group), each group in the items' order."""
+    loads = [[0, []] for _ in range(max(1, count))]
+    for size, position in sorted(zip(sizes, range(len(items))), key=lambda p: -p[0]):
+        lightest = min(loads, key=lambda load: load[0])
+        lightest[0] += size
+        lightest[1].append(position)
+    return [[items[k] for k in sorted(group)] for _, group in loads if group]
 
 
 def pack(objects: list) -> bytes:

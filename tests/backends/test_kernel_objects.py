@@ -1,0 +1,85 @@
+"""Each kernel of a split module is cached under its own IR's key: new code recompiles only the
+kernels it changed, and a damaged kernel entry is compiled again, never loaded or fatal."""
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.backends.llvm import cache, jit, mcjit, parallel_compile
+from graphc.backends.llvm.emit import generate_units
+from graphc.backends.llvm.parallel_compile import spread, unpack
+from tests.backends.test_parallel_compile import mlp_step
+
+
+def sgd_step(lr):
+    inputs, loss, updates, _, _ = mlp_step(lr=lr)
+    return inputs, loss, updates
+
+
+def losses(step, seed=1):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(257, 33)).astype("float32"), rng.random((257, 7)).astype("float32")
+    return [float(step(x[:n], y[:n])) for n in (1, 7, 33, 257)]
+
+
+@pytest.fixture
+def counted(monkeypatch, tmp_path):
+    """A fresh cache, split modules, and the list of the parts compiled from here on."""
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("GRAPHC_CACHE", raising=False)
+    monkeypatch.setattr(parallel_compile, "MIN_SPLIT_CHARS", 0)
+    compiled, real = [], mcjit.object_code
+
+    def counting(text, *args, **kwargs):
+        compiled.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(mcjit, "object_code", counting)
+    return compiled
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_new_code_compiles_only_the_kernels_it_changed(threads, counted, monkeypatch):
+    monkeypatch.setenv("GRAPHC_NUM_THREADS", str(threads))
+    monkeypatch.setenv("GRAPHC_COMPILE_PROCESSES", "1")  # count the compiles in this process
+    gc.function(*sgd_step(0.1))
+    first = len(counted)
+    step = gc.function(*sgd_step(0.1 + 1e-3))  # only the updates' kernels hold the rate
+    again = len(counted) - first
+    assert first > 2 and 0 < again < first - 1
+    oracle = gc.function(*sgd_step(0.1 + 1e-3), backend="numpy")
+    np.testing.assert_allclose(losses(step), losses(oracle), rtol=1e-5)
+
+
+def split_module():
+    inputs, loss, updates = sgd_step(0.1)
+    units, _ = generate_units(gc.function(inputs, loss, updates=updates).executable.program)
+    return units.text(), units.parts(len(units.units))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_kernel_entry_is_compiled_again(damage, counted, tmp_path):
+    text, parts = split_module()
+    whole = jit.compile_ir(text + "; again\n", "m", parts=parts)  # a new whole-module key
+    cpu, features = jit.host_cpu()
+    entry = cache.cache_dir() / (cache.cache_key(parts[0], cpu, features) + ".o")
+    blob = bytearray(entry.read_bytes())
+    if damage == "flip":
+        blob[-7] ^= 0xFF
+    else:
+        del blob[len(blob) // 2:]
+    entry.write_bytes(bytes(blob))
+    before = len(counted)
+    rebuilt = jit.compile_ir(text + "; once more\n", "m", parts=parts)
+    assert counted[before:] == [parts[0]]  # the others came from their entries
+    assert not rebuilt.from_cache
+    assert cache.load(cache.cache_key(parts[0], cpu, features)) is not None  # stored again
+    assert set(unpack(cache.load(cache.cache_key(text + "; once more\n", cpu, features)))) == \
+        set(unpack(cache.load(cache.cache_key(text + "; again\n", cpu, features))))
+    assert whole.address("graphc_step") and rebuilt.address("graphc_step")
+
+
+def test_spread_balances_sizes_and_keeps_order():
+    assert spread(["a", "b", "c", "d"], [1, 9, 5, 4], 2) == [["a", "b"], ["c", "d"]]  # 10, 9
+    assert spread(["a"], [3], 4) == [["a"]]
+    assert spread([], [], 2) == []
