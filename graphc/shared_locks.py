@@ -10,7 +10,6 @@ import itertools
 import os
 import threading
 import weakref
-from contextlib import ExitStack, contextmanager
 
 _LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # storage -> (rank, lock)
 _RANKS = itertools.count()
@@ -57,13 +56,29 @@ class VariableLocks:
         """A context holding every lock, in acquisition order."""
         if self.forks != _FORKS[0]:
             self.forks, self.locks = _FORKS[0], locks_for(self.storages)
-        return holding(self.locks)
+        return Holding(self.locks)
 
 
-@contextmanager
-def holding(locks):
-    """Hold every lock of `locks` (already in acquisition order) for the block."""
-    with ExitStack() as stack:
-        for lock in locks:
-            stack.enter_context(lock)
-        yield
+class Holding:
+    """Hold every lock of `locks` (already in acquisition order) for a with block; a plain
+    class, as an ExitStack cost ~4 us of a 19 us batch-1 predict call."""
+
+    __slots__ = ("locks",)
+
+    def __init__(self, locks):
+        self.locks = locks
+
+    def __enter__(self):
+        taken = 0
+        try:
+            for lock in self.locks:
+                lock.acquire()
+                taken += 1
+        except BaseException:  # interrupted while waiting: release what this call took
+            for lock in reversed(self.locks[:taken]):
+                lock.release()
+            raise
+
+    def __exit__(self, *exc_info):
+        for lock in reversed(self.locks):
+            lock.release()

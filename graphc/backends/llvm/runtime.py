@@ -170,7 +170,7 @@ class Executable:
 
     def __call__(self, *arrays):
         with self.lock:  # one pointer table per executable: calls from two threads take turns
-            signature = tuple(a.shape for a in arrays)
+            signature = tuple([a.shape for a in arrays])  # a list is built faster than a generator
             if signature != self.signature:
                 self.prepare(arrays)
                 self.signature = signature
@@ -220,10 +220,10 @@ class Executable:
             return self.call_guarded(arrays)
         args = self.args
         for slot, k in self.inputs:
-            args[slot] = arrays[k].ctypes.data
+            args[slot] = data_address(arrays[k])
         outs = [np.empty(shape, buf.dtype) for shape, buf in zip(self.out_shapes, self.outputs)]
         for out, buf in zip(outs, self.outputs):
-            args[2 + buf.slot] = out.ctypes.data
+            args[2 + buf.slot] = data_address(out)
         threads.parallel_run(self.step, self.args_address, self.stats_address)
         return outs
 
@@ -265,6 +265,14 @@ class Executable:
         nbytes = count * ITEMSIZE[buf.dtype]
         raw = (ctypes.c_char * nbytes).from_address(int(self.args[2 + buf.slot]))
         return np.frombuffer(raw, dtype=buf.dtype).reshape(shape).copy()
+
+
+def data_address(array: np.ndarray) -> int:
+    """The address of a C-contiguous array's data: through the buffer protocol where NumPy
+    exports one (~0.6 us; `array.ctypes.data` costs ~2 us, twice per batch-1 predict call)."""
+    if array.flags.writeable and array.nbytes and array.dtype.isbuiltin == 1:
+        return ctypes.addressof(ctypes.c_byte.from_buffer(array))
+    return array.ctypes.data  # read-only, empty, or a dtype NumPy exports no buffer of
 
 
 def indices_from_inputs(order, inputs) -> list:
