@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from graphc.backends.llvm import cache
 from graphc.viz import dot_program
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -28,10 +29,12 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(
 
 
 def run_smoke(script, tmp_path, *flags):
-    # offline: the examples use the packaged digits without waiting on a network that may hang
+    # offline: the examples use the packaged digits without waiting on a network that may hang;
+    # a fresh home for datasets, but the suite's compile cache: a kernel compiles once per run
     env = {
         **os.environ,
         "GRAPHC_HOME": str(tmp_path / "home"),
+        "GRAPHC_CACHE_DIR": str(cache.cache_dir()),
         "GRAPHC_OFFLINE": "1",
         "MPLBACKEND": "Agg",
     }

@@ -15,15 +15,31 @@ pytestmark = needs_cc
 MAX_BATCH = 33
 
 
-def compiled_model(seed: int):
-    rng = np.random.default_rng(seed)
+def compiled_model(initial_weights=None):
+    """A compiled model after one training step on the first 10 rows, and its data; the same
+    initial weights give the same model, weights and optimizer state."""
+    rng = np.random.default_rng(1)
     model = Sequential([Input((8,)), Dense(16, activation="relu"),
                         Dense(3, activation="softmax")], name="tune")
+    if initial_weights is not None:
+        model.set_weights(initial_weights)
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     x = rng.random((80, 8), dtype=np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 80)]
     model.train_on_batch(x[:10], y[:10])  # builds the compiled training step
     return model, x, y
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """(folder, initial weights): ONE exported library (compiling it is the cost) that every
+    test runs; a test trains its own twin of the model in Python from the same weights."""
+    folder = tmp_path_factory.mktemp("tune")
+    initial = Sequential([Input((8,)), Dense(16, activation="relu"),
+                          Dense(3, activation="softmax")]).get_weights()
+    model, _, _ = compiled_model(initial)
+    model.export(folder, train_step=True, batch_chunk=MAX_BATCH, verbose=False)
+    return folder, initial
 
 
 def train_library(folder):
@@ -34,10 +50,10 @@ def train_library(folder):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_train_steps_in_c_equal_train_on_batch(tmp_path, threads):
-    model, x, y = compiled_model(seed=threads)
-    model.export(tmp_path, train_step=True, batch_chunk=MAX_BATCH, verbose=False)
-    lib, step = train_library(tmp_path)
+def test_train_steps_in_c_equal_train_on_batch(exported, threads):
+    folder, initial = exported
+    model, x, y = compiled_model(initial)
+    lib, step = train_library(folder)
     ctx, untouched = lib.create(threads), lib.create(1)
     before = lib.run(untouched, [x], [(80, 3)])[1][0]
     ones = np.ones(80, np.float32)
@@ -56,10 +72,10 @@ def test_train_steps_in_c_equal_train_on_batch(tmp_path, threads):
     lib.destroy(untouched)
 
 
-def test_train_step_refuses_more_rows_than_exported_and_an_untrained_model(tmp_path):
-    model, x, y = compiled_model(seed=5)
-    model.export(tmp_path, train_step=True, batch_chunk=MAX_BATCH, verbose=False)
-    lib, step = train_library(tmp_path)
+def test_train_step_refuses_more_rows_than_exported_and_an_untrained_model(exported, tmp_path):
+    folder, initial = exported
+    _, x, y = compiled_model(initial)
+    lib, step = train_library(folder)
     ctx = lib.create(1)
     ones, loss = np.ones(80, np.float32), np.zeros(1, np.float32)
     assert step(ctx, x.ctypes.data, y.ctypes.data, ones.ctypes.data, 34, loss.ctypes.data) == 1
@@ -68,7 +84,7 @@ def test_train_step_refuses_more_rows_than_exported_and_an_untrained_model(tmp_p
     assert step(ctx, x.ctypes.data, None, ones.ctypes.data, 3, loss.ctypes.data) == 1
     assert lib.last_error(ctx) == b"tune_train_step: input 1 is NULL"
     lib.destroy(ctx)
-    assert "#define TUNE_TRAIN_MAX_BATCH 33" in (tmp_path / "tune.h").read_text()
+    assert "#define TUNE_TRAIN_MAX_BATCH 33" in (folder / "tune.h").read_text()
     fresh = Sequential([Input((8,)), Dense(3)], name="fresh")
     with pytest.raises(ValueError, match="train_step=True needs the compiled training step "
                                          "of model 'fresh'"):

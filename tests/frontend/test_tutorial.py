@@ -1,5 +1,7 @@
 """The Keras MNIST-MLP tutorial, end to end, with only the imports changed."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -39,10 +41,21 @@ def run_tutorial(backend, activation="relu", epochs=2):
     return model, history, score, predictions
 
 
+def shared_run(backend, activation="relu", epochs=2):
+    """run_tutorial's result, computed once for all the tests that only read it (a seeded run
+    repeats exactly, which test_runs_repeat_exactly_with_set_random_seed checks)."""
+    return _cached_run(backend, activation, epochs)
+
+
+@functools.cache
+def _cached_run(backend, activation, epochs):
+    return run_tutorial(backend, activation, epochs)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_tutorial_workflow(backend, activation):
-    model, history, score, predictions = run_tutorial(backend, activation)
+    model, history, score, predictions = shared_run(backend, activation)
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert len(history.history["loss"]) == 2
     assert history.history["loss"][1] < history.history["loss"][0]
@@ -57,8 +70,8 @@ def test_tutorial_workflow(backend, activation):
 def test_both_backends_give_the_same_history():
     if not llvm_available():
         pytest.skip("graphc.backends.llvm cannot be imported yet")
-    _, h_numpy, s_numpy, p_numpy = run_tutorial("numpy")
-    _, h_llvm, s_llvm, p_llvm = run_tutorial("llvm")
+    _, h_numpy, s_numpy, p_numpy = shared_run("numpy")
+    _, h_llvm, s_llvm, p_llvm = shared_run("llvm")
     for key in h_numpy.history:
         np.testing.assert_allclose(h_llvm.history[key], h_numpy.history[key], rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(s_llvm, s_numpy, rtol=1e-3, atol=1e-4)
@@ -66,7 +79,7 @@ def test_both_backends_give_the_same_history():
 
 
 def test_training_step_is_one_compiled_function():
-    model, _, _, _ = run_tutorial("numpy", epochs=1)
+    model, _, _, _ = shared_run("numpy", epochs=1)
     train_functions = [k for k in model._steps.cache if k[0] == "train"]
     assert len(train_functions) == 1
     fn = model._steps.cache[train_functions[0]]
@@ -83,7 +96,7 @@ def test_training_step_is_one_compiled_function():
 
 
 def test_runs_repeat_exactly_with_set_random_seed():
-    _, h1, s1, p1 = run_tutorial("numpy", epochs=1)
-    _, h2, s2, p2 = run_tutorial("numpy", epochs=1)
+    _, h1, s1, p1 = shared_run("numpy", epochs=1)
+    _, h2, s2, p2 = run_tutorial("numpy", epochs=1)  # a second, fresh run
     assert h1.history == h2.history
     np.testing.assert_array_equal(p1, p2)
