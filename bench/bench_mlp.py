@@ -4,9 +4,11 @@ interpreter, a hand-written NumPy step, and PyTorch / JAX when installed; plus g
 time cold (empty disk cache, fresh process) and from the disk cache (fresh process).
 Prints one table; ratios are against graphc llvm, all measured in this run.
 
-    python bench/bench_mlp.py [--seconds 60] [--wide]
+    python bench/bench_mlp.py [--seconds 60] [--wide] [--profile REPEAT]
 
 --wide: the wide MLP 784-2048-2048-10 at batch 256 instead (every GEMM large).
+--profile: print graphc's per-kernel profile of the step instead (gc.profile over REPEAT calls:
+each kernel's share of the step, its waits included, and its busy time per thread).
 
 Runs in well under two minutes. Thread counts: graphc uses GRAPHC_NUM_THREADS (default all
 cores); PyTorch and NumPy's BLAS use the same number.
@@ -280,15 +282,28 @@ def select_model(name: str) -> None:
     SIZES, BATCH = MODELS[name]
 
 
+def print_profile(repeat: int) -> None:
+    import graphc as gc
+
+    x, y = data()
+    step = graphc_step("llvm")
+    step(x, y)
+    print(gc.profile(step, x, y, repeat=repeat))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="time spent timing the steps (in all)")
     parser.add_argument("--wide", action="store_true", help="the wide MLP 784-2048-2048-10, "
                         "batch 256")
+    parser.add_argument("--profile", type=int, metavar="REPEAT", help="print the step's "
+                        "per-kernel profile over REPEAT calls instead")
     args = parser.parse_args(argv)
     if args.wide:
         select_model("wide")
+    if args.profile:
+        return print_profile(args.profile)
     from graphc.backends.llvm import threads
 
     nthreads = threads.num_threads()

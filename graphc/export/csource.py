@@ -139,7 +139,8 @@ def program_lines(name: str, lowered, program) -> list:
             int_array(f"{what}_input_sizes", [math.prod(s) for _, s in program.inputs]),
             int_array(f"{what}_output_sizes", [math.prod(s) for _, s in program.outputs]),
             f'static const graphc_program {what}_program = {{"{what}", {program.chunk}, '
-            f"{nsyms}, {len(program.program.buffers)}, {len(program.program.calls)}, "
+            # the C runtime allocates ncalls + 1 status words: give it the step's count
+            f"{nsyms}, {len(program.program.buffers)}, {program.program.status_words - 1}, "
             f"{len(program.inputs)}, {len(program.outputs)}, {program.arena_bytes}, "
             f"{int(not program.training)}, {int(program.chunked)}, {what}_slots, "
             f"{what}_places, {what}_input_sizes, {what}_output_sizes, {step}}};"]

@@ -5,13 +5,15 @@ with its buffers in pointer order, the copies after the last kernel, and buffer 
   the schedule writes its update in place, or a temporary in the arena (placed by the
   executable with passes.memory once the run-time sizes are known).
 - Lifetimes are counted in phases (schedule.assign_phases): buffers used in one phase never
-  share bytes.
+  share bytes, and a buffer's bytes go to another only once every call that touched it is one
+  the other's writer waits for (dep_waits.keep_arena_ordered).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from graphc.backends.llvm.dep_waits import keep_arena_ordered
 from graphc.backends.llvm.loop_plan import LoopPlan
 from graphc.backends.llvm.program import Buffer, Call, Program, Workspace
 from graphc.backends.llvm.schedule import KernelGraph, Schedule, assign_phases
@@ -62,6 +64,7 @@ def plan_memory(schedule: Schedule, expanded) -> Program:
     copies, outputs = final_copies(kernels, values, table)
     calls = assign_phases(calls, schedule.deps)
     set_lifetimes(calls, copies, values)
+    keep_arena_ordered(calls)  # kernels wait only for what they depend on (emit.py)
     inplace = [v.name or f"shared{k}" for k, (v, _) in enumerate(kernels.graph.updates)
                if id(v.attr("storage")) in schedule.inplace]
     return Program(expanded, kernels.syms, calls, table.buffers, outputs, copies, inplace, values)

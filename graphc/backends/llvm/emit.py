@@ -4,12 +4,14 @@ share one function), and the entry
 
     void graphc_step(ptr args, i32 tid, i32 nthreads)
 
-that every thread of the pool runs (threads.parallel_run): it calls the kernels in order, with a
-barrier between phases (schedule.assign_phases) and after the last, then copies the values that
-could not be written in place.
-args[0] is the array of run-time sizes, args[1] the i64 status words (kernel call k writes word
-k + 1 when an index is out of range, and word 0 then gets k + 1; a loop kernel claims its blocks
-with its word, zero again when it ends: claims.py), args[2 + k] buffer k.
+that every thread of the pool runs (threads.parallel_run): it calls the kernels in order, each
+after waiting only for the earlier calls it must follow (dep_waits.py: no barrier between
+phases), with a barrier after the last, then copies the values that could not be written in
+place.
+args[0] is the array of run-time sizes, args[1] the i64 status words (Program.status_words:
+kernel call k writes word k + 1 when an index is out of range, and word 0 then gets k + 1; a
+loop kernel claims its blocks with its word, zero again when it ends: claims.py; then the
+words of the waits, wait_ir.py), args[2 + k] buffer k.
 A profiling build (profile=True) also reads cycle counters around each call into the table at
 args[2 + number of buffers] (profiling.StepClock); a normal build emits exactly what it did
 before profiling existed.
@@ -21,7 +23,7 @@ import re
 
 from llvmlite import ir
 
-from graphc.backends.llvm import gemm_library
+from graphc.backends.llvm import dep_waits, gemm_library
 from graphc.backends.llvm.emitters import emitter_for
 from graphc.backends.llvm.irutil import (
     I8,
@@ -38,6 +40,7 @@ from graphc.backends.llvm.irutil import (
 from graphc.backends.llvm.loop_kernel import LoopEmitter
 from graphc.backends.llvm.op_kernel import OpKernelBuilder, emit_poly
 from graphc.backends.llvm.profiling import NoClock, StepClock
+from graphc.backends.llvm.wait_ir import WaitWords
 from passes.kernels import GemmKernel, RecurrentKernel
 
 STEP = "graphc_step"
@@ -149,49 +152,65 @@ def emit_step(program, names, profile: bool = False) -> ir.Module:
     args, tid, nthreads = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slots, status = (b.load(b.gep(args, [c64(k)], source_etype=PTR), typ=PTR) for k in (0, 1))
-    barrier = declare_barrier(module)
-    sizes: dict = {}
+    step = StepBuilder(b, module, args, slots, status, tid, nthreads)
     clock = StepClock(b, module, args, tid, program) if profile else NoClock()
-
-    def pointer(buf):
-        return b.load(b.gep(args, [c64(2 + buf.slot)], source_etype=PTR), typ=PTR)
-
+    waits = dep_waits.waits_before(program.calls)
+    counted = set(dep_waits.waited_for(waits))
+    words = WaitWords(b, status, len(program.calls))
     for k, (call, name) in enumerate(zip(program.calls, names)):
-        if k and call.phase != program.calls[k - 1].phase:
-            b.call(barrier, [tid, nthreads])
+        for j in waits[k]:  # only the calls this one must follow; no barrier
+            words.emit_wait(module, j, nthreads)
         clock.start(k)
-        ptrs = [pointer(buf) for buf in call.pointers]
-        own_status = b.gep(status, [c64(k + 1)], source_etype=I64)  # names the call
-        if call.plan is not None:  # the word is the loop kernel's block counter (claims.py)
-            extra = [emit_poly(b, p, slots, sizes) for p in call.plan.param_polys()]
-            extra, arg_types = extra + [own_status], [PTR] * len(ptrs) + [I64] * len(extra) + [PTR]
-        else:
-            extra, arg_types = [slots, own_status], [PTR] * (len(ptrs) + 2)
-        kernel = declare(module, name, VOID, arg_types + [I32, I32])
-        b.call(kernel, ptrs + extra + [tid, nthreads])
+        step.call_kernel(call, name, k)
         clock.stop(k)
+        if k in counted:
+            words.emit_count(module, k)
     if program.calls:
-        b.call(barrier, [tid, nthreads])
-        report_failed_call(b, status, program.checked, tid)
+        b.call(declare_barrier(module), [tid, nthreads])
+        with b.if_then(b.icmp_signed("==", tid, ir.Constant(I32, 0))):
+            report_failed_call(b, status, program.checked)
+            words.emit_reset(sorted(counted))
     clock.start(len(program.calls))  # the copies
     for dst, src in program.copies:
-        copy_split(b, module, pointer(dst), pointer(src), dst, slots, sizes, tid, nthreads)
+        copy_split(b, module, step.pointer(dst), step.pointer(src), dst, slots, step.sizes, tid,
+                   nthreads)
     clock.start(None)
     b.ret_void()
     return module
 
 
-def report_failed_call(b, status, checked, tid) -> None:
-    """After the last barrier thread 0 writes 1 + the position of a call whose kernel found
+class StepBuilder:
+    """Emits the entry's kernel calls: each call's buffer pointers and extra arguments."""
+
+    def __init__(self, b, module, args, slots, status, tid, nthreads):
+        self.b, self.module, self.args = b, module, args
+        self.slots, self.status, self.tid, self.nthreads = slots, status, tid, nthreads
+        self.sizes: dict = {}
+
+    def pointer(self, buf):
+        return self.b.load(self.b.gep(self.args, [c64(2 + buf.slot)], source_etype=PTR), typ=PTR)
+
+    def call_kernel(self, call, name: str, k: int) -> None:
+        b = self.b
+        ptrs = [self.pointer(buf) for buf in call.pointers]
+        own_status = b.gep(self.status, [c64(k + 1)], source_etype=I64)  # names the call
+        if call.plan is not None:  # the word is the loop kernel's block counter (claims.py)
+            extra = [emit_poly(b, p, self.slots, self.sizes) for p in call.plan.param_polys()]
+            extra, arg_types = extra + [own_status], [PTR] * len(ptrs) + [I64] * len(extra) + [PTR]
+        else:
+            extra, arg_types = [self.slots, own_status], [PTR] * (len(ptrs) + 2)
+        kernel = declare(self.module, name, VOID, arg_types + [I32, I32])
+        b.call(kernel, ptrs + extra + [self.tid, self.nthreads])
+
+
+def report_failed_call(b, status, checked) -> None:
+    """Thread 0, after the last barrier, writes 1 + the position of a call whose kernel found
     an index out of range into status word 0, the one word the executable reads."""
-    if not any(node is not None for node in checked):
-        return
-    with b.if_then(b.icmp_signed("==", tid, ir.Constant(I32, 0))):
-        for k, node in enumerate(checked):
-            if node is not None:
-                word = b.load(b.gep(status, [c64(k + 1)], source_etype=I64), typ=I64)
-                with b.if_then(b.icmp_signed("!=", word, c64(0))):
-                    b.store(c64(k + 1), status)
+    for k, node in enumerate(checked):
+        if node is not None:
+            word = b.load(b.gep(status, [c64(k + 1)], source_etype=I64), typ=I64)
+            with b.if_then(b.icmp_signed("!=", word, c64(0))):
+                b.store(c64(k + 1), status)
 
 
 def copy_split(b, module, dst, src, buf, slots, sizes, tid, nthreads):

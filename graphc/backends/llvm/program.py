@@ -10,6 +10,7 @@ from graphc.backends.llvm.conv_bf16_parts import allocates_per_thread
 from graphc.backends.llvm.gemm import gemm_workspace_elems
 from graphc.backends.llvm.gemm_bf16 import program_workspace_words
 from graphc.backends.llvm.loop_plan import LoopPlan
+from graphc.backends.llvm.wait_ir import extra_words
 from passes.symbols import Poly
 
 
@@ -92,6 +93,12 @@ class Program:
     def __post_init__(self):
         if self.checked is None:
             self.checked = [checked_node(call) for call in self.calls]
+
+    @property
+    def status_words(self) -> int:
+        """i64 status words of a run (args[1]): word 0, one per call (index errors, block
+        claims), then the words of the dependency waits between calls (wait_ir.py)."""
+        return 1 + len(self.checked) + extra_words(len(self.checked))
 
 
 INDEXING_OPS = {"take", "take_grad"}  # their kernels check index values as they run

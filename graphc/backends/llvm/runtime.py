@@ -65,7 +65,7 @@ class Executable:
         syms = program.syms
         self.order = program.graph.nodes()
         self.slots = np.zeros(max(1, len(syms.specs) if syms else 1), np.int64)
-        self.status = np.zeros(1 + len(program.checked), np.int64)  # word 0 + one per call
+        self.status = np.zeros(program.status_words, np.int64)
         self.args = np.zeros(2 + len(program.buffers), np.uint64)
         self.args[0], self.args[1] = self.slots.ctypes.data, self.status.ctypes.data
         self.args_address = self.args.ctypes.data
