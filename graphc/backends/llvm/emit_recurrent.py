@@ -16,11 +16,12 @@ training step under a busy machine (best / median ms, batch 128) from 19.9 / 65.
 
 from __future__ import annotations
 
+from graphc.backends.llvm import rnn_input_grad  # noqa: F401 (registers its expansion rule)
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import global_buffer
 from graphc.backends.llvm.rnn_cells import DEFINE
 from graphc.backends.llvm.rnn_kernels import LAYOUTS
-from graphc.backends.llvm.rnn_weight_grad import emit_kernel_grad
+from graphc.backends.llvm.rnn_weight_grad import emit_input_kernel_grad, emit_kernel_grad
 
 
 def emit_sequence(kb, body):
@@ -41,3 +42,4 @@ def emit_sequence(kb, body):
 for _op in DEFINE:
     register(_op, "recurrent", emit_sequence)
 register("recurrent_kernel_grad", "kernel", emit_kernel_grad)
+register("recurrent_input_kernel_grad", "kernel", emit_input_kernel_grad)

@@ -9,6 +9,11 @@ h_{0..T-2}[n]^T @ dZ_{1..T-1}[n], reading Y and G in place (rows of one batch ro
 strided), accumulated onto dU; the t = 0 term is h0^T @ dZ_0 over the batch. Each thread owns
 a range of dU's columns (whole vectors), so the threads never meet, and dU's rows go in
 blocks of at most DIRECT_MAX_ROWS, so the GEMM reads B in place and needs no workspace.
+
+The input kernel's gradient, dW = x^T @ dP over the batch * time rows (op
+recurrent_input_kernel_grad), reads dP from G in place too (it was a copy of G's slice, one
+more pass over two tensors of the sequence's size), in chunks of K_CHUNK rows: a thread's
+chunk of G stays in L2 while each block of dW's rows takes it, so G is read from memory once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from graphc.backends.llvm.gemm import DIRECT_MAX_ROWS
 from graphc.backends.llvm.gemm_variant import VECTOR_LANES
 from graphc.backends.llvm.irutil import MEM_TYPE, c64, for_range
 from graphc.backends.llvm.rnn_kernels import gemm_alone
+
+K_CHUNK = 256  # rows of G per pass: 256 x a thread's columns stays in L2
 
 
 def emit_kernel_grad(kb, node):
@@ -77,3 +84,33 @@ class ColumnBlock:
 
         for_range(b, c64(0), b.select(b.icmp_signed(">", later, c64(0)), batch, c64(0)),
                   batch_row, name="n")
+
+
+def emit_input_kernel_grad(kb, node):
+    """An OpKernel body for recurrent_input_kernel_grad(x, G, start=..., stop=...)."""
+    b, dtype = kb.b, node.dtype
+    features, cols = node.shape
+    width = node.inputs[1].shape[2]
+    batch, steps = kb.dims(node.inputs[1])[:2]
+    rows = b.mul(batch, steps)
+    x, G = kb.ins
+    lo, hi = thread_columns(kb, cols, VECTOR_LANES[dtype])
+    blocks = [ColumnBlock(kb, dtype, (first, min(DIRECT_MAX_ROWS, features - first)),
+                          (lo, b.sub(hi, lo)), cols)
+              for first in range(0, features, DIRECT_MAX_ROWS)]
+    dP = blocks[0].at(G, c64(node.attr("start")))
+
+    def chunk(k, acc):
+        first = b.mul(k, c64(K_CHUNK))
+        left = b.sub(rows, first)
+        depth = b.select(b.icmp_signed("<", left, c64(K_CHUNK)), left, c64(K_CHUNK))
+        A = (blocks[0].at(x, b.mul(first, c64(features))), c64(features))
+        B = (blocks[0].at(dP, b.mul(first, c64(width))), c64(width))
+        for block in blocks:
+            block.gemm(depth, A, B, acc)
+
+    with b.if_then(b.icmp_signed("<", lo, hi)):
+        chunk(c64(0), False)  # overwrites dW (zeros when there are no rows)
+        count = b.sdiv(b.add(rows, c64(K_CHUNK - 1)), c64(K_CHUNK))
+        for_range(b, c64(1), count, lambda k: chunk(k, True), name="chunk")
+    return kb.finish()
