@@ -11,6 +11,11 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.backends.llvm.rnn_input_grad import (
+    IN_PLACE,
+    bias_grad_in_place,
+    input_kernel_grad_in_place,
+)
 from graphc.ops import make_node
 from graphc.testing import numeric_gradient, relative_error
 from tests.backends.thread_runs import result_with_threads
@@ -101,3 +106,14 @@ def test_input_weight_gradients_match_finite_differences(cell, masked):
     for k, got in zip((1, 2), analytic):
         numeric = numeric_gradient(lambda vals: float(forward(*vals)), arrays, k)
         assert relative_error(got, numeric) < 1e-6, f"{cell} input {k}"
+
+
+def test_the_rules_leave_other_slices_alone():
+    E = ("slice", None, None, None)
+    G = gc.placeholder((2, 3, 8), "float32")  # not a BPTT op's output
+    dP = gc.reshape(gc.ops.call("getitem", G, index=(E, E, ("slice", 0, 4, None))), (-1, 4))
+    x = gc.placeholder((6, 5), "float32")
+    assert input_kernel_grad_in_place(gc.matmul(x, dP, transpose_a=True)) is None
+    assert bias_grad_in_place(gc.sum(dP, axis=0)) is None
+    for rule in IN_PLACE.rules:  # each states its identity in one line
+        assert "->" in rule.rewrite.__doc__ and "\n" not in rule.rewrite.__doc__.strip()

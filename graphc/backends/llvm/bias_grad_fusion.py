@@ -20,6 +20,7 @@ from graphc.backends.llvm.conv_gemm import (
     implicit_applies,
     kernel_shape,
 )
+from graphc.backends.llvm.rnn_input_grad import read_bptt_in_place
 from graphc.ir import Graph
 from graphc.ops import call, make_node, normalize_axes
 from graphc.ops.rebuild import transform
@@ -34,8 +35,9 @@ def fused_op(weight_grad, masked: bool) -> str:
 
 
 def expand_for_llvm(graph: Graph) -> Graph:
-    """The 'expanded' stage: passes.expand's composites, then the fused bias gradients."""
-    return fuse_bias_grads(expand_composites(graph))
+    """The 'expanded' stage: passes.expand's composites, recurrent gradients read in place
+    (rnn_input_grad.py), then the fused bias gradients."""
+    return fuse_bias_grads(read_bptt_in_place(expand_composites(graph)))
 
 
 def fuses(node) -> bool:

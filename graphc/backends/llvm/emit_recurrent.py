@@ -16,7 +16,6 @@ training step under a busy machine (best / median ms, batch 128) from 19.9 / 65.
 
 from __future__ import annotations
 
-from graphc.backends.llvm import rnn_input_grad  # noqa: F401 (registers its expansion rule)
 from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import global_buffer
 from graphc.backends.llvm.rnn_cells import DEFINE

@@ -1,19 +1,26 @@
-"""The LLVM backend's rule (stage 'expanded', passes/expand.py) for the gradient of a
-recurrence's input kernel W, where P = x @ W feeds a recurrent op: autodiff builds
-x^T @ reshape(G[:, :, a:b]), a GEMM (batch * time) deep over a copy of a slice of the BPTT
-op's output G (GRU: a concatenation of two slices). The rule makes it
-recurrent_input_kernel_grad(x, G, a, b) (one per slice), whose kernel (rnn_weight_grad.py)
-reads G in place in chunks that stay in cache: the copy, a write and a read of a tensor of
-the sequence's size, is gone, and G is read from memory once."""
+"""The LLVM backend's rules (stage 'expanded', after passes/expand.py's composites) for the
+gradients of a recurrence's input kernel W and bias b, where P = x @ W + b feeds a recurrent
+op: autodiff builds x^T @ reshape(G[:, :, a:b]), a GEMM (batch * time) deep over a copy of a
+slice of the BPTT op's output G (GRU: a concatenation of two slices), and a sum of the same
+copy. The rules make them recurrent_input_kernel_grad(x, G, a, b), whose kernel
+(rnn_weight_grad.py) reads G in place in chunks that stay in cache, and a sum of G's slice,
+which a loop kernel reads in place: the copy, a write and a read of a tensor of the
+sequence's size, is gone."""
 
 from __future__ import annotations
 
-from graphc.ir import Node
+from graphc.ir import Graph, Node
 from graphc.ops import call
-from passes.expand import EXPANSIONS
+from passes.rewrite import RuleTable, rewrite_graph
 
 BPTT_OPS = ("simple_rnn_seq_grad", "lstm_seq_grad", "gru_seq_grad")
 EVERY = ("slice", None, None, None)
+IN_PLACE = RuleTable("recurrent gradients read in place")
+
+
+def read_bptt_in_place(graph: Graph) -> Graph:
+    """The graph with the input kernel's and bias's gradients read from G in place."""
+    return rewrite_graph(graph, IN_PLACE)
 
 
 def bptt_slice(node: Node):
@@ -37,10 +44,10 @@ def bptt_columns(node: Node):
     return None if None in slices else slices
 
 
-@EXPANSIONS.register("matmul")
+@IN_PLACE.register("matmul")
 def input_kernel_grad_in_place(node: Node) -> Node | None:
-    """x^T @ reshape(G[:, :, a:b], (-1, b - a)) -> recurrent_input_kernel_grad(x, G, a, b)
-    (a concatenation of slices: the concatenation of their gradients)"""
+    """x^T @ reshape(G[:, :, a:b]) -> recurrent_input_kernel_grad(x, G, a, b)"""
+    # a concatenation of slices (GRU) gives the concatenation of their gradients
     x, g = node.inputs
     if (not node.attr("transpose_a") or node.attr("transpose_b") or x.ndim != 2
             or g.op != "reshape" or g.ndim != 2 or g.inputs[0].ndim != 3
@@ -53,10 +60,10 @@ def input_kernel_grad_in_place(node: Node) -> Node | None:
     return grads[0] if len(grads) == 1 else call("concatenate", *grads, axis=1)
 
 
-@EXPANSIONS.register("sum")
+@IN_PLACE.register("sum")
 def bias_grad_in_place(node: Node) -> Node | None:
-    """sum(reshape(G[:, :, a:b], (-1, b - a)), axis=0) -> sum(G[:, :, a:b], axis=(0, 1)) (per
-    slice of a concatenation), which a loop kernel reads from G in place"""
+    """sum(reshape(G[:, :, a:b]), axis=0) -> sum(G[:, :, a:b], axis=(0, 1))"""
+    # a loop kernel reads the slice in place; a concatenation of slices: of their sums
     (g,) = node.inputs
     if (node.attr("keepdims") or tuple(node.attr("axis") or ()) not in ((0,), (-2,))
             or g.op != "reshape" or g.ndim != 2 or g.inputs[0].ndim != 3):
