@@ -115,5 +115,6 @@ def test_the_rules_leave_other_slices_alone():
     x = gc.placeholder((6, 5), "float32")
     assert input_kernel_grad_in_place(gc.matmul(x, dP, transpose_a=True)) is None
     assert bias_grad_in_place(gc.sum(dP, axis=0)) is None
+    assert bias_grad_in_place(gc.sum(dP, axis=1)) is None  # an int axis
     for rule in IN_PLACE.rules:  # each states its identity in one line
         assert "->" in rule.rewrite.__doc__ and "\n" not in rule.rewrite.__doc__.strip()

@@ -10,7 +10,7 @@ sequence's size, is gone."""
 from __future__ import annotations
 
 from graphc.ir import Graph, Node
-from graphc.ops import call
+from graphc.ops import call, normalize_axes
 from passes.rewrite import RuleTable, rewrite_graph
 
 BPTT_OPS = ("simple_rnn_seq_grad", "lstm_seq_grad", "gru_seq_grad")
@@ -65,8 +65,8 @@ def bias_grad_in_place(node: Node) -> Node | None:
     """sum(reshape(G[:, :, a:b]), axis=0) -> sum(G[:, :, a:b], axis=(0, 1))"""
     # a loop kernel reads the slice in place; a concatenation of slices: of their sums
     (g,) = node.inputs
-    if (node.attr("keepdims") or tuple(node.attr("axis") or ()) not in ((0,), (-2,))
-            or g.op != "reshape" or g.ndim != 2 or g.inputs[0].ndim != 3):
+    if (node.attr("keepdims") or g.op != "reshape" or g.ndim != 2 or g.inputs[0].ndim != 3
+            or normalize_axes(node.attr("axis"), 2) != (0,)):
         return None
     slices = bptt_columns(g.inputs[0])
     if slices is None:
