@@ -79,3 +79,41 @@ defop(
     doc="The recurrent kernel's gradient sum_t h_{t-1}^T dZ_t, h_{t-1} from h0 and slot 0 of "
     "the packed states, dZ_t the first `gates` unit slots of the BPTT op's output.",
 )
+
+
+def infer_input_kernel_grad(inputs, *, start, stop):
+    x, G = inputs
+    dtype = require_float(same_dtype(inputs))
+    fits = (x.ndim == 2 and G.ndim == 3 and x.shape[1] is not None and G.shape[2] is not None
+            and isinstance(start, int) and isinstance(stop, int)
+            and 0 <= start < stop <= G.shape[2])
+    if fits and None not in (x.shape[0], *G.shape[:2]):
+        fits = x.shape[0] == G.shape[0] * G.shape[1]
+    if not fits:
+        raise ShapeError(f"recurrent_input_kernel_grad: inputs (batch * time, features) and "
+                         f"gradients (batch, time, width) with 0 <= start < stop <= width "
+                         f"expected, got {x.shape}, {G.shape}, start={start!r}, stop={stop!r}")
+    return (x.shape[1], stop - start), dtype
+
+
+def impl_input_kernel_grad(x, G, *, start, stop):
+    return x.T @ G.reshape(-1, G.shape[2])[:, start:stop]
+
+
+def flops_input_kernel_grad(node, shape_of) -> int:
+    return 2 * shape_of(node.inputs[0])[0] * int(np.prod(shape_of(node)))
+
+
+defop(
+    "recurrent_input_kernel_grad",
+    infer=infer_input_kernel_grad,
+    impl=impl_input_kernel_grad,
+    fusion="opaque",
+    flops=flops_input_kernel_grad,
+    cases=[
+        case(F((8, 3)), F((2, 4, 18)), start=0, stop=12, grad=False),
+        case(F((15, 2)), F((3, 5, 10)), start=6, stop=8, grad=False),
+    ],
+    doc="x^T @ G[:, :, start:stop] over the batch * time rows: the gradient of the input "
+    "kernel W of P = x @ W, read from a BPTT op's output G in place (no copy of the slice).",
+)

@@ -12,7 +12,10 @@ from graphc.testing import numeric_gradient, relative_error
 from tests.backends.thread_runs import result_with_threads
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
-SIZES = ((1, 257, 6), (7, 5, 1), (33, 9, 4))  # (units, batch, steps)
+# (units, batch, steps): each cell runs every size, masked and unmasked in turn, so every cell
+# and every size meets both kernel variants (half the compiles of every combination: CI runs
+# this module cold)
+SIZES = ((1, 257, 6), (7, 5, 1), (33, 9, 4))
 FEATURES = 3
 
 
@@ -75,11 +78,11 @@ def largest_errors() -> dict:
     """{'<cell> <units> <masked>': the largest |llvm - numpy| of the last-step gradients to the
     inputs, h0 and weights, relative to their scale}."""
     errors = {}
-    for cell in GATES:
-        for units, batch, steps in SIZES:
-            for masked in (False, True):
-                errors[f"{cell} {units} {masked}"] = compare_backends(cell, units, batch, steps,
-                                                                      masked)
+    for c, cell in enumerate(sorted(GATES)):
+        for s, (units, batch, steps) in enumerate(SIZES):
+            masked = (c + s) % 2 == 1
+            errors[f"{cell} {units} {masked}"] = compare_backends(cell, units, batch, steps,
+                                                                  masked)
     return errors
 
 
@@ -105,7 +108,8 @@ def compare_backends(cell, units, batch, steps, masked):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_last_step_kernels_match_the_interpreter(threads):
     errors = result_with_threads(__name__, "largest_errors", threads)
-    assert len(errors) == len(GATES) * len(SIZES) * 2
+    assert len(errors) == len(GATES) * len(SIZES)
+    assert {key.split()[2] for key in errors} == {"True", "False"}
     assert all(error < 1e-5 for error in errors.values()), errors
 
 

@@ -20,7 +20,7 @@ from graphc.backends.llvm.emitters import register
 from graphc.backends.llvm.irutil import global_buffer
 from graphc.backends.llvm.rnn_cells import DEFINE
 from graphc.backends.llvm.rnn_kernels import LAYOUTS
-from graphc.backends.llvm.rnn_weight_grad import emit_kernel_grad
+from graphc.backends.llvm.rnn_weight_grad import emit_input_kernel_grad, emit_kernel_grad
 
 
 def emit_sequence(kb, body):
@@ -41,3 +41,4 @@ def emit_sequence(kb, body):
 for _op in DEFINE:
     register(_op, "recurrent", emit_sequence)
 register("recurrent_kernel_grad", "kernel", emit_kernel_grad)
+register("recurrent_input_kernel_grad", "kernel", emit_input_kernel_grad)
