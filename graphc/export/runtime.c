@@ -19,6 +19,7 @@ enum { GRAPHC_PLACE_INPUT = 0, GRAPHC_PLACE_OUTPUT = 1, GRAPHC_PLACE_WEIGHT = 2,
 enum { GRAPHC_OK = 0, GRAPHC_BAD_ARGUMENT = 1, GRAPHC_NO_MEMORY = 2, GRAPHC_INDEX = 3,
        GRAPHC_WEIGHTS = 4, GRAPHC_THREADS = 5 };
 #define GRAPHC_ERROR_CHARS 512
+#define GRAPHC_KERNEL_NO_MEMORY 2  /* a kernel's status code: runtime.ALLOCATION_FAILED in Python */
 
 typedef void (*graphc_step_fn)(void **args, int32_t tid, int32_t nthreads);
 
@@ -333,7 +334,12 @@ static int graphc_call(const graphc_model *m, graphc_context *ctx, int k, const 
         int64_t rows = n - row < p->chunk ? n - row : p->chunk;
         graphc_bind_rows(t, p, xs, ys, row, rows);
         graphc_pool_run(&ctx->pool, p->step, t->args);
-        if (t->status[0]) {
+        if (t->status[0] && t->status[t->status[0]] == GRAPHC_KERNEL_NO_MEMORY) {
+            /* a kernel's per-thread heap buffers (bf16 convolutions) could not be allocated */
+            code = graphc_fail(ctx, GRAPHC_NO_MEMORY, "%s_%s: kernel %lld could not allocate its per-thread buffers (rows %lld..%lld); nothing was computed",
+                               m->name, p->what, (long long)t->status[0] - 1, (long long)row, (long long)(row + rows - 1));
+            memset(t->status, 0, (size_t)(p->ncalls + 1) * sizeof(int64_t));
+        } else if (t->status[0]) {
             code = graphc_fail(ctx, GRAPHC_INDEX, "%s_%s: an index computed in kernel %lld is out of range (rows %lld..%lld)",
                                m->name, p->what, (long long)t->status[0] - 1, (long long)row, (long long)(row + rows - 1));
             memset(t->status, 0, (size_t)(p->ncalls + 1) * sizeof(int64_t));
