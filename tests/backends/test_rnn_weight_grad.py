@@ -74,3 +74,19 @@ def test_recurrent_kernel_gradient_matches_finite_differences(cell, masked):
     forward = gc.function(inputs, cost)
     numeric = numeric_gradient(lambda vals: float(forward(*vals)), arrays, 1)
     assert relative_error(analytic, numeric) < 1e-6
+
+
+def test_an_unused_last_state_never_reaches_the_gradient():
+    """dU never uses h_{T-1}: an inf or a huge last state (sample 0's last input) must leave it
+    exact (a flat GEMM over all rows less the pairs across batch rows made inf - inf = NaN)."""
+    steps, units = 3, 2
+    x = gc.placeholder((None, steps, 1), "float32")
+    U = gc.shared((0.1 * np.eye(units)).astype("float32"))
+    Y, _ = gc.simple_rnn(x, gc.shared(np.ones((1, units), "float32")), U, activation="relu")
+    early = Y[:, : steps - 1, :]
+    dU = gc.grad(gc.sum(early * 0.5), [U])[0]
+    for last in (np.inf, 3e7):
+        xv = np.ones((2, steps, 1), "float32")
+        xv[0, steps - 1, 0] = last
+        want = gc.function([x], dU, backend="numpy")(xv)
+        np.testing.assert_array_equal(gc.function([x], dU)(xv), want)

@@ -4,12 +4,11 @@ straight from the packed states Y and the BPTT output G.
 As one graph-level matmul it needed h_{t-1} and dZ gathered into (batch * time)-row copies,
 then a GEMM whose depth is batch * time: the GEMM does not block that depth, so at 200 steps
 (12,800 rows) it streamed its B panels from memory for every row tile (8 GFLOP/s, 197 ms of a
-~400 ms LSTM step on a busy machine). Here Y's and G's rows are read in place: the flat GEMM
-Y[r]^T @ G[r + 1] over every row r = n * T + t (evenly strided) in chunks of K_CHUNK rows,
-plus h0^T @ dZ_0 over the batch, less the pairs across batch rows, h_{T-1}[n]^T dZ_0[n + 1]
-(against one GEMM of depth T - 1 per batch row: 18 vs 20.5 ms CPU alone at 200 steps,
-LSTM(128), batch 64; the same at 25). Each thread owns a range of dU's columns (whole
-vectors), so the threads never meet, and dU's rows go in
+~400 ms LSTM step on a busy machine). Here Y's and G's rows are read in place: h0^T @ dZ_0
+over the batch, then per batch row n the GEMM Y[n, :T-1]^T @ G[n, 1:] in chunks of K_CHUNK
+rows. (A flat GEMM over all rows, less the pairs across batch rows, was ~10% faster but turns
+an unused inf or large last state into NaN or lost digits: inf - inf.) Each thread owns a
+range of dU's columns (whole vectors), so the threads never meet, and dU's rows go in
 blocks of at most DIRECT_MAX_ROWS, so the GEMM reads B in place and needs no workspace.
 
 The input kernel's gradient, dW = x^T @ dP over the batch * time rows (op
@@ -22,7 +21,7 @@ from __future__ import annotations
 
 from graphc.backends.llvm.gemm import DIRECT_MAX_ROWS
 from graphc.backends.llvm.gemm_variant import VECTOR_LANES
-from graphc.backends.llvm.irutil import MEM_TYPE, c64, for_range, load, store
+from graphc.backends.llvm.irutil import MEM_TYPE, c64, for_range
 from graphc.backends.llvm.rnn_kernels import gemm_alone
 
 K_CHUNK = 64  # rows per GEMM call: their pages (rows are ~3 KB apart) fit the L1 TLB
@@ -37,14 +36,18 @@ def emit_kernel_grad(kb, node):
     blocks = row_blocks(kb, lo, hi)
     _, Y, G = kb.ins
     y_width, g_width = c64(widths[0]), c64(widths[1])
-    several = b.icmp_signed(">", steps, c64(1))
-    pairs = b.select(several, b.sub(b.mul(batch, steps), c64(1)), c64(0))
+    depth = b.select(b.icmp_signed(">", steps, c64(1)), b.sub(steps, c64(1)), c64(0))
+
+    def sample(n):  # dU += Y[n, :T-1]^T @ G[n, 1:]: never a pair across batch rows
+        first_row = b.mul(n, steps)
+        chunked(b, blocks, depth, lambda first: (
+            (blocks[0].at(Y, b.mul(b.add(first_row, first), y_width)), y_width),
+            (blocks[0].at(G, b.mul(b.add(b.add(first_row, first), c64(1)), g_width)), g_width)))
+
     with b.if_then(b.icmp_signed("<", lo, hi)):
         for block in blocks:
-            block.step_zero_terms(batch, steps, widths)
-        chunked(b, blocks, pairs, lambda first: (
-            (blocks[0].at(Y, b.mul(first, y_width)), y_width),
-            (blocks[0].at(G, b.mul(b.add(first, c64(1)), g_width)), g_width)))
+            block.step_zero_term(batch, steps, widths[1])
+        for_range(b, c64(0), batch, sample, name="sample")
     return kb.finish()
 
 
@@ -101,35 +104,13 @@ class ColumnBlock:
                    (self.at(A[0], c64(self.first_row)), A[1]), (self.at(B[0], self.lo), B[1]),
                    (self.at(C, self.lo), c64(self.cols)), transpose_a=True, acc=acc)
 
-    def step_zero_terms(self, batch, steps, widths):
-        """The block = h0^T @ dZ_0 - sum_n h_{T-1}[n]^T dZ_0[n + 1]: the t = 0 term, less the
-        pairs across batch rows that the flat GEMM over Y's and G's rows adds."""
+    def step_zero_term(self, batch, steps, g_width):
+        """The block = h0^T @ dZ_0 over the batch rows (zeros when there are no steps)."""
         b = self.b
-        h0, Y, G = self.kb.ins
-        y_row, g_row = b.mul(steps, c64(widths[0])), b.mul(steps, c64(widths[1]))
-        several = b.icmp_signed(">", steps, c64(1))
-        across = b.select(b.and_(several, b.icmp_signed(">", batch, c64(1))),
-                          b.sub(batch, c64(1)), c64(0))
-        last_h = self.at(Y, b.mul(b.sub(steps, c64(1)), c64(widths[0])))
-        self.gemm(across, (last_h, y_row), (self.at(G, g_row), g_row), False)
-        self.negate()
-        running = b.icmp_signed(">", steps, c64(0))
-        self.gemm(b.select(running, batch, c64(0)), (h0, c64(self.units)), (G, g_row), True)
-
-    def negate(self):
-        """block = -block."""
-        b, C = self.b, self.kb.out
-
-        def row(i):
-            base = b.mul(b.add(c64(self.first_row), i), c64(self.cols))
-
-            def column(j):
-                at = b.add(base, j)
-                store(b, b.fneg(load(b, C, at, self.dtype)), C, at, self.dtype)
-
-            for_range(b, self.lo, b.add(self.lo, self.width), column, name="j")
-
-        for_range(b, c64(0), c64(self.rows), row, name="i")
+        h0, _, G = self.kb.ins
+        g_row = b.mul(steps, c64(g_width))
+        rows = b.select(b.icmp_signed(">", steps, c64(0)), batch, c64(0))
+        self.gemm(rows, (h0, c64(self.units)), (G, g_row), False)
 
 
 def emit_input_kernel_grad(kb, node):
