@@ -118,3 +118,26 @@ def test_the_rules_leave_other_slices_alone():
     assert bias_grad_in_place(gc.sum(dP, axis=1)) is None  # an int axis
     for rule in IN_PLACE.rules:  # each states its identity in one line
         assert "->" in rule.rewrite.__doc__ and "\n" not in rule.rewrite.__doc__.strip()
+
+
+def test_a_reshape_that_is_not_a_row_per_step_is_left_alone():
+    """P = reshape(x @ W + c, (-1, T, u)) feeds the recurrence: dW's and dc's reshape of the
+    BPTT output is (batch, T * u), not (batch * T, u), so neither rule may fire."""
+    steps, units, features = 3, 2, 4
+    rng = np.random.default_rng(0)
+    x = gc.placeholder((None, features), "float32")
+    W = gc.shared(rng.standard_normal((features, steps * units)).astype("float32"))
+    c = gc.shared(rng.standard_normal(steps * units).astype("float32"))
+    P = gc.reshape(x @ W + c, (-1, steps, units))
+    first = make_node("getitem", [P], {"index": (("slice", None, None, None), ("int", 0),
+                                                 ("slice", 0, units, None))})
+    h0 = make_node("broadcast_like", [gc.constant(np.zeros((1, units), "float32")), first])
+    U = gc.constant((0.3 * rng.standard_normal((units, units))).astype("float32"))
+    Y = make_node("simple_rnn_seq", [P, h0, U], {"activation": "tanh"})
+    loss = gc.sum(Y * gc.constant(rng.standard_normal((1, steps, units)).astype("float32")))
+    grads = gc.grad(loss, [W, c])
+    xv = rng.standard_normal((5, features)).astype("float32")
+    want = gc.function([x], grads, backend="numpy")(xv)
+    for got, expected in zip(gc.function([x], grads)(xv), want):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -44,6 +44,15 @@ def bptt_columns(node: Node):
     return None if None in slices else slices
 
 
+def bptt_rows(g: Node):
+    """The BPTT slices of g = reshape(slices, (batch * time, width)), else None (another
+    reshape, e.g. (batch, time * width), is not a row per step)."""
+    slices = bptt_columns(g.inputs[0])
+    if slices is None or g.shape[1] != sum(b - a for _, a, b in slices):
+        return None
+    return slices
+
+
 @IN_PLACE.register("matmul")
 def input_kernel_grad_in_place(node: Node) -> Node | None:
     """x^T @ reshape(G[:, :, a:b]) -> recurrent_input_kernel_grad(x, G, a, b)"""
@@ -53,7 +62,7 @@ def input_kernel_grad_in_place(node: Node) -> Node | None:
             or g.op != "reshape" or g.ndim != 2 or g.inputs[0].ndim != 3
             or node.dtype not in ("float32", "float64")):
         return None
-    slices = bptt_columns(g.inputs[0])
+    slices = bptt_rows(g)
     if slices is None:
         return None
     grads = [call("recurrent_input_kernel_grad", x, G, start=a, stop=b) for G, a, b in slices]
@@ -68,7 +77,7 @@ def bias_grad_in_place(node: Node) -> Node | None:
     if (node.attr("keepdims") or g.op != "reshape" or g.ndim != 2 or g.inputs[0].ndim != 3
             or normalize_axes(node.attr("axis"), 2) != (0,)):
         return None
-    slices = bptt_columns(g.inputs[0])
+    slices = bptt_rows(g)
     if slices is None:
         return None
     sums = [call("sum", call("getitem", G, index=(EVERY, EVERY, ("slice", a, b, None))),
