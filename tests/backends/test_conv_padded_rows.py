@@ -76,6 +76,17 @@ def test_blocks_over_the_stack_budget_take_the_column_route(monkeypatch, padded_
     assert not conv_blocking.weight_grad_applies(g, 4, "float64")
 
 
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_dy_rows_over_the_stack_budget_take_the_column_route(monkeypatch, padding):
+    """One row of dy (7 pixels x 64 channels x 8 bytes) is over the budget while x's rows fit:
+    no block of rows fits the stack (a long 1-D sequence overflowed it: a segfault)."""
+    monkeypatch.setattr(conv_blocking, "BLOCK_BYTES", 2048)
+    g = geometry((6, 7, 2), (3, 3, 2, 64), padding=padding)
+    assert conv_blocking.weight_grad_rows(g, 64, "float64") == 0
+    assert not conv_blocking.weight_grad_applies(g, 64, "float64")
+    check(2, (2, 6, 7, 2), (3, 3, 2, 64), "float64", padding=padding)
+
+
 def test_which_geometries_run_padded():
     assert conv_blocking.weight_grad_applies(geometry((9, 9, 4), (3, 3, 4, 2),
                                                       padding="same"), 2, "float32")

@@ -44,7 +44,7 @@ def weight_grad_rows(g: Geometry, cout: int, dtype: str) -> int:
     """Output rows per weight-gradient block: dy's rows, extended, stay under BLOCK_BYTES (for
     a padded g, also the block's padded x rows)."""
     p = padded(g)
-    most = max(p.W, BLOCK_BYTES // (cout * ITEMSIZE[dtype])) // p.W
+    most = BLOCK_BYTES // (p.W * cout * ITEMSIZE[dtype])  # 0 when one row is over the budget
     if is_padded(g):
         most = min(most, BLOCK_BYTES // (p.W * g.C * ITEMSIZE[dtype]) - g.DH * (g.KH - 1))
     return balanced(g.OH, most) if most > 0 else 0
@@ -52,7 +52,5 @@ def weight_grad_rows(g: Geometry, cout: int, dtype: str) -> int:
 
 def weight_grad_applies(g: Geometry, cout: int, dtype: str) -> bool:
     """'valid' implicit geometries, and padded ones whose blocks fit (conv_padded_rows.py)."""
-    if implicit_applies(g):
-        return True
-    rows = weight_grad_rows(g, cout, dtype)
-    return rows > 0 and padded_applies(g, rows, dtype)
+    rows = weight_grad_rows(g, cout, dtype)  # a block of stack rows must fit (long rows: columns)
+    return rows > 0 and (implicit_applies(g) or padded_applies(g, rows, dtype))
