@@ -44,14 +44,15 @@ def object_code(program, step: str, barrier: str, cpu: str) -> tuple:
     """(object bytes defining the entry `step` and calling `barrier`, cpu described)."""
     machine, described = target_machine(cpu)
     text, _ = generate(program)
-    module = parse(text, machine)
-    mcjit._optimize(module, machine)  # O3 with the vectorizers, as the JIT compiles
-    for name in sorted(set(_DECLARED.findall(text))):
-        if name in gemm_library.VARIANTS:
-            module.link_in(parse(gemm_text(name), machine))
-    rename_and_hide(module, {STEP: step, BARRIER: barrier})
-    module.verify()
-    return machine.emit_object(module), described
+    with mcjit._LOCK:  # as every compile: no other thread's LLVM work (or -disable-lsr) meanwhile
+        module = parse(text, machine)
+        mcjit._optimize(module, machine)  # O3 with the vectorizers, as the JIT compiles
+        for name in sorted(set(_DECLARED.findall(text))):
+            if name in gemm_library.VARIANTS:
+                module.link_in(parse(gemm_text(name), machine))
+        rename_and_hide(module, {STEP: step, BARRIER: barrier})
+        module.verify()
+        return machine.emit_object(module), described
 
 
 def gemm_text(name: str) -> str:
