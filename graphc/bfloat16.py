@@ -19,6 +19,7 @@ ELEMENTWISE_CLASSES = ("elementwise", "leaf", "view", "structural")
 # Other ops with a bfloat16 kernel of their own (operands bfloat16, float32 accumulation).
 BFLOAT16_OPS = {"matmul", "conv1d", "conv2d", "conv1d_input_grad", "conv2d_input_grad",
                 "conv1d_weight_grad", "conv2d_weight_grad",
+                "conv1d_weight_bias_grad", "conv2d_weight_bias_grad",  # llvm's bias_grad_fusion
                 # the max of bfloat16 values is one of them: exact, nothing accumulates
                 "max_pool1d", "max_pool2d", "max_pool1d_grad", "max_pool2d_grad"}
 

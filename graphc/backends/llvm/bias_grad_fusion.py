@@ -11,6 +11,9 @@ where(y > 0, g', 0) that nothing else reads (a first layer, whose input gradient
 needed), the op is
 conv{r}d_relu_weight_bias_grad(x, y, g'): the mask is applied as g' is read, and the masked
 gradient is never written.
+In bfloat16 (conv_bf16.py's kernels, conv_bf16_bias.py) the bias gradient is the float32 sum
+of g's values rounded to bfloat16, cast(sum(cast(g, float32)), bfloat16): that rounding is the
+node replaced, and the ReLU mask is not fused.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from passes.expand import expand_composites
 from passes.rewrite import constant_value
 
 WEIGHT_GRADS = {"conv1d_weight_grad": 1, "conv2d_weight_grad": 2}  # op -> rank
+FLOATS = ("float32", "float64", "bfloat16")
 
 
 def fused_op(weight_grad, masked: bool) -> str:
@@ -38,21 +42,44 @@ def expand_for_llvm(graph: Graph) -> Graph:
 
 
 def fuses(node) -> bool:
-    """Static sizes and a kernel that reads g in a pass of its own (emit_conv_grad), for a
-    weight gradient (x, g) or a fused node (x, [y,] g)."""
+    """Static sizes and a kernel that reads g in a pass of its own (emit_conv_grad; every
+    bfloat16 kernel of conv_bf16.py), for a weight gradient (x, g) or a fused node (x, [y,] g)."""
     x, g = node.inputs[0], node.inputs[-1]
-    if node.dtype not in ("float32", "float64"):  # bfloat16 runs in conv_bf16's kernels
+    if None in x.shape[1:] or None in g.shape[1:] or node.dtype not in FLOATS:
         return False
-    if None in x.shape[1:] or None in g.shape[1:]:
-        return False
+    if node.dtype == "bfloat16":
+        return len(node.inputs) == 2  # the ReLU mask is not applied in conv_bf16's kernels
     geometry = conv_geometry(node, x.shape, kernel_shape(node))
     return geometry.K < DIRECT_BELOW or weight_grad_applies(geometry, node.shape[-1], node.dtype)
 
 
 def is_bias_sum(node, g) -> bool:
-    """sum(g) over every axis but the last, the channels."""
-    return (node.op == "sum" and node.inputs[0] is g and node.dtype == g.dtype
+    """sum(g) over every axis but the last, the channels (bfloat16 g: the float32 sum of its
+    values, as the cast of a bfloat16 gradient to its float32 bias computes it)."""
+    return (node.op == "sum" and values_of(node.inputs[0]) is values_of(g)
+            and node.dtype == ("float32" if g.dtype == "bfloat16" else g.dtype)
             and normalize_axes(node.attr("axis"), g.ndim) == tuple(range(g.ndim - 1)))
+
+
+def values_of(node):
+    """The bfloat16 node whose values `node` holds unchanged (a float32 widening of it, or a
+    narrowing of that back), else node itself."""
+    if node.op == "cast":
+        inner = node.inputs[0]
+        if node.dtype == "float32" and inner.dtype == "bfloat16":
+            return values_of(inner)
+        if node.dtype == "bfloat16" and inner.dtype == "float32" and values_of(inner) is not inner:
+            return values_of(inner)  # a round trip: exact
+    return node
+
+
+def bias_node(weight_grad, bias_sum, casts: dict, readers: dict):
+    """What the fused row replaces: the sum, or for a bfloat16 weight gradient the rounding of
+    the float32 sum to bfloat16 that alone reads it (None if anything else reads the sum)."""
+    if weight_grad.dtype != "bfloat16":
+        return bias_sum
+    narrowed = casts.get(id(bias_sum), [])
+    return narrowed[0] if len(narrowed) == 1 == readers.get(id(bias_sum)) else None
 
 
 def relu_masked(g, readers: int):
@@ -68,24 +95,29 @@ def relu_masked(g, readers: int):
 
 
 def fusion_plan(graph: Graph) -> dict:
-    """{id(node): (node, weight gradient, bias sum, the fused op's inputs)} for both nodes of
-    every fusable pair."""
-    sums, readers = {}, {id(r): 1 for r in graph.roots}  # an output is read by the caller
+    """{id(node): (node, weight gradient, bias node, the fused op's inputs)} for both nodes of
+    every fusable pair (the bias node: bias_node's)."""
+    sums, casts = {}, {}
+    readers = {id(r): 1 for r in graph.roots}  # an output is read by the caller
     for node in graph.nodes():
         if node.op == "sum":
-            sums.setdefault(id(node.inputs[0]), []).append(node)
+            sums.setdefault(id(values_of(node.inputs[0])), []).append(node)
+        if node.op == "cast" and node.dtype == "bfloat16":
+            casts.setdefault(id(node.inputs[0]), []).append(node)
         for i in node.inputs:
             readers[id(i)] = readers.get(id(i), 0) + 1
     plan = {}
     for node in graph.nodes():
         if node.op in WEIGHT_GRADS and fuses(node):
             g = node.inputs[1]
-            bias_sum = next((s for s in sums.get(id(g), ()) if is_bias_sum(s, g)), None)
-            if bias_sum is not None:
-                masked = relu_masked(g, readers.get(id(g), 0))
+            bias_sum = next((s for s in sums.get(id(values_of(g)), ()) if is_bias_sum(s, g)),
+                            None)
+            bias = None if bias_sum is None else bias_node(node, bias_sum, casts, readers)
+            if bias is not None:
+                masked = node.dtype != "bfloat16" and relu_masked(g, readers.get(id(g), 0))
                 inputs = (node.inputs[0], *masked) if masked else tuple(node.inputs)
-                plan[id(node)] = (node, node, bias_sum, inputs)
-                plan[id(bias_sum)] = (bias_sum, node, bias_sum, inputs)
+                plan[id(node)] = (node, node, bias, inputs)
+                plan[id(bias)] = (bias, node, bias, inputs)
     return plan
 
 

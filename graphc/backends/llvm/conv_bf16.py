@@ -25,6 +25,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm import gemm_amx_tiles
 from graphc.backends.llvm.bf16 import narrow_bits
+from graphc.backends.llvm.conv_bf16_bias import BiasSums
 from graphc.backends.llvm.conv_bf16_dgrad import SLACK, column_product
 from graphc.backends.llvm.conv_bf16_parts import (
     WGRAD_PIXELS,
@@ -36,7 +37,7 @@ from graphc.backends.llvm.conv_bf16_parts import (
     zero_floats,
 )
 from graphc.backends.llvm.conv_bf16_wgrad import emit_conv_weight_grad_amx
-from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry
+from graphc.backends.llvm.conv_gemm import ConvBlocks, conv_geometry, kernel_shape
 from graphc.backends.llvm.conv_kernels import Sweep, define_block, define_col2im_block
 from graphc.backends.llvm.conv_pool import PoolWindow, pool_row
 from graphc.backends.llvm.irutil import F32, I16, c64, for_range
@@ -197,11 +198,12 @@ def emit_conv_weight_grad_gemm(kb, node):
     """Each thread a range of dW's rows (im2col columns), WGRAD_WIDTH at a time: over all
     pixels, WGRAD_PIXELS at a time, im2col of those columns and dy transposed, then
     dW^T += dy^T @ cols in float32 on its stack; rounded once into dW."""
-    x, _ = node.inputs
-    ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
+    x = node.inputs[0]
+    ck = ConvBlocks(kb, node, x.shape, kernel_shape(node), node.shape[-1])
     g, b, cout = ck.g, kb.b, c64(ck.cout)
     width = min(WGRAD_WIDTH, g.K)
     buffers = ThreadBuffers(kb)
+    bias = BiasSums(kb, buffers, ck.cout) if node.op.endswith("weight_bias_grad") else None
     gemm = ThreadGemm(buffers, (False, False), False, "linear", "float32",
                       (ck.cout, width, WGRAD_PIXELS))
     cols = buffers.array(I16, WGRAD_PIXELS * width)
@@ -216,12 +218,18 @@ def emit_conv_weight_grad_gemm(kb, node):
 
         def block(first, count):
             b.call(im2col, [first, count, k0, b.add(k0, kcount), kb.ins[0], cols])
-            transpose_rows(kb, ck.at(kb.ins[1], b.mul(first, cout)), count, ck.cout, dy_t)
+            transpose_rows(kb, ck.at(kb.ins[-1], b.mul(first, cout)), count, ck.cout, dy_t)
+            if bias is not None:  # once: in the pass over dW's row 0
+                with b.if_then(b.icmp_signed("==", k0, c64(0))):
+                    bias.add_rows(dy_t, WGRAD_PIXELS, count)
             gemm(cout, kcount, count, dy_t, c64(WGRAD_PIXELS), cols, kcount, part, kcount)
             for_range(b, c64(0), size, lambda i: add_float(b, total, part, i), name="sum")
 
         ck.blocks(c64(0), pixels, WGRAD_PIXELS, block)
         round_transposed(kb, total, kcount, ck.cout, ck.at(kb.out, b.mul(k0, cout)))
+        if bias is not None:
+            with b.if_then(b.icmp_signed("==", k0, c64(0))):
+                bias.round_into_row(ck.at(kb.out, c64(g.K * ck.cout)))
 
     k_lo, k_hi = kb.split(c64(g.K))
     ck.blocks(k_lo, k_hi, width, columns)

@@ -163,3 +163,19 @@ def transpose_rows(kb, src, rows, width: int, dst, dst_stride: int = WGRAD_PIXEL
         for_range(b, c64(0), rows, one, name="ti")
 
     for_range(b, c64(full), c64(width), column, name="tj")
+
+
+def lane_mask(b, left, lanes: int, pairs: bool = False):
+    """Lanes i < left (pairs: lanes 2i and 2i + 1 for i < left) as a vector of i1."""
+    index = [k // 2 if pairs else k for k in range(lanes)]
+    limit = b.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), lanes), None), left,
+                             ir.Constant(I32, 0))
+    limit = b.shuffle_vector(limit, ir.Constant(limit.type, None),
+                             ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
+    return b.icmp_signed("<", ir.Constant(limit.type, index), limit)
+
+
+def masked_load(b, module, ptr, mask):
+    """16 bfloat16 bit patterns, zero in the lanes off the mask (those are never read)."""
+    fn = declare(module, "llvm.masked.load.v16i16.p0", VI16, [PTR, I32, mask.type, VI16])
+    return b.call(fn, [ptr, ir.Constant(I32, 2), mask, ir.Constant(VI16, [0] * VL)])

@@ -21,15 +21,18 @@ from llvmlite import ir
 
 from graphc.backends.llvm import gemm_amx_tiles as tiles
 from graphc.backends.llvm.bf16 import narrow_bits
+from graphc.backends.llvm.conv_bf16_bias import BiasSums
 from graphc.backends.llvm.conv_bf16_parts import (
     WGRAD_PIXELS,
     ThreadBuffers,
     elem,
+    lane_mask,
+    masked_load,
     transpose_rows,
     zero_elements,
     zero_floats,
 )
-from graphc.backends.llvm.conv_gemm import ConvBlocks
+from graphc.backends.llvm.conv_gemm import ConvBlocks, kernel_shape
 from graphc.backends.llvm.conv_kernels import Sweep
 from graphc.backends.llvm.gemm_variant import declare
 from graphc.backends.llvm.irutil import F32, I1, I16, I32, PTR, c64, for_range
@@ -49,15 +52,15 @@ def rounded_up(n: int, multiple: int = BLOCK) -> int:
 
 
 def emit_conv_weight_grad_amx(kb, node):
-    """The kernel (see the module doc): per thread, its dW rows WIDTH at a time."""
-    x, _ = node.inputs
-    ck = ConvBlocks(kb, node, x.shape, node.shape, node.shape[-1])
-    wgrad = TileWeightGrad(kb, ck)
+    """The kernel (see the module doc): per thread, its dW rows WIDTH at a time (and for
+    conv{r}d_weight_bias_grad the bias sums in the pass over dW's row 0: conv_bf16_bias)."""
+    ck = ConvBlocks(kb, node, node.inputs[0].shape, kernel_shape(node), node.shape[-1])
+    wgrad = TileWeightGrad(kb, ck, node.op.endswith("weight_bias_grad"))
     tiles.emit_request_permission(kb.module, kb.b)
     tiles.load_config(kb.module, kb.b)
     wgrad.zero_padded_couts()
     k_lo, k_hi = kb.split(c64(ck.g.K))
-    pixels = kb.b.mul(kb.dims(x)[0], c64(ck.g.OH * ck.g.OW))
+    pixels = kb.b.mul(kb.dims(node.inputs[0])[0], c64(ck.g.OH * ck.g.OW))
     ck.blocks(k_lo, k_hi, WIDTH, lambda k0, kcount: wgrad.columns(k0, kcount, pixels))
     tiles.release(kb.module, kb.b)
     return wgrad.buffers.finish()
@@ -66,13 +69,14 @@ def emit_conv_weight_grad_amx(kb, node):
 class TileWeightGrad:
     """A thread's buffers and the steps of one pass."""
 
-    def __init__(self, kb, ck):
+    def __init__(self, kb, ck, with_bias: bool):
         self.kb, self.ck, self.b = kb, ck, kb.b
         self.couts = rounded_up(ck.cout)
         self.buffers = ThreadBuffers(kb)
         self.dy_t = self.buffers.array(I16, self.couts * ROW)
         self.pairs = self.buffers.array(I32, PIXELS // 2 * WIDTH)
         self.total = self.buffers.array(F32, self.couts * WIDTH)
+        self.bias = BiasSums(kb, self.buffers, ck.cout) if with_bias else None
 
     def zero_padded_couts(self):
         """dy^T rows past cout: zero (A tiles read them; their results are not stored)."""
@@ -87,14 +91,20 @@ class TileWeightGrad:
         zero_elements(self.kb, self.pairs, c64(0), c64(PIXELS // 2 * WIDTH), I32)
 
         def chunk(first, count):
-            dy = ck.at(self.kb.ins[1], b.mul(first, c64(ck.cout)))
+            dy = ck.at(self.kb.ins[-1], b.mul(first, c64(ck.cout)))
             transpose_rows(self.kb, dy, count, ck.cout, self.dy_t, ROW)
+            if self.bias is not None:  # once: in the pass over dW's row 0
+                with b.if_then(b.icmp_signed("==", k0, c64(0))):
+                    self.bias.add_rows(self.dy_t, ROW, count)
             self.zero_pixel_tail(count)
             self.pack_pairs(first, count, k0, kcount)
             self.sum_blocks(b.sdiv(b.add(count, c64(BLOCK - 1)), c64(BLOCK)), kcount)
 
         ck.blocks(c64(0), pixels, PIXELS, chunk)
         self.round_into_dw(k0, kcount)
+        if self.bias is not None:
+            with b.if_then(b.icmp_signed("==", k0, c64(0))):
+                self.bias.round_into_row(ck.at(self.kb.out, c64(ck.g.K * ck.cout)))
 
     def zero_pixel_tail(self, count):
         """dy^T columns count .. the next multiple of 32: zero (A's padding)."""
@@ -225,22 +235,6 @@ def splat_bit(b, bit):
                               ir.Constant(I32, 0))
     return b.shuffle_vector(vector, ir.Constant(ir.VectorType(I1, VL), None),
                             ir.Constant(ir.VectorType(I32, VL), [0] * VL))
-
-
-def lane_mask(b, left, lanes: int, pairs: bool = False):
-    """Lanes i < left (pairs: lanes 2i and 2i + 1 for i < left) as a vector of i1."""
-    index = [k // 2 if pairs else k for k in range(lanes)]
-    limit = b.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), lanes), None), left,
-                             ir.Constant(I32, 0))
-    limit = b.shuffle_vector(limit, ir.Constant(limit.type, None),
-                             ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
-    return b.icmp_signed("<", ir.Constant(limit.type, index), limit)
-
-
-def masked_load(b, module, ptr, mask):
-    fn = declare(module, "llvm.masked.load.v16i16.p0",
-                 ir.FunctionType(V16, [PTR, I32, mask.type, V16]))
-    return b.call(fn, [ptr, ir.Constant(I32, 2), mask, ir.Constant(V16, None)])
 
 
 def masked_store(b, module, value, ptr, mask):
