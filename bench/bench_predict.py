@@ -1,9 +1,10 @@
 """Benchmark: the Python around a small-batch `model.predict`. Times, interleaved in one run
 (many short rounds, the best round of each), for an MNIST MLP (784-128-10) at batch 1:
 `model.predict(x, verbose=0)`, `model.predict_on_batch(x)`, the compiled predict function
-called directly (`model.make_predict_function()(x)`), and the native call alone (the
-executable's prepared call, no argument checks). Issue 13's target: predict within 20% of
-the compiled function.
+called directly (`model.make_predict_function()(x)`) and without its input checks
+(`fn.call_coerced([x])`, what predict calls for an array kind it checked before), and the
+native call alone (the executable's prepared call, no argument checks). Issue 13's target:
+predict within 20% of the compiled function.
 
     python bench/bench_predict.py [--rounds 200] [--batch 1]
 """
@@ -34,6 +35,7 @@ def contenders(batch: int) -> dict:
         "model.predict(x, verbose=0)": lambda: model.predict(x, verbose=0),
         "model.predict_on_batch(x)": lambda: model.predict_on_batch(x),
         "compiled function fn(x)": lambda: fn(x),
+        "fn.call_coerced([x]) (no checks)": lambda: fn.call_coerced([x]),
         "native call alone": lambda: executable.call_prepared([x]),
     }
 

@@ -1,7 +1,7 @@
 """Model.predict and predict_on_batch: the outputs for arrays, generators or Sequences, batch by
 batch, with a fast path for small-batch inference (samples that fit in one batch, no callbacks
 or progress bar: one call of the compiled function; an array kind that passed the checks once
-for a predict function skips them)."""
+for a predict function skips them, and the compiled function's own input checks too)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import contextlib
 
 import numpy as np
 
+import graphc as gc
 from frontend.models import arguments as A
 from frontend.models import data as D
 from frontend.models.streams import Batching
@@ -73,7 +74,7 @@ class Prediction:
         fn, xs = self._checked_predict_inputs(x, None)
         if fn is None or not 0 < len(x) <= batch_size:
             return None
-        outputs = fn(x)
+        outputs = fn.call_coerced([x])
         return outputs[0] if len(outputs) == 1 else list(outputs)
 
     def _checked_predict_inputs(self, x, method):
@@ -88,14 +89,22 @@ class Prediction:
         return None, (None if method is None else self._inputs(x, method))
 
     def _predict_call(self, fn, x, xs):
-        """Outputs of the predict function `fn` (None: fetch it) on the checked inputs."""
-        if fn is None:
-            fn = self.make_predict_function(self._backend_for_inference())
-            if len(xs) == 1 and xs[0] is x:  # checked and used as given: remember its kind
-                self._predict_checked = (fn, x.shape[1:], x.dtype, x.flags.c_contiguous)
+        """Outputs of the predict function `fn` (None: fetch it) on the checked inputs; a
+        given `fn` had this kind of input before, so its own checks are skipped."""
+        if fn is not None:
+            return fn.call_coerced(xs)
+        fn = self.make_predict_function(self._backend_for_inference())
+        if len(xs) == 1 and xs[0] is x and takes_any_batch(fn):  # remember the kind used as given
+            self._predict_checked = (fn, x.shape[1:], x.dtype, x.flags.c_contiguous)
         return fn(*xs)
 
     def predict_on_batch(self, x):
         fn, xs = self._checked_predict_inputs(x, "predict_on_batch")
         outputs = self._predict_call(fn, x, xs)
         return outputs[0] if len(outputs) == 1 else outputs
+
+
+def takes_any_batch(fn) -> bool:
+    """Whether `fn` is a plain compiled function whose one input takes any number of samples:
+    then an array of a checked feature shape, dtype and layout needs none of its checks."""
+    return isinstance(fn, gc.Function) and len(fn.inputs) == 1 and fn.inputs[0].shape[:1] == (None,)
