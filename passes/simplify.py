@@ -139,6 +139,18 @@ def cast_to_own_dtype(node: Node) -> Node | None:
     return x if x.dtype == node.dtype else None
 
 
+@ALGEBRA.register("cast")
+def exact_round_trip(node: Node) -> Node | None:
+    """cast(cast(x, wider), x.dtype) -> x"""
+    # the widening holds every value of x exactly (e.g. bfloat16 -> float32), so the
+    # narrowing gives x back: mixed-precision gradients meet these between layers
+    inner = node.inputs[0]
+    if inner.op != "cast" or inner.inputs[0].dtype != node.dtype:
+        return None
+    exact = np.can_cast(np.dtype(node.dtype), np.dtype(inner.dtype), "safe")
+    return inner.inputs[0] if exact else None
+
+
 @ALGEBRA.register("reshape", "broadcast_like", "broadcast_to")
 def reshape_to_own_shape(node: Node) -> Node | None:
     """reshape/broadcast of x to x's own static shape -> x"""

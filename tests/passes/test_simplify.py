@@ -86,6 +86,11 @@ CASES = {
         "x",
         miss=lambda x: [gc.cast(x, "float32")],
     ),
+    "exact_round_trip": RuleCase(  # y = cast(x) is float32: its float64 round trip is y
+        lambda x: [gc.cast(gc.cast(gc.cast(x, "float32"), "float64"), "float32")],
+        "cast(x)",
+        miss=lambda x: [gc.cast(gc.cast(x, "float32"), "float64")],  # x's digits are lost
+    ),
     "reshape_to_own_shape": RuleCase(
         lambda x: [gc.apply("reshape", x, shape=(2, 3))],
         "x",

@@ -62,14 +62,10 @@ def is_bias_sum(node, g) -> bool:
 
 
 def values_of(node):
-    """The bfloat16 node whose values `node` holds unchanged (a float32 widening of it, or a
-    narrowing of that back), else node itself."""
-    if node.op == "cast":
-        inner = node.inputs[0]
-        if node.dtype == "float32" and inner.dtype == "bfloat16":
-            return values_of(inner)
-        if node.dtype == "bfloat16" and inner.dtype == "float32" and values_of(inner) is not inner:
-            return values_of(inner)  # a round trip: exact
+    """The bfloat16 node whose values `node` holds unchanged (a float32 widening of it; a
+    round trip back to bfloat16 is gone: passes.simplify's exact_round_trip), else node."""
+    if node.op == "cast" and node.dtype == "float32" and node.inputs[0].dtype == "bfloat16":
+        return node.inputs[0]
     return node
 
 
