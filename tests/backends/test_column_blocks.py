@@ -1,8 +1,8 @@
 """Loop kernels that reduce outer axes and keep the innermost one (bias gradients: column sums of
 a ReLU-masked gradient, fused with the bias's Adam update) cut the kept axis into blocks of whole
-unrolled vector bodies (loop_kernel.VECTOR_ROWS columns). Every column count around a block's
-width, odd row counts, both dtypes: the same values as the interpreter, and bit-identical on one
-and two threads."""
+unrolled vector bodies (loop_kernel.VECTOR_ROWS columns), about a COLUMN_BLOCKS-th of the row up
+to MAX_COLUMNS wide. Column counts around those widths, odd row counts, both dtypes: the same
+values as the interpreter, and bit-identical on one and two threads."""
 
 import hashlib
 import os
@@ -14,10 +14,11 @@ import numpy as np
 
 import graphc as gc
 from graphc.backends.llvm import threads
-from graphc.backends.llvm.loop_kernel import VECTOR_ROWS
+from graphc.backends.llvm.loop_kernel import COLUMN_BLOCKS, MAX_COLUMNS, VECTOR_ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
-COLUMNS = {"float32": (1, 7, 33, VECTOR_ROWS - 1, VECTOR_ROWS + 1, 257),
+COLUMNS = {"float32": (1, 7, 33, VECTOR_ROWS - 1, VECTOR_ROWS + 1, 257,
+                       COLUMN_BLOCKS * MAX_COLUMNS + 1),
            "float64": (7, VECTOR_ROWS + 1)}
 ROWS = (1, 7, 33, 257)
 TOLERANCE = {"float32": 2e-5, "float64": 1e-12}
