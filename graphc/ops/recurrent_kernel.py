@@ -16,7 +16,10 @@ from graphc.ops.cases import F, case
 # Which input of each recurrent op is the recurrent kernel U (U^T for the BPTT ops), which
 # their fused kernels are specialised on.
 RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
-                          "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
+                          "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1,
+                          # with the input projection inside (recurrent_projected.py)
+                          "simple_rnn_seq_projected": 4, "lstm_seq_projected": 5,
+                          "gru_seq_projected": 4}
 
 
 def recurrent_units(node) -> int:

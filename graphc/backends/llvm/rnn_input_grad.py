@@ -5,10 +5,12 @@ slice of the BPTT op's output G (GRU: a concatenation of two slices), and a sum 
 copy. The rules make them recurrent_input_kernel_grad(x, G, a, b), whose kernel
 (rnn_weight_grad.py) reads G in place in chunks that stay in cache, and a sum of G's slice,
 which a loop kernel reads in place: the copy, a write and a read of a tensor of the
-sequence's size, is gone."""
+sequence's size, is gone. The same stage also moves the forward recurrences' input projection
+into their kernels (rnn_projection.py)."""
 
 from __future__ import annotations
 
+from graphc.backends.llvm.rnn_projection import project_in_recurrences
 from graphc.ir import Graph, Node
 from graphc.ops import call, normalize_axes
 from passes.rewrite import RuleTable, rewrite_graph
@@ -19,8 +21,9 @@ IN_PLACE = RuleTable("recurrent gradients read in place")
 
 
 def read_bptt_in_place(graph: Graph) -> Graph:
-    """The graph with the input kernel's and bias's gradients read from G in place."""
-    return rewrite_graph(graph, IN_PLACE)
+    """The graph with the input kernel's and bias's gradients read from G in place (and the
+    forward recurrences projecting their own inputs)."""
+    return rewrite_graph(project_in_recurrences(graph), IN_PLACE)
 
 
 def bptt_slice(node: Node):
