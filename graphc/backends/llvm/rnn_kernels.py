@@ -18,6 +18,10 @@ where the forward GEMM writes its result straight into the packed output (LSTM: 
 gate slots, accumulated onto P; GRU: h_prev @ U + b into slots r, hh, rh, read before they are
 overwritten) and the backward GEMM writes dh_prev (GRU: accumulates onto dh * z).
 
+The forward ops' `_projected` forms (graphc/ops/recurrent_projected.py) take x, W and bx
+instead of P and compute each step's x_t @ W + bx for the block's rows just before its
+recurrent GEMM (project_inputs), so P is never written whole.
+
 A BPTT op whose upstream gradient gY is of the last step alone (batch, slots * u: ops/
 recurrent_upstream.py) gets a `_last` variant that reads it at step T-1 and zeros before.
 
