@@ -244,6 +244,7 @@ from graphc.ops import (  # noqa: E402,F401
     quant_conv,
     random,
     recurrent,
+    recurrent_projected,
     reduce,
 )
 

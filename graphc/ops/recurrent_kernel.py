@@ -16,7 +16,10 @@ from graphc.ops.cases import F, case
 # Which input of each recurrent op is the recurrent kernel U (U^T for the BPTT ops), which
 # their fused kernels are specialised on.
 RECURRENT_KERNEL_INPUT = {"simple_rnn_seq": 2, "lstm_seq": 3, "gru_seq": 2,
-                          "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1}
+                          "simple_rnn_seq_grad": 0, "lstm_seq_grad": 1, "gru_seq_grad": 1,
+                          # with the input projection inside (recurrent_projected.py)
+                          "simple_rnn_seq_projected": 4, "lstm_seq_projected": 5,
+                          "gru_seq_projected": 4}
 
 
 def recurrent_units(node) -> int:
@@ -81,7 +84,7 @@ defop(
 )
 
 
-def infer_input_kernel_grad(inputs, *, start, stop):
+def infer_input_kernel_grad(inputs, *, start, stop, bias=False):
     x, G = inputs
     dtype = require_float(same_dtype(inputs))
     fits = (x.ndim == 2 and G.ndim == 3 and x.shape[1] is not None and G.shape[2] is not None
@@ -93,11 +96,13 @@ def infer_input_kernel_grad(inputs, *, start, stop):
         raise ShapeError(f"recurrent_input_kernel_grad: inputs (batch * time, features) and "
                          f"gradients (batch, time, width) with 0 <= start < stop <= width "
                          f"expected, got {x.shape}, {G.shape}, start={start!r}, stop={stop!r}")
-    return (x.shape[1], stop - start), dtype
+    return (x.shape[1] + bool(bias), stop - start), dtype
 
 
-def impl_input_kernel_grad(x, G, *, start, stop):
-    return x.T @ G.reshape(-1, G.shape[2])[:, start:stop]
+def impl_input_kernel_grad(x, G, *, start, stop, bias=False):
+    dP = G.reshape(-1, G.shape[2])[:, start:stop]
+    dW = x.T @ dP
+    return np.concatenate([dW, dP.sum(axis=0, keepdims=True)]) if bias else dW
 
 
 def flops_input_kernel_grad(node, shape_of) -> int:
@@ -113,7 +118,9 @@ defop(
     cases=[
         case(F((8, 3)), F((2, 4, 18)), start=0, stop=12, grad=False),
         case(F((15, 2)), F((3, 5, 10)), start=6, stop=8, grad=False),
+        case(F((8, 3)), F((2, 4, 18)), start=0, stop=12, bias=True, grad=False),
     ],
     doc="x^T @ G[:, :, start:stop] over the batch * time rows: the gradient of the input "
-    "kernel W of P = x @ W, read from a BPTT op's output G in place (no copy of the slice).",
+    "kernel W of P = x @ W, read from a BPTT op's output G in place (no copy of the slice); "
+    "with bias=True one more row, the sum of those rows (the gradient of P's bias).",
 )

@@ -5,7 +5,8 @@ block of GEMM rows; 1 to 771 batch * time rows: more than one chunk; slices of o
 on one and on two threads (each in a fresh process: the thread count is fixed when the
 runtime starts); the rule replaces the slice-copying GEMM and bias sum; and the gradients of
 W and b through whole SimpleRNN/LSTM/GRU graphs, masked and not, against finite differences
-on the llvm backend."""
+on the llvm backend. The form with the bias gradient as its last row (bias=True) likewise, and
+where the rule uses it."""
 
 import numpy as np
 import pytest
@@ -25,26 +26,42 @@ SIZES = ((1, 257, 3, 18, 0, 12), (7, 1, 1, 15, 9, 12), (33, 5, 7, 10, 3, 10),
          (257, 3, 4, 6, 0, 4), (7, 0, 3, 12, 0, 8))
 
 
-def largest_errors() -> dict:
-    """{'features,batch,steps': |llvm - numpy| / scale} for every size."""
+def largest_errors(bias=False) -> dict:
+    """{'features,batch,steps': |llvm - numpy| / scale} for every size (with bias: of the
+    op's form whose last row is the bias gradient, the sum of G's slice)."""
     errors = {}
     for features, batch, steps, width, start, stop in SIZES:
         rng = np.random.default_rng(features + batch)
         x = gc.placeholder((None, features), "float32")
         G = gc.placeholder((None, steps, width), "float32")
-        dW = make_node("recurrent_input_kernel_grad", [x, G], {"start": start, "stop": stop})
+        dW = make_node("recurrent_input_kernel_grad", [x, G],
+                       {"start": start, "stop": stop, **({"bias": True} if bias else {})})
         arrays = [rng.standard_normal(s).astype("float32")
                   for s in ((batch * steps, features), (batch, steps, width))]
         got = gc.function([x, G], dW)(*arrays)
         want = gc.function([x, G], dW, backend="numpy")(*arrays)
+        assert got.shape == (features + bias, stop - start)
         errors[f"{features},{batch},{steps}"] = float(np.abs(got - want).max()
                                                       / (1.0 + np.abs(want).max()))
     return errors
 
 
+def largest_bias_row_errors() -> dict:
+    return largest_errors(bias=True)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_input_kernel_gradient_matches_the_interpreter(threads):
     errors = result_with_threads(__name__, "largest_errors", threads)
+    assert len(errors) == len(SIZES)
+    assert all(error < 1e-5 for error in errors.values()), errors
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_bias_row_matches_the_interpreter(threads):
+    """recurrent_input_kernel_grad(bias=True): the bias gradient summed while each chunk of G's
+    rows is in cache, in row order on every thread count."""
+    errors = result_with_threads(__name__, "largest_bias_row_errors", threads)
     assert len(errors) == len(SIZES)
     assert all(error < 1e-5 for error in errors.values()), errors
 
@@ -141,3 +158,23 @@ def test_a_reshape_that_is_not_a_row_per_step_is_left_alone():
     for got, expected in zip(gc.function([x], grads)(xv), want):
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell, fused", [("rnn", True), ("lstm", True), ("gru", False)])
+def test_the_bias_sum_joins_the_input_kernel_gradient(cell, fused):
+    """SimpleRNN's and LSTM's bias gradient is the fused kernel's last row; GRU's input bias
+    reads two slices (a concatenation), so its sums stay separate."""
+    rng = np.random.default_rng(4)
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    x = gc.placeholder((None, 5, 2), "float32")
+    W = gc.shared(rng.standard_normal((2, gates * 3)).astype("float32"))
+    U = gc.constant(rng.standard_normal((3, gates * 3)).astype("float32") * 0.5)
+    b = gc.shared(rng.standard_normal((2, 9) if cell == "gru" else gates * 3).astype("float32"))
+    run = {"rnn": gc.simple_rnn, "lstm": gc.lstm, "gru": gc.gru}[cell]
+    loss = gc.sum(run(x, W, U, b)[0] ** 2)
+    f = gc.function([x], gc.grad(loss, [W, b]))
+    kernels = [n for n in f.graph("expanded").nodes() if n.op == "recurrent_input_kernel_grad"]
+    assert [bool(n.attr("bias")) for n in kernels] == ([True] if fused else [False, False])
+    xv = rng.standard_normal((4, 5, 2)).astype("float32")
+    for got, want in zip(f(xv), gc.function([x], gc.grad(loss, [W, b]), backend="numpy")(xv)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * (1 + np.abs(want).max()))

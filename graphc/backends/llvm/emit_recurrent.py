@@ -31,6 +31,8 @@ def emit_sequence(kb, body):
     flags = {"masked": node.inputs[-1].dtype == "bool"}  # the optional (batch, time) mask
     if node.op.endswith("_grad"):  # its upstream gradient may be of the last step alone
         flags["last_only"] = node.inputs[LAYOUTS[node.op][0].index("gY")].ndim == 2
+    if node.op.endswith("_projected"):  # specialised on W's rows, the input features
+        flags["features"] = node.inputs[1].shape[0]
     fn = DEFINE[node.op](kb.module, node.dtype, body.units, *args, **flags)
     ws = global_buffer(kb.b, f"{kb.fn.name}_ws", node.dtype, 1)  # the GEMMs read B in place
     batch, steps = kb.dims(node)[:2]

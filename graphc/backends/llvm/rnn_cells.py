@@ -12,6 +12,7 @@ from graphc.backends.llvm.rnn_kernels import (
     activation_slope,
     backward_gemm,
     hidden_before,
+    project_inputs,
     recurrent_gemm,
     sigmoid,
     start,
@@ -48,8 +49,17 @@ def cells(r, cell, t):
 
 
 def accumulating_forward(r, width, slot, gates, cell):
-    """Y[t, slot...] = P[t], += h_{t-1} @ U, then the cell update, for t = 0 .. T-1."""
+    """Y[t, slot...] = P[t] (projected: x_t @ W + bx), += h_{t-1} @ U, then the cell update,
+    for t = 0 .. T-1."""
     b = r.b
+    if r.features:
+        def projected_step(t):
+            project_inputs(r, t, width, slot, gates, range(gates))
+            recurrent_gemm(r, t, width, gates, slot, acc=True)
+            cells(r, cell, t)
+
+        time_loop(r, True, projected_step)
+        return
 
     def step(t):
         recurrent_gemm(r, t, width, gates, slot, acc=True)
@@ -73,7 +83,7 @@ def backward_in_time(r, width, gates, dh_slot, cell, acc=False):
     time_loop(r, False, step)
 
 
-def define_simple_rnn(module, dtype, units, act, masked=False):
+def define_simple_rnn(module, dtype, units, act, masked=False, features=0):
     def cell(r, t, n, k):
         at = r.b.add(r.row(1, n, t), k)
         value = activation(act, r.v("Y", at))
@@ -84,7 +94,8 @@ def define_simple_rnn(module, dtype, units, act, masked=False):
     def run(r):
         accumulating_forward(r, 1, 0, 1, lambda t, n, k: cell(r, t, n, k))
 
-    return define(module, "simple_rnn_seq", dtype, units, run, f"_{act}", masked=masked)
+    return define(module, "simple_rnn_seq", dtype, units, run, f"_{act}", masked=masked,
+                  features=features)
 
 
 def define_simple_rnn_grad(module, dtype, units, act, masked=False, last_only=False):
@@ -155,11 +166,11 @@ def lstm_grad_cell(r, t, n, k):
         r.st(r.hold(keep, 0, dh), "G", r.slot(base, 4, k))
 
 
-def define_lstm(module, dtype, units, masked=False):
+def define_lstm(module, dtype, units, masked=False, features=0):
     def run(r):
         accumulating_forward(r, 6, 2, 4, lambda t, n, k: lstm_cell(r, t, n, k))
 
-    return define(module, "lstm_seq", dtype, units, run, masked=masked)
+    return define(module, "lstm_seq", dtype, units, run, masked=masked, features=features)
 
 
 def define_lstm_grad(module, dtype, units, masked=False, last_only=False):
@@ -169,12 +180,22 @@ def define_lstm_grad(module, dtype, units, masked=False, last_only=False):
     return define(module, "lstm_seq_grad", dtype, units, run, masked=masked, last_only=last_only)
 
 
-def gru_cell(r, t, n, k):
-    base, p = r.row(5, n, t), r.row(3, n, t)
+def gru_pre_activations(r, t, n, k):
+    """(z, r pre-activations, x_t W_h + bx_h, h_{t-1} U_h + b_h) of unit k: from P and the
+    packed slots 2-4, or projected (gru_step): the sums in slots 2, 3, x_t W_h + bx_h in 1."""
+    base = r.row(5, n, t)
     rz, rr, rh = (r.v("Y", r.slot(base, s, k)) for s in (2, 3, 4))
-    xz, xr, xh = (r.v("P", r.slot(p, s, k)) for s in range(3))
+    if r.features:
+        return rz, rr, r.v("Y", r.slot(base, 1, k)), rh
+    xz, xr, xh = (r.v("P", r.slot(r.row(3, n, t), s, k)) for s in range(3))
+    return xz + rz, xr + rr, xh, rh
+
+
+def gru_cell(r, t, n, k):
+    base = r.row(5, n, t)
+    z_in, r_in, xh, rh = gru_pre_activations(r, t, n, k)
     h_prev = hidden_before(r, t, 5, n, k)
-    z, reset = sigmoid(xz + rz), sigmoid(xr + rr)
+    z, reset = sigmoid(z_in), sigmoid(r_in)
     hh = tanh(xh + reset * rh)
     values = (z * h_prev + (1 - z) * hh, z, reset, hh)
     if r.masked:  # a held step also zeroes its h_prev @ U_h + b_h slot
@@ -201,15 +222,21 @@ def gru_grad_cell(r, t, n, k):
         r.st(value, "G", r.slot(base, s, k))
 
 
-def define_gru(module, dtype, units, masked=False):
-    def step(r, t):
-        recurrent_gemm(r, t, 5, 3, 2, bias=r.a["b"])
-        cells(r, lambda t, n, k: gru_cell(r, t, n, k), t)
+def gru_step(r, t):
+    """h_{t-1} @ U + b into slots 2-4; projected, x_t @ W_zr + bx_zr added onto slots 2, 3 and
+    x_t @ W_h + bx_h into slot 1 (free until the cell writes z there); then the cells."""
+    recurrent_gemm(r, t, 5, 3, 2, bias=r.a["b"])
+    if r.features:
+        project_inputs(r, t, 5, 2, 3, range(2), acc=True)
+        project_inputs(r, t, 5, 1, 3, range(2, 3))
+    cells(r, lambda t, n, k: gru_cell(r, t, n, k), t)
 
+
+def define_gru(module, dtype, units, masked=False, features=0):
     def run(r):
-        time_loop(r, True, lambda t: step(r, t))
+        time_loop(r, True, lambda t: gru_step(r, t))
 
-    return define(module, "gru_seq", dtype, units, run, masked=masked)
+    return define(module, "gru_seq", dtype, units, run, masked=masked, features=features)
 
 
 def define_gru_grad(module, dtype, units, masked=False, last_only=False):
@@ -226,4 +253,7 @@ DEFINE = {
     "lstm_seq_grad": define_lstm_grad,
     "gru_seq": define_gru,
     "gru_seq_grad": define_gru_grad,
+    "simple_rnn_seq_projected": define_simple_rnn,
+    "lstm_seq_projected": define_lstm,
+    "gru_seq_projected": define_gru,
 }

@@ -18,6 +18,10 @@ where the forward GEMM writes its result straight into the packed output (LSTM: 
 gate slots, accumulated onto P; GRU: h_prev @ U + b into slots r, hh, rh, read before they are
 overwritten) and the backward GEMM writes dh_prev (GRU: accumulates onto dh * z).
 
+The forward ops' `_projected` forms (graphc/ops/recurrent_projected.py) take x, W and bx
+instead of P and compute each step's x_t @ W + bx for the block's rows just before its
+recurrent GEMM (project_inputs), so P is never written whole.
+
 A BPTT op whose upstream gradient gY is of the last step alone (batch, slots * u: ops/
 recurrent_upstream.py) gets a `_last` variant that reads it at step T-1 and zeros before.
 
@@ -60,6 +64,10 @@ LAYOUTS = {
     "lstm_seq_grad": (("c0", "UT", "Y", "gY", "G"), 4, 6),
     "gru_seq": (("P", "h0", "U", "b", "Y"), 3, 5),
     "gru_seq_grad": (("h0", "UT", "Y", "gY", "G"), 3, 5),
+    # the input projection inside (graphc/ops/recurrent_projected.py): x, W, bx replace P
+    "simple_rnn_seq_projected": (("x", "W", "bx", "h0", "U", "Y"), 1, 1),
+    "lstm_seq_projected": (("x", "W", "bx", "h0", "c0", "U", "Y"), 4, 6),
+    "gru_seq_projected": (("x", "W", "bx", "h0", "U", "b", "Y"), 3, 5),
 }
 
 
@@ -77,6 +85,7 @@ class Rec:
     block_rows: object = None
     masked: bool = False  # whether the kernel takes a (batch, time) mask
     last_only: bool = False  # whether gY is the last step's gradient alone (batch, width * u)
+    features: int = 0  # > 0: the kernel projects x (batch, T, features) itself, no P
 
     def keep(self, n, t):
         """Whether step t of row n runs (an i1, splatted over the lanes), or None unmasked."""
@@ -272,15 +281,20 @@ def activation_slope(name: str, y: V) -> V:
     return V(y.r, y.r.c(1))
 
 
-def start(module, op, dtype, units, suffix="", masked=False, last_only=False):
+def start(module, op, dtype, units, suffix="", masked=False, last_only=False, features=0):
+    """The op's function and its builder state (None when the module has it already); with
+    `features` the op's `_projected` form, which reads x, W and bx instead of P."""
+    op += "_projected" if features else ""
     *inputs, output = LAYOUTS[op][0]
     names = (*inputs, *(("mask",) if masked else ()), output, "workspace")
     suffix += ("_masked" if masked else "") + ("_last" if last_only else "")
+    suffix += f"_x{features}" if features else ""
     fn, b, a = define_spmd(module, f"graphc_{op}{suffix}_{tag(dtype)}_{units}", names,
                            ("batch", "steps"))
     if b is None:
         return fn, None
-    return fn, Rec(b, a, dtype, a["steps"], units, masked=masked, last_only=last_only)
+    return fn, Rec(b, a, dtype, a["steps"], units, masked=masked, last_only=last_only,
+                   features=features)
 
 
 def time_loop(r, forward: bool, step):
@@ -316,6 +330,22 @@ def recurrent_gemm(r, t, width, gates, C_offset, bias=None, acc=False):
     C = r.at("Y", b.add(block, b.add(b.mul(t, c64(width * u)), c64(C_offset * u))))
     r.gemm(gates * u, u, A, lda, r.a["U"], gates * u, C, r.step_stride(width), bias=bias,
            acc=acc)
+
+
+def project_inputs(r, t, width, slot, gates, columns, *, acc=False):
+    """Y[block, t, slot units...] (+)= x[block, t] @ W[:, columns] + bx[columns], W being
+    (features, gates * u) and columns a range of its units: the step's input projection,
+    computed for the block's rows just before its recurrent GEMM (while they are in cache)
+    instead of read from a whole-sequence P."""
+    b, u = r.b, r.u
+    first, count = columns.start * u, (columns.stop - columns.start) * u
+    row_stride = b.mul(r.T, c64(r.features))
+    A = r.at("x", b.add(b.mul(r.first_row, row_stride), b.mul(t, c64(r.features))))
+    C = r.at("Y", b.add(b.mul(r.first_row, r.step_stride(width)),
+                        b.add(b.mul(t, c64(width * u)), c64(slot * u))))
+    W_columns = r.at("W", c64(first))
+    r.gemm(count, r.features, A, row_stride, W_columns, gates * u, C, r.step_stride(width),
+           bias=r.at("bx", c64(first)), acc=acc)
 
 
 def backward_gemm(r, t, width, k_units, c_slot, acc=False):

@@ -14,14 +14,17 @@ blocks of at most DIRECT_MAX_ROWS, so the GEMM reads B in place and needs no wor
 The input kernel's gradient, dW = x^T @ dP over the batch * time rows (op
 recurrent_input_kernel_grad), reads dP from G in place too (it was a copy of G's slice, one
 more pass over two tensors of the sequence's size, then a GEMM 12,800 deep at 200 steps), in
-chunks of K_CHUNK rows that every block of dW's rows takes while they are in cache.
+chunks of K_CHUNK rows that every block of dW's rows takes while they are in cache. With
+bias=True its last row is the bias gradient, the sum of dP's rows: each thread adds each chunk's
+rows of its own columns while the chunk is in cache (in row order, so the sum does not depend
+on the thread count).
 """
 
 from __future__ import annotations
 
 from graphc.backends.llvm.gemm import DIRECT_MAX_ROWS
 from graphc.backends.llvm.gemm_variant import VECTOR_LANES
-from graphc.backends.llvm.irutil import MEM_TYPE, c64, for_range
+from graphc.backends.llvm.irutil import MEM_TYPE, c64, const, for_range, load, store
 from graphc.backends.llvm.rnn_kernels import gemm_alone
 
 K_CHUNK = 64  # rows per GEMM call: their pages (rows are ~3 KB apart) fit the L1 TLB
@@ -51,17 +54,19 @@ def emit_kernel_grad(kb, node):
     return kb.finish()
 
 
-def row_blocks(kb, lo, hi):
-    """The ColumnBlocks of this thread's columns [lo, hi), DIRECT_MAX_ROWS rows of dU each."""
-    rows, cols = kb.node.shape
+def row_blocks(kb, lo, hi, rows=None):
+    """The ColumnBlocks of this thread's columns [lo, hi), DIRECT_MAX_ROWS rows of dU each
+    (of the output's first `rows` rows: all by default)."""
+    rows, cols = rows or kb.node.shape[0], kb.node.shape[1]
     return [ColumnBlock(kb, kb.node.dtype, (first, min(DIRECT_MAX_ROWS, rows - first)),
                         (lo, kb.b.sub(hi, lo)), cols)
             for first in range(0, rows, DIRECT_MAX_ROWS)]
 
 
-def chunked(b, blocks, depth, operands, acc_first=True):
+def chunked(b, blocks, depth, operands, acc_first=True, then=None):
     """Each block (+)= A^T @ B over `depth` rows in chunks of K_CHUNK, every block taking a
-    chunk while it is in cache; operands(first row) = (A, B) at that row."""
+    chunk while it is in cache; operands(first row) = (A, B) at that row; then(first, rows)
+    after each chunk's GEMMs."""
 
     def chunk(k, acc):
         first = b.mul(k, c64(K_CHUNK))
@@ -70,6 +75,8 @@ def chunked(b, blocks, depth, operands, acc_first=True):
         A, B = operands(first)
         for block in blocks:
             block.gemm(rows, A, B, acc)
+        if then is not None:
+            then(first, rows)
 
     start = 0 if acc_first else 1
     if not acc_first:
@@ -114,17 +121,49 @@ class ColumnBlock:
 
 
 def emit_input_kernel_grad(kb, node):
-    """An OpKernel body for recurrent_input_kernel_grad(x, G, start=..., stop=...)."""
+    """An OpKernel body for recurrent_input_kernel_grad(x, G, start=..., stop=..., bias=...)."""
     b = kb.b
-    features = node.shape[0]
+    features = node.inputs[0].shape[1]
     width = c64(node.inputs[1].shape[2])
     batch, steps = kb.dims(node.inputs[1])[:2]
     x, G = kb.ins
     lo, hi = thread_columns(kb, node.shape[1], VECTOR_LANES[node.dtype])
-    blocks = row_blocks(kb, lo, hi)
+    blocks = row_blocks(kb, lo, hi, features)
     dP = blocks[0].at(G, c64(node.attr("start")))
+    bias = BiasRow(kb, dP, width, (lo, hi)) if node.attr("bias") else None
     with b.if_then(b.icmp_signed("<", lo, hi)):
+        if bias is not None:
+            bias.zero()
         chunked(b, blocks, b.mul(batch, steps), lambda first: (
             (blocks[0].at(x, b.mul(first, c64(features))), c64(features)),
-            (blocks[0].at(dP, b.mul(first, width)), width)), acc_first=False)
+            (blocks[0].at(dP, b.mul(first, width)), width)), acc_first=False,
+            then=None if bias is None else bias.add_rows)
     return kb.finish()
+
+
+class BiasRow:
+    """The output's last row, columns [lo, hi) of this thread: the sum of dP's rows."""
+
+    def __init__(self, kb, dP, width, columns):
+        self.b, self.dtype, self.dP, self.width = kb.b, kb.node.dtype, dP, width
+        self.lo, self.hi = columns
+        self.row = kb.b.gep(kb.out, [c64((kb.node.shape[0] - 1) * kb.node.shape[1])],
+                            source_etype=MEM_TYPE[self.dtype])
+
+    def columns(self, body):
+        for_range(self.b, self.lo, self.hi, body, name="j")
+
+    def zero(self):
+        self.columns(lambda j: store(self.b, const(self.dtype, 0), self.row, j, self.dtype))
+
+    def add_rows(self, first, rows):
+        """row += dP[first + r] for the chunk's rows r, in order."""
+        b = self.b
+
+        def add(r):
+            at = b.mul(b.add(first, r), self.width)
+            self.columns(lambda j: store(b, b.fadd(load(b, self.row, j, self.dtype),
+                                                   load(b, self.dP, b.add(at, j), self.dtype)),
+                                         self.row, j, self.dtype))
+
+        for_range(b, c64(0), rows, add, name="r")
