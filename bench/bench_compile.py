@@ -1,9 +1,11 @@
-"""Compile time of training steps, in fresh processes: cold (an empty disk cache), new code (the
-GEMM library cached, the step itself new: another learning rate) and warm (everything from the
-disk cache), compiled by one process or by several at once (GRAPHC_COMPILE_PROCESSES,
-backends/llvm/parallel_compile.py). Interleaved rounds; the best of each counts. Each cell is
-wall ms and, in parentheses, CPU ms of the compiling processes together (on a busy machine the
-wall time is mostly waiting; the CPU time is what the compile costs).
+"""Compile time of training steps, in fresh processes: first (an empty disk cache: a fresh
+machine), cold (the standard GEMM library prebuilt by `graphc cache prebuild`, the model's own
+kernels not: a model's first compile on a set-up machine), new code (the step's kernels cached
+but those another learning rate changes) and warm (everything from the disk cache), compiled by
+one process or by several at once (GRAPHC_COMPILE_PROCESSES, backends/llvm/parallel_compile.py).
+Interleaved rounds; the best of each counts. Each cell is wall ms and, in parentheses, CPU ms of
+the compiling processes together (on a busy machine the wall time is mostly waiting; the CPU
+time is what the compile costs).
 
     python bench/bench_compile.py [--rounds 5] [--models mlp,convnet] [--processes 1,2]
 """
@@ -13,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+KINDS = ("first", "cold", "new code", "warm")
 
 STEP = """
 import json, resource, sys, time
@@ -60,13 +64,28 @@ def compile_once(model: str, lr: float, cache: str, processes: int) -> tuple:
     return times["wall"], times["cpu"]
 
 
-def one_round(model: str, processes: int, salt: int) -> dict:
-    """(wall, CPU) seconds cold, for new code and warm, in one empty cache folder."""
-    with tempfile.TemporaryDirectory(prefix="graphc-bench-compile-") as cache:
-        cold = compile_once(model, 0.01, cache, processes)
-        new = compile_once(model, 0.01 + 1e-6 * (salt + 1), cache, processes)
-        warm = compile_once(model, 0.01, cache, processes)
-    return {"cold": cold, "new code": new, "warm": warm}
+def prebuild(cache: str) -> None:
+    """`graphc cache prebuild` into the folder `cache` (not timed)."""
+    script = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from graphc.cli import main; " \
+             "sys.exit(main(['cache', 'prebuild']))"
+    env = dict(os.environ, GRAPHC_CACHE_DIR=cache)
+    env.pop("GRAPHC_CACHE", None)
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True,
+                   timeout=600)
+
+
+def one_round(model: str, processes: int, salt: int, library: str) -> dict:
+    """(wall, CPU) seconds: first, new code and warm in one empty cache folder, cold in a copy
+    of `library` (a folder holding only the prebuilt GEMM library)."""
+    times = {}
+    with tempfile.TemporaryDirectory(prefix="graphc-bench-compile-") as folder:
+        times["first"] = compile_once(model, 0.01, folder, processes)
+        times["new code"] = compile_once(model, 0.01 + 1e-6 * (salt + 1), folder, processes)
+        times["warm"] = compile_once(model, 0.01, folder, processes)
+    with tempfile.TemporaryDirectory(prefix="graphc-bench-compile-") as folder:
+        cache = shutil.copytree(library, Path(folder) / "cache")
+        times["cold"] = compile_once(model, 0.01, str(cache), processes)
+    return times
 
 
 def main(argv=None) -> None:
@@ -77,19 +96,21 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     models, counts = args.models.split(","), [int(p) for p in args.processes.split(",")]
     best: dict = {}
-    for k in range(args.rounds):
-        for model in models:
-            for count in counts:  # interleaved: a noisy minute hits every contender alike
-                for kind, seconds in one_round(model, count, k).items():
-                    key = (model, count, kind)
-                    best[key] = tuple(map(min, best.get(key, seconds), seconds))
+    with tempfile.TemporaryDirectory(prefix="graphc-bench-library-") as library:
+        prebuild(library)
+        for k in range(args.rounds):
+            for model in models:
+                for count in counts:  # interleaved: a noisy minute hits every contender alike
+                    for kind, seconds in one_round(model, count, k, library).items():
+                        key = (model, count, kind)
+                        best[key] = tuple(map(min, best.get(key, seconds), seconds))
     print(f"compile time, best of {args.rounds} interleaved rounds, ms "
           f"(1-min load average now {os.getloadavg()[0]:.1f})")
-    print(f"{'model':10} {'processes':>9} {'cold':>13} {'new code':>13} {'warm':>13}")
+    print(f"{'model':10} {'processes':>9} " + " ".join(f"{kind:>13}" for kind in KINDS))
     for model in models:
         for count in counts:
             cells = [f"{wall * 1e3:.0f} ({cpu * 1e3:.0f})" for wall, cpu in
-                     (best[(model, count, kind)] for kind in ("cold", "new code", "warm"))]
+                     (best[(model, count, kind)] for kind in KINDS)]
             print(f"{model:10} {count:>9} " + " ".join(f"{c:>13}" for c in cells))
 
 
