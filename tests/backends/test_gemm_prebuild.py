@@ -1,6 +1,7 @@
 """`graphc cache prebuild`: the standard GEMM variants compiled into the disk cache once, so a
 model's first compile on the machine compiles only its own kernels; a damaged entry is built
-again; a process then loads the prebuilt code and trains as the NumPy interpreter does."""
+again; a process then loads the prebuilt code (the variants a step calls in one engine) and
+trains as the NumPy interpreter does."""
 
 import json
 import os
@@ -35,7 +36,9 @@ for backend in ("llvm", "numpy"):
     inputs, loss, updates, _, (x, y) = mlp_step()
     step = gc.function(inputs, loss, updates=updates, backend=backend)
     losses[backend] = [float(step(x[:n], y[:n])) for n in (1, 7, 33, 257)]
-print(json.dumps(losses))
+engines = {id(module) for module in gemm_library._LOADED.values()}
+print(json.dumps({"losses": losses, "variants": len(gemm_library._LOADED),
+                  "engines": len(engines)}))
 """
 
 
@@ -90,5 +93,6 @@ def test_a_model_on_a_prebuilt_machine_compiles_no_gemm_and_trains_right(folder)
     done = subprocess.run([sys.executable, "-c", STEP], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    losses = json.loads(done.stdout.strip().splitlines()[-1])
-    assert losses["llvm"] == pytest.approx(losses["numpy"], rel=1e-5)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["losses"]["llvm"] == pytest.approx(found["losses"]["numpy"], rel=1e-5)
+    assert (found["variants"], found["engines"]) == (3, 1)  # loaded together, in one engine

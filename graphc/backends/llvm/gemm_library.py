@@ -97,22 +97,23 @@ def register_loaded(names, compiled) -> None:
 
 def load_pending() -> None:
     """Make every variant that emitted modules declared callable: from the disk cache, else
-    compiled, the missing ones split among the compiling processes."""
+    compiled, the missing ones split among the compiling processes; all of them loaded in one
+    engine (an engine per variant cost ~1.2 ms each)."""
     with _LOCK:
         names = [name for name in dict.fromkeys(_PENDING) if name not in _LOADED]
         _PENDING.clear()
-        missing = []
-        for name in names:
-            compiled = objects.load(object_key(name), name)
-            if compiled is None:
-                missing.append(name)
-            else:
-                _register(name, compiled)
-        if not missing:
+        if not names:
             return
         threads.ensure_runtime()  # the variants call graphc_barrier
-        for name, code in compile_and_store(missing).items():
-            _register(name, mcjit.load_object(code, name))
+        codes = {name: objects.payload(object_key(name)) for name in names}
+        missing = [name for name, code in codes.items() if code is None]
+        if missing:
+            codes.update(compile_and_store(missing))
+        # the entries passed cache.load's checksums: their bytes are the objects stored
+        parts = [part for code in codes.values() for part in parallel_compile.unpack(code)]
+        compiled = mcjit.load_object(parallel_compile.pack(parts), "the GEMM library")
+        for name in names:
+            _register(name, compiled)
 
 
 def compile_and_store(names: list) -> dict:
