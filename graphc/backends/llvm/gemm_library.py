@@ -119,15 +119,10 @@ def load_pending() -> None:
 def compile_and_store(names: list) -> dict:
     """{symbol: object code} of the variants `names`, compiled at once by the compiling
     processes and saved in the disk cache."""
-    count = min(len(names), parallel_compile.processes())
-    groups = [names[k::count] for k in range(count)]
-    built = {}
-    for group, payload in zip(groups, mcjit.compile_apart(groups, _group_objects,
-                                                          "the GEMM library")):
-        for name, code in zip(group, parallel_compile.unpack(payload)):
-            objects.store(object_key(name), code)
-            built[name] = code
-    return built
+    codes = mcjit.compile_pulled(names, _variant_object, "the GEMM library")
+    for name, code in zip(names, codes):
+        objects.store(object_key(name), code)
+    return dict(zip(names, codes))
 
 
 def prebuild(variants=None) -> tuple[list, list]:
@@ -153,10 +148,8 @@ def object_key(name: str) -> str:
     return repr((*VARIANTS[name], host_plan().tag()))
 
 
-def _group_objects(names: list) -> bytes:
-    return parallel_compile.pack([mcjit.object_code(variant_ir(name), name, SPEED_LEVEL,
-                                                    strength_reduction=False)
-                                  for name in names])
+def _variant_object(name: str) -> bytes:
+    return mcjit.object_code(variant_ir(name), name, SPEED_LEVEL, strength_reduction=False)
 
 
 def variant_ir(name: str) -> str:

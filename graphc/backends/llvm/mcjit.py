@@ -166,30 +166,28 @@ def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_le
 
 def _compile_parts(parts: list, name: str, speed_level: int, options: str) -> bytes:
     """The parts' objects, each from the disk cache under its own IR's key (new code reuses
-    the kernels it did not change), the missing ones compiled at once in groups of similar
-    size, one per process, and cached each under its key."""
+    the kernels it did not change), the missing ones compiled at once by the compiling
+    processes, the largest first, and cached each under its key."""
     cpu, features = host_cpu()
     keys = [cache.cache_key(part, cpu, features, options) for part in parts]
     found = [cache.load(key) for key in keys]
-    missing = [k for k, code in enumerate(found) if code is None]
-    groups = parallel_compile.spread(missing, [len(parts[k]) for k in missing],
-                                     parallel_compile.processes())
-
-    def compile_group(group: list) -> bytes:
-        return parallel_compile.pack([object_code(parts[k], name, speed_level) for k in group])
-
-    for group, payload in zip(groups, compile_apart(groups, compile_group, name)):
-        for k, code in zip(group, parallel_compile.unpack(payload)):
-            found[k] = code
-            cache.store(keys[k], code)
+    missing = sorted((k for k, code in enumerate(found) if code is None),
+                     key=lambda k: -len(parts[k]))
+    codes = compile_pulled([parts[k] for k in missing],
+                           lambda text: object_code(text, name, speed_level), name)
+    for k, code in zip(missing, codes):
+        found[k] = code
+        cache.store(keys[k], code)
     return parallel_compile.pack(found)
 
 
-def compile_apart(parts: list, compile_one, name: str) -> list:
-    """[compile_one(part) for part in parts], at once in forked processes (parallel_compile;
-    _before_fork keeps the children's LLVM unlocked)."""
+def compile_pulled(items: list, compile_one, name: str) -> list:
+    """[compile_one(item) for item in items], at once by the compiling processes, each taking
+    the next item when done with one (parallel_compile; _before_fork keeps the children's
+    LLVM unlocked)."""
     with _LOCK:
-        return parallel_compile.compile_parts(parts, compile_one, name)
+        return parallel_compile.compile_pulled(items, compile_one, name,
+                                               parallel_compile.processes())
 
 
 def object_code(ir_text: str, name: str, speed_level: int = 3,
