@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.backends.llvm import cache, jit, mcjit, parallel_compile
+from graphc.backends.llvm import cache, jit, mcjit, parallel_compile, part_aliases
 from graphc.backends.llvm.emit import generate_units
 from graphc.backends.llvm.parallel_compile import compile_pulled, unpack
 from tests.backends.test_parallel_compile import mlp_step
@@ -81,6 +81,31 @@ def test_a_damaged_kernel_entry_is_compiled_again(damage, counted, tmp_path):
     assert set(unpack(cache.load(cache.cache_key(text + "; once more\n", cpu, features)))) == \
         set(unpack(cache.load(cache.cache_key(text + "; again\n", cpu, features))))
     assert whole.address("graphc_step") and rebuilt.address("graphc_step")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_kernel_copying_another_compiles_as_a_thunk_and_trains_right(threads, counted,
+                                                                        monkeypatch):
+    monkeypatch.setenv("GRAPHC_NUM_THREADS", str(threads))
+    step = gc.function(*sgd_step(0.1))  # the two weights' updates differ only by name
+    thunks = [text for text in counted if "tail call" in text and "\ndefine " in text]
+    assert len(thunks) == 1 and len(thunks[0]) < 1000
+    oracle = gc.function(*sgd_step(0.1), backend="numpy")
+    np.testing.assert_allclose(losses(step), losses(oracle), rtol=1e-5)
+
+
+def test_a_copy_keeps_its_own_key_empty(counted):
+    text, parts = split_module()
+    copies = part_aliases.duplicates(parts, list(range(len(parts))))
+    assert len(copies) == 1
+    jit.compile_ir(text + "; apart\n", "m", parts=parts)
+    cpu, features = jit.host_cpu()
+    (copy, original), = copies.items()
+    assert cache.load(cache.cache_key(parts[copy], cpu, features)) is None  # never the thunk
+    thunk = part_aliases.thunk_ir(parts[copy], parts[original])
+    assert cache.load(cache.cache_key(thunk, cpu, features)) is not None
+    assert cache.load(cache.cache_key(parts[original], cpu, features)) is not None
+    assert part_aliases.renamed_body('@g = global i32 0\ndefine void @"f"() {\n}\n') is None
 
 
 def test_workers_pull_parts_from_one_queue(tmp_path):
