@@ -13,6 +13,7 @@ import pytest
 
 from graphc.backends.llvm import cache, gemm, gemm_library, objects
 from graphc.cli import main
+from tests.backends.test_kernel_objects import damage_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = (("float64", True, False, False, "linear", False),)  # the cheapest variant to build
@@ -65,13 +66,7 @@ def test_prebuild_compiles_once_and_the_code_loads(folder):
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_a_damaged_library_entry_is_built_again(folder, damage):
     gemm_library.prebuild(SMALL)
-    entry = entry_of(SMALL[0])
-    blob = bytearray(entry.read_bytes())
-    if damage == "flip":
-        blob[-9] ^= 0xFF
-    else:
-        del blob[len(blob) // 3:]
-    entry.write_bytes(bytes(blob))
+    damage_entry(entry_of(SMALL[0]), damage)
     name = gemm.gemm_name(*SMALL[0])
     assert gemm_library.prebuild(SMALL) == ([name], [])  # a miss, not a crash
     assert objects.load(gemm_library.object_key(name), name) is not None

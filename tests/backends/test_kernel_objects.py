@@ -61,18 +61,22 @@ def split_module():
     return units.text(), units.parts(len(units.units))
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate"])
-def test_a_damaged_kernel_entry_is_compiled_again(damage, counted, tmp_path):
-    text, parts = split_module()
-    whole = jit.compile_ir(text + "; again\n", "m", parts=parts)  # a new whole-module key
-    cpu, features = jit.host_cpu()
-    entry = cache.cache_dir() / (cache.cache_key(parts[0], cpu, features) + ".o")
+def damage_entry(entry, damage: str) -> None:
+    """Flip a byte of the cache entry's payload, or cut the entry in half."""
     blob = bytearray(entry.read_bytes())
     if damage == "flip":
         blob[-7] ^= 0xFF
     else:
         del blob[len(blob) // 2:]
     entry.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_kernel_entry_is_compiled_again(damage, counted, tmp_path):
+    text, parts = split_module()
+    whole = jit.compile_ir(text + "; again\n", "m", parts=parts)  # a new whole-module key
+    cpu, features = jit.host_cpu()
+    damage_entry(cache.cache_dir() / (cache.cache_key(parts[0], cpu, features) + ".o"), damage)
     before = len(counted)
     rebuilt = jit.compile_ir(text + "; once more\n", "m", parts=parts)
     assert counted[before:] == [parts[0]]  # the others came from their entries
