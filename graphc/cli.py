@@ -9,7 +9,7 @@
     graphc export MODEL.zip|FILE.py[:NAME] --format so -o DIR [--cpu CPU] [--weights-file]
     graphc bench [--steps N] [--backend B] | graphc bench --scripts [NAME ...]
     graphc info
-    graphc cache info | graphc cache clear
+    graphc cache info | graphc cache clear | graphc cache prebuild
 
 FILE.py[:NAME] names something built in a Python file of yours: NAME is a graphc Function,
 Graph, node, a Keras-style model, or a function taking no arguments that returns one. The
@@ -146,6 +146,10 @@ def cache_arguments(p) -> None:
         "clear", help="delete every cached entry", epilog="example: graphc cache clear"
     )
     clear.set_defaults(run=machine.cache_clear)
+    prebuild = actions.add_parser(
+        "prebuild", help="compile the standard GEMM variants into the cache (once per machine)",
+        epilog="example: graphc cache prebuild")
+    prebuild.set_defaults(run=machine.cache_prebuild)
 
 
 COMMANDS = (
@@ -221,10 +225,10 @@ COMMANDS = (
     ),
     Command(
         "cache",
-        "show or clear the compiled-code cache",
+        "show, clear or prebuild the compiled-code cache",
         "The llvm backend keeps compiled object code on disk "
         "(GRAPHC_CACHE_DIR) so a program compiles once.",
-        None,  # its actions (info, clear) run
+        None,  # its actions (info, clear, prebuild) run
         "graphc cache info",
         cache_arguments,
     ),

@@ -213,3 +213,15 @@ def cache_clear(args) -> int:
     removed = cache.clear_cache()
     print(f"removed {removed} entries from {cache.cache_dir()}")
     return 0
+
+
+def cache_prebuild(args) -> int:
+    cache = cache_module()
+    if not cache.enabled():
+        raise CommandError("the compile cache is off (GRAPHC_CACHE=0): nothing to prebuild into")
+    library = importlib.import_module("graphc.backends.llvm.gemm_library")
+    start = time.perf_counter()
+    built, cached = library.prebuild()
+    print(f"GEMM library in {cache.cache_dir()}: compiled {len(built)} variants, "
+          f"{len(cached)} already cached ({time.perf_counter() - start:.1f} s)")
+    return 0

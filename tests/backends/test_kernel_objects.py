@@ -1,13 +1,17 @@
 """Each kernel of a split module is cached under its own IR's key: new code recompiles only the
-kernels it changed, and a damaged kernel entry is compiled again, never loaded or fatal."""
+kernels it changed, and a damaged kernel entry is compiled again, never loaded or fatal; the
+parts to compile are pulled by the compiling processes from one queue."""
+
+import os
+import time
 
 import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.backends.llvm import cache, jit, mcjit, parallel_compile
+from graphc.backends.llvm import cache, jit, mcjit, parallel_compile, part_aliases
 from graphc.backends.llvm.emit import generate_units
-from graphc.backends.llvm.parallel_compile import spread, unpack
+from graphc.backends.llvm.parallel_compile import compile_pulled, unpack
 from tests.backends.test_parallel_compile import mlp_step
 
 
@@ -57,18 +61,22 @@ def split_module():
     return units.text(), units.parts(len(units.units))
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate"])
-def test_a_damaged_kernel_entry_is_compiled_again(damage, counted, tmp_path):
-    text, parts = split_module()
-    whole = jit.compile_ir(text + "; again\n", "m", parts=parts)  # a new whole-module key
-    cpu, features = jit.host_cpu()
-    entry = cache.cache_dir() / (cache.cache_key(parts[0], cpu, features) + ".o")
+def damage_entry(entry, damage: str) -> None:
+    """Flip a byte of the cache entry's payload, or cut the entry in half."""
     blob = bytearray(entry.read_bytes())
     if damage == "flip":
         blob[-7] ^= 0xFF
     else:
         del blob[len(blob) // 2:]
     entry.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_kernel_entry_is_compiled_again(damage, counted, tmp_path):
+    text, parts = split_module()
+    whole = jit.compile_ir(text + "; again\n", "m", parts=parts)  # a new whole-module key
+    cpu, features = jit.host_cpu()
+    damage_entry(cache.cache_dir() / (cache.cache_key(parts[0], cpu, features) + ".o"), damage)
     before = len(counted)
     rebuilt = jit.compile_ir(text + "; once more\n", "m", parts=parts)
     assert counted[before:] == [parts[0]]  # the others came from their entries
@@ -79,7 +87,66 @@ def test_a_damaged_kernel_entry_is_compiled_again(damage, counted, tmp_path):
     assert whole.address("graphc_step") and rebuilt.address("graphc_step")
 
 
-def test_spread_balances_sizes_and_keeps_order():
-    assert spread(["a", "b", "c", "d"], [1, 9, 5, 4], 2) == [["a", "b"], ["c", "d"]]  # 10, 9
-    assert spread(["a"], [3], 4) == [["a"]]
-    assert spread([], [], 2) == []
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_kernel_copying_another_compiles_as_a_thunk_and_trains_right(threads, counted,
+                                                                        monkeypatch):
+    monkeypatch.setenv("GRAPHC_NUM_THREADS", str(threads))
+    step = gc.function(*sgd_step(0.1))  # the two weights' updates differ only by name
+    thunks = [text for text in counted if "tail call" in text and "\ndefine " in text]
+    assert len(thunks) == 1 and len(thunks[0]) < 1000
+    oracle = gc.function(*sgd_step(0.1), backend="numpy")
+    np.testing.assert_allclose(losses(step), losses(oracle), rtol=1e-5)
+
+
+def test_a_copy_keeps_its_own_key_empty(counted):
+    text, parts = split_module()
+    copies = part_aliases.duplicates(parts, list(range(len(parts))))
+    assert len(copies) == 1
+    jit.compile_ir(text + "; apart\n", "m", parts=parts)
+    cpu, features = jit.host_cpu()
+    (copy, original), = copies.items()
+    assert cache.load(cache.cache_key(parts[copy], cpu, features)) is None  # never the thunk
+    thunk = part_aliases.thunk_ir(parts[copy], parts[original])
+    assert cache.load(cache.cache_key(thunk, cpu, features)) is not None
+    assert cache.load(cache.cache_key(parts[original], cpu, features)) is not None
+    assert part_aliases.renamed_body('@g = global i32 0\ndefine void @"f"() {\n}\n') is None
+
+
+def test_workers_pull_parts_from_one_queue(tmp_path):
+    """The process holding the slow part waits until the other parts are compiled: only a
+    worker taking parts as it goes (no split made ahead) gets through."""
+    def compile_one(text):
+        if text != "slow":
+            (tmp_path / text).write_text(str(os.getpid()))
+            return text.encode() * 2
+        deadline = time.monotonic() + 20
+        while len(list(tmp_path.iterdir())) < 3:
+            assert time.monotonic() < deadline, "the other parts waited behind the slow one"
+            time.sleep(0.01)
+        return b"done"
+
+    parts = ["slow", "a", "b", "c"]
+    assert compile_pulled(parts, compile_one, "m", 2) == [b"done", b"aa", b"bb", b"cc"]
+    assert compile_pulled(parts[1:], compile_one, "m", 1) == [b"aa", b"bb", b"cc"]
+    assert compile_pulled([], compile_one, "m", 2) == []
+
+
+def test_a_pulled_part_that_fails_names_the_module_and_every_worker_ends():
+    def compile_one(text):
+        if text == "bad":
+            raise ValueError("no such instruction")
+        return text.encode()
+
+    with pytest.raises((RuntimeError, ValueError), match="no such instruction"):
+        compile_pulled(["a", "bad", "c"], compile_one, "m", 2)
+    try:  # every worker was waited for
+        leftover, _ = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:  # no child at all
+        leftover = 0
+    assert leftover == 0
+
+
+def test_a_queue_longer_than_a_pipe_holds_is_refused(monkeypatch):
+    monkeypatch.setattr(parallel_compile, "QUEUE_ITEMS", 2)
+    with pytest.raises(ValueError, match="module 'm' has 3 parts"):
+        compile_pulled(["a", "b", "c"], str.encode, "m", 2)

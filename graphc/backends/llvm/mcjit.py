@@ -18,7 +18,7 @@ from pathlib import Path
 
 import llvmlite.binding as llvm
 
-from graphc.backends.llvm import cache, parallel_compile
+from graphc.backends.llvm import cache, parallel_compile, part_aliases
 
 _LOCK = threading.RLock()  # LLVM's global context is not safe to use from two threads at once
 _LLVM_CALLS = llvm.ffi.lib._lock  # llvmlite's own lock around each LLVM call (also lookups)
@@ -166,30 +166,44 @@ def _load_or_compile(ir_text: str, name: str, level: int, start: float, speed_le
 
 def _compile_parts(parts: list, name: str, speed_level: int, options: str) -> bytes:
     """The parts' objects, each from the disk cache under its own IR's key (new code reuses
-    the kernels it did not change), the missing ones compiled at once in groups of similar
-    size, one per process, and cached each under its key."""
+    the kernels it did not change), a missing part that copies another under other names as
+    a thunk calling it (part_aliases), the other missing ones compiled at once by the
+    compiling processes, the largest first, and cached each under its key."""
     cpu, features = host_cpu()
     keys = [cache.cache_key(part, cpu, features, options) for part in parts]
     found = [cache.load(key) for key in keys]
     missing = [k for k, code in enumerate(found) if code is None]
-    groups = parallel_compile.spread(missing, [len(parts[k]) for k in missing],
-                                     parallel_compile.processes())
-
-    def compile_group(group: list) -> bytes:
-        return parallel_compile.pack([object_code(parts[k], name, speed_level) for k in group])
-
-    for group, payload in zip(groups, compile_apart(groups, compile_group, name)):
-        for k, code in zip(group, parallel_compile.unpack(payload)):
-            found[k] = code
-            cache.store(keys[k], code)
+    for k, original in part_aliases.duplicates(parts, missing).items():
+        thunk = part_aliases.thunk_ir(parts[k], parts[original])
+        found[k] = cached_object(thunk, name, speed_level, options)
+    missing = sorted((k for k, code in enumerate(found) if code is None),
+                     key=lambda k: -len(parts[k]))
+    codes = compile_pulled([parts[k] for k in missing],
+                           lambda text: object_code(text, name, speed_level), name)
+    for k, code in zip(missing, codes):
+        found[k] = code
+        cache.store(keys[k], code)
     return parallel_compile.pack(found)
 
 
-def compile_apart(parts: list, compile_one, name: str) -> list:
-    """[compile_one(part) for part in parts], at once in forked processes (parallel_compile;
-    _before_fork keeps the children's LLVM unlocked)."""
+def cached_object(ir_text: str, name: str, speed_level: int, options: str) -> bytes:
+    """The object of `ir_text` from the disk cache, else compiled here and cached."""
+    cpu, features = host_cpu()
+    key = cache.cache_key(ir_text, cpu, features, options)
+    code = cache.load(key)
+    if code is None:
+        code = object_code(ir_text, name, speed_level)
+        cache.store(key, code)
+    return code
+
+
+def compile_pulled(items: list, compile_one, name: str) -> list:
+    """[compile_one(item) for item in items], at once by the compiling processes, each taking
+    the next item when done with one (parallel_compile; _before_fork keeps the children's
+    LLVM unlocked)."""
     with _LOCK:
-        return parallel_compile.compile_parts(parts, compile_one, name)
+        return parallel_compile.compile_pulled(items, compile_one, name,
+                                               parallel_compile.processes())
 
 
 def object_code(ir_text: str, name: str, speed_level: int = 3,

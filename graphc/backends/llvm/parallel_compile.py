@@ -7,7 +7,7 @@ part itself meanwhile, and reads each child's object code from a pipe. The parts
 Their objects travel and are cached as one payload (`pack` / `unpack`); a payload of one object
 is that object's bytes, so everything that read single objects still reads them. A step module
 is split one part per kernel (each also cached alone, mcjit._compile_parts), and the parts to
-compile go to the processes in groups of similar size (`spread`).
+compile are pulled by the processes from a shared queue (`compile_pulled`), one at a time.
 
 GRAPHC_COMPILE_PROCESSES sets how many processes compile (default: the CPUs this process may
 run on, at most 2, since the kernels of one step are few; 1 compiles everything here).
@@ -21,6 +21,7 @@ import struct
 CONTAINER = b"GRAPHCMO"  # several object files in one payload
 _LENGTH = struct.Struct("<Q")
 MIN_SPLIT_CHARS = 24_000  # below: compiled whole (a part costs ~2 ms, a fork more: not worth it)
+QUEUE_ITEMS = 8192  # positions a pipe's 64 KB hold: written before the workers start
 
 
 def processes() -> int:
@@ -40,15 +41,50 @@ def processes() -> int:
     return min(2, len(os.sched_getaffinity(0)))
 
 
-def spread(items: list, sizes: list, count: int) -> list:
-    """`items` in at most `count` non-empty groups of similar total size (largest first, each
-    to the lightest group), each group in the items' order."""
-    loads = [[0, []] for _ in range(max(1, count))]
-    for size, position in sorted(zip(sizes, range(len(items))), key=lambda p: -p[0]):
-        lightest = min(loads, key=lambda load: load[0])
-        lightest[0] += size
-        lightest[1].append(position)
-    return [[items[k] for k in sorted(group)] for _, group in loads if group]
+def compile_pulled(items: list, compile_one, name: str, workers: int) -> list:
+    """[compile_one(item) for item in items] by `workers` processes (this one and forked
+    children), each taking the next item from a shared queue as it finishes one: what an
+    item costs is not known ahead (an 8 KB pooling kernel took longer than a 100 KB
+    convolution), and a split made before compiling left one process idle while the other
+    worked. The queue is a pipe holding the items' positions; put the costliest items first."""
+    if workers <= 1 or len(items) <= 1:
+        return [compile_one(item) for item in items]
+    if len(items) > QUEUE_ITEMS:
+        raise ValueError(f"graphc: module {name!r} has {len(items)} parts to compile; the "
+                         f"queue holds at most {QUEUE_ITEMS}")
+    read, write = os.pipe()
+    try:
+        os.write(write, b"".join(_LENGTH.pack(k) for k in range(len(items))))
+        os.close(write)  # before the fork: a worker reading the emptied queue sees its end
+        write = None
+        batches = compile_parts(list(range(min(workers, len(items)))),
+                                lambda _: _drain(read, items, compile_one), name)
+    finally:
+        for fd in (read, write):
+            if fd is not None:
+                os.close(fd)
+    done = dict(pair for batch in batches for pair in _decode(batch))
+    return [done[k] for k in range(len(items))]
+
+
+def _drain(queue: int, items: list, compile_one) -> bytes:
+    """compile_one of each item whose position this process takes from the queue, until it
+    is empty, encoded with the positions. (A pipe read of 8 bytes is atomic: no two
+    processes take one position.)"""
+    positions, results = [], []
+    while len(taken := os.read(queue, _LENGTH.size)) == _LENGTH.size:
+        (k,) = _LENGTH.unpack(taken)
+        positions.append(k)
+        results.append(compile_one(items[k]))
+    head = _LENGTH.pack(len(positions)) + b"".join(_LENGTH.pack(k) for k in positions)
+    return head + pack(results)
+
+
+def _decode(batch: bytes) -> list:
+    """[(position, result)] of one worker's _drain."""
+    (count,) = _LENGTH.unpack_from(batch)
+    positions = [_LENGTH.unpack_from(batch, 8 * (1 + j))[0] for j in range(count)]
+    return list(zip(positions, unpack(batch[8 * (1 + count):]) if count else []))
 
 
 def pack(objects: list) -> bytes:
