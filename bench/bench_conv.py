@@ -14,6 +14,10 @@ the LSTM step's compile time for 5, 40 and 100 time steps (the recurrence is one
 should not grow with the sequence).
 
     python bench/bench_conv.py [--batch 128] [--steps 20] [--models conv1d,conv2d,lstm]
+                               [--profile REPEAT]
+
+--profile: print graphc's per-kernel profile of each model's step instead (gc.profile over
+REPEAT calls; GRAPHC_NUM_THREADS sets the thread count).
 """
 
 from __future__ import annotations
@@ -298,12 +302,28 @@ def report_compile_times() -> None:
     print(f"\nLSTM training step compile time (no cache): {times}")
 
 
+def print_profile(name, batch, repeat) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *INPUT_SHAPES[name])).astype("float32")
+    y = rng.integers(0, CLASSES[name], batch).astype("int64")
+    step, _ = graphc_step(name, init_weights(name, rng), "llvm")
+    step(x, y)
+    print(f"\n{name} (batch {batch}): training step, per kernel")
+    print(gc.profile(step, x, y, repeat=repeat))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--models", default="conv1d,conv2d,lstm")
+    parser.add_argument("--profile", type=int, metavar="REPEAT", help="print each step's "
+                        "per-kernel profile over REPEAT calls instead")
     args = parser.parse_args()
+    if args.profile:
+        for name in args.models.split(","):
+            print_profile(name, args.batch, args.profile)
+        return
     try:
         import torch
 

@@ -135,18 +135,27 @@ def test_only_a_sum_over_every_axis_but_the_channels_fuses():
 
 
 def test_gradients_match_finite_differences():
-    x = gc.placeholder((None, 7, 8, 2), "float64", name="x")
+    check_finite_differences((7, 8, 2), (3, 3, 2, 3), [("b", (0,)), ("b", (2,)),
+                                                       ("w", (1, 2, 0, 1))])
+
+
+def check_finite_differences(x_shape, k_shape, where):
+    """dW and db of sum(tanh(conv(x, W) + b) * r), computed by conv2d_weight_bias_grad, are
+    the central differences of the loss at each (variable name, index) of `where`."""
+    x = gc.placeholder((None, *x_shape), "float64", name="x")
     rng = np.random.default_rng(9)
-    w = gc.shared(rng.standard_normal((3, 3, 2, 3)), name="w")
-    b = gc.shared(rng.standard_normal(3), name="b")
-    r = rng.standard_normal((2, 5, 6, 3))
-    loss = gc.sum(gc.tanh(gc.conv2d(x, w) + b) * r)
+    w = gc.shared(rng.standard_normal(k_shape), name="w")
+    b = gc.shared(rng.standard_normal(k_shape[-1]), name="b")
+    y = gc.conv2d(x, w)
+    r = rng.standard_normal((2, *y.shape[1:]))
+    loss = gc.sum(gc.tanh(y + b) * r)
     f = gc.function([x], [loss, *gc.grad(loss, [w, b])])
     assert "conv2d_weight_bias_grad" in fused_ops(f)
-    xv = rng.standard_normal((2, 7, 8, 2))
+    xv = rng.standard_normal((2, *x_shape))
     _, dw, db = f(xv)
-    for var, grad, index in ((b, db, (0,)), (b, db, (2,)), (w, dw, (1, 2, 0, 1))):
-        assert_finite_difference(lambda: f(xv)[0], var, grad, index)
+    variables = {"w": (w, dw), "b": (b, db)}
+    for name, index in where:
+        assert_finite_difference(lambda: f(xv)[0], *variables[name], index)
 
 
 def assert_finite_difference(loss, var, grad, index, step=1e-6):

@@ -1,5 +1,7 @@
-"""A register-blocked direct convolution for receptive fields too small for the GEMM (a first
-layer on one input channel: 3 x 3 x 1 -> 32), with a static geometry.
+"""A register-blocked direct convolution with a static geometry: for receptive fields too
+small for the GEMM (a first layer on one input channel: 3 x 3 x 1 -> 32), and for every layer
+with at least a machine vector of output channels (3 x 3 x 32 -> 64: about twice the implicit
+GEMM's speed, which computes junk pixels and re-reads its result per kernel row).
 
 Each thread takes its share of the output rows (image, out row). Along a row, PIXELS output
 pixels at a time, and the output channels in blocks of a few vectors (channel_vectors.py): every
@@ -7,7 +9,8 @@ tap's weight vector is loaded once and feeds an FMA into each pixel's accumulato
 broadcast, zero in the padding), so the accumulators live in registers and each output value
 is stored once, after its bias and activation (oneDNN's NHWC direct convolution, blocked over
 output channels and pixels); a fused max pooling (conv_pool.py) takes the max of each window's
-finished pixels in registers, and only the pooled pixels are stored. The scalar loop nest
+finished pixels in registers, and only the pooled pixels are stored. Over more than
+UNROLLED_CHANNELS input channels, a run-time loop walks each tap's channels. The scalar loop nest
 (emit_conv.emit_conv_direct) stays for run-time spatial sizes.
 """
 
@@ -19,7 +22,8 @@ from graphc.backends.llvm.conv_gemm import conv_geometry
 from graphc.backends.llvm.conv_pool import PoolWindow
 from graphc.backends.llvm.irutil import MEM_TYPE, c64, const, for_range
 
-PIXELS = 4  # output pixels per register block along a row
+PIXELS = 6  # output pixels per register block along a row (x 4 vectors: 24 accumulators)
+UNROLLED_CHANNELS = 4  # up to this many input channels a tap's channels are unrolled
 
 
 class DirectTaps:
@@ -42,6 +46,25 @@ class DirectTaps:
                              inbounds=True), typ=MEM_TYPE[self.dtype])
         return b.select(inside, value, const(self.dtype, 0))
 
+    def tap_row(self, n, ih, iw):
+        """(index of x[n, ih, iw, 0], or 0 in the padding; the i1 `inside`, or None when no
+        tap of this geometry leaves the image)."""
+        b, g = self.b, self.g
+        pixel = b.add(b.mul(b.add(b.mul(n, c64(g.H)), ih), c64(g.W)), iw)
+        start = b.mul(pixel, c64(g.C))
+        if never_outside(g):
+            return start, None
+        inside = b.and_(b.icmp_unsigned("<", ih, c64(g.H)), b.icmp_unsigned("<", iw, c64(g.W)))
+        return b.select(inside, start, c64(0)), inside
+
+
+def never_outside(g) -> bool:
+    """No padding, and the last window ends inside the image: every tap reads x."""
+    last_h = (g.OH - 1) * g.SH + (g.KH - 1) * g.DH
+    last_w = (g.OW - 1) * g.SW + (g.KW - 1) * g.DW
+    return (g.PT, g.PL) == (0, 0) and last_h < g.H and last_w < g.W
+
+
 class DirectConv(DirectTaps):
     """The IR of one direct convolution kernel: its epilogue and the pixel blocks."""
 
@@ -52,6 +75,8 @@ class DirectConv(DirectTaps):
 
     def accumulate(self, n, oh, ows, first, lanes):
         """Accumulators (one vector of `lanes` channels from `first` per pixel in `ows`)."""
+        if self.g.C > UNROLLED_CHANNELS:
+            return self.accumulate_looped(n, oh, ows, first, lanes)
         b, g = self.b, self.g
         accs = [vecmath.const(self.vec.type(lanes), 0.0) for _ in ows]
         for kh in range(g.KH):
@@ -63,6 +88,33 @@ class DirectConv(DirectTaps):
                     wv = self.vec.load(self.kb.ins[1], c64(row), lanes)
                     accs = [vecmath.fma(b, self.vec.splat(self.tap_value(n, ih, iw, ci), lanes), wv,
                                         acc) for iw, acc in zip(iws, accs)]
+        return accs
+
+    def accumulate_looped(self, n, oh, ows, first, lanes):
+        """As accumulate, with a run-time loop over the input channels of each tap (same
+        order: tap by tap, channel by channel); each pixel's row of x indexed once per tap."""
+        b, g, t = self.b, self.g, MEM_TYPE[self.dtype]
+        accs = [vecmath.const(self.vec.type(lanes), 0.0) for _ in ows]
+        for kh in range(g.KH):
+            ih = b.add(b.mul(oh, c64(g.SH)), c64(kh * g.DH - g.PT))
+            for kw in range(g.KW):
+                iws = [b.add(b.mul(ow, c64(g.SW)), c64(kw * g.DW - g.PL)) for ow in ows]
+                pixels = [self.tap_row(n, ih, iw) for iw in iws]
+                w_row = c64((kh * g.KW + kw) * g.C * self.cout + first)
+
+                def channel(ci, *accs, pixels=pixels, w_row=w_row):
+                    wv = self.vec.load(self.kb.ins[1], b.add(w_row, b.mul(ci, c64(self.cout))),
+                                       lanes)
+                    out = []
+                    for (start, inside), acc in zip(pixels, accs):
+                        value = b.load(b.gep(self.kb.ins[0], [b.add(start, ci)], source_etype=t,
+                                             inbounds=True), typ=t)
+                        if inside is not None:
+                            value = b.select(inside, value, const(self.dtype, 0))
+                        out.append(vecmath.fma(b, self.vec.splat(value, lanes), wv, acc))
+                    return out
+
+                accs = for_range(b, c64(0), c64(g.C), channel, accs, "ci")
         return accs
 
     def epilogue(self, acc, first):
@@ -98,8 +150,8 @@ class DirectConv(DirectTaps):
         blocks = p.POW // per
         for_range(b, c64(0), c64(blocks),
                   lambda k: self.pixel_block(n, ph, b.mul(k, c64(per)), per), name="owb")
-        for_range(b, c64(blocks * per), c64(p.POW), lambda pw: self.pixel_block(n, ph, pw, 1),
-                  name="ow")
+        if p.POW % per:
+            self.pixel_block(n, ph, c64(blocks * per), p.POW % per)
 
 
 def emit_conv_direct_blocked(kb, node, bias, activation, pool=None):

@@ -4,11 +4,15 @@ onto one-thread GEMMs over pixel blocks (conv_gemm.ConvBlocks):
     input grad    W^T once into a module global (threads share rows; the kernels' only
                   barrier), then each thread whole images, 128 pixels at a time:
                   cols = dy[block] @ W^T -> col2im into its own image (no races)
+                  (windows inside the image and >= a vector of input channels: register
+                  tiles of dx pixels, conv_direct_dgrad.py)
     weight grad   each thread a range of dW's rows (im2col columns), <= 128 at a time, over
                   all pixels 256 at a time: im2col(block, its columns) -> dW[rows] (+)= cols^T @ dy
                   (with run-time spatial sizes: a loop nest over the pixels instead; for
                   receptive fields under DIRECT_BELOW, register-blocked: conv_direct_grad.py;
-                  'valid' with unit strides, an implicit GEMM: conv_implicit.py)
+                  windows inside the image and >= a vector of output channels, register
+                  tiles of dW: conv_direct_wgrad.py; 'valid' with unit strides, an implicit
+                  GEMM: conv_implicit.py)
 
 'valid' unit-stride input gradients add each column row into dx as KH contiguous vector runs
 (conv_implicit.define_col2im_runs_block). conv{1,2}d_(relu_)weight_bias_grad, made by
@@ -20,13 +24,19 @@ from __future__ import annotations
 from graphc.backends.llvm import bias_grad_fusion, conv_gemm
 from graphc.backends.llvm.conv_bf16 import emit_conv_input_grad_bf16, emit_conv_weight_grad_bf16
 from graphc.backends.llvm.conv_blocking import weight_grad_applies
+from graphc.backends.llvm.conv_direct_dgrad import (
+    direct_dgrad_applies,
+    emit_conv_input_grad_wide,
+    transposed_weights,
+)
 from graphc.backends.llvm.conv_direct_grad import emit_conv_weight_grad_blocked
+from graphc.backends.llvm.conv_direct_wgrad import direct_wgrad_applies, emit_conv_weight_grad_wide
 from graphc.backends.llvm.conv_gemm import ConvBlocks, implicit_applies, kernel_shape
 from graphc.backends.llvm.conv_implicit import define_col2im_runs_block, emit_weight_grad_implicit
 from graphc.backends.llvm.conv_kernels import define_col2im_block, define_im2col_block
 from graphc.backends.llvm.emit_conv import DIRECT_BELOW
 from graphc.backends.llvm.emitters import register
-from graphc.backends.llvm.irutil import c64, const, declare_barrier, global_buffer
+from graphc.backends.llvm.irutil import c64, const
 from graphc.backends.llvm.windows import add_into, geometry_of, zero
 
 WGRAD_ROWS = 256  # output pixels per weight-gradient GEMM (its inner dimension)
@@ -40,9 +50,11 @@ def emit_conv_input_grad(kb, node):
     dy, w = node.inputs[:2]  # the third, the forward input, lends only its sizes
     if None in node.shape[1:-1]:
         return emit_conv_input_grad_direct(kb, node)
+    if direct_dgrad_applies(node):  # no padding, >= a vector of channels: register tiles
+        return emit_conv_input_grad_wide(kb, node)
     ck = ConvBlocks(kb, node, node.shape, w.shape, w.shape[-1])
     g, b, K, cout = ck.g, kb.b, c64(ck.g.K), c64(ck.cout)
-    wt = transposed_weights(kb, ck, kb.ins[1])
+    wt = transposed_weights(kb, kb.ins[1], g.K, ck.cout, ck.dtype)
     cols = ck.column_buffer(ck.block_rows, g.K)
     runs = define_col2im_runs_block if implicit_applies(g) else define_col2im_block
     col2im = runs(kb.module, ck.dtype, g)
@@ -110,23 +122,6 @@ def dot(kb, dy_row, w_row, count, dtype):
     return total
 
 
-def transposed_weights(kb, ck, w):
-    """W (K x cout) transposed into a module global, the threads sharing the rows; a barrier
-    then makes it visible to all (the only barrier of the convolution kernels)."""
-    b, K, cout, t = kb.b, ck.g.K, ck.cout, ck.dtype
-    wt = global_buffer(b, f"{kb.fn.name}_wt", t, K * cout)
-    lo, hi = kb.split(c64(cout))
-
-    def row(j):
-        kb.loop(c64(0), c64(K), lambda k: kb.store(
-            kb.load(w, b.add(b.mul(k, c64(cout)), j), t), wt, b.add(b.mul(j, c64(K)), k), t),
-            name="k")
-
-    kb.loop(lo, hi, row, name="j")
-    b.call(declare_barrier(kb.module), [kb.tid, kb.nthreads])
-    return wt
-
-
 def emit_conv_weight_grad(kb, node):
     """conv{1,2}d_weight_grad, and conv{1,2}d_(relu_)weight_bias_grad (bias_grad_fusion.py:
     dW's rows, then row K, the bias gradient): the direct and implicit kernels sum the bias row
@@ -143,6 +138,8 @@ def emit_conv_weight_grad(kb, node):
         return finish_with_bias_sums(kb, node, with_bias)
     if conv_gemm.conv_geometry(node, x.shape, kernel_shape(node)).K < DIRECT_BELOW:
         return emit_conv_weight_grad_blocked(kb, node)
+    if direct_wgrad_applies(node):  # no padding, >= a vector of channels: register tiles
+        return emit_conv_weight_grad_wide(kb, node)
     ck = ConvBlocks(kb, node, x.shape, kernel_shape(node), node.shape[-1])
     if weight_grad_applies(ck.g, ck.cout, ck.dtype):
         return emit_weight_grad_implicit(kb, ck, with_bias)
