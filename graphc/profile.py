@@ -2,7 +2,8 @@
 
     report = gc.profile(train, x_batch, y_batch, repeat=20)
     print(report)                     # table: calls, total/mean time, share, FLOPs, GFLOP/s,
-                                      # % of the machine's peak, bytes moved
+                                      # % of the machine's peak, roofline
+                                      # bound (FLOPs or bytes), bytes moved
     report.to_json(); report.overlay()  # {kernel name: share of the step}
 
 A Function of the llvm backend is compiled once more as a profiling build (cycle counters
@@ -37,7 +38,8 @@ def profile(f, *args, repeat: int = 10, peak: bool = True) -> Profile:
         f: a Function of the 'llvm' or 'numpy' backend.
         args: one array per input of f.
         repeat: timed calls (after one untimed warm-up call).
-        peak: look up (or measure once, ~50 ms) the machine's peak FLOP/s for '% peak'.
+        peak: look up (or measure once, ~50 ms) the machine's peak FLOP/s for '% peak', and
+            its memory bandwidth (~0.2 s a cache level, once) for the roofline columns.
     """
     if not isinstance(f, Function):
         raise TypeError(f"gc.profile: f must be a function made by gc.function, got "
@@ -53,7 +55,10 @@ def profile(f, *args, repeat: int = 10, peak: bool = True) -> Profile:
         measure = profile_compiled if f.backend == "llvm" else profile_interpreted
         report = measure(f, arrays, repeat)
     # the llvm backend loads only when used: importing graphc.profile needs no llvmlite
-    report.peak_flops = get_backend("llvm").machine_peak() if peak else None
+    llvm = get_backend("llvm") if peak else None
+    report.peak_flops = llvm.machine_peak() if peak else None
+    largest = max((k.bytes for k in report.kernels), default=0)  # the levels the table needs
+    report.bandwidth = llvm.roofline_levels(report.threads, largest) if peak else None
     report.kernels.sort(key=lambda k: -k.seconds)
     return report
 
