@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -97,11 +98,19 @@ def profile_compiled(f, arrays, repeat) -> Profile:
     program = executable.program
     rows = [KernelTime(info.name, info.kind, tuple(info.ops), repeat, float(spans[0, k]),
                        info.flops or 0, executable.bytes_moved(call),
-                       [float(t) for t in busy[:, k]], [node_label(n) for n in info.nodes])
+                       [float(t) for t in busy[:, k]], [node_label(n) for n in info.nodes],
+                       written_bytes(executable, call))
             for k, (call, info) in enumerate(zip(program.calls, executable.kernels))]
     if program.copies:
         rows.append(KernelTime("(copies)", "copy", (), repeat, float(spans[0, -1])))
     return Profile("llvm", rows, repeat, float(np.mean(walls)), threads=spans.shape[0])
+
+
+def written_bytes(executable, call) -> int:
+    """Bytes of the buffers a call writes (bytes_moved of those alone)."""
+    writes = call.writes()
+    return executable.bytes_moved(SimpleNamespace(
+        pointers=[buf for buf in call.pointers if id(buf) in writes]))
 
 
 def node_label(node) -> str:
@@ -146,4 +155,4 @@ def op_row(k, node, env, seconds, repeat) -> KernelTime:
     moved = sum(np.asarray(env[id(n)]).nbytes for n in (*node.inputs, node))
     return KernelTime(f"{node.op}_{k}", "op", (node.op,), repeat, seconds,
                       int(OPS[node.op].flops(node, shape_of)), int(moved), [seconds],
-                      [node_label(node)])
+                      [node_label(node)], int(np.asarray(env[id(node)]).nbytes))

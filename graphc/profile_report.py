@@ -13,8 +13,8 @@ class KernelTime:
 
     seconds: total time attributed to it over `calls` calls (llvm: on the calling thread, from
     its start to the next kernel's start, so a barrier wait after it counts; numpy: the op's
-    reference implementation). flops and bytes are per call; thread_seconds are the time each
-    thread spent inside the kernel itself."""
+    reference implementation). flops and bytes (each buffer it touches, once) are per call;
+    thread_seconds are the time each thread spent inside the kernel itself."""
 
     name: str
     kind: str
@@ -25,6 +25,13 @@ class KernelTime:
     bytes: int = 0
     thread_seconds: list = field(default_factory=list)
     nodes: list = field(default_factory=list)  # names of the graph nodes it computes
+    written: int = 0  # of `bytes`, those of the buffers it writes (per call)
+
+    @property
+    def traffic(self) -> int:
+        """Bytes the memory system moves per call: a written line is read first (write-allocate,
+        or the old value of an in-place update), so written bytes count twice."""
+        return self.bytes + self.written
 
     @property
     def mean_seconds(self) -> float:
@@ -49,7 +56,7 @@ class Profile:
     peak_flops: the machine's measured peak FLOP/s (gc.machine_peak) or None;
     bandwidth: [(level, capacity bytes, bytes/s)] from L1 out (backends/llvm/bandwidth.py's
     triad rates at the profile's thread count) or None. With both, each kernel has a roofline
-    bound: max(flops / peak, bytes / the rate of the first level its bytes fit in), and the
+    bound: max(flops / peak, traffic / the rate of the first level its bytes fit in), and the
     step's best possible % of peak is its FLOPs at peak over the sum of those bounds."""
 
     backend: str
@@ -80,7 +87,7 @@ class Profile:
         compute = row.flops / self.peak_flops
         level, _, rate = next((lv for lv in self.bandwidth if row.bytes <= lv[1]),
                               self.bandwidth[-1])
-        memory = row.bytes / rate
+        memory = row.traffic / rate
         return (compute, "fp") if compute >= memory else (memory, level)
 
     def roof_percent(self, row: KernelTime) -> float | None:
@@ -154,7 +161,7 @@ class Profile:
         levels = ", ".join(f"{lv} {rate / 1e9:.0f}" for lv, _, rate in self.bandwidth)
         return [f"roofline: kernels' bounds sum to {bound * 1e6:.1f} us a step; best possible "
                 f"% of peak for this step {best:.1f}% (measured {measured:.1f}%)",
-                f"bandwidth (triad, {self.threads} thread(s)), GB/s: {levels}"]
+                f"bandwidth (triad traffic, {self.threads} thread(s)), GB/s: {levels}"]
 
     def __str__(self) -> str:
         head = (f"{'kernel':<30} {'kind':<8} {'calls':>5} {'total ms':>9} {'mean us':>9} "

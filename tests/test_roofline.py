@@ -49,6 +49,14 @@ def test_step_bound_and_best_possible_percent_of_peak():
     assert "bound us" in text.splitlines()[0] and "L2 50" in text
 
 
+def test_written_bytes_count_twice_in_the_traffic():
+    report = synthetic_profile()
+    update = report.kernels[1]
+    update.written = 30_000  # an in-place update: its old values are read, its new written
+    assert update.traffic == 80_000
+    assert report.roofline(update) == (pytest.approx(1.6e-6), "L2")
+
+
 def test_json_carries_the_bounds_and_is_strict():
     data = json.loads(synthetic_profile().to_json(), parse_constant=pytest.fail)
     assert data["step_bound_seconds"] == pytest.approx(111e-6)
@@ -87,3 +95,5 @@ def test_profile_of_a_compiled_step_has_bounds(tmp_path, monkeypatch):
     assert report.bandwidth[0][0] == "L1" and report.step_bound() > 0
     assert all(report.roofline(k)[0] >= k.flops / report.peak_flops for k in report.kernels)
     assert "best possible % of peak" in str(report)
+    assert all(0 <= k.written <= k.bytes for k in report.kernels)
+    assert any(k.written > 0 for k in report.kernels)

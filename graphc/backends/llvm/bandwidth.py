@@ -32,6 +32,9 @@ BYTES_PER_RUN = 64 << 20  # per thread: long enough that the pool's fork/join is
 SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
 ASSUMED_CACHES = {"L1": 32 << 10, "L2": 1 << 20, "L3": 32 << 20}  # without /sys (not Linux)
 ALIGN = 64
+# rates count bytes as STREAM does (triad: 3 per element); the memory system moves 4, as the
+# stored line is read first (write-allocate), and profiles count traffic that way
+TRIAD_TRAFFIC = 4 / 3
 
 
 def cache_sizes() -> dict:
@@ -135,9 +138,9 @@ def machine_bandwidth(levels=LEVELS, remeasure: bool = False) -> dict:
 
 
 def roofline_levels(nthreads: int, largest_bytes: float) -> list:
-    """[(level, capacity bytes, triad bytes/s)] for nthreads threads, from L1 up to the first
-    level that holds largest_bytes (the biggest kernel working set of a profile); the rate is
-    the best measured with at most nthreads threads, so the bound stays a lower bound."""
+    """[(level, capacity bytes, triad traffic bytes/s)] for nthreads threads, from L1 up to
+    the first level that holds largest_bytes (the biggest kernel working set of a profile);
+    the rate is the best measured with at most nthreads threads, so bounds stay lower bounds."""
     capacity = capacities(nthreads)
     needed = []
     for level in capacity:
@@ -147,8 +150,8 @@ def roofline_levels(nthreads: int, largest_bytes: float) -> list:
     table = machine_bandwidth(needed)
     # nthreads threads can do what fewer did: on a busy machine the pool's own rate is the lower
     usable = [table[str(n)] for n in thread_counts() if n <= nthreads]
-    return [(level, capacity[level], max(rates[level]["triad"] for rates in usable))
-            for level in needed]
+    return [(level, capacity[level],
+             TRIAD_TRAFFIC * max(rates[level]["triad"] for rates in usable)) for level in needed]
 
 
 def describe_bandwidth(remeasure: bool = False) -> list:
