@@ -127,7 +127,9 @@ class Profile:
             row.update(ops=list(k.ops), mean_seconds=k.mean_seconds,
                        busy_seconds=k.busy_seconds, share=self.share(k),
                        gflops=k.gflops, peak_percent=self.peak_percent(k),
-                       roofline=self.roofline(k), roof_percent=self.roof_percent(k))
+                       roof_percent=self.roof_percent(k))
+            bound = self.roofline(k)  # as two JSON values, so a read-back profile compares equal
+            row.update(bound_seconds=bound and bound[0], bound_by=bound and bound[1])
             rows.append(row)
         return {"backend": self.backend, "calls": self.calls, "threads": self.threads,
                 "step_seconds": self.step_seconds, "kernel_seconds": self.kernel_seconds,

@@ -62,7 +62,8 @@ def test_json_carries_the_bounds_and_is_strict():
     assert data["step_bound_seconds"] == pytest.approx(111e-6)
     assert data["bandwidth"][-1] == {"level": "DRAM", "capacity_bytes": None,
                                      "bytes_per_second": 10e9}
-    assert data["kernels"][1]["roofline"] == [pytest.approx(1e-6), "L2"]
+    assert data["kernels"][1]["bound_seconds"] == pytest.approx(1e-6)
+    assert data["kernels"][1]["bound_by"] == "L2"
 
 
 def test_without_peak_or_bandwidth_there_is_no_roofline():
