@@ -131,9 +131,10 @@ def size_text(nbytes: int) -> str:
 
 def info_arguments(p) -> None:
     p.add_argument("--peak", action="store_true",
-                   help="print only the machine's float32 peak (measured once, then cached)")
+                   help="print only the machine's float32 peak and memory bandwidth per cache "
+                        "level (measured once, then cached)")
     p.add_argument("--remeasure", action="store_true",
-                   help="with --peak: time the FMA loop again and update the cached peak")
+                   help="with --peak: time the FMA and bandwidth loops again and update the cache")
 
 
 def info(args) -> int:
@@ -191,6 +192,9 @@ def print_peak(remeasure: bool) -> int:
         raise CommandError(f"the peak is measured with the llvm backend, which is not "
                            f"available ({problem})")
     row("peak", importlib.import_module("graphc.backends.llvm.peak").describe_peak(remeasure))
+    bandwidth = importlib.import_module("graphc.backends.llvm.bandwidth")
+    row("bandwidth", "\n".join(" " * 15 * bool(i) + line for i, line in
+                                enumerate(bandwidth.describe_bandwidth(remeasure))))
     return 0
 
 

@@ -2,7 +2,8 @@
 
     report = gc.profile(train, x_batch, y_batch, repeat=20)
     print(report)                     # table: calls, total/mean time, share, FLOPs, GFLOP/s,
-                                      # % of the machine's peak, bytes moved
+                                      # % of the machine's peak, roofline
+                                      # bound (FLOPs or bytes), bytes moved
     report.to_json(); report.overlay()  # {kernel name: share of the step}
 
 A Function of the llvm backend is compiled once more as a profiling build (cycle counters
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -37,7 +39,8 @@ def profile(f, *args, repeat: int = 10, peak: bool = True) -> Profile:
         f: a Function of the 'llvm' or 'numpy' backend.
         args: one array per input of f.
         repeat: timed calls (after one untimed warm-up call).
-        peak: look up (or measure once, ~50 ms) the machine's peak FLOP/s for '% peak'.
+        peak: look up (or measure once, ~50 ms) the machine's peak FLOP/s for '% peak', and
+            its memory bandwidth (~0.2 s a cache level, once) for the roofline columns.
     """
     if not isinstance(f, Function):
         raise TypeError(f"gc.profile: f must be a function made by gc.function, got "
@@ -53,7 +56,10 @@ def profile(f, *args, repeat: int = 10, peak: bool = True) -> Profile:
         measure = profile_compiled if f.backend == "llvm" else profile_interpreted
         report = measure(f, arrays, repeat)
     # the llvm backend loads only when used: importing graphc.profile needs no llvmlite
-    report.peak_flops = get_backend("llvm").machine_peak() if peak else None
+    llvm = get_backend("llvm") if peak else None
+    report.peak_flops = llvm.machine_peak() if peak else None
+    largest = max((k.bytes for k in report.kernels), default=0)  # the levels the table needs
+    report.bandwidth = llvm.roofline_levels(report.threads, largest) if peak else None
     report.kernels.sort(key=lambda k: -k.seconds)
     return report
 
@@ -92,11 +98,19 @@ def profile_compiled(f, arrays, repeat) -> Profile:
     program = executable.program
     rows = [KernelTime(info.name, info.kind, tuple(info.ops), repeat, float(spans[0, k]),
                        info.flops or 0, executable.bytes_moved(call),
-                       [float(t) for t in busy[:, k]], [node_label(n) for n in info.nodes])
+                       [float(t) for t in busy[:, k]], [node_label(n) for n in info.nodes],
+                       written_bytes(executable, call))
             for k, (call, info) in enumerate(zip(program.calls, executable.kernels))]
     if program.copies:
         rows.append(KernelTime("(copies)", "copy", (), repeat, float(spans[0, -1])))
     return Profile("llvm", rows, repeat, float(np.mean(walls)), threads=spans.shape[0])
+
+
+def written_bytes(executable, call) -> int:
+    """Bytes of the buffers a call writes (bytes_moved of those alone)."""
+    writes = call.writes()
+    return executable.bytes_moved(SimpleNamespace(
+        pointers=[buf for buf in call.pointers if id(buf) in writes]))
 
 
 def node_label(node) -> str:
@@ -141,4 +155,4 @@ def op_row(k, node, env, seconds, repeat) -> KernelTime:
     moved = sum(np.asarray(env[id(n)]).nbytes for n in (*node.inputs, node))
     return KernelTime(f"{node.op}_{k}", "op", (node.op,), repeat, seconds,
                       int(OPS[node.op].flops(node, shape_of)), int(moved), [seconds],
-                      [node_label(node)])
+                      [node_label(node)], int(np.asarray(env[id(node)]).nbytes))

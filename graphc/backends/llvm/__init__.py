@@ -33,6 +33,7 @@ import sys
 import time
 
 from graphc.backends.llvm import expanded_cache, jit, parallel_compile, program_cache
+from graphc.backends.llvm.bandwidth import roofline_levels  # noqa: F401 (for gc.profile)
 from graphc.backends.llvm.bias_grad_fusion import expand_for_llvm
 from graphc.backends.llvm.buffers import plan_memory
 from graphc.backends.llvm.emit import generate, generate_units  # noqa: F401 (generate: API)

@@ -73,11 +73,16 @@ def measure_thread_peak() -> float:
     return 2.0 * lanes * ACCUMULATORS * ITERATIONS / best
 
 
+def cpu_key() -> str:
+    """The key of this CPU's measurements in the cache files (peak, bandwidth)."""
+    cpu, features = jit.host_cpu()
+    return f"{cpu} {vector_lanes(features)} lanes"
+
+
 def machine_peak(remeasure: bool = False) -> float:
     """Peak float32 FLOP/s of the machine for graphc's thread pool (one thread's measured FMA
     rate times the pool's threads), measured once per CPU and cached in GRAPHC_HOME."""
-    cpu, features = jit.host_cpu()
-    key = f"{cpu} {vector_lanes(features)} lanes"
+    key = cpu_key()
     path = graphc_home() / PEAK_FILE
     known = read_json(path)
     if remeasure or key not in known:
