@@ -52,12 +52,15 @@ done:
 ; Return once *%addr != %value: spin with `pause` for *%limit_slot cycles, then sleep in the
 ; kernel (counted in *%sleepers so that whoever changes *%addr knows to wake us). Sleeper count
 ; and futex word are both seq_cst: either the changer sees the count, or futex_wait sees the
-; new value and returns at once. A wait that has to sleep halves the limit (down to 1/16 of
-; pool_spin_cycles), one that ends while spinning doubles it: when the partner is descheduled
-; (an oversubscribed machine) spinning only burns this process's share of the CPU.
+; new value and returns at once. A wait that lasts longer than pool_spin_cycles in all halves
+; the limit (down to 1/16 of it): when the partner is descheduled (an oversubscribed machine)
+; or the process idles, spinning only burns CPU. Any shorter wait doubles it, also one that
+; slept: a longer spin would have saved its futex wake (~40-100 us on a VM), e.g. a worker's
+; wait for the next step of a training loop, whose Python between steps outlasts 1/16.
 define internal void @wait_while_eq(ptr %addr, i32 %value, ptr %sleepers, ptr %limit_slot) {
 entry:
   %limit = load atomic i64, ptr %limit_slot monotonic, align 8
+  %began = call i64 @llvm.readcyclecounter()
   br label %round
 round:
   %slept = phi i1 [ false, %entry ], [ true, %awake ]
@@ -74,8 +77,6 @@ pause:
   %keep_spinning = icmp ult i64 %elapsed, %limit
   br i1 %keep_spinning, label %spin, label %sleep
 sleep:
-  %halved = lshr i64 %limit, 1
-  call void @set_spin_limit(ptr %limit_slot, i64 %limit, i64 %halved)
   %s0 = atomicrmw add ptr %sleepers, i32 1 seq_cst
   %again = load atomic i32, ptr %addr seq_cst, align 4
   %still = icmp eq i32 %again, %value
@@ -87,7 +88,17 @@ awake:
   %s1 = atomicrmw sub ptr %sleepers, i32 1 seq_cst
   br label %round
 done:
-  br i1 %slept, label %exit, label %grow
+  br i1 %slept, label %judge, label %grow
+judge:
+  %ended = call i64 @llvm.readcyclecounter()
+  %lasted = sub i64 %ended, %began
+  %most = load i64, ptr @pool_spin_cycles
+  %long = icmp uge i64 %lasted, %most
+  br i1 %long, label %shrink, label %grow
+shrink:
+  %halved = lshr i64 %limit, 1
+  call void @set_spin_limit(ptr %limit_slot, i64 %limit, i64 %halved)
+  br label %exit
 grow:
   %doubled = shl i64 %limit, 1
   call void @set_spin_limit(ptr %limit_slot, i64 %limit, i64 %doubled)

@@ -90,6 +90,14 @@ def _spin_microseconds() -> float:
     return max(0.0, value)
 
 
+def wait_budget_nanoseconds() -> int:
+    """The spin budget of steps' dependency waits (wait_ir.py's budget word): GRAPHC_SPIN_US
+    in nanoseconds (at least 1), or 0 when it is not set: wait_ir's compiled-in default."""
+    if not os.environ.get("GRAPHC_SPIN_US", "").strip():
+        return 0
+    return max(1, round(_spin_microseconds() * 1000))
+
+
 class _Runtime:
     """The compiled runtime module, its registered symbols and the started worker threads."""
 

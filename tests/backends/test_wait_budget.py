@@ -1,0 +1,137 @@
+"""The spin budget of waits: dependency waits (wait_ir.py) follow GRAPHC_SPIN_US through the
+status array's budget word, and both they and the pool's waits (pool_ir.py) shorten their spin
+only after waits longer than the budget, lengthening it after shorter ones even when they slept.
+Delays here are sleeps of milliseconds against budgets that differ from them tenfold or more."""
+
+import ctypes
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from llvmlite import ir
+
+from graphc.backends.llvm import jit, threads, wait_ir
+from graphc.backends.llvm.irutil import I32, PTR, VOID
+
+from .test_threads import COUNT_IR
+from .thread_runs import ROOT, result_with_threads
+
+NCALLS = 1  # one call: status words 0, call 0, done 0, sleepers, budget, spin
+WORDS = 1 + NCALLS + wait_ir.extra_words(NCALLS)
+SPIN = 3 + 2 * NCALLS
+
+
+def wait_functions():
+    """(module, wait, count): the compiled module (keep it: its code lives as long as it does)
+    and ctypes functions of `void wait(i64* status, i32 nthreads)` (returns once
+    nthreads threads counted call 0) and `void count(i64* status)` (this thread counts it)."""
+    module = ir.Module()
+    for name in ("wait", "count"):
+        fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I32]), name=f"budget_test_{name}")
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        words = wait_ir.WaitWords(b, fn.args[0], NCALLS)
+        if name == "wait":
+            words.emit_wait(module, 0, fn.args[1])
+        else:
+            words.emit_count(module, 0)
+        b.ret_void()
+    compiled = jit.compile_ir(str(module), "wait_budget_test")
+    kind = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32)
+    return (compiled, *(kind(compiled.address(f"budget_test_{n}")) for n in ("wait", "count")))
+
+
+def halvings_after_wait(budget_ns: int, halvings: int, delay: float) -> tuple[int, int]:
+    """(halvings, sleepers) after one wait that the counting thread ends `delay` s later."""
+    _module, wait, count = wait_functions()
+    status = np.zeros(WORDS, np.int64)
+    status[wait_ir.budget_word(NCALLS)], status[SPIN] = budget_ns, halvings
+    waiter = threading.Thread(target=wait, args=(status.ctypes.data, 1))
+    waiter.start()  # ctypes releases the GIL: the wait runs while this thread sleeps
+    time.sleep(delay)
+    count(status.ctypes.data, 1)
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()
+    return int(status[SPIN]), int(status[1 + 2 * NCALLS])
+
+
+def test_the_budget_word_sits_between_the_sleepers_and_the_spin_word():
+    assert wait_ir.budget_word(NCALLS) == 2 + 2 * NCALLS == SPIN - 1 == WORDS - 2
+
+
+def test_a_wait_longer_than_the_default_budget_halves_the_limit():
+    # budget word 0: the compiled-in 300 us; 20 ms outlasts it
+    assert halvings_after_wait(0, 0, 0.02) == (1, 0)
+
+
+def test_a_wait_within_a_larger_budget_word_spins_it_out_and_doubles_the_limit():
+    # the budget word's 2 s: its limit of 2 s >> 2 covers 20 ms, the wait never sleeps
+    assert halvings_after_wait(2_000_000_000, 2, 0.02) == (1, 0)
+
+
+def test_a_wait_that_slept_but_ended_within_the_budget_doubles_the_limit():
+    # 2 s >> 4 = 125 ms of spin, then asleep until 300 ms: shorter than the budget
+    assert halvings_after_wait(2_000_000_000, wait_ir.MAX_HALVINGS, 0.3) == (
+        wait_ir.MAX_HALVINGS - 1, 0)
+
+
+def test_a_tiny_budget_word_parks_at_once():
+    assert halvings_after_wait(1000, 0, 0.02) == (1, 0)  # 1 us: the 20 ms wait is long
+
+
+def budget_word_of_a_step() -> int:
+    import graphc as gc
+
+    x = gc.placeholder((None, 5), name="x")
+    fn = gc.function([x], [gc.exp(x) * 2.0])
+    fn(np.ones((3, 5), np.float32))
+    executable = fn.executable
+    return int(executable.status[executable.budget_word])
+
+
+@pytest.mark.parametrize("spin_us, expected", [(None, 0), ("40", 40_000), ("0", 1)])
+def test_executables_set_the_budget_word_from_graphc_spin_us(spin_us, expected):
+    env = {k: v for k, v in os.environ.items() if k != "GRAPHC_SPIN_US"}
+    if spin_us is not None:
+        env["GRAPHC_SPIN_US"] = spin_us
+    code = ("import tests.backends.test_wait_budget as t\n"
+            "print(t.budget_word_of_a_step())\n")
+    done = subprocess.run([sys.executable, "-c", code], env=dict(env, PYTHONPATH=str(ROOT)),
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.split()[-1]) == expected
+
+
+def spin_limit_after_short_gaps() -> dict:
+    """The workers' spin limit after 8 runs spaced by 20 ms (each wait outlasts the 300 us
+    budget: down to 1/16), then its highest value over 400 runs spaced by ~60 us of Python
+    busy-waiting (longer than 1/16 of the budget, so waits sleep, shorter than all of it)."""
+    module = jit.compile_ir(COUNT_IR, "count")
+    step, counter = module.address("count"), np.zeros(1, np.int64)
+    threads.parallel_run(step, counter.ctypes.data)
+    for _ in range(8):
+        time.sleep(0.02)
+        threads.parallel_run(step, counter.ctypes.data)
+    floor = threads.spin_limits()["idle"]
+    highest = 0
+    for k in range(400):
+        until = time.perf_counter() + 60e-6
+        while time.perf_counter() < until:
+            pass
+        threads.parallel_run(step, counter.ctypes.data)
+        if k % 20 == 19:
+            highest = max(highest, threads.spin_limits()["idle"])
+    return {"floor": floor, "highest": highest, "most": threads.spin_limits()["most"]}
+
+
+def test_workers_spin_through_gaps_shorter_than_the_budget():
+    """A training loop's Python between steps (~20-60 us) outlasts the 1/16 floor: the old
+    rule (halve after any sleep) kept the workers' spin there, waking them with a futex on
+    every step; now such waits lengthen it again."""
+    limits = result_with_threads("tests.backends.test_wait_budget",
+                                 "spin_limit_after_short_gaps", 2)
+    assert limits["floor"] == limits["most"] >> 4, limits
+    assert limits["highest"] >= 4 * limits["floor"], limits
