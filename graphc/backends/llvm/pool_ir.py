@@ -52,12 +52,15 @@ done:
 ; Return once *%addr != %value: spin with `pause` for *%limit_slot cycles, then sleep in the
 ; kernel (counted in *%sleepers so that whoever changes *%addr knows to wake us). Sleeper count
 ; and futex word are both seq_cst: either the changer sees the count, or futex_wait sees the
-; new value and returns at once. A wait that lasts longer than pool_spin_cycles in all halves
-; the limit (down to 1/16 of it): when the partner is descheduled (an oversubscribed machine)
-; or the process idles, spinning only burns CPU. Any shorter wait doubles it, also one that
-; slept: a longer spin would have saved its futex wake (~40-100 us on a VM), e.g. a worker's
-; wait for the next step of a training loop, whose Python between steps outlasts 1/16.
-define internal void @wait_while_eq(ptr %addr, i32 %value, ptr %sleepers, ptr %limit_slot) {
+; new value and returns at once. A wait that has to sleep halves the limit (down to 1/16 of
+; pool_spin_cycles), one that ends while spinning doubles it: when the partner is descheduled
+; (an oversubscribed machine) spinning only burns this process's share of the CPU, and delays
+; the partner when both share a core. With %idle (a worker's wait for the next run), a wait
+; that slept halves it only when it lasted longer than pool_spin_cycles in all (the process
+; idles), and doubles it otherwise: a longer spin would have saved its futex wake (~40-100 us
+; on a VM) in a training loop whose Python between steps outlasts 1/16 of the budget.
+define internal void @wait_while_eq(ptr %addr, i32 %value, ptr %sleepers, ptr %limit_slot,
+                                    i1 %idle) {
 entry:
   %limit = load atomic i64, ptr %limit_slot monotonic, align 8
   %began = call i64 @llvm.readcyclecounter()
@@ -94,7 +97,9 @@ judge:
   %lasted = sub i64 %ended, %began
   %most = load i64, ptr @pool_spin_cycles
   %long = icmp uge i64 %lasted, %most
-  br i1 %long, label %shrink, label %grow
+  %busy = xor i1 %idle, true
+  %halve = or i1 %long, %busy
+  br i1 %halve, label %shrink, label %grow
 shrink:
   %halved = lshr i64 %limit, 1
   call void @set_spin_limit(ptr %limit_slot, i64 %limit, i64 %halved)
@@ -176,7 +181,8 @@ entry:
   br label %wait
 wait:
   %seen = phi i32 [ %first_gen, %entry ], [ %gen, %work ]
-  call void @wait_while_eq(ptr @pool_gen, i32 %seen, ptr @pool_parked, ptr @spin_idle)
+  call void @wait_while_eq(ptr @pool_gen, i32 %seen, ptr @pool_parked, ptr @spin_idle,
+                             i1 true)
   %gen = load atomic i32, ptr @pool_gen acquire, align 4
   %quit = load atomic i32, ptr @pool_quit acquire, align 4
   %stop = icmp ne i32 %quit, 0
@@ -219,7 +225,8 @@ join:
   %all = icmp eq i32 %done, %workers
   br i1 %all, label %release, label %not_yet
 not_yet:
-  call void @wait_while_eq(ptr @pool_done, i32 %done, ptr @join_sleepers, ptr @spin_sync)
+  call void @wait_while_eq(ptr @pool_done, i32 %done, ptr @join_sleepers, ptr @spin_sync,
+                             i1 false)
   br label %join
 release:
   store atomic i32 0, ptr @pool_busy release, align 4
@@ -329,7 +336,8 @@ open:
   call void @wake_sleepers(ptr @barrier_gen, ptr @barrier_sleepers)
   br label %exit
 wait:
-  call void @wait_while_eq(ptr @barrier_gen, i32 %gen, ptr @barrier_sleepers, ptr @spin_sync)
+  call void @wait_while_eq(ptr @barrier_gen, i32 %gen, ptr @barrier_sleepers, ptr @spin_sync,
+                             i1 false)
   br label %exit
 exit:
   ret void

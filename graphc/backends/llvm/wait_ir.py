@@ -12,10 +12,12 @@ nthreads, for budget >> halvings nanoseconds of CLOCK_MONOTONIC (wall time, as t
 waits: a spinner descheduled by another process does not spin on for its whole budget when
 it runs again), then counts itself in the sleepers word and
 sleeps in a futex wait on the word's low 32 bits (the seq_cst pair: either the counting thread
-sees the sleeper, or the sleeper sees the new count). A wait that lasted longer than the
-budget halves the spin limit, any shorter one that waited at all doubles it again (also one
-that slept: a longer spin would have saved its wake), as the pool's own waits do (threads.py):
-when a partner thread is descheduled the others park quickly instead of burning the CPU.
+sees the sleeper, or the sleeper sees the new count). A wait that had to sleep halves the spin
+limit, one that ended while spinning doubles it again, as the pool's barrier and join waits do
+(threads.py): when a partner thread is descheduled the others park quickly instead of burning
+the CPU (and delaying the partner where they share a core: growing the limit after waits that
+slept but ended within the budget, as the pool's idle wait does, made the Transformer block's
+step ~2x slower on the pool at a load of ~11 on 2 cores, bench_busy).
 The budget is the budget word's nanoseconds, which the executable sets from GRAPHC_SPIN_US
 (runtime.py); a zero word (the variable not set, and the exported C library, whose status
 words are calloc'd) means SPIN_NS, the compiled-in default (the pool's default too).
@@ -113,8 +115,7 @@ def define_wait(module: ir.Module) -> ir.Function:
     spec = b.alloca(TIMESPEC)  # in the entry block: allocas in the loop would grow the stack
     b.store(ir.Constant(I1, 0), slept)
     b.store(c64(0), spun)
-    began = monotonic_ns(b, module, spec)
-    b.store(began, start)
+    b.store(monotonic_ns(b, module, spec), start)
     check, pause, clock, sleep, out = (fn.append_basic_block(n) for n in (
         "check", "pause", "clock", "sleep", "out"))
     b.branch(check)
@@ -134,8 +135,7 @@ def define_wait(module: ir.Module) -> ir.Function:
     b.store(monotonic_ns(b, module, spec), start)
     b.branch(check)
     b.position_at_end(out)
-    long = b.icmp_signed(">=", b.sub(monotonic_ns(b, module, spec), began), budget)
-    adapt_spin(b, spin, halvings, b.and_(b.load(slept, typ=I1), long),
+    adapt_spin(b, spin, halvings, b.load(slept, typ=I1),
                b.icmp_signed(">", b.load(spun, typ=I64), c64(0)))
     b.ret_void()
     return fn
@@ -166,12 +166,12 @@ def sleep_once(b: ir.IRBuilder, module: ir.Module, done, target, sleepers) -> No
     b.atomic_rmw("sub", sleepers, c64(1), "seq_cst")
 
 
-def adapt_spin(b: ir.IRBuilder, spin, halvings, long, waited) -> None:
-    """One more halving after a wait that outlasted the budget, one fewer after a shorter one
-    that waited at all; none after a wait for a call already done (most of them)."""
+def adapt_spin(b: ir.IRBuilder, spin, halvings, slept, waited) -> None:
+    """One more halving after a wait that slept, one fewer after one that ended while
+    spinning; none after a wait for a call already done (most of them)."""
     more = b.select(b.icmp_unsigned("<", halvings, c64(MAX_HALVINGS)), b.add(halvings, c64(1)),
                     halvings)
     fewer = b.select(b.icmp_unsigned(">", halvings, c64(0)), b.sub(halvings, c64(1)), halvings)
-    new = b.select(long, more, b.select(waited, fewer, halvings))
+    new = b.select(slept, more, b.select(waited, fewer, halvings))
     with b.if_then(b.icmp_unsigned("!=", new, halvings)):  # no store: no shared-line traffic
         b.atomic_rmw("xchg", spin, new, "monotonic")
