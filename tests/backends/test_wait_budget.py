@@ -1,8 +1,7 @@
-"""The spin budget of waits: dependency waits (wait_ir.py) follow GRAPHC_SPIN_US through the
-status array's budget word and halve their spin after a wait that slept; the pool workers'
-wait for the next run (pool_ir.py) halves it only after waits longer than the budget,
-lengthening it after shorter ones even when they slept. Delays here are sleeps of
-milliseconds against spin limits that differ from them fourfold or more."""
+"""The spin budget of dependency waits (wait_ir.py): GRAPHC_SPIN_US through the status array's
+budget word (zero: the compiled-in default), halved after a wait that slept, doubled after one
+that ended while spinning. Delays here are sleeps of milliseconds against spin limits that
+differ from them fourfold or more."""
 
 import ctypes
 import os
@@ -15,11 +14,10 @@ import numpy as np
 import pytest
 from llvmlite import ir
 
-from graphc.backends.llvm import jit, threads, wait_ir
+from graphc.backends.llvm import jit, wait_ir
 from graphc.backends.llvm.irutil import I32, PTR, VOID
 
-from .test_threads import COUNT_IR
-from .thread_runs import ROOT, result_with_threads
+from .thread_runs import ROOT
 
 NCALLS = 1  # one call: status words 0, call 0, done 0, sleepers, budget, spin
 WORDS = 1 + NCALLS + wait_ir.extra_words(NCALLS)
@@ -103,35 +101,3 @@ def test_executables_set_the_budget_word_from_graphc_spin_us(spin_us, expected):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout.split()[-1]) == expected
-
-
-def spin_limit_after_short_gaps() -> dict:
-    """The workers' spin limit after 8 runs spaced by 20 ms (each wait outlasts the 300 us
-    budget: down to 1/16), then its highest value over 400 runs spaced by ~60 us of Python
-    busy-waiting (longer than 1/16 of the budget, so waits sleep, shorter than all of it)."""
-    module = jit.compile_ir(COUNT_IR, "count")
-    step, counter = module.address("count"), np.zeros(1, np.int64)
-    threads.parallel_run(step, counter.ctypes.data)
-    for _ in range(8):
-        time.sleep(0.02)
-        threads.parallel_run(step, counter.ctypes.data)
-    floor = threads.spin_limits()["idle"]
-    highest = 0
-    for k in range(400):
-        until = time.perf_counter() + 60e-6
-        while time.perf_counter() < until:
-            pass
-        threads.parallel_run(step, counter.ctypes.data)
-        if k % 20 == 19:
-            highest = max(highest, threads.spin_limits()["idle"])
-    return {"floor": floor, "highest": highest, "most": threads.spin_limits()["most"]}
-
-
-def test_workers_spin_through_gaps_shorter_than_the_budget():
-    """A training loop's Python between steps (~20-60 us) outlasts the 1/16 floor: the old
-    rule (halve after any sleep) kept the workers' spin there, waking them with a futex on
-    every step; now such waits lengthen it again."""
-    limits = result_with_threads("tests.backends.test_wait_budget",
-                                 "spin_limit_after_short_gaps", 2)
-    assert limits["floor"] == limits["most"] >> 4, limits
-    assert limits["highest"] >= 4 * limits["floor"], limits

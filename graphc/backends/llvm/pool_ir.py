@@ -54,16 +54,10 @@ done:
 ; and futex word are both seq_cst: either the changer sees the count, or futex_wait sees the
 ; new value and returns at once. A wait that has to sleep halves the limit (down to 1/16 of
 ; pool_spin_cycles), one that ends while spinning doubles it: when the partner is descheduled
-; (an oversubscribed machine) spinning only burns this process's share of the CPU, and delays
-; the partner when both share a core. With %idle (a worker's wait for the next run), a wait
-; that slept halves it only when it lasted longer than pool_spin_cycles in all (the process
-; idles), and doubles it otherwise: a longer spin would have saved its futex wake (~40-100 us
-; on a VM) in a training loop whose Python between steps outlasts 1/16 of the budget.
-define internal void @wait_while_eq(ptr %addr, i32 %value, ptr %sleepers, ptr %limit_slot,
-                                    i1 %idle) {
+; (an oversubscribed machine) spinning only burns this process's share of the CPU.
+define internal void @wait_while_eq(ptr %addr, i32 %value, ptr %sleepers, ptr %limit_slot) {
 entry:
   %limit = load atomic i64, ptr %limit_slot monotonic, align 8
-  %began = call i64 @llvm.readcyclecounter()
   br label %round
 round:
   %slept = phi i1 [ false, %entry ], [ true, %awake ]
@@ -80,6 +74,8 @@ pause:
   %keep_spinning = icmp ult i64 %elapsed, %limit
   br i1 %keep_spinning, label %spin, label %sleep
 sleep:
+  %halved = lshr i64 %limit, 1
+  call void @set_spin_limit(ptr %limit_slot, i64 %limit, i64 %halved)
   %s0 = atomicrmw add ptr %sleepers, i32 1 seq_cst
   %again = load atomic i32, ptr %addr seq_cst, align 4
   %still = icmp eq i32 %again, %value
@@ -91,19 +87,7 @@ awake:
   %s1 = atomicrmw sub ptr %sleepers, i32 1 seq_cst
   br label %round
 done:
-  br i1 %slept, label %judge, label %grow
-judge:
-  %ended = call i64 @llvm.readcyclecounter()
-  %lasted = sub i64 %ended, %began
-  %most = load i64, ptr @pool_spin_cycles
-  %long = icmp uge i64 %lasted, %most
-  %busy = xor i1 %idle, true
-  %halve = or i1 %long, %busy
-  br i1 %halve, label %shrink, label %grow
-shrink:
-  %halved = lshr i64 %limit, 1
-  call void @set_spin_limit(ptr %limit_slot, i64 %limit, i64 %halved)
-  br label %exit
+  br i1 %slept, label %exit, label %grow
 grow:
   %doubled = shl i64 %limit, 1
   call void @set_spin_limit(ptr %limit_slot, i64 %limit, i64 %doubled)
@@ -181,8 +165,7 @@ entry:
   br label %wait
 wait:
   %seen = phi i32 [ %first_gen, %entry ], [ %gen, %work ]
-  call void @wait_while_eq(ptr @pool_gen, i32 %seen, ptr @pool_parked, ptr @spin_idle,
-                             i1 true)
+  call void @wait_while_eq(ptr @pool_gen, i32 %seen, ptr @pool_parked, ptr @spin_idle)
   %gen = load atomic i32, ptr @pool_gen acquire, align 4
   %quit = load atomic i32, ptr @pool_quit acquire, align 4
   %stop = icmp ne i32 %quit, 0
@@ -225,8 +208,7 @@ join:
   %all = icmp eq i32 %done, %workers
   br i1 %all, label %release, label %not_yet
 not_yet:
-  call void @wait_while_eq(ptr @pool_done, i32 %done, ptr @join_sleepers, ptr @spin_sync,
-                             i1 false)
+  call void @wait_while_eq(ptr @pool_done, i32 %done, ptr @join_sleepers, ptr @spin_sync)
   br label %join
 release:
   store atomic i32 0, ptr @pool_busy release, align 4
@@ -336,8 +318,7 @@ open:
   call void @wake_sleepers(ptr @barrier_gen, ptr @barrier_sleepers)
   br label %exit
 wait:
-  call void @wait_while_eq(ptr @barrier_gen, i32 %gen, ptr @barrier_sleepers, ptr @spin_sync,
-                             i1 false)
+  call void @wait_while_eq(ptr @barrier_gen, i32 %gen, ptr @barrier_sleepers, ptr @spin_sync)
   br label %exit
 exit:
   ret void

@@ -16,8 +16,8 @@ sees the sleeper, or the sleeper sees the new count). A wait that had to sleep h
 limit, one that ended while spinning doubles it again, as the pool's barrier and join waits do
 (threads.py): when a partner thread is descheduled the others park quickly instead of burning
 the CPU (and delaying the partner where they share a core: growing the limit after waits that
-slept but ended within the budget, as the pool's idle wait does, made the Transformer block's
-step ~2x slower on the pool at a load of ~11 on 2 cores, bench_busy).
+slept but ended within the budget was tried and made the Transformer block's step ~2x slower
+on the pool at a load of ~11 on 2 cores, bench_busy).
 The budget is the budget word's nanoseconds, which the executable sets from GRAPHC_SPIN_US
 (runtime.py); a zero word (the variable not set, and the exported C library, whose status
 words are calloc'd) means SPIN_NS, the compiled-in default (the pool's default too).
