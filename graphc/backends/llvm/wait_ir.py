@@ -13,11 +13,11 @@ waits: a spinner descheduled by another process does not spin on for its whole b
 it runs again), then counts itself in the sleepers word and
 sleeps in a futex wait on the word's low 32 bits (the seq_cst pair: either the counting thread
 sees the sleeper, or the sleeper sees the new count). A wait that had to sleep halves the spin
-limit, one that ended while spinning doubles it again, as the pool's barrier and join waits do
-(threads.py): when a partner thread is descheduled the others park quickly instead of burning
-the CPU (and delaying the partner where they share a core: growing the limit after waits that
-slept but ended within the budget was tried and made the Transformer block's step ~2x slower
-on the pool at a load of ~11 on 2 cores, bench_busy).
+limit, one that ended while spinning doubles it again, as the pool's own waits do (threads.py):
+when a partner thread is descheduled the others park quickly instead of burning the CPU (and
+delaying the partner where they share a core: growing the limit after waits that slept but
+ended within the budget was tried and made the Transformer block's step ~2x slower on the
+pool at a load of ~11 on 2 cores, bench_busy).
 The budget is the budget word's nanoseconds, which the executable sets from GRAPHC_SPIN_US
 (runtime.py); a zero word (the variable not set, and the exported C library, whose status
 words are calloc'd) means SPIN_NS, the compiled-in default (the pool's default too).
@@ -135,8 +135,8 @@ def define_wait(module: ir.Module) -> ir.Function:
     b.store(monotonic_ns(b, module, spec), start)
     b.branch(check)
     b.position_at_end(out)
-    adapt_spin(b, spin, halvings, b.load(slept, typ=I1),
-               b.icmp_signed(">", b.load(spun, typ=I64), c64(0)))
+    waited = b.icmp_signed(">", b.load(spun, typ=I64), c64(0))
+    adapt_spin(b, spin, halvings, b.load(slept, typ=I1), waited)
     b.ret_void()
     return fn
 
