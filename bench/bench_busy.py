@@ -11,6 +11,11 @@ with a 2-thread pool, interleaved in short rounds (the best round of each is rep
   2T         the default: pool or calling thread, whichever has been faster for the step
 
     python bench/bench_busy.py [--rounds 6] [--seconds 0.3] [--models mlp,wide,convnet,...]
+                               [--against /path/to/another/checkout]
+
+--against: also time another checkout of graphc (e.g. a worktree of an older commit; its
+bench_busy.py serves the same protocol), in a worker of its own, interleaved with this one in
+every round: a before/after comparison in one run.
 
 The goal (issue 13): with the busy core, 2 threads are never slower than 1 (within 10%).
 """
@@ -134,12 +139,14 @@ def serve(names) -> None:
 # ---- the parent: the worker, the busy process, the table ---------------------------------------
 
 
-def start_worker(names) -> subprocess.Popen:
-    env = dict(os.environ, GRAPHC_NUM_THREADS="2", PYTHONPATH=str(ROOT))
-    worker = subprocess.Popen([sys.executable, __file__, "--worker", "--models", ",".join(names)],
+def start_worker(names, root: Path) -> subprocess.Popen:
+    """The worker process of the checkout at `root` (its own bench_busy.py and graphc)."""
+    env = dict(os.environ, GRAPHC_NUM_THREADS="2", PYTHONPATH=str(root))
+    script = str(root / "bench" / "bench_busy.py")
+    worker = subprocess.Popen([sys.executable, script, "--worker", "--models", ",".join(names)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     if worker.stdout.readline().strip() != "ready":
-        raise RuntimeError("the worker failed to compile the models")
+        raise RuntimeError(f"the worker of {root} failed to compile the models")
     return worker
 
 
@@ -156,10 +163,10 @@ def start_busy_process() -> subprocess.Popen:
     return busy
 
 
-def measure(names, rounds: int, seconds: float) -> dict:
-    """{(model, mode, busy): best ms}."""
-    worker = start_worker(names)
-    best: dict = {}
+def measure(names, rounds: int, seconds: float, roots) -> dict:
+    """{root: {(model, mode, busy): best ms}}, the checkouts interleaved in every round."""
+    workers = {root: start_worker(names, root) for root in roots}
+    best: dict = {root: {} for root in roots}
     try:
         for _ in range(rounds):
             for busy in (False, True):
@@ -167,15 +174,18 @@ def measure(names, rounds: int, seconds: float) -> dict:
                 try:
                     for name in names:
                         for mode in MODES:
-                            ms = ask(worker, name, mode, seconds)
-                            best[name, mode, busy] = min(best.get((name, mode, busy), np.inf), ms)
+                            for root, worker in workers.items():
+                                ms = ask(worker, name, mode, seconds)
+                                key = name, mode, busy
+                                best[root][key] = min(best[root].get(key, np.inf), ms)
                 finally:
                     if competitor is not None:
                         competitor.kill()
                         competitor.wait()
     finally:
-        worker.stdin.close()
-        worker.wait()
+        for worker in workers.values():
+            worker.stdin.close()
+            worker.wait()
     return best
 
 
@@ -199,6 +209,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=0.3, help="per model and round")
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--against", type=Path, help="another checkout to time alongside")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     names = [n for n in args.models.split(",") if n]
@@ -208,7 +219,11 @@ def main(argv=None) -> None:
     if args.worker:
         serve(names)
         return
-    report(names, measure(names, args.rounds, args.seconds))
+    roots = [ROOT] + ([args.against.resolve()] if args.against else [])
+    for root, best in measure(names, args.rounds, args.seconds, roots).items():
+        if len(roots) > 1:
+            print(f"\n{root}:")
+        report(names, best)
 
 
 if __name__ == "__main__":

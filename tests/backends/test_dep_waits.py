@@ -123,8 +123,9 @@ def test_done_words_are_zero_between_runs():
     f, _, _ = trained()
     status = f.executable.status
     ncalls = len(f.kernels)
-    assert len(status) == f.executable.program.status_words == 3 + 2 * ncalls
-    assert not status[:-1].any()  # the last word: the spin limit's halvings, kept
+    assert len(status) == f.executable.program.status_words == 4 + 2 * ncalls
+    assert not status[:-1].any()  # the last word: the spin limit's halvings, kept (the budget
+    # word before it is zero: GRAPHC_SPIN_US is not set)
     assert 0 <= status[-1] <= wait_ir.MAX_HALVINGS
 
 

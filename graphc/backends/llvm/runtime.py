@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.backends.llvm import guards, threads
+from graphc.backends.llvm import guards, threads, wait_ir
 from graphc.backends.llvm.conv_bf16_parts import ALLOCATION_FAILED
 from graphc.backends.llvm.irutil import ITEMSIZE
 from graphc.backends.llvm.program import INDEXING_OPS
@@ -66,6 +66,8 @@ class Executable:
         self.order = program.graph.nodes()
         self.slots = np.zeros(max(1, len(syms.specs) if syms else 1), np.int64)
         self.status = np.zeros(program.status_words, np.int64)
+        self.budget_word = wait_ir.budget_word(len(program.calls))
+        self.clear_status()
         self.args = np.zeros(2 + len(program.buffers), np.uint64)
         self.args[0], self.args[1] = self.slots.ctypes.data, self.status.ctypes.data
         self.args_address = self.args.ctypes.data
@@ -87,6 +89,12 @@ class Executable:
         self.arena_plans: dict = {}
         self.run_stats: dict = {}  # input shapes -> graphc_adaptive_run's record
         self.stats_address = 0
+
+    def clear_status(self) -> None:
+        """Zero the status words but the dependency waits' spin budget (GRAPHC_SPIN_US; zero,
+        the compiled-in default, when it is not set)."""
+        self.status[:] = 0
+        self.status[self.budget_word] = threads.wait_budget_nanoseconds()
 
     def prepare(self, arrays, reuse: bool = True) -> None:
         """Sizes, arena layout and output shapes for inputs of these shapes (reuse=False gives
@@ -179,7 +187,7 @@ class Executable:
             failed = self.status[0]
             if failed:
                 node, code = self.program.checked[failed - 1], self.status[failed]
-                self.status[:] = 0
+                self.clear_status()
         if failed and code == ALLOCATION_FAILED:
             raise MemoryError(f"{node.op}: a thread's {node.dtype} buffers could not be "
                               f"allocated (node built at {node.site}); nothing was computed")

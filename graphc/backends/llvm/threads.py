@@ -90,6 +90,26 @@ def _spin_microseconds() -> float:
     return max(0.0, value)
 
 
+def wait_budget_nanoseconds() -> int:
+    """The spin budget of steps' dependency waits (wait_ir.py's budget word): GRAPHC_SPIN_US
+    in nanoseconds (at least 1), or 0 when it is not set: wait_ir's compiled-in default."""
+    if not os.environ.get("GRAPHC_SPIN_US", "").strip():
+        return 0
+    return max(1, round(_spin_microseconds() * 1000))
+
+
+def _clock_pair(cycles) -> tuple[float, int]:
+    """(seconds, cycle count) read at nearly the same instant: the tightest of a few tries, as
+    a thread preempted between the two reads (a loaded machine) skews the rate by as much as
+    it slept (a spin budget of 300 us came out as 67 us at a load of ~12)."""
+    tries = []
+    for _ in range(5):
+        before, now, after = cycles(), time.perf_counter(), cycles()
+        tries.append((after - before, now, (before + after) // 2))
+    _, now, count = min(tries)
+    return now, count
+
+
 class _Runtime:
     """The compiled runtime module, its registered symbols and the started worker threads."""
 
@@ -140,9 +160,9 @@ class _Runtime:
 
     def _cycles_per_second(self) -> float:
         cycles = self._native("graphc_pool_cycles", ctypes.c_int64)
-        t0, c0 = time.perf_counter(), cycles()
+        t0, c0 = _clock_pair(cycles)
         time.sleep(0.002)
-        t1, c1 = time.perf_counter(), cycles()
+        t1, c1 = _clock_pair(cycles)
         return (c1 - c0) / (t1 - t0)
 
     def _start_worker(self, tid: int) -> threading.Thread:

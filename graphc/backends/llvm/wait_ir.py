@@ -3,18 +3,24 @@ exported C library needs nothing more from its runtime.
 
 Status words of a run with n calls (Program.status_words; emit.py): after word 0 and the n
 call words come n done words (word 1 + n + k counts the threads done with call k), the
-sleepers word (threads asleep in a wait) and the spin word (how often the spin limit has been
-halved, 0..MAX_HALVINGS; it persists from run to run).
+sleepers word (threads asleep in a wait), the budget word (below) and the spin word (how
+often the spin limit has been halved, 0..MAX_HALVINGS; it persists from run to run).
 
 A thread done with call k adds 1 to its done word (seq_cst), then wakes sleepers, if any, with
 a futex wake on that word. A waiting thread spins with `pause` while the word is below
-nthreads, for SPIN_NS >> halvings nanoseconds of CLOCK_MONOTONIC (wall time, as the pool's
+nthreads, for budget >> halvings nanoseconds of CLOCK_MONOTONIC (wall time, as the pool's
 waits: a spinner descheduled by another process does not spin on for its whole budget when
 it runs again), then counts itself in the sleepers word and
 sleeps in a futex wait on the word's low 32 bits (the seq_cst pair: either the counting thread
 sees the sleeper, or the sleeper sees the new count). A wait that had to sleep halves the spin
 limit, one that ended while spinning doubles it again, as the pool's own waits do (threads.py):
-when a partner thread is descheduled the others park quickly instead of burning the CPU.
+when a partner thread is descheduled the others park quickly instead of burning the CPU (and
+delaying the partner where they share a core: growing the limit after waits that slept but
+ended within the budget was tried and made the Transformer block's step ~2x slower on the
+pool at a load of ~11 on 2 cores, bench_busy).
+The budget is the budget word's nanoseconds, which the executable sets from GRAPHC_SPIN_US
+(runtime.py); a zero word (the variable not set, and the exported C library, whose status
+words are calloc'd) means SPIN_NS, the compiled-in default (the pool's default too).
 Thread 0 zeroes the done words after the step's last barrier.
 Platform: x86-64 Linux (futex syscall 202, `pause`), as the pool.
 """
@@ -26,7 +32,7 @@ from llvmlite import ir
 from graphc.backends.llvm.irutil import I1, I32, I64, PTR, VOID, c64, declare
 
 WAIT, COUNT = "graphc_wait_done", "graphc_count_done"
-SPIN_NS = 300_000  # the pool's default spin (GRAPHC_SPIN_US=300)
+SPIN_NS = 300_000  # the budget of a zero budget word: the pool's default (GRAPHC_SPIN_US=300)
 CLOCK_EVERY = 32  # pauses between clock reads (a pause is ~10-40 ns)
 CLOCK_MONOTONIC = 1
 TIMESPEC = ir.ArrayType(I64, 2)  # struct timespec {seconds, nanoseconds} on x86-64 Linux
@@ -36,16 +42,22 @@ FUTEX, FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE = 202, 128, 129
 
 def extra_words(ncalls: int) -> int:
     """Status words wait_ir uses after word 0 and the call words."""
-    return ncalls + 2
+    return ncalls + 3
+
+
+def budget_word(ncalls: int) -> int:
+    """Index of the budget word (spin budget in ns, 0: SPIN_NS) in the status words."""
+    return 2 + 2 * ncalls
 
 
 class WaitWords:
-    """Addresses of a step's done, sleepers and spin words (see the module doc)."""
+    """Addresses of a step's done, sleepers, spin and budget words (see the module doc)."""
 
     def __init__(self, b: ir.IRBuilder, status, ncalls: int):
         self.b, self.status, self.ncalls = b, status, ncalls
         self.sleepers = self.word(1 + 2 * ncalls)
-        self.spin = self.word(2 + 2 * ncalls)
+        self.spin = self.word(3 + 2 * ncalls)
+        self.budget = self.word(budget_word(ncalls))
 
     def word(self, k: int):
         return self.b.gep(self.status, [c64(k)], source_etype=I64)
@@ -61,7 +73,8 @@ class WaitWords:
     def emit_wait(self, module: ir.Module, k: int, nthreads) -> None:
         """Return once all nthreads threads have counted call k."""
         fn = module.globals.get(WAIT) or define_wait(module)
-        self.b.call(fn, [self.done(k), self.b.sext(nthreads, I64), self.sleepers, self.spin])
+        self.b.call(fn, [self.done(k), self.b.sext(nthreads, I64), self.sleepers, self.spin,
+                         self.budget])
 
     def emit_reset(self, counted) -> None:
         """Zero the done words (thread 0, after the step's last barrier)."""
@@ -90,14 +103,14 @@ def define_count(module: ir.Module) -> ir.Function:
 
 
 def define_wait(module: ir.Module) -> ir.Function:
-    """void graphc_wait_done(i64* done, i64 target, i64* sleepers, i64* spin): see the module
-    doc."""
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64, PTR, PTR]), name=WAIT)
+    """void graphc_wait_done(i64* done, i64 target, i64* sleepers, i64* spin, i64* budget):
+    see the module doc."""
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64, PTR, PTR, PTR]), name=WAIT)
     fn.linkage = "internal"
-    done, target, sleepers, spin = fn.args
+    done, target, sleepers, spin, budget_at = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    halvings = b.load_atomic(spin, "monotonic", 8, typ=I64)
-    limit = b.lshr(c64(SPIN_NS), halvings)
+    halvings, budget = b.load_atomic(spin, "monotonic", 8, typ=I64), spin_budget(b, budget_at)
+    limit = b.lshr(budget, halvings)
     slept, spun, start = b.alloca(I1), b.alloca(I64), b.alloca(I64)
     spec = b.alloca(TIMESPEC)  # in the entry block: allocas in the loop would grow the stack
     b.store(ir.Constant(I1, 0), slept)
@@ -126,6 +139,12 @@ def define_wait(module: ir.Module) -> ir.Function:
     adapt_spin(b, spin, halvings, b.load(slept, typ=I1), waited)
     b.ret_void()
     return fn
+
+
+def spin_budget(b: ir.IRBuilder, budget_word):
+    """The budget word's nanoseconds, SPIN_NS where it is zero."""
+    word = b.load(budget_word, typ=I64)
+    return b.select(b.icmp_signed(">", word, c64(0)), word, c64(SPIN_NS))
 
 
 def monotonic_ns(b: ir.IRBuilder, module: ir.Module, spec):
