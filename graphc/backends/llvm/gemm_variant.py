@@ -47,10 +47,16 @@ class GemmVariant:
         return None if self.acc and self.act != "linear" else self.plan.k_block
 
     @property
+    def pack_a(self) -> bool:
+        """A transposed is read from blocks packed into MR-row panels (gemm_pack.define_pack_a).
+        The blocks cut K into passes, so `act(...) + old C` with a nonlinear act cannot."""
+        return self.ta and not (self.acc and self.act != "linear")
+
+    @property
     def unroll(self) -> int:
-        """k steps per trip of the k loop. With A transposed, LLVM turns each unrolled step's
-        rows into addresses of their own and spills them (and B vectors) to the stack: one."""
-        return 1 if self.ta else self.plan.unroll
+        """k steps per trip of the k loop. With A transposed in place, LLVM turns each unrolled
+        step's rows into addresses of their own and spills them (and B vectors): one."""
+        return 1 if self.ta and not self.pack_a else self.plan.unroll
 
     def gep(self, b, ptr, idx):
         return b.gep(ptr, [idx], source_etype=self.T)
