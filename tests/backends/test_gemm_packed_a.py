@@ -15,10 +15,13 @@ from tests.backends.test_gemm import (
 )
 
 BLOCK_ROWS_AT_FULL_K = gemm_pack.A_BLOCK_ELEMS // gemm_pack.A_BLOCK_K
+WIDE = 2 * gemm_pack.PACK_A_MIN_COLUMNS + 1  # packed on 1 and 2 threads
 # (M, N, K): three row blocks and two k blocks (the last of one k row); one k row and many
-# rows in one block; rows ending one past a block; K = 0 (the epilogue alone); odd sizes
-SIZES = [(2 * BLOCK_ROWS_AT_FULL_K + 1, 33, gemm_pack.A_BLOCK_K + 1), (257, 7, 1),
-         (BLOCK_ROWS_AT_FULL_K + 1, 1, 257), (13, 70, 0), (1, 257, 33), (7, 1, 7)]
+# rows in one block; rows ending one past a block; K = 0 (the epilogue alone); odd sizes;
+# columns too few to pack for (A read in place, in k passes of A_BLOCK_K without K-blocking)
+SIZES = [(2 * BLOCK_ROWS_AT_FULL_K + 1, WIDE, gemm_pack.A_BLOCK_K + 1), (257, WIDE, 1),
+         (BLOCK_ROWS_AT_FULL_K + 1, WIDE, 257), (13, WIDE, 0), (1, WIDE, 33), (7, 1, 7),
+         (257, 33, 257)]
 
 
 @pytest.mark.parametrize("tb", [False, True])

@@ -35,9 +35,10 @@ in C). A transposed (stored K x M: a power-of-two M puts every k step's element 
 and the same L1 set) is copied first, block by block of at most gemm_pack.A_BLOCK_K k rows and
 A_BLOCK_ELEMS elements, into MR-row panels on the thread's stack; every panel of the thread's
 columns then reads the block from L2 in one stream (wide weight gradient 2048x256x2048 on one
-thread: 43% -> 72% of peak). Threads split the columns (each packs its own panels, no
-barrier) or, when that balances worse (few columns, e.g. N=10), the rows (packing shared, then
-one barrier; none when B is read in place).
+thread: 43% -> 72% of peak) - when a thread has PACK_A_MIN_COLUMNS columns to share the copy,
+else A^T is read in place (narrow products: the copy would cost more than it saves).
+Threads split the columns (each packs its own panels, no barrier) or, when that balances worse
+(few columns, e.g. N=10), the rows (packing shared, then one barrier; none when B is read in place).
 
 Modules: gemm_variant.py (a variant's types, vector helpers), gemm_plan.py (blocking per
 machine), gemm_pack.py (packing op(B) and A^T), gemm_microkernel.py (register block and epilogue),
@@ -50,7 +51,13 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.gemm_microkernel import define_panel
-from graphc.backends.llvm.gemm_pack import A_BLOCK_ELEMS, A_BLOCK_K, define_pack, define_pack_a
+from graphc.backends.llvm.gemm_pack import (
+    A_BLOCK_ELEMS,
+    A_BLOCK_K,
+    PACK_A_MIN_COLUMNS,
+    define_pack,
+    define_pack_a,
+)
 from graphc.backends.llvm.gemm_plan import TilePlan, host_plan
 from graphc.backends.llvm.gemm_variant import (
     VECTOR_LANES,
@@ -156,7 +163,7 @@ class GemmEntry:
         span = b.sub(b.sdiv(b.mul(b.add(t, c64(1)), nvec), nt), c0)
         full = b.sdiv(span, c64(self.nv))
         count = b.add(full, b.srem(span, c64(self.nv)))
-        self.emit_row_range(b, c64(0), self.a["M"], (c0, full, count), not direct, direct)
+        self.emit_row_range(b, c64(0), self.a["M"], (c0, full, count, span), not direct, direct)
 
     def emit_split_rows(self, b, t, nt, nvec, rows_per, direct):
         full = b.sdiv(nvec, c64(self.nv))
@@ -168,18 +175,32 @@ class GemmEntry:
         r0 = b.select(b.icmp_signed("<", r0, M), r0, M)
         r1 = b.add(r0, rows_per)
         r1 = b.select(b.icmp_signed("<", r1, M), r1, M)
-        self.emit_row_range(b, r0, r1, (c64(0), full, count), False, direct)
+        self.emit_row_range(b, r0, r1, (c64(0), full, count, nvec), False, direct)
 
     def emit_row_range(self, b, r0, r1, panels, pack, direct):
-        """Rows r0..r1 of the panels (first vector, full NV-wide ones, count); `pack`: pack
-        each panel of op(B) before its first use. With A^T packed, in blocks of rows and k."""
-        first, full, count = panels
-        if self.pack_a is None:
+        """Rows r0..r1 of the panels (first vector, full NV-wide ones, count, vectors); `pack`:
+        pack each panel of op(B) before its first use. A^T is packed, in blocks of rows and k,
+        when enough columns share it."""
+        first, full, count, vectors = panels
+
+        def in_place(b):
             def compute(b, u):
                 p, is_full = self.panel_at(b, first, u, full)
                 self.emit_panel(b, p, is_full, pack, r0, r1, direct)
             counted_loop(b, c64(0), count, c64(1), compute, "rq")
+        if self.pack_a is None:
+            in_place(b)
             return
+        wide = b.icmp_signed(">=", b.mul(vectors, c64(self.g.vl)), c64(PACK_A_MIN_COLUMNS))
+        with b.if_else(wide) as (packed, narrow):
+            with packed:
+                self.emit_packed_blocks(b, r0, r1, panels, pack, direct)
+            with narrow:
+                in_place(b)
+
+    def emit_packed_blocks(self, b, r0, r1, panels, pack, direct):
+        """emit_row_range with A^T packed block by block (gemm_pack.define_pack_a)."""
+        first, full, count, _ = panels
         a, mr = self.a, self.g.plan.mr
         k_rows = b.select(b.icmp_signed("<", a["K"], c64(A_BLOCK_K)), a["K"], c64(A_BLOCK_K))
         k_rows = b.select(b.icmp_signed("<", k_rows, c64(1)), c64(1), k_rows)
@@ -199,7 +220,8 @@ class GemmEntry:
 
                 def compute(b, u):
                     p, is_full = self.panel_at(b, first, u, full)
-                    self.emit_panel(b, p, is_full, pack_now, m0, m1, direct, (k_lo, k_hi))
+                    self.emit_panel(b, p, is_full, pack_now, m0, m1, direct, (k_lo, k_hi),
+                                    self.ap)
                 counted_loop(b, c64(0), count, c64(1), compute, "bq")
             counted_loop(b, c64(0), k_end, k_rows, k_block, "bk")
         counted_loop(b, r0, r1, block_rows, row_block, "bm")
@@ -212,10 +234,12 @@ class GemmEntry:
         counted_loop(b, t, count, nt, pack, "pq")
         b.call(self.barrier, [self.a["tid"], self.a["nthreads"]])
 
-    def emit_panel(self, b, p, is_full, pack, i_start, i_end, direct=False, k_range=None):
+    def emit_panel(self, b, p, is_full, pack, i_start, i_end, direct=False, k_range=None,
+                   packed_a=None):
         """Pack (`pack`: a bool, or an i1 decided at run time) and/or compute the panel at
         column vector p (NV vectors wide, or one), k rows k_range (default all);
-        `direct` computes from op(B) in place (only without transpose_b)."""
+        `direct` computes from op(B) in place (only without transpose_b); packed_a: the
+        packed block of A^T the tiles read (default none: A in place)."""
         a = self.a
         pc = b.select(is_full, c64(self.nv), c64(1))
         j0 = b.mul(p, c64(self.g.vl))
@@ -235,7 +259,7 @@ class GemmEntry:
             return
         k_lo, k_hi = k_range or (c64(0), a["K"])
         args = [a["K"], a["A"], a["lda"], i_start, i_end, bp, b_stride, a["C"], a["ldc"], j0,
-                ncols, a["bias"], k_lo, k_hi, self.ap]
+                ncols, a["bias"], k_lo, k_hi, packed_a or ir.Constant(PTR, None)]
         with b.if_else(is_full) as (wide, narrow):
             with wide:
                 b.call(self.panels[self.nv], args)

@@ -25,43 +25,59 @@ PANEL_ARGS = ["K", "A", "lda", "i_start", "i_end", "Bp", "b_stride", "C", "ldc",
 @dataclass
 class KPass:
     """k rows k0..k1 of one pass; `first`/`last` (i1, or None without K-blocking) tell whether C
-    holds nothing of ours yet and whether the epilogue runs."""
+    holds nothing of ours yet and whether the epilogue runs; `packed_a`: the tiles read A^T's
+    packed block (else A in place)."""
 
     k0: ir.Value
     k1: ir.Value
     first: ir.Value | None = None
     last: ir.Value | None = None
+    packed_a: bool = False
 
 
 def define_panel(g: GemmVariant, nv: int) -> ir.Function:
     """panel(K, A, lda, i_start, i_end, Bp, b_stride, C, ldc, j0, ncols, bias, k_lo, k_hi, Ap):
     rows i_start..i_end of C's columns j0..j0+ncols (<= nv*VL), k rows k_lo..k_hi of the sum
     (the epilogue runs when k_hi reaches K), from the panel at Bp whose k rows are b_stride
-    elements apart (a packed panel, or op(B) itself read in place). With g.pack_a the tiles
-    read A from Ap, rows i_start..i_end packed by gemm_pack.define_pack_a (else Ap is unused)."""
+    elements apart (a packed panel, or op(B) itself read in place). With g.pack_a and Ap not
+    null the tiles read A from Ap, rows i_start..i_end packed by gemm_pack.define_pack_a."""
     fn, b = g.function(f"{g.name}_panel{nv}",
                        [I64, PTR, I64, I64, I64, PTR, I64, PTR, I64, I64, I64, PTR, I64, I64, PTR],
                        PANEL_ARGS)
     fn.linkage = "internal"
     args = dict(zip(PANEL_ARGS, fn.args, strict=True))
+    if not g.pack_a:
+        emit_k_passes(g, b, nv, args, False)
+    else:
+        with b.if_else(b.icmp_unsigned("==", args["Ap"], ir.Constant(PTR, None))) as (
+                in_place, packed):
+            with in_place:
+                emit_k_passes(g, b, nv, args, False)
+            with packed:
+                emit_k_passes(g, b, nv, args, True)
+    b.ret_void()
+    return fn
+
+
+def emit_k_passes(g, b, nv, args, packed_a):
+    """The row tiles over k rows k_lo..k_hi, in passes of the plan's k_block (or one)."""
     K, k_lo, k_hi = args["K"], args["k_lo"], args["k_hi"]
     k_block = g.k_block or (A_BLOCK_K if g.pack_a else None)
     if k_block is None:
         emit_row_tiles(g, b, nv, args, KPass(k_lo, k_hi))
-    else:
-        # at least one pass: with K = 0 the epilogue still writes act(bias)
-        passes = b.sdiv(b.add(b.sub(k_hi, k_lo), c64(k_block - 1)), c64(k_block))
-        passes = b.select(b.icmp_signed("<", passes, c64(1)), c64(1), passes)
+        return
+    # at least one pass: with K = 0 the epilogue still writes act(bias)
+    passes = b.sdiv(b.add(b.sub(k_hi, k_lo), c64(k_block - 1)), c64(k_block))
+    passes = b.select(b.icmp_signed("<", passes, c64(1)), c64(1), passes)
 
-        def k_pass(b, p):
-            k0 = b.add(k_lo, b.mul(p, c64(k_block)))
-            k1 = b.add(k0, c64(k_block))
-            k1 = b.select(b.icmp_signed("<", k1, k_hi), k1, k_hi)
-            first = b.icmp_signed("==", k0, c64(0))
-            emit_row_tiles(g, b, nv, args, KPass(k0, k1, first, b.icmp_signed(">=", k1, K)))
-        counted_loop(b, c64(0), passes, c64(1), k_pass, "kp")
-    b.ret_void()
-    return fn
+    def k_pass(b, p):
+        k0 = b.add(k_lo, b.mul(p, c64(k_block)))
+        k1 = b.add(k0, c64(k_block))
+        k1 = b.select(b.icmp_signed("<", k1, k_hi), k1, k_hi)
+        first = b.icmp_signed("==", k0, c64(0))
+        emit_row_tiles(g, b, nv, args, KPass(k0, k1, first, b.icmp_signed(">=", k1, K),
+                                             packed_a))
+    counted_loop(b, c64(0), passes, c64(1), k_pass, "kp")
 
 
 def emit_row_tiles(g, b, nv, args, kp: KPass):
@@ -69,7 +85,7 @@ def emit_row_tiles(g, b, nv, args, kp: KPass):
     # store), then single rows: batches of 1 or 2 rows do not pay for MR. A packed block has
     # whole MR-row panels only (its last one repeats a row).
     mr = g.plan.mr
-    if g.pack_a:
+    if kp.packed_a:
         counted_loop(b, args["i_start"], args["i_end"], c64(mr),
                      lambda b, i0: emit_tile(g, b, nv, mr, i0, args, kp), "mi")
         return
@@ -92,17 +108,18 @@ class ASource:
     ptr: ir.Value
     row_base: list
     k_stride: ir.Value
+    unroll: int  # k steps per trip of the k loop
 
 
-def a_source(g, b, i0, a, rows) -> ASource:
-    """The tile's MR-row panel of the packed block (g.pack_a), else A itself."""
-    if g.pack_a:
+def a_source(g, b, i0, a, rows, packed_a) -> ASource:
+    """The tile's MR-row panel of the packed block, else A itself."""
+    if packed_a:
         panel = b.mul(b.sub(i0, a["i_start"]), b.sub(a["k_hi"], a["k_lo"]))
         ptr = g.gep(b, a["Ap"], b.sub(panel, b.mul(a["k_lo"], c64(len(rows)))))
-        return ASource(ptr, [c64(r) for r in range(len(rows))], c64(len(rows)))
+        return ASource(ptr, [c64(r) for r in range(len(rows))], c64(len(rows)), g.plan.unroll)
     if g.ta:
-        return ASource(a["A"], rows, a["lda"])
-    return ASource(a["A"], [b.mul(row, a["lda"]) for row in rows], c64(1))
+        return ASource(a["A"], rows, a["lda"], g.unroll)
+    return ASource(a["A"], [b.mul(row, a["lda"]) for row in rows], c64(1), g.unroll)
 
 
 def emit_tile(g, b, nv, mr, i0, a, kp: KPass):
@@ -111,7 +128,7 @@ def emit_tile(g, b, nv, mr, i0, a, kp: KPass):
     for r in range(mr):
         row = b.add(i0, c64(r))
         rows.append(b.select(b.icmp_signed("<", row, last_row), row, last_row) if r else row)
-    source = a_source(g, b, i0, a, rows)
+    source = a_source(g, b, i0, a, rows, kp.packed_a)
     c_rows = [g.gep(b, a["C"], b.add(b.mul(row, a["ldc"]), a["j0"])) for row in rows]
     masks = [g.lane_mask(b, c64(v * g.vl), a["ncols"]) for v in range(nv)]
     # whole panels load and store unmasked (masked loads held the k loop at ~78% of peak on
@@ -141,7 +158,7 @@ def tile_sums(g, b, nv, mr, a, source: ASource, masks, kp: KPass, init):
             xs = g.splat(b, x)
             out += [vecmath.fma(b, xs, bvec[v], accs[r * nv + v]) for v in range(nv)]
         return out
-    return k_range_loop(g, b, kp.k0, kp.k1, init, step, g.unroll)
+    return k_range_loop(g, b, kp.k0, kp.k1, init, step, source.unroll)
 
 
 def prefetcher(g, b, A, row_base, k_stride):
