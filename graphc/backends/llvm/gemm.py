@@ -21,7 +21,7 @@ cooperatively and meets the others at `graphc_barrier`. The workspace is in use 
 thread has returned: a caller that reuses it for another kernel puts a barrier in between.
 M, N, K are run-time values; any sizes work (0 included: nothing is written, or act(bias)).
 
-Algorithm (BLIS-style, A is never packed): a micro-kernel keeps an MR x NV block of <16 x float>
+Algorithm (BLIS-style): a micro-kernel keeps an MR x NV block of <16 x float>
 (or <8 x double>) accumulators in registers over the k loop (gemm_plan.py picks MR x NV, the
 unrolling and the K-blocking per machine: 6 x 4 everywhere so far), broadcasting one A element
 per row per k step into llvm.fma with the NV vectors of B's row k. op(B) is read in place for
@@ -31,12 +31,17 @@ transposes. Whole panels load B and store C unmasked; the panel holding the N ta
 (a masked load cost the k loop ~20% of the peak on Intel). The M tail runs an MR-row tile that
 re-reads the last row (and skips its stores) while 3 or more rows remain, and 1-row tiles for
 the last 1-2. With K-blocking a panel is computed in passes over blocks of k (partial sums kept
-in C). Threads split the columns (each packs its own panels, no barrier) or, when that balances
-worse (few columns, e.g. N=10), the rows (packing shared, then one barrier; none when B is read
-in place).
+in C). A transposed (stored K x M: a power-of-two M puts every k step's element in another page
+and the same L1 set) is copied first, block by block of at most gemm_pack.A_BLOCK_K k rows and
+A_BLOCK_ELEMS elements, into MR-row panels on the thread's stack; every panel of the thread's
+columns then reads the block from L2 in one stream (wide weight gradient 2048x256x2048 on one
+thread: 43% -> 72% of peak) - when a thread has PACK_A_MIN_COLUMNS columns to share the copy,
+else A^T is read in place (narrow products: the copy would cost more than it saves).
+Threads split the columns (each packs its own panels, no barrier) or, when that balances worse
+(few columns, e.g. N=10), the rows (packing shared, then one barrier; none when B is read in place).
 
 Modules: gemm_variant.py (a variant's types, vector helpers), gemm_plan.py (blocking per
-machine), gemm_pack.py (packing op(B)), gemm_microkernel.py (register block and epilogue),
+machine), gemm_pack.py (packing op(B) and A^T), gemm_microkernel.py (register block and epilogue),
 this one (the entry: the threads' split).
 """
 
@@ -46,7 +51,13 @@ from llvmlite import ir
 
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.gemm_microkernel import define_panel
-from graphc.backends.llvm.gemm_pack import define_pack
+from graphc.backends.llvm.gemm_pack import (
+    A_BLOCK_ELEMS,
+    A_BLOCK_K,
+    PACK_A_MIN_COLUMNS,
+    define_pack,
+    define_pack_a,
+)
 from graphc.backends.llvm.gemm_plan import TilePlan, host_plan
 from graphc.backends.llvm.gemm_variant import (
     VECTOR_LANES,
@@ -105,6 +116,7 @@ class GemmEntry:
     def __init__(self, g: GemmVariant):
         self.g = g
         self.pack = define_pack(g)
+        self.pack_a = define_pack_a(g) if g.pack_a else None
         self.nv = g.plan.nv
         self.panels = {nv: define_panel(g, nv) for nv in {1, self.nv}}
         self.barrier = declare(g.module, "graphc_barrier",
@@ -116,6 +128,10 @@ class GemmEntry:
         self.emit_dispatch(b)
 
     def emit_dispatch(self, b):
+        self.ap = ir.Constant(PTR, None)
+        if self.pack_a is not None:  # a constant size: the entry block's frame holds it
+            self.ap = b.alloca(self.g.T, size=c64(A_BLOCK_ELEMS))
+            self.ap.align = 64
         M, N, nt, t, nvec = entry_prologue(b, self.a, self.g.vl)
         mr = self.g.plan.mr
         rows_per = round_up(b, b.sdiv(b.add(M, b.sub(nt, c64(1))), nt), mr)
@@ -147,12 +163,7 @@ class GemmEntry:
         span = b.sub(b.sdiv(b.mul(b.add(t, c64(1)), nvec), nt), c0)
         full = b.sdiv(span, c64(self.nv))
         count = b.add(full, b.srem(span, c64(self.nv)))
-
-        def panel(b, u):
-            p, is_full = self.panel_at(b, c0, u, full)
-            self.emit_panel(b, p, is_full, pack=not direct, i_start=c64(0), i_end=self.a["M"],
-                            direct=direct)
-        counted_loop(b, c64(0), count, c64(1), panel, "pc")
+        self.emit_row_range(b, c64(0), self.a["M"], (c0, full, count, span), not direct, direct)
 
     def emit_split_rows(self, b, t, nt, nvec, rows_per, direct):
         full = b.sdiv(nvec, c64(self.nv))
@@ -164,11 +175,56 @@ class GemmEntry:
         r0 = b.select(b.icmp_signed("<", r0, M), r0, M)
         r1 = b.add(r0, rows_per)
         r1 = b.select(b.icmp_signed("<", r1, M), r1, M)
+        self.emit_row_range(b, r0, r1, (c64(0), full, count, nvec), False, direct)
 
-        def compute(b, u):
-            p, is_full = self.panel_at(b, c64(0), u, full)
-            self.emit_panel(b, p, is_full, pack=False, i_start=r0, i_end=r1, direct=direct)
-        counted_loop(b, c64(0), count, c64(1), compute, "rq")
+    def emit_row_range(self, b, r0, r1, panels, pack, direct):
+        """Rows r0..r1 of the panels (first vector, full NV-wide ones, count, vectors); `pack`:
+        pack each panel of op(B) before its first use. A^T is packed, in blocks of rows and k,
+        when enough columns share it."""
+        first, full, count, vectors = panels
+
+        def in_place(b):
+            def compute(b, u):
+                p, is_full = self.panel_at(b, first, u, full)
+                self.emit_panel(b, p, is_full, pack, r0, r1, direct)
+            counted_loop(b, c64(0), count, c64(1), compute, "rq")
+        if self.pack_a is None:
+            in_place(b)
+            return
+        wide = b.icmp_signed(">=", b.mul(vectors, c64(self.g.vl)), c64(PACK_A_MIN_COLUMNS))
+        with b.if_else(wide) as (packed, narrow):
+            with packed:
+                self.emit_packed_blocks(b, r0, r1, panels, pack, direct)
+            with narrow:
+                in_place(b)
+
+    def emit_packed_blocks(self, b, r0, r1, panels, pack, direct):
+        """emit_row_range with A^T packed block by block (gemm_pack.define_pack_a)."""
+        first, full, count, _ = panels
+        a, mr = self.a, self.g.plan.mr
+        k_rows = b.select(b.icmp_signed("<", a["K"], c64(A_BLOCK_K)), a["K"], c64(A_BLOCK_K))
+        k_rows = b.select(b.icmp_signed("<", k_rows, c64(1)), c64(1), k_rows)
+        block_rows = b.mul(b.sdiv(b.sdiv(c64(A_BLOCK_ELEMS), k_rows), c64(mr)), c64(mr))
+        k_end = b.select(b.icmp_signed("<", a["K"], c64(1)), c64(1), a["K"])
+
+        def row_block(b, m0):
+            m1 = b.add(m0, block_rows)
+            m1 = b.select(b.icmp_signed("<", m1, r1), m1, r1)
+
+            def k_block(b, k_lo):
+                k_hi = b.add(k_lo, k_rows)
+                k_hi = b.select(b.icmp_signed("<", k_hi, a["K"]), k_hi, a["K"])
+                b.call(self.pack_a, [a["A"], a["lda"], k_lo, k_hi, m0, m1, self.ap])
+                pack_now = b.and_(ir.Constant(ir.IntType(1), int(pack)), b.and_(
+                    b.icmp_signed("==", m0, r0), b.icmp_signed("==", k_lo, c64(0))))
+
+                def compute(b, u):
+                    p, is_full = self.panel_at(b, first, u, full)
+                    self.emit_panel(b, p, is_full, pack_now, m0, m1, direct, (k_lo, k_hi),
+                                    self.ap)
+                counted_loop(b, c64(0), count, c64(1), compute, "bq")
+            counted_loop(b, c64(0), k_end, k_rows, k_block, "bk")
+        counted_loop(b, r0, r1, block_rows, row_block, "bm")
 
     def emit_shared_packing(self, b, t, nt, full, count):
         """Threads pack every nt-th panel of all of op(B), then wait for each other."""
@@ -178,9 +234,12 @@ class GemmEntry:
         counted_loop(b, t, count, nt, pack, "pq")
         b.call(self.barrier, [self.a["tid"], self.a["nthreads"]])
 
-    def emit_panel(self, b, p, is_full, pack, i_start, i_end, direct=False):
-        """Pack and/or compute the panel at column vector p (NV vectors wide, or one);
-        `direct` computes from op(B) in place (only without transpose_b)."""
+    def emit_panel(self, b, p, is_full, pack, i_start, i_end, direct=False, k_range=None,
+                   packed_a=None):
+        """Pack (`pack`: a bool, or an i1 decided at run time) and/or compute the panel at
+        column vector p (NV vectors wide, or one), k rows k_range (default all);
+        `direct` computes from op(B) in place (only without transpose_b); packed_a: the
+        packed block of A^T the tiles read (default none: A in place)."""
         a = self.a
         pc = b.select(is_full, c64(self.nv), c64(1))
         j0 = b.mul(p, c64(self.g.vl))
@@ -191,12 +250,16 @@ class GemmEntry:
         b_stride = width
         if direct:
             bp, b_stride = self.g.gep(b, a["B"], j0), a["ldb"]
-        if pack:
+        if isinstance(pack, ir.Value):
+            with b.if_then(pack):
+                b.call(self.pack, [a["B"], a["ldb"], a["K"], j0, ncols, pc, bp])
+        elif pack:
             b.call(self.pack, [a["B"], a["ldb"], a["K"], j0, ncols, pc, bp])
         if i_start is None:
             return
+        k_lo, k_hi = k_range or (c64(0), a["K"])
         args = [a["K"], a["A"], a["lda"], i_start, i_end, bp, b_stride, a["C"], a["ldc"], j0,
-                ncols, a["bias"]]
+                ncols, a["bias"], k_lo, k_hi, packed_a or ir.Constant(PTR, None)]
         with b.if_else(is_full) as (wide, narrow):
             with wide:
                 b.call(self.panels[self.nv], args)

@@ -47,9 +47,17 @@ class GemmVariant:
         return None if self.acc and self.act != "linear" else self.plan.k_block
 
     @property
+    def pack_a(self) -> bool:
+        """A transposed may be read from blocks packed into MR-row panels (gemm_pack.define_pack_a;
+        gemm.py decides per call). The blocks cut K into passes, so `act(...) + old C` with a
+        nonlinear act cannot."""
+        return self.ta and not (self.acc and self.act != "linear")
+
+    @property
     def unroll(self) -> int:
-        """k steps per trip of the k loop. With A transposed, LLVM turns each unrolled step's
-        rows into addresses of their own and spills them (and B vectors) to the stack: one."""
+        """k steps per trip of the k loop. With A transposed in place, LLVM turns each unrolled
+        step's rows into addresses of their own and spills them (and B vectors): one (a packed
+        block of A^T unrolls as planned)."""
         return 1 if self.ta else self.plan.unroll
 
     def gep(self, b, ptr, idx):
