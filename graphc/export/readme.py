@@ -21,7 +21,8 @@ def readme(name: str, lowered, cpu: str, weights_file: bool) -> str:
                     f"model mixes the rows of its batch ({lowered.predict.mixes}).")
     if lowered.train is not None:
         weights += (f"\n`{name}_train_step` (at most {lowered.train.chunk} rows a step) trains "
-                    f"the context's own copy of the weights; see `{name}.h`.")
+                    f"the context's own copy of the weights; see `{name}.h`. Training steps "
+                    f"of different contexts take turns (predict calls do not).")
     return f"""# {name}: a graphc model as a C library
 
 Files: `lib{name}.so` (shared), `lib{name}.a` (static), `{name}.h` (the API).

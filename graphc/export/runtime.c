@@ -323,12 +323,17 @@ static void graphc_bind_rows(graphc_table *t, const graphc_program *p, const flo
     }
 }
 
+/* Training steps of all contexts take turns: some gradient kernels keep scratch in the
+   library's own globals (convolution partial sums, transposed weights), one copy per process. */
+static pthread_mutex_t graphc_train_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Program k (0 predict, 1 train) over rows [0, n), in chunks of at most p->chunk rows. */
 static int graphc_call(const graphc_model *m, graphc_context *ctx, int k, const float *const *xs, int64_t n, float *const *ys) {
     const graphc_program *p = graphc_program_of(m, k);
     int code = graphc_check_call(m, ctx, p, xs, n, ys);
     if (code != GRAPHC_OK) return code;
     graphc_table *t = &ctx->tables[k];
+    if (k == 1) pthread_mutex_lock(&graphc_train_lock); /* always before call_lock: no deadlock */
     pthread_mutex_lock(&ctx->call_lock);
     for (int64_t row = 0; row < n && code == GRAPHC_OK; row += p->chunk) {
         int64_t rows = n - row < p->chunk ? n - row : p->chunk;
@@ -346,6 +351,7 @@ static int graphc_call(const graphc_model *m, graphc_context *ctx, int k, const 
         }
     }
     pthread_mutex_unlock(&ctx->call_lock);
+    if (k == 1) pthread_mutex_unlock(&graphc_train_lock);
     return code;
 }
 
