@@ -68,6 +68,44 @@ def test_a_projection_read_elsewhere_stays_outside():
         np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
 
 
+def same_as_interpreter(inputs, outputs, *arrays):
+    want = gc.function(inputs, outputs, backend="numpy")(*arrays)
+    np.testing.assert_allclose(gc.function(inputs, outputs)(*arrays), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_no_input_features_stay_outside(cell):
+    """W with 0 rows: the projected kernels tell themselves by a nonzero feature count."""
+    rng, units = np.random.default_rng(2), 3
+    x = gc.placeholder((None, None, 0), name="x")
+    W = gc.shared(np.zeros((0, GATES[cell] * units), "float32"))
+    U = gc.shared(rng.standard_normal((units, GATES[cell] * units)).astype("float32"))
+    bias = {"rnn": (units,), "lstm": (4 * units,), "gru": (2, 3 * units)}[cell]
+    b = gc.shared(np.full(bias, 0.5, "float32"))
+    every = {"rnn": gc.simple_rnn, "lstm": gc.lstm, "gru": gc.gru}[cell](x, W, U, b)[0]
+    same_as_interpreter([x], every, np.zeros((2, 3, 0), "float32"))
+
+
+@pytest.mark.parametrize("steps", [4, None])
+def test_a_broadcasting_bias_stays_outside(steps):
+    rng = np.random.default_rng(3)
+    x = gc.placeholder((None, steps, 2), name="x")
+    W, U = (gc.shared(rng.standard_normal(s).astype("float32")) for s in ((2, 12), (3, 12)))
+    every = gc.lstm(x, W, U, gc.shared(np.full(1, 0.5, "float32")))[0]
+    same_as_interpreter([x], every, rng.standard_normal((2, 4, 2)).astype("float32"))
+
+
+def test_rows_folded_to_another_width_stay_outside():
+    """x (2, 4, 6) multiplied as (8, 3) rows: P's steps match, its rows are not x's."""
+    rng = np.random.default_rng(4)
+    x = gc.placeholder((2, 4, 6), name="x")
+    W, b, U = (gc.shared(rng.standard_normal(s).astype("float32")) for s in ((3, 8), 8, (2, 8)))
+    P = gc.reshape(gc.matmul(gc.reshape(x, (-1, 3)), W) + b, (-1, 4, 8))
+    zeros = gc.constant(np.zeros((4, 2), "float32"))
+    every = make_node("lstm_seq", [P, zeros, zeros, U])
+    same_as_interpreter([x], every, rng.standard_normal((2, 4, 6)).astype("float32"))
+
+
 def largest_errors() -> dict:
     """{'<units>': the largest |llvm - numpy| relative to the output's scale, over the three
     cells' sequences and gradients (one function per size, to compile few)."""

@@ -73,9 +73,18 @@ def projection(P: Node, readers: dict):
         return None
     x, W = product.inputs
     x = unfolded(x, steps) if folded else x
-    if x is None or x.ndim != 3 or W.ndim != 2 or not isinstance(W.shape[0], int):
+    if x is None or x.ndim != 3 or W.ndim != 2 or not fits(x, W, bx):
         return None
     return x, W, bx
+
+
+def fits(x: Node, W: Node, bx: Node) -> bool:
+    """Whether the projected op can take x, W and bx as they are: W's rows static and nonzero
+    (the kernels tell a projected recurrence by its feature count), x's features equal to W's
+    rows (not rows folded to another width), bx as wide as W (not a broadcasting bias)."""
+    rows = W.shape[0]
+    return (isinstance(rows, int) and rows > 0 and x.shape[2] == rows
+            and bx.shape[0] == W.shape[1])
 
 
 @PROJECTION.register(*PROJECTED, uses_context=True)
