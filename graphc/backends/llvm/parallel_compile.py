@@ -21,7 +21,6 @@ import struct
 CONTAINER = b"GRAPHCMO"  # several object files in one payload
 _LENGTH = struct.Struct("<Q")
 MIN_SPLIT_CHARS = 24_000  # below: compiled whole (a part costs ~2 ms, a fork more: not worth it)
-QUEUE_ITEMS = 8192  # positions a pipe's 64 KB hold: written before the workers start
 
 
 def processes() -> int:
@@ -47,24 +46,36 @@ def compile_pulled(items: list, compile_one, name: str, workers: int) -> list:
     item costs is not known ahead (an 8 KB pooling kernel took longer than a 100 KB
     convolution), and a split made before compiling left one process idle while the other
     worked. The queue is a pipe holding the items' positions; put the costliest items first."""
-    if workers <= 1 or len(items) <= 1:
+    queue = None if workers <= 1 or len(items) <= 1 else _queue(len(items))
+    if queue is None:
         return [compile_one(item) for item in items]
-    if len(items) > QUEUE_ITEMS:
-        raise ValueError(f"graphc: module {name!r} has {len(items)} parts to compile; the "
-                         f"queue holds at most {QUEUE_ITEMS}")
-    read, write = os.pipe()
     try:
-        os.write(write, b"".join(_LENGTH.pack(k) for k in range(len(items))))
-        os.close(write)  # before the fork: a worker reading the emptied queue sees its end
-        write = None
         batches = compile_parts(list(range(min(workers, len(items)))),
-                                lambda _: _drain(read, items, compile_one), name)
+                                lambda _: _drain(queue, items, compile_one), name)
     finally:
-        for fd in (read, write):
-            if fd is not None:
-                os.close(fd)
+        os.close(queue)
     done = dict(pair for batch in batches for pair in _decode(batch))
     return [done[k] for k in range(len(items))]
+
+
+def _queue(count: int) -> int | None:
+    """The read end of a pipe holding positions 0..count-1, closed for writing before any
+    worker starts (a worker reading the emptied queue sees its end); None when the pipe cannot
+    hold them all (64 KB, 8192 positions, or less where the system caps pipes): then this
+    process compiles every item, rather than block on a full pipe nobody reads yet."""
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    positions = b"".join(_LENGTH.pack(k) for k in range(count))
+    try:
+        written = os.write(write, positions)
+    except BlockingIOError:
+        written = 0
+    finally:
+        os.close(write)
+    if written == len(positions):
+        return read
+    os.close(read)
+    return None
 
 
 def _drain(queue: int, items: list, compile_one) -> bytes:
