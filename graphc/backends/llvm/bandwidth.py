@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import json
 import time
 from pathlib import Path
 
@@ -21,8 +20,9 @@ import numpy as np
 
 from graphc.backends.llvm import jit, threads
 from graphc.backends.llvm.bandwidth_ir import ARRAYS, KINDS, UNROLL, bandwidth_ir
-from graphc.backends.llvm.peak import cpu_key, read_json, vector_lanes
-from graphc.files import atomic_write, graphc_home
+from graphc.backends.llvm.gemm_plan import parse_size
+from graphc.backends.llvm.peak import cpu_key, read_json, vector_lanes, write_json
+from graphc.files import graphc_home
 
 BANDWIDTH_FILE = "machine_bandwidth.json"
 LEVELS = ("L1", "L2", "L3", "DRAM")
@@ -44,10 +44,8 @@ def cache_sizes() -> dict:
     for index in sorted(SYSFS_CACHE.glob("index*")):
         kind = (index / "type").read_text().strip()
         if kind in ("Data", "Unified"):
-            size = (index / "size").read_text().strip()
-            units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-            scale = units.get(size[-1], 1)
-            sizes[f"L{(index / 'level').read_text().strip()}"] = int(size.rstrip("KMG")) * scale
+            size = parse_size((index / "size").read_text().strip())
+            sizes[f"L{(index / 'level').read_text().strip()}"] = size
     return sizes or dict(ASSUMED_CACHES)
 
 
@@ -132,8 +130,7 @@ def machine_bandwidth(levels=LEVELS, remeasure: bool = False) -> dict:
                 rates[level] = {kind: measure(kind, size, nthreads) for kind in KINDS}
                 changed = True
     if changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: f.write(json.dumps(known, indent=1).encode()))
+        write_json(path, known)
     return {n: {level: table[n][level] for level in levels} for n in map(str, thread_counts())}
 
 

@@ -75,6 +75,6 @@ def l2_bytes() -> int:
 
 
 def parse_size(text: str) -> int:
-    """sysfs cache sizes: '48K', '2048K', '1M'."""
-    units = {"K": 1024, "M": 1024 * 1024}
+    """sysfs cache sizes: '48K', '2048K', '1M', '1G'."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)

@@ -87,8 +87,7 @@ def machine_peak(remeasure: bool = False) -> float:
     known = read_json(path)
     if remeasure or key not in known:
         known[key] = measure_thread_peak()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: f.write(json.dumps(known, indent=1).encode()))
+        write_json(path, known)
     return known[key] * threads.num_threads()
 
 
@@ -114,3 +113,9 @@ def read_json(path) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def write_json(path, data: dict) -> None:
+    """The cache file `path` holding `data`, written atomically (a crash leaves the old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: f.write(json.dumps(data, indent=1).encode()))
