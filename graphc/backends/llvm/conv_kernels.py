@@ -35,6 +35,8 @@ from graphc.backends.llvm.irutil import (
     const,
     for_range,
     load,
+    smax,
+    smin,
     store,
 )
 
@@ -257,14 +259,6 @@ def define_col2im_block(module: ir.Module, dtype: str, g: Geometry) -> ir.Functi
     for_range(b, c64(0), a["rows"], row, name="i")
     b.ret_void()
     return fn
-
-
-def smax(b, x, y):
-    return b.select(b.icmp_signed(">", x, y), x, y)
-
-
-def smin(b, x, y):
-    return b.select(b.icmp_signed("<", x, y), x, y)
 
 
 def accumulate(b, ptr, index, value, dtype):

@@ -67,7 +67,7 @@ from graphc.backends.llvm.gemm_variant import (
     entry_prologue,
     round_up,
 )
-from graphc.backends.llvm.irutil import I32, I64, PTR, c64
+from graphc.backends.llvm.irutil import I32, I64, PTR, c64, smax, smin
 
 # Up to this many rows op(B) (not transposed) is read in place, not packed: measured on Zen 4,
 # one thread, 784x500 and 1024x1024 B, packing only pays from ~256 rows (512^3: 111 vs 107).
@@ -172,9 +172,9 @@ class GemmEntry:
             self.emit_shared_packing(b, t, nt, full, count)
         M = self.a["M"]
         r0 = b.mul(t, rows_per)
-        r0 = b.select(b.icmp_signed("<", r0, M), r0, M)
+        r0 = smin(b, r0, M)
         r1 = b.add(r0, rows_per)
-        r1 = b.select(b.icmp_signed("<", r1, M), r1, M)
+        r1 = smin(b, r1, M)
         self.emit_row_range(b, r0, r1, (c64(0), full, count, nvec), False, direct)
 
     def emit_row_range(self, b, r0, r1, panels, pack, direct):
@@ -202,21 +202,20 @@ class GemmEntry:
         """emit_row_range with A^T packed block by block (gemm_pack.define_pack_a)."""
         first, full, count, _ = panels
         a, mr = self.a, self.g.plan.mr
-        k_rows = b.select(b.icmp_signed("<", a["K"], c64(A_BLOCK_K)), a["K"], c64(A_BLOCK_K))
-        k_rows = b.select(b.icmp_signed("<", k_rows, c64(1)), c64(1), k_rows)
+        k_rows = smax(b, smin(b, a["K"], c64(A_BLOCK_K)), c64(1))
         block_rows = b.mul(b.sdiv(b.sdiv(c64(A_BLOCK_ELEMS), k_rows), c64(mr)), c64(mr))
-        k_end = b.select(b.icmp_signed("<", a["K"], c64(1)), c64(1), a["K"])
+        k_end = smax(b, a["K"], c64(1))
 
         def row_block(b, m0):
             m1 = b.add(m0, block_rows)
-            m1 = b.select(b.icmp_signed("<", m1, r1), m1, r1)
+            m1 = smin(b, m1, r1)
 
             def k_block(b, k_lo):
                 k_hi = b.add(k_lo, k_rows)
-                k_hi = b.select(b.icmp_signed("<", k_hi, a["K"]), k_hi, a["K"])
+                k_hi = smin(b, k_hi, a["K"])
                 b.call(self.pack_a, [a["A"], a["lda"], k_lo, k_hi, m0, m1, self.ap])
-                pack_now = b.and_(ir.Constant(ir.IntType(1), int(pack)), b.and_(
-                    b.icmp_signed("==", m0, r0), b.icmp_signed("==", k_lo, c64(0))))
+                pack_now = pack and b.and_(b.icmp_signed("==", m0, r0),
+                                           b.icmp_signed("==", k_lo, c64(0)))
 
                 def compute(b, u):
                     p, is_full = self.panel_at(b, first, u, full)
@@ -245,7 +244,7 @@ class GemmEntry:
         j0 = b.mul(p, c64(self.g.vl))
         ncols = b.sub(a["N"], j0)
         width = b.mul(pc, c64(self.g.vl))
-        ncols = b.select(b.icmp_signed("<", ncols, width), ncols, width)
+        ncols = smin(b, ncols, width)
         bp = self.g.gep(b, a["workspace"], b.mul(a["K"], j0))
         b_stride = width
         if direct:

@@ -61,11 +61,18 @@ def load_variant(variant: tuple) -> str:
 
 def _declare(variant: tuple) -> str:
     """The variant's symbol, queued for load_pending unless it is loaded already."""
+    name = _known(variant)
+    with _LOCK:
+        if name not in _LOADED:
+            _PENDING.append(name)
+    return name
+
+
+def _known(variant: tuple) -> str:
+    """The variant's symbol, recorded in VARIANTS (what compiling a symbol emits)."""
     name = gemm.gemm_name(*variant)
     with _LOCK:
         VARIANTS[name] = variant
-        if name not in _LOADED:
-            _PENDING.append(name)
     return name
 
 
@@ -74,9 +81,8 @@ def cached_objects(variants) -> dict:
     with other code in one engine (`register_loaded`); one not on disk is loaded now."""
     found = {}
     for variant in variants:
-        name = gemm.gemm_name(*variant)
+        name = _known(variant)
         with _LOCK:
-            VARIANTS[name] = variant
             if name in _LOADED:
                 continue
         code = objects.payload(object_key(name))
@@ -127,15 +133,10 @@ def compile_and_store(names: list) -> dict:
 
 def prebuild(variants=None) -> tuple[list, list]:
     """Compile into the disk cache those of `variants` (default STANDARD) that are not there
-    yet, so a model's
-    first compile on this machine costs only its own kernels (`graphc cache prebuild`).
+    yet, so a model's first compile on this machine costs only its own kernels
+    (`graphc cache prebuild`).
     Returns (symbols compiled, symbols already cached); nothing is loaded in this process."""
-    names = []
-    for variant in STANDARD if variants is None else variants:
-        name = gemm.gemm_name(*variant)
-        with _LOCK:
-            VARIANTS[name] = variant
-        names.append(name)
+    names = [_known(variant) for variant in (STANDARD if variants is None else variants)]
     cached = [name for name in names if objects.payload(object_key(name)) is not None]
     missing = [name for name in names if name not in cached]
     if missing:

@@ -15,7 +15,7 @@ from llvmlite import ir
 from graphc.backends.llvm import vecmath
 from graphc.backends.llvm.gemm_pack import A_BLOCK_K
 from graphc.backends.llvm.gemm_variant import GemmVariant, counted_loop, declare, round_up
-from graphc.backends.llvm.irutil import I32, I64, PTR, c64
+from graphc.backends.llvm.irutil import I32, I64, PTR, c64, smax, smin
 
 MR, NV = 6, 4  # the default register tile (gemm_plan.TilePlan); the int8/bf16 GEMMs use it too
 PANEL_ARGS = ["K", "A", "lda", "i_start", "i_end", "Bp", "b_stride", "C", "ldc", "j0", "ncols",
@@ -68,12 +68,12 @@ def emit_k_passes(g, b, nv, args, packed_a):
         return
     # at least one pass: with K = 0 the epilogue still writes act(bias)
     passes = b.sdiv(b.add(b.sub(k_hi, k_lo), c64(k_block - 1)), c64(k_block))
-    passes = b.select(b.icmp_signed("<", passes, c64(1)), c64(1), passes)
+    passes = smax(b, passes, c64(1))
 
     def k_pass(b, p):
         k0 = b.add(k_lo, b.mul(p, c64(k_block)))
         k1 = b.add(k0, c64(k_block))
-        k1 = b.select(b.icmp_signed("<", k1, k_hi), k1, k_hi)
+        k1 = smin(b, k1, k_hi)
         first = b.icmp_signed("==", k0, c64(0))
         emit_row_tiles(g, b, nv, args, KPass(k0, k1, first, b.icmp_signed(">=", k1, K),
                                              packed_a))

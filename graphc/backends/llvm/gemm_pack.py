@@ -7,7 +7,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.gemm_variant import GemmVariant, counted_loop
-from graphc.backends.llvm.irutil import I32, I64, PTR, c64
+from graphc.backends.llvm.irutil import I32, I64, PTR, c64, smin
 
 # A packed block of A^T holds at most A_BLOCK_K k rows of A_BLOCK_ELEMS // A_BLOCK_K (or more,
 # when K is shorter) rows of op(A): a constant-size stack buffer (workspaces never depend on the
@@ -135,7 +135,7 @@ def define_pack_a(g: GemmVariant) -> ir.Function:
             last = g.gep(b, out, b.mul(full, panel_elems))
             for r in range(mr):
                 row = b.add(b.mul(full, c64(mr)), c64(r))
-                row = b.select(b.icmp_signed("<", row, rows), row, b.sub(rows, c64(1)))
+                row = smin(b, row, b.sub(rows, c64(1)))
                 b.store(b.load(g.gep(b, src, row), typ=g.T), g.gep(b, last, c64(r)))
     counted_loop(b, k_lo, k_hi, c64(1), k_row, "ka")
     b.ret_void()

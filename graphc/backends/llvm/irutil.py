@@ -136,3 +136,13 @@ def global_buffer(b: ir.IRBuilder, name: str, dtype: str, elems: int):
     var.initializer = ir.Constant(ty, None)
     var.align = 64
     return b.gep(var, [c64(0), c64(0)], inbounds=True)  # the first element, as T*
+
+
+def smax(b: ir.IRBuilder, x, y):
+    """The larger of two signed integers."""
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
+def smin(b: ir.IRBuilder, x, y):
+    """The smaller of two signed integers."""
+    return b.select(b.icmp_signed("<", x, y), x, y)
