@@ -14,13 +14,11 @@ from __future__ import annotations
 import ctypes
 import functools
 import time
-from pathlib import Path
 
 import numpy as np
 
-from graphc.backends.llvm import jit, threads
+from graphc.backends.llvm import gemm_plan, jit, threads
 from graphc.backends.llvm.bandwidth_ir import ARRAYS, KINDS, UNROLL, bandwidth_ir
-from graphc.backends.llvm.gemm_plan import parse_size
 from graphc.backends.llvm.peak import cpu_key, read_json, vector_lanes, write_json
 from graphc.files import graphc_home
 
@@ -29,7 +27,6 @@ LEVELS = ("L1", "L2", "L3", "DRAM")
 RUNS = 5
 DRAM_RUNS = 2  # a pass over twice the L3 takes ~0.1-0.5 s: fewer runs
 BYTES_PER_RUN = 64 << 20  # per thread: long enough that the pool's fork/join is noise
-SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
 ASSUMED_CACHES = {"L1": 32 << 10, "L2": 1 << 20, "L3": 32 << 20}  # without /sys (not Linux)
 ALIGN = 64
 # rates count bytes as STREAM does (triad: 3 per element); the memory system moves 4, as the
@@ -38,15 +35,8 @@ TRIAD_TRAFFIC = 4 / 3
 
 
 def cache_sizes() -> dict:
-    """{'L1': data cache bytes, 'L2': ..., 'L3': ...} of cpu0, from /sys (the level's size for
-    one core, or for all of them when shared)."""
-    sizes = {}
-    for index in sorted(SYSFS_CACHE.glob("index*")):
-        kind = (index / "type").read_text().strip()
-        if kind in ("Data", "Unified"):
-            size = parse_size((index / "size").read_text().strip())
-            sizes[f"L{(index / 'level').read_text().strip()}"] = size
-    return sizes or dict(ASSUMED_CACHES)
+    """gemm_plan.cache_sizes, or ASSUMED_CACHES where /sys does not say (not Linux)."""
+    return gemm_plan.cache_sizes() or dict(ASSUMED_CACHES)
 
 
 def working_set(level: str, nthreads: int) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from graphc.backends.llvm.conv_blocking import weight_grad_applies
 from graphc.backends.llvm.conv_gemm import DIRECT_BELOW, conv_geometry, kernel_shape
 from graphc.backends.llvm.rnn_input_grad import read_bptt_in_place
+from graphc.backends.llvm.rnn_projection import project_in_recurrences
 from graphc.ir import Graph
 from graphc.ops import call, make_node, normalize_axes
 from graphc.ops.rebuild import transform
@@ -36,9 +37,10 @@ def fused_op(weight_grad, masked: bool) -> str:
 
 
 def expand_for_llvm(graph: Graph) -> Graph:
-    """The 'expanded' stage: passes.expand's composites, recurrent gradients read in place
-    (rnn_input_grad.py), then the fused bias gradients."""
-    return fuse_bias_grads(read_bptt_in_place(expand_composites(graph)))
+    """The 'expanded' stage: passes.expand's composites, recurrences projecting their own
+    inputs (rnn_projection.py), recurrent gradients read in place (rnn_input_grad.py), then the
+    fused bias gradients."""
+    return fuse_bias_grads(read_bptt_in_place(project_in_recurrences(expand_composites(graph))))
 
 
 def fuses(node) -> bool:

@@ -63,15 +63,24 @@ def blocked_plan(cache_bytes: int, mr: int = 6, nv: int = 4, prefetch: int = 0,
 
 def l2_bytes() -> int:
     """CPU 0's L2 cache in bytes, from sysfs (L2_FALLBACK when it is not there)."""
+    return cache_sizes().get("L2", L2_FALLBACK)
+
+
+@functools.cache
+def cache_sizes() -> dict:
+    """{'L1': data cache bytes, 'L2': ..., 'L3': ...} of CPU 0 from sysfs (a level's size for
+    one core, or for all of them when shared); {} where sysfs does not say (containers)."""
+    sizes = {}
     for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
         try:
+            kind = (index / "type").read_text().strip()
             level = (index / "level").read_text().strip()
             size = (index / "size").read_text().strip()
         except OSError:
             continue
-        if level == "2":
-            return parse_size(size)
-    return L2_FALLBACK
+        if kind in ("Data", "Unified"):
+            sizes[f"L{level}"] = parse_size(size)
+    return sizes
 
 
 def parse_size(text: str) -> int:

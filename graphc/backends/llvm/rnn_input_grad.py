@@ -13,7 +13,6 @@ moves the forward recurrences' input projection into their kernels (rnn_projecti
 
 from __future__ import annotations
 
-from graphc.backends.llvm.rnn_projection import project_in_recurrences
 from graphc.ir import Graph, Node
 from graphc.ops import call, normalize_axes
 from passes.rewrite import RuleTable, rewrite_graph
@@ -46,9 +45,8 @@ IN_PLACE = RuleTable("recurrent gradients read in place", context_of=shared_slic
 
 
 def read_bptt_in_place(graph: Graph) -> Graph:
-    """The graph with the input kernel's and bias's gradients read from G in place (and the
-    forward recurrences projecting their own inputs)."""
-    return rewrite_graph(project_in_recurrences(graph), IN_PLACE)
+    """The graph with the input kernel's and bias's gradients read from G in place."""
+    return rewrite_graph(graph, IN_PLACE)
 
 
 def bptt_slice(node: Node):
