@@ -29,6 +29,7 @@ from graphc.backends.llvm.conv_bf16_bias import BiasSums
 from graphc.backends.llvm.conv_bf16_dgrad import SLACK, column_product
 from graphc.backends.llvm.conv_bf16_parts import (
     WGRAD_PIXELS,
+    WGRAD_WIDTH,
     ThreadBuffers,
     ThreadGemm,
     elem,
@@ -44,7 +45,6 @@ from graphc.backends.llvm.irutil import F32, I16, c64, for_range
 
 FORWARD_ROWS = 512  # output pixels per forward / input-grad GEMM (fewer for long im2col rows)
 BLOCK_BYTES = 1 << 18  # a thread's bfloat16 column block stays this small (in its L2)
-WGRAD_WIDTH = 320  # dW rows per weight-gradient pass (the GEMM's N)
 
 
 def block_rows(row_elems: int) -> int:
@@ -219,17 +219,15 @@ def emit_conv_weight_grad_gemm(kb, node):
         def block(first, count):
             b.call(im2col, [first, count, k0, b.add(k0, kcount), kb.ins[0], cols])
             transpose_rows(kb, ck.at(kb.ins[-1], b.mul(first, cout)), count, ck.cout, dy_t)
-            if bias is not None:  # once: in the pass over dW's row 0
-                with b.if_then(b.icmp_signed("==", k0, c64(0))):
-                    bias.add_rows(dy_t, WGRAD_PIXELS, count)
+            if bias is not None:
+                bias.add_rows_once(k0, dy_t, WGRAD_PIXELS, count)
             gemm(cout, kcount, count, dy_t, c64(WGRAD_PIXELS), cols, kcount, part, kcount)
             for_range(b, c64(0), size, lambda i: add_float(b, total, part, i), name="sum")
 
         ck.blocks(c64(0), pixels, WGRAD_PIXELS, block)
         round_transposed(kb, total, kcount, ck.cout, ck.at(kb.out, b.mul(k0, cout)))
         if bias is not None:
-            with b.if_then(b.icmp_signed("==", k0, c64(0))):
-                bias.round_into_row(ck.at(kb.out, c64(g.K * ck.cout)))
+            bias.round_once(k0, ck.at(kb.out, c64(g.K * ck.cout)))
 
     k_lo, k_hi = kb.split(c64(g.K))
     ck.blocks(k_lo, k_hi, width, columns)

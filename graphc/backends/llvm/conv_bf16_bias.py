@@ -10,10 +10,9 @@ from __future__ import annotations
 from llvmlite import ir
 
 from graphc.backends.llvm.bf16 import narrow_bits, widen_bits
-from graphc.backends.llvm.conv_bf16_parts import elem, lane_mask, masked_load, zero_floats
+from graphc.backends.llvm.conv_bf16_parts import VL, elem, lane_mask, masked_load, zero_floats
 from graphc.backends.llvm.irutil import F32, I32, c64, for_range
 
-VL = 16
 VF = ir.VectorType(F32, VL)
 
 
@@ -24,6 +23,16 @@ class BiasSums:
         self.kb, self.b, self.channels = kb, kb.b, channels
         self.lanes = buffers.array(F32, channels * VL)
         zero_floats(kb, self.lanes, c64(channels * VL))
+
+    def add_rows_once(self, k0, dy_t, stride: int, count):
+        """add_rows, in the pass over dW's row 0 only (k0: the pass's first row)."""
+        with self.b.if_then(self.b.icmp_signed("==", k0, c64(0))):
+            self.add_rows(dy_t, stride, count)
+
+    def round_once(self, k0, row):
+        """round_into_row, after the pass over dW's row 0 only."""
+        with self.b.if_then(self.b.icmp_signed("==", k0, c64(0))):
+            self.round_into_row(row)
 
     def add_rows(self, dy_t, stride: int, count):
         """lanes[j] += float32 dy_t[j, i] for i < count, j < channels (rows `stride` apart)."""

@@ -16,16 +16,17 @@ operands per block). Both give each value as one float32 sum of cout products.
 from __future__ import annotations
 
 from graphc.backends.llvm import gemm_amx_tiles as tiles
-from graphc.backends.llvm.conv_bf16_parts import ThreadGemm, elem, zero_elements
+from graphc.backends.llvm.conv_bf16_parts import (
+    BLOCK,
+    ThreadGemm,
+    elem,
+    rounded_up,
+    zero_elements,
+)
 from graphc.backends.llvm.gemm_amx_int8 import memcpy
 from graphc.backends.llvm.irutil import F32, I16, I32, c64, for_range
 
-BLOCK = 32  # C in 32 x 32 blocks: 2 x 2 accumulator tiles (0-3), A tiles 4-5, B tiles 6-7
 SLACK = BLOCK  # floats past the last row of cols that the last tiles may write
-
-
-def rounded_up(n: int) -> int:
-    return -(-n // BLOCK) * BLOCK
 
 
 def tiles_apply(K: int) -> bool:

@@ -27,14 +27,21 @@ from graphc.backends.llvm.irutil import (
 )
 
 WGRAD_PIXELS = 512  # output pixels per weight-gradient pass (dy^T's row length)
+WGRAD_WIDTH = 320  # dW rows per weight-gradient pass (the GEMM's N; a multiple of BLOCK)
 STACK_BYTES = 1 << 16  # larger per-thread arrays come from the heap (ThreadBuffers)
 ITEM_BYTES = {"i16": 2, "i32": 4, "float": 4}
 ALLOCATION_FAILED = 2  # the status word's code (1 is an index out of range)
 HEAP_OPS = {f"conv{r}d{part}" for r in (1, 2) for part in ("", "_input_grad", "_weight_grad")}
 VI16 = ir.VectorType(I16, VL)
+BLOCK = 32  # the AMX GEMMs sum C in 32 x 32 blocks: 2 x 2 accumulator tiles (0-3), A 4-5, B 6-7
 # the two halves of interleaving two 16-lane vectors: (a0, b0, a1, b1, ...), (a8, b8, ...)
 INTERLEAVE = [ir.Constant(ir.VectorType(I32, VL), [half * 8 + k // 2 + VL * (k % 2)
                                                     for k in range(VL)]) for half in (0, 1)]
+
+
+def rounded_up(n: int) -> int:
+    """n rounded up to whole BLOCKs."""
+    return -(-n // BLOCK) * BLOCK
 
 
 def allocates_per_thread(node) -> bool:

@@ -23,32 +23,32 @@ from graphc.backends.llvm import gemm_amx_tiles as tiles
 from graphc.backends.llvm.bf16 import narrow_bits
 from graphc.backends.llvm.conv_bf16_bias import BiasSums
 from graphc.backends.llvm.conv_bf16_parts import (
+    BLOCK,
+    VI16,
+    VL,
     WGRAD_PIXELS,
+    WGRAD_WIDTH,
     ThreadBuffers,
     elem,
     lane_mask,
     masked_load,
+    rounded_up,
     transpose_rows,
     zero_elements,
     zero_floats,
 )
 from graphc.backends.llvm.conv_gemm import ConvBlocks, kernel_shape
 from graphc.backends.llvm.conv_kernels import Sweep
+from graphc.backends.llvm.gemm_bf16_kernel import splat
 from graphc.backends.llvm.gemm_variant import declare
 from graphc.backends.llvm.irutil import F32, I1, I16, I32, PTR, c64, for_range
 
 PIXELS = WGRAD_PIXELS  # pixels per pass: the tiles' reduction dimension (dy^T's row length)
 ROW = PIXELS + 32  # dy^T's row stride: 16 rows of a tile fall in distinct L1 sets
-WIDTH = 320  # dW rows per pass (a multiple of 32): C's float32 columns stay in L2
-BLOCK = 32  # C is summed in 32 x 32 blocks: 2 x 2 accumulator tiles (0-3), A tiles 4-5, B 6-7
-VL = 16
-V16, V32 = ir.VectorType(I16, VL), ir.VectorType(I16, 2 * VL)
+WIDTH = WGRAD_WIDTH  # dW rows per pass (a multiple of 32): C's float32 columns stay in L2
+V32 = ir.VectorType(I16, 2 * VL)
 # (a0, b0, a1, b1, ...): two pixels' 16 channels as 16 pair words
 PAIRS = ir.Constant(ir.VectorType(I32, 2 * VL), [k // 2 + VL * (k % 2) for k in range(2 * VL)])
-
-
-def rounded_up(n: int, multiple: int = BLOCK) -> int:
-    return -(-n // multiple) * multiple
 
 
 def emit_conv_weight_grad_amx(kb, node):
@@ -93,9 +93,8 @@ class TileWeightGrad:
         def chunk(first, count):
             dy = ck.at(self.kb.ins[-1], b.mul(first, c64(ck.cout)))
             transpose_rows(self.kb, dy, count, ck.cout, self.dy_t, ROW)
-            if self.bias is not None:  # once: in the pass over dW's row 0
-                with b.if_then(b.icmp_signed("==", k0, c64(0))):
-                    self.bias.add_rows(self.dy_t, ROW, count)
+            if self.bias is not None:
+                self.bias.add_rows_once(k0, self.dy_t, ROW, count)
             self.zero_pixel_tail(count)
             self.pack_pairs(first, count, k0, kcount)
             self.sum_blocks(b.sdiv(b.add(count, c64(BLOCK - 1)), c64(BLOCK)), kcount)
@@ -103,8 +102,7 @@ class TileWeightGrad:
         ck.blocks(c64(0), pixels, PIXELS, chunk)
         self.round_into_dw(k0, kcount)
         if self.bias is not None:
-            with b.if_then(b.icmp_signed("==", k0, c64(0))):
-                self.bias.round_into_row(ck.at(self.kb.out, c64(ck.g.K * ck.cout)))
+            self.bias.round_once(k0, ck.at(self.kb.out, c64(ck.g.K * ck.cout)))
 
     def zero_pixel_tail(self, count):
         """dy^T columns count .. the next multiple of 32: zero (A's padding)."""
@@ -158,7 +156,7 @@ class TileWeightGrad:
             with then:  # the usual case: every channel, no masks
                 for c in range(0, g.C, VL):
                     halves = [b.select(inside, b.load(elem(b, self.kb.ins[0], b.add(src, c64(c))),
-                                                      typ=V16, align=2), ir.Constant(V16, None))
+                                                      typ=VI16, align=2), ir.Constant(VI16, None))
                               for src, inside in sources]
                     b.store(b.shuffle_vector(*halves, PAIRS), elem(b, target, c64(c), I32),
                             align=2)
@@ -173,7 +171,7 @@ class TileWeightGrad:
             c = b.add(c_lo, b.mul(v, c64(VL)))
             lanes = lane_mask(b, b.sub(c_hi, c), VL)
             halves = [masked_load(b, module, elem(b, self.kb.ins[0], b.add(src, c)),
-                                  b.and_(lanes, splat_bit(b, inside)))
+                                  b.and_(lanes, splat(b, inside, I1)))
                       for src, inside in sources]
             words = b.shuffle_vector(halves[0], halves[1], PAIRS)
             masked_store(b, module, words, elem(b, target, c, I32),
@@ -228,13 +226,6 @@ class TileWeightGrad:
             for_range(b, c64(0), c64(cout), one, name="rj")
 
         for_range(b, c64(0), kcount, row, name="rk")
-
-
-def splat_bit(b, bit):
-    vector = b.insert_element(ir.Constant(ir.VectorType(I1, VL), None), bit,
-                              ir.Constant(I32, 0))
-    return b.shuffle_vector(vector, ir.Constant(ir.VectorType(I1, VL), None),
-                            ir.Constant(ir.VectorType(I32, VL), [0] * VL))
 
 
 def masked_store(b, module, value, ptr, mask):
