@@ -81,17 +81,20 @@ class Function:
 
     def coerce_arguments(self, args: tuple) -> list:
         """The call's arguments as arrays; errors name this function and the caller's line."""
-        label = f"function {self.name!r}" if self.name else "function"
         if len(args) != len(self.inputs):
             names = ", ".join(p.name or f"input {i}" for i, p in enumerate(self.inputs))
             raise TypeError(
-                f"{label} expects {len(self.inputs)} arguments ({names}), got {len(args)} "
+                f"{self.label()} expects {len(self.inputs)} arguments ({names}), got {len(args)} "
                 f"(called at {user_site()})"
             )
         try:
             return [coerce_input(p, a, i) for i, (p, a) in enumerate(zip(self.inputs, args))]
         except (DtypeError, ShapeError) as err:
-            raise type(err)(f"{label}: {err} (called at {user_site()})") from None
+            raise type(err)(f"{self.label()}: {err} (called at {user_site()})") from None
+
+    def label(self) -> str:
+        """This function in an error message (built only on errors: calls are a hot path)."""
+        return f"function {self.name!r}" if self.name else "function"
 
 
 def check_inputs(inputs) -> tuple:
@@ -127,11 +130,7 @@ def check_updates(updates) -> tuple:
             raise ValueError(f"shared {var.name!r} is updated twice (at {user_site()})")
         seen.add(id(var))
         expr = as_node(expr, like=var)
-        if (
-            expr.dtype != var.dtype
-            or len(expr.shape) != len(var.shape)
-            or any(e is not None and e != v for e, v in zip(expr.shape, var.shape))
-        ):
+        if expr.dtype != var.dtype or not shape_fits(expr.shape, var.shape):
             raise ShapeError(
                 f"update of {var.name or 'shared'!r}: new value is {expr.shape} "
                 f"{expr.dtype}, the variable is {var.shape} {var.dtype} "

@@ -339,16 +339,16 @@ static int graphc_call(const graphc_model *m, graphc_context *ctx, int k, const 
         int64_t rows = n - row < p->chunk ? n - row : p->chunk;
         graphc_bind_rows(t, p, xs, ys, row, rows);
         graphc_pool_run(&ctx->pool, p->step, t->args);
-        if (t->status[0] && t->status[t->status[0]] == GRAPHC_KERNEL_NO_MEMORY) {
+        if (!t->status[0]) continue;
+        if (t->status[t->status[0]] == GRAPHC_KERNEL_NO_MEMORY) {
             /* a kernel's per-thread heap buffers (bf16 convolutions) could not be allocated */
             code = graphc_fail(ctx, GRAPHC_NO_MEMORY, "%s_%s: kernel %lld could not allocate its per-thread buffers (rows %lld..%lld); nothing was computed",
                                m->name, p->what, (long long)t->status[0] - 1, (long long)row, (long long)(row + rows - 1));
-            memset(t->status, 0, (size_t)(p->ncalls + 1) * sizeof(int64_t));
-        } else if (t->status[0]) {
+        } else {
             code = graphc_fail(ctx, GRAPHC_INDEX, "%s_%s: an index computed in kernel %lld is out of range (rows %lld..%lld)",
                                m->name, p->what, (long long)t->status[0] - 1, (long long)row, (long long)(row + rows - 1));
-            memset(t->status, 0, (size_t)(p->ncalls + 1) * sizeof(int64_t));
         }
+        memset(t->status, 0, (size_t)(p->ncalls + 1) * sizeof(int64_t));
     }
     pthread_mutex_unlock(&ctx->call_lock);
     if (k == 1) pthread_mutex_unlock(&graphc_train_lock);

@@ -29,13 +29,13 @@ def hazards(calls) -> list:
     the buffer's last writer, and the readers since then when this call writes it."""
     last_writer, readers, out = {}, {}, []
     for k, call in enumerate(calls):
-        mine = set()
-        for buf, written in accesses(call):
+        mine, touched = set(), accesses(call)
+        for buf, written in touched:
             if id(buf) in last_writer:
                 mine.add(last_writer[id(buf)])
             if written:
                 mine |= readers.get(id(buf), set())
-        for buf, written in accesses(call):
+        for buf, written in touched:
             if written:
                 last_writer[id(buf)], readers[id(buf)] = k, set()
             else:
@@ -83,7 +83,8 @@ def keep_arena_ordered(calls) -> None:
             if buf.kind in ARENA_KINDS:
                 users[id(buf)] = (buf, users.get(id(buf), (buf, 0))[1] | 1 << k)
     for k, call in enumerate(calls):
-        if not any(buf.kind in ARENA_KINDS for buf in call.pointers if id(buf) in call.writes()):
+        writes = call.writes()
+        if not any(buf.kind in ARENA_KINDS for buf in call.pointers if id(buf) in writes):
             continue
         for buf, touched in users.values():
             if call.phase > buf.last and above[k] & touched != touched:

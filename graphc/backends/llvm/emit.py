@@ -155,7 +155,8 @@ def emit_step(program, names, profile: bool = False) -> ir.Module:
     step = StepBuilder(b, module, args, slots, status, tid, nthreads)
     clock = StepClock(b, module, args, tid, program) if profile else NoClock()
     waits = dep_waits.waits_before(program.calls)
-    counted = set(dep_waits.waited_for(waits))
+    counted = dep_waits.waited_for(waits)  # sorted, for the reset
+    counting = set(counted)
     words = WaitWords(b, status, len(program.calls))
     for k, (call, name) in enumerate(zip(program.calls, names)):
         for j in waits[k]:  # only the calls this one must follow; no barrier
@@ -163,13 +164,13 @@ def emit_step(program, names, profile: bool = False) -> ir.Module:
         clock.start(k)
         step.call_kernel(call, name, k)
         clock.stop(k)
-        if k in counted:
+        if k in counting:
             words.emit_count(module, k)
     if program.calls:
         b.call(declare_barrier(module), [tid, nthreads])
         with b.if_then(b.icmp_signed("==", tid, ir.Constant(I32, 0))):
             report_failed_call(b, status, program.checked)
-            words.emit_reset(sorted(counted))
+            words.emit_reset(counted)
     clock.start(len(program.calls))  # the copies
     for dst, src in program.copies:
         copy_split(b, module, step.pointer(dst), step.pointer(src), dst, slots, step.sizes, tid,
