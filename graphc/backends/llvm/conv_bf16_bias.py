@@ -11,7 +11,7 @@ from llvmlite import ir
 
 from graphc.backends.llvm.bf16 import narrow_bits, widen_bits
 from graphc.backends.llvm.conv_bf16_parts import VL, elem, lane_mask, masked_load, zero_floats
-from graphc.backends.llvm.irutil import F32, I32, c64, for_range
+from graphc.backends.llvm.irutil import F32, I32, c64, ceil_div, for_range
 
 VF = ir.VectorType(F32, VL)
 
@@ -37,7 +37,7 @@ class BiasSums:
     def add_rows(self, dy_t, stride: int, count):
         """lanes[j] += float32 dy_t[j, i] for i < count, j < channels (rows `stride` apart)."""
         b = self.b
-        steps = b.sdiv(b.add(count, c64(VL - 1)), c64(VL))
+        steps = ceil_div(b, count, c64(VL))
 
         def channel(j):
             target = b.bitcast(elem(b, self.lanes, b.mul(j, c64(VL)), F32), VF.as_pointer())

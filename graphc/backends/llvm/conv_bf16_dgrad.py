@@ -24,7 +24,7 @@ from graphc.backends.llvm.conv_bf16_parts import (
     zero_elements,
 )
 from graphc.backends.llvm.gemm_amx_int8 import memcpy
-from graphc.backends.llvm.irutil import F32, I16, I32, c64, for_range
+from graphc.backends.llvm.irutil import F32, I16, I32, c64, ceil_div, for_range
 
 SLACK = BLOCK  # floats past the last row of cols that the last tiles may write
 
@@ -82,7 +82,7 @@ class TileColumns:
     def __call__(self, first, rows, cols):
         b = self.b
         self.copy_rows(first, rows)
-        blocks = b.sdiv(b.add(rows, c64(BLOCK - 1)), c64(BLOCK))
+        blocks = ceil_div(b, rows, c64(BLOCK))
         last = self.ks // BLOCK - 1
         for_range(b, c64(0), blocks, lambda rb: for_range(
             b, c64(0), c64(last + 1), lambda i: self.block(rb, b.sub(c64(last), i), cols),
@@ -91,7 +91,7 @@ class TileColumns:
     def copy_rows(self, first, rows):
         """A's rows: dy rows first .. first + rows, zero past cout and up to 32 rows."""
         b, cout = self.b, self.ck.cout
-        padded = b.mul(b.sdiv(b.add(rows, c64(BLOCK - 1)), c64(BLOCK)), c64(BLOCK))
+        padded = b.mul(ceil_div(b, rows, c64(BLOCK)), c64(BLOCK))
         zero_elements(self.kb, self.rows, b.mul(rows, c64(self.couts)),
                       b.mul(padded, c64(self.couts)))
         dy = self.ck.at(self.kb.ins[0], b.mul(first, c64(cout)))

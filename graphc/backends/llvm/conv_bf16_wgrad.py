@@ -41,7 +41,7 @@ from graphc.backends.llvm.conv_gemm import ConvBlocks, kernel_shape
 from graphc.backends.llvm.conv_kernels import Sweep
 from graphc.backends.llvm.gemm_bf16_kernel import splat
 from graphc.backends.llvm.gemm_variant import declare
-from graphc.backends.llvm.irutil import F32, I1, I16, I32, PTR, c64, for_range
+from graphc.backends.llvm.irutil import F32, I1, I16, I32, PTR, c64, ceil_div, for_range
 
 PIXELS = WGRAD_PIXELS  # pixels per pass: the tiles' reduction dimension (dy^T's row length)
 ROW = PIXELS + 32  # dy^T's row stride: 16 rows of a tile fall in distinct L1 sets
@@ -97,7 +97,7 @@ class TileWeightGrad:
                 self.bias.add_rows_once(k0, self.dy_t, ROW, count)
             self.zero_pixel_tail(count)
             self.pack_pairs(first, count, k0, kcount)
-            self.sum_blocks(b.sdiv(b.add(count, c64(BLOCK - 1)), c64(BLOCK)), kcount)
+            self.sum_blocks(ceil_div(b, count, c64(BLOCK)), kcount)
 
         ck.blocks(c64(0), pixels, PIXELS, chunk)
         self.round_into_dw(k0, kcount)
@@ -107,7 +107,7 @@ class TileWeightGrad:
     def zero_pixel_tail(self, count):
         """dy^T columns count .. the next multiple of 32: zero (A's padding)."""
         b = self.b
-        end = b.mul(b.sdiv(b.add(count, c64(BLOCK - 1)), c64(BLOCK)), c64(BLOCK))
+        end = b.mul(ceil_div(b, count, c64(BLOCK)), c64(BLOCK))
 
         def row(j):
             base = b.mul(j, c64(ROW))
@@ -120,7 +120,7 @@ class TileWeightGrad:
         of 32 pixels): word [q, k - k0] for k0 <= k < k0 + kcount."""
         b, g = self.b, self.ck.g
         s = Sweep(b, g)
-        rows = b.mul(b.sdiv(b.add(count, c64(BLOCK - 1)), c64(BLOCK)), c64(BLOCK // 2))
+        rows = b.mul(ceil_div(b, count, c64(BLOCK)), c64(BLOCK // 2))
 
         def pair_row(q):
             ends = [b.add(b.mul(q, c64(2)), c64(e)) for e in (0, 1)]
@@ -177,13 +177,13 @@ class TileWeightGrad:
             masked_store(b, module, words, elem(b, target, c, I32),
                          lane_mask(b, b.sub(c_hi, c), 2 * VL, pairs=True))
 
-        steps = b.sdiv(b.add(b.sub(c_hi, c_lo), c64(VL - 1)), c64(VL))
+        steps = ceil_div(b, b.sub(c_hi, c_lo), c64(VL))
         for_range(b, c64(0), steps, vector, name="cv")
 
     def sum_blocks(self, kblocks, kcount):
         """C += A @ B over this pass's pixels (kblocks x 32), block by 32 x 32 block."""
         b, module = self.b, self.kb.module
-        col_blocks = b.sdiv(b.add(kcount, c64(BLOCK - 1)), c64(BLOCK))
+        col_blocks = ceil_div(b, kcount, c64(BLOCK))
         c_stride, a_stride, b_stride = c64(WIDTH * 4), c64(ROW * 2), c64(WIDTH * 4)
 
         def block(rb, cb):

@@ -146,3 +146,8 @@ def smax(b: ir.IRBuilder, x, y):
 def smin(b: ir.IRBuilder, x, y):
     """The smaller of two signed integers."""
     return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def ceil_div(b: ir.IRBuilder, n, d):
+    """n / d rounded up, for signed n >= 0 and d > 0 (i64 values)."""
+    return b.sdiv(b.add(n, b.sub(d, c64(1))), d)

@@ -27,9 +27,12 @@ from graphc.backends.llvm.irutil import (
     PTR,
     VOID,
     c64,
+    ceil_div,
     const,
     for_range,
     load,
+    smax,
+    smin,
     store,
 )
 from graphc.backends.llvm.loop_plan import size_poly
@@ -128,15 +131,14 @@ class LoopEmitter:
         for k, d in enumerate(dims):
             if k != axis:
                 per_row = b.mul(per_row, d)
-        per_row = b.select(b.icmp_signed("<", per_row, c64(1)), c64(1), per_row)
+        per_row = smax(b, per_row, c64(1))
         units = b.mul(per_row, multiple)
         rows = b.mul(ceil_div(b, c64(BLOCK_ELEMENTS), units), multiple)
         if not innermost or len(dims) == 1:
             return rows
         spread = b.mul(ceil_div(b, ceil_div(b, dims[axis], c64(COLUMN_BLOCKS)),
                                 c64(VECTOR_ROWS)), c64(VECTOR_ROWS))
-        spread = b.select(b.icmp_signed("<", spread, c64(MAX_COLUMNS)), spread, c64(MAX_COLUMNS))
-        return b.select(b.icmp_signed("<", rows, spread), spread, rows)
+        return smax(b, rows, smin(b, spread, c64(MAX_COLUMNS)))
 
     def nodes_at(self, level, space, reductions=False):
         return [n for n in self.plan.nodes if self.plan.level[id(n)] == level
@@ -270,10 +272,6 @@ def kernel_function(module, name, args, nptr) -> ir.Function:
     for arg in fn.args[:nptr]:
         arg.add_attribute("noalias")
     return fn
-
-
-def ceil_div(b, n, d):
-    return b.sdiv(b.add(n, b.sub(d, c64(1))), d)
 
 
 def reducer(node):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from graphc.backends.llvm.gemm import DIRECT_MAX_ROWS
 from graphc.backends.llvm.gemm_variant import VECTOR_LANES
-from graphc.backends.llvm.irutil import MEM_TYPE, c64, const, for_range, load, store
+from graphc.backends.llvm.irutil import MEM_TYPE, c64, ceil_div, const, for_range, load, smin, store
 from graphc.backends.llvm.rnn_kernels import gemm_alone
 
 K_CHUNK = 64  # rows per GEMM call: their pages (rows are ~3 KB apart) fit the L1 TLB
@@ -71,7 +71,7 @@ def chunked(b, blocks, depth, operands, acc_first=True, then=None):
     def chunk(k, acc):
         first = b.mul(k, c64(K_CHUNK))
         left = b.sub(depth, first)
-        rows = b.select(b.icmp_signed("<", left, c64(K_CHUNK)), left, c64(K_CHUNK))
+        rows = smin(b, left, c64(K_CHUNK))
         A, B = operands(first)
         for block in blocks:
             block.gemm(rows, A, B, acc)
@@ -81,7 +81,7 @@ def chunked(b, blocks, depth, operands, acc_first=True, then=None):
     start = 0 if acc_first else 1
     if not acc_first:
         chunk(c64(0), False)  # overwrites the blocks (zeros when depth is 0)
-    count = b.sdiv(b.add(depth, c64(K_CHUNK - 1)), c64(K_CHUNK))
+    count = ceil_div(b, depth, c64(K_CHUNK))
     for_range(b, c64(start), count, lambda k: chunk(k, True), name="chunk")
 
 
