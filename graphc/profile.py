@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -99,18 +98,11 @@ def profile_compiled(f, arrays, repeat) -> Profile:
     rows = [KernelTime(info.name, info.kind, tuple(info.ops), repeat, float(spans[0, k]),
                        info.flops or 0, executable.bytes_moved(call),
                        [float(t) for t in busy[:, k]], [node_label(n) for n in info.nodes],
-                       written_bytes(executable, call))
+                       executable.bytes_written(call))
             for k, (call, info) in enumerate(zip(program.calls, executable.kernels))]
     if program.copies:
         rows.append(KernelTime("(copies)", "copy", (), repeat, float(spans[0, -1])))
     return Profile("llvm", rows, repeat, float(np.mean(walls)), threads=spans.shape[0])
-
-
-def written_bytes(executable, call) -> int:
-    """Bytes of the buffers a call writes (bytes_moved of those alone)."""
-    writes = call.writes()
-    return executable.bytes_moved(SimpleNamespace(
-        pointers=[buf for buf in call.pointers if id(buf) in writes]))
 
 
 def node_label(node) -> str:

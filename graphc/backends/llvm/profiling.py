@@ -92,7 +92,16 @@ class ProfiledExecutable(Executable):
     def bytes_moved(self, call) -> int:
         """Bytes of the buffers a call reads and writes (each counted once), at the current
         run-time sizes."""
+        return self.buffers_bytes(call.pointers)
+
+    def bytes_written(self, call) -> int:
+        """Bytes of the buffers a call writes, at the current run-time sizes."""
+        writes = call.writes()
+        return self.buffers_bytes([buf for buf in call.pointers if id(buf) in writes])
+
+    def buffers_bytes(self, buffers) -> int:
+        """Bytes of these buffers (each counted once) at the current run-time sizes."""
         nthreads = threads.num_threads()
-        unique = {id(buf): buf for buf in call.pointers}.values()
+        unique = {id(buf): buf for buf in buffers}.values()
         return sum(buf.count(self.values, nthreads) * np.dtype(buf.dtype).itemsize
                    for buf in unique)
