@@ -27,8 +27,9 @@ UNROLLED_CHANNELS = 4  # up to this many input channels a tap's channels are unr
 
 
 class DirectTaps:
-    """A direct kernel reading the input x (its first pointer) tap by tap: the static geometry
-    of a convolution with kernel shape `w_shape` (..., cin, cout), and vector helpers."""
+    """A direct convolution kernel: the static geometry of a convolution of x (x_shape) with
+    kernel shape `w_shape` (..., cin, cout), vector helpers, and tap_value/tap_row reading x
+    tap by tap where x is the kernel's first pointer."""
 
     def __init__(self, kb, node, x_shape, w_shape):
         self.kb, self.b, self.dtype = kb, kb.b, node.dtype

@@ -15,8 +15,7 @@ Only real (pixel, tap) pairs are computed: no padded dy, no column matrix.
 from __future__ import annotations
 
 from graphc.backends.llvm import vecmath
-from graphc.backends.llvm.channel_vectors import ChannelVectors
-from graphc.backends.llvm.conv_direct import never_outside
+from graphc.backends.llvm.conv_direct import DirectTaps, never_outside
 from graphc.backends.llvm.conv_gemm import conv_geometry
 from graphc.backends.llvm.gemm_variant import VECTOR_LANES
 from graphc.backends.llvm.irutil import MEM_TYPE, c64, declare_barrier, for_range, global_buffer
@@ -51,13 +50,9 @@ def transposed_weights(kb, w, K: int, cout: int, dtype: str):
     return wt
 
 
-class DirectInputGrad:
+class DirectInputGrad(DirectTaps):
     def __init__(self, kb, node):
-        self.kb, self.b, self.dtype = kb, kb.b, node.dtype
-        w = node.inputs[1]
-        self.g = conv_geometry(node, node.shape, w.shape)
-        self.cout = w.shape[-1]
-        self.vec = ChannelVectors(kb.b, self.dtype)
+        super().__init__(kb, node, node.shape, node.inputs[1].shape)
 
     def tap_sums(self, wt, n, oh, ows, tap: int, first, lanes):
         """Per pixel in `ows`: sum over output channels co of dy[n, oh, ow, co] * W^T[co, tap

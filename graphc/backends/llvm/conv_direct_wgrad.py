@@ -17,8 +17,7 @@ whichever thread owns it (conv_direct_grad.output_gradient applies the ReLU mask
 from __future__ import annotations
 
 from graphc.backends.llvm import vecmath
-from graphc.backends.llvm.channel_vectors import ChannelVectors
-from graphc.backends.llvm.conv_direct import never_outside
+from graphc.backends.llvm.conv_direct import DirectTaps, never_outside
 from graphc.backends.llvm.conv_direct_grad import output_gradient
 from graphc.backends.llvm.conv_gemm import DIRECT_BELOW, conv_geometry, kernel_shape
 from graphc.backends.llvm.gemm_variant import VECTOR_LANES
@@ -40,13 +39,10 @@ def direct_wgrad_applies(node) -> bool:
     return wide and g.K >= DIRECT_BELOW and never_outside(g)
 
 
-class DirectWideWeightGrad:
+class DirectWideWeightGrad(DirectTaps):
     def __init__(self, kb, node):
-        self.kb, self.b, self.dtype = kb, kb.b, node.dtype
-        self.g = conv_geometry(node, node.inputs[0].shape, kernel_shape(node))
-        self.cout = node.shape[-1]
+        super().__init__(kb, node, node.inputs[0].shape, kernel_shape(node))
         self.with_bias = node.op.endswith("weight_bias_grad")
-        self.vec = ChannelVectors(kb.b, self.dtype)
 
     def row_offset(self, m):
         """x's offset of row m's value from the first tap's pixel (an i64 of run-time m)."""
