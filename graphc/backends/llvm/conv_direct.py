@@ -39,13 +39,12 @@ class DirectTaps:
 
     def tap_value(self, n, ih, iw, channel):
         """x[n, ih, iw, channel], or 0 where (ih, iw) lies in the padding."""
-        b, g = self.b, self.g
-        inside = b.and_(b.icmp_unsigned("<", ih, c64(g.H)), b.icmp_unsigned("<", iw, c64(g.W)))
-        pixel = b.add(b.mul(b.add(b.mul(n, c64(g.H)), ih), c64(g.W)), iw)
-        index = b.select(inside, b.add(b.mul(pixel, c64(g.C)), c64(channel)), c64(0))
+        b = self.b
+        start, inside = self.tap_row(n, ih, iw)
+        index = b.add(start, c64(channel))
         value = b.load(b.gep(self.kb.ins[0], [index], source_etype=MEM_TYPE[self.dtype],
                              inbounds=True), typ=MEM_TYPE[self.dtype])
-        return b.select(inside, value, const(self.dtype, 0))
+        return value if inside is None else b.select(inside, value, const(self.dtype, 0))
 
     def tap_row(self, n, ih, iw):
         """(index of x[n, ih, iw, 0], or 0 in the padding; the i1 `inside`, or None when no
